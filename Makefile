@@ -1,0 +1,240 @@
+# idc: IDL compiler (idlc), runtime (libidc), shipped protocols, examples, tests, benchmarks.
+#
+#   make            build idlc, libidc and the shipped protocols        (objects under build/)
+#   make check      run the whole test suite, then again under ASan+UBSan
+#   make demo       the end-to-end demo (see README.md)
+#   make bench      benchmarks
+#   make install    PREFIX=/usr/local DESTDIR= LIBDIR=
+#   V=1             show the commands
+#
+# Out-of-tree: every object and generated file lives under $(BUILD) (default build/; the
+# sanitizer pass uses build/san). Sources are found by wildcard, so a new file in idlc/,
+# runtime/, tests/SUITE/ or tests/SUITE/bin/ needs no edit here.
+
+VERSION  := 0.1.0
+BUILD    ?= build
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   ?= $(PREFIX)/include
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DESTDIR  ?=
+
+CC       ?= cc
+AR       ?= ar
+FLEX     ?= flex
+BISON    ?= bison
+M4       ?= m4
+PKG_CONFIG ?= pkg-config
+
+# Debian packages the build and the tests need (installed by scripts/deps.sh when root).
+DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-dev
+
+OPT      ?= -O2
+CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
+               -DIDC_VERSION='"$(VERSION)"'
+LDLIBS_BASE := -lpthread
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS     += -fsanitize=address,undefined
+endif
+CFLAGS   ?=
+ALL_CFLAGS = $(CFLAGS_BASE) $(CFLAGS)
+
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+XEN_PKGS := xenstore xengnttab xengntshr xenevtchn
+XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
+
+.PHONY: all deps idlc runtime gen tests check check-plain check-san demo bench install clean
+.DEFAULT_GOAL := all
+
+# ------------------------------------------------------------------ dependency bootstrap
+DEPS_STAMP := $(BUILD)/.deps-ok
+$(DEPS_STAMP): scripts/deps.sh
+	$(Q)scripts/deps.sh $(DEPS)
+	$(Q)mkdir -p $(@D) && touch $@
+deps: $(DEPS_STAMP)
+
+# ------------------------------------------------------------------ idlc
+IDLC_SRCS := $(filter-out idlc/main.c,$(wildcard idlc/*.c))
+IDLC_OBJS := $(IDLC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/idlc/parser.o $(BUILD)/idlc/lexer.o
+IDLC_INC  := -Iidlc -I$(BUILD)/idlc
+LIBIDLC   := $(BUILD)/lib/libidlc.a
+IDLC      := $(BUILD)/bin/idlc
+TEMPLATES := $(wildcard templates/c/*.m4)
+BUILD_TEMPLATES := $(TEMPLATES:templates/c/%=$(BUILD)/share/idc/templates/c/%)
+
+$(BUILD)/idlc/parser.c $(BUILD)/idlc/parser.h: idlc/parser.y | $(DEPS_STAMP)
+	$(call say,BISON,$<)
+	$(Q)mkdir -p $(BUILD)/idlc
+	$(Q)$(BISON) -Wall -Werror --defines=$(BUILD)/idlc/parser.h -o $(BUILD)/idlc/parser.c $<
+
+$(BUILD)/idlc/lexer.c $(BUILD)/idlc/lexer.h: idlc/lexer.l | $(DEPS_STAMP)
+	$(call say,FLEX,$<)
+	$(Q)mkdir -p $(BUILD)/idlc
+	$(Q)$(FLEX) --header-file=$(BUILD)/idlc/lexer.h -o $(BUILD)/idlc/lexer.c $<
+
+# generated scanner/parser: the scanner needs the parser's token header, and flex output
+# is not -Wextra clean (unused parameters in its own helpers)
+$(BUILD)/idlc/lexer.o: $(BUILD)/idlc/lexer.c $(BUILD)/idlc/parser.h
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-sign-compare -Wno-unused-function $(IDLC_INC) -MMD -MP -c -o $@ $<
+$(BUILD)/idlc/parser.o: $(BUILD)/idlc/parser.c $(BUILD)/idlc/lexer.h
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(IDLC_INC) -MMD -MP -c -o $@ $<
+$(IDLC_SRCS:%.c=$(BUILD)/%.o): $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h
+$(BUILD)/idlc/%.o: idlc/%.c | $(DEPS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(IDLC_INC) -MMD -MP -c -o $@ $<
+
+$(LIBIDLC): $(IDLC_OBJS)
+	$(call say,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
+
+$(IDLC): $(BUILD)/idlc/main.o $(LIBIDLC) $(BUILD_TEMPLATES)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(BUILD)/idlc/main.o $(LIBIDLC) $(LDLIBS_BASE)
+
+# idlc finds its templates relative to its own executable (../share/idc/templates/c), so
+# the build tree mirrors the installed layout.
+$(BUILD)/share/idc/templates/c/%: templates/c/%
+	$(Q)mkdir -p $(@D) && cp $< $@
+
+idlc: $(IDLC)
+
+# ------------------------------------------------------------------ runtime (libidc)
+RT_SRCS  := $(wildcard runtime/*.c)
+RT_OBJS  := $(RT_SRCS:%.c=$(BUILD)/%.o)
+RT_INC   := -Iruntime/include -Iruntime
+LIBIDC   := $(BUILD)/lib/libidc.a
+LIBIDC_SO := $(BUILD)/lib/libidc.so.0
+RT_MAP   := $(wildcard runtime/libidc.map)
+
+$(BUILD)/runtime/%.o: runtime/%.c | $(DEPS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(RT_INC) -MMD -MP -c -o $@ $<
+
+$(LIBIDC): $(RT_OBJS)
+	$(call say,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBIDC_SO): $(RT_OBJS) $(RT_MAP)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libidc.so.0 $(if $(RT_MAP),-Wl,--version-script=$(RT_MAP)) \
+	    -o $@ $(RT_OBJS) $(XEN_LIBS) $(LDLIBS_BASE)
+	$(Q)ln -sf libidc.so.0 $(BUILD)/lib/libidc.so
+
+runtime: $(LIBIDC) $(if $(RT_SRCS),$(LIBIDC_SO))
+
+# ------------------------------------------------------------------ shipped protocols (idl/)
+IDL_FILES := $(wildcard idl/*.idl)
+IDL_NAMES := $(IDL_FILES:idl/%.idl=%)
+GEN_DIR   := $(BUILD)/gen
+GEN_SRCS  := $(foreach n,$(IDL_NAMES),$(GEN_DIR)/$(n)_client.c $(GEN_DIR)/$(n)_server.c)
+GEN_OBJS  := $(GEN_SRCS:%.c=%.o)
+LIBGEN    := $(BUILD)/lib/libidcgen.a
+
+# one idlc run writes all three files; -M records the imports for incremental rebuilds
+$(GEN_DIR)/%.h $(GEN_DIR)/%_client.c $(GEN_DIR)/%_server.c: idl/%.idl $(IDLC) $(BUILD_TEMPLATES)
+	$(call say,IDLC,$<)
+	$(Q)mkdir -p $(GEN_DIR)
+	$(Q)$(IDLC) -I idl -o $(GEN_DIR) -MF $(GEN_DIR)/$*.d $<
+
+$(GEN_DIR)/%.o: $(GEN_DIR)/%.c
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -pedantic $(RT_INC) -I$(GEN_DIR) -MMD -MP -c -o $@ $<
+# every generated object may include any generated header
+$(GEN_OBJS): $(IDL_NAMES:%=$(GEN_DIR)/%.h)
+
+$(LIBGEN): $(GEN_OBJS)
+	$(call say,AR,$@)
+	$(Q)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
+
+gen: $(if $(IDL_FILES),$(LIBGEN))
+
+# ------------------------------------------------------------------ tests
+# Every directory tests/SUITE with .c files becomes one Criterion binary $(BUILD)/tests/SUITE;
+# tests/SUITE/bin/NAME.c becomes a helper program $(BUILD)/tests/bin/NAME (real processes).
+TEST_SUITES := $(sort $(filter-out fuzz xen,$(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/*.c))))))
+TEST_BINS   := $(TEST_SUITES:%=$(BUILD)/tests/%)
+HELPER_SRCS := $(wildcard tests/*/bin/*.c)
+HELPER_BINS := $(foreach s,$(HELPER_SRCS),$(BUILD)/tests/bin/$(basename $(notdir $(s))))
+TEST_CFLAGS  = $(ALL_CFLAGS) $(IDLC_INC) $(RT_INC) -I$(GEN_DIR) -Itests \
+               -DIDC_SRCDIR='"$(CURDIR)"' -DIDC_BUILDDIR='"$(abspath $(BUILD))"'
+TEST_LIBS    = $(LIBIDLC) $(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC)) $(XEN_LIBS) $(LDLIBS_BASE)
+
+$(BUILD)/tests/%.o: tests/%.c $(if $(IDL_FILES),$(IDL_NAMES:%=$(GEN_DIR)/%.h)) | $(DEPS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+define suite_rule
+$(BUILD)/tests/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/$(1)/*.c)) $(LIBIDLC) \
+		$(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC))
+	$$(call say,LD,$$@)
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS) -lcriterion
+endef
+$(foreach s,$(TEST_SUITES),$(eval $(call suite_rule,$(s))))
+
+define helper_rule
+$(BUILD)/tests/bin/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/%.o,$(1)) $(LIBIDLC) \
+		$(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC))
+	$$(call say,LD,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS)
+endef
+$(foreach h,$(HELPER_SRCS),$(eval $(call helper_rule,$(h))))
+
+tests: $(TEST_BINS) $(HELPER_BINS)
+
+all: $(IDLC) runtime gen
+
+# Run every suite; a failing suite fails the target but the others still run.
+# Criterion forks per test; -j2 matches the machine.
+check-plain: all tests
+	@fail=0; for t in $(TEST_BINS); do \
+	    echo "== $$t"; \
+	    $$t --jobs=2 $(CRITERION_FLAGS) || fail=1; \
+	done; exit $$fail
+
+check-san:
+	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 check-plain
+
+check: check-plain check-san
+
+# ------------------------------------------------------------------ demo, bench
+demo: all
+	@scripts/demo.sh $(BUILD)
+
+bench: all
+	@$(MAKE) -s -f bench/bench.mk BUILD=$(BUILD) bench
+
+# ------------------------------------------------------------------ install
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
+	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
+	$(if $(wildcard docs/idlc.1),install -m 644 docs/idlc.1 $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(RT_SRCS),install -m 644 runtime/include/*.h $(DESTDIR)$(INCDIR)/)
+	$(if $(RT_SRCS),install -m 644 $(LIBIDC) $(DESTDIR)$(LIBDIR)/)
+	$(if $(RT_SRCS),install -m 755 $(LIBIDC_SO) $(DESTDIR)$(LIBDIR)/ && ln -sf libidc.so.0 $(DESTDIR)$(LIBDIR)/libidc.so)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@XEN_PKGS@|$(XEN_PKGS)|g' idc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idc.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
