@@ -30,6 +30,7 @@ PKG_CONFIG ?= pkg-config
 
 # Debian packages the build and the tests need (installed by scripts/deps.sh when root).
 DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-dev
+DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -53,7 +54,7 @@ endif
 XEN_PKGS := xenstore xengnttab xengntshr xenevtchn
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san demo bench install clean
+.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean
 .DEFAULT_GOAL := all
 
 # ------------------------------------------------------------------ dependency bootstrap
@@ -119,6 +120,7 @@ RT_INC   := -Iruntime/include -Iruntime
 LIBIDC   := $(BUILD)/lib/libidc.a
 LIBIDC_SO := $(BUILD)/lib/libidc.so.0
 RT_MAP   := $(wildcard runtime/libidc.map)
+comma    := ,
 
 $(BUILD)/runtime/%.o: runtime/%.c | $(DEPS_STAMP)
 	$(call say,CC,$<)
@@ -132,7 +134,7 @@ $(LIBIDC): $(RT_OBJS)
 $(LIBIDC_SO): $(RT_OBJS) $(RT_MAP)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libidc.so.0 $(if $(RT_MAP),-Wl,--version-script=$(RT_MAP)) \
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libidc.so.0 $(if $(RT_MAP),-Wl$(comma)--version-script=$(RT_MAP)) \
 	    -o $@ $(RT_OBJS) $(XEN_LIBS) $(LDLIBS_BASE)
 	$(Q)ln -sf libidc.so.0 $(BUILD)/lib/libidc.so
 
@@ -175,13 +177,14 @@ TEST_CFLAGS  = $(ALL_CFLAGS) $(IDLC_INC) $(RT_INC) -I$(GEN_DIR) -Itests \
                -DIDC_SRCDIR='"$(CURDIR)"' -DIDC_BUILDDIR='"$(abspath $(BUILD))"'
 TEST_LIBS    = $(LIBIDLC) $(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC)) $(XEN_LIBS) $(LDLIBS_BASE)
 
-$(BUILD)/tests/%.o: tests/%.c $(if $(IDL_FILES),$(IDL_NAMES:%=$(GEN_DIR)/%.h)) | $(DEPS_STAMP)
+# test objects live under obj/: $(BUILD)/tests/SUITE is the suite binary itself
+$(BUILD)/obj/tests/%.o: tests/%.c $(if $(IDL_FILES),$(IDL_NAMES:%=$(GEN_DIR)/%.h)) | $(DEPS_STAMP)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
 
 define suite_rule
-$(BUILD)/tests/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/$(1)/*.c)) $(LIBIDLC) \
+$(BUILD)/tests/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(1)/*.c)) $(LIBIDLC) \
 		$(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC))
 	$$(call say,LD,$$@)
 	$(Q)$(CC) $(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS) -lcriterion
@@ -189,7 +192,7 @@ endef
 $(foreach s,$(TEST_SUITES),$(eval $(call suite_rule,$(s))))
 
 define helper_rule
-$(BUILD)/tests/bin/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/%.o,$(1)) $(LIBIDLC) \
+$(BUILD)/tests/bin/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$(1)) $(LIBIDLC) \
 		$(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC))
 	$$(call say,LD,$$@)
 	$(Q)mkdir -p $$(@D)
@@ -200,6 +203,9 @@ $(foreach h,$(HELPER_SRCS),$(eval $(call helper_rule,$(h))))
 tests: $(TEST_BINS) $(HELPER_BINS)
 
 all: $(IDLC) runtime gen
+
+include examples/examples.mk
+include tests/fuzz/fuzz.mk
 
 # Run every suite; a failing suite fails the target but the others still run.
 # Criterion forks per test; -j2 matches the machine.
@@ -213,6 +219,10 @@ check-san:
 	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 check-plain
 
 check: check-plain check-san
+
+# Real-Xen tests: boots Xen + dom0 + a domU under QEMU (tests/xen/, docs/xen.md)
+check-xen:
+	@$(MAKE) -s -f tests/xen/xen.mk BUILD=$(BUILD) check-xen
 
 # ------------------------------------------------------------------ demo, bench
 demo: all
