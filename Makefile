@@ -54,7 +54,7 @@ endif
 XEN_PKGS := xenstore xengnttab xengntshr xenevtchn
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean
+.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean lint
 .DEFAULT_GOAL := all
 
 # ------------------------------------------------------------------ dependency bootstrap
@@ -223,6 +223,21 @@ check: check-plain check-san
 # Real-Xen tests: boots Xen + dom0 + a domU under QEMU (tests/xen/, docs/xen.md)
 check-xen:
 	@$(MAKE) -s -f tests/xen/xen.mk BUILD=$(BUILD) check-xen
+
+# ------------------------------------------------------------------ static analysis
+# cppcheck and clang-tidy (config in .clang-tidy) over the compiler and the runtime.
+LINT_DEPS := cppcheck clang-tidy
+lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h
+	$(Q)scripts/deps.sh $(LINT_DEPS)
+	@echo "== cppcheck"
+	$(Q)cppcheck -q --std=c11 --enable=warning,portability,performance --error-exitcode=1 \
+	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS)
+	@echo "== clang-tidy"
+	$(Q)clang-tidy --quiet $(IDLC_SRCS) $(RT_SRCS) -- -std=c11 -D_GNU_SOURCE \
+	    -DIDC_VERSION='"$(VERSION)"' $(IDLC_INC) $(RT_INC) 2>&1 | grep -v 'warnings generated' ; \
+	    test $${PIPESTATUS[0]} -eq 0
+	@echo "lint: clean"
+lint: SHELL := /bin/bash
 
 # ------------------------------------------------------------------ demo, bench
 demo: all

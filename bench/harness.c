@@ -1,0 +1,831 @@
+/*
+ * idc benchmark harness: case registry, interleaved runner, statistics and output.
+ * See harness.h for the model.
+ *
+ * Each run executes in a forked child (its own process group) so that a case that hangs or
+ * crashes is reported as failed with a reason instead of taking the whole benchmark down;
+ * results come back through a shared anonymous mapping.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile uint64_t bench_sink;
+
+/* ------------------------------------------------------------------ figures */
+
+static const uint64_t rtt_sizes[]  = { 8, 64, 256, 1024, 4096, 0 };
+static const uint64_t rate_batch[] = { 1, 16, 0 };
+static const uint64_t bulk_sizes[] = { 4096, 65536, 1048576, 16777216, 0 };
+
+static const struct bench_figure figures[] = {
+    { "rtt",  "request/response round trip, echo of N payload bytes each way",
+      BENCH_LATENCY, "us", 1000.0, "bytes", rtt_sizes, 0, 1.0 },
+    { "rate", "one-way message rate, 8-byte messages, B published per notify decision",
+      BENCH_VALUE, "Mmsg/s", 0, "batch", rate_batch, 0, 1.0 },
+    { "bulk", "bulk transfer of N bytes into the receiver's memory (GB/s = 1e9 B/s)",
+      BENCH_VALUE, "GB/s", 0, "bytes", bulk_sizes, 0, 1.0 },
+    { "connect", "connection bring-up: from nothing to the first exchanged byte/frame",
+      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 2.0 },
+    { "recover", "kill -9 of the peer until the survivor has noticed the loss",
+      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 3.0 },
+    { "compile", "compile a 10,000-declaration interface file to C",
+      BENCH_LATENCY, "ms", 1e6, "-", NULL, 1, 10.0 },
+    { "decode", "generated decoder: validate and decode frames from private memory",
+      BENCH_VALUE, "Mframes/s", 0, "-", NULL, 1, 1.0 },
+};
+#define NFIGURES (sizeof figures / sizeof figures[0])
+
+/* ------------------------------------------------------------------ registry */
+
+#define MAX_CASES 128
+static const struct bench_case *cases[MAX_CASES];
+static size_t ncases;
+
+void bench_register(const struct bench_case *c)
+{
+    if (ncases == MAX_CASES) {
+        fprintf(stderr, "bench: too many cases (%s/%s dropped)\n", c->figure, c->name);
+        return;
+    }
+    cases[ncases++] = c;
+}
+
+/* ------------------------------------------------------------------ options */
+
+#define MAX_OPTS 16
+static struct { const char *name; const char *value; } opts[MAX_OPTS];
+static size_t nopts;
+
+const char *bench_option(const char *name)
+{
+    for (size_t i = 0; i < nopts; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return opts[i].value;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ time */
+
+static double ticks_per_ns = 1.0;
+static int    use_tsc;
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_ticks(void)
+{
+#if defined(__x86_64__)
+    if (use_tsc) {
+        unsigned lo, hi;
+        __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+        return ((uint64_t)hi << 32) | lo;
+    }
+#endif
+    return bench_now_ns();
+}
+
+double bench_ticks_per_ns(void) { return ticks_per_ns; }
+
+static void calibrate_ticks(void)
+{
+#if defined(__x86_64__)
+    /* Only an invariant TSC counts at a fixed rate across frequency changes. */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    int constant = 0, nonstop = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) == 0) {
+            constant = strstr(line, " constant_tsc") != NULL;
+            nonstop = strstr(line, " nonstop_tsc") != NULL;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (constant && nonstop) {
+        use_tsc = 1;
+        uint64_t n0 = bench_now_ns(), t0 = bench_ticks();
+        struct timespec d = { 0, 50 * 1000 * 1000 };
+        nanosleep(&d, NULL);
+        uint64_t n1 = bench_now_ns(), t1 = bench_ticks();
+        ticks_per_ns = (double)(t1 - t0) / (double)(n1 - n0);
+        if (!(ticks_per_ns > 0.1 && ticks_per_ns < 20.0)) {
+            use_tsc = 0;
+            ticks_per_ns = 1.0;
+        }
+    }
+#endif
+}
+
+/* Cost of one bench_ticks() pair (median), in ns: part of every latency sample. */
+static int cmp_u64(const void *a, const void *b);
+static double timer_overhead_ns(void)
+{
+    static uint64_t d[10001];
+    for (int i = 0; i < 10001; i++) {
+        uint64_t a = bench_ticks(), b = bench_ticks();
+        d[i] = b - a;
+    }
+    qsort(d, 10001, sizeof d[0], cmp_u64);
+    return (double)d[5000] / ticks_per_ns;
+}
+
+/* ------------------------------------------------------------------ helpers for cases */
+
+int bench_fail(struct bench_run *run, const char *fmt, ...)
+{
+    if (run->err[0])
+        return -1;  /* keep the first reason */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(run->err, sizeof run->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int bench_pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set);
+}
+
+pid_t bench_fork_peer(struct bench_run *run, int (*fn)(void *arg), void *arg)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return bench_fail(run, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        if (bench_pin(run->cpu_peer) != 0)
+            _exit(120);
+        _exit(fn(arg) == 0 ? 0 : 1);
+    }
+    return pid;
+}
+
+int bench_wait_peer(struct bench_run *run, pid_t pid)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return bench_fail(run, "waitpid: %s", strerror(errno));
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    if (WIFSIGNALED(st))
+        return bench_fail(run, "peer killed by signal %d", WTERMSIG(st));
+    return bench_fail(run, "peer exited with status %d", WEXITSTATUS(st));
+}
+
+void bench_kill_peer(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+static uint64_t warm_ticks, stop_ticks;
+
+void bench_lat_start(struct bench_run *run)
+{
+    warm_ticks = (uint64_t)((double)run->warmup_ns * ticks_per_ns);
+    stop_ticks = warm_ticks + (uint64_t)((double)run->budget_ns * ticks_per_ns);
+    run->nsamples = 0;
+    run->lat_t0 = bench_ticks();
+}
+
+int bench_lat_record(struct bench_run *run, uint64_t t0, uint64_t t1)
+{
+    uint64_t since = t1 - run->lat_t0;
+    if (since < warm_ticks)
+        return 1;
+    run->samples[run->nsamples++] = t1 - t0;
+    return since < stop_ticks && run->nsamples < run->cap;
+}
+
+int bench_lat_record_n(struct bench_run *run, uint64_t t0, uint64_t t1, uint64_t n)
+{
+    uint64_t since = t1 - run->lat_t0;
+    if (since < warm_ticks || n == 0)
+        return 1;
+    run->samples[run->nsamples++] = (t1 - t0) / n;
+    return since < stop_ticks && run->nsamples < run->cap;
+}
+
+int bench_in_warmup(const struct bench_run *run, uint64_t start_ns, uint64_t now_ns)
+{
+    return now_ns - start_ns < run->warmup_ns;
+}
+
+int bench_read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int bench_write_full(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted samples. */
+static uint64_t percentile(const uint64_t *s, size_t n, double p)
+{
+    size_t k = (size_t)ceil(p / 100.0 * (double)n);
+    if (k < 1)
+        k = 1;
+    return s[k - 1];
+}
+
+static double median_dbl(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_dbl);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* ------------------------------------------------------------------ runner */
+
+#define MAX_REPS 50
+
+struct result {
+    const struct bench_case *c;
+    double   val[MAX_REPS];   /* per rep: p50 (latency, in figure units) or value */
+    double   p99[MAX_REPS];
+    size_t   nval;
+    unsigned failed;
+    char     err[160];
+    double   median, min, max, p99med;
+    size_t   samples;         /* latency samples per rep (last) */
+};
+
+static struct bench_run *shared_run;
+static uint64_t *shared_samples;
+static size_t    sample_cap = 1u << 20;
+static char      tmpdir[256];
+static unsigned  reps = 5;
+static uint64_t  budget_ms = 60;
+static const char *outdir = "build/bench";
+static const char *only_figures;
+static const char *only_cases;
+static int ncpu;
+
+/* Execute one run in a child process group; fills *r->err on failure. */
+static int execute(const struct bench_figure *fig, const struct bench_case *c, uint64_t param,
+                   unsigned placement, double *value, double *p99)
+{
+    struct bench_run *run = shared_run;
+    memset(run, 0, sizeof *run);
+    run->param = param;
+    run->placement = placement;
+    run->cpu_self = 0;
+    run->cpu_peer = placement == BENCH_CROSS ? 1 : 0;
+    double scale = fig->budget_scale > 0 ? fig->budget_scale : 1.0;
+    run->budget_ns = (uint64_t)((double)budget_ms * 1e6 * scale);
+    run->warmup_ns = run->budget_ns / 6;
+    run->tmpdir = tmpdir;
+    run->samples = shared_samples;
+    run->cap = sample_cap;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(run->err, sizeof run->err, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (bench_pin(run->cpu_self) != 0) {
+            bench_fail(run, "sched_setaffinity(%d): %s", run->cpu_self, strerror(errno));
+            _exit(1);
+        }
+        int rc = c->run(run);
+        if (rc != 0 && !run->err[0])
+            bench_fail(run, "case returned %d", rc);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    setpgid(pid, pid);
+
+    /* Wait with a deadline: a hung case is killed with its whole process group. */
+    uint64_t limit_ns = run->warmup_ns + run->budget_ns + 20ull * 1000000000u;
+    uint64_t deadline = bench_now_ns() + limit_ns;
+    int st = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        uint64_t now = bench_now_ns();
+        if (now >= deadline) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            snprintf(run->err, sizeof run->err, "timed out after %.0f s",
+                     (double)limit_ns / 1e9);
+            return -1;
+        }
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        uint64_t left = deadline - now;
+        if (left > 100000000u)
+            left = 100000000u;
+        struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+        sigtimedwait(&chld, NULL, &ts);
+    }
+    /* Leftover peers of a failed case must not keep running. */
+    kill(-pid, SIGKILL);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        if (!run->err[0]) {
+            if (WIFSIGNALED(st))
+                snprintf(run->err, sizeof run->err, "killed by signal %d", WTERMSIG(st));
+            else
+                snprintf(run->err, sizeof run->err, "exit status %d", WEXITSTATUS(st));
+        }
+        return -1;
+    }
+    if (fig->kind == BENCH_LATENCY) {
+        if (run->nsamples == 0) {
+            snprintf(run->err, sizeof run->err, "no samples recorded");
+            return -1;
+        }
+        qsort(run->samples, run->nsamples, sizeof *run->samples, cmp_u64);
+        double k = ticks_per_ns * fig->scale;
+        *value = (double)percentile(run->samples, run->nsamples, 50) / k;
+        *p99 = (double)percentile(run->samples, run->nsamples, 99) / k;
+    } else {
+        if (!(run->value > 0) || !isfinite(run->value)) {
+            snprintf(run->err, sizeof run->err, "no value recorded");
+            return -1;
+        }
+        *value = run->value;
+        *p99 = NAN;
+    }
+    return 0;
+}
+
+static int case_selected(const struct bench_case *c)
+{
+    if (!only_cases)
+        return 1;
+    /* a comma list of substrings */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", only_cases);
+    for (char *s = strtok(buf, ","); s; s = strtok(NULL, ","))
+        if (strstr(c->name, s))
+            return 1;
+    return 0;
+}
+
+static int figure_selected(const struct bench_figure *f)
+{
+    if (!only_figures)
+        return 1;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", only_figures);
+    for (char *s = strtok(buf, ","); s; s = strtok(NULL, ","))
+        if (strcmp(s, f->name) == 0)
+            return 1;
+    return 0;
+}
+
+static int case_has_param(const struct bench_case *c, uint64_t p)
+{
+    if (!c->params)
+        return 1;
+    for (const uint64_t *q = c->params; *q; q++)
+        if (*q == p)
+            return 1;
+    return 0;
+}
+
+static const char *placement_name(unsigned p)
+{
+    return p == BENCH_CROSS ? "cross" : "same";
+}
+
+static FILE *tsv;
+static const char *skip_reason[MAX_CASES];
+
+/* Plot data: one file per figure and placement, a row per param, a column per case. */
+struct plotcol { const char *name; double v[8]; };
+static struct plotcol plot[2][MAX_CASES];
+static size_t nplot[2];
+
+static void plot_put(unsigned pl, size_t pidx, const char *name, double v)
+{
+    struct plotcol *cols = plot[pl == BENCH_CROSS ? 0 : 1];
+    size_t *n = &nplot[pl == BENCH_CROSS ? 0 : 1];
+    size_t i;
+    for (i = 0; i < *n; i++)
+        if (strcmp(cols[i].name, name) == 0)
+            break;
+    if (i == *n) {
+        if (*n == MAX_CASES)
+            return;
+        cols[i].name = name;
+        for (size_t k = 0; k < 8; k++)
+            cols[i].v[k] = NAN;
+        (*n)++;
+    }
+    if (pidx < 8)
+        cols[i].v[pidx] = v;
+}
+
+static void plot_write(const struct bench_figure *fig)
+{
+    for (int pl = 0; pl < 2; pl++) {
+        if (nplot[pl] == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/plot-%s-%s.dat", outdir, fig->name,
+                 pl == 0 ? "cross" : "same");
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+            continue;
+        }
+        fprintf(f, "%s", fig->param_name);
+        for (size_t i = 0; i < nplot[pl]; i++)
+            fprintf(f, "\t%s", plot[pl][i].name);
+        fprintf(f, "\n");
+        for (size_t k = 0; fig->params && fig->params[k] && k < 8; k++) {
+            fprintf(f, "%llu", (unsigned long long)fig->params[k]);
+            for (size_t i = 0; i < nplot[pl]; i++) {
+                if (isnan(plot[pl][i].v[k]))
+                    fprintf(f, "\tNaN");
+                else
+                    fprintf(f, "\t%.6g", plot[pl][i].v[k]);
+            }
+            fprintf(f, "\n");
+        }
+        fclose(f);
+        nplot[pl] = 0;
+    }
+}
+
+static void fmt_num(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else if (v >= 1000)
+        snprintf(buf, len, "%.0f", v);
+    else if (v >= 100)
+        snprintf(buf, len, "%.1f", v);
+    else if (v >= 10)
+        snprintf(buf, len, "%.2f", v);
+    else
+        snprintf(buf, len, "%.3f", v);
+}
+
+static void run_block(const struct bench_figure *fig, uint64_t param, size_t pidx,
+                      unsigned placement)
+{
+    struct result res[MAX_CASES];
+    size_t n = 0;
+    for (size_t i = 0; i < ncases; i++) {
+        const struct bench_case *c = cases[i];
+        if (strcmp(c->figure, fig->name) != 0 || !case_selected(c) || skip_reason[i])
+            continue;
+        if (!(c->placements & placement) || !case_has_param(c, param))
+            continue;
+        if (placement == BENCH_CROSS && ncpu < 2)
+            continue;
+        if (placement == BENCH_SAME && c->same_core_skip)
+            continue;
+        memset(&res[n], 0, sizeof res[n]);
+        res[n++].c = c;
+    }
+    if (n == 0)
+        return;
+
+    /* Interleave: every rep runs every case once, in the same order. */
+    for (unsigned r = 0; r < reps; r++) {
+        for (size_t i = 0; i < n; i++) {
+            double v = NAN, p = NAN;
+            if (execute(fig, res[i].c, param, placement, &v, &p) == 0) {
+                res[i].val[res[i].nval] = v;
+                res[i].p99[res[i].nval] = p;
+                res[i].nval++;
+                res[i].samples = shared_run->nsamples;
+            } else {
+                res[i].failed++;
+                if (!res[i].err[0])
+                    snprintf(res[i].err, sizeof res[i].err, "%s", shared_run->err);
+            }
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        struct result *x = &res[i];
+        if (x->nval == 0)
+            continue;
+        double tmp[MAX_REPS];
+        memcpy(tmp, x->val, x->nval * sizeof *tmp);
+        qsort(tmp, x->nval, sizeof *tmp, cmp_dbl);
+        x->min = tmp[0];
+        x->max = tmp[x->nval - 1];
+        x->median = median_dbl(tmp, x->nval);
+        if (fig->kind == BENCH_LATENCY) {
+            memcpy(tmp, x->p99, x->nval * sizeof *tmp);
+            x->p99med = median_dbl(tmp, x->nval);
+        } else {
+            x->p99med = NAN;
+        }
+    }
+
+    char pbuf[32];
+    if (fig->only_param_zero)
+        snprintf(pbuf, sizeof pbuf, "-");
+    else
+        snprintf(pbuf, sizeof pbuf, "%llu", (unsigned long long)param);
+    printf("\n  %s=%s, %s-core\n", fig->param_name, pbuf, placement_name(placement));
+    if (fig->kind == BENCH_LATENCY)
+        printf("    %-22s %10s %-23s %10s   %s\n", "case", "p50", "[min-max over reps]", "p99",
+               "p50 vs baseline");
+    else
+        printf("    %-22s %10s %-23s %10s   %s\n", "case", fig->unit, "[min-max over reps]", "",
+               "vs baseline");
+    for (size_t i = 0; i < n; i++) {
+        struct result *x = &res[i];
+        const struct bench_case *c = x->c;
+        if (x->nval == 0) {
+            printf("    %-22s FAILED (%u/%u runs): %s\n", c->name, x->failed, reps, x->err);
+            fprintf(tsv, "%s\t%s\t%s\t%s\t%s\t%u\t\t\t\t\t%s\t\tFAILED: %s\n", fig->name, pbuf,
+                    placement_name(placement), c->name, fig->unit, 0u,
+                    c->baseline ? c->baseline : "", x->err);
+            continue;
+        }
+        double ratio = NAN;
+        const char *bname = c->baseline;
+        if (bname) {
+            for (size_t k = 0; k < n; k++)
+                if (strcmp(res[k].c->name, bname) == 0 && res[k].nval > 0)
+                    ratio = x->median / res[k].median;
+        }
+        char med[32], mn[32], mx[32], p99[32], range[80], rat[96];
+        fmt_num(med, sizeof med, x->median);
+        fmt_num(mn, sizeof mn, x->min);
+        fmt_num(mx, sizeof mx, x->max);
+        fmt_num(p99, sizeof p99, x->p99med);
+        snprintf(range, sizeof range, "[%s-%s]", mn, mx);
+        if (!bname)
+            snprintf(rat, sizeof rat, "(baseline)");
+        else if (isnan(ratio))
+            snprintf(rat, sizeof rat, "(no %s)", bname);
+        else
+            snprintf(rat, sizeof rat, "%.2fx %s", ratio, bname);
+        printf("    %-22s %10s %-23s %10s   %s", c->name, med, range,
+               fig->kind == BENCH_LATENCY ? p99 : "", rat);
+        if (x->failed)
+            printf("   (%u/%u runs failed: %s)", x->failed, reps, x->err);
+        printf("\n");
+        fprintf(tsv, "%s\t%s\t%s\t%s\t%s\t%zu\t%.6g\t%.6g\t%.6g\t", fig->name, pbuf,
+                placement_name(placement), c->name, fig->unit, x->nval, x->median, x->min,
+                x->max);
+        if (fig->kind == BENCH_LATENCY)
+            fprintf(tsv, "%.6g", x->p99med);
+        fprintf(tsv, "\t%s\t", bname ? bname : "");
+        if (!isnan(ratio))
+            fprintf(tsv, "%.4g", ratio);
+        fprintf(tsv, "\t%s\n", x->failed ? "PARTIAL" : "ok");
+        plot_put(placement, pidx, c->name, x->median);
+    }
+    fflush(stdout);
+    fflush(tsv);
+}
+
+/* The 1-minute load average: other work on the machine disturbs every figure. */
+static double loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [-o DIR] [-r REPS] [-t MS] [-f FIGURES] [-c CASES] [-D NAME=VALUE]... [-l]\n"
+            "  -o DIR      write results.tsv and plot data there (default build/bench)\n"
+            "  -r REPS     interleaved repetitions per case (default 5, max %d)\n"
+            "  -t MS       measured time per run in ms (default 60)\n"
+            "  -f LIST     only these figures (comma list)\n"
+            "  -c LIST     only cases whose name contains one of these (comma list)\n"
+            "  -D N=V      option for cases (e.g. idlc=PATH)\n"
+            "  -l          list figures and cases\n",
+            argv0, MAX_REPS);
+}
+
+int main(int argc, char **argv)
+{
+    int list = 0, opt;
+    while ((opt = getopt(argc, argv, "o:r:t:f:c:D:lh")) != -1) {
+        switch (opt) {
+        case 'o': outdir = optarg; break;
+        case 'r': reps = (unsigned)atoi(optarg); break;
+        case 't': budget_ms = (uint64_t)atoll(optarg); break;
+        case 'f': only_figures = optarg; break;
+        case 'c': only_cases = optarg; break;
+        case 'l': list = 1; break;
+        case 'D': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || nopts == MAX_OPTS) {
+                usage(argv[0]);
+                return 2;
+            }
+            *eq = '\0';
+            opts[nopts].name = optarg;
+            opts[nopts].value = eq + 1;
+            nopts++;
+            break;
+        }
+        default: usage(argv[0]); return 2;
+        }
+    }
+    if (reps < 1 || reps > MAX_REPS || budget_ms < 1 || budget_ms > 10000) {
+        usage(argv[0]);
+        return 2;
+    }
+    if (list) {
+        for (size_t f = 0; f < NFIGURES; f++) {
+            printf("%s: %s\n", figures[f].name, figures[f].title);
+            for (size_t i = 0; i < ncases; i++)
+                if (strcmp(cases[i]->figure, figures[f].name) == 0)
+                    printf("  %s%s%s\n", cases[i]->name, cases[i]->baseline ? "  vs " : "",
+                           cases[i]->baseline ? cases[i]->baseline : "");
+        }
+        return 0;
+    }
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bench: mkdir %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+    const char *td = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/idc-bench-XXXXXX", td && *td ? td : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        fprintf(stderr, "bench: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    shared_run = mmap(NULL, sizeof *shared_run, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shared_samples = mmap(NULL, sample_cap * sizeof *shared_samples, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared_run == MAP_FAILED || shared_samples == MAP_FAILED) {
+        fprintf(stderr, "bench: mmap: %s\n", strerror(errno));
+        return 1;
+    }
+    /* SIGCHLD stays blocked in the harness so that execute() can wait with a deadline. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    calibrate_ticks();
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/results.tsv", outdir);
+    tsv = fopen(path, "w");
+    if (!tsv) {
+        fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    fprintf(tsv, "figure\tparam\tplacement\tcase\tunit\treps\tmedian\tmin\tmax\tp99\tbaseline"
+                 "\tratio\tstatus\n");
+
+    struct utsname u;
+    uname(&u);
+    printf("idc bench: %u interleaved repetitions, %llu ms measured per run (+1/6 warm-up)\n",
+           reps, (unsigned long long)budget_ms);
+    printf("machine: %s %s, %d CPUs usable; timer: %s (%.3f ticks/ns), timer pair costs %.0f ns\n",
+           u.sysname, u.release, ncpu, use_tsc ? "TSC" : "CLOCK_MONOTONIC", ticks_per_ns,
+           timer_overhead_ns());
+    printf("placements: cross-core = measuring process on CPU 0, peer on CPU 1; "
+           "same-core = both on CPU 0\n");
+    printf("each figure: median over repetitions [min-max]; ratio = median / the baseline's "
+           "median in the same series\n");
+    double load0 = loadavg();
+    printf("load average before: %.2f%s\n", load0,
+           load0 > 0.5 ? "  (WARNING: other work is running; absolute figures are disturbed, "
+                         "ratios less so)" : "");
+    if (ncpu < 2)
+        printf("skip: cross-core placement: only one CPU usable\n");
+
+    for (size_t f = 0; f < NFIGURES; f++) {
+        const struct bench_figure *fig = &figures[f];
+        if (!figure_selected(fig))
+            continue;
+        int any = 0;
+        for (size_t i = 0; i < ncases; i++)
+            if (strcmp(cases[i]->figure, fig->name) == 0 && case_selected(cases[i]))
+                any = 1;
+        if (!any)
+            continue;
+        printf("\n== %s: %s (%s, %s)\n", fig->name, fig->title, fig->unit,
+               fig->kind == BENCH_LATENCY ? "lower is better" : "higher is better");
+        for (size_t i = 0; i < ncases; i++) {
+            const struct bench_case *c = cases[i];
+            if (strcmp(c->figure, fig->name) != 0 || !case_selected(c))
+                continue;
+            skip_reason[i] = c->available ? c->available() : NULL;
+            if (skip_reason[i]) {
+                printf("  skip: %s: %s\n", c->name, skip_reason[i]);
+                fprintf(tsv, "%s\t\t\t%s\t%s\t0\t\t\t\t\t%s\t\tSKIPPED: %s\n", fig->name,
+                        c->name, fig->unit, c->baseline ? c->baseline : "", skip_reason[i]);
+            } else if (c->same_core_skip) {
+                printf("  skip: %s, same-core: %s\n", c->name, c->same_core_skip);
+            }
+        }
+        static const uint64_t zero[] = { 0, 0 };
+        const uint64_t *params = fig->only_param_zero ? zero : fig->params;
+        static const unsigned pls[] = { BENCH_CROSS, BENCH_SAME };
+        for (size_t pi = 0; pi < 2; pi++) {
+            if (fig->only_param_zero) {
+                run_block(fig, 0, 0, pls[pi]);
+                continue;
+            }
+            for (size_t k = 0; params[k]; k++)
+                run_block(fig, params[k], k, pls[pi]);
+        }
+        if (!fig->only_param_zero)
+            plot_write(fig);
+        for (size_t i = 0; i < ncases; i++)
+            if (strcmp(cases[i]->figure, fig->name) == 0 && !skip_reason[i] &&
+                case_selected(cases[i]) && cases[i]->cleanup)
+                cases[i]->cleanup();
+    }
+    fclose(tsv);
+    printf("\nload average after: %.2f\n", loadavg());
+    rmdir(tmpdir);  /* cases remove their own files; a leftover keeps it, harmlessly */
+    printf("\nresults: %s\n", path);
+    return 0;
+}

@@ -1,0 +1,67 @@
+# idc bench plots: gnuplot -e "dir='BUILD/bench'" bench/plots.gp
+# Reads the plot data idc-bench writes (plot-FIGURE-PLACEMENT.dat: a row per size, a column
+# per case, the median over the interleaved repetitions) and writes one PNG per figure and
+# placement next to it. Missing data (a case that was skipped or failed) is NaN: no point.
+
+if (!exists("dir")) dir = "build/bench"
+set terminal pngcairo size 960,600 noenhanced font ",10"
+set grid xtics ytics mxtics mytics lc rgb "#dddddd"
+set key outside right top
+set logscale x 2
+set logscale y 10
+set format x "%.0s%cB"
+set style data linespoints
+set datafile missing "NaN"
+
+# one PNG: file, title, y label
+plotfile(f) = sprintf("%s/%s.dat", dir, f)
+pngfile(f) = sprintf("%s/%s.png", dir, f)
+have(p) = int(system(sprintf("test -s '%s' && echo 1 || echo 0", p)))
+
+do for [f in "rtt-cross rtt-same"] {
+    if (have(plotfile("plot-".f))) {
+        stats plotfile("plot-".f) skip 1 using 1 nooutput
+        n = STATS_columns
+        set output pngfile(f)
+        set title sprintf("round-trip latency, p50 (median of repetitions), %s-core placement: lower is better", \
+                          f eq "rtt-cross" ? "cross" : "same")
+        set xlabel "payload bytes each way"
+        set ylabel "microseconds (log)"
+        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
+        unset output
+    }
+}
+
+do for [f in "bulk-cross bulk-same"] {
+    if (have(plotfile("plot-".f))) {
+        stats plotfile("plot-".f) skip 1 using 1 nooutput
+        n = STATS_columns
+        set output pngfile(f)
+        set title sprintf("bulk transfer into the receiver's memory, %s-core placement: higher is better", \
+                          f eq "bulk-cross" ? "cross" : "same")
+        set xlabel "transfer size"
+        set ylabel "GB/s (log)"
+        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
+        unset output
+    }
+}
+
+# message rate: batch 1 and 16 side by side, one group per case
+unset logscale x
+set format x "%g"
+do for [f in "rate-cross rate-same"] {
+    if (have(plotfile("plot-".f))) {
+        stats plotfile("plot-".f) skip 1 using 1 nooutput
+        n = STATS_columns
+        set output pngfile(f)
+        set title sprintf("one-way message rate by publish batch, %s-core placement: higher is better", \
+                          f eq "rate-cross" ? "cross" : "same")
+        set xlabel "messages published per notify decision (batch)"
+        set ylabel "million messages/s (log)"
+        set logscale x 2
+        set xrange [0.7:23]
+        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
+        unset xrange
+        unset output
+    }
+}

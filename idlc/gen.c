@@ -1,0 +1,297 @@
+/*
+ * gen.c - runs m4 over a template set to turn the model of a unit into output files.
+ *
+ * A template set is a directory (-T) holding m4 files. Its manifest.m4, expanded after the
+ * model, prints one line per output file: "TEMPLATE OUTPUT", e.g. "header.m4 blkif.h". Each
+ * TEMPLATE is then expanded after the model into OUTPUT. So a new output flavour (another
+ * language, a kernel variant, documentation) is a new directory of templates, not C here.
+ *
+ * m4 is run as `m4 --prefix-builtins --fatal-warnings -I TEMPLATE_DIR MODEL TEMPLATE` (the
+ * binary named by $IDLC_M4, default "m4" from PATH), its standard output read through a pipe,
+ * the text escapes of the model undone (idlc_unescape), and the result written to a temporary
+ * file in the output directory. Only when every output was produced are the temporaries
+ * renamed over the outputs; on any failure every temporary is removed, so nothing partial is
+ * ever left behind.
+ */
+#include "idlc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_OUTPUTS 16
+
+static const struct idlc_loc noloc;
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_append(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 4096;
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		char *np = realloc(b->p, nc);
+		if (!np)
+			return -1;
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = malloc(a + b + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, dir, a);
+	p[a] = '/';
+	memcpy(p + a + 1, name, b + 1);
+	return p;
+}
+
+/* Runs m4 on model + template, collecting its standard output into out (unescaped). */
+static int run_m4(struct idlc_ctx *ctx, const char *tdir, const char *model, const char *tmpl,
+		  struct buf *out)
+{
+	const char *m4 = getenv("IDLC_M4");
+	if (!m4 || !*m4)
+		m4 = "m4";
+	char *tpath = path_join(tdir, tmpl);
+	if (!tpath) {
+		idlc_error(ctx, noloc, "out of memory");
+		return -1;
+	}
+	if (access(tpath, R_OK)) {
+		idlc_error(ctx, noloc, "template '%s': %s", tpath, strerror(errno));
+		free(tpath);
+		return -1;
+	}
+	int pfd[2];
+	if (pipe(pfd)) {
+		idlc_error(ctx, noloc, "pipe: %s", strerror(errno));
+		free(tpath);
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		idlc_error(ctx, noloc, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		free(tpath);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		char *argv[] = { (char *)m4, "--prefix-builtins", "--fatal-warnings", "-I", (char *)tdir,
+				 (char *)model, tpath, NULL };
+		execvp(m4, argv);
+		fprintf(stderr, "idlc: cannot run %s: %s\n", m4, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	int rc = 0;
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = read(pfd[0], chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_append(out, chunk, (size_t)n)) {
+			idlc_error(ctx, noloc, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	close(pfd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		idlc_error(ctx, noloc, "%s failed on template '%s' (%s %d)", m4, tpath,
+			   WIFEXITED(status) ? "exit status" : "signal",
+			   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		rc = -1;
+	}
+	free(tpath);
+	if (rc == 0) {
+		if (!out->p && buf_append(out, "", 0))
+			return -1;
+		out->len = idlc_unescape(out->p, out->len);
+		out->p[out->len] = 0;
+	}
+	return rc;
+}
+
+/* Writes len bytes to a new temporary file next to final; returns its malloc'ed name. */
+static char *write_temp(struct idlc_ctx *ctx, const char *dir, const char *name, const char *data,
+			size_t len)
+{
+	size_t n = strlen(dir) + strlen(name) + 32;
+	char *tmp = malloc(n);
+	if (!tmp) {
+		idlc_error(ctx, noloc, "out of memory");
+		return NULL;
+	}
+	snprintf(tmp, n, "%s/.%s.XXXXXX", dir, name);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		idlc_error(ctx, noloc, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
+		free(tmp);
+		return NULL;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			idlc_error(ctx, noloc, "cannot write '%s': %s", tmp, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			free(tmp);
+			return NULL;
+		}
+		off += (size_t)w;
+	}
+	/* mkstemp creates 0600; outputs get the usual mode */
+	mode_t um = umask(0);
+	umask(um);
+	fchmod(fd, 0666 & ~um);
+	if (close(fd)) {
+		idlc_error(ctx, noloc, "cannot write '%s': %s", tmp, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+static bool valid_output_name(const char *s)
+{
+	return *s && *s != '.' && !strchr(s, '/');
+}
+
+int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt)
+{
+	struct idlc_ctx *ctx = u->ctx;
+	const char *dir = opt->out_dir ? opt->out_dir : ".";
+	const char *tdir = opt->template_dir ? opt->template_dir : "templates/c";
+	char *model_path = NULL;
+	char *tmp[MAX_OUTPUTS] = { 0 };
+	char *final[MAX_OUTPUTS] = { 0 };
+	size_t nout = 0;
+	struct buf manifest = { 0 };
+	int rc = -1;
+
+	/* 1. the model, into a temporary file of its own */
+	size_t n = strlen(dir) + strlen(u->basename) + 32;
+	model_path = malloc(n);
+	if (!model_path) {
+		idlc_error(ctx, noloc, "out of memory");
+		return -1;
+	}
+	snprintf(model_path, n, "%s/.%s.model.XXXXXX", dir, u->basename);
+	int fd = mkstemp(model_path);
+	if (fd < 0) {
+		idlc_error(ctx, noloc, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
+		free(model_path);
+		return -1;
+	}
+	FILE *mf = fdopen(fd, "w");
+	if (!mf) {
+		idlc_error(ctx, noloc, "fdopen: %s", strerror(errno));
+		close(fd);
+		goto out;
+	}
+	int mrc = idlc_model_write(u, mf);
+	if (fclose(mf) && mrc == 0) {
+		idlc_error(ctx, noloc, "cannot write '%s': %s", model_path, strerror(errno));
+		mrc = -1;
+	}
+	if (mrc)
+		goto out;
+
+	/* 2. which files the template set produces */
+	if (run_m4(ctx, tdir, model_path, "manifest.m4", &manifest))
+		goto out;
+	for (char *line = manifest.p, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		char tmpl[256], name[256], extra;
+		int k = sscanf(line, " %255s %255s %c", tmpl, name, &extra);
+		if (k <= 0)
+			continue;
+		if (k != 2 || !valid_output_name(tmpl) || !valid_output_name(name)) {
+			idlc_error(ctx, noloc, "%s/manifest.m4: bad line '%s' (want: TEMPLATE OUTPUT)", tdir,
+				   line);
+			goto out;
+		}
+		if (nout == MAX_OUTPUTS) {
+			idlc_error(ctx, noloc, "%s/manifest.m4: more than %d outputs", tdir, MAX_OUTPUTS);
+			goto out;
+		}
+		/* 3. expand each template into a temporary next to its output */
+		struct buf text = { 0 };
+		if (run_m4(ctx, tdir, model_path, tmpl, &text)) {
+			free(text.p);
+			goto out;
+		}
+		final[nout] = path_join(dir, name);
+		tmp[nout] = final[nout] ? write_temp(ctx, dir, name, text.p, text.len) : NULL;
+		free(text.p);
+		if (!tmp[nout]) {
+			free(final[nout]);
+			final[nout] = NULL;
+			goto out;
+		}
+		nout++;
+	}
+	if (nout == 0) {
+		idlc_error(ctx, noloc, "%s/manifest.m4 names no output file", tdir);
+		goto out;
+	}
+
+	/* 4. all produced: publish them */
+	for (size_t i = 0; i < nout; i++) {
+		if (rename(tmp[i], final[i])) {
+			idlc_error(ctx, noloc, "cannot rename '%s' to '%s': %s", tmp[i], final[i],
+				   strerror(errno));
+			goto out;
+		}
+		free(tmp[i]);
+		tmp[i] = NULL;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < nout; i++) {
+		if (tmp[i])
+			unlink(tmp[i]);
+		free(tmp[i]);
+		free(final[i]);
+	}
+	if (getenv("IDLC_KEEP_MODEL"))
+		fprintf(stderr, "idlc: model kept in %s\n", model_path);
+	else
+		unlink(model_path);
+	free(model_path);
+	free(manifest.p);
+	return rc;
+}

@@ -1,0 +1,495 @@
+/* context.c - the per-thread event loop: one epoll fd, deferred work, timers, logging. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const char *idc_strerror(int err)
+{
+    switch (err) {
+    case IDC_OK:               return "success";
+    case IDC_ERR_AGAIN:        return "IDC_ERR_AGAIN: no credit or space now; retry after writable";
+    case IDC_ERR_DISCONNECTED: return "IDC_ERR_DISCONNECTED: not connected, or connection lost";
+    case IDC_ERR_PROTO:        return "IDC_ERR_PROTO: malformed frame or payload from the peer";
+    case IDC_ERR_VERSION:      return "IDC_ERR_VERSION: not available at the negotiated version";
+    case IDC_ERR_TOOBIG:       return "IDC_ERR_TOOBIG: payload larger than the frame quota";
+    case IDC_ERR_INVAL:        return "IDC_ERR_INVAL: invalid argument";
+    case IDC_ERR_REVOKED:      return "IDC_ERR_REVOKED: remote buffer was unregistered";
+    case IDC_ERR_RIGHTS:       return "IDC_ERR_RIGHTS: remote buffer reference lacks the right";
+    case IDC_ERR_BADREF:       return "IDC_ERR_BADREF: unknown or forged remote buffer reference, or bad range";
+    case IDC_ERR_NOMEM:        return "IDC_ERR_NOMEM: out of memory";
+    case IDC_ERR_NOTSUP:       return "IDC_ERR_NOTSUP: transport not available";
+    case IDC_ERR_MISMATCH:     return "IDC_ERR_MISMATCH: peer speaks another protocol or no common version";
+    case IDC_ERR_PERM:         return "IDC_ERR_PERM: peer not allowed by policy";
+    case IDC_ERR_STATE:        return "IDC_ERR_STATE: not valid in the endpoint's current state";
+    case IDC_ERR_IO:           return "IDC_ERR_IO: system call failed";
+    default:
+        return err > 0 && err <= 65535 ? "application error" : "unknown error";
+    }
+}
+
+/* ------------------------------------------------------------------------------- logging */
+
+void idc__vlog(struct idc_context *ctx, int level, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (ctx && ctx->log) {
+        ctx->log(ctx->log_arg, level, msg);
+        return;
+    }
+    if (level > IDC_LOG_WARN && !(ctx && ctx->debug))
+        return;
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    fprintf(stderr, "idc: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+}
+
+void idc__log(struct idc_context *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    idc__vlog(ctx, level, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------------------- helpers */
+
+uint64_t idc__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int idc__random(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    while (len) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return IDC_ERR_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+bool idc__valid_name(const char *name)
+{
+    size_t n = 0;
+    for (; name[n]; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+        if (n >= IDC_NAME_MAX)
+            return false;
+    }
+    /* "." and ".." would escape; a leading dot is reserved for hidden runtime services. */
+    return n > 0 && name[0] != '.';
+}
+
+/* ---------------------------------------------------------------------------- fds, timers */
+
+int idc__watch_add(struct idc_context *ctx, struct idc_watch *w)
+{
+    struct epoll_event ev = { .events = w->events, .data.ptr = w };
+    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "epoll_ctl(ADD, %d): %s", w->fd, strerror(errno));
+        return IDC_ERR_IO;
+    }
+    return 0;
+}
+
+int idc__watch_mod(struct idc_context *ctx, struct idc_watch *w, uint32_t events)
+{
+    w->events = events;
+    struct epoll_event ev = { .events = w->events, .data.ptr = w };
+    if (epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "epoll_ctl(MOD, %d): %s", w->fd, strerror(errno));
+        return IDC_ERR_IO;
+    }
+    return 0;
+}
+
+void idc__watch_del(struct idc_context *ctx, struct idc_watch *w)
+{
+    if (w->fd >= 0)
+        epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+static void timer_program(struct idc_context *ctx)
+{
+    uint64_t first = 0;
+    for (struct idc_timer *t = ctx->timers; t; t = t->next)
+        if (!first || t->due_ns < first)
+            first = t->due_ns;
+    struct itimerspec its = { 0 };
+    if (first) {
+        its.it_value.tv_sec = (time_t)(first / 1000000000u);
+        its.it_value.tv_nsec = (long)(first % 1000000000u);
+    }
+    timerfd_settime(ctx->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+void idc__timer_cancel(struct idc_context *ctx, struct idc_timer *t)
+{
+    if (!t->armed)
+        return;
+    for (struct idc_timer **pp = &ctx->timers; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    t->armed = false;
+    timer_program(ctx);
+}
+
+void idc__timer_arm(struct idc_context *ctx, struct idc_timer *t, uint64_t delay_ms)
+{
+    idc__timer_cancel(ctx, t);
+    t->due_ns = idc__now_ns() + delay_ms * 1000000u;
+    if (!t->due_ns)
+        t->due_ns = 1;
+    t->next = ctx->timers;
+    ctx->timers = t;
+    t->armed = true;
+    timer_program(ctx);
+}
+
+static void timer_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct idc_context *ctx = w->arg;
+    uint64_t v;
+    if (read(ctx->timerfd, &v, sizeof(v)) < 0) { /* spurious: nothing due */ }
+    uint64_t now = idc__now_ns();
+    /* Fire one due timer at a time: a callback may arm or cancel others. */
+    for (;;) {
+        struct idc_timer *due = NULL;
+        for (struct idc_timer *t = ctx->timers; t; t = t->next)
+            if (t->due_ns <= now) {
+                due = t;
+                break;
+            }
+        if (!due)
+            break;
+        idc__timer_cancel(ctx, due);
+        due->fn(due);
+    }
+    timer_program(ctx);
+}
+
+void idc__kick(struct idc_context *ctx)
+{
+    if (ctx->kicked || ctx->in_dispatch)
+        return;   /* inside dispatch the pending list is drained before it returns */
+    ctx->kicked = true;
+    uint64_t one = 1;
+    if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* counter full: already readable */ }
+}
+
+static void kick_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct idc_context *ctx = w->arg;
+    uint64_t v;
+    if (read(ctx->kickfd, &v, sizeof(v)) < 0) { /* already drained */ }
+    ctx->kicked = false;
+}
+
+void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
+{
+    x->status = status;
+    x->next = NULL;
+    *ctx->done_tail = x;
+    ctx->done_tail = &x->next;
+    idc__kick(ctx);
+}
+
+/* ------------------------------------------------------------------------- create/destroy */
+
+static char *default_dir(void)
+{
+    const char *env = getenv("IDC_SHM_DIR");
+    char buf[PATH_MAX];
+    if (env && *env)
+        return strdup(env);
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg) {
+        snprintf(buf, sizeof(buf), "%s/idc", xdg);
+        return strdup(buf);
+    }
+    snprintf(buf, sizeof(buf), "/tmp/idc-%u", (unsigned)getuid());
+    return strdup(buf);
+}
+
+int idc_context_create(struct idc_context **out, const struct idc_context_options *opt)
+{
+    if (!out)
+        return IDC_ERR_INVAL;
+    *out = NULL;
+    struct idc_context *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return IDC_ERR_NOMEM;
+    ctx->epfd = ctx->kickfd = ctx->timerfd = -1;
+    ctx->done_tail = &ctx->done_head;
+    if (opt) {
+        ctx->log = opt->log;
+        ctx->log_arg = opt->log_arg;
+    }
+    ctx->debug = getenv("IDC_DEBUG") != NULL;
+    int err = IDC_ERR_NOMEM;
+    ctx->shm_dir = opt && opt->shm_dir ? strdup(opt->shm_dir) : default_dir();
+    if (!ctx->shm_dir)
+        goto err;
+    err = IDC_ERR_INVAL;
+    if (strlen(ctx->shm_dir) > 60 || !ctx->shm_dir[0]) {
+        /* sun_path holds 108 bytes: directory + "/" + 64-byte name + ".sock" must fit */
+        idc__log(ctx, IDC_LOG_ERROR, "shm directory name too long (max 60 bytes): %s", ctx->shm_dir);
+        goto err;
+    }
+    if (mkdir(ctx->shm_dir, 0700) < 0 && errno != EEXIST) {
+        idc__log(ctx, IDC_LOG_ERROR, "cannot create shm directory %s: %s", ctx->shm_dir,
+                 strerror(errno));
+        err = IDC_ERR_IO;
+        goto err;
+    }
+    err = IDC_ERR_IO;
+    do {
+        if (idc__random(&ctx->id, sizeof(ctx->id)) < 0) {
+            idc__log(ctx, IDC_LOG_ERROR, "getrandom: %s", strerror(errno));
+            goto err;
+        }
+    } while (ctx->id == 0);
+    ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
+    ctx->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ctx->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (ctx->epfd < 0 || ctx->kickfd < 0 || ctx->timerfd < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "epoll/eventfd/timerfd: %s", strerror(errno));
+        goto err;
+    }
+    ctx->kick_w = (struct idc_watch){ .fd = ctx->kickfd, .events = EPOLLIN, .fn = kick_fire, .arg = ctx };
+    ctx->timer_w = (struct idc_watch){ .fd = ctx->timerfd, .events = EPOLLIN, .fn = timer_fire, .arg = ctx };
+    if (idc__watch_add(ctx, &ctx->kick_w) < 0 || idc__watch_add(ctx, &ctx->timer_w) < 0)
+        goto err;
+    *out = ctx;
+    return 0;
+err:
+    idc_context_destroy(ctx);
+    return err;
+}
+
+void idc_context_destroy(struct idc_context *ctx)
+{
+    if (!ctx)
+        return;
+    while (ctx->eps)
+        idc__ep_forget(ctx->eps);
+    while (ctx->done_head) {
+        struct idc_xfer *x = ctx->done_head;
+        ctx->done_head = x->next;
+        free(x);
+    }
+    idc__buffers_fini(ctx);
+    idc_transport_shm.ctx_fini(ctx);
+    if (&idc_transport_xen && idc_transport_xen.ctx_fini)
+        idc_transport_xen.ctx_fini(ctx);
+    if (ctx->epfd >= 0) close(ctx->epfd);
+    if (ctx->kickfd >= 0) close(ctx->kickfd);
+    if (ctx->timerfd >= 0) close(ctx->timerfd);
+    free(ctx->shm_dir);
+    free(ctx);
+}
+
+int idc_context_fd(const struct idc_context *ctx)
+{
+    return ctx ? ctx->epfd : -1;
+}
+
+uint64_t idc_context_id(const struct idc_context *ctx)
+{
+    return ctx ? ctx->id : 0;
+}
+
+/* ------------------------------------------------------------------------------ dispatch */
+
+/* Deferred endpoint work, completed transfers, then the tx flush (one notify decision per
+   endpoint per round). Returns callbacks-worth of work done. */
+static int run_deferred(struct idc_context *ctx)
+{
+    int n = 0;
+    for (int guard = 0; guard < 1000 && (ctx->pending || ctx->done_head); guard++) {
+        while (ctx->pending) {
+            struct idc_ep *ep = ctx->pending;
+            ctx->pending = ep->pend_next;
+            ep->on_pending = false;
+            idc__ep_run_pending(ep);
+            n++;
+        }
+        struct idc_xfer *x = ctx->done_head;
+        ctx->done_head = NULL;
+        ctx->done_tail = &ctx->done_head;
+        while (x) {
+            struct idc_xfer *next = x->next;
+            x->done(x->arg, x->status);
+            free(x);
+            x = next;
+            n++;
+        }
+    }
+    while (ctx->dirty) {
+        struct idc_ep *ep = ctx->dirty;
+        ctx->dirty = ep->dirty_next;
+        ep->on_dirty = false;
+        idc__ep_flush(ep);
+    }
+    if (ctx->pending || ctx->done_head) {
+        /* still busy after the guard: make sure the fd stays readable */
+        ctx->kicked = false;
+        uint64_t one = 1;
+        if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* already readable */ }
+        ctx->kicked = true;
+    }
+    return n;
+}
+
+static int poll_round(struct idc_context *ctx, int timeout_ms)
+{
+    struct epoll_event evs[32];
+    int n = epoll_wait(ctx->epfd, evs, 32, timeout_ms);
+    if (n < 0) {
+        if (errno == EINTR)
+            return 0;
+        idc__log(ctx, IDC_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+        return IDC_ERR_IO;
+    }
+    int handled = 0;
+    for (int i = 0; i < n; i++) {
+        struct idc_watch *w = evs[i].data.ptr;
+        w->fn(w, evs[i].events);
+        handled++;
+        handled += run_deferred(ctx);   /* callbacks may have queued work */
+    }
+    return handled;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static uint32_t max_spin_us(struct idc_context *ctx)
+{
+    uint32_t s = 0;
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+        if (ep->state == IDC_EP_CONNECTED && ep->spin_us > s)
+            s = ep->spin_us;
+    return s;
+}
+
+int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
+{
+    if (!ctx)
+        return IDC_ERR_INVAL;
+    if (ctx->in_dispatch)
+        return IDC_ERR_STATE;
+    ctx->in_dispatch = 1;
+    int n = run_deferred(ctx), r = 0;
+    uint32_t spin = timeout_ms != 0 && n == 0 && !ctx->stop ? max_spin_us(ctx) : 0;
+    if (timeout_ms == 0 || n > 0 || ctx->stop || spin) {
+        r = poll_round(ctx, 0);
+        if (r < 0)
+            goto out_err;
+        n += r;
+    }
+    if (n == 0 && timeout_ms != 0 && !ctx->stop) {
+        if (spin) {
+            /* Spin phase: ask producers not to notify, poll the rings ourselves. */
+            uint64_t limit = (uint64_t)spin * 1000u;
+            if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000u < limit)
+                limit = (uint64_t)timeout_ms * 1000000u;
+            uint64_t deadline = idc__now_ns() + limit;
+            for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+                if (ep->state == IDC_EP_CONNECTED && ep->spin_us)
+                    idc__ep_arm(ep, true);
+            unsigned iter = 0;
+            while (n == 0) {
+                for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+                    if (ep->state == IDC_EP_CONNECTED && ep->spin_us && idc__ep_spin_poll(ep))
+                        n++;
+                n += run_deferred(ctx);
+                if (n)
+                    break;
+                if ((++iter & 63) == 0) {
+                    if (idc__now_ns() >= deadline)
+                        break;
+                    r = poll_round(ctx, 0);   /* other fds (HUP, discovery) */
+                    if (r < 0)
+                        goto out_err;
+                    n += r;
+                }
+                cpu_relax();
+            }
+            /* Before sleeping: re-arm every spinner (and process what raced in). */
+            for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+                if (ep->state == IDC_EP_CONNECTED && ep->spin_us)
+                    idc__ep_arm(ep, false);
+            n += run_deferred(ctx);
+        }
+        if (n == 0) {
+            /* Blocking wait straight away: one syscall per wake-up on the idle path. */
+            r = poll_round(ctx, timeout_ms);
+            if (r < 0)
+                goto out_err;
+            n += r;
+        }
+    }
+    n += run_deferred(ctx);
+    ctx->in_dispatch = 0;
+    return n;
+out_err:
+    run_deferred(ctx);
+    ctx->in_dispatch = 0;
+    return r;
+}
+
+int idc_context_run(struct idc_context *ctx)
+{
+    if (!ctx)
+        return IDC_ERR_INVAL;
+    ctx->stop = false;
+    while (!ctx->stop) {
+        int r = idc_context_dispatch(ctx, -1);
+        if (r < 0 && r != IDC_ERR_IO)
+            return r;
+    }
+    ctx->stop = false;
+    return 0;
+}
+
+void idc_context_stop(struct idc_context *ctx)
+{
+    if (!ctx)
+        return;
+    ctx->stop = true;
+    ctx->kicked = false;
+    idc__kick(ctx);    /* wake a blocked dispatch on the next poll (outside dispatch) */
+}

@@ -1,0 +1,778 @@
+/* endpoint.c - endpoint lifecycle, messages, transactions, credits, epochs.
+ *
+ * States (see docs/runtime.md for the diagram):
+ *   ABSENT --appear--> PRESENT --channel up--> CONNECTED --down--> DISCONNECTING
+ *   DISCONNECTING --disconnect_done--> PRESENT (transport rearms) | ABSENT (peer gone)
+ *   any --destroy--> (down, disconnect_done) --> disappear --> done --> UNUSED
+ *
+ * Transitions requested by the driver (destroy, disconnect, disconnect_done, protocol errors)
+ * are deferred to the dispatch loop (IDC_PEND_*), so callbacks never nest and run only inside
+ * dispatch. Transitions reported by the transport happen inside dispatch already.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SLOT_BITS 12u                       /* IDC_MAX_CREDITS == 1 << SLOT_BITS */
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
+_Static_assert(IDC_MAX_CREDITS == (1u << SLOT_BITS), "slot bits match the credit limit");
+
+static const char *state_name(enum idc_endpoint_state s)
+{
+    static const char *const n[] = { "unused", "dead", "absent", "present", "connected",
+                                     "disconnecting", "destroying" };
+    return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";
+}
+
+static struct idc_ep *live(const struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = (struct idc_ep *)(void *)pub;
+    return ep && ep->magic == IDC_EP_MAGIC ? ep : NULL;
+}
+
+void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
+{
+    ep->pend |= what;
+    if (!ep->on_pending) {
+        ep->on_pending = true;
+        ep->pend_next = ep->ctx->pending;
+        ep->ctx->pending = ep;
+    }
+    idc__kick(ep->ctx);
+}
+
+static void mark_dirty(struct idc_ep *ep)
+{
+    if (!ep->ctx->in_dispatch) {
+        idc__ep_flush(ep);        /* outside dispatch: publish and notify now */
+        return;
+    }
+    if (!ep->on_dirty) {
+        ep->on_dirty = true;
+        ep->dirty_next = ep->ctx->dirty;
+        ep->ctx->dirty = ep;
+    }
+}
+
+void idc__ep_flush(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (c && c->up && idc_ring_tx_need_notify(&c->tx))
+        ep->tp->notify(ep);
+}
+
+/* Ask for the connection to be taken down (deferred). The rings are not touched afterwards. */
+static void request_down(struct idc_ep *ep, int err, const char *reason)
+{
+    if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
+        return;
+    if (ep->conn)
+        ep->conn->up = false;
+    snprintf(ep->down_reason, sizeof(ep->down_reason), "%s (%s)", reason,
+             err ? idc_strerror(err) : "local");
+    idc__ep_mark_pending(ep, IDC_PEND_DOWN);
+}
+
+static void do_down(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (ep->state != IDC_EP_CONNECTED)
+        return;
+    c->up = false;
+    ep->state = IDC_EP_DISCONNECTING;
+    idc__log(ep->ctx, IDC_LOG_INFO, "%s: disconnected: %s", ep->address, ep->down_reason);
+    ep->tp->chan_close(ep);
+    /* Every outstanding client transaction completes with a transport error before the
+       disconnect callback. Slots are cleared first: done may submit again (it gets
+       IDC_ERR_DISCONNECTED). */
+    for (uint32_t s = 0; s < c->cap_tx; s++) {
+        struct idc_txn *t = c->out[s].txn;
+        if (!t)
+            continue;
+        c->out[s].txn = NULL;
+        c->out_free[c->out_nfree++] = s;
+        c->out_count--;
+        t->done(t, IDC_ERR_DISCONNECTED, NULL, 0);
+    }
+    ep->ops->disconnect(idc__pub(ep));
+}
+
+static void unlink_ep(struct idc_ep *ep)
+{
+    struct idc_context *ctx = ep->ctx;
+    if (ep->prev)
+        ep->prev->next = ep->next;
+    else if (ctx->eps == ep)
+        ctx->eps = ep->next;
+    if (ep->next)
+        ep->next->prev = ep->prev;
+    for (struct idc_ep **pp = &ctx->pending; *pp; pp = &(*pp)->pend_next)
+        if (*pp == ep) {
+            *pp = ep->pend_next;
+            break;
+        }
+    for (struct idc_ep **pp = &ctx->dirty; *pp; pp = &(*pp)->dirty_next)
+        if (*pp == ep) {
+            *pp = ep->dirty_next;
+            break;
+        }
+}
+
+static void free_conn(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (!c)
+        return;
+    free(c->out);
+    free(c->out_free);
+    free(c->reqs);
+    free(c->rxbuf);
+    free(c);
+    ep->conn = NULL;
+}
+
+static void finish_destroy(struct idc_ep *ep)
+{
+    void (*done)(struct idc_endpoint *) = ep->destroy_done;
+    if (ep->tp)
+        ep->tp->ep_stop(ep);
+    if (ep->appeared) {
+        ep->appeared = false;
+        if (ep->ops && ep->ops->disappear)
+            ep->ops->disappear(idc__pub(ep));
+    }
+    if (ep->conn && ep->conn->req_held)
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: destroyed with %u requests never completed",
+                 ep->address, ep->conn->req_held);
+    free_conn(ep);
+    unlink_ep(ep);
+    memset(ep, 0, sizeof(*ep));     /* magic cleared: storage reusable, destroy again harmless */
+    if (done)
+        done(idc__pub(ep));
+}
+
+static void process_rx(struct idc_ep *ep);
+
+static void after_disconnect_done(struct idc_ep *ep)
+{
+    if (ep->state != IDC_EP_DISCONNECTING)
+        return;
+    if (ep->conn && ep->conn->req_held)
+        idc__log(ep->ctx, IDC_LOG_WARN,
+                 "%s: disconnect_done with %u requests not completed (they are dropped)",
+                 ep->address, ep->conn->req_held);
+    ep->state = ep->appeared ? IDC_EP_PRESENT : IDC_EP_ABSENT;
+    if (ep->destroying) {
+        finish_destroy(ep);
+        return;
+    }
+    ep->tp->ep_rearm(ep);
+}
+
+void idc__ep_run_pending(struct idc_ep *ep)
+{
+    if (ep->magic != IDC_EP_MAGIC)
+        return;
+    unsigned p = ep->pend;
+    ep->pend = 0;
+    if (p & IDC_PEND_START && !ep->destroying && ep->state == IDC_EP_ABSENT) {
+        int r = ep->tp->ep_start(ep);
+        if (r < 0) {
+            idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->address, idc_strerror(r));
+            ep->state = IDC_EP_DEAD;
+        }
+    }
+    if (p & IDC_PEND_DOWN)
+        do_down(ep);
+    if (p & IDC_PEND_RX)
+        process_rx(ep);
+    if (p & IDC_PEND_WRITABLE && ep->state == IDC_EP_CONNECTED && ep->conn->up &&
+        ep->ops->writable)
+        ep->ops->writable(idc__pub(ep));
+    if (p & IDC_PEND_DDONE)
+        after_disconnect_done(ep);
+    if (p & IDC_PEND_DESTROY && ep->magic == IDC_EP_MAGIC) {
+        if (ep->state == IDC_EP_CONNECTED) {
+            if (!(ep->pend & IDC_PEND_DOWN))
+                snprintf(ep->down_reason, sizeof(ep->down_reason), "endpoint destroyed");
+            do_down(ep);
+        } else if (ep->state != IDC_EP_DISCONNECTING) {
+            finish_destroy(ep);
+        }
+        /* DISCONNECTING: after_disconnect_done finishes the destroy */
+    }
+}
+
+/* ---------------------------------------------------------------------------- public API */
+
+void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
+                         const struct idc_endpoint_config *cfg)
+{
+    if (!pub)
+        return;
+    struct idc_ep *ep = idc__ep(pub);
+    memset(ep, 0, sizeof(*ep));
+    if (!ctx) {
+        idc__log(NULL, IDC_LOG_ERROR, "idc_endpoint_create: NULL context");
+        return;     /* stays UNUSED: destroy is harmless, nothing ever happens */
+    }
+    ep->magic = IDC_EP_MAGIC;
+    ep->ctx = ctx;
+    ep->state = IDC_EP_DEAD;
+    ep->next = ctx->eps;
+    if (ctx->eps)
+        ctx->eps->prev = ep;
+    ctx->eps = ep;
+    const char *why = NULL;
+    if (!cfg)
+        why = "no configuration";
+    else if (!cfg->address)
+        why = "no address";
+    if (why) {
+        snprintf(ep->address, sizeof(ep->address), "(none)");
+        idc__log(ctx, IDC_LOG_ERROR, "endpoint: %s; it will never connect", why);
+        return;
+    }
+    snprintf(ep->address, sizeof(ep->address), "%s", cfg->address);
+    ep->proto = cfg->protocol;
+    ep->ops = cfg->ops;
+    ep->user = cfg->user;
+    ep->role = cfg->role;
+    ep->spin_us = cfg->spin_us > 1000000 ? 1000000 : cfg->spin_us;
+    const struct idc_protocol *p = cfg->protocol;
+    const struct idc_endpoint_ops *o = cfg->ops;
+    if (!p || !p->name || !p->version_hash)
+        why = "protocol description missing";
+    else if (strlen(p->name) == 0 || strlen(p->name) > IDC_PROTOCOL_NAME_MAX)
+        why = "protocol name empty or too long";
+    else if (p->min_version == 0 || p->max_version < p->min_version ||
+             p->max_version - p->min_version >= IDC_MAX_VERSIONS)
+        why = "protocol version range invalid";
+    else if (!o || !o->connect || !o->disconnect || !o->handle_message || !o->handle_transaction)
+        why = "ops missing connect/disconnect/handle_message/handle_transaction";
+    else if (cfg->role != IDC_ROLE_FRONTEND && cfg->role != IDC_ROLE_BACKEND)
+        why = "bad role";
+    if (!why) {
+        ep->max_frame = cfg->max_frame ? cfg->max_frame : p->max_frame;
+        ep->max_tx = cfg->max_transactions ? cfg->max_transactions : IDC_DEFAULT_CREDITS;
+        ep->max_msg = cfg->max_messages ? cfg->max_messages : IDC_DEFAULT_CREDITS;
+        if (ep->max_frame > IDC_MAX_FRAME_LIMIT)
+            why = "max_frame above IDC_MAX_FRAME_LIMIT";
+        else if (ep->max_tx > IDC_MAX_CREDITS || ep->max_msg > IDC_MAX_CREDITS)
+            why = "credits above IDC_MAX_CREDITS";
+    }
+    if (why) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->address, why);
+        return;
+    }
+    const char *rest;
+    int err;
+    ep->tp = idc__transport_for(cfg->address, &rest, &err);
+    if (!ep->tp) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->address,
+                 err == IDC_ERR_NOTSUP ? "transport not built into this libidc (IDC_ERR_NOTSUP)"
+                                       : "bad address (IDC_ERR_INVAL)");
+        return;
+    }
+    if (strlen(rest) > IDC_NAME_MAX) {
+        ep->tp = NULL;
+        idc__log(ctx, IDC_LOG_ERROR, "%s: service name too long; it will never connect",
+                 ep->address);
+        return;
+    }
+    snprintf(ep->name, sizeof(ep->name), "%s", rest);
+    ep->state = IDC_EP_ABSENT;
+    idc__ep_mark_pending(ep, IDC_PEND_START);
+}
+
+void idc_endpoint_destroy(struct idc_endpoint *pub, void (*done)(struct idc_endpoint *ep))
+{
+    struct idc_ep *ep = live(pub);
+    if (!ep || ep->destroying)
+        return;
+    ep->destroying = true;
+    ep->destroy_done = done;
+    idc__ep_mark_pending(ep, IDC_PEND_DESTROY);
+}
+
+void *idc_endpoint_user(const struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    return ep ? ep->user : NULL;
+}
+
+struct idc_context *idc_endpoint_context(const struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    return ep ? ep->ctx : NULL;
+}
+
+uint32_t idc_endpoint_version(const struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    return ep && ep->state == IDC_EP_CONNECTED && ep->conn ? ep->conn->ch.version : 0;
+}
+
+enum idc_endpoint_state idc_endpoint_state(const struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    if (!ep)
+        return IDC_EP_UNUSED;
+    if (ep->destroying && ep->state != IDC_EP_DISCONNECTING)
+        return IDC_EP_DESTROYING;
+    return ep->state;
+}
+
+void idc_endpoint_disconnect_done(struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    if (ep && ep->state == IDC_EP_DISCONNECTING)
+        idc__ep_mark_pending(ep, IDC_PEND_DDONE);
+}
+
+void idc_endpoint_protocol_error(struct idc_endpoint *pub, const char *fmt, ...)
+{
+    struct idc_ep *ep = live(pub);
+    if (!ep)
+        return;
+    char why[120];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
+        return;
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->address, why);
+    request_down(ep, IDC_ERR_PROTO, why);
+}
+
+int idc_endpoint_disconnect(struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    if (!ep || ep->state != IDC_EP_CONNECTED)
+        return IDC_ERR_STATE;
+    request_down(ep, 0, "disconnect requested");
+    return 0;
+}
+
+static void proto_fail(struct idc_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void proto_fail(struct idc_ep *ep, const char *fmt, ...)
+{
+    char why[120];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
+        return;
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->address, why);
+    request_down(ep, IDC_ERR_PROTO, why);
+}
+
+/* ------------------------------------------------------------------------ transport hooks */
+
+void idc__ep_appear(struct idc_ep *ep)
+{
+    if (ep->appeared || ep->destroying)
+        return;
+    ep->appeared = true;
+    if (ep->state == IDC_EP_ABSENT)
+        ep->state = IDC_EP_PRESENT;
+    idc__log(ep->ctx, IDC_LOG_INFO, "%s: appeared", ep->address);
+    if (ep->ops->appear)
+        ep->ops->appear(idc__pub(ep));
+}
+
+void idc__ep_disappear(struct idc_ep *ep)
+{
+    if (!ep->appeared || ep->destroying)
+        return;
+    if (ep->state == IDC_EP_CONNECTED || ep->state == IDC_EP_DISCONNECTING)
+        return;   /* the transport reports it again once the connection is gone */
+    ep->appeared = false;
+    ep->state = IDC_EP_ABSENT;
+    idc__log(ep->ctx, IDC_LOG_INFO, "%s: disappeared", ep->address);
+    if (ep->ops->disappear)
+        ep->ops->disappear(idc__pub(ep));
+}
+
+static int conn_alloc(struct idc_ep *ep)
+{
+    struct idc_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return IDC_ERR_NOMEM;
+    c->cap_tx = ep->max_tx;
+    c->cap_frame = ep->max_frame;
+    c->out = calloc(c->cap_tx, sizeof(*c->out));
+    c->out_free = calloc(c->cap_tx, sizeof(*c->out_free));
+    c->reqs = calloc(c->cap_tx, sizeof(*c->reqs));
+    c->rxbuf = malloc(c->cap_frame ? c->cap_frame : 1);
+    ep->conn = c;
+    if (!c->out || !c->out_free || !c->reqs || !c->rxbuf) {
+        free_conn(ep);
+        return IDC_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < c->cap_tx; i++)
+        c->reqs[i].ep = ep;
+    return 0;
+}
+
+int idc__ep_channel_up(struct idc_ep *ep, const struct idc_chan *ch)
+{
+    if (ep->state != IDC_EP_PRESENT || ep->destroying)
+        return IDC_ERR_STATE;
+    if (!ep->conn && conn_alloc(ep) < 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: out of memory for the connection", ep->address);
+        return IDC_ERR_NOMEM;
+    }
+    struct idc_conn *c = ep->conn;
+    if (ch->max_frame > c->cap_frame || ch->tx_limit > c->cap_tx || ch->tx_limit == 0 ||
+        ch->msg_limit == 0)
+        return IDC_ERR_PROTO;
+    c->serial++;
+    c->ch = *ch;
+    idc_ring_tx_attach(&c->tx, ch->tx_mem, ch->tx_size, ch->msg_limit);
+    idc_ring_rx_attach(&c->rx, ch->rx_mem, ch->rx_size, ch->max_frame);
+    c->out_nfree = 0;
+    for (uint32_t s = ch->tx_limit; s-- > 0;) {
+        c->out[s].txn = NULL;
+        c->out_free[c->out_nfree++] = s;
+    }
+    c->out_count = 0;
+    c->req_free = NULL;
+    for (uint32_t i = 0; i < c->cap_tx; i++)
+        if (!c->reqs[i].busy) {
+            c->reqs[i].next_free = c->req_free;
+            c->req_free = &c->reqs[i];
+        }
+    c->req_held = 0;
+    c->want_writable = false;
+    c->up = true;
+    ep->state = IDC_EP_CONNECTED;
+    ep->down_reason[0] = 0;
+    idc__log(ep->ctx, IDC_LOG_INFO, "%s: connected (version %u, epoch %u)", ep->address,
+             ch->version, ch->epoch);
+    ep->ops->connect(idc__pub(ep));
+    /* The peer may have sent already. */
+    idc__ep_mark_pending(ep, IDC_PEND_RX);
+    return 0;
+}
+
+void idc__ep_channel_down(struct idc_ep *ep, int err, const char *fmt, ...)
+{
+    char why[120];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    request_down(ep, err, why);
+}
+
+void idc__ep_kick(struct idc_ep *ep)
+{
+    process_rx(ep);
+}
+
+uint32_t idc__negotiate(const struct idc_protocol *p, uint32_t peer_min, uint32_t peer_max,
+                        const uint64_t *peer_hash, uint32_t peer_nhash)
+{
+    if (peer_min == 0 || peer_max < peer_min || peer_max - peer_min + 1 > peer_nhash)
+        return 0;
+    uint32_t lo = p->min_version > peer_min ? p->min_version : peer_min;
+    uint32_t hi = p->max_version < peer_max ? p->max_version : peer_max;
+    for (uint32_t v = hi; v >= lo && v > 0; v--)
+        if (p->version_hash[v - p->min_version] == peer_hash[v - peer_min])
+            return v;
+    return 0;
+}
+
+/* --------------------------------------------------------------------------- receive path */
+
+static bool rx_live(struct idc_ep *ep)
+{
+    return ep->state == IDC_EP_CONNECTED && ep->conn->up && !ep->destroying &&
+           !(ep->pend & IDC_PEND_DOWN);
+}
+
+static void check_writable(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (!c->want_writable || !rx_live(ep))
+        return;
+    if (idc_ring_tx_check(&c->tx) < 0) {
+        proto_fail(ep, "consumer index out of the legal window");
+        return;
+    }
+    if (c->out_nfree > 0 || idc_ring_tx_msg_credit(&c->tx) > 0) {
+        c->want_writable = false;
+        idc__ep_mark_pending(ep, IDC_PEND_WRITABLE);
+    }
+}
+
+static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
+{
+    struct idc_conn *c = ep->conn;
+    struct idc_endpoint *pub = idc__pub(ep);
+    if (h->epoch != c->ch.epoch) {
+        proto_fail(ep, "frame of epoch %u on a connection of epoch %u", h->epoch, c->ch.epoch);
+        return;
+    }
+    switch (h->kind) {
+    case IDC_FRAME_MESSAGE:
+        if (h->txn || h->status) {
+            proto_fail(ep, "message frame with transaction id or status");
+            return;
+        }
+        if (ep->ops->handle_message(pub, h->opcode, c->rxbuf, h->length) != 0)
+            proto_fail(ep, "message opcode %u rejected by the protocol handler", h->opcode);
+        return;
+    case IDC_FRAME_REQUEST: {
+        if (h->status) {
+            proto_fail(ep, "request frame with a status");
+            return;
+        }
+        if (c->req_held >= c->ch.tx_limit || !c->req_free) {
+            proto_fail(ep, "more than %u requests outstanding", c->ch.tx_limit);
+            return;
+        }
+        struct idc_request *r = c->req_free;
+        c->req_free = r->next_free;
+        r->busy = true;
+        r->serial = c->serial;
+        r->txn = h->txn;
+        r->opcode = h->opcode;
+        c->req_held++;
+        if (ep->ops->handle_transaction(pub, r, h->opcode, c->rxbuf, h->length) < 0) {
+            proto_fail(ep, "request opcode %u rejected by the protocol handler", h->opcode);
+            /* A rejected request belongs to the runtime again (no response: we disconnect). */
+            if (r->busy) {
+                r->busy = false;
+                r->next_free = c->req_free;
+                c->req_free = r;
+                c->req_held--;
+            }
+        }
+        return;
+    }
+    case IDC_FRAME_RESPONSE: {
+        uint32_t slot = h->txn & SLOT_MASK;
+        /* The peer-supplied id indexes nothing before it is bounds-checked and matched. */
+        if (slot >= c->ch.tx_limit || !c->out[slot].txn || c->out[slot].id != h->txn) {
+            proto_fail(ep, "response for unknown or completed transaction id %#x", h->txn);
+            return;
+        }
+        if (h->status < IDC_ERR_IO || h->status > 65535 || (h->status != 0 && h->length)) {
+            proto_fail(ep, "response with invalid status %d (length %u)", h->status, h->length);
+            return;
+        }
+        struct idc_txn *t = c->out[slot].txn;
+        c->out[slot].txn = NULL;
+        c->out_free[c->out_nfree++] = slot;
+        c->out_count--;
+        t->done(t, h->status, h->status == 0 ? c->rxbuf : NULL, h->status == 0 ? h->length : 0);
+        return;
+    }
+    default:
+        proto_fail(ep, "unknown frame kind %u", h->kind);
+    }
+}
+
+static void process_rx(struct idc_ep *ep)
+{
+    if (ep->in_rx || ep->state != IDC_EP_CONNECTED || !ep->conn || !ep->conn->up)
+        return;
+    ep->in_rx = true;
+    struct idc_conn *c = ep->conn;
+    while (rx_live(ep)) {
+        int64_t avail = idc_ring_rx_poll(&c->rx);
+        if (avail < 0) {
+            proto_fail(ep, "producer index out of the legal window");
+            break;
+        }
+        if (avail == 0) {
+            if (idc_ring_rx_arm(&c->rx))
+                continue;    /* raced with the producer: go again */
+            break;
+        }
+        struct idc_frame_hdr h;
+        while (rx_live(ep)) {
+            int r = idc_ring_rx_pop(&c->rx, &h, c->rxbuf);
+            if (r == 1)
+                break;
+            if (r < 0) {
+                proto_fail(ep, "malformed frame (length/kind/flags out of range)");
+                break;
+            }
+            /* Frames in this batch were produced against at most the msg_cons we published
+               last, so more than msg_limit messages since then means credits were ignored. */
+            if (c->rx.msg_cons - c->rx.published_msg_cons > c->ch.msg_limit) {
+                proto_fail(ep, "more than %u messages without credit", c->ch.msg_limit);
+                break;
+            }
+            handle_frame(ep, &h);
+        }
+        if (!rx_live(ep))
+            break;
+        /* One publication per batch; the producer learns about freed credit if it asked. */
+        if (idc_ring_rx_publish(&c->rx))
+            ep->tp->notify(ep);
+    }
+    if (ep->state == IDC_EP_CONNECTED && c->up)
+        check_writable(ep);
+    ep->in_rx = false;
+}
+
+bool idc__ep_spin_poll(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (!c || !c->up || !idc_ring_rx_pending(&c->rx))
+        return false;
+    process_rx(ep);
+    return true;
+}
+
+void idc__ep_arm(struct idc_ep *ep, bool spin)
+{
+    struct idc_conn *c = ep->conn;
+    if (!c || !c->up)
+        return;
+    if (spin)
+        idc_ring_rx_disarm(&c->rx);
+    else if (idc_ring_rx_arm(&c->rx))
+        process_rx(ep);
+}
+
+void idc__ep_forget(struct idc_ep *ep)
+{
+    if (ep->tp && ep->state != IDC_EP_DEAD)
+        ep->tp->ep_stop(ep);
+    free_conn(ep);
+    unlink_ep(ep);
+    memset(ep, 0, sizeof(*ep));
+}
+
+/* ------------------------------------------------------------------------------ send path */
+
+static int tx_ready(struct idc_ep *ep, size_t len, const void *payload)
+{
+    if (!ep)
+        return IDC_ERR_INVAL;
+    if (ep->state != IDC_EP_CONNECTED || !ep->conn->up)
+        return IDC_ERR_DISCONNECTED;
+    if (len > ep->conn->ch.max_frame)
+        return IDC_ERR_TOOBIG;
+    if (!payload && len)
+        return IDC_ERR_INVAL;
+    return 0;
+}
+
+static int push(struct idc_ep *ep, struct idc_frame_hdr *h, const void *payload)
+{
+    int r = idc_ring_push(&ep->conn->tx, h, payload);
+    if (r == IDC_ERR_PROTO) {
+        proto_fail(ep, "consumer index out of the legal window");
+        return IDC_ERR_DISCONNECTED;
+    }
+    if (r == IDC_ERR_AGAIN) {
+        /* The ring holds every credited frame; only a peer that stopped consuming gets here. */
+        ep->conn->want_writable = true;
+        return IDC_ERR_AGAIN;
+    }
+    mark_dirty(ep);
+    return 0;
+}
+
+int idc_send_message(struct idc_endpoint *pub, uint16_t opcode, const void *payload, size_t len)
+{
+    struct idc_ep *ep = live(pub);
+    int r = tx_ready(ep, len, payload);
+    if (r)
+        return r;
+    struct idc_conn *c = ep->conn;
+    if (idc_ring_tx_msg_credit(&c->tx) == 0) {
+        if (idc_ring_tx_check(&c->tx) < 0) {
+            proto_fail(ep, "consumer index out of the legal window");
+            return IDC_ERR_DISCONNECTED;
+        }
+        if (idc_ring_tx_msg_credit(&c->tx) == 0 && !idc_ring_tx_arm_credit(&c->tx)) {
+            c->want_writable = true;
+            return IDC_ERR_AGAIN;
+        }
+    }
+    struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .opcode = opcode,
+                               .length = (uint32_t)len, .epoch = c->ch.epoch };
+    return push(ep, &h, payload);
+}
+
+int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16_t opcode,
+                           const void *payload, size_t len)
+{
+    struct idc_ep *ep = live(pub);
+    if (!txn || !txn->done)
+        return IDC_ERR_INVAL;
+    int r = tx_ready(ep, len, payload);
+    if (r)
+        return r;
+    struct idc_conn *c = ep->conn;
+    if (c->out_nfree == 0) {
+        c->want_writable = true;
+        return IDC_ERR_AGAIN;
+    }
+    uint32_t slot = c->out_free[--c->out_nfree];
+    uint32_t id = (++c->seq << SLOT_BITS) | slot;
+    struct idc_frame_hdr h = { .kind = IDC_FRAME_REQUEST, .opcode = opcode,
+                               .length = (uint32_t)len, .epoch = c->ch.epoch, .txn = id };
+    r = push(ep, &h, payload);
+    if (r) {
+        c->out_free[c->out_nfree++] = slot;
+        return r;
+    }
+    c->out[slot].txn = txn;
+    c->out[slot].id = id;
+    c->out_count++;
+    txn->private_[0] = id;
+    txn->private_[1] = c->serial;
+    return 0;
+}
+
+struct idc_endpoint *idc_request_endpoint(const struct idc_request *req)
+{
+    return req ? idc__pub(req->ep) : NULL;
+}
+
+int idc_request_complete(struct idc_request *req, int status, const void *result, size_t len)
+{
+    if (!req || !req->busy || status < IDC_ERR_IO || status > 65535)
+        return IDC_ERR_INVAL;
+    struct idc_ep *ep = req->ep;
+    struct idc_conn *c = ep->conn;
+    bool current = ep->magic == IDC_EP_MAGIC && c && req->serial == c->serial;
+    int rc = 0;
+    if (!current || ep->state != IDC_EP_CONNECTED || !c->up) {
+        rc = IDC_ERR_DISCONNECTED;
+    } else {
+        if (status == 0 && !result && len)
+            status = IDC_ERR_INVAL, rc = IDC_ERR_INVAL;
+        if (status == 0 && len > c->ch.max_frame)
+            status = IDC_ERR_TOOBIG, rc = IDC_ERR_TOOBIG;
+        if (status != 0)
+            len = 0;
+        struct idc_frame_hdr h = { .kind = IDC_FRAME_RESPONSE, .opcode = req->opcode,
+                                   .length = (uint32_t)len, .epoch = c->ch.epoch,
+                                   .txn = req->txn, .status = status };
+        int r = push(ep, &h, result);
+        if (r)
+            rc = r == IDC_ERR_AGAIN ? IDC_ERR_IO : r;
+    }
+    req->busy = false;
+    if (c && ep->magic == IDC_EP_MAGIC) {
+        req->next_free = c->req_free;
+        c->req_free = req;
+        if (current && c->req_held)
+            c->req_held--;
+    }
+    (void)state_name;
+    return rc;
+}

@@ -1,0 +1,207 @@
+/* ring.c - SPSC frame rings in shared memory (see ring.h for the layout and the rules). */
+#include <string.h>
+
+#include "idc.h"
+#include "ring.h"
+
+#define LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RLX(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define FULL_FENCE()    __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame)
+{
+    uint64_t need = (uint64_t)frames * idc_frame_size(max_frame);
+    uint64_t size = IDC_RING_MIN_SIZE;
+    while (size < need)
+        size <<= 1;
+    return size > IDC_RING_MAX_SIZE ? 0 : (uint32_t)size;
+}
+
+void idc_ring_init_shared(void *mem)
+{
+    memset(mem, 0, sizeof(struct idc_ring_ctrl));
+}
+
+void idc_ring_tx_attach(struct idc_ring_tx *tx, void *mem, uint32_t size, uint32_t msg_limit)
+{
+    memset(tx, 0, sizeof(*tx));
+    tx->ctrl = mem;
+    tx->data = (unsigned char *)mem + IDC_RING_CTRL_SIZE;
+    tx->size = size;
+    tx->mask = size - 1;
+    tx->msg_limit = msg_limit;
+}
+
+void idc_ring_rx_attach(struct idc_ring_rx *rx, void *mem, uint32_t size, uint32_t max_frame)
+{
+    memset(rx, 0, sizeof(*rx));
+    rx->ctrl = mem;
+    rx->data = (const unsigned char *)mem + IDC_RING_CTRL_SIZE;
+    rx->size = size;
+    rx->mask = size - 1;
+    rx->max_frame = max_frame;
+    /* A fresh consumer wants to hear about the first frame. */
+    STORE_RLX(&rx->ctrl->prod_event, 1u);
+}
+
+int idc_ring_tx_check(struct idc_ring_tx *tx)
+{
+    /* Acquire: the consumer finished copying frames out before it published cons, so the bytes
+       below cons are free to overwrite. Each index is read once, then validated privately. */
+    uint32_t cons = LOAD_ACQ(&tx->ctrl->cons);
+    uint32_t msg_cons = LOAD_ACQ(&tx->ctrl->msg_cons);
+    uint32_t used = tx->prod - cons;
+    if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
+        return IDC_ERR_PROTO;
+    if (cons - tx->cons > tx->prod - tx->cons)         /* moved backwards */
+        return IDC_ERR_PROTO;
+    if (msg_cons - tx->msg_cons > tx->msg_sent - tx->msg_cons)   /* moved backwards or past sent */
+        return IDC_ERR_PROTO;
+    tx->msg_cons = msg_cons;
+    tx->cons = cons;
+    return 0;
+}
+
+static void copy_in(struct idc_ring_tx *tx, uint32_t pos, const void *src, uint32_t len)
+{
+    uint32_t off = pos & tx->mask;
+    uint32_t first = tx->size - off;
+    if (first >= len) {
+        memcpy(tx->data + off, src, len);
+    } else {
+        memcpy(tx->data + off, src, first);
+        memcpy(tx->data, (const unsigned char *)src + first, len - first);
+    }
+}
+
+int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h, const void *payload)
+{
+    uint32_t fsize = idc_frame_size(h->length);
+    if (tx->size - (tx->prod - tx->cons) < fsize) {
+        /* Only now look at the consumer's line again (keeps it from bouncing per frame). */
+        uint32_t cons = LOAD_ACQ(&tx->ctrl->cons);
+        uint32_t used = tx->prod - cons;
+        if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
+            return IDC_ERR_PROTO;
+        if (cons - tx->cons > tx->prod - tx->cons)     /* moved backwards */
+            return IDC_ERR_PROTO;
+        tx->cons = cons;
+        if (tx->size - used < fsize)
+            return IDC_ERR_AGAIN;
+    }
+    copy_in(tx, tx->prod, h, sizeof(*h));
+    if (h->length)
+        copy_in(tx, tx->prod + (uint32_t)sizeof(*h), payload, h->length);
+    tx->prod += fsize;
+    if (h->kind == IDC_FRAME_MESSAGE)
+        tx->msg_sent++;
+    /* Release: the frame bytes must be visible before the consumer sees the new prod. */
+    STORE_REL(&tx->ctrl->prod, tx->prod);
+    return 0;
+}
+
+bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
+{
+    uint32_t old = tx->notified, new = tx->prod;
+    if (old == new)
+        return false;
+    tx->notified = new;
+    /* Full barrier: our prod store must be visible before we read prod_event, pairing with the
+       consumer's "store prod_event; barrier; re-read prod" in idc_ring_rx_arm. Otherwise both
+       could miss each other and the consumer sleeps on a non-empty ring. */
+    FULL_FENCE();
+    uint32_t ev = LOAD_RLX(&tx->ctrl->prod_event);
+    return (uint32_t)(new - ev) < (uint32_t)(new - old);
+}
+
+bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
+{
+    /* Wake me when msg_cons reaches the value that gives one credit back. */
+    uint32_t want = tx->msg_sent - tx->msg_limit + 1;
+    STORE_RLX(&tx->ctrl->credit_event, want);
+    /* Full barrier: credit_event must be visible before we re-read msg_cons, pairing with the
+       consumer's "store msg_cons; barrier; read credit_event" in idc_ring_rx_publish. */
+    FULL_FENCE();
+    if (idc_ring_tx_check(tx) != 0)
+        return true;   /* the caller's next send finds the protocol error */
+    return idc_ring_tx_msg_credit(tx) > 0;
+}
+
+int64_t idc_ring_rx_poll(struct idc_ring_rx *rx)
+{
+    /* Acquire: frame bytes up to prod are visible once we see prod. Read once, validate. */
+    uint32_t prod = LOAD_ACQ(&rx->ctrl->prod);
+    uint32_t avail = prod - rx->cons;
+    if (avail > rx->size || (avail & (IDC_FRAME_ALIGN - 1)))
+        return IDC_ERR_PROTO;
+    rx->prod = prod;
+    return avail;
+}
+
+static void copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint32_t len)
+{
+    uint32_t off = pos & rx->mask;
+    uint32_t first = rx->size - off;
+    if (first >= len) {
+        memcpy(dst, rx->data + off, len);
+    } else {
+        memcpy(dst, rx->data + off, first);
+        memcpy((unsigned char *)dst + first, rx->data, len - first);
+    }
+}
+
+int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *h, void *buf)
+{
+    uint32_t avail = rx->prod - rx->cons;
+    if (avail == 0)
+        return 1;
+    if (avail < sizeof(*h))
+        return IDC_ERR_PROTO;               /* a published partial frame */
+    copy_out(rx, rx->cons, h, sizeof(*h));  /* the only read of the header */
+    if (h->length > rx->max_frame)
+        return IDC_ERR_PROTO;
+    uint32_t fsize = idc_frame_size(h->length);
+    if (fsize > avail)
+        return IDC_ERR_PROTO;
+    if (h->kind < IDC_FRAME_MESSAGE || h->kind > IDC_FRAME_RESPONSE || h->flags || h->reserved)
+        return IDC_ERR_PROTO;
+    if (h->length)
+        copy_out(rx, rx->cons + (uint32_t)sizeof(*h), buf, h->length);  /* the only read */
+    rx->cons += fsize;
+    if (h->kind == IDC_FRAME_MESSAGE)
+        rx->msg_cons++;
+    return 0;
+}
+
+bool idc_ring_rx_publish(struct idc_ring_rx *rx)
+{
+    /* Release: our copies out of the frames are complete before the producer may reuse them. */
+    STORE_REL(&rx->ctrl->cons, rx->cons);
+    uint32_t old = rx->published_msg_cons, new = rx->msg_cons;
+    if (old == new)
+        return false;
+    STORE_REL(&rx->ctrl->msg_cons, new);
+    rx->published_msg_cons = new;
+    /* Full barrier: msg_cons visible before reading credit_event (pairs with
+       idc_ring_tx_arm_credit). */
+    FULL_FENCE();
+    uint32_t ev = LOAD_RLX(&rx->ctrl->credit_event);
+    return (uint32_t)(new - ev) < (uint32_t)(new - old);
+}
+
+bool idc_ring_rx_arm(struct idc_ring_rx *rx)
+{
+    STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
+    /* Full barrier: prod_event must be visible before we re-read prod (pairs with
+       idc_ring_tx_need_notify). */
+    FULL_FENCE();
+    return LOAD_ACQ(&rx->ctrl->prod) != rx->cons;
+}
+
+void idc_ring_rx_disarm(struct idc_ring_rx *rx)
+{
+    /* prod_event == cons can never lie in (old, new] of a producer at prod >= cons. */
+    STORE_RLX(&rx->ctrl->prod_event, rx->cons);
+}

@@ -1,0 +1,154 @@
+/* ring.h - libidc private: single-producer/single-consumer frame rings in shared memory.
+ *
+ * Transport-independent: the shm transport puts the rings in a memfd, the Xen transport in
+ * granted pages. Only how the pages are shared and how the peer is woken differs.
+ *
+ * Shared layout of one ring (one direction), IDC_RING_CTRL_SIZE bytes of control followed by
+ * `size` data bytes (size a power of two, >= IDC_RING_MIN_SIZE):
+ *
+ *   line 0 (written by the PRODUCER only)
+ *     u32 prod          bytes published, free-running (wraps at 2^32)
+ *     u32 credit_event  "notify me when msg_cons reaches this" (producer waits for credit)
+ *   line 1 (written by the CONSUMER only)
+ *     u32 cons          bytes consumed, free-running
+ *     u32 msg_cons      message frames consumed, free-running (returns message credits)
+ *     u32 prod_event    "notify me when prod passes this" (consumer waits for data)
+ *
+ * Event suppression follows Xen's req_event / virtio's used_event: after publishing, a side
+ * notifies only if the peer's event index lies in (old, new] of what it just moved. A sleeping
+ * consumer sets prod_event = cons + 1, then re-checks prod (full barrier in between), exactly
+ * like RING_FINAL_CHECK_FOR_REQUESTS.
+ *
+ * Frames: a header (struct idc_frame_hdr, 24 bytes) followed by `length` payload bytes, padded to
+ * 8 bytes. Frames start at 8-byte aligned positions and may wrap around the end of the data area
+ * (the copy helpers split them). Byte order is the host's (both sides share the machine).
+ *
+ * Hostile peer rules (enforced here; violations are IDC_ERR_PROTO and the caller disconnects):
+ * every shared index is read ONCE per round into private memory and validated against the legal
+ * window (0 <= prod - cons <= size, multiple of 8; credits never negative nor above the quota);
+ * a frame is copied out ONCE (header, then payload) into private memory before any field is used.
+ */
+#ifndef IDC_RING_H
+#define IDC_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define IDC_RING_CACHELINE  64u
+#define IDC_RING_CTRL_SIZE  256u      /* control block, keeps data 256-byte aligned */
+#define IDC_RING_MIN_SIZE   4096u
+#define IDC_RING_MAX_SIZE   (1u << 28)
+#define IDC_FRAME_ALIGN     8u
+
+enum idc_frame_kind {
+    IDC_FRAME_MESSAGE  = 1,   /* one-way; txn and status 0 */
+    IDC_FRAME_REQUEST  = 2,   /* txn = requester's transaction id; status 0 */
+    IDC_FRAME_RESPONSE = 3,   /* txn echoes the request; status = 0, >0 app error, <0 IDC_ERR_* */
+};
+
+struct idc_frame_hdr {
+    uint8_t  kind;       /* enum idc_frame_kind */
+    uint8_t  flags;      /* 0 (reserved) */
+    uint16_t opcode;     /* protocol opcode (echoed in responses) */
+    uint32_t length;     /* payload bytes after the header (<= negotiated max_frame) */
+    uint32_t epoch;      /* connection epoch from the handshake; any other value is an error */
+    uint32_t txn;        /* transaction id (requests/responses), 0 for messages */
+    int32_t  status;     /* responses only */
+    uint32_t reserved;   /* 0 */
+};
+_Static_assert(sizeof(struct idc_frame_hdr) == 24, "frame header is 24 bytes");
+
+/* Bytes a frame with `len` payload bytes occupies in a ring. */
+static inline uint32_t idc_frame_size(uint32_t len)
+{
+    return (uint32_t)((sizeof(struct idc_frame_hdr) + len + IDC_FRAME_ALIGN - 1) &
+                      ~(size_t)(IDC_FRAME_ALIGN - 1));
+}
+
+struct idc_ring_ctrl {
+    _Alignas(IDC_RING_CACHELINE) uint32_t prod;      /* producer line */
+    uint32_t credit_event;
+    _Alignas(IDC_RING_CACHELINE) uint32_t cons;      /* consumer line */
+    uint32_t msg_cons;
+    uint32_t prod_event;
+    unsigned char pad_[IDC_RING_CTRL_SIZE - IDC_RING_CACHELINE - 12];
+};
+_Static_assert(sizeof(struct idc_ring_ctrl) == IDC_RING_CTRL_SIZE, "ring control block size");
+
+/* Producer side (private state; the shared control block and data are hostile memory). */
+struct idc_ring_tx {
+    struct idc_ring_ctrl *ctrl;
+    unsigned char *data;
+    uint32_t size, mask;
+    uint32_t prod;         /* private copy of what we published */
+    uint32_t notified;     /* prod value covered by the last notify decision */
+    uint32_t msg_sent;     /* message frames pushed */
+    uint32_t msg_limit;    /* message credit */
+    uint32_t msg_cons;     /* last validated msg_cons from the consumer */
+    uint32_t cons;         /* last validated cons (re-read only when space seems short) */
+};
+
+/* Consumer side. */
+struct idc_ring_rx {
+    struct idc_ring_ctrl *ctrl;
+    const unsigned char *data;
+    uint32_t size, mask;
+    uint32_t cons;         /* private: bytes consumed */
+    uint32_t prod;         /* private: last validated prod */
+    uint32_t msg_cons;     /* private: messages consumed */
+    uint32_t published_msg_cons;  /* msg_cons last stored to shared memory */
+    uint32_t max_frame;
+};
+
+/* Bytes of shared memory for one ring with `size` data bytes. */
+static inline size_t idc_ring_bytes(uint32_t size) { return IDC_RING_CTRL_SIZE + (size_t)size; }
+/* Ring data size able to hold `frames` frames of up to max_frame payload bytes, or 0 if it would
+   exceed IDC_RING_MAX_SIZE. */
+uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame);
+
+/* Zero a ring's control block (the side that creates the shared memory does it once). */
+void idc_ring_init_shared(void *mem);
+void idc_ring_tx_attach(struct idc_ring_tx *tx, void *mem, uint32_t size, uint32_t msg_limit);
+void idc_ring_rx_attach(struct idc_ring_rx *rx, void *mem, uint32_t size, uint32_t max_frame);
+
+/* Producer. idc_ring_tx_check re-reads the consumer's indexes once and validates them
+   (0 or IDC_ERR_PROTO). idc_ring_tx_space: free bytes by the last check. */
+int      idc_ring_tx_check(struct idc_ring_tx *tx);
+static inline uint32_t idc_ring_tx_space(const struct idc_ring_tx *tx, uint32_t cons)
+{
+    return tx->size - (tx->prod - cons);
+}
+static inline uint32_t idc_ring_tx_msg_credit(const struct idc_ring_tx *tx)
+{
+    return tx->msg_limit - (tx->msg_sent - tx->msg_cons);
+}
+/* Writes one frame and publishes it (release). Returns 0, IDC_ERR_AGAIN (no room: only a peer
+   that stopped consuming can cause it, callers sized the ring), IDC_ERR_PROTO (bad cons). */
+int      idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h, const void *payload);
+/* Notify decision for everything published since the last call: true if the consumer asked. */
+bool     idc_ring_tx_need_notify(struct idc_ring_tx *tx);
+/* Ask to be notified once message credit is back; returns true if it already is (no wait). */
+bool     idc_ring_tx_arm_credit(struct idc_ring_tx *tx);
+
+/* Consumer. idc_ring_rx_poll reads prod once and validates it: returns bytes available (>= 0)
+   or IDC_ERR_PROTO. */
+int64_t  idc_ring_rx_poll(struct idc_ring_rx *rx);
+/* True if the producer published more than we validated (cheap; for spinning). */
+static inline bool idc_ring_rx_pending(const struct idc_ring_rx *rx)
+{
+    return __atomic_load_n(&rx->ctrl->prod, __ATOMIC_RELAXED) != rx->cons;
+}
+/* Copies the next frame out (header into *h, payload into buf of rx->max_frame bytes) and
+   validates the header's framing (length bound and fit, kind, flags, reserved). Requires
+   idc_ring_rx_poll() to have shown data. Returns 0, 1 (no complete frame), IDC_ERR_PROTO. */
+int      idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *h, void *buf);
+/* Publishes cons/msg_cons (release). Returns true if the producer asked to be told (credit). */
+bool     idc_ring_rx_publish(struct idc_ring_rx *rx);
+/* Before sleeping: prod_event = cons + 1, full barrier, re-check. Returns true if data arrived
+   meanwhile (do not sleep). */
+bool     idc_ring_rx_arm(struct idc_ring_rx *rx);
+/* While spinning: ask not to be notified. */
+void     idc_ring_rx_disarm(struct idc_ring_rx *rx);
+
+#endif /* IDC_RING_H */

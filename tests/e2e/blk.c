@@ -1,0 +1,189 @@
+/*
+ * Block device end to end: blkback (real process) <- idc shm -> nbdkit + idc plugin <- NBD
+ * clients (nbdcopy, qemu-io, nbdinfo).
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "e2e.h"
+
+#define MiB (1024ull * 1024ull)
+
+static void require_blk(void)
+{
+    e2e_require("nbdkit", "nbdcopy", NULL);
+    if (access(e2e_built("examples/blk/nbdkit-idc-plugin.so"), R_OK) != 0)
+        cr_skip("the nbdkit plugin was not built (nbdkit-plugin-dev missing?)");
+}
+
+static pid_t start_blkback(const char *address, const char *store, const char *log,
+                           const char *extra)
+{
+    const char *bin = e2e_built("examples/blk/blkback");
+    const char *with[] = { bin, extra, address, store, NULL };
+    const char *without[] = { bin, address, store, NULL };
+    return e2e_spawn(log, extra ? with : without);
+}
+
+static void copy_or_fail(const char *from, const char *to, const char *log)
+{
+    const char *argv[] = { "nbdcopy", "--requests=32", from, to, NULL };
+    int rc = e2e_run(120, log, argv);
+    if (rc != 0) {
+        e2e_dump_log(log);
+        e2e_dump_log("blkback.log");
+        e2e_dump_log("nbdkit.log");
+        cr_assert_fail("nbdcopy %s -> %s exited with %d", from, to, rc);
+    }
+}
+
+TestSuite(blk, .init = e2e_setup, .fini = e2e_teardown, .timeout = 240);
+
+/* 64 MiB of random data in through the front-end, out again, compared; the file under blkback
+   holds the same bytes. */
+Test(blk, nbdcopy_64mib_roundtrip_checksums)
+{
+    require_blk();
+    const char *src = e2e_path("src.img"), *out = e2e_path("out.img"), *disk = e2e_path("disk.img");
+
+    cr_assert_eq(e2e_write_random(src, 64 * MiB, 42), 0);
+    FILE *f = fopen(disk, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(truncate(disk, (off_t)(64 * MiB)), 0);
+
+    start_blkback("shm:blk0", disk, "blkback.log", NULL);
+    e2e_start_nbdkit("nbd.sock", "shm:blk0", "nbdkit.log");
+
+    copy_or_fail(src, e2e_nbd_uri("nbd.sock"), "copy-in.log");
+    copy_or_fail(e2e_nbd_uri("nbd.sock"), out, "copy-out.log");
+
+    uint64_t h_src = e2e_file_hash(src), h_out = e2e_file_hash(out), h_disk = e2e_file_hash(disk);
+    cr_expect_eq(h_src, h_out, "read back %016llx, wrote %016llx", (unsigned long long)h_out,
+                 (unsigned long long)h_src);
+    cr_expect_eq(h_src, h_disk, "backing file %016llx, wrote %016llx",
+                 (unsigned long long)h_disk, (unsigned long long)h_src);
+    cr_expect(e2e_files_equal(src, out));
+}
+
+/* qemu-io pattern writes and reads at offsets and lengths that are not sector multiples, on a
+   RAM disk; a read with the wrong pattern must fail (the check can fail). */
+Test(blk, qemu_io_patterns_at_odd_offsets)
+{
+    require_blk();
+    e2e_require("qemu-io", NULL);
+    start_blkback("shm:blk1", "ram:16M", "blkback.log", NULL);
+    e2e_start_nbdkit("nbd.sock", "shm:blk1", "nbdkit.log");
+    const char *uri = e2e_nbd_uri("nbd.sock");
+
+    const char *good[] = {
+        "qemu-io", "-f", "raw", uri,
+        "-c", "write -P 0x11 1 511",
+        "-c", "write -P 0x22 513 4095",
+        "-c", "write -P 0x33 1048575 1048579",
+        "-c", "write -P 0x44 16777215 1",
+        "-c", "aio_write -P 0x55 8191 3",
+        "-c", "aio_flush",
+        "-c", "read -P 0x11 1 511",
+        "-c", "read -P 0x00 0 1",
+        "-c", "read -P 0x00 512 1",
+        "-c", "read -P 0x22 513 4095",
+        "-c", "read -P 0x55 8191 3",
+        "-c", "read -P 0x33 1048575 1048579",
+        "-c", "read -P 0x44 16777215 1",
+        "-c", "flush",
+        NULL,
+    };
+    int rc = e2e_run(60, "qemu-io.log", good);
+    if (rc != 0)
+        e2e_dump_log("qemu-io.log");
+    cr_assert_eq(rc, 0, "qemu-io pattern run failed (%d)", rc);
+
+    /* qemu-io exits 0 even when a command fails; look for its pattern failure message */
+    const char *bad[] = { "qemu-io", "-f", "raw", uri, "-c", "read -P 0x99 1 511", NULL };
+    e2e_run(60, "qemu-io-bad.log", bad);
+    FILE *f = fopen(e2e_path("qemu-io-bad.log"), "r");
+    char line[512];
+    bool mismatch = false;
+    while (f && fgets(line, sizeof line, f))
+        mismatch |= strstr(line, "Pattern verification failed") != NULL;
+    if (f)
+        fclose(f);
+    cr_expect(mismatch, "a wrong pattern was not detected");
+
+    FILE *g = fopen(e2e_path("qemu-io.log"), "r");
+    bool failed = false;
+    while (g && fgets(line, sizeof line, g))
+        failed |= strstr(line, "Pattern verification failed") != NULL ||
+                  strstr(line, "failed:") != NULL;
+    if (g)
+        fclose(g);
+    if (failed)
+        e2e_dump_log("qemu-io.log");
+    cr_expect(!failed, "qemu-io reported a failure");
+}
+
+/* A read-only export refuses writes and still reads. */
+Test(blk, readonly_export_refuses_writes)
+{
+    require_blk();
+    e2e_require("qemu-io", "nbdinfo", NULL);
+    const char *disk = e2e_path("ro.img");
+    cr_assert_eq(e2e_write_random(disk, 4 * MiB, 7), 0);
+    start_blkback("shm:ro", disk, "blkback.log", "-r");
+    e2e_start_nbdkit("nbd.sock", "shm:ro", "nbdkit.log");
+    const char *uri = e2e_nbd_uri("nbd.sock");
+
+    const char *info[] = { "nbdinfo", "--json", uri, NULL };
+    cr_assert_eq(e2e_run(30, "nbdinfo.log", info), 0);
+    FILE *f = fopen(e2e_path("nbdinfo.log"), "r");
+    char line[512];
+    bool ro = false;
+    while (f && fgets(line, sizeof line, f))
+        ro |= strstr(line, "\"is_read_only\": true") != NULL;
+    if (f)
+        fclose(f);
+    cr_expect(ro, "export not advertised read-only");
+
+    const char *out = e2e_path("out.img");
+    copy_or_fail(uri, out, "copy-out.log");
+    cr_expect(e2e_files_equal(disk, out));
+}
+
+/* blkback killed with SIGKILL during a copy and restarted: the copy finishes, data intact. */
+Test(blk, survives_blkback_kill_and_restart)
+{
+    require_blk();
+    const char *src = e2e_path("src.img"), *out = e2e_path("out.img"), *disk = e2e_path("disk.img");
+
+    cr_assert_eq(e2e_write_random(src, 64 * MiB, 99), 0);
+    FILE *f = fopen(disk, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    cr_assert_eq(truncate(disk, (off_t)(64 * MiB)), 0);
+    pid_t bb = start_blkback("shm:blk2", disk, "blkback.log", NULL);
+    e2e_start_nbdkit("nbd.sock", "shm:blk2", "nbdkit.log");
+    copy_or_fail(src, e2e_nbd_uri("nbd.sock"), "copy-in.log");
+
+    /* several rounds: kill at different moments of the copy */
+    for (int round = 0; round < 3; round++) {
+        const char *argv[] = { "nbdcopy", "--requests=16", e2e_nbd_uri("nbd.sock"), out, NULL };
+        unlink(out);
+        pid_t copy = e2e_spawn("copy-out.log", argv);
+        usleep(20000 + 40000 * (useconds_t)round);
+        e2e_stop(bb, SIGKILL);
+        usleep(300000);
+        bb = start_blkback("shm:blk2", disk, "blkback.log", NULL);
+        int st = e2e_wait(copy, 90000);
+        if (st != 0) {
+            e2e_dump_log("copy-out.log");
+            e2e_dump_log("nbdkit.log");
+        }
+        cr_assert_eq(st, 0, "round %d: nbdcopy failed across the restart (status %d)", round, st);
+        cr_assert(e2e_files_equal(src, out), "round %d: data differs", round);
+    }
+}

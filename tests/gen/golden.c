@@ -1,0 +1,276 @@
+/*
+ * golden.c - tests of the generator as a whole: golden output, determinism, m4 quoting,
+ * atomic output on failure, a foreign template set, protocol hashes.
+ *
+ * Golden files live in tests/golden: for NAME.idl, the directory NAME/ holds the NAME.h,
+ * NAME_client.c and NAME_server.c idlc must produce from it, byte for byte. After an intended
+ * change, regenerate them (see tests/golden/README.md):
+ *     make && for n in small quoting; do build/bin/idlc -o tests/golden/$n tests/golden/$n.idl; done
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "idlc.h"
+
+#define IDLC IDC_BUILDDIR "/bin/idlc"
+#define TEMPLATES IDC_SRCDIR "/templates/c"
+#define GOLDEN IDC_SRCDIR "/tests/golden"
+
+static char tmpdir[256];
+
+static void make_tmpdir(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/idc-gen-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 65536;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static void assert_same_file(const char *want, const char *got)
+{
+	size_t a, b;
+	char *x = slurp(want, &a), *y = slurp(got, &b);
+	cr_assert_not_null(x, "cannot read %s", want);
+	cr_assert_not_null(y, "cannot read %s", got);
+	bool same = a == b && memcmp(x, y, a) == 0;
+	if (!same)
+		run("diff -u '%s' '%s' | head -40 >&2", want, got);
+	free(x);
+	free(y);
+	cr_assert(same, "%s differs from the golden file %s (diff above)", got, want);
+}
+
+/* names in dir (dot files included), sorted into one space separated string */
+static void list_dir(const char *dir, char *out, size_t cap)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	cr_assert_geq(n, 0);
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..")) {
+			if (out[0])
+				strncat(out, " ", cap - strlen(out) - 1);
+			strncat(out, ents[i]->d_name, cap - strlen(out) - 1);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static void golden(const char *name)
+{
+	char path[512], want[512], listing[1024], expect[256];
+	make_tmpdir();
+	cr_assert_eq(run("'%s' -T '%s' -o '%s' '%s/%s.idl'", IDLC, TEMPLATES, tmpdir, GOLDEN, name), 0,
+		     "idlc failed on %s.idl", name);
+	list_dir(tmpdir, listing, sizeof listing);
+	snprintf(expect, sizeof expect, "%s.h %s_client.c %s_server.c", name, name, name);
+	cr_assert_str_eq(listing, expect, "outputs (and nothing else) expected");
+	const char *suffix[] = { ".h", "_client.c", "_server.c" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s%s", tmpdir, name, suffix[i]);
+		snprintf(want, sizeof want, "%s/%s/%s%s", GOLDEN, name, name, suffix[i]);
+		assert_same_file(want, path);
+	}
+	/* and it is C a strict compiler accepts */
+	for (int i = 1; i < 3; i++)
+		cr_assert_eq(run("cc -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -I'%s/runtime/include' "
+				 "-I'%s' '%s/%s%s'", IDC_SRCDIR, tmpdir, tmpdir, name, suffix[i]),
+			     0, "%s%s does not compile", name, suffix[i]);
+	remove_tmpdir();
+}
+
+Test(golden, small_protocol_output_is_exact)
+{
+	golden("small");
+}
+
+/* doc comments with quotes, m4 builtin and template macro names, $n, #, comment delimiters;
+   field names that are m4 builtins (without --prefix-builtins): all carried through verbatim */
+Test(golden, m4_quoting_survives_any_doc_text)
+{
+	golden("quoting");
+	size_t len;
+	char *h = slurp(GOLDEN "/quoting/quoting.h", &len);
+	cr_assert_not_null(h);
+	h = realloc(h, len + 1);
+	h[len] = 0;
+	cr_assert_not_null(strstr(h, "`backquotes' and 'quotes', a lone ` and a lone ', commas, (parens,"));
+	cr_assert_not_null(strstr(h, "dollars $1 $@ $# $$, a hash # that is not a comment,"));
+	cr_assert_not_null(strstr(h, "at-signs @<@ @%@ @@@ @-@ @;@ @, C comment enders * / and starters / * and"));
+	cr_assert_not_null(strstr(h, "/** `dnl' m4_dnl) idc_unit(`x', `y') */"));
+	cr_assert_not_null(strstr(h, "\tuint32_t index;"));
+	cr_assert_not_null(strstr(h, "\tuint32_t divert;"));
+	free(h);
+}
+
+Test(golden, output_is_deterministic)
+{
+	char a[512], b[512];
+	make_tmpdir();
+	cr_assert_eq(run("mkdir '%s/1' '%s/2'", tmpdir, tmpdir), 0);
+	for (int i = 1; i <= 2; i++)
+		cr_assert_eq(run("'%s' -T '%s' -I '%s/idl' -o '%s/%d' '%s/idl/everything.idl'", IDLC, TEMPLATES,
+				 IDC_SRCDIR, tmpdir, i, IDC_SRCDIR),
+			     0);
+	const char *files[] = { "everything.h", "everything_client.c", "everything_server.c" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(a, sizeof a, "%s/1/%s", tmpdir, files[i]);
+		snprintf(b, sizeof b, "%s/2/%s", tmpdir, files[i]);
+		assert_same_file(a, b);
+	}
+	remove_tmpdir();
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* a template that fails after another succeeded: nothing is written, old outputs stay */
+Test(golden, failed_expansion_leaves_nothing_behind)
+{
+	char path[512], listing[1024];
+	make_tmpdir();
+	cr_assert_eq(run("mkdir '%s/t' '%s/out' && cp '%s'/*.m4 '%s/t/'", tmpdir, tmpdir, TEMPLATES, tmpdir), 0);
+	snprintf(path, sizeof path, "%s/t/manifest.m4", tmpdir);
+	write_file(path, "m4_include(`model.m4')\n"
+			 "m4_define(`idc_unit', `m4_define(`idc_basename', `$2')')\n"
+			 "idc_model\n"
+			 "m4_divert(0)m4_dnl\n"
+			 "header.m4 idc_basename.h\n"
+			 "broken.m4 idc_basename.c\n");
+	snprintf(path, sizeof path, "%s/t/broken.m4", tmpdir);
+	write_file(path, "m4_include(`model.m4')m4_divert(0)partial output\nidc_fatal(`deliberate failure')\n");
+	snprintf(path, sizeof path, "%s/out/small.h", tmpdir);
+	write_file(path, "old\n");
+
+	cr_assert_neq(run("'%s' -T '%s/t' -o '%s/out' '%s/small.idl' 2>/dev/null", IDLC, tmpdir, tmpdir, GOLDEN), 0);
+	snprintf(path, sizeof path, "%s/out", tmpdir);
+	list_dir(path, listing, sizeof listing);
+	cr_assert_str_eq(listing, "small.h", "only the old file may remain");
+	snprintf(path, sizeof path, "%s/out/small.h", tmpdir);
+	size_t len;
+	char *old = slurp(path, &len);
+	cr_assert(len == 4 && !memcmp(old, "old\n", 4), "an existing output was overwritten");
+	free(old);
+	remove_tmpdir();
+}
+
+/* a new output flavour is a new template set: here, a plain list of the operations */
+Test(golden, foreign_template_set)
+{
+	char path[512];
+	make_tmpdir();
+	cr_assert_eq(run("mkdir '%s/t' '%s/out' && cp '%s/model.m4' '%s/t/'", tmpdir, tmpdir, TEMPLATES, tmpdir), 0);
+	snprintf(path, sizeof path, "%s/t/manifest.m4", tmpdir);
+	write_file(path, "m4_include(`model.m4')\n"
+			 "m4_define(`idc_unit', `m4_define(`idc_basename', `$2')')\n"
+			 "idc_model\n"
+			 "m4_divert(0)list.m4 idc_basename.txt\n");
+	snprintf(path, sizeof path, "%s/t/list.m4", tmpdir);
+	write_file(path, "m4_include(`model.m4')\n"
+			 "m4_define(`idc_message_begin', `m4_divert(0)message $1 = $2 from $3\n"
+			 "m4_divert(-1)')\n"
+			 "m4_define(`idc_transaction_begin', `m4_divert(0)transaction $1 = $2 from $3\n"
+			 "m4_divert(-1)')\n"
+			 "idc_model\n");
+	cr_assert_eq(run("'%s' -T '%s/t' -o '%s/out' '%s/small.idl'", IDLC, tmpdir, tmpdir, GOLDEN), 0);
+	snprintf(path, sizeof path, "%s/out/small.txt", tmpdir);
+	size_t len;
+	char *text = slurp(path, &len);
+	cr_assert_not_null(text);
+	const char *want = "transaction store = 1 from frontend\nmessage poke = 2 from frontend\n"
+			   "message changed = 3 from backend\n";
+	cr_assert(len == strlen(want) && !memcmp(text, want, len), "got: %.*s", (int)len, text);
+	free(text);
+	remove_tmpdir();
+}
+
+/* ------------------------------------------------------------------ protocol hashes */
+
+static uint64_t hash_of(const char *text, uint32_t version)
+{
+	struct idlc_options opt;
+	idlc_options_init(&opt);
+	opt.diag_out = stderr;
+	struct idlc_ctx *ctx = idlc_ctx_create(&opt);
+	struct idlc_unit *u = idlc_parse_string(ctx, "h.idl", text);
+	cr_assert_not_null(u);
+	cr_assert_eq(idlc_check(ctx, u), 0, "test IDL does not check");
+	uint64_t h = idlc_version_hash(u, version);
+	idlc_ctx_destroy(ctx);
+	return h;
+}
+
+Test(golden, version_hash_follows_the_wire_not_the_text)
+{
+	const char *base = "protocol p version 2;\nstruct s { u32 a; }\nfrom frontend {\n"
+			   "  message m(s x);\n  message n(u8 y) @since(2);\n}\n";
+	const char *doc = "/// a doc comment\nprotocol p version 2;\nstruct s { /// field\n u32 a; }\n"
+			  "from frontend {\n  message m(s x);\n  message n(u8 y) @since(2);\n}\n";
+	const char *wider = "protocol p version 2;\nstruct s { u64 a; }\nfrom frontend {\n"
+			    "  message m(s x);\n  message n(u8 y) @since(2);\n}\n";
+	const char *later = "protocol p version 2;\nstruct s { u32 a; }\nfrom frontend {\n"
+			    "  message m(s x);\n  message n(u16 y) @since(2);\n}\n";
+
+	uint64_t b1 = hash_of(base, 1), b2 = hash_of(base, 2);
+	cr_assert_neq(b1, b2, "version 2 adds a message: hashes must differ");
+	cr_assert_eq(hash_of(doc, 1), b1, "doc comments must not change the hash");
+	cr_assert_eq(hash_of(doc, 2), b2);
+	cr_assert_neq(hash_of(wider, 1), b1, "a wider field changes the wire");
+	/* a change only in version 2 keeps version 1 compatible */
+	cr_assert_eq(hash_of(later, 1), b1);
+	cr_assert_neq(hash_of(later, 2), b2);
+}

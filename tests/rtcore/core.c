@@ -1,0 +1,492 @@
+/* core.c - runtime core: contexts, endpoint lifecycle, messages, transactions, credits,
+ * negotiation, peer death, rings. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "ring.h"
+
+Test(context, create_dispatch_destroy)
+{
+    const char *dir = rt_tmpdir();
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    cr_assert_not_null(ctx);
+    cr_assert_geq(idc_context_fd(ctx), 0);
+    cr_assert_neq(idc_context_id(ctx), 0);
+    cr_assert_eq(idc_context_dispatch(ctx, 0), 0);
+    idc_context_destroy(ctx);
+    idc_context_destroy(NULL);
+    cr_assert_eq(idc_context_create(NULL, NULL), IDC_ERR_INVAL);
+    rt_rmdir(dir);
+}
+
+Test(context, strerror_names_every_code)
+{
+    for (int e = IDC_ERR_IO; e <= IDC_ERR_AGAIN; e++)
+        cr_assert(strncmp(idc_strerror(e), "IDC_ERR_", 8) == 0, "code %d: %s", e, idc_strerror(e));
+    cr_assert_str_eq(idc_strerror(0), "success");
+    cr_assert_str_eq(idc_strerror(5), "application error");
+    cr_assert_str_eq(idc_strerror(-999), "unknown error");
+}
+
+Test(endpoint, destroy_of_zeroed_storage_is_harmless)
+{
+    struct idc_endpoint ep;
+    memset(&ep, 0, sizeof(ep));
+    idc_endpoint_destroy(&ep, NULL);
+    cr_assert_eq(idc_endpoint_state(&ep), IDC_EP_UNUSED);
+}
+
+static volatile bool g_done;
+static void on_destroyed(struct idc_endpoint *ep) { (void)ep; g_done = true; }
+
+Test(endpoint, xen_address_is_notsup_and_logged)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    struct rt_drv d = { 0 };
+    rt_drv_create(&d, ctx, IDC_ROLE_FRONTEND, "xen:0/rtcore/0", &rt_proto_v1, 0);
+    idc_context_dispatch(ctx, 0);
+    cr_assert_eq(idc_endpoint_state(&d.ep), IDC_EP_DEAD);
+    cr_assert(strstr(log.text, "IDC_ERR_NOTSUP"), "log: %s", log.text);
+    cr_assert_eq(idc_send_message(&d.ep, 1, "x", 1), IDC_ERR_DISCONNECTED);
+    g_done = false;
+    idc_endpoint_destroy(&d.ep, on_destroyed);
+    cr_assert(rt_until(ctx, &g_done, 1000));
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+Test(endpoint, bad_name_never_connects)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    struct rt_drv d = { 0 };
+    rt_drv_create(&d, ctx, IDC_ROLE_BACKEND, "shm:../evil", &rt_proto_v1, 0);
+    idc_context_dispatch(ctx, 0);
+    cr_assert_eq(idc_endpoint_state(&d.ep), IDC_EP_DEAD);
+    cr_assert_geq(log.errors, 1);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+/* Both ends in one context (one thread): connect, exchange, destroy. */
+struct pair {
+    const char *dir;
+    struct idc_context *ctx;
+    struct rt_log log;
+    struct rt_drv be, fe;
+};
+
+static void pair_up(struct pair *p, const struct idc_protocol *bp, const struct idc_protocol *fp,
+                    uint32_t credits)
+{
+    memset(p, 0, sizeof(*p));
+    p->dir = rt_tmpdir();
+    p->ctx = rt_ctx(p->dir, &p->log);
+    cr_assert_not_null(p->ctx);
+    p->be.echo = true;
+    rt_drv_create(&p->be, p->ctx, IDC_ROLE_BACKEND, "shm:svc", bp, credits);
+    rt_drv_create(&p->fe, p->ctx, IDC_ROLE_FRONTEND, "shm:svc", fp, credits);
+}
+
+static void pair_down(struct pair *p)
+{
+    g_done = false;
+    idc_endpoint_destroy(&p->fe.ep, on_destroyed);
+    cr_assert(rt_until(p->ctx, &g_done, 2000), "frontend destroy completes");
+    g_done = false;
+    idc_endpoint_destroy(&p->be.ep, on_destroyed);
+    cr_assert(rt_until(p->ctx, &g_done, 2000), "backend destroy completes");
+    idc_context_destroy(p->ctx);
+    rt_rmdir(p->dir);
+}
+
+struct tx {
+    struct idc_txn t;
+    int status;
+    size_t len;
+    unsigned char res[64];
+    bool done;
+};
+static unsigned g_txdone;
+static void tx_done(struct idc_txn *t, int status, const void *res, size_t len)
+{
+    struct tx *x = (struct tx *)t;
+    x->status = status;
+    x->len = len;
+    if (len && len <= sizeof(x->res))
+        memcpy(x->res, res, len);
+    x->done = true;
+    g_txdone++;
+}
+
+Test(endpoint, same_thread_connect_message_transaction)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v12, 0);
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 2000), "frontend connects; log: %s", p.log.text);
+    cr_assert(rt_until(p.ctx, &p.be.connected, 2000));
+    cr_assert_eq(idc_endpoint_version(&p.fe.ep), 2);
+    cr_assert_eq(idc_endpoint_version(&p.be.ep), 2);
+    cr_assert_eq(idc_endpoint_state(&p.fe.ep), IDC_EP_CONNECTED);
+    cr_assert_eq(p.fe.order[0], 'a');
+    cr_assert_eq(p.fe.order[1], 'c');
+
+    cr_assert_eq(idc_send_message(&p.fe.ep, 3, "hello", 5), 0);
+    g_done = false;
+    for (int i = 0; i < 100 && p.be.msgs == 0; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(p.be.msgs, 1);
+    cr_assert_eq(p.be.last_op, 3);
+    cr_assert_eq(p.be.last_len, 5);
+    cr_assert(memcmp(p.be.last, "hello", 5) == 0);
+
+    struct tx x = { .t.done = tx_done };
+    cr_assert_eq(idc_submit_transaction(&p.fe.ep, &x.t, 9, "ping", 4), 0);
+    for (int i = 0; i < 100 && !x.done; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert(x.done);
+    cr_assert_eq(x.status, 0);
+    cr_assert_eq(x.len, 4);
+    cr_assert(memcmp(x.res, "ping", 4) == 0);
+
+    /* application error: op 7 completes with 42 */
+    struct tx y = { .t.done = tx_done };
+    cr_assert_eq(idc_submit_transaction(&p.fe.ep, &y.t, 7, NULL, 0), 0);
+    for (int i = 0; i < 100 && !y.done; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(y.status, 42);
+    cr_assert_eq(y.len, 0);
+
+    cr_assert_eq(idc_send_message(&p.fe.ep, 1, "x", 4097), IDC_ERR_TOOBIG);
+    cr_assert_eq(idc_send_message(&p.fe.ep, 1, NULL, 3), IDC_ERR_INVAL);
+    pair_down(&p);
+}
+
+Test(endpoint, versions_settle_on_highest_common)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v1, 0);
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 2000));
+    cr_assert_eq(idc_endpoint_version(&p.fe.ep), 1);
+    pair_down(&p);
+}
+
+Test(endpoint, protocol_mismatch_refused_and_logged_on_both_sides)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v1, &rt_proto_other, 0);
+    for (int i = 0; i < 30; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_not(p.fe.connected);
+    cr_assert_eq(p.fe.connects + p.be.connects, 0);
+    cr_assert(strstr(p.log.text, "refusing peer"), "%s", p.log.text);
+    cr_assert(strstr(p.log.text, "backend refused"), "%s", p.log.text);
+    cr_assert(strstr(p.log.text, "IDC_ERR_MISMATCH"), "%s", p.log.text);
+    pair_down(&p);
+}
+
+Test(endpoint, hash_mismatch_refused)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_badhash, 0);
+    for (int i = 0; i < 30; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(p.fe.connects + p.be.connects, 0);
+    cr_assert(strstr(p.log.text, "no common version"), "%s", p.log.text);
+    pair_down(&p);
+}
+
+/* Many variable-size frames through a small ring: wraps many times, credits return. */
+Test(endpoint, ring_wraparound_and_credits)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v12, 4);
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 2000));
+    unsigned char buf[4096];
+    unsigned sent = 0, again = 0;
+    uint64_t bytes = 0;
+    while (sent < 3000) {
+        size_t len = (sent * 37) % 3000;
+        memset(buf, (int)(sent & 0xff), len);
+        int r = idc_send_message(&p.fe.ep, (uint16_t)sent, buf, len);
+        if (r == IDC_ERR_AGAIN) {
+            again++;
+            idc_context_dispatch(p.ctx, 10);
+            continue;
+        }
+        cr_assert_eq(r, 0, "send: %s", idc_strerror(r));
+        sent++;
+        bytes += len;
+    }
+    for (int i = 0; i < 200 && p.be.msgs < sent; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(p.be.msgs, sent);
+    cr_assert_eq(p.be.msg_bytes, bytes);
+    cr_assert_gt(again, 0, "4 credits must run out");
+    cr_assert_gt(p.fe.writable, 0, "writable reported after AGAIN");
+    /* transactions: credit 4, 5th is AGAIN */
+    struct tx x[5];
+    memset(x, 0, sizeof(x));
+    for (int i = 0; i < 4; i++) {
+        x[i].t.done = tx_done;
+        cr_assert_eq(idc_submit_transaction(&p.fe.ep, &x[i].t, 1, "abc", 3), 0);
+    }
+    x[4].t.done = tx_done;
+    cr_assert_eq(idc_submit_transaction(&p.fe.ep, &x[4].t, 1, "abc", 3), IDC_ERR_AGAIN);
+    for (int i = 0; i < 100 && !x[3].done; i++)
+        idc_context_dispatch(p.ctx, 10);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(x[i].status, 0);
+    cr_assert_eq(idc_submit_transaction(&p.fe.ep, &x[4].t, 1, "abc", 3), 0);
+    for (int i = 0; i < 100 && !x[4].done; i++)
+        idc_context_dispatch(p.ctx, 10);
+    pair_down(&p);
+}
+
+/* Outstanding transactions complete with DISCONNECTED before the disconnect callback; the
+   backend acknowledges, the frontend reconnects; the new epoch differs. */
+static struct rt_drv *g_fe;
+static unsigned g_fail_before_disc;
+static void tx_done_check(struct idc_txn *t, int status, const void *res, size_t len)
+{
+    tx_done(t, status, res, len);
+    if (status == IDC_ERR_DISCONNECTED && g_fe->disconnects == 0)
+        g_fail_before_disc++;
+}
+
+Test(endpoint, disconnect_fails_outstanding_then_reconnects)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v12, 8);
+    p.be.hold_requests = true;
+    g_fe = &p.fe;
+    g_fail_before_disc = 0;
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 2000));
+    struct tx x[3];
+    memset(x, 0, sizeof(x));
+    for (int i = 0; i < 3; i++) {
+        x[i].t.done = tx_done_check;
+        cr_assert_eq(idc_submit_transaction(&p.fe.ep, &x[i].t, 1, "q", 1), 0);
+    }
+    for (int i = 0; i < 50 && p.be.nheld < 3; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(p.be.nheld, 3);
+    /* the backend drops the connection */
+    cr_assert_eq(idc_endpoint_disconnect(&p.be.ep), 0);
+    for (int i = 0; i < 100 && (p.fe.connects < 2 || p.be.connects < 2); i++)
+        idc_context_dispatch(p.ctx, 10);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(x[i].status, IDC_ERR_DISCONNECTED);
+    cr_assert_eq(g_fail_before_disc, 3, "all outstanding failed before disconnect callback");
+    cr_assert_eq(p.fe.disconnects, 1);
+    cr_assert_eq(p.be.disconnects, 1);
+    cr_assert_eq(p.fe.connects, 2, "frontend reconnected; log %s", p.log.text);
+    cr_assert_eq(p.be.connects, 2);
+    /* works again */
+    struct tx y = { .t.done = tx_done };
+    p.be.hold_requests = false;
+    cr_assert_eq(idc_submit_transaction(&p.fe.ep, &y.t, 1, "zz", 2), 0);
+    for (int i = 0; i < 100 && !y.done; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(y.status, 0);
+    pair_down(&p);
+}
+
+Test(endpoint, protocol_error_from_handler_disconnects_with_reason)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v12, 0);
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 2000));
+    cr_assert_eq(idc_send_message(&p.fe.ep, 0xdead, "x", 1), 0);
+    for (int i = 0; i < 100 && (p.fe.connects < 2 || p.be.connects < 2); i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(p.be.disconnects, 1);
+    cr_assert_eq(p.fe.disconnects, 1);
+    cr_assert(strstr(p.log.text, "protocol error"), "%s", p.log.text);
+    cr_assert_eq(p.fe.connects, 2);
+    pair_down(&p);
+}
+
+Test(endpoint, destroy_while_connected_goes_through_disconnect_and_disappear)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v12, 0);
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 2000));
+    cr_assert(rt_until(p.ctx, &p.be.connected, 2000));
+    g_done = false;
+    idc_endpoint_destroy(&p.be.ep, on_destroyed);
+    cr_assert(rt_until(p.ctx, &g_done, 2000));
+    cr_assert_eq(p.be.disconnects, 1);
+    cr_assert_eq(p.be.disappear, 1);
+    /* the frontend lost it and, the socket being gone, sees disappear */
+    for (int i = 0; i < 50 && p.fe.disappear == 0; i++)
+        idc_context_dispatch(p.ctx, 10);
+    cr_assert_eq(p.fe.disconnects, 1);
+    cr_assert_eq(p.fe.disappear, 1);
+    cr_assert_eq(p.fe.order[0], 'a');
+    cr_assert_eq(p.fe.order[1], 'c');
+    cr_assert_eq(p.fe.order[2], 'd');
+    cr_assert_eq(p.fe.order[3], 'g');
+    g_done = false;
+    idc_endpoint_destroy(&p.fe.ep, on_destroyed);
+    cr_assert(rt_until(p.ctx, &g_done, 2000));
+    idc_context_destroy(p.ctx);
+    rt_rmdir(p.dir);
+}
+
+/* Real processes: the backend is a forked child; kill -9 it mid-traffic. */
+static void child_backend(const char *dir)
+{
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    static struct rt_drv be;
+    be.echo = true;
+    rt_drv_create(&be, ctx, IDC_ROLE_BACKEND, "shm:proc", &rt_proto_v12, 16);
+    idc_context_run(ctx);
+    _exit(0);
+}
+
+Test(process, kill9_backend_fails_outstanding_and_reconnects, .timeout = 30)
+{
+    const char *dir = rt_tmpdir();
+    pid_t pid = fork();
+    if (pid == 0)
+        child_backend(dir);
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    struct rt_drv fe = { 0 };
+    rt_drv_create(&fe, ctx, IDC_ROLE_FRONTEND, "shm:proc", &rt_proto_v12, 16);
+    cr_assert(rt_until(ctx, &fe.connected, 5000), "connect; %s", log.text);
+    /* traffic */
+    struct tx x[16];
+    unsigned ok = 0;
+    for (int round = 0; round < 200; round++) {
+        memset(x, 0, sizeof(x));
+        g_txdone = 0;
+        for (int i = 0; i < 16; i++) {
+            x[i].t.done = tx_done;
+            cr_assert_eq(idc_submit_transaction(&fe.ep, &x[i].t, 1, &round, sizeof(round)), 0);
+        }
+        while (g_txdone < 16)
+            idc_context_dispatch(ctx, 100);
+        for (int i = 0; i < 16; i++)
+            ok += x[i].status == 0 && x[i].len == sizeof(round) && !memcmp(x[i].res, &round, 4);
+    }
+    cr_assert_eq(ok, 200 * 16);
+    /* now kill it with transactions outstanding */
+    memset(x, 0, sizeof(x));
+    g_txdone = 0;
+    for (int i = 0; i < 16; i++) {
+        x[i].t.done = tx_done;
+        idc_submit_transaction(&fe.ep, &x[i].t, 1, "k", 1);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    for (int i = 0; i < 300 && fe.disconnects == 0; i++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(fe.disconnects, 1, "peer death noticed");
+    cr_assert_eq(g_txdone, 16, "every outstanding transaction completed");
+    /* restart it: the frontend reconnects */
+    pid = fork();
+    if (pid == 0)
+        child_backend(dir);
+    for (int i = 0; i < 500 && fe.connects < 2; i++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(fe.connects, 2, "reconnected; %s", log.text);
+    struct tx y = { .t.done = tx_done };
+    cr_assert_eq(idc_submit_transaction(&fe.ep, &y.t, 1, "ok", 2), 0);
+    for (int i = 0; i < 300 && !y.done; i++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(y.status, 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    idc_endpoint_destroy(&fe.ep, NULL);
+    idc_context_dispatch(ctx, 100);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+/* Ring layer directly: wraparound with odd sizes, and hostile indexes. */
+Test(ring, wraparound_copy_out_and_hostile_indexes)
+{
+    size_t sz = 4096;
+    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(mem, MAP_FAILED);
+    idc_ring_init_shared(mem);
+    struct idc_ring_tx tx;
+    struct idc_ring_rx rx;
+    idc_ring_tx_attach(&tx, mem, sz, 1000000);
+    idc_ring_rx_attach(&rx, mem, sz, 1000);
+    unsigned char in[1000], out[1000];
+    for (int i = 0; i < 5000; i++) {
+        uint32_t len = (uint32_t)(i * 13) % 1000;
+        memset(in, i & 0xff, len);
+        struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .opcode = (uint16_t)i, .length = len, .epoch = 5 };
+        cr_assert_eq(idc_ring_push(&tx, &h, in), 0);
+        cr_assert_gt(idc_ring_rx_poll(&rx), 0);
+        struct idc_frame_hdr g;
+        cr_assert_eq(idc_ring_rx_pop(&rx, &g, out), 0);
+        cr_assert_eq(g.length, len);
+        cr_assert_eq(g.opcode, (uint16_t)i);
+        cr_assert(memcmp(in, out, len) == 0);
+        idc_ring_rx_publish(&rx);
+    }
+    /* prod beyond the window */
+    struct idc_ring_ctrl *c = mem;
+    c->prod = rx.cons + (uint32_t)sz + 8;
+    cr_assert_eq(idc_ring_rx_poll(&rx), IDC_ERR_PROTO);
+    /* unaligned */
+    c->prod = rx.cons + 4;
+    cr_assert_eq(idc_ring_rx_poll(&rx), IDC_ERR_PROTO);
+    /* a frame claiming more than max_frame */
+    c->prod = tx.prod;
+    struct idc_frame_hdr big = { .kind = IDC_FRAME_MESSAGE, .length = 900, .epoch = 5 };
+    cr_assert_eq(idc_ring_push(&tx, &big, in), 0);
+    struct idc_frame_hdr *shared = (void *)((unsigned char *)mem + IDC_RING_CTRL_SIZE + (rx.cons & (sz - 1)));
+    if ((rx.cons & (sz - 1)) + sizeof(*shared) <= sz) {
+        shared->length = 5000;
+        cr_assert_gt(idc_ring_rx_poll(&rx), 0);
+        struct idc_frame_hdr g;
+        cr_assert_eq(idc_ring_rx_pop(&rx, &g, out), IDC_ERR_PROTO);
+    }
+    /* consumer index moved backwards: producer notices */
+    c->cons = tx.prod + 64;
+    cr_assert_eq(idc_ring_tx_check(&tx), IDC_ERR_PROTO);
+    munmap(mem, idc_ring_bytes(sz));
+}
+
+Test(ring, event_suppression_notifies_only_when_asked)
+{
+    size_t sz = 4096;
+    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    idc_ring_init_shared(mem);
+    struct idc_ring_tx tx;
+    struct idc_ring_rx rx;
+    idc_ring_tx_attach(&tx, mem, sz, 64);
+    idc_ring_rx_attach(&rx, mem, sz, 256);
+    struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
+    /* consumer asleep (armed at attach): first batch of 3 frames -> exactly one notify */
+    for (int i = 0; i < 3; i++)
+        idc_ring_push(&tx, &h, "12345678");
+    cr_assert(idc_ring_tx_need_notify(&tx));
+    idc_ring_push(&tx, &h, "12345678");
+    cr_assert_not(idc_ring_tx_need_notify(&tx), "consumer did not re-arm: no notify");
+    unsigned char out[256];
+    struct idc_frame_hdr g;
+    idc_ring_rx_poll(&rx);
+    while (idc_ring_rx_pop(&rx, &g, out) == 0) {}
+    idc_ring_rx_publish(&rx);
+    cr_assert_not(idc_ring_rx_arm(&rx), "empty: may sleep");
+    idc_ring_push(&tx, &h, "12345678");
+    cr_assert(idc_ring_tx_need_notify(&tx), "armed consumer gets notified");
+    munmap(mem, idc_ring_bytes(sz));
+}

@@ -1,0 +1,297 @@
+/* rbuf.c - remote buffers: local and cross-context transfers, forwarding, revocation, rights,
+ * forged keys, ranges. The owner runs in its own thread with its own context (contexts are
+ * independent), or in a forked process. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+struct owner {
+    const char *dir;
+    struct idc_context *ctx;
+    unsigned char *mem;
+    struct idc_rbuf rw, ro;
+    atomic_int cmd;          /* 1: unregister rw; 9: stop */
+    atomic_int state;        /* 1: ready; 2: unregistered */
+};
+
+static void *owner_main(void *arg)
+{
+    struct owner *o = arg;
+    o->ctx = rt_ctx(o->dir, NULL);
+    void *m;
+    if (idc_buffer_alloc(o->ctx, 1 << 20, &m) != 0)
+        abort();
+    o->mem = m;
+    for (int i = 0; i < (1 << 20); i++)
+        o->mem[i] = (unsigned char)(i * 7);
+    if (idc_buffer_register(o->ctx, o->mem + 4096, 65536, IDC_RBUF_READ | IDC_RBUF_WRITE, &o->rw) ||
+        idc_buffer_register(o->ctx, o->mem, 4096, IDC_RBUF_READ, &o->ro))
+        abort();
+    atomic_store(&o->state, 1);
+    for (;;) {
+        idc_context_dispatch(o->ctx, 5);
+        int c = atomic_exchange(&o->cmd, 0);
+        if (c == 1) {
+            if (idc_buffer_unregister(o->ctx, &o->rw) != 0)
+                abort();
+            atomic_store(&o->state, 2);
+        } else if (c == 9) {
+            break;
+        }
+    }
+    idc_context_destroy(o->ctx);
+    return NULL;
+}
+
+struct xres {
+    volatile bool done;
+    int status;
+};
+static void xdone(void *arg, int status)
+{
+    struct xres *r = arg;
+    r->status = status;
+    r->done = true;
+}
+
+static int recv_sync(struct idc_context *ctx, const struct idc_rbuf *rb, uint64_t off, void *dst,
+                     size_t len)
+{
+    struct xres r = { 0 };
+    int s = idc_receive_from_remote_buffer(ctx, rb, off, dst, len, xdone, &r);
+    if (s)
+        return s;
+    cr_assert(rt_until(ctx, &r.done, 3000), "transfer completes");
+    return r.status;
+}
+
+static int send_sync(struct idc_context *ctx, const struct idc_rbuf *rb, uint64_t off,
+                     const void *src, size_t len)
+{
+    struct xres r = { 0 };
+    int s = idc_send_to_remote_buffer(ctx, rb, off, src, len, xdone, &r);
+    if (s)
+        return s;
+    cr_assert(rt_until(ctx, &r.done, 3000), "transfer completes");
+    return r.status;
+}
+
+Test(rbuf, wire_form_roundtrip_and_validation)
+{
+    struct idc_rbuf a = { .owner = 0x1122334455667788ull, .id = 7, .generation = 3,
+                          .length = 4096, .rights = IDC_RBUF_READ };
+    for (int i = 0; i < 16; i++)
+        a.key[i] = (uint8_t)(i * 17);
+    uint8_t w[IDC_RBUF_WIRE_SIZE];
+    idc_rbuf_encode(&a, w);
+    cr_assert_eq(w[0], 0x88);
+    struct idc_rbuf b;
+    cr_assert_eq(idc_rbuf_decode(&b, w), 0);
+    cr_assert(memcmp(&a, &b, sizeof(a)) == 0);
+    w[28] = 1;
+    cr_assert_eq(idc_rbuf_decode(&b, w), IDC_ERR_PROTO);
+    w[28] = 0;
+    w[24] = 4;
+    cr_assert_eq(idc_rbuf_decode(&b, w), IDC_ERR_PROTO);
+}
+
+Test(rbuf, local_register_transfer_revoke)
+{
+    const char *dir = rt_tmpdir();
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    void *m;
+    cr_assert_eq(idc_buffer_alloc(ctx, 10000, &m), 0);
+    char stack[16];
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_register(ctx, stack, sizeof(stack), IDC_RBUF_READ, &rb), IDC_ERR_INVAL,
+                 "memory outside idc_buffer_alloc is refused");
+    cr_assert_eq(idc_buffer_register(ctx, m, 100, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb), 0);
+    cr_assert_eq(rb.owner, idc_context_id(ctx));
+    cr_assert_eq(send_sync(ctx, &rb, 10, "abcdef", 6), 0);
+    char out[6];
+    cr_assert_eq(recv_sync(ctx, &rb, 10, out, 6), 0);
+    cr_assert(memcmp(out, "abcdef", 6) == 0);
+    cr_assert_eq(memcmp((char *)m + 10, "abcdef", 6), 0);
+    cr_assert_eq(recv_sync(ctx, &rb, 98, out, 6), IDC_ERR_BADREF);
+    cr_assert_eq(idc_buffer_unregister(ctx, &rb), 0);
+    cr_assert_eq(recv_sync(ctx, &rb, 0, out, 6), IDC_ERR_REVOKED);
+    cr_assert_eq(idc_buffer_unregister(ctx, &rb), IDC_ERR_REVOKED);
+    cr_assert_eq(idc_buffer_free(ctx, m), 0);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+Test(rbuf, cross_context_transfer_rights_forgery_revocation, .timeout = 30)
+{
+    struct owner o = { .dir = rt_tmpdir() };
+    pthread_t th;
+    pthread_create(&th, NULL, owner_main, &o);
+    while (atomic_load(&o.state) != 1)
+        usleep(1000);
+    struct idc_context *ctx = rt_ctx(o.dir, NULL);
+    unsigned char buf[65536];
+    /* read, check content */
+    cr_assert_eq(recv_sync(ctx, &o.rw, 0, buf, 65536), 0);
+    for (int i = 0; i < 65536; i++)
+        cr_assert_eq(buf[i], (unsigned char)((i + 4096) * 7));
+    /* write then read back (cached mapping path) */
+    memset(buf, 0x5a, 1000);
+    cr_assert_eq(send_sync(ctx, &o.rw, 100, buf, 1000), 0);
+    memset(buf, 0, 1000);
+    cr_assert_eq(recv_sync(ctx, &o.rw, 100, buf, 1000), 0);
+    cr_assert_eq(buf[0], 0x5a);
+    cr_assert_eq(buf[999], 0x5a);
+    cr_assert_eq(o.mem[4096 + 100], 0x5a, "owner sees the write: same pages");
+    /* range */
+    cr_assert_eq(recv_sync(ctx, &o.rw, 65530, buf, 7), IDC_ERR_BADREF);
+    /* rights: the reference lacks WRITE */
+    cr_assert_eq(send_sync(ctx, &o.ro, 0, buf, 10), IDC_ERR_RIGHTS);
+    /* forged rights claim: owner refuses */
+    struct idc_rbuf forged = o.ro;
+    forged.rights |= IDC_RBUF_WRITE;
+    cr_assert_eq(send_sync(ctx, &forged, 0, buf, 10), IDC_ERR_RIGHTS);
+    /* read-only reference works for reading */
+    cr_assert_eq(recv_sync(ctx, &o.ro, 0, buf, 4096), 0);
+    cr_assert_eq(buf[1], 7);
+    /* forged key */
+    forged = o.rw;
+    forged.key[3] ^= 1;
+    cr_assert_eq(recv_sync(ctx, &forged, 0, buf, 10), IDC_ERR_BADREF);
+    /* forged id / generation */
+    forged = o.rw;
+    forged.id = 999;
+    cr_assert_eq(recv_sync(ctx, &forged, 0, buf, 10), IDC_ERR_BADREF);
+    forged = o.rw;
+    forged.length = 1 << 20;
+    cr_assert_eq(recv_sync(ctx, &forged, 0, buf, 10), IDC_ERR_BADREF);
+    /* revoke: the cached mapping is refused at once */
+    atomic_store(&o.cmd, 1);
+    while (atomic_load(&o.state) != 2)
+        usleep(1000);
+    cr_assert_eq(recv_sync(ctx, &o.rw, 0, buf, 10), IDC_ERR_REVOKED);
+    cr_assert_eq(send_sync(ctx, &o.rw, 0, buf, 10), IDC_ERR_REVOKED);
+    /* unknown owner */
+    forged = o.ro;
+    forged.owner ^= 0x1234;
+    cr_assert_eq(recv_sync(ctx, &forged, 0, buf, 10), IDC_ERR_DISCONNECTED);
+    atomic_store(&o.cmd, 9);
+    pthread_join(th, NULL);
+    /* owner gone (orderly): its registrations were revoked on the way out */
+    cr_assert_eq(recv_sync(ctx, &o.ro, 0, buf, 10), IDC_ERR_REVOKED);
+    idc_context_destroy(ctx);
+    rt_rmdir(o.dir);
+}
+
+/* A registers (process), passes the reference to B (this process) in a message over an
+   endpoint, B forwards it to C (another context, another thread) in a message, C reads and
+   writes A's memory. */
+struct cside {
+    const char *dir;
+    atomic_int ok;
+};
+static struct idc_rbuf g_fwd;
+static volatile bool g_got;
+static int c_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    (void)ep;
+    (void)op;
+    if (len != IDC_RBUF_WIRE_SIZE || idc_rbuf_decode(&g_fwd, p) != 0)
+        return IDC_ERR_PROTO;
+    g_got = true;
+    return 0;
+}
+static void *c_main(void *arg)
+{
+    struct cside *c = arg;
+    struct idc_context *ctx = rt_ctx(c->dir, NULL);
+    static struct rt_drv d;
+    struct idc_endpoint_ops ops = rt_ops;
+    ops.handle_message = c_msg;
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v1, .role = IDC_ROLE_BACKEND,
+                                       .address = "shm:C", .ops = &ops, .user = &d };
+    idc_endpoint_create(&d.ep, ctx, &cfg);
+    rt_until(ctx, &g_got, 10000);
+    unsigned char b[16];
+    int ok = g_got && recv_sync(ctx, &g_fwd, 0, b, 16) == 0 && b[0] == 'A' &&
+             send_sync(ctx, &g_fwd, 0, "C-was-here", 10) == 0;
+    atomic_store(&c->ok, ok ? 1 : -1);
+    idc_context_destroy(ctx);
+    return NULL;
+}
+
+static int a_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    (void)ep; (void)op; (void)p; (void)len;
+    return 0;
+}
+
+Test(rbuf, forward_a_to_b_to_c, .timeout = 30)
+{
+    const char *dir = rt_tmpdir();
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t a = fork();
+    if (a == 0) {
+        /* A: owner, frontend of B's service "B"; sends the reference, then serves transfers */
+        struct idc_context *ctx = rt_ctx(dir, NULL);
+        void *m;
+        struct idc_rbuf rb;
+        idc_buffer_alloc(ctx, 4096, &m);
+        memcpy(m, "A-data", 6);
+        idc_buffer_register(ctx, m, 4096, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb);
+        static struct rt_drv d;
+        struct idc_endpoint_ops ops = rt_ops;
+        ops.handle_message = a_msg;
+        struct idc_endpoint_config cfg = { .protocol = &rt_proto_v1, .role = IDC_ROLE_FRONTEND,
+                                           .address = "shm:B", .ops = &ops, .user = &d };
+        idc_endpoint_create(&d.ep, ctx, &cfg);
+        rt_until(ctx, &d.connected, 10000);
+        uint8_t w[IDC_RBUF_WIRE_SIZE];
+        idc_rbuf_encode(&rb, w);
+        idc_send_message(&d.ep, 1, w, sizeof(w));
+        for (int i = 0; i < 1000; i++) {
+            idc_context_dispatch(ctx, 10);
+            if (memcmp(m, "C-was-here", 10) == 0) {
+                char one = 1;
+                if (write(pfd[1], &one, 1) != 1)
+                    _exit(2);
+                break;
+            }
+        }
+        for (int i = 0; i < 50; i++)
+            idc_context_dispatch(ctx, 10);
+        _exit(0);
+    }
+    close(pfd[1]);
+    struct cside c = { .dir = dir };
+    pthread_t th;
+    g_got = false;
+    pthread_create(&th, NULL, c_main, &c);
+    /* B: backend "B" for A, frontend of "C" */
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    struct rt_drv fromA = { 0 }, toC = { 0 };
+    rt_drv_create(&fromA, ctx, IDC_ROLE_BACKEND, "shm:B", &rt_proto_v1, 0);
+    rt_drv_create(&toC, ctx, IDC_ROLE_FRONTEND, "shm:C", &rt_proto_v1, 0);
+    for (int i = 0; i < 1000 && (fromA.msgs == 0 || !toC.connected); i++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(fromA.msgs, 1);
+    cr_assert_eq(fromA.last_len, IDC_RBUF_WIRE_SIZE);
+    cr_assert_eq(idc_send_message(&toC.ep, 1, fromA.last, IDC_RBUF_WIRE_SIZE), 0);
+    while (atomic_load(&c.ok) == 0)
+        idc_context_dispatch(ctx, 10);
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&c.ok), 1, "C read and wrote A's buffer");
+    char one = 0;
+    cr_assert_eq(read(pfd[0], &one, 1), 1);
+    cr_assert_eq(one, 1, "A saw C's write in its own memory");
+    int st;
+    waitpid(a, &st, 0);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}

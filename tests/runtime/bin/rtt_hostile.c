@@ -1,0 +1,640 @@
+/* Hostile peer for the runtime suite: speaks the shm handshake by hand (the private record
+ * formats and ring layout of the runtime), then misbehaves.
+ *
+ *   rtt_hostile --dir DIR --out FILE --role backend|frontend --name NAME --attack ATTACK
+ *
+ * backend attacks (the victim is a frontend connecting to NAME); repeated on every connection:
+ *   honest     behaves: HELLO message, echoes requests (control: the handshake is right)
+ *   garbage    random bytes in the ring, prod moved over them
+ *   badprod    prod beyond the ring size
+ *   unaligned  prod not a multiple of 8
+ *   biglen     a frame whose length exceeds max_frame
+ *   partial    a header claiming 1000 bytes with only 8 published
+ *   badkind    a frame of unknown kind
+ *   epoch      a valid frame, then one with another (previous) epoch
+ *   txnid      a response to a transaction id never issued
+ *   dupresp    answers the victim's first request twice
+ *   rewrite    publishes valid messages while a second thread rewrites them in a tight loop
+ *   credit     lies about messages consumed (msg_cons far ahead) in the victim's ring
+ * frontend attacks (the victim is a backend serving NAME):
+ *   handshake  malformed handshake records, one connection each (victim must refuse, survive)
+ *   fgarbage   honest handshake, then garbage in the ring towards the victim
+ *   consl      honest handshake, lies about cons/msg_cons in the victim's ring, sends a request
+ *   reqflood   honest handshake, then three times the transaction credit in held requests
+ *   fhonest    honest handshake, one ECHO round trip (control)
+ *
+ * Events: "conn N epoch=E", "attack NAME", "closed", "reply type=T status=S", "result ...".
+ */
+#include "runtime/rtt.h"
+#include "ring.h"
+#include "shm_proto.h"
+
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static const char *out, *dir, *name, *attack = "honest", *role = "backend";
+static uint32_t prev_epoch;
+
+static void die(const char *what)
+{
+    rtt_event(out, "fatal %s: %s", what, strerror(errno));
+    exit(1);
+}
+
+static void sock_path(struct sockaddr_un *sa, const char *file)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s", dir, file);
+}
+
+static int send_fds(int s, const void *rec, size_t len, const int *fds, int nfd)
+{
+    struct iovec iov = { (void *)rec, len };
+    union { char buf[CMSG_SPACE(sizeof(int) * 3)]; struct cmsghdr align; } u;
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfd) {
+        m.msg_control = u.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfd);
+    }
+    return sendmsg(s, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* receive one record (with up to 3 fds); returns its size or -1 on EOF/timeout */
+static ssize_t recv_rec(int s, void *buf, size_t size, int *fds, int *nfd, int timeout_ms)
+{
+    struct pollfd p = { s, POLLIN, 0 };
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return -1;
+    struct iovec iov = { buf, size };
+    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf };
+    ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return -1;
+    if (nfd)
+        *nfd = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && fds && nfd) {
+            int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)(k > 3 ? 3 : k));
+            *nfd = k > 3 ? 3 : k;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ a mapped channel */
+struct chan {
+    int sock, memfd, efd_fe, efd_be;
+    unsigned char *mem;
+    size_t bytes;
+    uint32_t ring_size, epoch, max_frame, max_tx, max_msg;
+    struct idc_ring_tx tx;      /* our producer ring */
+    struct idc_ring_rx rx;      /* our consumer ring */
+    struct idc_ring_ctrl *txc, *rxc;
+    unsigned char *txd;
+    bool backend;
+};
+
+static void wake_peer(struct chan *c)
+{
+    uint64_t one = 1;
+    ssize_t w = write(c->backend ? c->efd_fe : c->efd_be, &one, sizeof one);
+    (void)w;
+}
+
+static void attach(struct chan *c)
+{
+    size_t rb = idc_ring_bytes(c->ring_size);
+    unsigned char *r0 = c->mem, *r1 = c->mem + rb;   /* ring 0: fe -> be; ring 1: be -> fe */
+    unsigned char *mine = c->backend ? r1 : r0, *theirs = c->backend ? r0 : r1;
+    idc_ring_tx_attach(&c->tx, mine, c->ring_size, c->max_msg);
+    idc_ring_rx_attach(&c->rx, theirs, c->ring_size, c->max_frame);
+    c->txc = (struct idc_ring_ctrl *)(void *)mine;
+    c->rxc = (struct idc_ring_ctrl *)(void *)theirs;
+    c->txd = mine + IDC_RING_CTRL_SIZE;
+}
+
+static int push(struct chan *c, uint8_t kind, uint16_t op, uint32_t epoch, uint32_t txn,
+                int32_t status, const void *p, uint32_t len)
+{
+    struct idc_frame_hdr h = { kind, 0, op, len, epoch, txn, status, 0 };
+    int rc = idc_ring_push(&c->tx, &h, p);
+    wake_peer(c);
+    return rc;
+}
+
+/* raw: write bytes at our producer position and publish prod = position + adv */
+static void raw_publish(struct chan *c, const void *bytes, uint32_t n, uint32_t adv)
+{
+    uint32_t pos = c->tx.prod;
+    for (uint32_t i = 0; i < n; i++)
+        c->txd[(pos + i) & (c->ring_size - 1)] = ((const unsigned char *)bytes)[i];
+    __atomic_store_n(&c->txc->prod, pos + adv, __ATOMIC_RELEASE);
+    wake_peer(c);
+}
+
+/* wait for the victim's next frame (request) from our consumer ring */
+static int next_frame(struct chan *c, struct idc_frame_hdr *h, void *buf, int timeout_ms)
+{
+    uint64_t end = rtt_now_ms() + (uint64_t)timeout_ms;
+    while (rtt_now_ms() < end) {
+        int64_t avail = idc_ring_rx_poll(&c->rx);
+        if (avail < 0)
+            return -1;
+        if (avail > 0) {
+            int rc = idc_ring_rx_pop(&c->rx, h, buf);
+            idc_ring_rx_publish(&c->rx);
+            wake_peer(c);
+            if (rc == 0)
+                return 0;
+            if (rc < 0)
+                return -1;
+        }
+        struct pollfd p[2] = { { c->backend ? c->efd_be : c->efd_fe, POLLIN, 0 },
+                               { c->sock, POLLIN, 0 } };
+        poll(p, 2, 10);
+        if (p[0].revents & POLLIN) {
+            uint64_t v;
+            ssize_t r = read(p[0].fd, &v, sizeof v);
+            (void)r;
+        }
+        if (p[1].revents & (POLLHUP | POLLIN))
+            return -1;
+    }
+    return -1;
+}
+
+/* wait until the victim closes the connection (it noticed), up to ms */
+static bool wait_closed(struct chan *c, int ms)
+{
+    uint64_t end = rtt_now_ms() + (uint64_t)ms;
+    while (rtt_now_ms() < end) {
+        struct pollfd p = { c->sock, POLLIN, 0 };
+        if (poll(&p, 1, 20) > 0) {
+            char b[512];
+            ssize_t n = recv(c->sock, b, sizeof b, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN))
+                return true;
+            if (p.revents & POLLHUP)
+                return true;
+        }
+    }
+    return false;
+}
+
+static void unmap(struct chan *c)
+{
+    if (c->mem)
+        munmap(c->mem, c->bytes);
+    close(c->memfd);
+    close(c->efd_fe);
+    close(c->efd_be);
+    close(c->sock);
+}
+
+/* ------------------------------------------------------------------ backend side */
+static atomic_int rewriting;
+
+struct rw_arg { struct chan *c; uint32_t pos; };
+static void *rewriter(void *arg)
+{
+    struct rw_arg *a = arg;
+    struct chan *c = a->c;
+    uint32_t mask = c->ring_size - 1;
+    unsigned x = 1;
+    while (atomic_load(&rewriting)) {
+        /* rewrite the header and payload of the frames already published, forever */
+        for (uint32_t off = 0; off < 4096 && atomic_load(&rewriting); off += 8) {
+            x = x * 1103515245u + 12345u;
+            uint32_t at = (a->pos + off) & mask & ~7u;
+            if (at > c->ring_size - sizeof(struct idc_frame_hdr))
+                continue;
+            struct idc_frame_hdr *h = (void *)(c->txd + at);
+            switch (x >> 29) {
+            case 0: h->length = 64; break;
+            case 1: h->length = 4000; break;
+            case 2: h->length = 0xfffffff0u; break;
+            case 3: h->kind = IDC_FRAME_MESSAGE; break;
+            case 4: h->kind = 0x77; break;
+            case 5: h->epoch ^= 1; break;
+            default: ((uint32_t *)(void *)h)[x & 5] = x; break;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void attack_backend(struct chan *c)
+{
+    static unsigned char buf[IDC_MAX_FRAME_LIMIT];
+    struct idc_frame_hdr h;
+    rtt_event(out, "attack %s", attack);
+    struct rtt_hello hello = { 666, (uint32_t)getpid() };
+    if (strcmp(attack, "honest") == 0) {
+        push(c, IDC_FRAME_MESSAGE, RTT_OP_HELLO, c->epoch, 0, 0, &hello, sizeof hello);
+        for (;;) {
+            if (next_frame(c, &h, buf, 60000) != 0)
+                return;
+            if (h.kind == IDC_FRAME_REQUEST) {
+                if (push(c, IDC_FRAME_RESPONSE, h.opcode, c->epoch, h.txn, 0, buf, h.length) != 0)
+                    rtt_event(out, "error push");
+            }
+        }
+    }
+    if (strcmp(attack, "garbage") == 0) {
+        unsigned char g[512];
+        for (size_t i = 0; i < sizeof g; i++)
+            g[i] = (unsigned char)rand();
+        raw_publish(c, g, sizeof g, sizeof g);
+    } else if (strcmp(attack, "badprod") == 0) {
+        raw_publish(c, NULL, 0, c->ring_size + 64);
+    } else if (strcmp(attack, "unaligned") == 0) {
+        struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, 0, c->epoch, 0, 0, 0 };
+        raw_publish(c, &f, sizeof f, 13);
+    } else if (strcmp(attack, "biglen") == 0) {
+        struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, c->max_frame + 1,
+                                   c->epoch, 0, 0, 0 };
+        raw_publish(c, &f, sizeof f, idc_frame_size(c->max_frame + 1) & (c->ring_size - 1));
+    } else if (strcmp(attack, "partial") == 0) {
+        struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, 1000, c->epoch, 0, 0, 0 };
+        raw_publish(c, &f, sizeof f, 32);
+    } else if (strcmp(attack, "badkind") == 0) {
+        struct idc_frame_hdr f = { 9, 0, RTT_OP_SINK, 0, c->epoch, 0, 0, 0 };
+        raw_publish(c, &f, sizeof f, sizeof f);
+    } else if (strcmp(attack, "epoch") == 0) {
+        push(c, IDC_FRAME_MESSAGE, RTT_OP_HELLO, c->epoch, 0, 0, &hello, sizeof hello);
+        usleep(50000);
+        uint32_t old = prev_epoch ? prev_epoch : c->epoch + 1;
+        push(c, IDC_FRAME_MESSAGE, RTT_OP_SINK, old, 0, 0, &hello, sizeof hello);
+    } else if (strcmp(attack, "txnid") == 0) {
+        push(c, IDC_FRAME_RESPONSE, RTT_OP_ECHO, c->epoch, 0xdeadbeefu, 0, "x", 1);
+    } else if (strcmp(attack, "dupresp") == 0) {
+        if (next_frame(c, &h, buf, 10000) == 0 && h.kind == IDC_FRAME_REQUEST) {
+            push(c, IDC_FRAME_RESPONSE, h.opcode, c->epoch, h.txn, 0, buf, h.length);
+            usleep(50000);
+            push(c, IDC_FRAME_RESPONSE, h.opcode, c->epoch, h.txn, 0, buf, h.length);
+            rtt_event(out, "dup sent txn=%u", h.txn);
+        }
+    } else if (strcmp(attack, "rewrite") == 0) {
+        struct rw_arg a = { c, c->tx.prod };
+        pthread_t th;
+        atomic_store(&rewriting, 1);
+        pthread_create(&th, NULL, rewriter, &a);
+        unsigned char p[64];
+        memset(p, 0x5a, sizeof p);
+        uint64_t end = rtt_now_ms() + 3000;
+        int sent = 0;
+        while (rtt_now_ms() < end) {
+            /* ignore credits and space: publish, wrapping over what the victim may be reading */
+            struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, sizeof p, c->epoch, 0, 0, 0 };
+            uint32_t fs = idc_frame_size(sizeof p);
+            unsigned char fr[sizeof f + sizeof p];
+            memcpy(fr, &f, sizeof f);
+            memcpy(fr + sizeof f, p, sizeof p);
+            raw_publish(c, fr, sizeof fr, fs);
+            c->tx.prod += fs;
+            sent++;
+            struct pollfd pf = { c->sock, POLLIN, 0 };
+            if (poll(&pf, 1, 0) > 0)
+                break;
+            if (sent % 16 == 0)
+                usleep(100);
+        }
+        atomic_store(&rewriting, 0);
+        pthread_join(th, NULL);
+        rtt_event(out, "rewrite sent=%d", sent);
+    } else if (strcmp(attack, "credit") == 0) {
+        /* we consume the victim's ring: claim far more messages consumed than it sent */
+        __atomic_store_n(&c->rxc->msg_cons, 0x40000000u, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->rxc->cons, 0x40000000u, __ATOMIC_RELEASE);
+        wake_peer(c);
+    } else {
+        rtt_event(out, "error unknown attack %s", attack);
+    }
+    bool closed = wait_closed(c, 8000);
+    rtt_event(out, closed ? "closed" : "still-open");
+}
+
+static void serve(void)
+{
+    int ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (ls < 0)
+        die("socket");
+    struct sockaddr_un tmp, fin;
+    char tname[128], fname[128];
+    snprintf(tname, sizeof tname, ".%s.tmp-%d", name, (int)getpid());
+    snprintf(fname, sizeof fname, "%s.sock", name);
+    sock_path(&tmp, tname);
+    sock_path(&fin, fname);
+    if (bind(ls, (struct sockaddr *)&tmp, sizeof tmp) != 0 || listen(ls, 8) != 0)
+        die("bind");
+    if (rename(tmp.sun_path, fin.sun_path) != 0)
+        die("rename");
+    rtt_event(out, "ready");
+    for (int conn = 1;; conn++) {
+        struct chan c;
+        memset(&c, 0, sizeof c);
+        c.backend = true;
+        c.memfd = c.efd_fe = c.efd_be = -1;
+        c.sock = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+        if (c.sock < 0)
+            die("accept");
+        struct idc_shm_hello hello;
+        if (recv_rec(c.sock, &hello, sizeof hello, NULL, NULL, 5000) != (ssize_t)sizeof hello ||
+            hello.magic != IDC_SHM_MAGIC || hello.type != IDC_SHM_HELLO) {
+            rtt_event(out, "error bad hello");
+            close(c.sock);
+            continue;
+        }
+        c.max_frame = hello.max_frame;
+        c.max_tx = hello.max_transactions;
+        c.max_msg = hello.max_messages;
+        c.ring_size = idc_ring_size_for(c.max_msg + 2 * c.max_tx, c.max_frame);
+        c.bytes = 2 * idc_ring_bytes(c.ring_size);
+        c.memfd = memfd_create("rtt-hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (c.memfd < 0 || ftruncate(c.memfd, (off_t)c.bytes) != 0)
+            die("memfd");
+        c.mem = mmap(NULL, c.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, c.memfd, 0);
+        if (c.mem == MAP_FAILED)
+            die("mmap");
+        idc_ring_init_shared(c.mem);
+        idc_ring_init_shared(c.mem + idc_ring_bytes(c.ring_size));
+        fcntl(c.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        c.efd_fe = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        c.efd_be = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        c.epoch = 0x1000u * (uint32_t)conn + 7u;
+        struct idc_shm_welcome w = { IDC_SHM_MAGIC, IDC_SHM_WELCOME, IDC_SHM_WIRE,
+                                     hello.min_version, c.epoch, c.max_frame, c.max_tx,
+                                     c.max_msg, c.ring_size, 0 };
+        int fds[3] = { c.memfd, c.efd_fe, c.efd_be };
+        if (send_fds(c.sock, &w, sizeof w, fds, 3) != 0) {
+            rtt_event(out, "error welcome: %s", strerror(errno));
+            unmap(&c);
+            continue;
+        }
+        struct idc_shm_ready r;
+        if (recv_rec(c.sock, &r, sizeof r, NULL, NULL, 5000) != (ssize_t)sizeof r ||
+            r.type != IDC_SHM_READY || r.epoch != c.epoch) {
+            rtt_event(out, "error bad ready");
+            unmap(&c);
+            continue;
+        }
+        attach(&c);
+        rtt_event(out, "conn %d epoch=%u ring=%u", conn, c.epoch, c.ring_size);
+        attack_backend(&c);
+        prev_epoch = c.epoch;
+        unmap(&c);
+    }
+}
+
+/* ------------------------------------------------------------------ frontend side */
+static int dial(void)
+{
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    char fname[128];
+    snprintf(fname, sizeof fname, "%s.sock", name);
+    sock_path(&sa, fname);
+    for (int i = 0; i < 200; i++) {
+        if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0)
+            return s;
+        usleep(20000);
+    }
+    die("connect");
+    return -1;
+}
+
+static void fill_hello(struct idc_shm_hello *h)
+{
+    memset(h, 0, sizeof *h);
+    h->magic = IDC_SHM_MAGIC;
+    h->type = IDC_SHM_HELLO;
+    h->wire = IDC_SHM_WIRE;
+    h->min_version = 1;
+    h->max_version = 1;
+    h->max_frame = RTT_MAX_FRAME;
+    h->max_transactions = 8;
+    h->max_messages = 8;
+    snprintf(h->protocol, sizeof h->protocol, "%s", rtt_proto.name);
+    h->hash[0] = rtt_proto.version_hash[0];
+}
+
+/* one reply to a handshake record: the type, or 0 when the victim just closed */
+static void report_reply(int s, const char *what)
+{
+    union { struct idc_shm_refuse r; struct idc_shm_welcome w; char b[512]; } u;
+    int fds[3], nfd = 0;
+    ssize_t n = recv_rec(s, &u, sizeof u, fds, &nfd, 3000);
+    for (int i = 0; i < nfd; i++)
+        close(fds[i]);
+    if (n < 0) {
+        rtt_event(out, "reply case=%s type=0 status=0", what);
+    } else if (n >= 16 && u.r.type == IDC_SHM_REFUSE) {
+        u.r.reason[sizeof u.r.reason - 1] = 0;
+        rtt_event(out, "reply case=%s type=%u status=%d reason=%s", what, u.r.type, u.r.status,
+                  u.r.reason);
+    } else {
+        rtt_event(out, "reply case=%s type=%u status=0 len=%zd", what, n >= 8 ? u.w.type : 0u, n);
+    }
+}
+
+static bool handshake(struct chan *c)
+{
+    memset(c, 0, sizeof *c);
+    c->memfd = c->efd_fe = c->efd_be = -1;
+    c->sock = dial();
+    struct idc_shm_hello h;
+    fill_hello(&h);
+    if (send_fds(c->sock, &h, sizeof h, NULL, 0) != 0)
+        return false;
+    struct idc_shm_welcome w;
+    int fds[3] = { -1, -1, -1 }, nfd = 0;
+    if (recv_rec(c->sock, &w, sizeof w, fds, &nfd, 5000) != (ssize_t)sizeof w ||
+        w.type != IDC_SHM_WELCOME || nfd != 3) {
+        rtt_event(out, "error no welcome");
+        return false;
+    }
+    c->memfd = fds[0];
+    c->efd_fe = fds[1];
+    c->efd_be = fds[2];
+    c->epoch = w.epoch;
+    c->ring_size = w.ring_size;
+    c->max_frame = w.max_frame;
+    c->max_tx = w.max_transactions;
+    c->max_msg = w.max_messages;
+    c->bytes = 2 * idc_ring_bytes(c->ring_size);
+    c->mem = mmap(NULL, c->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd, 0);
+    if (c->mem == MAP_FAILED) {
+        c->mem = NULL;
+        return false;
+    }
+    struct idc_shm_ready r = { IDC_SHM_MAGIC, IDC_SHM_READY, IDC_SHM_WIRE, c->epoch };
+    if (send_fds(c->sock, &r, sizeof r, NULL, 0) != 0)
+        return false;
+    attach(c);
+    rtt_event(out, "conn 1 epoch=%u ring=%u", c->epoch, c->ring_size);
+    return true;
+}
+
+static void attack_frontend(void)
+{
+    rtt_event(out, "attack %s", attack);
+    if (strcmp(attack, "handshake") == 0) {
+        struct idc_shm_hello h;
+        int s;
+        /* too short */
+        s = dial();
+        send_fds(s, "garbage", 7, NULL, 0);
+        report_reply(s, "short");
+        close(s);
+        /* wrong magic */
+        s = dial();
+        fill_hello(&h);
+        h.magic ^= 0xffu;
+        send_fds(s, &h, sizeof h, NULL, 0);
+        report_reply(s, "magic");
+        close(s);
+        /* name without its NUL */
+        s = dial();
+        fill_hello(&h);
+        memset(h.protocol, 'r', sizeof h.protocol);
+        send_fds(s, &h, sizeof h, NULL, 0);
+        report_reply(s, "name");
+        close(s);
+        /* absurd limits */
+        s = dial();
+        fill_hello(&h);
+        h.max_frame = 0xffffffffu;
+        h.max_transactions = 0xffffffffu;
+        h.max_messages = 0xffffffffu;
+        send_fds(s, &h, sizeof h, NULL, 0);
+        report_reply(s, "limits");
+        close(s);
+        /* a version range longer than the hash table */
+        s = dial();
+        fill_hello(&h);
+        h.min_version = 1;
+        h.max_version = 1000;
+        send_fds(s, &h, sizeof h, NULL, 0);
+        report_reply(s, "range");
+        close(s);
+        /* inverted range */
+        s = dial();
+        fill_hello(&h);
+        h.min_version = 3;
+        h.max_version = 1;
+        send_fds(s, &h, sizeof h, NULL, 0);
+        report_reply(s, "inverted");
+        close(s);
+        /* a record larger than any handshake record */
+        s = dial();
+        {
+            static char big[8192];
+            memset(big, 0x41, sizeof big);
+            send_fds(s, big, sizeof big, NULL, 0);
+        }
+        report_reply(s, "huge");
+        close(s);
+        /* READY without HELLO */
+        s = dial();
+        {
+            struct idc_shm_ready r = { IDC_SHM_MAGIC, IDC_SHM_READY, IDC_SHM_WIRE, 1 };
+            send_fds(s, &r, sizeof r, NULL, 0);
+        }
+        report_reply(s, "ready-first");
+        close(s);
+        /* HELLO then silence (the victim must not hang on us): just close */
+        s = dial();
+        fill_hello(&h);
+        send_fds(s, &h, sizeof h, NULL, 0);
+        report_reply(s, "hello-then-close");
+        close(s);
+        rtt_event(out, "done");
+        return;
+    }
+    struct chan c;
+    if (!handshake(&c)) {
+        rtt_event(out, "error handshake failed");
+        return;
+    }
+    static unsigned char buf[IDC_MAX_FRAME_LIMIT];
+    struct idc_frame_hdr h;
+    if (strcmp(attack, "fhonest") == 0) {
+        push(&c, IDC_FRAME_REQUEST, RTT_OP_ECHO, c.epoch, 1, 0, "hello", 5);
+        if (next_frame(&c, &h, buf, 5000) == 0 && h.kind == IDC_FRAME_RESPONSE && h.txn == 1 &&
+            h.length == 5 && memcmp(buf, "hello", 5) == 0)
+            rtt_event(out, "result ok");
+        else
+            rtt_event(out, "result bad");
+        unmap(&c);
+        return;
+    } else if (strcmp(attack, "fgarbage") == 0) {
+        unsigned char g[1024];
+        for (size_t i = 0; i < sizeof g; i++)
+            g[i] = (unsigned char)rand();
+        raw_publish(&c, g, sizeof g, sizeof g);
+    } else if (strcmp(attack, "consl") == 0) {
+        /* we consume the victim's ring: claim bytes and messages it never produced */
+        __atomic_store_n(&c.rxc->cons, 0x7ffffff8u, __ATOMIC_RELEASE);
+        __atomic_store_n(&c.rxc->msg_cons, 0x40000000u, __ATOMIC_RELEASE);
+        push(&c, IDC_FRAME_REQUEST, RTT_OP_ECHO, c.epoch, 1, 0, "hello", 5);
+    } else if (strcmp(attack, "reqflood") == 0) {
+        /* three times the transaction credit, all of them held by the victim */
+        uint32_t n = 3 * c.max_tx;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v = i;
+            if (push(&c, IDC_FRAME_REQUEST, RTT_OP_HOLD, c.epoch, 100 + i, 0, &v, sizeof v) != 0) {
+                rtt_event(out, "flood stopped at %u", i);
+                break;
+            }
+        }
+        rtt_event(out, "flooded %u", n);
+    }
+    bool closed = wait_closed(&c, 8000);
+    rtt_event(out, closed ? "closed" : "still-open");
+    unmap(&c);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "dir", 1, 0, 'd' }, { "out", 1, 0, 'o' }, { "role", 1, 0, 'r' },
+        { "name", 1, 0, 'n' }, { "attack", 1, 0, 'a' }, { 0, 0, 0, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'r': role = optarg; break;
+        case 'n': name = optarg; break;
+        case 'a': attack = optarg; break;
+        default: return 2;
+        }
+    }
+    if (!dir || !name)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned)getpid());
+    if (strcmp(role, "backend") == 0)
+        serve();
+    else
+        attack_frontend();
+    rtt_event(out, "exit");
+    return 0;
+}

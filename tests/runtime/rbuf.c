@@ -1,0 +1,270 @@
+/* Remote buffers across three processes: this process (A) registers memory and sends the
+ * reference in a message to B, B forwards it untouched to C, and C transfers from/to it.
+ * Revocation, rights and forged references fail with their own errors. */
+#include "runtime/util.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#define WAIT 5000
+#define BUFLEN 65536
+
+static struct idc_context *ctx;
+static struct rtt_log logbuf;
+static struct rtt_ep fe;
+static pid_t pb, pc;
+static uint32_t tag;
+
+static void up(void)
+{
+    ctx = rtt_ctx(&logbuf);
+    pc = rtt_spawn("rtt_peer", "C", "--serve", "c", NULL);
+    pb = rtt_spawn("rtt_peer", "B", "--serve", "b", "--connect", "c", NULL);
+    cr_assert(rtt_wait_file(NULL, "B", "connect connect", 1, WAIT), "%s", rtt_file_text("B"));
+    rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "b", NULL);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "log:\n%s", logbuf.buf);
+}
+
+static void down(void)
+{
+    cr_assert(rtt_ep_destroy(&fe, WAIT));
+    rtt_stop(pb, SIGTERM, ctx, WAIT);
+    rtt_stop(pc, SIGTERM, ctx, WAIT);
+    idc_context_destroy(ctx);
+}
+
+/* Send rb through B to C for one transfer; returns C's status (data check in *data). */
+static int via_c(const struct idc_rbuf *rb, uint32_t action, uint64_t off, uint64_t len,
+                 uint64_t seed, char *data, size_t dsize)
+{
+    struct rtt_rbuf_msg m;
+    memset(&m, 0, sizeof m);
+    idc_rbuf_encode(rb, m.wire);
+    m.tag = ++tag;
+    m.action = action;
+    m.offset = off;
+    m.len = len;
+    m.seed = seed;
+    m.hops = 1;
+    int rc;
+    for (int i = 0; i < 100 && (rc = idc_send_message(&fe.ep, RTT_OP_RBUF, &m, sizeof m)) ==
+                                   IDC_ERR_AGAIN; i++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(rc, 0, "send: %s", idc_strerror(rc));
+    char prefix[64], line[512];
+    snprintf(prefix, sizeof prefix, "rbuf tag=%u ", m.tag);
+    /* A keeps dispatching: the owner may have to answer C */
+    cr_assert(rtt_wait_file(ctx, "C", prefix, 1, WAIT), "tag %u never reported\nB: %s\nC: %s",
+              m.tag, rtt_file_text("B"), rtt_file_text("C"));
+    cr_assert(rtt_file_last("C", prefix, line, sizeof line));
+    snprintf(prefix, sizeof prefix, "forward tag=%u rc=0", m.tag);
+    cr_assert_eq(rtt_file_count("B", prefix), 1, "B did not forward: %s", rtt_file_text("B"));
+    const char *d = strstr(line, "data=");
+    snprintf(data, dsize, "%s", d ? d + 5 : "?");
+    char *sp = strchr(data, ' ');
+    if (sp)
+        *sp = 0;
+    return (int)rtt_field(line, "status");
+}
+
+RTT_TEST(rbuf, forward_a_b_c_transfer_then_revoke, 60)
+{
+    up();
+    uint8_t *mem = NULL;
+    int rc = idc_buffer_alloc(ctx, BUFLEN * 2, (void **)&mem);
+    cr_assert_eq(rc, 0, "idc_buffer_alloc: %s", idc_strerror(rc));
+    cr_assert_not_null(mem);
+    for (size_t i = 0; i < BUFLEN; i++)
+        mem[i] = rtt_pattern(1, i);
+    struct idc_rbuf rb;
+    rc = idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb);
+    cr_assert_eq(rc, 0, "register: %s", idc_strerror(rc));
+    cr_assert_eq(rb.owner, idc_context_id(ctx));
+    cr_assert_eq(rb.length, (uint64_t)BUFLEN);
+    cr_assert_eq(rb.rights, IDC_RBUF_READ | IDC_RBUF_WRITE);
+    static const uint8_t zero[16];
+    cr_assert_neq(memcmp(rb.key, zero, 16), 0, "all-zero key");
+
+    char data[32];
+    /* C reads all of it */
+    rc = via_c(&rb, RTT_RBUF_READ, 0, BUFLEN, 1, data, sizeof data);
+    cr_assert_eq(rc, 0, "read: %s\nC: %s", idc_strerror(rc), rtt_file_text("C"));
+    cr_assert_str_eq(data, "ok", "C read wrong data");
+    /* C writes a piece; A sees exactly that piece change */
+    rc = via_c(&rb, RTT_RBUF_WRITE, 4096, 8192, 2, data, sizeof data);
+    cr_assert_eq(rc, 0, "write: %s", idc_strerror(rc));
+    for (size_t i = 0; i < BUFLEN; i++) {
+        uint8_t want = i >= 4096 && i < 4096 + 8192 ? rtt_pattern(2, i) : rtt_pattern(1, i);
+        cr_assert_eq(mem[i], want, "byte %zu after C's write", i);
+    }
+    /* a partial read at the end */
+    for (size_t i = 0; i < BUFLEN; i++)
+        mem[i] = rtt_pattern(3, i);
+    rc = via_c(&rb, RTT_RBUF_READ, BUFLEN - 5536, 5536, 3, data, sizeof data);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(data, "ok");
+    /* out of range */
+    rc = via_c(&rb, RTT_RBUF_READ, BUFLEN - 100, 101, 3, data, sizeof data);
+    cr_assert_eq(rc, IDC_ERR_BADREF, "read past the end: %d", rc);
+    rc = via_c(&rb, RTT_RBUF_WRITE, UINT64_MAX - 10, 100, 3, data, sizeof data);
+    cr_assert_eq(rc, IDC_ERR_BADREF, "offset overflow: %d", rc);
+
+    /* revoke: later transfers fail with IDC_ERR_REVOKED; memory untouched by a revoked write */
+    cr_assert_eq(idc_buffer_unregister(ctx, &rb), 0);
+    rc = via_c(&rb, RTT_RBUF_READ, 0, 16, 3, data, sizeof data);
+    cr_assert_eq(rc, IDC_ERR_REVOKED, "read after unregister: %d", rc);
+    rc = via_c(&rb, RTT_RBUF_WRITE, 0, 16, 9, data, sizeof data);
+    cr_assert_eq(rc, IDC_ERR_REVOKED, "write after unregister: %d", rc);
+    for (size_t i = 0; i < 16; i++)
+        cr_assert_eq(mem[i], rtt_pattern(3, i), "revoked write landed at %zu", i);
+    cr_assert_eq(idc_buffer_unregister(ctx, &rb), IDC_ERR_REVOKED);
+
+    /* a new registration of the same memory works and has a fresh key */
+    struct idc_rbuf rb2;
+    cr_assert_eq(idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ, &rb2), 0);
+    cr_assert(memcmp(rb2.key, rb.key, 16) != 0 || rb2.id != rb.id || rb2.generation != rb.generation,
+              "re-registration reuses the old capability");
+    rc = via_c(&rb2, RTT_RBUF_READ, 0, 1024, 3, data, sizeof data);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(data, "ok");
+    /* the old reference stays dead */
+    rc = via_c(&rb, RTT_RBUF_READ, 0, 16, 3, data, sizeof data);
+    cr_assert(rc == IDC_ERR_REVOKED || rc == IDC_ERR_BADREF, "stale reference: %d", rc);
+    cr_assert_eq(idc_buffer_unregister(ctx, &rb2), 0);
+    cr_assert_eq(idc_buffer_free(ctx, mem), 0);
+    down();
+}
+
+RTT_TEST(rbuf, wrong_rights_fail, 60)
+{
+    up();
+    uint8_t *mem = NULL;
+    cr_assert_eq(idc_buffer_alloc(ctx, BUFLEN, (void **)&mem), 0);
+    struct idc_rbuf ro, wo;
+    cr_assert_eq(idc_buffer_register(ctx, mem, 4096, IDC_RBUF_READ, &ro), 0);
+    cr_assert_eq(idc_buffer_register(ctx, mem + 4096, 4096, IDC_RBUF_WRITE, &wo), 0);
+    char data[32];
+    /* the reference itself lacks the right */
+    cr_assert_eq(via_c(&ro, RTT_RBUF_WRITE, 0, 64, 1, data, sizeof data), IDC_ERR_RIGHTS);
+    cr_assert_eq(via_c(&wo, RTT_RBUF_READ, 0, 64, 1, data, sizeof data), IDC_ERR_RIGHTS);
+    /* a holder that adds the right to its copy: the owner refuses */
+    struct idc_rbuf forged = ro;
+    forged.rights |= IDC_RBUF_WRITE;
+    int rc = via_c(&forged, RTT_RBUF_WRITE, 0, 64, 1, data, sizeof data);
+    cr_assert(rc == IDC_ERR_RIGHTS || rc == IDC_ERR_BADREF, "escalated write: %d", rc);
+    for (size_t i = 0; i < 64; i++)
+        cr_assert_eq(mem[i], 0, "escalated write landed");
+    forged = wo;
+    forged.rights |= IDC_RBUF_READ;
+    rc = via_c(&forged, RTT_RBUF_READ, 0, 64, 1, data, sizeof data);
+    cr_assert(rc == IDC_ERR_RIGHTS || rc == IDC_ERR_BADREF, "escalated read: %d", rc);
+    /* the honest uses work */
+    for (size_t i = 0; i < 4096; i++)
+        mem[i] = rtt_pattern(5, i);
+    cr_assert_eq(via_c(&ro, RTT_RBUF_READ, 0, 4096, 5, data, sizeof data), 0);
+    cr_assert_str_eq(data, "ok");
+    cr_assert_eq(via_c(&wo, RTT_RBUF_WRITE, 0, 4096, 6, data, sizeof data), 0);
+    for (size_t i = 0; i < 4096; i++)
+        cr_assert_eq(mem[4096 + i], rtt_pattern(6, i));
+    down();
+}
+
+RTT_TEST(rbuf, forged_references_fail, 60)
+{
+    up();
+    uint8_t *mem = NULL;
+    cr_assert_eq(idc_buffer_alloc(ctx, BUFLEN, (void **)&mem), 0);
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_register(ctx, mem, 8192, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb), 0);
+    char data[32];
+    struct idc_rbuf f;
+    /* one bit of the key */
+    f = rb;
+    f.key[7] ^= 0x10;
+    cr_assert_eq(via_c(&f, RTT_RBUF_READ, 0, 64, 1, data, sizeof data), IDC_ERR_BADREF);
+    cr_assert_eq(via_c(&f, RTT_RBUF_WRITE, 0, 64, 1, data, sizeof data), IDC_ERR_BADREF);
+    for (size_t i = 0; i < 64; i++)
+        cr_assert_eq(mem[i], 0, "forged write landed");
+    /* another slot */
+    f = rb;
+    f.id ^= 0x55;
+    int rc = via_c(&f, RTT_RBUF_READ, 0, 64, 1, data, sizeof data);
+    cr_assert_eq(rc, IDC_ERR_BADREF, "forged id: %d", rc);
+    /* a longer length than registered */
+    f = rb;
+    f.length = BUFLEN;
+    rc = via_c(&f, RTT_RBUF_READ, 8192, 4096, 1, data, sizeof data);
+    cr_assert_eq(rc, IDC_ERR_BADREF, "forged length: %d", rc);
+    /* a future generation */
+    f = rb;
+    f.generation += 1;
+    rc = via_c(&f, RTT_RBUF_READ, 0, 64, 1, data, sizeof data);
+    cr_assert(rc == IDC_ERR_BADREF || rc == IDC_ERR_REVOKED, "forged generation: %d", rc);
+    /* an owner that does not exist */
+    f = rb;
+    f.owner ^= 0x0123456789abcdefull;
+    rc = via_c(&f, RTT_RBUF_READ, 0, 64, 1, data, sizeof data);
+    cr_assert(rc == IDC_ERR_BADREF || rc == IDC_ERR_DISCONNECTED, "unknown owner: %d", rc);
+    /* and the genuine one still works afterwards */
+    for (size_t i = 0; i < 8192; i++)
+        mem[i] = rtt_pattern(8, i);
+    cr_assert_eq(via_c(&rb, RTT_RBUF_READ, 0, 8192, 8, data, sizeof data), 0);
+    cr_assert_str_eq(data, "ok");
+    down();
+}
+
+RTT_TEST(rbuf, wire_form_round_trip_and_validation, 10)
+{
+    struct idc_rbuf rb = { 0x1122334455667788ull, 7, 3, 4096, IDC_RBUF_READ, { 1, 2, 3 } };
+    uint8_t w[IDC_RBUF_WIRE_SIZE];
+    idc_rbuf_encode(&rb, w);
+    /* little-endian layout from the contract */
+    cr_assert_eq(rtt_get64(w), rb.owner);
+    cr_assert_eq(w[8], 7);
+    cr_assert_eq(w[12], 3);
+    cr_assert_eq(rtt_get64(w + 16), 4096u);
+    cr_assert_eq(w[24], IDC_RBUF_READ);
+    cr_assert_eq(w[28] | w[29] | w[30] | w[31], 0);
+    cr_assert_eq(w[32], 1);
+    struct idc_rbuf back;
+    cr_assert_eq(idc_rbuf_decode(&back, w), 0);
+    cr_assert_eq(back.owner, rb.owner);
+    cr_assert_eq(back.id, rb.id);
+    cr_assert_eq(back.generation, rb.generation);
+    cr_assert_eq(back.length, rb.length);
+    cr_assert_eq(back.rights, rb.rights);
+    cr_assert_eq(memcmp(back.key, rb.key, 16), 0);
+    uint8_t bad[IDC_RBUF_WIRE_SIZE];
+    memcpy(bad, w, sizeof bad);
+    bad[24] = 4;   /* unknown right */
+    cr_assert_eq(idc_rbuf_decode(&back, bad), IDC_ERR_PROTO);
+    memcpy(bad, w, sizeof bad);
+    bad[29] = 1;   /* reserved word */
+    cr_assert_eq(idc_rbuf_decode(&back, bad), IDC_ERR_PROTO);
+}
+
+RTT_TEST(rbuf, local_argument_errors, 10)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *c = rtt_ctx(&log);
+    uint8_t *mem = NULL;
+    cr_assert_eq(idc_buffer_alloc(c, 0, (void **)&mem), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_alloc(c, 8192, (void **)&mem), 0);
+    struct idc_rbuf rb;
+    static uint8_t notours[4096];
+    cr_assert_eq(idc_buffer_register(c, notours, 4096, IDC_RBUF_READ, &rb), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_register(c, mem, 8193, IDC_RBUF_READ, &rb), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_register(c, mem, 0, IDC_RBUF_READ, &rb), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_register(c, mem, 64, 0, &rb), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_register(c, mem, 64, 8, &rb), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_free(c, notours), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_register(c, mem, 64, IDC_RBUF_READ, &rb), 0);
+    struct idc_rbuf f = rb;
+    f.key[0] ^= 1;
+    cr_assert_eq(idc_buffer_unregister(c, &f), IDC_ERR_BADREF);
+    cr_assert_eq(idc_buffer_free(c, mem), 0);
+    /* freeing revoked the registration */
+    int rc = idc_buffer_unregister(c, &rb);
+    cr_assert(rc == IDC_ERR_REVOKED || rc == IDC_ERR_BADREF, "unregister after free: %d", rc);
+    idc_context_destroy(c);
+}

@@ -1,0 +1,11 @@
+#!/bin/sh
+# domU /init: load the Xen drivers, run the test plan (/idc/plan.sh); dom0 destroys us at the end.
+export PATH=/bin:/idc/bin
+. /idc/lib.sh
+mount_basics
+( sleep 200; echo "@@idc domu-stage watchdog"; poweroff -f ) &
+load_xen_modules
+echo "@@idc domu-stage ready at $(up)s"
+. /idc/plan.sh
+echo "@@idc domu-stage done at $(up)s"
+poweroff -f

@@ -1,0 +1,4 @@
+# The domU's side of dom0's plan (plan-dom0.sh), in the same order.
+run 150 xenprim pair server 0 u1     # domU serves, dom0 connects
+run 150 xenprim pair client 0 d1     # dom0 serves, domU connects
+xenprim linger 0                     # until dom0 destroys this domain (domain death test)

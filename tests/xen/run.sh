@@ -1,0 +1,340 @@
+#!/bin/bash
+# Real-Xen test harness: boots Xen 4.17 + a Linux PV dom0 under qemu-system-x86_64 (TCG), starts a
+# PV domU from dom0, runs the Xen tests in dom0 and between dom0 and the domU, and reports
+# Criterion-style results read from the serial console. See docs/xen.md.
+#
+# Usage: tests/xen/run.sh BUILD_DIR GUEST_BIN_DIR
+#   BUILD_DIR       the build directory; the package cache and the work dir live under it
+#   GUEST_BIN_DIR   directory of host-built test programs copied into both guests (with their libs)
+#
+# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 300), XEN_READY_TIMEOUT (s until
+# Xen's daemons run in dom0, default 120), XEN_GUEST_TIMEOUT (s, dom0
+# watchdog, default 240), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
+# XEN_MEM (MiB, 2048), XEN_VERBOSE=1 (stream the console), XEN_KEEP=1 (keep the work dir),
+# XEN_CACHE (package cache dir, default BUILD_DIR/xen/cache).
+#
+# Exit status: 0 all passed; 1 a test failed or the boot failed after the retries; 2 setup error.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:?usage: run.sh BUILD_DIR GUEST_BIN_DIR}
+BINDIR=${2:?usage: run.sh BUILD_DIR GUEST_BIN_DIR}
+mkdir -p "$BUILD"
+BUILD=$(cd "$BUILD" && pwd)
+BINDIR=$(cd "$BINDIR" && pwd)
+
+BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-300}
+READY_TIMEOUT=${XEN_READY_TIMEOUT:-120}
+GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-240}
+RETRIES=${XEN_BOOT_RETRIES:-2}
+SMP=${XEN_SMP:-2}
+TCG_CPU=${XEN_TCG_CPU:-max}
+MEM=${XEN_MEM:-2048}
+VERBOSE=${XEN_VERBOSE:-0}
+CACHE=${XEN_CACHE:-$BUILD/xen/cache}
+WORK=$BUILD/xen/work
+
+# the domU needs a physical CPU of its own (vCPU over-commit corrupts guests under TCG)
+case $SMP in ''|*[!0-9]*) die "XEN_SMP must be a number >= 2" ;; esac
+[ "$SMP" -ge 2 ] || die "XEN_SMP must be at least 2"
+T_START=$(date +%s.%N)
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+say() { printf 'xen: %s\n' "$*"; }
+die() { printf 'xen: error: %s\n' "$*" >&2; exit 2; }
+
+# ------------------------------------------------------------------ host packages
+# Installed on the host: the emulator, the initramfs tools and the Xen user libraries the test
+# programs link against (their runtime libraries are copied into the guests).
+HOST_PKGS="qemu-system-x86 busybox-static cpio gzip libxen-dev gcc libc6-dev pkg-config"
+missing=""
+for p in $HOST_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        say "installing host packages:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq || true
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else
+        echo "xen: missing Debian packages:$missing" >&2
+        echo "xen: run: sudo apt-get install$missing" >&2
+        exit 2
+    fi
+fi
+
+# ------------------------------------------------------------------ one harness per build dir
+mkdir -p "$BUILD/xen"
+exec 9>"$BUILD/xen/lock"
+flock -n 9 || die "another check-xen is running with this build directory"
+
+# ------------------------------------------------------------------ guest packages (cache)
+# The hypervisor, the Xen tools and the kernel are downloaded and unpacked, never installed.
+# Resolving the package versions costs seconds of apt-cache; the answer is kept in
+# $CACHE/resolved and reused until apt's package lists change.
+RESOLVED=$CACHE/resolved
+mkdir -p "$CACHE"
+if [ ! -s "$RESOLVED" ] || [ -n "$(find /var/lib/apt/lists -maxdepth 1 -newer "$RESOLVED" -print -quit 2>/dev/null)" ]; then
+    resolve() {
+        local k
+        k=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+        [ -n "$k" ] || return 1
+        # "package version" per line for the four packages the guests are made of
+        apt-cache policy xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common "$k" 2>/dev/null |
+            awk '/^[^ ]/ { p = $1; sub(/:$/, "", p) } /Candidate:/ && $2 != "(none)" { print p, $2 }'
+    }
+    out=$(resolve || true)
+    if [ "$(printf '%s\n' "$out" | grep -c .)" != 4 ] && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq || true
+        out=$(resolve || true)
+    fi
+    [ "$(printf '%s\n' "$out" | grep -c .)" = 4 ] ||
+        die "apt cannot resolve Xen 4.17 and the current kernel (linux-image-amd64); run: sudo apt-get update"
+    printf '%s\n' "$out" > "$RESOLVED"
+fi
+GUEST_PKGS=$(awk '{ print $1 }' "$RESOLVED" | tr '\n' ' ')
+KPKG=$(awk '/^linux-image-/ { print $1 }' "$RESOLVED")
+KVER=${KPKG#linux-image-}
+KEY=$(md5sum < "$RESOLVED" | cut -c1-12)
+X=$CACHE/$KEY
+if [ ! -f "$X/.complete" ]; then
+    t=$(now)
+    say "downloading $GUEST_PKGS into $X"
+    rm -rf "$X"; mkdir -p "$X/debs" "$X/root"
+    # as root, apt would try to drop to its sandbox user, which cannot write here
+    sandbox=""; [ "$(id -u)" = 0 ] && sandbox="-o APT::Sandbox::User=root"
+    (cd "$X/debs" && apt-get download -qq $sandbox $GUEST_PKGS) || die "apt-get download failed"
+    for d in "$X"/debs/*.deb; do dpkg-deb -x "$d" "$X/root"; done
+    # keep what the guests use: the hypervisor, the kernel, its Xen and block drivers, the tools
+    find "$X/root/lib/modules/$KVER/kernel" -mindepth 1 -maxdepth 1 ! -name drivers -exec rm -rf {} +
+    find "$X/root/lib/modules/$KVER/kernel/drivers" -mindepth 1 -maxdepth 1 ! -name xen ! -name block \
+        -exec rm -rf {} +
+    rm -rf "$X/root/usr/share" "$X/root/usr/sbin" "$X/root/usr/bin" "$X/root/usr/lib/xen-common" \
+        "$X/root/var" "$X/root/etc/init.d" "$X/root/etc/default" "$X/root/usr/lib/xen-4.17/boot"
+    # the top-level Makefile includes every *.d file under the build dir: leave none here
+    find "$X" -name '*.d' -prune -exec rm -rf {} +
+    # QEMU's multiboot loader reads an ELF, not the gzip'ed image
+    gunzip -c "$X"/root/boot/xen-4.17-amd64.gz > "$X/xen"
+    cp "$RESOLVED" "$X/packages"
+    rm -rf "$X/debs"
+    touch "$X/.complete"
+    say "cache ready in $(since "$t")s"
+    # older cache entries (other package versions) are dropped
+    for o in "$CACHE"/*/; do [ "${o%/}" = "$X" ] || rm -rf "$o"; done
+fi
+VMLINUZ=$X/root/boot/vmlinuz-$KVER
+MODDIR=$X/root/lib/modules/$KVER/kernel/drivers/xen
+XENBIN=$X/root/usr/lib/xen-4.17/bin
+[ -f "$VMLINUZ" ] && [ -f "$X/xen" ] || die "cache $X is incomplete; remove it"
+
+# ------------------------------------------------------------------ work dir
+rm -rf "$WORK"; mkdir -p "$WORK"
+QPID=""
+cleanup() {
+    if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
+        kill "$QPID" 2>/dev/null || true
+        sleep 0.5; kill -9 "$QPID" 2>/dev/null || true
+    fi
+    if [ -n "${TAILPID:-}" ]; then kill "$TAILPID" 2>/dev/null || true; fi
+    if [ "${XEN_KEEP:-0}" != 1 ] && [ "${KEEP_WORK:-0}" != 1 ]; then rm -rf "$WORK/root0" "$WORK/rootU"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ initramfs
+t=$(now)
+# the Xen kernel modules both guests load (not built into Debian's kernel)
+MODS="$MODDIR/xen-privcmd.ko $MODDIR/xenfs/xenfs.ko $MODDIR/xen-evtchn.ko $MODDIR/xen-gntdev.ko $MODDIR/xen-gntalloc.ko"
+mkroot() {  # $1 root dir
+    rm -rf "$1"; mkdir -p "$1"/{bin,sbin,etc,proc,sys,dev,run,tmp,lib/modules,var/lib,var/log,boot}
+    ln -s ../run "$1"/var/run
+    cp /bin/busybox "$1"/bin/busybox
+    for a in $(/bin/busybox --list); do [ -e "$1/bin/$a" ] || ln -s busybox "$1/bin/$a"; done
+    cp $MODS "$1"/lib/modules/
+    # glibc dlopen()s libgcc_s for pthread_cancel (libxenstore's watch thread); ldd does not list it
+    mkdir -p "$1"/lib/x86_64-linux-gnu
+    cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$1"/lib/x86_64-linux-gnu/
+}
+copy_bin() {  # $1 root, $2 binary, $3 destination path in the guest
+    mkdir -p "$1/$(dirname "$3")"; cp "$2" "$1/$3"
+    ldd "$2" 2>/dev/null | awk '/=>/ { print $3 } /^[ \t]*\/lib64\// { print $1 }' | while read -r l; do
+        [ -n "$l" ] && [ -f "$l" ] || continue
+        [ -f "$1/$l" ] || { mkdir -p "$1/$(dirname "$l")"; cp -L "$l" "$1/$l"; }
+    done
+}
+cpio_gz() { (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"; }
+
+guest_bins() {  # $1 root: every test program, under /idc/bin
+    local b
+    for b in "$BINDIR"/*; do [ -f "$b" ] && [ -x "$b" ] && copy_bin "$1" "$b" "/idc/bin/$(basename "$b")"; done
+}
+
+# Each guest's initrd is two concatenated cpio archives (the kernel unpacks them in turn): a base (busybox, drivers, Xen's tools, the kernel for the domU) built once per package
+# set and host libraries and kept in the cache, and an overlay with this run's test programs
+# and scripts.
+BASE_KEY=$( (dpkg-query -W busybox-static libc6 libgcc-s1 libxen-dev libxenmisc4.17 2>/dev/null;
+             sed -n '/^# -* initramfs/,/^# -* boot/p' "$0") | md5sum | cut -c1-12)
+BASE=$X/base-$BASE_KEY
+if [ ! -f "$BASE/.complete" ]; then
+    rm -rf "$X"/base-*; mkdir -p "$BASE"
+    R=$BASE/rootU; mkroot "$R"
+    cpio_gz "$R" "$BASE/domu.cpio.gz"
+    R=$BASE/root0; mkroot "$R"
+    mkdir -p "$R"/etc/xen "$R"/var/lib/xen "$R"/var/lib/xenstored "$R"/var/log/xen/console
+    for b in xenstored xenconsoled xl xen-init-dom0; do
+        copy_bin "$R" "$XENBIN/$b" "/usr/lib/xen-4.17/bin/$b"
+    done
+    : > "$R"/etc/xen/xl.conf
+    cp "$VMLINUZ" "$R"/boot/vmlinuz
+    cpio_gz "$R" "$BASE/dom0.cpio.gz"
+    rm -rf "$BASE/root0" "$BASE/rootU"
+    touch "$BASE/.complete"
+fi
+
+overlay() {  # $1 root, $2 init script, $3 plan script
+    rm -rf "$1"; mkdir -p "$1/idc"
+    guest_bins "$1"
+    cp "$SRC/guest-lib.sh" "$1"/idc/lib.sh
+    cp "$SRC/$2" "$1"/init
+    cp "$SRC/$3" "$1"/idc/plan.sh
+    chmod +x "$1"/init
+}
+R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh
+cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
+# Xen's PV domain builder gunzips the domU's ramdisk itself and reads only the first gzip
+# member: the domU gets one stream
+zcat "$BASE/domu.cpio.gz" "$WORK/domu-overlay.cpio.gz" | gzip -1 > "$WORK/domu.cpio.gz"
+
+R=$WORK/root0; overlay "$R" init-dom0.sh plan-dom0.sh
+mkdir -p "$R"/boot "$R"/etc/xen
+cp "$WORK/domu.cpio.gz" "$R"/boot/domu.cpio.gz
+cat > "$R"/etc/xen/domu.cfg <<EOF
+name = "domu"
+type = "pv"
+kernel = "/boot/vmlinuz"
+ramdisk = "/boot/domu.cpio.gz"
+cmdline = "console=hvc0 rdinit=/init quiet"
+memory = 256
+vcpus = 1
+cpus = "$((SMP - 1))"
+on_poweroff = "destroy"
+on_crash = "destroy"
+EOF
+cpio_gz "$R" "$WORK/dom0-overlay.cpio.gz"
+cat "$BASE/dom0.cpio.gz" "$WORK/dom0-overlay.cpio.gz" > "$WORK/dom0.cpio.gz"
+T_BUILT=$(since "$t")
+say "initramfs built in ${T_BUILT}s (dom0 $(du -k "$WORK/dom0.cpio.gz" | cut -f1) KiB, domU $(du -k "$WORK/domu.cpio.gz" | cut -f1) KiB)"
+
+# ------------------------------------------------------------------ boot (with retries)
+# vCPUs are never over-committed under TCG (it corrupts guest user space): dom0 gets one vCPU
+# pinned to pCPU 0, the domU runs on the last pCPU. Xen needs smap=0 under TCG.
+XEN_ARGS="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 dom0_vcpus_pin loglvl=all guest_loglvl=all smap=0"
+DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init quiet idc_timeout=$GUEST_TIMEOUT"
+
+# One attempt: boot, wait for power-off or the timeout; the console goes to $1.
+boot_once() {
+    local log=$1 t0 rc=0
+    : > "$log"
+    qemu-system-x86_64 -accel tcg -cpu "$TCG_CPU" -m "$MEM" -smp "$SMP" \
+        -display none -nic none -no-reboot -monitor none -serial "file:$log" \
+        -kernel "$X/xen" -append "$XEN_ARGS" \
+        -initrd "$VMLINUZ $DOM0_ARGS,$WORK/dom0.cpio.gz" \
+        </dev/null >"$log.qemu" 2>&1 &
+    QPID=$!
+    if [ "$VERBOSE" = 1 ]; then tail -n +1 -f "$log" & TAILPID=$!; fi
+    t0=$SECONDS
+    while kill -0 "$QPID" 2>/dev/null; do
+        local el=$((SECONDS - t0)) why=""
+        if [ $el -ge "$BOOT_TIMEOUT" ]; then
+            why="QEMU killed after ${BOOT_TIMEOUT}s"
+        elif [ $el -ge "$READY_TIMEOUT" ] && ! grep -q '@@idc stage ready-dom0' "$log"; then
+            why="QEMU killed: dom0 not ready after ${READY_TIMEOUT}s"
+        fi
+        if [ -n "$why" ]; then
+            echo "@@idc harness: $why" >> "$log"
+            kill "$QPID" 2>/dev/null || true; sleep 1; kill -9 "$QPID" 2>/dev/null || true
+            break
+        fi
+        sleep 0.5
+    done
+    wait "$QPID" || rc=$?
+    QPID=""
+    if [ -n "${TAILPID:-}" ]; then kill "$TAILPID" 2>/dev/null || true; wait "$TAILPID" 2>/dev/null || true; TAILPID=""; fi
+    return $rc
+}
+
+# Why an attempt is a boot failure (empty when the test environment came up).
+boot_failure() {
+    local log=$1
+    tr -d '\r' < "$log" > "$log.txt"
+    grep -q '@@idc stage ready-dom0' "$log.txt" || { boot_reason "$log" "dom0 did not come up"; return; }
+    grep -q '@@idc stage ready-domu' "$log.txt" || grep -q '@@idc stage domu-failed' "$log.txt" ||
+        grep -q '@@idc stage no-domu' "$log.txt" || { boot_reason "$log" "dom0 stopped before starting the domU"; return; }
+    grep -q '@@idc stage domu-failed' "$log.txt" && { boot_reason "$log" "the domU did not come up"; return; }
+    true
+}
+boot_reason() {
+    local log=$1 why=$2 hint
+    hint=$(grep -m1 -E 'Panic|panic|Kernel panic|harness: QEMU killed|watchdog|FATAL|Unhandled' "$log.txt" || true)
+    [ -z "$hint" ] && [ -s "$log.qemu" ] && hint="qemu: $(head -c 200 "$log.qemu")"
+    echo "$why${hint:+ ($hint)}"
+}
+
+attempt=0; BOOT_OK=0; BOOT_FAILS=()
+while [ $attempt -le "$RETRIES" ]; do
+    attempt=$((attempt + 1))
+    LOG=$WORK/console-$attempt.log
+    t=$(now)
+    say "boot attempt $attempt: Xen + dom0 (TCG, -smp $SMP)"
+    boot_once "$LOG" || true
+    T_BOOT=$(since "$t")
+    why=$(boot_failure "$LOG")
+    if [ -z "$why" ]; then BOOT_OK=1; break; fi
+    BOOT_FAILS+=("attempt $attempt: $why after ${T_BOOT}s")
+    say "boot failure: $why after ${T_BOOT}s (console: $LOG)"
+    tail -n 25 "$LOG.txt" | sed 's/^/  | /'
+done
+
+# ------------------------------------------------------------------ results
+# Protocol lines on the console start with "@@idc ". Test results are Criterion-like:
+#   @@idc [PASS] suite::name: (1.23s)     @@idc [FAIL] suite::name: (1.23s)
+#   @@idc [SKIP] suite::name: reason      @@idc [----] message (details of the next result)
+EXPECTED=$WORK/expected
+"$BINDIR"/xenprim list > "$EXPECTED" || die "cannot list the expected checks"
+pass=0; fail=0; skip=0
+echo "[----] guests: $(awk '{ printf "%s %s  ", $1, $2 }' "$X/packages")"
+if [ "$BOOT_OK" = 1 ]; then
+    RES=$WORK/results
+    sed -n 's/.*@@idc \(\[[A-Z-]*\].*\)$/\1/p' "$LOG.txt" > "$RES"
+    cat "$RES"
+    while read -r name; do
+        if grep -qF "[PASS] $name:" "$RES"; then pass=$((pass + 1))
+        elif grep -qF "[SKIP] $name:" "$RES"; then skip=$((skip + 1))
+        elif grep -qF "[FAIL] $name:" "$RES"; then fail=$((fail + 1))
+        else echo "[FAIL] $name: no result on the console"; fail=$((fail + 1)); fi
+    done < "$EXPECTED"
+    # a result the harness did not expect is still counted
+    for n in $(sed -n 's/^\[\(PASS\|FAIL\)\] \([^:]*::[^:]*\):.*/\1 \2/p' "$RES" | awk '{ print $1 "|" $2 }'); do
+        grep -qxF "${n#*|}" "$EXPECTED" && continue
+        case $n in PASS*) pass=$((pass + 1)) ;; *) fail=$((fail + 1)) ;; esac
+    done
+    if grep -q 'segfault at' "$LOG.txt"; then
+        echo "[FAIL] xen_env::no_segfaults: $(grep -c 'segfault at' "$LOG.txt") user-space segfaults on the console"
+        fail=$((fail + 1))
+    fi
+    if ! grep -q '@@idc stage done' "$LOG.txt"; then
+        echo "[----] dom0 did not finish its plan: $(grep -m1 -E '@@idc stage watchdog|harness: QEMU killed' "$LOG.txt" || echo 'no end marker')"
+    fi
+    for f in "${BOOT_FAILS[@]}"; do echo "[----] boot failure retried: $f"; done
+    [ $fail -eq 0 ] || { echo "[----] console log: $LOG.txt"; KEEP_WORK=1; }
+else
+    for f in "${BOOT_FAILS[@]}"; do echo "[FAIL] xen_env::boot: $f"; done
+    echo "[----] the boot failed $attempt times; console logs: $WORK/console-*.log.txt"
+    KEEP_WORK=1
+    fail=$(wc -l < "$EXPECTED")
+fi
+echo "[====] Synthesis: Tested: $((pass + fail + skip)) | Passing: $pass | Failing: $fail | Crashing: 0"
+say "times: initramfs ${T_BUILT}s, last boot+tests ${T_BOOT}s, boot attempts $attempt, total $(since "$T_START")s"
+if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
+[ $fail -eq 0 ]

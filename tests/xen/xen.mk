@@ -1,0 +1,48 @@
+# Real-Xen tests: `make check-xen` (see docs/xen.md).
+#
+# Builds the programs that run inside the guests (tests/xen/NAME_test.c -> $(BUILD)/tests/xen/bin/NAME,
+# linked with the other tests/xen/*.c) and runs tests/xen/run.sh, which boots Xen + dom0 + a domU
+# under QEMU and runs them there. Not part of `make check`: it needs QEMU and ~1 minute.
+
+BUILD      ?= build
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+
+XEN_OUT        := $(BUILD)/tests/xen
+XEN_BUILD_PKGS := libxen-dev gcc libc6-dev pkg-config
+XEN_CFLAGS     := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Itests/xen
+XEN_LDLIBS      = $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn) -lpthread
+
+XEN_PROG_SRCS := $(wildcard tests/xen/*_test.c)
+XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS),$(wildcard tests/xen/*.c))
+XEN_LIB_OBJS  := $(XEN_LIB_SRCS:tests/xen/%.c=$(XEN_OUT)/obj/%.o)
+XEN_PROGS     := $(XEN_PROG_SRCS:tests/xen/%_test.c=$(XEN_OUT)/bin/%)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: check-xen xen-progs
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+$(XEN_OUT)/.deps-ok: scripts/deps.sh
+	$(Q)scripts/deps.sh $(XEN_BUILD_PKGS)
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(XEN_OUT)/obj/%.o: tests/xen/%.c $(wildcard tests/xen/*.h) | $(XEN_OUT)/.deps-ok
+	@printf '  %-7s %s\n' CC $<
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XEN_CFLAGS) -c -o $@ $<
+
+$(XEN_OUT)/bin/%: $(XEN_OUT)/obj/%_test.o $(XEN_LIB_OBJS)
+	@printf '  %-7s %s\n' LD $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(XEN_LDLIBS)
+
+xen-progs: $(XEN_PROGS)
+
+check-xen: xen-progs
+	@tests/xen/run.sh $(BUILD) $(XEN_OUT)/bin
