@@ -51,7 +51,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-XEN_PKGS := xenstore xengnttab xengntshr xenevtchn
+XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (no .pc of its own)
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 
 .PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean lint
