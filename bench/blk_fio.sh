@@ -49,7 +49,7 @@ rm -f "$T/fill.img"
 run() {
     fio --name=b --ioengine=nbd --uri="nbd+unix:///?socket=$T/$1.sock" --rw="$2" --bs="$3" \
         --iodepth="$4" --runtime="$RUNTIME" --time_based --output-format=terse \
-        --terse-version=3 2>>"$T/fio.err" | awk -F';' '{ printf "%s %.0f\n", $8, $7 * 1024 }'
+        --terse-version=3 2>>"$T/fio.err" | awk -F';' '$1 == 3 { printf "%s %.0f\n", $8, $7 * 1024 }'
 }
 
 printf 'figure\ttarget\trep\tiops\tbytes_per_s\n' >"$OUT"

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -26,6 +27,11 @@
 #include <unistd.h>
 
 volatile uint64_t bench_sink;
+
+/* Peers forked by the current run (for the per-operation counters). */
+#define MAX_PEERS 4
+static pid_t peers[MAX_PEERS];
+static size_t npeers;
 
 /* ------------------------------------------------------------------ figures */
 
@@ -35,19 +41,19 @@ static const uint64_t bulk_sizes[] = { 4096, 65536, 1048576, 16777216, 0 };
 
 static const struct bench_figure figures[] = {
     { "rtt",  "request/response round trip, echo of N payload bytes each way",
-      BENCH_LATENCY, "us", 1000.0, "bytes", rtt_sizes, 0, 1.0 },
+      BENCH_LATENCY, "us", 1000.0, "bytes", rtt_sizes, 0, 1.0, 0 },
     { "rate", "one-way message rate, 8-byte messages, B published per notify decision",
-      BENCH_VALUE, "Mmsg/s", 0, "batch", rate_batch, 0, 1.0 },
+      BENCH_VALUE, "Mmsg/s", 0, "batch", rate_batch, 0, 1.0, 0 },
     { "bulk", "bulk transfer of N bytes into the receiver's memory (GB/s = 1e9 B/s)",
-      BENCH_VALUE, "GB/s", 0, "bytes", bulk_sizes, 0, 1.0 },
+      BENCH_VALUE, "GB/s", 0, "bytes", bulk_sizes, 0, 1.0, 0 },
     { "connect", "connection bring-up: from nothing to the first exchanged byte/frame",
-      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 2.0 },
+      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 2.0, 0 },
     { "recover", "kill -9 of the peer until the survivor has noticed the loss",
-      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 3.0 },
+      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 3.0, 0 },
     { "compile", "compile a 10,000-declaration interface file to C",
-      BENCH_LATENCY, "ms", 1e6, "-", NULL, 1, 10.0 },
+      BENCH_LATENCY, "ms", 1e6, "-", NULL, 1, 10.0, 3 },
     { "decode", "generated decoder: validate and decode frames from private memory",
-      BENCH_VALUE, "Mframes/s", 0, "-", NULL, 1, 1.0 },
+      BENCH_VALUE, "Mframes/s", 0, "-", NULL, 1, 1.0, 0 },
 };
 #define NFIGURES (sizeof figures / sizeof figures[0])
 
@@ -179,16 +185,27 @@ pid_t bench_fork_peer(struct bench_run *run, int (*fn)(void *arg), void *arg)
     if (pid < 0)
         return bench_fail(run, "fork: %s", strerror(errno));
     if (pid == 0) {
+        npeers = 0;
         if (bench_pin(run->cpu_peer) != 0)
             _exit(120);
         _exit(fn(arg) == 0 ? 0 : 1);
     }
+    if (npeers < MAX_PEERS)
+        peers[npeers++] = pid;
     return pid;
+}
+
+static void forget_peer(pid_t pid)
+{
+    for (size_t i = 0; i < npeers; i++)
+        if (peers[i] == pid)
+            peers[i] = peers[--npeers];
 }
 
 int bench_wait_peer(struct bench_run *run, pid_t pid)
 {
     int st;
+    forget_peer(pid);
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR)
             return bench_fail(run, "waitpid: %s", strerror(errno));
@@ -204,6 +221,7 @@ void bench_kill_peer(pid_t pid)
 {
     if (pid <= 0)
         return;
+    forget_peer(pid);
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
@@ -211,12 +229,81 @@ void bench_kill_peer(pid_t pid)
 
 static uint64_t warm_ticks, stop_ticks;
 
+/* ---- where the time goes: counters of this process and its live peers over the measured
+   part of a latency loop (from the first recorded sample to the last) */
+
+struct counters { double csw, flt, cpu_ns; };
+
+static void peer_counters(pid_t pid, struct counters *c)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+            sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+            c->csw += (double)v;
+    }
+    if (f)
+        fclose(f);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f && fgets(line, sizeof line, f)) {
+        /* field 10 is minflt; skip "pid (comm)" first, comm may contain spaces */
+        char *p = strrchr(line, ')');
+        unsigned long long minflt;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu", &minflt) == 1)
+            c->flt += (double)minflt;
+    }
+    if (f)
+        fclose(f);
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    f = fopen(path, "r");
+    unsigned long long ns;
+    if (f && fscanf(f, "%llu", &ns) == 1)
+        c->cpu_ns += (double)ns;
+    if (f)
+        fclose(f);
+}
+
+static void take_counters(struct counters *c)
+{
+    memset(c, 0, sizeof *c);
+    peer_counters(getpid(), c);
+    for (size_t i = 0; i < npeers; i++)
+        peer_counters(peers[i], c);
+}
+
+static struct counters cnt0;
+static int cnt_started;
+
 void bench_lat_start(struct bench_run *run)
 {
     warm_ticks = (uint64_t)((double)run->warmup_ns * ticks_per_ns);
     stop_ticks = warm_ticks + (uint64_t)((double)run->budget_ns * ticks_per_ns);
     run->nsamples = 0;
+    run->csw_per_op = run->cpu_per_op = run->flt_per_op = NAN;
+    cnt_started = 0;
     run->lat_t0 = bench_ticks();
+}
+
+static void counters_mark(struct bench_run *run, int last)
+{
+    if (!last) {
+        take_counters(&cnt0);
+        cnt_started = 1;
+        return;
+    }
+    if (!cnt_started || run->ops == 0)
+        return;
+    struct counters c1;
+    take_counters(&c1);
+    double n = (double)run->ops;
+    run->csw_per_op = (c1.csw - cnt0.csw) / n;
+    run->flt_per_op = (c1.flt - cnt0.flt) / n;
+    run->cpu_per_op = (c1.cpu_ns - cnt0.cpu_ns) / n;
+    cnt_started = 0;
 }
 
 int bench_lat_record(struct bench_run *run, uint64_t t0, uint64_t t1)
@@ -225,7 +312,16 @@ int bench_lat_record(struct bench_run *run, uint64_t t0, uint64_t t1)
     if (since < warm_ticks)
         return 1;
     run->samples[run->nsamples++] = t1 - t0;
-    return since < stop_ticks && run->nsamples < run->cap;
+    if (!cnt_started && run->nsamples == 1) {
+        run->ops = 0;
+        counters_mark(run, 0);  /* the counters cover the operations after the first sample */
+    } else {
+        run->ops++;
+    }
+    if (since < stop_ticks && run->nsamples < run->cap)
+        return 1;
+    counters_mark(run, 1);
+    return 0;
 }
 
 int bench_lat_record_n(struct bench_run *run, uint64_t t0, uint64_t t1, uint64_t n)
@@ -234,7 +330,16 @@ int bench_lat_record_n(struct bench_run *run, uint64_t t0, uint64_t t1, uint64_t
     if (since < warm_ticks || n == 0)
         return 1;
     run->samples[run->nsamples++] = (t1 - t0) / n;
-    return since < stop_ticks && run->nsamples < run->cap;
+    if (!cnt_started && run->nsamples == 1) {
+        run->ops = 0;
+        counters_mark(run, 0);
+    } else {
+        run->ops += n;
+    }
+    if (since < stop_ticks && run->nsamples < run->cap)
+        return 1;
+    counters_mark(run, 1);
+    return 0;
 }
 
 int bench_in_warmup(const struct bench_run *run, uint64_t start_ns, uint64_t now_ns)
@@ -309,10 +414,11 @@ struct result {
     const struct bench_case *c;
     double   val[MAX_REPS];   /* per rep: p50 (latency, in figure units) or value */
     double   p99[MAX_REPS];
+    double   csw[MAX_REPS], cpu[MAX_REPS], flt[MAX_REPS];
     size_t   nval;
     unsigned failed;
     char     err[160];
-    double   median, min, max, p99med;
+    double   median, min, max, p99med, cswmed, cpumed, fltmed;
     size_t   samples;         /* latency samples per rep (last) */
 };
 
@@ -322,9 +428,12 @@ static size_t    sample_cap = 1u << 20;
 static char      tmpdir[256];
 static unsigned  reps = 5;
 static uint64_t  budget_ms = 60;
+static long long warmup_ms = -1;   /* -1: a sixth of the budget */
 static const char *outdir = "build/bench";
 static const char *only_figures;
 static const char *only_cases;
+static unsigned only_placements = BENCH_BOTH;
+static long long only_param = -1;
 static int ncpu;
 
 /* Execute one run in a child process group; fills *r->err on failure. */
@@ -339,7 +448,7 @@ static int execute(const struct bench_figure *fig, const struct bench_case *c, u
     run->cpu_peer = placement == BENCH_CROSS ? 1 : 0;
     double scale = fig->budget_scale > 0 ? fig->budget_scale : 1.0;
     run->budget_ns = (uint64_t)((double)budget_ms * 1e6 * scale);
-    run->warmup_ns = run->budget_ns / 6;
+    run->warmup_ns = warmup_ms >= 0 ? (uint64_t)warmup_ms * 1000000u : run->budget_ns / 6;
     run->tmpdir = tmpdir;
     run->samples = shared_samples;
     run->cap = sample_cap;
@@ -368,7 +477,8 @@ static int execute(const struct bench_figure *fig, const struct bench_case *c, u
     setpgid(pid, pid);
 
     /* Wait with a deadline: a hung case is killed with its whole process group. */
-    uint64_t limit_ns = run->warmup_ns + run->budget_ns + 20ull * 1000000000u;
+    uint64_t limit_ns = run->warmup_ns + run->budget_ns +
+                        (uint64_t)((20.0 + 3.0 * scale) * 1e9);  /* slow figures get longer */
     uint64_t deadline = bench_now_ns() + limit_ns;
     int st = 0;
     for (;;) {
@@ -523,6 +633,105 @@ static void plot_write(const struct bench_figure *fig)
     }
 }
 
+/* ------------------------------------------------------------------ targets */
+
+/* Every median, for the target check at the end. */
+struct kept { const char *figure, *name; uint64_t param; unsigned placement; double median; };
+static struct kept kept[2048];
+static size_t nkept;
+
+static void keep(const char *figure, uint64_t param, unsigned placement, const char *name,
+                 double median)
+{
+    if (nkept < sizeof kept / sizeof kept[0])
+        kept[nkept++] = (struct kept){ figure, name, param, placement, median };
+}
+
+static double kept_median(const char *figure, uint64_t param, unsigned placement,
+                          const char *name)
+{
+    for (size_t i = 0; i < nkept; i++)
+        if (strcmp(kept[i].figure, figure) == 0 && kept[i].param == param &&
+            kept[i].placement == placement && strcmp(kept[i].name, name) == 0)
+            return kept[i].median;
+    return NAN;
+}
+
+/* The issue's targets, as ratios of medians measured in the same interleaved series.
+   le: case/other must be <= bound (latency); otherwise >= bound (rates, bandwidth). */
+struct target {
+    const char *figure;
+    uint64_t    param;
+    unsigned    placement;
+    const char *name, *other;
+    int         le;
+    double      bound;
+};
+
+static const struct target targets[] = {
+    { "rtt", 8, BENCH_SAME, "idc-txn", "ring-eventfd", 1, 1.2 },
+    { "rtt", 1024, BENCH_SAME, "idc-txn", "ring-eventfd", 1, 1.2 },
+    { "rtt", 8, BENCH_SAME, "idc-txn", "pipe", 1, 1.0 },
+    { "rtt", 8, BENCH_SAME, "idc-txn", "unix-seqpacket", 1, 1.0 },
+    { "rtt", 8, BENCH_SAME, "idc-txn", "iceoryx", 1, 1.0 },
+    { "rtt", 8, BENCH_SAME, "idc-txn", "oncrpc", 1, 1.0 },
+    { "rtt", 1024, BENCH_SAME, "idc-txn", "pipe", 1, 1.0 },
+    { "rtt", 1024, BENCH_SAME, "idc-txn", "unix-seqpacket", 1, 1.0 },
+    { "rtt", 1024, BENCH_SAME, "idc-txn", "iceoryx", 1, 1.0 },
+    { "rtt", 1024, BENCH_SAME, "idc-txn", "oncrpc", 1, 1.0 },
+    { "rtt", 8, BENCH_CROSS, "idc-txn-spin", "ring-spin", 1, 1.3 },
+    { "rtt", 1024, BENCH_CROSS, "idc-txn-spin", "ring-spin", 1, 1.3 },
+    { "rate", 16, BENCH_CROSS, "idc-msg-cb-spin", "ring-spin", 0, 0.5 },
+    { "rate", 16, BENCH_CROSS, "idc-msg-cb", "ring-eventfd", 0, 0.5 },
+    { "rate", 16, BENCH_SAME, "idc-msg-cb", "ring-eventfd", 0, 0.5 },
+    { "rate", 16, BENCH_CROSS, "idc-msg", "ring-eventfd", 0, 0.5 },
+    { "rate", 16, BENCH_SAME, "idc-msg", "ring-eventfd", 0, 0.5 },
+    { "rate", 16, BENCH_CROSS, "idc-msg-cb-spin", "unix-seqpacket", 0, 20.0 },
+    { "rate", 16, BENCH_CROSS, "idc-msg-cb", "unix-seqpacket", 0, 20.0 },
+    { "rate", 16, BENCH_SAME, "idc-msg-cb", "unix-seqpacket", 0, 20.0 },
+    { "rate", 16, BENCH_SAME, "idc-msg", "unix-seqpacket", 0, 20.0 },
+    { "bulk", 1048576, BENCH_CROSS, "idc-rbuf", "memcpy", 0, 0.8 },
+    { "bulk", 16777216, BENCH_CROSS, "idc-rbuf", "memcpy", 0, 0.8 },
+    { "bulk", 1048576, BENCH_CROSS, "idc-rbuf", "unix-stream", 0, 5.0 },
+    { "bulk", 16777216, BENCH_CROSS, "idc-rbuf", "unix-stream", 0, 5.0 },
+};
+
+static void check_targets(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/targets.tsv", outdir);
+    FILE *f = fopen(path, "w");
+    if (f)
+        fprintf(f, "figure\tparam\tplacement\tcase\tversus\tratio\ttarget\tstatus\n");
+    int header = 0;
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        const struct target *t = &targets[i];
+        double a = kept_median(t->figure, t->param, t->placement, t->name);
+        double b = kept_median(t->figure, t->param, t->placement, t->other);
+        if (isnan(a) || isnan(b))
+            continue;  /* not measured in this run (filtered, skipped or failed) */
+        if (!header) {
+            printf("\n== targets (ratios of medians from the same interleaved series)\n");
+            header = 1;
+        }
+        double r = a / b;
+        int ok = t->le ? r <= t->bound : r >= t->bound;
+        char miss[64] = "";
+        if (!ok)
+            snprintf(miss, sizeof miss, " by %.0f%%",
+                     100.0 * (t->le ? r / t->bound - 1.0 : 1.0 - r / t->bound));
+        printf("  %-4s %-8llu %-5s %-15s / %-14s = %7.3f   target %s %-5g %s%s\n", t->figure,
+               (unsigned long long)t->param, placement_name(t->placement), t->name, t->other, r,
+               t->le ? "<=" : ">=", t->bound, ok ? "met" : "MISSED", miss);
+        if (f)
+            fprintf(f, "%s\t%llu\t%s\t%s\t%s\t%.4g\t%s%g\t%s\n", t->figure,
+                    (unsigned long long)t->param, placement_name(t->placement), t->name,
+                    t->other, r, t->le ? "<=" : ">=", t->bound, ok ? "met" : "missed");
+    }
+    if (f)
+        fclose(f);
+}
+
 static void fmt_num(char *buf, size_t len, double v)
 {
     if (isnan(v))
@@ -559,12 +768,16 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
         return;
 
     /* Interleave: every rep runs every case once, in the same order. */
-    for (unsigned r = 0; r < reps; r++) {
+    unsigned nreps = fig->max_reps && fig->max_reps < reps ? fig->max_reps : reps;
+    for (unsigned r = 0; r < nreps; r++) {
         for (size_t i = 0; i < n; i++) {
             double v = NAN, p = NAN;
             if (execute(fig, res[i].c, param, placement, &v, &p) == 0) {
                 res[i].val[res[i].nval] = v;
                 res[i].p99[res[i].nval] = p;
+                res[i].csw[res[i].nval] = shared_run->csw_per_op;
+                res[i].cpu[res[i].nval] = shared_run->cpu_per_op;
+                res[i].flt[res[i].nval] = shared_run->flt_per_op;
                 res[i].nval++;
                 res[i].samples = shared_run->nsamples;
             } else {
@@ -588,8 +801,14 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
         if (fig->kind == BENCH_LATENCY) {
             memcpy(tmp, x->p99, x->nval * sizeof *tmp);
             x->p99med = median_dbl(tmp, x->nval);
+            memcpy(tmp, x->csw, x->nval * sizeof *tmp);
+            x->cswmed = median_dbl(tmp, x->nval);
+            memcpy(tmp, x->cpu, x->nval * sizeof *tmp);
+            x->cpumed = median_dbl(tmp, x->nval);
+            memcpy(tmp, x->flt, x->nval * sizeof *tmp);
+            x->fltmed = median_dbl(tmp, x->nval);
         } else {
-            x->p99med = NAN;
+            x->p99med = x->cswmed = x->cpumed = x->fltmed = NAN;
         }
     }
 
@@ -598,10 +817,13 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
         snprintf(pbuf, sizeof pbuf, "-");
     else
         snprintf(pbuf, sizeof pbuf, "%llu", (unsigned long long)param);
-    printf("\n  %s=%s, %s-core\n", fig->param_name, pbuf, placement_name(placement));
+    if (fig->only_param_zero)
+        printf("\n  %s-core\n", placement_name(placement));
+    else
+        printf("\n  %s=%s, %s-core\n", fig->param_name, pbuf, placement_name(placement));
     if (fig->kind == BENCH_LATENCY)
-        printf("    %-22s %10s %-23s %10s   %s\n", "case", "p50", "[min-max over reps]", "p99",
-               "p50 vs baseline");
+        printf("    %-22s %10s %-23s %10s %6s %6s   %s\n", "case", "p50", "[min-max over reps]",
+               "p99", "cs/op", "pf/op", "p50 vs baseline");
     else
         printf("    %-22s %10s %-23s %10s   %s\n", "case", fig->unit, "[min-max over reps]", "",
                "vs baseline");
@@ -609,7 +831,7 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
         struct result *x = &res[i];
         const struct bench_case *c = x->c;
         if (x->nval == 0) {
-            printf("    %-22s FAILED (%u/%u runs): %s\n", c->name, x->failed, reps, x->err);
+            printf("    %-22s FAILED (%u/%u runs): %s\n", c->name, x->failed, nreps, x->err);
             fprintf(tsv, "%s\t%s\t%s\t%s\t%s\t%u\t\t\t\t\t%s\t\tFAILED: %s\n", fig->name, pbuf,
                     placement_name(placement), c->name, fig->unit, 0u,
                     c->baseline ? c->baseline : "", x->err);
@@ -634,10 +856,18 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
             snprintf(rat, sizeof rat, "(no %s)", bname);
         else
             snprintf(rat, sizeof rat, "%.2fx %s", ratio, bname);
-        printf("    %-22s %10s %-23s %10s   %s", c->name, med, range,
-               fig->kind == BENCH_LATENCY ? p99 : "", rat);
+        char csw[32] = "", flt[32] = "";
+        if (fig->kind == BENCH_LATENCY && !isnan(x->cswmed)) {
+            snprintf(csw, sizeof csw, "%.2f", x->cswmed);
+            snprintf(flt, sizeof flt, "%.2f", x->fltmed);
+        }
+        if (fig->kind == BENCH_LATENCY)
+            printf("    %-22s %10s %-23s %10s %6s %6s   %s", c->name, med, range, p99, csw, flt,
+                   rat);
+        else
+            printf("    %-22s %10s %-23s %10s   %s", c->name, med, range, "", rat);
         if (x->failed)
-            printf("   (%u/%u runs failed: %s)", x->failed, reps, x->err);
+            printf("   (%u/%u runs failed: %s)", x->failed, nreps, x->err);
         printf("\n");
         fprintf(tsv, "%s\t%s\t%s\t%s\t%s\t%zu\t%.6g\t%.6g\t%.6g\t", fig->name, pbuf,
                 placement_name(placement), c->name, fig->unit, x->nval, x->median, x->min,
@@ -647,8 +877,14 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
         fprintf(tsv, "\t%s\t", bname ? bname : "");
         if (!isnan(ratio))
             fprintf(tsv, "%.4g", ratio);
-        fprintf(tsv, "\t%s\n", x->failed ? "PARTIAL" : "ok");
+        fprintf(tsv, "\t%s\t", x->failed ? "PARTIAL" : "ok");
+        if (fig->kind == BENCH_LATENCY && !isnan(x->cswmed))
+            fprintf(tsv, "%.3g\t%.4g\t%.3g", x->cswmed, x->cpumed / 1000.0, x->fltmed);
+        else
+            fprintf(tsv, "\t\t");
+        fprintf(tsv, "\n");
         plot_put(placement, pidx, c->name, x->median);
+        keep(fig->name, param, placement, c->name, x->median);
     }
     fflush(stdout);
     fflush(tsv);
@@ -670,12 +906,16 @@ static double loadavg(void)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [-o DIR] [-r REPS] [-t MS] [-f FIGURES] [-c CASES] [-D NAME=VALUE]... [-l]\n"
+            "usage: %s [-o DIR] [-r REPS] [-t MS] [-w MS] [-f FIGURES] [-c CASES] [-p cross|same] [-s N]\n"
+            "       [-D NAME=VALUE]... [-l]\n"
             "  -o DIR      write results.tsv and plot data there (default build/bench)\n"
             "  -r REPS     interleaved repetitions per case (default 5, max %d)\n"
             "  -t MS       measured time per run in ms (default 60)\n"
+            "  -w MS       warm-up per run in ms, not measured (default: a sixth of -t)\n"
             "  -f LIST     only these figures (comma list)\n"
             "  -c LIST     only cases whose name contains one of these (comma list)\n"
+            "  -p WHERE    only one placement: cross or same\n"
+            "  -s N        only this size or batch\n"
             "  -D N=V      option for cases (e.g. idlc=PATH)\n"
             "  -l          list figures and cases\n",
             argv0, MAX_REPS);
@@ -684,7 +924,7 @@ static void usage(const char *argv0)
 int main(int argc, char **argv)
 {
     int list = 0, opt;
-    while ((opt = getopt(argc, argv, "o:r:t:f:c:D:lh")) != -1) {
+    while ((opt = getopt(argc, argv, "o:r:t:w:f:c:p:s:D:lh")) != -1) {
         switch (opt) {
         case 'o': outdir = optarg; break;
         case 'r': reps = (unsigned)atoi(optarg); break;
@@ -692,6 +932,16 @@ int main(int argc, char **argv)
         case 'f': only_figures = optarg; break;
         case 'c': only_cases = optarg; break;
         case 'l': list = 1; break;
+        case 's': only_param = atoll(optarg); break;
+        case 'w': warmup_ms = atoll(optarg); break;
+        case 'p':
+            only_placements = strcmp(optarg, "cross") == 0 ? BENCH_CROSS
+                            : strcmp(optarg, "same") == 0  ? BENCH_SAME : 0;
+            if (!only_placements) {
+                usage(argv[0]);
+                return 2;
+            }
+            break;
         case 'D': {
             char *eq = strchr(optarg, '=');
             if (!eq || nopts == MAX_OPTS) {
@@ -707,7 +957,7 @@ int main(int argc, char **argv)
         default: usage(argv[0]); return 2;
         }
     }
-    if (reps < 1 || reps > MAX_REPS || budget_ms < 1 || budget_ms > 10000) {
+    if (reps < 1 || reps > MAX_REPS || budget_ms < 1 || budget_ms > 10000 || warmup_ms > 10000) {
         usage(argv[0]);
         return 2;
     }
@@ -760,12 +1010,16 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(tsv, "figure\tparam\tplacement\tcase\tunit\treps\tmedian\tmin\tmax\tp99\tbaseline"
-                 "\tratio\tstatus\n");
+                 "\tratio\tstatus\tcsw_per_op\tcpu_us_per_op\tfaults_per_op\n");
 
     struct utsname u;
     uname(&u);
-    printf("idc bench: %u interleaved repetitions, %llu ms measured per run (+1/6 warm-up)\n",
-           reps, (unsigned long long)budget_ms);
+    if (warmup_ms >= 0)
+        printf("idc bench: %u interleaved repetitions, %llu ms measured per run after %lld ms "
+               "warm-up\n", reps, (unsigned long long)budget_ms, warmup_ms);
+    else
+        printf("idc bench: %u interleaved repetitions, %llu ms measured per run (+1/6 warm-up)\n",
+               reps, (unsigned long long)budget_ms);
     printf("machine: %s %s, %d CPUs usable; timer: %s (%.3f ticks/ns), timer pair costs %.0f ns\n",
            u.sysname, u.release, ncpu, use_tsc ? "TSC" : "CLOCK_MONOTONIC", ticks_per_ns,
            timer_overhead_ns());
@@ -773,6 +1027,8 @@ int main(int argc, char **argv)
            "same-core = both on CPU 0\n");
     printf("each figure: median over repetitions [min-max]; ratio = median / the baseline's "
            "median in the same series\n");
+    printf("latency tables: cs/op = context switches, pf/op = page faults, of both processes "
+           "per operation\n");
     double load0 = loadavg();
     printf("load average before: %.2f%s\n", load0,
            load0 > 0.5 ? "  (WARNING: other work is running; absolute figures are disturbed, "
@@ -809,12 +1065,15 @@ int main(int argc, char **argv)
         const uint64_t *params = fig->only_param_zero ? zero : fig->params;
         static const unsigned pls[] = { BENCH_CROSS, BENCH_SAME };
         for (size_t pi = 0; pi < 2; pi++) {
+            if (!(only_placements & pls[pi]))
+                continue;
             if (fig->only_param_zero) {
                 run_block(fig, 0, 0, pls[pi]);
                 continue;
             }
             for (size_t k = 0; params[k]; k++)
-                run_block(fig, params[k], k, pls[pi]);
+                if (only_param < 0 || (uint64_t)only_param == params[k])
+                    run_block(fig, params[k], k, pls[pi]);
         }
         if (!fig->only_param_zero)
             plot_write(fig);
@@ -824,6 +1083,7 @@ int main(int argc, char **argv)
                 cases[i]->cleanup();
     }
     fclose(tsv);
+    check_targets();
     printf("\nload average after: %.2f\n", loadavg());
     rmdir(tmpdir);  /* cases remove their own files; a leftover keeps it, harmlessly */
     printf("\nresults: %s\n", path);

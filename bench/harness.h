@@ -45,6 +45,10 @@ struct bench_run {
     size_t    nsamples;
     size_t    cap;
     uint64_t  lat_t0;      /* set by bench_lat_start */
+    uint64_t  ops;         /* operations recorded or warmed up (bench_lat_record*) */
+    double    csw_per_op;  /* context switches of both processes per operation (harness) */
+    double    cpu_per_op;  /* CPU ns (user + system, both processes) per operation (harness) */
+    double    flt_per_op;  /* minor page faults of both processes per operation (harness) */
     /* rate/bandwidth: the figure's unit (see struct bench_figure) */
     double    value;
     /* failure reason (set with bench_fail) */
@@ -66,6 +70,7 @@ struct bench_figure {
     const uint64_t *params;              /* zero-terminated unless only_param_zero */
     int             only_param_zero;     /* a single run with param 0 */
     double          budget_scale;        /* multiplies the per-run budget (1 if 0) */
+    unsigned        max_reps;            /* caps the repetitions (slow figures); 0: no cap */
 };
 
 struct bench_case {

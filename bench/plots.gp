@@ -9,7 +9,7 @@ set grid xtics ytics mxtics mytics lc rgb "#dddddd"
 set key outside right top
 set logscale x 2
 set logscale y 10
-set format x "%.0s%cB"
+set format x "%g"
 set style data linespoints
 set datafile missing "NaN"
 
@@ -25,10 +25,13 @@ do for [f in "rtt-cross rtt-same"] {
         set output pngfile(f)
         set title sprintf("round-trip latency, p50 (median of repetitions), %s-core placement: lower is better", \
                           f eq "rtt-cross" ? "cross" : "same")
+        set xtics ("8" 8, "64" 64, "256" 256, "1 Ki" 1024, "4 Ki" 4096)
+        set xrange [6:5500]
         set xlabel "payload bytes each way"
         set ylabel "microseconds (log)"
         plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
         unset output
+        unset xrange
     }
 }
 
@@ -39,6 +42,8 @@ do for [f in "bulk-cross bulk-same"] {
         set output pngfile(f)
         set title sprintf("bulk transfer into the receiver's memory, %s-core placement: higher is better", \
                           f eq "bulk-cross" ? "cross" : "same")
+        set xtics ("4 KiB" 4096, "64 KiB" 65536, "1 MiB" 1048576, "16 MiB" 16777216)
+        set xrange [3000:23000000]
         set xlabel "transfer size"
         set ylabel "GB/s (log)"
         plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
@@ -56,6 +61,7 @@ do for [f in "rate-cross rate-same"] {
         set output pngfile(f)
         set title sprintf("one-way message rate by publish batch, %s-core placement: higher is better", \
                           f eq "rate-cross" ? "cross" : "same")
+        set xtics ("1" 1, "16" 16)
         set xlabel "messages published per notify decision (batch)"
         set ylabel "million messages/s (log)"
         set logscale x 2

@@ -127,7 +127,7 @@ void *idlc_map_get(const struct idlc_map *m, const void *k1, const void *k2)
 void *idlc_map_put(struct idlc_ctx *ctx, struct idlc_map *m, const void *k1, const void *k2, void *v)
 {
 	if (m->n * 2 >= m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 64;
+		size_t cap = m->cap ? m->cap * 2 : 8;
 		struct idlc_map_ent *e = idlc_alloc(ctx, cap * sizeof *e);
 		for (size_t i = 0; i < m->cap; i++) {
 			if (!m->e[i].v)
@@ -373,11 +373,14 @@ static struct idlc_unit *new_unit(struct idlc_ctx *ctx, const char *path, const 
 	return u;
 }
 
-static struct idlc_unit *parse_and_load(struct idlc_ctx *ctx, struct idlc_unit *u, const char *key)
+/* Parses u, then loads its imports. from: the import that brought u in, or NULL. */
+static struct idlc_unit *parse_and_load(struct idlc_ctx *ctx, struct idlc_unit *u, const char *key,
+					const struct idlc_loc *from)
 {
 	if (key)
 		idlc_map_put(ctx, &ctx->unit_by_path, key, NULL, u);
-	idlc_parse_source(ctx, u);
+	if (idlc_parse_source(ctx, u) && from)
+		idlc_note(ctx, *from, "in the file imported here");
 	u->state = 1; /* loading imports */
 	if (ctx->load_depth == ctx->load_cap) {
 		ctx->load_cap = ctx->load_cap ? ctx->load_cap * 2 : 16;
@@ -418,13 +421,13 @@ struct idlc_unit *idlc_parse_file(struct idlc_ctx *ctx, const char *path)
 	}
 	u = new_unit(ctx, path, text, len);
 	free(text);
-	return parse_and_load(ctx, u, key);
+	return parse_and_load(ctx, u, key, NULL);
 }
 
 struct idlc_unit *idlc_parse_string(struct idlc_ctx *ctx, const char *name, const char *text)
 {
 	struct idlc_unit *u = new_unit(ctx, name, text, strlen(text));
-	return parse_and_load(ctx, u, NULL);
+	return parse_and_load(ctx, u, NULL, NULL);
 }
 
 static bool file_exists(const char *p)
@@ -519,7 +522,7 @@ static void load_imports(struct idlc_ctx *ctx, struct idlc_unit *u)
 		free(text);
 		/* set before recursing so the cycle chain can be printed */
 		im->unit = iu;
-		parse_and_load(ctx, iu, key);
+		parse_and_load(ctx, iu, key, &im->loc);
 	}
 }
 

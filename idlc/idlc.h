@@ -19,12 +19,12 @@
  * After idlc_check() returned 0 the AST is read-only and fully resolved: every type
  * reference points at its declaration, every constant expression has its value, every
  * type/field/message has its maximum encoded size, every message its opcode.
- *
- * AST FROZEN
- * (The data structures below are stable: fields may be added, none renamed or removed.)
  */
 #ifndef IDLC_H
 #define IDLC_H
+
+/* AST FROZEN */
+/* (The data structures below are stable: fields may be added, none renamed or removed.) */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -411,6 +411,8 @@ struct idlc_lexstate {
 	char last[40];               /* text of the last token (for syntax errors) */
 	bool at_eof;                 /* last token was end of file */
 	bool eof_reported;           /* an unterminated comment/string already explained EOF */
+	int lex_error_line;          /* line of the last invalid character: a syntax error there
+	                                is its consequence and is not reported again */
 	/* parser bookkeeping: tails of the unit's lists */
 	struct idlc_decl **decl_tail;
 	struct idlc_msg **msg_tail;
@@ -425,8 +427,10 @@ int idlc_parse_source(struct idlc_ctx *ctx, struct idlc_unit *u);
 /* ====================================================================== sema.c */
 
 /*
- * Resolves and checks the unit and its imports. Returns 0 when no error was reported,
- * -1 otherwise (diagnostics printed). Fills the sema fields described above.
+ * Resolves and checks every unit loaded into ctx not checked yet (u and its imports, imports
+ * first). Returns 0 when no error was reported (in any phase), -1 otherwise (diagnostics
+ * printed). Fills the sema fields described above. Safe on any AST, but after syntax errors
+ * (ctx->hard_errors != 0) it mostly reports consequences of them: the driver skips it then.
  */
 int idlc_check(struct idlc_ctx *ctx, struct idlc_unit *u);
 

@@ -109,11 +109,11 @@ static struct idlc_field *mk_field(yyscan_t scanner, struct idlc_type *t, struct
 		struct idlc_loc l = t->loc;
 		l.end_line = sfx.loc.end_line;
 		l.end_col = sfx.loc.end_col;
+		/* the array type spans from the element type to the closing ']' */
 		struct idlc_type *a = mk_type(scanner, sfx.kind == IDLC_SFX_FIXED ? IDLC_T_ARRAY : IDLC_T_VECTOR,
-					      sfx.loc, NULL);
+					      l, NULL);
 		a->elem = t;
 		a->bound_expr = sfx.expr;
-		(void)l;
 		t = a;
 	}
 	f->type = t;
@@ -704,6 +704,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner)
 	const YYLTYPE *loc = yypcontext_location(yyctx);
 	if (la == YYSYMBOL_YYEOF && ls->eof_reported)
 		return 0;
+	if (loc->line == ls->lex_error_line)
+		return 0; /* caused by the invalid character reported on this line */
 	char before[96];
 	if (la == YYSYMBOL_YYEOF)
 		snprintf(before, sizeof before, "at end of file");

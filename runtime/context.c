@@ -299,15 +299,15 @@ void idc_context_destroy(struct idc_context *ctx)
         return;
     while (ctx->eps)
         idc__ep_forget(ctx->eps);
-    while (ctx->done_head) {
+    idc__buffers_fini(ctx);
+    idc_transport_shm.ctx_fini(ctx);
+    if (idc_transport_xen.ctx_fini)
+        idc_transport_xen.ctx_fini(ctx);
+    while (ctx->done_head) {          /* transfers completed above are dropped, not called */
         struct idc_xfer *x = ctx->done_head;
         ctx->done_head = x->next;
         free(x);
     }
-    idc__buffers_fini(ctx);
-    idc_transport_shm.ctx_fini(ctx);
-    if (&idc_transport_xen && idc_transport_xen.ctx_fini)
-        idc_transport_xen.ctx_fini(ctx);
     if (ctx->epfd >= 0) close(ctx->epfd);
     if (ctx->kickfd >= 0) close(ctx->kickfd);
     if (ctx->timerfd >= 0) close(ctx->timerfd);

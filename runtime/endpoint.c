@@ -136,7 +136,7 @@ static void free_conn(struct idc_ep *ep)
 static void finish_destroy(struct idc_ep *ep)
 {
     void (*done)(struct idc_endpoint *) = ep->destroy_done;
-    if (ep->tp)
+    if (ep->tp && ep->tp_started)
         ep->tp->ep_stop(ep);
     if (ep->appeared) {
         ep->appeared = false;
@@ -178,6 +178,7 @@ void idc__ep_run_pending(struct idc_ep *ep)
     unsigned p = ep->pend;
     ep->pend = 0;
     if (p & IDC_PEND_START && !ep->destroying && ep->state == IDC_EP_ABSENT) {
+        ep->tp_started = true;
         int r = ep->tp->ep_start(ep);
         if (r < 0) {
             idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->address, idc_strerror(r));
@@ -646,7 +647,7 @@ void idc__ep_arm(struct idc_ep *ep, bool spin)
 
 void idc__ep_forget(struct idc_ep *ep)
 {
-    if (ep->tp && ep->state != IDC_EP_DEAD)
+    if (ep->tp && ep->tp_started)
         ep->tp->ep_stop(ep);
     free_conn(ep);
     unlink_ep(ep);

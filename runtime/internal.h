@@ -87,8 +87,9 @@ struct idc_context {
     struct idc_reg *regs;            /* [IDC_MAX_REGS], lazily allocated */
     uint32_t *gen_table;             /* shared generation table (transport-provided memory) */
     void *tp_buf;                    /* transport's buffer-service state */
-    /* shm transport per-context state (directory watch) */
+    /* per-context transport state, owned by each transport (freed in its ctx_fini) */
     void *shm;
+    void *xen;
 };
 
 void idc__log(struct idc_context *ctx, int level, const char *fmt, ...)
@@ -170,12 +171,15 @@ struct idc_ep {
     bool appeared;                   /* appear reported, disappear not yet */
     bool destroying;
     bool in_rx;
+    bool tp_started;                 /* ep_start ran: ep_stop must run */
     struct idc_ep *next, *prev;      /* ctx->eps */
     struct idc_ep *pend_next;
     struct idc_ep *dirty_next;
     struct idc_conn *conn;
     char down_reason[192];
-    _Alignas(8) unsigned char tp_priv[448];   /* transport-private */
+    _Alignas(8) unsigned char tp_priv[448];   /* transport-private per-endpoint state: each
+                                                 transport overlays its own struct and
+                                                 static-asserts that it fits */
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u

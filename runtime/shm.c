@@ -27,6 +27,7 @@
 
 #define RETRY_MS      100u     /* handshake failure / busy socket */
 #define SERVE_RETRY_MS 500u    /* name served by someone else */
+#define HANDSHAKE_MS  5000u    /* backend: a frontend that accepted must finish by then */
 
 enum hs_state {
     HS_NONE = 0,
@@ -302,6 +303,7 @@ static int chan_up(struct idc_ep *ep)
     if (idc__watch_add(ep->ctx, &s->ew) < 0)
         return IDC_ERR_IO;
     s->hs = HS_UP;
+    idc__timer_cancel(ep->ctx, &s->retry);
     int r = idc__ep_channel_up(ep, &s->ch);
     if (r < 0)
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
@@ -520,6 +522,8 @@ static void be_accept(struct idc_watch *w, uint32_t events)
     }
     s->hs = HS_WAIT_HELLO;
     be_listen_ctl(ep, false);
+    /* A silent peer must not hold the (single) connection slot forever. */
+    idc__timer_arm(ep->ctx, &s->retry, HANDSHAKE_MS);
 }
 
 static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -728,7 +732,14 @@ static int be_publish(struct idc_ep *ep)
 static void be_serve_retry(struct idc_timer *t)
 {
     struct idc_ep *ep = t->arg;
-    if (ep->destroying || S(ep)->lfd >= 0)
+    struct shm_ep *s = S(ep);
+    if (s->lfd >= 0 && (s->hs == HS_WAIT_HELLO || s->hs == HS_WAIT_READY)) {
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: handshake timed out; dropping that peer",
+                 ep->address);
+        be_drop(ep);
+        return;
+    }
+    if (ep->destroying || s->lfd >= 0)
         return;
     int r = be_publish(ep);
     if (r < 0) {
@@ -1342,10 +1353,7 @@ const struct idc_transport *idc__transport_for(const char *address, const char *
     if (n == 3 && memcmp(address, "shm", 3) == 0)
         return &idc_transport_shm;
     if (n == 3 && memcmp(address, "xen", 3) == 0) {
-        if (&idc_transport_xen)
-            return &idc_transport_xen;
-        *err = IDC_ERR_NOTSUP;
-        return NULL;
+        return &idc_transport_xen;
     }
     *err = (n == 6 && memcmp(address, "fabric", 6) == 0) ? IDC_ERR_NOTSUP : IDC_ERR_INVAL;
     return NULL;

@@ -29,7 +29,8 @@
  *                             (shm: a hidden socket named from the id).
  *   rbuf_transfer             start a transfer against another context's registration; the
  *                             transport completes it with idc__xfer_complete.
- *   ctx_fini                  release per-context transport state.
+ *   ctx_fini                  release per-context transport state (called at every context
+ *                             destroy, also for contexts that never used the transport).
  */
 #ifndef IDC_TRANSPORT_H
 #define IDC_TRANSPORT_H
@@ -70,8 +71,10 @@ struct idc_transport {
 };
 
 extern const struct idc_transport idc_transport_shm;
-/* Defined by runtime/xen.c when the Xen transport is built; absent otherwise (weak). */
-extern const struct idc_transport idc_transport_xen __attribute__((weak));
+/* Defined by runtime/xen.c (always built: libxen-dev is a build dependency). A strong
+   reference, because a weak one does not pull xen.o out of the static libidc.a. Where Xen is
+   absent at run time, its ep_start logs "not available" and fails with IDC_ERR_NOTSUP. */
+extern const struct idc_transport idc_transport_xen;
 
 /* Transport lookup by address prefix; NULL with *err = IDC_ERR_NOTSUP / IDC_ERR_INVAL. */
 const struct idc_transport *idc__transport_for(const char *address, const char **rest, int *err);

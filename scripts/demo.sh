@@ -82,9 +82,13 @@ rm -f "$T/back.img"
 nbdcopy --requests=16 "$URI" "$T/back.img" &
 COPY=$!
 PIDS="$PIDS $COPY"
-sleep 0.15
+# wait until a quarter of the image has arrived, so the kill lands in the middle of the copy
+for _ in $(seq 500); do
+    [ "$(( $(stat -c %b "$T/back.img" 2>/dev/null || echo 0) * 512 ))" -ge $((SIZE_MB * 262144)) ] && break
+    sleep 0.01
+done
 kill -9 "$BB_PID"; wait "$BB_PID" 2>/dev/null || true
-say "blkback killed (SIGKILL) while nbdcopy is reading"
+say "blkback killed (SIGKILL) while nbdcopy is reading ($(( $(stat -c %b "$T/back.img") / 2048 )) MiB copied so far)"
 sleep 1
 start_blkback
 say "blkback restarted, pid $BB_PID"

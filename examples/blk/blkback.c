@@ -61,9 +61,46 @@ struct bio {
     uint64_t            sectors;
     unsigned            pending;      /* transfers not finished */
     int                 xfer_err;     /* first transfer error (IDC_ERR_*) */
-    struct bio         *next, *prev;  /* blkback.live, for disconnect */
-    uint8_t             data[];
+    struct bio         *next, *prev;  /* blkback.live, for disconnect; or the free list */
+    bool                direct;       /* data points into the RAM disk itself */
+    uint8_t            *data;         /* the bytes: buf, or the RAM disk */
+    size_t              cap;          /* bytes of buf */
+    uint8_t             buf[];
 };
+
+/* Finished bios are kept for reuse (no malloc, no fresh pages on the hot path). */
+#define BIO_POOL     64
+#define BIO_MIN_CAP  (1u << 20)
+static struct bio *bio_pool;
+static unsigned    bio_pool_len;
+
+static struct bio *bio_get(size_t len)
+{
+    struct bio **pp = &bio_pool;
+    for (struct bio *b = bio_pool; b; pp = &b->next, b = b->next) {
+        if (b->cap >= len) {
+            *pp = b->next;
+            bio_pool_len--;
+            return b;
+        }
+    }
+    size_t cap = len < BIO_MIN_CAP ? BIO_MIN_CAP : len;
+    struct bio *b = malloc(sizeof *b + cap);
+    if (b)
+        b->cap = cap;
+    return b;
+}
+
+static void bio_put(struct bio *b)
+{
+    if (bio_pool_len >= BIO_POOL || b->cap > BIO_MIN_CAP) {
+        free(b);
+        return;
+    }
+    b->next = bio_pool;
+    bio_pool = b;
+    bio_pool_len++;
+}
 
 static void say(const struct blkback *bb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const struct blkback *bb, const char *fmt, ...)
@@ -124,7 +161,7 @@ static void bio_complete(struct bio *b, enum blkif_error err)
         unlink_bio(b);
     }
     if (b->pending == 0)
-        free(b);
+        bio_put(b);
 }
 
 static void transfer_done(void *arg, int status)
@@ -138,7 +175,7 @@ static void transfer_done(void *arg, int status)
     if (b->pending)
         return;
     if (!b->req) {                      /* the connection went away meanwhile */
-        free(b);
+        bio_put(b);
         return;
     }
     if (b->xfer_err) {
@@ -149,7 +186,7 @@ static void transfer_done(void *arg, int status)
     }
     size_t len = (size_t)(b->sectors * BLKIF_SECTOR_SIZE);
     if (b->write) {
-        int err = blk_store_write(&bb->store, b->data, b->sector * BLKIF_SECTOR_SIZE, len);
+        int err = b->direct ? 0 : blk_store_write(&bb->store, b->data, b->sector * BLKIF_SECTOR_SIZE, len);
         if (!err && b->fua)
             err = blk_store_flush(&bb->store);
         if (err) {
@@ -206,7 +243,7 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
     }
 
     size_t len = (size_t)(sectors * BLKIF_SECTOR_SIZE);
-    if (!(b = malloc(sizeof *b + len))) {
+    if (!(b = bio_get(len))) {
         bb->st.errors++;
         if (write)
             blkif_write_fail(req, BLKIF_ERROR_IO);
@@ -214,15 +251,22 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
             blkif_read_fail(req, BLKIF_ERROR_IO);
         return;
     }
+    size_t cap = b->cap;
     *b = (struct bio){ .bb = bb, .req = req, .write = write, .fua = fua, .sector = sector,
-                       .sectors = sectors };
+                       .sectors = sectors, .cap = cap, .data = b->buf };
+    /* RAM disk: the transfers go straight to/from the disk's memory, one copy in all (a
+       failed write may then leave part of the range written, as on a real disk) */
+    if (bb->store.ram) {
+        b->direct = true;
+        b->data = bb->store.ram + sector * BLKIF_SECTOR_SIZE;
+    }
     b->next = bb->live;
     if (bb->live)
         bb->live->prev = b;
     bb->live = b;
     bb->held++;
 
-    if (!write) {
+    if (!write && !b->direct) {
         int rc = blk_store_read(&bb->store, b->data, sector * BLKIF_SECTOR_SIZE, len);
         if (rc) {
             bio_complete(b, errno_to_blkif(rc));

@@ -19,6 +19,10 @@ idc_doc(`', `$9')m4_dnl
 _Static_assert(IDC_ABI_VERSION == 1, "$2.h was generated for libidc ABI version 1");
 
 m4_divert(20)
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ================================================================ constants */
 
 m4_ifelse(`$5', `1', `#define idc_upper(`$1')_VERSION $6   /* protocol version */
@@ -41,6 +45,10 @@ m4_divert(60)
 /* ================================================================ opcodes */
 
 m4_divert(90)
+#ifdef __cplusplus
+}
+#endif
+
 #endif /* idc_guard */
 m4_divert(-1)')
 m4_define(`idc_claim_unit', `idc_claim(idc_upper(`$1_VERSION'), `the protocol version')idc_claim(idc_upper(`$1_MAX_FRAME'), `the maximum frame')idc_claim(`$1_wire_error', `the codec error type')idc_claim_side(`$1', `frontend')idc_claim_side(`$1', `backend')')

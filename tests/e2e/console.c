@@ -8,7 +8,7 @@
 
 #include "e2e.h"
 
-TestSuite(console, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
+TestSuite(console, .init = e2e_setup, .fini = e2e_teardown);
 
 #define CLIENTS 50
 #define LINES   200
@@ -93,7 +93,7 @@ Test(console, wall_reaches_other_consoles)
     fputs("wall hello from the other console\n", t);
     fclose(t);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s -q shm:wall.1 < %s > %s 2>&1", client, e2e_path("talk.txt"),
+    snprintf(cmd, sizeof cmd, "timeout 30 %s -q shm:wall.1 < %s > %s 2>&1", client, e2e_path("talk.txt"),
              e2e_path("talker.out"));
     cr_assert_eq(system(cmd), 0);
 

@@ -1,4 +1,4 @@
-/* End-to-end test helpers (see e2e.h). */
+/* End-to-end test utilities (see e2e.h). */
 #include "e2e.h"
 
 #include <criterion/criterion.h>
@@ -160,6 +160,9 @@ pid_t e2e_spawn_env(const char *log, const char *const env[], const char *const 
         if (nul >= 0)
             dup2(nul, STDIN_FILENO);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* the test runner's own descriptors are none of the child's business */
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
         for (const char *const *e = env; e && *e; e++)
             putenv((char *)*e);
         execvp(argv[0], (char *const *)argv);

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,7 +17,7 @@
 
 #define MiB (1024ull * 1024ull)
 
-TestSuite(mirror, .init = e2e_setup, .fini = e2e_teardown, .timeout = 180);
+TestSuite(mirror, .init = e2e_setup, .fini = e2e_teardown);
 
 static pid_t start_leg(const char *addr, const char *file, const char *log)
 {
@@ -35,6 +36,21 @@ static bool status_has(const char *want)
     if (f)
         fclose(f);
     return found;
+}
+
+static unsigned long status_value(const char *key)
+{
+    char line[256];
+    unsigned long v = 0;
+    size_t n = strlen(key);
+    FILE *f = fopen(e2e_path("mirror.status"), "r");
+
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == '=')
+            v = strtoul(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return v;
 }
 
 static bool wait_status(const char *a, const char *b, int timeout_ms)
@@ -84,8 +100,11 @@ Test(mirror, leg_restart_under_writes_leaves_legs_equal)
 
     /* 2: kill leg B in the middle of a second full write, restart it while writing goes on */
     const char *c2[] = { "nbdcopy", "--requests=8", src2, uri, NULL };
+    unsigned long writes0 = status_value("writes");
     pid_t copy = e2e_spawn("copy2.log", c2);
-    usleep(30000);
+    /* kill once an eighth of the copy went through (the status is rewritten every 200 ms) */
+    for (int i = 0; i < 500 && status_value("writes") < writes0 + 16; i++)
+        usleep(10000);
     e2e_stop(lb, SIGKILL);
     usleep(150000);
     lb = start_leg("shm:legB", b, "legB.log");
@@ -103,6 +122,8 @@ Test(mirror, leg_restart_under_writes_leaves_legs_equal)
         e2e_dump_log("mirror.log");
     cr_assert(synced, "leg B did not get back in sync");
     cr_expect(!status_has("leg1_losses=0"), "leg B's loss was not noticed (killed too late?)");
+    cr_expect_gt(status_value("degraded_writes"), 0, "no write went to one leg only");
+    cr_expect_gt(status_value("leg1_resynced_chunks"), 0, "nothing was resynchronised");
     const char *c3[] = { "nbdcopy", uri, out, NULL };
     cr_assert_eq(e2e_run(60, "copy3.log", c3), 0);
     cr_expect(e2e_files_equal(src2, out), "data read through the mirror differs");

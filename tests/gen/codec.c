@@ -634,3 +634,99 @@ Test(codec, small_payloads_roundtrip_and_hostile)
 		hostile(&codec_everything_query_args, frame, len, 2);
 	}
 }
+
+/* several random byte changes, cuts and extensions of valid frames, for every decoder: each
+   result is refused or canonical, and nothing is read outside the frame (under ASan) */
+Test(codec, random_mutations_are_refused_or_canonical, .timeout = 120)
+{
+	const struct codec *codecs[] = {
+		&codec_everything_put_args, &codec_everything_get_result, &codec_everything_query_result,
+		&codec_everything_changed_args, &codec_blkif_read_args, &codec_blkif_get_info_result,
+	};
+	uint8_t frame[FRAME_MAX], bad[FRAME_MAX + 16], again[FRAME_MAX];
+	int accepted = 0, refused = 0;
+
+	for (size_t c = 0; c < sizeof codecs / sizeof codecs[0]; c++) {
+		const struct codec *k = codecs[c];
+		void *out = malloc(k->size);
+		cr_assert_not_null(out);
+		for (int n = 0; n < 3000; n++) {
+			size_t len;
+			if (k == &codec_everything_put_args) {
+				struct everything_put_args a;
+				memset(&a, 0, sizeof a);
+				rnd_record(&a.r, 3, false);
+				rnd_containers(&a.c, false);
+				len = roundtrip(k, &a, 3, frame);
+			} else if (k == &codec_everything_get_result) {
+				struct everything_get_result g;
+				memset(&g, 0, sizeof g);
+				rnd_record(&g.r, 3, false);
+				len = roundtrip(k, &g, 3, frame);
+			} else if (k == &codec_everything_query_result) {
+				struct everything_query_result q;
+				memset(&q, 0, sizeof q);
+				rnd_value(&q.v, false);
+				len = roundtrip(k, &q, 3, frame);
+			} else if (k == &codec_everything_changed_args) {
+				struct everything_changed_args ch;
+				memset(&ch, 0, sizeof ch);
+				rnd_string(ch.who, rnd_below(17));
+				ch.where_count = rnd_below(9);
+				for (uint32_t i = 0; i < ch.where_count; i++)
+					rnd_point(&ch.where[i]);
+				len = roundtrip(k, &ch, 3, frame);
+			} else if (k == &codec_blkif_read_args) {
+				struct blkif_read_args r;
+				memset(&r, 0, sizeof r);
+				r.segs_count = rnd_below(12);
+				for (uint32_t i = 0; i < r.segs_count; i++)
+					rnd_rbuf(&r.segs[i].buf, IDC_RBUF_WRITE | (rnd() & 1));
+				len = roundtrip(k, &r, 2, frame);
+			} else {
+				struct blkif_get_info_result g;
+				memset(&g, 0, sizeof g);
+				rnd_string(g.info.serial, rnd_below(21));
+				g.info.type = (uint8_t)rnd_below(3);
+				len = roundtrip(k, &g, 2, frame);
+			}
+			memcpy(bad, frame, len);
+			size_t blen = len;
+			int changes = 1 + (int)rnd_below(4);
+			for (int m = 0; m < changes; m++) {
+				switch (rnd_below(4)) {
+				case 0: /* cut */
+					blen = blen ? rnd_below((uint32_t)blen) : 0;
+					break;
+				case 1: /* extend with random bytes */
+					for (int e = (int)rnd_below(8); e > 0 && blen < len + 16; e--)
+						bad[blen++] = (uint8_t)rnd();
+					break;
+				default: /* overwrite a byte (small values hit counts, tags, bools) */
+					if (blen)
+						bad[rnd_below((uint32_t)blen)] = (uint8_t)(rnd() & 1 ? rnd_below(4) : rnd());
+					break;
+				}
+			}
+			const char *field = NULL, *reason = NULL;
+			int rc = decode_exact(k, out, 3, bad, blen, &field, &reason);
+			if (k == &codec_blkif_read_args || k == &codec_blkif_get_info_result)
+				rc = decode_exact(k, out, 2, bad, blen, &field, &reason);
+			if (rc == 0) {
+				size_t len2 = 0;
+				uint32_t v = (k == &codec_blkif_read_args || k == &codec_blkif_get_info_result) ? 2 : 3;
+				cr_assert_eq(k->encode(out, v, again, sizeof again, &len2, &field, &reason), 0);
+				cr_assert(len2 == blen && memcmp(again, bad, blen) == 0,
+					  "%s: accepted mutation is not canonical", k->name);
+				accepted++;
+			} else {
+				cr_assert_eq(rc, IDC_ERR_PROTO);
+				cr_assert(field && reason);
+				refused++;
+			}
+		}
+		free(out);
+	}
+	cr_assert_gt(refused, 0);
+	cr_log_info("random mutations: %d refused, %d accepted (canonical)", refused, accepted);
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,13 +47,13 @@ Test(endpoint, destroy_of_zeroed_storage_is_harmless)
 static volatile bool g_done;
 static void on_destroyed(struct idc_endpoint *ep) { (void)ep; g_done = true; }
 
-Test(endpoint, xen_address_is_notsup_and_logged)
+Test(endpoint, unbuilt_transport_is_notsup_and_logged)
 {
     const char *dir = rt_tmpdir();
     struct rt_log log = { 0 };
     struct idc_context *ctx = rt_ctx(dir, &log);
     struct rt_drv d = { 0 };
-    rt_drv_create(&d, ctx, IDC_ROLE_FRONTEND, "xen:0/rtcore/0", &rt_proto_v1, 0);
+    rt_drv_create(&d, ctx, IDC_ROLE_FRONTEND, "fabric:node1/rtcore", &rt_proto_v1, 0);
     idc_context_dispatch(ctx, 0);
     cr_assert_eq(idc_endpoint_state(&d.ep), IDC_EP_DEAD);
     cr_assert(strstr(log.text, "IDC_ERR_NOTSUP"), "log: %s", log.text);
@@ -347,6 +348,7 @@ Test(endpoint, destroy_while_connected_goes_through_disconnect_and_disappear)
 /* Real processes: the backend is a forked child; kill -9 it mid-traffic. */
 static void child_backend(const char *dir)
 {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
     struct idc_context *ctx = rt_ctx(dir, NULL);
     static struct rt_drv be;
     be.echo = true;
@@ -489,4 +491,164 @@ Test(ring, event_suppression_notifies_only_when_asked)
     idc_ring_push(&tx, &h, "12345678");
     cr_assert(idc_ring_tx_need_notify(&tx), "armed consumer gets notified");
     munmap(mem, idc_ring_bytes(sz));
+}
+
+/* The context fd works in a foreign poll loop: dispatch(0) only when it is readable. */
+#include <poll.h>
+Test(context, fd_in_foreign_poll_loop)
+{
+    struct pair p;
+    pair_up(&p, &rt_proto_v12, &rt_proto_v12, 0);
+    struct pollfd pfd = { .fd = idc_context_fd(p.ctx), .events = POLLIN };
+    struct tx x = { .t.done = tx_done };
+    bool submitted = false;
+    for (int i = 0; i < 2000 && !x.done; i++) {
+        if (poll(&pfd, 1, 1000) <= 0)
+            break;
+        idc_context_dispatch(p.ctx, 0);
+        if (p.fe.connected && p.be.connected && !submitted) {
+            cr_assert_eq(idc_submit_transaction(&p.fe.ep, &x.t, 1, "fd", 2), 0);
+            submitted = true;
+        }
+    }
+    cr_assert(x.done, "transaction completed driven by poll() on the context fd");
+    cr_assert_eq(x.status, 0);
+    pair_down(&p);
+}
+
+/* spin_us: the spinning side still completes everything, and blocks after spinning. */
+static void child_spin_backend(const char *dir)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    static struct rt_drv be;
+    be.echo = true;
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_BACKEND,
+                                       .address = "shm:spin", .ops = &rt_ops, .user = &be,
+                                       .spin_us = 50 };
+    idc_endpoint_create(&be.ep, ctx, &cfg);
+    idc_context_run(ctx);
+    _exit(0);
+}
+
+Test(process, spin_then_block, .timeout = 60)
+{
+    const char *dir = rt_tmpdir();
+    pid_t pid = fork();
+    if (pid == 0)
+        child_spin_backend(dir);
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    struct rt_drv fe = { 0 };
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_FRONTEND,
+                                       .address = "shm:spin", .ops = &rt_ops, .user = &fe,
+                                       .spin_us = 50 };
+    idc_endpoint_create(&fe.ep, ctx, &cfg);
+    cr_assert(rt_until(ctx, &fe.connected, 5000));
+    unsigned ok = 0;
+    for (int i = 0; i < 300; i++) {
+        struct tx x = { .t.done = tx_done };
+        cr_assert_eq(idc_submit_transaction(&fe.ep, &x.t, 1, &i, sizeof(i)), 0);
+        while (!x.done)
+            idc_context_dispatch(ctx, -1);
+        ok += x.status == 0 && !memcmp(x.res, &i, sizeof(i));
+        if (i % 50 == 0)
+            usleep(2000);   /* let the peer's spin expire: it must block and be woken */
+    }
+    cr_assert_eq(ok, 300);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+/* SO_PEERCRED policy: a frontend running as another, unprivileged uid is refused. */
+#include <sys/stat.h>
+Test(process, peer_of_other_uid_refused, .timeout = 30)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to run a peer under another uid");
+    const char *dir = rt_tmpdir();
+    chmod(dir, 0777);
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    struct rt_drv be = { 0 };
+    rt_drv_create(&be, ctx, IDC_ROLE_BACKEND, "shm:cred", &rt_proto_v1, 0);
+    for (int i = 0; i < 10; i++)
+        idc_context_dispatch(ctx, 5);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cred.sock", dir);
+    chmod(path, 0777);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (setgid(65534) || setuid(65534))
+            _exit(3);
+        struct idc_context *c = rt_ctx(dir, NULL);
+        static struct rt_drv fe;
+        rt_drv_create(&fe, c, IDC_ROLE_FRONTEND, "shm:cred", &rt_proto_v1, 0);
+        for (int i = 0; i < 100; i++)
+            idc_context_dispatch(c, 10);
+        _exit(fe.connects ? 1 : 0);
+    }
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        idc_context_dispatch(ctx, 10);
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            break;
+    }
+    cr_assert(WIFEXITED(st));
+    cr_assert_eq(WEXITSTATUS(st), 0, "the other uid never connected");
+    cr_assert_eq(be.connects, 0);
+    cr_assert(strstr(log.text, "refused by policy"), "%s", log.text);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+#include <fcntl.h>
+Test(endpoint, destroy_before_first_dispatch)
+{
+    const char *dir = rt_tmpdir();
+    int fd0_ok = fcntl(0, F_GETFD) != -1;
+    struct idc_context *ctx = rt_ctx(dir, NULL);
+    struct rt_drv a = { 0 }, b = { 0 };
+    rt_drv_create(&a, ctx, IDC_ROLE_BACKEND, "shm:early", &rt_proto_v1, 0);
+    rt_drv_create(&b, ctx, IDC_ROLE_FRONTEND, "shm:early", &rt_proto_v1, 0);
+    g_done = false;
+    idc_endpoint_destroy(&a.ep, NULL);
+    idc_endpoint_destroy(&b.ep, on_destroyed);
+    cr_assert(rt_until(ctx, &g_done, 1000));
+    cr_assert_eq(a.appear + a.connects + b.appear + b.connects, 0, "no callbacks at all");
+    cr_assert_eq(idc_endpoint_state(&a.ep), IDC_EP_UNUSED);
+    if (fd0_ok)
+        cr_assert_neq(fcntl(0, F_GETFD), -1, "no stray close of fd 0");
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+/* A peer that connects and stays silent cannot hold the backend's single slot forever. */
+#include <sys/socket.h>
+#include <sys/un.h>
+Test(endpoint, silent_peer_times_out_in_handshake, .timeout = 30)
+{
+    struct pair p;
+    memset(&p, 0, sizeof(p));
+    p.dir = rt_tmpdir();
+    p.ctx = rt_ctx(p.dir, &p.log);
+    p.be.echo = true;
+    rt_drv_create(&p.be, p.ctx, IDC_ROLE_BACKEND, "shm:svc", &rt_proto_v1, 0);
+    for (int i = 0; i < 5; i++)
+        idc_context_dispatch(p.ctx, 5);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/svc.sock", p.dir);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    for (int i = 0; i < 5; i++)
+        idc_context_dispatch(p.ctx, 5);
+    rt_drv_create(&p.fe, p.ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 15000), "connected after the silent peer was dropped");
+    cr_assert(strstr(p.log.text, "handshake timed out"), "%s", p.log.text);
+    char b;
+    cr_assert_eq(recv(fd, &b, 1, 0), 0, "the silent peer was closed");
+    close(fd);
+    pair_down(&p);
 }

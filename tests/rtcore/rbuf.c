@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,6 +239,7 @@ Test(rbuf, forward_a_to_b_to_c, .timeout = 30)
     cr_assert_eq(pipe(pfd), 0);
     pid_t a = fork();
     if (a == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         /* A: owner, frontend of B's service "B"; sends the reference, then serves transfers */
         struct idc_context *ctx = rt_ctx(dir, NULL);
         void *m;

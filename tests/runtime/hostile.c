@@ -175,6 +175,40 @@ RTT_TEST(hostile, duplicate_response, 30) { victim_frontend("dupresp"); }
 RTT_TEST(hostile, frames_rewritten_after_publish, 40) { victim_frontend("rewrite"); }
 RTT_TEST(hostile, consumer_lies_about_credit, 30) { victim_frontend("credit"); }
 
+/* A peer sending legal messages as fast as its credits allow must not capture the victim's
+ * thread: dispatch keeps returning and the honest connection in the same context keeps going. */
+RTT_TEST(hostile, flood_within_credit_does_not_starve_other_endpoints, 30)
+{
+    good_up();
+    rtt_spawn("rtt_hostile", "evil", "--role", "backend", "--name", "evil", "--attack", "flood",
+              NULL);
+    evil.on_message = evil_message;
+    /* the largest message credit: long batches between credit returns */
+    rtt_ep_create(&evil, ctx, IDC_ROLE_FRONTEND, "evil",
+                  &(struct rtt_ep_opts){ .max_msg = IDC_MAX_CREDITS });
+    cr_assert(rtt_wait_connect(&evil, 1, WAIT), "log:\n%s\n%s", logbuf.buf, rtt_file_text("evil"));
+    uint64_t ok0 = g_ok, worst = 0, t_end = rtt_now_ms() + 2500;
+    while (rtt_now_ms() < t_end) {
+        uint64_t t0 = rtt_now_ms();
+        idc_context_dispatch(ctx, 10);
+        uint64_t d = rtt_now_ms() - t0;
+        if (d > worst)
+            worst = d;
+    }
+    uint64_t during = g_ok - ok0;
+    cr_log_info("flood: %llu messages from the flooder, %llu honest transactions, longest "
+                "dispatch %llu ms", (unsigned long long)evil_msgs, (unsigned long long)during,
+                (unsigned long long)worst);
+    cr_assert_gt(evil_msgs, 0u, "the flood never arrived: %s", rtt_file_text("evil"));
+    cr_assert_lt(worst, 500u, "one dispatch call lasted %llu ms under a legal flood",
+                 (unsigned long long)worst);
+    cr_assert_geq(during, 100u, "honest connection starved: %llu transactions in 2.5 s",
+                  (unsigned long long)during);
+    cr_assert_eq(evil.n_disconnect, 0, "legal traffic was refused: log:\n%s", logbuf.buf);
+    cr_assert(rtt_ep_destroy(&evil, WAIT));
+    good_check_and_down();
+}
+
 /* ------------------------------------------------------------------ victim = backend */
 static struct rtt_ep be;
 

@@ -144,12 +144,60 @@ RTT_TEST(kill, kill9_frontend_mid_transfer, 60)
     st = rtt_stop(fe2, SIGTERM, ctx, WAIT);
     cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", rtt_file_text("fe2"));
     char line[512];
-    cr_assert(rtt_file_last("fe2", "stat ", line, sizeof line));
-    cr_assert_geq(rtt_field(line, "ok"), 300, "%s", line);
+    cr_assert(rtt_file_last("fe2", "stat ", line, sizeof line), "no stat line: %s", rtt_file_text("fe2"));
+    cr_assert_geq(rtt_field(line, "ok"), 300, "handled here %llu; peer: %s",
+                  (unsigned long long)(be.n_txns - n0), rtt_file_text("fe2"));
     cr_assert_eq(rtt_field(line, "bad"), 0, "%s", rtt_file_text("fe2"));
     cr_assert_eq(rtt_field(line, "err"), 0, "%s", rtt_file_text("fe2"));
     cr_assert(rtt_wait_disconnect(&be, 2, WAIT));
     cr_assert(rtt_ep_destroy(&be, WAIT));
     cr_assert_null(rtt_lifecycle_error(&be), "%s", rtt_lifecycle_error(&be));
+    idc_context_destroy(ctx);
+}
+
+/* Requests held across a disconnect and completed only after the next connect: the completion
+ * reports IDC_ERR_DISCONNECTED and nothing reaches the new connection (the frontend checks the
+ * generation and sequence in every result). */
+struct held_n { struct rtt_ep *e; int n; };
+static bool held_n(void *arg) { struct held_n *h = arg; return h->e->n_held >= h->n; }
+
+RTT_TEST(kill, late_completion_after_reconnect_is_dropped, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *ctx = rtt_ctx(&log);
+    static struct rtt_ep be;
+    be.keep_held = true;
+    rtt_ep_create(&be, ctx, IDC_ROLE_BACKEND, "svc", NULL);
+    rtt_pump(ctx, 50);
+    pid_t fe = rtt_spawn("rtt_peer", "fe", "--connect", "svc", "--mode", "load", "--load", "8",
+                         "--hold", "4", NULL);
+    cr_assert(rtt_wait_connect(&be, 1, WAIT), "log:\n%s", log.buf);
+    struct held_n h = { &be, 4 };
+    cr_assert(rtt_until(ctx, held_n, &h, WAIT), "held %d", be.n_held);
+    cr_assert_eq(idc_endpoint_disconnect(&be.ep), 0);
+    cr_assert(rtt_wait_disconnect(&be, 1, WAIT));
+    cr_assert_eq(be.n_stale, 4);
+    /* the frontend comes back by itself and holds 4 new ones */
+    cr_assert(rtt_wait_connect(&be, 2, WAIT), "no reconnect: \"%s\"", be.ev);
+    cr_assert(rtt_until(ctx, held_n, &h, WAIT), "held %d after reconnect", be.n_held);
+    for (int i = 0; i < be.n_stale; i++) {
+        int rc = idc_request_complete(be.stale[i], 0, "stale!", 6);
+        cr_assert_eq(rc, IDC_ERR_DISCONNECTED, "late completion %d returned %d", i, rc);
+    }
+    be.n_stale = 0;
+    cr_assert_eq(rtt_ep_release(&be), 4);
+    cr_assert_eq(be.held_complete_rc_bad, 0);
+    uint64_t n0 = be.n_txns;
+    RTT_DISPATCH_WHILE(ctx, be.n_txns < n0 + 200, 10000);
+    int st = rtt_stop(fe, SIGTERM, ctx, WAIT);
+    cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", rtt_file_text("fe"));
+    char line[512];
+    cr_assert(rtt_file_last("fe", "stat ", line, sizeof line), "%s", rtt_file_text("fe"));
+    cr_assert_eq(rtt_field(line, "bad"), 0, "stale results reached the frontend: %s",
+                 rtt_file_text("fe"));
+    cr_assert_eq(rtt_field(line, "err"), 0, "%s", rtt_file_text("fe"));
+    cr_assert_eq(rtt_file_count("fe", "error"), 0, "%s", rtt_file_text("fe"));
+    cr_assert_geq(rtt_field(line, "ok"), 200, "%s", rtt_file_text("fe"));
+    cr_assert(rtt_ep_destroy(&be, WAIT));
     idc_context_destroy(ctx);
 }

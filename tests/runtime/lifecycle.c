@@ -2,6 +2,7 @@
  * sides, destroy(done) semantics, bad addresses. */
 #include "runtime/util.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -244,4 +245,147 @@ RTT_TEST(lifecycle, bad_config_is_dead_and_logged, 20)
     rtt_pump(ctx, 20);
     idc_context_destroy(ctx);
     idc_context_destroy(NULL);
+}
+
+/* A local idc_endpoint_disconnect is a disconnect/connect cycle on both sides; callbacks never
+ * run outside dispatch; dispatch refuses to nest; the context fd wakes an outside poll loop. */
+static int nested_rc = 1;
+static void nest(struct rtt_ep *e) { nested_rc = idc_context_dispatch(e->ctx, 0); }
+
+RTT_TEST(lifecycle, local_disconnect_cycles_both_sides, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *ctx = rtt_ctx(&log);
+    pid_t be = rtt_spawn("rtt_peer", "be", "--serve", "svc", NULL);
+    cr_assert(rtt_wait_file(NULL, "be", "ready", 1, WAIT));
+    static struct rtt_ep fe;
+    fe.on_connect = nest;
+    rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "svc", NULL);
+    cr_assert_str_empty(fe.ev, "callback ran inside idc_endpoint_create");
+    cr_assert_eq(idc_endpoint_disconnect(&fe.ep), IDC_ERR_STATE);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "log:\n%s", log.buf);
+    cr_assert_eq(nested_rc, IDC_ERR_STATE, "nested dispatch returned %d", nested_rc);
+
+    /* an outside poll loop on idc_context_fd sees the response coming */
+    static struct rtt_txn t;
+    cr_assert_eq(rtt_submit(&fe, &t, RTT_OP_ECHO, "p", 1), 0);
+    int fd = idc_context_fd(ctx);
+    cr_assert_geq(fd, 0);
+    for (int i = 0; i < 100 && t.calls == 0; i++) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        int n = poll(&p, 1, 2000);
+        cr_assert_eq(n, 1, "context fd never became readable");
+        idc_context_dispatch(ctx, 0);
+    }
+    cr_assert_eq(t.calls, 1);
+    cr_assert_eq(t.status, 0);
+
+    /* local disconnect: held work fails, both sides cycle */
+    static struct rtt_txn h;
+    cr_assert_eq(rtt_submit(&fe, &h, RTT_OP_HOLD, "h", 1), 0);
+    rtt_pump(ctx, 50);
+    cr_assert_eq(idc_endpoint_disconnect(&fe.ep), 0);
+    cr_assert(rtt_wait_disconnect(&fe, 1, WAIT));
+    cr_assert_eq(h.calls, 1);
+    cr_assert_eq(h.status, IDC_ERR_DISCONNECTED);
+    cr_assert(rtt_wait_connect(&fe, 2, WAIT), "no reconnect after a local disconnect: \"%s\"", fe.ev);
+    cr_assert(rtt_wait_file(ctx, "be", "disconnect serve", 1, WAIT), "%s", rtt_file_text("be"));
+    cr_assert(rtt_wait_file(ctx, "be", "connect serve", 2, WAIT), "%s", rtt_file_text("be"));
+    cr_assert_str_eq(fe.ev, "ACDC");
+    cr_assert(rtt_ep_destroy(&fe, WAIT));
+    cr_assert_null(rtt_lifecycle_error(&fe), "%s", rtt_lifecycle_error(&fe));
+    rtt_stop(be, SIGTERM, ctx, WAIT);
+    idc_context_destroy(ctx);
+}
+
+/* A backend endpoint serves one connection at a time: a second frontend waits until the first
+ * leaves, then connects. */
+RTT_TEST(lifecycle, backend_serves_one_connection_at_a_time, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *ctx = rtt_ctx(&log);
+    static struct rtt_ep be;
+    rtt_ep_create(&be, ctx, IDC_ROLE_BACKEND, "svc", NULL);
+    rtt_pump(ctx, 50);
+    pid_t f1 = rtt_spawn("rtt_peer", "f1", "--connect", "svc", "--mode", "load", "--load", "2", NULL);
+    cr_assert(rtt_wait_connect(&be, 1, WAIT), "log:\n%s", log.buf);
+    cr_assert(rtt_wait_file(ctx, "f1", "connect connect", 1, WAIT));
+    pid_t f2 = rtt_spawn("rtt_peer", "f2", "--connect", "svc", "--mode", "load", "--load", "2", NULL);
+    cr_assert(rtt_wait_file(ctx, "f2", "ready", 1, WAIT));
+    rtt_pump(ctx, 500);
+    cr_assert_eq(rtt_file_count("f2", "connect "), 0, "second frontend connected while the first "
+                 "was: %s", rtt_file_text("f2"));
+    cr_assert_eq(be.n_connect, 1);
+    int st = rtt_stop(f1, SIGTERM, ctx, WAIT);
+    cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert(rtt_wait_connect(&be, 2, WAIT), "second frontend never served: \"%s\"", be.ev);
+    cr_assert(rtt_wait_file(ctx, "f2", "connect connect", 1, WAIT), "%s", rtt_file_text("f2"));
+    rtt_stop(f2, SIGTERM, ctx, WAIT);
+    cr_assert(rtt_wait_disconnect(&be, 2, WAIT));
+    cr_assert(rtt_ep_destroy(&be, WAIT));
+    cr_assert_null(rtt_lifecycle_error(&be), "%s", rtt_lifecycle_error(&be));
+    idc_context_destroy(ctx);
+}
+
+/* destroy called from inside the endpoint's own connect callback */
+static void destroy_in_connect(struct rtt_ep *e) { idc_endpoint_destroy(&e->ep, NULL); }
+
+RTT_TEST(lifecycle, destroy_from_inside_a_callback, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *ctx = rtt_ctx(&log);
+    pid_t be = rtt_spawn("rtt_peer", "be", "--serve", "svc", NULL);
+    static struct rtt_ep fe;
+    fe.on_connect = destroy_in_connect;
+    rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "svc", NULL);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "log:\n%s", log.buf);
+    RTT_DISPATCH_WHILE(ctx, idc_endpoint_state(&fe.ep) != IDC_EP_UNUSED, WAIT);
+    cr_assert_eq(idc_endpoint_state(&fe.ep), IDC_EP_UNUSED, "state %d, events \"%s\"",
+                 idc_endpoint_state(&fe.ep), fe.ev);
+    cr_assert_eq(fe.n_disconnect, 1, "events \"%s\"", fe.ev);
+    cr_assert_eq(fe.n_connect, 1, "reconnected after destroy: \"%s\"", fe.ev);
+    cr_assert(rtt_wait_file(ctx, "be", "disconnect serve", 1, WAIT), "%s", rtt_file_text("be"));
+    rtt_pump(ctx, 200);
+    cr_assert_eq(fe.n_connect, 1);
+    rtt_stop(be, SIGTERM, ctx, WAIT);
+    idc_context_destroy(ctx);
+}
+
+/* idc_context_destroy with a live connection and work in flight: no callbacks afterwards, the
+ * peer sees a disconnect, and (SAN build) nothing is touched after free. */
+static int cb_after_destroy;
+static void count_done(struct rtt_txn *t) { (void)t; cb_after_destroy++; }
+
+RTT_TEST(lifecycle, context_destroy_with_live_connection, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *ctx = rtt_ctx(&log);
+    pid_t be = rtt_spawn("rtt_peer", "be", "--serve", "svc", NULL);
+    static struct rtt_ep fe;
+    rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "svc", NULL);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "log:\n%s", log.buf);
+    static struct rtt_txn t[8];
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(rtt_submit(&fe, &t[i], RTT_OP_HOLD, &i, sizeof i), 0);
+        t[i].on_done = count_done;
+    }
+    uint8_t *mem = NULL;
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_alloc(ctx, 4096, (void **)&mem), 0);
+    cr_assert_eq(idc_buffer_register(ctx, mem, 4096, IDC_RBUF_READ, &rb), 0);
+    rtt_pump(ctx, 50);
+    int before = fe.n_disconnect + fe.n_disappear;
+    idc_context_destroy(ctx);
+    cr_assert_eq(fe.n_disconnect + fe.n_disappear, before, "callbacks ran in context destroy");
+    cr_assert_eq(cb_after_destroy, 0, "transaction callbacks ran in context destroy");
+    cr_assert(rtt_wait_file(NULL, "be", "disconnect serve", 1, WAIT), "peer never noticed: %s",
+              rtt_file_text("be"));
+    /* the endpoint storage is reusable in a new context */
+    struct idc_context *c2 = rtt_ctx(&log);
+    memset(&fe, 0, sizeof fe);
+    rtt_ep_create(&fe, c2, IDC_ROLE_FRONTEND, "svc", NULL);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "no connect from a new context");
+    cr_assert(rtt_ep_destroy(&fe, WAIT));
+    rtt_stop(be, SIGTERM, c2, WAIT);
+    idc_context_destroy(c2);
 }

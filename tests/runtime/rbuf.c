@@ -15,6 +15,8 @@ static struct rtt_ep fe;
 static pid_t pb, pc;
 static uint32_t tag;
 
+static void xfer_status(void *arg, int status) { *(int *)arg = status; }
+
 static void up(void)
 {
     ctx = rtt_ctx(&logbuf);
@@ -266,5 +268,132 @@ RTT_TEST(rbuf, local_argument_errors, 10)
     /* freeing revoked the registration */
     int rc = idc_buffer_unregister(c, &rb);
     cr_assert(rc == IDC_ERR_REVOKED || rc == IDC_ERR_BADREF, "unregister after free: %d", rc);
+    idc_context_destroy(c);
+}
+
+/* A hostile holder talks to the owner's buffer service directly: forged references get no
+ * descriptor; a read-only reference must not yield write access to the owner's memory. */
+RTT_TEST(rbuf, buffer_service_refuses_forgeries_and_keeps_read_only, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *c = rtt_ctx(&log);
+    uint8_t *mem = NULL;
+    cr_assert_eq(idc_buffer_alloc(c, BUFLEN, (void **)&mem), 0);
+    for (size_t i = 0; i < BUFLEN; i++)
+        mem[i] = rtt_pattern(4, i);
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_register(c, mem, 8192, IDC_RBUF_READ, &rb), 0);
+    uint8_t w[IDC_RBUF_WIRE_SIZE];
+    idc_rbuf_encode(&rb, w);
+    char hex[2 * IDC_RBUF_WIRE_SIZE + 1];
+    for (int i = 0; i < IDC_RBUF_WIRE_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", w[i]);
+    rtt_spawn("rtt_hostile", "evil", "--role", "rbuf", "--rbuf", hex, NULL);
+    cr_assert(rtt_wait_file(c, "evil", "done", 1, WAIT), "%s\nlog:\n%s", rtt_file_text("evil"),
+              log.buf);
+    char line[512];
+    cr_assert(rtt_file_last("evil", "mapreq case=genuine ", line, sizeof line), "%s",
+              rtt_file_text("evil"));
+    cr_assert_eq(rtt_field(line, "status"), 0, "%s", line);
+    cr_assert_eq(rtt_field(line, "nfd"), 2, "%s", line);
+    cr_assert_not_null(strstr(line, "write_map=refused"), "read-only descriptor mapped writable: %s",
+                       line);
+    static const char *forged[] = { "badkey", "escalate", "biglen", "stalegen", "badid" };
+    for (size_t i = 0; i < 5; i++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "mapreq case=%s ", forged[i]);
+        cr_assert(rtt_file_last("evil", prefix, line, sizeof line), "%s", rtt_file_text("evil"));
+        long long st = rtt_field(line, "status");
+        cr_assert(st == IDC_ERR_BADREF || st == IDC_ERR_RIGHTS || st == IDC_ERR_REVOKED,
+                  "%s: status %lld", forged[i], st);
+        cr_assert_eq(rtt_field(line, "nfd"), 0, "%s: descriptors handed out: %s", forged[i], line);
+    }
+    /* whatever the holder did, the owner's bytes are unchanged */
+    for (size_t i = 0; i < BUFLEN; i++)
+        cr_assert_eq(mem[i], rtt_pattern(4, i), "read-only registration written at byte %zu (%s)",
+                     i, rtt_file_text("evil"));
+    cr_assert(rtt_file_last("evil", "mapreq case=genuine ", line, sizeof line));
+    cr_assert_null(strstr(line, "reopen_rw=wrote"), "read-only reference turned writable by "
+                   "re-opening the descriptor: %s", line);
+    /* the owner still serves an honest local round trip of its own registration */
+    uint8_t back[64];
+    int st = 1;
+    cr_assert_eq(idc_receive_from_remote_buffer(c, &rb, 0, back, sizeof back, xfer_status, &st), 0);
+    RTT_DISPATCH_WHILE(c, st == 1, WAIT);
+    cr_assert_eq(st, 0, "own transfer: %d", st);
+    idc_context_destroy(c);
+}
+
+/* The owner is a peer process: this process reads and writes its buffer, then the owner is
+ * killed; later transfers fail with IDC_ERR_DISCONNECTED (owner unreachable). */
+static struct idc_rbuf offered;
+static bool have_offer;
+static int offer_msg(struct rtt_ep *e, uint16_t op, const void *p, size_t len)
+{
+    (void)e;
+    struct rtt_rbuf_msg m;
+    if (op != RTT_OP_RBUF || len != sizeof m)
+        return 0;
+    memcpy(&m, p, sizeof m);
+    if (idc_rbuf_decode(&offered, m.wire) == 0)
+        have_offer = true;
+    return 0;
+}
+
+RTT_TEST(rbuf, owner_killed_transfers_fail_disconnected, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *c = rtt_ctx(&log);
+    pid_t owner = rtt_spawn("rtt_peer", "owner", "--serve", "own", NULL);
+    static struct rtt_ep e;
+    e.on_message = offer_msg;
+    rtt_ep_create(&e, c, IDC_ROLE_FRONTEND, "own", NULL);
+    cr_assert(rtt_wait_connect(&e, 1, WAIT), "log:\n%s", log.buf);
+    struct rtt_rbuf_msg m;
+    memset(&m, 0, sizeof m);
+    m.tag = 1;
+    m.action = RTT_RBUF_OFFER;
+    m.offset = IDC_RBUF_READ | IDC_RBUF_WRITE;
+    m.len = 1 << 20;
+    m.seed = 11;
+    cr_assert_eq(idc_send_message(&e.ep, RTT_OP_RBUF, &m, sizeof m), 0);
+    RTT_DISPATCH_WHILE(c, !have_offer, WAIT);
+    cr_assert(have_offer, "no reference offered: %s", rtt_file_text("owner"));
+    cr_assert_eq(offered.length, (uint64_t)(1 << 20));
+
+    /* 1 MiB both ways */
+    static uint8_t buf[1 << 20];
+    int st = 1;
+    cr_assert_eq(idc_receive_from_remote_buffer(c, &offered, 0, buf, sizeof buf, xfer_status, &st), 0);
+    RTT_DISPATCH_WHILE(c, st == 1, WAIT);
+    cr_assert_eq(st, 0, "read: %s", idc_strerror(st));
+    for (size_t i = 0; i < sizeof buf; i++)
+        cr_assert_eq(buf[i], rtt_pattern(11, i), "byte %zu", i);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = rtt_pattern(12, i);
+    st = 1;
+    cr_assert_eq(idc_send_to_remote_buffer(c, &offered, 0, buf, sizeof buf, xfer_status, &st), 0);
+    RTT_DISPATCH_WHILE(c, st == 1, WAIT);
+    cr_assert_eq(st, 0, "write: %s", idc_strerror(st));
+    memset(buf, 0, sizeof buf);
+    st = 1;
+    cr_assert_eq(idc_receive_from_remote_buffer(c, &offered, 4096, buf, 4096, xfer_status, &st), 0);
+    RTT_DISPATCH_WHILE(c, st == 1, WAIT);
+    cr_assert_eq(st, 0);
+    for (size_t i = 0; i < 4096; i++)
+        cr_assert_eq(buf[i], rtt_pattern(12, 4096 + i), "read back byte %zu", i);
+
+    rtt_stop(owner, SIGKILL, c, WAIT);
+    cr_assert(rtt_wait_disconnect(&e, 1, WAIT));
+    rtt_pump(c, 200);
+    st = 1;
+    int rc = idc_receive_from_remote_buffer(c, &offered, 0, buf, 64, xfer_status, &st);
+    if (rc == 0) {
+        RTT_DISPATCH_WHILE(c, st == 1, WAIT);
+        rc = st;
+    }
+    cr_assert_eq(rc, IDC_ERR_DISCONNECTED, "transfer from a dead owner: %d (%s)", rc,
+                 idc_strerror(rc));
+    cr_assert(rtt_ep_destroy(&e, WAIT));
     idc_context_destroy(c);
 }

@@ -49,7 +49,11 @@ enum rtt_opcode {
 /* RTT_OP_RBUF: a remote buffer reference travelling through peers. Each hop decrements hops
  * and forwards the message on its other endpoint; the last one performs the action and
  * reports "rbuf tag=T status=S data=ok|bad|none" in its event file. */
-enum rtt_rbuf_action { RTT_RBUF_READ = 1, RTT_RBUF_WRITE = 2 };
+enum rtt_rbuf_action {
+    RTT_RBUF_READ = 1, RTT_RBUF_WRITE = 2,
+    RTT_RBUF_OFFER = 3,   /* register len bytes of pattern(seed) with rights = offset; the
+                             reference comes back in an RTT_OP_RBUF message (action 0) */
+};
 struct rtt_rbuf_msg {
     uint8_t  wire[IDC_RBUF_WIRE_SIZE];
     uint32_t tag;

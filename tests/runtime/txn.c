@@ -13,13 +13,14 @@ static struct rtt_ep fe;
 static pid_t be;
 
 /* the test process as frontend of a fresh echo backend process */
+static const char *peer_spin = "0";
 static void up(const char *max_txn, const char *max_msg, const struct rtt_ep_opts *o)
 {
     memset(&logbuf, 0, sizeof logbuf);
     memset(&fe, 0, sizeof fe);
     ctx = rtt_ctx(&logbuf);
     be = rtt_spawn("rtt_peer", "be", "--serve", "svc", "--max-txn", max_txn, "--max-msg",
-                   max_msg, NULL);
+                   max_msg, "--spin", peer_spin, NULL);
     rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "svc", o);
     cr_assert(rtt_wait_connect(&fe, 1, WAIT), "no connect; log:\n%s\npeer:\n%s", logbuf.buf,
               rtt_file_text("be"));
@@ -99,6 +100,19 @@ RTT_TEST(txn, round_trips_return_payloads, 60)
         calls += rt[i].calls;
     }
     cr_assert_eq(calls, N_RT, "done called %d times for %d transactions", calls, N_RT);
+    down();
+}
+
+/* the same with both endpoints spinning (spin_us) before they sleep */
+RTT_TEST(txn, round_trips_with_spinning_endpoints, 60)
+{
+    peer_spin = "50";
+    up("0", "0", &(struct rtt_ep_opts){ .spin_us = 50 });
+    fe.on_writable = rt_writable;
+    for (int i = 0; i < 64; i++)
+        rt_submit(&rt[i]);
+    cr_assert(rtt_until(ctx, rt_finished, NULL, 30000), "finished %d of %d", rt_done, N_RT);
+    cr_assert_eq(rt_bad, 0, "%d bad results", rt_bad);
     down();
 }
 

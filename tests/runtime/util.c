@@ -366,7 +366,11 @@ static void w_disconnect(struct idc_endpoint *ep)
     e->connected = false;
     if (e->outstanding > e->outstanding_at_disconnect)
         e->outstanding_at_disconnect = e->outstanding;
-    /* complete what we hold: the results are discarded */
+    /* complete what we hold: the results are discarded (or keep them, to complete late) */
+    for (int i = 0; e->keep_held && i < e->n_held; i++)
+        e->stale[e->n_stale++] = e->held[i];
+    if (e->keep_held)
+        e->n_held = 0;
     for (int i = 0; i < e->n_held; i++) {
         int rc = idc_request_complete(e->held[i], 0, e->held_data[i], e->held_len[i]);
         if (rc != 0 && rc != IDC_ERR_DISCONNECTED)

@@ -72,6 +72,9 @@ struct rtt_ep {
     bool connected;
     bool defer_done;        /* don't call idc_endpoint_disconnect_done in the callback */
     bool pending_done;      /* a deferred disconnect_done is owed */
+    bool keep_held;         /* disconnect: move held requests to stale[] instead of completing */
+    struct idc_request *stale[RTT_MAX_HELD];
+    int n_stale;
     /* outstanding client transactions (maintained by rtt_txn); checked at disconnect */
     int outstanding;
     int outstanding_at_disconnect;   /* max seen at a disconnect callback: must stay 0 */

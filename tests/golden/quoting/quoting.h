@@ -18,6 +18,10 @@
 _Static_assert(IDC_ABI_VERSION == 1, "quoting.h was generated for libidc ABI version 1");
 
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ================================================================ constants */
 
 #define QUOTING_VERSION 1   /* protocol version */
@@ -224,5 +228,9 @@ int quoting_translit_args_decode(struct quoting_translit_args *v, uint32_t versi
 		struct quoting_wire_error *err);
 int quoting_translit_result_encode(const struct quoting_translit_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
 		struct quoting_wire_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* QUOTING_H */

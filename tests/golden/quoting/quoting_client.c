@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>   /* endpoint glue only: payloads over 16 KiB live on the heap */
 #include <string.h>
 
 #include "quoting.h"
@@ -14,6 +15,10 @@
  * Only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h> are needed from here to the end of
  * the codec section (kernel-portable).
  */
+
+/* the buffer reference layout get_rbuf and put_rbuf implement */
+_Static_assert(IDC_RBUF_WIRE_SIZE == 48, "a buffer reference is 48 bytes on the wire");
+_Static_assert(sizeof(((struct idc_rbuf *)0)->key) == 16, "a buffer reference key is 16 bytes");
 
 struct wire_in {
 	const uint8_t *p;               /* next byte to read */
@@ -49,82 +54,111 @@ static inline int wire_refuse(struct wire_out *out, const char *field, const cha
 	return rc;
 }
 
-static inline int get_le(struct wire_in *in, const char *field, unsigned n, uint64_t *v)
+/* Fixed-width little-endian loads and stores, written byte by byte so they are independent of
+   the host byte order and alignment; compilers turn each into one memory access. */
+static inline uint16_t wire_ld16(const uint8_t *p)
 {
-	uint64_t x = 0;
+	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
 
-	if (in->left < n)
-		return wire_reject(in, field, "truncated");
-	for (unsigned i = 0; i < n; i++)
-		x |= (uint64_t)in->p[i] << (8 * i);
-	in->p += n;
-	in->left -= n;
-	*v = x;
-	return 0;
+static inline uint32_t wire_ld32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t wire_ld64(const uint8_t *p)
+{
+	return (uint64_t)wire_ld32(p) | (uint64_t)wire_ld32(p + 4) << 32;
+}
+
+static inline void wire_st16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void wire_st32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void wire_st64(uint8_t *p, uint64_t v)
+{
+	wire_st32(p, (uint32_t)v);
+	wire_st32(p + 4, (uint32_t)(v >> 32));
 }
 
 static inline int get_u8(struct wire_in *in, const char *field, uint8_t *v)
 {
-	uint64_t x;
-
-	if (get_le(in, field, 1, &x))
-		return IDC_ERR_PROTO;
-	*v = (uint8_t)x;
+	if (in->left < 1)
+		return wire_reject(in, field, "truncated");
+	*v = in->p[0];
+	in->p += 1;
+	in->left -= 1;
 	return 0;
 }
 
 static inline int get_u16(struct wire_in *in, const char *field, uint16_t *v)
 {
-	uint64_t x;
-
-	if (get_le(in, field, 2, &x))
-		return IDC_ERR_PROTO;
-	*v = (uint16_t)x;
+	if (in->left < 2)
+		return wire_reject(in, field, "truncated");
+	*v = wire_ld16(in->p);
+	in->p += 2;
+	in->left -= 2;
 	return 0;
 }
 
 static inline int get_u32(struct wire_in *in, const char *field, uint32_t *v)
 {
-	uint64_t x;
-
-	if (get_le(in, field, 4, &x))
-		return IDC_ERR_PROTO;
-	*v = (uint32_t)x;
+	if (in->left < 4)
+		return wire_reject(in, field, "truncated");
+	*v = wire_ld32(in->p);
+	in->p += 4;
+	in->left -= 4;
 	return 0;
 }
 
 static inline int get_u64(struct wire_in *in, const char *field, uint64_t *v)
 {
-	return get_le(in, field, 8, v);
+	if (in->left < 8)
+		return wire_reject(in, field, "truncated");
+	*v = wire_ld64(in->p);
+	in->p += 8;
+	in->left -= 8;
+	return 0;
 }
 
+/* a signed value travels as the bit pattern of its two-complement form */
 static inline int get_i8(struct wire_in *in, const char *field, int8_t *v)
 {
-	uint64_t x;
+	uint8_t x;
 
-	if (get_le(in, field, 1, &x))
+	if (get_u8(in, field, &x))
 		return IDC_ERR_PROTO;
-	*v = (int8_t)(uint8_t)x;
+	*v = (int8_t)x;
 	return 0;
 }
 
 static inline int get_i16(struct wire_in *in, const char *field, int16_t *v)
 {
-	uint64_t x;
+	uint16_t x;
 
-	if (get_le(in, field, 2, &x))
+	if (get_u16(in, field, &x))
 		return IDC_ERR_PROTO;
-	*v = (int16_t)(uint16_t)x;
+	*v = (int16_t)x;
 	return 0;
 }
 
 static inline int get_i32(struct wire_in *in, const char *field, int32_t *v)
 {
-	uint64_t x;
+	uint32_t x;
 
-	if (get_le(in, field, 4, &x))
+	if (get_u32(in, field, &x))
 		return IDC_ERR_PROTO;
-	*v = (int32_t)(uint32_t)x;
+	*v = (int32_t)x;
 	return 0;
 }
 
@@ -132,7 +166,7 @@ static inline int get_i64(struct wire_in *in, const char *field, int64_t *v)
 {
 	uint64_t x;
 
-	if (get_le(in, field, 8, &x))
+	if (get_u64(in, field, &x))
 		return IDC_ERR_PROTO;
 	*v = (int64_t)x;
 	return 0;
@@ -140,9 +174,9 @@ static inline int get_i64(struct wire_in *in, const char *field, int64_t *v)
 
 static inline int get_bool(struct wire_in *in, const char *field, bool *v)
 {
-	uint64_t x;
+	uint8_t x;
 
-	if (get_le(in, field, 1, &x))
+	if (get_u8(in, field, &x))
 		return IDC_ERR_PROTO;
 	if (x > 1)
 		return wire_reject(in, field, "bool is neither 0 nor 1");
@@ -180,20 +214,19 @@ static inline int get_string(struct wire_in *in, const char *field, char *s, uin
 
 static inline int get_rbuf(struct wire_in *in, const char *field, struct idc_rbuf *b, uint32_t need)
 {
-	uint32_t reserved = 0;
+	uint32_t reserved;
 
 	if (in->left < IDC_RBUF_WIRE_SIZE)
 		return wire_reject(in, field, "truncated");
-	/* cannot fail now: the 48 bytes are there */
-	(void)get_u64(in, field, &b->owner);
-	(void)get_u32(in, field, &b->id);
-	(void)get_u32(in, field, &b->generation);
-	(void)get_u64(in, field, &b->length);
-	(void)get_u32(in, field, &b->rights);
-	(void)get_u32(in, field, &reserved);
-	memcpy(b->key, in->p, sizeof b->key);
-	in->p += sizeof b->key;
-	in->left -= sizeof b->key;
+	b->owner = wire_ld64(in->p);
+	b->id = wire_ld32(in->p + 8);
+	b->generation = wire_ld32(in->p + 12);
+	b->length = wire_ld64(in->p + 16);
+	b->rights = wire_ld32(in->p + 24);
+	reserved = wire_ld32(in->p + 28);
+	memcpy(b->key, in->p + 32, sizeof b->key);
+	in->p += IDC_RBUF_WIRE_SIZE;
+	in->left -= IDC_RBUF_WIRE_SIZE;
 	if (b->rights & ~(uint32_t)(IDC_RBUF_READ | IDC_RBUF_WRITE))
 		return wire_reject(in, field, "buffer reference has unknown rights bits");
 	if (reserved != 0)
@@ -205,67 +238,83 @@ static inline int get_rbuf(struct wire_in *in, const char *field, struct idc_rbu
 	return 0;
 }
 
-static inline int put_le(struct wire_out *out, const char *field, unsigned n, uint64_t v)
+static inline int put_room(struct wire_out *out, const char *field, size_t n)
 {
 	if (out->left < n)
 		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	for (unsigned i = 0; i < n; i++)
-		out->p[i] = (uint8_t)(v >> (8 * i));
-	out->p += n;
-	out->left -= n;
 	return 0;
 }
 
 static inline int put_u8(struct wire_out *out, const char *field, uint8_t v)
 {
-	return put_le(out, field, 1, v);
+	if (put_room(out, field, 1))
+		return out->rc;
+	out->p[0] = v;
+	out->p += 1;
+	out->left -= 1;
+	return 0;
 }
 
 static inline int put_u16(struct wire_out *out, const char *field, uint16_t v)
 {
-	return put_le(out, field, 2, v);
+	if (put_room(out, field, 2))
+		return out->rc;
+	wire_st16(out->p, v);
+	out->p += 2;
+	out->left -= 2;
+	return 0;
 }
 
 static inline int put_u32(struct wire_out *out, const char *field, uint32_t v)
 {
-	return put_le(out, field, 4, v);
+	if (put_room(out, field, 4))
+		return out->rc;
+	wire_st32(out->p, v);
+	out->p += 4;
+	out->left -= 4;
+	return 0;
 }
 
 static inline int put_u64(struct wire_out *out, const char *field, uint64_t v)
 {
-	return put_le(out, field, 8, v);
+	if (put_room(out, field, 8))
+		return out->rc;
+	wire_st64(out->p, v);
+	out->p += 8;
+	out->left -= 8;
+	return 0;
 }
 
 static inline int put_i8(struct wire_out *out, const char *field, int8_t v)
 {
-	return put_le(out, field, 1, (uint8_t)v);
+	return put_u8(out, field, (uint8_t)v);
 }
 
 static inline int put_i16(struct wire_out *out, const char *field, int16_t v)
 {
-	return put_le(out, field, 2, (uint16_t)v);
+	return put_u16(out, field, (uint16_t)v);
 }
 
 static inline int put_i32(struct wire_out *out, const char *field, int32_t v)
 {
-	return put_le(out, field, 4, (uint32_t)v);
+	return put_u32(out, field, (uint32_t)v);
 }
 
 static inline int put_i64(struct wire_out *out, const char *field, int64_t v)
 {
-	return put_le(out, field, 8, (uint64_t)v);
+	return put_u64(out, field, (uint64_t)v);
 }
 
 static inline int put_bool(struct wire_out *out, const char *field, bool v)
 {
-	return put_le(out, field, 1, v ? 1 : 0);
+	return put_u8(out, field, v ? 1 : 0);
 }
 
 static inline int put_count(struct wire_out *out, const char *field, uint32_t n, uint32_t bound)
 {
 	if (n > bound)
 		return wire_refuse(out, field, "element count exceeds the bound", IDC_ERR_INVAL);
-	return put_le(out, field, 4, n);
+	return put_u32(out, field, n);
 }
 
 static inline int put_string(struct wire_out *out, const char *field, const char *s, uint32_t bound)
@@ -277,7 +326,7 @@ static inline int put_string(struct wire_out *out, const char *field, const char
 	if (!end)
 		return wire_refuse(out, field, "string longer than its bound", IDC_ERR_INVAL);
 	n = (size_t)(end - s);
-	if (put_le(out, field, 4, n))
+	if (put_u32(out, field, (uint32_t)n))
 		return out->rc;
 	if (out->left < n)
 		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
@@ -298,15 +347,15 @@ static inline int put_rbuf(struct wire_out *out, const char *field, const struct
 		return wire_refuse(out, field, "buffer reference lacks the write right", IDC_ERR_INVAL);
 	if (out->left < IDC_RBUF_WIRE_SIZE)
 		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	(void)put_u64(out, field, b->owner);
-	(void)put_u32(out, field, b->id);
-	(void)put_u32(out, field, b->generation);
-	(void)put_u64(out, field, b->length);
-	(void)put_u32(out, field, b->rights);
-	(void)put_u32(out, field, 0);   /* reserved */
-	memcpy(out->p, b->key, sizeof b->key);
-	out->p += sizeof b->key;
-	out->left -= sizeof b->key;
+	wire_st64(out->p, b->owner);
+	wire_st32(out->p + 8, b->id);
+	wire_st32(out->p + 12, b->generation);
+	wire_st64(out->p + 16, b->length);
+	wire_st32(out->p + 24, b->rights);
+	wire_st32(out->p + 28, 0);   /* reserved */
+	memcpy(out->p + 32, b->key, sizeof b->key);
+	out->p += IDC_RBUF_WIRE_SIZE;
+	out->left -= IDC_RBUF_WIRE_SIZE;
 	return 0;
 }
 
@@ -418,8 +467,10 @@ int quoting_translit_result_decode(struct quoting_translit_result *v, uint32_t v
 }
 
 /* ================================================================ endpoint glue
- * From here on the code uses the runtime (libidc); the codec above does not.
+ * From here on the code uses the runtime (libidc); the codec above does not. Compile with
+ * -DIDC_CODEC_ONLY to leave the glue out (e.g. to use the codec without libidc).
  */
+#ifndef IDC_CODEC_ONLY
 
 static const uint64_t version_hash[1] = {
 	UINT64_C(0x35946c167aa2f515),   /* version 1 */
@@ -529,12 +580,12 @@ int quoting_translit_submit(struct quoting_frontend *fe, struct quoting_translit
 		return IDC_ERR_INVAL;
 	if (version == 0)
 		return IDC_ERR_DISCONNECTED;
-	rc = quoting_translit_args_encode(args, version, buf, sizeof buf, &len, NULL);
-	if (rc)
-		return rc;
 	txn->fe = fe;
 	txn->done = done;
 	txn->txn.done = txn_done_translit;
+	rc = quoting_translit_args_encode(args, version, buf, sizeof buf, &len, NULL);
+	if (rc)
+		return rc;
 	return idc_submit_transaction(&fe->ep, &txn->txn, QUOTING_OP_TRANSLIT, buf, len);
 }
 
@@ -601,3 +652,5 @@ void quoting_frontend_destroy(struct quoting_frontend *fe, void (*destroyed)(str
 	fe->destroyed = destroyed;
 	idc_endpoint_destroy(&fe->ep, on_destroyed);
 }
+
+#endif /* IDC_CODEC_ONLY */

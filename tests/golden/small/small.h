@@ -15,6 +15,10 @@
 _Static_assert(IDC_ABI_VERSION == 1, "small.h was generated for libidc ABI version 1");
 
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ================================================================ constants */
 
 #define SMALL_VERSION 2   /* protocol version */
@@ -37,6 +41,11 @@ enum small_kind {   /* carried as u16 */
 	SMALL_KIND_NAME = 2,
 	SMALL_KIND_LIST = 3,   /* since version 2 */
 };
+
+/** Values beyond the range of a C int: emitted as macros, not as a C enum. */
+/* enum small_mask (carried as u64) */
+#define SMALL_MASK_LOW 1
+#define SMALL_MASK_HIGH UINT64_C(9223372036854775808)
 
 /* ================================================================ types */
 
@@ -66,6 +75,7 @@ struct small_entry {
 	struct idc_rbuf data;   /* buffer, requires read */
 	struct small_slot value;
 	bool sticky;
+	uint64_t m;   /* enum small_mask */
 };
 
 /* arguments of transaction store */
@@ -88,8 +98,8 @@ struct small_changed_args {
 
 /* maximum encoded sizes, in bytes */
 #define SMALL_SLOT_MAX_SIZE 20
-#define SMALL_ENTRY_MAX_SIZE 73
-#define SMALL_STORE_ARGS_MAX_SIZE 73
+#define SMALL_ENTRY_MAX_SIZE 81
+#define SMALL_STORE_ARGS_MAX_SIZE 81
 _Static_assert(SMALL_STORE_ARGS_MAX_SIZE <= SMALL_MAX_FRAME,
 	       "arguments of transaction store fit the maximum frame");
 #define SMALL_STORE_RESULT_MAX_SIZE 4
@@ -282,5 +292,9 @@ int small_store_result_encode(const struct small_store_result *v, uint32_t versi
 int small_changed_send(struct small_backend *be, const struct small_changed_args *args);
 int small_changed_args_encode(const struct small_changed_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
 		struct small_wire_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* SMALL_H */

@@ -16,12 +16,18 @@
  *   dupresp    answers the victim's first request twice
  *   rewrite    publishes valid messages while a second thread rewrites them in a tight loop
  *   credit     lies about messages consumed (msg_cons far ahead) in the victim's ring
+ *   flood      legal messages as fast as the credits allow, for 3 s
  * frontend attacks (the victim is a backend serving NAME):
  *   handshake  malformed handshake records, one connection each (victim must refuse, survive)
  *   fgarbage   honest handshake, then garbage in the ring towards the victim
  *   consl      honest handshake, lies about cons/msg_cons in the victim's ring, sends a request
  *   reqflood   honest handshake, then three times the transaction credit in held requests
  *   fhonest    honest handshake, one ECHO round trip (control)
+ *
+ * rbuf role (--rbuf HEX of a reference's wire form; the victim owns the buffer):
+ *   asks the owner's buffer service directly with the genuine reference and forged ones
+ *   (key, rights, length, generation, id), and tries to turn a read-only descriptor into a
+ *   writable mapping (mmap, and re-open through /proc/self/fd)
  *
  * Events: "conn N epoch=E", "attack NAME", "closed", "reply type=T status=S", "result ...".
  */
@@ -318,6 +324,29 @@ static void attack_backend(struct chan *c)
         atomic_store(&rewriting, 0);
         pthread_join(th, NULL);
         rtt_event(out, "rewrite sent=%d", sent);
+    } else if (strcmp(attack, "flood") == 0) {
+        /* legal traffic, as fast as the credits allow, for 3 s: the victim must keep serving
+           its other endpoints (and return from dispatch) meanwhile */
+        uint64_t v = 0, end = rtt_now_ms() + 3000;
+        unsigned long sent = 0;
+        rtt_event(out, "flooding");
+        while (rtt_now_ms() < end) {
+            if (idc_ring_tx_check(&c->tx) != 0)
+                break;
+            for (int k = 0; k < 4096 && idc_ring_tx_msg_credit(&c->tx) > 0; k++) {
+                struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, 8, c->epoch, 0, 0, 0 };
+                if (idc_ring_push(&c->tx, &f, &v) != 0)
+                    break;
+                v++;
+                sent++;
+            }
+            if (idc_ring_tx_need_notify(&c->tx))
+                wake_peer(c);
+            struct pollfd pf = { c->sock, POLLIN, 0 };
+            if (poll(&pf, 1, 0) > 0)
+                break;
+        }
+        rtt_event(out, "flood sent=%lu", sent);
     } else if (strcmp(attack, "credit") == 0) {
         /* we consume the victim's ring: claim far more messages consumed than it sent */
         __atomic_store_n(&c->rxc->msg_cons, 0x40000000u, __ATOMIC_RELEASE);
@@ -610,11 +639,127 @@ static void attack_frontend(void)
     unmap(&c);
 }
 
+/* ------------------------------------------------------------------ buffer service */
+static const char *rbuf_hex;
+
+static int mapreq(const struct idc_rbuf *rb, struct idc_shm_maprep *rep, int *fds, int *nfd)
+{
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    char fname[64];
+    snprintf(fname, sizeof fname, ".rbuf-%016llx.sock", (unsigned long long)rb->owner);
+    sock_path(&sa, fname);
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        rtt_event(out, "error connect %s: %s", sa.sun_path, strerror(errno));
+        close(s);
+        return -1;
+    }
+    struct idc_shm_mapreq q = { IDC_SHM_MAGIC, IDC_SHM_MAPREQ, IDC_SHM_WIRE, rb->id,
+                                rb->generation, rb->rights, rb->owner, rb->length, { 0 } };
+    memcpy(q.key, rb->key, sizeof q.key);
+    send_fds(s, &q, sizeof q, NULL, 0);
+    *nfd = 0;
+    ssize_t n = recv_rec(s, rep, sizeof *rep, fds, nfd, 3000);
+    close(s);
+    if (n != (ssize_t)sizeof *rep) {
+        memset(rep, 0, sizeof *rep);
+        rep->status = 1;   /* no reply */
+    }
+    return 0;
+}
+
+/* Ask the owner's buffer service directly, with the genuine reference and forged ones; with
+ * what comes back, try to get write access a read-only reference must not give. */
+static void attack_rbuf(void)
+{
+    struct idc_rbuf rb;
+    uint8_t w[IDC_RBUF_WIRE_SIZE];
+    if (!rbuf_hex || strlen(rbuf_hex) != 2 * IDC_RBUF_WIRE_SIZE) {
+        rtt_event(out, "error --rbuf");
+        return;
+    }
+    for (int i = 0; i < IDC_RBUF_WIRE_SIZE; i++) {
+        unsigned v;
+        sscanf(rbuf_hex + 2 * i, "%2x", &v);
+        w[i] = (uint8_t)v;
+    }
+    if (idc_rbuf_decode(&rb, w) != 0) {
+        rtt_event(out, "error decode");
+        return;
+    }
+    struct { const char *name; struct idc_rbuf rb; } cases[6];
+    for (int i = 0; i < 6; i++)
+        cases[i].rb = rb;
+    cases[0].name = "genuine";
+    cases[1].name = "badkey";
+    cases[1].rb.key[3] ^= 0x40;
+    cases[2].name = "escalate";
+    cases[2].rb.rights = IDC_RBUF_READ | IDC_RBUF_WRITE;
+    cases[3].name = "biglen";
+    cases[3].rb.length = rb.length * 2;
+    cases[4].name = "stalegen";
+    cases[4].rb.generation += 2;
+    cases[5].name = "badid";
+    cases[5].rb.id = 0x7fffffffu;
+    for (int i = 0; i < 6; i++) {
+        struct idc_shm_maprep rep;
+        int fds[3] = { -1, -1, -1 }, nfd = 0;
+        if (mapreq(&cases[i].rb, &rep, fds, &nfd) != 0)
+            return;
+        const char *wmap = "none", *reopen = "none";
+        if (nfd >= 1) {
+            long pg = sysconf(_SC_PAGESIZE);
+            off_t off = (off_t)(rep.offset & ~(uint64_t)(pg - 1));
+            void *m = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], off);
+            if (m != MAP_FAILED) {
+                wmap = "ok";
+                munmap(m, (size_t)pg);
+            } else {
+                wmap = "refused";
+            }
+            /* a read-only descriptor re-opened read-write through /proc */
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fds[0]);
+            int rw = open(path, O_RDWR | O_CLOEXEC);
+            if (rw >= 0) {
+                unsigned char *m2 = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, rw,
+                                         off);
+                if (m2 != MAP_FAILED) {
+                    m2[rep.offset - (uint64_t)off] ^= 0xff;   /* the owner must never see this */
+                    reopen = "wrote";
+                    munmap(m2, (size_t)pg);
+                } else {
+                    reopen = "opened";
+                }
+                close(rw);
+            } else {
+                reopen = "refused";
+            }
+        }
+        for (int k = 0; k < nfd; k++)
+            close(fds[k]);
+        rtt_event(out, "mapreq case=%s status=%d nfd=%d write_map=%s reopen_rw=%s", cases[i].name,
+                  rep.status, nfd, wmap, reopen);
+    }
+    /* garbage on the buffer service */
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    char fname[64];
+    snprintf(fname, sizeof fname, ".rbuf-%016llx.sock", (unsigned long long)rb.owner);
+    sock_path(&sa, fname);
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        send_fds(s, "junk", 4, NULL, 0);
+        report_reply(s, "junk");
+    }
+    close(s);
+    rtt_event(out, "done");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "dir", 1, 0, 'd' }, { "out", 1, 0, 'o' }, { "role", 1, 0, 'r' },
-        { "name", 1, 0, 'n' }, { "attack", 1, 0, 'a' }, { 0, 0, 0, 0 },
+        { "name", 1, 0, 'n' }, { "attack", 1, 0, 'a' }, { "rbuf", 1, 0, 'b' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -624,15 +769,18 @@ int main(int argc, char **argv)
         case 'r': role = optarg; break;
         case 'n': name = optarg; break;
         case 'a': attack = optarg; break;
+        case 'b': rbuf_hex = optarg; break;
         default: return 2;
         }
     }
-    if (!dir || !name)
+    if (!dir || (!name && strcmp(role, "rbuf") != 0))
         return 2;
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)getpid());
     if (strcmp(role, "backend") == 0)
         serve();
+    else if (strcmp(role, "rbuf") == 0)
+        attack_rbuf();
     else
         attack_frontend();
     rtt_event(out, "exit");

@@ -411,6 +411,24 @@ static int rbuf_message(struct idc_endpoint *ep, const void *p, size_t len)
         free(x);
         return 0;
     }
+    if (x->m.action == RTT_RBUF_OFFER) {
+        void *mem = NULL;
+        struct idc_rbuf own;
+        int rc = idc_buffer_alloc(ctx, x->m.len, &mem);
+        if (rc == 0) {
+            for (uint64_t i = 0; i < x->m.len; i++)
+                ((uint8_t *)mem)[i] = rtt_pattern(x->m.seed, i);
+            rc = idc_buffer_register(ctx, mem, x->m.len, (uint32_t)x->m.offset, &own);
+        }
+        if (rc == 0) {
+            idc_rbuf_encode(&own, x->m.wire);
+            x->m.action = 0;
+            rc = idc_send_message(ep, RTT_OP_RBUF, &x->m, sizeof x->m);
+        }
+        rtt_event(out, "offer tag=%u rc=%d", x->m.tag, rc);
+        free(x);
+        return 0;
+    }
     struct idc_rbuf rb;
     int rc = idc_rbuf_decode(&rb, x->m.wire);
     if (rc != 0 || x->m.len > (64u << 20)) {

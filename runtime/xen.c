@@ -1,0 +1,1428 @@
+/* xen.c - the Xen transport: "xen:DOMID/NAME" (frontend), "xen:NAME" (backend).
+ *
+ * Discovery and handshake in xenstore, xenbus-style; rings in pages the frontend grants
+ * (xengntshr) and the backend maps (xengnttab); one interdomain event channel per connection
+ * for wake-ups (its fd, one per context, sits in the context's epoll); liveness through the
+ * unmap notifications of a granted control page (as libxenvchan does), xenstore watches and
+ * @releaseDomain. docs/xen-transport.md describes the xenstore layout, the states and the limits.
+ *
+ * Paths (be = serving domain, fe = connecting domain, SVC = service name):
+ *   B = /local/domain/<be>/data/idc/SVC        service node, written by the backend
+ *   B/fe/<fe>                                  "knock" node, created by the frontend
+ *   B/conn/<fe>                                the backend's answer to that frontend
+ *   F = /local/domain/<fe>/data/idc-fe/<be>/SVC  the frontend's connection keys
+ *
+ * Everything read from xenstore or from the control page was written by the peer: values are
+ * bounded and parsed strictly, the control page is copied once into private memory and
+ * validated before anything in it is used.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+#include "internal.h"
+
+#define XEN_PAGE          4096u
+#define XEN_DOMID_MAX     0x7fefu      /* DOMID_FIRST_RESERVED - 1 */
+#define XEN_ALLOW_MAX     8u
+#define XEN_VALUE_MAX     2048u
+#define XEN_PATH_MAX      160u
+#define XEN_RETRY_MS      200u
+#define XEN_CTRL_MAGIC    0x58434449u  /* "IDCX" */
+#define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
+#define XEN_WATCH_BATCH   256          /* watch events handled per dispatch round */
+#define XEN_EVT_BATCH     64           /* event-channel notifications per dispatch round */
+#define XEN_STORM_RATE    20000u       /* notifications per second before rate-limiting */
+#define XEN_STORM_USELESS 50000u       /* notifications without progress per second: disconnect */
+#define XEN_STORM_PAUSE_MS 10u
+
+/* xenbus states (xen/io/xenbus.h) */
+enum xb_state {
+    XB_UNKNOWN = 0, XB_INITIALISING = 1, XB_INITWAIT = 2, XB_INITIALISED = 3,
+    XB_CONNECTED = 4, XB_CLOSING = 5, XB_CLOSED = 6,
+};
+
+/* Control page, granted by the frontend with an unmap notification on fe_live and mapped by
+ * the backend with one on be_live: the kernel zeroes the byte and notifies the event channel
+ * when a side unmaps it, whether cleanly or because its process died. */
+struct xen_ctrl_page {
+    uint8_t  fe_live;         /* 1 while the frontend maps the page */
+    uint8_t  be_live;         /* 1 while the backend maps the page */
+    uint8_t  pad0[2];
+    uint32_t magic;           /* XEN_CTRL_MAGIC */
+    uint32_t ring_size;       /* data bytes per ring */
+    uint32_t nrefs;           /* ring pages */
+    uint32_t epoch;
+    uint8_t  pad1[44];
+    uint32_t refs[XEN_CTRL_MAX_REFS];
+};
+_Static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+
+enum xen_hs {
+    XH_IDLE = 0,
+    XH_WAIT_BE,       /* frontend: F written, waiting for B/conn/<fe> */
+    XH_UP,
+};
+
+struct xen_ep {
+    uint32_t serial;            /* watch token "idc<serial>" */
+    uint32_t peer;              /* frontend: the backend's domid; backend: current frontend */
+    uint8_t  svc_off, svc_len;  /* service name inside ep->name */
+    bool     allow_all;
+    uint8_t  nallow;
+    uint16_t allow[XEN_ALLOW_MAX];
+    bool     watching_b, watching_f;
+    enum xen_hs hs;
+    uint32_t instance;          /* backend: ours; frontend: the backend's we talk to */
+    uint32_t dead_instance;     /* frontend: backend instance whose process went away */
+    uint32_t refused_instance;  /* frontend: backend instance that refused us for good */
+    bool     refused;
+    uint32_t epoch;
+    uint32_t skip_dom, skip_epoch;   /* backend: frontend attempt not to retry */
+    bool     skip_valid;
+    bool     port_valid;
+    uint32_t port;
+    struct xen_ctrl_page *ctrl;
+    void    *rings;
+    uint32_t npages;
+    struct idc_chan ch;
+    struct idc_timer retry;
+    struct idc_timer unmask;
+    bool     masked;
+    uint64_t win_start;
+    uint32_t win_events, win_useless;
+};
+_Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_ep *)0)->tp_priv), "xen_ep fits");
+
+static struct xen_ep *X(struct idc_ep *ep) { return (struct xen_ep *)(void *)ep->tp_priv; }
+
+struct xen_ctx {
+    struct xs_handle *xs;
+    xenevtchn_handle *ev;
+    xengntshr_handle *gs;
+    xengnttab_handle *gt;
+    struct idc_watch xw, ew;
+    unsigned self;
+    bool release_watch;
+    uint32_t next_serial;
+};
+
+static void fe_try_connect(struct idc_ep *ep);
+static void be_scan(struct idc_ep *ep);
+static void fe_check(struct idc_ep *ep);
+
+/* ------------------------------------------------------------------------------ helpers */
+
+static const char *svc(struct idc_ep *ep, char *buf)
+{
+    memcpy(buf, ep->name + X(ep)->svc_off, X(ep)->svc_len);
+    buf[X(ep)->svc_len] = 0;
+    return buf;
+}
+
+static unsigned be_dom(struct idc_ep *ep)
+{
+    return ep->role == IDC_ROLE_FRONTEND ? X(ep)->peer : ((struct xen_ctx *)ep->ctx->xen)->self;
+}
+
+static unsigned fe_dom(struct idc_ep *ep, unsigned fe)
+{
+    return ep->role == IDC_ROLE_FRONTEND ? ((struct xen_ctx *)ep->ctx->xen)->self : fe;
+}
+
+/* B, B/<sub> */
+static void path_b(struct idc_ep *ep, char *out, const char *sub)
+{
+    char s[IDC_NAME_MAX + 1];
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", be_dom(ep), svc(ep, s),
+             sub ? "/" : "", sub ? sub : "");
+}
+
+/* F for frontend domain fe, F/<key> */
+static void path_f(struct idc_ep *ep, unsigned fe, char *out, const char *key)
+{
+    char s[IDC_NAME_MAX + 1];
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s%s%s", fe_dom(ep, fe),
+             be_dom(ep), svc(ep, s), key ? "/" : "", key ? key : "");
+}
+
+/* B/conn/<fe>/<key> or B/fe/<fe> */
+static void path_k(struct idc_ep *ep, unsigned fe, const char *dir, char *out, const char *key)
+{
+    char s[IDC_NAME_MAX + 1];
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u%s%s", be_dom(ep), svc(ep, s),
+             dir, fe_dom(ep, fe), key ? "/" : "", key ? key : "");
+}
+
+static int neg_errno(void) { return errno > 0 ? -errno : -EIO; }
+
+/* Bounded read of a peer-written value: NUL-terminated copy, no embedded NUL. */
+static int st_read(struct xs_handle *xs, xs_transaction_t t, const char *path, char *buf,
+                   size_t cap)
+{
+    unsigned len = 0;
+    char *v = xs_read(xs, t, path, &len);
+    if (!v)
+        return neg_errno();
+    if (len >= cap || memchr(v, 0, len)) {
+        free(v);
+        return -E2BIG;
+    }
+    memcpy(buf, v, len);
+    buf[len] = 0;
+    free(v);
+    return 0;
+}
+
+/* Strict decimal: no sign, no spaces, no leading zero, <= max. */
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (!s[0] || (s[0] == '0' && s[1]))
+        return -EINVAL;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > max)
+            return -EINVAL;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int st_u32(struct xs_handle *xs, xs_transaction_t t, const char *path, uint32_t max,
+                  uint32_t *out)
+{
+    char b[16];
+    int r = st_read(xs, t, path, b, sizeof(b));
+    if (r == -E2BIG)
+        return -EINVAL;
+    return r ? r : parse_u32(b, max, out);
+}
+
+static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
+                     ...)
+{
+    char v[XEN_VALUE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(v, sizeof(v), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(v))
+        return -E2BIG;
+    return xs_write(xs, t, path, v, (unsigned)n) ? 0 : neg_errno();
+}
+
+/* key under dir */
+static int st_kwritef(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int st_kwritef(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
+                      const char *fmt, ...)
+{
+    char p[XEN_PATH_MAX + 32], v[XEN_VALUE_MAX];
+    snprintf(p, sizeof(p), "%s/%s", dir, key);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(v, sizeof(v), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(v))
+        return -E2BIG;
+    return xs_write(xs, t, p, v, (unsigned)n) ? 0 : neg_errno();
+}
+
+static int st_ku32(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
+                   uint32_t max, uint32_t *out)
+{
+    char p[XEN_PATH_MAX + 32];
+    snprintf(p, sizeof(p), "%s/%s", dir, key);
+    return st_u32(xs, t, p, max, out);
+}
+
+static int st_kread(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
+                    char *buf, size_t cap)
+{
+    char p[XEN_PATH_MAX + 32];
+    snprintf(p, sizeof(p), "%s/%s", dir, key);
+    return st_read(xs, t, p, buf, cap);
+}
+
+static int st_perms(struct xs_handle *xs, xs_transaction_t t, const char *path, unsigned owner,
+                    unsigned others, const uint16_t *acl, unsigned nacl, unsigned aclperm)
+{
+    struct xs_permissions p[1 + XEN_ALLOW_MAX];
+    p[0].id = owner;
+    p[0].perms = others;
+    unsigned n = 1;
+    for (unsigned i = 0; i < nacl && i < XEN_ALLOW_MAX; i++)
+        if (acl[i] != owner) {
+            p[n].id = acl[i];
+            p[n].perms = aclperm;
+            n++;
+        }
+    return xs_set_permissions(xs, t, (char *)path, p, n) ? 0 : neg_errno();
+}
+
+static uint32_t rand_nonzero(void)
+{
+    uint32_t v = 0;
+    while (!v) {
+        if (idc__random(&v, sizeof(v)) < 0)
+            v = (uint32_t)idc__now_ns();
+        v &= 0x7fffffffu;
+    }
+    return v;
+}
+
+static struct xen_ctx *xctx(struct idc_context *ctx) { return ctx->xen; }
+
+/* ------------------------------------------------------------------- per-context handles */
+
+static void xen_ctx_free(struct idc_context *ctx, struct xen_ctx *xc)
+{
+    if (xc->xs) {
+        idc__watch_del(ctx, &xc->xw);
+        xs_close(xc->xs);
+    }
+    if (xc->ev) {
+        idc__watch_del(ctx, &xc->ew);
+        xenevtchn_close(xc->ev);
+    }
+    if (xc->gs)
+        xengntshr_close(xc->gs);
+    if (xc->gt)
+        xengnttab_close(xc->gt);
+    free(xc);
+}
+
+static void watch_fire(struct idc_watch *w, uint32_t events);
+static void evtchn_fire(struct idc_watch *w, uint32_t events);
+
+static int xen_ctx_open(struct idc_context *ctx, const char *address)
+{
+    if (ctx->xen)
+        return 0;
+    if (access("/dev/xen", F_OK) != 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: /dev/xen is absent "
+                 "(not running on Xen) (IDC_ERR_NOTSUP)", address);
+        return IDC_ERR_NOTSUP;
+    }
+    struct xen_ctx *xc = calloc(1, sizeof(*xc));
+    if (!xc)
+        return IDC_ERR_NOMEM;
+    const char *what = NULL;
+    int e = 0;
+    if (!(xc->xs = xs_open(0)))
+        what = "xenstore", e = errno;
+    else if (!(xc->ev = xenevtchn_open(NULL, 0)))
+        what = "event channels (xen-evtchn)", e = errno;
+    else if (!(xc->gs = xengntshr_open(NULL, 0)))
+        what = "grant sharing (xen-gntalloc)", e = errno;
+    else if (!(xc->gt = xengnttab_open(NULL, 0)))
+        what = "grant mapping (xen-gntdev)", e = errno;
+    if (what) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: cannot open %s: %s "
+                 "(IDC_ERR_NOTSUP)", address, what, strerror(e));
+        xen_ctx_free(ctx, xc);
+        return IDC_ERR_NOTSUP;
+    }
+    /* Our domid: the "domid" node of our own tree (dom0's tree may only have its name). */
+    char b[32];
+    uint32_t d;
+    if (st_u32(xc->xs, XBT_NULL, "domid", XEN_DOMID_MAX, &d) == 0)
+        xc->self = d;
+    else if (st_read(xc->xs, XBT_NULL, "name", b, sizeof(b)) == 0 && !strcmp(b, "Domain-0"))
+        xc->self = 0;
+    else {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport: cannot learn our domain id from "
+                 "xenstore (IDC_ERR_NOTSUP)", address);
+        xen_ctx_free(ctx, xc);
+        return IDC_ERR_NOTSUP;
+    }
+    int efd = xenevtchn_fd(xc->ev);
+    int fl = fcntl(efd, F_GETFL);
+    if (fl < 0 || fcntl(efd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: event channel fd: %s", address, strerror(errno));
+        xen_ctx_free(ctx, xc);
+        return IDC_ERR_IO;
+    }
+    xc->xw = (struct idc_watch){ .fd = xs_fileno(xc->xs), .events = EPOLLIN, .fn = watch_fire,
+                                 .arg = ctx };
+    xc->ew = (struct idc_watch){ .fd = efd, .events = EPOLLIN, .fn = evtchn_fire, .arg = ctx };
+    if (xc->xw.fd < 0 || idc__watch_add(ctx, &xc->xw) < 0) {
+        xc->xw.fd = -1;
+        xen_ctx_free(ctx, xc);
+        return IDC_ERR_IO;
+    }
+    if (idc__watch_add(ctx, &xc->ew) < 0) {
+        xc->ew.fd = -1;
+        xen_ctx_free(ctx, xc);
+        return IDC_ERR_IO;
+    }
+    /* Domain death: only dom0 may ask whether a domain is still there, but anyone may try to
+       watch; a refusal just leaves the per-domain nodes (removed by the toolstack) to tell. */
+    xc->release_watch = xs_watch(xc->xs, "@releaseDomain", "idc-release");
+    ctx->xen = xc;
+    return 0;
+}
+
+/* --------------------------------------------------------------------- channel teardown */
+
+static void chan_release(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    idc__timer_cancel(ep->ctx, &s->unmask);
+    s->masked = false;
+    if (!xc)
+        return;
+    if (s->rings) {
+        if (ep->role == IDC_ROLE_FRONTEND)
+            xengntshr_unshare(xc->gs, s->rings, s->npages);
+        else
+            xengnttab_unmap(xc->gt, s->rings, s->npages);
+    }
+    s->rings = NULL;
+    s->npages = 0;
+    /* Unmapping the control page clears our live byte and notifies the peer. */
+    if (s->ctrl) {
+        if (ep->role == IDC_ROLE_FRONTEND)
+            xengntshr_unshare(xc->gs, s->ctrl, 1);
+        else
+            xengnttab_unmap(xc->gt, s->ctrl, 1);
+    }
+    s->ctrl = NULL;
+    if (s->port_valid)
+        xenevtchn_unbind(xc->ev, s->port);
+    s->port_valid = false;
+    if (s->watching_f) {
+        char p[XEN_PATH_MAX], tok[16];
+        path_f(ep, s->peer, p, NULL);
+        snprintf(tok, sizeof(tok), "idc%u", s->serial);
+        xs_unwatch(xc->xs, p, tok);
+        s->watching_f = false;
+    }
+    s->hs = XH_IDLE;
+}
+
+static void xen_chan_close(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    bool fe = ep->role == IDC_ROLE_FRONTEND;
+    unsigned peer = s->peer;
+    uint32_t epoch = s->epoch;
+    /* State first, then the unmap: a peer woken by the unmap notification reads a clean close
+       in xenstore, and only a missing close means the process died. */
+    if (xc) {
+        char p[XEN_PATH_MAX];
+        if (fe) {
+            path_f(ep, 0, p, "state");
+            st_writef(xc->xs, XBT_NULL, p, "%d", XB_CLOSED);
+        } else {
+            path_k(ep, peer, "conn", p, "state");
+            st_writef(xc->xs, XBT_NULL, p, "%d", XB_CLOSED);
+            s->skip_dom = peer;
+            s->skip_epoch = epoch;
+            s->skip_valid = true;
+        }
+    }
+    chan_release(ep);
+}
+
+static void xen_notify(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    if (s->port_valid && s->hs == XH_UP)
+        xenevtchn_notify(xctx(ep->ctx)->ev, s->port);
+}
+
+static int ring_pages(uint32_t ring_size)
+{
+    size_t bytes = 2 * idc_ring_bytes(ring_size);
+    return (int)((bytes + XEN_PAGE - 1) / XEN_PAGE);
+}
+
+static int chan_up(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    size_t rb = idc_ring_bytes(s->ch.tx_size);
+    unsigned char *r0 = s->rings, *r1 = r0 + rb;
+    bool fe = ep->role == IDC_ROLE_FRONTEND;
+    s->ch.tx_mem = fe ? r0 : r1;
+    s->ch.rx_mem = fe ? r1 : r0;
+    s->hs = XH_UP;
+    s->win_start = idc__now_ns();
+    s->win_events = s->win_useless = 0;
+    int r = idc__ep_channel_up(ep, &s->ch);
+    if (r < 0)
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
+                 idc_strerror(r));
+    return r;
+}
+
+/* ------------------------------------------------------------------------------ frontend */
+
+static void fe_retry_fire(struct idc_timer *t)
+{
+    struct idc_ep *ep = t->arg;
+    if (!ep->destroying && ep->state == IDC_EP_PRESENT && X(ep)->hs == XH_IDLE)
+        fe_try_connect(ep);
+}
+
+static void fe_fail(struct idc_ep *ep, bool retry)
+{
+    chan_release(ep);
+    if (retry && !ep->destroying)
+        idc__timer_arm(ep->ctx, &X(ep)->retry, XEN_RETRY_MS);
+}
+
+/* Reads the backend's service node; 0 and *instance when it is published (state InitWait). */
+static int fe_service(struct idc_ep *ep, uint32_t *instance)
+{
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char p[XEN_PATH_MAX];
+    uint32_t st;
+    path_b(ep, p, "state");
+    int r = st_u32(xc->xs, XBT_NULL, p, 6, &st);
+    if (r)
+        return r;
+    if (st != XB_INITWAIT && st != XB_CONNECTED)
+        return -ENOENT;
+    path_b(ep, p, "instance");
+    return st_u32(xc->xs, XBT_NULL, p, 0x7fffffffu, instance);
+}
+
+static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+static int parse_hashes(const char *s, uint64_t *out, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        for (int k = 0; k < 16; k++, s++) {
+            char c = *s;
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0)
+                return -EINVAL;
+            v = (v << 4) | (uint64_t)d;
+        }
+        out[i] = v;
+        if (*s != (i + 1 < n ? ' ' : 0))
+            return -EINVAL;
+        if (*s)
+            s++;
+    }
+    return 0;
+}
+
+static void fe_try_connect(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (s->hs != XH_IDLE || ep->destroying || ep->state != IDC_EP_PRESENT)
+        return;
+    if (s->refused && s->refused_instance == s->instance)
+        return;
+    s->refused = false;
+    char b[XEN_PATH_MAX], val[XEN_VALUE_MAX];
+    path_b(ep, b, NULL);
+    uint32_t vmin, vmax, frame, tx, msg;
+    uint64_t hash[IDC_MAX_VERSIONS];
+    const char *bad = NULL;
+    int status = IDC_ERR_PROTO;
+    if (st_kread(xc->xs, XBT_NULL, b, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
+        st_ku32(xc->xs, XBT_NULL, b, "version-min", 0xffffffffu, &vmin) ||
+        st_ku32(xc->xs, XBT_NULL, b, "version-max", 0xffffffffu, &vmax) ||
+        st_ku32(xc->xs, XBT_NULL, b, "max-frame", IDC_MAX_FRAME_LIMIT, &frame) ||
+        st_ku32(xc->xs, XBT_NULL, b, "max-transactions", IDC_MAX_CREDITS, &tx) ||
+        st_ku32(xc->xs, XBT_NULL, b, "max-messages", IDC_MAX_CREDITS, &msg)) {
+        /* The service is being (re)published or withdrawn: its watch fires again. */
+        idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: service node incomplete", ep->address);
+        fe_fail(ep, true);
+        return;
+    }
+    if (strcmp(val, ep->proto->name) != 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol '%s' served, '%s' wanted", ep->address, val,
+                 ep->proto->name);
+        bad = "protocol", status = IDC_ERR_MISMATCH;
+    } else if (vmin == 0 || vmax < vmin || vmax - vmin >= IDC_MAX_VERSIONS) {
+        bad = "version range invalid";
+    } else if (st_kread(xc->xs, XBT_NULL, b, "version-hash", val, sizeof(val)) ||
+               parse_hashes(val, hash, vmax - vmin + 1)) {
+        bad = "version-hash malformed";
+    } else if (tx == 0 || msg == 0) {
+        bad = "zero credits";
+    }
+    uint32_t v = 0;
+    if (!bad && !(v = idc__negotiate(ep->proto, vmin, vmax, hash, vmax - vmin + 1))) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol '%s': no common version with matching IDL "
+                 "hash (backend %u..%u, us %u..%u)", ep->address, ep->proto->name, vmin, vmax,
+                 ep->proto->min_version, ep->proto->max_version);
+        bad = "no common version", status = IDC_ERR_MISMATCH;
+    }
+    if (bad) {
+        if (status != IDC_ERR_MISMATCH)
+            idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend's service node: %s", ep->address, bad);
+        s->refused = true;
+        s->refused_instance = s->instance;   /* wait for another backend instance */
+        return;
+    }
+    frame = min32(frame, ep->max_frame);
+    tx = min32(tx, ep->max_tx);
+    msg = min32(msg, ep->max_msg);
+    uint32_t ring = idc_ring_size_for(msg + 2 * tx, frame);
+    if (!ring || ring_pages(ring) > (int)XEN_CTRL_MAX_REFS) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: rings for %u frames of %u bytes exceed %u pages "
+                 "(IDC_ERR_TOOBIG)", ep->address, msg + 2 * tx, frame, XEN_CTRL_MAX_REFS);
+        s->refused = true;
+        s->refused_instance = s->instance;
+        return;
+    }
+    /* Event channel, control page (unmap-notify on fe_live), ring pages. */
+    xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(xc->ev, s->peer);
+    if (port < 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: event channel for domain %u: %s", ep->address,
+                 s->peer, strerror(errno));
+        fe_fail(ep, true);
+        return;
+    }
+    s->port = (uint32_t)port;
+    s->port_valid = true;
+    uint32_t cref;
+    s->ctrl = xengntshr_share_page_notify(xc->gs, s->peer, &cref, 1,
+                                          (uint32_t)offsetof(struct xen_ctrl_page, fe_live),
+                                          s->port);
+    int np = ring_pages(ring);
+    uint32_t *refs = malloc(sizeof(uint32_t) * (size_t)np);
+    if (s->ctrl && refs)
+        s->rings = xengntshr_share_pages(xc->gs, s->peer, np, refs, 1);
+    if (!s->ctrl || !s->rings) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: granting %d pages to domain %u: %s", ep->address,
+                 np + 1, s->peer, strerror(errno));
+        free(refs);
+        fe_fail(ep, true);
+        return;
+    }
+    s->npages = (uint32_t)np;
+    memset(s->rings, 0, (size_t)np * XEN_PAGE);
+    s->epoch = rand_nonzero();
+    struct xen_ctrl_page *cp = s->ctrl;
+    memset(cp, 0, sizeof(*cp));
+    cp->magic = XEN_CTRL_MAGIC;
+    cp->ring_size = ring;
+    cp->nrefs = (uint32_t)np;
+    cp->epoch = s->epoch;
+    memcpy(cp->refs, refs, sizeof(uint32_t) * (size_t)np);
+    free(refs);
+    __atomic_store_n(&cp->fe_live, 1, __ATOMIC_RELEASE);
+    s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = s->epoch, .version = v,
+                               .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
+    /* Publish F and the knock node in one transaction. */
+    char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
+    path_f(ep, 0, f, NULL);
+    path_k(ep, 0, "fe", k, NULL);
+    uint16_t bed = (uint16_t)s->peer;
+    int r = 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL) {
+            r = neg_errno();
+            break;
+        }
+        xs_rm(xc->xs, t, f);
+        r = xs_mkdir(xc->xs, t, f) ? 0 : neg_errno();
+        if (!r)
+            r = st_perms(xc->xs, t, f, xc->self, XS_PERM_NONE, &bed, 1, XS_PERM_READ);
+        if (!r)
+            r = st_kwritef(xc->xs, t, f, "protocol", "%s", ep->proto->name) ||
+                st_kwritef(xc->xs, t, f, "version", "%u", v) ||
+                st_kwritef(xc->xs, t, f, "version-hash", "%016llx",
+                           (unsigned long long)ep->proto->version_hash[v - ep->proto->min_version]) ||
+                st_kwritef(xc->xs, t, f, "be-instance", "%u", s->instance) ||
+                st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ||
+                st_kwritef(xc->xs, t, f, "max-frame", "%u", frame) ||
+                st_kwritef(xc->xs, t, f, "max-transactions", "%u", tx) ||
+                st_kwritef(xc->xs, t, f, "max-messages", "%u", msg) ||
+                st_kwritef(xc->xs, t, f, "ring-size", "%u", ring) ||
+                st_kwritef(xc->xs, t, f, "ring-pages", "%d", np) ||
+                st_kwritef(xc->xs, t, f, "ctrl-ref", "%u", cref) ||
+                st_kwritef(xc->xs, t, f, "event-channel", "%u", s->port) ||
+                st_kwritef(xc->xs, t, f, "state", "%d", XB_INITIALISED) ? -EIO : 0;
+        if (!r)
+            r = st_writef(xc->xs, t, k, "%u", s->epoch);
+        if (!r)
+            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, &bed, 1,
+                         XS_PERM_READ | XS_PERM_WRITE);
+        if (r) {
+            int e = errno;
+            xs_transaction_end(xc->xs, t, true);
+            errno = e;
+            break;
+        }
+        if (xs_transaction_end(xc->xs, t, false))
+            break;
+        r = neg_errno();
+        if (r != -EAGAIN)
+            break;
+    }
+    if (r) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: publishing the connection in xenstore (%s): %s",
+                 ep->address, f, strerror(-r));
+        fe_fail(ep, true);
+        return;
+    }
+    s->hs = XH_WAIT_BE;
+    fe_check(ep);    /* the answer may be there already */
+}
+
+/* Watch on B fired (or a retry): follow the service and our connection's answer. */
+static void fe_check(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (ep->destroying)
+        return;
+    uint32_t inst;
+    int r = fe_service(ep, &inst);
+    if (r) {
+        /* Withdrawn (or the backend's domain is gone: the toolstack removed its tree). */
+        if (s->hs == XH_UP)
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
+        else if (s->hs != XH_IDLE)
+            chan_release(ep);
+        idc__timer_cancel(ep->ctx, &s->retry);
+        if (ep->state == IDC_EP_PRESENT)
+            idc__ep_disappear(ep);
+        return;
+    }
+    if (inst != s->instance) {
+        /* A new backend instance (restart): whatever we had is stale. */
+        if (s->hs == XH_UP)
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend restarted");
+        else if (s->hs != XH_IDLE)
+            chan_release(ep);
+        s->instance = inst;
+        s->refused = false;
+    }
+    if (s->dead_instance == inst && ep->state != IDC_EP_CONNECTED &&
+        ep->state != IDC_EP_DISCONNECTING) {
+        if (ep->state == IDC_EP_PRESENT)
+            idc__ep_disappear(ep);
+        return;
+    }
+    if (ep->state == IDC_EP_ABSENT)
+        idc__ep_appear(ep);
+    if (ep->state != IDC_EP_PRESENT && ep->state != IDC_EP_CONNECTED)
+        return;
+    if (s->hs == XH_IDLE) {
+        fe_try_connect(ep);
+        return;
+    }
+    char k[XEN_PATH_MAX];
+    path_k(ep, 0, "conn", k, NULL);
+    uint32_t kst = 0, kep = 0;
+    if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
+        st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch) {
+        if (s->hs == XH_UP)
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
+        return;     /* not answered yet */
+    }
+    if (s->hs == XH_UP) {
+        if (kst != XB_CONNECTED)
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend closed the connection");
+        return;
+    }
+    if (kst == XB_CONNECTED) {
+        if (chan_up(ep) < 0)
+            fe_fail(ep, true);
+        return;
+    }
+    if (kst == XB_CLOSED || kst == XB_CLOSING) {
+        char reason[161] = "";
+        uint32_t st = 0;
+        st_kread(xc->xs, XBT_NULL, k, "reason", reason, sizeof(reason));
+        st_ku32(xc->xs, XBT_NULL, k, "status", 0xffffu, &st);   /* stored as -status */
+        int status = -(int)st;
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)",
+                 ep->address, reason[0] ? reason : "no reason given", idc_strerror(status));
+        bool forever = status == IDC_ERR_MISMATCH || status == IDC_ERR_PERM ||
+                       status == IDC_ERR_TOOBIG;
+        if (forever) {
+            s->refused = true;
+            s->refused_instance = s->instance;
+        }
+        fe_fail(ep, !forever);
+    }
+}
+
+/* ------------------------------------------------------------------------------- backend */
+
+static bool be_allowed(struct xen_ep *s, unsigned d)
+{
+    if (s->allow_all)
+        return true;
+    for (unsigned i = 0; i < s->nallow; i++)
+        if (s->allow[i] == d)
+            return true;
+    return false;
+}
+
+static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status,
+                      const char *fmt, ...)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char reason[161];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing domain %u: %s (%s)", ep->address, fe, reason,
+             idc_strerror(status));
+    s->skip_dom = fe;
+    s->skip_epoch = epoch;
+    s->skip_valid = true;
+    char k[XEN_PATH_MAX];
+    path_k(ep, fe, "conn", k, NULL);
+    uint16_t d = (uint16_t)fe;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            return;
+        xs_rm(xc->xs, t, k);
+        bool ok = xs_mkdir(xc->xs, t, k) &&
+                  st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, &d, 1, XS_PERM_READ) == 0 &&
+                  st_kwritef(xc->xs, t, k, "epoch", "%u", epoch) == 0 &&
+                  st_kwritef(xc->xs, t, k, "status", "%d", -status) == 0 &&
+                  st_kwritef(xc->xs, t, k, "reason", "%s", reason) == 0 &&
+                  st_kwritef(xc->xs, t, k, "state", "%d", XB_CLOSED) == 0;
+        if (!ok) {
+            xs_transaction_end(xc->xs, t, true);
+            return;
+        }
+        if (xs_transaction_end(xc->xs, t, false) || errno != EAGAIN)
+            return;
+    }
+}
+
+/* Who created the knock node B/fe/<d>: xenstored makes an unprivileged creator the owner, and
+   only dom0 can hand a node to someone else, so the owner names the frontend's domain. */
+static bool knock_genuine(struct idc_ep *ep, unsigned d)
+{
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char k[XEN_PATH_MAX];
+    path_k(ep, d, "fe", k, NULL);
+    unsigned n = 0;
+    struct xs_permissions *p = xs_get_permissions(xc->xs, XBT_NULL, k, &n);
+    if (!p)
+        return false;
+    unsigned owner = n ? p[0].id : 0xffffffffu;
+    free(p);
+    return owner == d || (d == 0 && owner == xc->self);
+}
+
+/* Try to accept frontend d; returns true if a connection came up. */
+static bool be_connect(struct idc_ep *ep, unsigned d)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char f[XEN_PATH_MAX], val[XEN_VALUE_MAX];
+    path_f(ep, d, f, NULL);
+    uint32_t st, epoch, inst, v, frame, tx, msg, ring, np, cref, port;
+    if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) || st != XB_INITIALISED ||
+        st_ku32(xc->xs, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch == 0)
+        return false;      /* not (yet) a connection request */
+    if (s->skip_valid && s->skip_dom == d && s->skip_epoch == epoch)
+        return false;      /* already refused or closed: wait for a new attempt */
+    if (st_ku32(xc->xs, XBT_NULL, f, "be-instance", 0x7fffffffu, &inst) || inst != s->instance) {
+        be_refuse(ep, d, epoch, IDC_ERR_DISCONNECTED, "request addressed to another instance");
+        return false;
+    }
+    if (!be_allowed(s, d)) {
+        be_refuse(ep, d, epoch, IDC_ERR_PERM, "domain %u not allowed by the service's policy", d);
+        return false;
+    }
+    if (st_kread(xc->xs, XBT_NULL, f, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
+        strcmp(val, ep->proto->name) != 0) {
+        be_refuse(ep, d, epoch, IDC_ERR_MISMATCH, "protocol '%s' requested, '%s' served", val,
+                  ep->proto->name);
+        return false;
+    }
+    uint64_t h;
+    if (st_ku32(xc->xs, XBT_NULL, f, "version", 0xffffffffu, &v) ||
+        v < ep->proto->min_version || v > ep->proto->max_version ||
+        st_kread(xc->xs, XBT_NULL, f, "version-hash", val, 17) || parse_hashes(val, &h, 1) ||
+        h != ep->proto->version_hash[v - ep->proto->min_version]) {
+        be_refuse(ep, d, epoch, IDC_ERR_MISMATCH, "version or IDL hash not served");
+        return false;
+    }
+    if (st_ku32(xc->xs, XBT_NULL, f, "max-frame", ep->max_frame, &frame) ||
+        st_ku32(xc->xs, XBT_NULL, f, "max-transactions", ep->max_tx, &tx) || tx == 0 ||
+        st_ku32(xc->xs, XBT_NULL, f, "max-messages", ep->max_msg, &msg) || msg == 0 ||
+        st_ku32(xc->xs, XBT_NULL, f, "ring-size", IDC_RING_MAX_SIZE, &ring) ||
+        ring < IDC_RING_MIN_SIZE || (ring & (ring - 1)) ||
+        idc_ring_size_for(msg + 2 * tx, frame) > ring ||
+        st_ku32(xc->xs, XBT_NULL, f, "ring-pages", XEN_CTRL_MAX_REFS, &np) ||
+        np != (uint32_t)ring_pages(ring) ||
+        st_ku32(xc->xs, XBT_NULL, f, "ctrl-ref", 0xffffffffu, &cref) ||
+        st_ku32(xc->xs, XBT_NULL, f, "event-channel", 0xffffffffu, &port)) {
+        be_refuse(ep, d, epoch, IDC_ERR_PROTO, "connection keys missing or out of range");
+        return false;
+    }
+    /* Event channel first: the control page's unmap notification goes through it. */
+    xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(xc->ev, d, port);
+    if (lp < 0) {
+        be_refuse(ep, d, epoch, IDC_ERR_IO, "cannot bind event channel %u: %s", port,
+                  strerror(errno));
+        return false;
+    }
+    s->port = (uint32_t)lp;
+    s->port_valid = true;
+    s->peer = d;
+    s->ctrl = xengnttab_map_grant_ref_notify(xc->gt, d, cref, PROT_READ | PROT_WRITE,
+                                             (uint32_t)offsetof(struct xen_ctrl_page, be_live),
+                                             s->port);
+    if (!s->ctrl) {
+        int e = errno;
+        chan_release(ep);
+        be_refuse(ep, d, epoch, IDC_ERR_IO, "cannot map control page (ref %u): %s", cref,
+                  strerror(e));
+        return false;
+    }
+    /* One copy of the peer-written page, then validation. */
+    struct xen_ctrl_page cp;
+    memcpy(&cp, (const void *)s->ctrl, sizeof(cp));
+    if (cp.magic != XEN_CTRL_MAGIC || cp.ring_size != ring || cp.nrefs != np ||
+        cp.epoch != epoch || !cp.fe_live) {
+        chan_release(ep);
+        be_refuse(ep, d, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
+        return false;
+    }
+    s->rings = xengnttab_map_domain_grant_refs(xc->gt, np, d, cp.refs, PROT_READ | PROT_WRITE);
+    if (!s->rings) {
+        int e = errno;
+        chan_release(ep);
+        be_refuse(ep, d, epoch, IDC_ERR_IO, "cannot map %u ring pages: %s", np, strerror(e));
+        return false;
+    }
+    s->npages = np;
+    __atomic_store_n(&s->ctrl->be_live, 1, __ATOMIC_RELEASE);
+    s->epoch = epoch;
+    s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = epoch, .version = v,
+                               .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
+    char tok[16];
+    snprintf(tok, sizeof(tok), "idc%u", s->serial);
+    s->watching_f = xs_watch(xc->xs, f, tok);
+    /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
+    char k[XEN_PATH_MAX];
+    path_k(ep, d, "conn", k, NULL);
+    uint16_t dd = (uint16_t)d;
+    bool ok = false;
+    for (int attempt = 0; attempt < 8 && !ok; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            break;
+        xs_rm(xc->xs, t, k);
+        ok = xs_mkdir(xc->xs, t, k) &&
+             st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, &dd, 1, XS_PERM_READ) == 0 &&
+             st_kwritef(xc->xs, t, k, "epoch", "%u", epoch) == 0 &&
+             st_kwritef(xc->xs, t, k, "state", "%d", XB_CONNECTED) == 0;
+        if (!ok) {
+            xs_transaction_end(xc->xs, t, true);
+            break;
+        }
+        if (!xs_transaction_end(xc->xs, t, false)) {
+            ok = false;
+            if (errno != EAGAIN)
+                break;
+        }
+    }
+    if (!ok) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot answer domain %u in xenstore: %s",
+                 ep->address, d, strerror(errno));
+        chan_release(ep);
+        return false;
+    }
+    if (chan_up(ep) < 0) {
+        xen_chan_close(ep);
+        return false;
+    }
+    return true;
+}
+
+static bool domain_gone(struct idc_ep *ep, unsigned d)
+{
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (xc->self != 0 || d == 0)
+        return false;
+    errno = 0;
+    return !xs_is_domain_introduced(xc->xs, d) && (errno == 0 || errno == ENOENT);
+}
+
+static void be_scan(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (ep->destroying)
+        return;
+    if (s->hs == XH_UP) {
+        char f[XEN_PATH_MAX];
+        path_f(ep, s->peer, f, NULL);
+        uint32_t st, epoch;
+        if (domain_gone(ep, s->peer))
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
+        else if (st_ku32(xc->xs, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch != s->epoch)
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend withdrew the connection");
+        else if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) ||
+                 (st != XB_INITIALISED && st != XB_CONNECTED))
+            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
+        return;
+    }
+    if (ep->state != IDC_EP_PRESENT || s->hs != XH_IDLE)
+        return;
+    char dir[XEN_PATH_MAX];
+    path_b(ep, dir, "fe");
+    unsigned n = 0;
+    char **ents = xs_directory(xc->xs, XBT_NULL, dir, &n);
+    if (!ents)
+        return;
+    for (unsigned i = 0; i < n && n <= 4096; i++) {
+        uint32_t d;
+        if (parse_u32(ents[i], XEN_DOMID_MAX, &d) || !knock_genuine(ep, d))
+            continue;
+        if (be_connect(ep, d))
+            break;
+    }
+    free(ents);
+}
+
+/* Publishes B in one transaction: service keys, the knock directory, the answers directory,
+   then state = InitWait. */
+static int be_publish(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char b[XEN_PATH_MAX], p[XEN_PATH_MAX], hashes[IDC_MAX_VERSIONS * 17 + 1];
+    path_b(ep, b, NULL);
+    s->instance = rand_nonzero();
+    size_t hl = 0;
+    for (uint32_t v = 0; v <= ep->proto->max_version - ep->proto->min_version; v++)
+        hl += (size_t)snprintf(hashes + hl, sizeof(hashes) - hl, "%s%016llx", v ? " " : "",
+                               (unsigned long long)ep->proto->version_hash[v]);
+    int r = 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            return neg_errno();
+        xs_rm(xc->xs, t, b);
+        r = xs_mkdir(xc->xs, t, b) ? 0 : neg_errno();
+        if (!r)
+            r = st_perms(xc->xs, t, b, xc->self, s->allow_all ? XS_PERM_READ : XS_PERM_NONE,
+                         s->allow, s->nallow, XS_PERM_READ);
+        if (!r)
+            r = st_kwritef(xc->xs, t, b, "protocol", "%s", ep->proto->name) ||
+                st_kwritef(xc->xs, t, b, "version-min", "%u", ep->proto->min_version) ||
+                st_kwritef(xc->xs, t, b, "version-max", "%u", ep->proto->max_version) ||
+                st_kwritef(xc->xs, t, b, "version-hash", "%s", hashes) ||
+                st_kwritef(xc->xs, t, b, "max-frame", "%u", ep->max_frame) ||
+                st_kwritef(xc->xs, t, b, "max-transactions", "%u", ep->max_tx) ||
+                st_kwritef(xc->xs, t, b, "max-messages", "%u", ep->max_msg) ||
+                st_kwritef(xc->xs, t, b, "instance", "%u", s->instance) ? -EIO : 0;
+        if (!r) {
+            path_b(ep, p, "fe");
+            r = xs_mkdir(xc->xs, t, p) ? 0 : neg_errno();
+            if (!r)
+                r = st_perms(xc->xs, t, p, xc->self, s->allow_all ? XS_PERM_WRITE : XS_PERM_NONE,
+                             s->allow, s->nallow, XS_PERM_WRITE);
+        }
+        if (!r) {
+            path_b(ep, p, "conn");
+            r = xs_mkdir(xc->xs, t, p) ? 0 : neg_errno();
+            if (!r)
+                r = st_perms(xc->xs, t, p, xc->self, XS_PERM_NONE, NULL, 0, 0);
+        }
+        if (!r)
+            r = st_kwritef(xc->xs, t, b, "state", "%d", XB_INITWAIT) ? -EIO : 0;
+        if (r) {
+            int e = errno;
+            xs_transaction_end(xc->xs, t, true);
+            errno = e;
+            break;
+        }
+        if (xs_transaction_end(xc->xs, t, false)) {
+            r = 0;
+            break;
+        }
+        r = neg_errno();
+        if (r != -EAGAIN)
+            break;
+    }
+    if (r) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot publish %s: %s", ep->address, b,
+                 strerror(-r));
+        return IDC_ERR_IO;
+    }
+    path_b(ep, p, "fe");
+    char tok[16];
+    snprintf(tok, sizeof(tok), "idc%u", s->serial);
+    if (!xs_watch(xc->xs, p, tok)) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s: %s", ep->address, p,
+                 strerror(errno));
+        xs_rm(xc->xs, XBT_NULL, b);
+        return IDC_ERR_IO;
+    }
+    s->watching_b = true;
+    idc__ep_appear(ep);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- event dispatch */
+
+static struct idc_ep *ep_by_serial(struct idc_context *ctx, uint32_t serial)
+{
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+        if (ep->tp == &idc_transport_xen && ep->tp_started && X(ep)->serial == serial)
+            return ep;
+    return NULL;
+}
+
+static void ep_event(struct idc_ep *ep)
+{
+    if (ep->role == IDC_ROLE_FRONTEND)
+        fe_check(ep);
+    else
+        be_scan(ep);
+}
+
+static void watch_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct idc_context *ctx = w->arg;
+    struct xen_ctx *xc = ctx->xen;
+    for (int i = 0; i < XEN_WATCH_BATCH; i++) {
+        char **ev = xs_check_watch(xc->xs);
+        if (!ev)
+            break;
+        const char *tok = ev[XS_WATCH_TOKEN];
+        uint32_t serial;
+        if (!strcmp(tok, "idc-release")) {
+            for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+                if (ep->tp == &idc_transport_xen && ep->tp_started && X(ep)->hs == XH_UP &&
+                    domain_gone(ep, X(ep)->peer))
+                    idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "peer domain %u died",
+                                         X(ep)->peer);
+        } else if (!strncmp(tok, "idc", 3) && parse_u32(tok + 3, 0xffffffffu, &serial) == 0) {
+            struct idc_ep *ep = ep_by_serial(ctx, serial);
+            if (ep)
+                ep_event(ep);
+        }
+        free(ev);
+    }
+}
+
+static void unmask_fire(struct idc_timer *t)
+{
+    struct idc_ep *ep = t->arg;
+    struct xen_ep *s = X(ep);
+    if (!s->masked)
+        return;
+    s->masked = false;
+    if (s->port_valid)
+        xenevtchn_unmask(xctx(ep->ctx)->ev, s->port);
+    idc__ep_kick(ep);
+}
+
+static uint64_t progress(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (!c)
+        return 0;
+    return ((uint64_t)c->rx.cons << 32) ^ c->tx.cons ^ ((uint64_t)c->tx.msg_cons << 16);
+}
+
+/* One notification for ep: liveness, then the rings, with storm accounting. */
+static void ep_notified(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (s->hs != XH_UP) {
+        xenevtchn_unmask(xc->ev, s->port);
+        return;
+    }
+    uint8_t peer_live = __atomic_load_n(ep->role == IDC_ROLE_FRONTEND ? &s->ctrl->be_live
+                                                                      : &s->ctrl->fe_live,
+                                        __ATOMIC_ACQUIRE);
+    if (!peer_live) {
+        if (ep->role == IDC_ROLE_FRONTEND) {
+            /* No clean close in xenstore: the backend's process is gone; its service node
+               stays behind until a new instance replaces it, so treat it as withdrawn. */
+            char k[XEN_PATH_MAX];
+            uint32_t kst = 0, kep = 0;
+            path_k(ep, 0, "conn", k, NULL);
+            if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
+                st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch ||
+                kst == XB_CONNECTED)
+                s->dead_instance = s->instance;
+        }
+        xenevtchn_unmask(xc->ev, s->port);
+        idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "%s unmapped the control page "
+                             "(closed or its process died)",
+                             ep->role == IDC_ROLE_FRONTEND ? "backend" : "frontend");
+        return;
+    }
+    uint64_t now = idc__now_ns();
+    if (now - s->win_start > 1000000000u) {
+        s->win_start = now;
+        s->win_events = s->win_useless = 0;
+    }
+    s->win_events++;
+    uint64_t before = progress(ep);
+    idc__ep_kick(ep);
+    if (ep->state != IDC_EP_CONNECTED || s->hs != XH_UP)
+        return;
+    if (progress(ep) == before && ++s->win_useless > XEN_STORM_USELESS) {
+        idc__ep_channel_down(ep, IDC_ERR_PROTO, "event storm: more than %u notifications "
+                             "without progress in 1 s", XEN_STORM_USELESS);
+        return;
+    }
+    if (s->win_events > XEN_STORM_RATE) {
+        /* Rate limit: leave the port masked for a moment; the timer unmasks and drains. */
+        if (!s->masked) {
+            s->masked = true;
+            idc__timer_arm(ep->ctx, &s->unmask, XEN_STORM_PAUSE_MS);
+        }
+        return;
+    }
+    xenevtchn_unmask(xc->ev, s->port);
+}
+
+static void evtchn_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct idc_context *ctx = w->arg;
+    struct xen_ctx *xc = ctx->xen;
+    /* Bounded per round: the fd stays readable if more is pending (level-triggered). */
+    for (int i = 0; i < XEN_EVT_BATCH; i++) {
+        xenevtchn_port_or_error_t p = xenevtchn_pending(xc->ev);
+        if (p < 0)
+            break;
+        struct idc_ep *ep = ctx->eps;
+        for (; ep; ep = ep->next)
+            if (ep->tp == &idc_transport_xen && ep->tp_started && X(ep)->port_valid &&
+                X(ep)->port == (uint32_t)p)
+                break;
+        if (ep)
+            ep_notified(ep);
+        else
+            xenevtchn_unmask(xc->ev, (evtchn_port_t)p);
+    }
+}
+
+/* ------------------------------------------------------------------------ endpoint ops */
+
+/* Frontend "DOMID/NAME"; backend "NAME", "self/NAME", optionally "?allow=D[,D...]". */
+static int parse_address(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    char *name = ep->name;
+    char svcname[IDC_NAME_MAX + 1];
+    size_t off = 0, len;
+    if (ep->role == IDC_ROLE_FRONTEND) {
+        char *slash = strchr(name, '/');
+        char dom[8];
+        uint32_t d;
+        if (!slash || (size_t)(slash - name) >= sizeof(dom))
+            return IDC_ERR_INVAL;
+        memcpy(dom, name, (size_t)(slash - name));
+        dom[slash - name] = 0;
+        if (parse_u32(dom, XEN_DOMID_MAX, &d))
+            return IDC_ERR_INVAL;
+        s->peer = d;
+        off = (size_t)(slash - name) + 1;
+        len = strlen(name + off);
+    } else {
+        if (!strncmp(name, "self/", 5))
+            off = 5;
+        char *q = strchr(name + off, '?');
+        len = q ? (size_t)(q - (name + off)) : strlen(name + off);
+        s->allow_all = !q;
+        if (q) {
+            if (strncmp(q, "?allow=", 7) != 0)
+                return IDC_ERR_INVAL;
+            const char *p = q + 7;
+            while (*p) {
+                char num[8];
+                size_t n = strcspn(p, ",");
+                uint32_t d;
+                if (n == 0 || n >= sizeof(num) || s->nallow >= XEN_ALLOW_MAX)
+                    return IDC_ERR_INVAL;
+                memcpy(num, p, n);
+                num[n] = 0;
+                if (parse_u32(num, XEN_DOMID_MAX, &d))
+                    return IDC_ERR_INVAL;
+                s->allow[s->nallow++] = (uint16_t)d;
+                p += n;
+                if (*p == ',' && *++p == 0)
+                    return IDC_ERR_INVAL;
+            }
+            if (!s->nallow)
+                return IDC_ERR_INVAL;
+        }
+    }
+    if (len == 0 || len > IDC_NAME_MAX)
+        return IDC_ERR_INVAL;
+    memcpy(svcname, name + off, len);
+    svcname[len] = 0;
+    if (!idc__valid_name(svcname))
+        return IDC_ERR_INVAL;
+    s->svc_off = (uint8_t)off;
+    s->svc_len = (uint8_t)len;
+    return 0;
+}
+
+static int xen_ep_start(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    memset(s, 0, sizeof(*s));
+    s->retry.arg = ep;
+    s->unmask.arg = ep;
+    s->unmask.fn = unmask_fire;
+    if (parse_address(ep) < 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
+                 "a backend xen:NAME or xen:self/NAME, optionally ?allow=D[,D...]; NAME is "
+                 "[A-Za-z0-9._-]{1,64}", ep->address);
+        return IDC_ERR_INVAL;
+    }
+    int r = xen_ctx_open(ep->ctx, ep->address);
+    if (r < 0)
+        return r;
+    struct xen_ctx *xc = xctx(ep->ctx);
+    s->serial = ++xc->next_serial;
+    if (ep->role == IDC_ROLE_BACKEND) {
+        s->retry.fn = NULL;
+        return be_publish(ep);
+    }
+    s->retry.fn = fe_retry_fire;
+    char b[XEN_PATH_MAX], tok[16];
+    path_b(ep, b, NULL);
+    snprintf(tok, sizeof(tok), "idc%u", s->serial);
+    if (!xs_watch(xc->xs, b, tok)) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s: %s", ep->address, b,
+                 strerror(errno));
+        return IDC_ERR_IO;
+    }
+    s->watching_b = true;
+    /* xenstore fires a new watch once: fe_check runs from there. */
+    return 0;
+}
+
+static void xen_ep_rearm(struct idc_ep *ep)
+{
+    if (ep->role == IDC_ROLE_BACKEND)
+        be_scan(ep);
+    else
+        fe_check(ep);
+}
+
+static void xen_ep_stop(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (s->retry.fn)
+        idc__timer_cancel(ep->ctx, &s->retry);
+    idc__timer_cancel(ep->ctx, &s->unmask);
+    if (!xc || !s->serial)
+        return;
+    chan_release(ep);
+    char p[XEN_PATH_MAX], tok[16];
+    snprintf(tok, sizeof(tok), "idc%u", s->serial);
+    if (ep->role == IDC_ROLE_BACKEND) {
+        path_b(ep, p, "fe");
+        if (s->watching_b)
+            xs_unwatch(xc->xs, p, tok);
+        /* Withdraw only our own publication (a successor may have replaced it). */
+        uint32_t inst;
+        path_b(ep, p, "instance");
+        if (st_u32(xc->xs, XBT_NULL, p, 0x7fffffffu, &inst) == 0 && inst == s->instance) {
+            path_b(ep, p, NULL);
+            xs_rm(xc->xs, XBT_NULL, p);
+        }
+    } else {
+        path_b(ep, p, NULL);
+        if (s->watching_b)
+            xs_unwatch(xc->xs, p, tok);
+        path_f(ep, 0, p, NULL);
+        xs_rm(xc->xs, XBT_NULL, p);
+        path_k(ep, 0, "fe", p, NULL);
+        xs_rm(xc->xs, XBT_NULL, p);
+    }
+    s->watching_b = false;
+    s->serial = 0;
+}
+
+/* Remote buffers over Xen (grant copy) are not built yet: buffer.c serves every context's
+   registrations through the shm transport, so these are never reached. */
+static int xen_buf_alloc(struct idc_context *ctx, struct idc_alloc *a)
+{
+    (void)ctx;
+    (void)a;
+    return IDC_ERR_NOTSUP;
+}
+
+static void xen_buf_free(struct idc_context *ctx, struct idc_alloc *a)
+{
+    (void)ctx;
+    (void)a;
+}
+
+static int xen_rbuf_publish(struct idc_context *ctx)
+{
+    (void)ctx;
+    return IDC_ERR_NOTSUP;
+}
+
+static int xen_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
+{
+    (void)ctx;
+    (void)x;
+    return IDC_ERR_NOTSUP;
+}
+
+static void xen_ctx_fini(struct idc_context *ctx)
+{
+    struct xen_ctx *xc = ctx->xen;
+    if (!xc)
+        return;
+    if (xc->release_watch)
+        xs_unwatch(xc->xs, "@releaseDomain", "idc-release");
+    xen_ctx_free(ctx, xc);
+    ctx->xen = NULL;
+}
+
+const struct idc_transport idc_transport_xen = {
+    .name = "xen",
+    .ep_start = xen_ep_start,
+    .chan_close = xen_chan_close,
+    .ep_rearm = xen_ep_rearm,
+    .ep_stop = xen_ep_stop,
+    .notify = xen_notify,
+    .buf_alloc = xen_buf_alloc,
+    .buf_free = xen_buf_free,
+    .rbuf_publish = xen_rbuf_publish,
+    .rbuf_transfer = xen_rbuf_transfer,
+    .ctx_fini = xen_ctx_fini,
+};

@@ -1,0 +1,136 @@
+/* The xen transport on a machine without Xen: a clear "not available" and nothing else. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "idc.h"
+
+static const uint64_t hashes[1] = { 0x1234567890abcdefull };
+static const struct idc_protocol proto = {
+    .name = "xenhost", .min_version = 1, .max_version = 1, .version_hash = hashes,
+    .max_frame = 256,
+};
+
+static char logbuf[8192];
+static void log_fn(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    size_t n = strlen(logbuf);
+    snprintf(logbuf + n, sizeof(logbuf) - n, "%d %s\n", level, msg);
+}
+
+static int connects;
+static void on_connect(struct idc_endpoint *ep) { (void)ep; connects++; }
+static void on_disconnect(struct idc_endpoint *ep) { idc_endpoint_disconnect_done(ep); }
+static int on_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    (void)ep, (void)op, (void)p, (void)len;
+    return 0;
+}
+static int on_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
+                  size_t len)
+{
+    (void)ep, (void)op, (void)p, (void)len;
+    return idc_request_complete(r, 0, NULL, 0);
+}
+static const struct idc_endpoint_ops ops = {
+    .connect = on_connect, .disconnect = on_disconnect, .handle_message = on_msg,
+    .handle_transaction = on_txn,
+};
+
+static struct idc_context *ctx;
+static char dir[64];
+
+static void setup(void)
+{
+    if (access("/dev/xen", F_OK) == 0)
+        cr_skip_test("this machine runs on Xen: the not-available path cannot be checked");
+    snprintf(dir, sizeof(dir), "/tmp/idc-xh-%d", (int)getpid());
+    logbuf[0] = 0;
+    connects = 0;
+    struct idc_context_options o = { .shm_dir = dir, .log = log_fn };
+    cr_assert_eq(idc_context_create(&ctx, &o), 0);
+}
+
+static void teardown(void)
+{
+    idc_context_destroy(ctx);
+    ctx = NULL;
+    rmdir(dir);
+}
+
+static enum idc_endpoint_state run(struct idc_endpoint *ep, const char *addr, enum idc_role role)
+{
+    struct idc_endpoint_config cfg = { .protocol = &proto, .role = role, .address = addr,
+                                       .ops = &ops };
+    idc_endpoint_create(ep, ctx, &cfg);
+    for (int i = 0; i < 5; i++)
+        idc_context_dispatch(ctx, 10);
+    return idc_endpoint_state(ep);
+}
+
+TestSuite(xenhost, .init = setup, .fini = teardown, .timeout = 20);
+
+Test(xenhost, frontend_not_available)
+{
+    struct idc_endpoint ep;
+    cr_assert_eq(run(&ep, "xen:0/blk0", IDC_ROLE_FRONTEND), IDC_EP_DEAD);
+    cr_assert(strstr(logbuf, "xen transport not available") != NULL, "log: %s", logbuf);
+    cr_assert(strstr(logbuf, "IDC_ERR_NOTSUP") != NULL, "log: %s", logbuf);
+    cr_assert_eq(connects, 0);
+    idc_endpoint_destroy(&ep, NULL);
+    idc_context_dispatch(ctx, 0);
+    cr_assert_eq(idc_endpoint_state(&ep), IDC_EP_UNUSED);
+}
+
+Test(xenhost, backend_not_available)
+{
+    struct idc_endpoint ep;
+    cr_assert_eq(run(&ep, "xen:blk0", IDC_ROLE_BACKEND), IDC_EP_DEAD);
+    cr_assert(strstr(logbuf, "xen transport not available") != NULL, "log: %s", logbuf);
+    idc_endpoint_destroy(&ep, NULL);
+    idc_context_dispatch(ctx, 0);
+    cr_assert_eq(idc_endpoint_state(&ep), IDC_EP_UNUSED);
+}
+
+Test(xenhost, bad_addresses_rejected_first)
+{
+    static const struct { const char *addr; enum idc_role role; } bad[] = {
+        { "xen:blk0", IDC_ROLE_FRONTEND },          /* no domid */
+        { "xen:99999/blk0", IDC_ROLE_FRONTEND },    /* reserved domid */
+        { "xen:01/blk0", IDC_ROLE_FRONTEND },       /* leading zero */
+        { "xen:0/../x", IDC_ROLE_FRONTEND },        /* not a service name */
+        { "xen:blk0?allow=", IDC_ROLE_BACKEND },
+        { "xen:blk0?allow=1,", IDC_ROLE_BACKEND },
+        { "xen:blk0?deny=1", IDC_ROLE_BACKEND },
+        { "xen:self/", IDC_ROLE_BACKEND },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct idc_endpoint ep;
+        logbuf[0] = 0;
+        cr_assert_eq(run(&ep, bad[i].addr, bad[i].role), IDC_EP_DEAD, "%s", bad[i].addr);
+        cr_assert(strstr(logbuf, "bad xen address") != NULL, "%s: log: %s", bad[i].addr, logbuf);
+        idc_endpoint_destroy(&ep, NULL);
+        idc_context_dispatch(ctx, 0);
+    }
+}
+
+Test(xenhost, shm_unaffected)
+{
+    /* A context that tried xen still serves shm normally. Endpoint storage outlives the test
+       body: the context (destroyed in teardown) still links them. */
+    static struct idc_endpoint x, be, fe;
+    run(&x, "xen:0/blk0", IDC_ROLE_FRONTEND);
+    struct idc_endpoint_config b = { .protocol = &proto, .role = IDC_ROLE_BACKEND,
+                                     .address = "shm:xh", .ops = &ops };
+    struct idc_endpoint_config f = b;
+    f.role = IDC_ROLE_FRONTEND;
+    idc_endpoint_create(&be, ctx, &b);
+    idc_endpoint_create(&fe, ctx, &f);
+    for (int i = 0; i < 200 && connects < 2; i++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(connects, 2);
+    cr_assert_eq(idc_endpoint_state(&x), IDC_EP_DEAD);
+}
