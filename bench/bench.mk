@@ -57,7 +57,8 @@ endif
 IDC_SRCS   := $(wildcard bench/idc_*.c bench/rt_*.c)
 LIBIDC     := $(BUILD)/lib/libidc.a
 LIBGEN     := $(BUILD)/lib/libidcgen.a
-XEN_LIBS   := $(shell $(PKG_CONFIG) --libs xenstore xengnttab xengntshr xenevtchn 2>/dev/null)
+# the same Xen libraries the top-level Makefile links libidc with (its XEN_PKGS)
+XEN_LIBS   := $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn 2>/dev/null)
 IDC_CFLAGS := -Iruntime/include -Iruntime -I$(BUILD)/gen
 ifneq ($(and $(IDC_SRCS),$(wildcard $(LIBIDC)),$(wildcard runtime/include/idc.h)),)
 IDC_OBJS := $(IDC_SRCS:bench/%.c=$(BDIR)/%.o)

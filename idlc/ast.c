@@ -350,6 +350,8 @@ static void push_unit(struct idlc_ctx *ctx, struct idlc_unit *u)
 {
 	if (ctx->nunits == ctx->units_cap) {
 		ctx->units_cap = ctx->units_cap ? ctx->units_cap * 2 : 8;
+		/* an array of pointers: the element is a pointer */
+		// NOLINTNEXTLINE(bugprone-sizeof-expression)
 		ctx->units = realloc(ctx->units, ctx->units_cap * sizeof *ctx->units);
 		if (!ctx->units)
 			abort();
@@ -384,6 +386,8 @@ static struct idlc_unit *parse_and_load(struct idlc_ctx *ctx, struct idlc_unit *
 	u->state = 1; /* loading imports */
 	if (ctx->load_depth == ctx->load_cap) {
 		ctx->load_cap = ctx->load_cap ? ctx->load_cap * 2 : 16;
+		/* an array of pointers: the element is a pointer */
+		// NOLINTNEXTLINE(bugprone-sizeof-expression)
 		ctx->load_stack = realloc(ctx->load_stack, ctx->load_cap * sizeof *ctx->load_stack);
 		if (!ctx->load_stack)
 			abort();

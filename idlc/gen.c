@@ -56,9 +56,7 @@ static char *path_join(const char *dir, const char *name)
 	char *p = malloc(a + b + 2);
 	if (!p)
 		return NULL;
-	memcpy(p, dir, a);
-	p[a] = '/';
-	memcpy(p + a + 1, name, b + 1);
+	snprintf(p, a + b + 2, "%s/%s", dir, name);
 	return p;
 }
 

@@ -205,6 +205,8 @@ static void order_decl(struct order *o, const struct idlc_decl *d)
 	}
 	if (o->n == o->cap) {
 		size_t nc = o->cap ? 2 * o->cap : 64;
+		/* an array of pointers: the element is a pointer */
+		// NOLINTNEXTLINE(bugprone-sizeof-expression)
 		const struct idlc_decl **nv = realloc(o->v, nc * sizeof *nv);
 		if (!nv) {
 			o->oom = 1;

@@ -139,6 +139,17 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
     }
     if (!a)
         return IDC_ERR_INVAL;
+    /* An allocation is shared either writable or read-only, fixed by its first registration:
+       read-only must hold against a holder re-opening the descriptor, which needs a seal on
+       the whole allocation (see docs/runtime.md). */
+    uint32_t mode = rights & IDC_RBUF_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
+    if (a->mode && a->mode != mode) {
+        idc__log(ctx, IDC_LOG_ERROR, "idc_buffer_register: this allocation is already shared %s; "
+                 "use a separate idc_buffer_alloc for %s buffers",
+                 a->mode == IDC_RBUF_WRITE ? "writable" : "read-only",
+                 mode == IDC_RBUF_WRITE ? "writable" : "read-only");
+        return IDC_ERR_INVAL;
+    }
     if (!ctx->regs) {
         ctx->regs = calloc(IDC_MAX_REGS, sizeof(*ctx->regs));
         if (!ctx->regs)
@@ -154,6 +165,14 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
         id++;
     if (id == IDC_MAX_REGS)
         return IDC_ERR_NOMEM;
+    if (!a->mode && mode == IDC_RBUF_READ) {
+        if (!buf_tp()->buf_seal_ro)
+            return IDC_ERR_NOTSUP;
+        r = buf_tp()->buf_seal_ro(ctx, a);
+        if (r < 0)
+            return r;
+    }
+    a->mode = mode;
     struct idc_reg *reg = &ctx->regs[id];
     if (idc__random(reg->key, sizeof(reg->key)) < 0)
         return IDC_ERR_IO;

@@ -332,10 +332,14 @@ uint64_t idc_context_id(const struct idc_context *ctx)
 static int run_deferred(struct idc_context *ctx)
 {
     int n = 0;
-    for (int guard = 0; guard < 1000 && (ctx->pending || ctx->done_head); guard++) {
-        while (ctx->pending) {
-            struct idc_ep *ep = ctx->pending;
-            ctx->pending = ep->pend_next;
+    /* A few passes (work queued by callbacks runs at once); what is still queued after them
+       waits for the next dispatch, so other fds get their turn. */
+    for (int pass = 0; pass < 8 && (ctx->pending || ctx->done_head); pass++) {
+        struct idc_ep *list = ctx->pending;
+        ctx->pending = NULL;
+        while (list) {
+            struct idc_ep *ep = list;
+            list = ep->pend_next;
             ep->on_pending = false;
             idc__ep_run_pending(ep);
             n++;

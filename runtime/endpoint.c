@@ -586,7 +586,14 @@ static void process_rx(struct idc_ep *ep)
         return;
     ep->in_rx = true;
     struct idc_conn *c = ep->conn;
+    unsigned batches = 0;
     while (rx_live(ep)) {
+        if (++batches > 16) {
+            /* A peer refilling as fast as we drain must not starve the context's other fds:
+               continue in a later round (not armed: the pending mark brings us back). */
+            idc__ep_mark_pending(ep, IDC_PEND_RX);
+            break;
+        }
         int64_t avail = idc_ring_rx_poll(&c->rx);
         if (avail < 0) {
             proto_fail(ep, "producer index out of the legal window");

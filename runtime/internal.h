@@ -51,6 +51,8 @@ struct idc_alloc {
     void *mem;
     size_t len;                      /* mapped bytes (page multiple) */
     int fd;                          /* shm: memfd */
+    uint32_t mode;                   /* 0 until first registered, then IDC_RBUF_WRITE-capable
+                                        (RW) or read-only (sealed); fixed from then on */
 };
 
 /* One registration slot. */

@@ -201,18 +201,28 @@ static ssize_t recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds)
     return n;
 }
 
-static int make_memfd(const char *name, size_t len, int *out)
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010   /* Linux >= 5.1 */
+#endif
+
+/* final: also F_SEAL_SEAL (ring memory); buffers stay open to F_SEAL_FUTURE_WRITE later. */
+static int make_memfd_seal(const char *name, size_t len, int *out, bool final)
 {
     int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return IDC_ERR_IO;
     if (ftruncate(fd, (off_t)len) < 0 ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | (final ? F_SEAL_SEAL : 0)) < 0) {
         close(fd);
         return IDC_ERR_IO;
     }
     *out = fd;
     return 0;
+}
+
+static int make_memfd(const char *name, size_t len, int *out)
+{
+    return make_memfd_seal(name, len, out, true);
 }
 
 /* A memfd from a peer: must carry our seals and be at least len bytes. */
@@ -906,7 +916,7 @@ static void shm_ep_stop(struct idc_ep *ep)
 static int shm_buf_alloc(struct idc_context *ctx, struct idc_alloc *a)
 {
     (void)ctx;
-    if (make_memfd("idc-buffer", a->len, &a->fd) < 0)
+    if (make_memfd_seal("idc-buffer", a->len, &a->fd, false) < 0)
         return IDC_ERR_NOMEM;
     a->mem = mmap(NULL, a->len, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
     if (a->mem == MAP_FAILED) {
@@ -923,6 +933,18 @@ static void shm_buf_free(struct idc_context *ctx, struct idc_alloc *a)
     if (a->mem)
         munmap(a->mem, a->len);
     close_fd(&a->fd);
+}
+
+/* Read-only registrations: after this seal nobody can write the pages through a new mapping
+   or write(2), not even by re-opening the descriptor via /proc; the owner's own mapping
+   (created before) stays writable. */
+static int shm_buf_seal_ro(struct idc_context *ctx, struct idc_alloc *a)
+{
+    if (fcntl(a->fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "sealing a read-only buffer: %s", strerror(errno));
+        return IDC_ERR_IO;
+    }
+    return 0;
 }
 
 /* Reopens fd read-only (a holder mapping it cannot write). */
@@ -1337,6 +1359,7 @@ const struct idc_transport idc_transport_shm = {
     .buf_alloc = shm_buf_alloc,
     .buf_free = shm_buf_free,
     .rbuf_publish = shm_rbuf_publish,
+    .buf_seal_ro = shm_buf_seal_ro,
     .rbuf_transfer = shm_rbuf_transfer,
     .ctx_fini = shm_ctx_fini,
 };

@@ -25,6 +25,7 @@
  *
  * Remote buffers:
  *   buf_alloc / buf_free      memory that can be exposed to peers (memfd / grantable pages).
+ *   buf_seal_ro               harden an allocation that holds read-only registrations.
  *   rbuf_publish              make this context's registrations reachable by owner id
  *                             (shm: a hidden socket named from the id).
  *   rbuf_transfer             start a transfer against another context's registration; the
@@ -66,6 +67,9 @@ struct idc_transport {
     int  (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
     void (*buf_free)(struct idc_context *ctx, struct idc_alloc *a);
     int  (*rbuf_publish)(struct idc_context *ctx);
+    /* Make the allocation impossible to write for everyone but the owner's existing mapping
+       (shm: F_SEAL_FUTURE_WRITE). NULL: read-only registrations are refused (IDC_ERR_NOTSUP). */
+    int  (*buf_seal_ro)(struct idc_context *ctx, struct idc_alloc *a);
     int  (*rbuf_transfer)(struct idc_context *ctx, struct idc_xfer *x);
     void (*ctx_fini)(struct idc_context *ctx);
 };

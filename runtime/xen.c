@@ -648,8 +648,8 @@ static void fe_try_connect(struct idc_ep *ep)
         if (!r)
             r = st_kwritef(xc->xs, t, f, "protocol", "%s", ep->proto->name) ||
                 st_kwritef(xc->xs, t, f, "version", "%u", v) ||
-                st_kwritef(xc->xs, t, f, "version-hash", "%016llx",
-                           (unsigned long long)ep->proto->version_hash[v - ep->proto->min_version]) ||
+                st_kwritef(xc->xs, t, f, "version-hash", "%016llx", (unsigned long long)
+                           ep->proto->version_hash[v - ep->proto->min_version]) ||
                 st_kwritef(xc->xs, t, f, "be-instance", "%u", s->instance) ||
                 st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ||
                 st_kwritef(xc->xs, t, f, "max-frame", "%u", frame) ||
@@ -1154,13 +1154,27 @@ static uint64_t progress(struct idc_ep *ep)
     return ((uint64_t)c->rx.cons << 32) ^ c->tx.cons ^ ((uint64_t)c->tx.msg_cons << 16);
 }
 
-/* One notification for ep: liveness, then the rings, with storm accounting. */
+/* One notification for ep: the rings first (frames the peer published before it went away are
+   still delivered), then liveness, with storm accounting. */
 static void ep_notified(struct idc_ep *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
-    if (s->hs != XH_UP) {
+    if (s->hs != XH_UP || !s->ctrl) {
         xenevtchn_unmask(xc->ev, s->port);
+        return;
+    }
+    uint64_t now = idc__now_ns();
+    if (now - s->win_start > 1000000000u) {
+        s->win_start = now;
+        s->win_events = s->win_useless = 0;
+    }
+    s->win_events++;
+    uint64_t before = progress(ep);
+    idc__ep_kick(ep);
+    if (s->hs != XH_UP || !s->ctrl) {
+        if (s->port_valid)
+            xenevtchn_unmask(xc->ev, s->port);
         return;
     }
     uint8_t peer_live = __atomic_load_n(ep->role == IDC_ROLE_FRONTEND ? &s->ctrl->be_live
@@ -1184,15 +1198,7 @@ static void ep_notified(struct idc_ep *ep)
                              ep->role == IDC_ROLE_FRONTEND ? "backend" : "frontend");
         return;
     }
-    uint64_t now = idc__now_ns();
-    if (now - s->win_start > 1000000000u) {
-        s->win_start = now;
-        s->win_events = s->win_useless = 0;
-    }
-    s->win_events++;
-    uint64_t before = progress(ep);
-    idc__ep_kick(ep);
-    if (ep->state != IDC_EP_CONNECTED || s->hs != XH_UP)
+    if (ep->state != IDC_EP_CONNECTED)
         return;
     if (progress(ep) == before && ++s->win_useless > XEN_STORM_USELESS) {
         idc__ep_channel_down(ep, IDC_ERR_PROTO, "event storm: more than %u notifications "

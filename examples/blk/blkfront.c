@@ -9,21 +9,32 @@
 #include <unistd.h>
 
 
+/*
+ * Staging slots come from two allocations, because the runtime shares an allocation either
+ * sealed read-only or writable:
+ *   - the first half (POOL_RO) is registered READ only: plain writes stage their data there,
+ *     and the back-end can read it but never change it;
+ *   - the second half (POOL_RW) is registered WRITE only (handed out with reads: the back-end
+ *     writes into it) and READ|WRITE (for the write-back of a read-modify-write, which reads
+ *     the edge sectors into the same slot first).
+ */
+enum { POOL_RO = 0, POOL_RW = 1, POOL_SLOTS = BLKFRONT_SLOTS / 2 };
+
 struct slot {
     void           *mem;
-    struct idc_rbuf rb_read;    /* READ right: given with writes, the back-end reads from it */
-    struct idc_rbuf rb_write;   /* WRITE right: given with reads, the back-end writes into it */
+    struct idc_rbuf rb_read;    /* POOL_RO: READ right only; POOL_RW: READ|WRITE */
+    struct idc_rbuf rb_write;   /* POOL_RW: WRITE right only */
 };
 
 struct blkfront {
     struct idc_context         *ctx;
     struct blkif_frontend       fe;
     const struct blkfront_hooks *hooks;
-    void                       *pool;
-    struct slot                 slots[BLKFRONT_SLOTS];
+    void                       *pool[2];
+    struct slot                 slots[BLKFRONT_SLOTS];   /* POOL_RO slots, then POOL_RW */
     struct blkfront_io         *owner[BLKFRONT_SLOTS];   /* chunk holding each slot */
-    unsigned                    free_slots[BLKFRONT_SLOTS];
-    unsigned                    nfree;
+    unsigned                    free_slots[2][POOL_SLOTS];
+    unsigned                    nfree[2];
     struct blkfront_io         *head, **tail;   /* waiting to be sent, oldest first */
     unsigned                    in_flight;
     bool                        ready;          /* connected and info read */
@@ -77,8 +88,9 @@ static int status_to_errno(int status)
 static void release_slot(struct blkfront *bf, struct blkfront_io *io)
 {
     if (io->slot_ >= 0) {
+        unsigned pool = (unsigned)io->slot_ / POOL_SLOTS;
         bf->owner[io->slot_] = NULL;
-        bf->free_slots[bf->nfree++] = (unsigned)io->slot_;
+        bf->free_slots[pool][bf->nfree[pool]++] = (unsigned)io->slot_;
     }
     io->slot_ = -1;
 }
@@ -236,9 +248,12 @@ static int send_io(struct blkfront *bf, struct blkfront_io *io)
     if (io->op == BLKFRONT_WRITE &&
         overlaps_write(bf, io->sector_, io->sectors_, !unaligned(io)))
         return IDC_ERR_AGAIN;
-    if (bf->nfree == 0)
+    /* plain writes stage in the sealed read-only pool; reads and read-modify-writes need a
+       slot the back-end may write */
+    unsigned pool = io->op == BLKFRONT_WRITE && !unaligned(io) ? POOL_RO : POOL_RW;
+    if (bf->nfree[pool] == 0)
         return IDC_ERR_AGAIN;
-    io->slot_ = (int)bf->free_slots[--bf->nfree];
+    io->slot_ = (int)bf->free_slots[pool][--bf->nfree[pool]];
     bf->owner[io->slot_] = io;
     if (io->op == BLKFRONT_READ) {
         err = submit_read(bf, io);
@@ -339,19 +354,29 @@ int blkfront_new(struct blkfront **out, const struct blkfront_config *cfg)
     err = idc_context_create(&bf->ctx, &(struct idc_context_options){ .shm_dir = cfg->shm_dir });
     if (err)
         goto err;
-    err = idc_buffer_alloc(bf->ctx, (size_t)BLKFRONT_SLOTS * BLKFRONT_SLOT_SIZE, &bf->pool);
-    if (err)
-        goto err;
+    for (unsigned p = 0; p < 2; p++) {
+        err = idc_buffer_alloc(bf->ctx, (size_t)POOL_SLOTS * BLKFRONT_SLOT_SIZE, &bf->pool[p]);
+        if (err)
+            goto err;
+    }
     for (unsigned i = 0; i < BLKFRONT_SLOTS; i++) {
         struct slot *s = &bf->slots[i];
-        s->mem = (char *)bf->pool + (size_t)i * BLKFRONT_SLOT_SIZE;
-        if ((err = idc_buffer_register(bf->ctx, s->mem, BLKFRONT_SLOT_SIZE, IDC_RBUF_READ,
-                                       &s->rb_read)) != 0 ||
-            (err = idc_buffer_register(bf->ctx, s->mem, BLKFRONT_SLOT_SIZE, IDC_RBUF_WRITE,
-                                       &s->rb_write)) != 0)
+        unsigned p = i / POOL_SLOTS;
+        s->mem = (char *)bf->pool[p] + (size_t)(i % POOL_SLOTS) * BLKFRONT_SLOT_SIZE;
+        if (p == POOL_RO) {
+            err = idc_buffer_register(bf->ctx, s->mem, BLKFRONT_SLOT_SIZE, IDC_RBUF_READ,
+                                      &s->rb_read);
+        } else if ((err = idc_buffer_register(bf->ctx, s->mem, BLKFRONT_SLOT_SIZE,
+                                              IDC_RBUF_READ | IDC_RBUF_WRITE, &s->rb_read)) == 0) {
+            err = idc_buffer_register(bf->ctx, s->mem, BLKFRONT_SLOT_SIZE, IDC_RBUF_WRITE,
+                                      &s->rb_write);
+        }
+        if (err)
             goto err;
-        bf->free_slots[bf->nfree++] = BLKFRONT_SLOTS - 1 - i;
     }
+    for (unsigned p = 0; p < 2; p++)   /* lowest slot on top: reuse keeps few slots warm */
+        for (unsigned k = 0; k < POOL_SLOTS; k++)
+            bf->free_slots[p][bf->nfree[p]++] = p * POOL_SLOTS + POOL_SLOTS - 1 - k;
     /* every slot busy, plus a flush or discard per slot and the info query */
     blkif_frontend_create_with(&bf->fe, bf->ctx, cfg->address, &blkfront_ops, bf,
                                &(struct idc_endpoint_config){
@@ -481,8 +506,9 @@ void blkfront_free(struct blkfront *bf)
 {
     if (!bf)
         return;
-    if (bf->ctx && bf->pool)
-        idc_buffer_free(bf->ctx, bf->pool);
+    for (unsigned p = 0; p < 2; p++)
+        if (bf->ctx && bf->pool[p])
+            idc_buffer_free(bf->ctx, bf->pool[p]);
     idc_context_destroy(bf->ctx);
     free(bf);
 }

@@ -3,7 +3,7 @@
  * thread; a test or another program can run it on any thread it likes).
  *
  * It owns an idc context, one front-end endpoint, and BLKFRONT_SLOTS staging slots of
- * BLKFRONT_SLOT_SIZE bytes in shareable memory. A caller queues struct blkfront_io chunks
+ * BLKFRONT_SLOT_SIZE bytes in shareable memory (see blkfront.c for who may write which). A caller queues struct blkfront_io chunks
  * (each at most BLKFRONT_SLOT_SIZE bytes, except discards); blkfront sends each as one blkif
  * transaction whose data travels through the slot's remote buffer reference, retries the ones a
  * disconnect interrupted once the endpoint reconnects, and reports every chunk exactly once
@@ -24,7 +24,7 @@
 #include "blkif.h"
 
 #define BLKFRONT_SLOT_SIZE (512u * 1024u)
-#define BLKFRONT_SLOTS     64u
+#define BLKFRONT_SLOTS     64u   /* half for plain writes, half for reads and merges */
 
 enum blkfront_op { BLKFRONT_READ, BLKFRONT_WRITE, BLKFRONT_FLUSH, BLKFRONT_DISCARD };
 
@@ -72,7 +72,6 @@ struct blkfront_hooks {
 struct blkfront_config {
     const char                  *address;          /* "shm:NAME"; copied */
     const char                  *shm_dir;          /* NULL: libidc default */
-    uint32_t                     retry_timeout_ms; /* unused when chunks carry deadlines */
     const struct blkfront_hooks *hooks;            /* must outlive the front-end */
 };
 

@@ -2,7 +2,7 @@
  * nbdkit-idc-plugin: the block front-end as an nbdkit plugin.
  *
  *   nbdkit nbdkit-idc-plugin.so address=shm:blk0 [timeout=30] [connect-timeout=10]
- *                               [shm-dir=DIR] [stats=FILE]
+ *                               [shm-dir=DIR] [stats=FILE] [spin=USEC]
  *
  * Any NBD client (qemu-img, qemu-io, nbdcopy, nbdinfo, fio --ioengine=nbd) then reaches the
  * blkif back-end (blkback, blkmirror) through idc.
@@ -15,10 +15,10 @@
  * chunk of its request is done.
  *
  * Data path. At start the idc thread allocates shareable memory (idc_buffer_alloc) cut into
- * SLOT_SIZE staging slots, and registers every slot twice: once read-only (handed out with
- * writes: the back-end reads the data from it) and once write-only (handed out with reads: the
- * back-end writes the data into it). Requests carry only these references; the bytes move by
- * idc_send_to_remote_buffer / idc_receive_from_remote_buffer in the back-end.
+ * staging slots and registers them (blkfront.c): slots for plain writes read-only (the
+ * back-end reads the data, cannot change it), slots for reads write-only. Requests carry only
+ * these references; the bytes move by idc_send_to_remote_buffer /
+ * idc_receive_from_remote_buffer in the back-end.
  *
  * Reconnection. When the back-end dies, libidc completes the chunks in flight with
  * IDC_ERR_DISCONNECTED; they go back to the head of the queue and are sent again after the
@@ -166,7 +166,6 @@ static void *idc_thread(void *arg)
     err = blkfront_new(&bf, &(struct blkfront_config){
         .address = cfg_address,
         .shm_dir = cfg_shm_dir,
-        .retry_timeout_ms = cfg_timeout * 1000u,
         .hooks = &hooks,
     });
     pthread_mutex_lock(&g.lock);

@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +106,10 @@ struct worker {
     struct leg           *target, *source;
     uint64_t              chunk;
     void                 *mem;
-    struct idc_rbuf       rb_in;            /* WRITE right: the source leg reads into it */
-    struct idc_rbuf       rb_out;           /* READ right: the target leg writes from it */
+    /* one registration with both rights: the source leg writes the chunk into it, the
+       target leg reads it from there (an allocation is shared writable or read-only, not
+       both, so a read-only second reference to the same memory is not possible) */
+    struct idc_rbuf       rb;
     struct blkif_read_txn rd;
     struct blkif_write_txn wr;
 };
@@ -126,11 +129,11 @@ struct mirror {
     struct mreq           active;
     struct worker         workers[RESYNC_WORKERS];
     bool                  status_dirty;
+    bool                  stopping;         /* our own shutdown: legs going down is no loss */
     uint64_t              requests, reads, writes, degraded_writes, retried;
 };
 
 static void say(const struct mirror *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void say(const struct mirror *m, const char *fmt, ...)
 {
     va_list ap;
@@ -667,7 +670,7 @@ static void w_read_done(struct blkif_read_txn *t, int status, const struct blkif
     uint64_t first = w->chunk * CHUNK_SECTORS;
     uint64_t n = first + CHUNK_SECTORS > w->m->sectors ? w->m->sectors - first : CHUNK_SECTORS;
     struct blkif_write_args a = { .sector = first, .segs_count = 1 };
-    a.segs[0] = (struct blkif_write_segment){ .buf = w->rb_out, .offset = 0, .sectors = (uint32_t)n };
+    a.segs[0] = (struct blkif_write_segment){ .buf = w->rb, .offset = 0, .sectors = (uint32_t)n };
     if (blkif_write_submit(&target->fe, &w->wr, &a, w_write_done) != 0)
         worker_done(w, false);
 }
@@ -714,7 +717,7 @@ static void kick_resync(struct mirror *m)
                 uint64_t first = c * CHUNK_SECTORS;
                 uint64_t n = first + CHUNK_SECTORS > m->sectors ? m->sectors - first : CHUNK_SECTORS;
                 struct blkif_read_args a = { .sector = first, .segs_count = 1 };
-                a.segs[0] = (struct blkif_read_segment){ .buf = w->rb_in, .offset = 0,
+                a.segs[0] = (struct blkif_read_segment){ .buf = w->rb, .offset = 0,
                                                          .sectors = (uint32_t)n };
                 w->busy = true;
                 w->target = t;
@@ -800,7 +803,7 @@ static void leg_disconnect(struct blkif_frontend *fe)
 
     /* its transactions have completed already (reads went back to waiting, writes marked it
        dirty); from now on writes are recorded for it */
-    if (l->ready) {
+    if (l->ready && !m->stopping) {
         l->losses++;
         say(m, "leg %u (%s) lost: %s", l->idx, l->address,
             m->legs[!l->idx].ready ? "continuing on the other leg" : "no leg left, requests wait");
@@ -909,8 +912,8 @@ int main(int argc, char **argv)
         struct worker *w = &m.workers[i];
         w->m = &m;
         w->mem = (char *)mem + (size_t)i * CHUNK_BYTES;
-        if ((err = idc_buffer_register(m.ctx, w->mem, CHUNK_BYTES, IDC_RBUF_WRITE, &w->rb_in)) ||
-            (err = idc_buffer_register(m.ctx, w->mem, CHUNK_BYTES, IDC_RBUF_READ, &w->rb_out))) {
+        if ((err = idc_buffer_register(m.ctx, w->mem, CHUNK_BYTES, IDC_RBUF_READ | IDC_RBUF_WRITE,
+                                       &w->rb))) {
             fprintf(stderr, "blkmirror: register: %s\n", idc_strerror(err));
             return 1;
         }
@@ -946,6 +949,7 @@ int main(int argc, char **argv)
         }
     }
     /* orderly stop: the endpoints go down (legs see a disconnect), then the context */
+    m.stopping = true;
     if (m.serving)
         blkif_backend_destroy(&m.be, NULL);
     for (unsigned i = 0; i < 2; i++)

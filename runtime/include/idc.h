@@ -251,7 +251,9 @@ struct idc_endpoint *idc_request_endpoint(const struct idc_request *req);
    result; >0: application error (result ignored). Returns 0, or IDC_ERR_DISCONNECTED when the
    connection it came from is gone (the completion is then dropped; the request is still released).
    Also IDC_ERR_TOOBIG (result larger than max_frame: an IDC_ERR_TOOBIG status is sent instead
-   and the request is released), IDC_ERR_INVAL (req NULL or status < 0 other than that). */
+   and the request is released). status may also be a negative IDC_ERR_* code (e.g.
+   IDC_ERR_VERSION from generated code): the client's done gets it as is. IDC_ERR_INVAL: req NULL
+   or already completed, or status outside IDC_ERR_IO..65535 (the request stays held). */
 int idc_request_complete(struct idc_request *req, int status, const void *result, size_t len);
 
 /* ----------------------------------------------------------------------------- remote buffers */
@@ -284,7 +286,10 @@ int  idc_buffer_alloc(struct idc_context *ctx, size_t len, void **mem);
  * Returns 0 or IDC_ERR_INVAL (not an allocation of ctx). */
 int  idc_buffer_free(struct idc_context *ctx, void *mem);
 /* Registers [mem, mem+len), which must lie inside one idc_buffer_alloc allocation of ctx, with
- * rights (IDC_RBUF_READ and/or IDC_RBUF_WRITE). Fills *rbuf with a fresh capability (random key,
+ * rights (IDC_RBUF_READ and/or IDC_RBUF_WRITE). An allocation is shared either writable (rights
+ * include WRITE) or read-only, fixed by its first registration: read-only ones seal the whole
+ * allocation against writes by anyone but the owner's own mapping, so a registration of the
+ * other kind in the same allocation gives IDC_ERR_INVAL (use separate allocations). Fills *rbuf with a fresh capability (random key,
  * owner = idc_context_id(ctx)). Returns 0, IDC_ERR_INVAL (range not inside an allocation, len 0,
  * rights empty or unknown), IDC_ERR_NOMEM (no free slot), IDC_ERR_IO (publishing the buffer
  * service failed; logged). */

@@ -93,8 +93,8 @@ Test(console, wall_reaches_other_consoles)
     fputs("wall hello from the other console\n", t);
     fclose(t);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "timeout 30 %s -q shm:wall.1 < %s > %s 2>&1", client, e2e_path("talk.txt"),
-             e2e_path("talker.out"));
+    snprintf(cmd, sizeof cmd, "timeout 30 %s -q shm:wall.1 < %s > %s 2>&1", client,
+             e2e_path("talk.txt"), e2e_path("talker.out"));
     cr_assert_eq(system(cmd), 0);
 
     bool seen = false;

@@ -45,6 +45,11 @@ Test(tutorial, install_build_and_run_hello)
                               NULL };
     const char *cc = "CC=cc";
 #endif
+    /* run as a fresh make, not as part of the make that runs the tests (its jobserver
+       descriptors are not passed on) */
+    unsetenv("MAKEFLAGS");
+    unsetenv("MFLAGS");
+    unsetenv("MAKELEVEL");
     int rc = e2e_run(240, "install.log", install);
     if (rc != 0)
         e2e_dump_log("install.log");

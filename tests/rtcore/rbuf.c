@@ -15,7 +15,7 @@
 struct owner {
     const char *dir;
     struct idc_context *ctx;
-    unsigned char *mem;
+    unsigned char *mem, *romem;
     struct idc_rbuf rw, ro;
     atomic_int cmd;          /* 1: unregister rw; 9: stop */
     atomic_int state;        /* 1: ready; 2: unregistered */
@@ -25,15 +25,22 @@ static void *owner_main(void *arg)
 {
     struct owner *o = arg;
     o->ctx = rt_ctx(o->dir, NULL);
-    void *m;
-    if (idc_buffer_alloc(o->ctx, 1 << 20, &m) != 0)
+    void *m, *r;
+    if (idc_buffer_alloc(o->ctx, 1 << 20, &m) != 0 || idc_buffer_alloc(o->ctx, 4096, &r) != 0)
         abort();
     o->mem = m;
+    o->romem = r;
     for (int i = 0; i < (1 << 20); i++)
         o->mem[i] = (unsigned char)(i * 7);
+    for (int i = 0; i < 4096; i++)
+        o->romem[i] = (unsigned char)(i * 7);
+    struct idc_rbuf tmp;
     if (idc_buffer_register(o->ctx, o->mem + 4096, 65536, IDC_RBUF_READ | IDC_RBUF_WRITE, &o->rw) ||
-        idc_buffer_register(o->ctx, o->mem, 4096, IDC_RBUF_READ, &o->ro))
+        idc_buffer_register(o->ctx, o->romem, 4096, IDC_RBUF_READ, &o->ro) ||
+        idc_buffer_register(o->ctx, o->mem, 4096, IDC_RBUF_READ, &tmp) != IDC_ERR_INVAL ||
+        idc_buffer_register(o->ctx, o->romem, 16, IDC_RBUF_WRITE, &tmp) != IDC_ERR_INVAL)
         abort();
+    o->romem[5] = 0x77;   /* the owner's own mapping stays writable after the seal */
     atomic_store(&o->state, 1);
     for (;;) {
         idc_context_dispatch(o->ctx, 5);
@@ -160,6 +167,7 @@ Test(rbuf, cross_context_transfer_rights_forgery_revocation, .timeout = 30)
     /* read-only reference works for reading */
     cr_assert_eq(recv_sync(ctx, &o.ro, 0, buf, 4096), 0);
     cr_assert_eq(buf[1], 7);
+    cr_assert_eq(buf[5], 0x77);
     /* forged key */
     forged = o.rw;
     forged.key[3] ^= 1;

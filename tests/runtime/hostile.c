@@ -209,6 +209,39 @@ RTT_TEST(hostile, flood_within_credit_does_not_starve_other_endpoints, 30)
     good_check_and_down();
 }
 
+/* Lies in the WELCOME record: the victim frontend must refuse the channel (never connect), log
+ * why, not crash (w-unsealed shrinks the memfd if the victim accepted it: SIGBUS), and keep
+ * the honest connection going. */
+static void welcome_lie(const char *attack)
+{
+    good_up();
+    rtt_spawn("rtt_hostile", "evil", "--role", "backend", "--name", "evil", "--attack", attack,
+              NULL);
+    rtt_ep_create(&evil, ctx, IDC_ROLE_FRONTEND, "evil", NULL);
+    RTT_DISPATCH_WHILE(ctx, rtt_file_count("evil", "refused") + rtt_file_count("evil", "accepted")
+                               + evil.n_connect == 0, WAIT);
+    rtt_pump(ctx, 300);
+    cr_assert_eq(evil.n_connect, 0, "%s: the victim connected over a lying WELCOME: %s", attack,
+                 rtt_file_text("evil"));
+    cr_assert_eq(rtt_file_count("evil", "accepted-lie"), 0, "%s: victim sent READY: %s", attack,
+                 rtt_file_text("evil"));
+    cr_assert_gt(rtt_log_count(&logbuf, IDC_LOG_WARN, "evil"), 0, "%s: nothing logged:\n%s",
+                 attack, logbuf.buf);
+    cr_log_info("%s: %s", attack, logbuf.buf);
+    cr_assert(rtt_ep_destroy(&evil, WAIT));
+    good_check_and_down();
+}
+
+RTT_TEST(hostile, welcome_unsealed_memfd, 30) { welcome_lie("w-unsealed"); }
+RTT_TEST(hostile, welcome_memfd_smaller_than_rings, 30) { welcome_lie("w-small"); }
+RTT_TEST(hostile, welcome_bad_ring_size, 30) { welcome_lie("w-ringsize"); }
+RTT_TEST(hostile, welcome_ring_larger_than_memfd, 30) { welcome_lie("w-bigring"); }
+RTT_TEST(hostile, welcome_frame_above_request, 30) { welcome_lie("w-frame"); }
+RTT_TEST(hostile, welcome_credits_above_request, 30) { welcome_lie("w-credits"); }
+RTT_TEST(hostile, welcome_epoch_zero, 30) { welcome_lie("w-epoch0"); }
+RTT_TEST(hostile, welcome_version_never_offered, 30) { welcome_lie("w-version"); }
+RTT_TEST(hostile, welcome_without_descriptors, 30) { welcome_lie("w-nofds"); }
+
 /* ------------------------------------------------------------------ victim = backend */
 static struct rtt_ep be;
 

@@ -121,9 +121,11 @@ RTT_TEST(rbuf, forward_a_b_c_transfer_then_revoke, 60)
         cr_assert_eq(mem[i], rtt_pattern(3, i), "revoked write landed at %zu", i);
     cr_assert_eq(idc_buffer_unregister(ctx, &rb), IDC_ERR_REVOKED);
 
-    /* a new registration of the same memory works and has a fresh key */
+    /* a new registration of the same memory works and has a fresh key; the allocation is
+       shared writable, so a read-only registration in it is refused (it could not be sealed) */
     struct idc_rbuf rb2;
-    cr_assert_eq(idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ, &rb2), 0);
+    cr_assert_eq(idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ, &rb2), IDC_ERR_INVAL);
+    cr_assert_eq(idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb2), 0);
     cr_assert(memcmp(rb2.key, rb.key, 16) != 0 || rb2.id != rb.id || rb2.generation != rb.generation,
               "re-registration reuses the old capability");
     rc = via_c(&rb2, RTT_RBUF_READ, 0, 1024, 3, data, sizeof data);
@@ -140,11 +142,15 @@ RTT_TEST(rbuf, forward_a_b_c_transfer_then_revoke, 60)
 RTT_TEST(rbuf, wrong_rights_fail, 60)
 {
     up();
-    uint8_t *mem = NULL;
+    /* read-only and writable registrations live in separate allocations */
+    uint8_t *mem = NULL, *memw = NULL;
     cr_assert_eq(idc_buffer_alloc(ctx, BUFLEN, (void **)&mem), 0);
+    cr_assert_eq(idc_buffer_alloc(ctx, BUFLEN, (void **)&memw), 0);
     struct idc_rbuf ro, wo;
+    for (size_t i = 0; i < 4096; i++)
+        mem[i] = rtt_pattern(5, i);
     cr_assert_eq(idc_buffer_register(ctx, mem, 4096, IDC_RBUF_READ, &ro), 0);
-    cr_assert_eq(idc_buffer_register(ctx, mem + 4096, 4096, IDC_RBUF_WRITE, &wo), 0);
+    cr_assert_eq(idc_buffer_register(ctx, memw + 4096, 4096, IDC_RBUF_WRITE, &wo), 0);
     char data[32];
     /* the reference itself lacks the right */
     cr_assert_eq(via_c(&ro, RTT_RBUF_WRITE, 0, 64, 1, data, sizeof data), IDC_ERR_RIGHTS);
@@ -155,19 +161,17 @@ RTT_TEST(rbuf, wrong_rights_fail, 60)
     int rc = via_c(&forged, RTT_RBUF_WRITE, 0, 64, 1, data, sizeof data);
     cr_assert(rc == IDC_ERR_RIGHTS || rc == IDC_ERR_BADREF, "escalated write: %d", rc);
     for (size_t i = 0; i < 64; i++)
-        cr_assert_eq(mem[i], 0, "escalated write landed");
+        cr_assert_eq(mem[i], rtt_pattern(5, i), "escalated write landed");
     forged = wo;
     forged.rights |= IDC_RBUF_READ;
     rc = via_c(&forged, RTT_RBUF_READ, 0, 64, 1, data, sizeof data);
     cr_assert(rc == IDC_ERR_RIGHTS || rc == IDC_ERR_BADREF, "escalated read: %d", rc);
     /* the honest uses work */
-    for (size_t i = 0; i < 4096; i++)
-        mem[i] = rtt_pattern(5, i);
     cr_assert_eq(via_c(&ro, RTT_RBUF_READ, 0, 4096, 5, data, sizeof data), 0);
     cr_assert_str_eq(data, "ok");
     cr_assert_eq(via_c(&wo, RTT_RBUF_WRITE, 0, 4096, 6, data, sizeof data), 0);
     for (size_t i = 0; i < 4096; i++)
-        cr_assert_eq(mem[4096 + i], rtt_pattern(6, i));
+        cr_assert_eq(memw[4096 + i], rtt_pattern(6, i));
     down();
 }
 
@@ -315,6 +319,9 @@ RTT_TEST(rbuf, buffer_service_refuses_forgeries_and_keeps_read_only, 30)
     cr_assert(rtt_file_last("evil", "mapreq case=genuine ", line, sizeof line));
     cr_assert_null(strstr(line, "reopen_rw=wrote"), "read-only reference turned writable by "
                    "re-opening the descriptor: %s", line);
+    cr_assert_null(strstr(line, "pwrite=wrote"), "read-only reference written with pwrite: %s",
+                   line);
+    cr_assert_null(strstr(line, "shrink=ok"), "holder shrank the owner's memory: %s", line);
     /* the owner still serves an honest local round trip of its own registration */
     uint8_t back[64];
     int st = 1;
@@ -395,5 +402,37 @@ RTT_TEST(rbuf, owner_killed_transfers_fail_disconnected, 30)
     cr_assert_eq(rc, IDC_ERR_DISCONNECTED, "transfer from a dead owner: %d (%s)", rc,
                  idc_strerror(rc));
     cr_assert(rtt_ep_destroy(&e, WAIT));
+    idc_context_destroy(c);
+}
+
+/* A holder of a writable reference gets a writable descriptor: it may write the bytes, but must
+ * not be able to shrink the memory under the owner (the owner would die of SIGBUS). */
+RTT_TEST(rbuf, writable_holder_cannot_shrink_owner_memory, 30)
+{
+    struct rtt_log log = { 0 };
+    struct idc_context *c = rtt_ctx(&log);
+    uint8_t *mem = NULL;
+    cr_assert_eq(idc_buffer_alloc(c, BUFLEN, (void **)&mem), 0);
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_register(c, mem, 8192, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb), 0);
+    uint8_t w[IDC_RBUF_WIRE_SIZE];
+    idc_rbuf_encode(&rb, w);
+    char hex[2 * IDC_RBUF_WIRE_SIZE + 1];
+    for (int i = 0; i < IDC_RBUF_WIRE_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", w[i]);
+    rtt_spawn("rtt_hostile", "evil", "--role", "rbuf", "--rbuf", hex, NULL);
+    cr_assert(rtt_wait_file(c, "evil", "done", 1, WAIT), "%s\nlog:\n%s", rtt_file_text("evil"),
+              log.buf);
+    char line[512];
+    cr_assert(rtt_file_last("evil", "mapreq case=genuine ", line, sizeof line), "%s",
+              rtt_file_text("evil"));
+    cr_assert_eq(rtt_field(line, "status"), 0, "%s", line);
+    cr_assert_null(strstr(line, "shrink=ok"), "a writable holder shrank the owner's memory: %s",
+                   line);
+    /* the owner can still touch every byte of its allocation (SIGBUS otherwise) */
+    unsigned sum = 0;
+    for (size_t i = 0; i < BUFLEN; i++)
+        sum += mem[i];
+    mem[BUFLEN - 1] = (uint8_t)sum;
     idc_context_destroy(c);
 }

@@ -1,4 +1,7 @@
 # The domU's side of dom0's plan (plan-dom0.sh), in the same order.
 run 150 xenprim pair server 0 u1     # domU serves, dom0 connects
 run 150 xenprim pair client 0 d1     # dom0 serves, domU connects
+run 150 idcxen pair server 0 u1      # libidc xen transport, domU serves
+run 150 idcxen pair client 0 d1      # libidc xen transport, dom0 serves
+idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
 xenprim linger 0                     # until dom0 destroys this domain (domain death test)

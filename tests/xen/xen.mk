@@ -18,7 +18,7 @@ XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS),$(wildcard tests/xen/*.c))
 XEN_LIB_OBJS  := $(XEN_LIB_SRCS:tests/xen/%.c=$(XEN_OUT)/obj/%.o)
 XEN_PROGS     := $(XEN_PROG_SRCS:tests/xen/%_test.c=$(XEN_OUT)/bin/%)
 # programs whose `NAME list` prints the checks they report (the harness expects each of them)
-XEN_LIST_PROGS ?= xenprim
+XEN_LIST_PROGS ?= xenprim $(if $(wildcard tests/xen/transport/idcxen_test.c),idcxen)
 
 ifeq ($(V),1)
 Q :=
@@ -48,3 +48,20 @@ xen-progs: $(XEN_PROGS)
 
 check-xen: xen-progs
 	@XEN_LIST_PROGS="$(XEN_LIST_PROGS)" bash tests/xen/run.sh $(BUILD) $(XEN_OUT)/bin
+
+# libidc's xen transport checks (tests/xen/transport/NAME_test.c -> $(XEN_OUT)/bin/NAME), linked
+# with the static libidc of the same build directory.
+XT_SRCS  := $(wildcard tests/xen/transport/*_test.c)
+XT_PROGS := $(XT_SRCS:tests/xen/transport/%_test.c=$(XEN_OUT)/bin/%)
+XT_LIBIDC := $(BUILD)/lib/libidc.a
+
+.PHONY: xt-libidc
+xt-libidc:
+	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) runtime
+
+$(XT_PROGS): $(XEN_OUT)/bin/%: tests/xen/transport/%_test.c xt-libidc | $(XEN_OUT)/.deps-ok
+	@printf '  %-7s %s\n' LD $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XEN_CFLAGS) -Iruntime/include -o $@ $< $(XT_LIBIDC) $(XEN_LDLIBS)
+
+xen-progs: $(XT_PROGS)

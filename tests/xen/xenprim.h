@@ -121,8 +121,8 @@ struct xp_gshr;
 int xp_gshr_open(struct xp_gshr **out);
 void xp_gshr_close(struct xp_gshr *g);
 
-/* Allocate npages zeroed pages of local memory and grant them to `domid` (read-only unless
- * writable). refs[npages] receives the grant references; *addr the local mapping.
+/* Allocate npages (1 <= npages <= 1024) zeroed pages of local memory and grant them to `domid`
+ * (read-only unless writable). refs[npages] receives the grant references; *addr the local mapping.
  * On failure nothing is granted. */
 int xp_gshr_grant(struct xp_gshr *g, unsigned domid, size_t npages, bool writable,
                   uint32_t *refs, void **addr);
@@ -139,7 +139,8 @@ struct xp_gtab;
 int xp_gtab_open(struct xp_gtab **out);
 void xp_gtab_close(struct xp_gtab *t);
 
-/* Map the peer's grants refs[n] contiguously (rings). On failure nothing is mapped. */
+/* Map the peer's grants refs[n] (1 <= n <= 64) contiguously (rings); -EINVAL for another n.
+ * On failure nothing is mapped. */
 int xp_gtab_map(struct xp_gtab *t, unsigned domid, size_t n, const uint32_t *refs, bool writable,
                 void **addr);
 int xp_gtab_unmap(struct xp_gtab *t, void *addr, size_t n);

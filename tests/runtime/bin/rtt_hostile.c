@@ -17,6 +17,9 @@
  *   rewrite    publishes valid messages while a second thread rewrites them in a tight loop
  *   credit     lies about messages consumed (msg_cons far ahead) in the victim's ring
  *   flood      legal messages as fast as the credits allow, for 3 s
+ *   w-*        lies in the WELCOME record: w-unsealed (memfd without seals, shrunk once
+ *              accepted), w-small (memfd smaller than the rings), w-ringsize, w-bigring,
+ *              w-frame, w-credits (limits above the victim's), w-epoch0, w-version, w-nofds
  * frontend attacks (the victim is a backend serving NAME):
  *   handshake  malformed handshake records, one connection each (victim must refuse, survive)
  *   fgarbage   honest handshake, then garbage in the ring towards the victim
@@ -215,8 +218,10 @@ static void unmap(struct chan *c)
 
 /* ------------------------------------------------------------------ backend side */
 static atomic_int rewriting;
+static _Atomic uint32_t rw_pos;       /* start of the 1 KiB window being rewritten */
+static atomic_int rw_invalid_only;    /* phase 2: every rewrite leaves the header invalid */
 
-struct rw_arg { struct chan *c; uint32_t pos; };
+struct rw_arg { struct chan *c; };
 static void *rewriter(void *arg)
 {
     struct rw_arg *a = arg;
@@ -224,13 +229,20 @@ static void *rewriter(void *arg)
     uint32_t mask = c->ring_size - 1;
     unsigned x = 1;
     while (atomic_load(&rewriting)) {
-        /* rewrite the header and payload of the frames already published, forever */
-        for (uint32_t off = 0; off < 4096 && atomic_load(&rewriting); off += 8) {
+        /* rewrite headers of frames already published (or about to be), in a tight loop */
+        uint32_t pos = atomic_load(&rw_pos);
+        bool bad = atomic_load(&rw_invalid_only);
+        for (uint32_t off = 0; off < 1024; off += 8) {
             x = x * 1103515245u + 12345u;
-            uint32_t at = (a->pos + off) & mask & ~7u;
+            uint32_t at = (pos + off) & mask & ~7u;
             if (at > c->ring_size - sizeof(struct idc_frame_hdr))
                 continue;
             struct idc_frame_hdr *h = (void *)(c->txd + at);
+            if (bad) {
+                h->kind = 0x77;
+                h->length = 0xfffffff0u;
+                continue;
+            }
             switch (x >> 29) {
             case 0: h->length = 64; break;
             case 1: h->length = 4000; break;
@@ -297,33 +309,58 @@ static void attack_backend(struct chan *c)
             rtt_event(out, "dup sent txn=%u", h.txn);
         }
     } else if (strcmp(attack, "rewrite") == 0) {
-        struct rw_arg a = { c, c->tx.prod };
+        struct rw_arg a = { c };
         pthread_t th;
+        atomic_store(&rw_pos, c->tx.prod);
+        atomic_store(&rw_invalid_only, 0);
         atomic_store(&rewriting, 1);
         pthread_create(&th, NULL, rewriter, &a);
         unsigned char p[64];
         memset(p, 0x5a, sizeof p);
-        uint64_t end = rtt_now_ms() + 3000;
+        struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, sizeof p, c->epoch, 0, 0, 0 };
+        uint32_t fs = idc_frame_size(sizeof p);
+        unsigned char fr[sizeof f + sizeof p];
+        memcpy(fr, &f, sizeof f);
+        memcpy(fr + sizeof f, p, sizeof p);
+        /* phase 1 (1.5 s): publish valid frames, ignoring credits and space, while the other
+           thread rewrites the most recent ones with a mix of valid and invalid values */
+        uint64_t end = rtt_now_ms() + 1500;
         int sent = 0;
+        bool closed = false;
         while (rtt_now_ms() < end) {
-            /* ignore credits and space: publish, wrapping over what the victim may be reading */
-            struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, sizeof p, c->epoch, 0, 0, 0 };
-            uint32_t fs = idc_frame_size(sizeof p);
-            unsigned char fr[sizeof f + sizeof p];
-            memcpy(fr, &f, sizeof f);
-            memcpy(fr + sizeof f, p, sizeof p);
             raw_publish(c, fr, sizeof fr, fs);
             c->tx.prod += fs;
+            atomic_store(&rw_pos, c->tx.prod - 512);
             sent++;
             struct pollfd pf = { c->sock, POLLIN, 0 };
-            if (poll(&pf, 1, 0) > 0)
+            if (poll(&pf, 1, 0) > 0) {
+                closed = true;
                 break;
+            }
             if (sent % 16 == 0)
                 usleep(100);
         }
+        /* phase 2: once the victim caught up, frames whose headers the other thread keeps
+           rewriting to invalid values before and after they are published */
+        if (!closed) {
+            for (int i = 0; i < 200 && __atomic_load_n(&c->txc->cons, __ATOMIC_ACQUIRE) !=
+                                           c->tx.prod; i++)
+                usleep(5000);
+            uint32_t start = c->tx.prod;
+            for (int i = 0; i < 8; i++)
+                for (uint32_t k = 0; k < sizeof fr; k++)
+                    c->txd[(start + (uint32_t)i * fs + k) & (c->ring_size - 1)] = fr[k];
+            atomic_store(&rw_invalid_only, 1);
+            atomic_store(&rw_pos, start);
+            usleep(5000);
+            c->tx.prod = start + 8 * fs;
+            __atomic_store_n(&c->txc->prod, c->tx.prod, __ATOMIC_RELEASE);
+            wake_peer(c);
+            usleep(50000);
+        }
         atomic_store(&rewriting, 0);
         pthread_join(th, NULL);
-        rtt_event(out, "rewrite sent=%d", sent);
+        rtt_event(out, "rewrite sent=%d phase2=%s", sent, closed ? "no" : "yes");
     } else if (strcmp(attack, "flood") == 0) {
         /* legal traffic, as fast as the credits allow, for 3 s: the victim must keep serving
            its other endpoints (and return from dispatch) meanwhile */
@@ -403,23 +440,53 @@ static void serve(void)
             die("mmap");
         idc_ring_init_shared(c.mem);
         idc_ring_init_shared(c.mem + idc_ring_bytes(c.ring_size));
-        fcntl(c.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        /* lies in the WELCOME (attacks "w-*"): the victim must refuse the channel */
+        bool lie = strncmp(attack, "w-", 2) == 0;
+        if (strcmp(attack, "w-small") == 0 && ftruncate(c.memfd, (off_t)(c.bytes / 2)) != 0)
+            die("ftruncate");
+        if (strcmp(attack, "w-unsealed") != 0)
+            fcntl(c.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         c.efd_fe = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         c.efd_be = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         c.epoch = 0x1000u * (uint32_t)conn + 7u;
         struct idc_shm_welcome w = { IDC_SHM_MAGIC, IDC_SHM_WELCOME, IDC_SHM_WIRE,
                                      hello.min_version, c.epoch, c.max_frame, c.max_tx,
                                      c.max_msg, c.ring_size, 0 };
+        if (strcmp(attack, "w-ringsize") == 0)
+            w.ring_size = c.ring_size - 8;          /* not a power of two, and too small */
+        if (strcmp(attack, "w-bigring") == 0)
+            w.ring_size = c.ring_size * 4;          /* larger than the memfd */
+        if (strcmp(attack, "w-frame") == 0)
+            w.max_frame = c.max_frame * 4;          /* above what the victim asked for */
+        if (strcmp(attack, "w-credits") == 0)
+            w.max_transactions = c.max_tx * 4;
+        if (strcmp(attack, "w-epoch0") == 0)
+            w.epoch = 0;
+        if (strcmp(attack, "w-version") == 0)
+            w.version = 77;                         /* a version the victim never offered */
         int fds[3] = { c.memfd, c.efd_fe, c.efd_be };
-        if (send_fds(c.sock, &w, sizeof w, fds, 3) != 0) {
+        int nfds = strcmp(attack, "w-nofds") == 0 ? 0 : 3;
+        if (send_fds(c.sock, &w, sizeof w, fds, nfds) != 0) {
             rtt_event(out, "error welcome: %s", strerror(errno));
             unmap(&c);
             continue;
         }
         struct idc_shm_ready r;
         if (recv_rec(c.sock, &r, sizeof r, NULL, NULL, 5000) != (ssize_t)sizeof r ||
-            r.type != IDC_SHM_READY || r.epoch != c.epoch) {
-            rtt_event(out, "error bad ready");
+            r.type != IDC_SHM_READY || r.epoch != w.epoch) {
+            rtt_event(out, lie ? "refused conn=%d" : "error bad ready", conn);
+            unmap(&c);
+            continue;
+        }
+        if (lie) {
+            rtt_event(out, "accepted-lie conn=%d", conn);
+            if (strcmp(attack, "w-unsealed") == 0) {
+                /* pull the pages from under the victim, then wake it */
+                if (ftruncate(c.memfd, 0) != 0)
+                    rtt_event(out, "error shrink: %s", strerror(errno));
+                wake_peer(&c);
+            }
+            wait_closed(&c, 3000);
             unmap(&c);
             continue;
         }
@@ -706,8 +773,10 @@ static void attack_rbuf(void)
         int fds[3] = { -1, -1, -1 }, nfd = 0;
         if (mapreq(&cases[i].rb, &rep, fds, &nfd) != 0)
             return;
-        const char *wmap = "none", *reopen = "none";
+        const char *wmap = "none", *reopen = "none", *pw = "none", *shrink = "none";
         if (nfd >= 1) {
+            /* pull the pages from under the owner: its next touch would SIGBUS */
+            shrink = ftruncate(fds[0], 0) == 0 ? "ok" : "refused";
             long pg = sysconf(_SC_PAGESIZE);
             off_t off = (off_t)(rep.offset & ~(uint64_t)(pg - 1));
             void *m = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], off);
@@ -722,6 +791,10 @@ static void attack_rbuf(void)
             snprintf(path, sizeof path, "/proc/self/fd/%d", fds[0]);
             int rw = open(path, O_RDWR | O_CLOEXEC);
             if (rw >= 0) {
+                unsigned char junk = 0xee;
+                pw = pwrite(rw, &junk, 1, (off_t)rep.offset) == 1 ? "wrote" : "refused";
+                if (strcmp(shrink, "ok") != 0)
+                    shrink = ftruncate(rw, 0) == 0 ? "ok" : "refused";
                 unsigned char *m2 = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, rw,
                                          off);
                 if (m2 != MAP_FAILED) {
@@ -738,8 +811,8 @@ static void attack_rbuf(void)
         }
         for (int k = 0; k < nfd; k++)
             close(fds[k]);
-        rtt_event(out, "mapreq case=%s status=%d nfd=%d write_map=%s reopen_rw=%s", cases[i].name,
-                  rep.status, nfd, wmap, reopen);
+        rtt_event(out, "mapreq case=%s status=%d nfd=%d write_map=%s reopen_rw=%s pwrite=%s "
+                  "shrink=%s", cases[i].name, rep.status, nfd, wmap, reopen, pw, shrink);
     }
     /* garbage on the buffer service */
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

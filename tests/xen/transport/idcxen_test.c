@@ -1,0 +1,593 @@
+/*
+ * idcxen: the libidc "xen" transport on a real hypervisor, through the runtime's public API
+ * (messages, transactions, lifecycle callbacks), run by the real-Xen harness in dom0 and a PV
+ * domU. Result lines are Criterion-like, prefixed with "@@idc " (see the harness):
+ *
+ *   @@idc [PASS] idcxen_dom0_domu::fe_txn_echo: (0.52s)
+ *
+ * Suites are named idcxen_<server>_<client> (dom0 or domu).
+ *
+ * Commands:
+ *   idcxen list                     every check name the harness expects
+ *   idcxen local                    backend and frontend as two processes of this domain
+ *   idcxen pair server PEER TAG     serve xen:idcxen-TAG?allow=PEER (two backend instances:
+ *                                   the first one dies abruptly when asked, the second one is
+ *                                   the restart; it withdraws cleanly at the end)
+ *   idcxen pair client PEER TAG     connect to xen:PEER/idcxen-TAG and run the client checks
+ *   idcxen death-server PEER        serve xen:idcxen-death to PEER and keep transactions flowing
+ *                                   until PEER's domain is destroyed (by someone else)
+ *   idcxen death-client PEER        connect to xen:PEER/idcxen-death, answer until destroyed
+ *                                   (runs in the domain that gets destroyed)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "idc.h"
+
+#define WATCHDOG_S 140
+#define STEP_MS    30000
+
+/* ------------------------------------------------------------------ reporting */
+
+static char suite[64] = "idcxen";
+static const char *current = "setup";
+static double t_check;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void begin(const char *name)
+{
+    current = name;
+    t_check = now_s();
+}
+
+static void pass(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void pass(const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        printf("@@idc [----] %s::%s: ", suite, current);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+    }
+    printf("@@idc [PASS] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
+    fflush(stdout);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    printf("@@idc [----] %s::%s: ", suite, current);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n@@idc [FAIL] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
+    fflush(stdout);
+    exit(1);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    printf("@@idc [----] %s::%s: watchdog: no progress in %d s\n@@idc [FAIL] %s::%s: (%ds)\n",
+           suite, current, WATCHDOG_S, suite, current, WATCHDOG_S);
+    fflush(stdout);
+    _exit(2);
+}
+
+static const char *kind(unsigned d) { return d == 0 ? "dom0" : "domu"; }
+
+static void set_suite(unsigned server, unsigned client)
+{
+    snprintf(suite, sizeof(suite), "idcxen_%s_%s", kind(server), kind(client));
+}
+
+static void log_fn(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level <= IDC_LOG_INFO || getenv("IDC_DEBUG"))
+        printf("idcxen[%d] %s\n", (int)getpid(), msg);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ the test protocol */
+
+enum { OP_ECHO = 1, OP_COUNT = 2, OP_DIE = 3, OP_DATA = 10, OP_BYE = 11 };
+#define MAX_FRAME 2048u
+
+static const uint64_t hashes[1] = { 0x6964637865656e31ull };
+static const struct idc_protocol proto = {
+    .name = "idcxen", .min_version = 1, .max_version = 1, .version_hash = hashes,
+    .max_frame = MAX_FRAME,
+};
+
+struct side {
+    struct idc_context *ctx;
+    struct idc_endpoint ep;
+    int appears, connects, disconnects, disappears;
+    uint32_t msgs;
+    bool die, bye;
+    int writable;
+};
+static struct side S;
+
+static void cb_appear(struct idc_endpoint *ep) { (void)ep; S.appears++; }
+static void cb_connect(struct idc_endpoint *ep) { (void)ep; S.connects++; S.msgs = 0; }
+static void cb_disconnect(struct idc_endpoint *ep)
+{
+    S.disconnects++;
+    idc_endpoint_disconnect_done(ep);
+}
+static void cb_disappear(struct idc_endpoint *ep) { (void)ep; S.disappears++; }
+static void cb_writable(struct idc_endpoint *ep) { (void)ep; S.writable++; }
+
+static int cb_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    (void)ep, (void)p, (void)len;
+    if (op == OP_DATA)
+        S.msgs++;
+    else if (op == OP_BYE)
+        S.bye = true;
+    else
+        return IDC_ERR_PROTO;
+    return 0;
+}
+
+static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
+                  size_t len)
+{
+    (void)ep;
+    switch (op) {
+    case OP_ECHO:
+        idc_request_complete(r, 0, p, len);
+        return 0;
+    case OP_COUNT: {
+        uint32_t n = S.msgs;
+        S.msgs = 0;
+        idc_request_complete(r, 0, &n, sizeof(n));
+        return 0;
+    }
+    case OP_DIE:
+        idc_request_complete(r, 0, NULL, 0);
+        S.die = true;
+        return 0;
+    default:
+        return IDC_ERR_PROTO;
+    }
+}
+
+static const struct idc_endpoint_ops ops = {
+    .appear = cb_appear, .connect = cb_connect, .disconnect = cb_disconnect,
+    .disappear = cb_disappear, .writable = cb_writable, .handle_message = cb_msg,
+    .handle_transaction = cb_txn,
+};
+
+static void side_open(const char *addr, enum idc_role role)
+{
+    memset(&S, 0, sizeof(S));
+    struct idc_context_options o = { .log = log_fn, .shm_dir = "/tmp/idcxen" };
+    int r = idc_context_create(&S.ctx, &o);
+    if (r)
+        fail("idc_context_create: %s", idc_strerror(r));
+    struct idc_endpoint_config cfg = { .protocol = &proto, .role = role, .address = addr,
+                                       .ops = &ops, .max_transactions = 16, .max_messages = 32 };
+    idc_endpoint_create(&S.ep, S.ctx, &cfg);
+}
+
+/* Dispatch until *flag reaches want or ms pass; returns true if it did. */
+static bool wait_for(const int *flag, int want, int ms)
+{
+    double end = now_s() + ms / 1000.0;
+    while (*flag < want && now_s() < end)
+        idc_context_dispatch(S.ctx, 50);
+    return *flag >= want;
+}
+
+/* ------------------------------------------------------------------ client helpers */
+
+struct call {
+    struct idc_txn t;
+    int status;
+    bool done;
+    size_t len;
+    unsigned char buf[MAX_FRAME];
+    unsigned char want[MAX_FRAME];
+    size_t want_len;
+};
+
+static int completed, bad_results;
+static void call_done(struct idc_txn *t, int status, const void *res, size_t len)
+{
+    struct call *c = t->user;
+    c->status = status;
+    c->done = true;
+    c->len = len;
+    if (status == 0 && len <= sizeof(c->buf))
+        memcpy(c->buf, res, len);
+    completed++;
+    if (c->want_len && (status != 0 || len != c->want_len || memcmp(res, c->want, len) != 0))
+        bad_results++;
+}
+
+/* One transaction, waited for; returns its status. */
+static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int ms)
+{
+    memset(c, 0, sizeof(*c));
+    c->t.done = call_done;
+    c->t.user = c;
+    int r;
+    double end = now_s() + ms / 1000.0;
+    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN &&
+           now_s() < end)
+        idc_context_dispatch(S.ctx, 20);
+    if (r)
+        return r;
+    while (!c->done && now_s() < end)
+        idc_context_dispatch(S.ctx, 50);
+    return c->done ? c->status : IDC_ERR_IO;
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(seed * 131u + i * 7u);
+}
+
+/* ------------------------------------------------------------------ client checks */
+
+static void client_checks(unsigned peer, const char *tag)
+{
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:%u/idcxen-%s", peer, tag);
+    side_open(addr, IDC_ROLE_FRONTEND);
+
+    begin("fe_connect");
+    if (!wait_for(&S.connects, 1, STEP_MS))
+        fail("no connection to %s within %d s (appears %d, state %d)", addr, STEP_MS / 1000,
+             S.appears, (int)idc_endpoint_state(&S.ep));
+    if (S.appears != 1 || idc_endpoint_version(&S.ep) != 1)
+        fail("appears %d, version %u", S.appears, idc_endpoint_version(&S.ep));
+    pass("connected to %s", addr);
+
+    begin("fe_txn_echo");
+    {
+        static struct call calls[16];
+        unsigned total = 2000, submitted = 0;
+        completed = bad_results = 0;
+        double end = now_s() + STEP_MS / 1000.0;
+        while ((unsigned)completed < total && now_s() < end) {
+            for (unsigned i = 0; i < 16 && submitted < total; i++) {
+                struct call *c = &calls[i];
+                if (c->t.done && !c->done)
+                    continue;   /* in flight */
+                memset(c, 0, offsetof(struct call, buf));
+                c->t.done = call_done;
+                c->t.user = c;
+                c->want_len = 1 + (submitted * 37u) % MAX_FRAME;
+                fill(c->want, c->want_len, submitted);
+                int r = idc_submit_transaction(&S.ep, &c->t, OP_ECHO, c->want, c->want_len);
+                if (r == IDC_ERR_AGAIN) {
+                    c->t.done = NULL;
+                    break;
+                }
+                if (r)
+                    fail("submit: %s", idc_strerror(r));
+                submitted++;
+            }
+            idc_context_dispatch(S.ctx, 50);
+        }
+        if ((unsigned)completed != total || bad_results)
+            fail("%d of %u transactions completed, %d wrong results", completed, total,
+                 bad_results);
+        pass("%u echo transactions (1..%u bytes, 16 in flight) in %.2fs", total, MAX_FRAME,
+             now_s() - t_check);
+    }
+
+    begin("fe_messages");
+    {
+        unsigned total = 1000, sent = 0;
+        unsigned char payload[64];
+        double end = now_s() + STEP_MS / 1000.0;
+        while (sent < total && now_s() < end) {
+            fill(payload, sizeof(payload), sent);
+            int r = idc_send_message(&S.ep, OP_DATA, payload, sizeof(payload));
+            if (r == IDC_ERR_AGAIN) {
+                idc_context_dispatch(S.ctx, 20);
+                continue;
+            }
+            if (r)
+                fail("send_message: %s", idc_strerror(r));
+            sent++;
+        }
+        struct call c;
+        int st = call_sync(OP_COUNT, NULL, 0, &c, STEP_MS);
+        uint32_t n = 0;
+        if (st == 0 && c.len == sizeof(n))
+            memcpy(&n, c.buf, sizeof(n));
+        if (sent != total || st != 0 || n != total)
+            fail("sent %u of %u, count status %d, backend counted %u", sent, total, st, n);
+        pass("%u messages under credit (32), writable callbacks %d", total, S.writable);
+    }
+
+    begin("fe_disconnect_reconnect");
+    {
+        int r = idc_endpoint_disconnect(&S.ep);
+        if (r)
+            fail("idc_endpoint_disconnect: %s", idc_strerror(r));
+        if (!wait_for(&S.disconnects, 1, STEP_MS) || !wait_for(&S.connects, 2, STEP_MS))
+            fail("disconnects %d, connects %d", S.disconnects, S.connects);
+        struct call c;
+        unsigned char p[100];
+        fill(p, sizeof(p), 99);
+        int st = call_sync(OP_ECHO, p, sizeof(p), &c, STEP_MS);
+        if (st != 0 || c.len != sizeof(p) || memcmp(c.buf, p, sizeof(p)))
+            fail("echo after reconnect: status %d", st);
+        pass("disconnect, reconnect, echo");
+    }
+
+    begin("fe_backend_crash");
+    {
+        /* The backend answers, then its process exits without any cleanup (as after kill -9):
+           the unmap notification of the control page tells us; its stale service node is
+           treated as gone until the restarted backend replaces it. */
+        static struct call pend[4];
+        completed = 0;
+        struct call c;
+        int st = call_sync(OP_DIE, NULL, 0, &c, STEP_MS);
+        if (st != 0)
+            fail("die: status %d", st);
+        /* Keep a few transactions outstanding: they must complete with DISCONNECTED. */
+        int outstanding = 0;
+        for (int i = 0; i < 4; i++) {
+            memset(&pend[i], 0, sizeof(pend[i]));
+            pend[i].t.done = call_done;
+            pend[i].t.user = &pend[i];
+            if (idc_submit_transaction(&S.ep, &pend[i].t, OP_ECHO, "x", 1) == 0)
+                outstanding++;
+        }
+        if (!wait_for(&S.disconnects, 2, STEP_MS))
+            fail("no disconnect after the backend died");
+        for (int i = 0; i < 4; i++)
+            if (pend[i].t.done && pend[i].done && pend[i].status != 0 &&
+                pend[i].status != IDC_ERR_DISCONNECTED)
+                fail("outstanding transaction ended with %d", pend[i].status);
+        double t_down = now_s() - t_check;
+        if (!wait_for(&S.disappears, 1, STEP_MS))
+            fail("no disappear after the backend died (state %d)",
+                 (int)idc_endpoint_state(&S.ep));
+        if (!wait_for(&S.connects, 3, STEP_MS) || S.appears < 2)
+            fail("restarted backend: appears %d, connects %d", S.appears, S.connects);
+        unsigned char p[10];
+        fill(p, sizeof(p), 5);
+        st = call_sync(OP_ECHO, p, sizeof(p), &c, STEP_MS);
+        if (st != 0 || c.len != sizeof(p) || memcmp(c.buf, p, sizeof(p)))
+            fail("echo with the restarted backend: status %d", st);
+        pass("disconnect after %.2fs (%d transactions were outstanding), disappear, appear, "
+             "connect to the restarted backend", t_down, outstanding);
+    }
+
+    begin("fe_backend_withdraw");
+    {
+        int r = idc_send_message(&S.ep, OP_BYE, NULL, 0);
+        if (r)
+            fail("bye: %s", idc_strerror(r));
+        if (!wait_for(&S.disconnects, 3, STEP_MS) || !wait_for(&S.disappears, 2, STEP_MS))
+            fail("disconnects %d, disappears %d after the backend withdrew", S.disconnects,
+                 S.disappears);
+        pass("disconnect and disappear");
+    }
+    idc_endpoint_destroy(&S.ep, NULL);
+    idc_context_dispatch(S.ctx, 0);
+    idc_context_destroy(S.ctx);
+}
+
+/* ------------------------------------------------------------------ server */
+
+/* One backend instance: serves until asked to die (abrupt _exit) or to leave (clean). */
+static int serve_instance(const char *addr, bool first)
+{
+    side_open(addr, IDC_ROLE_BACKEND);
+    begin(first ? "be_publish_connect" : "be_restart_connect");
+    if (!wait_for(&S.appears, 1, 5000))
+        fail("service not published");
+    if (!wait_for(&S.connects, 1, STEP_MS))
+        fail("no frontend connected within %d s", STEP_MS / 1000);
+    pass(NULL);
+    double end = now_s() + 100;
+    while (now_s() < end) {
+        idc_context_dispatch(S.ctx, 50);
+        if (S.die) {
+            /* Let the response out, then die without any cleanup. */
+            idc_context_dispatch(S.ctx, 0);
+            begin("be_reconnect");
+            if (S.connects >= 2 && S.disconnects >= 1)
+                pass("%d connections before the crash", S.connects);
+            else
+                fail("connects %d, disconnects %d", S.connects, S.disconnects);
+            fflush(stdout);
+            _exit(0);
+        }
+        if (S.bye) {
+            begin("be_withdraw");
+            idc_endpoint_destroy(&S.ep, NULL);
+            for (int i = 0; i < 20 && idc_endpoint_state(&S.ep) != IDC_EP_UNUSED; i++)
+                idc_context_dispatch(S.ctx, 50);
+            if (idc_endpoint_state(&S.ep) != IDC_EP_UNUSED || S.disconnects < 1)
+                fail("destroy did not complete (state %d)", (int)idc_endpoint_state(&S.ep));
+            pass(NULL);
+            idc_context_destroy(S.ctx);
+            return 0;
+        }
+    }
+    fail("the frontend never finished");
+}
+
+static void server(unsigned peer, const char *tag)
+{
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:idcxen-%s?allow=%u", tag, peer);
+    pid_t pid = fork();
+    if (pid == 0) {
+        serve_instance(addr, true);
+        _exit(1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        exit(1);
+    serve_instance(addr, false);
+}
+
+/* ------------------------------------------------------------------ domain death */
+
+/* dom0: serve PEER, whose frontend streams messages; when PEER's domain is destroyed (by
+   another step of the plan), the connection must go down and the service accept again. */
+static void death_server(unsigned peer)
+{
+    set_suite(0, peer);
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:idcxen-death?allow=%u", peer);
+    side_open(addr, IDC_ROLE_BACKEND);
+    begin("be_domain_destroyed");
+    if (!wait_for(&S.connects, 1, 60000))
+        fail("the domU never connected");
+    FILE *f = fopen("/tmp/idcxen-death-ready", "w");
+    if (f)
+        fclose(f);
+    printf("@@idc note idcxen death-server: connected, waiting for the domain's destruction\n");
+    fflush(stdout);
+    if (!wait_for(&S.disconnects, 1, 90000))
+        fail("no disconnect within 90 s");
+    double t = now_s();
+    pass("disconnected; %u messages had arrived", S.msgs);
+    begin("be_domain_destroyed_republish");
+    /* The service stays published and accepts again (nobody comes: state PRESENT). */
+    for (int i = 0; i < 10; i++)
+        idc_context_dispatch(S.ctx, 20);
+    if (idc_endpoint_state(&S.ep) != IDC_EP_PRESENT)
+        fail("state %d after the peer's death", (int)idc_endpoint_state(&S.ep));
+    pass("%.2fs", now_s() - t);
+    idc_endpoint_destroy(&S.ep, NULL);
+    idc_context_dispatch(S.ctx, 0);
+    idc_context_destroy(S.ctx);
+}
+
+static void death_client(unsigned peer)
+{
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:%u/idcxen-death", peer);
+    side_open(addr, IDC_ROLE_FRONTEND);
+    unsigned char p[256];
+    fill(p, sizeof(p), 1);
+    for (;;) {   /* until our domain is destroyed */
+        if (idc_endpoint_state(&S.ep) == IDC_EP_CONNECTED)
+            idc_send_message(&S.ep, OP_DATA, p, sizeof(p));
+        idc_context_dispatch(S.ctx, 5);
+    }
+}
+
+/* ------------------------------------------------------------------ main */
+
+static const char *const fe_checks[] = {
+    "fe_connect", "fe_txn_echo", "fe_messages", "fe_disconnect_reconnect", "fe_backend_crash",
+    "fe_backend_withdraw",
+};
+static const char *const be_checks[] = {
+    "be_publish_connect", "be_reconnect", "be_restart_connect", "be_withdraw",
+};
+
+static void list(void)
+{
+    static const char *const suites[] = { "idcxen_dom0_dom0", "idcxen_domu_dom0",
+                                          "idcxen_dom0_domu" };
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t j = 0; j < sizeof(fe_checks) / sizeof(fe_checks[0]); j++)
+            printf("%s::%s\n", suites[i], fe_checks[j]);
+        for (size_t j = 0; j < sizeof(be_checks) / sizeof(be_checks[0]); j++)
+            printf("%s::%s\n", suites[i], be_checks[j]);
+    }
+    printf("idcxen_dom0_domu::be_domain_destroyed\n");
+    printf("idcxen_dom0_domu::be_domain_destroyed_republish\n");
+}
+
+static unsigned parse_dom(const char *s)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v > 0x7fef) {
+        fprintf(stderr, "bad domid %s\n", s);
+        exit(2);
+    }
+    return (unsigned)v;
+}
+
+/* Only which side is dom0 matters for the suite name: in a pair exactly one side is. */
+static unsigned other_side(unsigned peer) { return peer == 0 ? 1 : 0; }
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGALRM, on_alarm);
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && !strcmp(argv[1], "list")) {
+        list();
+        return 0;
+    }
+    alarm(WATCHDOG_S);
+    if (argc >= 2 && !strcmp(argv[1], "local")) {
+        set_suite(0, 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            server(0, "local");
+            return 0;
+        }
+        client_checks(0, "local");
+        int st = 0;
+        waitpid(pid, &st, 0);
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+    }
+    if (argc == 5 && !strcmp(argv[1], "pair")) {
+        unsigned peer = parse_dom(argv[3]), self = other_side(peer);
+        if (!strcmp(argv[2], "server")) {
+            set_suite(self, peer);
+            server(peer, argv[4]);
+            return 0;
+        }
+        if (!strcmp(argv[2], "client")) {
+            set_suite(peer, self);
+            client_checks(peer, argv[4]);
+            return 0;
+        }
+    }
+    if (argc == 3 && !strcmp(argv[1], "death-server")) {
+        alarm(0);
+        alarm(170);
+        death_server(parse_dom(argv[2]));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "death-client")) {
+        alarm(0);
+        death_client(parse_dom(argv[2]));
+        return 0;
+    }
+    fprintf(stderr, "usage: idcxen list | local | pair server|client PEER TAG | "
+                    "death-server PEER | death-client PEER\n");
+    return 2;
+}
