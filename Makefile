@@ -262,4 +262,5 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# dependency files of our own objects (the Xen harness cache under $(BUILD)/xen holds unrelated *.d)
+-include $(shell find $(BUILD) -path $(BUILD)/xen -prune -o -path $(BUILD)/san -prune -o -type f -name '*.d' -print 2>/dev/null)
