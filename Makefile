@@ -187,6 +187,7 @@ define suite_rule
 $(BUILD)/tests/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(1)/*.c)) $(LIBIDLC) \
 		$(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC))
 	$$(call say,LD,$$@)
+	$(Q)mkdir -p $$(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS) -lcriterion
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call suite_rule,$(s))))
@@ -206,12 +207,14 @@ all: $(IDLC) runtime gen
 
 include examples/examples.mk
 include tests/fuzz/fuzz.mk
+include tests/hardening/hardening.mk
 
 # Run every suite; a failing suite fails the target but the others still run.
 # Criterion forks per test; -j2 matches the machine.
 check-plain: all tests
 	@fail=0; for t in $(TEST_BINS); do \
 	    echo "== $$t"; \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	    $$t --jobs=2 $(CRITERION_FLAGS) || fail=1; \
 	done; exit $$fail
 
