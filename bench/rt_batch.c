@@ -9,6 +9,7 @@
  *         batch 16: the producer sends 16 messages inside one callback; the consumer
  *         acknowledges every 16 messages with a message, and each acknowledgement (a callback
  *         on the producer) sends the next 16; 32 groups are kept in flight (quota 1024).
+ *         A group that meets IDC_ERR_AGAIN is finished from the writable callback.
  *         -spin: both endpoints poll for the spin budget of the bare spin-then-block ring
  *         before sleeping.
  */
@@ -75,8 +76,28 @@ struct cb_backend {
     struct cb_setup *s;
     struct idc_context *ctx;
     uint64_t count, sum, since_ack;
+    unsigned acks_owed;  /* acknowledgements that met IDC_ERR_AGAIN: sent when writable */
     int counting;
 };
+
+static void be_send_acks(struct idc_endpoint *ep, struct cb_backend *b)
+{
+    while (b->acks_owed > 0) {
+        int r = idc_send_message(ep, OP_ACK, NULL, 0);
+        if (r == IDC_ERR_AGAIN)
+            return;  /* be_writable resumes */
+        if (r != 0) {
+            b->s->res->bad = 1;
+            return;
+        }
+        b->acks_owed--;
+    }
+}
+
+static void be_writable(struct idc_endpoint *ep)
+{
+    be_send_acks(ep, idc_endpoint_user(ep));
+}
 
 static void be_connect(struct idc_endpoint *ep)
 {
@@ -100,8 +121,8 @@ static int be_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_
         b->count++;
         if (b->s->ack && ++b->since_ack == ACK_EVERY) {
             b->since_ack = 0;
-            if (idc_send_message(ep, OP_ACK, NULL, 0) != 0)
-                b->s->res->bad = 1;  /* the producer's window never exceeds the quota */
+            b->acks_owed++;
+            be_send_acks(ep, b);
         }
     } else if (op == OP_MARK) {
         b->count = 0;
@@ -129,7 +150,7 @@ static int any_transaction(struct idc_endpoint *ep, struct idc_request *req, uin
 }
 
 static const struct idc_endpoint_ops be_ops = {
-    .connect = be_connect, .disconnect = be_disconnect,
+    .connect = be_connect, .disconnect = be_disconnect, .writable = be_writable,
     .handle_message = be_message, .handle_transaction = any_transaction,
 };
 
@@ -164,6 +185,7 @@ static struct {
     struct idc_context *ctx;
     struct idc_endpoint ep;
     int connected, destroyed, sending, send_err;
+    unsigned owed;   /* messages of a group that met IDC_ERR_AGAIN: sent when writable */
     uint64_t v;
 } fe;
 
@@ -179,6 +201,21 @@ static void fe_disconnect(struct idc_endpoint *ep)
     idc_endpoint_disconnect_done(ep);
 }
 
+static void send_owed(struct idc_endpoint *ep)
+{
+    while (fe.owed > 0 && !fe.send_err) {
+        int r = idc_send_message(ep, OP_DATA, &fe.v, 8);
+        if (r == IDC_ERR_AGAIN)
+            return;  /* the writable callback resumes */
+        if (r != 0) {
+            fe.send_err = r;
+            return;
+        }
+        fe.v++;
+        fe.owed--;
+    }
+}
+
 static int fe_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
     (void)p;
@@ -186,16 +223,23 @@ static int fe_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_
     if (op != OP_ACK || !fe.sending)
         return 0;
     /* inside dispatch: the group is published with one notify decision */
-    for (unsigned k = 0; k < ACK_EVERY && !fe.send_err; k++) {
-        fe.v++;
-        fe.send_err = idc_send_message(ep, OP_DATA, &fe.v, 8);
-    }
+    fe.owed += ACK_EVERY;
+    send_owed(ep);
     return 0;
+}
+
+/* The consumer publishes freed credit once per batch it processed, so an acknowledgement can
+   arrive before the credit of the messages it acknowledges: what does not fit now is sent from
+   the writable callback. */
+static void fe_writable(struct idc_endpoint *ep)
+{
+    if (fe.sending)
+        send_owed(ep);
 }
 
 static const struct idc_endpoint_ops fe_ops = {
     .connect = fe_connect, .disconnect = fe_disconnect, .handle_message = fe_message,
-    .handle_transaction = any_transaction,
+    .writable = fe_writable, .handle_transaction = any_transaction,
 };
 
 static void fe_destroyed(struct idc_endpoint *ep)
@@ -285,6 +329,12 @@ static int cb_rate(struct bench_run *run, uint32_t spin)
             int r = idc_context_dispatch(fe.ctx, 100);
             if (r < 0)
                 rc = bench_fail(run, "dispatch: %s", idc_strerror(r));
+            else if (r == 0 && fe.owed > 0)
+                rc = bench_fail(run, "stalled: %u messages waited 100 ms for the writable "
+                                "callback after IDC_ERR_AGAIN", fe.owed);
+            else if (r == 0)
+                rc = bench_fail(run, "stalled: no acknowledgement for 100 ms (consumer status %u)",
+                                s.res->bad);
             else if (fe.send_err)
                 rc = bench_fail(run, "idc_send_message in a callback: %s",
                                 idc_strerror(fe.send_err));

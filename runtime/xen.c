@@ -43,14 +43,16 @@
 #define XEN_WATCH_BATCH   256          /* watch events handled per dispatch round */
 #define XEN_EVT_BATCH     64           /* event-channel notifications per dispatch round */
 /* Event storms: a notification that moves nothing (no frame, no index, no credit) is useless.
-   A peer that follows the event indexes sends almost none; past XEN_STORM_PAUSE_AFTER useless
-   ones in a second the port stays masked XEN_STORM_PAUSE_MS after each (at most 100 wake-ups a
-   second), and the connection goes down past XEN_STORM_USELESS in a second or after
-   XEN_STORM_WINDOWS such seconds in a row. */
+   A peer that follows the event indexes sends almost none. Past XEN_STORM_PAUSE_AFTER useless
+   ones in a second the endpoint enters storm mode: the port stays masked XEN_STORM_PAUSE_MS
+   after each useless notification (at most 50 wake-ups a second). Storm mode lasts while each
+   second brings at least XEN_STORM_KEEP useless ones; the connection goes down after
+   XEN_STORM_WINDOWS seconds of it, or at once past XEN_STORM_USELESS in one second. */
 #define XEN_STORM_PAUSE_AFTER 250u
+#define XEN_STORM_KEEP     10u
 #define XEN_STORM_USELESS  1000u
 #define XEN_STORM_WINDOWS  3u
-#define XEN_STORM_PAUSE_MS 10u
+#define XEN_STORM_PAUSE_MS 20u
 
 /* xenbus states (xen/io/xenbus.h) */
 enum xb_state {
@@ -106,7 +108,7 @@ struct xen_ep {
     struct idc_timer unmask;
     bool     masked;
     uint64_t win_start;
-    uint32_t win_events, win_useless, storm_windows;
+    uint32_t win_events, win_useless, storm_windows, storm_total;
 };
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_ep *)0)->tp_priv), "xen_ep fits");
 
@@ -471,7 +473,7 @@ static int chan_up(struct idc_ep *ep)
     s->ch.rx_mem = fe ? r1 : r0;
     s->hs = XH_UP;
     s->win_start = idc__now_ns();
-    s->win_events = s->win_useless = s->storm_windows = 0;
+    s->win_events = s->win_useless = s->storm_windows = s->storm_total = 0;
     int r = idc__ep_channel_up(ep, &s->ch);
     if (r < 0)
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
@@ -1172,7 +1174,10 @@ static void ep_notified(struct idc_ep *ep)
     }
     uint64_t now = idc__now_ns();
     if (now - s->win_start > 1000000000u) {
-        s->storm_windows = s->win_useless > XEN_STORM_PAUSE_AFTER ? s->storm_windows + 1 : 0;
+        uint32_t limit = s->storm_windows ? XEN_STORM_KEEP : XEN_STORM_PAUSE_AFTER;
+        bool stormy = s->win_useless > limit;
+        s->storm_windows = stormy ? s->storm_windows + 1 : 0;
+        s->storm_total = stormy ? s->storm_total + s->win_useless : 0;
         s->win_start = now;
         s->win_events = s->win_useless = 0;
     }
@@ -1211,11 +1216,11 @@ static void ep_notified(struct idc_ep *ep)
         s->win_useless++;
     if (s->win_useless > XEN_STORM_USELESS || s->storm_windows >= XEN_STORM_WINDOWS) {
         idc__ep_channel_down(ep, IDC_ERR_PROTO, "event storm: %u notifications without "
-                             "progress in %u s", s->win_useless,
-                             s->storm_windows >= XEN_STORM_WINDOWS ? XEN_STORM_WINDOWS + 1 : 1);
+                             "progress in %u s", s->storm_total + s->win_useless,
+                             s->storm_windows);
         return;
     }
-    if (s->win_useless > XEN_STORM_PAUSE_AFTER) {
+    if (s->storm_windows || s->win_useless > XEN_STORM_PAUSE_AFTER) {
         /* Rate limit: leave the port masked for a moment; the timer unmasks and drains. */
         if (!s->masked) {
             s->masked = true;

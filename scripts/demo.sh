@@ -4,6 +4,8 @@
 # middle of a copy and restarted, and the copy completes with the data intact.
 #
 # Usage: scripts/demo.sh [BUILD_DIR]       (after `make BUILD=BUILD_DIR all`)
+#   DEMO_SIZE_MB=N    image size (128)
+#   DEMO_WRAP="cmd"   run blkback under a wrapper, e.g. DEMO_WRAP="valgrind --error-exitcode=1"
 set -eu
 
 BUILD=${1:-build}
@@ -17,6 +19,7 @@ say()  { printf '   %s\n' "$*"; }
 die()  { printf 'demo: %s\n' "$*" >&2; exit 1; }
 now()  { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+rate() { awk -v a="$1" -v b="$2" -v m="$SIZE_MB" 'BEGIN { printf "%.0f MiB/s", m / (b - a) }'; }
 
 for p in nbdkit nbdcopy nbdinfo qemu-io; do
     command -v $p >/dev/null 2>&1 || die "$p not found: run 'make deps' (as root) first"
@@ -42,7 +45,7 @@ URI="nbd+unix:///?socket=$SOCK"
 START=$(now)
 
 start_blkback() {
-    "$BLKBACK" shm:blk0 "$T/disk.img" >>"$T/blkback.log" 2>&1 &
+    ${DEMO_WRAP:-} "$BLKBACK" shm:blk0 "$T/disk.img" >>"$T/blkback.log" 2>&1 &
     BB_PID=$!
 }
 
@@ -64,10 +67,10 @@ bold "3. write a random image with nbdcopy and read it back"
 head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom >"$T/src.img"
 SUM=$(sha256sum <"$T/src.img" | cut -c1-16)
 t0=$(now); nbdcopy "$T/src.img" "$URI"; t1=$(now)
-say "wrote ${SIZE_MB} MiB in $(secs "$t0" "$t1") s"
+say "wrote ${SIZE_MB} MiB in $(secs "$t0" "$t1") s ($(rate "$t0" "$t1"))"
 t0=$(now); nbdcopy "$URI" "$T/back.img"; t1=$(now)
 GOT=$(sha256sum <"$T/back.img" | cut -c1-16)
-say "read  ${SIZE_MB} MiB in $(secs "$t0" "$t1") s"
+say "read  ${SIZE_MB} MiB in $(secs "$t0" "$t1") s ($(rate "$t0" "$t1"))"
 [ "$SUM" = "$GOT" ] || die "checksum mismatch: wrote $SUM, read $GOT"
 say "sha256 $SUM == $GOT  OK"
 
@@ -93,6 +96,8 @@ sleep 1
 start_blkback
 say "blkback restarted, pid $BB_PID"
 if wait "$COPY"; then say "nbdcopy finished without an error"; else die "nbdcopy failed"; fi
+grep -h 'nbdkit-idc:' "$T/nbdkit.log" | tail -n 3 | sed 's/^/   front-end: /'
+grep -h 'front-end' "$T/blkback.log" | tail -n 3 | sed 's/^/   back-end:  /'
 GOT=$(sha256sum <"$T/back.img" | cut -c1-16)
 [ "$SUM" = "$GOT" ] || die "checksum mismatch after the restart: $SUM vs $GOT"
 say "sha256 $SUM == $GOT  data intact"
@@ -108,8 +113,18 @@ awk -v req="$(stat requests)" -v rd="$(stat bytes_read)" -v wr="$(stat bytes_wri
     printf "   bytes         %.1f MiB read, %.1f MiB written\n", rd / 1048576, wr / 1048576
     printf "   reconnects    %d (requests resent after the restart: %d)\n", rc, rt
     if (act > 0)
-        printf "   throughput    %.0f MiB/s over %.1f s of I/O\n", (rd + wr) / 1048576 / act, act
+        printf "   throughput    %.0f MiB/s on average from the first to the last request (%.1f s,\n                 including qemu-io and the restart pause)\n", (rd + wr) / 1048576 / act, act
     printf "   demo time     %s s\n", tot
 }'
+# the restarted blkback stops cleanly on SIGTERM and prints its own counters
+kill -TERM "$BB_PID" 2>/dev/null || true
+wait "$BB_PID" 2>/dev/null || true
+BB_PID=""
+grep -h 'requests (' "$T/blkback.log" | tail -n 1 | sed 's/^blkback: /   new blkback   /'
+if [ -n "${DEMO_WRAP:-}" ]; then
+    n=$(grep -c '^==[0-9]*==' "$T/blkback.log" || true)
+    say "$DEMO_WRAP: $n report lines in blkback's log"
+    grep '^==[0-9]*==' "$T/blkback.log" | head -n 20 | sed 's/^/   /'
+fi
 [ "$(stat reconnects)" -ge 1 ] || die "the front-end did not reconnect"
 printf '\n\033[1mdemo: OK\033[0m\n'

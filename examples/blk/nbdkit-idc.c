@@ -125,6 +125,13 @@ static void io_finished(struct blkfront_io *fio, int err)
 
 static void state_changed(bool connected, const struct blkfront_info *info)
 {
+    /* on stderr, for the log of `nbdkit -f` (nbdkit_debug needs -v) */
+    if (connected)
+        fprintf(stderr, "nbdkit-idc: connected to %s: %" PRIu64 " bytes%s%s\n", cfg_address,
+                info->size, info->readonly ? ", read-only" : "", info->discard ? ", discard" : "");
+    else
+        fprintf(stderr, "nbdkit-idc: lost %s; requests wait up to %u s for it to return\n",
+                cfg_address, cfg_timeout);
     pthread_mutex_lock(&g.lock);
     g.connected = connected;
     if (connected) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -228,9 +229,84 @@ Test(blk, fio_random_writes_verified)
     const char *argv[] = { "fio", "--name=verify", "--ioengine=nbd", uri, "--rw=randwrite",
                            "--bsrange=4k-128k", "--iodepth=16", "--size=32M",
                            "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
-                           "--randseed=7", NULL };
+                           "--randseed=7", "--verify_state_save=0", NULL };
     int rc = e2e_run(120, "fio.log", argv);
     if (rc != 0)
         e2e_dump_log("fio.log");
     cr_expect_eq(rc, 0, "fio verification failed");
+}
+
+/* qemu-img: info sees the size, convert writes an image in, compare reads it back (and tells
+   a different image apart). */
+Test(blk, qemu_img_convert_and_compare)
+{
+    require_blk();
+    e2e_require("qemu-img", NULL);
+    const char *img = e2e_path("img.raw"), *other = e2e_path("other.raw");
+    cr_assert_eq(e2e_write_random(img, 16 * MiB, 11), 0);
+    cr_assert_eq(e2e_write_random(other, 16 * MiB, 12), 0);
+    start_blkback("shm:qimg", "ram:16M", "blkback.log", NULL);
+    e2e_start_nbdkit("nbd.sock", "shm:qimg", "nbdkit.log");
+    const char *uri = e2e_nbd_uri("nbd.sock");
+
+    const char *info[] = { "qemu-img", "info", "--output=json", uri, NULL };
+    cr_assert_eq(e2e_run(30, "info.log", info), 0);
+    FILE *f = fopen(e2e_path("info.log"), "r");
+    char line[512];
+    bool size_ok = false;
+    while (f && fgets(line, sizeof line, f))
+        size_ok |= strstr(line, "\"virtual-size\": 16777216") != NULL;
+    if (f)
+        fclose(f);
+    cr_expect(size_ok, "qemu-img info does not report 16 MiB");
+
+    const char *conv[] = { "qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", img, uri, NULL };
+    cr_assert_eq(e2e_run(60, "convert.log", conv), 0);
+    const char *same[] = { "qemu-img", "compare", "-f", "raw", "-F", "raw", img, uri, NULL };
+    cr_expect_eq(e2e_run(60, "compare.log", same), 0, "the image read back differs");
+    const char *diff[] = { "qemu-img", "compare", "-f", "raw", "-F", "raw", other, uri, NULL };
+    cr_expect_eq(e2e_run(60, "compare2.log", diff), 1, "a different image compared equal");
+}
+
+/* A back-end that does not come back: requests are retried only within the plugin's timeout,
+   then fail (EIO) instead of hanging; a new back-end afterwards serves again. */
+Test(blk, gives_up_after_the_timeout)
+{
+    require_blk();
+    e2e_require("qemu-io", NULL);
+    pid_t bb = start_blkback("shm:gone", "ram:8M", "blkback.log", NULL);
+    e2e_start_nbdkit_timeout("nbd.sock", "shm:gone", "nbdkit.log", 2);
+    const char *uri = e2e_nbd_uri("nbd.sock");
+    const char *w[] = { "qemu-io", "-f", "raw", uri, "-c", "write -P 0x42 0 65536", NULL };
+    cr_assert_eq(e2e_run(30, "io1.log", w), 0);
+
+    e2e_stop(bb, SIGKILL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const char *r[] = { "qemu-io", "-f", "raw", uri, "-c", "read -P 0x42 0 65536", NULL };
+    e2e_run(30, "io2.log", r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    FILE *f = fopen(e2e_path("io2.log"), "r");
+    char line[512];
+    bool failed = false;
+    while (f && fgets(line, sizeof line, f))
+        failed |= strstr(line, "failed") != NULL || strstr(line, "error") != NULL;
+    if (f)
+        fclose(f);
+    cr_expect(failed, "the read did not fail although no back-end was there");
+    cr_expect(waited >= 1.5 && waited < 15.0, "gave up after %.1f s, expected about 2 s", waited);
+
+    /* the RAM disk is gone with its process; a new one serves (zeroes) again */
+    start_blkback("shm:gone", "ram:8M", "blkback.log", NULL);
+    const char *z[] = { "qemu-io", "-f", "raw", uri, "-c", "read -P 0 0 65536", NULL };
+    int rc = e2e_run(30, "io3.log", z);
+    cr_expect_eq(rc, 0);
+    f = fopen(e2e_path("io3.log"), "r");
+    bool ok = false;
+    while (f && fgets(line, sizeof line, f))
+        ok |= strstr(line, "read 65536/65536") != NULL;
+    if (f)
+        fclose(f);
+    cr_expect(ok, "no read after the new back-end came up");
 }

@@ -344,12 +344,18 @@ void e2e_dump_log(const char *log)
 
 pid_t e2e_start_nbdkit(const char *sock, const char *address, const char *log)
 {
+    return e2e_start_nbdkit_timeout(sock, address, log, 20);
+}
+
+pid_t e2e_start_nbdkit_timeout(const char *sock, const char *address, const char *log,
+                               unsigned timeout_s)
+{
     const char *plugin = e2e_built("examples/blk/nbdkit-idc-plugin.so");
     const char *sockpath = e2e_path(sock);
     const char *addr = ring_printf("address=%s", address);
     const char *stats = ring_printf("stats=%s/%s.stats", e2e.dir, sock);
-    const char *argv[] = { "nbdkit", "-f", "-U", sockpath, plugin, addr, stats, "timeout=20",
-                           NULL };
+    const char *tmo = ring_printf("timeout=%u", timeout_s);
+    const char *argv[] = { "nbdkit", "-f", "-U", sockpath, plugin, addr, stats, tmo, NULL };
     const char *env[2] = { NULL, NULL };
     pid_t pid;
 

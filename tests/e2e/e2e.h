@@ -61,6 +61,9 @@ uint64_t e2e_file_hash(const char *path);
 void  e2e_dump_log(const char *log);
 /* Starts nbdkit with the idc plugin on dir/SOCK for address; waits for the socket. */
 pid_t e2e_start_nbdkit(const char *sock, const char *address, const char *log);
+/* Same with the plugin's retry window (timeout=, seconds); e2e_start_nbdkit uses 20. */
+pid_t e2e_start_nbdkit_timeout(const char *sock, const char *address, const char *log,
+                               unsigned timeout_s);
 /* "nbd+unix:///?socket=PATH" for dir/SOCK. */
 const char *e2e_nbd_uri(const char *sock);
 

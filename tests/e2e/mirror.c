@@ -98,22 +98,32 @@ Test(mirror, leg_restart_under_writes_leaves_legs_equal)
     const char *c1[] = { "nbdcopy", src1, uri, NULL };
     cr_assert_eq(e2e_run(60, "copy1.log", c1), 0);
 
-    /* 2: kill leg B in the middle of a second full write, restart it while writing goes on */
-    const char *c2[] = { "nbdcopy", "--requests=8", src2, uri, NULL };
+    /* 2: writes go on in a loop (the same image again and again) while leg B is killed with
+       SIGKILL and restarted; the loop stops at a stop file, then one last full copy runs */
     unsigned long writes0 = status_value("writes");
-    pid_t copy = e2e_spawn("copy2.log", c2);
-    /* kill once an eighth of the copy went through (the status is rewritten every 200 ms) */
-    for (int i = 0; i < 500 && status_value("writes") < writes0 + 16; i++)
+    char loop[2048];
+    snprintf(loop, sizeof loop, "while [ ! -e %s ]; do nbdcopy --requests=8 %s '%s' || exit 1; done",
+             e2e_path("stop"), src2, uri);
+    const char *c2[] = { "sh", "-c", loop, NULL };
+    pid_t writer = e2e_spawn("copy2.log", c2);
+    for (int i = 0; i < 1000 && status_value("writes") < writes0 + 16; i++)
         usleep(10000);
+    cr_assert(e2e_alive(writer), "the writer stopped early");
     e2e_stop(lb, SIGKILL);
-    usleep(150000);
+    usleep(300000);                         /* writes go to leg A only meanwhile */
     lb = start_leg("shm:legB", b, "legB.log");
-    int st = e2e_wait(copy, 60000);
+    usleep(500000);                         /* resync runs while writes go on */
+    FILE *stop = fopen(e2e_path("stop"), "w");
+    cr_assert_not_null(stop);
+    fclose(stop);
+    int st = e2e_wait(writer, 60000);
     if (st != 0) {
         e2e_dump_log("copy2.log");
         e2e_dump_log("mirror.log");
     }
-    cr_assert_eq(st, 0, "the write across the leg restart failed");
+    cr_assert_eq(st, 0, "the writes across the leg restart failed");
+    const char *c2b[] = { "nbdcopy", src2, uri, NULL };
+    cr_assert_eq(e2e_run(60, "copy2b.log", c2b), 0);
 
     /* 3: resync finishes; reads are right; then both backing files equal what was written */
     bool synced = wait_status("leg0=in_sync", "leg1=in_sync", 30000) &&

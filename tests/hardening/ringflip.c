@@ -184,8 +184,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Rewrites published frames: random payload bytes, header fields, and the length toggled
-   between its value and an absurd one (each toggle is undone by the next). */
+/* Rewrites published frames in a tight loop, aiming mostly at the oldest unconsumed frame (the
+   one the receiver is reading): transient rewrites of the length (legal <-> absurd) and of
+   payload bytes, undone at once, and lasting flips of header and payload bytes. */
 static void *flipper_main(void *arg)
 {
     struct rig *r = arg;
@@ -215,27 +216,26 @@ static void *flipper_main(void *arg)
             }
             if (!found)
                 continue;              /* already consumed */
+            /* mostly transient rewrites (changed, then put back at once: the frame is valid
+               except for an instant, the check-then-use race), some that stay */
+            bool transient = (x & 63) >= 8;
             uint32_t off;
-            unsigned char mask;
-            switch (x & 63) {
-            case 0:                    /* length: legal <-> absurd */
-                off = 4 + (x >> 8) % 4;
-                mask = (x >> 6 & 1) ? 0x80 : 0x10;
-                break;
-            case 1:                    /* kind, flags, opcode, txn, reserved */
-                off = (x >> 8) % 24;
-                mask = (unsigned char)(1u << ((x >> 16) & 7));
-                break;
-            default:                   /* payload */
-                off = 24 + (x >> 8) % (MAX_FRAME - 24);
-                mask = (unsigned char)(1u << ((x >> 16) & 7));
-                break;
+            unsigned char mask = (unsigned char)(1u << ((x >> 16) & 7));
+            if ((x & 63) == 0 || (transient && (x & 64))) {
+                /* header: the length (legal <-> absurd), or any other byte when it stays */
+                off = transient ? 4 + (x >> 8) % 4 : (x >> 8) % 24;
+                if (transient)
+                    mask = (x >> 7 & 1) ? 0x80 : 0x10;
+            } else {
+                off = 24 + (x >> 8) % (MAX_FRAME - 24);   /* payload */
             }
             if ((uint32_t)(prod - start) <= off)
                 continue;              /* not published yet */
             uint32_t at = (start + off) & (RING_SIZE - 1);
-            /* plain byte RMW on shared memory, as a hostile domain would do it */
+            /* byte RMW on shared memory, as a hostile domain would do it */
             __atomic_fetch_xor(&data[at], mask, __ATOMIC_RELAXED);
+            if (transient)
+                __atomic_fetch_xor(&data[at], mask, __ATOMIC_RELAXED);
             atomic_fetch_add_explicit(&r->flips, 1, memory_order_relaxed);
         }
     }
@@ -398,6 +398,8 @@ static void run(recv_fn recv, unsigned ms, bool stop_on_wrong, struct stats *st,
             cr_assert_leq(h.length, MAX_FRAME, "a %u-byte frame was accepted", h.length);
             if (rc == 0)
                 dispatch(r, st, &h, b, &last_seq);
+            /* hand the space back at once: the flipper then aims at the frame being read */
+            idc_ring_rx_publish(&rx);
             cr_assert_eq(memcmp(guarded + MAX_FRAME, guard_pattern, GUARD), 0,
                          "receive buffer overrun");
         }

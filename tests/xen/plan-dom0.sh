@@ -5,11 +5,14 @@
 # dom0 <-> dom0: server and client as two processes
 run 150 xenprim local
 run 150 idcxen local
+run 120 idcxen hostile                     # libidc backend vs. a hostile frontend
 
 # dom0 <-> domU
 if domu_start; then
     run 150 xenprim pair client "$DOMU" u1     # domU serves, dom0 connects
     run 150 xenprim pair server "$DOMU" d1     # dom0 serves, domU connects
+    timeout 220 idcxen deny-server "$DOMU" &    # a service the domU may not use
+    IDCXEN_DENY=$!
     run 150 idcxen pair client "$DOMU" u1      # libidc xen transport, domU serves
     run 150 idcxen pair server "$DOMU" d1      # libidc xen transport, dom0 serves
     # the domU's idcxen frontend streams to dom0 while xenprim's death step destroys the domU
@@ -19,5 +22,6 @@ if domu_start; then
     _i=0; while [ ! -f /tmp/idcxen-death-ready ] && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i + 1)); done
     run 90 xenprim death "$DOMU" xl destroy domu
     wait $IDCXEN_DEATH
+    kill $IDCXEN_DENY 2>/dev/null
 fi
 domu_stop

@@ -14,6 +14,11 @@
  *                                   the first one dies abruptly when asked, the second one is
  *                                   the restart; it withdraws cleanly at the end)
  *   idcxen pair client PEER TAG     connect to xen:PEER/idcxen-TAG and run the client checks
+ *   idcxen deny-server PEER         serve xen:idcxen-deny to domain PEER+1 only (background)
+ *   idcxen deny-client PEER         (in the domain not allowed) the service is unreadable, the
+ *                                   knock refused, a frontend never sees it
+ *   idcxen hostile                  a hand-written hostile frontend against a libidc backend,
+ *                                   both in this domain (event storm, corrupt index)
  *   idcxen death-server PEER        serve xen:idcxen-death to PEER and keep transactions flowing
  *                                   until PEER's domain is destroyed (by someone else)
  *   idcxen death-client PEER        connect to xen:PEER/idcxen-death, answer until destroyed
@@ -30,6 +35,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
 
 #include "idc.h"
 
@@ -93,6 +102,9 @@ static void on_alarm(int sig)
 }
 
 static const char *kind(unsigned d) { return d == 0 ? "dom0" : "domu"; }
+
+/* Only which side is dom0 matters for the suite name: in a pair exactly one side is. */
+static unsigned other_side(unsigned peer) { return peer == 0 ? 1 : 0; }
 
 static void set_suite(unsigned server, unsigned client)
 {
@@ -503,6 +515,287 @@ static void death_client(unsigned peer)
     }
 }
 
+/* ------------------------------------------------------------------ hostile frontend */
+
+/* A frontend written against the libraries directly, following the handshake documented in
+   docs/xen-transport.md, that then misbehaves: it notifies in a tight loop without producing
+   anything (event storm), and on its second connection publishes a corrupt producer index. The
+   libidc backend (a child process) must cut it off each time, with the reason, at bounded cost. */
+uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame);   /* libidc (ring.h) */
+
+struct hctrl {
+    uint8_t fe_live, be_live, pad0[2];
+    uint32_t magic, ring_size, nrefs, epoch;
+    uint8_t pad1[44];
+    uint32_t refs[1008];
+};
+
+struct hostile {
+    struct xs_handle *xs;
+    xenevtchn_handle *ev;
+    xengntshr_handle *gs;
+    struct hctrl *ctrl;
+    unsigned char *rings;
+    int np;
+    uint32_t port, epoch;
+};
+
+static int hx_read_u32(struct xs_handle *xs, const char *path, uint32_t *v)
+{
+    unsigned len;
+    char *p = xs_read(xs, XBT_NULL, path, &len);
+    if (!p)
+        return -1;
+    char *end;
+    unsigned long x = strtoul(p, &end, 10);
+    int r = *end ? -1 : 0;
+    free(p);
+    *v = (uint32_t)x;
+    return r;
+}
+
+static int hx_write(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
+                    uint32_t v)
+{
+    char path[256], val[16];
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    snprintf(val, sizeof(val), "%u", v);
+    return xs_write(xs, t, path, val, (unsigned)strlen(val)) ? 0 : -1;
+}
+
+#define HB "/local/domain/0/data/idc/idcxen-hostile"
+#define HF "/local/domain/0/data/idc-fe/0/idcxen-hostile"
+#define HK "/local/domain/0/data/idc/idcxen-hostile/conn/0"
+
+static void hostile_connect(struct hostile *h)
+{
+    uint32_t inst, st;
+    double end = now_s() + 30;
+    while (hx_read_u32(h->xs, HB "/state", &st) || st != 2 || hx_read_u32(h->xs, HB "/instance", &inst)) {
+        if (now_s() > end)
+            fail("hostile frontend: no service");
+        usleep(20000);
+    }
+    uint32_t frame = MAX_FRAME, tx = 16, msg = 32;
+    uint32_t ring = idc_ring_size_for(msg + 2 * tx, frame);
+    h->np = (int)((2 * (256 + (size_t)ring) + 4095) / 4096);
+    xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(h->ev, 0);
+    if (port < 0)
+        fail("hostile: unbound port: %s", strerror(errno));
+    h->port = (uint32_t)port;
+    uint32_t cref, refs[1008];
+    h->ctrl = xengntshr_share_page_notify(h->gs, 0, &cref, 1, 0, h->port);
+    h->rings = xengntshr_share_pages(h->gs, 0, h->np, refs, 1);
+    if (!h->ctrl || !h->rings)
+        fail("hostile: grants: %s", strerror(errno));
+    memset(h->rings, 0, (size_t)h->np * 4096);
+    h->epoch = (uint32_t)(now_s() * 1000) & 0x7fffffff;
+    memset(h->ctrl, 0, 4096);
+    h->ctrl->magic = 0x58434449u;
+    h->ctrl->ring_size = ring;
+    h->ctrl->nrefs = (uint32_t)h->np;
+    h->ctrl->epoch = h->epoch;
+    memcpy(h->ctrl->refs, refs, sizeof(uint32_t) * (size_t)h->np);
+    h->ctrl->fe_live = 1;
+    xs_transaction_t t = xs_transaction_start(h->xs);
+    char hash[20];
+    snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)hashes[0]);
+    xs_rm(h->xs, t, HF);
+    bool ok = xs_mkdir(h->xs, t, HF) &&
+              xs_write(h->xs, t, HF "/protocol", "idcxen", 6) &&
+              xs_write(h->xs, t, HF "/version-hash", hash, 16) &&
+              !hx_write(h->xs, t, HF, "version", 1) && !hx_write(h->xs, t, HF, "be-instance", inst) &&
+              !hx_write(h->xs, t, HF, "epoch", h->epoch) && !hx_write(h->xs, t, HF, "max-frame", frame) &&
+              !hx_write(h->xs, t, HF, "max-transactions", tx) &&
+              !hx_write(h->xs, t, HF, "max-messages", msg) && !hx_write(h->xs, t, HF, "ring-size", ring) &&
+              !hx_write(h->xs, t, HF, "ring-pages", (uint32_t)h->np) &&
+              !hx_write(h->xs, t, HF, "ctrl-ref", cref) && !hx_write(h->xs, t, HF, "event-channel", h->port) &&
+              !hx_write(h->xs, t, HF, "state", 3) && !hx_write(h->xs, t, HB "/fe", "0", h->epoch);
+    if (!ok || !xs_transaction_end(h->xs, t, false))
+        fail("hostile: publishing: %s", strerror(errno));
+    end = now_s() + 30;
+    uint32_t kep = 0;
+    while (hx_read_u32(h->xs, HK "/epoch", &kep) || kep != h->epoch ||
+           hx_read_u32(h->xs, HK "/state", &st) || st != 4) {
+        if (now_s() > end)
+            fail("hostile frontend: backend never answered");
+        usleep(20000);
+    }
+}
+
+/* Until the backend closes our connection (K state Closed); returns seconds. */
+static bool hostile_closed(struct hostile *h)
+{
+    uint32_t st, kep;
+    return (hx_read_u32(h->xs, HK "/epoch", &kep) == 0 && kep == h->epoch &&
+            hx_read_u32(h->xs, HK "/state", &st) == 0 && st == 6) ||
+           __atomic_load_n(&h->ctrl->be_live, __ATOMIC_ACQUIRE) == 0;
+}
+
+static void hostile_release(struct hostile *h)
+{
+    xs_write(h->xs, XBT_NULL, HF "/state", "6", 1);
+    xengntshr_unshare(h->gs, h->rings, (uint32_t)h->np);
+    xengntshr_unshare(h->gs, h->ctrl, 1);
+    xenevtchn_unbind(h->ev, h->port);
+}
+
+static char be_reason[256];
+static void hostile_log(void *arg, int level, const char *msg)
+{
+    log_fn(arg, level, msg);
+    const char *d = strstr(msg, "disconnected: ");
+    if (d)
+        snprintf(be_reason, sizeof(be_reason), "%s", d + 14);
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void hostile_backend(void)
+{
+    memset(&S, 0, sizeof(S));
+    struct idc_context_options o = { .log = hostile_log, .shm_dir = "/tmp/idcxen" };
+    if (idc_context_create(&S.ctx, &o))
+        fail("context");
+    struct idc_endpoint_config cfg = { .protocol = &proto, .role = IDC_ROLE_BACKEND,
+                                       .address = "xen:idcxen-hostile?allow=0", .ops = &ops,
+                                       .max_transactions = 16, .max_messages = 32 };
+    idc_endpoint_create(&S.ep, S.ctx, &cfg);
+    begin("be_event_storm");
+    if (!wait_for(&S.connects, 1, STEP_MS))
+        fail("the hostile frontend never connected");
+    double c0 = cpu_s(), t0 = now_s();
+    if (!wait_for(&S.disconnects, 1, STEP_MS))
+        fail("still connected after %d s of event storm", STEP_MS / 1000);
+    double cpu = cpu_s() - c0, wall = now_s() - t0;
+    if (!strstr(be_reason, "event storm"))
+        fail("disconnected for another reason: %s", be_reason);
+    pass("cut off after %.2fs, backend CPU %.2fs: %s", wall, cpu, be_reason);
+    begin("be_corrupt_index");
+    if (!wait_for(&S.connects, 2, STEP_MS))
+        fail("the hostile frontend did not reconnect");
+    if (!wait_for(&S.disconnects, 2, STEP_MS))
+        fail("still connected after a corrupt producer index");
+    if (!strstr(be_reason, "producer index"))
+        fail("disconnected for another reason: %s", be_reason);
+    pass("%s", be_reason);
+    idc_endpoint_destroy(&S.ep, NULL);
+    for (int i = 0; i < 20 && idc_endpoint_state(&S.ep) != IDC_EP_UNUSED; i++)
+        idc_context_dispatch(S.ctx, 20);
+    idc_context_destroy(S.ctx);
+}
+
+static void hostile(void)
+{
+    set_suite(0, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        hostile_backend();
+        _exit(0);
+    }
+    struct hostile h = { 0 };
+    h.xs = xs_open(0);
+    h.ev = xenevtchn_open(NULL, 0);
+    h.gs = xengntshr_open(NULL, 0);
+    if (!h.xs || !h.ev || !h.gs)
+        fail("hostile: libraries: %s", strerror(errno));
+    begin("hostile_storm_sent");
+    hostile_connect(&h);
+    unsigned long n = 0;
+    double end = now_s() + 25;
+    while (!hostile_closed(&h) && now_s() < end)
+        for (int i = 0; i < 1000; i++, n++)
+            xenevtchn_notify(h.ev, h.port);
+    if (!hostile_closed(&h))
+        fail("%lu notifications in 25 s, backend did not cut us off", n);
+    pass("%lu notifications sent before the backend closed the connection", n);
+    hostile_release(&h);
+    begin("hostile_corrupt_sent");
+    hostile_connect(&h);
+    usleep(200000);
+    /* ring 0 (frontend -> backend): prod at offset 0; 7 is not a multiple of 8 */
+    __atomic_store_n((uint32_t *)(void *)h.rings, 7u, __ATOMIC_RELEASE);
+    xenevtchn_notify(h.ev, h.port);
+    end = now_s() + 20;
+    while (!hostile_closed(&h) && now_s() < end)
+        usleep(10000);
+    if (!hostile_closed(&h))
+        fail("backend still connected 20 s after a corrupt index");
+    pass(NULL);
+    hostile_release(&h);
+    xs_rm(h.xs, XBT_NULL, HF);
+    xs_rm(h.xs, XBT_NULL, HB "/fe/0");
+    int st = 0;
+    waitpid(pid, &st, 0);
+    exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
+}
+
+/* ------------------------------------------------------------------ permissions */
+
+/* dom0 serves xen:idcxen-deny?allow=PEER+1: domain PEER may not even read the service. */
+static void deny_server(unsigned peer)
+{
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:idcxen-deny?allow=%u", peer + 1);
+    side_open(addr, IDC_ROLE_BACKEND);
+    double end = now_s() + 210;
+    while (now_s() < end)
+        idc_context_dispatch(S.ctx, 200);
+}
+
+/* In the domU: the service exists (reading it fails with EACCES, not ENOENT), and a libidc
+   frontend for it never sees it appear, let alone connect. */
+static void deny_client(unsigned peer)
+{
+    set_suite(peer, other_side(peer));
+    begin("fe_not_allowed");
+    struct xs_handle *xs = xs_open(0);
+    if (!xs)
+        fail("xs_open: %s", strerror(errno));
+    char path[128];
+    snprintf(path, sizeof(path), "/local/domain/%u/data/idc/idcxen-deny/state", peer);
+    double end = now_s() + 30;
+    int e = 0;
+    for (;;) {
+        unsigned len;
+        char *v = xs_read(xs, XBT_NULL, path, &len);
+        e = v ? 0 : errno;
+        free(v);
+        if (e == EACCES || now_s() > end)
+            break;
+        if (!e)
+            fail("the service node is readable by this domain");
+        usleep(100000);
+    }
+    if (e != EACCES)
+        fail("service never published (last error %s)", strerror(e));
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:%u/idcxen-deny", peer);
+    side_open(addr, IDC_ROLE_FRONTEND);
+    wait_for(&S.appears, 1, 3000);
+    if (S.appears || S.connects || idc_endpoint_state(&S.ep) != IDC_EP_ABSENT)
+        fail("appears %d, connects %d, state %d", S.appears, S.connects,
+             (int)idc_endpoint_state(&S.ep));
+    /* Knocking is refused by xenstore too. */
+    unsigned len;
+    char *self = xs_read(xs, XBT_NULL, "domid", &len);
+    snprintf(path, sizeof(path), "/local/domain/%u/data/idc/idcxen-deny/fe/%s", peer,
+             self ? self : "1");
+    free(self);
+    if (xs_write(xs, XBT_NULL, path, "1", 1))
+        fail("this domain could knock on a service it is not allowed to use");
+    pass("service unreadable (EACCES), knock refused (%s), frontend stays absent", strerror(errno));
+    xs_close(xs);
+    idc_endpoint_destroy(&S.ep, NULL);
+    idc_context_dispatch(S.ctx, 0);
+    idc_context_destroy(S.ctx);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char *const fe_checks[] = {
@@ -523,6 +816,9 @@ static void list(void)
         for (size_t j = 0; j < sizeof(be_checks) / sizeof(be_checks[0]); j++)
             printf("%s::%s\n", suites[i], be_checks[j]);
     }
+    printf("idcxen_dom0_dom0::be_event_storm\nidcxen_dom0_dom0::be_corrupt_index\n");
+    printf("idcxen_dom0_dom0::hostile_storm_sent\nidcxen_dom0_dom0::hostile_corrupt_sent\n");
+    printf("idcxen_dom0_domu::fe_not_allowed\n");
     printf("idcxen_dom0_domu::be_domain_destroyed\n");
     printf("idcxen_dom0_domu::be_domain_destroyed_republish\n");
 }
@@ -537,9 +833,6 @@ static unsigned parse_dom(const char *s)
     }
     return (unsigned)v;
 }
-
-/* Only which side is dom0 matters for the suite name: in a pair exactly one side is. */
-static unsigned other_side(unsigned peer) { return peer == 0 ? 1 : 0; }
 
 int main(int argc, char **argv)
 {
@@ -575,6 +868,19 @@ int main(int argc, char **argv)
             client_checks(peer, argv[4]);
             return 0;
         }
+    }
+    if (argc == 3 && !strcmp(argv[1], "deny-server")) {
+        alarm(230);
+        deny_server(parse_dom(argv[2]));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "deny-client")) {
+        deny_client(parse_dom(argv[2]));
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[1], "hostile")) {
+        hostile();
+        return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "death-server")) {
         alarm(0);
