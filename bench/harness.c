@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <sched.h>
@@ -890,6 +891,15 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
     fflush(tsv);
 }
 
+static int rm_tree_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
 /* The 1-minute load average: other work on the machine disturbs every figure. */
 static double loadavg(void)
 {
@@ -1085,7 +1095,8 @@ int main(int argc, char **argv)
     fclose(tsv);
     check_targets();
     printf("\nload average after: %.2f\n", loadavg());
-    rmdir(tmpdir);  /* cases remove their own files; a leftover keeps it, harmlessly */
+    /* Cases should clean up after themselves, but a killed peer leaves its socket behind. */
+    nftw(tmpdir, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("\nresults: %s\n", path);
     return 0;
 }
