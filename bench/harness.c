@@ -157,7 +157,7 @@ static double timer_overhead_ns(void)
     return (double)d[5000] / ticks_per_ns;
 }
 
-/* ------------------------------------------------------------------ helpers for cases */
+/* ------------------------------------------------------------------ services for cases */
 
 int bench_fail(struct bench_run *run, const char *fmt, ...)
 {

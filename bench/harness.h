@@ -96,7 +96,7 @@ void bench_register(const struct bench_case *c);
     static const struct bench_case var = { __VA_ARGS__ };                     \
     __attribute__((constructor)) static void var##_register(void) { bench_register(&var); }
 
-/* ---- helpers for cases ---- */
+/* ---- services for cases ---- */
 
 /* Monotonic nanoseconds (system-wide: comparable between processes). */
 uint64_t bench_now_ns(void);

@@ -127,6 +127,10 @@ static void iox_cleanup(void)
     struct passwd *pw = getpwuid(getuid());
     if (pw)
         shm_unlink(pw->pw_name);
+    /* and its socket and lock files (iceoryx 2.0's fixed paths) */
+    unlink("/tmp/roudi");
+    unlink("/tmp/roudi.lock");
+    unlink("/tmp/iox-unique-roudi.lock");
 }
 
 struct iox_setup {

@@ -12,6 +12,8 @@ set logscale y 10
 set format x "%g"
 set style data linespoints
 set datafile missing "NaN"
+# twelve distinguishable colours (a figure has up to 11 cases), point shapes cycle as well
+colors = "#9400d3 #009e73 #56b4e9 #e69f00 #c0c000 #0072b2 #e51e10 #000000 #8b4513 #ff69b4 #708090 #00ced1"
 
 # one PNG: file, title, y label
 plotfile(f) = sprintf("%s/%s.dat", dir, f)
@@ -29,7 +31,7 @@ do for [f in "rtt-cross rtt-same"] {
         set xrange [6:5500]
         set xlabel "payload bytes each way"
         set ylabel "microseconds (log)"
-        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
+        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt (i % 6) + 4 lc rgb word(colors, i - 1)
         unset output
         unset xrange
     }
@@ -46,7 +48,7 @@ do for [f in "bulk-cross bulk-same"] {
         set xrange [3000:23000000]
         set xlabel "transfer size"
         set ylabel "GB/s (log)"
-        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
+        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt (i % 6) + 4 lc rgb word(colors, i - 1)
         unset output
     }
 }
@@ -66,7 +68,7 @@ do for [f in "rate-cross rate-same"] {
         set ylabel "million messages/s (log)"
         set logscale x 2
         set xrange [0.7:23]
-        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt 7
+        plot for [i=2:n] plotfile("plot-".f) using 1:i title columnheader(i) lw 2 pt (i % 6) + 4 lc rgb word(colors, i - 1)
         unset xrange
         unset output
     }

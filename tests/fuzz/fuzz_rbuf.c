@@ -17,17 +17,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct idc_context *ctx;
 static struct idc_rbuf live, dead;
 
+static char dir[64];
+
+/* libFuzzer exits normally after -runs / -max_total_time: leave no directory behind */
+static void teardown(void)
+{
+    idc_context_destroy(ctx);
+    rmdir(dir);
+}
+
 static void setup(void)
 {
-    char dir[64];
     snprintf(dir, sizeof dir, "/tmp/idc-fuzz-rbuf-%ld", (long)getpid());
     struct idc_context_options o = { .shm_dir = dir };
-    void *mem;
-    if (idc_context_create(&ctx, &o) != 0 || idc_buffer_alloc(ctx, 8192, &mem) != 0 ||
+    void *mem, *mem2;
+    /* two allocations: one allocation is shared either read-only or writable, not both */
+    if (idc_context_create(&ctx, &o) != 0 || idc_buffer_alloc(ctx, 4096, &mem) != 0 ||
+        idc_buffer_alloc(ctx, 4096, &mem2) != 0 ||
         idc_buffer_register(ctx, mem, 4096, IDC_RBUF_READ, &live) != 0 ||
-        idc_buffer_register(ctx, (char *)mem + 4096, 4096, IDC_RBUF_READ | IDC_RBUF_WRITE, &dead) != 0 ||
+        idc_buffer_register(ctx, mem2, 4096, IDC_RBUF_READ | IDC_RBUF_WRITE, &dead) != 0 ||
         idc_buffer_unregister(ctx, &dead) != 0)
         abort();
+    atexit(teardown);
 }
 
 static uint64_t get_le(const uint8_t *p, int n)

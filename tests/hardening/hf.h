@@ -32,7 +32,8 @@ static inline uint64_t hf_fnv(uint64_t h, const unsigned char *p, size_t n)
 /* Payload length for seq: 24..HF_MAX_FRAME, a multiple of 8. */
 static inline uint32_t hf_len(uint64_t seq)
 {
-    return HF_MIN_LEN + 8u * (uint32_t)((seq * 2654435761u >> 7) % ((HF_MAX_FRAME - HF_MIN_LEN) / 8 + 1));
+    uint64_t steps = (HF_MAX_FRAME - HF_MIN_LEN) / 8 + 1;
+    return HF_MIN_LEN + 8u * (uint32_t)((seq * 2654435761u >> 7) % steps);
 }
 
 /* Writes message seq into p (hf_len(seq) bytes). */

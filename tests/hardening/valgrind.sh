@@ -138,7 +138,7 @@ report "$T/vg-nbdkit.log" "nbdkit + plugin (nbdcopy round trip, restarts)" $rc
 while read -r tag sig st; do
     case $sig in
     TERM) report "$T/vg-blkback-$tag.log" "blkback run $tag (stopped by SIGTERM)" "$st" ;;
-    KILL) report "$T/vg-blkback-$tag.log" "blkback run $tag (killed by SIGKILL; errors before it)" 0 ;;
+    KILL) report "$T/vg-blkback-$tag.log" "blkback run $tag (SIGKILL; errors before it)" 0 ;;
     esac
 done <"$T/blkback.status"
 [ "$(wc -l <"$T/blkback.status")" -eq 3 ] || { echo "FAIL not every blkback run finished"; fail=1; }

@@ -13,6 +13,12 @@
 #include "common.h"
 #include "ring.h"
 
+/* Every test is bounded even on a loaded machine (tests with their own .timeout keep it). */
+TestSuite(context, .timeout = 60);
+TestSuite(endpoint, .timeout = 60);
+TestSuite(process, .timeout = 60);
+TestSuite(ring, .timeout = 60);
+
 Test(context, create_dispatch_destroy)
 {
     const char *dir = rt_tmpdir();
@@ -525,7 +531,7 @@ static void child_spin_backend(const char *dir)
     be.echo = true;
     struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_BACKEND,
                                        .address = "shm:spin", .ops = &rt_ops, .user = &be,
-                                       .spin_us = 50 };
+                                       .spin_us = 20 };
     idc_endpoint_create(&be.ep, ctx, &cfg);
     idc_context_run(ctx);
     _exit(0);
@@ -541,20 +547,20 @@ Test(process, spin_then_block, .timeout = 60)
     struct rt_drv fe = { 0 };
     struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_FRONTEND,
                                        .address = "shm:spin", .ops = &rt_ops, .user = &fe,
-                                       .spin_us = 50 };
+                                       .spin_us = 20 };
     idc_endpoint_create(&fe.ep, ctx, &cfg);
     cr_assert(rt_until(ctx, &fe.connected, 5000));
     unsigned ok = 0;
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 100; i++) {
         struct tx x = { .t.done = tx_done };
         cr_assert_eq(idc_submit_transaction(&fe.ep, &x.t, 1, &i, sizeof(i)), 0);
         while (!x.done)
             idc_context_dispatch(ctx, -1);
         ok += x.status == 0 && !memcmp(x.res, &i, sizeof(i));
-        if (i % 50 == 0)
+        if (i % 25 == 0)
             usleep(2000);   /* let the peer's spin expire: it must block and be woken */
     }
-    cr_assert_eq(ok, 300);
+    cr_assert_eq(ok, 100);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     idc_context_destroy(ctx);

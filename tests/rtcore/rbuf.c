@@ -12,6 +12,8 @@
 
 #include "common.h"
 
+TestSuite(rbuf, .timeout = 60);
+
 struct owner {
     const char *dir;
     struct idc_context *ctx;

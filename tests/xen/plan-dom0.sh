@@ -16,12 +16,16 @@ if domu_start; then
     run 150 idcxen pair client "$DOMU" u1      # libidc xen transport, domU serves
     run 150 idcxen pair server "$DOMU" d1      # libidc xen transport, dom0 serves
     # the domU's idcxen frontend streams to dom0 while xenprim's death step destroys the domU
-    rm -f /tmp/idcxen-death-ready
+    # and dom0's idcxen frontend has transactions in flight to the domU's backend
+    rm -f /tmp/idcxen-death-ready /tmp/idcxen-death-ready2
     timeout 170 idcxen death-server "$DOMU" &
     IDCXEN_DEATH=$!
-    _i=0; while [ ! -f /tmp/idcxen-death-ready ] && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i + 1)); done
+    timeout 170 idcxen death-frontend "$DOMU" &
+    IDCXEN_DEATH2=$!
+    _i=0; while { [ ! -f /tmp/idcxen-death-ready ] || [ ! -f /tmp/idcxen-death-ready2 ]; } && [ $_i -lt 600 ]; do sleep 0.1; _i=$((_i + 1)); done
     run 90 xenprim death "$DOMU" xl destroy domu
     wait $IDCXEN_DEATH
+    wait $IDCXEN_DEATH2
     kill $IDCXEN_DENY 2>/dev/null
 fi
 domu_stop

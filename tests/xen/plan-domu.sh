@@ -5,4 +5,5 @@ run 150 idcxen pair server 0 u1      # libidc xen transport, domU serves
 run 150 idcxen pair client 0 d1      # libidc xen transport, dom0 serves
 run 60 idcxen deny-client 0          # dom0's service for another domain: invisible to us
 idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
+idcxen death-backend 0 &             # serves dom0 until this domain is destroyed
 xenprim linger 0                     # until dom0 destroys this domain (domain death test)

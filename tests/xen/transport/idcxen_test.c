@@ -14,6 +14,9 @@
  *                                   the first one dies abruptly when asked, the second one is
  *                                   the restart; it withdraws cleanly at the end)
  *   idcxen pair client PEER TAG     connect to xen:PEER/idcxen-TAG and run the client checks
+ *   idcxen death-backend PEER       serve xen:idcxen-death2 to PEER until destroyed
+ *   idcxen death-frontend PEER      connect to it, keep transactions flowing, and see the
+ *                                   disconnect and the disappear when PEER is destroyed
  *   idcxen deny-server PEER         serve xen:idcxen-deny to domain PEER+1 only (background)
  *   idcxen deny-client PEER         (in the domain not allowed) the service is unreadable, the
  *                                   knock refused, a frontend never sees it
@@ -308,8 +311,26 @@ static void client_checks(unsigned peer, const char *tag)
         if ((unsigned)completed != total || bad_results)
             fail("%d of %u transactions completed, %d wrong results", completed, total,
                  bad_results);
-        pass("%u echo transactions (1..%u bytes, 16 in flight) in %.2fs", total, MAX_FRAME,
-             now_s() - t_check);
+        double dt = now_s() - t_check;
+        pass("%u echo transactions (1..%u bytes, 16 in flight) in %.2fs: %.2f MB/s each way",
+             total, MAX_FRAME, dt, (double)total * (MAX_FRAME + 1) / 2 / dt / 1e6);
+    }
+
+    begin("fe_rtt");
+    {
+        /* Sequential round trips (one transaction in flight), 64-byte payload: latency. */
+        unsigned char p[64];
+        struct call c;
+        fill(p, sizeof(p), 3);
+        unsigned n = 500;
+        double t0 = now_s();
+        for (unsigned i = 0; i < n; i++) {
+            int st = call_sync(OP_ECHO, p, sizeof(p), &c, STEP_MS);
+            if (st != 0 || c.len != sizeof(p) || memcmp(c.buf, p, sizeof(p)))
+                fail("round trip %u: status %d", i, st);
+        }
+        double dt = now_s() - t0;
+        pass("%u sequential 64-byte transactions: mean round trip %.1f us", n, dt / n * 1e6);
     }
 
     begin("fe_messages");
@@ -464,6 +485,9 @@ static void server(unsigned peer, const char *tag)
     waitpid(pid, &st, 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         exit(1);
+    /* Restart after a pause, so the frontend sees the stale service as gone (disappear)
+       before the new instance replaces it; a faster restart is a plain reconnect. */
+    sleep(3);
     serve_instance(addr, false);
 }
 
@@ -735,6 +759,58 @@ static void hostile(void)
     exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
 }
 
+/* domU: serve xen:idcxen-death2 to dom0 until this domain is destroyed. */
+static void death_backend(unsigned peer)
+{
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:idcxen-death2?allow=%u", peer);
+    side_open(addr, IDC_ROLE_BACKEND);
+    for (;;)
+        idc_context_dispatch(S.ctx, 1000);
+}
+
+/* dom0: a frontend to the domU's backend, with transactions flowing, when the domU is
+   destroyed: disconnect (outstanding transactions fail), then disappear. */
+static void death_frontend(unsigned peer)
+{
+    set_suite(peer, 0);
+    char addr[96];
+    snprintf(addr, sizeof(addr), "xen:%u/idcxen-death2", peer);
+    side_open(addr, IDC_ROLE_FRONTEND);
+    begin("fe_domain_destroyed");
+    if (!wait_for(&S.connects, 1, 60000))
+        fail("never connected to the domU's backend");
+    FILE *f = fopen("/tmp/idcxen-death-ready2", "w");
+    if (f)
+        fclose(f);
+    static struct call c;
+    unsigned echoes = 0;
+    double end = now_s() + 120;
+    while (S.disconnects == 0 && now_s() < end) {
+        if (!c.t.done || c.done) {
+            if (c.done && c.status == 0)
+                echoes++;
+            memset(&c, 0, offsetof(struct call, buf));
+            c.t.done = call_done;
+            c.t.user = &c;
+            if (idc_submit_transaction(&S.ep, &c.t, OP_ECHO, "ping", 4) != 0)
+                c.t.done = NULL;
+        }
+        idc_context_dispatch(S.ctx, 20);
+    }
+    if (!S.disconnects)
+        fail("no disconnect within 120 s");
+    double t = now_s();
+    if (c.t.done && (!c.done || (c.status != 0 && c.status != IDC_ERR_DISCONNECTED)))
+        fail("the outstanding transaction ended with %d (done %d)", c.status, c.done);
+    if (!wait_for(&S.disappears, 1, 30000))
+        fail("no disappear after the backend's domain was destroyed");
+    pass("%u echoes, then disconnect; disappear %.2fs later", echoes, now_s() - t);
+    idc_endpoint_destroy(&S.ep, NULL);
+    idc_context_dispatch(S.ctx, 0);
+    idc_context_destroy(S.ctx);
+}
+
 /* ------------------------------------------------------------------ permissions */
 
 /* dom0 serves xen:idcxen-deny?allow=PEER+1: domain PEER may not even read the service. */
@@ -799,7 +875,7 @@ static void deny_client(unsigned peer)
 /* ------------------------------------------------------------------ main */
 
 static const char *const fe_checks[] = {
-    "fe_connect", "fe_txn_echo", "fe_messages", "fe_disconnect_reconnect", "fe_backend_crash",
+    "fe_connect", "fe_txn_echo", "fe_rtt", "fe_messages", "fe_disconnect_reconnect", "fe_backend_crash",
     "fe_backend_withdraw",
 };
 static const char *const be_checks[] = {
@@ -820,6 +896,7 @@ static void list(void)
     printf("idcxen_dom0_dom0::hostile_storm_sent\nidcxen_dom0_dom0::hostile_corrupt_sent\n");
     printf("idcxen_dom0_domu::fe_not_allowed\n");
     printf("idcxen_dom0_domu::be_domain_destroyed\n");
+    printf("idcxen_domu_dom0::fe_domain_destroyed\n");
     printf("idcxen_dom0_domu::be_domain_destroyed_republish\n");
 }
 
@@ -868,6 +945,17 @@ int main(int argc, char **argv)
             client_checks(peer, argv[4]);
             return 0;
         }
+    }
+    if (argc == 3 && !strcmp(argv[1], "death-backend")) {
+        alarm(0);
+        death_backend(parse_dom(argv[2]));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "death-frontend")) {
+        alarm(0);
+        alarm(170);
+        death_frontend(parse_dom(argv[2]));
+        return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "deny-server")) {
         alarm(230);
