@@ -544,7 +544,7 @@ static void fe_try_connect(struct idc_ep *ep)
     if (s->refused && s->refused_instance == s->instance)
         return;
     s->refused = false;
-    char b[XEN_PATH_MAX], val[XEN_VALUE_MAX];
+    char b[XEN_PATH_MAX], val[XEN_VALUE_MAX] = "";
     path_b(ep, b, NULL);
     uint32_t vmin, vmax, frame, tx, msg;
     uint64_t hash[IDC_MAX_VERSIONS];
@@ -613,13 +613,11 @@ static void fe_try_connect(struct idc_ep *ep)
                                           (uint32_t)offsetof(struct xen_ctrl_page, fe_live),
                                           s->port);
     int np = ring_pages(ring);
-    uint32_t *refs = malloc(sizeof(uint32_t) * (size_t)np);
-    if (s->ctrl && refs)
-        s->rings = xengntshr_share_pages(xc->gs, s->peer, np, refs, 1);
+    uint32_t refs[XEN_CTRL_MAX_REFS];
+    s->rings = s->ctrl ? xengntshr_share_pages(xc->gs, s->peer, np, refs, 1) : NULL;
     if (!s->ctrl || !s->rings) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: granting %d pages to domain %u: %s", ep->address,
                  np + 1, s->peer, strerror(errno));
-        free(refs);
         fe_fail(ep, true);
         return;
     }
@@ -633,7 +631,6 @@ static void fe_try_connect(struct idc_ep *ep)
     cp->nrefs = (uint32_t)np;
     cp->epoch = s->epoch;
     memcpy(cp->refs, refs, sizeof(uint32_t) * (size_t)np);
-    free(refs);
     __atomic_store_n(&cp->fe_live, 1, __ATOMIC_RELEASE);
     s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = s->epoch, .version = v,
                                .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
@@ -641,7 +638,7 @@ static void fe_try_connect(struct idc_ep *ep)
     char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
     path_f(ep, 0, f, NULL);
     path_k(ep, 0, "fe", k, NULL);
-    uint16_t bed = (uint16_t)s->peer;
+    uint16_t bed[1] = { (uint16_t)s->peer };
     int r = 0;
     for (int attempt = 0; attempt < 8; attempt++) {
         xs_transaction_t t = xs_transaction_start(xc->xs);
@@ -652,7 +649,7 @@ static void fe_try_connect(struct idc_ep *ep)
         xs_rm(xc->xs, t, f);
         r = xs_mkdir(xc->xs, t, f) ? 0 : neg_errno();
         if (!r)
-            r = st_perms(xc->xs, t, f, xc->self, XS_PERM_NONE, &bed, 1, XS_PERM_READ);
+            r = st_perms(xc->xs, t, f, xc->self, XS_PERM_NONE, bed, 1, XS_PERM_READ);
         if (!r)
             r = st_kwritef(xc->xs, t, f, "protocol", "%s", ep->proto->name) ||
                 st_kwritef(xc->xs, t, f, "version", "%u", v) ||
@@ -671,7 +668,7 @@ static void fe_try_connect(struct idc_ep *ep)
         if (!r)
             r = st_writef(xc->xs, t, k, "%u", s->epoch);
         if (!r)
-            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, &bed, 1,
+            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, bed, 1,
                          XS_PERM_READ | XS_PERM_WRITE);
         if (r) {
             int e = errno;
@@ -806,14 +803,14 @@ static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status
     s->skip_valid = true;
     char k[XEN_PATH_MAX];
     path_k(ep, fe, "conn", k, NULL);
-    uint16_t d = (uint16_t)fe;
+    uint16_t d[1] = { (uint16_t)fe };
     for (int attempt = 0; attempt < 8; attempt++) {
         xs_transaction_t t = xs_transaction_start(xc->xs);
         if (t == XBT_NULL)
             return;
         xs_rm(xc->xs, t, k);
         bool ok = xs_mkdir(xc->xs, t, k) &&
-                  st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, &d, 1, XS_PERM_READ) == 0 &&
+                  st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, d, 1, XS_PERM_READ) == 0 &&
                   st_kwritef(xc->xs, t, k, "epoch", "%u", epoch) == 0 &&
                   st_kwritef(xc->xs, t, k, "status", "%d", -status) == 0 &&
                   st_kwritef(xc->xs, t, k, "reason", "%s", reason) == 0 &&
@@ -848,7 +845,7 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
-    char f[XEN_PATH_MAX], val[XEN_VALUE_MAX];
+    char f[XEN_PATH_MAX], val[XEN_VALUE_MAX] = "";
     path_f(ep, d, f, NULL);
     uint32_t st, epoch, inst, v, frame, tx, msg, ring, np, cref, port;
     if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) || st != XB_INITIALISED ||
@@ -938,7 +935,7 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
     /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
     char k[XEN_PATH_MAX];
     path_k(ep, d, "conn", k, NULL);
-    uint16_t dd = (uint16_t)d;
+    uint16_t dd[1] = { (uint16_t)d };
     bool ok = false;
     for (int attempt = 0; attempt < 8 && !ok; attempt++) {
         xs_transaction_t t = xs_transaction_start(xc->xs);
@@ -946,7 +943,7 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
             break;
         xs_rm(xc->xs, t, k);
         ok = xs_mkdir(xc->xs, t, k) &&
-             st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, &dd, 1, XS_PERM_READ) == 0 &&
+             st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, dd, 1, XS_PERM_READ) == 0 &&
              st_kwritef(xc->xs, t, k, "epoch", "%u", epoch) == 0 &&
              st_kwritef(xc->xs, t, k, "state", "%d", XB_CONNECTED) == 0;
         if (!ok) {
