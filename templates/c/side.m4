@@ -3,7 +3,8 @@ m4_include(`api.m4')
 m4_dnl side.m4 - one side of a protocol: NAME_client.c (idc_me = frontend) or NAME_server.c
 m4_dnl (idc_me = backend); the including template defines idc_me. Everything not declared in
 m4_dnl NAME.h is static, so both files (and those of other protocols) link into one program.
-m4_dnl Diversions: 10 banner, 20 wire primitives, 30 enum checks, 40 decoders, 41 encoders,
+m4_dnl The wire primitives (idc_wire_get_u32, ...) come from idc_wire.h, installed with idc.h.
+m4_dnl Diversions: 10 banner, 30 enum checks, 40 decoders, 41 encoders,
 m4_dnl 50 public codec, 60 protocol table and lifecycle, 70 typed send/submit/reply,
 m4_dnl 80-82 handle_message, 85-87 handle_transaction, 90 endpoint ops, create, destroy.
 
@@ -24,8 +25,8 @@ m4_ifelse(`$5', `1', `#include <stdlib.h>   /* endpoint glue only: payloads over
 ')#include <string.h>
 
 #include "$2.h"
-
-m4_divert(20)idc_wire_primitives(`$1')m4_divert(30)
+#include <idc_wire.h>   /* the wire primitives: bounded little-endian reads and writes */
+m4_divert(30)
 /* ================================================================ enum checks */
 m4_divert(40)
 /* ================================================================ decoders */
@@ -64,10 +65,10 @@ m4_divert(-1)')
 m4_dnl ---------------------------------------------------------------- records
 m4_dnl idc_rec_begin(CNAME, WHAT): decoder and encoder of a struct or payload
 m4_define(`idc_rec_begin', `m4_define(`idc_ctx', `rec')m4_define(`idc_rec_what', `$2')m4_divert(40)
-static inline int dec_$1(struct wire_in *in, struct $1 *v)
+static inline int dec_$1(struct idc_wire_in *in, struct $1 *v)
 {
 m4_divert(41)
-static inline int enc_$1(struct wire_out *out, const struct $1 *v)
+static inline int enc_$1(struct idc_wire_out *out, const struct $1 *v)
 {
 m4_divert(-1)')
 m4_define(`idc_field_rec', `m4_divert(40)idc_since_if(`$2', `in')idc_dec_field(idc_since_ind(`$2'), `v->$1', idc_rec_what`.$1', $4)idc_since_fi(`$2')m4_divert(41)idc_since_if(`$2', `out')idc_enc_field(idc_since_ind(`$2'), `v->$1', idc_rec_what`.$1', $4)idc_since_fi(`$2')m4_divert(-1)')
@@ -88,15 +89,15 @@ m4_dnl ---------------------------------------------------------------- unions
 m4_dnl Each arm is collected (labels, then field or void) and written out per label when the
 m4_dnl next arm starts or the union ends, so every label gets its own version check.
 m4_define(`idc_union_begin', `m4_define(`idc_ctx', `union')m4_define(`idc_un_what', `$2')m4_define(`idc_un_tag', `$4_$5')m4_define(`idc_arm_labels', `')m4_define(`idc_arm_dec', `')m4_define(`idc_arm_enc', `')m4_divert(40)
-static inline int dec_$1_$2(struct wire_in *in, struct $1_$2 *v)
+static inline int dec_$1_$2(struct idc_wire_in *in, struct $1_$2 *v)
 {
 	uint32_t tag;
 
-	if (get_u32(in, "$2.tag", &tag))
+	if (idc_wire_get_u32(in, "$2.tag", &tag))
 		return IDC_ERR_PROTO;
 	switch (tag) {
 m4_divert(41)
-static inline int enc_$1_$2(struct wire_out *out, const struct $1_$2 *v)
+static inline int enc_$1_$2(struct idc_wire_out *out, const struct $1_$2 *v)
 {
 	switch (v->tag) {
 m4_divert(-1)')
@@ -106,23 +107,23 @@ m4_define(`idc_union_void', `')
 m4_define(`idc_field_union', `m4_define(`idc_arm_dec', `idc_dec_field(`		', `v->u.$1', `'idc_un_what`.$1', $4)')m4_define(`idc_arm_enc', `idc_enc_field(`		', `v->u.$1', `'idc_un_what`.$1', $4)')')
 m4_define(`idc_arm_label', `m4_divert(40)	case (uint32_t)idc_upper(idc_un_tag`_$1'):
 m4_ifelse(`$2', `1', `', `		if (in->version < $2)
-			return wire_reject(in, "idc_un_what.tag", "case $1 is not available at the negotiated version");
+			return idc_wire_reject(in, "idc_un_what.tag", "case $1 is not available at the negotiated version");
 ')		v->tag = idc_upper(idc_un_tag`_$1');
 idc_arm_dec`'		return 0;
 m4_divert(41)	case idc_upper(idc_un_tag`_$1'):
 m4_ifelse(`$2', `1', `', `		if (out->version < $2)
-			return wire_refuse(out, "idc_un_what.tag", "case $1 is not available at the negotiated version",
+			return idc_wire_refuse(out, "idc_un_what.tag", "case $1 is not available at the negotiated version",
 					   IDC_ERR_INVAL);
-')		if (put_u32(out, "idc_un_what.tag", (uint32_t)v->tag))
+')		if (idc_wire_put_u32(out, "idc_un_what.tag", (uint32_t)v->tag))
 			return out->rc;
 idc_arm_enc`'		return 0;
 m4_divert(-1)')
 m4_define(`idc_union_end', `idc_arm_labels`'m4_divert(40)	default:
-		return wire_reject(in, "$2.tag", "not a case of union $2");
+		return idc_wire_reject(in, "$2.tag", "not a case of union $2");
 	}
 }
 m4_divert(41)	default:
-		return wire_refuse(out, "$2.tag", "not a case of union $2", IDC_ERR_INVAL);
+		return idc_wire_refuse(out, "$2.tag", "not a case of union $2", IDC_ERR_INVAL);
 	}
 }
 m4_divert(-1)m4_define(`idc_ctx', `none')')
@@ -132,32 +133,45 @@ m4_dnl idc_pub_decode(CNAME, WHAT) / idc_pub_encode(CNAME)
 m4_define(`idc_pub_decode', `m4_divert(50)
 idc_proto_decode(`$1')
 {
-	struct wire_in in;
+	struct idc_wire_in in;
+	int rc;
 
 	in.p = buf;
 	in.left = len;
 	in.version = version;
-	in.err = err;
+	in.field = NULL;
+	in.reason = NULL;
 	memset(v, 0, sizeof *v);
-	if (dec_$1(&in, v))
-		return IDC_ERR_PROTO;
-	if (in.left != 0)
-		return wire_reject(&in, "$2", "trailing bytes after the last field");
-	return 0;
+	rc = dec_$1(&in, v);
+	if (rc == 0 && in.left != 0)
+		rc = idc_wire_reject(&in, "$2", "trailing bytes after the last field");
+	if (rc == 0)
+		return 0;
+	if (err) {
+		err->field = in.field;
+		err->reason = in.reason;
+	}
+	return IDC_ERR_PROTO;
 }
 m4_divert(-1)')
 m4_define(`idc_pub_encode', `m4_divert(50)
 idc_proto_encode(`$1')
 {
-	struct wire_out out;
+	struct idc_wire_out out;
 
 	out.p = buf;
 	out.left = cap;
 	out.version = version;
-	out.err = err;
+	out.field = NULL;
+	out.reason = NULL;
 	out.rc = 0;
-	if (enc_$1(&out, v))
+	if (enc_$1(&out, v)) {
+		if (err) {
+			err->field = out.field;
+			err->reason = out.reason;
+		}
 		return out.rc;
+	}
 	*len = cap - out.left;
 	return 0;
 }

@@ -8,461 +8,112 @@
 #include <string.h>
 
 #include "big.h"
-
-/* ================================================================ wire primitives
- * Little-endian, no padding, explicit sizes (see the wire format documentation). Every read
- * checks the bytes left first, so no input makes a decoder read outside [buf, buf + len).
- * Only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h> are needed from here to the end of
- * the codec section (kernel-portable).
- */
-
-/* the buffer reference layout get_rbuf and put_rbuf implement */
-_Static_assert(IDC_RBUF_WIRE_SIZE == 48, "a buffer reference is 48 bytes on the wire");
-_Static_assert(sizeof(((struct idc_rbuf *)0)->key) == 16, "a buffer reference key is 16 bytes");
-
-struct wire_in {
-	const uint8_t *p;               /* next byte to read */
-	size_t left;                    /* bytes left */
-	uint32_t version;               /* negotiated protocol version */
-	struct big_wire_error *err;      /* why the input was refused (may be NULL) */
-};
-
-struct wire_out {
-	uint8_t *p;                     /* next byte to write */
-	size_t left;                    /* room left */
-	uint32_t version;               /* negotiated protocol version */
-	struct big_wire_error *err;      /* why the value was refused (may be NULL) */
-	int rc;                         /* IDC_ERR_INVAL or IDC_ERR_TOOBIG once refused */
-};
-
-static inline int wire_reject(struct wire_in *in, const char *field, const char *reason)
-{
-	if (in->err) {
-		in->err->field = field;
-		in->err->reason = reason;
-	}
-	return IDC_ERR_PROTO;
-}
-
-static inline int wire_refuse(struct wire_out *out, const char *field, const char *reason, int rc)
-{
-	if (out->err) {
-		out->err->field = field;
-		out->err->reason = reason;
-	}
-	out->rc = rc;
-	return rc;
-}
-
-/* Fixed-width little-endian loads and stores, written byte by byte so they are independent of
-   the host byte order and alignment; compilers turn each into one memory access. */
-static inline uint16_t wire_ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
-}
-
-static inline uint32_t wire_ld32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t wire_ld64(const uint8_t *p)
-{
-	return (uint64_t)wire_ld32(p) | (uint64_t)wire_ld32(p + 4) << 32;
-}
-
-static inline void wire_st16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void wire_st32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void wire_st64(uint8_t *p, uint64_t v)
-{
-	wire_st32(p, (uint32_t)v);
-	wire_st32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline int get_u8(struct wire_in *in, const char *field, uint8_t *v)
-{
-	if (in->left < 1)
-		return wire_reject(in, field, "truncated");
-	*v = in->p[0];
-	in->p += 1;
-	in->left -= 1;
-	return 0;
-}
-
-static inline int get_u16(struct wire_in *in, const char *field, uint16_t *v)
-{
-	if (in->left < 2)
-		return wire_reject(in, field, "truncated");
-	*v = wire_ld16(in->p);
-	in->p += 2;
-	in->left -= 2;
-	return 0;
-}
-
-static inline int get_u32(struct wire_in *in, const char *field, uint32_t *v)
-{
-	if (in->left < 4)
-		return wire_reject(in, field, "truncated");
-	*v = wire_ld32(in->p);
-	in->p += 4;
-	in->left -= 4;
-	return 0;
-}
-
-static inline int get_u64(struct wire_in *in, const char *field, uint64_t *v)
-{
-	if (in->left < 8)
-		return wire_reject(in, field, "truncated");
-	*v = wire_ld64(in->p);
-	in->p += 8;
-	in->left -= 8;
-	return 0;
-}
-
-/* a signed value travels as the bit pattern of its two-complement form */
-static inline int get_i8(struct wire_in *in, const char *field, int8_t *v)
-{
-	uint8_t x;
-
-	if (get_u8(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int8_t)x;
-	return 0;
-}
-
-static inline int get_i16(struct wire_in *in, const char *field, int16_t *v)
-{
-	uint16_t x;
-
-	if (get_u16(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int16_t)x;
-	return 0;
-}
-
-static inline int get_i32(struct wire_in *in, const char *field, int32_t *v)
-{
-	uint32_t x;
-
-	if (get_u32(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int32_t)x;
-	return 0;
-}
-
-static inline int get_i64(struct wire_in *in, const char *field, int64_t *v)
-{
-	uint64_t x;
-
-	if (get_u64(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int64_t)x;
-	return 0;
-}
-
-static inline int get_bool(struct wire_in *in, const char *field, bool *v)
-{
-	uint8_t x;
-
-	if (get_u8(in, field, &x))
-		return IDC_ERR_PROTO;
-	if (x > 1)
-		return wire_reject(in, field, "bool is neither 0 nor 1");
-	*v = x == 1;
-	return 0;
-}
-
-static inline int get_count(struct wire_in *in, const char *field, uint32_t *n, uint32_t bound)
-{
-	if (get_u32(in, field, n))
-		return IDC_ERR_PROTO;
-	if (*n > bound)
-		return wire_reject(in, field, "element count exceeds the bound");
-	return 0;
-}
-
-static inline int get_string(struct wire_in *in, const char *field, char *s, uint32_t bound)
-{
-	uint32_t n;
-
-	if (get_u32(in, field, &n))
-		return IDC_ERR_PROTO;
-	if (n > bound)
-		return wire_reject(in, field, "string length exceeds the bound");
-	if (in->left < n)
-		return wire_reject(in, field, "truncated");
-	if (memchr(in->p, 0, n))
-		return wire_reject(in, field, "string contains a NUL byte");
-	memcpy(s, in->p, n);
-	s[n] = 0;
-	in->p += n;
-	in->left -= n;
-	return 0;
-}
-
-static inline int get_rbuf(struct wire_in *in, const char *field, struct idc_rbuf *b, uint32_t need)
-{
-	uint32_t reserved;
-
-	if (in->left < IDC_RBUF_WIRE_SIZE)
-		return wire_reject(in, field, "truncated");
-	b->owner = wire_ld64(in->p);
-	b->id = wire_ld32(in->p + 8);
-	b->generation = wire_ld32(in->p + 12);
-	b->length = wire_ld64(in->p + 16);
-	b->rights = wire_ld32(in->p + 24);
-	reserved = wire_ld32(in->p + 28);
-	memcpy(b->key, in->p + 32, sizeof b->key);
-	in->p += IDC_RBUF_WIRE_SIZE;
-	in->left -= IDC_RBUF_WIRE_SIZE;
-	if (b->rights & ~(uint32_t)(IDC_RBUF_READ | IDC_RBUF_WRITE))
-		return wire_reject(in, field, "buffer reference has unknown rights bits");
-	if (reserved != 0)
-		return wire_reject(in, field, "buffer reference has a non-zero reserved word");
-	if ((need & IDC_RBUF_READ) && !(b->rights & IDC_RBUF_READ))
-		return wire_reject(in, field, "buffer reference lacks the read right");
-	if ((need & IDC_RBUF_WRITE) && !(b->rights & IDC_RBUF_WRITE))
-		return wire_reject(in, field, "buffer reference lacks the write right");
-	return 0;
-}
-
-static inline int put_room(struct wire_out *out, const char *field, size_t n)
-{
-	if (out->left < n)
-		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	return 0;
-}
-
-static inline int put_u8(struct wire_out *out, const char *field, uint8_t v)
-{
-	if (put_room(out, field, 1))
-		return out->rc;
-	out->p[0] = v;
-	out->p += 1;
-	out->left -= 1;
-	return 0;
-}
-
-static inline int put_u16(struct wire_out *out, const char *field, uint16_t v)
-{
-	if (put_room(out, field, 2))
-		return out->rc;
-	wire_st16(out->p, v);
-	out->p += 2;
-	out->left -= 2;
-	return 0;
-}
-
-static inline int put_u32(struct wire_out *out, const char *field, uint32_t v)
-{
-	if (put_room(out, field, 4))
-		return out->rc;
-	wire_st32(out->p, v);
-	out->p += 4;
-	out->left -= 4;
-	return 0;
-}
-
-static inline int put_u64(struct wire_out *out, const char *field, uint64_t v)
-{
-	if (put_room(out, field, 8))
-		return out->rc;
-	wire_st64(out->p, v);
-	out->p += 8;
-	out->left -= 8;
-	return 0;
-}
-
-static inline int put_i8(struct wire_out *out, const char *field, int8_t v)
-{
-	return put_u8(out, field, (uint8_t)v);
-}
-
-static inline int put_i16(struct wire_out *out, const char *field, int16_t v)
-{
-	return put_u16(out, field, (uint16_t)v);
-}
-
-static inline int put_i32(struct wire_out *out, const char *field, int32_t v)
-{
-	return put_u32(out, field, (uint32_t)v);
-}
-
-static inline int put_i64(struct wire_out *out, const char *field, int64_t v)
-{
-	return put_u64(out, field, (uint64_t)v);
-}
-
-static inline int put_bool(struct wire_out *out, const char *field, bool v)
-{
-	return put_u8(out, field, v ? 1 : 0);
-}
-
-static inline int put_count(struct wire_out *out, const char *field, uint32_t n, uint32_t bound)
-{
-	if (n > bound)
-		return wire_refuse(out, field, "element count exceeds the bound", IDC_ERR_INVAL);
-	return put_u32(out, field, n);
-}
-
-static inline int put_string(struct wire_out *out, const char *field, const char *s, uint32_t bound)
-{
-	/* s is a char[bound + 1]: its NUL must be within it */
-	const char *end = memchr(s, 0, (size_t)bound + 1);
-	size_t n;
-
-	if (!end)
-		return wire_refuse(out, field, "string longer than its bound", IDC_ERR_INVAL);
-	n = (size_t)(end - s);
-	if (put_u32(out, field, (uint32_t)n))
-		return out->rc;
-	if (out->left < n)
-		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	memcpy(out->p, s, n);
-	out->p += n;
-	out->left -= n;
-	return 0;
-}
-
-static inline int put_rbuf(struct wire_out *out, const char *field, const struct idc_rbuf *b,
-			   uint32_t need)
-{
-	if (b->rights & ~(uint32_t)(IDC_RBUF_READ | IDC_RBUF_WRITE))
-		return wire_refuse(out, field, "buffer reference has unknown rights bits", IDC_ERR_INVAL);
-	if ((need & IDC_RBUF_READ) && !(b->rights & IDC_RBUF_READ))
-		return wire_refuse(out, field, "buffer reference lacks the read right", IDC_ERR_INVAL);
-	if ((need & IDC_RBUF_WRITE) && !(b->rights & IDC_RBUF_WRITE))
-		return wire_refuse(out, field, "buffer reference lacks the write right", IDC_ERR_INVAL);
-	if (out->left < IDC_RBUF_WIRE_SIZE)
-		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	wire_st64(out->p, b->owner);
-	wire_st32(out->p + 8, b->id);
-	wire_st32(out->p + 12, b->generation);
-	wire_st64(out->p + 16, b->length);
-	wire_st32(out->p + 24, b->rights);
-	wire_st32(out->p + 28, 0);   /* reserved */
-	memcpy(out->p + 32, b->key, sizeof b->key);
-	out->p += IDC_RBUF_WIRE_SIZE;
-	out->left -= IDC_RBUF_WIRE_SIZE;
-	return 0;
-}
+#include <idc_wire.h>   /* the wire primitives: bounded little-endian reads and writes */
 
 /* ================================================================ enum checks */
 
 /* ================================================================ decoders */
 
-static inline int dec_big_blob_args(struct wire_in *in, struct big_blob_args *v)
+static inline int dec_big_blob_args(struct idc_wire_in *in, struct big_blob_args *v)
 {
-	if (get_count(in, "blob.data", &v->data_count, 60000))
+	if (idc_wire_get_count(in, "blob.data", &v->data_count, 60000))
 		return IDC_ERR_PROTO;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (get_u8(in, "blob.data[]", &v->data[i]))
+		if (idc_wire_get_u8(in, "blob.data[]", &v->data[i]))
 			return IDC_ERR_PROTO;
 	}
 	return 0;
 }
 
-static inline int dec_big_echo_args(struct wire_in *in, struct big_echo_args *v)
+static inline int dec_big_echo_args(struct idc_wire_in *in, struct big_echo_args *v)
 {
-	if (get_count(in, "echo.data", &v->data_count, 60000))
+	if (idc_wire_get_count(in, "echo.data", &v->data_count, 60000))
 		return IDC_ERR_PROTO;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (get_u8(in, "echo.data[]", &v->data[i]))
+		if (idc_wire_get_u8(in, "echo.data[]", &v->data[i]))
 			return IDC_ERR_PROTO;
 	}
 	return 0;
 }
 
-static inline int dec_big_echo_result(struct wire_in *in, struct big_echo_result *v)
+static inline int dec_big_echo_result(struct idc_wire_in *in, struct big_echo_result *v)
 {
-	if (get_count(in, "echo result.data", &v->data_count, 60000))
+	if (idc_wire_get_count(in, "echo result.data", &v->data_count, 60000))
 		return IDC_ERR_PROTO;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (get_u8(in, "echo result.data[]", &v->data[i]))
+		if (idc_wire_get_u8(in, "echo result.data[]", &v->data[i]))
 			return IDC_ERR_PROTO;
 	}
 	return 0;
 }
 
-static inline int dec_big_pull_args(struct wire_in *in, struct big_pull_args *v)
+static inline int dec_big_pull_args(struct idc_wire_in *in, struct big_pull_args *v)
 {
-	if (get_count(in, "pull.data", &v->data_count, 60000))
+	if (idc_wire_get_count(in, "pull.data", &v->data_count, 60000))
 		return IDC_ERR_PROTO;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (get_u8(in, "pull.data[]", &v->data[i]))
+		if (idc_wire_get_u8(in, "pull.data[]", &v->data[i]))
 			return IDC_ERR_PROTO;
 	}
 	return 0;
 }
 
-static inline int dec_big_pull_result(struct wire_in *in, struct big_pull_result *v)
+static inline int dec_big_pull_result(struct idc_wire_in *in, struct big_pull_result *v)
 {
-	if (get_u32(in, "pull result.sum", &v->sum))
+	if (idc_wire_get_u32(in, "pull result.sum", &v->sum))
 		return IDC_ERR_PROTO;
 	return 0;
 }
 
 /* ================================================================ encoders */
 
-static inline int enc_big_blob_args(struct wire_out *out, const struct big_blob_args *v)
+static inline int enc_big_blob_args(struct idc_wire_out *out, const struct big_blob_args *v)
 {
-	if (put_count(out, "blob.data", v->data_count, 60000))
+	if (idc_wire_put_count(out, "blob.data", v->data_count, 60000))
 		return out->rc;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (put_u8(out, "blob.data[]", v->data[i]))
+		if (idc_wire_put_u8(out, "blob.data[]", v->data[i]))
 			return out->rc;
 	}
 	return 0;
 }
 
-static inline int enc_big_echo_args(struct wire_out *out, const struct big_echo_args *v)
+static inline int enc_big_echo_args(struct idc_wire_out *out, const struct big_echo_args *v)
 {
-	if (put_count(out, "echo.data", v->data_count, 60000))
+	if (idc_wire_put_count(out, "echo.data", v->data_count, 60000))
 		return out->rc;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (put_u8(out, "echo.data[]", v->data[i]))
+		if (idc_wire_put_u8(out, "echo.data[]", v->data[i]))
 			return out->rc;
 	}
 	return 0;
 }
 
-static inline int enc_big_echo_result(struct wire_out *out, const struct big_echo_result *v)
+static inline int enc_big_echo_result(struct idc_wire_out *out, const struct big_echo_result *v)
 {
-	if (put_count(out, "echo result.data", v->data_count, 60000))
+	if (idc_wire_put_count(out, "echo result.data", v->data_count, 60000))
 		return out->rc;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (put_u8(out, "echo result.data[]", v->data[i]))
+		if (idc_wire_put_u8(out, "echo result.data[]", v->data[i]))
 			return out->rc;
 	}
 	return 0;
 }
 
-static inline int enc_big_pull_args(struct wire_out *out, const struct big_pull_args *v)
+static inline int enc_big_pull_args(struct idc_wire_out *out, const struct big_pull_args *v)
 {
-	if (put_count(out, "pull.data", v->data_count, 60000))
+	if (idc_wire_put_count(out, "pull.data", v->data_count, 60000))
 		return out->rc;
 	for (uint32_t i = 0; i < v->data_count; i++) {
-		if (put_u8(out, "pull.data[]", v->data[i]))
+		if (idc_wire_put_u8(out, "pull.data[]", v->data[i]))
 			return out->rc;
 	}
 	return 0;
 }
 
-static inline int enc_big_pull_result(struct wire_out *out, const struct big_pull_result *v)
+static inline int enc_big_pull_result(struct idc_wire_out *out, const struct big_pull_result *v)
 {
-	if (put_u32(out, "pull result.sum", v->sum))
+	if (idc_wire_put_u32(out, "pull result.sum", v->sum))
 		return out->rc;
 	return 0;
 }
@@ -472,15 +123,21 @@ static inline int enc_big_pull_result(struct wire_out *out, const struct big_pul
 int big_blob_args_encode(const struct big_blob_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
 		struct big_wire_error *err)
 {
-	struct wire_out out;
+	struct idc_wire_out out;
 
 	out.p = buf;
 	out.left = cap;
 	out.version = version;
-	out.err = err;
+	out.field = NULL;
+	out.reason = NULL;
 	out.rc = 0;
-	if (enc_big_blob_args(&out, v))
+	if (enc_big_blob_args(&out, v)) {
+		if (err) {
+			err->field = out.field;
+			err->reason = out.reason;
+		}
 		return out.rc;
+	}
 	*len = cap - out.left;
 	return 0;
 }
@@ -488,15 +145,21 @@ int big_blob_args_encode(const struct big_blob_args *v, uint32_t version, void *
 int big_echo_args_encode(const struct big_echo_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
 		struct big_wire_error *err)
 {
-	struct wire_out out;
+	struct idc_wire_out out;
 
 	out.p = buf;
 	out.left = cap;
 	out.version = version;
-	out.err = err;
+	out.field = NULL;
+	out.reason = NULL;
 	out.rc = 0;
-	if (enc_big_echo_args(&out, v))
+	if (enc_big_echo_args(&out, v)) {
+		if (err) {
+			err->field = out.field;
+			err->reason = out.reason;
+		}
 		return out.rc;
+	}
 	*len = cap - out.left;
 	return 0;
 }
@@ -504,49 +167,69 @@ int big_echo_args_encode(const struct big_echo_args *v, uint32_t version, void *
 int big_echo_result_decode(struct big_echo_result *v, uint32_t version, const void *buf, size_t len,
 		struct big_wire_error *err)
 {
-	struct wire_in in;
+	struct idc_wire_in in;
+	int rc;
 
 	in.p = buf;
 	in.left = len;
 	in.version = version;
-	in.err = err;
+	in.field = NULL;
+	in.reason = NULL;
 	memset(v, 0, sizeof *v);
-	if (dec_big_echo_result(&in, v))
-		return IDC_ERR_PROTO;
-	if (in.left != 0)
-		return wire_reject(&in, "echo result", "trailing bytes after the last field");
-	return 0;
+	rc = dec_big_echo_result(&in, v);
+	if (rc == 0 && in.left != 0)
+		rc = idc_wire_reject(&in, "echo result", "trailing bytes after the last field");
+	if (rc == 0)
+		return 0;
+	if (err) {
+		err->field = in.field;
+		err->reason = in.reason;
+	}
+	return IDC_ERR_PROTO;
 }
 
 int big_pull_args_decode(struct big_pull_args *v, uint32_t version, const void *buf, size_t len,
 		struct big_wire_error *err)
 {
-	struct wire_in in;
+	struct idc_wire_in in;
+	int rc;
 
 	in.p = buf;
 	in.left = len;
 	in.version = version;
-	in.err = err;
+	in.field = NULL;
+	in.reason = NULL;
 	memset(v, 0, sizeof *v);
-	if (dec_big_pull_args(&in, v))
-		return IDC_ERR_PROTO;
-	if (in.left != 0)
-		return wire_reject(&in, "pull", "trailing bytes after the last field");
-	return 0;
+	rc = dec_big_pull_args(&in, v);
+	if (rc == 0 && in.left != 0)
+		rc = idc_wire_reject(&in, "pull", "trailing bytes after the last field");
+	if (rc == 0)
+		return 0;
+	if (err) {
+		err->field = in.field;
+		err->reason = in.reason;
+	}
+	return IDC_ERR_PROTO;
 }
 
 int big_pull_result_encode(const struct big_pull_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
 		struct big_wire_error *err)
 {
-	struct wire_out out;
+	struct idc_wire_out out;
 
 	out.p = buf;
 	out.left = cap;
 	out.version = version;
-	out.err = err;
+	out.field = NULL;
+	out.reason = NULL;
 	out.rc = 0;
-	if (enc_big_pull_result(&out, v))
+	if (enc_big_pull_result(&out, v)) {
+		if (err) {
+			err->field = out.field;
+			err->reason = out.reason;
+		}
 		return out.rc;
+	}
 	*len = cap - out.left;
 	return 0;
 }

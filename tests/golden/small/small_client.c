@@ -8,356 +8,7 @@
 #include <string.h>
 
 #include "small.h"
-
-/* ================================================================ wire primitives
- * Little-endian, no padding, explicit sizes (see the wire format documentation). Every read
- * checks the bytes left first, so no input makes a decoder read outside [buf, buf + len).
- * Only <stdint.h>, <stddef.h>, <stdbool.h> and <string.h> are needed from here to the end of
- * the codec section (kernel-portable).
- */
-
-/* the buffer reference layout get_rbuf and put_rbuf implement */
-_Static_assert(IDC_RBUF_WIRE_SIZE == 48, "a buffer reference is 48 bytes on the wire");
-_Static_assert(sizeof(((struct idc_rbuf *)0)->key) == 16, "a buffer reference key is 16 bytes");
-
-struct wire_in {
-	const uint8_t *p;               /* next byte to read */
-	size_t left;                    /* bytes left */
-	uint32_t version;               /* negotiated protocol version */
-	struct small_wire_error *err;      /* why the input was refused (may be NULL) */
-};
-
-struct wire_out {
-	uint8_t *p;                     /* next byte to write */
-	size_t left;                    /* room left */
-	uint32_t version;               /* negotiated protocol version */
-	struct small_wire_error *err;      /* why the value was refused (may be NULL) */
-	int rc;                         /* IDC_ERR_INVAL or IDC_ERR_TOOBIG once refused */
-};
-
-static inline int wire_reject(struct wire_in *in, const char *field, const char *reason)
-{
-	if (in->err) {
-		in->err->field = field;
-		in->err->reason = reason;
-	}
-	return IDC_ERR_PROTO;
-}
-
-static inline int wire_refuse(struct wire_out *out, const char *field, const char *reason, int rc)
-{
-	if (out->err) {
-		out->err->field = field;
-		out->err->reason = reason;
-	}
-	out->rc = rc;
-	return rc;
-}
-
-/* Fixed-width little-endian loads and stores, written byte by byte so they are independent of
-   the host byte order and alignment; compilers turn each into one memory access. */
-static inline uint16_t wire_ld16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (unsigned)p[1] << 8);
-}
-
-static inline uint32_t wire_ld32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t wire_ld64(const uint8_t *p)
-{
-	return (uint64_t)wire_ld32(p) | (uint64_t)wire_ld32(p + 4) << 32;
-}
-
-static inline void wire_st16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void wire_st32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void wire_st64(uint8_t *p, uint64_t v)
-{
-	wire_st32(p, (uint32_t)v);
-	wire_st32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline int get_u8(struct wire_in *in, const char *field, uint8_t *v)
-{
-	if (in->left < 1)
-		return wire_reject(in, field, "truncated");
-	*v = in->p[0];
-	in->p += 1;
-	in->left -= 1;
-	return 0;
-}
-
-static inline int get_u16(struct wire_in *in, const char *field, uint16_t *v)
-{
-	if (in->left < 2)
-		return wire_reject(in, field, "truncated");
-	*v = wire_ld16(in->p);
-	in->p += 2;
-	in->left -= 2;
-	return 0;
-}
-
-static inline int get_u32(struct wire_in *in, const char *field, uint32_t *v)
-{
-	if (in->left < 4)
-		return wire_reject(in, field, "truncated");
-	*v = wire_ld32(in->p);
-	in->p += 4;
-	in->left -= 4;
-	return 0;
-}
-
-static inline int get_u64(struct wire_in *in, const char *field, uint64_t *v)
-{
-	if (in->left < 8)
-		return wire_reject(in, field, "truncated");
-	*v = wire_ld64(in->p);
-	in->p += 8;
-	in->left -= 8;
-	return 0;
-}
-
-/* a signed value travels as the bit pattern of its two-complement form */
-static inline int get_i8(struct wire_in *in, const char *field, int8_t *v)
-{
-	uint8_t x;
-
-	if (get_u8(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int8_t)x;
-	return 0;
-}
-
-static inline int get_i16(struct wire_in *in, const char *field, int16_t *v)
-{
-	uint16_t x;
-
-	if (get_u16(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int16_t)x;
-	return 0;
-}
-
-static inline int get_i32(struct wire_in *in, const char *field, int32_t *v)
-{
-	uint32_t x;
-
-	if (get_u32(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int32_t)x;
-	return 0;
-}
-
-static inline int get_i64(struct wire_in *in, const char *field, int64_t *v)
-{
-	uint64_t x;
-
-	if (get_u64(in, field, &x))
-		return IDC_ERR_PROTO;
-	*v = (int64_t)x;
-	return 0;
-}
-
-static inline int get_bool(struct wire_in *in, const char *field, bool *v)
-{
-	uint8_t x;
-
-	if (get_u8(in, field, &x))
-		return IDC_ERR_PROTO;
-	if (x > 1)
-		return wire_reject(in, field, "bool is neither 0 nor 1");
-	*v = x == 1;
-	return 0;
-}
-
-static inline int get_count(struct wire_in *in, const char *field, uint32_t *n, uint32_t bound)
-{
-	if (get_u32(in, field, n))
-		return IDC_ERR_PROTO;
-	if (*n > bound)
-		return wire_reject(in, field, "element count exceeds the bound");
-	return 0;
-}
-
-static inline int get_string(struct wire_in *in, const char *field, char *s, uint32_t bound)
-{
-	uint32_t n;
-
-	if (get_u32(in, field, &n))
-		return IDC_ERR_PROTO;
-	if (n > bound)
-		return wire_reject(in, field, "string length exceeds the bound");
-	if (in->left < n)
-		return wire_reject(in, field, "truncated");
-	if (memchr(in->p, 0, n))
-		return wire_reject(in, field, "string contains a NUL byte");
-	memcpy(s, in->p, n);
-	s[n] = 0;
-	in->p += n;
-	in->left -= n;
-	return 0;
-}
-
-static inline int get_rbuf(struct wire_in *in, const char *field, struct idc_rbuf *b, uint32_t need)
-{
-	uint32_t reserved;
-
-	if (in->left < IDC_RBUF_WIRE_SIZE)
-		return wire_reject(in, field, "truncated");
-	b->owner = wire_ld64(in->p);
-	b->id = wire_ld32(in->p + 8);
-	b->generation = wire_ld32(in->p + 12);
-	b->length = wire_ld64(in->p + 16);
-	b->rights = wire_ld32(in->p + 24);
-	reserved = wire_ld32(in->p + 28);
-	memcpy(b->key, in->p + 32, sizeof b->key);
-	in->p += IDC_RBUF_WIRE_SIZE;
-	in->left -= IDC_RBUF_WIRE_SIZE;
-	if (b->rights & ~(uint32_t)(IDC_RBUF_READ | IDC_RBUF_WRITE))
-		return wire_reject(in, field, "buffer reference has unknown rights bits");
-	if (reserved != 0)
-		return wire_reject(in, field, "buffer reference has a non-zero reserved word");
-	if ((need & IDC_RBUF_READ) && !(b->rights & IDC_RBUF_READ))
-		return wire_reject(in, field, "buffer reference lacks the read right");
-	if ((need & IDC_RBUF_WRITE) && !(b->rights & IDC_RBUF_WRITE))
-		return wire_reject(in, field, "buffer reference lacks the write right");
-	return 0;
-}
-
-static inline int put_room(struct wire_out *out, const char *field, size_t n)
-{
-	if (out->left < n)
-		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	return 0;
-}
-
-static inline int put_u8(struct wire_out *out, const char *field, uint8_t v)
-{
-	if (put_room(out, field, 1))
-		return out->rc;
-	out->p[0] = v;
-	out->p += 1;
-	out->left -= 1;
-	return 0;
-}
-
-static inline int put_u16(struct wire_out *out, const char *field, uint16_t v)
-{
-	if (put_room(out, field, 2))
-		return out->rc;
-	wire_st16(out->p, v);
-	out->p += 2;
-	out->left -= 2;
-	return 0;
-}
-
-static inline int put_u32(struct wire_out *out, const char *field, uint32_t v)
-{
-	if (put_room(out, field, 4))
-		return out->rc;
-	wire_st32(out->p, v);
-	out->p += 4;
-	out->left -= 4;
-	return 0;
-}
-
-static inline int put_u64(struct wire_out *out, const char *field, uint64_t v)
-{
-	if (put_room(out, field, 8))
-		return out->rc;
-	wire_st64(out->p, v);
-	out->p += 8;
-	out->left -= 8;
-	return 0;
-}
-
-static inline int put_i8(struct wire_out *out, const char *field, int8_t v)
-{
-	return put_u8(out, field, (uint8_t)v);
-}
-
-static inline int put_i16(struct wire_out *out, const char *field, int16_t v)
-{
-	return put_u16(out, field, (uint16_t)v);
-}
-
-static inline int put_i32(struct wire_out *out, const char *field, int32_t v)
-{
-	return put_u32(out, field, (uint32_t)v);
-}
-
-static inline int put_i64(struct wire_out *out, const char *field, int64_t v)
-{
-	return put_u64(out, field, (uint64_t)v);
-}
-
-static inline int put_bool(struct wire_out *out, const char *field, bool v)
-{
-	return put_u8(out, field, v ? 1 : 0);
-}
-
-static inline int put_count(struct wire_out *out, const char *field, uint32_t n, uint32_t bound)
-{
-	if (n > bound)
-		return wire_refuse(out, field, "element count exceeds the bound", IDC_ERR_INVAL);
-	return put_u32(out, field, n);
-}
-
-static inline int put_string(struct wire_out *out, const char *field, const char *s, uint32_t bound)
-{
-	/* s is a char[bound + 1]: its NUL must be within it */
-	const char *end = memchr(s, 0, (size_t)bound + 1);
-	size_t n;
-
-	if (!end)
-		return wire_refuse(out, field, "string longer than its bound", IDC_ERR_INVAL);
-	n = (size_t)(end - s);
-	if (put_u32(out, field, (uint32_t)n))
-		return out->rc;
-	if (out->left < n)
-		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	memcpy(out->p, s, n);
-	out->p += n;
-	out->left -= n;
-	return 0;
-}
-
-static inline int put_rbuf(struct wire_out *out, const char *field, const struct idc_rbuf *b,
-			   uint32_t need)
-{
-	if (b->rights & ~(uint32_t)(IDC_RBUF_READ | IDC_RBUF_WRITE))
-		return wire_refuse(out, field, "buffer reference has unknown rights bits", IDC_ERR_INVAL);
-	if ((need & IDC_RBUF_READ) && !(b->rights & IDC_RBUF_READ))
-		return wire_refuse(out, field, "buffer reference lacks the read right", IDC_ERR_INVAL);
-	if ((need & IDC_RBUF_WRITE) && !(b->rights & IDC_RBUF_WRITE))
-		return wire_refuse(out, field, "buffer reference lacks the write right", IDC_ERR_INVAL);
-	if (out->left < IDC_RBUF_WIRE_SIZE)
-		return wire_refuse(out, field, "output buffer too small", IDC_ERR_TOOBIG);
-	wire_st64(out->p, b->owner);
-	wire_st32(out->p + 8, b->id);
-	wire_st32(out->p + 12, b->generation);
-	wire_st64(out->p + 16, b->length);
-	wire_st32(out->p + 24, b->rights);
-	wire_st32(out->p + 28, 0);   /* reserved */
-	memcpy(out->p + 32, b->key, sizeof b->key);
-	out->p += IDC_RBUF_WIRE_SIZE;
-	out->left -= IDC_RBUF_WIRE_SIZE;
-	return 0;
-}
+#include <idc_wire.h>   /* the wire primitives: bounded little-endian reads and writes */
 
 /* ================================================================ enum checks */
 
@@ -406,11 +57,11 @@ static inline bool valid_small_mask(uint64_t x, uint32_t version)
 
 /* ================================================================ decoders */
 
-static inline int dec_small_slot(struct wire_in *in, struct small_slot *v)
+static inline int dec_small_slot(struct idc_wire_in *in, struct small_slot *v)
 {
 	uint32_t tag;
 
-	if (get_u32(in, "slot.tag", &tag))
+	if (idc_wire_get_u32(in, "slot.tag", &tag))
 		return IDC_ERR_PROTO;
 	switch (tag) {
 	case (uint32_t)SMALL_KIND_EMPTY:
@@ -418,152 +69,152 @@ static inline int dec_small_slot(struct wire_in *in, struct small_slot *v)
 		return 0;
 	case (uint32_t)SMALL_KIND_NUMBER:
 		v->tag = SMALL_KIND_NUMBER;
-		if (get_i64(in, "slot.number", &v->u.number))
+		if (idc_wire_get_i64(in, "slot.number", &v->u.number))
 			return IDC_ERR_PROTO;
 		return 0;
 	case (uint32_t)SMALL_KIND_NAME:
 		v->tag = SMALL_KIND_NAME;
-		if (get_string(in, "slot.name", v->u.name, 12))
+		if (idc_wire_get_string(in, "slot.name", v->u.name, 12))
 			return IDC_ERR_PROTO;
 		return 0;
 	case (uint32_t)SMALL_KIND_LIST:
 		if (in->version < 2)
-			return wire_reject(in, "slot.tag", "case LIST is not available at the negotiated version");
+			return idc_wire_reject(in, "slot.tag", "case LIST is not available at the negotiated version");
 		v->tag = SMALL_KIND_LIST;
-		if (get_count(in, "slot.items", &v->u.items_count, 4))
+		if (idc_wire_get_count(in, "slot.items", &v->u.items_count, 4))
 			return IDC_ERR_PROTO;
 		for (uint32_t i = 0; i < v->u.items_count; i++) {
-			if (get_u16(in, "slot.items[]", &v->u.items[i]))
+			if (idc_wire_get_u16(in, "slot.items[]", &v->u.items[i]))
 				return IDC_ERR_PROTO;
 		}
 		return 0;
 	default:
-		return wire_reject(in, "slot.tag", "not a case of union slot");
+		return idc_wire_reject(in, "slot.tag", "not a case of union slot");
 	}
 }
 
-static inline int dec_small_entry(struct wire_in *in, struct small_entry *v)
+static inline int dec_small_entry(struct idc_wire_in *in, struct small_entry *v)
 {
-	if (get_u32(in, "entry.key", &v->key))
+	if (idc_wire_get_u32(in, "entry.key", &v->key))
 		return IDC_ERR_PROTO;
-	if (get_rbuf(in, "entry.data", &v->data, 1))
+	if (idc_wire_get_rbuf(in, "entry.data", &v->data, 1))
 		return IDC_ERR_PROTO;
 	if (dec_small_slot(in, &v->value))
 		return IDC_ERR_PROTO;
-	if (get_bool(in, "entry.sticky", &v->sticky))
+	if (idc_wire_get_bool(in, "entry.sticky", &v->sticky))
 		return IDC_ERR_PROTO;
-	if (get_u64(in, "entry.m", &v->m))
+	if (idc_wire_get_u64(in, "entry.m", &v->m))
 		return IDC_ERR_PROTO;
 	if (!valid_small_mask(v->m, in->version))
-		return wire_reject(in, "entry.m", "not a value of enum mask at the negotiated version");
+		return idc_wire_reject(in, "entry.m", "not a value of enum mask at the negotiated version");
 	return 0;
 }
 
-static inline int dec_small_store_args(struct wire_in *in, struct small_store_args *v)
+static inline int dec_small_store_args(struct idc_wire_in *in, struct small_store_args *v)
 {
 	if (dec_small_entry(in, &v->e))
 		return IDC_ERR_PROTO;
 	return 0;
 }
 
-static inline int dec_small_store_result(struct wire_in *in, struct small_store_result *v)
+static inline int dec_small_store_result(struct idc_wire_in *in, struct small_store_result *v)
 {
-	if (get_u32(in, "store result.generation", &v->generation))
+	if (idc_wire_get_u32(in, "store result.generation", &v->generation))
 		return IDC_ERR_PROTO;
 	return 0;
 }
 
-static inline int dec_small_changed_args(struct wire_in *in, struct small_changed_args *v)
+static inline int dec_small_changed_args(struct idc_wire_in *in, struct small_changed_args *v)
 {
-	if (get_u32(in, "changed.key", &v->key))
+	if (idc_wire_get_u32(in, "changed.key", &v->key))
 		return IDC_ERR_PROTO;
 	for (uint32_t i = 0; i < 3; i++) {
-		if (get_u16(in, "changed.kinds[]", &v->kinds[i]))
+		if (idc_wire_get_u16(in, "changed.kinds[]", &v->kinds[i]))
 			return IDC_ERR_PROTO;
 		if (!valid_small_kind(v->kinds[i], in->version))
-			return wire_reject(in, "changed.kinds[]", "not a value of enum kind at the negotiated version");
+			return idc_wire_reject(in, "changed.kinds[]", "not a value of enum kind at the negotiated version");
 	}
 	return 0;
 }
 
 /* ================================================================ encoders */
 
-static inline int enc_small_slot(struct wire_out *out, const struct small_slot *v)
+static inline int enc_small_slot(struct idc_wire_out *out, const struct small_slot *v)
 {
 	switch (v->tag) {
 	case SMALL_KIND_EMPTY:
-		if (put_u32(out, "slot.tag", (uint32_t)v->tag))
+		if (idc_wire_put_u32(out, "slot.tag", (uint32_t)v->tag))
 			return out->rc;
 		return 0;
 	case SMALL_KIND_NUMBER:
-		if (put_u32(out, "slot.tag", (uint32_t)v->tag))
+		if (idc_wire_put_u32(out, "slot.tag", (uint32_t)v->tag))
 			return out->rc;
-		if (put_i64(out, "slot.number", v->u.number))
+		if (idc_wire_put_i64(out, "slot.number", v->u.number))
 			return out->rc;
 		return 0;
 	case SMALL_KIND_NAME:
-		if (put_u32(out, "slot.tag", (uint32_t)v->tag))
+		if (idc_wire_put_u32(out, "slot.tag", (uint32_t)v->tag))
 			return out->rc;
-		if (put_string(out, "slot.name", v->u.name, 12))
+		if (idc_wire_put_string(out, "slot.name", v->u.name, 12))
 			return out->rc;
 		return 0;
 	case SMALL_KIND_LIST:
 		if (out->version < 2)
-			return wire_refuse(out, "slot.tag", "case LIST is not available at the negotiated version",
+			return idc_wire_refuse(out, "slot.tag", "case LIST is not available at the negotiated version",
 					   IDC_ERR_INVAL);
-		if (put_u32(out, "slot.tag", (uint32_t)v->tag))
+		if (idc_wire_put_u32(out, "slot.tag", (uint32_t)v->tag))
 			return out->rc;
-		if (put_count(out, "slot.items", v->u.items_count, 4))
+		if (idc_wire_put_count(out, "slot.items", v->u.items_count, 4))
 			return out->rc;
 		for (uint32_t i = 0; i < v->u.items_count; i++) {
-			if (put_u16(out, "slot.items[]", v->u.items[i]))
+			if (idc_wire_put_u16(out, "slot.items[]", v->u.items[i]))
 				return out->rc;
 		}
 		return 0;
 	default:
-		return wire_refuse(out, "slot.tag", "not a case of union slot", IDC_ERR_INVAL);
+		return idc_wire_refuse(out, "slot.tag", "not a case of union slot", IDC_ERR_INVAL);
 	}
 }
 
-static inline int enc_small_entry(struct wire_out *out, const struct small_entry *v)
+static inline int enc_small_entry(struct idc_wire_out *out, const struct small_entry *v)
 {
-	if (put_u32(out, "entry.key", v->key))
+	if (idc_wire_put_u32(out, "entry.key", v->key))
 		return out->rc;
-	if (put_rbuf(out, "entry.data", &v->data, 1))
+	if (idc_wire_put_rbuf(out, "entry.data", &v->data, 1))
 		return out->rc;
 	if (enc_small_slot(out, &v->value))
 		return out->rc;
-	if (put_bool(out, "entry.sticky", v->sticky))
+	if (idc_wire_put_bool(out, "entry.sticky", v->sticky))
 		return out->rc;
 	if (!valid_small_mask(v->m, out->version))
-		return wire_refuse(out, "entry.m", "not a value of enum mask at the negotiated version", IDC_ERR_INVAL);
-	if (put_u64(out, "entry.m", v->m))
+		return idc_wire_refuse(out, "entry.m", "not a value of enum mask at the negotiated version", IDC_ERR_INVAL);
+	if (idc_wire_put_u64(out, "entry.m", v->m))
 		return out->rc;
 	return 0;
 }
 
-static inline int enc_small_store_args(struct wire_out *out, const struct small_store_args *v)
+static inline int enc_small_store_args(struct idc_wire_out *out, const struct small_store_args *v)
 {
 	if (enc_small_entry(out, &v->e))
 		return out->rc;
 	return 0;
 }
 
-static inline int enc_small_store_result(struct wire_out *out, const struct small_store_result *v)
+static inline int enc_small_store_result(struct idc_wire_out *out, const struct small_store_result *v)
 {
-	if (put_u32(out, "store result.generation", v->generation))
+	if (idc_wire_put_u32(out, "store result.generation", v->generation))
 		return out->rc;
 	return 0;
 }
 
-static inline int enc_small_changed_args(struct wire_out *out, const struct small_changed_args *v)
+static inline int enc_small_changed_args(struct idc_wire_out *out, const struct small_changed_args *v)
 {
-	if (put_u32(out, "changed.key", v->key))
+	if (idc_wire_put_u32(out, "changed.key", v->key))
 		return out->rc;
 	for (uint32_t i = 0; i < 3; i++) {
 		if (!valid_small_kind(v->kinds[i], out->version))
-			return wire_refuse(out, "changed.kinds[]", "not a value of enum kind at the negotiated version", IDC_ERR_INVAL);
-		if (put_u16(out, "changed.kinds[]", v->kinds[i]))
+			return idc_wire_refuse(out, "changed.kinds[]", "not a value of enum kind at the negotiated version", IDC_ERR_INVAL);
+		if (idc_wire_put_u16(out, "changed.kinds[]", v->kinds[i]))
 			return out->rc;
 	}
 	return 0;
@@ -574,15 +225,21 @@ static inline int enc_small_changed_args(struct wire_out *out, const struct smal
 int small_store_args_encode(const struct small_store_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
 		struct small_wire_error *err)
 {
-	struct wire_out out;
+	struct idc_wire_out out;
 
 	out.p = buf;
 	out.left = cap;
 	out.version = version;
-	out.err = err;
+	out.field = NULL;
+	out.reason = NULL;
 	out.rc = 0;
-	if (enc_small_store_args(&out, v))
+	if (enc_small_store_args(&out, v)) {
+		if (err) {
+			err->field = out.field;
+			err->reason = out.reason;
+		}
 		return out.rc;
+	}
 	*len = cap - out.left;
 	return 0;
 }
@@ -590,35 +247,49 @@ int small_store_args_encode(const struct small_store_args *v, uint32_t version, 
 int small_store_result_decode(struct small_store_result *v, uint32_t version, const void *buf, size_t len,
 		struct small_wire_error *err)
 {
-	struct wire_in in;
+	struct idc_wire_in in;
+	int rc;
 
 	in.p = buf;
 	in.left = len;
 	in.version = version;
-	in.err = err;
+	in.field = NULL;
+	in.reason = NULL;
 	memset(v, 0, sizeof *v);
-	if (dec_small_store_result(&in, v))
-		return IDC_ERR_PROTO;
-	if (in.left != 0)
-		return wire_reject(&in, "store result", "trailing bytes after the last field");
-	return 0;
+	rc = dec_small_store_result(&in, v);
+	if (rc == 0 && in.left != 0)
+		rc = idc_wire_reject(&in, "store result", "trailing bytes after the last field");
+	if (rc == 0)
+		return 0;
+	if (err) {
+		err->field = in.field;
+		err->reason = in.reason;
+	}
+	return IDC_ERR_PROTO;
 }
 
 int small_changed_args_decode(struct small_changed_args *v, uint32_t version, const void *buf, size_t len,
 		struct small_wire_error *err)
 {
-	struct wire_in in;
+	struct idc_wire_in in;
+	int rc;
 
 	in.p = buf;
 	in.left = len;
 	in.version = version;
-	in.err = err;
+	in.field = NULL;
+	in.reason = NULL;
 	memset(v, 0, sizeof *v);
-	if (dec_small_changed_args(&in, v))
-		return IDC_ERR_PROTO;
-	if (in.left != 0)
-		return wire_reject(&in, "changed", "trailing bytes after the last field");
-	return 0;
+	rc = dec_small_changed_args(&in, v);
+	if (rc == 0 && in.left != 0)
+		rc = idc_wire_reject(&in, "changed", "trailing bytes after the last field");
+	if (rc == 0)
+		return 0;
+	if (err) {
+		err->field = in.field;
+		err->reason = in.reason;
+	}
+	return IDC_ERR_PROTO;
 }
 
 /* ================================================================ endpoint glue
