@@ -371,10 +371,16 @@ static int run_deferred(struct idc_context *ctx)
     return n;
 }
 
+/* While an endpoint spins, the context's fds (peer HUP, timers, discovery, non-spinning
+   endpoints) are polled with a non-blocking epoll_wait at most this often; the rings themselves
+   are polled directly. Bounds the extra latency of fd events during a spin phase. */
+#define SPIN_FD_POLL_NS 50000u
+
 static int poll_round(struct idc_context *ctx, int timeout_ms)
 {
     struct epoll_event evs[32];
     int n = epoll_wait(ctx->epfd, evs, 32, timeout_ms);
+    ctx->fds_polled_ns = idc__now_ns();
     if (n < 0) {
         if (errno == EINTR)
             return 0;
@@ -418,7 +424,10 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
     ctx->in_dispatch = 1;
     int n = run_deferred(ctx), r = 0;
     uint32_t spin = timeout_ms != 0 && n == 0 && !ctx->stop ? max_spin_us(ctx) : 0;
-    if (timeout_ms == 0 || n > 0 || ctx->stop || spin) {
+    /* A spinner goes straight to the rings: the fds only when they are due (a syscall per
+       dispatch would dominate a spinning round trip). */
+    if (timeout_ms == 0 || n > 0 || ctx->stop ||
+        (spin && idc__now_ns() - ctx->fds_polled_ns >= SPIN_FD_POLL_NS)) {
         r = poll_round(ctx, 0);
         if (r < 0)
             goto out_err;
@@ -443,19 +452,25 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
                 if (n)
                     break;
                 if ((++iter & 63) == 0) {
-                    if (idc__now_ns() >= deadline)
+                    uint64_t now = idc__now_ns();
+                    if (now >= deadline)
                         break;
-                    r = poll_round(ctx, 0);   /* other fds (HUP, discovery) */
-                    if (r < 0)
-                        goto out_err;
-                    n += r;
+                    if (now - ctx->fds_polled_ns >= SPIN_FD_POLL_NS) {
+                        r = poll_round(ctx, 0);   /* other fds (HUP, timers, discovery) */
+                        if (r < 0)
+                            goto out_err;
+                        n += r;
+                    }
                 }
                 cpu_relax();
             }
-            /* Before sleeping: re-arm every spinner (and process what raced in). */
+            /* Before sleeping: re-arm every spinner and process what raced in. Frames found
+               by the re-check were published while we were disarmed, so no notification is on
+               its way: they count as work, or the blocking wait below would sleep although
+               their callbacks already ran (a lost wake-up). */
             for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
-                if (ep->state == IDC_EP_CONNECTED && ep->spin_us)
-                    idc__ep_arm(ep, false);
+                if (ep->state == IDC_EP_CONNECTED && ep->spin_us && idc__ep_arm(ep, false))
+                    n++;
             n += run_deferred(ctx);
         }
         if (n == 0) {

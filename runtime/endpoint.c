@@ -45,7 +45,7 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
 
 static void mark_dirty(struct idc_ep *ep)
 {
-    if (!ep->ctx->in_dispatch) {
+    if (!ep->ctx->in_dispatch && !ep->corked) {
         idc__ep_flush(ep);        /* outside dispatch: publish and notify now */
         return;
     }
@@ -372,6 +372,27 @@ static void proto_fail(struct idc_ep *ep, const char *fmt, ...)
     request_down(ep, IDC_ERR_PROTO, why);
 }
 
+int idc_endpoint_cork(struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    if (!ep)
+        return IDC_ERR_INVAL;
+    ep->corked = true;
+    return 0;
+}
+
+int idc_endpoint_flush(struct idc_endpoint *pub)
+{
+    struct idc_ep *ep = live(pub);
+    if (!ep)
+        return IDC_ERR_INVAL;
+    ep->corked = false;
+    /* One notify decision for everything published since the last one. The endpoint may stay
+       on the context's dirty list; that later flush then finds nothing new. */
+    idc__ep_flush(ep);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ transport hooks */
 
 void idc__ep_appear(struct idc_ep *ep)
@@ -641,15 +662,21 @@ bool idc__ep_spin_poll(struct idc_ep *ep)
     return true;
 }
 
-void idc__ep_arm(struct idc_ep *ep, bool spin)
+bool idc__ep_arm(struct idc_ep *ep, bool spin)
 {
     struct idc_conn *c = ep->conn;
     if (!c || !c->up)
-        return;
-    if (spin)
+        return false;
+    if (spin) {
         idc_ring_rx_disarm(&c->rx);
-    else if (idc_ring_rx_arm(&c->rx))
-        process_rx(ep);
+        return false;
+    }
+    if (!idc_ring_rx_arm(&c->rx))
+        return false;
+    /* Frames published while we were disarmed (the producer did not notify): handle them now
+       and tell the caller, which must not block on a notification that will never come. */
+    process_rx(ep);
+    return true;
 }
 
 void idc__ep_forget(struct idc_ep *ep)

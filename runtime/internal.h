@@ -79,6 +79,7 @@ struct idc_context {
     int in_dispatch;                 /* > 0 while running callbacks */
     bool stop;
     bool kicked;
+    uint64_t fds_polled_ns;          /* last epoll_wait (spinning polls the fds only this often) */
     struct idc_ep *eps;              /* all live endpoints */
     struct idc_ep *pending;          /* endpoints with deferred work (singly linked) */
     struct idc_ep *dirty;            /* endpoints with unflushed tx */
@@ -170,6 +171,7 @@ struct idc_ep {
     void (*destroy_done)(struct idc_endpoint *);
     unsigned pend;                   /* IDC_PEND_* */
     bool on_pending, on_dirty;
+    bool corked;                     /* idc_endpoint_cork: sends outside dispatch defer notify */
     bool appeared;                   /* appear reported, disappear not yet */
     bool destroying;
     bool in_rx;
@@ -204,7 +206,7 @@ uint32_t idc__negotiate(const struct idc_protocol *p, uint32_t peer_min, uint32_
 void idc__ep_run_pending(struct idc_ep *ep);
 void idc__ep_flush(struct idc_ep *ep);
 bool idc__ep_spin_poll(struct idc_ep *ep);
-void idc__ep_arm(struct idc_ep *ep, bool spin);
+bool idc__ep_arm(struct idc_ep *ep, bool spin);   /* true: frames were handled */
 void idc__ep_forget(struct idc_ep *ep);   /* context destroy: tear down without callbacks */
 void idc__ep_mark_pending(struct idc_ep *ep, unsigned what);
 

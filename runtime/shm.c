@@ -285,12 +285,17 @@ static int watch_sock(struct idc_ep *ep)
     return idc__watch_add(ep->ctx, &s->sw);
 }
 
-static int map_rings(struct idc_ep *ep, int memfd, uint32_t ring_size)
+/* populate: fault every ring page in now (MAP_POPULATE, best effort). Rings are sized for every
+   credit at the largest frame, so without it each fresh connection takes a page fault per ring
+   page in both processes during its first traffic. Only for sizes we computed ourselves: a
+   hostile backend must not make a frontend allocate an oversized ring. */
+static int map_rings(struct idc_ep *ep, int memfd, uint32_t ring_size, bool populate)
 {
     struct shm_ep *s = S(ep);
     size_t rb = idc_ring_bytes(ring_size);
     s->map_len = 2 * rb;
-    void *m = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    void *m = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | (populate ? MAP_POPULATE : 0), memfd, 0);
     if (m == MAP_FAILED) {
         s->map = NULL;
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: mmap rings: %s", ep->address, strerror(errno));
@@ -477,7 +482,10 @@ static void fe_welcome(struct idc_ep *ep)
     s->ch.max_frame = w.max_frame;
     s->ch.tx_limit = w.max_transactions;
     s->ch.msg_limit = w.max_messages;
-    int r = map_rings(ep, memfd, w.ring_size);
+    /* An honest backend sizes the rings exactly for the negotiated limits (be_hello). */
+    bool exact = idc_ring_size_for(w.max_messages + 2 * w.max_transactions, w.max_frame) ==
+                 w.ring_size;
+    int r = map_rings(ep, memfd, w.ring_size, exact);
     close_fd(&memfd);
     struct idc_shm_ready rd = { .magic = IDC_SHM_MAGIC, .type = IDC_SHM_READY,
                                 .wire = IDC_SHM_WIRE, .epoch = w.epoch };
@@ -608,7 +616,7 @@ static void be_hello(struct idc_ep *ep)
     s->ch.max_frame = frame;
     s->ch.tx_limit = tx;
     s->ch.msg_limit = msg;
-    if (map_rings(ep, memfd, ring) < 0) {
+    if (map_rings(ep, memfd, ring, true) < 0) {
         close_fd(&memfd);
         close_fd(&efd_fe);
         close_fd(&efd_be);

@@ -224,6 +224,13 @@ void     idc_endpoint_protocol_error(struct idc_endpoint *ep, const char *fmt, .
 /* Takes the current connection down locally (the peer sees a disconnect too); a frontend then
    reconnects after disconnect_done. Returns 0, or IDC_ERR_STATE when not connected. */
 int      idc_endpoint_disconnect(struct idc_endpoint *ep);
+/* Batching for senders outside dispatch. A send made outside dispatch normally takes its notify
+   decision at once (one fence, maybe one wake-up per send). After idc_endpoint_cork, sends only
+   publish their frames; idc_endpoint_flush takes one notify decision for all of them and ends
+   the cork (dispatch also takes the pending decision when it runs). Flush before waiting for
+   the peer anywhere but in dispatch. 0, or IDC_ERR_INVAL for a dead endpoint. */
+int      idc_endpoint_cork(struct idc_endpoint *ep);
+int      idc_endpoint_flush(struct idc_endpoint *ep);
 
 /* --------------------------------------------------------------------- messages, transactions */
 
