@@ -1337,11 +1337,17 @@ static void shm_ctx_fini(struct idc_context *ctx)
     struct shm_ctx *sc = ctx->shm;
     if (!sc)
         return;
-    while (sc->links)
-        blink_free(ctx, sc->links, IDC_ERR_DISCONNECTED);
+    while (sc->links) {
+        struct blink *l = sc->links;
+        sc->links = l->next;   /* unlinked here, so the list never holds a freed link */
+        blink_free(ctx, l, IDC_ERR_DISCONNECTED);
+    }
     /* transfers completed above are dropped by the caller (context destroy) */
-    while (sc->bconns)
-        bsvc_close(ctx, sc->bconns);
+    while (sc->bconns) {
+        struct bsvc_conn *c = sc->bconns;
+        sc->bconns = c->next;
+        bsvc_close(ctx, c);
+    }
     if (sc->bfd >= 0) {
         char p[sizeof(((struct sockaddr_un *)0)->sun_path)];
         if (bsvc_path(ctx, ctx->id, p, sizeof(p)) == 0)
