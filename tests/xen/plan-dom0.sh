@@ -15,6 +15,7 @@ if domu_start; then
     IDCXEN_DENY=$!
     run 150 idcxen pair client "$DOMU" u1      # libidc xen transport, domU serves
     run 150 idcxen pair server "$DOMU" d1      # libidc xen transport, dom0 serves
+    run 60 xenbench measure "$DOMU"            # idc vs. libxenvchan: RTT and MB/s (domU serves)
     # the domU's idcxen frontend streams to dom0 while xenprim's death step destroys the domU
     # and dom0's idcxen frontend has transactions in flight to the domU's backend
     rm -f /tmp/idcxen-death-ready /tmp/idcxen-death-ready2

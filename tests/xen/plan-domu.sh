@@ -3,6 +3,7 @@ run 150 xenprim pair server 0 u1     # domU serves, dom0 connects
 run 150 xenprim pair client 0 d1     # dom0 serves, domU connects
 run 150 idcxen pair server 0 u1      # libidc xen transport, domU serves
 run 150 idcxen pair client 0 d1      # libidc xen transport, dom0 serves
+run 60 xenbench serve 0              # idc vs. libxenvchan benchmark, dom0 measures
 run 60 idcxen deny-client 0          # dom0's service for another domain: invisible to us
 idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
 idcxen death-backend 0 &             # serves dom0 until this domain is destroyed

@@ -18,7 +18,8 @@ XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS),$(wildcard tests/xen/*.c))
 XEN_LIB_OBJS  := $(XEN_LIB_SRCS:tests/xen/%.c=$(XEN_OUT)/obj/%.o)
 XEN_PROGS     := $(XEN_PROG_SRCS:tests/xen/%_test.c=$(XEN_OUT)/bin/%)
 # programs whose `NAME list` prints the checks they report (the harness expects each of them)
-XEN_LIST_PROGS ?= xenprim $(if $(wildcard tests/xen/transport/idcxen_test.c),idcxen)
+XEN_LIST_PROGS ?= xenprim $(if $(wildcard tests/xen/transport/idcxen_test.c),idcxen) \
+                  $(if $(wildcard tests/xen/transport/xenbench_test.c),xenbench)
 
 ifeq ($(V),1)
 Q :=
@@ -63,5 +64,8 @@ $(XT_PROGS): $(XEN_OUT)/bin/%: tests/xen/transport/%_test.c xt-libidc | $(XEN_OU
 	@printf '  %-7s %s\n' LD $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XEN_CFLAGS) -Iruntime/include -o $@ $< $(XT_LIBIDC) $(XEN_LDLIBS)
+
+# the benchmark alone compares with libxenvchan
+$(XEN_OUT)/bin/xenbench: XEN_LDLIBS += $(shell $(PKG_CONFIG) --libs xenvchan)
 
 xen-progs: $(XT_PROGS)

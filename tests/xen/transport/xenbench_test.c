@@ -1,0 +1,686 @@
+/*
+ * xenbench: the libidc "xen" transport against libxenvchan between the same two domains, on
+ * the same boot (the real-Xen harness). The domU serves both (a libidc backend and a vchan
+ * server), dom0 measures. Emulated CPUs are slow: only the ratio between the two transports
+ * means something. The checks pass when both transports carried every round trip and chunk
+ * with the right bytes; the figures are reported, never judged.
+ *
+ *   @@idc [PASS] xenbench_domu_dom0::rtt: idc 0.71 ms p50 ..., ratio 1.37 (2.10s)
+ *
+ * Commands:
+ *   xenbench list            the checks the harness expects
+ *   xenbench serve PEER      (domU) serve xen:xenbench?allow=PEER and a vchan for PEER
+ *   xenbench measure PEER    (dom0) measure against PEER's services
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxenvchan.h>
+#include <xenstore.h>
+
+#include "idc.h"
+
+#define WATCHDOG_S 90
+#define STEP_MS    30000
+#define CHUNK      65536u
+#define SMALL      64u
+#define RTT_N      300u   /* sequential round trips per transport (fewer if RTT_MAX_S passes) */
+#define RTT_MAX_S  4.0
+#define BULK_S     1.5    /* streaming time per direction and transport */
+#define VCHAN_RING 524288u /* vchan ring size each way: as large as idc's (8 frames of 64 KiB) */
+
+/* ------------------------------------------------------------------ reporting */
+
+static const char *suite = "xenbench_domu_dom0";
+static const char *current = "setup";
+static double t_check;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void begin(const char *name)
+{
+    current = name;
+    t_check = now_s();
+}
+
+static void pass(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void pass(const char *fmt, ...)
+{
+    va_list ap;
+    printf("@@idc [PASS] %s::%s: ", suite, current);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf(" (%.2fs)\n", now_s() - t_check);
+    fflush(stdout);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    printf("@@idc [----] %s::%s: ", suite, current);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n@@idc [FAIL] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
+    fflush(stdout);
+    exit(1);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    printf("@@idc [----] %s::%s: watchdog: no progress in %d s\n@@idc [FAIL] %s::%s: (%ds)\n",
+           suite, current, WATCHDOG_S, suite, current, WATCHDOG_S);
+    fflush(stdout);
+    _exit(2);
+}
+
+static void log_fn(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level <= IDC_LOG_INFO || getenv("IDC_DEBUG"))
+        printf("xenbench[%d] %s\n", (int)getpid(), msg);
+    fflush(stdout);
+}
+
+/* Chunk contents: a 4-byte sequence number, then bytes derived from it. */
+static void fill(unsigned char *p, size_t n, uint32_t seq)
+{
+    memcpy(p, &seq, sizeof(seq));
+    for (size_t i = sizeof(seq); i < n; i++)
+        p[i] = (unsigned char)(seq * 131u + i * 7u);
+}
+
+static bool check_fill(const unsigned char *p, size_t n, uint32_t *seq)
+{
+    if (n < sizeof(*seq))
+        return false;
+    memcpy(seq, p, sizeof(*seq));
+    for (size_t i = sizeof(*seq); i < n; i++)
+        if (p[i] != (unsigned char)(*seq * 131u + i * 7u))
+            return false;
+    return true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p-th percentile (0..100) of n sorted values */
+static double pct(const double *v, unsigned n, double p)
+{
+    unsigned i = (unsigned)(p / 100.0 * (n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+/* ------------------------------------------------------------------ idc protocol */
+
+enum { OP_ECHO = 1, OP_COUNT = 2, OP_PULL = 3, OP_DATA = 10, OP_BYE = 11 };
+#define MAX_TX  2
+#define MAX_MSG 4
+
+static const uint64_t hashes[1] = { 0x6964636265656e31ull };
+static const struct idc_protocol proto = {
+    .name = "xenbench", .min_version = 1, .max_version = 1, .version_hash = hashes,
+    .max_frame = CHUNK,
+};
+
+static struct {
+    struct idc_context *ctx;
+    struct idc_endpoint ep;
+    int appears, connects, disconnects;
+    uint32_t msgs, bad;
+    bool bye;
+} S;
+
+static unsigned char chunk_buf[CHUNK];
+
+static void cb_appear(struct idc_endpoint *ep) { (void)ep; S.appears++; }
+static void cb_connect(struct idc_endpoint *ep) { (void)ep; S.connects++; }
+static void cb_disconnect(struct idc_endpoint *ep)
+{
+    S.disconnects++;
+    idc_endpoint_disconnect_done(ep);
+}
+
+static int cb_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    (void)ep;
+    uint32_t seq;
+    if (op == OP_DATA) {
+        /* copy once out of the ring, then check */
+        if (len != CHUNK)
+            S.bad++;
+        else {
+            memcpy(chunk_buf, p, len);
+            if (!check_fill(chunk_buf, len, &seq) || seq != S.msgs)
+                S.bad++;
+        }
+        S.msgs++;
+    } else if (op == OP_BYE)
+        S.bye = true;
+    else
+        return IDC_ERR_PROTO;
+    return 0;
+}
+
+static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
+                  size_t len)
+{
+    (void)ep;
+    switch (op) {
+    case OP_ECHO:
+        idc_request_complete(r, 0, p, len);
+        return 0;
+    case OP_COUNT: {
+        uint32_t v[2] = { S.msgs, S.bad };
+        S.msgs = S.bad = 0;
+        idc_request_complete(r, 0, v, sizeof(v));
+        return 0;
+    }
+    case OP_PULL: {
+        uint32_t seq;
+        if (len != sizeof(seq))
+            return IDC_ERR_PROTO;
+        memcpy(&seq, p, sizeof(seq));
+        fill(chunk_buf, CHUNK, seq);
+        idc_request_complete(r, 0, chunk_buf, CHUNK);
+        return 0;
+    }
+    default:
+        return IDC_ERR_PROTO;
+    }
+}
+
+static const struct idc_endpoint_ops ops = {
+    .appear = cb_appear, .connect = cb_connect, .disconnect = cb_disconnect,
+    .handle_message = cb_msg, .handle_transaction = cb_txn,
+};
+
+static void side_open(const char *addr, enum idc_role role)
+{
+    memset(&S, 0, sizeof(S));
+    struct idc_context_options o = { .log = log_fn, .shm_dir = "/tmp/xenbench" };
+    int r = idc_context_create(&S.ctx, &o);
+    if (r)
+        fail("idc_context_create: %s", idc_strerror(r));
+    struct idc_endpoint_config cfg = { .protocol = &proto, .role = role, .address = addr,
+                                       .ops = &ops, .max_transactions = MAX_TX,
+                                       .max_messages = MAX_MSG };
+    idc_endpoint_create(&S.ep, S.ctx, &cfg);
+}
+
+static void side_close(void)
+{
+    idc_endpoint_destroy(&S.ep, NULL);
+    for (int i = 0; i < 20 && idc_endpoint_state(&S.ep) != IDC_EP_UNUSED; i++)
+        idc_context_dispatch(S.ctx, 20);
+    idc_context_destroy(S.ctx);
+}
+
+static bool wait_for(const int *flag, int want, int ms)
+{
+    double end = now_s() + ms / 1000.0;
+    while (*flag < want && now_s() < end)
+        idc_context_dispatch(S.ctx, 50);
+    return *flag >= want;
+}
+
+struct call {
+    struct idc_txn t;
+    int status;
+    bool done;
+    size_t len;
+    uint32_t seq;
+    unsigned char buf[CHUNK];
+};
+
+static void call_done(struct idc_txn *t, int status, const void *res, size_t len)
+{
+    struct call *c = t->user;
+    c->status = status;
+    c->done = true;
+    c->len = len;
+    if (status == 0 && len <= sizeof(c->buf))
+        memcpy(c->buf, res, len);
+}
+
+static void call_start(struct call *c)
+{
+    memset(c, 0, offsetof(struct call, buf));
+    c->t.done = call_done;
+    c->t.user = c;
+}
+
+static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int ms)
+{
+    call_start(c);
+    int r;
+    double end = now_s() + ms / 1000.0;
+    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN &&
+           now_s() < end)
+        idc_context_dispatch(S.ctx, 20);
+    if (r)
+        return r;
+    while (!c->done && now_s() < end)
+        idc_context_dispatch(S.ctx, 50);
+    return c->done ? c->status : IDC_ERR_IO;
+}
+
+/* ------------------------------------------------------------------ vchan protocol */
+
+/* Records of SMALL bytes from the client: 'E' echo it back; 'S' a stream of CHUNK-byte chunks
+   follows, the last one with sequence number VC_END, answered by a record with the count and
+   the number of bad chunks; 'P' + uint32 K at offset 4: the server sends K chunks; 'Q' quit. */
+#define VC_END 0xffffffffu
+
+static int vc_read_all(struct libxenvchan *v, void *p, size_t n)
+{
+    unsigned char *b = p;
+    while (n) {
+        int r = libxenvchan_read(v, b, n);
+        if (r < 0)
+            return -1;
+        if (r == 0 && libxenvchan_is_open(v) != 1)
+            return -1;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int vc_write_all(struct libxenvchan *v, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n) {
+        int r = libxenvchan_write(v, b, n);
+        if (r < 0)
+            return -1;
+        if (r == 0 && libxenvchan_is_open(v) != 1)
+            return -1;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static char *self_vchan_path(void)
+{
+    struct xs_handle *xs = xs_open(0);
+    unsigned len;
+    char *dom = xs ? xs_read(xs, XBT_NULL, "domid", &len) : NULL;
+    static char path[96];
+    snprintf(path, sizeof(path), "/local/domain/%s/data/xenbench-vchan", dom ? dom : "0");
+    free(dom);
+    if (xs)
+        xs_close(xs);
+    return path;
+}
+
+static int vchan_serve(unsigned peer)
+{
+    struct libxenvchan *v = libxenvchan_server_init(NULL, (int)peer, self_vchan_path(),
+                                                    VCHAN_RING, VCHAN_RING);
+    if (!v) {
+        fprintf(stderr, "xenbench: libxenvchan_server_init: %s\n", strerror(errno));
+        return 1;
+    }
+    v->blocking = 1;
+    unsigned char rec[SMALL];
+    static unsigned char chunk[CHUNK];
+    for (;;) {
+        if (vc_read_all(v, rec, sizeof(rec)))
+            break;
+        if (rec[0] == 'E') {
+            if (vc_write_all(v, rec, sizeof(rec)))
+                break;
+        } else if (rec[0] == 'S') {
+            uint32_t n = 0, bad = 0, seq;
+            for (;;) {
+                if (vc_read_all(v, chunk, CHUNK))
+                    goto out;
+                bool ok = check_fill(chunk, CHUNK, &seq);
+                if (ok && seq == VC_END)
+                    break;
+                if (!ok || seq != n)
+                    bad++;
+                n++;
+            }
+            memset(rec, 0, sizeof(rec));
+            memcpy(rec, &n, sizeof(n));
+            memcpy(rec + 4, &bad, sizeof(bad));
+            if (vc_write_all(v, rec, sizeof(rec)))
+                break;
+        } else if (rec[0] == 'P') {
+            uint32_t k, first;
+            memcpy(&k, rec + 4, sizeof(k));
+            memcpy(&first, rec + 8, sizeof(first));
+            if (k > 1024)
+                break;
+            for (uint32_t i = 0; i < k; i++) {
+                fill(chunk, CHUNK, first + i);
+                if (vc_write_all(v, chunk, CHUNK))
+                    goto out;
+            }
+        } else
+            break;
+    }
+out:
+    libxenvchan_close(v);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ domU: serve */
+
+static int serve(unsigned peer)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char addr[64];
+        snprintf(addr, sizeof(addr), "xen:xenbench?allow=%u", peer);
+        side_open(addr, IDC_ROLE_BACKEND);
+        double end = now_s() + 75;
+        while (!S.bye && now_s() < end)
+            idc_context_dispatch(S.ctx, 200);
+        side_close();
+        _exit(S.bye ? 0 : 1);
+    }
+    int r = vchan_serve(peer);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return r || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
+/* ------------------------------------------------------------------ dom0: measure */
+
+static void summary(double *v, unsigned n, double *p50, double *p99)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    *p50 = pct(v, n, 50) * 1e3;
+    *p99 = pct(v, n, 99) * 1e3;
+}
+
+static double rtt_v[2][RTT_N];
+
+static unsigned idc_rtt(void)
+{
+    static struct call c;
+    unsigned char p[SMALL];
+    unsigned n = 0;
+    double t0 = now_s();
+    for (unsigned i = 0; i < 10; i++) { /* warm-up */
+        fill(p, sizeof(p), i);
+        if (call_sync(OP_ECHO, p, sizeof(p), &c, STEP_MS) != 0)
+            fail("idc warm-up round trip %u: status %d", i, c.status);
+    }
+    t0 = now_s();
+    while (n < RTT_N && now_s() - t0 < RTT_MAX_S) {
+        fill(p, sizeof(p), n);
+        double t = now_s();
+        int st = call_sync(OP_ECHO, p, sizeof(p), &c, STEP_MS);
+        rtt_v[0][n] = now_s() - t;
+        if (st != 0 || c.len != sizeof(p) || memcmp(c.buf, p, sizeof(p)))
+            fail("idc round trip %u: status %d, %zu bytes", n, st, c.len);
+        n++;
+    }
+    return n;
+}
+
+static unsigned vchan_rtt(struct libxenvchan *v)
+{
+    unsigned char p[SMALL], q[SMALL];
+    unsigned n = 0;
+    for (unsigned i = 0; i < 10 + RTT_N && (i < 10 || now_s() - t_check < 2 * RTT_MAX_S); i++) {
+        fill(p, sizeof(p), i);
+        p[0] = 'E';
+        double t = now_s();
+        if (vc_write_all(v, p, sizeof(p)) || vc_read_all(v, q, sizeof(q)))
+            fail("vchan round trip %u: %s", i, strerror(errno));
+        double dt = now_s() - t;
+        if (memcmp(p, q, sizeof(p)))
+            fail("vchan round trip %u: wrong bytes", i);
+        if (i >= 10)
+            rtt_v[1][n++] = dt;
+    }
+    return n;
+}
+
+/* dom0 -> domU: CHUNK-byte messages for BULK_S, then the backend's count. Returns MB/s. */
+static double idc_bulk_out(uint32_t *chunks)
+{
+    static unsigned char p[CHUNK];
+    static struct call c;
+    uint32_t sent = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < BULK_S) {
+        fill(p, CHUNK, sent);
+        int r = idc_send_message(&S.ep, OP_DATA, p, CHUNK);
+        if (r == IDC_ERR_AGAIN) {
+            idc_context_dispatch(S.ctx, 20);
+            continue;
+        }
+        if (r)
+            fail("idc_send_message: %s", idc_strerror(r));
+        sent++;
+    }
+    int st = call_sync(OP_COUNT, NULL, 0, &c, STEP_MS);
+    double dt = now_s() - t0;
+    uint32_t v[2] = { 0, 0 };
+    if (st == 0 && c.len == sizeof(v))
+        memcpy(v, c.buf, sizeof(v));
+    if (st != 0 || v[0] != sent || v[1] != 0)
+        fail("idc stream: sent %u, count status %d, received %u, bad %u", sent, st, v[0], v[1]);
+    *chunks = sent;
+    return (double)sent * CHUNK / dt / 1e6;
+}
+
+/* domU -> dom0: CHUNK-byte transaction results, MAX_TX in flight, for BULK_S. */
+static double idc_bulk_in(uint32_t *chunks)
+{
+    static struct call calls[MAX_TX];
+    uint32_t next = 0, got = 0;
+    double t0 = now_s(), end = t0 + STEP_MS / 1000.0;
+    for (unsigned i = 0; i < MAX_TX; i++)
+        calls[i].t.done = NULL;
+    for (;;) {
+        bool busy = false;
+        for (unsigned i = 0; i < MAX_TX; i++) {
+            struct call *c = &calls[i];
+            if (c->t.done && !c->done) {
+                busy = true;
+                continue;
+            }
+            if (c->t.done && c->done) {
+                uint32_t seq;
+                if (c->status != 0 || c->len != CHUNK || !check_fill(c->buf, CHUNK, &seq) ||
+                    seq != c->seq)
+                    fail("idc pull %u: status %d, %zu bytes", c->seq, c->status, c->len);
+                got++;
+                c->t.done = NULL;
+            }
+            if (now_s() - t0 >= BULK_S)
+                continue;
+            call_start(c);
+            c->seq = next;
+            int r = idc_submit_transaction(&S.ep, &c->t, OP_PULL, &next, sizeof(next));
+            if (r == IDC_ERR_AGAIN) {
+                c->t.done = NULL;
+                continue;
+            }
+            if (r)
+                fail("submit: %s", idc_strerror(r));
+            next++;
+            busy = true;
+        }
+        if (!busy && now_s() - t0 >= BULK_S)
+            break;
+        if (now_s() > end)
+            fail("pulls outstanding after %d s", STEP_MS / 1000);
+        idc_context_dispatch(S.ctx, 20);
+    }
+    if (got != next || got == 0)
+        fail("%u of %u pulls completed", got, next);
+    *chunks = got;
+    return (double)got * CHUNK / (now_s() - t0) / 1e6;
+}
+
+static double vchan_bulk_out(struct libxenvchan *v, uint32_t *chunks)
+{
+    static unsigned char p[CHUNK];
+    unsigned char rec[SMALL] = { 'S' };
+    if (vc_write_all(v, rec, sizeof(rec)))
+        fail("vchan: %s", strerror(errno));
+    uint32_t sent = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < BULK_S) {
+        fill(p, CHUNK, sent);
+        if (vc_write_all(v, p, CHUNK))
+            fail("vchan write: %s", strerror(errno));
+        sent++;
+    }
+    fill(p, CHUNK, VC_END);
+    if (vc_write_all(v, p, CHUNK) || vc_read_all(v, rec, sizeof(rec)))
+        fail("vchan end of stream: %s", strerror(errno));
+    double dt = now_s() - t0;
+    uint32_t n, bad;
+    memcpy(&n, rec, sizeof(n));
+    memcpy(&bad, rec + 4, sizeof(bad));
+    if (n != sent || bad)
+        fail("vchan stream: sent %u, received %u, bad %u", sent, n, bad);
+    *chunks = sent;
+    return (double)sent * CHUNK / dt / 1e6;
+}
+
+static double vchan_bulk_in(struct libxenvchan *v, uint32_t *chunks)
+{
+    static unsigned char p[CHUNK];
+    uint32_t got = 0;
+    const uint32_t batch = 4;
+    double t0 = now_s();
+    while (now_s() - t0 < BULK_S) {
+        unsigned char rec[SMALL] = { 'P' };
+        memcpy(rec + 4, &batch, sizeof(batch));
+        memcpy(rec + 8, &got, sizeof(got));
+        if (vc_write_all(v, rec, sizeof(rec)))
+            fail("vchan: %s", strerror(errno));
+        for (uint32_t i = 0; i < batch; i++) {
+            uint32_t seq;
+            if (vc_read_all(v, p, CHUNK))
+                fail("vchan read: %s", strerror(errno));
+            if (!check_fill(p, CHUNK, &seq) || seq != got)
+                fail("vchan chunk %u: wrong bytes", got);
+            got++;
+        }
+    }
+    *chunks = got;
+    return (double)got * CHUNK / (now_s() - t0) / 1e6;
+}
+
+static struct libxenvchan *vchan_connect(unsigned peer)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/local/domain/%u/data/xenbench-vchan", peer);
+    double end = now_s() + STEP_MS / 1000.0;
+    struct libxenvchan *v = NULL;
+    while (!(v = libxenvchan_client_init(NULL, (int)peer, path)) && now_s() < end)
+        usleep(100000);
+    if (!v)
+        fail("libxenvchan_client_init(%u, %s): %s", peer, path, strerror(errno));
+    v->blocking = 1;
+    return v;
+}
+
+static int measure(unsigned peer)
+{
+    char addr[64];
+    snprintf(addr, sizeof(addr), "xen:%u/xenbench", peer);
+    side_open(addr, IDC_ROLE_FRONTEND);
+
+    begin("rtt");
+    double t_rtt = t_check;
+    if (!wait_for(&S.connects, 1, STEP_MS))
+        fail("no connection to %s within %d s", addr, STEP_MS / 1000);
+    struct libxenvchan *v = vchan_connect(peer);
+    t_check = now_s();
+    unsigned ni = idc_rtt();
+    t_check = now_s();
+    unsigned nv = vchan_rtt(v);
+    if (nv == 0)
+        fail("no vchan round trip");
+    double i50, i99, v50, v99;
+    summary(rtt_v[0], ni, &i50, &i99);
+    summary(rtt_v[1], nv, &v50, &v99);
+    t_check = t_rtt;
+    pass("64-byte round trips: idc %u, p50 %.3f ms, p99 %.3f ms; vchan %u, p50 %.3f ms, "
+         "p99 %.3f ms; ratio idc/vchan p50 %.2f", ni, i50, i99, nv, v50, v99, i50 / v50);
+
+    begin("bulk_to_domu");
+    uint32_t ci, cv;
+    double mi = idc_bulk_out(&ci), mv = vchan_bulk_out(v, &cv);
+    pass("64 KiB chunks dom0 -> domU: idc %.1f MB/s (%u messages), vchan %.1f MB/s (%u "
+         "chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
+
+    begin("bulk_from_domu");
+    mi = idc_bulk_in(&ci);
+    mv = vchan_bulk_in(v, &cv);
+    pass("64 KiB chunks domU -> dom0: idc %.1f MB/s (%u transactions), vchan %.1f MB/s (%u "
+         "chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
+
+    unsigned char rec[SMALL] = { 'Q' };
+    vc_write_all(v, rec, sizeof(rec));
+    libxenvchan_close(v);
+    for (int i = 0; i < 100 && idc_send_message(&S.ep, OP_BYE, NULL, 0) == IDC_ERR_AGAIN; i++)
+        idc_context_dispatch(S.ctx, 20);
+    for (int i = 0; i < 5; i++)
+        idc_context_dispatch(S.ctx, 20);
+    side_close();
+    return 0;
+}
+
+static unsigned parse_dom(const char *s)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || v > 0x7fef) {
+        fprintf(stderr, "bad domid %s\n", s);
+        exit(2);
+    }
+    return (unsigned)v;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGALRM, on_alarm);
+    signal(SIGPIPE, SIG_IGN);
+    if (argc == 2 && !strcmp(argv[1], "list")) {
+        printf("%s::rtt\n%s::bulk_to_domu\n%s::bulk_from_domu\n", suite, suite, suite);
+        return 0;
+    }
+    alarm(WATCHDOG_S);
+    if (argc == 3 && !strcmp(argv[1], "serve"))
+        return serve(parse_dom(argv[2]));
+    if (argc == 3 && !strcmp(argv[1], "measure"))
+        return measure(parse_dom(argv[2]));
+    fprintf(stderr, "usage: xenbench list | serve PEER | measure PEER\n");
+    return 2;
+}
