@@ -4,7 +4,7 @@
  *   rtt      idc-txn        transaction round trip (submit .. done) through a backend process
  *                           that echoes the payload; both sides block in dispatch
  *            idc-txn-spin   the same with spin_us = 50 on both endpoints
- *   rate     idc-msg        one-way messages of 8 bytes; B messages sent per dispatch round
+ *   rate     idc-msg        one-way messages of 8 bytes; B messages sent (corked) per dispatch round
  *                           (the notify decision is taken once per round)
  *   bulk     idc-rbuf       idc_send_to_remote_buffer of N bytes into memory the receiver
  *                           registered (owner = the receiving process); one transfer at a time
@@ -352,14 +352,17 @@ static int idc_rate(struct bench_run *run)
         } else if (marked && now - start >= run->budget_ns) {
             break;
         }
+        /* sends outside dispatch: cork so the batch gets one notify decision, at the flush */
+        idc_endpoint_cork(&s.ep);
         for (unsigned i = 0; i < batch; i++) {
             v++;
             if ((rc = send_one(&s, OP_DATA, &v, 8)) != 0)
                 break;
         }
+        idc_endpoint_flush(&s.ep);
         if (rc)
             break;
-        idc_context_dispatch(s.ctx, 0);   /* publish + notify decision for the batch */
+        idc_context_dispatch(s.ctx, 0);   /* credits back, callbacks */
     }
     if (rc == 0)
         rc = send_one(&s, OP_STOP, NULL, 0);
