@@ -333,20 +333,36 @@ void idc_endpoint_disconnect_done(struct idc_endpoint *pub)
         idc__ep_mark_pending(ep, IDC_PEND_DDONE);
 }
 
+/* Logs why the peer is at fault and takes the connection down (once: a connection already on
+   its way down keeps its first reason). */
+static void vproto_fail(struct idc_ep *ep, const char *fmt, va_list ap)
+{
+    char why[120];
+    vsnprintf(why, sizeof(why), fmt, ap);
+    if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
+        return;
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->address, why);
+    request_down(ep, IDC_ERR_PROTO, why);
+}
+
+static void proto_fail(struct idc_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void proto_fail(struct idc_ep *ep, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vproto_fail(ep, fmt, ap);
+    va_end(ap);
+}
+
 void idc_endpoint_protocol_error(struct idc_endpoint *pub, const char *fmt, ...)
 {
     struct idc_ep *ep = live(pub);
     if (!ep)
         return;
-    char why[120];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
+    vproto_fail(ep, fmt, ap);
     va_end(ap);
-    if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
-        return;
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->address, why);
-    request_down(ep, IDC_ERR_PROTO, why);
 }
 
 int idc_endpoint_disconnect(struct idc_endpoint *pub)
@@ -356,20 +372,6 @@ int idc_endpoint_disconnect(struct idc_endpoint *pub)
         return IDC_ERR_STATE;
     request_down(ep, 0, "disconnect requested");
     return 0;
-}
-
-static void proto_fail(struct idc_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void proto_fail(struct idc_ep *ep, const char *fmt, ...)
-{
-    char why[120];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
-        return;
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->address, why);
-    request_down(ep, IDC_ERR_PROTO, why);
 }
 
 int idc_endpoint_cork(struct idc_endpoint *pub)
