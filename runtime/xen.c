@@ -38,6 +38,10 @@
 #define XEN_VALUE_MAX     2048u
 #define XEN_PATH_MAX      160u
 #define XEN_RETRY_MS      200u
+/* A knock the backend neither answers nor acknowledges within XEN_ANSWER_MS is pinged once;
+   an unacknowledged ping means the backend's process is gone (its service node lingers). */
+#define XEN_ANSWER_MS     3000u
+#define XEN_KNOCK_MAX     24u          /* "EPOCH" or "EPOCH/PING" */
 #define XEN_CTRL_MAGIC    0x58434449u  /* "IDCX" */
 #define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
 #define XEN_WATCH_BATCH   256          /* watch events handled per dispatch round */
@@ -107,6 +111,10 @@ struct xen_ep {
     struct idc_timer retry;
     struct idc_timer unmask;
     bool     masked;
+    struct idc_timer answer;    /* frontend: knock answered or acknowledged in time? */
+    uint32_t ping;              /* frontend: pings sent for this knock */
+    bool     acked;             /* frontend: the backend acknowledged the last ping */
+    bool     silent;            /* frontend: a ping went unacknowledged: service reported gone */
     uint64_t win_start;
     uint32_t win_events, win_useless, storm_windows, storm_total;
 };
@@ -394,6 +402,9 @@ static void chan_release(struct idc_ep *ep)
     struct xen_ctx *xc = xctx(ep->ctx);
     idc__timer_cancel(ep->ctx, &s->unmask);
     s->masked = false;
+    idc__timer_cancel(ep->ctx, &s->answer);
+    s->ping = 0;
+    s->acked = s->silent = false;
     if (!xc)
         return;
     if (s->rings) {
@@ -689,7 +700,70 @@ static void fe_try_connect(struct idc_ep *ep)
         return;
     }
     s->hs = XH_WAIT_BE;
+    s->ping = 0;
+    s->acked = s->silent = false;
+    idc__timer_arm(ep->ctx, &s->answer, XEN_ANSWER_MS);
     fe_check(ep);    /* the answer may be there already */
+}
+
+static void knock_text(const struct xen_ep *s, char *out)
+{
+    if (s->ping)
+        snprintf(out, XEN_KNOCK_MAX, "%u/%u", s->epoch, s->ping);
+    else
+        snprintf(out, XEN_KNOCK_MAX, "%u", s->epoch);
+}
+
+/* Has the backend reacted to our current knock: answered it (connected or refused), or
+   acknowledged our latest ping ("queued": it serves another frontend for now)? */
+static bool fe_heard(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char k[XEN_PATH_MAX], seen[XEN_KNOCK_MAX], want[XEN_KNOCK_MAX];
+    uint32_t kst = 0, kep = 0;
+    path_k(ep, 0, "conn", k, NULL);
+    if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
+        st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch)
+        return false;
+    if (kst != XB_INITWAIT)
+        return true;
+    knock_text(s, want);
+    return st_kread(xc->xs, XBT_NULL, k, "seen", seen, sizeof(seen)) == 0 && !strcmp(seen, want);
+}
+
+/* No answer in time. A live backend answers a knock at once, or, while it serves another
+   frontend, acknowledges every rewrite of the knock node (a ping). A backend process that died
+   without withdrawing leaves its service node behind and never reacts: after one
+   unacknowledged ping the service is reported gone (disappear). The knock stays in place, so
+   a backend that was only stalled still answers it later (appear again, connect). */
+static void fe_answer_fire(struct idc_timer *t)
+{
+    struct idc_ep *ep = t->arg;
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    if (ep->destroying || s->hs != XH_WAIT_BE || !xc)
+        return;
+    if (fe_heard(ep))
+        s->acked = true;
+    if (s->ping && !s->acked) {
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: backend instance %u does not answer (its process "
+                 "is gone?): treating the service as withdrawn until it answers or is "
+                 "published again", ep->address, s->instance);
+        s->silent = true;
+        if (ep->state == IDC_EP_PRESENT)
+            idc__ep_disappear(ep);
+        return;
+    }
+    s->ping++;
+    s->acked = false;
+    char k[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
+    path_k(ep, 0, "fe", k, NULL);
+    knock_text(s, v);
+    if (st_writef(xc->xs, XBT_NULL, k, "%s", v))
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: cannot rewrite the knock node %s: %s", ep->address,
+                 k, strerror(errno));
+    idc__timer_arm(ep->ctx, &s->answer, XEN_ANSWER_MS);
 }
 
 /* Watch on B fired (or a retry): follow the service and our connection's answer. */
@@ -723,6 +797,18 @@ static void fe_check(struct idc_ep *ep)
     }
     if (s->dead_instance == inst && ep->state != IDC_EP_CONNECTED &&
         ep->state != IDC_EP_DISCONNECTING) {
+        if (ep->state == IDC_EP_PRESENT)
+            idc__ep_disappear(ep);
+        return;
+    }
+    if (s->hs == XH_WAIT_BE && fe_heard(ep)) {
+        s->acked = true;
+        if (s->silent)
+            idc__log(ep->ctx, IDC_LOG_INFO, "%s: backend instance %u answers again", ep->address,
+                     inst);
+        s->silent = false;
+    }
+    if (s->silent) {
         if (ep->state == IDC_EP_PRESENT)
             idc__ep_disappear(ep);
         return;
@@ -978,6 +1064,75 @@ static bool domain_gone(struct idc_ep *ep, unsigned d)
     return !xs_is_domain_introduced(xc->xs, d) && (errno == 0 || errno == ENOENT);
 }
 
+/* Acknowledge frontend d's knock while we cannot answer it (we serve another frontend, or the
+   driver has not finished the last disconnect): B/conn/<d> = {epoch, state InitWait, seen = the
+   knock's text}. The frontend rewrites its knock now and then (a ping); an acknowledged ping
+   tells it this backend is alive and it should keep waiting. A knock we already answered for
+   this epoch (connected or refused) is left alone. */
+static void be_ack(struct idc_ep *ep, unsigned d)
+{
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char k[XEN_PATH_MAX], c[XEN_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
+    path_k(ep, d, "fe", k, NULL);
+    if (st_read(xc->xs, XBT_NULL, k, v, sizeof(v)))
+        return;
+    /* hostile text: "EPOCH" or "EPOCH/PING", decimal */
+    char ep_text[XEN_KNOCK_MAX];
+    size_t n = strcspn(v, "/");
+    memcpy(ep_text, v, n);
+    ep_text[n] = 0;
+    uint32_t epoch, ping;
+    if (parse_u32(ep_text, 0x7fffffffu, &epoch) || epoch == 0 ||
+        (v[n] && parse_u32(v + n + 1, 0xffffffffu, &ping)))
+        return;
+    path_k(ep, d, "conn", c, NULL);
+    uint32_t kep = 0, kst = 0;
+    if (st_ku32(xc->xs, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
+        st_ku32(xc->xs, XBT_NULL, c, "state", 6, &kst) == 0 && kst != XB_INITWAIT)
+        return;
+    if (kep == epoch && st_kread(xc->xs, XBT_NULL, c, "seen", seen, sizeof(seen)) == 0 &&
+        !strcmp(seen, v))
+        return;
+    uint16_t dd[1] = { (uint16_t)d };
+    for (int attempt = 0; attempt < 8; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            return;
+        xs_rm(xc->xs, t, c);
+        bool ok = xs_mkdir(xc->xs, t, c) &&
+                  st_perms(xc->xs, t, c, xc->self, XS_PERM_NONE, dd, 1, XS_PERM_READ) == 0 &&
+                  st_kwritef(xc->xs, t, c, "epoch", "%u", epoch) == 0 &&
+                  st_kwritef(xc->xs, t, c, "seen", "%s", v) == 0 &&
+                  st_kwritef(xc->xs, t, c, "state", "%d", XB_INITWAIT) == 0;
+        if (!ok) {
+            xs_transaction_end(xc->xs, t, true);
+            return;
+        }
+        if (xs_transaction_end(xc->xs, t, false) || errno != EAGAIN)
+            return;
+    }
+}
+
+static void be_ack_all(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char dir[XEN_PATH_MAX];
+    path_b(ep, dir, "fe");
+    unsigned n = 0;
+    char **ents = xs_directory(xc->xs, XBT_NULL, dir, &n);
+    if (!ents)
+        return;
+    for (unsigned i = 0; i < n && i < 4096; i++) {
+        uint32_t d;
+        if (parse_u32(ents[i], XEN_DOMID_MAX, &d) || (s->hs == XH_UP && d == s->peer) ||
+            !be_allowed(s, d) || !knock_genuine(ep, d))
+            continue;
+        be_ack(ep, d);
+    }
+    free(ents);
+}
+
 static void be_scan(struct idc_ep *ep)
 {
     struct xen_ep *s = X(ep);
@@ -995,10 +1150,14 @@ static void be_scan(struct idc_ep *ep)
         else if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) ||
                  (st != XB_INITIALISED && st != XB_CONNECTED))
             idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
+        else
+            be_ack_all(ep);     /* other frontends wait: tell them we are alive */
         return;
     }
-    if (ep->state != IDC_EP_PRESENT || s->hs != XH_IDLE)
+    if (ep->state != IDC_EP_PRESENT || s->hs != XH_IDLE) {
+        be_ack_all(ep);
         return;
+    }
     char dir[XEN_PATH_MAX];
     path_b(ep, dir, "fe");
     unsigned n = 0;
@@ -1319,6 +1478,8 @@ static int xen_ep_start(struct idc_ep *ep)
     s->retry.arg = ep;
     s->unmask.arg = ep;
     s->unmask.fn = unmask_fire;
+    s->answer.arg = ep;
+    s->answer.fn = fe_answer_fire;
     if (parse_address(ep) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
                  "a backend xen:NAME or xen:self/NAME, optionally ?allow=D[,D...]; NAME is "
@@ -1363,6 +1524,7 @@ static void xen_ep_stop(struct idc_ep *ep)
     if (s->retry.fn)
         idc__timer_cancel(ep->ctx, &s->retry);
     idc__timer_cancel(ep->ctx, &s->unmask);
+    idc__timer_cancel(ep->ctx, &s->answer);
     if (!xc || !s->serial)
         return;
     chan_release(ep);

@@ -6,6 +6,8 @@
 run 150 xenprim local
 run 150 idcxen local
 run 120 idcxen hostile                     # libidc backend vs. a hostile frontend
+run 150 blkxen local                       # block example: blkback and nbdkit over xen:, in dom0
+run 60 idcxen stale                         # a killed backend's leftover service node
 
 # dom0 <-> domU
 if domu_start; then
@@ -15,7 +17,9 @@ if domu_start; then
     IDCXEN_DENY=$!
     run 150 idcxen pair client "$DOMU" u1      # libidc xen transport, domU serves
     run 150 idcxen pair server "$DOMU" d1      # libidc xen transport, dom0 serves
+    run 90 idcxen queue-server "$DOMU"         # dom0 holds the backend, the domU waits
     run 60 xenbench measure "$DOMU"            # idc vs. libxenvchan: RTT and MB/s (domU serves)
+    run 200 blkxen client "$DOMU"              # block example: blkback in the domU, nbdkit here
     # the domU's idcxen frontend streams to dom0 while xenprim's death step destroys the domU
     # and dom0's idcxen frontend has transactions in flight to the domU's backend
     rm -f /tmp/idcxen-death-ready /tmp/idcxen-death-ready2

@@ -3,8 +3,10 @@ run 150 xenprim pair server 0 u1     # domU serves, dom0 connects
 run 150 xenprim pair client 0 d1     # dom0 serves, domU connects
 run 150 idcxen pair server 0 u1      # libidc xen transport, domU serves
 run 150 idcxen pair client 0 d1      # libidc xen transport, dom0 serves
+run 90 idcxen queue-client 0         # wait for dom0's busy backend, then connect
 run 60 xenbench serve 0              # idc vs. libxenvchan benchmark, dom0 measures
 run 60 idcxen deny-client 0          # dom0's service for another domain: invisible to us
+run 220 blkxen serve                 # block example: blkback serves dom0's nbdkit
 idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
 idcxen death-backend 0 &             # serves dom0 until this domain is destroyed
 xenprim linger 0                     # until dom0 destroys this domain (domain death test)

@@ -26,6 +26,10 @@
  *                                   until PEER's domain is destroyed (by someone else)
  *   idcxen death-client PEER        connect to xen:PEER/idcxen-death, answer until destroyed
  *                                   (runs in the domain that gets destroyed)
+ *   idcxen stale                    a backend killed with no frontend leaves its service node:
+ *                                   a new frontend must see it disappear, then a new backend
+ *   idcxen queue-server PEER        dom0: serve dom0 and PEER; a dom0 frontend holds the backend
+ *   idcxen queue-client PEER        PEER: wait (present) for the busy backend, then connect
  */
 #include <errno.h>
 #include <signal.h>
@@ -872,6 +876,199 @@ static void deny_client(unsigned peer)
     idc_context_destroy(S.ctx);
 }
 
+/* ------------------------------------------------------------------ stale and busy services */
+
+/* A backend that serves echo until a frontend says bye (then withdraws), or 90 s pass. */
+static void plain_backend(const char *addr)
+{
+    side_open(addr, IDC_ROLE_BACKEND);
+    double end = now_s() + 90;
+    while (!S.bye && now_s() < end)
+        idc_context_dispatch(S.ctx, 50);
+    idc_context_dispatch(S.ctx, 0);
+    idc_endpoint_destroy(&S.ep, NULL);
+    for (int i = 0; i < 20 && idc_endpoint_state(&S.ep) != IDC_EP_UNUSED; i++)
+        idc_context_dispatch(S.ctx, 50);
+    idc_context_destroy(S.ctx);
+    _exit(S.bye ? 0 : 1);
+}
+
+static void echo_bye(void)
+{
+    struct call c;
+    unsigned char p[24];
+    fill(p, sizeof(p), 9);
+    int st = call_sync(OP_ECHO, p, sizeof(p), &c, STEP_MS);
+    if (st != 0 || c.len != sizeof(p) || memcmp(c.buf, p, sizeof(p)))
+        fail("echo: status %d", st);
+    st = idc_send_message(&S.ep, OP_BYE, NULL, 0);
+    if (st)
+        fail("bye: %s", idc_strerror(st));
+    idc_context_dispatch(S.ctx, 0);
+}
+
+static void reap(pid_t pid, const char *what)
+{
+    int st = 0;
+    for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++) {
+        if (S.ctx)
+            idc_context_dispatch(S.ctx, 50);
+        else
+            usleep(50000);
+    }
+    if (waitpid(pid, &st, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail("%s did not finish", what);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail("%s ended with status %d", what, st);
+}
+
+/* dom0: a backend process is killed while no frontend is connected, so its service node
+   stays in xenstore. A frontend started afterwards may see it appear, but must see it
+   disappear once its knock goes unanswered, never connect; a new backend then replaces the
+   node and the frontend appears and connects. */
+static void stale(void)
+{
+    set_suite(0, 0);
+    begin("fe_stale_service");
+    int pfd[2];
+    if (pipe(pfd))
+        fail("pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid == 0) {
+        side_open("xen:idcxen-stale", IDC_ROLE_BACKEND);
+        if (!wait_for(&S.appears, 1, 5000))
+            _exit(1);
+        if (write(pfd[1], "r", 1) != 1)
+            _exit(1);
+        for (;;)
+            idc_context_dispatch(S.ctx, 1000);
+    }
+    close(pfd[1]);
+    char b;
+    if (read(pfd[0], &b, 1) != 1)
+        fail("the first backend did not publish");
+    close(pfd[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    side_open("xen:0/idcxen-stale", IDC_ROLE_FRONTEND);
+    if (!wait_for(&S.disappears, 1, 15000))
+        fail("the dead backend's service never disappeared (appears %d, state %d)", S.appears,
+             (int)idc_endpoint_state(&S.ep));
+    if (S.connects || S.appears != 1)
+        fail("appears %d, connects %d", S.appears, S.connects);
+    pass("appeared, then disappeared after %.1f s: the knock went unanswered",
+         now_s() - t_check);
+
+    begin("fe_stale_republish");
+    pid = fork();
+    if (pid == 0)
+        plain_backend("xen:idcxen-stale");
+    if (!wait_for(&S.connects, 1, STEP_MS))
+        fail("no connection to the new backend (appears %d, state %d)", S.appears,
+             (int)idc_endpoint_state(&S.ep));
+    echo_bye();
+    reap(pid, "the new backend");
+    pass("appeared and connected to the new instance");
+    idc_endpoint_destroy(&S.ep, NULL);
+    idc_context_dispatch(S.ctx, 0);
+    idc_context_destroy(S.ctx);
+}
+
+#define QUEUE_HOLD_S 10
+#define QUEUE_READY  "/local/domain/0/data/idcxen-queue-ready"
+
+/* dom0: serve xen:idcxen-queue to dom0 and PEER; a dom0 frontend holds the connection until
+   PEER's frontend has knocked and waited QUEUE_HOLD_S more seconds, then leaves. */
+static void queue_server(unsigned peer)
+{
+    set_suite(0, peer);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "xen:idcxen-queue?allow=0,%u", peer);
+    pid_t pid = fork();
+    if (pid == 0)
+        plain_backend(addr);
+    begin("fe_queue_holder");
+    side_open("xen:0/idcxen-queue", IDC_ROLE_FRONTEND);
+    if (!wait_for(&S.connects, 1, STEP_MS))
+        fail("the holder did not connect (state %d)", (int)idc_endpoint_state(&S.ep));
+    struct xs_handle *xs = xs_open(0);
+    if (!xs)
+        fail("xs_open: %s", strerror(errno));
+    /* Tell PEER to start knocking only now: the holder must have the backend first. */
+    struct xs_permissions perm[2] = { { .id = 0, .perms = XS_PERM_NONE },
+                                      { .id = peer, .perms = XS_PERM_READ } };
+    if (!xs_write(xs, XBT_NULL, QUEUE_READY, "1", 1) ||
+        !xs_set_permissions(xs, XBT_NULL, QUEUE_READY, perm, 2))
+        fail("cannot write %s: %s", QUEUE_READY, strerror(errno));
+    char knock[128];
+    snprintf(knock, sizeof(knock), "/local/domain/0/data/idc/idcxen-queue/fe/%u", peer);
+    double end = now_s() + 60, knocked = 0;
+    while (now_s() < end && (!knocked || now_s() < knocked + QUEUE_HOLD_S)) {
+        idc_context_dispatch(S.ctx, 100);
+        unsigned len;
+        char *v = knocked ? NULL : xs_read(xs, XBT_NULL, knock, &len);
+        if (v)
+            knocked = now_s();
+        free(v);
+    }
+    xs_rm(xs, XBT_NULL, QUEUE_READY);
+    xs_close(xs);
+    if (!knocked)
+        fail("domain %u never knocked", peer);
+    if (S.disconnects)
+        fail("the holder lost its connection");
+    idc_endpoint_destroy(&S.ep, NULL);
+    for (int i = 0; i < 20 && idc_endpoint_state(&S.ep) != IDC_EP_UNUSED; i++)
+        idc_context_dispatch(S.ctx, 50);
+    idc_context_destroy(S.ctx);
+    S.ctx = NULL;
+    reap(pid, "the backend");
+    pass("held the connection %d s while domain %u waited, then left", QUEUE_HOLD_S, peer);
+}
+
+/* PEER's side: the service appears, our knock waits while dom0's frontend holds the backend
+   (the backend acknowledges our pings, so the service must not disappear), then we connect. */
+static void queue_client(unsigned peer)
+{
+    set_suite(peer, other_side(peer));
+    begin("fe_queued");
+    struct xs_handle *xs = xs_open(0);
+    if (!xs)
+        fail("xs_open: %s", strerror(errno));
+    bool ready = false;
+    for (int i = 0; i < 600 && !ready; i++) {
+        unsigned len;
+        char *v = xs_read(xs, XBT_NULL, QUEUE_READY, &len);
+        ready = v != NULL;
+        free(v);
+        if (!ready)
+            usleep(100000);
+    }
+    xs_close(xs);
+    if (!ready)
+        fail("dom0's holder never connected");
+    side_open("xen:0/idcxen-queue", IDC_ROLE_FRONTEND);
+    if (!wait_for(&S.appears, 1, 60000))
+        fail("the service never appeared");
+    double t_appear = now_s();
+    if (!wait_for(&S.connects, 1, 60000))
+        fail("never connected (appears %d, disappears %d, state %d)", S.appears, S.disappears,
+             (int)idc_endpoint_state(&S.ep));
+    double waited = now_s() - t_appear;
+    if (S.disappears || S.appears != 1)
+        fail("the busy service flapped: appears %d, disappears %d", S.appears, S.disappears);
+    if (waited < QUEUE_HOLD_S / 2)
+        fail("connected after %.1f s: the holder did not hold the backend", waited);
+    echo_bye();
+    pass("waited %.1f s present (pings acknowledged), then connected", waited);
+    idc_endpoint_destroy(&S.ep, NULL);
+    idc_context_dispatch(S.ctx, 0);
+    idc_context_destroy(S.ctx);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char *const fe_checks[] = {
@@ -898,6 +1095,8 @@ static void list(void)
     printf("idcxen_dom0_domu::be_domain_destroyed\n");
     printf("idcxen_domu_dom0::fe_domain_destroyed\n");
     printf("idcxen_dom0_domu::be_domain_destroyed_republish\n");
+    printf("idcxen_dom0_dom0::fe_stale_service\nidcxen_dom0_dom0::fe_stale_republish\n");
+    printf("idcxen_dom0_domu::fe_queue_holder\nidcxen_dom0_domu::fe_queued\n");
 }
 
 static unsigned parse_dom(const char *s)
@@ -964,6 +1163,18 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && !strcmp(argv[1], "deny-client")) {
         deny_client(parse_dom(argv[2]));
+        return 0;
+    }
+    if (argc == 2 && !strcmp(argv[1], "stale")) {
+        stale();
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "queue-server")) {
+        queue_server(parse_dom(argv[2]));
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "queue-client")) {
+        queue_client(parse_dom(argv[2]));
         return 0;
     }
     if (argc == 2 && !strcmp(argv[1], "hostile")) {
