@@ -79,7 +79,7 @@ IDC_LINK := $(GEN_LINK) $(if $(wildcard $(LIBIDC)),$(LIBIDC) $(XEN_LIBS))
 OBJS := $(BENCH_SRCS:bench/%.c=$(BDIR)/%.o) $(RPC_OBJS) $(ICEORYX_OBJS) $(IDC_OBJS) $(GEN_OBJS)
 BIN  := $(BDIR)/idc-bench
 
-.PHONY: bench bench-build bench-deps
+.PHONY: bench bench-build bench-deps bench-prof
 bench: bench-build
 	$(BIN) -o $(BDIR) $(BENCH_FLAGS) $(if $(wildcard $(BUILD)/bin/idlc),-D idlc=$(BUILD)/bin/idlc)
 	@if command -v gnuplot >/dev/null 2>&1; then \
@@ -94,12 +94,23 @@ bench-deps:
 	@scripts/deps.sh $(BENCH_DEPS) || \
 	    echo "bench: some packages could not be installed; their peers will be skipped"
 
-$(BIN): $(OBJS)
+# relinked when libidc or the generated protocols change (the cases link them statically)
+$(BIN): $(OBJS) $(wildcard $(LIBIDC) $(LIBGEN))
 	$(CC) -o $@ $(OBJS) $(IDC_LINK) $(BENCH_LIBS)
 
 $(BDIR)/%.o: bench/%.c bench/harness.h bench/shmring.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -MMD -MP -c -o $@ $<
+
+# idc-prof: fixed-count workloads for callgrind (instructions per operation, load-independent);
+# bench/callgrind.sh runs them: make -f bench/bench.mk BUILD=build bench-prof
+PROF := $(BDIR)/idc-prof
+$(PROF): bench/prof.c bench/shmring.h bench/harness.h $(LIBIDC)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(IDC_CFLAGS) -o $@ bench/prof.c $(LIBIDC) $(XEN_LIBS) -lpthread
+
+bench-prof: $(PROF)
+	bench/callgrind.sh $(PROF) $(PROF_FLAGS)
 
 # Placeholders that register a skip line with the reason, so nothing is left out silently.
 $(BDIR)/peer_iceoryx_absent.o: bench/absent.c bench/harness.h

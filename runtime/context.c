@@ -197,6 +197,8 @@ void idc__kick(struct idc_context *ctx)
 {
     if (ctx->kicked || ctx->in_dispatch)
         return;   /* inside dispatch the pending list is drained before it returns */
+    if (!ctx->fd_exported)
+        return;   /* nobody polls the fd: every dispatch runs the deferred work first */
     ctx->kicked = true;
     uint64_t one = 1;
     if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* counter full: already readable */ }
@@ -315,9 +317,38 @@ void idc_context_destroy(struct idc_context *ctx)
     free(ctx);
 }
 
-int idc_context_fd(const struct idc_context *ctx)
+/* Rings of connected endpoints that are not armed (lazily armed contexts, spinners): arm
+   them so the fd turns readable on the next frame; frames already there, and deferred work,
+   make it readable now (called outside dispatch). */
+static void arm_for_fd(struct idc_context *ctx)
 {
-    return ctx ? ctx->epfd : -1;
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next) {
+        struct idc_conn *c = ep->conn;
+        if (ep->state == IDC_EP_CONNECTED && c && c->up && !c->rx.armed &&
+            idc_ring_rx_arm(&c->rx))
+            idc__ep_mark_pending(ep, IDC_PEND_RX);
+    }
+    if (ctx->pending || ctx->done_head) {
+        ctx->kicked = false;
+        idc__kick(ctx);
+    }
+}
+
+/* Handing out the fd switches the context to keeping it meaningful between dispatch calls:
+   rings stay armed and deferred work writes the kick eventfd. A context that is only ever
+   driven by dispatch arms its rings right before it blocks and skips those system calls. */
+int idc_context_fd(const struct idc_context *cctx)
+{
+    if (!cctx)
+        return -1;
+    struct idc_context *ctx = (struct idc_context *)cctx;   /* allocated by us, never const */
+    if (!ctx->fd_exported) {
+        ctx->fd_exported = true;
+        if (!ctx->in_dispatch)
+            arm_for_fd(ctx);
+        /* inside dispatch: dispatch arms everything before it returns */
+    }
+    return ctx->epfd;
 }
 
 uint64_t idc_context_id(const struct idc_context *ctx)
@@ -361,7 +392,7 @@ static int run_deferred(struct idc_context *ctx)
         ep->on_dirty = false;
         idc__ep_flush(ep);
     }
-    if (ctx->pending || ctx->done_head) {
+    if ((ctx->pending || ctx->done_head) && ctx->fd_exported) {
         /* still busy after the guard: make sure the fd stays readable */
         ctx->kicked = false;
         uint64_t one = 1;
@@ -371,10 +402,14 @@ static int run_deferred(struct idc_context *ctx)
     return n;
 }
 
-/* While an endpoint spins, the context's fds (peer HUP, timers, discovery, non-spinning
-   endpoints) are polled with a non-blocking epoll_wait at most this often; the rings themselves
-   are polled directly. Bounds the extra latency of fd events during a spin phase. */
+/* The context's fds (peer HUP, timers, discovery, buffer service, notifications of armed rings)
+   are polled with a non-blocking epoll_wait at most this often while dispatch finds its work
+   elsewhere: while an endpoint spins (SPIN_FD_POLL_NS), and on a lazily armed context (fd never
+   handed out) when dispatch ran deferred work or found frames or returned credit on a ring
+   itself (LAZY_FD_POLL_NS). Rings and credits are read directly. Bounds the extra latency of fd
+   events on those paths; a blocking wait always polls them at once. */
 #define SPIN_FD_POLL_NS 50000u
+#define LAZY_FD_POLL_NS 500000u
 
 static int poll_round(struct idc_context *ctx, int timeout_ms)
 {
@@ -397,6 +432,11 @@ static int poll_round(struct idc_context *ctx, int timeout_ms)
     return handled;
 }
 
+static bool fds_due(struct idc_context *ctx, uint64_t interval_ns)
+{
+    return idc__now_ns() - ctx->fds_polled_ns >= interval_ns;
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -415,6 +455,44 @@ static uint32_t max_spin_us(struct idc_context *ctx)
     return s;
 }
 
+/* Frames on rings that are not armed (nobody notifies them): spinners, and every ring of a
+   lazily armed context between two waits. Returns the endpoints that had frames. */
+static int sweep_rings(struct idc_context *ctx, bool spinners_only)
+{
+    int n = 0;
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+        if (ep->state == IDC_EP_CONNECTED && (!spinners_only || ep->spin_us) &&
+            idc__ep_spin_poll(ep))
+            n++;
+    return n;
+}
+
+/* Arms every ring that is not armed. Frames found by the re-check were published while it was
+   not armed, so no notification is on its way: they are handled here and count as work (a
+   blocking wait after them would sleep although their callbacks already ran: a lost wake-up). */
+static int arm_all(struct idc_context *ctx)
+{
+    int n = 0;
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+        if (ep->state == IDC_EP_CONNECTED && idc__ep_arm(ep, false))
+            n++;
+    return n;
+}
+
+/* Leaving dispatch: a context whose fd is polled from outside must have every ring armed, so
+   that the fd turns readable on the next frame. */
+static int dispatch_exit(struct idc_context *ctx)
+{
+    int n = run_deferred(ctx);
+    if (ctx->fd_exported) {
+        int a = arm_all(ctx);
+        if (a)
+            n += a + run_deferred(ctx);
+    }
+    ctx->in_dispatch = 0;
+    return n;
+}
+
 int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
 {
     if (!ctx)
@@ -422,12 +500,20 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
     if (ctx->in_dispatch)
         return IDC_ERR_STATE;
     ctx->in_dispatch = 1;
+    bool lazy = !ctx->fd_exported;
     int n = run_deferred(ctx), r = 0;
+    if (lazy)
+        n += sweep_rings(ctx, false);
     uint32_t spin = timeout_ms != 0 && n == 0 && !ctx->stop ? max_spin_us(ctx) : 0;
-    /* A spinner goes straight to the rings: the fds only when they are due (a syscall per
-       dispatch would dominate a spinning round trip). */
-    if (timeout_ms == 0 || n > 0 || ctx->stop ||
-        (spin && idc__now_ns() - ctx->fds_polled_ns >= SPIN_FD_POLL_NS)) {
+    /* The fds: at once when polling or after work (lazily armed contexts: when due), for a
+       spinner when due; a blocking wait goes straight to epoll_wait (one system call per
+       wake-up on the idle path). */
+    bool poll_fds;
+    if (timeout_ms == 0 || n > 0 || ctx->stop)
+        poll_fds = !lazy || fds_due(ctx, LAZY_FD_POLL_NS);
+    else
+        poll_fds = spin && fds_due(ctx, SPIN_FD_POLL_NS);
+    if (poll_fds) {
         r = poll_round(ctx, 0);
         if (r < 0)
             goto out_err;
@@ -445,9 +531,7 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
                     idc__ep_arm(ep, true);
             unsigned iter = 0;
             while (n == 0) {
-                for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
-                    if (ep->state == IDC_EP_CONNECTED && ep->spin_us && idc__ep_spin_poll(ep))
-                        n++;
+                n += sweep_rings(ctx, true);
                 n += run_deferred(ctx);
                 if (n)
                     break;
@@ -464,29 +548,23 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
                 }
                 cpu_relax();
             }
-            /* Before sleeping: re-arm every spinner and process what raced in. Frames found
-               by the re-check were published while we were disarmed, so no notification is on
-               its way: they count as work, or the blocking wait below would sleep although
-               their callbacks already ran (a lost wake-up). */
-            for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
-                if (ep->state == IDC_EP_CONNECTED && ep->spin_us && idc__ep_arm(ep, false))
-                    n++;
+        }
+        if (n == 0) {
+            /* Before sleeping: arm every ring (spinners, lazily armed ones) and handle what
+               raced in. */
+            n += arm_all(ctx);
             n += run_deferred(ctx);
         }
         if (n == 0) {
-            /* Blocking wait straight away: one syscall per wake-up on the idle path. */
             r = poll_round(ctx, timeout_ms);
             if (r < 0)
                 goto out_err;
             n += r;
         }
     }
-    n += run_deferred(ctx);
-    ctx->in_dispatch = 0;
-    return n;
+    return n + dispatch_exit(ctx);
 out_err:
-    run_deferred(ctx);
-    ctx->in_dispatch = 0;
+    dispatch_exit(ctx);
     return r;
 }
 

@@ -80,6 +80,8 @@ struct idc_context {
     bool stop;
     bool kicked;
     uint64_t fds_polled_ns;          /* last epoll_wait (spinning polls the fds only this often) */
+    bool fd_exported;                /* idc_context_fd was called: keep the fd meaningful between
+                                        dispatch calls (rings armed, kicks written) */
     struct idc_ep *eps;              /* all live endpoints */
     struct idc_ep *pending;          /* endpoints with deferred work (singly linked) */
     struct idc_ep *dirty;            /* endpoints with unflushed tx */

@@ -44,6 +44,7 @@ void idc_ring_rx_attach(struct idc_ring_rx *rx, void *mem, uint32_t size, uint32
     rx->max_frame = max_frame;
     /* A fresh consumer wants to hear about the first frame. */
     STORE_RLX(&rx->ctrl->prod_event, 1u);
+    rx->armed = true;
 }
 
 int idc_ring_tx_check(struct idc_ring_tx *tx)
@@ -64,7 +65,7 @@ int idc_ring_tx_check(struct idc_ring_tx *tx)
     return 0;
 }
 
-static void copy_in(struct idc_ring_tx *tx, uint32_t pos, const void *src, uint32_t len)
+void idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *src, uint32_t len)
 {
     uint32_t off = pos & tx->mask;
     uint32_t first = tx->size - off;
@@ -76,30 +77,17 @@ static void copy_in(struct idc_ring_tx *tx, uint32_t pos, const void *src, uint3
     }
 }
 
-int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h, const void *payload)
+int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize)
 {
-    uint32_t fsize = idc_frame_size(h->length);
-    if (tx->size - (tx->prod - tx->cons) < fsize) {
-        /* Only now look at the consumer's line again (keeps it from bouncing per frame). */
-        uint32_t cons = LOAD_ACQ(&tx->ctrl->cons);
-        uint32_t used = tx->prod - cons;
-        if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
-            return IDC_ERR_PROTO;
-        if (cons - tx->cons > tx->prod - tx->cons)     /* moved backwards */
-            return IDC_ERR_PROTO;
-        tx->cons = cons;
-        if (tx->size - used < fsize)
-            return IDC_ERR_AGAIN;
-    }
-    copy_in(tx, tx->prod, h, sizeof(*h));
-    if (h->length)
-        copy_in(tx, tx->prod + (uint32_t)sizeof(*h), payload, h->length);
-    tx->prod += fsize;
-    if (h->kind == IDC_FRAME_MESSAGE)
-        tx->msg_sent++;
-    /* Release: the frame bytes must be visible before the consumer sees the new prod. */
-    STORE_REL(&tx->ctrl->prod, tx->prod);
-    return 0;
+    /* Only now look at the consumer's line again (keeps it from bouncing per frame). */
+    uint32_t cons = LOAD_ACQ(&tx->ctrl->cons);
+    uint32_t used = tx->prod - cons;
+    if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
+        return IDC_ERR_PROTO;
+    if (cons - tx->cons > tx->prod - tx->cons)     /* moved backwards */
+        return IDC_ERR_PROTO;
+    tx->cons = cons;
+    return tx->size - used < fsize ? IDC_ERR_AGAIN : 0;
 }
 
 bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
@@ -140,7 +128,7 @@ int64_t idc_ring_rx_poll(struct idc_ring_rx *rx)
     return avail;
 }
 
-static void copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint32_t len)
+void idc_ring_copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint32_t len)
 {
     uint32_t off = pos & rx->mask;
     uint32_t first = rx->size - off;
@@ -150,29 +138,6 @@ static void copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint
         memcpy(dst, rx->data + off, first);
         memcpy((unsigned char *)dst + first, rx->data, len - first);
     }
-}
-
-int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *h, void *buf)
-{
-    uint32_t avail = rx->prod - rx->cons;
-    if (avail == 0)
-        return 1;
-    if (avail < sizeof(*h))
-        return IDC_ERR_PROTO;               /* a published partial frame */
-    copy_out(rx, rx->cons, h, sizeof(*h));  /* the only read of the header */
-    if (h->length > rx->max_frame)
-        return IDC_ERR_PROTO;
-    uint32_t fsize = idc_frame_size(h->length);
-    if (fsize > avail)
-        return IDC_ERR_PROTO;
-    if (h->kind < IDC_FRAME_MESSAGE || h->kind > IDC_FRAME_RESPONSE || h->flags || h->reserved)
-        return IDC_ERR_PROTO;
-    if (h->length)
-        copy_out(rx, rx->cons + (uint32_t)sizeof(*h), buf, h->length);  /* the only read */
-    rx->cons += fsize;
-    if (h->kind == IDC_FRAME_MESSAGE)
-        rx->msg_cons++;
-    return 0;
 }
 
 bool idc_ring_rx_publish(struct idc_ring_rx *rx)
@@ -193,6 +158,7 @@ bool idc_ring_rx_publish(struct idc_ring_rx *rx)
 
 bool idc_ring_rx_arm(struct idc_ring_rx *rx)
 {
+    rx->armed = true;
     STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
     /* Full barrier: prod_event must be visible before we re-read prod (pairs with
        idc_ring_tx_need_notify). */
@@ -202,6 +168,9 @@ bool idc_ring_rx_arm(struct idc_ring_rx *rx)
 
 void idc_ring_rx_disarm(struct idc_ring_rx *rx)
 {
-    /* prod_event == cons can never lie in (old, new] of a producer at prod >= cons. */
-    STORE_RLX(&rx->ctrl->prod_event, rx->cons);
+    /* Half the index space away from cons: never in (old, new] of the producer's next decision
+       while fewer than 2^31 bytes were published since its last one. (cons itself would be:
+       frames pushed but not yet flushed may already be consumed, and old lags behind them.) */
+    rx->armed = false;
+    STORE_RLX(&rx->ctrl->prod_event, rx->cons + 0x80000000u);
 }

@@ -34,6 +34,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
+
+#include "idc.h"   /* IDC_ERR_* */
 
 #define IDC_RING_CACHELINE  64u
 #define IDC_RING_CTRL_SIZE  256u      /* control block, keeps data 256-byte aligned */
@@ -99,6 +102,7 @@ struct idc_ring_rx {
     uint32_t msg_cons;     /* private: messages consumed */
     uint32_t published_msg_cons;  /* msg_cons last stored to shared memory */
     uint32_t max_frame;
+    bool armed;            /* private: prod_event asks for a notification (idc_ring_rx_arm) */
 };
 
 /* Bytes of shared memory for one ring with `size` data bytes. */
@@ -123,9 +127,76 @@ static inline uint32_t idc_ring_tx_msg_credit(const struct idc_ring_tx *tx)
 {
     return tx->msg_limit - (tx->msg_sent - tx->msg_cons);
 }
+/* Out-of-line parts of idc_ring_push / idc_ring_rx_pop: re-reading cons when the ring looks
+   full (0, IDC_ERR_AGAIN, IDC_ERR_PROTO), and copies that wrap around the end of the data. */
+int      idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize);
+void     idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *src,
+                          uint32_t len);
+void     idc_ring_copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint32_t len);
+
+/* Small copies without a call into the C library: the frames of a message or a short
+   transaction are a few dozen bytes, where the call and its size dispatch cost more than the
+   copy itself. Each byte of dst is stored from one load of src; bytes in the overlap of the two
+   halves are loaded twice and the later load wins, which is harmless on the receive side too:
+   only the private copy is ever used (copy once, then validate). */
+static inline __attribute__((always_inline)) void idc_ring_copy_bytes(unsigned char *dst,
+                                                                      const unsigned char *src,
+                                                                      uint32_t len)
+{
+    if (len >= 8 && len <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + len - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + len - 8, &b, 8);
+    } else if (len > 16 && len <= 32) {
+        uint64_t a[2], b[2];
+        memcpy(a, src, 16);
+        memcpy(b, src + len - 16, 16);
+        memcpy(dst, a, 16);
+        memcpy(dst + len - 16, b, 16);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + len - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + len - 4, &b, 4);
+    } else if (len) {
+        memcpy(dst, src, len);
+    }
+}
+
 /* Writes one frame and publishes it (release). Returns 0, IDC_ERR_AGAIN (no room: only a peer
-   that stopped consuming can cause it, callers sized the ring), IDC_ERR_PROTO (bad cons). */
-int      idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h, const void *payload);
+   that stopped consuming can cause it, callers sized the ring), IDC_ERR_PROTO (bad cons).
+   Inline: it is the whole send path of a message. */
+static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
+                                const void *payload)
+{
+    uint32_t len = h->length;
+    uint32_t fsize = idc_frame_size(len);
+    if (tx->size - (tx->prod - tx->cons) < fsize) {
+        int r = idc_ring_tx_room(tx, fsize);
+        if (r)
+            return r;
+    }
+    uint32_t off = tx->prod & tx->mask;
+    if (tx->size - off >= fsize) {
+        /* The whole frame lies before the end of the data area (the common case). */
+        unsigned char *d = tx->data + off;
+        memcpy(d, h, sizeof(*h));
+        idc_ring_copy_bytes(d + sizeof(*h), (const unsigned char *)payload, len);
+    } else {
+        idc_ring_copy_in(tx, tx->prod, h, sizeof(*h));
+        if (len)
+            idc_ring_copy_in(tx, tx->prod + (uint32_t)sizeof(*h), payload, len);
+    }
+    tx->prod += fsize;
+    if (h->kind == IDC_FRAME_MESSAGE)
+        tx->msg_sent++;
+    /* Release: the frame bytes must be visible before the consumer sees the new prod. */
+    __atomic_store_n(&tx->ctrl->prod, tx->prod, __ATOMIC_RELEASE);
+    return 0;
+}
 /* Notify decision for everything published since the last call: true if the consumer asked. */
 bool     idc_ring_tx_need_notify(struct idc_ring_tx *tx);
 /* Ask to be notified once message credit is back; returns true if it already is (no wait). */
@@ -141,14 +212,47 @@ static inline bool idc_ring_rx_pending(const struct idc_ring_rx *rx)
 }
 /* Copies the next frame out (header into *h, payload into buf of rx->max_frame bytes) and
    validates the header's framing (length bound and fit, kind, flags, reserved). Requires
-   idc_ring_rx_poll() to have shown data. Returns 0, 1 (no complete frame), IDC_ERR_PROTO. */
-int      idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *h, void *buf);
+   idc_ring_rx_poll() to have shown data. Returns 0, 1 (no complete frame), IDC_ERR_PROTO.
+   Inline: it is the whole receive path of a message. */
+static inline int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *h, void *buf)
+{
+    uint32_t avail = rx->prod - rx->cons;
+    if (avail == 0)
+        return 1;
+    if (avail < sizeof(*h))
+        return IDC_ERR_PROTO;               /* a published partial frame */
+    uint32_t off = rx->cons & rx->mask;
+    bool flat = rx->size - off >= sizeof(*h);
+    if (flat)
+        memcpy(h, rx->data + off, sizeof(*h));   /* the only read of the header */
+    else
+        idc_ring_copy_out(rx, rx->cons, h, sizeof(*h));
+    uint32_t len = h->length;
+    if (len > rx->max_frame)
+        return IDC_ERR_PROTO;
+    uint32_t fsize = idc_frame_size(len);
+    if (fsize > avail)
+        return IDC_ERR_PROTO;
+    if (h->kind < IDC_FRAME_MESSAGE || h->kind > IDC_FRAME_RESPONSE || h->flags || h->reserved)
+        return IDC_ERR_PROTO;
+    if (len) {                                   /* the only read of the payload */
+        if (flat && rx->size - off >= fsize)
+            idc_ring_copy_bytes((unsigned char *)buf, rx->data + off + sizeof(*h), len);
+        else
+            idc_ring_copy_out(rx, rx->cons + (uint32_t)sizeof(*h), buf, len);
+    }
+    rx->cons += fsize;
+    if (h->kind == IDC_FRAME_MESSAGE)
+        rx->msg_cons++;
+    return 0;
+}
 /* Publishes cons/msg_cons (release). Returns true if the producer asked to be told (credit). */
 bool     idc_ring_rx_publish(struct idc_ring_rx *rx);
 /* Before sleeping: prod_event = cons + 1, full barrier, re-check. Returns true if data arrived
-   meanwhile (do not sleep). */
+   meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
 bool     idc_ring_rx_arm(struct idc_ring_rx *rx);
-/* While spinning: ask not to be notified. */
+/* While running or spinning: ask not to be notified (no barrier: a producer that still sees
+   the old prod_event only notifies once too often). */
 void     idc_ring_rx_disarm(struct idc_ring_rx *rx);
 
 #endif /* IDC_RING_H */
