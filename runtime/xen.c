@@ -100,7 +100,9 @@ struct xen_ep {
     uint32_t refused_instance;  /* frontend: backend instance that refused us for good */
     bool     refused;
     uint32_t epoch;
-    uint32_t skip_dom, skip_epoch;   /* backend: frontend attempt not to retry */
+    uint32_t fid;               /* frontend: ours (random, per endpoint); backend: the peer's */
+    uint64_t skip_fk;           /* backend: frontend attempt not to retry (see fk_make) ... */
+    uint32_t skip_epoch;        /* ... and its epoch */
     bool     skip_valid;
     bool     port_valid;
     uint32_t port;
@@ -164,20 +166,51 @@ static void path_b(struct idc_ep *ep, char *out, const char *sub)
              sub ? "/" : "", sub ? sub : "");
 }
 
-/* F for frontend domain fe, F/<key> */
-static void path_f(struct idc_ep *ep, unsigned fe, char *out, const char *key)
+/* A frontend endpoint is known to the backend by its domain and its id (random, per endpoint,
+   so several frontends of one domain can wait for the same service): "fk" packs both. A
+   frontend passes 0 for itself. */
+static uint64_t fk_make(unsigned dom, uint32_t fid) { return (uint64_t)fid << 32 | dom; }
+static unsigned fk_dom(uint64_t fk) { return (unsigned)(fk & 0xffffffffu); }
+static uint32_t fk_id(uint64_t fk) { return (uint32_t)(fk >> 32); }
+static uint64_t fk_of(struct idc_ep *ep, uint64_t fk)
 {
-    char s[IDC_NAME_MAX + 1];
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s%s%s", fe_dom(ep, fe),
-             be_dom(ep), svc(ep, s), key ? "/" : "", key ? key : "");
+    return ep->role == IDC_ROLE_FRONTEND ? fk_make(fe_dom(ep, 0), X(ep)->fid) : fk;
 }
 
-/* B/conn/<fe>/<key> or B/fe/<fe> */
-static void path_k(struct idc_ep *ep, unsigned fe, const char *dir, char *out, const char *key)
+static int parse_u32(const char *s, uint32_t max, uint32_t *out);
+
+/* "DOMID-ID", both strict decimal (a knock node's name; xenstore paths hold no dots) */
+static int parse_fk(const char *name, uint64_t *fk)
+{
+    char d[16];
+    size_t n = strcspn(name, "-");
+    uint32_t dom, id;
+    if (n == 0 || n >= sizeof(d) || name[n] != '-')
+        return -EINVAL;
+    memcpy(d, name, n);
+    d[n] = 0;
+    if (parse_u32(d, XEN_DOMID_MAX, &dom) || parse_u32(name + n + 1, 0x7fffffffu, &id) || !id)
+        return -EINVAL;
+    *fk = fk_make(dom, id);
+    return 0;
+}
+
+/* F of frontend fk, F/<key>: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
+static void path_f(struct idc_ep *ep, uint64_t fk, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u%s%s", be_dom(ep), svc(ep, s),
-             dir, fe_dom(ep, fe), key ? "/" : "", key ? key : "");
+    fk = fk_of(ep, fk);
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", fk_dom(fk),
+             be_dom(ep), svc(ep, s), fk_id(fk), key ? "/" : "", key ? key : "");
+}
+
+/* B/conn/<fe>-<id>/<key> or B/fe/<fe>-<id> */
+static void path_k(struct idc_ep *ep, uint64_t fk, const char *dir, char *out, const char *key)
+{
+    char s[IDC_NAME_MAX + 1];
+    fk = fk_of(ep, fk);
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be_dom(ep),
+             svc(ep, s), dir, fk_dom(fk), fk_id(fk), key ? "/" : "", key ? key : "");
 }
 
 static int neg_errno(void) { return errno > 0 ? -errno : -EIO; }
@@ -428,7 +461,7 @@ static void chan_release(struct idc_ep *ep)
     s->port_valid = false;
     if (s->watching_f) {
         char p[XEN_PATH_MAX], tok[16];
-        path_f(ep, s->peer, p, NULL);
+        path_f(ep, fk_make(s->peer, s->fid), p, NULL);
         snprintf(tok, sizeof(tok), "idc%u", s->serial);
         xs_unwatch(xc->xs, p, tok);
         s->watching_f = false;
@@ -441,7 +474,7 @@ static void xen_chan_close(struct idc_ep *ep)
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
     bool fe = ep->role == IDC_ROLE_FRONTEND;
-    unsigned peer = s->peer;
+    uint64_t peer = fk_make(s->peer, s->fid);
     uint32_t epoch = s->epoch;
     /* State first, then the unmap: a peer woken by the unmap notification reads a clean close
        in xenstore, and only a missing close means the process died. */
@@ -453,7 +486,7 @@ static void xen_chan_close(struct idc_ep *ep)
         } else {
             path_k(ep, peer, "conn", p, "state");
             st_writef(xc->xs, XBT_NULL, p, "%d", XB_CLOSED);
-            s->skip_dom = peer;
+            s->skip_fk = peer;
             s->skip_epoch = epoch;
             s->skip_valid = true;
         }
@@ -546,6 +579,67 @@ static int parse_hashes(const char *s, uint64_t *out, uint32_t n)
     return 0;
 }
 
+static void fe_answer_arm(struct idc_ep *ep);
+
+/* The backend serves another protocol or no common version: no connection can come of it, but
+   knock anyway with what we speak (no rings), so the backend refuses and logs it as on every
+   transport. We stay refused for this backend instance either way. */
+static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_ctx *xc = xctx(ep->ctx);
+    const struct idc_protocol *pr = ep->proto;
+    uint32_t v = pr->max_version;
+    if (vmax >= pr->min_version && vmin <= pr->max_version)
+        v = min32(vmax, pr->max_version);        /* the highest shared number: its hash differs */
+    char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
+    path_f(ep, 0, f, NULL);
+    path_k(ep, 0, "fe", k, NULL);
+    uint16_t bed[1] = { (uint16_t)s->peer };
+    s->epoch = rand_nonzero();
+    int r = 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL) {
+            r = neg_errno();
+            break;
+        }
+        xs_rm(xc->xs, t, f);
+        r = xs_mkdir(xc->xs, t, f) ? 0 : neg_errno();
+        if (!r)
+            r = st_perms(xc->xs, t, f, xc->self, XS_PERM_NONE, bed, 1, XS_PERM_READ);
+        if (!r)
+            r = st_kwritef(xc->xs, t, f, "protocol", "%s", pr->name) ||
+                st_kwritef(xc->xs, t, f, "version", "%u", v) ||
+                st_kwritef(xc->xs, t, f, "version-hash", "%016llx",
+                           (unsigned long long)pr->version_hash[v - pr->min_version]) ||
+                st_kwritef(xc->xs, t, f, "be-instance", "%u", s->instance) ||
+                st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ||
+                st_kwritef(xc->xs, t, f, "state", "%d", XB_INITIALISED) ? -EIO : 0;
+        if (!r)
+            r = st_writef(xc->xs, t, k, "%u", s->epoch);
+        if (!r)
+            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, bed, 1,
+                         XS_PERM_READ | XS_PERM_WRITE);
+        if (r) {
+            xs_transaction_end(xc->xs, t, true);
+            break;
+        }
+        if (xs_transaction_end(xc->xs, t, false))
+            break;
+        r = neg_errno();
+        if (r != -EAGAIN)
+            break;
+    }
+    if (r) {
+        idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: cannot tell the backend about the mismatch: %s",
+                 ep->address, strerror(-r));
+        return;
+    }
+    s->hs = XH_WAIT_BE;     /* its refusal (K state 6) ends the attempt */
+    fe_answer_arm(ep);
+}
+
 static void fe_try_connect(struct idc_ep *ep)
 {
     struct xen_ep *s = X(ep);
@@ -596,6 +690,8 @@ static void fe_try_connect(struct idc_ep *ep)
             idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend's service node: %s", ep->address, bad);
         s->refused = true;
         s->refused_instance = s->instance;   /* wait for another backend instance */
+        if (status == IDC_ERR_MISMATCH)
+            fe_knock_mismatch(ep, vmin, vmax);
         return;
     }
     frame = min32(frame, ep->max_frame);
@@ -700,10 +796,16 @@ static void fe_try_connect(struct idc_ep *ep)
         return;
     }
     s->hs = XH_WAIT_BE;
+    fe_answer_arm(ep);
+    fe_check(ep);    /* the answer may be there already */
+}
+
+static void fe_answer_arm(struct idc_ep *ep)
+{
+    struct xen_ep *s = X(ep);
     s->ping = 0;
     s->acked = s->silent = false;
     idc__timer_arm(ep->ctx, &s->answer, XEN_ANSWER_MS);
-    fe_check(ep);    /* the answer may be there already */
 }
 
 static void knock_text(const struct xen_ep *s, char *out)
@@ -870,9 +972,9 @@ static bool be_allowed(struct xen_ep *s, unsigned d)
     return false;
 }
 
-static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status,
+static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status,
+static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status,
                       const char *fmt, ...)
 {
     struct xen_ep *s = X(ep);
@@ -882,14 +984,14 @@ static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing domain %u: %s (%s)", ep->address, fe, reason,
-             idc_strerror(status));
-    s->skip_dom = fe;
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing domain %u: %s (%s)", ep->address, fk_dom(fk),
+             reason, idc_strerror(status));
+    s->skip_fk = fk;
     s->skip_epoch = epoch;
     s->skip_valid = true;
     char k[XEN_PATH_MAX];
-    path_k(ep, fe, "conn", k, NULL);
-    uint16_t d[1] = { (uint16_t)fe };
+    path_k(ep, fk, "conn", k, NULL);
+    uint16_t d[1] = { (uint16_t)fk_dom(fk) };
     for (int attempt = 0; attempt < 8; attempt++) {
         xs_transaction_t t = xs_transaction_start(xc->xs);
         if (t == XBT_NULL)
@@ -910,13 +1012,14 @@ static void be_refuse(struct idc_ep *ep, unsigned fe, uint32_t epoch, int status
     }
 }
 
-/* Who created the knock node B/fe/<d>: xenstored makes an unprivileged creator the owner, and
-   only dom0 can hand a node to someone else, so the owner names the frontend's domain. */
-static bool knock_genuine(struct idc_ep *ep, unsigned d)
+/* Who created the knock node B/fe/<d>-<id>: xenstored makes an unprivileged creator the owner,
+   and only dom0 can hand a node to someone else, so the owner names the frontend's domain. */
+static bool knock_genuine(struct idc_ep *ep, uint64_t fk)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
+    unsigned d = fk_dom(fk);
     char k[XEN_PATH_MAX];
-    path_k(ep, d, "fe", k, NULL);
+    path_k(ep, fk, "fe", k, NULL);
     unsigned n = 0;
     struct xs_permissions *p = xs_get_permissions(xc->xs, XBT_NULL, k, &n);
     if (!p)
@@ -926,30 +1029,31 @@ static bool knock_genuine(struct idc_ep *ep, unsigned d)
     return owner == d || (d == 0 && owner == xc->self);
 }
 
-/* Try to accept frontend d; returns true if a connection came up. */
-static bool be_connect(struct idc_ep *ep, unsigned d)
+/* Try to accept frontend fk; returns true if a connection came up. */
+static bool be_connect(struct idc_ep *ep, uint64_t fk)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
+    unsigned d = fk_dom(fk);
     char f[XEN_PATH_MAX], val[XEN_VALUE_MAX] = "";
-    path_f(ep, d, f, NULL);
+    path_f(ep, fk, f, NULL);
     uint32_t st, epoch, inst, v, frame, tx, msg, ring, np, cref, port;
     if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) || st != XB_INITIALISED ||
         st_ku32(xc->xs, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch == 0)
         return false;      /* not (yet) a connection request */
-    if (s->skip_valid && s->skip_dom == d && s->skip_epoch == epoch)
+    if (s->skip_valid && s->skip_fk == fk && s->skip_epoch == epoch)
         return false;      /* already refused or closed: wait for a new attempt */
     if (st_ku32(xc->xs, XBT_NULL, f, "be-instance", 0x7fffffffu, &inst) || inst != s->instance) {
-        be_refuse(ep, d, epoch, IDC_ERR_DISCONNECTED, "request addressed to another instance");
+        be_refuse(ep, fk, epoch, IDC_ERR_DISCONNECTED, "request addressed to another instance");
         return false;
     }
     if (!be_allowed(s, d)) {
-        be_refuse(ep, d, epoch, IDC_ERR_PERM, "domain %u not allowed by the service's policy", d);
+        be_refuse(ep, fk, epoch, IDC_ERR_PERM, "domain %u not allowed by the service's policy", d);
         return false;
     }
     if (st_kread(xc->xs, XBT_NULL, f, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
         strcmp(val, ep->proto->name) != 0) {
-        be_refuse(ep, d, epoch, IDC_ERR_MISMATCH, "protocol '%s' requested, '%s' served", val,
+        be_refuse(ep, fk, epoch, IDC_ERR_MISMATCH, "protocol '%s' requested, '%s' served", val,
                   ep->proto->name);
         return false;
     }
@@ -958,7 +1062,7 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
         v < ep->proto->min_version || v > ep->proto->max_version ||
         st_kread(xc->xs, XBT_NULL, f, "version-hash", val, 17) || parse_hashes(val, &h, 1) ||
         h != ep->proto->version_hash[v - ep->proto->min_version]) {
-        be_refuse(ep, d, epoch, IDC_ERR_MISMATCH, "version or IDL hash not served");
+        be_refuse(ep, fk, epoch, IDC_ERR_MISMATCH, "version or IDL hash not served");
         return false;
     }
     if (st_ku32(xc->xs, XBT_NULL, f, "max-frame", ep->max_frame, &frame) ||
@@ -971,26 +1075,27 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
         np != (uint32_t)ring_pages(ring) ||
         st_ku32(xc->xs, XBT_NULL, f, "ctrl-ref", 0xffffffffu, &cref) ||
         st_ku32(xc->xs, XBT_NULL, f, "event-channel", 0xffffffffu, &port)) {
-        be_refuse(ep, d, epoch, IDC_ERR_PROTO, "connection keys missing or out of range");
+        be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "connection keys missing or out of range");
         return false;
     }
     /* Event channel first: the control page's unmap notification goes through it. */
     xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(xc->ev, d, port);
     if (lp < 0) {
-        be_refuse(ep, d, epoch, IDC_ERR_IO, "cannot bind event channel %u: %s", port,
+        be_refuse(ep, fk, epoch, IDC_ERR_IO, "cannot bind event channel %u: %s", port,
                   strerror(errno));
         return false;
     }
     s->port = (uint32_t)lp;
     s->port_valid = true;
     s->peer = d;
+    s->fid = fk_id(fk);
     s->ctrl = xengnttab_map_grant_ref_notify(xc->gt, d, cref, PROT_READ | PROT_WRITE,
                                              (uint32_t)offsetof(struct xen_ctrl_page, be_live),
                                              s->port);
     if (!s->ctrl) {
         int e = errno;
         chan_release(ep);
-        be_refuse(ep, d, epoch, IDC_ERR_IO, "cannot map control page (ref %u): %s", cref,
+        be_refuse(ep, fk, epoch, IDC_ERR_IO, "cannot map control page (ref %u): %s", cref,
                   strerror(e));
         return false;
     }
@@ -1000,14 +1105,14 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
     if (cp.magic != XEN_CTRL_MAGIC || cp.ring_size != ring || cp.nrefs != np ||
         cp.epoch != epoch || !cp.fe_live) {
         chan_release(ep);
-        be_refuse(ep, d, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
+        be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
         return false;
     }
     s->rings = xengnttab_map_domain_grant_refs(xc->gt, np, d, cp.refs, PROT_READ | PROT_WRITE);
     if (!s->rings) {
         int e = errno;
         chan_release(ep);
-        be_refuse(ep, d, epoch, IDC_ERR_IO, "cannot map %u ring pages: %s", np, strerror(e));
+        be_refuse(ep, fk, epoch, IDC_ERR_IO, "cannot map %u ring pages: %s", np, strerror(e));
         return false;
     }
     s->npages = np;
@@ -1020,7 +1125,7 @@ static bool be_connect(struct idc_ep *ep, unsigned d)
     s->watching_f = xs_watch(xc->xs, f, tok);
     /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
     char k[XEN_PATH_MAX];
-    path_k(ep, d, "conn", k, NULL);
+    path_k(ep, fk, "conn", k, NULL);
     uint16_t dd[1] = { (uint16_t)d };
     bool ok = false;
     for (int attempt = 0; attempt < 8 && !ok; attempt++) {
@@ -1069,11 +1174,11 @@ static bool domain_gone(struct idc_ep *ep, unsigned d)
    knock's text}. The frontend rewrites its knock now and then (a ping); an acknowledged ping
    tells it this backend is alive and it should keep waiting. A knock we already answered for
    this epoch (connected or refused) is left alone. */
-static void be_ack(struct idc_ep *ep, unsigned d)
+static void be_ack(struct idc_ep *ep, uint64_t fk)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
     char k[XEN_PATH_MAX], c[XEN_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
-    path_k(ep, d, "fe", k, NULL);
+    path_k(ep, fk, "fe", k, NULL);
     if (st_read(xc->xs, XBT_NULL, k, v, sizeof(v)))
         return;
     /* hostile text: "EPOCH" or "EPOCH/PING", decimal */
@@ -1085,7 +1190,7 @@ static void be_ack(struct idc_ep *ep, unsigned d)
     if (parse_u32(ep_text, 0x7fffffffu, &epoch) || epoch == 0 ||
         (v[n] && parse_u32(v + n + 1, 0xffffffffu, &ping)))
         return;
-    path_k(ep, d, "conn", c, NULL);
+    path_k(ep, fk, "conn", c, NULL);
     uint32_t kep = 0, kst = 0;
     if (st_ku32(xc->xs, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
         st_ku32(xc->xs, XBT_NULL, c, "state", 6, &kst) == 0 && kst != XB_INITWAIT)
@@ -1093,7 +1198,7 @@ static void be_ack(struct idc_ep *ep, unsigned d)
     if (kep == epoch && st_kread(xc->xs, XBT_NULL, c, "seen", seen, sizeof(seen)) == 0 &&
         !strcmp(seen, v))
         return;
-    uint16_t dd[1] = { (uint16_t)d };
+    uint16_t dd[1] = { (uint16_t)fk_dom(fk) };
     for (int attempt = 0; attempt < 8; attempt++) {
         xs_transaction_t t = xs_transaction_start(xc->xs);
         if (t == XBT_NULL)
@@ -1124,11 +1229,11 @@ static void be_ack_all(struct idc_ep *ep)
     if (!ents)
         return;
     for (unsigned i = 0; i < n && i < 4096; i++) {
-        uint32_t d;
-        if (parse_u32(ents[i], XEN_DOMID_MAX, &d) || (s->hs == XH_UP && d == s->peer) ||
-            !be_allowed(s, d) || !knock_genuine(ep, d))
+        uint64_t fk;
+        if (parse_fk(ents[i], &fk) || (s->hs == XH_UP && fk == fk_make(s->peer, s->fid)) ||
+            !be_allowed(s, fk_dom(fk)) || !knock_genuine(ep, fk))
             continue;
-        be_ack(ep, d);
+        be_ack(ep, fk);
     }
     free(ents);
 }
@@ -1141,7 +1246,7 @@ static void be_scan(struct idc_ep *ep)
         return;
     if (s->hs == XH_UP) {
         char f[XEN_PATH_MAX];
-        path_f(ep, s->peer, f, NULL);
+        path_f(ep, fk_make(s->peer, s->fid), f, NULL);
         uint32_t st, epoch;
         if (domain_gone(ep, s->peer))
             idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
@@ -1165,10 +1270,10 @@ static void be_scan(struct idc_ep *ep)
     if (!ents)
         return;
     for (unsigned i = 0; i < n && n <= 4096; i++) {
-        uint32_t d;
-        if (parse_u32(ents[i], XEN_DOMID_MAX, &d) || !knock_genuine(ep, d))
+        uint64_t fk;
+        if (parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
             continue;
-        if (be_connect(ep, d))
+        if (be_connect(ep, fk))
             break;
     }
     free(ents);
@@ -1464,7 +1569,7 @@ static int parse_address(struct idc_ep *ep)
         return IDC_ERR_INVAL;
     memcpy(svcname, name + off, len);
     svcname[len] = 0;
-    if (!idc__valid_name(svcname))
+    if (!idc__valid_name(svcname) || strchr(svcname, '.'))   /* xenstore paths hold no dots */
         return IDC_ERR_INVAL;
     s->svc_off = (uint8_t)off;
     s->svc_len = (uint8_t)len;
@@ -1483,7 +1588,7 @@ static int xen_ep_start(struct idc_ep *ep)
     if (parse_address(ep) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
                  "a backend xen:NAME or xen:self/NAME, optionally ?allow=D[,D...]; NAME is "
-                 "[A-Za-z0-9._-]{1,64}", ep->address);
+                 "[A-Za-z0-9_-]{1,64} (xenstore paths hold no dots)", ep->address);
         return IDC_ERR_INVAL;
     }
     int r = xen_ctx_open(ep->ctx, ep->address);
@@ -1496,6 +1601,7 @@ static int xen_ep_start(struct idc_ep *ep)
         return be_publish(ep);
     }
     s->retry.fn = fe_retry_fire;
+    s->fid = rand_nonzero();
     char b[XEN_PATH_MAX], tok[16];
     path_b(ep, b, NULL);
     snprintf(tok, sizeof(tok), "idc%u", s->serial);
@@ -1554,8 +1660,8 @@ static void xen_ep_stop(struct idc_ep *ep)
     s->serial = 0;
 }
 
-/* Remote buffers over Xen (grant copy) are not built yet: buffer.c serves every context's
-   registrations through the shm transport, so these are never reached. */
+/* Never reached: buffer.c keeps allocations and same-domain users on the shm transport and
+   sends users in other domains to xenbuf.c (grant copy through the user's bounce pages). */
 static int xen_buf_alloc(struct idc_context *ctx, struct idc_alloc *a)
 {
     (void)ctx;

@@ -11,6 +11,7 @@
 #include "runtime/util.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #define WAIT 5000
@@ -83,7 +84,8 @@ RTT_TEST(deadlock, symmetric_full_load_finishes, 60)
     cr_assert_gt(sb.started, 0);
     /* full load means the window was exhausted: submissions hit IDC_ERR_AGAIN */
     cr_assert_gt(rtt_field(la, "again") + rtt_field(lb, "again"), 0, "never ran out of credit");
-    cr_assert_gt(sa.sub + sb.sub, 2000, "too little work: A: %s B: %s", la, lb);
+    cr_assert_gt(sa.sub + sb.sub, getenv("RTT_SLOW") ? 100 : 2000, "too little work: A: %s B: %s",
+                 la, lb);
     cr_assert_eq(rtt_file_count("A", "disconnect"), 0, "%s", rtt_file_text("A"));
     cr_assert_eq(rtt_file_count("B", "disconnect"), 0, "%s", rtt_file_text("B"));
     cr_log_info("symmetric: %lld + %lld transactions", sa.sub, sb.sub);
@@ -125,7 +127,8 @@ RTT_TEST(deadlock, three_stage_stack_full_load_finishes, 60)
     cr_assert_eq(m.err + m.disc + m.bad, 0, "mid: %s", lm);
     cr_assert_eq(m.handled, f.sub, "front submitted %lld, mid handled %lld", f.sub, m.handled);
     cr_assert_eq(m.sub, f.sub, "mid forwarded %lld of %lld", m.sub, f.sub);
-    cr_assert_gt(f.sub, 2000, "too little work: %s", lf);
+    /* on emulated CPUs (the runtime suite over xen, RTT_SLOW=1) a few hundred is all 2.5 s do */
+    cr_assert_gt(f.sub, getenv("RTT_SLOW") ? 100 : 2000, "too little work: %s", lf);
     cr_assert_gt(rtt_field(lm, "again"), 0, "mid never ran out of downstream credit: %s", lm);
     cr_log_info("stack: %lld transactions through 3 processes", f.sub);
     for (int i = 0; i < 3; i++) {

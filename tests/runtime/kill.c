@@ -113,6 +113,13 @@ static bool busy_enough(void *arg)
     return w->e->n_held >= w->n && w->e->n_txns >= w->txns;
 }
 
+struct ok_wait { const char *file; long long ok; };
+static bool fe_ok(struct ok_wait *w)
+{
+    char line[512];
+    return rtt_file_last(w->file, "stat ", line, sizeof line) && rtt_field(line, "ok") >= w->ok;
+}
+
 RTT_TEST(kill, kill9_frontend_mid_transfer, 60)
 {
     struct rtt_log log = { 0 };
@@ -140,7 +147,10 @@ RTT_TEST(kill, kill9_frontend_mid_transfer, 60)
     cr_assert(rtt_wait_connect(&be, 2, WAIT), "no reconnect: \"%s\"", be.ev);
     cr_assert(rtt_wait_file(ctx, "fe2", "connect connect", 1, WAIT));
     uint64_t n0 = be.n_txns;
-    RTT_DISPATCH_WHILE(ctx, be.n_txns < n0 + 300, 10000);
+    /* until the frontend has its 300 answers (not just the backend its 300 requests: on a slow
+       machine 32 answers may still be on their way when it is stopped) */
+    struct ok_wait ow = { "fe2", 300 };
+    RTT_DISPATCH_WHILE(ctx, be.n_txns < n0 + 300 || !fe_ok(&ow), 20000);
     st = rtt_stop(fe2, SIGTERM, ctx, WAIT);
     cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", rtt_file_text("fe2"));
     char line[512];

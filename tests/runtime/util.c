@@ -61,9 +61,27 @@ const char *rtt_path(const char *name)
     return b;
 }
 
+void rtt_address(char *out, size_t size, enum idc_role role, const char *name)
+{
+    const char *xen = getenv("IDC_TEST_XEN");
+    if (xen && *xen && role == IDC_ROLE_FRONTEND)
+        snprintf(out, size, "xen:%s/%s", xen, name);
+    else if (xen && *xen)
+        snprintf(out, size, "xen:%s", name);
+    else
+        snprintf(out, size, "shm:%s", name);
+}
+
 const char *rtt_helper(const char *name)
 {
     static char path[4096];
+    const char *dir = getenv("RTT_BIN_DIR");
+    if (dir && *dir) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (access(path, X_OK) != 0)
+            cr_skip_test("peer program %s not found", path);
+        return path;
+    }
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0)
@@ -526,7 +544,7 @@ void rtt_ep_create(struct rtt_ep *e, struct idc_context *ctx, enum idc_role role
     else if (strchr(name, ':'))
         snprintf(addr, sizeof addr, "%s", name);
     else
-        snprintf(addr, sizeof addr, "shm:%s", name);
+        rtt_address(addr, sizeof addr, role, name);
     /* keep hooks set by the caller before create */
     e->ctx = ctx;
     e->backend = role == IDC_ROLE_BACKEND;

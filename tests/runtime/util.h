@@ -16,7 +16,12 @@ extern char rtt_dir[256];            /* this test's directory (also $IDC_SHM_DIR
 void rtt_setup(void);                /* .init of every test */
 void rtt_teardown(void);             /* .fini: kill peers, remove the directory */
 const char *rtt_path(const char *name);   /* rtt_dir/name, in a rotating static buffer */
-const char *rtt_helper(const char *name); /* peer program path; cr_skip if absent */
+const char *rtt_helper(const char *name); /* peer program path ($RTT_BIN_DIR or bin/ next to
+                                             the test program); cr_skip if absent */
+/* The address of service `name` for role: shm:NAME, or, with IDC_TEST_XEN=DOMID set (the
+   runtime suite run over the xen transport on a real hypervisor), xen:NAME for a backend and
+   xen:DOMID/NAME for a frontend. Names with a transport prefix are used as given. */
+void rtt_address(char *out, size_t size, enum idc_role role, const char *name);
 
 /* ------------------------------------------------------------------ log capture */
 struct rtt_log {

@@ -610,7 +610,13 @@ static void destroyed(struct idc_endpoint *ep)
 static void start(struct pep *p, const char *what, enum idc_role role, const char *name)
 {
     char addr[128];
-    snprintf(addr, sizeof addr, "shm:%s", name);
+    const char *xen = getenv("IDC_TEST_XEN");   /* see rtt_address in tests/runtime/util.h */
+    if (xen && *xen && role == IDC_ROLE_FRONTEND)
+        snprintf(addr, sizeof addr, "xen:%s/%s", xen, name);
+    else if (xen && *xen)
+        snprintf(addr, sizeof addr, "xen:%s", name);
+    else
+        snprintf(addr, sizeof addr, "shm:%s", name);
     p->what = what;
     struct idc_endpoint_config cfg = {
         .protocol = proto,

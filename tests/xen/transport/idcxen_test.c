@@ -592,8 +592,9 @@ static int hx_write(struct xs_handle *xs, xs_transaction_t t, const char *dir, c
 }
 
 #define HB "/local/domain/0/data/idc/idcxen-hostile"
-#define HF "/local/domain/0/data/idc-fe/0/idcxen-hostile"
-#define HK "/local/domain/0/data/idc/idcxen-hostile/conn/0"
+/* the hand-written frontend is domain 0's frontend number 1 */
+#define HF "/local/domain/0/data/idc-fe/0/idcxen-hostile/1"
+#define HK "/local/domain/0/data/idc/idcxen-hostile/conn/0-1"
 
 static void hostile_connect(struct hostile *h)
 {
@@ -638,7 +639,7 @@ static void hostile_connect(struct hostile *h)
               !hx_write(h->xs, t, HF, "max-messages", msg) && !hx_write(h->xs, t, HF, "ring-size", ring) &&
               !hx_write(h->xs, t, HF, "ring-pages", (uint32_t)h->np) &&
               !hx_write(h->xs, t, HF, "ctrl-ref", cref) && !hx_write(h->xs, t, HF, "event-channel", h->port) &&
-              !hx_write(h->xs, t, HF, "state", 3) && !hx_write(h->xs, t, HB "/fe", "0", h->epoch);
+              !hx_write(h->xs, t, HF, "state", 3) && !hx_write(h->xs, t, HB "/fe", "0-1", h->epoch);
     if (!ok || !xs_transaction_end(h->xs, t, false))
         fail("hostile: publishing: %s", strerror(errno));
     end = now_s() + 30;
@@ -757,7 +758,7 @@ static void hostile(void)
     pass(NULL);
     hostile_release(&h);
     xs_rm(h.xs, XBT_NULL, HF);
-    xs_rm(h.xs, XBT_NULL, HB "/fe/0");
+    xs_rm(h.xs, XBT_NULL, HB "/fe/0-1");
     int st = 0;
     waitpid(pid, &st, 0);
     exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
@@ -864,7 +865,7 @@ static void deny_client(unsigned peer)
     /* Knocking is refused by xenstore too. */
     unsigned len;
     char *self = xs_read(xs, XBT_NULL, "domid", &len);
-    snprintf(path, sizeof(path), "/local/domain/%u/data/idc/idcxen-deny/fe/%s", peer,
+    snprintf(path, sizeof(path), "/local/domain/%u/data/idc/idcxen-deny/fe/%s-1", peer,
              self ? self : "1");
     free(self);
     if (xs_write(xs, XBT_NULL, path, "1", 1))
@@ -1003,16 +1004,19 @@ static void queue_server(unsigned peer)
     if (!xs_write(xs, XBT_NULL, QUEUE_READY, "1", 1) ||
         !xs_set_permissions(xs, XBT_NULL, QUEUE_READY, perm, 2))
         fail("cannot write %s: %s", QUEUE_READY, strerror(errno));
-    char knock[128];
-    snprintf(knock, sizeof(knock), "/local/domain/0/data/idc/idcxen-queue/fe/%u", peer);
+    char pre[16];
+    snprintf(pre, sizeof(pre), "%u-", peer);    /* knock nodes are named DOMID-ID */
     double end = now_s() + 60, knocked = 0;
     while (now_s() < end && (!knocked || now_s() < knocked + QUEUE_HOLD_S)) {
         idc_context_dispatch(S.ctx, 100);
-        unsigned len;
-        char *v = knocked ? NULL : xs_read(xs, XBT_NULL, knock, &len);
-        if (v)
-            knocked = now_s();
-        free(v);
+        unsigned n = 0;
+        char **e = knocked ? NULL
+                           : xs_directory(xs, XBT_NULL, "/local/domain/0/data/idc/idcxen-queue/fe",
+                                          &n);
+        for (unsigned i = 0; e && i < n; i++)
+            if (!strncmp(e[i], pre, strlen(pre)))
+                knocked = now_s();
+        free(e);
     }
     xs_rm(xs, XBT_NULL, QUEUE_READY);
     xs_close(xs);
