@@ -10,9 +10,17 @@
 
 #include "internal.h"
 
-/* Every context serves its buffers through the shm transport for now (the owner id names a
- * hidden service there); a Xen or fabric build picks its transport here. */
+/* Every context serves its buffers through the shm transport (the owner id names a hidden
+ * service there) to contexts of its own domain; on Xen it also serves them to other domains
+ * through xenbuf.c (grant copy). Users pick by the owner id's domain bits. */
 static const struct idc_transport *buf_tp(void) { return &idc_transport_shm; }
+
+/* True when rb's owner is in another Xen domain than ctx (owner id bits 63..48). */
+static bool owner_elsewhere(const struct idc_context *ctx, uint64_t owner)
+{
+    unsigned d1 = (unsigned)(owner >> IDC_OWNER_DOM_SHIFT);
+    return d1 != 0 && d1 != ctx->xen_dom1;
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -160,6 +168,9 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
         idc__log(ctx, IDC_LOG_ERROR, "cannot publish the buffer service: %s", idc_strerror(r));
         return r;
     }
+    if (ctx->xen_dom1 && idc__xbuf_publish(ctx) < 0)
+        idc__log(ctx, IDC_LOG_WARN, "buffers of this context are reachable from this domain "
+                 "only");
     uint32_t id = 0;
     while (id < IDC_MAX_REGS && ctx->regs[id].alloc)
         id++;
@@ -237,6 +248,7 @@ int idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb)
 
 void idc__buffers_fini(struct idc_context *ctx)
 {
+    idc__xbuf_fini(ctx);    /* withdraw the Xen buffer service, drop its links */
     /* Revoke everything first: holders with cached mappings see it in the generation table. */
     if (ctx->regs)
         for (uint32_t i = 0; i < IDC_MAX_REGS; i++)
@@ -287,7 +299,8 @@ static int transfer(struct idc_context *ctx, const struct idc_rbuf *rb, uint64_t
         idc__xfer_complete(ctx, x, st);
         return 0;
     }
-    int r = buf_tp()->rbuf_transfer(ctx, x);
+    int r = owner_elsewhere(ctx, rb->owner) ? idc__xbuf_transfer(ctx, x)
+                                             : buf_tp()->rbuf_transfer(ctx, x);
     if (r < 0)
         free(x);
     return r;

@@ -271,12 +271,15 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
         goto err;
     }
     err = IDC_ERR_IO;
+    ctx->xen_dom1 = idc__xen_domid1();      /* names our domain in the owner id */
     do {
         if (idc__random(&ctx->id, sizeof(ctx->id)) < 0) {
             idc__log(ctx, IDC_LOG_ERROR, "getrandom: %s", strerror(errno));
             goto err;
         }
+        ctx->id &= IDC_OWNER_RAND_MASK;
     } while (ctx->id == 0);
+    ctx->id |= (uint64_t)ctx->xen_dom1 << IDC_OWNER_DOM_SHIFT;
     ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
     ctx->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -43,6 +43,10 @@ struct idc_xfer {
     int status;
     idc_transfer_done_fn done;
     void *arg;
+    /* transport progress (xenbuf.c: chunks through the bounce window) */
+    size_t tp_issued;                /* bytes handed to requests so far */
+    uint32_t tp_inflight;            /* requests not answered yet */
+    bool tp_queued;                  /* still has chunks to issue */
 };
 
 /* An idc_buffer_alloc allocation. */
@@ -95,6 +99,8 @@ struct idc_context {
     /* per-context transport state, owned by each transport (freed in its ctx_fini) */
     void *shm;
     void *xen;
+    unsigned xen_dom1;               /* our Xen domain id + 1; 0 when not on Xen */
+    void *xbuf;                      /* xenbuf.c: remote buffers across domains */
 };
 
 void idc__log(struct idc_context *ctx, int level, const char *fmt, ...)
@@ -216,5 +222,16 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what);
 void idc__buffers_fini(struct idc_context *ctx);
 int  idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
                     uint64_t offset, size_t len, unsigned char **addr);
+
+/* Owner ids: bits 63..48 hold the owner's Xen domain id + 1 (0: not on Xen), bits 47..0 are
+   random, never all zero. */
+#define IDC_OWNER_DOM_SHIFT 48
+#define IDC_OWNER_RAND_MASK ((UINT64_C(1) << IDC_OWNER_DOM_SHIFT) - 1)
+
+/* xenbuf.c: remote buffers across Xen domains (grant copy through the user's bounce pages) */
+unsigned idc__xen_domid1(void);   /* our domain id + 1, 0 when not on Xen (cached) */
+int  idc__xbuf_publish(struct idc_context *ctx);
+int  idc__xbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
+void idc__xbuf_fini(struct idc_context *ctx);
 
 #endif /* IDC_INTERNAL_H */

@@ -581,29 +581,27 @@ static int parse_hashes(const char *s, uint64_t *out, uint32_t n)
 
 static void fe_answer_arm(struct idc_ep *ep);
 
-/* The backend serves another protocol or no common version: no connection can come of it, but
-   knock anyway with what we speak (no rings), so the backend refuses and logs it as on every
-   transport. We stay refused for this backend instance either way. */
-static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
+/* What a connection request offers (NULL: a request that can only be refused). */
+struct fe_rings {
+    uint32_t frame, tx, msg, ring, pages, cref;
+};
+
+/* Publishes F {protocol, version v + its hash, be-instance, epoch[, rings], state 3} and the
+   knock node B/fe/<dom>-<id> = epoch in one transaction; 0 or -errno. */
+static int fe_request(struct idc_ep *ep, uint32_t v, const struct fe_rings *fr)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
     const struct idc_protocol *pr = ep->proto;
-    uint32_t v = pr->max_version;
-    if (vmax >= pr->min_version && vmin <= pr->max_version)
-        v = min32(vmax, pr->max_version);        /* the highest shared number: its hash differs */
     char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
     path_f(ep, 0, f, NULL);
     path_k(ep, 0, "fe", k, NULL);
     uint16_t bed[1] = { (uint16_t)s->peer };
-    s->epoch = rand_nonzero();
     int r = 0;
     for (int attempt = 0; attempt < 8; attempt++) {
         xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL) {
-            r = neg_errno();
-            break;
-        }
+        if (t == XBT_NULL)
+            return neg_errno();
         xs_rm(xc->xs, t, f);
         r = xs_mkdir(xc->xs, t, f) ? 0 : neg_errno();
         if (!r)
@@ -614,8 +612,17 @@ static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
                 st_kwritef(xc->xs, t, f, "version-hash", "%016llx",
                            (unsigned long long)pr->version_hash[v - pr->min_version]) ||
                 st_kwritef(xc->xs, t, f, "be-instance", "%u", s->instance) ||
-                st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ||
-                st_kwritef(xc->xs, t, f, "state", "%d", XB_INITIALISED) ? -EIO : 0;
+                st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ? -EIO : 0;
+        if (!r && fr)
+            r = st_kwritef(xc->xs, t, f, "max-frame", "%u", fr->frame) ||
+                st_kwritef(xc->xs, t, f, "max-transactions", "%u", fr->tx) ||
+                st_kwritef(xc->xs, t, f, "max-messages", "%u", fr->msg) ||
+                st_kwritef(xc->xs, t, f, "ring-size", "%u", fr->ring) ||
+                st_kwritef(xc->xs, t, f, "ring-pages", "%u", fr->pages) ||
+                st_kwritef(xc->xs, t, f, "ctrl-ref", "%u", fr->cref) ||
+                st_kwritef(xc->xs, t, f, "event-channel", "%u", s->port) ? -EIO : 0;
+        if (!r)
+            r = st_kwritef(xc->xs, t, f, "state", "%d", XB_INITIALISED) ? -EIO : 0;
         if (!r)
             r = st_writef(xc->xs, t, k, "%u", s->epoch);
         if (!r)
@@ -623,14 +630,29 @@ static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
                          XS_PERM_READ | XS_PERM_WRITE);
         if (r) {
             xs_transaction_end(xc->xs, t, true);
-            break;
+            return r;
         }
         if (xs_transaction_end(xc->xs, t, false))
-            break;
+            return 0;
         r = neg_errno();
         if (r != -EAGAIN)
-            break;
+            return r;
     }
+    return r;
+}
+
+/* The backend serves another protocol or no common version: no connection can come of it, but
+   knock anyway with what we speak (no rings), so the backend refuses and logs it as on every
+   transport. We stay refused for this backend instance either way. */
+static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
+{
+    struct xen_ep *s = X(ep);
+    const struct idc_protocol *pr = ep->proto;
+    uint32_t v = pr->max_version;
+    if (vmax >= pr->min_version && vmin <= pr->max_version)
+        v = min32(vmax, pr->max_version);        /* the highest shared number: its hash differs */
+    s->epoch = rand_nonzero();
+    int r = fe_request(ep, v, NULL);
     if (r) {
         idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: cannot tell the backend about the mismatch: %s",
                  ep->address, strerror(-r));
@@ -741,57 +763,11 @@ static void fe_try_connect(struct idc_ep *ep)
     __atomic_store_n(&cp->fe_live, 1, __ATOMIC_RELEASE);
     s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = s->epoch, .version = v,
                                .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
-    /* Publish F and the knock node in one transaction. */
-    char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
-    path_f(ep, 0, f, NULL);
-    path_k(ep, 0, "fe", k, NULL);
-    uint16_t bed[1] = { (uint16_t)s->peer };
-    int r = 0;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL) {
-            r = neg_errno();
-            break;
-        }
-        xs_rm(xc->xs, t, f);
-        r = xs_mkdir(xc->xs, t, f) ? 0 : neg_errno();
-        if (!r)
-            r = st_perms(xc->xs, t, f, xc->self, XS_PERM_NONE, bed, 1, XS_PERM_READ);
-        if (!r)
-            r = st_kwritef(xc->xs, t, f, "protocol", "%s", ep->proto->name) ||
-                st_kwritef(xc->xs, t, f, "version", "%u", v) ||
-                st_kwritef(xc->xs, t, f, "version-hash", "%016llx", (unsigned long long)
-                           ep->proto->version_hash[v - ep->proto->min_version]) ||
-                st_kwritef(xc->xs, t, f, "be-instance", "%u", s->instance) ||
-                st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ||
-                st_kwritef(xc->xs, t, f, "max-frame", "%u", frame) ||
-                st_kwritef(xc->xs, t, f, "max-transactions", "%u", tx) ||
-                st_kwritef(xc->xs, t, f, "max-messages", "%u", msg) ||
-                st_kwritef(xc->xs, t, f, "ring-size", "%u", ring) ||
-                st_kwritef(xc->xs, t, f, "ring-pages", "%d", np) ||
-                st_kwritef(xc->xs, t, f, "ctrl-ref", "%u", cref) ||
-                st_kwritef(xc->xs, t, f, "event-channel", "%u", s->port) ||
-                st_kwritef(xc->xs, t, f, "state", "%d", XB_INITIALISED) ? -EIO : 0;
-        if (!r)
-            r = st_writef(xc->xs, t, k, "%u", s->epoch);
-        if (!r)
-            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, bed, 1,
-                         XS_PERM_READ | XS_PERM_WRITE);
-        if (r) {
-            int e = errno;
-            xs_transaction_end(xc->xs, t, true);
-            errno = e;
-            break;
-        }
-        if (xs_transaction_end(xc->xs, t, false))
-            break;
-        r = neg_errno();
-        if (r != -EAGAIN)
-            break;
-    }
+    struct fe_rings fr = { frame, tx, msg, ring, (uint32_t)np, cref };
+    int r = fe_request(ep, v, &fr);
     if (r) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: publishing the connection in xenstore (%s): %s",
-                 ep->address, f, strerror(-r));
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: publishing the connection in xenstore: %s",
+                 ep->address, strerror(-r));
         fe_fail(ep, true);
         return;
     }

@@ -1,0 +1,1126 @@
+/* xenbuf.c - remote buffers across Xen domains: grant copy through the user's bounce pages.
+ *
+ * The owner's memory is never granted nor mapped by anyone. A context that registers buffers on
+ * Xen publishes a request node O = /local/domain/<owner dom>/data/idc-rbuf/<owner id, 16 hex>.
+ * A user in another domain grants its own fresh pages to the owner's domain (xengntshr: one
+ * request page plus a bounce window), binds an unbound event channel for the owner and knocks:
+ * O/fe/<user dom>-<user id> = "EPOCH PAGE-REF PORT" (a node the user owns). The owner checks
+ * who created the knock (xenstore permissions name the creator's domain), maps the request page
+ * with an unmap notification on owner_live, binds the port, copies the window's grant
+ * references once, and answers in the page. From then on each request names a reference, an
+ * offset, a length (at most one window slot) and a slot; the owner copies the request once,
+ * checks key, generation, rights and range with idc__reg_check on every request (as the shm
+ * buffer service does), then copies with xengnttab_grant_copy between its registered memory
+ * (a local virtual address) and the user's slot pages, and answers with a status. Unregister
+ * therefore revokes at once, and a reference forwarded to a third domain works the same way.
+ *
+ * Liveness: the request page carries user_live and owner_live bytes that the kernel zeroes (and
+ * signals through the event channel) when a side unmaps it, also when its process dies; the
+ * user watches O (removed at the owner's context destroy, and by the toolstack with the owner's
+ * domain); a knock without an answer fails after XB_KNOCK_MS. docs/xen-transport.md ("Remote
+ * buffers") has the layout.
+ *
+ * Everything in the request page and in xenstore was written by the peer: values are bounded
+ * and parsed strictly, requests are copied once into private memory, then validated; a
+ * malformed request or index drops that link (with the reason logged), other links go on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+#include "internal.h"
+
+#define XB_PAGE        4096u
+#define XB_SLOTS       16u                     /* requests in flight per link */
+#define XB_SLOT_PAGES  8u                      /* bounce pages per request */
+#define XB_SLOT_BYTES  32768u                  /* XB_SLOT_PAGES pages */
+#define XB_WIN_PAGES   (XB_SLOTS * XB_SLOT_PAGES)
+#define XB_MAGIC       0x46554258u             /* "XBUF" */
+#define XB_KNOCK_MS    4000u                   /* user: a knock unanswered this long fails */
+#define XB_MAX_LINKS   256u                    /* owner: user links at once */
+#define XB_MAX_KNOCKS  1024u                   /* owner: knock entries looked at per scan */
+#define XB_DEAD_MAX    16u                     /* user: owners known to be gone */
+#define XB_IDLE_LINKS  4u                      /* user: links kept beyond this close when idle */
+#define XB_PATH_MAX    160u                    /* knock paths */
+#define XB_OPATH_MAX   64u                     /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
+#define XB_WATCH_BATCH 64
+#define XB_EVT_BATCH   64
+#define XB_DOMID_MAX   0x7fefu
+
+enum { XB_OP_READ = 1, XB_OP_WRITE = 2 };          /* read: owner -> user */
+enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
+
+/* A request, written by the user into req[n % XB_SLOTS]. */
+struct xb_req {
+    uint32_t tag;          /* the user's, echoed in the response */
+    uint8_t  op;           /* XB_OP_* */
+    uint8_t  slot;         /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
+    uint16_t pad;
+    uint32_t len;          /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
+    uint32_t id;           /* the reference ... */
+    uint32_t generation;
+    uint32_t rights;
+    uint64_t owner;
+    uint64_t length;
+    uint64_t offset;       /* ... and the offset inside the registration */
+    uint8_t  key[16];
+};
+_Static_assert(sizeof(struct xb_req) == 64, "request layout");
+
+struct xb_rsp {
+    uint32_t tag;
+    int32_t  status;       /* 0 or IDC_ERR_* */
+};
+
+/* The request page: granted by the user (unmap notification on user_live), mapped by the owner
+   (unmap notification on owner_live). */
+struct xb_page {
+    uint8_t  user_live;
+    uint8_t  owner_live;
+    uint8_t  pad0[2];
+    uint32_t magic;        /* XB_MAGIC */
+    uint32_t epoch;        /* equals the knock's */
+    uint32_t answer;       /* owner: XB_ANS_OK once it serves the link */
+    uint32_t req_prod;     /* user */
+    uint32_t rsp_prod;     /* owner */
+    uint8_t  pad1[40];
+    uint32_t refs[XB_WIN_PAGES];      /* the bounce window's grant references */
+    struct xb_req req[XB_SLOTS];
+    struct xb_rsp rsp[XB_SLOTS];
+};
+_Static_assert(sizeof(struct xb_page) <= XB_PAGE, "request page fits one page");
+_Static_assert(XB_SLOTS <= 256, "slot index is a byte");
+_Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XB_PAGE, "slot size");
+
+/* Owner side: one link per knocking user context. */
+struct xb_olink {
+    struct xb_olink *next;
+    char name[48];                 /* knock entry "<dom>-<user id hex>" */
+    unsigned dom;
+    uint32_t epoch;
+    bool failed;                   /* knock refused or link dropped: wait for a new epoch */
+    struct xb_page *page;
+    uint32_t port;
+    bool port_valid;
+    uint32_t req_cons;
+    uint32_t refs[XB_WIN_PAGES];   /* private copy */
+};
+
+/* User side: one link per owner context in another domain. */
+struct xb_uslot {
+    struct idc_xfer *x;
+    unsigned char *local;
+    size_t len;
+    uint32_t tag;
+    bool busy;
+};
+
+struct xb_ulink {
+    struct xb_ulink *next;
+    struct idc_context *ctx;
+    uint64_t owner;
+    unsigned dom;
+    uint32_t serial;               /* watch token "idcxb-u<serial>" */
+    char opath[XB_OPATH_MAX];
+    char kpath[XB_PATH_MAX];
+    struct xb_page *page;
+    unsigned char *win;
+    uint32_t port;
+    bool port_valid, watching, knocked, up;
+    uint32_t epoch;
+    struct idc_timer knock_t;
+    uint32_t req_prod, rsp_cons, seq;
+    unsigned inflight;
+    struct xb_uslot slot[XB_SLOTS];
+    struct idc_xfer *q_head, **q_tail;   /* transfers with chunks still to issue */
+};
+
+struct xb_ctx {
+    struct idc_context *ctx;
+    struct xs_handle *xs;
+    xenevtchn_handle *ev;
+    xengntshr_handle *gs;
+    xengnttab_handle *gt;
+    struct idc_watch xw, ew;
+    unsigned self;
+    bool release_watch;
+    bool published;
+    char opath[XB_OPATH_MAX];      /* our O */
+    struct xb_olink *olinks;
+    unsigned nolinks;
+    struct xb_ulink *ulinks;
+    uint32_t next_serial;
+    uint64_t dead[XB_DEAD_MAX];
+    unsigned ndead, dead_next;
+};
+
+/* ------------------------------------------------------------------------------ helpers */
+
+static unsigned owner_dom(uint64_t owner) { return (unsigned)(owner >> 48) - 1u; }
+
+/* Strict decimal: no sign, no spaces, no leading zero, <= max. */
+static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (n == 0 || (s[0] == '0' && n > 1))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Bounded read of a value into buf (NUL-terminated, no embedded NUL); 0 or -1. */
+static int xs_get(struct xs_handle *xs, const char *path, char *buf, size_t cap)
+{
+    unsigned len = 0;
+    char *v = xs_read(xs, XBT_NULL, path, &len);
+    if (!v)
+        return -1;
+    int r = len < cap && !memchr(v, 0, len) ? 0 : -1;
+    if (r == 0) {
+        memcpy(buf, v, len);
+        buf[len] = 0;
+    }
+    free(v);
+    return r;
+}
+
+static uint32_t rand_nonzero(void)
+{
+    uint32_t v = 0;
+    while (!v) {
+        if (idc__random(&v, sizeof(v)) < 0)
+            v = (uint32_t)idc__now_ns();
+        v &= 0x7fffffffu;
+    }
+    return v;
+}
+
+/* Our domain id + 1, or 0 when not on Xen. Only a host with /dev/xen pays anything: dom0 is
+   told by /proc/xen/capabilities, a domU reads its "domid" node. Cached per process. */
+unsigned idc__xen_domid1(void)
+{
+    static int cached = -1;
+    int c = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (c >= 0)
+        return (unsigned)c;
+    unsigned d1 = 0;
+    if (access("/dev/xen", F_OK) == 0) {
+        char b[64] = "";
+        int fd = open("/proc/xen/capabilities", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, b, sizeof(b) - 1);
+            close(fd);
+            b[n > 0 ? n : 0] = 0;
+        }
+        if (strstr(b, "control_d")) {
+            d1 = 1;
+        } else {
+            struct xs_handle *xs = xs_open(0);
+            uint32_t d;
+            if (xs) {
+                if (xs_get(xs, "domid", b, sizeof(b)) == 0 &&
+                    parse_u32(b, strlen(b), XB_DOMID_MAX, &d) == 0)
+                    d1 = d + 1;
+                else if (xs_get(xs, "name", b, sizeof(b)) == 0 && !strcmp(b, "Domain-0"))
+                    d1 = 1;
+                xs_close(xs);
+            }
+        }
+    }
+    __atomic_store_n(&cached, (int)d1, __ATOMIC_RELAXED);
+    return d1;
+}
+
+/* ------------------------------------------------------------------- per-context handles */
+
+static void watch_fire(struct idc_watch *w, uint32_t events);
+static void evtchn_fire(struct idc_watch *w, uint32_t events);
+
+static void xb_close(struct xb_ctx *xc)
+{
+    struct idc_context *ctx = xc->ctx;
+    if (xc->xs) {
+        if (xc->xw.fd >= 0)
+            idc__watch_del(ctx, &xc->xw);
+        xs_close(xc->xs);
+    }
+    if (xc->ev) {
+        if (xc->ew.fd >= 0)
+            idc__watch_del(ctx, &xc->ew);
+        xenevtchn_close(xc->ev);
+    }
+    if (xc->gs)
+        xengntshr_close(xc->gs);
+    if (xc->gt)
+        xengnttab_close(xc->gt);
+    free(xc);
+}
+
+/* The buffer service keeps its own xenstore connection and event channel handle, so buffers
+   work in contexts that have no xen endpoint. */
+static struct xb_ctx *xb_open(struct idc_context *ctx)
+{
+    if (ctx->xbuf)
+        return ctx->xbuf;
+    if (!ctx->xen_dom1)
+        return NULL;
+    struct xb_ctx *xc = calloc(1, sizeof(*xc));
+    if (!xc)
+        return NULL;
+    xc->ctx = ctx;
+    xc->self = ctx->xen_dom1 - 1;
+    xc->xw.fd = xc->ew.fd = -1;
+    const char *what = NULL;
+    int e = 0;
+    if (!(xc->xs = xs_open(0)))
+        what = "xenstore", e = errno;
+    else if (!(xc->ev = xenevtchn_open(NULL, 0)))
+        what = "event channels (xen-evtchn)", e = errno;
+    else if (!(xc->gs = xengntshr_open(NULL, 0)))
+        what = "grant sharing (xen-gntalloc)", e = errno;
+    else if (!(xc->gt = xengnttab_open(NULL, 0)))
+        what = "grant copy (xen-gntdev)", e = errno;
+    if (what) {
+        idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot open %s: %s", what,
+                 strerror(e));
+        xb_close(xc);
+        return NULL;
+    }
+    int efd = xenevtchn_fd(xc->ev);
+    int fl = fcntl(efd, F_GETFL);
+    if (fl < 0 || fcntl(efd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        xb_close(xc);
+        return NULL;
+    }
+    struct idc_watch xw = { .fd = xs_fileno(xc->xs), .events = EPOLLIN, .fn = watch_fire,
+                            .arg = xc };
+    struct idc_watch ew = { .fd = efd, .events = EPOLLIN, .fn = evtchn_fire, .arg = xc };
+    xc->xw = xw;
+    if (xw.fd < 0 || idc__watch_add(ctx, &xc->xw) < 0) {
+        xc->xw.fd = -1;
+        xb_close(xc);
+        return NULL;
+    }
+    xc->ew = ew;
+    if (idc__watch_add(ctx, &xc->ew) < 0) {
+        xc->ew.fd = -1;
+        xb_close(xc);
+        return NULL;
+    }
+    /* Only dom0 may ask whether a domain is still there; elsewhere the watch just fails. */
+    xc->release_watch = xs_watch(xc->xs, "@releaseDomain", "idcxb-release");
+    ctx->xbuf = xc;
+    return xc;
+}
+
+/* --------------------------------------------------------------------------- owner side */
+
+static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *why)
+{
+    if (why)
+        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: dropping the link of %s (domain %u): "
+                 "%s", l->name, l->dom, why);
+    if (l->page) {
+        /* Unmapping clears owner_live and signals the user. */
+        xengnttab_unmap(xc->gt, l->page, 1);
+        l->page = NULL;
+    }
+    if (l->port_valid)
+        xenevtchn_unbind(xc->ev, l->port);
+    l->port_valid = false;
+    l->failed = true;
+}
+
+static void olink_free(struct xb_ctx *xc, struct xb_olink *l)
+{
+    olink_drop(xc, l, NULL);
+    for (struct xb_olink **pp = &xc->olinks; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            xc->nolinks--;
+            break;
+        }
+    free(l);
+}
+
+/* Runs one request (already copied out of the page); returns its status, or 1 when the request
+   is malformed (the link is dropped). */
+static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
+{
+    if ((q->op != XB_OP_READ && q->op != XB_OP_WRITE) || q->slot >= XB_SLOTS ||
+        q->len > XB_SLOT_BYTES)
+        return 1;
+    uint32_t need = q->op == XB_OP_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
+    if (q->rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))
+        return IDC_ERR_BADREF;
+    if (!(q->rights & need))
+        return IDC_ERR_RIGHTS;
+    struct idc_rbuf rb = { .owner = q->owner, .id = q->id, .generation = q->generation,
+                           .length = q->length, .rights = q->rights };
+    memcpy(rb.key, q->key, sizeof(rb.key));
+    unsigned char *addr = NULL;
+    int st = idc__reg_check(xc->ctx, &rb, need, q->offset, q->len, &addr);
+    if (st || q->len == 0)
+        return st;
+    xengnttab_grant_copy_segment_t seg[XB_SLOT_PAGES];
+    memset(seg, 0, sizeof(seg));
+    uint32_t n = 0;
+    for (uint32_t done = 0; done < q->len; done += XB_PAGE, n++) {
+        uint32_t len = q->len - done < XB_PAGE ? q->len - done : XB_PAGE;
+        uint32_t ref = l->refs[q->slot * XB_SLOT_PAGES + n];
+        seg[n].len = (uint16_t)len;
+        if (q->op == XB_OP_READ) {
+            seg[n].source.virt = addr + done;
+            seg[n].dest.foreign.ref = ref;
+            seg[n].dest.foreign.offset = 0;
+            seg[n].dest.foreign.domid = (uint16_t)l->dom;
+            seg[n].flags = GNTCOPY_dest_gref;
+        } else {
+            seg[n].source.foreign.ref = ref;
+            seg[n].source.foreign.offset = 0;
+            seg[n].source.foreign.domid = (uint16_t)l->dom;
+            seg[n].dest.virt = addr + done;
+            seg[n].flags = GNTCOPY_source_gref;
+        }
+    }
+    if (xengnttab_grant_copy(xc->gt, n, seg) < 0) {
+        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: grant copy for %s: %s", l->name,
+                 strerror(errno));
+        return IDC_ERR_IO;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (seg[i].status != GNTST_okay) {
+            idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: grant copy for %s: status %d",
+                     l->name, seg[i].status);
+            return IDC_ERR_IO;
+        }
+    return 0;
+}
+
+static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
+{
+    struct xb_page *pg = l->page;
+    /* Acquire: pairs with the user's release store; the requests before it are complete. */
+    uint32_t prod = __atomic_load_n(&pg->req_prod, __ATOMIC_ACQUIRE);
+    if (prod - l->req_cons > XB_SLOTS) {
+        olink_drop(xc, l, "request index out of the legal window");
+        return;
+    }
+    bool any = false;
+    while (l->req_cons != prod) {
+        struct xb_req q;
+        memcpy(&q, (const void *)&pg->req[l->req_cons % XB_SLOTS], sizeof(q));  /* one read */
+        int st = own_do(xc, l, &q);
+        if (st == 1) {
+            olink_drop(xc, l, "malformed request (operation, slot or length out of range)");
+            return;
+        }
+        struct xb_rsp r = { .tag = q.tag, .status = st };
+        memcpy(&pg->rsp[l->req_cons % XB_SLOTS], &r, sizeof(r));
+        l->req_cons++;
+        /* Release: the response (and the bytes grant-copied into the slot) before the index. */
+        __atomic_store_n(&pg->rsp_prod, l->req_cons, __ATOMIC_RELEASE);
+        any = true;
+    }
+    if (any)
+        xenevtchn_notify(xc->ev, l->port);
+}
+
+static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
+{
+    uint32_t port = l->port;
+    own_serve(xc, l);
+    if (l->page && !__atomic_load_n(&l->page->user_live, __ATOMIC_ACQUIRE))
+        olink_drop(xc, l, NULL);       /* the user closed the link or its process died */
+    if (l->port_valid)
+        xenevtchn_unmask(xc->ev, port);
+}
+
+/* The knock node's owner names the domain that created it (xenstored makes an unprivileged
+   creator the owner; only dom0 can give a node away, and a dom0 knock may inherit ours). */
+static bool knock_genuine(struct xb_ctx *xc, const char *path, unsigned d)
+{
+    unsigned n = 0;
+    struct xs_permissions *p = xs_get_permissions(xc->xs, XBT_NULL, path, &n);
+    if (!p)
+        return false;
+    unsigned owner = n ? p[0].id : 0xffffffffu;
+    free(p);
+    return owner == d || (d == 0 && owner == xc->self);
+}
+
+/* Parses "<dom>-<16 hex>"; the user id's domain bits must name the same domain. */
+static int knock_name(const char *name, unsigned *dom)
+{
+    const char *dash = strchr(name, '-');
+    uint32_t d;
+    if (!dash || parse_u32(name, (size_t)(dash - name), XB_DOMID_MAX, &d) < 0)
+        return -1;
+    const char *h = dash + 1;
+    if (strlen(h) != 16)
+        return -1;
+    uint64_t id = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = h[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -1;
+        id = (id << 4) | (uint64_t)v;
+    }
+    if ((id >> 48) != (uint64_t)d + 1)
+        return -1;
+    *dom = d;
+    return 0;
+}
+
+/* Reads the knock value "EPOCH REF PORT". */
+static int knock_value(struct xb_ctx *xc, const char *path, uint32_t v[3])
+{
+    char b[48];
+    if (xs_get(xc->xs, path, b, sizeof(b)) < 0)
+        return -1;
+    const char *p = b;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strcspn(p, " ");
+        if (parse_u32(p, n, 0xffffffffu, &v[i]) < 0 || (i < 2 ? p[n] != ' ' : p[n] != 0))
+            return -1;
+        p += n + (i < 2);
+    }
+    return v[0] ? 0 : -1;
+}
+
+static struct xb_olink *olink_find(struct xb_ctx *xc, const char *name)
+{
+    for (struct xb_olink *l = xc->olinks; l; l = l->next)
+        if (!strcmp(l->name, name))
+            return l;
+    return NULL;
+}
+
+/* A knock entry appeared, changed or vanished. */
+static void own_knock(struct xb_ctx *xc, const char *name)
+{
+    char k[XB_PATH_MAX + 64];
+    unsigned d;
+    if (strlen(name) >= sizeof(((struct xb_olink *)0)->name) || knock_name(name, &d) < 0)
+        return;
+    snprintf(k, sizeof(k), "%s/fe/%s", xc->opath, name);
+    uint32_t v[3];
+    struct xb_olink *l = olink_find(xc, name);
+    if (knock_value(xc, k, v) < 0) {
+        if (l)
+            olink_free(xc, l);         /* withdrawn (or not complete yet) */
+        return;
+    }
+    if (l && l->epoch == v[0])
+        return;                        /* the link we serve (or refused) */
+    if (l)
+        olink_free(xc, l);
+    if (xc->nolinks >= XB_MAX_LINKS) {
+        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: %u links, refusing %s", xc->nolinks,
+                 name);
+        return;
+    }
+    l = calloc(1, sizeof(*l));
+    if (!l)
+        return;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    l->dom = d;
+    l->epoch = v[0];
+    l->next = xc->olinks;
+    xc->olinks = l;
+    xc->nolinks++;
+    if (!knock_genuine(xc, k, d)) {
+        olink_drop(xc, l, "knock not created by the domain it names");
+        return;
+    }
+    xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(xc->ev, d, v[2]);
+    if (lp < 0) {
+        olink_drop(xc, l, "cannot bind its event channel");
+        return;
+    }
+    l->port = (uint32_t)lp;
+    l->port_valid = true;
+    l->page = xengnttab_map_grant_ref_notify(xc->gt, d, v[1], PROT_READ | PROT_WRITE,
+                                             (uint32_t)offsetof(struct xb_page, owner_live),
+                                             l->port);
+    if (!l->page) {
+        olink_drop(xc, l, "cannot map its request page");
+        return;
+    }
+    /* One copy of the header and the references, then validation. */
+    struct { uint8_t user_live, owner_live, pad[2]; uint32_t magic, epoch, answer, req_prod,
+             rsp_prod; } h;
+    memcpy(&h, (const void *)l->page, sizeof(h));
+    memcpy(l->refs, (const void *)l->page->refs, sizeof(l->refs));
+    if (h.magic != XB_MAGIC || h.epoch != l->epoch || !h.user_live || h.req_prod != 0) {
+        olink_drop(xc, l, "request page does not match the knock");
+        return;
+    }
+    l->req_cons = 0;
+    __atomic_store_n(&l->page->owner_live, 1, __ATOMIC_RELAXED);
+    /* Release: owner_live before the answer the user acts on. */
+    __atomic_store_n(&l->page->answer, XB_ANS_OK, __ATOMIC_RELEASE);
+    xenevtchn_notify(xc->ev, l->port);
+    idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: serving %s (domain %u)", name, d);
+}
+
+static void own_scan(struct xb_ctx *xc)
+{
+    char dir[XB_PATH_MAX + 8];
+    snprintf(dir, sizeof(dir), "%s/fe", xc->opath);
+    unsigned n = 0;
+    char **ents = xs_directory(xc->xs, XBT_NULL, dir, &n);
+    /* Links whose knock is gone: the user withdrew. */
+    for (struct xb_olink *l = xc->olinks, *next; l; l = next) {
+        next = l->next;
+        bool found = false;
+        for (unsigned i = 0; ents && i < n && !found; i++)
+            found = !strcmp(ents[i], l->name);
+        if (!found)
+            olink_free(xc, l);
+    }
+    for (unsigned i = 0; ents && i < n && i < XB_MAX_KNOCKS; i++)
+        own_knock(xc, ents[i]);
+    free(ents);
+}
+
+int idc__xbuf_publish(struct idc_context *ctx)
+{
+    if (!ctx->xen_dom1)
+        return 0;
+    struct xb_ctx *xc = xb_open(ctx);
+    if (!xc)
+        return IDC_ERR_IO;
+    if (xc->published)
+        return 0;
+    snprintf(xc->opath, sizeof(xc->opath), "/local/domain/%u/data/idc-rbuf/%016llx", xc->self,
+             (unsigned long long)ctx->id);
+    char fe[XB_PATH_MAX + 8], st[XB_PATH_MAX + 8];
+    snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
+    snprintf(st, sizeof(st), "%s/state", xc->opath);
+    bool ok = false;
+    for (int attempt = 0; attempt < 8 && !ok; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            break;
+        struct xs_permissions po[1] = { { .id = xc->self, .perms = XS_PERM_READ } };
+        struct xs_permissions pf[1] = { { .id = xc->self, .perms = XS_PERM_WRITE } };
+        xs_rm(xc->xs, t, xc->opath);
+        ok = xs_mkdir(xc->xs, t, xc->opath) && xs_set_permissions(xc->xs, t, xc->opath, po, 1) &&
+             xs_mkdir(xc->xs, t, fe) && xs_set_permissions(xc->xs, t, fe, pf, 1) &&
+             xs_write(xc->xs, t, st, "2", 1);
+        if (!ok) {
+            int e = errno;
+            xs_transaction_end(xc->xs, t, true);
+            errno = e;
+            break;
+        }
+        if (!xs_transaction_end(xc->xs, t, false)) {
+            ok = false;
+            if (errno != EAGAIN)
+                break;
+        }
+    }
+    if (!ok || !xs_watch(xc->xs, fe, "idcxb-own")) {
+        idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot publish %s: %s",
+                 xc->opath, strerror(errno));
+        if (ok)
+            xs_rm(xc->xs, XBT_NULL, xc->opath);
+        return IDC_ERR_IO;
+    }
+    xc->published = true;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------- user side */
+
+static bool owner_dead(struct xb_ctx *xc, uint64_t owner)
+{
+    for (unsigned i = 0; i < xc->ndead; i++)
+        if (xc->dead[i] == owner)
+            return true;
+    return false;
+}
+
+static void mark_dead(struct xb_ctx *xc, uint64_t owner)
+{
+    if (owner_dead(xc, owner))
+        return;
+    xc->dead[xc->dead_next] = owner;
+    xc->dead_next = (xc->dead_next + 1) % XB_DEAD_MAX;
+    if (xc->ndead < XB_DEAD_MAX)
+        xc->ndead++;
+}
+
+static void xfer_unqueue(struct xb_ulink *l, struct idc_xfer *x)
+{
+    for (struct idc_xfer **pp = &l->q_head; *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            if (!*pp)
+                l->q_tail = pp;
+            break;
+        }
+    x->next = NULL;
+    x->tp_queued = false;
+}
+
+/* Frees the link; every transfer still on it completes with status. */
+static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
+{
+    struct idc_context *ctx = xc->ctx;
+    for (struct xb_ulink **pp = &xc->ulinks; *pp; pp = &(*pp)->next)
+        if (*pp == l) {
+            *pp = l->next;
+            break;
+        }
+    idc__timer_cancel(ctx, &l->knock_t);
+    for (unsigned i = 0; i < XB_SLOTS; i++) {
+        struct xb_uslot *s = &l->slot[i];
+        if (!s->busy)
+            continue;
+        s->busy = false;
+        if (!s->x->status)
+            s->x->status = status;
+        if (--s->x->tp_inflight == 0 && !s->x->tp_queued)
+            idc__xfer_complete(ctx, s->x, s->x->status);
+    }
+    while (l->q_head) {
+        struct idc_xfer *x = l->q_head;
+        xfer_unqueue(l, x);
+        if (x->tp_inflight == 0)
+            idc__xfer_complete(ctx, x, x->status ? x->status : status);
+        else if (!x->status)
+            x->status = status;
+    }
+    if (l->watching) {
+        char tok[24];
+        snprintf(tok, sizeof(tok), "idcxb-u%u", l->serial);
+        xs_unwatch(xc->xs, l->opath, tok);
+    }
+    if (l->knocked)
+        xs_rm(xc->xs, XBT_NULL, l->kpath);
+    if (l->win)
+        xengntshr_unshare(xc->gs, l->win, XB_WIN_PAGES);
+    if (l->page)      /* clears user_live and signals the owner */
+        xengntshr_unshare(xc->gs, l->page, 1);
+    if (l->port_valid)
+        xenevtchn_unbind(xc->ev, l->port);
+    free(l);
+}
+
+static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
+{
+    bool pushed = false;
+    while (l->q_head && l->inflight < XB_SLOTS) {
+        struct idc_xfer *x = l->q_head;
+        if (x->status) {               /* an earlier chunk failed: issue no more */
+            xfer_unqueue(l, x);
+            if (x->tp_inflight == 0)
+                idc__xfer_complete(xc->ctx, x, x->status);
+            continue;
+        }
+        unsigned si = 0;
+        while (l->slot[si].busy)
+            si++;
+        size_t chunk = x->len - x->tp_issued;
+        if (chunk > XB_SLOT_BYTES)
+            chunk = XB_SLOT_BYTES;
+        struct xb_uslot *s = &l->slot[si];
+        s->x = x;
+        s->local = (unsigned char *)x->local + x->tp_issued;
+        s->len = chunk;
+        s->tag = (++l->seq << 8) | si;
+        s->busy = true;
+        struct xb_req q = { .tag = s->tag, .op = x->write ? XB_OP_WRITE : XB_OP_READ,
+                            .slot = (uint8_t)si, .len = (uint32_t)chunk, .id = x->rb.id,
+                            .generation = x->rb.generation, .rights = x->rb.rights,
+                            .owner = x->rb.owner, .length = x->rb.length,
+                            .offset = x->offset + x->tp_issued };
+        memcpy(q.key, x->rb.key, sizeof(q.key));
+        if (x->write && chunk)
+            memcpy(l->win + (size_t)si * XB_SLOT_BYTES, s->local, chunk);
+        memcpy(&l->page->req[l->req_prod % XB_SLOTS], &q, sizeof(q));
+        l->req_prod++;
+        /* Release: the request and the slot's bytes before the index the owner reads. */
+        __atomic_store_n(&l->page->req_prod, l->req_prod, __ATOMIC_RELEASE);
+        l->inflight++;
+        x->tp_inflight++;
+        x->tp_issued += chunk;
+        if (x->tp_issued == x->len)
+            xfer_unqueue(l, x);
+        pushed = true;
+    }
+    if (pushed)
+        xenevtchn_notify(xc->ev, l->port);
+}
+
+/* Returns false when the link was freed. */
+static bool ulink_responses(struct xb_ctx *xc, struct xb_ulink *l)
+{
+    /* Acquire: pairs with the owner's release; responses and slot bytes before the index. */
+    uint32_t prod = __atomic_load_n(&l->page->rsp_prod, __ATOMIC_ACQUIRE);
+    if (prod - l->rsp_cons > l->req_prod - l->rsp_cons) {
+        idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx: response index out of range",
+                 (unsigned long long)l->owner);
+        ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+        return false;
+    }
+    while (l->rsp_cons != prod) {
+        struct xb_rsp r;
+        memcpy(&r, (const void *)&l->page->rsp[l->rsp_cons % XB_SLOTS], sizeof(r));
+        unsigned si = r.tag & 0xffu;
+        struct xb_uslot *s = si < XB_SLOTS ? &l->slot[si] : NULL;
+        if (!s || !s->busy || s->tag != r.tag) {
+            idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx: response to no request",
+                     (unsigned long long)l->owner);
+            ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+            return false;
+        }
+        l->rsp_cons++;
+        int st = r.status;
+        if (st > 0 || st < IDC_ERR_IO)
+            st = IDC_ERR_IO;
+        struct idc_xfer *x = s->x;
+        if (st == 0 && !x->write && s->len)
+            memcpy(s->local, l->win + (size_t)si * XB_SLOT_BYTES, s->len);
+        if (st && !x->status)
+            x->status = st;
+        s->busy = false;
+        l->inflight--;
+        if (--x->tp_inflight == 0 && !x->tp_queued)
+            idc__xfer_complete(xc->ctx, x, x->status);
+    }
+    return true;
+}
+
+static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
+{
+    uint32_t port = l->port;
+    if (!l->up) {
+        if (__atomic_load_n(&l->page->answer, __ATOMIC_ACQUIRE) != XB_ANS_OK) {
+            xenevtchn_unmask(xc->ev, port);
+            return;
+        }
+        l->up = true;
+        idc__timer_cancel(xc->ctx, &l->knock_t);
+    }
+    if (!ulink_responses(xc, l))
+        return;       /* freed (its port unbound) */
+    if (!__atomic_load_n(&l->page->owner_live, __ATOMIC_ACQUIRE)) {
+        /* The owner unmapped the page: its context or process is gone for good. */
+        idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) went away",
+                 (unsigned long long)l->owner, l->dom);
+        mark_dead(xc, l->owner);
+        ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+        return;
+    }
+    ulink_pump(xc, l);
+    xenevtchn_unmask(xc->ev, port);
+}
+
+static void knock_timeout(struct idc_timer *t)
+{
+    struct xb_ulink *l = t->arg;
+    struct xb_ctx *xc = l->ctx->xbuf;
+    if (l->up)
+        return;
+    idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx (domain %u): no answer in %u ms",
+             (unsigned long long)l->owner, l->dom, XB_KNOCK_MS);
+    ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+}
+
+/* Watch on O fired: the owner withdrew (context destroyed, domain gone) or dropped our knock. */
+static void ulink_watch(struct xb_ctx *xc, struct xb_ulink *l, const char *path)
+{
+    size_t ol = strlen(l->opath);
+    if (!strncmp(path, l->opath, ol) && !strncmp(path + ol, "/fe/", 4) &&
+        strcmp(path, l->kpath) != 0)
+        return;                        /* another user's knock */
+    char b[48];
+    char st[XB_PATH_MAX + 8];
+    snprintf(st, sizeof(st), "%s/state", l->opath);
+    bool o_there = xs_get(xc->xs, st, b, sizeof(b)) == 0;
+    bool k_there = !l->knocked || xs_get(xc->xs, l->kpath, b, sizeof(b)) == 0 || errno != ENOENT;
+    if (o_there && k_there)
+        return;
+    idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) withdrew its buffers",
+             (unsigned long long)l->owner, l->dom);
+    mark_dead(xc, l->owner);
+    ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+}
+
+static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
+{
+    struct idc_context *ctx = xc->ctx;
+    unsigned d = owner_dom(owner);
+    *err = IDC_ERR_DISCONNECTED;
+    struct xb_ulink *l = calloc(1, sizeof(*l));
+    if (!l) {
+        *err = IDC_ERR_NOMEM;
+        return NULL;
+    }
+    l->ctx = ctx;
+    l->owner = owner;
+    l->dom = d;
+    l->serial = ++xc->next_serial;
+    l->q_tail = &l->q_head;
+    l->knock_t.fn = knock_timeout;
+    l->knock_t.arg = l;
+    l->epoch = rand_nonzero();
+    snprintf(l->opath, sizeof(l->opath), "/local/domain/%u/data/idc-rbuf/%016llx", d,
+             (unsigned long long)owner);
+    snprintf(l->kpath, sizeof(l->kpath), "%s/fe/%u-%016llx", l->opath, xc->self,
+             (unsigned long long)ctx->id);
+    l->next = xc->ulinks;
+    xc->ulinks = l;
+    char st[XB_PATH_MAX + 8], b[8];
+    snprintf(st, sizeof(st), "%s/state", l->opath);
+    if (xs_get(xc->xs, st, b, sizeof(b)) < 0) {
+        idc__log(ctx, IDC_LOG_DEBUG, "buffer owner %016llx: no buffer service in domain %u",
+                 (unsigned long long)owner, d);
+        goto fail;
+    }
+    xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(xc->ev, d);
+    if (port < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: event channel: %s", d,
+                 strerror(errno));
+        goto fail;
+    }
+    l->port = (uint32_t)port;
+    l->port_valid = true;
+    uint32_t pref;
+    l->page = xengntshr_share_page_notify(xc->gs, d, &pref, 1,
+                                          (uint32_t)offsetof(struct xb_page, user_live), l->port);
+    uint32_t refs[XB_WIN_PAGES];
+    l->win = l->page ? xengntshr_share_pages(xc->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
+    if (!l->page || !l->win) {
+        idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: granting %u pages: %s", d,
+                 XB_WIN_PAGES + 1, strerror(errno));
+        *err = IDC_ERR_NOMEM;
+        goto fail;
+    }
+    memset(l->page, 0, XB_PAGE);
+    l->page->magic = XB_MAGIC;
+    l->page->epoch = l->epoch;
+    memcpy(l->page->refs, refs, sizeof(refs));
+    /* Release: the page complete before the owner can see it live. */
+    __atomic_store_n(&l->page->user_live, 1, __ATOMIC_RELEASE);
+    char tok[24];
+    snprintf(tok, sizeof(tok), "idcxb-u%u", l->serial);
+    l->watching = xs_watch(xc->xs, l->opath, tok);
+    /* The knock, a node we own, readable and removable by the owner's domain. */
+    char v[48];
+    int vl = snprintf(v, sizeof(v), "%u %u %u", l->epoch, pref, l->port);
+    struct xs_permissions p[2] = { { .id = xc->self, .perms = XS_PERM_NONE },
+                                   { .id = d, .perms = XS_PERM_READ | XS_PERM_WRITE } };
+    bool ok = false;
+    for (int attempt = 0; attempt < 8 && !ok; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            break;
+        ok = xs_write(xc->xs, t, l->kpath, v, (unsigned)vl) &&
+             xs_set_permissions(xc->xs, t, l->kpath, p, d == xc->self ? 1 : 2);
+        if (!ok) {
+            int e = errno;
+            xs_transaction_end(xc->xs, t, true);
+            errno = e;
+            break;
+        }
+        if (!xs_transaction_end(xc->xs, t, false)) {
+            ok = false;
+            if (errno != EAGAIN)
+                break;
+        }
+    }
+    if (!ok) {
+        idc__log(ctx, IDC_LOG_ERROR, "buffer owner %016llx: cannot knock (%s): %s",
+                 (unsigned long long)owner, l->kpath, strerror(errno));
+        goto fail;
+    }
+    l->knocked = true;
+    idc__timer_arm(ctx, &l->knock_t, XB_KNOCK_MS);
+    return l;
+fail:
+    ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+    return NULL;
+}
+
+int idc__xbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
+{
+    struct xb_ctx *xc = ctx->xen_dom1 ? xb_open(ctx) : NULL;
+    if (!xc) {
+        idc__log(ctx, IDC_LOG_DEBUG, "buffer owner %016llx is in domain %u: %s",
+                 (unsigned long long)x->rb.owner, owner_dom(x->rb.owner),
+                 ctx->xen_dom1 ? "Xen unusable here" : "not running on Xen");
+        idc__xfer_complete(ctx, x, IDC_ERR_DISCONNECTED);
+        return 0;
+    }
+    if (owner_dead(xc, x->rb.owner)) {
+        idc__xfer_complete(ctx, x, IDC_ERR_DISCONNECTED);
+        return 0;
+    }
+    struct xb_ulink *l = xc->ulinks;
+    unsigned nlinks = 0;
+    while (l && l->owner != x->rb.owner) {
+        l = l->next;
+        nlinks++;
+    }
+    if (!l && nlinks >= XB_IDLE_LINKS) {
+        /* Each link holds 129 granted pages of our domain (a limited resource: gntalloc's
+           default is 1024 for the whole domain): close the idle ones, oldest first. */
+        struct xb_ulink *idle[XB_IDLE_LINKS * 4];
+        unsigned n = 0;
+        for (struct xb_ulink *u = xc->ulinks; u && n < XB_IDLE_LINKS * 4; u = u->next)
+            if (u->up && !u->inflight && !u->q_head)
+                idle[n++] = u;
+        while (n > 0 && nlinks >= XB_IDLE_LINKS) {
+            ulink_fail(xc, idle[--n], IDC_ERR_DISCONNECTED);   /* nothing to complete */
+            nlinks--;
+        }
+    }
+    if (!l) {
+        int err;
+        l = ulink_new(xc, x->rb.owner, &err);
+        if (!l) {
+            if (err == IDC_ERR_NOMEM)
+                return err;
+            idc__xfer_complete(ctx, x, err);
+            return 0;
+        }
+    }
+    x->next = NULL;
+    x->tp_queued = true;
+    *l->q_tail = x;
+    l->q_tail = &x->next;
+    if (l->up)
+        ulink_pump(xc, l);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ event dispatch */
+
+static void release_check(struct xb_ctx *xc)
+{
+    if (xc->self != 0)
+        return;
+    for (struct xb_olink *l = xc->olinks, *next; l; l = next) {
+        next = l->next;
+        errno = 0;
+        if (l->dom != 0 && !xs_is_domain_introduced(xc->xs, l->dom) &&
+            (errno == 0 || errno == ENOENT))
+            olink_free(xc, l);
+    }
+    for (struct xb_ulink *l = xc->ulinks, *next; l; l = next) {
+        next = l->next;
+        errno = 0;
+        if (l->dom != 0 && !xs_is_domain_introduced(xc->xs, l->dom) &&
+            (errno == 0 || errno == ENOENT)) {
+            mark_dead(xc, l->owner);
+            ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+        }
+    }
+}
+
+static void watch_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct xb_ctx *xc = w->arg;
+    for (int i = 0; i < XB_WATCH_BATCH; i++) {
+        char **ev = xs_check_watch(xc->xs);
+        if (!ev)
+            break;
+        const char *tok = ev[XS_WATCH_TOKEN], *path = ev[XS_WATCH_PATH];
+        uint32_t serial;
+        if (!strcmp(tok, "idcxb-release")) {
+            release_check(xc);
+        } else if (!strcmp(tok, "idcxb-own") && xc->published) {
+            /* O/fe/<name> (or below it): that knock only; O/fe itself: all of them */
+            size_t ol = strlen(xc->opath);
+            if (!strncmp(path, xc->opath, ol) && !strncmp(path + ol, "/fe/", 4)) {
+                char name[sizeof(((struct xb_olink *)0)->name)];
+                size_t n = strcspn(path + ol + 4, "/");
+                if (n > 0 && n < sizeof(name)) {
+                    memcpy(name, path + ol + 4, n);
+                    name[n] = 0;
+                    own_knock(xc, name);
+                }
+            } else {
+                own_scan(xc);
+            }
+        } else if (!strncmp(tok, "idcxb-u", 7) &&
+                   parse_u32(tok + 7, strlen(tok + 7), 0xffffffffu, &serial) == 0) {
+            struct xb_ulink *l = xc->ulinks;
+            while (l && l->serial != serial)
+                l = l->next;
+            if (l)
+                ulink_watch(xc, l, path);
+        }
+        free(ev);
+    }
+}
+
+static void evtchn_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct xb_ctx *xc = w->arg;
+    for (int i = 0; i < XB_EVT_BATCH; i++) {
+        xenevtchn_port_or_error_t p = xenevtchn_pending(xc->ev);
+        if (p < 0)
+            break;
+        struct xb_olink *o = xc->olinks;
+        while (o && !(o->port_valid && o->port == (uint32_t)p))
+            o = o->next;
+        if (o) {
+            olink_event(xc, o);
+            continue;
+        }
+        struct xb_ulink *u = xc->ulinks;
+        while (u && !(u->port_valid && u->port == (uint32_t)p))
+            u = u->next;
+        if (u)
+            ulink_event(xc, u);
+        else
+            xenevtchn_unmask(xc->ev, (evtchn_port_t)p);
+    }
+}
+
+/* Context destroy: withdraw O, drop every link; the user side's transfers complete with
+   IDC_ERR_DISCONNECTED (the caller drops those completions). */
+void idc__xbuf_fini(struct idc_context *ctx)
+{
+    struct xb_ctx *xc = ctx->xbuf;
+    if (!xc)
+        return;
+    while (xc->ulinks)
+        ulink_fail(xc, xc->ulinks, IDC_ERR_DISCONNECTED);
+    while (xc->olinks)
+        olink_free(xc, xc->olinks);
+    if (xc->published) {
+        char fe[XB_PATH_MAX + 8];
+        snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
+        xs_unwatch(xc->xs, fe, "idcxb-own");
+        xs_rm(xc->xs, XBT_NULL, xc->opath);
+    }
+    if (xc->release_watch)
+        xs_unwatch(xc->xs, "@releaseDomain", "idcxb-release");
+    xb_close(xc);
+    ctx->xbuf = NULL;
+}
