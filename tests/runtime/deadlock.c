@@ -59,6 +59,25 @@ static bool all_quiet(void *arg)
     return sub == handled && sub == ok;
 }
 
+/* The "log" and "disconnect" lines of a peer's event file (why a connection went down). */
+static const char *events(const char *file)
+{
+    static char out[2][4096];
+    static int which;
+    char *o = out[which ^= 1], line[1024];
+    size_t n = 0;
+    o[0] = 0;
+    FILE *f = fopen(rtt_path(file), "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if ((!strncmp(line, "log ", 4) || !strncmp(line, "disconnect", 10)) &&
+            n < sizeof(out[0]) - 1)
+            n += (size_t)snprintf(o + n, sizeof(out[0]) - n, "%s", line);
+    }
+    if (f)
+        fclose(f);
+    return o;
+}
+
 RTT_TEST(deadlock, symmetric_full_load_finishes, 60)
 {
     pid_t a = rtt_spawn("rtt_peer", "A", "--serve", "a", "--connect", "b", "--mode", "sym",
@@ -76,7 +95,8 @@ RTT_TEST(deadlock, symmetric_full_load_finishes, 60)
     struct stat_sum sa, sb;
     char la[512], lb[512];
     cr_assert(read_stat("A", &sa, la, sizeof la) && read_stat("B", &sb, lb, sizeof lb));
-    cr_assert(done, "work never finished (deadlock?)\nA: %s\nB: %s", la, lb);
+    cr_assert(done, "work never finished (deadlock?)\nA: %s\nB: %s\nA's events:\n%sB's events:\n%s",
+              la, lb, events("A"), events("B"));
     cr_assert_eq(sa.bad + sb.bad, 0, "A: %s\nB: %s\n%s", la, lb, rtt_file_text("A"));
     cr_assert_eq(sa.err + sb.err, 0, "A: %s\nB: %s", la, lb);
     cr_assert_eq(sa.disc + sb.disc, 0, "A: %s\nB: %s", la, lb);

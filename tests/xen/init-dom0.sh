@@ -1,7 +1,7 @@
 #!/bin/sh
 # dom0 /init: bring up Xen's daemons, then run the test plan (/idc/plan.sh) and power off.
 # A watchdog powers the machine off if the plan hangs (idc_timeout= on the kernel command line).
-export PATH=/bin:/usr/lib/xen-4.17/bin:/idc/bin
+export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin:/idc/bin
 . /idc/lib.sh
 mount_basics
 mkdir -p /run/xen /run/xenstored /run/xen/qmp
@@ -17,7 +17,7 @@ finish() {
 }
 
 T=$(sed -n 's/.*idc_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
-( sleep "${T:-240}"; echo "@@idc stage watchdog: dom0 plan took more than ${T:-240}s"
+( sleep "${T:-480}"; echo "@@idc stage watchdog: dom0 plan took more than ${T:-480}s"
   [ -f $DOMU_LOG ] && sed 's/^/domU| /' $DOMU_LOG; poweroff -f ) &
 
 load_xen_modules

@@ -3,7 +3,7 @@
 export PATH=/bin:/idc/bin
 . /idc/lib.sh
 mount_basics
-( sleep 200; echo "@@idc domu-stage watchdog"; poweroff -f ) &
+( sleep 400; echo "@@idc domu-stage watchdog"; poweroff -f ) &
 load_xen_modules
 echo "@@idc domu-stage ready at $(up)s"
 . /idc/plan.sh

@@ -7,10 +7,11 @@
 #   BUILD_DIR       the build directory; the package cache and the work dir live under it
 #   GUEST_BIN_DIR   directory of host-built test programs copied into both guests (with their libs)
 #
-# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 300), XEN_READY_TIMEOUT (s until
+# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 560), XEN_READY_TIMEOUT (s until
 # Xen's daemons run in dom0, default 120), XEN_GUEST_TIMEOUT (s, dom0
-# watchdog, default 240), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
-# XEN_MEM (MiB, 2048), XEN_VERBOSE=1 (stream the console), XEN_KEEP=1 (keep the work dir),
+# watchdog, default 480), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
+# XEN_MEM (MiB, 2048), XEN_BLK_MB (the block example's disk in MiB, 16), XEN_VERBOSE=1 (stream
+# the console), XEN_KEEP=1 (keep the work dir),
 # XEN_CACHE (package cache dir, default BUILD_DIR/xen/cache), XEN_LIST_PROGS (programs whose
 # `PROG list` gives the expected checks, default xenprim).
 #
@@ -24,9 +25,10 @@ mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 BINDIR=$(cd "$BINDIR" && pwd)
 
-BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-300}
+BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-560}
 READY_TIMEOUT=${XEN_READY_TIMEOUT:-120}
-GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-240}
+GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-480}
+BLK_MB=${XEN_BLK_MB:-16}
 RETRIES=${XEN_BOOT_RETRIES:-2}
 SMP=${XEN_SMP:-2}
 TCG_CPU=${XEN_TCG_CPU:-max}
@@ -44,11 +46,16 @@ die() { printf 'xen: error: %s\n' "$*" >&2; exit 2; }
 # the domU needs a physical CPU of its own (vCPU over-commit corrupts guests under TCG)
 case $SMP in ''|*[!0-9]*) die "XEN_SMP must be a number >= 2" ;; esac
 [ "$SMP" -ge 2 ] || die "XEN_SMP must be at least 2"
+case $BLK_MB in ''|0*|*[!0-9]*) die "XEN_BLK_MB must be a number of MiB (4 to 128)" ;; esac
+[ "$BLK_MB" -ge 4 ] && [ "$BLK_MB" -le 128 ] || die "XEN_BLK_MB must be a number of MiB (4 to 128)"
 
 # ------------------------------------------------------------------ host packages
 # Installed on the host: the emulator, the initramfs tools and the Xen user libraries the test
 # programs link against (their runtime libraries are copied into the guests).
+# nbdkit and nbdcopy/nbdinfo (libnbd-bin) go into dom0 for the block example's step (blkxen);
+# qemu-io (qemu-utils) too when it is installed (its check is skipped otherwise).
 HOST_PKGS="qemu-system-x86 busybox-static cpio gzip xz-utils libxen-dev gcc libc6-dev pkg-config"
+HOST_PKGS="$HOST_PKGS nbdkit libnbd-bin"
 missing=""
 for p in $HOST_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -183,22 +190,59 @@ mkroot() {  # $1 root dir
 }
 copy_bin() {  # $1 root, $2 binary, $3 destination path in the guest
     mkdir -p "$1/$(dirname "$3")"; cp "$2" "$1/$3"
-    ldd "$2" 2>/dev/null | awk '/=>/ { print $3 } /^[ \t]*\/lib64\// { print $1 }' | while read -r l; do
+    # (a script is not a dynamic executable: nothing to copy)
+    { ldd "$2" 2>/dev/null || true; } | awk '/=>/ { print $3 } /^[ \t]*\/lib64\// { print $1 }' | while read -r l; do
         [ -n "$l" ] && [ -f "$l" ] || continue
         [ -f "$1/$l" ] || { mkdir -p "$1/$(dirname "$l")"; cp -L "$l" "$1/$l"; }
     done
 }
+# nbdcopy and nbdinfo load ICU through libxml2 (libnbd parses URIs with it) but never use ICU's
+# data, a 31 MB library that would double dom0's initrd (and its unpacking time in the guest).
+# The guest gets an empty ICU data package instead: a valid common-data header ("ToCP" table of
+# contents) with no entries, the form ICU's own build starts from; a lookup in it finds nothing.
+icu_stub() {  # $1 root
+    local lib sym ver
+    for lib in "$1"/lib/x86_64-linux-gnu/libicudata.so.*; do
+        [ -f "$lib" ] || continue
+        ver=${lib##*/libicudata.so.}; ver=${ver%%.*}
+        case $ver in ''|*[!0-9]*) continue ;; esac
+        sym=icudt${ver}_dat
+        objdump -T "$lib" 2>/dev/null | grep -qw "$sym" || continue
+        printf '%s\n' '#include <stdint.h>' \
+            'struct icu_empty_pkg {' \
+            '    uint16_t header_size; uint8_t magic1, magic2;' \
+            '    uint16_t info_size, info_reserved; uint8_t big_endian, charset_family, uchar_size;' \
+            '    uint8_t info_reserved2, format[4], format_version[4], data_version[4];' \
+            '    char padding[8]; uint32_t count, reserved; uint32_t toc[4];' \
+            '};' \
+            '_Static_assert(__builtin_offsetof(struct icu_empty_pkg, count) == 32, "ICU header");' \
+            "__attribute__((visibility(\"default\"), aligned(16))) const struct icu_empty_pkg $sym = {" \
+            "    32, 0xda, 0x27, 20, 0, 0, 0, 2, 0, { 'T', 'o', 'C', 'P' }, { 1, 0, 0, 0 }, { 0 }," \
+            '    { 0 }, 0, 0, { 0 } };' > "$WORK/icudata.c"
+        gcc -shared -fPIC -O2 -Wl,-soname,libicudata.so.$ver -o "$lib" "$WORK/icudata.c" ||
+            die "cannot build the empty ICU data library"
+    done
+}
 cpio_gz() { (cd "$1" && find . | cpio -o -H newc --quiet | gzip -1) > "$2"; }
 
-guest_bins() {  # $1 root: every test program, under /idc/bin
+# programs only dom0 runs (the runtime suite over xen, the block example's nbdkit plugin): the
+# domU's initrd goes without them
+DOM0_ONLY=" rtxen rtxen-runtime rtt_peer nbdkit-idc-plugin.so "
+guest_bins() {  # $1 root, $2 dom0|domu: the test programs, under /idc/bin
     local b
-    for b in "$BINDIR"/*; do [ -f "$b" ] && [ -x "$b" ] && copy_bin "$1" "$b" "/idc/bin/$(basename "$b")"; done
+    for b in "$BINDIR"/*; do
+        [ -f "$b" ] && [ -x "$b" ] || continue
+        [ "$2" = domu ] && case $DOM0_ONLY in *" $(basename "$b") "*) continue ;; esac
+        copy_bin "$1" "$b" "/idc/bin/$(basename "$b")"
+    done
 }
 
 # Each guest's initrd is two concatenated cpio archives (the kernel unpacks them in turn): a
-# base (busybox, drivers, Xen's tools, the kernel for the domU) built once per package set and
-# host libraries and kept in the cache, and an overlay with this run's test programs and scripts.
-BASE_KEY=$( (echo "$KIMG"; dpkg-query -W busybox-static libc6 libgcc-s1 libxen-dev libxenmisc4.17 2>/dev/null;
+# base (busybox, drivers, Xen's tools, the kernel for the domU, dom0's NBD tools) built once per
+# package set and host libraries and kept in the cache, and an overlay with this run's test
+# programs and scripts.
+BASE_KEY=$( (echo "$KIMG"; dpkg-query -W busybox-static libc6 libgcc-s1 libxen-dev libxenmisc4.17 \
+                 nbdkit libnbd-bin libnbd0 qemu-utils 2>/dev/null;
              sed -n '/^# -* initramfs/,/^# -* boot/p' "$0") | md5sum | cut -c1-12)
 BASE=$X/base-$BASE_KEY
 if [ ! -f "$BASE/.complete" ]; then
@@ -211,27 +255,32 @@ if [ ! -f "$BASE/.complete" ]; then
         copy_bin "$R" "$XENBIN/$b" "/usr/lib/xen-4.17/bin/$b"
     done
     : > "$R"/etc/xen/xl.conf
+    # the NBD tools the block example's step runs in dom0 (blkxen), with their libraries
+    for b in nbdkit nbdcopy nbdinfo qemu-io; do
+        if p=$(command -v $b); then copy_bin "$R" "$p" "/usr/bin/$b"; fi
+    done
+    icu_stub "$R"
     cp "$KIMG" "$R"/boot/vmlinuz
     cpio_gz "$R" "$BASE/dom0.cpio.gz"
     rm -rf "$BASE/root0" "$BASE/rootU"
     touch "$BASE/.complete"
 fi
 
-overlay() {  # $1 root, $2 init script, $3 plan script
+overlay() {  # $1 root, $2 init script, $3 plan script, $4 dom0|domu
     rm -rf "$1"; mkdir -p "$1/idc"
-    guest_bins "$1"
+    guest_bins "$1" "$4"
     cp "$SRC/guest-lib.sh" "$1"/idc/lib.sh
     cp "$SRC/$2" "$1"/init
     cp "$SRC/$3" "$1"/idc/plan.sh
     chmod +x "$1"/init
 }
-R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh
+R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
 # Xen's PV domain builder gunzips the domU's ramdisk itself and reads only the first gzip
 # member: the domU gets one stream
 zcat "$BASE/domu.cpio.gz" "$WORK/domu-overlay.cpio.gz" | gzip -1 > "$WORK/domu.cpio.gz"
 
-R=$WORK/root0; overlay "$R" init-dom0.sh plan-dom0.sh
+R=$WORK/root0; overlay "$R" init-dom0.sh plan-dom0.sh dom0
 mkdir -p "$R"/boot "$R"/etc/xen
 cp "$WORK/domu.cpio.gz" "$R"/boot/domu.cpio.gz
 cat > "$R"/etc/xen/domu.cfg <<EOF
@@ -239,7 +288,7 @@ name = "domu"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/domu.cpio.gz"
-cmdline = "console=hvc0 rdinit=/init quiet"
+cmdline = "console=hvc0 rdinit=/init quiet idc_blk_mb=$BLK_MB"
 memory = 256
 vcpus = 1
 cpus = "$((SMP - 1))"
@@ -255,7 +304,7 @@ say "initramfs built in ${T_BUILT}s (dom0 $(du -k "$WORK/dom0.cpio.gz" | cut -f1
 # vCPUs are never over-committed under TCG (it corrupts guest user space): dom0 gets one vCPU
 # pinned to pCPU 0, the domU runs on the last pCPU. Xen needs smap=0 under TCG.
 XEN_ARGS="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 dom0_vcpus_pin loglvl=all guest_loglvl=all smap=0"
-DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init quiet idc_timeout=$GUEST_TIMEOUT"
+DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init quiet idc_timeout=$GUEST_TIMEOUT idc_blk_mb=$BLK_MB"
 
 # One attempt: boot, wait for power-off or the timeout; the console goes to $1.
 boot_once() {

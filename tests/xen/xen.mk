@@ -14,12 +14,15 @@ XEN_CFLAGS     := -std=c11 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE -Itests/xe
 XEN_LDLIBS      = $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn) -lpthread
 
 XEN_PROG_SRCS := $(wildcard tests/xen/*_test.c)
-XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS),$(wildcard tests/xen/*.c))
+XEN_TOOL_SRCS := tests/xen/blkctl.c
+XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS) $(XEN_TOOL_SRCS),$(wildcard tests/xen/*.c))
 XEN_LIB_OBJS  := $(XEN_LIB_SRCS:tests/xen/%.c=$(XEN_OUT)/obj/%.o)
 XEN_PROGS     := $(XEN_PROG_SRCS:tests/xen/%_test.c=$(XEN_OUT)/bin/%)
 # programs whose `NAME list` prints the checks they report (the harness expects each of them)
 XEN_LIST_PROGS ?= xenprim $(if $(wildcard tests/xen/transport/idcxen_test.c),idcxen) \
-                  $(if $(wildcard tests/xen/transport/xenbench_test.c),xenbench)
+                  $(if $(wildcard tests/xen/transport/xenbench_test.c),xenbench) \
+                  $(if $(wildcard tests/xen/blkxen.sh),blkxen) \
+                  $(if $(wildcard tests/xen/transport/xbuf_test.c),xbuf)
 
 ifeq ($(V),1)
 Q :=
@@ -69,3 +72,48 @@ $(XT_PROGS): $(XEN_OUT)/bin/%: tests/xen/transport/%_test.c xt-libidc | $(XEN_OU
 $(XEN_OUT)/bin/xenbench: XEN_LDLIBS += $(shell $(PKG_CONFIG) --libs xenvchan)
 
 xen-progs: $(XT_PROGS)
+
+# The block example in the guests (blkxen, see docs/xen.md): blkback and the nbdkit plugin of this
+# build directory (built by the top-level Makefile), blkctl (the xenstore signals between dom0
+# and the domU) and the driver script. Debug info is left out of the guests' copies.
+XBLK_EX    := $(BUILD)/examples/blk
+XBLK_PROGS := $(XEN_OUT)/bin/blkback $(XEN_OUT)/bin/nbdkit-idc-plugin.so $(XEN_OUT)/bin/blkctl \
+              $(XEN_OUT)/bin/blkxen
+
+.PHONY: xblk-examples
+xblk-examples: | $(XEN_OUT)/.deps-ok
+	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) $(XBLK_EX)/blkback $(XBLK_EX)/nbdkit-idc-plugin.so
+
+$(XEN_OUT)/bin/blkback $(XEN_OUT)/bin/nbdkit-idc-plugin.so: $(XEN_OUT)/bin/%: xblk-examples
+	$(Q)mkdir -p $(@D)
+	$(Q)objcopy --strip-debug $(XBLK_EX)/$* $@.tmp && mv $@.tmp $@
+
+$(XEN_OUT)/bin/blkctl: $(XEN_OUT)/obj/blkctl.o $(XEN_LIB_OBJS)
+	@printf '  %-7s %s\n' LD $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(XEN_LDLIBS)
+
+$(XEN_OUT)/bin/blkxen: tests/xen/blkxen.sh
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@ && chmod +x $@
+
+xen-progs: $(XBLK_PROGS)
+
+# The runtime's transport-generic Criterion suite (tests/runtime) run in dom0 over the xen
+# transport by tests/xen/rtxen.sh: the suite's binary and its peer program, as built by the
+# main Makefile in the same build directory.
+RTX_PROGS := $(XEN_OUT)/bin/rtxen $(XEN_OUT)/bin/rtxen-runtime $(XEN_OUT)/bin/rtt_peer
+XEN_LIST_PROGS += rtxen
+
+.PHONY: rtx-tests
+rtx-tests:
+	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) $(BUILD)/tests/runtime $(BUILD)/tests/bin/rtt_peer
+
+$(XEN_OUT)/bin/rtxen-runtime: rtx-tests
+	$(Q)mkdir -p $(@D) && objcopy --strip-debug $(BUILD)/tests/runtime $@
+$(XEN_OUT)/bin/rtt_peer: rtx-tests
+	$(Q)mkdir -p $(@D) && objcopy --strip-debug $(BUILD)/tests/bin/rtt_peer $@
+$(XEN_OUT)/bin/rtxen: tests/xen/rtxen.sh
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+
+xen-progs: $(RTX_PROGS)

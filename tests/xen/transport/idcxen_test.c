@@ -824,7 +824,7 @@ static void deny_server(unsigned peer)
     char addr[96];
     snprintf(addr, sizeof(addr), "xen:idcxen-deny?allow=%u", peer + 1);
     side_open(addr, IDC_ROLE_BACKEND);
-    double end = now_s() + 210;
+    double end = now_s() + 390;     /* until dom0's plan kills it at the end of the domU part */
     while (now_s() < end)
         idc_context_dispatch(S.ctx, 200);
 }
@@ -1161,7 +1161,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "deny-server")) {
-        alarm(230);
+        alarm(400);
         deny_server(parse_dom(argv[2]));
         return 0;
     }
