@@ -263,17 +263,24 @@ static int st_u32(struct xs_handle *xs, xs_transaction_t t, const char *path, ui
 
 static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));
-static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
-                     ...)
+static int st_vwritef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
+                      va_list ap)
 {
     char v[XEN_VALUE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(v, sizeof(v), fmt, ap);
-    va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(v))
         return -E2BIG;
     return xs_write(xs, t, path, v, (unsigned)n) ? 0 : neg_errno();
+}
+
+static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = st_vwritef(xs, t, path, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 /* key under dir */
@@ -282,15 +289,13 @@ static int st_kwritef(struct xs_handle *xs, xs_transaction_t t, const char *dir,
 static int st_kwritef(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
                       const char *fmt, ...)
 {
-    char p[XEN_PATH_MAX + 32], v[XEN_VALUE_MAX];
+    char p[XEN_PATH_MAX + 32];
     snprintf(p, sizeof(p), "%s/%s", dir, key);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(v, sizeof(v), fmt, ap);
+    int r = st_vwritef(xs, t, p, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(v))
-        return -E2BIG;
-    return xs_write(xs, t, p, v, (unsigned)n) ? 0 : neg_errno();
+    return r;
 }
 
 static int st_ku32(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
@@ -950,13 +955,54 @@ static bool be_allowed(struct xen_ep *s, unsigned d)
     return false;
 }
 
+/* The backend's answer to frontend fk, in one transaction: K = B/conn/<fe>-<id> made anew,
+   readable by fe only, {epoch, [status = -status] [reason] or [seen], state last}. state
+   Connected, Closed (a refusal: status and reason) or InitWait (an acknowledgement: seen).
+   0 or -errno. */
+static int be_answer(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int state, int status,
+                     const char *text)
+{
+    struct xen_ctx *xc = xctx(ep->ctx);
+    char k[XEN_PATH_MAX];
+    path_k(ep, fk, "conn", k, NULL);
+    uint16_t d[1] = { (uint16_t)fk_dom(fk) };
+    const char *text_key = state == XB_CLOSED ? "reason" : "seen";
+    int r = -EIO;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        xs_transaction_t t = xs_transaction_start(xc->xs);
+        if (t == XBT_NULL)
+            return neg_errno();
+        xs_rm(xc->xs, t, k);
+        r = xs_mkdir(xc->xs, t, k) ? 0 : neg_errno();
+        if (!r)
+            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, d, 1, XS_PERM_READ);
+        if (!r)
+            r = st_kwritef(xc->xs, t, k, "epoch", "%u", epoch);
+        if (!r && state == XB_CLOSED)
+            r = st_kwritef(xc->xs, t, k, "status", "%d", -status);
+        if (!r && text)
+            r = st_kwritef(xc->xs, t, k, text_key, "%s", text);
+        if (!r)
+            r = st_kwritef(xc->xs, t, k, "state", "%d", state);
+        if (r) {
+            xs_transaction_end(xc->xs, t, true);
+            return r;
+        }
+        if (xs_transaction_end(xc->xs, t, false))
+            return 0;
+        r = neg_errno();
+        if (r != -EAGAIN)
+            return r;
+    }
+    return r;
+}
+
 static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status,
                       const char *fmt, ...)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
     char reason[161];
     va_list ap;
     va_start(ap, fmt);
@@ -967,27 +1013,7 @@ static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status
     s->skip_fk = fk;
     s->skip_epoch = epoch;
     s->skip_valid = true;
-    char k[XEN_PATH_MAX];
-    path_k(ep, fk, "conn", k, NULL);
-    uint16_t d[1] = { (uint16_t)fk_dom(fk) };
-    for (int attempt = 0; attempt < 8; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            return;
-        xs_rm(xc->xs, t, k);
-        bool ok = xs_mkdir(xc->xs, t, k) &&
-                  st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, d, 1, XS_PERM_READ) == 0 &&
-                  st_kwritef(xc->xs, t, k, "epoch", "%u", epoch) == 0 &&
-                  st_kwritef(xc->xs, t, k, "status", "%d", -status) == 0 &&
-                  st_kwritef(xc->xs, t, k, "reason", "%s", reason) == 0 &&
-                  st_kwritef(xc->xs, t, k, "state", "%d", XB_CLOSED) == 0;
-        if (!ok) {
-            xs_transaction_end(xc->xs, t, true);
-            return;
-        }
-        if (xs_transaction_end(xc->xs, t, false) || errno != EAGAIN)
-            return;
-    }
+    be_answer(ep, fk, epoch, XB_CLOSED, status, reason);
 }
 
 /* Who created the knock node B/fe/<d>-<id>: xenstored makes an unprivileged creator the owner,
@@ -1102,32 +1128,10 @@ static bool be_connect(struct idc_ep *ep, uint64_t fk)
     snprintf(tok, sizeof(tok), "idc%u", s->serial);
     s->watching_f = xs_watch(xc->xs, f, tok);
     /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
-    char k[XEN_PATH_MAX];
-    path_k(ep, fk, "conn", k, NULL);
-    uint16_t dd[1] = { (uint16_t)d };
-    bool ok = false;
-    for (int attempt = 0; attempt < 8 && !ok; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            break;
-        xs_rm(xc->xs, t, k);
-        ok = xs_mkdir(xc->xs, t, k) &&
-             st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, dd, 1, XS_PERM_READ) == 0 &&
-             st_kwritef(xc->xs, t, k, "epoch", "%u", epoch) == 0 &&
-             st_kwritef(xc->xs, t, k, "state", "%d", XB_CONNECTED) == 0;
-        if (!ok) {
-            xs_transaction_end(xc->xs, t, true);
-            break;
-        }
-        if (!xs_transaction_end(xc->xs, t, false)) {
-            ok = false;
-            if (errno != EAGAIN)
-                break;
-        }
-    }
-    if (!ok) {
+    int ar = be_answer(ep, fk, epoch, XB_CONNECTED, 0, NULL);
+    if (ar) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot answer domain %u in xenstore: %s",
-                 ep->address, d, strerror(errno));
+                 ep->address, d, strerror(-ar));
         chan_release(ep);
         return false;
     }
@@ -1176,24 +1180,7 @@ static void be_ack(struct idc_ep *ep, uint64_t fk)
     if (kep == epoch && st_kread(xc->xs, XBT_NULL, c, "seen", seen, sizeof(seen)) == 0 &&
         !strcmp(seen, v))
         return;
-    uint16_t dd[1] = { (uint16_t)fk_dom(fk) };
-    for (int attempt = 0; attempt < 8; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            return;
-        xs_rm(xc->xs, t, c);
-        bool ok = xs_mkdir(xc->xs, t, c) &&
-                  st_perms(xc->xs, t, c, xc->self, XS_PERM_NONE, dd, 1, XS_PERM_READ) == 0 &&
-                  st_kwritef(xc->xs, t, c, "epoch", "%u", epoch) == 0 &&
-                  st_kwritef(xc->xs, t, c, "seen", "%s", v) == 0 &&
-                  st_kwritef(xc->xs, t, c, "state", "%d", XB_INITWAIT) == 0;
-        if (!ok) {
-            xs_transaction_end(xc->xs, t, true);
-            return;
-        }
-        if (xs_transaction_end(xc->xs, t, false) || errno != EAGAIN)
-            return;
-    }
+    be_answer(ep, fk, epoch, XB_INITWAIT, 0, v);
 }
 
 static void be_ack_all(struct idc_ep *ep)
