@@ -9,7 +9,7 @@
 #
 # Out-of-tree: every object and generated file lives under $(BUILD) (default build/; the
 # sanitizer pass uses build/san). Sources are found by wildcard, so a new file in idlc/,
-# runtime/, tests/SUITE/ or tests/SUITE/bin/ needs no edit here.
+# runtime/core/, runtime/transports/NAME/, tests/SUITE/ or tests/SUITE/bin/ needs no edit here.
 
 VERSION  := 0.1.0
 BUILD    ?= build
@@ -114,9 +114,13 @@ $(BUILD)/share/idc/templates/c/%: templates/c/%
 idlc: $(IDLC)
 
 # ------------------------------------------------------------------ runtime (libidc)
-RT_SRCS  := $(wildcard runtime/*.c)
+# runtime/core/ (no transport), runtime/transports/ (the built-in list) and one folder per
+# transport under it; runtime/core/transport.h is the contract between them.
+RT_CORE_SRCS := $(wildcard runtime/core/*.c)
+RT_TP_SRCS   := $(wildcard runtime/transports/*.c runtime/transports/*/*.c)
+RT_SRCS  := $(RT_CORE_SRCS) $(RT_TP_SRCS)
 RT_OBJS  := $(RT_SRCS:%.c=$(BUILD)/%.o)
-RT_INC   := -Iruntime/include -Iruntime
+RT_INC   := -Iruntime/include -Iruntime/core -Iruntime/transports
 LIBIDC   := $(BUILD)/lib/libidc.a
 LIBIDC_SO := $(BUILD)/lib/libidc.so.0
 RT_MAP   := $(wildcard runtime/libidc.map)
@@ -228,10 +232,14 @@ check-xen:
 	@$(MAKE) -s -f tests/xen/xen.mk BUILD=$(BUILD) check-xen
 
 # ------------------------------------------------------------------ static analysis
-# cppcheck and clang-tidy (config in .clang-tidy) over the compiler and the runtime.
+# The runtime's layering rules (scripts/layering.sh: the core names no transport, transports see
+# the core only through runtime/core/transport.h), then cppcheck and clang-tidy (config in
+# .clang-tidy) over the compiler and the runtime.
 LINT_DEPS := cppcheck clang-tidy
-lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h
+lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h runtime
 	$(Q)scripts/deps.sh $(LINT_DEPS)
+	@echo "== layering"
+	$(Q)scripts/layering.sh $(BUILD)
 	@echo "== cppcheck"
 	$(Q)cppcheck -q --std=c11 --enable=warning,portability,performance --error-exitcode=1 \
 	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS)

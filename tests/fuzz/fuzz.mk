@@ -24,7 +24,7 @@ $(FUZZ_DIR)/fuzz_idlc: tests/fuzz/fuzz_idlc.c $(IDLC_SRCS) $(BUILD)/idlc/lexer.c
 	$(call say,FUZZCC,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(IDLC_INC) -o $@ $^
 
-$(FUZZ_DIR)/fuzz_ring: tests/fuzz/fuzz_ring.c runtime/ring.c | $(FUZZ_STAMP)
+$(FUZZ_DIR)/fuzz_ring: tests/fuzz/fuzz_ring.c runtime/core/ring.c | $(FUZZ_STAMP)
 	$(call say,FUZZCC,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(RT_INC) -o $@ $^
 

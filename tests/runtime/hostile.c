@@ -5,7 +5,7 @@
  * second, honest connection in the same context must keep working throughout. */
 #include "runtime/util.h"
 
-#include "shm_proto.h"
+#include "shm/proto.h"
 
 #include <signal.h>
 #include <sys/wait.h>

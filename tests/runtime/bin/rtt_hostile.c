@@ -36,7 +36,7 @@
  */
 #include "runtime/rtt.h"
 #include "ring.h"
-#include "shm_proto.h"
+#include "shm/proto.h"
 
 #include <getopt.h>
 #include <poll.h>

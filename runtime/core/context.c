@@ -224,20 +224,20 @@ void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
 
 /* ------------------------------------------------------------------------- create/destroy */
 
-static char *default_dir(void)
+/* ------------------------------------------------------------------- transport state */
+
+void **idc__ctx_slot(struct idc_context *ctx, const struct idc_transport *tp)
 {
-    const char *env = getenv("IDC_SHM_DIR");
-    char buf[PATH_MAX];
-    if (env && *env)
-        return strdup(env);
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && *xdg) {
-        snprintf(buf, sizeof(buf), "%s/idc", xdg);
-        return strdup(buf);
-    }
-    snprintf(buf, sizeof(buf), "/tmp/idc-%u", (unsigned)getuid());
-    return strdup(buf);
+    int i = idc__transport_index(tp);
+    return i >= 0 ? &ctx->tp_state[i] : NULL;
 }
+
+void idc__ctx_set_locator(struct idc_context *ctx, uint16_t locator)
+{
+    ctx->id = (ctx->id & IDC_OWNER_RAND_MASK) | (uint64_t)locator << IDC_OWNER_LOC_SHIFT;
+}
+
+/* ------------------------------------------------------------------------- create/destroy */
 
 int idc_context_create(struct idc_context **out, const struct idc_context_options *opt)
 {
@@ -254,24 +254,7 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
         ctx->log_arg = opt->log_arg;
     }
     ctx->debug = getenv("IDC_DEBUG") != NULL;
-    int err = IDC_ERR_NOMEM;
-    ctx->shm_dir = opt && opt->shm_dir ? strdup(opt->shm_dir) : default_dir();
-    if (!ctx->shm_dir)
-        goto err;
-    err = IDC_ERR_INVAL;
-    if (strlen(ctx->shm_dir) > 60 || !ctx->shm_dir[0]) {
-        /* sun_path holds 108 bytes: directory + "/" + 64-byte name + ".sock" must fit */
-        idc__log(ctx, IDC_LOG_ERROR, "shm directory name too long (max 60 bytes): %s", ctx->shm_dir);
-        goto err;
-    }
-    if (mkdir(ctx->shm_dir, 0700) < 0 && errno != EEXIST) {
-        idc__log(ctx, IDC_LOG_ERROR, "cannot create shm directory %s: %s", ctx->shm_dir,
-                 strerror(errno));
-        err = IDC_ERR_IO;
-        goto err;
-    }
-    err = IDC_ERR_IO;
-    ctx->xen_dom1 = idc__xen_domid1();      /* names our domain in the owner id */
+    int err = IDC_ERR_IO;
     do {
         if (idc__random(&ctx->id, sizeof(ctx->id)) < 0) {
             idc__log(ctx, IDC_LOG_ERROR, "getrandom: %s", strerror(errno));
@@ -279,7 +262,6 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
         }
         ctx->id &= IDC_OWNER_RAND_MASK;
     } while (ctx->id == 0);
-    ctx->id |= (uint64_t)ctx->xen_dom1 << IDC_OWNER_DOM_SHIFT;
     ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
     ctx->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     ctx->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -291,6 +273,10 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
     ctx->timer_w = (struct idc_watch){ .fd = ctx->timerfd, .events = EPOLLIN, .fn = timer_fire, .arg = ctx };
     if (idc__watch_add(ctx, &ctx->kick_w) < 0 || idc__watch_add(ctx, &ctx->timer_w) < 0)
         goto err;
+    for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++) {
+        if ((*tp)->ctx_init && (err = (*tp)->ctx_init(ctx, opt)) < 0)
+            goto err;
+    }
     *out = ctx;
     return 0;
 err:
@@ -305,9 +291,9 @@ void idc_context_destroy(struct idc_context *ctx)
     while (ctx->eps)
         idc__ep_forget(ctx->eps);
     idc__buffers_fini(ctx);
-    idc_transport_shm.ctx_fini(ctx);
-    if (idc_transport_xen.ctx_fini)
-        idc_transport_xen.ctx_fini(ctx);
+    for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++)
+        if ((*tp)->ctx_fini)
+            (*tp)->ctx_fini(ctx);
     while (ctx->done_head) {          /* transfers completed above are dropped, not called */
         struct idc_xfer *x = ctx->done_head;
         ctx->done_head = x->next;
@@ -316,7 +302,6 @@ void idc_context_destroy(struct idc_context *ctx)
     if (ctx->epfd >= 0) close(ctx->epfd);
     if (ctx->kickfd >= 0) close(ctx->kickfd);
     if (ctx->timerfd >= 0) close(ctx->timerfd);
-    free(ctx->shm_dir);
     free(ctx);
 }
 

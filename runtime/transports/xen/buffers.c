@@ -37,7 +37,7 @@
 #include <xengnttab.h>
 #include <xenstore.h>
 
-#include "internal.h"
+#include "xen.h"
 
 #define XB_PAGE        4096u
 #define XB_SLOTS       16u                     /* requests in flight per link */
@@ -165,7 +165,7 @@ struct xb_ctx {
 
 /* ------------------------------------------------------------------------------ helpers */
 
-static unsigned owner_dom(uint64_t owner) { return (unsigned)(owner >> 48) - 1u; }
+static unsigned owner_dom(uint64_t owner) { return (unsigned)(owner >> IDC_OWNER_LOC_SHIFT) - 1u; }
 
 /* Strict decimal: no sign, no spaces, no leading zero, <= max. */
 static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
@@ -213,7 +213,7 @@ static uint32_t rand_nonzero(void)
 
 /* Our domain id + 1, or 0 when not on Xen. Only a host with /dev/xen pays anything: dom0 is
    told by /proc/xen/capabilities, a domU reads its "domid" node. Cached per process. */
-unsigned idc__xen_domid1(void)
+unsigned xen_domid1(void)
 {
     static int cached = -1;
     int c = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -276,15 +276,15 @@ static void xb_close(struct xb_ctx *xc)
    work in contexts that have no xen endpoint. */
 static struct xb_ctx *xb_open(struct idc_context *ctx)
 {
-    if (ctx->xbuf)
-        return ctx->xbuf;
-    if (!ctx->xen_dom1)
+    if (xen_tp(ctx)->buf)
+        return xen_tp(ctx)->buf;
+    if (!xen_tp(ctx)->dom1)
         return NULL;
     struct xb_ctx *xc = calloc(1, sizeof(*xc));
     if (!xc)
         return NULL;
     xc->ctx = ctx;
-    xc->self = ctx->xen_dom1 - 1;
+    xc->self = xen_tp(ctx)->dom1 - 1;
     xc->xw.fd = xc->ew.fd = -1;
     const char *what = NULL;
     int e = 0;
@@ -325,7 +325,7 @@ static struct xb_ctx *xb_open(struct idc_context *ctx)
     }
     /* Only dom0 may ask whether a domain is still there; elsewhere the watch just fails. */
     xc->release_watch = xs_watch(xc->xs, "@releaseDomain", "idcxb-release");
-    ctx->xbuf = xc;
+    xen_tp(ctx)->buf = xc;
     return xc;
 }
 
@@ -601,17 +601,17 @@ static void own_scan(struct xb_ctx *xc)
     free(ents);
 }
 
-int idc__xbuf_publish(struct idc_context *ctx)
+int xen_buf_publish(struct idc_context *ctx)
 {
-    if (!ctx->xen_dom1)
-        return 0;
+    if (!xen_tp(ctx)->dom1)
+        return IDC_ERR_NOTSUP;
     struct xb_ctx *xc = xb_open(ctx);
     if (!xc)
         return IDC_ERR_IO;
     if (xc->published)
         return 0;
     snprintf(xc->opath, sizeof(xc->opath), "/local/domain/%u/data/idc-rbuf/%016llx", xc->self,
-             (unsigned long long)ctx->id);
+             (unsigned long long)idc_context_id(ctx));
     char fe[XB_PATH_MAX + 8], st[XB_PATH_MAX + 8];
     snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
     snprintf(st, sizeof(st), "%s/state", xc->opath);
@@ -650,6 +650,13 @@ int idc__xbuf_publish(struct idc_context *ctx)
 }
 
 /* ---------------------------------------------------------------------------- user side */
+
+/* Owners in another domain (the owner id's locator is the domain id + 1). */
+bool xen_buf_reaches(struct idc_context *ctx, uint64_t owner)
+{
+    unsigned d1 = (unsigned)(owner >> IDC_OWNER_LOC_SHIFT);
+    return d1 != 0 && d1 != xen_tp(ctx)->dom1;
+}
 
 static bool owner_dead(struct xb_ctx *xc, uint64_t owner)
 {
@@ -839,7 +846,7 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
 static void knock_timeout(struct idc_timer *t)
 {
     struct xb_ulink *l = t->arg;
-    struct xb_ctx *xc = l->ctx->xbuf;
+    struct xb_ctx *xc = xen_tp(l->ctx)->buf;
     if (l->up)
         return;
     idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx (domain %u): no answer in %u ms",
@@ -888,7 +895,7 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     snprintf(l->opath, sizeof(l->opath), "/local/domain/%u/data/idc-rbuf/%016llx", d,
              (unsigned long long)owner);
     snprintf(l->kpath, sizeof(l->kpath), "%s/fe/%u-%016llx", l->opath, xc->self,
-             (unsigned long long)ctx->id);
+             (unsigned long long)idc_context_id(ctx));
     l->next = xc->ulinks;
     xc->ulinks = l;
     char st[XB_PATH_MAX + 8], b[8];
@@ -963,13 +970,13 @@ fail:
     return NULL;
 }
 
-int idc__xbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
+int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
 {
-    struct xb_ctx *xc = ctx->xen_dom1 ? xb_open(ctx) : NULL;
+    struct xb_ctx *xc = xen_tp(ctx)->dom1 ? xb_open(ctx) : NULL;
     if (!xc) {
         idc__log(ctx, IDC_LOG_DEBUG, "buffer owner %016llx is in domain %u: %s",
                  (unsigned long long)x->rb.owner, owner_dom(x->rb.owner),
-                 ctx->xen_dom1 ? "Xen unusable here" : "not running on Xen");
+                 xen_tp(ctx)->dom1 ? "Xen unusable here" : "not running on Xen");
         idc__xfer_complete(ctx, x, IDC_ERR_DISCONNECTED);
         return 0;
     }
@@ -1104,9 +1111,9 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events)
 
 /* Context destroy: withdraw O, drop every link; the user side's transfers complete with
    IDC_ERR_DISCONNECTED (the caller drops those completions). */
-void idc__xbuf_fini(struct idc_context *ctx)
+void xen_buf_withdraw(struct idc_context *ctx)
 {
-    struct xb_ctx *xc = ctx->xbuf;
+    struct xb_ctx *xc = xen_tp(ctx)->buf;
     if (!xc)
         return;
     while (xc->ulinks)
@@ -1122,5 +1129,5 @@ void idc__xbuf_fini(struct idc_context *ctx)
     if (xc->release_watch)
         xs_unwatch(xc->xs, "@releaseDomain", "idcxb-release");
     xb_close(xc);
-    ctx->xbuf = NULL;
+    xen_tp(ctx)->buf = NULL;
 }

@@ -10,17 +10,10 @@
 
 #include "internal.h"
 
-/* Every context serves its buffers through the shm transport (the owner id names a hidden
- * service there) to contexts of its own domain; on Xen it also serves them to other domains
- * through xenbuf.c (grant copy). Users pick by the owner id's domain bits. */
-static const struct idc_transport *buf_tp(void) { return &idc_transport_shm; }
-
-/* True when rb's owner is in another Xen domain than ctx (owner id bits 63..48). */
-static bool owner_elsewhere(const struct idc_context *ctx, uint64_t owner)
-{
-    unsigned d1 = (unsigned)(owner >> IDC_OWNER_DOM_SHIFT);
-    return d1 != 0 && d1 != ctx->xen_dom1;
-}
+/* Memory comes from the transport the built-in list names as the provider; registrations are
+ * published through every transport that has a buffer service, and a transfer goes through the
+ * first transport that reaches the owner. */
+static const struct idc_transport *mem_tp(void) { return idc__buffer_memory; }
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -87,7 +80,7 @@ int idc_buffer_alloc(struct idc_context *ctx, size_t len, void **mem)
         return IDC_ERR_NOMEM;
     a->fd = -1;
     a->len = (len + (size_t)pg - 1) & ~((size_t)pg - 1);
-    int r = buf_tp()->buf_alloc(ctx, a);
+    int r = mem_tp()->buf_alloc(ctx, a);
     if (r < 0) {
         idc__log(ctx, IDC_LOG_ERROR, "idc_buffer_alloc(%zu): %s", len, idc_strerror(r));
         free(a);
@@ -99,15 +92,47 @@ int idc_buffer_alloc(struct idc_context *ctx, size_t len, void **mem)
     return 0;
 }
 
+/* Tells every buffer service that slot id has a new generation (holders caching a mapping
+   learn of revocation from it). */
+static void reg_announce(struct idc_context *ctx, uint32_t id)
+{
+    for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++)
+        if ((*tp)->rbuf_revoke)
+            (*tp)->rbuf_revoke(ctx, id, ctx->regs[id].generation);
+}
+
 static void reg_revoke(struct idc_context *ctx, uint32_t id)
 {
     struct idc_reg *r = &ctx->regs[id];
     r->alloc = NULL;
     r->generation++;                    /* even: not registered */
     memset(r->key, 0, sizeof(r->key));
-    /* Release: holders that see the new generation see a revoked slot. */
-    if (ctx->gen_table)
-        __atomic_store_n(&ctx->gen_table[id], r->generation, __ATOMIC_RELEASE);
+    reg_announce(ctx, id);
+}
+
+uint32_t idc__reg_generation(struct idc_context *ctx, uint32_t id)
+{
+    return ctx->regs && id < IDC_MAX_REGS ? ctx->regs[id].generation : 0;
+}
+
+/* Makes this context's registrations reachable through every transport with a buffer service.
+   The memory provider's service is required; others may be absent here (IDC_ERR_NOTSUP). */
+static int publish(struct idc_context *ctx)
+{
+    for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++) {
+        if (!(*tp)->rbuf_publish)
+            continue;
+        int r = (*tp)->rbuf_publish(ctx);
+        if (r < 0 && *tp == mem_tp()) {
+            idc__log(ctx, IDC_LOG_ERROR, "cannot publish the buffer service on %s: %s",
+                     (*tp)->name, idc_strerror(r));
+            return r;
+        }
+        if (r < 0 && r != IDC_ERR_NOTSUP)
+            idc__log(ctx, IDC_LOG_WARN, "buffers of this context are not reachable through "
+                     "%s: %s", (*tp)->name, idc_strerror(r));
+    }
+    return 0;
 }
 
 int idc_buffer_free(struct idc_context *ctx, void *mem)
@@ -123,7 +148,7 @@ int idc_buffer_free(struct idc_context *ctx, void *mem)
                 if (ctx->regs[i].alloc == a)
                     reg_revoke(ctx, i);
         *pp = a->next;
-        buf_tp()->buf_free(ctx, a);
+        mem_tp()->buf_free(ctx, a);
         free(a);
         return 0;
     }
@@ -163,23 +188,18 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
         if (!ctx->regs)
             return IDC_ERR_NOMEM;
     }
-    int r = buf_tp()->rbuf_publish(ctx);
-    if (r < 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "cannot publish the buffer service: %s", idc_strerror(r));
+    int r = publish(ctx);
+    if (r < 0)
         return r;
-    }
-    if (ctx->xen_dom1 && idc__xbuf_publish(ctx) < 0)
-        idc__log(ctx, IDC_LOG_WARN, "buffers of this context are reachable from this domain "
-                 "only");
     uint32_t id = 0;
     while (id < IDC_MAX_REGS && ctx->regs[id].alloc)
         id++;
     if (id == IDC_MAX_REGS)
         return IDC_ERR_NOMEM;
     if (!a->mode && mode == IDC_RBUF_READ) {
-        if (!buf_tp()->buf_seal_ro)
+        if (!mem_tp()->buf_seal_ro)
             return IDC_ERR_NOTSUP;
-        r = buf_tp()->buf_seal_ro(ctx, a);
+        r = mem_tp()->buf_seal_ro(ctx, a);
         if (r < 0)
             return r;
     }
@@ -192,8 +212,7 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
     reg->length = len;
     reg->rights = rights;
     reg->generation++;                  /* odd: registered */
-    if (ctx->gen_table)
-        __atomic_store_n(&ctx->gen_table[id], reg->generation, __ATOMIC_RELEASE);
+    reg_announce(ctx, id);
     memset(rbuf, 0, sizeof(*rbuf));
     rbuf->owner = ctx->id;
     rbuf->id = id;
@@ -213,8 +232,8 @@ static bool key_eq(const uint8_t *a, const uint8_t *b)
     return d == 0;
 }
 
-int idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
-                   uint64_t offset, size_t len, unsigned char **addr)
+int idc__reg_find(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
+                  struct idc_reg_view *out)
 {
     if (rb->owner != ctx->id || !ctx->regs || rb->id >= IDC_MAX_REGS)
         return IDC_ERR_BADREF;
@@ -226,9 +245,21 @@ int idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t 
         return IDC_ERR_BADREF;
     if ((need & ~reg->rights) || (rb->rights & ~reg->rights))
         return IDC_ERR_RIGHTS;
-    if (offset > reg->length || len > reg->length - offset)
+    *out = (struct idc_reg_view){ .alloc = reg->alloc, .offset = reg->offset,
+                                  .length = reg->length };
+    return 0;
+}
+
+int idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
+                   uint64_t offset, size_t len, unsigned char **addr)
+{
+    struct idc_reg_view v;
+    int r = idc__reg_find(ctx, rb, need, &v);
+    if (r < 0)
+        return r;
+    if (offset > v.length || len > v.length - offset)
         return IDC_ERR_BADREF;
-    *addr = (unsigned char *)reg->alloc->mem + reg->offset + offset;
+    *addr = (unsigned char *)v.alloc->mem + v.offset + offset;
     return 0;
 }
 
@@ -248,7 +279,10 @@ int idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb)
 
 void idc__buffers_fini(struct idc_context *ctx)
 {
-    idc__xbuf_fini(ctx);    /* withdraw the Xen buffer service, drop its links */
+    /* Stop serving first: no transfer touches what is freed below. */
+    for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++)
+        if ((*tp)->rbuf_withdraw)
+            (*tp)->rbuf_withdraw(ctx);
     /* Revoke everything first: holders with cached mappings see it in the generation table. */
     if (ctx->regs)
         for (uint32_t i = 0; i < IDC_MAX_REGS; i++)
@@ -257,7 +291,7 @@ void idc__buffers_fini(struct idc_context *ctx)
     while (ctx->allocs) {
         struct idc_alloc *a = ctx->allocs;
         ctx->allocs = a->next;
-        buf_tp()->buf_free(ctx, a);
+        mem_tp()->buf_free(ctx, a);
         free(a);
     }
     free(ctx->regs);
@@ -299,8 +333,15 @@ static int transfer(struct idc_context *ctx, const struct idc_rbuf *rb, uint64_t
         idc__xfer_complete(ctx, x, st);
         return 0;
     }
-    int r = owner_elsewhere(ctx, rb->owner) ? idc__xbuf_transfer(ctx, x)
-                                             : buf_tp()->rbuf_transfer(ctx, x);
+    int r = IDC_ERR_NOTSUP;
+    for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++)
+        if ((*tp)->rbuf_transfer && (*tp)->rbuf_reaches && (*tp)->rbuf_reaches(ctx, rb->owner)) {
+            r = (*tp)->rbuf_transfer(ctx, x);
+            break;
+        }
+    if (r == IDC_ERR_NOTSUP)
+        idc__log(ctx, IDC_LOG_ERROR, "no transport reaches the owner %016llx of a remote buffer",
+                 (unsigned long long)rb->owner);
     if (r < 0)
         free(x);
     return r;

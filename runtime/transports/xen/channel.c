@@ -30,7 +30,7 @@
 #include <xengnttab.h>
 #include <xenstore.h>
 
-#include "internal.h"
+#include "xen.h"
 
 #define XEN_PAGE          4096u
 #define XEN_DOMID_MAX     0x7fefu      /* DOMID_FIRST_RESERVED - 1 */
@@ -121,9 +121,9 @@ struct xen_ep {
     uint32_t win_events, win_useless, storm_windows, storm_total;
     uint64_t last_progress;     /* progress() when the previous notification was handled */
 };
-_Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_ep *)0)->tp_priv), "xen_ep fits");
+_Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
-static struct xen_ep *X(struct idc_ep *ep) { return (struct xen_ep *)(void *)ep->tp_priv; }
+static struct xen_ep *X(struct idc_link *ep) { return IDC_LINK_PRIV(struct xen_ep, ep); }
 
 struct xen_ctx {
     struct xs_handle *xs;
@@ -136,31 +136,33 @@ struct xen_ctx {
     uint32_t next_serial;
 };
 
-static void fe_try_connect(struct idc_ep *ep);
-static void be_scan(struct idc_ep *ep);
-static void fe_check(struct idc_ep *ep);
+static struct xen_ctx *xctx(struct idc_context *ctx) { return xen_tp(ctx)->chan; }
+
+static void fe_try_connect(struct idc_link *ep);
+static void be_scan(struct idc_link *ep);
+static void fe_check(struct idc_link *ep);
 
 /* ------------------------------------------------------------------------------ helpers */
 
-static const char *svc(struct idc_ep *ep, char *buf)
+static const char *svc(struct idc_link *ep, char *buf)
 {
     memcpy(buf, ep->name + X(ep)->svc_off, X(ep)->svc_len);
     buf[X(ep)->svc_len] = 0;
     return buf;
 }
 
-static unsigned be_dom(struct idc_ep *ep)
+static unsigned be_dom(struct idc_link *ep)
 {
-    return ep->role == IDC_ROLE_FRONTEND ? X(ep)->peer : ((struct xen_ctx *)ep->ctx->xen)->self;
+    return ep->role == IDC_ROLE_FRONTEND ? X(ep)->peer : xctx(ep->ctx)->self;
 }
 
-static unsigned fe_dom(struct idc_ep *ep, unsigned fe)
+static unsigned fe_dom(struct idc_link *ep, unsigned fe)
 {
-    return ep->role == IDC_ROLE_FRONTEND ? ((struct xen_ctx *)ep->ctx->xen)->self : fe;
+    return ep->role == IDC_ROLE_FRONTEND ? xctx(ep->ctx)->self : fe;
 }
 
 /* B, B/<sub> */
-static void path_b(struct idc_ep *ep, char *out, const char *sub)
+static void path_b(struct idc_link *ep, char *out, const char *sub)
 {
     char s[IDC_NAME_MAX + 1];
     snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", be_dom(ep), svc(ep, s),
@@ -173,7 +175,7 @@ static void path_b(struct idc_ep *ep, char *out, const char *sub)
 static uint64_t fk_make(unsigned dom, uint32_t fid) { return (uint64_t)fid << 32 | dom; }
 static unsigned fk_dom(uint64_t fk) { return (unsigned)(fk & 0xffffffffu); }
 static uint32_t fk_id(uint64_t fk) { return (uint32_t)(fk >> 32); }
-static uint64_t fk_of(struct idc_ep *ep, uint64_t fk)
+static uint64_t fk_of(struct idc_link *ep, uint64_t fk)
 {
     return ep->role == IDC_ROLE_FRONTEND ? fk_make(fe_dom(ep, 0), X(ep)->fid) : fk;
 }
@@ -197,7 +199,7 @@ static int parse_fk(const char *name, uint64_t *fk)
 }
 
 /* F of frontend fk, F/<key>: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
-static void path_f(struct idc_ep *ep, uint64_t fk, char *out, const char *key)
+static void path_f(struct idc_link *ep, uint64_t fk, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
     fk = fk_of(ep, fk);
@@ -206,7 +208,7 @@ static void path_f(struct idc_ep *ep, uint64_t fk, char *out, const char *key)
 }
 
 /* B/conn/<fe>-<id>/<key> or B/fe/<fe>-<id> */
-static void path_k(struct idc_ep *ep, uint64_t fk, const char *dir, char *out, const char *key)
+static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
     fk = fk_of(ep, fk);
@@ -341,7 +343,6 @@ static uint32_t rand_nonzero(void)
     return v;
 }
 
-static struct xen_ctx *xctx(struct idc_context *ctx) { return ctx->xen; }
 
 /* ------------------------------------------------------------------- per-context handles */
 
@@ -367,7 +368,7 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events);
 
 static int xen_ctx_open(struct idc_context *ctx, const char *address)
 {
-    if (ctx->xen)
+    if (xctx(ctx))
         return 0;
     if (access("/dev/xen", F_OK) != 0) {
         idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: /dev/xen is absent "
@@ -429,13 +430,13 @@ static int xen_ctx_open(struct idc_context *ctx, const char *address)
     /* Domain death: only dom0 may ask whether a domain is still there, but anyone may try to
        watch; a refusal just leaves the per-domain nodes (removed by the toolstack) to tell. */
     xc->release_watch = xs_watch(xc->xs, "@releaseDomain", "idc-release");
-    ctx->xen = xc;
+    xen_tp(ctx)->chan = xc;
     return 0;
 }
 
 /* --------------------------------------------------------------------- channel teardown */
 
-static void chan_release(struct idc_ep *ep)
+static void chan_release(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -475,7 +476,7 @@ static void chan_release(struct idc_ep *ep)
     s->hs = XH_IDLE;
 }
 
-static void xen_chan_close(struct idc_ep *ep)
+static void xen_chan_close(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -500,7 +501,7 @@ static void xen_chan_close(struct idc_ep *ep)
     chan_release(ep);
 }
 
-static void xen_notify(struct idc_ep *ep)
+static void xen_notify(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     if (s->port_valid && s->hs == XH_UP)
@@ -513,7 +514,7 @@ static int ring_pages(uint32_t ring_size)
     return (int)((bytes + XEN_PAGE - 1) / XEN_PAGE);
 }
 
-static int chan_up(struct idc_ep *ep)
+static int chan_up(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     size_t rb = idc_ring_bytes(s->ch.tx_size);
@@ -525,7 +526,7 @@ static int chan_up(struct idc_ep *ep)
     s->win_start = idc__now_ns();
     s->win_events = s->win_useless = s->storm_windows = s->storm_total = 0;
     s->last_progress = 0;
-    int r = idc__ep_channel_up(ep, &s->ch);
+    int r = idc__link_up(ep, &s->ch);
     if (r < 0)
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
                  idc_strerror(r));
@@ -536,20 +537,20 @@ static int chan_up(struct idc_ep *ep)
 
 static void fe_retry_fire(struct idc_timer *t)
 {
-    struct idc_ep *ep = t->arg;
-    if (!ep->destroying && ep->state == IDC_EP_PRESENT && X(ep)->hs == XH_IDLE)
+    struct idc_link *ep = t->arg;
+    if (!idc__link_destroying(ep) && idc__link_state(ep) == IDC_EP_PRESENT && X(ep)->hs == XH_IDLE)
         fe_try_connect(ep);
 }
 
-static void fe_fail(struct idc_ep *ep, bool retry)
+static void fe_fail(struct idc_link *ep, bool retry)
 {
     chan_release(ep);
-    if (retry && !ep->destroying)
+    if (retry && !idc__link_destroying(ep))
         idc__timer_arm(ep->ctx, &X(ep)->retry, XEN_RETRY_MS);
 }
 
 /* Reads the backend's service node; 0 and *instance when it is published (state InitWait). */
-static int fe_service(struct idc_ep *ep, uint32_t *instance)
+static int fe_service(struct idc_link *ep, uint32_t *instance)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
     char p[XEN_PATH_MAX];
@@ -586,7 +587,7 @@ static int parse_hashes(const char *s, uint64_t *out, uint32_t n)
     return 0;
 }
 
-static void fe_answer_arm(struct idc_ep *ep);
+static void fe_answer_arm(struct idc_link *ep);
 
 /* What a connection request offers (NULL: a request that can only be refused). */
 struct fe_rings {
@@ -595,7 +596,7 @@ struct fe_rings {
 
 /* Publishes F {protocol, version v + its hash, be-instance, epoch[, rings], state 3} and the
    knock node B/fe/<dom>-<id> = epoch in one transaction; 0 or -errno. */
-static int fe_request(struct idc_ep *ep, uint32_t v, const struct fe_rings *fr)
+static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -651,7 +652,7 @@ static int fe_request(struct idc_ep *ep, uint32_t v, const struct fe_rings *fr)
 /* The backend serves another protocol or no common version: no connection can come of it, but
    knock anyway with what we speak (no rings), so the backend refuses and logs it as on every
    transport. We stay refused for this backend instance either way. */
-static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
+static void fe_knock_mismatch(struct idc_link *ep, uint32_t vmin, uint32_t vmax)
 {
     struct xen_ep *s = X(ep);
     const struct idc_protocol *pr = ep->proto;
@@ -669,11 +670,11 @@ static void fe_knock_mismatch(struct idc_ep *ep, uint32_t vmin, uint32_t vmax)
     fe_answer_arm(ep);
 }
 
-static void fe_try_connect(struct idc_ep *ep)
+static void fe_try_connect(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
-    if (s->hs != XH_IDLE || ep->destroying || ep->state != IDC_EP_PRESENT)
+    if (s->hs != XH_IDLE || idc__link_destroying(ep) || idc__link_state(ep) != IDC_EP_PRESENT)
         return;
     if (s->refused && s->refused_instance == s->instance)
         return;
@@ -708,7 +709,7 @@ static void fe_try_connect(struct idc_ep *ep)
         bad = "zero credits";
     }
     uint32_t v = 0;
-    if (!bad && !(v = idc__negotiate(ep->proto, vmin, vmax, hash, vmax - vmin + 1))) {
+    if (!bad && !(v = idc__offer_version(ep->proto, vmin, vmax, hash, vmax - vmin + 1))) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol '%s': no common version with matching IDL "
                  "hash (backend %u..%u, us %u..%u)", ep->address, ep->proto->name, vmin, vmax,
                  ep->proto->min_version, ep->proto->max_version);
@@ -783,7 +784,7 @@ static void fe_try_connect(struct idc_ep *ep)
     fe_check(ep);    /* the answer may be there already */
 }
 
-static void fe_answer_arm(struct idc_ep *ep)
+static void fe_answer_arm(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     s->ping = 0;
@@ -801,7 +802,7 @@ static void knock_text(const struct xen_ep *s, char *out)
 
 /* Has the backend reacted to our current knock: answered it (connected or refused), or
    acknowledged our latest ping ("queued": it serves another frontend for now)? */
-static bool fe_heard(struct idc_ep *ep)
+static bool fe_heard(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -824,10 +825,10 @@ static bool fe_heard(struct idc_ep *ep)
    a backend that was only stalled still answers it later (appear again, connect). */
 static void fe_answer_fire(struct idc_timer *t)
 {
-    struct idc_ep *ep = t->arg;
+    struct idc_link *ep = t->arg;
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
-    if (ep->destroying || s->hs != XH_WAIT_BE || !xc)
+    if (idc__link_destroying(ep) || s->hs != XH_WAIT_BE || !xc)
         return;
     if (fe_heard(ep))
         s->acked = true;
@@ -836,8 +837,8 @@ static void fe_answer_fire(struct idc_timer *t)
                  "is gone?): treating the service as withdrawn until it answers or is "
                  "published again", ep->address, s->instance);
         s->silent = true;
-        if (ep->state == IDC_EP_PRESENT)
-            idc__ep_disappear(ep);
+        if (idc__link_state(ep) == IDC_EP_PRESENT)
+            idc__link_disappear(ep);
         return;
     }
     s->ping++;
@@ -852,38 +853,38 @@ static void fe_answer_fire(struct idc_timer *t)
 }
 
 /* Watch on B fired (or a retry): follow the service and our connection's answer. */
-static void fe_check(struct idc_ep *ep)
+static void fe_check(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
-    if (ep->destroying)
+    if (idc__link_destroying(ep))
         return;
     uint32_t inst;
     int r = fe_service(ep, &inst);
     if (r) {
         /* Withdrawn (or the backend's domain is gone: the toolstack removed its tree). */
         if (s->hs == XH_UP)
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
         else if (s->hs != XH_IDLE)
             chan_release(ep);
         idc__timer_cancel(ep->ctx, &s->retry);
-        if (ep->state == IDC_EP_PRESENT)
-            idc__ep_disappear(ep);
+        if (idc__link_state(ep) == IDC_EP_PRESENT)
+            idc__link_disappear(ep);
         return;
     }
     if (inst != s->instance) {
         /* A new backend instance (restart): whatever we had is stale. */
         if (s->hs == XH_UP)
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend restarted");
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend restarted");
         else if (s->hs != XH_IDLE)
             chan_release(ep);
         s->instance = inst;
         s->refused = false;
     }
-    if (s->dead_instance == inst && ep->state != IDC_EP_CONNECTED &&
-        ep->state != IDC_EP_DISCONNECTING) {
-        if (ep->state == IDC_EP_PRESENT)
-            idc__ep_disappear(ep);
+    if (s->dead_instance == inst && idc__link_state(ep) != IDC_EP_CONNECTED &&
+        idc__link_state(ep) != IDC_EP_DISCONNECTING) {
+        if (idc__link_state(ep) == IDC_EP_PRESENT)
+            idc__link_disappear(ep);
         return;
     }
     if (s->hs == XH_WAIT_BE && fe_heard(ep)) {
@@ -894,13 +895,13 @@ static void fe_check(struct idc_ep *ep)
         s->silent = false;
     }
     if (s->silent) {
-        if (ep->state == IDC_EP_PRESENT)
-            idc__ep_disappear(ep);
+        if (idc__link_state(ep) == IDC_EP_PRESENT)
+            idc__link_disappear(ep);
         return;
     }
-    if (ep->state == IDC_EP_ABSENT)
-        idc__ep_appear(ep);
-    if (ep->state != IDC_EP_PRESENT && ep->state != IDC_EP_CONNECTED)
+    if (idc__link_state(ep) == IDC_EP_ABSENT)
+        idc__link_appear(ep);
+    if (idc__link_state(ep) != IDC_EP_PRESENT && idc__link_state(ep) != IDC_EP_CONNECTED)
         return;
     if (s->hs == XH_IDLE) {
         fe_try_connect(ep);
@@ -912,12 +913,12 @@ static void fe_check(struct idc_ep *ep)
     if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
         st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch) {
         if (s->hs == XH_UP)
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
         return;     /* not answered yet */
     }
     if (s->hs == XH_UP) {
         if (kst != XB_CONNECTED)
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "backend closed the connection");
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend closed the connection");
         return;
     }
     if (kst == XB_CONNECTED) {
@@ -959,7 +960,7 @@ static bool be_allowed(struct xen_ep *s, unsigned d)
    readable by fe only, {epoch, [status = -status] [reason] or [seen], state last}. state
    Connected, Closed (a refusal: status and reason) or InitWait (an acknowledgement: seen).
    0 or -errno. */
-static int be_answer(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int state, int status,
+static int be_answer(struct idc_link *ep, uint64_t fk, uint32_t epoch, int state, int status,
                      const char *text)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -997,9 +998,9 @@ static int be_answer(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int state, 
     return r;
 }
 
-static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status,
+static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status,
+static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status,
                       const char *fmt, ...)
 {
     struct xen_ep *s = X(ep);
@@ -1018,7 +1019,7 @@ static void be_refuse(struct idc_ep *ep, uint64_t fk, uint32_t epoch, int status
 
 /* Who created the knock node B/fe/<d>-<id>: xenstored makes an unprivileged creator the owner,
    and only dom0 can hand a node to someone else, so the owner names the frontend's domain. */
-static bool knock_genuine(struct idc_ep *ep, uint64_t fk)
+static bool knock_genuine(struct idc_link *ep, uint64_t fk)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
     unsigned d = fk_dom(fk);
@@ -1034,7 +1035,7 @@ static bool knock_genuine(struct idc_ep *ep, uint64_t fk)
 }
 
 /* Try to accept frontend fk; returns true if a connection came up. */
-static bool be_connect(struct idc_ep *ep, uint64_t fk)
+static bool be_connect(struct idc_link *ep, uint64_t fk)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -1142,7 +1143,7 @@ static bool be_connect(struct idc_ep *ep, uint64_t fk)
     return true;
 }
 
-static bool domain_gone(struct idc_ep *ep, unsigned d)
+static bool domain_gone(struct idc_link *ep, unsigned d)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
     if (xc->self != 0 || d == 0)
@@ -1156,7 +1157,7 @@ static bool domain_gone(struct idc_ep *ep, unsigned d)
    knock's text}. The frontend rewrites its knock now and then (a ping); an acknowledged ping
    tells it this backend is alive and it should keep waiting. A knock we already answered for
    this epoch (connected or refused) is left alone. */
-static void be_ack(struct idc_ep *ep, uint64_t fk)
+static void be_ack(struct idc_link *ep, uint64_t fk)
 {
     struct xen_ctx *xc = xctx(ep->ctx);
     char k[XEN_PATH_MAX], c[XEN_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
@@ -1183,7 +1184,7 @@ static void be_ack(struct idc_ep *ep, uint64_t fk)
     be_answer(ep, fk, epoch, XB_INITWAIT, 0, v);
 }
 
-static void be_ack_all(struct idc_ep *ep)
+static void be_ack_all(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -1203,28 +1204,28 @@ static void be_ack_all(struct idc_ep *ep)
     free(ents);
 }
 
-static void be_scan(struct idc_ep *ep)
+static void be_scan(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
-    if (ep->destroying)
+    if (idc__link_destroying(ep))
         return;
     if (s->hs == XH_UP) {
         char f[XEN_PATH_MAX];
         path_f(ep, fk_make(s->peer, s->fid), f, NULL);
         uint32_t st, epoch;
         if (domain_gone(ep, s->peer))
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
         else if (st_ku32(xc->xs, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch != s->epoch)
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend withdrew the connection");
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend withdrew the connection");
         else if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) ||
                  (st != XB_INITIALISED && st != XB_CONNECTED))
-            idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
         else
             be_ack_all(ep);     /* other frontends wait: tell them we are alive */
         return;
     }
-    if (ep->state != IDC_EP_PRESENT || s->hs != XH_IDLE) {
+    if (idc__link_state(ep) != IDC_EP_PRESENT || s->hs != XH_IDLE) {
         be_ack_all(ep);
         return;
     }
@@ -1246,7 +1247,7 @@ static void be_scan(struct idc_ep *ep)
 
 /* Publishes B in one transaction: service keys, the knock directory, the answers directory,
    then state = InitWait. */
-static int be_publish(struct idc_ep *ep)
+static int be_publish(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -1320,21 +1321,22 @@ static int be_publish(struct idc_ep *ep)
         return IDC_ERR_IO;
     }
     s->watching_b = true;
-    idc__ep_appear(ep);
+    idc__link_appear(ep);
     return 0;
 }
 
 /* ---------------------------------------------------------------------- event dispatch */
 
-static struct idc_ep *ep_by_serial(struct idc_context *ctx, uint32_t serial)
+static struct idc_link *ep_by_serial(struct idc_context *ctx, uint32_t serial)
 {
-    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
-        if (ep->tp == &idc_transport_xen && ep->tp_started && X(ep)->serial == serial)
+    for (struct idc_link *ep = idc__link_first(ctx, &idc_transport_xen); ep;
+         ep = idc__link_next(ep))
+        if (X(ep)->serial == serial)
             return ep;
     return NULL;
 }
 
-static void ep_event(struct idc_ep *ep)
+static void ep_event(struct idc_link *ep)
 {
     if (ep->role == IDC_ROLE_FRONTEND)
         fe_check(ep);
@@ -1346,7 +1348,7 @@ static void watch_fire(struct idc_watch *w, uint32_t events)
 {
     (void)events;
     struct idc_context *ctx = w->arg;
-    struct xen_ctx *xc = ctx->xen;
+    struct xen_ctx *xc = xctx(ctx);
     for (int i = 0; i < XEN_WATCH_BATCH; i++) {
         char **ev = xs_check_watch(xc->xs);
         if (!ev)
@@ -1354,13 +1356,14 @@ static void watch_fire(struct idc_watch *w, uint32_t events)
         const char *tok = ev[XS_WATCH_TOKEN];
         uint32_t serial;
         if (!strcmp(tok, "idc-release")) {
-            for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
-                if (ep->tp == &idc_transport_xen && ep->tp_started && X(ep)->hs == XH_UP &&
+            for (struct idc_link *ep = idc__link_first(ctx, &idc_transport_xen); ep;
+                 ep = idc__link_next(ep))
+                if (X(ep)->hs == XH_UP &&
                     domain_gone(ep, X(ep)->peer))
-                    idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "peer domain %u died",
+                    idc__link_down(ep, IDC_ERR_DISCONNECTED, "peer domain %u died",
                                          X(ep)->peer);
         } else if (!strncmp(tok, "idc", 3) && parse_u32(tok + 3, 0xffffffffu, &serial) == 0) {
-            struct idc_ep *ep = ep_by_serial(ctx, serial);
+            struct idc_link *ep = ep_by_serial(ctx, serial);
             if (ep)
                 ep_event(ep);
         }
@@ -1370,27 +1373,20 @@ static void watch_fire(struct idc_watch *w, uint32_t events)
 
 static void unmask_fire(struct idc_timer *t)
 {
-    struct idc_ep *ep = t->arg;
+    struct idc_link *ep = t->arg;
     struct xen_ep *s = X(ep);
     if (!s->masked)
         return;
     s->masked = false;
     if (s->port_valid)
         xenevtchn_unmask(xctx(ep->ctx)->ev, s->port);
-    idc__ep_kick(ep);
+    idc__link_kick(ep);
 }
 
-static uint64_t progress(struct idc_ep *ep)
-{
-    struct idc_conn *c = ep->conn;
-    if (!c)
-        return 0;
-    return ((uint64_t)c->rx.cons << 32) ^ c->tx.cons ^ ((uint64_t)c->tx.msg_cons << 16);
-}
 
 /* One notification for ep: the rings first (frames the peer published before it went away are
    still delivered), then liveness, with storm accounting. */
-static void ep_notified(struct idc_ep *ep)
+static void ep_notified(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -1412,7 +1408,7 @@ static void ep_notified(struct idc_ep *ep)
        one": dispatch also reads rings and credits directly (spinning, lazily armed contexts),
        so an honest notification often finds its frames already handled. */
     uint64_t before = s->last_progress;
-    idc__ep_kick(ep);
+    idc__link_kick(ep);
     if (s->hs != XH_UP || !s->ctrl) {
         if (s->port_valid)
             xenevtchn_unmask(xc->ev, s->port);
@@ -1434,18 +1430,18 @@ static void ep_notified(struct idc_ep *ep)
                 s->dead_instance = s->instance;
         }
         xenevtchn_unmask(xc->ev, s->port);
-        idc__ep_channel_down(ep, IDC_ERR_DISCONNECTED, "%s unmapped the control page "
+        idc__link_down(ep, IDC_ERR_DISCONNECTED, "%s unmapped the control page "
                              "(closed or its process died)",
                              ep->role == IDC_ROLE_FRONTEND ? "backend" : "frontend");
         return;
     }
-    if (ep->state != IDC_EP_CONNECTED)
+    if (idc__link_state(ep) != IDC_EP_CONNECTED)
         return;
-    s->last_progress = progress(ep);
+    s->last_progress = idc__link_progress(ep);
     if (s->last_progress == before)
         s->win_useless++;
     if (s->win_useless > XEN_STORM_USELESS || s->storm_windows >= XEN_STORM_WINDOWS) {
-        idc__ep_channel_down(ep, IDC_ERR_PROTO, "event storm: %u notifications without "
+        idc__link_down(ep, IDC_ERR_PROTO, "event storm: %u notifications without "
                              "progress in %u s", s->storm_total + s->win_useless,
                              s->storm_windows);
         return;
@@ -1465,15 +1461,15 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events)
 {
     (void)events;
     struct idc_context *ctx = w->arg;
-    struct xen_ctx *xc = ctx->xen;
+    struct xen_ctx *xc = xctx(ctx);
     /* Bounded per round: the fd stays readable if more is pending (level-triggered). */
     for (int i = 0; i < XEN_EVT_BATCH; i++) {
         xenevtchn_port_or_error_t p = xenevtchn_pending(xc->ev);
         if (p < 0)
             break;
-        struct idc_ep *ep = ctx->eps;
-        for (; ep; ep = ep->next)
-            if (ep->tp == &idc_transport_xen && ep->tp_started && X(ep)->port_valid &&
+        struct idc_link *ep = idc__link_first(ctx, &idc_transport_xen);
+        for (; ep; ep = idc__link_next(ep))
+            if (X(ep)->port_valid &&
                 X(ep)->port == (uint32_t)p)
                 break;
         if (ep)
@@ -1486,7 +1482,7 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events)
 /* ------------------------------------------------------------------------ endpoint ops */
 
 /* Frontend "DOMID/NAME"; backend "NAME", "self/NAME", optionally "?allow=D[,D...]". */
-static int parse_address(struct idc_ep *ep)
+static int parse_address(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     char *name = ep->name;
@@ -1545,7 +1541,7 @@ static int parse_address(struct idc_ep *ep)
     return 0;
 }
 
-static int xen_ep_start(struct idc_ep *ep)
+static int xen_ep_start(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     memset(s, 0, sizeof(*s));
@@ -1584,7 +1580,7 @@ static int xen_ep_start(struct idc_ep *ep)
     return 0;
 }
 
-static void xen_ep_rearm(struct idc_ep *ep)
+static void xen_ep_rearm(struct idc_link *ep)
 {
     if (ep->role == IDC_ROLE_BACKEND)
         be_scan(ep);
@@ -1592,7 +1588,7 @@ static void xen_ep_rearm(struct idc_ep *ep)
         fe_check(ep);
 }
 
-static void xen_ep_stop(struct idc_ep *ep)
+static void xen_ep_stop(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_ctx *xc = xctx(ep->ctx);
@@ -1629,55 +1625,46 @@ static void xen_ep_stop(struct idc_ep *ep)
     s->serial = 0;
 }
 
-/* Never reached: buffer.c keeps allocations and same-domain users on the shm transport and
-   sends users in other domains to xenbuf.c (grant copy through the user's bounce pages). */
-static int xen_buf_alloc(struct idc_context *ctx, struct idc_alloc *a)
-{
-    (void)ctx;
-    (void)a;
-    return IDC_ERR_NOTSUP;
-}
+/* ------------------------------------------------------------------------- context */
 
-static void xen_buf_free(struct idc_context *ctx, struct idc_alloc *a)
+static int xen_ctx_init(struct idc_context *ctx, const struct idc_context_options *opt)
 {
-    (void)ctx;
-    (void)a;
-}
-
-static int xen_rbuf_publish(struct idc_context *ctx)
-{
-    (void)ctx;
-    return IDC_ERR_NOTSUP;
-}
-
-static int xen_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
-{
-    (void)ctx;
-    (void)x;
-    return IDC_ERR_NOTSUP;
+    (void)opt;
+    struct xen_tp *t = calloc(1, sizeof(*t));
+    if (!t)
+        return IDC_ERR_NOMEM;
+    *idc__ctx_slot(ctx, &idc_transport_xen) = t;
+    t->dom1 = xen_domid1();
+    idc__ctx_set_locator(ctx, (uint16_t)t->dom1);   /* owner ids name our domain */
+    return 0;
 }
 
 static void xen_ctx_fini(struct idc_context *ctx)
 {
-    struct xen_ctx *xc = ctx->xen;
-    if (!xc)
+    struct xen_tp *t = xen_tp(ctx);
+    if (!t)
         return;
-    if (xc->release_watch)
-        xs_unwatch(xc->xs, "@releaseDomain", "idc-release");
-    xen_ctx_free(ctx, xc);
-    ctx->xen = NULL;
+    struct xen_ctx *xc = t->chan;
+    if (xc) {
+        if (xc->release_watch)
+            xs_unwatch(xc->xs, "@releaseDomain", "idc-release");
+        xen_ctx_free(ctx, xc);
+    }
+    free(t);
+    *idc__ctx_slot(ctx, &idc_transport_xen) = NULL;
 }
 
 const struct idc_transport idc_transport_xen = {
     .name = "xen",
+    .ctx_init = xen_ctx_init,
+    .ctx_fini = xen_ctx_fini,
     .ep_start = xen_ep_start,
     .chan_close = xen_chan_close,
     .ep_rearm = xen_ep_rearm,
     .ep_stop = xen_ep_stop,
     .notify = xen_notify,
-    .buf_alloc = xen_buf_alloc,
-    .buf_free = xen_buf_free,
-    .rbuf_publish = xen_rbuf_publish,
-    .rbuf_transfer = xen_rbuf_transfer,
-    .ctx_fini = xen_ctx_fini,
+    .rbuf_publish = xen_buf_publish,
+    .rbuf_reaches = xen_buf_reaches,
+    .rbuf_transfer = xen_buf_transfer,
+    .rbuf_withdraw = xen_buf_withdraw,
 };

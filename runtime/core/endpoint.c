@@ -37,22 +37,22 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
     ep->pend |= what;
     if (!ep->on_pending) {
         ep->on_pending = true;
-        ep->pend_next = ep->ctx->pending;
-        ep->ctx->pending = ep;
+        ep->pend_next = ep->link.ctx->pending;
+        ep->link.ctx->pending = ep;
     }
-    idc__kick(ep->ctx);
+    idc__kick(ep->link.ctx);
 }
 
 static inline void mark_dirty(struct idc_ep *ep)
 {
-    if (!ep->ctx->in_dispatch && !ep->corked) {
+    if (!ep->link.ctx->in_dispatch && !ep->corked) {
         idc__ep_flush(ep);        /* outside dispatch: publish and notify now */
         return;
     }
     if (!ep->on_dirty) {
         ep->on_dirty = true;
-        ep->dirty_next = ep->ctx->dirty;
-        ep->ctx->dirty = ep;
+        ep->dirty_next = ep->link.ctx->dirty;
+        ep->link.ctx->dirty = ep;
     }
 }
 
@@ -60,7 +60,7 @@ void idc__ep_flush(struct idc_ep *ep)
 {
     struct idc_conn *c = ep->conn;
     if (c && c->up && idc_ring_tx_need_notify(&c->tx))
-        ep->tp->notify(ep);
+        ep->link.tp->notify(&ep->link);
 }
 
 /* Ask for the connection to be taken down (deferred). The rings are not touched afterwards. */
@@ -82,8 +82,8 @@ static void do_down(struct idc_ep *ep)
         return;
     c->up = false;
     ep->state = IDC_EP_DISCONNECTING;
-    idc__log(ep->ctx, IDC_LOG_INFO, "%s: disconnected: %s", ep->address, ep->down_reason);
-    ep->tp->chan_close(ep);
+    idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: disconnected: %s", ep->link.address, ep->down_reason);
+    ep->link.tp->chan_close(&ep->link);
     /* Every outstanding client transaction completes with a transport error before the
        disconnect callback. Slots are cleared first: done may submit again (it gets
        IDC_ERR_DISCONNECTED). */
@@ -101,7 +101,7 @@ static void do_down(struct idc_ep *ep)
 
 static void unlink_ep(struct idc_ep *ep)
 {
-    struct idc_context *ctx = ep->ctx;
+    struct idc_context *ctx = ep->link.ctx;
     if (ep->prev)
         ep->prev->next = ep->next;
     else if (ctx->eps == ep)
@@ -136,16 +136,16 @@ static void free_conn(struct idc_ep *ep)
 static void finish_destroy(struct idc_ep *ep)
 {
     void (*done)(struct idc_endpoint *) = ep->destroy_done;
-    if (ep->tp && ep->tp_started)
-        ep->tp->ep_stop(ep);
+    if (ep->link.tp && ep->tp_started)
+        ep->link.tp->ep_stop(&ep->link);
     if (ep->appeared) {
         ep->appeared = false;
         if (ep->ops && ep->ops->disappear)
             ep->ops->disappear(idc__pub(ep));
     }
     if (ep->conn && ep->conn->req_held)
-        idc__log(ep->ctx, IDC_LOG_WARN, "%s: destroyed with %u requests never completed",
-                 ep->address, ep->conn->req_held);
+        idc__log(ep->link.ctx, IDC_LOG_WARN, "%s: destroyed with %u requests never completed",
+                 ep->link.address, ep->conn->req_held);
     free_conn(ep);
     unlink_ep(ep);
     memset(ep, 0, sizeof(*ep));     /* magic cleared: storage reusable, destroy again harmless */
@@ -160,15 +160,15 @@ static void after_disconnect_done(struct idc_ep *ep)
     if (ep->state != IDC_EP_DISCONNECTING)
         return;
     if (ep->conn && ep->conn->req_held)
-        idc__log(ep->ctx, IDC_LOG_WARN,
+        idc__log(ep->link.ctx, IDC_LOG_WARN,
                  "%s: disconnect_done with %u requests not completed (they are dropped)",
-                 ep->address, ep->conn->req_held);
+                 ep->link.address, ep->conn->req_held);
     ep->state = ep->appeared ? IDC_EP_PRESENT : IDC_EP_ABSENT;
     if (ep->destroying) {
         finish_destroy(ep);
         return;
     }
-    ep->tp->ep_rearm(ep);
+    ep->link.tp->ep_rearm(&ep->link);
 }
 
 void idc__ep_run_pending(struct idc_ep *ep)
@@ -179,9 +179,9 @@ void idc__ep_run_pending(struct idc_ep *ep)
     ep->pend = 0;
     if (p & IDC_PEND_START && !ep->destroying && ep->state == IDC_EP_ABSENT) {
         ep->tp_started = true;
-        int r = ep->tp->ep_start(ep);
+        int r = ep->link.tp->ep_start(&ep->link);
         if (r < 0) {
-            idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->address, idc_strerror(r));
+            idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->link.address, idc_strerror(r));
             ep->state = IDC_EP_DEAD;
         }
     }
@@ -220,7 +220,7 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
         return;     /* stays UNUSED: destroy is harmless, nothing ever happens */
     }
     ep->magic = IDC_EP_MAGIC;
-    ep->ctx = ctx;
+    ep->link.ctx = ctx;
     ep->state = IDC_EP_DEAD;
     ep->next = ctx->eps;
     if (ctx->eps)
@@ -232,15 +232,15 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     else if (!cfg->address)
         why = "no address";
     if (why) {
-        snprintf(ep->address, sizeof(ep->address), "(none)");
+        snprintf(ep->link.address, sizeof(ep->link.address), "(none)");
         idc__log(ctx, IDC_LOG_ERROR, "endpoint: %s; it will never connect", why);
         return;
     }
-    snprintf(ep->address, sizeof(ep->address), "%s", cfg->address);
-    ep->proto = cfg->protocol;
+    snprintf(ep->link.address, sizeof(ep->link.address), "%s", cfg->address);
+    ep->link.proto = cfg->protocol;
     ep->ops = cfg->ops;
     ep->user = cfg->user;
-    ep->role = cfg->role;
+    ep->link.role = cfg->role;
     ep->spin_us = cfg->spin_us > 1000000 ? 1000000 : cfg->spin_us;
     const struct idc_protocol *p = cfg->protocol;
     const struct idc_endpoint_ops *o = cfg->ops;
@@ -256,34 +256,34 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     else if (cfg->role != IDC_ROLE_FRONTEND && cfg->role != IDC_ROLE_BACKEND)
         why = "bad role";
     if (!why) {
-        ep->max_frame = cfg->max_frame ? cfg->max_frame : p->max_frame;
-        ep->max_tx = cfg->max_transactions ? cfg->max_transactions : IDC_DEFAULT_CREDITS;
-        ep->max_msg = cfg->max_messages ? cfg->max_messages : IDC_DEFAULT_CREDITS;
-        if (ep->max_frame > IDC_MAX_FRAME_LIMIT)
+        ep->link.max_frame = cfg->max_frame ? cfg->max_frame : p->max_frame;
+        ep->link.max_tx = cfg->max_transactions ? cfg->max_transactions : IDC_DEFAULT_CREDITS;
+        ep->link.max_msg = cfg->max_messages ? cfg->max_messages : IDC_DEFAULT_CREDITS;
+        if (ep->link.max_frame > IDC_MAX_FRAME_LIMIT)
             why = "max_frame above IDC_MAX_FRAME_LIMIT";
-        else if (ep->max_tx > IDC_MAX_CREDITS || ep->max_msg > IDC_MAX_CREDITS)
+        else if (ep->link.max_tx > IDC_MAX_CREDITS || ep->link.max_msg > IDC_MAX_CREDITS)
             why = "credits above IDC_MAX_CREDITS";
     }
     if (why) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->address, why);
+        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address, why);
         return;
     }
     const char *rest;
     int err;
-    ep->tp = idc__transport_for(cfg->address, &rest, &err);
-    if (!ep->tp) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->address,
+    ep->link.tp = idc__transport_for(cfg->address, &rest, &err);
+    if (!ep->link.tp) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address,
                  err == IDC_ERR_NOTSUP ? "transport not built into this libidc (IDC_ERR_NOTSUP)"
                                        : "bad address (IDC_ERR_INVAL)");
         return;
     }
     if (strlen(rest) > IDC_NAME_MAX) {
-        ep->tp = NULL;
+        ep->link.tp = NULL;
         idc__log(ctx, IDC_LOG_ERROR, "%s: service name too long; it will never connect",
-                 ep->address);
+                 ep->link.address);
         return;
     }
-    snprintf(ep->name, sizeof(ep->name), "%s", rest);
+    snprintf(ep->link.name, sizeof(ep->link.name), "%s", rest);
     ep->state = IDC_EP_ABSENT;
     idc__ep_mark_pending(ep, IDC_PEND_START);
 }
@@ -307,7 +307,7 @@ void *idc_endpoint_user(const struct idc_endpoint *pub)
 struct idc_context *idc_endpoint_context(const struct idc_endpoint *pub)
 {
     struct idc_ep *ep = live(pub);
-    return ep ? ep->ctx : NULL;
+    return ep ? ep->link.ctx : NULL;
 }
 
 uint32_t idc_endpoint_version(const struct idc_endpoint *pub)
@@ -341,7 +341,7 @@ static void vproto_fail(struct idc_ep *ep, const char *fmt, va_list ap)
     vsnprintf(why, sizeof(why), fmt, ap);
     if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
         return;
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->address, why);
+    idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->link.address, why);
     request_down(ep, IDC_ERR_PROTO, why);
 }
 
@@ -397,27 +397,29 @@ int idc_endpoint_flush(struct idc_endpoint *pub)
 
 /* ------------------------------------------------------------------------ transport hooks */
 
-void idc__ep_appear(struct idc_ep *ep)
+void idc__link_appear(struct idc_link *l)
 {
+    struct idc_ep *ep = idc__ep_of(l);
     if (ep->appeared || ep->destroying)
         return;
     ep->appeared = true;
     if (ep->state == IDC_EP_ABSENT)
         ep->state = IDC_EP_PRESENT;
-    idc__log(ep->ctx, IDC_LOG_INFO, "%s: appeared", ep->address);
+    idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: appeared", ep->link.address);
     if (ep->ops->appear)
         ep->ops->appear(idc__pub(ep));
 }
 
-void idc__ep_disappear(struct idc_ep *ep)
+void idc__link_disappear(struct idc_link *l)
 {
+    struct idc_ep *ep = idc__ep_of(l);
     if (!ep->appeared || ep->destroying)
         return;
     if (ep->state == IDC_EP_CONNECTED || ep->state == IDC_EP_DISCONNECTING)
         return;   /* the transport reports it again once the connection is gone */
     ep->appeared = false;
     ep->state = IDC_EP_ABSENT;
-    idc__log(ep->ctx, IDC_LOG_INFO, "%s: disappeared", ep->address);
+    idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: disappeared", ep->link.address);
     if (ep->ops->disappear)
         ep->ops->disappear(idc__pub(ep));
 }
@@ -427,8 +429,8 @@ static int conn_alloc(struct idc_ep *ep)
     struct idc_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return IDC_ERR_NOMEM;
-    c->cap_tx = ep->max_tx;
-    c->cap_frame = ep->max_frame;
+    c->cap_tx = ep->link.max_tx;
+    c->cap_frame = ep->link.max_frame;
     c->out = calloc(c->cap_tx, sizeof(*c->out));
     c->out_free = calloc(c->cap_tx, sizeof(*c->out_free));
     c->reqs = calloc(c->cap_tx, sizeof(*c->reqs));
@@ -443,12 +445,13 @@ static int conn_alloc(struct idc_ep *ep)
     return 0;
 }
 
-int idc__ep_channel_up(struct idc_ep *ep, const struct idc_chan *ch)
+int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
 {
+    struct idc_ep *ep = idc__ep_of(l);
     if (ep->state != IDC_EP_PRESENT || ep->destroying)
         return IDC_ERR_STATE;
     if (!ep->conn && conn_alloc(ep) < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: out of memory for the connection", ep->address);
+        idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: out of memory for the connection", ep->link.address);
         return IDC_ERR_NOMEM;
     }
     struct idc_conn *c = ep->conn;
@@ -476,7 +479,7 @@ int idc__ep_channel_up(struct idc_ep *ep, const struct idc_chan *ch)
     c->up = true;
     ep->state = IDC_EP_CONNECTED;
     ep->down_reason[0] = 0;
-    idc__log(ep->ctx, IDC_LOG_INFO, "%s: connected (version %u, epoch %u)", ep->address,
+    idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: connected (version %u, epoch %u)", ep->link.address,
              ch->version, ch->epoch);
     ep->ops->connect(idc__pub(ep));
     /* The peer may have sent already. */
@@ -484,8 +487,9 @@ int idc__ep_channel_up(struct idc_ep *ep, const struct idc_chan *ch)
     return 0;
 }
 
-void idc__ep_channel_down(struct idc_ep *ep, int err, const char *fmt, ...)
+void idc__link_down(struct idc_link *l, int err, const char *fmt, ...)
 {
+    struct idc_ep *ep = idc__ep_of(l);
     char why[120];
     va_list ap;
     va_start(ap, fmt);
@@ -494,23 +498,55 @@ void idc__ep_channel_down(struct idc_ep *ep, int err, const char *fmt, ...)
     request_down(ep, err, why);
 }
 
-void idc__ep_kick(struct idc_ep *ep)
+void idc__link_kick(struct idc_link *l)
 {
-    process_rx(ep);
+    process_rx(idc__ep_of(l));
 }
 
-uint32_t idc__negotiate(const struct idc_protocol *p, uint32_t peer_min, uint32_t peer_max,
-                        const uint64_t *peer_hash, uint32_t peer_nhash)
+void idc__link_fail(struct idc_link *l, int err)
 {
-    if (peer_min == 0 || peer_max < peer_min || peer_max - peer_min + 1 > peer_nhash)
-        return 0;
-    uint32_t lo = p->min_version > peer_min ? p->min_version : peer_min;
-    uint32_t hi = p->max_version < peer_max ? p->max_version : peer_max;
-    for (uint32_t v = hi; v >= lo && v > 0; v--)
-        if (p->version_hash[v - p->min_version] == peer_hash[v - peer_min])
-            return v;
-    return 0;
+    struct idc_ep *ep = idc__ep_of(l);
+    idc__log(l->ctx, IDC_LOG_ERROR, "%s: cannot serve: %s; it will never connect", l->address,
+             idc_strerror(err));
+    ep->state = IDC_EP_DEAD;
 }
+
+enum idc_endpoint_state idc__link_state(const struct idc_link *l)
+{
+    return idc__ep_of(l)->state;
+}
+
+bool idc__link_destroying(const struct idc_link *l)
+{
+    return idc__ep_of(l)->destroying;
+}
+
+uint64_t idc__link_progress(const struct idc_link *l)
+{
+    const struct idc_conn *c = idc__ep_of(l)->conn;
+    if (!c)
+        return 0;
+    return ((uint64_t)c->rx.cons << 32) ^ c->tx.cons ^ ((uint64_t)c->tx.msg_cons << 16);
+}
+
+static struct idc_link *started_from(struct idc_ep *ep, const struct idc_transport *tp)
+{
+    for (; ep; ep = ep->next)
+        if (ep->link.tp == tp && ep->tp_started)
+            return &ep->link;
+    return NULL;
+}
+
+struct idc_link *idc__link_first(struct idc_context *ctx, const struct idc_transport *tp)
+{
+    return started_from(ctx->eps, tp);
+}
+
+struct idc_link *idc__link_next(struct idc_link *l)
+{
+    return started_from(idc__ep_of(l)->next, l->tp);
+}
+
 
 /* --------------------------------------------------------------------------- receive path */
 
@@ -627,7 +663,7 @@ static void process_rx(struct idc_ep *ep)
                readable on the next frame. Otherwise dispatch arms right before it blocks and
                looks at the ring itself until then: the peer need not notify a side that is
                running (one eventfd write and one epoll_wait less per round trip). */
-            if (!ep->ctx->fd_exported) {
+            if (!ep->link.ctx->fd_exported) {
                 if (c->rx.armed)
                     idc_ring_rx_disarm(&c->rx);
                 break;
@@ -657,7 +693,7 @@ static void process_rx(struct idc_ep *ep)
             break;
         /* One publication per batch; the producer learns about freed credit if it asked. */
         if (idc_ring_rx_publish(&c->rx))
-            ep->tp->notify(ep);
+            ep->link.tp->notify(&ep->link);
     }
     if (ep->state == IDC_EP_CONNECTED && c->up)
         check_writable(ep);
@@ -714,8 +750,8 @@ bool idc__ep_arm(struct idc_ep *ep, bool spin)
 
 void idc__ep_forget(struct idc_ep *ep)
 {
-    if (ep->tp && ep->tp_started)
-        ep->tp->ep_stop(ep);
+    if (ep->link.tp && ep->tp_started)
+        ep->link.tp->ep_stop(&ep->link);
     free_conn(ep);
     unlink_ep(ep);
     memset(ep, 0, sizeof(*ep));

@@ -1,0 +1,240 @@
+/* transport.h - libidc private: the contract between the core and every transport.
+ *
+ * The core (runtime/core/) knows endpoints, frames, credits, epochs, buffers and the lifecycle;
+ * a transport (runtime/transports/NAME/) knows how to find a peer, how to share ring pages with
+ * it, how to wake it, and how to reach memory another context registered. The core names no
+ * transport: it finds them by address prefix in the built-in list (runtime/transports/builtin.c)
+ * and calls them only through struct idc_transport. A transport sees the core only through this
+ * header: the link (its view of one endpoint), the context services (fds, timers, logging) and
+ * the functions below. It never includes the core's private header. docs/transport.md is the
+ * guide for writing a new transport.
+ *
+ * Calling conventions
+ *   - Every op runs on the context's thread, inside dispatch or inside the public call that
+ *     caused it; ops never call endpoint callbacks directly: they report through the idc__link_*
+ *     functions, which the core turns into callbacks.
+ *   - Ops may add fds to the context's epoll (idc__watch_add) and arm timers.
+ *   - Errors are IDC_ERR_* values. A transport turns errno into a logged reason at the system
+ *     call and returns the IDC_ERR_* that fits (usually IDC_ERR_IO); it never returns -errno.
+ *
+ * Channel flow (core -> transport -> core):
+ *   ep_start        discovery (frontend: watch the address) or publication (backend). The
+ *                   transport reports idc__link_appear / idc__link_disappear as the service
+ *                   comes and goes, runs the handshake (idc__offer_* pick the version and the
+ *                   limits), maps the two rings and calls idc__link_up.
+ *                   A channel failure (peer died, socket HUP) -> idc__link_down.
+ *                   An incoming notification -> idc__link_kick.
+ *   chan_close      the core took the connection down: release ring pages and notification
+ *                   objects, make the peer notice (close the socket / switch xenbus state).
+ *   ep_rearm        the driver acknowledged the disconnect: allow the next connection.
+ *   notify          wake the peer (eventfd write / event channel notify). Hot path.
+ *   ep_stop         stop discovery/publication; release everything (destroy, context destroy).
+ *
+ * Remote-buffer service (every op optional):
+ *   buf_alloc/buf_free/buf_seal_ro  memory that can be exposed to peers; only the transport
+ *                   the built-in list names as the buffer memory provider is asked.
+ *   rbuf_publish    make this context's registrations reachable through this transport (called
+ *                   at each registration; idempotent). IDC_ERR_NOTSUP: not here (not logged).
+ *   rbuf_reaches    true when this transport can reach the owner named by an owner id.
+ *   rbuf_transfer   start a transfer against another context's registration; complete it with
+ *                   idc__xfer_complete (never inside rbuf_transfer's caller's stack frame).
+ *   rbuf_revoke     registration `id` now has `generation` (revoked or re-registered): tell
+ *                   holders that cache anything (shm: the shared generation table).
+ *   rbuf_withdraw   the context goes away: stop serving its registrations, fail its transfers.
+ *
+ * Context: ctx_init runs at idc_context_create for every built-in transport with the caller's
+ * options (NULL: defaults); it must be cheap (no fds unless the options ask for it) and its
+ * failure fails the create. ctx_fini at idc_context_destroy, after every endpoint was
+ * stopped and every registration revoked. Per-context state hangs off idc__ctx_slot().
+ */
+#ifndef IDC_TRANSPORT_H
+#define IDC_TRANSPORT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idc.h"
+#include "ring.h"   /* the shared ring layout: transports size and map the ring pages */
+
+#define IDC_NAME_MAX 64            /* service name bytes ([A-Za-z0-9._-]) */
+
+struct idc_context;
+struct idc_transport;
+
+/* ------------------------------------------------------------------ context services */
+
+/* An fd in the context's epoll set. fn runs inside dispatch. */
+struct idc_watch {
+    int fd;
+    uint32_t events;
+    void (*fn)(struct idc_watch *w, uint32_t events);
+    void *arg;
+};
+
+struct idc_timer {
+    uint64_t due_ns;                 /* 0: not armed */
+    void (*fn)(struct idc_timer *t);
+    void *arg;
+    struct idc_timer *next;          /* armed list */
+    bool armed;
+};
+
+void idc__log(struct idc_context *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void idc__vlog(struct idc_context *ctx, int level, const char *fmt, va_list ap);
+int  idc__watch_add(struct idc_context *ctx, struct idc_watch *w);
+int  idc__watch_mod(struct idc_context *ctx, struct idc_watch *w, uint32_t events);
+void idc__watch_del(struct idc_context *ctx, struct idc_watch *w);
+void idc__timer_arm(struct idc_context *ctx, struct idc_timer *t, uint64_t delay_ms);
+void idc__timer_cancel(struct idc_context *ctx, struct idc_timer *t);
+uint64_t idc__now_ns(void);
+int  idc__random(void *buf, size_t len);
+bool idc__valid_name(const char *name);
+
+/* The transport's per-context state (NULL until it stores one; freed by its ctx_fini). */
+void **idc__ctx_slot(struct idc_context *ctx, const struct idc_transport *tp);
+
+/* Owner ids (idc_context_id): bits 63..48 are a locator a transport may set at ctx_init (Xen:
+   the domain id + 1; 0: not set), bits 47..0 are random, never all zero. */
+#define IDC_OWNER_LOC_SHIFT 48
+#define IDC_OWNER_RAND_MASK ((UINT64_C(1) << IDC_OWNER_LOC_SHIFT) - 1)
+void idc__ctx_set_locator(struct idc_context *ctx, uint16_t locator);
+
+/* ------------------------------------------------------------------------ channels */
+
+/* Parameters of a channel that is up (both rings mapped, epoch and version agreed). */
+struct idc_chan {
+    void    *tx_mem;        /* our producer ring (control block + data) */
+    void    *rx_mem;        /* our consumer ring */
+    uint32_t tx_size;       /* data bytes */
+    uint32_t rx_size;
+    uint32_t epoch;
+    uint32_t version;
+    uint32_t max_frame;     /* negotiated: min of both sides */
+    uint32_t tx_limit;      /* transactions outstanding per direction (negotiated) */
+    uint32_t msg_limit;     /* messages queued per direction (negotiated) */
+};
+
+/* The transport's view of one endpoint. The core fills the fields before ep_start and never
+   changes them afterwards; the transport reads them and owns priv. */
+struct idc_link {
+    struct idc_context *ctx;
+    const struct idc_transport *tp;
+    const struct idc_protocol *proto;
+    enum idc_role role;
+    char name[IDC_NAME_MAX + 1];       /* the address after "PREFIX:" */
+    char address[IDC_NAME_MAX + 16];   /* the whole address, for log lines */
+    uint32_t max_frame, max_tx, max_msg;   /* this side's offer (bounds the negotiation) */
+    _Alignas(8) unsigned char priv[448];   /* transport-private: each transport overlays its
+                                              own struct and static-asserts that it fits */
+};
+#define IDC_LINK_PRIV(type, l) ((type *)(void *)(l)->priv)
+
+/* transport -> core: lifecycle reports */
+void idc__link_appear(struct idc_link *l);
+void idc__link_disappear(struct idc_link *l);
+int  idc__link_up(struct idc_link *l, const struct idc_chan *ch);
+void idc__link_down(struct idc_link *l, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void idc__link_kick(struct idc_link *l);            /* frames or credit may have arrived */
+void idc__link_fail(struct idc_link *l, int err);   /* can never work: endpoint DEAD */
+
+/* transport -> core: read-only questions */
+enum idc_endpoint_state idc__link_state(const struct idc_link *l);
+bool idc__link_destroying(const struct idc_link *l);
+/* A value that changes whenever the connection moved anything (frames, credits) in either
+   direction: a notification after which it is unchanged was useless (storm accounting). */
+uint64_t idc__link_progress(const struct idc_link *l);
+/* The started links of one transport in a context (for events that name no link). */
+struct idc_link *idc__link_first(struct idc_context *ctx, const struct idc_transport *tp);
+struct idc_link *idc__link_next(struct idc_link *l);
+
+/* Handshake offers every transport checks the same way. Version negotiation: the highest
+   version in both ranges with equal per-version hashes; 0 = none in common. */
+uint32_t idc__offer_version(const struct idc_protocol *p, uint32_t peer_min, uint32_t peer_max,
+                            const uint64_t *peer_hash, uint32_t peer_nhash);
+
+/* ------------------------------------------------------------------ remote buffers */
+
+/* An idc_buffer_alloc allocation (memory provider's state in fd). */
+struct idc_alloc {
+    struct idc_alloc *next;
+    void *mem;
+    size_t len;                      /* mapped bytes (page multiple) */
+    int fd;                          /* the provider's handle (shm: memfd) */
+    uint32_t mode;                   /* 0 until first registered, then IDC_RBUF_WRITE-capable
+                                        (RW) or read-only (sealed); fixed from then on */
+};
+
+/* A remote-buffer transfer in flight. */
+struct idc_xfer {
+    struct idc_xfer *next;
+    struct idc_rbuf rb;
+    uint64_t offset;
+    void *local;                     /* receive: destination; send: source (const) */
+    size_t len;
+    bool write;                      /* true: send_to_remote_buffer */
+    int status;
+    idc_transfer_done_fn done;
+    void *arg;
+    /* the transport's progress on a transfer moved in pieces */
+    size_t tp_issued;                /* bytes handed to requests so far */
+    uint32_t tp_inflight;            /* requests not answered yet */
+    bool tp_queued;                  /* still has pieces to issue */
+};
+
+/* Owner side: checks a reference against this context's registrations (owner, id,
+   generation, key, rights against need, range) and gives the address of byte `offset`.
+   IDC_ERR_BADREF / IDC_ERR_REVOKED / IDC_ERR_RIGHTS. */
+int  idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
+                    uint64_t offset, size_t len, unsigned char **addr);
+/* The same check, giving what a transport needs to share the registration itself (shm: the
+   allocation's memfd, the registration's place in it). */
+struct idc_reg_view {
+    const struct idc_alloc *alloc;
+    size_t offset;                   /* of the registration within alloc */
+    uint64_t length;
+};
+int  idc__reg_find(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
+                   struct idc_reg_view *out);
+/* Registration slots are 0..IDC_MAX_REGS-1; the current generation of one (odd: registered),
+   to fill a table that rbuf_revoke keeps up to date. */
+#define IDC_MAX_REGS 4096u
+uint32_t idc__reg_generation(struct idc_context *ctx, uint32_t id);
+/* Completes x with status (its callback runs from dispatch; x is freed by the core). */
+void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status);
+
+/* ------------------------------------------------------------------------ the table */
+
+struct idc_transport {
+    const char *name;   /* address prefix without the colon: "shm" */
+    int  (*ctx_init)(struct idc_context *ctx, const struct idc_context_options *opt);
+    void (*ctx_fini)(struct idc_context *ctx);
+    int  (*ep_start)(struct idc_link *l);
+    void (*chan_close)(struct idc_link *l);
+    void (*ep_rearm)(struct idc_link *l);
+    void (*ep_stop)(struct idc_link *l);
+    void (*notify)(struct idc_link *l);
+    int  (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
+    void (*buf_free)(struct idc_context *ctx, struct idc_alloc *a);
+    /* Make the allocation impossible to write for everyone but the owner's existing mapping
+       (shm: F_SEAL_FUTURE_WRITE). NULL: read-only registrations are refused (IDC_ERR_NOTSUP). */
+    int  (*buf_seal_ro)(struct idc_context *ctx, struct idc_alloc *a);
+    int  (*rbuf_publish)(struct idc_context *ctx);
+    bool (*rbuf_reaches)(struct idc_context *ctx, uint64_t owner);
+    int  (*rbuf_transfer)(struct idc_context *ctx, struct idc_xfer *x);
+    void (*rbuf_revoke)(struct idc_context *ctx, uint32_t id, uint32_t generation);
+    void (*rbuf_withdraw)(struct idc_context *ctx);
+};
+
+/* The built-in list (runtime/transports/builtin.c): NULL-terminated, in the order the core
+   asks them which one reaches a buffer owner; and the one that provides buffer memory. */
+extern const struct idc_transport *const idc__builtin_transports[];
+extern const struct idc_transport *const idc__buffer_memory;
+/* Prefixes of transports idc has but this build lacks: IDC_ERR_NOTSUP rather than
+   IDC_ERR_INVAL, so a driver can tell "not here" from a typo. NULL-terminated. */
+extern const char *const idc__absent_transports[];
+
+#endif /* IDC_TRANSPORT_H */

@@ -1,0 +1,71 @@
+/* shm.h - the shm transport's private header: what its files share.
+ *
+ *   shm.c       per-context state, socket records with descriptors, memfds, the ops table
+ *   channel.c   endpoints: discovery (inotify on the socket directory), handshake, rings
+ *   buffers.c   remote buffers: memfd memory, the owner's buffer service, the user's links
+ *
+ * proto.h holds the wire formats (handshake and buffer-service records).
+ */
+#ifndef IDC_SHM_H
+#define IDC_SHM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "transport.h"
+
+extern const struct idc_transport idc_transport_shm;
+
+/* Per-context transport state. */
+struct shm_ctx {
+    char *dir;                  /* the socket directory (context option or default) */
+    int ifd;                    /* inotify */
+    int iwd;
+    struct idc_watch iw;
+    /* buffer service (owner side) */
+    int bfd;
+    struct idc_watch bw;
+    int gen_fd;
+    uint32_t *gen;
+    struct bsvc_conn *bconns;
+    /* buffer users (per owner) */
+    struct blink *links;
+};
+
+
+/* Created by shm_ctx_init with every context. */
+static inline struct shm_ctx *shm_ctx(struct idc_context *ctx)
+{
+    return *idc__ctx_slot(ctx, &idc_transport_shm);
+}
+
+static inline const char *shm_dir(struct idc_context *ctx) { return shm_ctx(ctx)->dir; }
+
+/* shm.c */
+void    shm_close_fd(int *fd);
+int     shm_check_peer(struct idc_context *ctx, int fd, const char *what);
+int     shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds);
+ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds);
+int     shm_memfd_seal(const char *name, size_t len, int *out, bool final);
+int     shm_memfd(const char *name, size_t len, int *out);
+bool    shm_memfd_ok(int fd, size_t len);
+
+/* channel.c */
+int  shm_ep_start(struct idc_link *ep);
+void shm_chan_close(struct idc_link *ep);
+void shm_ep_rearm(struct idc_link *ep);
+void shm_ep_stop(struct idc_link *ep);
+void shm_notify(struct idc_link *ep);
+
+/* buffers.c */
+int  shm_buf_alloc(struct idc_context *ctx, struct idc_alloc *a);
+void shm_buf_free(struct idc_context *ctx, struct idc_alloc *a);
+int  shm_buf_seal_ro(struct idc_context *ctx, struct idc_alloc *a);
+int  shm_rbuf_publish(struct idc_context *ctx);
+void shm_rbuf_revoke(struct idc_context *ctx, uint32_t id, uint32_t generation);
+bool shm_rbuf_reaches(struct idc_context *ctx, uint64_t owner);
+int  shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
+void shm_buffers_fini(struct idc_context *ctx);
+
+#endif /* IDC_SHM_H */
