@@ -59,11 +59,11 @@ struct blink {                  /* our connection to another context's buffer se
 
 int shm_buf_alloc(struct idc_context *ctx, struct idc_alloc *a)
 {
-    (void)ctx;
-    if (shm_memfd_seal("idc-buffer", a->len, &a->fd, false) < 0)
+    if (shm_memfd_seal(ctx, "idc-buffer", a->len, &a->fd, false) < 0)
         return IDC_ERR_NOMEM;
     a->mem = mmap(NULL, a->len, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
     if (a->mem == MAP_FAILED) {
+        idc__log(ctx, IDC_LOG_ERROR, "mmap of a %zu-byte buffer: %s", a->len, strerror(errno));
         a->mem = NULL;
         shm_close_fd(&a->fd);
         return IDC_ERR_NOMEM;
@@ -123,8 +123,8 @@ static void bsvc_fire(struct idc_watch *w, uint32_t events)
     for (;;) {
         struct idc_shm_mapreq q;
         ssize_t n = shm_recv_rec(c->fd, &q, sizeof(q), NULL, NULL);
-        if (n == -1)
-            return;
+        if (n == IDC_ERR_AGAIN)
+            return;   /* nothing more now */
         if (n != (ssize_t)sizeof(q) || q.magic != IDC_SHM_MAGIC || q.type != IDC_SHM_MAPREQ) {
             if (n > 0)
                 idc__log(ctx, IDC_LOG_WARN, "buffer service: malformed request; closing");
@@ -148,8 +148,11 @@ static void bsvc_fire(struct idc_watch *w, uint32_t events)
             rep.length = reg.length;
             fds[0] = q.rights & IDC_RBUF_WRITE ? dup(reg.alloc->fd) : reopen_ro(reg.alloc->fd);
             fds[1] = reopen_ro(sc->gen_fd);
-            if (fds[0] < 0 || fds[1] < 0)
+            if (fds[0] < 0 || fds[1] < 0) {
+                idc__log(ctx, IDC_LOG_ERROR, "buffer service: reopening a memfd: %s",
+                         strerror(errno));
                 st = IDC_ERR_IO;
+            }
         }
         rep.status = st;
         int r = shm_send_rec(c->fd, &rep, sizeof(rep), fds, st == 0 ? 2 : 0);
@@ -200,10 +203,11 @@ int shm_rbuf_publish(struct idc_context *ctx)
     if (sc->bfd >= 0)
         return 0;
     size_t gl = IDC_MAX_REGS * sizeof(uint32_t);
-    if (shm_memfd("idc-generations", gl, &sc->gen_fd) < 0)
+    if (shm_memfd(ctx, "idc-generations", gl, &sc->gen_fd) < 0)
         return IDC_ERR_IO;
     void *g = mmap(NULL, gl, PROT_READ | PROT_WRITE, MAP_SHARED, sc->gen_fd, 0);
     if (g == MAP_FAILED) {
+        idc__log(ctx, IDC_LOG_ERROR, "mmap of the generation table: %s", strerror(errno));
         shm_close_fd(&sc->gen_fd);
         return IDC_ERR_IO;
     }
@@ -326,8 +330,8 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
         struct idc_shm_maprep rep;
         int fds[2] = { -1, -1 }, nfds = 2;
         ssize_t n = shm_recv_rec(l->fd, &rep, sizeof(rep), fds, &nfds);
-        if (n == -1)
-            return;
+        if (n == IDC_ERR_AGAIN)
+            return;   /* nothing more now */
         struct idc_xfer *x = l->wait_head;
         if (n != (ssize_t)sizeof(rep) || rep.magic != IDC_SHM_MAGIC || rep.type != IDC_SHM_MAPREP ||
             !x) {
@@ -426,8 +430,10 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         if (bsvc_path(ctx, x->rb.owner, sa.sun_path, sizeof(sa.sun_path)) < 0)
             return IDC_ERR_INVAL;
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+        if (fd < 0) {
+            idc__log(ctx, IDC_LOG_ERROR, "buffer link: socket: %s", strerror(errno));
             return IDC_ERR_IO;
+        }
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             shm_check_peer(ctx, fd, "buffer owner") < 0) {
             idc__log(ctx, IDC_LOG_DEBUG, "buffer owner %016llx unreachable: %s",

@@ -265,8 +265,8 @@ static void fe_welcome(struct idc_link *ep)
     } u;
     int fds[3], nfds = 3;
     ssize_t n = shm_recv_rec(s->sfd, &u, sizeof(u), fds, &nfds);
-    if (n == -1)
-        return;
+    if (n == IDC_ERR_AGAIN)
+        return;   /* nothing more now */
     int memfd = nfds > 0 ? fds[0] : -1;
     for (int i = 1; i < nfds; i++)
         (i == 1 ? (s->efd_in = fds[i]) : (s->efd_out = fds[i]));
@@ -385,8 +385,8 @@ static void be_hello(struct idc_link *ep)
     struct shm_ep *s = S(ep);
     struct idc_shm_hello h;
     ssize_t n = shm_recv_rec(s->sfd, &h, sizeof(h), NULL, NULL);
-    if (n == -1)
-        return;
+    if (n == IDC_ERR_AGAIN)
+        return;   /* nothing more now */
     if (n <= 0) {
         be_drop(ep);
         return;
@@ -435,7 +435,7 @@ static void be_hello(struct idc_link *ep)
     }
     int memfd = -1, efd_fe = -1, efd_be = -1;
     size_t rb = idc_ring_bytes(ring);
-    if (shm_memfd("idc-rings", 2 * rb, &memfd) < 0 ||
+    if (shm_memfd(ep->ctx, "idc-rings", 2 * rb, &memfd) < 0 ||
         (efd_fe = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (efd_be = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: memfd/eventfd: %s", ep->address, strerror(errno));
@@ -480,8 +480,8 @@ static void be_ready(struct idc_link *ep)
     struct shm_ep *s = S(ep);
     struct idc_shm_ready rd;
     ssize_t n = shm_recv_rec(s->sfd, &rd, sizeof(rd), NULL, NULL);
-    if (n == -1)
-        return;
+    if (n == IDC_ERR_AGAIN)
+        return;   /* nothing more now */
     if (n != (ssize_t)sizeof(rd) || rd.magic != IDC_SHM_MAGIC || rd.type != IDC_SHM_READY ||
         rd.epoch != s->ch.epoch) {
         if (n > 0)
@@ -537,8 +537,10 @@ static int be_publish(struct idc_link *ep)
         return IDC_ERR_INVAL;
     /* Someone serving it already? */
     int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (probe < 0)
+    if (probe < 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: socket: %s", ep->address, strerror(errno));
         return IDC_ERR_IO;
+    }
     int cr = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
     int ce = errno;
     close(probe);
@@ -557,8 +559,10 @@ static int be_publish(struct idc_link *ep)
     if (r < 0 || (size_t)r >= sizeof(tmp.sun_path))
         return IDC_ERR_INVAL;
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: socket: %s", ep->address, strerror(errno));
         return IDC_ERR_IO;
+    }
     struct stat st;
     if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 || listen(fd, 16) < 0 ||
         rename(tmp.sun_path, sa.sun_path) < 0 || stat(sa.sun_path, &st) < 0) {
@@ -663,8 +667,10 @@ static int watch_dir(struct idc_context *ctx)
     if (sc->ifd >= 0)
         return 0;
     sc->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (sc->ifd < 0)
+    if (sc->ifd < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "inotify: %s", strerror(errno));
         return IDC_ERR_IO;
+    }
     sc->iwd = inotify_add_watch(sc->ifd, shm_dir(ctx),
                                 IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
     sc->iw = (struct idc_watch){ .fd = sc->ifd, .events = EPOLLIN, .fn = inotify_fire, .arg = ctx };

@@ -67,7 +67,7 @@ int shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds)
     return n == (ssize_t)len ? 0 : IDC_ERR_IO;
 }
 
-/* Receives one record into buf (size cap); returns its length, 0 on EOF, -1 on EAGAIN,
+/* Receives one record into buf (size cap); returns its length, 0 on EOF, IDC_ERR_AGAIN when none is waiting,
    IDC_ERR_IO on error. Received fds go to fds[] (up to *nfds; extra ones are closed). */
 ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds)
 {
@@ -86,7 +86,7 @@ ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds)
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : IDC_ERR_IO;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? IDC_ERR_AGAIN : IDC_ERR_IO;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
@@ -109,24 +109,25 @@ ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds)
 #define F_SEAL_FUTURE_WRITE 0x0010   /* Linux >= 5.1 */
 #endif
 
-/* final: also F_SEAL_SEAL (ring memory); buffers stay open to F_SEAL_FUTURE_WRITE later. */
-int shm_memfd_seal(const char *name, size_t len, int *out, bool final)
+/* final: also F_SEAL_SEAL (ring memory); buffers stay open to F_SEAL_FUTURE_WRITE later.
+   A failure is logged with its reason (usually the process's descriptor or memory limit). */
+int shm_memfd_seal(struct idc_context *ctx, const char *name, size_t len, int *out, bool final)
 {
     int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
-        return IDC_ERR_IO;
-    if (ftruncate(fd, (off_t)len) < 0 ||
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | (final ? F_SEAL_SEAL : 0)) < 0) {
-        close(fd);
+        idc__log(ctx, IDC_LOG_ERROR, "memfd %s (%zu bytes): %s", name, len, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return IDC_ERR_IO;
     }
     *out = fd;
     return 0;
 }
 
-int shm_memfd(const char *name, size_t len, int *out)
+int shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out)
 {
-    return shm_memfd_seal(name, len, out, true);
+    return shm_memfd_seal(ctx, name, len, out, true);
 }
 
 /* A memfd from a peer: must carry our seals and be at least len bytes. */

@@ -47,8 +47,8 @@ void    shm_close_fd(int *fd);
 int     shm_check_peer(struct idc_context *ctx, int fd, const char *what);
 int     shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds);
 ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds);
-int     shm_memfd_seal(const char *name, size_t len, int *out, bool final);
-int     shm_memfd(const char *name, size_t len, int *out);
+int     shm_memfd_seal(struct idc_context *ctx, const char *name, size_t len, int *out, bool final);
+int     shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out);
 bool    shm_memfd_ok(int fd, size_t len);
 
 /* channel.c */
