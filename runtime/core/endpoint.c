@@ -268,21 +268,15 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
         idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address, why);
         return;
     }
+    char reason[160];
+    int err = idc_address_check(cfg->address, cfg->role, reason, sizeof(reason));
+    if (err < 0) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: bad address: %s (%s); it will never connect",
+                 ep->link.address, reason, idc_strerror(err));
+        return;
+    }
     const char *rest;
-    int err;
     ep->link.tp = idc__transport_for(cfg->address, &rest, &err);
-    if (!ep->link.tp) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address,
-                 err == IDC_ERR_NOTSUP ? "transport not built into this libidc (IDC_ERR_NOTSUP)"
-                                       : "bad address (IDC_ERR_INVAL)");
-        return;
-    }
-    if (strlen(rest) > IDC_NAME_MAX) {
-        ep->link.tp = NULL;
-        idc__log(ctx, IDC_LOG_ERROR, "%s: service name too long; it will never connect",
-                 ep->link.address);
-        return;
-    }
     snprintf(ep->link.name, sizeof(ep->link.name), "%s", rest);
     ep->state = IDC_EP_ABSENT;
     idc__ep_mark_pending(ep, IDC_PEND_START);

@@ -210,6 +210,10 @@ void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
 
 struct idc_transport {
     const char *name;   /* address prefix without the colon: "shm" */
+    /* The address after "PREFIX:" is well formed for this role (no system state touched):
+       0, or IDC_ERR_INVAL with a reason in why. NULL: any non-empty rest is accepted here and
+       ep_start judges it. */
+    int  (*address_check)(const char *rest, enum idc_role role, char *why, size_t why_len);
     int  (*ctx_init)(struct idc_context *ctx, const struct idc_context_options *opt);
     void (*ctx_fini)(struct idc_context *ctx);
     int  (*ep_start)(struct idc_link *l);

@@ -202,8 +202,17 @@ struct idc_endpoint {
     } private_;            /* runtime-owned; do not touch */
 };
 
-/* Cannot fail: storage is the caller's; it only starts discovery/connection. Errors (bad address,
-   transport absent) are reported through the log and the endpoint never connects. ep and cfg
+/* Checks an address before any endpoint uses it: the transport prefix is known and built in,
+ * and the rest is well formed for that transport and role (shm: a valid service name; xen: a
+ * frontend names the backend's domain). Touches no system state and needs no context. why
+ * (optional, why_len bytes) receives a one-line reason on failure.
+ * Returns 0, IDC_ERR_INVAL (malformed: no prefix, unknown prefix, bad name; address NULL) or
+ * IDC_ERR_NOTSUP (a transport idc knows of that this libidc lacks). */
+int      idc_address_check(const char *address, enum idc_role role, char *why, size_t why_len);
+
+/* Cannot fail: storage is the caller's; it only starts discovery/connection. A bad
+   configuration (idc_address_check fails, protocol description or ops missing) is logged and
+   the endpoint is IDC_EP_DEAD at once: idc_endpoint_state tells it right after create. ep and cfg
    are borrowed (cfg->address is copied); cfg->protocol and cfg->ops must outlive the endpoint.
    No callback runs before the next dispatch. */
 void     idc_endpoint_create(struct idc_endpoint *ep, struct idc_context *ctx,

@@ -684,6 +684,16 @@ static int watch_dir(struct idc_context *ctx)
 
 /* ------------------------------------------------------------------------ endpoint ops */
 
+int shm_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
+{
+    (void)role;
+    if (idc__valid_name(rest))
+        return 0;
+    snprintf(why, why_len, "an shm service name is [A-Za-z0-9._-]{1,64}, not starting with '.'");
+    return IDC_ERR_INVAL;
+}
+
+/* The address was checked by shm_address_check at create. */
 int shm_ep_start(struct idc_link *ep)
 {
     struct shm_ep *s = S(ep);
@@ -692,11 +702,6 @@ int shm_ep_start(struct idc_link *ep)
     s->retry.arg = ep;
     idc__random(&s->epoch_next, sizeof(s->epoch_next));
     s->epoch_next &= 0x7fffffffu;    /* random start: epochs of different servers differ */
-    if (!idc__valid_name(ep->name)) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: service name must be [A-Za-z0-9._-]{1,64}, "
-                 "not starting with '.'", ep->address);
-        return IDC_ERR_INVAL;
-    }
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (sock_path(ep->ctx, path, sizeof(path), ep->name) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: socket path too long", ep->address);

@@ -194,6 +194,7 @@ static void shm_ctx_fini(struct idc_context *ctx)
 
 const struct idc_transport idc_transport_shm = {
     .name = "shm",
+    .address_check = shm_address_check,
     .ctx_init = shm_ctx_init,
     .ep_start = shm_ep_start,
     .chan_close = shm_chan_close,

@@ -52,6 +52,7 @@ int     shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *ou
 bool    shm_memfd_ok(int fd, size_t len);
 
 /* channel.c */
+int  shm_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
 int  shm_ep_start(struct idc_link *ep);
 void shm_chan_close(struct idc_link *ep);
 void shm_ep_rearm(struct idc_link *ep);
