@@ -1,7 +1,8 @@
 # Real-Xen tests: `make check-xen` (see docs/xen.md).
 #
 # Builds the programs that run inside the guests (tests/xen/NAME_test.c -> $(BUILD)/tests/xen/bin/NAME,
-# linked with the other tests/xen/*.c) and runs tests/xen/run.sh, which boots Xen + dom0 + a domU
+# linked with the other tests/xen/*.c; tests/xen/transport/NAME_test.c, below, with the result
+# lines' helper tests/xen/report.c) and runs tests/xen/run.sh, which boots Xen + dom0 + a domU
 # under QEMU and runs them there. Not part of `make check`: it needs QEMU and ~1 minute.
 
 BUILD      ?= build
@@ -15,7 +16,11 @@ XEN_LDLIBS      = $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn) -lp
 
 XEN_PROG_SRCS := $(wildcard tests/xen/*_test.c)
 XEN_TOOL_SRCS := tests/xen/blkctl.c
-XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS) $(XEN_TOOL_SRCS),$(wildcard tests/xen/*.c))
+# the result lines every test program prints (report.h): linked into those programs, not blkctl
+XEN_REPORT_SRC := tests/xen/report.c
+XEN_REPORT_OBJ := $(XEN_OUT)/obj/report.o
+XEN_LIB_SRCS  := $(filter-out $(XEN_PROG_SRCS) $(XEN_TOOL_SRCS) $(XEN_REPORT_SRC), \
+                 $(wildcard tests/xen/*.c))
 XEN_LIB_OBJS  := $(XEN_LIB_SRCS:tests/xen/%.c=$(XEN_OUT)/obj/%.o)
 XEN_PROGS     := $(XEN_PROG_SRCS:tests/xen/%_test.c=$(XEN_OUT)/bin/%)
 # programs whose `NAME list` prints the checks they report (the harness expects each of them)
@@ -43,7 +48,7 @@ $(XEN_OUT)/obj/%.o: tests/xen/%.c $(wildcard tests/xen/*.h) | $(XEN_OUT)/.deps-o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XEN_CFLAGS) -c -o $@ $<
 
-$(XEN_OUT)/bin/%: $(XEN_OUT)/obj/%_test.o $(XEN_LIB_OBJS)
+$(XEN_OUT)/bin/%: $(XEN_OUT)/obj/%_test.o $(XEN_LIB_OBJS) $(XEN_REPORT_OBJ)
 	@printf '  %-7s %s\n' LD $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ $(XEN_LDLIBS)
@@ -54,7 +59,7 @@ check-xen: xen-progs
 	@XEN_LIST_PROGS="$(XEN_LIST_PROGS)" bash tests/xen/run.sh $(BUILD) $(XEN_OUT)/bin
 
 # libidc's xen transport checks (tests/xen/transport/NAME_test.c -> $(XEN_OUT)/bin/NAME), linked
-# with the static libidc of the same build directory.
+# with the result lines' helper (report.o) and the static libidc of the same build directory.
 XT_SRCS  := $(wildcard tests/xen/transport/*_test.c)
 XT_PROGS := $(XT_SRCS:tests/xen/transport/%_test.c=$(XEN_OUT)/bin/%)
 XT_LIBIDC := $(BUILD)/lib/libidc.a
@@ -63,10 +68,11 @@ XT_LIBIDC := $(BUILD)/lib/libidc.a
 xt-libidc:
 	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) runtime
 
-$(XT_PROGS): $(XEN_OUT)/bin/%: tests/xen/transport/%_test.c xt-libidc | $(XEN_OUT)/.deps-ok
+$(XT_PROGS): $(XEN_OUT)/bin/%: tests/xen/transport/%_test.c $(wildcard tests/xen/*.h) \
+                               $(XEN_REPORT_OBJ) xt-libidc | $(XEN_OUT)/.deps-ok
 	@printf '  %-7s %s\n' LD $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XEN_CFLAGS) -Iruntime/include -o $@ $< $(XT_LIBIDC) $(XEN_LDLIBS)
+	$(Q)$(CC) $(XEN_CFLAGS) -Iruntime/include -o $@ $< $(XEN_REPORT_OBJ) $(XT_LIBIDC) $(XEN_LDLIBS)
 
 # the benchmark alone compares with libxenvchan
 $(XEN_OUT)/bin/xenbench: XEN_LDLIBS += $(shell $(PKG_CONFIG) --libs xenvchan)

@@ -1,7 +1,8 @@
 /*
  * xenprim: checks of the Xen primitives (xenprim.h) on a real hypervisor, run by the real-Xen
  * harness inside dom0 and a PV domU. Each check prints one Criterion-like line on stdout
- * (the console), prefixed with "@@idc " so the harness can find it among kernel messages:
+ * (the console), prefixed with "@@idc " so the harness can find it among kernel messages
+ * (report.h):
  *
  *   @@idc [PASS] xen_dom0_domu::ring_map_peer_grant: (0.12s)
  *   @@idc [----] reason of the failure that follows
@@ -23,16 +24,14 @@
  * notify; the server grants a bulk buffer that the client copies from and to with grant copy,
  * then the server ends the grant and the client's next copy must fail.
  */
+#include "report.h"
 #include "xenprim.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define STEP_MS 30000        /* longest wait for one peer step */
@@ -41,53 +40,7 @@
 #define RING_MAGIC 0x69646378u /* "idcx" */
 #define LINGER_KEY "data/idc-linger"
 
-/* ------------------------------------------------------------------ reporting */
-
-static char suite[64] = "xen";
-static const char *current = "setup";
-static double t_check;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void begin(const char *name)
-{
-    current = name;
-    t_check = now_s();
-}
-
-static void pass(const char *fmt, ...)
-{
-    if (fmt) {
-        va_list ap;
-        printf("@@idc [----] %s::%s: ", suite, current);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    printf("@@idc [PASS] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-}
-
-/* Fail the current check and stop: later checks of this process report no result. */
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("@@idc [----] %s::%s: ", suite, current);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n@@idc [FAIL] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-    exit(1);
-}
+/* ------------------------------------------------------------------ reporting (report.h) */
 
 #define CHECK(rc, what)                                                             \
     do {                                                                            \
@@ -96,23 +49,9 @@ static void fail(const char *fmt, ...)
             fail("%s: %s (%d)", (what), strerror(-rc_), rc_);                       \
     } while (0)
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-    printf("@@idc [----] %s::%s: watchdog: no progress in %d s\n@@idc [FAIL] %s::%s: (%ds)\n",
-           suite, current, WATCHDOG_S, suite, current, WATCHDOG_S);
-    fflush(stdout);
-    _exit(2);
-}
-
-static const char *kind(unsigned domid)
-{
-    return domid == 0 ? "dom0" : "domu";
-}
-
 static void set_suite(unsigned server, unsigned client)
 {
-    snprintf(suite, sizeof suite, "xen_%s_%s", kind(server), kind(client));
+    report_pair_suite("xen", server, client);
 }
 
 /* ------------------------------------------------------------------ expected checks */
@@ -133,16 +72,12 @@ static const char *const death_checks[] = {
 static int cmd_list(void)
 {
     static const char *const suites[] = { "xen_dom0_dom0", "xen_domu_dom0", "xen_dom0_domu" };
-    size_t i, j;
 
-    for (i = 0; i < 3; i++) {
-        for (j = 0; j < sizeof server_checks / sizeof *server_checks; j++)
-            printf("%s::%s\n", suites[i], server_checks[j]);
-        for (j = 0; j < sizeof client_checks / sizeof *client_checks; j++)
-            printf("%s::%s\n", suites[i], client_checks[j]);
+    for (size_t i = 0; i < 3; i++) {
+        REPORT_LIST(suites[i], server_checks);
+        REPORT_LIST(suites[i], client_checks);
     }
-    for (j = 0; j < sizeof death_checks / sizeof *death_checks; j++)
-        printf("xen_dom0_domu::%s\n", death_checks[j]);
+    REPORT_LIST("xen_dom0_domu", death_checks);
     return 0;
 }
 
@@ -650,7 +585,7 @@ static int cmd_linger(unsigned peer)
     char v[32];
 
     alarm(0);
-    snprintf(suite, sizeof suite, "xen_linger");
+    report_suite("xen_linger");
     CHECK(xp_store_open(&s), "xp_store_open");
     CHECK(xp_gshr_open(&gs), "xp_gshr_open");
     CHECK(xp_gshr_grant(gs, peer, 1, true, &ref, &p), "grant");
@@ -776,9 +711,8 @@ int main(int argc, char **argv)
 {
     unsigned peer;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
-    alarm(WATCHDOG_S);
+    report_init("xen");
+    report_watchdog(WATCHDOG_S);
     if (argc < 2)
         return usage();
     if (!strcmp(argv[1], "list"))

@@ -1,7 +1,7 @@
 /*
  * idcxen: the libidc "xen" transport on a real hypervisor, through the runtime's public API
  * (messages, transactions, lifecycle callbacks), run by the real-Xen harness in dom0 and a PV
- * domU. Result lines are Criterion-like, prefixed with "@@idc " (see the harness):
+ * domU. Result lines are Criterion-like, prefixed with "@@idc " (see report.h):
  *
  *   @@idc [PASS] idcxen_dom0_domu::fe_txn_echo: (0.52s)
  *
@@ -35,7 +35,6 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,74 +47,19 @@
 #include <xenstore.h>
 
 #include "idc.h"
+#include "report.h"
 
 #define WATCHDOG_S 140
 #define STEP_MS    30000
 
-/* ------------------------------------------------------------------ reporting */
-
-static char suite[64] = "idcxen";
-static const char *current = "setup";
-static double t_check;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void begin(const char *name)
-{
-    current = name;
-    t_check = now_s();
-}
-
-static void pass(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void pass(const char *fmt, ...)
-{
-    if (fmt) {
-        va_list ap;
-        printf("@@idc [----] %s::%s: ", suite, current);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    printf("@@idc [PASS] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    printf("@@idc [----] %s::%s: ", suite, current);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n@@idc [FAIL] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-    exit(1);
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    printf("@@idc [----] %s::%s: watchdog: no progress in %d s\n@@idc [FAIL] %s::%s: (%ds)\n",
-           suite, current, WATCHDOG_S, suite, current, WATCHDOG_S);
-    fflush(stdout);
-    _exit(2);
-}
-
-static const char *kind(unsigned d) { return d == 0 ? "dom0" : "domu"; }
+/* ------------------------------------------------------------------ reporting (report.h) */
 
 /* Only which side is dom0 matters for the suite name: in a pair exactly one side is. */
 static unsigned other_side(unsigned peer) { return peer == 0 ? 1 : 0; }
 
 static void set_suite(unsigned server, unsigned client)
 {
-    snprintf(suite, sizeof(suite), "idcxen_%s_%s", kind(server), kind(client));
+    report_pair_suite("idcxen", server, client);
 }
 
 static void log_fn(void *arg, int level, const char *msg)
@@ -1088,10 +1032,8 @@ static void list(void)
     static const char *const suites[] = { "idcxen_dom0_dom0", "idcxen_domu_dom0",
                                           "idcxen_dom0_domu" };
     for (size_t i = 0; i < 3; i++) {
-        for (size_t j = 0; j < sizeof(fe_checks) / sizeof(fe_checks[0]); j++)
-            printf("%s::%s\n", suites[i], fe_checks[j]);
-        for (size_t j = 0; j < sizeof(be_checks) / sizeof(be_checks[0]); j++)
-            printf("%s::%s\n", suites[i], be_checks[j]);
+        REPORT_LIST(suites[i], fe_checks);
+        REPORT_LIST(suites[i], be_checks);
     }
     printf("idcxen_dom0_dom0::be_event_storm\nidcxen_dom0_dom0::be_corrupt_index\n");
     printf("idcxen_dom0_dom0::hostile_storm_sent\nidcxen_dom0_dom0::hostile_corrupt_sent\n");
@@ -1116,14 +1058,13 @@ static unsigned parse_dom(const char *s)
 
 int main(int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
+    report_init("idcxen");
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && !strcmp(argv[1], "list")) {
         list();
         return 0;
     }
-    alarm(WATCHDOG_S);
+    report_watchdog(WATCHDOG_S);
     if (argc >= 2 && !strcmp(argv[1], "local")) {
         set_suite(0, 0);
         pid_t pid = fork();

@@ -1,7 +1,7 @@
 /*
  * xbuf: libidc remote buffers between Xen domains (grant copy through the user's bounce pages),
  * through the runtime's public API, run by the real-Xen harness in dom0 and a PV domU. Result
- * lines are Criterion-like, prefixed with "@@idc " (see the harness):
+ * lines are Criterion-like, prefixed with "@@idc " (see report.h):
  *
  *   @@idc [PASS] xbuf_dom0_domu::recv_1m: ... (0.52s)
  *
@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <xenevtchn.h>
@@ -33,6 +32,7 @@
 #include <xenstore.h>
 
 #include "idc.h"
+#include "report.h"
 
 #define WATCHDOG_S 85
 #define STEP_MS    30000
@@ -43,64 +43,11 @@
 #define THIRD_OFF  (16u * MIB + 8192u)     /* the third context's region (no send of the user) */
 #define THIRD_LEN  (1u * MIB)
 
-/* ------------------------------------------------------------------ reporting */
-
-static char suite[64] = "xbuf";
-static const char *current = "setup";
-static double t_check;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void begin(const char *name)
-{
-    current = name;
-    t_check = now_s();
-}
-
-static void pass(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void pass(const char *fmt, ...)
-{
-    va_list ap;
-    printf("@@idc [----] %s::%s: ", suite, current);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n@@idc [PASS] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    printf("@@idc [----] %s::%s: ", suite, current);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n@@idc [FAIL] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-    exit(1);
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    printf("@@idc [----] %s::%s: watchdog: no progress in %d s\n@@idc [FAIL] %s::%s: (%ds)\n",
-           suite, current, WATCHDOG_S, suite, current, WATCHDOG_S);
-    fflush(stdout);
-    _exit(2);
-}
-
-static const char *kind(unsigned d) { return d == 0 ? "dom0" : "domu"; }
+/* ------------------------------------------------------------------ reporting (report.h) */
 
 static void set_suite(unsigned owner, unsigned user)
 {
-    snprintf(suite, sizeof(suite), "xbuf_%s_%s", kind(owner), kind(user));
+    report_pair_suite("xbuf", owner, user);
 }
 
 static void log_fn(void *arg, int level, const char *msg)
@@ -111,7 +58,7 @@ static void log_fn(void *arg, int level, const char *msg)
     fflush(stdout);
 }
 
-static const char *user_checks[] = {
+static const char *const user_checks[] = {
     "recv_4k", "recv_1m", "recv_16m", "send_4k", "send_1m", "send_16m", "unaligned",
     "inflight", "rights_refused", "range_refused", "forged_key", "revoked", "hostile_dropped",
     "forward",
@@ -123,8 +70,7 @@ static void list(void)
     const char *suites[2] = { "xbuf_dom0_domu", "xbuf_domu_dom0" };
     for (int s = 0; s < 2; s++) {
         printf("%s::owner_publish\n", suites[s]);
-        for (size_t i = 0; i < sizeof(user_checks) / sizeof(user_checks[0]); i++)
-            printf("%s::%s\n", suites[s], user_checks[i]);
+        REPORT_LIST(suites[s], user_checks);
         printf("%s::third_transfers\n", suites[s]);
     }
 }
@@ -810,8 +756,7 @@ static void third(unsigned bdom)
 
 int main(int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
+    report_init("xbuf");
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && !strcmp(argv[1], "list")) {
         list();
@@ -821,7 +766,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: xbuf list | owner PEER TAG | user PEER TAG | third BDOM TAG\n");
         return 2;
     }
-    alarm(WATCHDOG_S);
+    report_watchdog(WATCHDOG_S);
     snprintf(tag, sizeof(tag), "%s", argv[3]);
     unsigned peer = parse_dom(argv[2]);
     xs_setup();

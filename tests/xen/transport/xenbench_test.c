@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,13 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libxenvchan.h>
 #include <xenstore.h>
 
 #include "idc.h"
+#include "report.h"
 
 #define WATCHDOG_S 90
 #define STEP_MS    30000
@@ -39,58 +38,11 @@
 #define BULK_S     1.5    /* streaming time per direction and transport */
 #define VCHAN_RING 524288u /* vchan ring size each way: as large as idc's (8 frames of 64 KiB) */
 
-/* ------------------------------------------------------------------ reporting */
+/* ------------------------------------------------------------------ reporting (report.h) */
 
-static const char *suite = "xenbench_domu_dom0";
-static const char *current = "setup";
-static double t_check;
+#define SUITE "xenbench_domu_dom0"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void begin(const char *name)
-{
-    current = name;
-    t_check = now_s();
-}
-
-static void pass(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void pass(const char *fmt, ...)
-{
-    va_list ap;
-    printf("@@idc [PASS] %s::%s: ", suite, current);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf(" (%.2fs)\n", now_s() - t_check);
-    fflush(stdout);
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    printf("@@idc [----] %s::%s: ", suite, current);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n@@idc [FAIL] %s::%s: (%.2fs)\n", suite, current, now_s() - t_check);
-    fflush(stdout);
-    exit(1);
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    printf("@@idc [----] %s::%s: watchdog: no progress in %d s\n@@idc [FAIL] %s::%s: (%ds)\n",
-           suite, current, WATCHDOG_S, suite, current, WATCHDOG_S);
-    fflush(stdout);
-    _exit(2);
-}
+static const char *const checks[] = { "rtt", "bulk_to_domu", "bulk_from_domu" };
 
 static void log_fn(void *arg, int level, const char *msg)
 {
@@ -630,20 +582,20 @@ static int measure(unsigned peer)
     summary(rtt_v[0], ni, &i50, &i99);
     summary(rtt_v[1], nv, &v50, &v99);
     t_check = t_rtt;
-    pass("64-byte round trips: idc %u, p50 %.3f ms, p99 %.3f ms; vchan %u, p50 %.3f ms, "
-         "p99 %.3f ms; ratio idc/vchan p50 %.2f", ni, i50, i99, nv, v50, v99, i50 / v50);
+    pass_inline("64-byte round trips: idc %u, p50 %.3f ms, p99 %.3f ms; vchan %u, p50 %.3f ms, "
+                "p99 %.3f ms; ratio idc/vchan p50 %.2f", ni, i50, i99, nv, v50, v99, i50 / v50);
 
     begin("bulk_to_domu");
     uint32_t ci, cv;
     double mi = idc_bulk_out(&ci), mv = vchan_bulk_out(v, &cv);
-    pass("64 KiB chunks dom0 -> domU: idc %.1f MB/s (%u messages), vchan %.1f MB/s (%u "
-         "chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
+    pass_inline("64 KiB chunks dom0 -> domU: idc %.1f MB/s (%u messages), vchan %.1f MB/s "
+                "(%u chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
 
     begin("bulk_from_domu");
     mi = idc_bulk_in(&ci);
     mv = vchan_bulk_in(v, &cv);
-    pass("64 KiB chunks domU -> dom0: idc %.1f MB/s (%u transactions), vchan %.1f MB/s (%u "
-         "chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
+    pass_inline("64 KiB chunks domU -> dom0: idc %.1f MB/s (%u transactions), vchan %.1f MB/s "
+                "(%u chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
 
     unsigned char rec[SMALL] = { 'Q' };
     vc_write_all(v, rec, sizeof(rec));
@@ -669,14 +621,13 @@ static unsigned parse_dom(const char *s)
 
 int main(int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
+    report_init(SUITE);
     signal(SIGPIPE, SIG_IGN);
     if (argc == 2 && !strcmp(argv[1], "list")) {
-        printf("%s::rtt\n%s::bulk_to_domu\n%s::bulk_from_domu\n", suite, suite, suite);
+        REPORT_LIST(SUITE, checks);
         return 0;
     }
-    alarm(WATCHDOG_S);
+    report_watchdog(WATCHDOG_S);
     if (argc == 3 && !strcmp(argv[1], "serve"))
         return serve(parse_dom(argv[2]));
     if (argc == 3 && !strcmp(argv[1], "measure"))
