@@ -85,6 +85,43 @@ Test(endpoint, bad_name_never_connects)
     rt_rmdir(dir);
 }
 
+/* idc_address_check: well formed per transport and role, unknown and unbuilt prefixes told
+   apart, a reason for each refusal; no context needed. */
+Test(endpoint, address_check_tells_why)
+{
+    char why[160];
+    cr_assert_eq(idc_address_check("shm:blk0", IDC_ROLE_FRONTEND, why, sizeof(why)), 0);
+    cr_assert_eq(idc_address_check("shm:blk.0-a_b", IDC_ROLE_BACKEND, NULL, 0), 0);
+    cr_assert_eq(idc_address_check("foo:kv", IDC_ROLE_FRONTEND, why, sizeof(why)), IDC_ERR_INVAL);
+    cr_assert(strstr(why, "shm:"), "reason lists the built-in prefixes: %s", why);
+    cr_assert_eq(idc_address_check("blk0", IDC_ROLE_FRONTEND, why, sizeof(why)), IDC_ERR_INVAL);
+    cr_assert_eq(idc_address_check("fabric:blk0", IDC_ROLE_FRONTEND, why, sizeof(why)),
+                 IDC_ERR_NOTSUP);
+    cr_assert(strstr(why, "not built"), "%s", why);
+    cr_assert_eq(idc_address_check("shm:../evil", IDC_ROLE_BACKEND, why, sizeof(why)),
+                 IDC_ERR_INVAL);
+    cr_assert(strstr(why, "service name"), "%s", why);
+    cr_assert_eq(idc_address_check("shm:", IDC_ROLE_FRONTEND, why, sizeof(why)), IDC_ERR_INVAL);
+    cr_assert_eq(idc_address_check(NULL, IDC_ROLE_FRONTEND, why, sizeof(why)), IDC_ERR_INVAL);
+    cr_assert_eq(idc_address_check("shm:a", (enum idc_role)7, why, sizeof(why)), IDC_ERR_INVAL);
+}
+
+/* A bad address is known at create: DEAD before any dispatch, with the reason logged. */
+Test(endpoint, bad_address_dead_at_create)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    struct rt_drv d = { 0 };
+    rt_drv_create(&d, ctx, IDC_ROLE_FRONTEND, "foo:kv", &rt_proto_v1, 0);
+    cr_assert_eq(idc_endpoint_state(&d.ep), IDC_EP_DEAD);
+    cr_assert(strstr(log.text, "bad address"), "log: %s", log.text);
+    idc_endpoint_destroy(&d.ep, NULL);
+    idc_context_dispatch(ctx, 0);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
 /* Both ends in one context (one thread): connect, exchange, destroy. */
 struct pair {
     const char *dir;
