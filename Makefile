@@ -54,7 +54,8 @@ endif
 XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (no .pc of its own)
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean lint
+.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean lint \
+        format
 .DEFAULT_GOAL := all
 
 # ------------------------------------------------------------------ dependency bootstrap
@@ -240,6 +241,9 @@ lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h runtime
 	$(Q)scripts/deps.sh $(LINT_DEPS)
 	@echo "== layering"
 	$(Q)scripts/layering.sh $(BUILD)
+	@echo "== format (make format applies it)"
+	$(Q)scripts/deps.sh clang-format
+	$(Q)clang-format --dry-run -Werror $(FORMAT_SRCS)
 	@echo "== cppcheck"
 	$(Q)cppcheck -q --std=c11 --enable=warning,portability,performance --error-exitcode=1 \
 	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS)
@@ -249,6 +253,12 @@ lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h runtime
 	    test $${PIPESTATUS[0]} -eq 0
 	@echo "lint: clean"
 lint: SHELL := /bin/bash
+
+# One style for every hand-written C file (.clang-format, .editorconfig); `make lint` checks it.
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' | grep -v '^tests/golden/')
+format:
+	$(Q)scripts/deps.sh clang-format
+	$(Q)clang-format -i $(FORMAT_SRCS)
 
 # ------------------------------------------------------------------ demo, bench
 demo: all
