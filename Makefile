@@ -250,12 +250,25 @@ bench: all
 	@$(MAKE) -s -f bench/bench.mk BUILD=$(BUILD) bench
 
 # ------------------------------------------------------------------ install
+# Manual pages live in docs/man/man{1,3,7} as they are installed (link pages are ".so manN/x.N");
+# the documentation keeps its tree (README.md, docs/*.md) so that its relative links work.
+MAN1     := $(wildcard docs/man/man1/*.1)
+MAN3     := $(wildcard docs/man/man3/*.3)
+MAN7     := $(wildcard docs/man/man7/*.7)
+DOC_MD   := $(wildcard docs/*.md)
+DOCDIR   ?= $(DATADIR)/doc/idc
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(MANDIR)/man1
+	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
 	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
-	$(if $(wildcard docs/idlc.1),install -m 644 docs/idlc.1 $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	$(if $(DOC_MD),install -m 644 $(DOC_MD) $(DESTDIR)$(DOCDIR)/docs/)
 	$(if $(RT_SRCS),install -m 644 runtime/include/*.h $(DESTDIR)$(INCDIR)/)
 	$(if $(RT_SRCS),install -m 644 $(LIBIDC) $(DESTDIR)$(LIBDIR)/)
 	$(if $(RT_SRCS),install -m 755 $(LIBIDC_SO) $(DESTDIR)$(LIBDIR)/ && ln -sf libidc.so.0 $(DESTDIR)$(LIBDIR)/libidc.so)
