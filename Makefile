@@ -31,6 +31,7 @@ PKG_CONFIG ?= pkg-config
 # Debian packages the build and the tests need (installed by scripts/deps.sh when root).
 DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-dev
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
+DEPS     += groff-base man-db   # tests/man renders the manual pages
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -54,7 +55,7 @@ endif
 XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (no .pc of its own)
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean lint
+.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-man demo bench install clean lint
 .DEFAULT_GOAL := all
 
 # ------------------------------------------------------------------ dependency bootstrap
@@ -274,6 +275,10 @@ install: all
 	$(if $(RT_SRCS),install -m 755 $(LIBIDC_SO) $(DESTDIR)$(LIBDIR)/ && ln -sf libidc.so.0 $(DESTDIR)$(LIBDIR)/libidc.so)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@XEN_PKGS@|$(XEN_PKGS)|g' idc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idc.pc
+
+# The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
+check-man: $(BUILD)/tests/man $(IDLC)
+	$(BUILD)/tests/man --jobs=2 $(CRITERION_FLAGS)
 
 clean:
 	rm -rf build
