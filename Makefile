@@ -31,6 +31,7 @@ PKG_CONFIG ?= pkg-config
 # Debian packages the build and the tests need (installed by scripts/deps.sh when root).
 DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-dev
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
+DEPS     += groff-base man-db   # tests/man renders the manual pages
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -54,8 +55,8 @@ endif
 XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (no .pc of its own)
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen demo bench install clean lint \
-        format
+.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-man demo bench \
+        install clean lint format
 .DEFAULT_GOAL := all
 
 # ------------------------------------------------------------------ dependency bootstrap
@@ -268,17 +269,34 @@ bench: all
 	@$(MAKE) -s -f bench/bench.mk BUILD=$(BUILD) bench
 
 # ------------------------------------------------------------------ install
+# Manual pages live in docs/man/man{1,3,7} as they are installed (link pages are ".so manN/x.N");
+# the documentation keeps its tree (README.md, docs/*.md) so that its relative links work.
+MAN1     := $(wildcard docs/man/man1/*.1)
+MAN3     := $(wildcard docs/man/man3/*.3)
+MAN7     := $(wildcard docs/man/man7/*.7)
+DOC_MD   := $(wildcard docs/*.md)
+DOCDIR   ?= $(DATADIR)/doc/idc
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(MANDIR)/man1
+	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
 	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
-	$(if $(wildcard docs/idlc.1),install -m 644 docs/idlc.1 $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	$(if $(DOC_MD),install -m 644 $(DOC_MD) $(DESTDIR)$(DOCDIR)/docs/)
 	$(if $(RT_SRCS),install -m 644 runtime/include/*.h $(DESTDIR)$(INCDIR)/)
 	$(if $(RT_SRCS),install -m 644 $(LIBIDC) $(DESTDIR)$(LIBDIR)/)
 	$(if $(RT_SRCS),install -m 755 $(LIBIDC_SO) $(DESTDIR)$(LIBDIR)/ && ln -sf libidc.so.0 $(DESTDIR)$(LIBDIR)/libidc.so)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@XEN_PKGS@|$(XEN_PKGS)|g' idc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idc.pc
+
+# The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
+check-man: $(BUILD)/tests/man $(IDLC)
+	$(BUILD)/tests/man --jobs=2 $(CRITERION_FLAGS)
 
 clean:
 	rm -rf build
