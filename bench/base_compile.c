@@ -17,7 +17,7 @@
 
 #include "harness.h"
 
-#define NDECL 2500  /* of each of the four kinds: 10,000 declarations */
+#define NDECL 2500 /* of each of the four kinds: 10,000 declarations */
 
 static char rpcgen_path[256];
 
@@ -37,7 +37,8 @@ static const char *find_in_path(const char *name, char *out, size_t len)
 static const char *rpcgen_available(void)
 {
     return find_in_path("rpcgen", rpcgen_path, sizeof rpcgen_path)
-               ? NULL : "rpcgen not installed (Debian rpcsvc-proto)";
+               ? NULL
+               : "rpcgen not installed (Debian rpcsvc-proto)";
 }
 
 static const char *idlc_available(void)
@@ -138,8 +139,8 @@ static int compile_run(struct bench_run *run, int idlc)
         if (!bench_lat_record(run, t0, t1))
             break;
     }
-    static const char *outs[] = { "big.idl", "big.x", "big.h", "big_client.c", "big_server.c",
-                                  "big_clnt.c", "big_svc.c", "big_xdr.c" };
+    static const char *outs[] = { "big.idl",      "big.x",      "big.h",     "big_client.c",
+                                  "big_server.c", "big_clnt.c", "big_svc.c", "big_xdr.c" };
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         char p[450];
         snprintf(p, sizeof p, "%s/%s", dir, outs[i]);
@@ -149,8 +150,14 @@ static int compile_run(struct bench_run *run, int idlc)
     return rc;
 }
 
-static int rpcgen_run(struct bench_run *run) { return compile_run(run, 0); }
-static int idlc_run(struct bench_run *run) { return compile_run(run, 1); }
+static int rpcgen_run(struct bench_run *run)
+{
+    return compile_run(run, 0);
+}
+static int idlc_run(struct bench_run *run)
+{
+    return compile_run(run, 1);
+}
 
 /* A single process: the placement does not matter, so only one is measured. */
 BENCH_CASE(case_rpcgen, .figure = "compile", .name = "rpcgen", .baseline = NULL,

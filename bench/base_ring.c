@@ -98,15 +98,15 @@ static int cl_run(struct bench_run *run)
 
 static const uint64_t only_tiny[] = { 8, 0 };
 BENCH_CASE(case_cacheline, .figure = "rtt", .name = "cacheline", .baseline = NULL,
-           .placements = BENCH_CROSS, .params = only_tiny,
-           .same_core_skip = busy_same_core, .run = cl_run)
+           .placements = BENCH_CROSS, .params = only_tiny, .same_core_skip = busy_same_core,
+           .run = cl_run)
 
 /* ------------------------------------------------------------------ ring round trip */
 
 struct rtt_setup {
     struct bring *req, *resp;
     size_t req_bytes, resp_bytes;
-    int efd[4];  /* req data, req space, resp data, resp space */
+    int efd[4]; /* req data, req space, resp data, resp space */
     enum bring_mode mode;
     uint64_t spin_ticks;
     size_t size;
@@ -229,9 +229,18 @@ static int ring_rtt(struct bench_run *run, enum bring_mode mode)
     return rc;
 }
 
-static int ring_rtt_busy(struct bench_run *run) { return ring_rtt(run, BRING_BUSY); }
-static int ring_rtt_block(struct bench_run *run) { return ring_rtt(run, BRING_BLOCK); }
-static int ring_rtt_spin(struct bench_run *run) { return ring_rtt(run, BRING_SPIN); }
+static int ring_rtt_busy(struct bench_run *run)
+{
+    return ring_rtt(run, BRING_BUSY);
+}
+static int ring_rtt_block(struct bench_run *run)
+{
+    return ring_rtt(run, BRING_BLOCK);
+}
+static int ring_rtt_spin(struct bench_run *run)
+{
+    return ring_rtt(run, BRING_SPIN);
+}
 
 BENCH_CASE(case_ring_rtt_busy, .figure = "rtt", .name = "ring-busy", .baseline = "ring-eventfd",
            .placements = BENCH_CROSS, .same_core_skip = busy_same_core, .run = ring_rtt_busy)
@@ -268,7 +277,7 @@ static int rate_peer(void *arg)
     uint64_t count = 0, sum = 0;
     int counting = 0;
     for (;;) {
-        bring_peek(&in);  /* waits for at least one */
+        bring_peek(&in); /* waits for at least one */
         uint32_t n = bring_avail(&in);
         for (uint32_t k = 0; k < n; k++) {
             unsigned char *slot = bring_slot(in.r, in.idx + k);
@@ -362,9 +371,18 @@ static int ring_rate(struct bench_run *run, enum bring_mode mode)
     return rc;
 }
 
-static int ring_rate_busy(struct bench_run *run) { return ring_rate(run, BRING_BUSY); }
-static int ring_rate_block(struct bench_run *run) { return ring_rate(run, BRING_BLOCK); }
-static int ring_rate_spin(struct bench_run *run) { return ring_rate(run, BRING_SPIN); }
+static int ring_rate_busy(struct bench_run *run)
+{
+    return ring_rate(run, BRING_BUSY);
+}
+static int ring_rate_block(struct bench_run *run)
+{
+    return ring_rate(run, BRING_BLOCK);
+}
+static int ring_rate_spin(struct bench_run *run)
+{
+    return ring_rate(run, BRING_SPIN);
+}
 
 BENCH_CASE(case_ring_rate_busy, .figure = "rate", .name = "ring-busy", .baseline = "ring-eventfd",
            .placements = BENCH_CROSS, .same_core_skip = busy_same_core, .run = ring_rate_busy)

@@ -21,9 +21,9 @@
 /* ------------------------------------------------------------------ pipe round trip */
 
 struct fdpair_setup {
-    int rd, wr;      /* peer reads rd, writes wr */
+    int rd, wr; /* peer reads rd, writes wr */
     size_t size;
-    int mine[2];     /* the measuring side's ends: the peer closes its copies */
+    int mine[2]; /* the measuring side's ends: the peer closes its copies */
 };
 
 static void close_mine(const struct fdpair_setup *s)
@@ -42,7 +42,7 @@ static int pipe_peer(void *arg)
         return 1;
     for (;;) {
         if (bench_read_full(s->rd, buf, s->size) != 0)
-            break;  /* EOF: the measuring side is done */
+            break; /* EOF: the measuring side is done */
         if (bench_write_full(s->wr, buf, s->size) != 0) {
             free(buf);
             return 1;
@@ -312,7 +312,7 @@ static void *big_alloc(struct bench_run *run, size_t len)
         bench_fail(run, "mmap %zu: %s", len, strerror(errno));
         return NULL;
     }
-    memset(p, 0x33, len);  /* fault every page in before timing */
+    memset(p, 0x33, len); /* fault every page in before timing */
     return p;
 }
 
@@ -514,7 +514,7 @@ static int sleeper(void *arg)
     if (write(fd, "R", 1) != 1)
         return 1;
     char b;
-    ssize_t n = read(fd, &b, 1);  /* blocks until killed */
+    ssize_t n = read(fd, &b, 1); /* blocks until killed */
     (void)n;
     return 0;
 }

@@ -38,7 +38,7 @@ static int idlc_decode(struct bench_run *run)
     int measuring = 0;
     for (;;) {
         for (int k = 0; k < 1024; k++) {
-            __asm__ __volatile__("" ::"r"(frame) : "memory");  /* the frame may have changed */
+            __asm__ __volatile__("" ::"r"(frame) : "memory"); /* the frame may have changed */
             if (blkif_read_args_decode(&out, BLKIF_VERSION, frame, len, &err) != 0)
                 return bench_fail(run, "decode: %s: %s", err.field, err.reason);
         }
@@ -95,7 +95,7 @@ static int xdr_decode(struct bench_run *run)
     for (;;) {
         for (int k = 0; k < 1024; k++) {
             __asm__ __volatile__("" ::"r"(frame) : "memory");
-            out.segs.segs_val = segs_out;  /* preallocated: XDR then does not malloc */
+            out.segs.segs_val = segs_out; /* preallocated: XDR then does not malloc */
             out.segs.segs_len = 0;
             xdrmem_create(&x, frame, len, XDR_DECODE);
             int ok = xdr_bench_read_args(&x, &out);

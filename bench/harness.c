@@ -36,25 +36,25 @@ static size_t npeers;
 
 /* ------------------------------------------------------------------ figures */
 
-static const uint64_t rtt_sizes[]  = { 8, 64, 256, 1024, 4096, 0 };
+static const uint64_t rtt_sizes[] = { 8, 64, 256, 1024, 4096, 0 };
 static const uint64_t rate_batch[] = { 1, 16, 0 };
 static const uint64_t bulk_sizes[] = { 4096, 65536, 1048576, 16777216, 0 };
 
 static const struct bench_figure figures[] = {
-    { "rtt",  "request/response round trip, echo of N payload bytes each way",
-      BENCH_LATENCY, "us", 1000.0, "bytes", rtt_sizes, 0, 1.0, 0 },
-    { "rate", "one-way message rate, 8-byte messages, B published per notify decision",
-      BENCH_VALUE, "Mmsg/s", 0, "batch", rate_batch, 0, 1.0, 0 },
-    { "bulk", "bulk transfer of N bytes into the receiver's memory (GB/s = 1e9 B/s)",
-      BENCH_VALUE, "GB/s", 0, "bytes", bulk_sizes, 0, 1.0, 0 },
+    { "rtt", "request/response round trip, echo of N payload bytes each way", BENCH_LATENCY, "us",
+      1000.0, "bytes", rtt_sizes, 0, 1.0, 0 },
+    { "rate", "one-way message rate, 8-byte messages, B published per notify decision", BENCH_VALUE,
+      "Mmsg/s", 0, "batch", rate_batch, 0, 1.0, 0 },
+    { "bulk", "bulk transfer of N bytes into the receiver's memory (GB/s = 1e9 B/s)", BENCH_VALUE,
+      "GB/s", 0, "bytes", bulk_sizes, 0, 1.0, 0 },
     { "connect", "connection bring-up: from nothing to the first exchanged byte/frame",
       BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 2.0, 0 },
-    { "recover", "kill -9 of the peer until the survivor has noticed the loss",
-      BENCH_LATENCY, "us", 1000.0, "-", NULL, 1, 3.0, 0 },
-    { "compile", "compile a 10,000-declaration interface file to C",
-      BENCH_LATENCY, "ms", 1e6, "-", NULL, 1, 10.0, 3 },
-    { "decode", "generated decoder: validate and decode frames from private memory",
-      BENCH_VALUE, "Mframes/s", 0, "-", NULL, 1, 1.0, 0 },
+    { "recover", "kill -9 of the peer until the survivor has noticed the loss", BENCH_LATENCY, "us",
+      1000.0, "-", NULL, 1, 3.0, 0 },
+    { "compile", "compile a 10,000-declaration interface file to C", BENCH_LATENCY, "ms", 1e6, "-",
+      NULL, 1, 10.0, 3 },
+    { "decode", "generated decoder: validate and decode frames from private memory", BENCH_VALUE,
+      "Mframes/s", 0, "-", NULL, 1, 1.0, 0 },
 };
 #define NFIGURES (sizeof figures / sizeof figures[0])
 
@@ -76,7 +76,10 @@ void bench_register(const struct bench_case *c)
 /* ------------------------------------------------------------------ options */
 
 #define MAX_OPTS 16
-static struct { const char *name; const char *value; } opts[MAX_OPTS];
+static struct {
+    const char *name;
+    const char *value;
+} opts[MAX_OPTS];
 static size_t nopts;
 
 const char *bench_option(const char *name)
@@ -90,7 +93,7 @@ const char *bench_option(const char *name)
 /* ------------------------------------------------------------------ time */
 
 static double ticks_per_ns = 1.0;
-static int    use_tsc;
+static int use_tsc;
 
 uint64_t bench_now_ns(void)
 {
@@ -111,7 +114,10 @@ uint64_t bench_ticks(void)
     return bench_now_ns();
 }
 
-double bench_ticks_per_ns(void) { return ticks_per_ns; }
+double bench_ticks_per_ns(void)
+{
+    return ticks_per_ns;
+}
 
 static void calibrate_ticks(void)
 {
@@ -162,7 +168,7 @@ static double timer_overhead_ns(void)
 int bench_fail(struct bench_run *run, const char *fmt, ...)
 {
     if (run->err[0])
-        return -1;  /* keep the first reason */
+        return -1; /* keep the first reason */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(run->err, sizeof run->err, fmt, ap);
@@ -233,7 +239,9 @@ static uint64_t warm_ticks, stop_ticks;
 /* ---- where the time goes: counters of this process and its live peers over the measured
    part of a latency loop (from the first recorded sample to the last) */
 
-struct counters { double csw, flt, cpu_ns; };
+struct counters {
+    double csw, flt, cpu_ns;
+};
 
 static void peer_counters(pid_t pid, struct counters *c)
 {
@@ -315,7 +323,7 @@ int bench_lat_record(struct bench_run *run, uint64_t t0, uint64_t t1)
     run->samples[run->nsamples++] = t1 - t0;
     if (!cnt_started && run->nsamples == 1) {
         run->ops = 0;
-        counters_mark(run, 0);  /* the counters cover the operations after the first sample */
+        counters_mark(run, 0); /* the counters cover the operations after the first sample */
     } else {
         run->ops++;
     }
@@ -413,23 +421,23 @@ static double median_dbl(double *v, size_t n)
 
 struct result {
     const struct bench_case *c;
-    double   val[MAX_REPS];   /* per rep: p50 (latency, in figure units) or value */
-    double   p99[MAX_REPS];
-    double   csw[MAX_REPS], cpu[MAX_REPS], flt[MAX_REPS];
-    size_t   nval;
+    double val[MAX_REPS]; /* per rep: p50 (latency, in figure units) or value */
+    double p99[MAX_REPS];
+    double csw[MAX_REPS], cpu[MAX_REPS], flt[MAX_REPS];
+    size_t nval;
     unsigned failed;
-    char     err[160];
-    double   median, min, max, p99med, cswmed, cpumed, fltmed;
-    size_t   samples;         /* latency samples per rep (last) */
+    char err[160];
+    double median, min, max, p99med, cswmed, cpumed, fltmed;
+    size_t samples; /* latency samples per rep (last) */
 };
 
 static struct bench_run *shared_run;
 static uint64_t *shared_samples;
-static size_t    sample_cap = 1u << 20;
-static char      tmpdir[256];
-static unsigned  reps = 5;
-static uint64_t  budget_ms = 60;
-static long long warmup_ms = -1;   /* -1: a sixth of the budget */
+static size_t sample_cap = 1u << 20;
+static char tmpdir[256];
+static unsigned reps = 5;
+static uint64_t budget_ms = 60;
+static long long warmup_ms = -1; /* -1: a sixth of the budget */
 static const char *outdir = "build/bench";
 static const char *only_figures;
 static const char *only_cases;
@@ -479,7 +487,7 @@ static int execute(const struct bench_figure *fig, const struct bench_case *c, u
 
     /* Wait with a deadline: a hung case is killed with its whole process group. */
     uint64_t limit_ns = run->warmup_ns + run->budget_ns +
-                        (uint64_t)((20.0 + 3.0 * scale) * 1e9);  /* slow figures get longer */
+                        (uint64_t)((20.0 + 3.0 * scale) * 1e9); /* slow figures get longer */
     uint64_t deadline = bench_now_ns() + limit_ns;
     int st = 0;
     for (;;) {
@@ -490,8 +498,7 @@ static int execute(const struct bench_figure *fig, const struct bench_case *c, u
         if (now >= deadline) {
             kill(-pid, SIGKILL);
             waitpid(pid, &st, 0);
-            snprintf(run->err, sizeof run->err, "timed out after %.0f s",
-                     (double)limit_ns / 1e9);
+            snprintf(run->err, sizeof run->err, "timed out after %.0f s", (double)limit_ns / 1e9);
             return -1;
         }
         sigset_t chld;
@@ -578,7 +585,10 @@ static FILE *tsv;
 static const char *skip_reason[MAX_CASES];
 
 /* Plot data: one file per figure and placement, a row per param, a column per case. */
-struct plotcol { const char *name; double v[8]; };
+struct plotcol {
+    const char *name;
+    double v[8];
+};
 static struct plotcol plot[2][MAX_CASES];
 static size_t nplot[2];
 
@@ -637,7 +647,12 @@ static void plot_write(const struct bench_figure *fig)
 /* ------------------------------------------------------------------ targets */
 
 /* Every median, for the target check at the end. */
-struct kept { const char *figure, *name; uint64_t param; unsigned placement; double median; };
+struct kept {
+    const char *figure, *name;
+    uint64_t param;
+    unsigned placement;
+    double median;
+};
 static struct kept kept[2048];
 static size_t nkept;
 
@@ -648,8 +663,7 @@ static void keep(const char *figure, uint64_t param, unsigned placement, const c
         kept[nkept++] = (struct kept){ figure, name, param, placement, median };
 }
 
-static double kept_median(const char *figure, uint64_t param, unsigned placement,
-                          const char *name)
+static double kept_median(const char *figure, uint64_t param, unsigned placement, const char *name)
 {
     for (size_t i = 0; i < nkept; i++)
         if (strcmp(kept[i].figure, figure) == 0 && kept[i].param == param &&
@@ -662,11 +676,11 @@ static double kept_median(const char *figure, uint64_t param, unsigned placement
    le: case/other must be <= bound (latency); otherwise >= bound (rates, bandwidth). */
 struct target {
     const char *figure;
-    uint64_t    param;
-    unsigned    placement;
+    uint64_t param;
+    unsigned placement;
     const char *name, *other;
-    int         le;
-    double      bound;
+    int le;
+    double bound;
 };
 
 static const struct target targets[] = {
@@ -710,7 +724,7 @@ static void check_targets(void)
         double a = kept_median(t->figure, t->param, t->placement, t->name);
         double b = kept_median(t->figure, t->param, t->placement, t->other);
         if (isnan(a) || isnan(b))
-            continue;  /* not measured in this run (filtered, skipped or failed) */
+            continue; /* not measured in this run (filtered, skipped or failed) */
         if (!header) {
             printf("\n== targets (ratios of medians from the same interleaved series)\n");
             header = 1;
@@ -726,8 +740,8 @@ static void check_targets(void)
                t->le ? "<=" : ">=", t->bound, ok ? "met" : "MISSED", miss);
         if (f)
             fprintf(f, "%s\t%llu\t%s\t%s\t%s\t%.4g\t%s%g\t%s\n", t->figure,
-                    (unsigned long long)t->param, placement_name(t->placement), t->name,
-                    t->other, r, t->le ? "<=" : ">=", t->bound, ok ? "met" : "missed");
+                    (unsigned long long)t->param, placement_name(t->placement), t->name, t->other,
+                    r, t->le ? "<=" : ">=", t->bound, ok ? "met" : "missed");
     }
     if (f)
         fclose(f);
@@ -871,8 +885,7 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
             printf("   (%u/%u runs failed: %s)", x->failed, nreps, x->err);
         printf("\n");
         fprintf(tsv, "%s\t%s\t%s\t%s\t%s\t%zu\t%.6g\t%.6g\t%.6g\t", fig->name, pbuf,
-                placement_name(placement), c->name, fig->unit, x->nval, x->median, x->min,
-                x->max);
+                placement_name(placement), c->name, fig->unit, x->nval, x->median, x->min, x->max);
         if (fig->kind == BENCH_LATENCY)
             fprintf(tsv, "%.6g", x->p99med);
         fprintf(tsv, "\t%s\t", bname ? bname : "");
@@ -916,7 +929,8 @@ static double loadavg(void)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [-o DIR] [-r REPS] [-t MS] [-w MS] [-f FIGURES] [-c CASES] [-p cross|same] [-s N]\n"
+            "usage: %s [-o DIR] [-r REPS] [-t MS] [-w MS] [-f FIGURES] [-c CASES] [-p cross|same] "
+            "[-s N]\n"
             "       [-D NAME=VALUE]... [-l]\n"
             "  -o DIR      write results.tsv and plot data there (default build/bench)\n"
             "  -r REPS     interleaved repetitions per case (default 5, max %d)\n"
@@ -936,17 +950,34 @@ int main(int argc, char **argv)
     int list = 0, opt;
     while ((opt = getopt(argc, argv, "o:r:t:w:f:c:p:s:D:lh")) != -1) {
         switch (opt) {
-        case 'o': outdir = optarg; break;
-        case 'r': reps = (unsigned)atoi(optarg); break;
-        case 't': budget_ms = (uint64_t)atoll(optarg); break;
-        case 'f': only_figures = optarg; break;
-        case 'c': only_cases = optarg; break;
-        case 'l': list = 1; break;
-        case 's': only_param = atoll(optarg); break;
-        case 'w': warmup_ms = atoll(optarg); break;
+        case 'o':
+            outdir = optarg;
+            break;
+        case 'r':
+            reps = (unsigned)atoi(optarg);
+            break;
+        case 't':
+            budget_ms = (uint64_t)atoll(optarg);
+            break;
+        case 'f':
+            only_figures = optarg;
+            break;
+        case 'c':
+            only_cases = optarg;
+            break;
+        case 'l':
+            list = 1;
+            break;
+        case 's':
+            only_param = atoll(optarg);
+            break;
+        case 'w':
+            warmup_ms = atoll(optarg);
+            break;
         case 'p':
-            only_placements = strcmp(optarg, "cross") == 0 ? BENCH_CROSS
-                            : strcmp(optarg, "same") == 0  ? BENCH_SAME : 0;
+            only_placements = strcmp(optarg, "cross") == 0  ? BENCH_CROSS
+                              : strcmp(optarg, "same") == 0 ? BENCH_SAME
+                                                            : 0;
             if (!only_placements) {
                 usage(argv[0]);
                 return 2;
@@ -964,7 +995,9 @@ int main(int argc, char **argv)
             nopts++;
             break;
         }
-        default: usage(argv[0]); return 2;
+        default:
+            usage(argv[0]);
+            return 2;
         }
     }
     if (reps < 1 || reps > MAX_REPS || budget_ms < 1 || budget_ms > 10000 || warmup_ms > 10000) {
@@ -993,8 +1026,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: mkdtemp: %s\n", strerror(errno));
         return 1;
     }
-    shared_run = mmap(NULL, sizeof *shared_run, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shared_run = mmap(NULL, sizeof *shared_run, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                      -1, 0);
     shared_samples = mmap(NULL, sample_cap * sizeof *shared_samples, PROT_READ | PROT_WRITE,
                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared_run == MAP_FAILED || shared_samples == MAP_FAILED) {
@@ -1026,7 +1059,8 @@ int main(int argc, char **argv)
     uname(&u);
     if (warmup_ms >= 0)
         printf("idc bench: %u interleaved repetitions, %llu ms measured per run after %lld ms "
-               "warm-up\n", reps, (unsigned long long)budget_ms, warmup_ms);
+               "warm-up\n",
+               reps, (unsigned long long)budget_ms, warmup_ms);
     else
         printf("idc bench: %u interleaved repetitions, %llu ms measured per run (+1/6 warm-up)\n",
                reps, (unsigned long long)budget_ms);
@@ -1042,7 +1076,8 @@ int main(int argc, char **argv)
     double load0 = loadavg();
     printf("load average before: %.2f%s\n", load0,
            load0 > 0.5 ? "  (WARNING: other work is running; absolute figures are disturbed, "
-                         "ratios less so)" : "");
+                         "ratios less so)"
+                       : "");
     if (ncpu < 2)
         printf("skip: cross-core placement: only one CPU usable\n");
 
@@ -1065,8 +1100,8 @@ int main(int argc, char **argv)
             skip_reason[i] = c->available ? c->available() : NULL;
             if (skip_reason[i]) {
                 printf("  skip: %s: %s\n", c->name, skip_reason[i]);
-                fprintf(tsv, "%s\t\t\t%s\t%s\t0\t\t\t\t\t%s\t\tSKIPPED: %s\n", fig->name,
-                        c->name, fig->unit, c->baseline ? c->baseline : "", skip_reason[i]);
+                fprintf(tsv, "%s\t\t\t%s\t%s\t0\t\t\t\t\t%s\t\tSKIPPED: %s\n", fig->name, c->name,
+                        fig->unit, c->baseline ? c->baseline : "", skip_reason[i]);
             } else if (c->same_core_skip) {
                 printf("  skip: %s, same-core: %s\n", c->name, c->same_core_skip);
             }

@@ -26,58 +26,58 @@
 #include <sys/types.h>
 
 /* CPU placements a case can run in (bit mask). */
-#define BENCH_CROSS 1u  /* measuring side and peer pinned to two different cores */
-#define BENCH_SAME  2u  /* both pinned to the same core: every hand-off is a context switch */
+#define BENCH_CROSS 1u /* measuring side and peer pinned to two different cores */
+#define BENCH_SAME  2u /* both pinned to the same core: every hand-off is a context switch */
 #define BENCH_BOTH  (BENCH_CROSS | BENCH_SAME)
 
 /* One run (one repetition of one case at one parameter and placement). */
 struct bench_run {
-    uint64_t param;        /* payload size in bytes, or batch size (figure-specific) */
-    int      cpu_self;     /* CPU the measuring process is pinned to */
-    int      cpu_peer;     /* CPU a forked peer must pin itself to */
-    unsigned placement;    /* BENCH_CROSS or BENCH_SAME */
-    uint64_t budget_ns;    /* how long the measured part should last */
-    uint64_t warmup_ns;    /* how long to run before recording */
-    const char *tmpdir;    /* private scratch directory for sockets etc. (exists) */
+    uint64_t param;     /* payload size in bytes, or batch size (figure-specific) */
+    int cpu_self;       /* CPU the measuring process is pinned to */
+    int cpu_peer;       /* CPU a forked peer must pin itself to */
+    unsigned placement; /* BENCH_CROSS or BENCH_SAME */
+    uint64_t budget_ns; /* how long the measured part should last */
+    uint64_t warmup_ns; /* how long to run before recording */
+    const char *tmpdir; /* private scratch directory for sockets etc. (exists) */
 
     /* latency: samples in ticks (bench_ticks), filled through bench_lat_record */
     uint64_t *samples;
-    size_t    nsamples;
-    size_t    cap;
-    uint64_t  lat_t0;      /* set by bench_lat_start */
-    uint64_t  ops;         /* operations recorded or warmed up (bench_lat_record*) */
-    double    csw_per_op;  /* context switches of both processes per operation (harness) */
-    double    cpu_per_op;  /* CPU ns (user + system, both processes) per operation (harness) */
-    double    flt_per_op;  /* minor page faults of both processes per operation (harness) */
+    size_t nsamples;
+    size_t cap;
+    uint64_t lat_t0;   /* set by bench_lat_start */
+    uint64_t ops;      /* operations recorded or warmed up (bench_lat_record*) */
+    double csw_per_op; /* context switches of both processes per operation (harness) */
+    double cpu_per_op; /* CPU ns (user + system, both processes) per operation (harness) */
+    double flt_per_op; /* minor page faults of both processes per operation (harness) */
     /* rate/bandwidth: the figure's unit (see struct bench_figure) */
-    double    value;
+    double value;
     /* failure reason (set with bench_fail) */
-    char      err[160];
+    char err[160];
 };
 
 enum bench_kind {
-    BENCH_LATENCY,   /* samples; reports p50 (median over reps) and p99; lower is better */
-    BENCH_VALUE,     /* run->value; higher is better (rates, bandwidth) */
+    BENCH_LATENCY, /* samples; reports p50 (median over reps) and p99; lower is better */
+    BENCH_VALUE,   /* run->value; higher is better (rates, bandwidth) */
 };
 
 struct bench_figure {
-    const char     *name;     /* short id: "rtt", "rate", "bulk", ... */
-    const char     *title;    /* one-line description for the table */
+    const char *name;  /* short id: "rtt", "rate", "bulk", ... */
+    const char *title; /* one-line description for the table */
     enum bench_kind kind;
-    const char     *unit;     /* "us", "Mmsg/s", "GB/s" */
-    double          scale;    /* latency: ns per unit (1000 for us); value: unused */
-    const char     *param_name;          /* "bytes", "batch", "-" */
-    const uint64_t *params;              /* zero-terminated unless only_param_zero */
-    int             only_param_zero;     /* a single run with param 0 */
-    double          budget_scale;        /* multiplies the per-run budget (1 if 0) */
-    unsigned        max_reps;            /* caps the repetitions (slow figures); 0: no cap */
+    const char *unit;       /* "us", "Mmsg/s", "GB/s" */
+    double scale;           /* latency: ns per unit (1000 for us); value: unused */
+    const char *param_name; /* "bytes", "batch", "-" */
+    const uint64_t *params; /* zero-terminated unless only_param_zero */
+    int only_param_zero;    /* a single run with param 0 */
+    double budget_scale;    /* multiplies the per-run budget (1 if 0) */
+    unsigned max_reps;      /* caps the repetitions (slow figures); 0: no cap */
 };
 
 struct bench_case {
-    const char *figure;    /* figure name */
-    const char *name;      /* case name, unique within the figure */
-    const char *baseline;  /* case name in the same figure to compute the ratio against, or NULL */
-    unsigned    placements;
+    const char *figure;   /* figure name */
+    const char *name;     /* case name, unique within the figure */
+    const char *baseline; /* case name in the same figure to compute the ratio against, or NULL */
+    unsigned placements;
     /* Which params the case runs at: NULL = all of the figure's params. Zero-terminated. */
     const uint64_t *params;
     /* NULL, or returns NULL when the case can run, else a reason printed as a skip line.
@@ -92,9 +92,12 @@ struct bench_case {
 };
 
 void bench_register(const struct bench_case *c);
-#define BENCH_CASE(var, ...)                                                  \
-    static const struct bench_case var = { __VA_ARGS__ };                     \
-    __attribute__((constructor)) static void var##_register(void) { bench_register(&var); }
+#define BENCH_CASE(var, ...)                                      \
+    static const struct bench_case var = { __VA_ARGS__ };         \
+    __attribute__((constructor)) static void var##_register(void) \
+    {                                                             \
+        bench_register(&var);                                     \
+    }
 
 /* ---- services for cases ---- */
 
@@ -102,7 +105,7 @@ void bench_register(const struct bench_case *c);
 uint64_t bench_now_ns(void);
 /* Fast per-CPU tick counter for latency samples (TSC where invariant, else ns). */
 uint64_t bench_ticks(void);
-double   bench_ticks_per_ns(void);
+double bench_ticks_per_ns(void);
 
 /* Pin the calling thread/process to one CPU. 0 or -1 (errno set). */
 int bench_pin(int cpu);
@@ -119,9 +122,9 @@ void bench_kill_peer(pid_t pid);
    bench_lat_record(run, t0, t1) with bench_ticks() around it; it returns 0 when the loop must
    stop (budget used or sample buffer full). Samples during warm-up are dropped. */
 void bench_lat_start(struct bench_run *run);
-int  bench_lat_record(struct bench_run *run, uint64_t t0, uint64_t t1);
+int bench_lat_record(struct bench_run *run, uint64_t t0, uint64_t t1);
 /* For loops that time a whole batch of ops: records one sample of (t1-t0)/n per op. */
-int  bench_lat_record_n(struct bench_run *run, uint64_t t0, uint64_t t1, uint64_t n);
+int bench_lat_record_n(struct bench_run *run, uint64_t t0, uint64_t t1, uint64_t n);
 
 /* For value loops: 1 while the warm-up is running, measured from start_ns. */
 int bench_in_warmup(const struct bench_run *run, uint64_t start_ns, uint64_t now_ns);

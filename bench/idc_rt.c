@@ -56,7 +56,10 @@ struct side {
     bool writable;
 };
 
-static void s_connect(struct idc_endpoint *ep) { ((struct side *)idc_endpoint_user(ep))->connected = true; }
+static void s_connect(struct idc_endpoint *ep)
+{
+    ((struct side *)idc_endpoint_user(ep))->connected = true;
+}
 static void s_disconnect(struct idc_endpoint *ep)
 {
     struct side *s = idc_endpoint_user(ep);
@@ -64,7 +67,10 @@ static void s_disconnect(struct idc_endpoint *ep)
     s->gone = true;
     idc_endpoint_disconnect_done(ep);
 }
-static void s_writable(struct idc_endpoint *ep) { ((struct side *)idc_endpoint_user(ep))->writable = true; }
+static void s_writable(struct idc_endpoint *ep)
+{
+    ((struct side *)idc_endpoint_user(ep))->writable = true;
+}
 
 static int s_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
@@ -117,14 +123,17 @@ static const struct idc_endpoint_ops side_ops = {
     .handle_transaction = s_txn,
 };
 
-static void s_destroyed(struct idc_endpoint *ep) { ((struct side *)(void *)ep)->destroyed = true; }
+static void s_destroyed(struct idc_endpoint *ep)
+{
+    ((struct side *)(void *)ep)->destroyed = true;
+}
 
 struct peer_arg {
     const char *dir;
     char name[64];
     uint32_t spin_us;
-    size_t bulk_len;    /* > 0: register a buffer of this size and send its reference */
-    int ready_fd;       /* written once the backend serves (connect/recover cases) */
+    size_t bulk_len; /* > 0: register a buffer of this size and send its reference */
+    int ready_fd;    /* written once the backend serves (connect/recover cases) */
 };
 
 /* The rate case gets the bare ring's window (RATE_SLOTS in base_ring.c: 1024 messages in
@@ -144,8 +153,14 @@ static int side_start_cfg(struct side *s, const char *dir, enum idc_role role, c
     char addr[96];
     snprintf(addr, sizeof addr, "shm:%s", name);
     struct idc_endpoint_config cfg = {
-        .protocol = &bench_proto, .role = role, .address = addr, .ops = &side_ops,
-        .user = s, .spin_us = spin_us, .max_transactions = 64, .max_messages = max_messages,
+        .protocol = &bench_proto,
+        .role = role,
+        .address = addr,
+        .ops = &side_ops,
+        .user = s,
+        .spin_us = spin_us,
+        .max_transactions = 64,
+        .max_messages = max_messages,
         .max_frame = max_frame,
     };
     idc_endpoint_create(&s->ep, s->ctx, &cfg);
@@ -282,8 +297,14 @@ static int rtt_run(struct bench_run *run, uint32_t spin_us)
     return rc;
 }
 
-static int idc_rtt_block(struct bench_run *run) { return rtt_run(run, 0); }
-static int idc_rtt_spin(struct bench_run *run) { return rtt_run(run, 50); }
+static int idc_rtt_block(struct bench_run *run)
+{
+    return rtt_run(run, 0);
+}
+static int idc_rtt_spin(struct bench_run *run)
+{
+    return rtt_run(run, 50);
+}
 
 static const uint64_t rtt_params[] = { 8, 64, 256, 1024, 4096, 0 };
 BENCH_CASE(case_idc_rtt, .figure = "rtt", .name = "idc-txn", .baseline = "ring-eventfd",
@@ -293,16 +314,22 @@ BENCH_CASE(case_idc_rtt_spin, .figure = "rtt", .name = "idc-txn-spin", .baseline
            .same_core_skip = "spinning on one core only burns the peer's time slice")
 
 /* ------------------------------------------------------------------ rate */
-struct rate_res { uint64_t t_start, t_end, count; int ok; };
+struct rate_res {
+    uint64_t t_start, t_end, count;
+    int ok;
+};
 
-struct rate_arg { struct peer_arg a; struct rate_res *res; };
+struct rate_arg {
+    struct peer_arg a;
+    struct rate_res *res;
+};
 
 static int rate_peer(void *arg)
 {
     struct rate_arg *ra = arg;
     static struct side s;
-    if (side_start_cfg(&s, ra->a.dir, IDC_ROLE_BACKEND, ra->a.name, 0, RATE_FRAME,
-                       RATE_WINDOW) != 0)
+    if (side_start_cfg(&s, ra->a.dir, IDC_ROLE_BACKEND, ra->a.name, 0, RATE_FRAME, RATE_WINDOW) !=
+        0)
         return 1;
     while (!s.stopped && !s.gone)
         if (idc_context_dispatch(s.ctx, 1000) < 0)
@@ -349,8 +376,8 @@ static int idc_rate(struct bench_run *run)
     }
     static struct side s;
     int rc = 0;
-    if (side_start_cfg(&s, run->tmpdir, IDC_ROLE_FRONTEND, ra.a.name, 0, RATE_FRAME,
-                       RATE_WINDOW) != 0 ||
+    if (side_start_cfg(&s, run->tmpdir, IDC_ROLE_FRONTEND, ra.a.name, 0, RATE_FRAME, RATE_WINDOW) !=
+            0 ||
         !wait_for(&s, &s.connected, 5000)) {
         rc = bench_fail(run, "no connection to the idc backend");
         goto out;
@@ -378,7 +405,7 @@ static int idc_rate(struct bench_run *run)
         idc_endpoint_flush(&s.ep);
         if (rc)
             break;
-        idc_context_dispatch(s.ctx, 0);   /* credits back, callbacks */
+        idc_context_dispatch(s.ctx, 0); /* credits back, callbacks */
     }
     if (rc == 0)
         rc = send_one(&s, OP_STOP, NULL, 0);

@@ -31,8 +31,8 @@
 #define KIND_STOP 2u
 
 static pid_t roudi_pid = -1;
-static char  roudi_log[128];
-static char  roudi_reason[192];
+static char roudi_log[128];
+static char roudi_reason[192];
 
 static unsigned roudi_users;
 
@@ -58,7 +58,7 @@ static const char *iox_available(void)
         return roudi_reason;
     }
     if (roudi_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);  /* never outlive the benchmark */
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the benchmark */
         if (getppid() != parent)
             _exit(1);
         sigset_t none;
@@ -142,10 +142,10 @@ struct iox_setup {
 struct iox_side {
     iox_pub_storage_t pub_storage;
     iox_sub_storage_t sub_storage;
-    iox_ws_storage_t  ws_storage;
+    iox_ws_storage_t ws_storage;
     iox_pub_t pub;
     iox_sub_t sub;
-    iox_ws_t  ws;
+    iox_ws_t ws;
 };
 
 static void side_open(struct iox_side *s, const struct iox_setup *st, const char *out,
@@ -282,7 +282,7 @@ static int iox_rtt(struct bench_run *run, int poll)
         goto out;
     }
     iox_sub_release_chunk(s.sub, chunk);
-    while ((chunk = side_take(&s, 20)) != NULL)  /* answers to the other pings */
+    while ((chunk = side_take(&s, 20)) != NULL) /* answers to the other pings */
         iox_sub_release_chunk(s.sub, chunk);
 
     bench_lat_start(run);
@@ -327,13 +327,20 @@ out:
     return rc;
 }
 
-static int iox_rtt_block(struct bench_run *run) { return iox_rtt(run, 0); }
-static int iox_rtt_poll(struct bench_run *run) { return iox_rtt(run, 1); }
+static int iox_rtt_block(struct bench_run *run)
+{
+    return iox_rtt(run, 0);
+}
+static int iox_rtt_poll(struct bench_run *run)
+{
+    return iox_rtt(run, 1);
+}
 
 BENCH_CASE(case_iox_block, .figure = "rtt", .name = "iceoryx", .baseline = "ring-eventfd",
            .placements = BENCH_BOTH, .available = iox_available, .cleanup = iox_cleanup,
            .run = iox_rtt_block)
 BENCH_CASE(case_iox_poll, .figure = "rtt", .name = "iceoryx-poll", .baseline = "ring-busy",
            .placements = BENCH_CROSS, .available = iox_available, .cleanup = iox_cleanup,
-           .same_core_skip = "pure spinning on one CPU measures the scheduler's time slice, not the transport",
+           .same_core_skip =
+               "pure spinning on one CPU measures the scheduler's time slice, not the transport",
            .run = iox_rtt_poll)

@@ -43,7 +43,7 @@ static int rpc_server(void *arg)
         return 1;
     if (write(s->ready[1], "R", 1) != 1)
         return 1;
-    svc_run();  /* returns only on error; the measuring side kills this process */
+    svc_run(); /* returns only on error; the measuring side kills this process */
     return 1;
 }
 
@@ -99,8 +99,7 @@ static int oncrpc_rtt(struct bench_run *run)
             rc = bench_fail(run, "RPC call: %s", clnt_sperror(cl, "bench_echo"));
             break;
         }
-        int same = res->bench_payload_len == size &&
-                   memcmp(res->bench_payload_val, msg, size) == 0;
+        int same = res->bench_payload_len == size && memcmp(res->bench_payload_val, msg, size) == 0;
         clnt_freeres(cl, (xdrproc_t)xdr_bench_payload, (caddr_t)res);
         if (!same) {
             rc = bench_fail(run, "echo payload differs");

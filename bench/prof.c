@@ -45,12 +45,19 @@ uint64_t bench_now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-uint64_t bench_ticks(void) { return bench_now_ns(); }
-double bench_ticks_per_ns(void) { return 1.0; }
+uint64_t bench_ticks(void)
+{
+    return bench_now_ns();
+}
+double bench_ticks_per_ns(void)
+{
+    return 1.0;
+}
 
 static int cpu_peer;
 static char dir[128];
-static int g_mode;   /* workload: 'r' ring-rtt, 'q' ring-rate, 't' idc-rtt, 'm' idc-msg, 'b' idc-bulk */
+static int
+    g_mode; /* workload: 'r' ring-rtt, 'q' ring-rate, 't' idc-rtt, 'm' idc-msg, 'b' idc-bulk */
 
 static void die(const char *what)
 {
@@ -103,7 +110,7 @@ static void *shm_map(size_t len)
 /* ------------------------------------------------------------------ bare ring */
 
 struct ring_setup {
-    struct bring *a, *b;   /* rtt: a = requests, b = responses; rate: a only */
+    struct bring *a, *b; /* rtt: a = requests, b = responses; rate: a only */
     int efd[4];
     uint64_t n, param;
 };
@@ -144,7 +151,10 @@ __attribute__((noinline)) static int prof_be_loop_ring_rtt(struct ring_setup *s)
 
 __attribute__((noinline)) int prof_be_loop(void *arg);
 
-static int ring_rtt_peer(void *arg) { return prof_be_loop(arg); }
+static int ring_rtt_peer(void *arg)
+{
+    return prof_be_loop(arg);
+}
 
 __attribute__((noinline)) static int prof_fe_loop_ring_rtt(struct ring_setup *s)
 {
@@ -221,7 +231,10 @@ __attribute__((noinline)) static int prof_fe_loop_ring_rate(struct ring_setup *s
     return 0;
 }
 
-static int ring_rate_peer(void *arg) { return prof_be_loop(arg); }
+static int ring_rate_peer(void *arg)
+{
+    return prof_be_loop(arg);
+}
 
 /* ------------------------------------------------------------------ idc */
 
@@ -240,7 +253,10 @@ struct side {
     void *mem;
 };
 
-static void s_connect(struct idc_endpoint *ep) { ((struct side *)idc_endpoint_user(ep))->connected = true; }
+static void s_connect(struct idc_endpoint *ep)
+{
+    ((struct side *)idc_endpoint_user(ep))->connected = true;
+}
 static void s_disconnect(struct idc_endpoint *ep)
 {
     struct side *s = idc_endpoint_user(ep);
@@ -248,7 +264,10 @@ static void s_disconnect(struct idc_endpoint *ep)
     s->gone = true;
     idc_endpoint_disconnect_done(ep);
 }
-static void s_writable(struct idc_endpoint *ep) { ((struct side *)idc_endpoint_user(ep))->writable = true; }
+static void s_writable(struct idc_endpoint *ep)
+{
+    ((struct side *)idc_endpoint_user(ep))->writable = true;
+}
 static int s_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
     struct side *s = idc_endpoint_user(ep);
@@ -278,10 +297,16 @@ static int s_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op, 
     return 0;
 }
 static const struct idc_endpoint_ops side_ops = {
-    .connect = s_connect, .disconnect = s_disconnect, .writable = s_writable,
-    .handle_message = s_message, .handle_transaction = s_txn,
+    .connect = s_connect,
+    .disconnect = s_disconnect,
+    .writable = s_writable,
+    .handle_message = s_message,
+    .handle_transaction = s_txn,
 };
-static void s_destroyed(struct idc_endpoint *ep) { ((struct side *)(void *)ep)->destroyed = true; }
+static void s_destroyed(struct idc_endpoint *ep)
+{
+    ((struct side *)(void *)ep)->destroyed = true;
+}
 
 static void side_start(struct side *s, enum idc_role role)
 {
@@ -290,10 +315,15 @@ static void side_start(struct side *s, enum idc_role role)
     if (idc_context_create(&s->ctx, &o) != 0)
         die("idc_context_create");
     struct idc_endpoint_config cfg = {
-        .protocol = &prof_proto, .role = role, .address = "shm:prof", .ops = &side_ops,
-        .user = s, .max_transactions = 64, .max_messages = 256,
+        .protocol = &prof_proto,
+        .role = role,
+        .address = "shm:prof",
+        .ops = &side_ops,
+        .user = s,
+        .max_transactions = 64,
+        .max_messages = 256,
     };
-    if (g_mode == 'm') {            /* as idc-bench's rate case: the bare ring's window */
+    if (g_mode == 'm') { /* as idc-bench's rate case: the bare ring's window */
         cfg.max_messages = 1024;
         cfg.max_frame = 64;
     }
@@ -412,7 +442,10 @@ __attribute__((noinline)) static int prof_fe_loop_idc_msg(struct idc_setup *s)
     return send_one(OP_STOP, NULL, 0) != 0;
 }
 
-static void xfer_done(void *arg, int status) { *(int *)arg = status; }
+static void xfer_done(void *arg, int status)
+{
+    *(int *)arg = status;
+}
 
 static int one_transfer(const void *src, size_t len)
 {
@@ -441,20 +474,28 @@ __attribute__((noinline)) int prof_be_loop(void *arg)
 {
     (void)arg;
     switch (g_mode) {
-    case 'r': return prof_be_loop_ring_rtt(&g_ring);
-    case 'q': return prof_be_loop_ring_rate(&g_ring);
-    default:  return prof_be_loop_idc();
+    case 'r':
+        return prof_be_loop_ring_rtt(&g_ring);
+    case 'q':
+        return prof_be_loop_ring_rate(&g_ring);
+    default:
+        return prof_be_loop_idc();
     }
 }
 
 __attribute__((noinline)) static int prof_fe_loop(struct idc_setup *s, const void *buf)
 {
     switch (g_mode) {
-    case 'r': return prof_fe_loop_ring_rtt(&g_ring);
-    case 'q': return prof_fe_loop_ring_rate(&g_ring);
-    case 't': return prof_fe_loop_idc_rtt(s, buf);
-    case 'm': return prof_fe_loop_idc_msg(s);
-    default:  return prof_fe_loop_idc_bulk(s, buf);
+    case 'r':
+        return prof_fe_loop_ring_rtt(&g_ring);
+    case 'q':
+        return prof_fe_loop_ring_rate(&g_ring);
+    case 't':
+        return prof_fe_loop_idc_rtt(s, buf);
+    case 'm':
+        return prof_fe_loop_idc_msg(s);
+    default:
+        return prof_fe_loop_idc_bulk(s, buf);
     }
 }
 
@@ -512,7 +553,7 @@ static int run_idc(uint64_t n, uint64_t param)
         if (buf == MAP_FAILED)
             die("mmap");
         memset(buf, 0xa5, param);
-        if (one_transfer(buf, param) != 0)   /* maps the buffer: not measured */
+        if (one_transfer(buf, param) != 0) /* maps the buffer: not measured */
             die("first transfer failed");
     } else if (g_mode == 't') {
         buf = calloc(1, param ? param : 1);
@@ -541,9 +582,12 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[a];
     uint64_t n = strtoull(argv[a + 1], NULL, 10), param = strtoull(argv[a + 2], NULL, 10);
-    static const struct { const char *name; int code; } modes[] = {
-        { "ring-rtt", 'r' }, { "ring-rate", 'q' }, { "idc-rtt", 't' }, { "idc-msg", 'm' },
-        { "idc-bulk", 'b' },
+    static const struct {
+        const char *name;
+        int code;
+    } modes[] = {
+        { "ring-rtt", 'r' }, { "ring-rate", 'q' }, { "idc-rtt", 't' },
+        { "idc-msg", 'm' },  { "idc-bulk", 'b' },
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (strcmp(mode, modes[i].name) == 0)
@@ -555,8 +599,8 @@ int main(int argc, char **argv)
     uint64_t t0 = bench_now_ns();
     int rc = g_mode == 'r' || g_mode == 'q' ? run_ring(n, param) : run_idc(n, param);
     uint64_t t1 = bench_now_ns();
-    printf("%s n=%llu param=%llu %s: %s, %.3f us per operation (wall clock, with set-up)\n",
-           mode, (unsigned long long)n, (unsigned long long)param, same ? "same-core" : "cross-core",
+    printf("%s n=%llu param=%llu %s: %s, %.3f us per operation (wall clock, with set-up)\n", mode,
+           (unsigned long long)n, (unsigned long long)param, same ? "same-core" : "cross-core",
            rc ? "FAILED" : "ok", (double)(t1 - t0) / 1e3 / (double)n);
     return rc ? 1 : 0;
 }

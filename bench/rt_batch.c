@@ -28,7 +28,7 @@
 
 #include "harness.h"
 
-#define SPIN_DEFAULT_US  50   /* same budget as the bare spin-then-block ring */
+#define SPIN_DEFAULT_US  50 /* same budget as the bare spin-then-block ring */
 #define ACK_EVERY        16u
 #define GROUPS_IN_FLIGHT 32u
 #define QUOTA            1024u
@@ -37,7 +37,10 @@ enum { OP_DATA = 1, OP_MARK = 2, OP_STOP = 3, OP_ACK = 4 };
 
 static const uint64_t cb_hash[1] = { 0x6964632d636271ull };
 static const struct idc_protocol cb_proto = {
-    .name = "idc-bench-cb", .min_version = 1, .max_version = 1, .version_hash = cb_hash,
+    .name = "idc-bench-cb",
+    .min_version = 1,
+    .max_version = 1,
+    .version_hash = cb_hash,
     .max_frame = 64,
 };
 
@@ -49,10 +52,10 @@ struct cb_result {
 
 struct cb_setup {
     uint32_t spin_us;
-    int ack;                 /* consumer acknowledges every ACK_EVERY messages */
-    char dir[200];           /* service directory of this run */
-    struct cb_result *res;   /* shared mapping */
-    int ready[2];            /* backend -> frontend: "serving" */
+    int ack;               /* consumer acknowledges every ACK_EVERY messages */
+    char dir[200];         /* service directory of this run */
+    struct cb_result *res; /* shared mapping */
+    int ready[2];          /* backend -> frontend: "serving" */
 };
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -76,7 +79,7 @@ struct cb_backend {
     struct cb_setup *s;
     struct idc_context *ctx;
     uint64_t count, sum, since_ack;
-    unsigned acks_owed;  /* acknowledgements that met IDC_ERR_AGAIN: sent when writable */
+    unsigned acks_owed; /* acknowledgements that met IDC_ERR_AGAIN: sent when writable */
     int counting;
 };
 
@@ -85,7 +88,7 @@ static void be_send_acks(struct idc_endpoint *ep, struct cb_backend *b)
     while (b->acks_owed > 0) {
         int r = idc_send_message(ep, OP_ACK, NULL, 0);
         if (r == IDC_ERR_AGAIN)
-            return;  /* be_writable resumes */
+            return; /* be_writable resumes */
         if (r != 0) {
             b->s->res->bad = 1;
             return;
@@ -108,7 +111,7 @@ static void be_disconnect(struct idc_endpoint *ep)
 {
     struct cb_backend *b = idc_endpoint_user(ep);
     idc_endpoint_disconnect_done(ep);
-    idc_context_stop(b->ctx);  /* one connection per run */
+    idc_context_stop(b->ctx); /* one connection per run */
 }
 
 static int be_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
@@ -145,13 +148,16 @@ static int any_transaction(struct idc_endpoint *ep, struct idc_request *req, uin
     (void)op;
     (void)p;
     (void)len;
-    idc_request_complete(req, 1, NULL, 0);  /* this protocol has no transactions */
+    idc_request_complete(req, 1, NULL, 0); /* this protocol has no transactions */
     return 0;
 }
 
 static const struct idc_endpoint_ops be_ops = {
-    .connect = be_connect, .disconnect = be_disconnect, .writable = be_writable,
-    .handle_message = be_message, .handle_transaction = any_transaction,
+    .connect = be_connect,
+    .disconnect = be_disconnect,
+    .writable = be_writable,
+    .handle_message = be_message,
+    .handle_transaction = any_transaction,
 };
 
 static int backend_main(void *arg)
@@ -165,8 +171,13 @@ static int backend_main(void *arg)
         return 1;
     struct idc_endpoint ep;
     struct idc_endpoint_config cfg = {
-        .protocol = &cb_proto, .role = IDC_ROLE_BACKEND, .address = "shm:cb", .ops = &be_ops,
-        .user = &b, .spin_us = s->spin_us, .max_messages = QUOTA,
+        .protocol = &cb_proto,
+        .role = IDC_ROLE_BACKEND,
+        .address = "shm:cb",
+        .ops = &be_ops,
+        .user = &b,
+        .spin_us = s->spin_us,
+        .max_messages = QUOTA,
     };
     idc_endpoint_create(&ep, b.ctx, &cfg);
     /* the first dispatch publishes the service */
@@ -176,7 +187,7 @@ static int backend_main(void *arg)
         return 1;
     close(s->ready[1]);
     idc_context_run(b.ctx);
-    return s->res->bad ? 1 : 0;  /* exiting releases everything */
+    return s->res->bad ? 1 : 0; /* exiting releases everything */
 }
 
 /* ------------------------------------------------------------------ producer (frontend) */
@@ -185,7 +196,7 @@ static struct {
     struct idc_context *ctx;
     struct idc_endpoint ep;
     int connected, destroyed, sending, send_err;
-    unsigned owed;   /* messages of a group that met IDC_ERR_AGAIN: sent when writable */
+    unsigned owed; /* messages of a group that met IDC_ERR_AGAIN: sent when writable */
     uint64_t v;
 } fe;
 
@@ -206,7 +217,7 @@ static void send_owed(struct idc_endpoint *ep)
     while (fe.owed > 0 && !fe.send_err) {
         int r = idc_send_message(ep, OP_DATA, &fe.v, 8);
         if (r == IDC_ERR_AGAIN)
-            return;  /* the writable callback resumes */
+            return; /* the writable callback resumes */
         if (r != 0) {
             fe.send_err = r;
             return;
@@ -238,8 +249,11 @@ static void fe_writable(struct idc_endpoint *ep)
 }
 
 static const struct idc_endpoint_ops fe_ops = {
-    .connect = fe_connect, .disconnect = fe_disconnect, .handle_message = fe_message,
-    .writable = fe_writable, .handle_transaction = any_transaction,
+    .connect = fe_connect,
+    .disconnect = fe_disconnect,
+    .handle_message = fe_message,
+    .writable = fe_writable,
+    .handle_transaction = any_transaction,
 };
 
 static void fe_destroyed(struct idc_endpoint *ep)
@@ -289,8 +303,12 @@ static int cb_rate(struct bench_run *run, uint32_t spin)
         rc = bench_fail(run, "idc_context_create failed");
     if (rc == 0) {
         struct idc_endpoint_config cfg = {
-            .protocol = &cb_proto, .role = IDC_ROLE_FRONTEND, .address = "shm:cb",
-            .ops = &fe_ops, .spin_us = spin, .max_messages = QUOTA,
+            .protocol = &cb_proto,
+            .role = IDC_ROLE_FRONTEND,
+            .address = "shm:cb",
+            .ops = &fe_ops,
+            .spin_us = spin,
+            .max_messages = QUOTA,
         };
         idc_endpoint_create(&fe.ep, fe.ctx, &cfg);
         uint64_t end = bench_now_ns() + 5000000000u;
@@ -330,8 +348,10 @@ static int cb_rate(struct bench_run *run, uint32_t spin)
             if (r < 0)
                 rc = bench_fail(run, "dispatch: %s", idc_strerror(r));
             else if (r == 0 && fe.owed > 0)
-                rc = bench_fail(run, "stalled: %u messages waited 100 ms for the writable "
-                                "callback after IDC_ERR_AGAIN", fe.owed);
+                rc = bench_fail(run,
+                                "stalled: %u messages waited 100 ms for the writable "
+                                "callback after IDC_ERR_AGAIN",
+                                fe.owed);
             else if (r == 0)
                 rc = bench_fail(run, "stalled: no acknowledgement for 100 ms (consumer status %u)",
                                 s.res->bad);
@@ -399,8 +419,14 @@ static uint32_t spin_budget(void)
     return s ? (uint32_t)strtoul(s, NULL, 10) : SPIN_DEFAULT_US;
 }
 
-static int cb_rate_block(struct bench_run *run) { return cb_rate(run, 0); }
-static int cb_rate_spin(struct bench_run *run) { return cb_rate(run, spin_budget()); }
+static int cb_rate_block(struct bench_run *run)
+{
+    return cb_rate(run, 0);
+}
+static int cb_rate_spin(struct bench_run *run)
+{
+    return cb_rate(run, spin_budget());
+}
 
 BENCH_CASE(case_idc_rate_cb, .figure = "rate", .name = "idc-msg-cb", .baseline = "ring-eventfd",
            .placements = BENCH_BOTH, .run = cb_rate_block)

@@ -25,28 +25,28 @@
 
 enum bring_mode { BRING_BUSY, BRING_BLOCK, BRING_SPIN };
 
-#define BRING_KIND_MARK 0xfffffffeu  /* control: start counting (rate tests) */
-#define BRING_KIND_STOP 0xffffffffu  /* control: peer stops */
+#define BRING_KIND_MARK 0xfffffffeu /* control: start counting (rate tests) */
+#define BRING_KIND_STOP 0xffffffffu /* control: peer stops */
 
 struct bring {
-    _Alignas(64) _Atomic uint32_t prod;     /* written by the producer only */
-    _Atomic uint32_t prod_wait;             /* producer sleeps waiting for space */
-    _Alignas(64) _Atomic uint32_t cons;     /* written by the consumer only */
-    _Atomic uint32_t cons_wait;             /* consumer sleeps waiting for data */
-    _Alignas(64) uint32_t nslots;           /* power of two; fixed before fork */
+    _Alignas(64) _Atomic uint32_t prod; /* written by the producer only */
+    _Atomic uint32_t prod_wait;         /* producer sleeps waiting for space */
+    _Alignas(64) _Atomic uint32_t cons; /* written by the consumer only */
+    _Atomic uint32_t cons_wait;         /* consumer sleeps waiting for data */
+    _Alignas(64) uint32_t nslots;       /* power of two; fixed before fork */
     uint32_t slot_size;
     _Alignas(64) unsigned char slots[];
 };
 
 struct bring_end {
     struct bring *r;
-    uint32_t idx;       /* own index (private copy) */
-    uint32_t other;     /* cached copy of the other side's index */
-    int efd_data;       /* producer writes, consumer sleeps on it */
-    int efd_space;      /* consumer writes, producer sleeps on it */
+    uint32_t idx;   /* own index (private copy) */
+    uint32_t other; /* cached copy of the other side's index */
+    int efd_data;   /* producer writes, consumer sleeps on it */
+    int efd_space;  /* consumer writes, producer sleeps on it */
     enum bring_mode mode;
     uint64_t spin_ticks;
-    int notify_space;   /* consumer checks prod_wait after releasing (producer may block) */
+    int notify_space; /* consumer checks prod_wait after releasing (producer may block) */
 };
 
 static inline size_t bring_bytes(uint32_t nslots, uint32_t slot_size)
@@ -63,7 +63,7 @@ static inline void bring_wake(int efd)
 {
     uint64_t one = 1;
     ssize_t n = write(efd, &one, sizeof one);
-    (void)n;  /* eventfd counter overflow cannot happen at these rates */
+    (void)n; /* eventfd counter overflow cannot happen at these rates */
 }
 
 /* Wait until *idx != seen. flag is this side's "wake me" word; efd the eventfd to sleep on. */

@@ -40,11 +40,11 @@
 
 struct blkback {
     struct blkif_backend be;
-    struct blk_store     store;
-    bool                 quiet;
-    bool                 stopping;
-    unsigned             held;        /* requests not yet completed */
-    struct bio          *live;        /* reads/writes whose request is not completed */
+    struct blk_store store;
+    bool quiet;
+    bool stopping;
+    unsigned held;    /* requests not yet completed */
+    struct bio *live; /* reads/writes whose request is not completed */
     struct {
         uint64_t requests, reads, writes, flushes, discards, errors;
         uint64_t bytes_read, bytes_written, connects;
@@ -53,26 +53,26 @@ struct blkback {
 
 /* One read or write in progress: the private bounce buffer the transfers use. */
 struct bio {
-    struct blkback     *bb;
-    struct idc_request *req;          /* NULL once completed (e.g. after a disconnect) */
-    bool                write;
-    bool                fua;
-    uint64_t            sector;
-    uint64_t            sectors;
-    unsigned            pending;      /* transfers not finished */
-    int                 xfer_err;     /* first transfer error (IDC_ERR_*) */
-    struct bio         *next, *prev;  /* blkback.live, for disconnect; or the free list */
-    bool                direct;       /* data points into the RAM disk itself */
-    uint8_t            *data;         /* the bytes: buf, or the RAM disk */
-    size_t              cap;          /* bytes of buf */
-    uint8_t             buf[];
+    struct blkback *bb;
+    struct idc_request *req; /* NULL once completed (e.g. after a disconnect) */
+    bool write;
+    bool fua;
+    uint64_t sector;
+    uint64_t sectors;
+    unsigned pending;        /* transfers not finished */
+    int xfer_err;            /* first transfer error (IDC_ERR_*) */
+    struct bio *next, *prev; /* blkback.live, for disconnect; or the free list */
+    bool direct;             /* data points into the RAM disk itself */
+    uint8_t *data;           /* the bytes: buf, or the RAM disk */
+    size_t cap;              /* bytes of buf */
+    uint8_t buf[];
 };
 
 /* Finished bios are kept for reuse (no malloc, no fresh pages on the hot path). */
-#define BIO_POOL     64
-#define BIO_MIN_CAP  (1u << 20)
+#define BIO_POOL    64
+#define BIO_MIN_CAP (1u << 20)
 static struct bio *bio_pool;
-static unsigned    bio_pool_len;
+static unsigned bio_pool_len;
 
 static struct bio *bio_get(size_t len)
 {
@@ -102,7 +102,8 @@ static void bio_put(struct bio *b)
     bio_pool_len++;
 }
 
-static void say(const struct blkback *bb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct blkback *bb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void say(const struct blkback *bb, const char *fmt, ...)
 {
     va_list ap;
@@ -119,9 +120,12 @@ static void say(const struct blkback *bb, const char *fmt, ...)
 static enum blkif_error errno_to_blkif(int err)
 {
     switch (err) {
-    case -EROFS:  return BLKIF_ERROR_READ_ONLY;
-    case -EINVAL: return BLKIF_ERROR_RANGE;
-    default:      return BLKIF_ERROR_IO;
+    case -EROFS:
+        return BLKIF_ERROR_READ_ONLY;
+    case -EINVAL:
+        return BLKIF_ERROR_RANGE;
+    default:
+        return BLKIF_ERROR_IO;
     }
 }
 
@@ -174,19 +178,21 @@ static void transfer_done(void *arg, int status)
         b->xfer_err = status;
     if (b->pending)
         return;
-    if (!b->req) {                      /* the connection went away meanwhile */
+    if (!b->req) { /* the connection went away meanwhile */
         bio_put(b);
         return;
     }
     if (b->xfer_err) {
-        say(bb, "%s of sector %" PRIu64 ": buffer transfer failed: %s",
-            b->write ? "write" : "read", b->sector, idc_strerror(b->xfer_err));
+        say(bb, "%s of sector %" PRIu64 ": buffer transfer failed: %s", b->write ? "write" : "read",
+            b->sector, idc_strerror(b->xfer_err));
         bio_complete(b, BLKIF_ERROR_BAD_BUFFER);
         return;
     }
     size_t len = (size_t)(b->sectors * BLKIF_SECTOR_SIZE);
     if (b->write) {
-        int err = b->direct ? 0 : blk_store_write(&bb->store, b->data, b->sector * BLKIF_SECTOR_SIZE, len);
+        int err = b->direct
+                      ? 0
+                      : blk_store_write(&bb->store, b->data, b->sector * BLKIF_SECTOR_SIZE, len);
         if (!err && b->fua)
             err = blk_store_flush(&bb->store);
         if (err) {
@@ -252,8 +258,14 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
         return;
     }
     size_t cap = b->cap;
-    *b = (struct bio){ .bb = bb, .req = req, .write = write, .fua = fua, .sector = sector,
-                       .sectors = sectors, .cap = cap, .data = b->buf };
+    *b = (struct bio){ .bb = bb,
+                       .req = req,
+                       .write = write,
+                       .fua = fua,
+                       .sector = sector,
+                       .sectors = sectors,
+                       .cap = cap,
+                       .data = b->buf };
     /* RAM disk: the transfers go straight to/from the disk's memory, one copy in all (a
        failed write may then leave part of the range written, as on a real disk) */
     if (bb->store.ram) {
@@ -275,7 +287,7 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
     }
     /* one transfer per segment, all in flight together; the last completion finishes */
     size_t pos = 0;
-    b->pending = 1;                     /* held while starting, so no completion frees b */
+    b->pending = 1; /* held while starting, so no completion frees b */
     for (uint32_t i = 0; i < nsegs; i++) {
         size_t n = (size_t)counts[i] * BLKIF_SECTOR_SIZE;
         int rc;
@@ -296,7 +308,7 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
         }
         pos += n;
     }
-    transfer_done(b, 0);                /* drop the starting reference */
+    transfer_done(b, 0); /* drop the starting reference */
 }
 
 /* ------------------------------------------------------------------------------ handlers */
@@ -373,7 +385,8 @@ static void on_discard(struct blkif_backend *be, struct idc_request *req,
     bb->st.discards++;
     if (bb->store.readonly)
         err = -EROFS;
-    else if (a->sector > UINT64_MAX / BLKIF_SECTOR_SIZE || a->count > UINT64_MAX / BLKIF_SECTOR_SIZE)
+    else if (a->sector > UINT64_MAX / BLKIF_SECTOR_SIZE ||
+             a->count > UINT64_MAX / BLKIF_SECTOR_SIZE)
         err = -EINVAL;
     else
         err = blk_store_discard(&bb->store, a->sector * BLKIF_SECTOR_SIZE,
@@ -455,16 +468,23 @@ int main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "rqs:p:h")) != -1) {
         switch (opt) {
-        case 'p': spin_us = strtoul(optarg, NULL, 10); break;
-        case 'r': readonly = true; break;
-        case 'q': bb.quiet = true; break;
+        case 'p':
+            spin_us = strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            readonly = true;
+            break;
+        case 'q':
+            bb.quiet = true;
+            break;
         case 's':
             if (blk_parse_size(optarg, &create) < 0 || create == 0) {
                 fprintf(stderr, "blkback: -s %s: not a size\n", optarg);
                 return 2;
             }
             break;
-        default: usage();
+        default:
+            usage();
         }
     }
     if (argc - optind != 2)
@@ -480,8 +500,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (bb.store.size % BLKIF_SECTOR_SIZE)
-        fprintf(stderr, "blkback: %s: the last %" PRIu64 " bytes (not a whole sector) are not "
-                "served\n", spec, bb.store.size % BLKIF_SECTOR_SIZE);
+        fprintf(stderr,
+                "blkback: %s: the last %" PRIu64 " bytes (not a whole sector) are not "
+                "served\n",
+                spec, bb.store.size % BLKIF_SECTOR_SIZE);
 
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -511,7 +533,7 @@ int main(int argc, char **argv)
             { .fd = idc_context_fd(ctx), .events = POLLIN },
             { .fd = sfd, .events = POLLIN },
         };
-        if (spin_us && err > 0) {   /* the last round did work: more may follow soon */
+        if (spin_us && err > 0) { /* the last round did work: more may follow soon */
             struct timespec t0, t;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             do {

@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /*
  * Staging slots come from two allocations, because the runtime shares an allocation either
  * sealed read-only or writable:
@@ -21,32 +20,32 @@
 enum { POOL_RO = 0, POOL_RW = 1, POOL_SLOTS = BLKFRONT_SLOTS / 2 };
 
 struct slot {
-    void           *mem;
-    struct idc_rbuf rb_read;    /* POOL_RO: READ right only; POOL_RW: READ|WRITE */
-    struct idc_rbuf rb_write;   /* POOL_RW: WRITE right only */
+    void *mem;
+    struct idc_rbuf rb_read;  /* POOL_RO: READ right only; POOL_RW: READ|WRITE */
+    struct idc_rbuf rb_write; /* POOL_RW: WRITE right only */
 };
 
 struct blkfront {
-    struct idc_context         *ctx;
-    struct blkif_frontend       fe;
+    struct idc_context *ctx;
+    struct blkif_frontend fe;
     const struct blkfront_hooks *hooks;
-    void                       *pool[2];
-    struct slot                 slots[BLKFRONT_SLOTS];   /* POOL_RO slots, then POOL_RW */
-    struct blkfront_io         *owner[BLKFRONT_SLOTS];   /* chunk holding each slot */
-    unsigned                    free_slots[2][POOL_SLOTS];
-    unsigned                    nfree[2];
-    struct blkfront_io         *head, **tail;   /* waiting to be sent, oldest first */
-    unsigned                    in_flight;
-    bool                        ready;          /* connected and info read */
-    bool                        closing;
-    bool                        destroyed;
-    struct blkif_get_info_txn   info_txn;
-    struct blkfront_info        info;
+    void *pool[2];
+    struct slot slots[BLKFRONT_SLOTS];         /* POOL_RO slots, then POOL_RW */
+    struct blkfront_io *owner[BLKFRONT_SLOTS]; /* chunk holding each slot */
+    unsigned free_slots[2][POOL_SLOTS];
+    unsigned nfree[2];
+    struct blkfront_io *head, **tail; /* waiting to be sent, oldest first */
+    unsigned in_flight;
+    bool ready; /* connected and info read */
+    bool closing;
+    bool destroyed;
+    struct blkif_get_info_txn info_txn;
+    struct blkfront_info info;
     struct {
         uint64_t requests, reads, writes, flushes, discards;
         uint64_t bytes_read, bytes_written;
         uint64_t connects, disconnects, retries, failures;
-        int64_t  first_io_ns, last_io_ns;
+        int64_t first_io_ns, last_io_ns;
     } st;
 };
 
@@ -78,10 +77,14 @@ static void finish(struct blkfront *bf, struct blkfront_io *io, int err)
 static int status_to_errno(int status)
 {
     switch (status) {
-    case BLKIF_ERROR_READ_ONLY:   return EROFS;
-    case BLKIF_ERROR_RANGE:       return EINVAL;
-    case BLKIF_ERROR_UNSUPPORTED: return EOPNOTSUPP;
-    default:                      return EIO;
+    case BLKIF_ERROR_READ_ONLY:
+        return EROFS;
+    case BLKIF_ERROR_RANGE:
+        return EINVAL;
+    case BLKIF_ERROR_UNSUPPORTED:
+        return EOPNOTSUPP;
+    default:
+        return EIO;
     }
 }
 
@@ -123,19 +126,34 @@ static void io_end(struct blkfront *bf, struct blkfront_io *io, int status)
     if (status == 0) {
         bf->st.last_io_ns = now_ns();
         switch (io->op) {
-        case BLKFRONT_READ:    bf->st.reads++;  bf->st.bytes_read += io->len; break;
-        case BLKFRONT_WRITE:   bf->st.writes++; bf->st.bytes_written += io->len; break;
-        case BLKFRONT_FLUSH:   bf->st.flushes++; break;
-        case BLKFRONT_DISCARD: bf->st.discards++; break;
+        case BLKFRONT_READ:
+            bf->st.reads++;
+            bf->st.bytes_read += io->len;
+            break;
+        case BLKFRONT_WRITE:
+            bf->st.writes++;
+            bf->st.bytes_written += io->len;
+            break;
+        case BLKFRONT_FLUSH:
+            bf->st.flushes++;
+            break;
+        case BLKFRONT_DISCARD:
+            bf->st.discards++;
+            break;
         }
     } else if (status != IDC_ERR_DISCONNECTED) {
         fprintf(stderr, "blkfront: %s of %" PRIu32 " bytes at %" PRIu64 " failed: %s\n",
-                io->op == BLKFRONT_READ ? "read" : io->op == BLKFRONT_WRITE ? "write"
-                : io->op == BLKFRONT_FLUSH ? "flush" : "discard", io->len, io->offset,
-                status > 0 ? "error from the back-end" : idc_strerror(status));
+                io->op == BLKFRONT_READ    ? "read"
+                : io->op == BLKFRONT_WRITE ? "write"
+                : io->op == BLKFRONT_FLUSH ? "flush"
+                                           : "discard",
+                io->len, io->offset, status > 0 ? "error from the back-end" : idc_strerror(status));
     }
-    finish(bf, io, status == 0 ? 0 : status > 0 ? status_to_errno(status)
-                      : status == IDC_ERR_DISCONNECTED ? ESHUTDOWN : EIO);
+    finish(bf, io,
+           status == 0                      ? 0
+           : status > 0                     ? status_to_errno(status)
+           : status == IDC_ERR_DISCONNECTED ? ESHUTDOWN
+                                            : EIO);
 }
 
 /* ------------------------------------------------------------------------------ protocol */
@@ -144,11 +162,12 @@ static int submit_write(struct blkfront *bf, struct blkfront_io *io);
 
 static void read_done(struct blkif_read_txn *txn, int status, const struct blkif_read_result *res)
 {
-    struct blkfront_io *io = (struct blkfront_io *)((char *)txn - offsetof(struct blkfront_io, txn_));
+    struct blkfront_io *io = (struct blkfront_io *)((char *)txn -
+                                                    offsetof(struct blkfront_io, txn_));
     struct blkfront *bf = io->bf_;
 
     if (status == 0 && res->done != io->sectors_)
-        status = BLKIF_ERROR_IO;   /* short read: the back-end says so, believe it */
+        status = BLKIF_ERROR_IO; /* short read: the back-end says so, believe it */
     if (status == 0 && io->phase_ == 1) {
         /* unaligned write, edges read: merge the new bytes in and write the sectors back */
         memcpy((char *)bf->slots[io->slot_].mem + slot_skew(io), io->buf, io->len);
@@ -156,14 +175,16 @@ static void read_done(struct blkif_read_txn *txn, int status, const struct blkif
         int err = submit_write(bf, io);
         if (err == 0)
             return;
-        status = err == IDC_ERR_AGAIN ? IDC_ERR_DISCONNECTED : err;   /* resend from scratch */
+        status = err == IDC_ERR_AGAIN ? IDC_ERR_DISCONNECTED : err; /* resend from scratch */
     }
     io_end(bf, io, status);
 }
 
-static void write_done(struct blkif_write_txn *txn, int status, const struct blkif_write_result *res)
+static void write_done(struct blkif_write_txn *txn, int status,
+                       const struct blkif_write_result *res)
 {
-    struct blkfront_io *io = (struct blkfront_io *)((char *)txn - offsetof(struct blkfront_io, txn_));
+    struct blkfront_io *io = (struct blkfront_io *)((char *)txn -
+                                                    offsetof(struct blkfront_io, txn_));
 
     if (status == 0 && res->done != io->sectors_)
         status = BLKIF_ERROR_IO;
@@ -172,13 +193,15 @@ static void write_done(struct blkif_write_txn *txn, int status, const struct blk
 
 static void flush_done(struct blkif_flush_txn *txn, int status)
 {
-    struct blkfront_io *io = (struct blkfront_io *)((char *)txn - offsetof(struct blkfront_io, txn_));
+    struct blkfront_io *io = (struct blkfront_io *)((char *)txn -
+                                                    offsetof(struct blkfront_io, txn_));
     io_end(io->bf_, io, status);
 }
 
 static void discard_done(struct blkif_discard_txn *txn, int status)
 {
-    struct blkfront_io *io = (struct blkfront_io *)((char *)txn - offsetof(struct blkfront_io, txn_));
+    struct blkfront_io *io = (struct blkfront_io *)((char *)txn -
+                                                    offsetof(struct blkfront_io, txn_));
     io_end(io->bf_, io, status);
 }
 
@@ -186,7 +209,7 @@ static int submit_read(struct blkfront *bf, struct blkfront_io *io)
 {
     struct blkif_read_args a = { .sector = io->sector_, .segs_count = 1 };
 
-    a.segs[0].buf = bf->slots[io->slot_].rb_write;   /* the back-end writes into it */
+    a.segs[0].buf = bf->slots[io->slot_].rb_write; /* the back-end writes into it */
     a.segs[0].offset = 0;
     a.segs[0].sectors = io->sectors_;
     return blkif_read_submit(&bf->fe, &io->txn_.rd, &a, read_done);
@@ -196,7 +219,7 @@ static int submit_write(struct blkfront *bf, struct blkfront_io *io)
 {
     struct blkif_write_args a = { .sector = io->sector_, .segs_count = 1, .fua = io->fua };
 
-    a.segs[0].buf = bf->slots[io->slot_].rb_read;    /* the back-end reads from it */
+    a.segs[0].buf = bf->slots[io->slot_].rb_read; /* the back-end reads from it */
     a.segs[0].offset = 0;
     a.segs[0].sectors = io->sectors_;
     return blkif_write_submit(&bf->fe, &io->txn_.wr, &a, write_done);
@@ -232,7 +255,7 @@ static int send_io(struct blkfront *bf, struct blkfront_io *io)
         if (!bf->info.discard)
             return IDC_ERR_VERSION;
         if (end <= first) {
-            io_end(bf, io, 0);        /* nothing to do: complete at once */
+            io_end(bf, io, 0); /* nothing to do: complete at once */
             return 0;
         }
         struct blkif_discard_args a = { .sector = first, .count = end - first };
@@ -243,10 +266,9 @@ static int send_io(struct blkfront *bf, struct blkfront_io *io)
         break;
     }
     io->sector_ = io->offset / BLKIF_SECTOR_SIZE;
-    io->sectors_ = (uint32_t)((io->offset + io->len + BLKIF_SECTOR_SIZE - 1) / BLKIF_SECTOR_SIZE
-                              - io->sector_);
-    if (io->op == BLKFRONT_WRITE &&
-        overlaps_write(bf, io->sector_, io->sectors_, !unaligned(io)))
+    io->sectors_ = (uint32_t)((io->offset + io->len + BLKIF_SECTOR_SIZE - 1) / BLKIF_SECTOR_SIZE -
+                              io->sector_);
+    if (io->op == BLKFRONT_WRITE && overlaps_write(bf, io->sector_, io->sectors_, !unaligned(io)))
         return IDC_ERR_AGAIN;
     /* plain writes stage in the sealed read-only pool; reads and read-modify-writes need a
        slot the back-end may write */
@@ -258,7 +280,7 @@ static int send_io(struct blkfront *bf, struct blkfront_io *io)
     if (io->op == BLKFRONT_READ) {
         err = submit_read(bf, io);
     } else if (unaligned(io)) {
-        io->phase_ = 1;               /* read the covering sectors first */
+        io->phase_ = 1; /* read the covering sectors first */
         err = submit_read(bf, io);
     } else {
         memcpy(bf->slots[io->slot_].mem, io->buf, io->len);
@@ -318,7 +340,7 @@ static void on_connect(struct blkif_frontend *fe)
 
     bf->st.connects++;
     if (blkif_get_info_submit(fe, &bf->info_txn, info_done) != 0)
-        idc_endpoint_disconnect(&fe->ep);   /* cannot even ask: start over */
+        idc_endpoint_disconnect(&fe->ep); /* cannot even ask: start over */
 }
 
 static void on_disconnect(struct blkif_frontend *fe)
@@ -374,13 +396,13 @@ int blkfront_new(struct blkfront **out, const struct blkfront_config *cfg)
         if (err)
             goto err;
     }
-    for (unsigned p = 0; p < 2; p++)   /* lowest slot on top: reuse keeps few slots warm */
+    for (unsigned p = 0; p < 2; p++) /* lowest slot on top: reuse keeps few slots warm */
         for (unsigned k = 0; k < POOL_SLOTS; k++)
             bf->free_slots[p][bf->nfree[p]++] = p * POOL_SLOTS + POOL_SLOTS - 1 - k;
     /* every slot busy, plus a flush or discard per slot and the info query */
-    blkif_frontend_create_with(&bf->fe, bf->ctx, cfg->address, &blkfront_ops, bf,
-                               &(struct idc_endpoint_config){
-                                   .max_transactions = 2 * BLKFRONT_SLOTS + 1 });
+    blkif_frontend_create_with(
+        &bf->fe, bf->ctx, cfg->address, &blkfront_ops, bf,
+        &(struct idc_endpoint_config){ .max_transactions = 2 * BLKFRONT_SLOTS + 1 });
     *out = bf;
     return 0;
 
@@ -440,7 +462,7 @@ static void pump(struct blkfront *bf)
             continue;
         bf->in_flight--;
         if (err == IDC_ERR_AGAIN || err == IDC_ERR_DISCONNECTED) {
-            push_front(bf, io);   /* completions, writable or reconnection: poll tries again */
+            push_front(bf, io); /* completions, writable or reconnection: poll tries again */
             return;
         }
         /* this chunk itself cannot be sent (e.g. discard on a version-1 peer): fail it alone */
@@ -528,8 +550,8 @@ void blkfront_print_stats(const struct blkfront *bf, FILE *f)
     fprintf(f, "requests=%" PRIu64 "\n", bf->st.requests);
     fprintf(f, "reads=%" PRIu64 "\nwrites=%" PRIu64 "\nflushes=%" PRIu64 "\ndiscards=%" PRIu64 "\n",
             bf->st.reads, bf->st.writes, bf->st.flushes, bf->st.discards);
-    fprintf(f, "bytes_read=%" PRIu64 "\nbytes_written=%" PRIu64 "\n",
-            bf->st.bytes_read, bf->st.bytes_written);
+    fprintf(f, "bytes_read=%" PRIu64 "\nbytes_written=%" PRIu64 "\n", bf->st.bytes_read,
+            bf->st.bytes_written);
     fprintf(f, "connects=%" PRIu64 "\nreconnects=%" PRIu64 "\n", bf->st.connects,
             bf->st.connects ? bf->st.connects - 1 : 0);
     fprintf(f, "retries=%" PRIu64 "\nfailures=%" PRIu64 "\n", bf->st.retries, bf->st.failures);

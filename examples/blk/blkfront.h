@@ -24,7 +24,7 @@
 #include "blkif.h"
 
 #define BLKFRONT_SLOT_SIZE (512u * 1024u)
-#define BLKFRONT_SLOTS     64u   /* half for plain writes, half for reads and merges */
+#define BLKFRONT_SLOTS     64u /* half for plain writes, half for reads and merges */
 
 enum blkfront_op { BLKFRONT_READ, BLKFRONT_WRITE, BLKFRONT_FLUSH, BLKFRONT_DISCARD };
 
@@ -33,33 +33,33 @@ struct blkfront;
 struct blkfront_io {
     /* filled by the caller */
     enum blkfront_op op;
-    uint64_t         offset;       /* bytes */
-    uint32_t         len;          /* bytes; READ/WRITE: <= blkfront_chunk_len; FLUSH: 0 */
-    void            *buf;          /* READ: destination, WRITE: source; caller's memory */
-    bool             fua;          /* WRITE: durable when finished */
-    int64_t          deadline_ns;  /* CLOCK_MONOTONIC: fail with EIO if still not done by then
+    uint64_t offset;     /* bytes */
+    uint32_t len;        /* bytes; READ/WRITE: <= blkfront_chunk_len; FLUSH: 0 */
+    void *buf;           /* READ: destination, WRITE: source; caller's memory */
+    bool fua;            /* WRITE: durable when finished */
+    int64_t deadline_ns; /* CLOCK_MONOTONIC: fail with EIO if still not done by then
                                       because the back-end is unreachable */
     /* private to blkfront */
-    struct blkfront    *bf_;
+    struct blkfront *bf_;
     struct blkfront_io *next_;
-    int                 slot_;      /* staging slot held, or -1 */
-    int                 phase_;     /* unaligned write: 1 while reading the edge sectors */
-    uint64_t            sector_;    /* first sector covered */
-    uint32_t            sectors_;   /* sectors covered */
+    int slot_;         /* staging slot held, or -1 */
+    int phase_;        /* unaligned write: 1 while reading the edge sectors */
+    uint64_t sector_;  /* first sector covered */
+    uint32_t sectors_; /* sectors covered */
     union {
-        struct blkif_read_txn    rd;
-        struct blkif_write_txn   wr;
-        struct blkif_flush_txn   fl;
+        struct blkif_read_txn rd;
+        struct blkif_write_txn wr;
+        struct blkif_flush_txn fl;
         struct blkif_discard_txn dc;
     } txn_;
 };
 
 struct blkfront_info {
-    uint64_t size;          /* bytes */
-    uint32_t sector_size;   /* the back-end's addressing unit */
-    bool     readonly;
-    bool     discard;       /* discard supported (and the peer speaks version 2) */
-    bool     flush;         /* the back-end has a volatile cache */
+    uint64_t size;        /* bytes */
+    uint32_t sector_size; /* the back-end's addressing unit */
+    bool readonly;
+    bool discard; /* discard supported (and the peer speaks version 2) */
+    bool flush;   /* the back-end has a volatile cache */
 };
 
 struct blkfront_hooks {
@@ -70,9 +70,9 @@ struct blkfront_hooks {
 };
 
 struct blkfront_config {
-    const char                  *address;          /* "shm:NAME"; copied */
-    const char                  *shm_dir;          /* NULL: libidc default */
-    const struct blkfront_hooks *hooks;            /* must outlive the front-end */
+    const char *address;                /* "shm:NAME"; copied */
+    const char *shm_dir;                /* NULL: libidc default */
+    const struct blkfront_hooks *hooks; /* must outlive the front-end */
 };
 
 /* Longest READ/WRITE chunk starting at offset with len bytes left (stays inside one slot). */
@@ -84,16 +84,16 @@ static inline uint32_t blkfront_chunk_len(uint64_t offset, uint64_t len)
 
 /* Creates the context, the staging memory and the endpoint. 0 or a negative IDC_ERR_*;
    on failure nothing is left allocated. */
-int  blkfront_new(struct blkfront **out, const struct blkfront_config *cfg);
-int  blkfront_fd(const struct blkfront *bf);             /* poll it for POLLIN */
+int blkfront_new(struct blkfront **out, const struct blkfront_config *cfg);
+int blkfront_fd(const struct blkfront *bf); /* poll it for POLLIN */
 /* The poll timeout to use: at most max_ms, less if a queued chunk's deadline comes sooner. */
-int  blkfront_timeout_ms(const struct blkfront *bf, int max_ms);
+int blkfront_timeout_ms(const struct blkfront *bf, int max_ms);
 void blkfront_queue(struct blkfront *bf, struct blkfront_io *io);
 /* Dispatches the context without waiting, sends what it can, expires overdue chunks. */
 void blkfront_poll(struct blkfront *bf);
 /* Takes the endpoint down (bounded wait) and fails every chunk still held with ESHUTDOWN. */
 void blkfront_close(struct blkfront *bf);
-void blkfront_free(struct blkfront *bf);                 /* after close; NULL is harmless */
+void blkfront_free(struct blkfront *bf); /* after close; NULL is harmless */
 void blkfront_print_stats(const struct blkfront *bf, FILE *f);
 /* True while chunks are queued or in flight. */
 bool blkfront_busy(const struct blkfront *bf);

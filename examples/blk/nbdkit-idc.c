@@ -51,41 +51,41 @@
 
 /* ------------------------------------------------------------------------------ configuration */
 
-static char    *cfg_address;
-static char    *cfg_shm_dir;
-static char    *cfg_stats;
-static unsigned cfg_timeout = 30;          /* seconds a chunk may wait for a reconnection */
-static unsigned cfg_connect_timeout = 10;  /* seconds .open waits for the first connection */
-static unsigned cfg_spin_us;               /* busy-poll this long before sleeping (0: never) */
+static char *cfg_address;
+static char *cfg_shm_dir;
+static char *cfg_stats;
+static unsigned cfg_timeout = 30;         /* seconds a chunk may wait for a reconnection */
+static unsigned cfg_connect_timeout = 10; /* seconds .open waits for the first connection */
+static unsigned cfg_spin_us;              /* busy-poll this long before sleeping (0: never) */
 
 /* ------------------------------------------------------------------------------ shared state */
 
 /* One piece of an NBD request, at most BLKFRONT_SLOT_SIZE bytes. Lives on the nbdkit thread's
    stack (inside struct request) until the request is finished. */
 struct io {
-    struct blkfront_io  fio;      /* what the idc thread submits (see blkfront.h) */
-    struct request     *req;
-    struct io          *next;     /* queue link */
+    struct blkfront_io fio; /* what the idc thread submits (see blkfront.h) */
+    struct request *req;
+    struct io *next; /* queue link */
 };
 
 struct request {
-    pthread_cond_t  cond;
-    unsigned        pending;      /* chunks not finished; protected by g.lock */
-    int             err;          /* first errno, protected by g.lock */
+    pthread_cond_t cond;
+    unsigned pending; /* chunks not finished; protected by g.lock */
+    int err;          /* first errno, protected by g.lock */
 };
 
 static struct {
-    pthread_mutex_t lock;         /* protects queue, state fields, request completion */
-    pthread_cond_t  state_cond;   /* connection state changes */
-    struct io      *in_head, **in_tail;   /* from nbdkit threads to the idc thread */
-    int             kick_fd;      /* eventfd: queue not empty, or stop */
-    bool            stop;
-    pthread_t       thread;
-    bool            thread_started;
-    bool            connected;    /* connected and device info known */
-    bool            ever_connected;
+    pthread_mutex_t lock;          /* protects queue, state fields, request completion */
+    pthread_cond_t state_cond;     /* connection state changes */
+    struct io *in_head, **in_tail; /* from nbdkit threads to the idc thread */
+    int kick_fd;                   /* eventfd: queue not empty, or stop */
+    bool stop;
+    pthread_t thread;
+    bool thread_started;
+    bool connected; /* connected and device info known */
+    bool ever_connected;
     struct blkfront_info info;
-    int             start_err;    /* 0: starting, 1: started, < 0: IDC_ERR_* from the start */
+    int start_err; /* 0: starting, 1: started, < 0: IDC_ERR_* from the start */
 } g = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .state_cond = PTHREAD_COND_INITIALIZER,
@@ -137,7 +137,8 @@ static void state_changed(bool connected, const struct blkfront_info *info)
     if (connected) {
         if (g.ever_connected && info->size != g.info.size)
             nbdkit_error("idc: back-end size changed from %" PRIu64 " to %" PRIu64
-                         " bytes across a reconnect", g.info.size, info->size);
+                         " bytes across a reconnect",
+                         g.info.size, info->size);
         g.info = *info;
         g.ever_connected = true;
     }
@@ -171,10 +172,10 @@ static void *idc_thread(void *arg)
     (void)arg;
     /* the context is created on the thread that will own it */
     err = blkfront_new(&bf, &(struct blkfront_config){
-        .address = cfg_address,
-        .shm_dir = cfg_shm_dir,
-        .hooks = &hooks,
-    });
+                                .address = cfg_address,
+                                .shm_dir = cfg_shm_dir,
+                                .hooks = &hooks,
+                            });
     pthread_mutex_lock(&g.lock);
     g.start_err = err ? err : 1;
     pthread_cond_broadcast(&g.state_cond);
@@ -223,7 +224,7 @@ static void *idc_thread(void *arg)
             next_stats = now_ns() + 1000000000;
         }
     }
-    blkfront_close(bf);   /* fails whatever is still queued with ESHUTDOWN */
+    blkfront_close(bf); /* fails whatever is still queued with ESHUTDOWN */
     write_stats(bf);
     blkfront_free(bf);
     return NULL;
@@ -373,7 +374,7 @@ static void *idc_open(int readonly)
         nbdkit_error("idc: no connection to %s within %u s", cfg_address, cfg_connect_timeout);
         return NULL;
     }
-    return &g;   /* one device for all NBD connections */
+    return &g; /* one device for all NBD connections */
 }
 
 static struct blkfront_info current_info(void)
@@ -411,7 +412,7 @@ static int idc_can_trim(void *handle)
 static int idc_can_fua(void *handle)
 {
     (void)handle;
-    return NBDKIT_FUA_NATIVE;    /* blkif writes carry a fua flag */
+    return NBDKIT_FUA_NATIVE; /* blkif writes carry a fua flag */
 }
 
 /* Every connection reaches the same back-end and a flush there covers all of them. */
@@ -424,7 +425,7 @@ static int idc_can_multi_conn(void *handle)
 /* Cuts [offset, offset+count) into chunks, hands them to the idc thread and waits. */
 static int run_request(enum blkfront_op op, void *buf, uint32_t count, uint64_t offset, bool fua)
 {
-    enum { MAX_CHUNKS = 66 };   /* a 32 MiB request is at most 65 chunks of <= 512 KiB */
+    enum { MAX_CHUNKS = 66 }; /* a 32 MiB request is at most 65 chunks of <= 512 KiB */
     struct io ios[MAX_CHUNKS];
     struct request req = { .pending = 0, .err = 0 };
     int64_t deadline = now_ns() + (int64_t)cfg_timeout * 1000000000;
@@ -434,7 +435,7 @@ static int run_request(enum blkfront_op op, void *buf, uint32_t count, uint64_t 
     pthread_cond_init(&req.cond, NULL);
     do {
         unsigned n = 0;
-        do {   /* one chunk for a flush (count 0) or a discard, else slot-sized pieces */
+        do { /* one chunk for a flush (count 0) or a discard, else slot-sized pieces */
             uint32_t len = count - done;
             if (op == BLKFRONT_READ || op == BLKFRONT_WRITE)
                 len = blkfront_chunk_len(offset + done, len);

@@ -24,14 +24,32 @@ int blk_parse_size(const char *s, uint64_t *out)
     if (errno || end == s)
         return -EINVAL;
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: return -EINVAL;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case 't':
+    case 'T':
+        shift = 40;
+        end++;
+        break;
+    default:
+        return -EINVAL;
     }
-    if (*end == 'i' || *end == 'B')   /* accept "MiB"/"MB" spelling */
+    if (*end == 'i' || *end == 'B') /* accept "MiB"/"MB" spelling */
         end += (end[0] == 'i' && end[1] == 'B') ? 2 : 1;
     if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
         return -EINVAL;
@@ -58,8 +76,8 @@ int blk_store_open(struct blk_store *st, const char *spec, bool readonly, uint64
         if ((err = blk_parse_size(spec + 4, &st->size)) < 0 || st->size == 0)
             return -EINVAL;
         /* anonymous mapping: pages appear zeroed on first touch, discard gives them back */
-        void *p = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS
-                       | MAP_NORESERVE, -1, 0);
+        void *p = mmap(NULL, st->size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             return -errno;
         st->ram = p;
@@ -127,7 +145,7 @@ int blk_store_read(struct blk_store *st, void *buf, uint64_t off, size_t len)
             continue;
         if (n < 0)
             return -errno;
-        if (n == 0) {               /* file shrank under us: the rest reads as zeroes */
+        if (n == 0) { /* file shrank under us: the rest reads as zeroes */
             memset(buf, 0, len);
             return 0;
         }

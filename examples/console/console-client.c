@@ -28,16 +28,16 @@
 struct client {
     struct console_frontend fe;
     struct console_get_info_txn info_txn;
-    struct console_drain_txn    drain_txn;
-    bool     quiet, connected, drained, draining, eof, failed;
-    char     name[CONSOLE_NAME_LEN + 1];
+    struct console_drain_txn drain_txn;
+    bool quiet, connected, drained, draining, eof, failed;
+    char name[CONSOLE_NAME_LEN + 1];
     /* outgoing bytes not yet sent (no credit, or not connected yet) */
-    char     out[65536];
-    size_t   out_len;
+    char out[65536];
+    size_t out_len;
     /* scripted mode */
     unsigned lines, sent, echoed;
-    char     in_line[4096];
-    size_t   in_len;
+    char in_line[4096];
+    size_t in_len;
 };
 
 static int64_t now_ms(void)
@@ -56,7 +56,7 @@ static void pump(struct client *cl)
         memcpy(a.data, cl->out, n);
         int err = console_output_send(&cl->fe, &a);
         if (err == IDC_ERR_AGAIN || err == IDC_ERR_DISCONNECTED)
-            return;                         /* writable / connect calls us again */
+            return; /* writable / connect calls us again */
         if (err) {
             fprintf(stderr, "console-client: send: %s\n", idc_strerror(err));
             cl->failed = true;
@@ -83,7 +83,7 @@ static void check_line(struct client *cl, const char *line)
     char want[256];
 
     if (strncmp(line, "echo: ", 6) != 0)
-        return;                             /* e.g. a wall message from another console */
+        return; /* e.g. a wall message from another console */
     snprintf(want, sizeof want, "echo: %s line %u", cl->name, cl->echoed);
     if (strcmp(line, want) != 0) {
         fprintf(stderr, "console-client: expected \"%s\", got \"%s\"\n", want, line);
@@ -97,7 +97,7 @@ static void on_input(struct console_frontend *fe, const struct console_input_arg
 {
     struct client *cl = console_frontend_user(fe);
 
-    if (!cl->lines) {                       /* interactive: show it */
+    if (!cl->lines) { /* interactive: show it */
         fwrite(a->data, 1, a->data_count, stdout);
         fflush(stdout);
         return;
@@ -179,9 +179,15 @@ int main(int argc, char **argv)
         return 1;
     while ((opt = getopt(argc, argv, "qn:t:h")) != -1) {
         switch (opt) {
-        case 'q': cl->quiet = true; break;
-        case 'n': cl->lines = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 't': timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'q':
+            cl->quiet = true;
+            break;
+        case 'n':
+            cl->lines = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 't':
+            timeout_s = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: console-client [-q] [-n LINES [-t SECS]] ADDRESS\n");
             return 2;

@@ -30,33 +30,33 @@
 
 #include "console.h"
 
-#define QUEUE_LEN 256          /* input messages waiting for credit, per console */
-#define LINE_MAX_BYTES 1024    /* longer lines are cut */
+#define QUEUE_LEN      256  /* input messages waiting for credit, per console */
+#define LINE_MAX_BYTES 1024 /* longer lines are cut */
 
 struct pending {
     uint32_t len;
-    uint8_t  data[CONSOLE_MAX_CHUNK];
+    uint8_t data[CONSOLE_MAX_CHUNK];
 };
 
 struct con {
     struct console_backend be;
-    struct server         *srv;
-    char                   name[CONSOLE_NAME_LEN + 1];
-    bool                   connected;
-    char                   line[LINE_MAX_BYTES];
-    size_t                 line_len;
-    struct pending        *queue;        /* ring of QUEUE_LEN, allocated on first use */
-    unsigned               q_head, q_len;
-    uint64_t               lines, bytes_in, dropped;
+    struct server *srv;
+    char name[CONSOLE_NAME_LEN + 1];
+    bool connected;
+    char line[LINE_MAX_BYTES];
+    size_t line_len;
+    struct pending *queue; /* ring of QUEUE_LEN, allocated on first use */
+    unsigned q_head, q_len;
+    uint64_t lines, bytes_in, dropped;
 };
 
 struct server {
     struct con *cons;
-    unsigned    ncons;
-    unsigned    connected;
-    unsigned    destroyed;
-    bool        quiet;
-    uint64_t    lines, messages_out, dropped;
+    unsigned ncons;
+    unsigned connected;
+    unsigned destroyed;
+    bool quiet;
+    uint64_t lines, messages_out, dropped;
 };
 
 static void flush_queue(struct con *c)
@@ -67,7 +67,7 @@ static void flush_queue(struct con *c)
         memcpy(a.data, p->data, p->len);
         int err = console_input_send(&c->be, &a);
         if (err == IDC_ERR_AGAIN)
-            return;                       /* the writable callback calls us again */
+            return; /* the writable callback calls us again */
         if (err == 0)
             c->srv->messages_out++;
         c->q_head = (c->q_head + 1) % QUEUE_LEN;
@@ -87,7 +87,7 @@ static void send_input(struct con *c, const char *text, size_t len)
             c->srv->dropped++;
             return;
         }
-        if (c->q_len == QUEUE_LEN) {      /* the guest does not read: drop, as a tty would */
+        if (c->q_len == QUEUE_LEN) { /* the guest does not read: drop, as a tty would */
             c->dropped++;
             c->srv->dropped++;
             return;
@@ -155,7 +155,7 @@ static void on_set_mode(struct console_backend *be, struct idc_request *req,
                         const struct console_set_mode_args *a)
 {
     (void)be;
-    (void)a;                              /* both modes are the same to an echo service */
+    (void)a; /* both modes are the same to an echo service */
     console_set_mode_reply(req);
 }
 
@@ -174,7 +174,8 @@ static void on_connect(struct console_backend *be)
     c->line_len = 0;
     c->srv->connected++;
     if (!c->srv->quiet)
-        fprintf(stderr, "console-server: %s connected (%u connected)\n", c->name, c->srv->connected);
+        fprintf(stderr, "console-server: %s connected (%u connected)\n", c->name,
+                c->srv->connected);
 }
 
 static void on_disconnect(struct console_backend *be)
@@ -182,7 +183,7 @@ static void on_disconnect(struct console_backend *be)
     struct con *c = console_backend_user(be);
 
     c->connected = false;
-    c->q_len = 0;                         /* nothing from this connection survives it */
+    c->q_len = 0; /* nothing from this connection survives it */
     c->srv->connected--;
     if (!c->srv->quiet)
         fprintf(stderr, "console-server: %s disconnected (%" PRIu64 " lines)\n", c->name, c->lines);
@@ -223,7 +224,9 @@ int main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "qn:h")) != -1) {
         switch (opt) {
-        case 'q': srv.quiet = true; break;
+        case 'q':
+            srv.quiet = true;
+            break;
         case 'n': {
             char *end;
             unsigned long v = strtoul(optarg, &end, 10);
@@ -299,8 +302,9 @@ int main(int argc, char **argv)
             break;
         }
     }
-    fprintf(stderr, "console-server: %" PRIu64 " lines, %" PRIu64 " messages sent, %" PRIu64
-            " dropped\n", srv.lines, srv.messages_out, srv.dropped);
+    fprintf(stderr,
+            "console-server: %" PRIu64 " lines, %" PRIu64 " messages sent, %" PRIu64 " dropped\n",
+            srv.lines, srv.messages_out, srv.dropped);
     for (unsigned i = 0; i < srv.ncons; i++)
         free(srv.cons[i].queue);
     free(srv.cons);

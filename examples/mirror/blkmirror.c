@@ -49,10 +49,10 @@
 
 #include "blkif.h"
 
-#define CHUNK_SECTORS  128u                 /* 64 KiB: dirty tracking and resync unit */
+#define CHUNK_SECTORS  128u /* 64 KiB: dirty tracking and resync unit */
 #define CHUNK_BYTES    (CHUNK_SECTORS * BLKIF_SECTOR_SIZE)
 #define RESYNC_WORKERS 4u
-#define UPPER_TXNS     64u                  /* transactions the upper front-end may have out */
+#define UPPER_TXNS     64u /* transactions the upper front-end may have out */
 
 enum leg_state { LEG_DOWN, LEG_RESYNC, LEG_IN_SYNC };
 static const char *const leg_state_name[] = { "down", "resync", "in_sync" };
@@ -62,75 +62,75 @@ enum mop { M_READ, M_WRITE, M_FLUSH, M_DISCARD };
 struct mirror;
 
 struct leg {
-    struct blkif_frontend     fe;
-    struct mirror            *m;
-    unsigned                  idx;
-    const char               *address;
-    bool                      ready;        /* connected and info read */
-    bool                      discard;      /* speaks version 2 and supports discard */
-    enum leg_state            state;
+    struct blkif_frontend fe;
+    struct mirror *m;
+    unsigned idx;
+    const char *address;
+    bool ready;   /* connected and info read */
+    bool discard; /* speaks version 2 and supports discard */
+    enum leg_state state;
     struct blkif_get_info_txn info_txn;
-    uint8_t                  *dirty;        /* one bit per chunk */
-    uint64_t                  ndirty;
-    unsigned                  inflight;
-    uint64_t                  losses, resynced_chunks;
+    uint8_t *dirty; /* one bit per chunk */
+    uint64_t ndirty;
+    unsigned inflight;
+    uint64_t losses, resynced_chunks;
 };
 
 /* One upper request (read, write, flush or discard) and its leg transactions. */
 struct mreq {
-    struct mirror      *m;
-    struct idc_request *req;                /* NULL once completed or dropped */
-    enum mop            op;
-    uint64_t            sector, sectors;    /* range (read/write/discard) */
+    struct mirror *m;
+    struct idc_request *req; /* NULL once completed or dropped */
+    enum mop op;
+    uint64_t sector, sectors; /* range (read/write/discard) */
     union {
-        struct blkif_read_args    rd;
-        struct blkif_write_args   wr;
+        struct blkif_read_args rd;
+        struct blkif_write_args wr;
         struct blkif_discard_args dc;
     } a;
-    unsigned            pending;            /* leg transactions out */
-    unsigned            ok;                 /* legs that succeeded */
-    int                 err;                /* an application error from a leg */
-    bool                lost;               /* a leg disconnected under it */
-    bool                active;             /* started (else waiting) */
-    int                 read_leg;
-    struct blkif_read_txn    rd;
-    struct blkif_write_txn   wr[2];
-    struct blkif_flush_txn   fl[2];
+    unsigned pending; /* leg transactions out */
+    unsigned ok;      /* legs that succeeded */
+    int err;          /* an application error from a leg */
+    bool lost;        /* a leg disconnected under it */
+    bool active;      /* started (else waiting) */
+    int read_leg;
+    struct blkif_read_txn rd;
+    struct blkif_write_txn wr[2];
+    struct blkif_flush_txn fl[2];
     struct blkif_discard_txn dc[2];
-    struct mreq        *next, *prev;        /* waiting or active list */
+    struct mreq *next, *prev; /* waiting or active list */
 };
 
 struct worker {
-    struct mirror        *m;
-    bool                  busy;
-    struct leg           *target, *source;
-    uint64_t              chunk;
-    void                 *mem;
+    struct mirror *m;
+    bool busy;
+    struct leg *target, *source;
+    uint64_t chunk;
+    void *mem;
     /* one registration with both rights: the source leg writes the chunk into it, the
        target leg reads it from there (an allocation is shared writable or read-only, not
        both, so a read-only second reference to the same memory is not possible) */
-    struct idc_rbuf       rb;
+    struct idc_rbuf rb;
     struct blkif_read_txn rd;
     struct blkif_write_txn wr;
 };
 
 struct mirror {
-    struct idc_context   *ctx;
-    struct blkif_backend  be;
-    bool                  serving;
-    bool                  quiet;
-    bool                  initial_copy;
-    const char           *address;
-    const char           *status_file;
-    struct leg            legs[2];
-    uint64_t              sectors;          /* device size: the first leg's */
-    uint64_t              nchunks;
-    struct mreq           waiting;          /* list heads (sentinels) */
-    struct mreq           active;
-    struct worker         workers[RESYNC_WORKERS];
-    bool                  status_dirty;
-    bool                  stopping;         /* our own shutdown: legs going down is no loss */
-    uint64_t              requests, reads, writes, degraded_writes, retried;
+    struct idc_context *ctx;
+    struct blkif_backend be;
+    bool serving;
+    bool quiet;
+    bool initial_copy;
+    const char *address;
+    const char *status_file;
+    struct leg legs[2];
+    uint64_t sectors; /* device size: the first leg's */
+    uint64_t nchunks;
+    struct mreq waiting; /* list heads (sentinels) */
+    struct mreq active;
+    struct worker workers[RESYNC_WORKERS];
+    bool status_dirty;
+    bool stopping; /* our own shutdown: legs going down is no loss */
+    uint64_t requests, reads, writes, degraded_writes, retried;
 };
 
 static void say(const struct mirror *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -148,8 +148,14 @@ static void say(const struct mirror *m, const char *fmt, ...)
 
 /* ------------------------------------------------------------------------------ lists */
 
-static void list_init(struct mreq *h) { h->next = h->prev = h; }
-static bool list_empty(const struct mreq *h) { return h->next == h; }
+static void list_init(struct mreq *h)
+{
+    h->next = h->prev = h;
+}
+static bool list_empty(const struct mreq *h)
+{
+    return h->next == h;
+}
 static void list_del(struct mreq *r)
 {
     r->prev->next = r->next;
@@ -191,7 +197,7 @@ static void mark_dirty(struct leg *l, uint64_t sector, uint64_t sectors)
         }
     }
     if (l->state == LEG_IN_SYNC && l->ready) {
-        l->state = LEG_RESYNC;            /* e.g. an error on a live leg: copy it again */
+        l->state = LEG_RESYNC; /* e.g. an error on a live leg: copy it again */
         m->status_dirty = true;
     }
 }
@@ -199,7 +205,7 @@ static void mark_dirty(struct leg *l, uint64_t sector, uint64_t sectors)
 static void clear_dirty(struct leg *l, uint64_t c)
 {
     if (chunk_dirty(l, c)) {
-        l->dirty[c / 8] &= (uint8_t)~(1u << (c % 8));
+        l->dirty[c / 8] &= (uint8_t) ~(1u << (c % 8));
         l->ndirty--;
     }
 }
@@ -243,10 +249,18 @@ static void reply(struct mreq *r)
         return;
     if (r->err && !r->ok) {
         switch (r->op) {
-        case M_READ:    blkif_read_fail(r->req, (enum blkif_error)r->err); break;
-        case M_WRITE:   blkif_write_fail(r->req, (enum blkif_error)r->err); break;
-        case M_FLUSH:   blkif_flush_fail(r->req, (enum blkif_error)r->err); break;
-        case M_DISCARD: blkif_discard_fail(r->req, (enum blkif_error)r->err); break;
+        case M_READ:
+            blkif_read_fail(r->req, (enum blkif_error)r->err);
+            break;
+        case M_WRITE:
+            blkif_write_fail(r->req, (enum blkif_error)r->err);
+            break;
+        case M_FLUSH:
+            blkif_flush_fail(r->req, (enum blkif_error)r->err);
+            break;
+        case M_DISCARD:
+            blkif_discard_fail(r->req, (enum blkif_error)r->err);
+            break;
         }
     } else {
         switch (r->op) {
@@ -256,8 +270,12 @@ static void reply(struct mreq *r)
         case M_WRITE:
             blkif_write_reply(r->req, &(struct blkif_write_result){ .done = r->sectors });
             break;
-        case M_FLUSH:   blkif_flush_reply(r->req); break;
-        case M_DISCARD: blkif_discard_reply(r->req); break;
+        case M_FLUSH:
+            blkif_flush_reply(r->req);
+            break;
+        case M_DISCARD:
+            blkif_discard_reply(r->req);
+            break;
         }
     }
     r->req = NULL;
@@ -287,7 +305,7 @@ static void leg_end(struct mreq *r, struct leg *l, int status)
         return;
     list_del(r);
     r->active = false;
-    if (!r->req) {                          /* the upper connection went away */
+    if (!r->req) { /* the upper connection went away */
         free(r);
     } else if (r->ok || (r->err && !r->lost)) {
         if (r->op == M_WRITE && r->ok < 2)
@@ -319,7 +337,8 @@ static void up_read_done(struct blkif_read_txn *t, int status, const struct blki
     leg_end(r, &r->m->legs[r->read_leg], status);
 }
 
-static void up_write_done0(struct blkif_write_txn *t, int status, const struct blkif_write_result *res)
+static void up_write_done0(struct blkif_write_txn *t, int status,
+                           const struct blkif_write_result *res)
 {
     struct mreq *r = txn_req(t, offsetof(struct mreq, wr[0]));
     if (status == 0 && res->done != r->sectors)
@@ -327,7 +346,8 @@ static void up_write_done0(struct blkif_write_txn *t, int status, const struct b
     leg_end(r, &r->m->legs[0], status);
 }
 
-static void up_write_done1(struct blkif_write_txn *t, int status, const struct blkif_write_result *res)
+static void up_write_done1(struct blkif_write_txn *t, int status,
+                           const struct blkif_write_result *res)
 {
     struct mreq *r = txn_req(t, offsetof(struct mreq, wr[1]));
     if (status == 0 && res->done != r->sectors)
@@ -377,7 +397,7 @@ static bool try_start(struct mreq *r)
             return false;
         err = blkif_read_submit(&best->fe, &r->rd, &r->a.rd, up_read_done);
         if (err)
-            return false;                   /* AGAIN / just disconnected: wait */
+            return false; /* AGAIN / just disconnected: wait */
         r->read_leg = (int)best->idx;
         best->inflight++;
         r->pending = 1;
@@ -387,7 +407,7 @@ static bool try_start(struct mreq *r)
         return false;
     if (!m->legs[0].ready && !m->legs[1].ready)
         return false;
-    r->pending = 1;                         /* held while starting */
+    r->pending = 1; /* held while starting */
     for (unsigned i = 0; i < 2; i++) {
         struct leg *l = &m->legs[i];
         if (!l->ready) {
@@ -397,17 +417,19 @@ static bool try_start(struct mreq *r)
         }
         switch (r->op) {
         case M_WRITE:
-            err = blkif_write_submit(&l->fe, &r->wr[i], &r->a.wr, i ? up_write_done1 : up_write_done0);
+            err = blkif_write_submit(&l->fe, &r->wr[i], &r->a.wr,
+                                     i ? up_write_done1 : up_write_done0);
             break;
         case M_FLUSH:
             err = blkif_flush_submit(&l->fe, &r->fl[i], i ? up_flush_done1 : up_flush_done0);
             break;
         case M_DISCARD:
             if (!l->discard) {
-                err = IDC_ERR_VERSION;      /* this leg cannot discard: copy the zeroes later */
+                err = IDC_ERR_VERSION; /* this leg cannot discard: copy the zeroes later */
                 break;
             }
-            err = blkif_discard_submit(&l->fe, &r->dc[i], &r->a.dc, i ? up_discard_done1 : up_discard_done0);
+            err = blkif_discard_submit(&l->fe, &r->dc[i], &r->a.dc,
+                                       i ? up_discard_done1 : up_discard_done0);
             break;
         default:
             err = IDC_ERR_INVAL;
@@ -421,11 +443,11 @@ static bool try_start(struct mreq *r)
         l->inflight++;
         r->pending++;
     }
-    if (r->pending == 1) {                  /* nothing went out: wait for a leg */
+    if (r->pending == 1) { /* nothing went out: wait for a leg */
         r->pending = 0;
         return false;
     }
-    r->pending--;                           /* drop the starting hold (others are out) */
+    r->pending--; /* drop the starting hold (others are out) */
     return true;
 }
 
@@ -502,7 +524,8 @@ static void on_get_info(struct blkif_backend *be, struct idc_request *req)
     blkif_get_info_reply(req, &r);
 }
 
-static void on_read(struct blkif_backend *be, struct idc_request *req, const struct blkif_read_args *a)
+static void on_read(struct blkif_backend *be, struct idc_request *req,
+                    const struct blkif_read_args *a)
 {
     struct mirror *m = blkif_backend_user(be);
     uint64_t n = seg_sectors_rd(a);
@@ -516,14 +539,15 @@ static void on_read(struct blkif_backend *be, struct idc_request *req, const str
         blkif_read_fail(req, BLKIF_ERROR_IO);
         return;
     }
-    r->a.rd = *a;                           /* the upper buffers' references, forwarded as is */
+    r->a.rd = *a; /* the upper buffers' references, forwarded as is */
     r->sector = a->sector;
     r->sectors = n;
     m->reads++;
     submit_upper(m, r);
 }
 
-static void on_write(struct blkif_backend *be, struct idc_request *req, const struct blkif_write_args *a)
+static void on_write(struct blkif_backend *be, struct idc_request *req,
+                     const struct blkif_write_args *a)
 {
     struct mirror *m = blkif_backend_user(be);
     uint64_t n = seg_sectors_wr(a);
@@ -649,7 +673,8 @@ static void worker_done(struct worker *w, bool ok)
     kick_resync(m);
 }
 
-static void w_write_done(struct blkif_write_txn *t, int status, const struct blkif_write_result *res)
+static void w_write_done(struct blkif_write_txn *t, int status,
+                         const struct blkif_write_result *res)
 {
     struct worker *w = (struct worker *)((char *)t - offsetof(struct worker, wr));
     (void)res;
@@ -710,14 +735,16 @@ static void kick_resync(struct mirror *m)
                     continue;
                 if (chunk_dirty(s, c)) {
                     if (li == 0)
-                        continue;           /* dirty on both: leg 0 is the source (logged) */
+                        continue; /* dirty on both: leg 0 is the source (logged) */
                     say(m, "chunk %" PRIu64 " is behind on both legs; taking leg 0's", c);
                     clear_dirty(s, c);
                 }
                 uint64_t first = c * CHUNK_SECTORS;
-                uint64_t n = first + CHUNK_SECTORS > m->sectors ? m->sectors - first : CHUNK_SECTORS;
+                uint64_t n = first + CHUNK_SECTORS > m->sectors ? m->sectors - first
+                                                                : CHUNK_SECTORS;
                 struct blkif_read_args a = { .sector = first, .segs_count = 1 };
-                a.segs[0] = (struct blkif_read_segment){ .buf = w->rb, .offset = 0,
+                a.segs[0] = (struct blkif_read_segment){ .buf = w->rb,
+                                                         .offset = 0,
                                                          .sectors = (uint32_t)n };
                 w->busy = true;
                 w->target = t;
@@ -725,7 +752,7 @@ static void kick_resync(struct mirror *m)
                 w->chunk = c;
                 if (blkif_read_submit(&s->fe, &w->rd, &a, w_read_done) != 0) {
                     w->busy = false;
-                    return;                 /* no credit now: a completion kicks again */
+                    return; /* no credit now: a completion kicks again */
                 }
                 s->inflight++;
                 t->inflight++;
@@ -739,7 +766,8 @@ static void kick_resync(struct mirror *m)
 
 static void create_upper(struct mirror *m);
 
-static void leg_info_done(struct blkif_get_info_txn *t, int status, const struct blkif_get_info_result *res)
+static void leg_info_done(struct blkif_get_info_txn *t, int status,
+                          const struct blkif_get_info_result *res)
 {
     struct leg *l = (struct leg *)((char *)t - offsetof(struct leg, info_txn));
     struct mirror *m = l->m;
@@ -847,13 +875,15 @@ static void write_status(struct mirror *m)
         return;
     for (unsigned i = 0; i < 2; i++) {
         const struct leg *l = &m->legs[i];
-        fprintf(f, "leg%u=%s\nleg%u_dirty_chunks=%" PRIu64 "\nleg%u_losses=%" PRIu64
-                "\nleg%u_resynced_chunks=%" PRIu64 "\n", i, leg_state_name[l->state], i,
-                l->ndirty, i, l->losses, i, l->resynced_chunks);
+        fprintf(f,
+                "leg%u=%s\nleg%u_dirty_chunks=%" PRIu64 "\nleg%u_losses=%" PRIu64
+                "\nleg%u_resynced_chunks=%" PRIu64 "\n",
+                i, leg_state_name[l->state], i, l->ndirty, i, l->losses, i, l->resynced_chunks);
     }
-    fprintf(f, "requests=%" PRIu64 "\nreads=%" PRIu64 "\nwrites=%" PRIu64
-            "\ndegraded_writes=%" PRIu64 "\nretried=%" PRIu64 "\n", m->requests, m->reads,
-            m->writes, m->degraded_writes, m->retried);
+    fprintf(f,
+            "requests=%" PRIu64 "\nreads=%" PRIu64 "\nwrites=%" PRIu64 "\ndegraded_writes=%" PRIu64
+            "\nretried=%" PRIu64 "\n",
+            m->requests, m->reads, m->writes, m->degraded_writes, m->retried);
     if (fclose(f) == 0)
         rename(tmp, m->status_file);
 }
@@ -867,7 +897,8 @@ static int64_t now_ms(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: blkmirror [-q] [-i] [-S STATUS_FILE] ADDRESS LEG0_ADDRESS LEG1_ADDRESS\n");
+    fprintf(stderr,
+            "usage: blkmirror [-q] [-i] [-S STATUS_FILE] ADDRESS LEG0_ADDRESS LEG1_ADDRESS\n");
     exit(2);
 }
 
@@ -879,10 +910,17 @@ int main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "qiS:h")) != -1) {
         switch (opt) {
-        case 'q': m.quiet = true; break;
-        case 'i': m.initial_copy = true; break;
-        case 'S': m.status_file = optarg; break;
-        default: usage();
+        case 'q':
+            m.quiet = true;
+            break;
+        case 'i':
+            m.initial_copy = true;
+            break;
+        case 'S':
+            m.status_file = optarg;
+            break;
+        default:
+            usage();
         }
     }
     if (argc - optind != 3)
@@ -924,9 +962,9 @@ int main(int argc, char **argv)
         l->m = &m;
         l->idx = i;
         l->address = argv[optind + 1 + i];
-        blkif_frontend_create_with(&l->fe, m.ctx, l->address, &leg_ops, l,
-                                   &(struct idc_endpoint_config){
-                                       .max_transactions = UPPER_TXNS + RESYNC_WORKERS + 1 });
+        blkif_frontend_create_with(
+            &l->fe, m.ctx, l->address, &leg_ops, l,
+            &(struct idc_endpoint_config){ .max_transactions = UPPER_TXNS + RESYNC_WORKERS + 1 });
     }
 
     int64_t next_status = 0;
@@ -957,9 +995,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 50; i++)
         idc_context_dispatch(m.ctx, 10);
     write_status(&m);
-    fprintf(stderr, "blkmirror: %" PRIu64 " requests, %" PRIu64 " writes (%" PRIu64
-            " on one leg only), leg losses %" PRIu64 "/%" PRIu64 "\n", m.requests, m.writes,
-            m.degraded_writes, m.legs[0].losses, m.legs[1].losses);
+    fprintf(stderr,
+            "blkmirror: %" PRIu64 " requests, %" PRIu64 " writes (%" PRIu64
+            " on one leg only), leg losses %" PRIu64 "/%" PRIu64 "\n",
+            m.requests, m.writes, m.degraded_writes, m.legs[0].losses, m.legs[1].losses);
     idc_context_destroy(m.ctx);
     for (unsigned i = 0; i < 2; i++)
         free(m.legs[i].dirty);

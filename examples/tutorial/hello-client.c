@@ -48,9 +48,9 @@ int main(int argc, char **argv)
         return 2;
     name = argv[2];
     hello_frontend_create(&fe, ctx, argv[1], &ops, NULL);
-    idc_context_run(ctx);                              /* until greeted() stops it */
+    idc_context_run(ctx); /* until greeted() stops it */
     hello_frontend_destroy(&fe, NULL);
-    idc_context_dispatch(ctx, 100);                    /* let the goodbye go out */
+    idc_context_dispatch(ctx, 100); /* let the goodbye go out */
     idc_context_destroy(ctx);
     return status;
 }

@@ -23,7 +23,7 @@ static void on_greet(struct hello_backend *be, struct idc_request *req,
 
 static void on_disconnect(struct hello_backend *be)
 {
-    hello_backend_disconnect_done(be);                 /* we hold no requests */
+    hello_backend_disconnect_done(be); /* we hold no requests */
 }
 
 static const struct hello_backend_ops ops = {
@@ -39,5 +39,5 @@ int main(int argc, char **argv)
     if (argc != 2 || idc_context_create(&ctx, NULL) != 0)
         return 2;
     hello_backend_create(&be, ctx, argv[1], &ops, NULL);
-    return idc_context_run(ctx);                       /* serves until killed */
+    return idc_context_run(ctx); /* serves until killed */
 }

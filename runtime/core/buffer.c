@@ -13,7 +13,10 @@
 /* Memory comes from the transport the built-in list names as the provider; registrations are
  * published through every transport that has a buffer service, and a transfer goes through the
  * first transport that reaches the owner. */
-static const struct idc_transport *mem_tp(void) { return idc__buffer_memory; }
+static const struct idc_transport *mem_tp(void)
+{
+    return idc__buffer_memory;
+}
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -54,7 +57,7 @@ void idc_rbuf_encode(const struct idc_rbuf *rb, uint8_t out[IDC_RBUF_WIRE_SIZE])
 int idc_rbuf_decode(struct idc_rbuf *rb, const uint8_t in[IDC_RBUF_WIRE_SIZE])
 {
     uint8_t copy[IDC_RBUF_WIRE_SIZE];
-    memcpy(copy, in, sizeof(copy));     /* one read of the (possibly shared) input */
+    memcpy(copy, in, sizeof(copy)); /* one read of the (possibly shared) input */
     uint32_t rights = get32(copy + 24);
     if ((rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE)) || get32(copy + 28) != 0)
         return IDC_ERR_PROTO;
@@ -105,7 +108,7 @@ static void reg_revoke(struct idc_context *ctx, uint32_t id)
 {
     struct idc_reg *r = &ctx->regs[id];
     r->alloc = NULL;
-    r->generation++;                    /* even: not registered */
+    r->generation++; /* even: not registered */
     memset(r->key, 0, sizeof(r->key));
     reg_announce(ctx, id);
 }
@@ -124,13 +127,15 @@ static int publish(struct idc_context *ctx)
             continue;
         int r = (*tp)->rbuf_publish(ctx);
         if (r < 0 && *tp == mem_tp()) {
-            idc__log(ctx, IDC_LOG_ERROR, "cannot publish the buffer service on %s: %s",
-                     (*tp)->name, idc_strerror(r));
+            idc__log(ctx, IDC_LOG_ERROR, "cannot publish the buffer service on %s: %s", (*tp)->name,
+                     idc_strerror(r));
             return r;
         }
         if (r < 0 && r != IDC_ERR_NOTSUP)
-            idc__log(ctx, IDC_LOG_WARN, "buffers of this context are not reachable through "
-                     "%s: %s", (*tp)->name, idc_strerror(r));
+            idc__log(ctx, IDC_LOG_WARN,
+                     "buffers of this context are not reachable through "
+                     "%s: %s",
+                     (*tp)->name, idc_strerror(r));
     }
     return 0;
 }
@@ -177,7 +182,8 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
        the whole allocation (see docs/runtime.md). */
     uint32_t mode = rights & IDC_RBUF_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
     if (a->mode && a->mode != mode) {
-        idc__log(ctx, IDC_LOG_ERROR, "idc_buffer_register: this allocation is already shared %s; "
+        idc__log(ctx, IDC_LOG_ERROR,
+                 "idc_buffer_register: this allocation is already shared %s; "
                  "use a separate idc_buffer_alloc for %s buffers",
                  a->mode == IDC_RBUF_WRITE ? "writable" : "read-only",
                  mode == IDC_RBUF_WRITE ? "writable" : "read-only");
@@ -211,7 +217,7 @@ int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t
     reg->offset = p - (uintptr_t)a->mem;
     reg->length = len;
     reg->rights = rights;
-    reg->generation++;                  /* odd: registered */
+    reg->generation++; /* odd: registered */
     reg_announce(ctx, id);
     memset(rbuf, 0, sizeof(*rbuf));
     rbuf->owner = ctx->id;
@@ -240,12 +246,13 @@ int idc__reg_find(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t n
     struct idc_reg *reg = &ctx->regs[rb->id];
     if (rb->generation != reg->generation || !reg->alloc)
         return rb->generation < reg->generation && (rb->generation & 1) ? IDC_ERR_REVOKED
-                                                                         : IDC_ERR_BADREF;
+                                                                        : IDC_ERR_BADREF;
     if (!key_eq(rb->key, reg->key) || rb->length != reg->length)
         return IDC_ERR_BADREF;
     if ((need & ~reg->rights) || (rb->rights & ~reg->rights))
         return IDC_ERR_RIGHTS;
-    *out = (struct idc_reg_view){ .alloc = reg->alloc, .offset = reg->offset,
+    *out = (struct idc_reg_view){ .alloc = reg->alloc,
+                                  .offset = reg->offset,
                                   .length = reg->length };
     return 0;
 }
@@ -270,7 +277,7 @@ int idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb)
     unsigned char *addr;
     int r = idc__reg_check(ctx, rb, 0, 0, 0, &addr);
     if (r == IDC_ERR_RIGHTS)
-        r = 0;      /* the owner may revoke whatever rights the reference claims */
+        r = 0; /* the owner may revoke whatever rights the reference claims */
     if (r < 0)
         return r;
     reg_revoke(ctx, rb->id);

@@ -17,22 +17,38 @@
 const char *idc_strerror(int err)
 {
     switch (err) {
-    case IDC_OK:               return "success";
-    case IDC_ERR_AGAIN:        return "IDC_ERR_AGAIN: no credit or space now; retry after writable";
-    case IDC_ERR_DISCONNECTED: return "IDC_ERR_DISCONNECTED: not connected, or connection lost";
-    case IDC_ERR_PROTO:        return "IDC_ERR_PROTO: malformed frame or payload from the peer";
-    case IDC_ERR_VERSION:      return "IDC_ERR_VERSION: not available at the negotiated version";
-    case IDC_ERR_TOOBIG:       return "IDC_ERR_TOOBIG: payload larger than the frame quota";
-    case IDC_ERR_INVAL:        return "IDC_ERR_INVAL: invalid argument";
-    case IDC_ERR_REVOKED:      return "IDC_ERR_REVOKED: remote buffer was unregistered";
-    case IDC_ERR_RIGHTS:       return "IDC_ERR_RIGHTS: remote buffer reference lacks the right";
-    case IDC_ERR_BADREF:       return "IDC_ERR_BADREF: unknown or forged remote buffer reference, or bad range";
-    case IDC_ERR_NOMEM:        return "IDC_ERR_NOMEM: out of memory";
-    case IDC_ERR_NOTSUP:       return "IDC_ERR_NOTSUP: transport not available";
-    case IDC_ERR_MISMATCH:     return "IDC_ERR_MISMATCH: peer speaks another protocol or no common version";
-    case IDC_ERR_PERM:         return "IDC_ERR_PERM: peer not allowed by policy";
-    case IDC_ERR_STATE:        return "IDC_ERR_STATE: not valid in the endpoint's current state";
-    case IDC_ERR_IO:           return "IDC_ERR_IO: system call failed";
+    case IDC_OK:
+        return "success";
+    case IDC_ERR_AGAIN:
+        return "IDC_ERR_AGAIN: no credit or space now; retry after writable";
+    case IDC_ERR_DISCONNECTED:
+        return "IDC_ERR_DISCONNECTED: not connected, or connection lost";
+    case IDC_ERR_PROTO:
+        return "IDC_ERR_PROTO: malformed frame or payload from the peer";
+    case IDC_ERR_VERSION:
+        return "IDC_ERR_VERSION: not available at the negotiated version";
+    case IDC_ERR_TOOBIG:
+        return "IDC_ERR_TOOBIG: payload larger than the frame quota";
+    case IDC_ERR_INVAL:
+        return "IDC_ERR_INVAL: invalid argument";
+    case IDC_ERR_REVOKED:
+        return "IDC_ERR_REVOKED: remote buffer was unregistered";
+    case IDC_ERR_RIGHTS:
+        return "IDC_ERR_RIGHTS: remote buffer reference lacks the right";
+    case IDC_ERR_BADREF:
+        return "IDC_ERR_BADREF: unknown or forged remote buffer reference, or bad range";
+    case IDC_ERR_NOMEM:
+        return "IDC_ERR_NOMEM: out of memory";
+    case IDC_ERR_NOTSUP:
+        return "IDC_ERR_NOTSUP: transport not available";
+    case IDC_ERR_MISMATCH:
+        return "IDC_ERR_MISMATCH: peer speaks another protocol or no common version";
+    case IDC_ERR_PERM:
+        return "IDC_ERR_PERM: peer not allowed by policy";
+    case IDC_ERR_STATE:
+        return "IDC_ERR_STATE: not valid in the endpoint's current state";
+    case IDC_ERR_IO:
+        return "IDC_ERR_IO: system call failed";
     default:
         return err > 0 && err <= 65535 ? "application error" : "unknown error";
     }
@@ -175,7 +191,8 @@ static void timer_fire(struct idc_watch *w, uint32_t events)
     (void)events;
     struct idc_context *ctx = w->arg;
     uint64_t v;
-    if (read(ctx->timerfd, &v, sizeof(v)) < 0) { /* spurious: nothing due */ }
+    if (read(ctx->timerfd, &v, sizeof(v)) < 0) { /* spurious: nothing due */
+    }
     uint64_t now = idc__now_ns();
     /* Fire one due timer at a time: a callback may arm or cancel others. */
     for (;;) {
@@ -196,12 +213,13 @@ static void timer_fire(struct idc_watch *w, uint32_t events)
 void idc__kick(struct idc_context *ctx)
 {
     if (ctx->kicked || ctx->in_dispatch)
-        return;   /* inside dispatch the pending list is drained before it returns */
+        return; /* inside dispatch the pending list is drained before it returns */
     if (!ctx->fd_exported)
-        return;   /* nobody polls the fd: every dispatch runs the deferred work first */
+        return; /* nobody polls the fd: every dispatch runs the deferred work first */
     ctx->kicked = true;
     uint64_t one = 1;
-    if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* counter full: already readable */ }
+    if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* counter full: already readable */
+    }
 }
 
 static void kick_fire(struct idc_watch *w, uint32_t events)
@@ -209,7 +227,8 @@ static void kick_fire(struct idc_watch *w, uint32_t events)
     (void)events;
     struct idc_context *ctx = w->arg;
     uint64_t v;
-    if (read(ctx->kickfd, &v, sizeof(v)) < 0) { /* already drained */ }
+    if (read(ctx->kickfd, &v, sizeof(v)) < 0) { /* already drained */
+    }
     ctx->kicked = false;
 }
 
@@ -269,8 +288,12 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
         idc__log(ctx, IDC_LOG_ERROR, "epoll/eventfd/timerfd: %s", strerror(errno));
         goto err;
     }
-    ctx->kick_w = (struct idc_watch){ .fd = ctx->kickfd, .events = EPOLLIN, .fn = kick_fire, .arg = ctx };
-    ctx->timer_w = (struct idc_watch){ .fd = ctx->timerfd, .events = EPOLLIN, .fn = timer_fire, .arg = ctx };
+    ctx->kick_w = (struct idc_watch){
+        .fd = ctx->kickfd, .events = EPOLLIN, .fn = kick_fire, .arg = ctx
+    };
+    ctx->timer_w = (struct idc_watch){
+        .fd = ctx->timerfd, .events = EPOLLIN, .fn = timer_fire, .arg = ctx
+    };
     if (idc__watch_add(ctx, &ctx->kick_w) < 0 || idc__watch_add(ctx, &ctx->timer_w) < 0)
         goto err;
     for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++) {
@@ -294,14 +317,17 @@ void idc_context_destroy(struct idc_context *ctx)
     for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++)
         if ((*tp)->ctx_fini)
             (*tp)->ctx_fini(ctx);
-    while (ctx->done_head) {          /* transfers completed above are dropped, not called */
+    while (ctx->done_head) { /* transfers completed above are dropped, not called */
         struct idc_xfer *x = ctx->done_head;
         ctx->done_head = x->next;
         free(x);
     }
-    if (ctx->epfd >= 0) close(ctx->epfd);
-    if (ctx->kickfd >= 0) close(ctx->kickfd);
-    if (ctx->timerfd >= 0) close(ctx->timerfd);
+    if (ctx->epfd >= 0)
+        close(ctx->epfd);
+    if (ctx->kickfd >= 0)
+        close(ctx->kickfd);
+    if (ctx->timerfd >= 0)
+        close(ctx->timerfd);
     free(ctx);
 }
 
@@ -312,8 +338,7 @@ static void arm_for_fd(struct idc_context *ctx)
 {
     for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next) {
         struct idc_conn *c = ep->conn;
-        if (ep->state == IDC_EP_CONNECTED && c && c->up && !c->rx.armed &&
-            idc_ring_rx_arm(&c->rx))
+        if (ep->state == IDC_EP_CONNECTED && c && c->up && !c->rx.armed && idc_ring_rx_arm(&c->rx))
             idc__ep_mark_pending(ep, IDC_PEND_RX);
     }
     if (ctx->pending || ctx->done_head) {
@@ -329,7 +354,7 @@ int idc_context_fd(const struct idc_context *cctx)
 {
     if (!cctx)
         return -1;
-    struct idc_context *ctx = (struct idc_context *)cctx;   /* allocated by us, never const */
+    struct idc_context *ctx = (struct idc_context *)cctx; /* allocated by us, never const */
     if (!ctx->fd_exported) {
         ctx->fd_exported = true;
         if (!ctx->in_dispatch)
@@ -384,7 +409,8 @@ static int run_deferred(struct idc_context *ctx)
         /* still busy after the guard: make sure the fd stays readable */
         ctx->kicked = false;
         uint64_t one = 1;
-        if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* already readable */ }
+        if (write(ctx->kickfd, &one, sizeof(one)) < 0) { /* already readable */
+        }
         ctx->kicked = true;
     }
     return n;
@@ -415,7 +441,7 @@ static int poll_round(struct idc_context *ctx, int timeout_ms)
         struct idc_watch *w = evs[i].data.ptr;
         w->fn(w, evs[i].events);
         handled++;
-        handled += run_deferred(ctx);   /* callbacks may have queued work */
+        handled += run_deferred(ctx); /* callbacks may have queued work */
     }
     return handled;
 }
@@ -528,7 +554,7 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
                     if (now >= deadline)
                         break;
                     if (now - ctx->fds_polled_ns >= SPIN_FD_POLL_NS) {
-                        r = poll_round(ctx, 0);   /* other fds (HUP, timers, discovery) */
+                        r = poll_round(ctx, 0); /* other fds (HUP, timers, discovery) */
                         if (r < 0)
                             goto out_err;
                         n += r;
@@ -576,5 +602,5 @@ void idc_context_stop(struct idc_context *ctx)
         return;
     ctx->stop = true;
     ctx->kicked = false;
-    idc__kick(ctx);    /* wake a blocked dispatch on the next poll (outside dispatch) */
+    idc__kick(ctx); /* wake a blocked dispatch on the next poll (outside dispatch) */
 }

@@ -15,14 +15,14 @@
 
 #include "internal.h"
 
-#define SLOT_BITS 12u                       /* IDC_MAX_CREDITS == 1 << SLOT_BITS */
+#define SLOT_BITS 12u /* IDC_MAX_CREDITS == 1 << SLOT_BITS */
 #define SLOT_MASK ((1u << SLOT_BITS) - 1)
 _Static_assert(IDC_MAX_CREDITS == (1u << SLOT_BITS), "slot bits match the credit limit");
 
 static const char *state_name(enum idc_endpoint_state s)
 {
-    static const char *const n[] = { "unused", "dead", "absent", "present", "connected",
-                                     "disconnecting", "destroying" };
+    static const char *const n[] = { "unused",    "dead",          "absent",    "present",
+                                     "connected", "disconnecting", "destroying" };
     return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";
 }
 
@@ -46,7 +46,7 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
 static inline void mark_dirty(struct idc_ep *ep)
 {
     if (!ep->link.ctx->in_dispatch && !ep->corked) {
-        idc__ep_flush(ep);        /* outside dispatch: publish and notify now */
+        idc__ep_flush(ep); /* outside dispatch: publish and notify now */
         return;
     }
     if (!ep->on_dirty) {
@@ -148,7 +148,7 @@ static void finish_destroy(struct idc_ep *ep)
                  ep->link.address, ep->conn->req_held);
     free_conn(ep);
     unlink_ep(ep);
-    memset(ep, 0, sizeof(*ep));     /* magic cleared: storage reusable, destroy again harmless */
+    memset(ep, 0, sizeof(*ep)); /* magic cleared: storage reusable, destroy again harmless */
     if (done)
         done(idc__pub(ep));
 }
@@ -181,7 +181,8 @@ void idc__ep_run_pending(struct idc_ep *ep)
         ep->tp_started = true;
         int r = ep->link.tp->ep_start(&ep->link);
         if (r < 0) {
-            idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->link.address, idc_strerror(r));
+            idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->link.address,
+                     idc_strerror(r));
             ep->state = IDC_EP_DEAD;
         }
     }
@@ -189,8 +190,7 @@ void idc__ep_run_pending(struct idc_ep *ep)
         do_down(ep);
     if (p & IDC_PEND_RX)
         process_rx(ep);
-    if (p & IDC_PEND_WRITABLE && ep->state == IDC_EP_CONNECTED && ep->conn->up &&
-        ep->ops->writable)
+    if (p & IDC_PEND_WRITABLE && ep->state == IDC_EP_CONNECTED && ep->conn->up && ep->ops->writable)
         ep->ops->writable(idc__pub(ep));
     if (p & IDC_PEND_DDONE)
         after_disconnect_done(ep);
@@ -217,7 +217,7 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     memset(ep, 0, sizeof(*ep));
     if (!ctx) {
         idc__log(NULL, IDC_LOG_ERROR, "idc_endpoint_create: NULL context");
-        return;     /* stays UNUSED: destroy is harmless, nothing ever happens */
+        return; /* stays UNUSED: destroy is harmless, nothing ever happens */
     }
     ep->magic = IDC_EP_MAGIC;
     ep->link.ctx = ctx;
@@ -335,11 +335,13 @@ static void vproto_fail(struct idc_ep *ep, const char *fmt, va_list ap)
     vsnprintf(why, sizeof(why), fmt, ap);
     if (ep->state != IDC_EP_CONNECTED || (ep->pend & IDC_PEND_DOWN))
         return;
-    idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->link.address, why);
+    idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: protocol error from peer: %s", ep->link.address,
+             why);
     request_down(ep, IDC_ERR_PROTO, why);
 }
 
-static void proto_fail(struct idc_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void proto_fail(struct idc_ep *ep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void proto_fail(struct idc_ep *ep, const char *fmt, ...)
 {
     va_list ap;
@@ -410,7 +412,7 @@ void idc__link_disappear(struct idc_link *l)
     if (!ep->appeared || ep->destroying)
         return;
     if (ep->state == IDC_EP_CONNECTED || ep->state == IDC_EP_DISCONNECTING)
-        return;   /* the transport reports it again once the connection is gone */
+        return; /* the transport reports it again once the connection is gone */
     ep->appeared = false;
     ep->state = IDC_EP_ABSENT;
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: disappeared", ep->link.address);
@@ -445,7 +447,8 @@ int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
     if (ep->state != IDC_EP_PRESENT || ep->destroying)
         return IDC_ERR_STATE;
     if (!ep->conn && conn_alloc(ep) < 0) {
-        idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: out of memory for the connection", ep->link.address);
+        idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: out of memory for the connection",
+                 ep->link.address);
         return IDC_ERR_NOMEM;
     }
     struct idc_conn *c = ep->conn;
@@ -540,7 +543,6 @@ struct idc_link *idc__link_next(struct idc_link *l)
 {
     return started_from(idc__ep_of(l)->next, l->tp);
 }
-
 
 /* --------------------------------------------------------------------------- receive path */
 
@@ -663,7 +665,7 @@ static void process_rx(struct idc_ep *ep)
                 break;
             }
             if (idc_ring_rx_arm(&c->rx))
-                continue;    /* raced with the producer: go again */
+                continue; /* raced with the producer: go again */
             break;
         }
         struct idc_frame_hdr h;
@@ -733,7 +735,7 @@ bool idc__ep_arm(struct idc_ep *ep, bool spin)
         return false;
     }
     if (c->rx.armed)
-        return false;   /* armed with the ring seen empty: the next frame notifies */
+        return false; /* armed with the ring seen empty: the next frame notifies */
     if (!idc_ring_rx_arm(&c->rx))
         return false;
     /* Frames published while we were disarmed (the producer did not notify): handle them now
@@ -801,8 +803,9 @@ int idc_send_message(struct idc_endpoint *pub, uint16_t opcode, const void *payl
             return IDC_ERR_AGAIN;
         }
     }
-    struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .opcode = opcode,
-                               .length = (uint32_t)len, .epoch = c->ch.epoch };
+    struct idc_frame_hdr h = {
+        .kind = IDC_FRAME_MESSAGE, .opcode = opcode, .length = (uint32_t)len, .epoch = c->ch.epoch
+    };
     return push(ep, &h, payload);
 }
 
@@ -822,8 +825,11 @@ int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16
     }
     uint32_t slot = c->out_free[--c->out_nfree];
     uint32_t id = (++c->seq << SLOT_BITS) | slot;
-    struct idc_frame_hdr h = { .kind = IDC_FRAME_REQUEST, .opcode = opcode,
-                               .length = (uint32_t)len, .epoch = c->ch.epoch, .txn = id };
+    struct idc_frame_hdr h = { .kind = IDC_FRAME_REQUEST,
+                               .opcode = opcode,
+                               .length = (uint32_t)len,
+                               .epoch = c->ch.epoch,
+                               .txn = id };
     r = push(ep, &h, payload);
     if (r) {
         c->out_free[c->out_nfree++] = slot;
@@ -859,9 +865,12 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
             status = IDC_ERR_TOOBIG, rc = IDC_ERR_TOOBIG;
         if (status != 0)
             len = 0;
-        struct idc_frame_hdr h = { .kind = IDC_FRAME_RESPONSE, .opcode = req->opcode,
-                                   .length = (uint32_t)len, .epoch = c->ch.epoch,
-                                   .txn = req->txn, .status = status };
+        struct idc_frame_hdr h = { .kind = IDC_FRAME_RESPONSE,
+                                   .opcode = req->opcode,
+                                   .length = (uint32_t)len,
+                                   .epoch = c->ch.epoch,
+                                   .txn = req->txn,
+                                   .status = status };
         int r = push(ep, &h, result);
         if (r)
             rc = r == IDC_ERR_AGAIN ? IDC_ERR_IO : r;

@@ -17,11 +17,11 @@
 
 /* One registration slot. */
 struct idc_reg {
-    struct idc_alloc *alloc;         /* NULL: free */
-    size_t offset;                   /* within alloc */
+    struct idc_alloc *alloc; /* NULL: free */
+    size_t offset;           /* within alloc */
     uint64_t length;
     uint32_t rights;
-    uint32_t generation;             /* current: live registrations carry it */
+    uint32_t generation; /* current: live registrations carry it */
     uint8_t key[16];
 };
 
@@ -31,27 +31,27 @@ struct idc_reg {
 
 struct idc_context {
     int epfd;
-    int kickfd;                      /* eventfd: deferred work pending */
+    int kickfd; /* eventfd: deferred work pending */
     int timerfd;
     struct idc_watch kick_w, timer_w;
     uint64_t id;
     void (*log)(void *arg, int level, const char *msg);
     void *log_arg;
     bool debug;
-    int in_dispatch;                 /* > 0 while running callbacks */
+    int in_dispatch; /* > 0 while running callbacks */
     bool stop;
     bool kicked;
-    uint64_t fds_polled_ns;          /* last epoll_wait (spinning polls the fds only this often) */
-    bool fd_exported;                /* idc_context_fd was called: keep the fd meaningful between
+    uint64_t fds_polled_ns; /* last epoll_wait (spinning polls the fds only this often) */
+    bool fd_exported;       /* idc_context_fd was called: keep the fd meaningful between
                                         dispatch calls (rings armed, kicks written) */
-    struct idc_ep *eps;              /* all live endpoints */
-    struct idc_ep *pending;          /* endpoints with deferred work (singly linked) */
-    struct idc_ep *dirty;            /* endpoints with unflushed tx */
+    struct idc_ep *eps;     /* all live endpoints */
+    struct idc_ep *pending; /* endpoints with deferred work (singly linked) */
+    struct idc_ep *dirty;   /* endpoints with unflushed tx */
     struct idc_timer *timers;
-    struct idc_xfer *done_head, **done_tail;  /* completed transfers awaiting their callback */
+    struct idc_xfer *done_head, **done_tail; /* completed transfers awaiting their callback */
     /* buffers (buffer.c) */
     struct idc_alloc *allocs;
-    struct idc_reg *regs;            /* [IDC_MAX_REGS], lazily allocated */
+    struct idc_reg *regs; /* [IDC_MAX_REGS], lazily allocated */
     /* per-context transport state (idc__ctx_slot), one per built-in transport, in the order of
        idc__builtin_transports; owned by each transport (freed in its ctx_fini) */
     void *tp_state[IDC_MAX_TRANSPORTS];
@@ -62,24 +62,24 @@ void idc__kick(struct idc_context *ctx);
 /* ------------------------------------------------------------------------ endpoint.c */
 
 enum {
-    IDC_PEND_START   = 1u << 0,      /* run transport ep_start */
-    IDC_PEND_DOWN    = 1u << 1,      /* take the connection down */
-    IDC_PEND_DDONE   = 1u << 2,      /* disconnect acknowledged */
-    IDC_PEND_DESTROY = 1u << 3,      /* destroy requested */
-    IDC_PEND_RX      = 1u << 4,      /* process the rx ring */
-    IDC_PEND_WRITABLE = 1u << 5,     /* report writable */
+    IDC_PEND_START = 1u << 0,    /* run transport ep_start */
+    IDC_PEND_DOWN = 1u << 1,     /* take the connection down */
+    IDC_PEND_DDONE = 1u << 2,    /* disconnect acknowledged */
+    IDC_PEND_DESTROY = 1u << 3,  /* destroy requested */
+    IDC_PEND_RX = 1u << 4,       /* process the rx ring */
+    IDC_PEND_WRITABLE = 1u << 5, /* report writable */
 };
 
 struct idc_request {
     struct idc_ep *ep;
-    uint32_t serial;                 /* connection it came from */
-    uint32_t txn;                    /* peer's id, echoed back (never used as an index) */
+    uint32_t serial; /* connection it came from */
+    uint32_t txn;    /* peer's id, echoed back (never used as an index) */
     uint16_t opcode;
     bool busy;
     struct idc_request *next_free;
 };
 
-struct idc_out {                     /* outstanding client transaction slot */
+struct idc_out { /* outstanding client transaction slot */
     struct idc_txn *txn;
     uint32_t id;
 };
@@ -87,27 +87,27 @@ struct idc_out {                     /* outstanding client transaction slot */
 /* Per-connection state, allocated on the first connect (sized by the endpoint's own limits,
    which bound the negotiated ones) and reused by later connections. */
 struct idc_conn {
-    uint32_t cap_tx, cap_frame;      /* allocation sizes */
-    uint32_t serial;                 /* bumped per connection */
+    uint32_t cap_tx, cap_frame; /* allocation sizes */
+    uint32_t serial;            /* bumped per connection */
     struct idc_chan ch;
     struct idc_ring_tx tx;
     struct idc_ring_rx rx;
-    struct idc_out *out;             /* [cap_tx] */
+    struct idc_out *out; /* [cap_tx] */
     uint32_t out_count;
-    uint32_t *out_free;              /* stack of free slots */
+    uint32_t *out_free; /* stack of free slots */
     uint32_t out_nfree;
     uint32_t seq;
-    struct idc_request *reqs;        /* [cap_tx] */
+    struct idc_request *reqs; /* [cap_tx] */
     struct idc_request *req_free;
     uint32_t req_held;
-    unsigned char *rxbuf;            /* private copy of one payload */
-    bool up;                         /* rings usable */
+    unsigned char *rxbuf; /* private copy of one payload */
+    bool up;              /* rings usable */
     bool want_writable;
     bool flushed_dirty;
 };
 
 struct idc_ep {
-    struct idc_link link;            /* what the transport sees: ctx, tp, proto, role, names,
+    struct idc_link link; /* what the transport sees: ctx, tp, proto, role, names,
                                         limits, its private state (first: links convert back) */
     uint32_t magic;
     enum idc_endpoint_state state;
@@ -115,14 +115,14 @@ struct idc_ep {
     void *user;
     uint32_t spin_us;
     void (*destroy_done)(struct idc_endpoint *);
-    unsigned pend;                   /* IDC_PEND_* */
+    unsigned pend; /* IDC_PEND_* */
     bool on_pending, on_dirty;
-    bool corked;                     /* idc_endpoint_cork: sends outside dispatch defer notify */
-    bool appeared;                   /* appear reported, disappear not yet */
+    bool corked;   /* idc_endpoint_cork: sends outside dispatch defer notify */
+    bool appeared; /* appear reported, disappear not yet */
     bool destroying;
     bool in_rx;
-    bool tp_started;                 /* ep_start ran: ep_stop must run */
-    struct idc_ep *next, *prev;      /* ctx->eps */
+    bool tp_started;            /* ep_start ran: ep_stop must run */
+    struct idc_ep *next, *prev; /* ctx->eps */
     struct idc_ep *pend_next;
     struct idc_ep *dirty_next;
     struct idc_conn *conn;
@@ -131,19 +131,25 @@ struct idc_ep {
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u
 
-static inline struct idc_ep *idc__ep(struct idc_endpoint *e) { return (struct idc_ep *)(void *)e; }
-static inline struct idc_endpoint *idc__pub(struct idc_ep *ep) { return (struct idc_endpoint *)(void *)ep; }
+static inline struct idc_ep *idc__ep(struct idc_endpoint *e)
+{
+    return (struct idc_ep *)(void *)e;
+}
+static inline struct idc_endpoint *idc__pub(struct idc_ep *ep)
+{
+    return (struct idc_endpoint *)(void *)ep;
+}
 static inline struct idc_ep *idc__ep_of(const struct idc_link *l)
 {
-    return (struct idc_ep *)(void *)l;   /* link is the first member */
+    return (struct idc_ep *)(void *)l; /* link is the first member */
 }
 
 /* context.c -> endpoint.c */
 void idc__ep_run_pending(struct idc_ep *ep);
 void idc__ep_flush(struct idc_ep *ep);
 bool idc__ep_spin_poll(struct idc_ep *ep);
-bool idc__ep_arm(struct idc_ep *ep, bool spin);   /* true: frames were handled */
-void idc__ep_forget(struct idc_ep *ep);   /* context destroy: tear down without callbacks */
+bool idc__ep_arm(struct idc_ep *ep, bool spin); /* true: frames were handled */
+void idc__ep_forget(struct idc_ep *ep);         /* context destroy: tear down without callbacks */
 void idc__ep_mark_pending(struct idc_ep *ep, unsigned what);
 
 /* buffer.c */

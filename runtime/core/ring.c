@@ -56,9 +56,9 @@ int idc_ring_tx_check(struct idc_ring_tx *tx)
     uint32_t used = tx->prod - cons;
     if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
         return IDC_ERR_PROTO;
-    if (cons - tx->cons > tx->prod - tx->cons)         /* moved backwards */
+    if (cons - tx->cons > tx->prod - tx->cons) /* moved backwards */
         return IDC_ERR_PROTO;
-    if (msg_cons - tx->msg_cons > tx->msg_sent - tx->msg_cons)   /* moved backwards or past sent */
+    if (msg_cons - tx->msg_cons > tx->msg_sent - tx->msg_cons) /* moved backwards or past sent */
         return IDC_ERR_PROTO;
     tx->msg_cons = msg_cons;
     tx->cons = cons;
@@ -84,7 +84,7 @@ int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize)
     uint32_t used = tx->prod - cons;
     if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
         return IDC_ERR_PROTO;
-    if (cons - tx->cons > tx->prod - tx->cons)     /* moved backwards */
+    if (cons - tx->cons > tx->prod - tx->cons) /* moved backwards */
         return IDC_ERR_PROTO;
     tx->cons = cons;
     return tx->size - used < fsize ? IDC_ERR_AGAIN : 0;
@@ -113,7 +113,7 @@ bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
        consumer's "store msg_cons; barrier; read credit_event" in idc_ring_rx_publish. */
     FULL_FENCE();
     if (idc_ring_tx_check(tx) != 0)
-        return true;   /* the caller's next send finds the protocol error */
+        return true; /* the caller's next send finds the protocol error */
     return idc_ring_tx_msg_credit(tx) > 0;
 }
 

@@ -36,29 +36,29 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "idc.h"   /* IDC_ERR_* */
+#include "idc.h" /* IDC_ERR_* */
 
-#define IDC_RING_CACHELINE  64u
-#define IDC_RING_CTRL_SIZE  256u      /* control block, keeps data 256-byte aligned */
-#define IDC_RING_MIN_SIZE   4096u
-#define IDC_RING_MAX_SIZE   (1u << 28)
-#define IDC_FRAME_ALIGN     8u
+#define IDC_RING_CACHELINE 64u
+#define IDC_RING_CTRL_SIZE 256u /* control block, keeps data 256-byte aligned */
+#define IDC_RING_MIN_SIZE  4096u
+#define IDC_RING_MAX_SIZE  (1u << 28)
+#define IDC_FRAME_ALIGN    8u
 
 enum idc_frame_kind {
-    IDC_FRAME_MESSAGE  = 1,   /* one-way; txn and status 0 */
-    IDC_FRAME_REQUEST  = 2,   /* txn = requester's transaction id; status 0 */
-    IDC_FRAME_RESPONSE = 3,   /* txn echoes the request; status = 0, >0 app error, <0 IDC_ERR_* */
+    IDC_FRAME_MESSAGE = 1,  /* one-way; txn and status 0 */
+    IDC_FRAME_REQUEST = 2,  /* txn = requester's transaction id; status 0 */
+    IDC_FRAME_RESPONSE = 3, /* txn echoes the request; status = 0, >0 app error, <0 IDC_ERR_* */
 };
 
 struct idc_frame_hdr {
-    uint8_t  kind;       /* enum idc_frame_kind */
-    uint8_t  flags;      /* 0 (reserved) */
-    uint16_t opcode;     /* protocol opcode (echoed in responses) */
-    uint32_t length;     /* payload bytes after the header (<= negotiated max_frame) */
-    uint32_t epoch;      /* connection epoch from the handshake; any other value is an error */
-    uint32_t txn;        /* transaction id (requests/responses), 0 for messages */
-    int32_t  status;     /* responses only */
-    uint32_t reserved;   /* 0 */
+    uint8_t kind;      /* enum idc_frame_kind */
+    uint8_t flags;     /* 0 (reserved) */
+    uint16_t opcode;   /* protocol opcode (echoed in responses) */
+    uint32_t length;   /* payload bytes after the header (<= negotiated max_frame) */
+    uint32_t epoch;    /* connection epoch from the handshake; any other value is an error */
+    uint32_t txn;      /* transaction id (requests/responses), 0 for messages */
+    int32_t status;    /* responses only */
+    uint32_t reserved; /* 0 */
 };
 _Static_assert(sizeof(struct idc_frame_hdr) == 24, "frame header is 24 bytes");
 
@@ -70,9 +70,9 @@ static inline uint32_t idc_frame_size(uint32_t len)
 }
 
 struct idc_ring_ctrl {
-    _Alignas(IDC_RING_CACHELINE) uint32_t prod;      /* producer line */
+    _Alignas(IDC_RING_CACHELINE) uint32_t prod; /* producer line */
     uint32_t credit_event;
-    _Alignas(IDC_RING_CACHELINE) uint32_t cons;      /* consumer line */
+    _Alignas(IDC_RING_CACHELINE) uint32_t cons; /* consumer line */
     uint32_t msg_cons;
     uint32_t prod_event;
     unsigned char pad_[IDC_RING_CTRL_SIZE - IDC_RING_CACHELINE - 12];
@@ -84,12 +84,12 @@ struct idc_ring_tx {
     struct idc_ring_ctrl *ctrl;
     unsigned char *data;
     uint32_t size, mask;
-    uint32_t prod;         /* private copy of what we published */
-    uint32_t notified;     /* prod value covered by the last notify decision */
-    uint32_t msg_sent;     /* message frames pushed */
-    uint32_t msg_limit;    /* message credit */
-    uint32_t msg_cons;     /* last validated msg_cons from the consumer */
-    uint32_t cons;         /* last validated cons (re-read only when space seems short) */
+    uint32_t prod;      /* private copy of what we published */
+    uint32_t notified;  /* prod value covered by the last notify decision */
+    uint32_t msg_sent;  /* message frames pushed */
+    uint32_t msg_limit; /* message credit */
+    uint32_t msg_cons;  /* last validated msg_cons from the consumer */
+    uint32_t cons;      /* last validated cons (re-read only when space seems short) */
 };
 
 /* Consumer side. */
@@ -97,16 +97,19 @@ struct idc_ring_rx {
     struct idc_ring_ctrl *ctrl;
     const unsigned char *data;
     uint32_t size, mask;
-    uint32_t cons;         /* private: bytes consumed */
-    uint32_t prod;         /* private: last validated prod */
-    uint32_t msg_cons;     /* private: messages consumed */
-    uint32_t published_msg_cons;  /* msg_cons last stored to shared memory */
+    uint32_t cons;               /* private: bytes consumed */
+    uint32_t prod;               /* private: last validated prod */
+    uint32_t msg_cons;           /* private: messages consumed */
+    uint32_t published_msg_cons; /* msg_cons last stored to shared memory */
     uint32_t max_frame;
-    bool armed;            /* private: prod_event asks for a notification (idc_ring_rx_arm) */
+    bool armed; /* private: prod_event asks for a notification (idc_ring_rx_arm) */
 };
 
 /* Bytes of shared memory for one ring with `size` data bytes. */
-static inline size_t idc_ring_bytes(uint32_t size) { return IDC_RING_CTRL_SIZE + (size_t)size; }
+static inline size_t idc_ring_bytes(uint32_t size)
+{
+    return IDC_RING_CTRL_SIZE + (size_t)size;
+}
 /* Ring data size able to hold `frames` frames of up to max_frame payload bytes, or 0 if it would
    exceed IDC_RING_MAX_SIZE. */
 uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame);
@@ -118,7 +121,7 @@ void idc_ring_rx_attach(struct idc_ring_rx *rx, void *mem, uint32_t size, uint32
 
 /* Producer. idc_ring_tx_check re-reads the consumer's indexes once and validates them
    (0 or IDC_ERR_PROTO). idc_ring_tx_space: free bytes by the last check. */
-int      idc_ring_tx_check(struct idc_ring_tx *tx);
+int idc_ring_tx_check(struct idc_ring_tx *tx);
 static inline uint32_t idc_ring_tx_space(const struct idc_ring_tx *tx, uint32_t cons)
 {
     return tx->size - (tx->prod - cons);
@@ -129,10 +132,9 @@ static inline uint32_t idc_ring_tx_msg_credit(const struct idc_ring_tx *tx)
 }
 /* Out-of-line parts of idc_ring_push / idc_ring_rx_pop: re-reading cons when the ring looks
    full (0, IDC_ERR_AGAIN, IDC_ERR_PROTO), and copies that wrap around the end of the data. */
-int      idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize);
-void     idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *src,
-                          uint32_t len);
-void     idc_ring_copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint32_t len);
+int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize);
+void idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *src, uint32_t len);
+void idc_ring_copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, uint32_t len);
 
 /* Small copies without a call into the C library: the frames of a message or a short
    transaction are a few dozen bytes, where the call and its size dispatch cost more than the
@@ -198,13 +200,13 @@ static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_h
     return 0;
 }
 /* Notify decision for everything published since the last call: true if the consumer asked. */
-bool     idc_ring_tx_need_notify(struct idc_ring_tx *tx);
+bool idc_ring_tx_need_notify(struct idc_ring_tx *tx);
 /* Ask to be notified once message credit is back; returns true if it already is (no wait). */
-bool     idc_ring_tx_arm_credit(struct idc_ring_tx *tx);
+bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx);
 
 /* Consumer. idc_ring_rx_poll reads prod once and validates it: returns bytes available (>= 0)
    or IDC_ERR_PROTO. */
-int64_t  idc_ring_rx_poll(struct idc_ring_rx *rx);
+int64_t idc_ring_rx_poll(struct idc_ring_rx *rx);
 /* True if the producer published more than we validated (cheap; for spinning). */
 static inline bool idc_ring_rx_pending(const struct idc_ring_rx *rx)
 {
@@ -220,11 +222,11 @@ static inline int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *
     if (avail == 0)
         return 1;
     if (avail < sizeof(*h))
-        return IDC_ERR_PROTO;               /* a published partial frame */
+        return IDC_ERR_PROTO; /* a published partial frame */
     uint32_t off = rx->cons & rx->mask;
     bool flat = rx->size - off >= sizeof(*h);
     if (flat)
-        memcpy(h, rx->data + off, sizeof(*h));   /* the only read of the header */
+        memcpy(h, rx->data + off, sizeof(*h)); /* the only read of the header */
     else
         idc_ring_copy_out(rx, rx->cons, h, sizeof(*h));
     uint32_t len = h->length;
@@ -235,7 +237,7 @@ static inline int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *
         return IDC_ERR_PROTO;
     if (h->kind < IDC_FRAME_MESSAGE || h->kind > IDC_FRAME_RESPONSE || h->flags || h->reserved)
         return IDC_ERR_PROTO;
-    if (len) {                                   /* the only read of the payload */
+    if (len) { /* the only read of the payload */
         if (flat && rx->size - off >= fsize)
             idc_ring_copy_bytes((unsigned char *)buf, rx->data + off + sizeof(*h), len);
         else
@@ -247,12 +249,12 @@ static inline int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *
     return 0;
 }
 /* Publishes cons/msg_cons (release). Returns true if the producer asked to be told (credit). */
-bool     idc_ring_rx_publish(struct idc_ring_rx *rx);
+bool idc_ring_rx_publish(struct idc_ring_rx *rx);
 /* Before sleeping: prod_event = cons + 1, full barrier, re-check. Returns true if data arrived
    meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
-bool     idc_ring_rx_arm(struct idc_ring_rx *rx);
+bool idc_ring_rx_arm(struct idc_ring_rx *rx);
 /* While running or spinning: ask not to be notified (no barrier: a producer that still sees
    the old prod_event only notifies once too often). */
-void     idc_ring_rx_disarm(struct idc_ring_rx *rx);
+void idc_ring_rx_disarm(struct idc_ring_rx *rx);
 
 #endif /* IDC_RING_H */

@@ -56,9 +56,9 @@
 #include <stdint.h>
 
 #include "idc.h"
-#include "ring.h"   /* the shared ring layout: transports size and map the ring pages */
+#include "ring.h" /* the shared ring layout: transports size and map the ring pages */
 
-#define IDC_NAME_MAX 64            /* service name bytes ([A-Za-z0-9._-]) */
+#define IDC_NAME_MAX 64 /* service name bytes ([A-Za-z0-9._-]) */
 
 struct idc_context;
 struct idc_transport;
@@ -74,23 +74,23 @@ struct idc_watch {
 };
 
 struct idc_timer {
-    uint64_t due_ns;                 /* 0: not armed */
+    uint64_t due_ns; /* 0: not armed */
     void (*fn)(struct idc_timer *t);
     void *arg;
-    struct idc_timer *next;          /* armed list */
+    struct idc_timer *next; /* armed list */
     bool armed;
 };
 
 void idc__log(struct idc_context *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void idc__vlog(struct idc_context *ctx, int level, const char *fmt, va_list ap);
-int  idc__watch_add(struct idc_context *ctx, struct idc_watch *w);
-int  idc__watch_mod(struct idc_context *ctx, struct idc_watch *w, uint32_t events);
+int idc__watch_add(struct idc_context *ctx, struct idc_watch *w);
+int idc__watch_mod(struct idc_context *ctx, struct idc_watch *w, uint32_t events);
 void idc__watch_del(struct idc_context *ctx, struct idc_watch *w);
 void idc__timer_arm(struct idc_context *ctx, struct idc_timer *t, uint64_t delay_ms);
 void idc__timer_cancel(struct idc_context *ctx, struct idc_timer *t);
 uint64_t idc__now_ns(void);
-int  idc__random(void *buf, size_t len);
+int idc__random(void *buf, size_t len);
 bool idc__valid_name(const char *name);
 
 /* The transport's per-context state (NULL until it stores one; freed by its ctx_fini). */
@@ -106,15 +106,15 @@ void idc__ctx_set_locator(struct idc_context *ctx, uint16_t locator);
 
 /* Parameters of a channel that is up (both rings mapped, epoch and version agreed). */
 struct idc_chan {
-    void    *tx_mem;        /* our producer ring (control block + data) */
-    void    *rx_mem;        /* our consumer ring */
-    uint32_t tx_size;       /* data bytes */
+    void *tx_mem;     /* our producer ring (control block + data) */
+    void *rx_mem;     /* our consumer ring */
+    uint32_t tx_size; /* data bytes */
     uint32_t rx_size;
     uint32_t epoch;
     uint32_t version;
-    uint32_t max_frame;     /* negotiated: min of both sides */
-    uint32_t tx_limit;      /* transactions outstanding per direction (negotiated) */
-    uint32_t msg_limit;     /* messages queued per direction (negotiated) */
+    uint32_t max_frame; /* negotiated: min of both sides */
+    uint32_t tx_limit;  /* transactions outstanding per direction (negotiated) */
+    uint32_t msg_limit; /* messages queued per direction (negotiated) */
 };
 
 /* The transport's view of one endpoint. The core fills the fields before ep_start and never
@@ -124,10 +124,10 @@ struct idc_link {
     const struct idc_transport *tp;
     const struct idc_protocol *proto;
     enum idc_role role;
-    char name[IDC_NAME_MAX + 1];       /* the address after "PREFIX:" */
-    char address[IDC_NAME_MAX + 16];   /* the whole address, for log lines */
-    uint32_t max_frame, max_tx, max_msg;   /* this side's offer (bounds the negotiation) */
-    _Alignas(8) unsigned char priv[448];   /* transport-private: each transport overlays its
+    char name[IDC_NAME_MAX + 1];         /* the address after "PREFIX:" */
+    char address[IDC_NAME_MAX + 16];     /* the whole address, for log lines */
+    uint32_t max_frame, max_tx, max_msg; /* this side's offer (bounds the negotiation) */
+    _Alignas(8) unsigned char priv[448]; /* transport-private: each transport overlays its
                                               own struct and static-asserts that it fits */
 };
 #define IDC_LINK_PRIV(type, l) ((type *)(void *)(l)->priv)
@@ -135,11 +135,11 @@ struct idc_link {
 /* transport -> core: lifecycle reports */
 void idc__link_appear(struct idc_link *l);
 void idc__link_disappear(struct idc_link *l);
-int  idc__link_up(struct idc_link *l, const struct idc_chan *ch);
+int idc__link_up(struct idc_link *l, const struct idc_chan *ch);
 void idc__link_down(struct idc_link *l, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void idc__link_kick(struct idc_link *l);            /* frames or credit may have arrived */
-void idc__link_fail(struct idc_link *l, int err);   /* can never work: endpoint DEAD */
+void idc__link_kick(struct idc_link *l);          /* frames or credit may have arrived */
+void idc__link_fail(struct idc_link *l, int err); /* can never work: endpoint DEAD */
 
 /* transport -> core: read-only questions */
 enum idc_endpoint_state idc__link_state(const struct idc_link *l);
@@ -162,9 +162,9 @@ uint32_t idc__offer_version(const struct idc_protocol *p, uint32_t peer_min, uin
 struct idc_alloc {
     struct idc_alloc *next;
     void *mem;
-    size_t len;                      /* mapped bytes (page multiple) */
-    int fd;                          /* the provider's handle (shm: memfd) */
-    uint32_t mode;                   /* 0 until first registered, then IDC_RBUF_WRITE-capable
+    size_t len;    /* mapped bytes (page multiple) */
+    int fd;        /* the provider's handle (shm: memfd) */
+    uint32_t mode; /* 0 until first registered, then IDC_RBUF_WRITE-capable
                                         (RW) or read-only (sealed); fixed from then on */
 };
 
@@ -173,32 +173,32 @@ struct idc_xfer {
     struct idc_xfer *next;
     struct idc_rbuf rb;
     uint64_t offset;
-    void *local;                     /* receive: destination; send: source (const) */
+    void *local; /* receive: destination; send: source (const) */
     size_t len;
-    bool write;                      /* true: send_to_remote_buffer */
+    bool write; /* true: send_to_remote_buffer */
     int status;
     idc_transfer_done_fn done;
     void *arg;
     /* the transport's progress on a transfer moved in pieces */
-    size_t tp_issued;                /* bytes handed to requests so far */
-    uint32_t tp_inflight;            /* requests not answered yet */
-    bool tp_queued;                  /* still has pieces to issue */
+    size_t tp_issued;     /* bytes handed to requests so far */
+    uint32_t tp_inflight; /* requests not answered yet */
+    bool tp_queued;       /* still has pieces to issue */
 };
 
 /* Owner side: checks a reference against this context's registrations (owner, id,
    generation, key, rights against need, range) and gives the address of byte `offset`.
    IDC_ERR_BADREF / IDC_ERR_REVOKED / IDC_ERR_RIGHTS. */
-int  idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
-                    uint64_t offset, size_t len, unsigned char **addr);
+int idc__reg_check(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
+                   uint64_t offset, size_t len, unsigned char **addr);
 /* The same check, giving what a transport needs to share the registration itself (shm: the
    allocation's memfd, the registration's place in it). */
 struct idc_reg_view {
     const struct idc_alloc *alloc;
-    size_t offset;                   /* of the registration within alloc */
+    size_t offset; /* of the registration within alloc */
     uint64_t length;
 };
-int  idc__reg_find(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
-                   struct idc_reg_view *out);
+int idc__reg_find(struct idc_context *ctx, const struct idc_rbuf *rb, uint32_t need,
+                  struct idc_reg_view *out);
 /* Registration slots are 0..IDC_MAX_REGS-1; the current generation of one (odd: registered),
    to fill a table that rbuf_revoke keeps up to date. */
 #define IDC_MAX_REGS 4096u
@@ -209,26 +209,26 @@ void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
 /* ------------------------------------------------------------------------ the table */
 
 struct idc_transport {
-    const char *name;   /* address prefix without the colon: "shm" */
+    const char *name; /* address prefix without the colon: "shm" */
     /* The address after "PREFIX:" is well formed for this role (no system state touched):
        0, or IDC_ERR_INVAL with a reason in why. NULL: any non-empty rest is accepted here and
        ep_start judges it. */
-    int  (*address_check)(const char *rest, enum idc_role role, char *why, size_t why_len);
-    int  (*ctx_init)(struct idc_context *ctx, const struct idc_context_options *opt);
+    int (*address_check)(const char *rest, enum idc_role role, char *why, size_t why_len);
+    int (*ctx_init)(struct idc_context *ctx, const struct idc_context_options *opt);
     void (*ctx_fini)(struct idc_context *ctx);
-    int  (*ep_start)(struct idc_link *l);
+    int (*ep_start)(struct idc_link *l);
     void (*chan_close)(struct idc_link *l);
     void (*ep_rearm)(struct idc_link *l);
     void (*ep_stop)(struct idc_link *l);
     void (*notify)(struct idc_link *l);
-    int  (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
+    int (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
     void (*buf_free)(struct idc_context *ctx, struct idc_alloc *a);
     /* Make the allocation impossible to write for everyone but the owner's existing mapping
        (shm: F_SEAL_FUTURE_WRITE). NULL: read-only registrations are refused (IDC_ERR_NOTSUP). */
-    int  (*buf_seal_ro)(struct idc_context *ctx, struct idc_alloc *a);
-    int  (*rbuf_publish)(struct idc_context *ctx);
+    int (*buf_seal_ro)(struct idc_context *ctx, struct idc_alloc *a);
+    int (*rbuf_publish)(struct idc_context *ctx);
     bool (*rbuf_reaches)(struct idc_context *ctx, uint64_t owner);
-    int  (*rbuf_transfer)(struct idc_context *ctx, struct idc_xfer *x);
+    int (*rbuf_transfer)(struct idc_context *ctx, struct idc_xfer *x);
     void (*rbuf_revoke)(struct idc_context *ctx, uint32_t id, uint32_t generation);
     void (*rbuf_withdraw)(struct idc_context *ctx);
 };

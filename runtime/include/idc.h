@@ -48,29 +48,30 @@
 extern "C" {
 #endif
 
-#define IDC_ABI_VERSION 1   /* generated headers: _Static_assert(IDC_ABI_VERSION == 1, "...") */
+#define IDC_ABI_VERSION 1 /* generated headers: _Static_assert(IDC_ABI_VERSION == 1, "...") */
 
 /* ------------------------------------------------------------------------------------- errors */
 
 /* Errors: 0 = OK; negative = IDC_ERR_* (transport/runtime); positive 1..65535 = application
  * error code from the IDL's error enum (only ever as a transaction status). */
 enum idc_error {
-    IDC_OK               =  0,
-    IDC_ERR_AGAIN        = -1,  /* no credit/space now; retry after the writable callback */
-    IDC_ERR_DISCONNECTED = -2,  /* not connected, or connection lost while outstanding (transport error) */
-    IDC_ERR_PROTO        = -3,  /* malformed frame or payload from the peer */
-    IDC_ERR_VERSION      = -4,  /* operation/field not available at the negotiated version */
-    IDC_ERR_TOOBIG       = -5,  /* payload larger than the frame quota */
-    IDC_ERR_INVAL        = -6,  /* bad argument from the caller */
-    IDC_ERR_REVOKED      = -7,  /* remote buffer was unregistered */
-    IDC_ERR_RIGHTS       = -8,  /* remote buffer reference lacks the right */
-    IDC_ERR_BADREF       = -9,  /* forged/unknown remote buffer reference or bad range */
-    IDC_ERR_NOMEM        = -10,
-    IDC_ERR_NOTSUP       = -11, /* transport not available/built */
-    IDC_ERR_MISMATCH     = -12, /* peer speaks another protocol or no common version */
-    IDC_ERR_PERM         = -13, /* peer not allowed by policy */
-    IDC_ERR_STATE        = -14, /* call not valid in the endpoint's current state */
-    IDC_ERR_IO           = -15, /* system call failed (see log) */
+    IDC_OK = 0,
+    IDC_ERR_AGAIN = -1, /* no credit/space now; retry after the writable callback */
+    IDC_ERR_DISCONNECTED =
+        -2,             /* not connected, or connection lost while outstanding (transport error) */
+    IDC_ERR_PROTO = -3, /* malformed frame or payload from the peer */
+    IDC_ERR_VERSION = -4, /* operation/field not available at the negotiated version */
+    IDC_ERR_TOOBIG = -5,  /* payload larger than the frame quota */
+    IDC_ERR_INVAL = -6,   /* bad argument from the caller */
+    IDC_ERR_REVOKED = -7, /* remote buffer was unregistered */
+    IDC_ERR_RIGHTS = -8,  /* remote buffer reference lacks the right */
+    IDC_ERR_BADREF = -9,  /* forged/unknown remote buffer reference or bad range */
+    IDC_ERR_NOMEM = -10,
+    IDC_ERR_NOTSUP = -11,   /* transport not available/built */
+    IDC_ERR_MISMATCH = -12, /* peer speaks another protocol or no common version */
+    IDC_ERR_PERM = -13,     /* peer not allowed by policy */
+    IDC_ERR_STATE = -14,    /* call not valid in the endpoint's current state */
+    IDC_ERR_IO = -15,       /* system call failed (see log) */
 };
 /* Static string naming err: "IDC_ERR_AGAIN: ..." for runtime codes, "success" for 0,
  * "application error" for positive codes, "unknown error" otherwise. Never NULL. */
@@ -78,19 +79,19 @@ const char *idc_strerror(int err);
 
 /* Log levels passed to idc_context_options.log. */
 enum idc_log_level {
-    IDC_LOG_ERROR = 0,   /* a connection or an operation failed; always worth reading */
-    IDC_LOG_WARN  = 1,   /* something odd that libidc recovered from */
-    IDC_LOG_INFO  = 2,   /* lifecycle: connected, disconnected (why), service appeared */
-    IDC_LOG_DEBUG = 3,   /* chatty; only printed to stderr when IDC_DEBUG is set */
+    IDC_LOG_ERROR = 0, /* a connection or an operation failed; always worth reading */
+    IDC_LOG_WARN = 1,  /* something odd that libidc recovered from */
+    IDC_LOG_INFO = 2,  /* lifecycle: connected, disconnected (why), service appeared */
+    IDC_LOG_DEBUG = 3, /* chatty; only printed to stderr when IDC_DEBUG is set */
 };
 
 /* ------------------------------------------------------------------------------------ context */
 
-struct idc_context;   /* opaque; one per thread; callbacks run only inside its dispatch */
+struct idc_context; /* opaque; one per thread; callbacks run only inside its dispatch */
 
 struct idc_context_options {
-    const char *shm_dir;     /* NULL: $IDC_SHM_DIR, else $XDG_RUNTIME_DIR/idc, else /tmp/idc-<uid> */
-    void (*log)(void *arg, int level, const char *msg);  /* NULL: stderr with "idc: " prefix
+    const char *shm_dir; /* NULL: $IDC_SHM_DIR, else $XDG_RUNTIME_DIR/idc, else /tmp/idc-<uid> */
+    void (*log)(void *arg, int level, const char *msg); /* NULL: stderr with "idc: " prefix
                                                              (ERROR, WARN; all levels if $IDC_DEBUG
                                                              is set). Called on the context's thread. */
     void *log_arg;
@@ -100,19 +101,19 @@ struct idc_context_options {
  * copied. The shm directory is created (mode 0700) if absent.
  * Returns 0 and *out, or IDC_ERR_NOMEM, IDC_ERR_IO (epoll/inotify/eventfd failed; logged),
  * IDC_ERR_INVAL (out NULL, directory name too long). On failure *out is NULL. */
-int  idc_context_create(struct idc_context **out, const struct idc_context_options *opt);
+int idc_context_create(struct idc_context **out, const struct idc_context_options *opt);
 /* Destroys the context. Endpoints still attached are torn down WITHOUT callbacks (their storage
  * may be reused afterwards); pending transfers are dropped; registrations are revoked.
  * Must not be called from inside a callback of this context. NULL is harmless. */
 void idc_context_destroy(struct idc_context *ctx);
 /* Pollable fd (epoll): readable when dispatch has work. Owned by the context; do not close. */
-int  idc_context_fd(const struct idc_context *ctx);
+int idc_context_fd(const struct idc_context *ctx);
 /* Runs due callbacks; waits up to timeout_ms (-1 forever, 0 poll) for the first event.
  * Returns >= 0 (events handled) or IDC_ERR_INVAL (NULL ctx), IDC_ERR_STATE (called from inside
  * a callback of this context), IDC_ERR_IO (epoll_wait failed). */
-int  idc_context_dispatch(struct idc_context *ctx, int timeout_ms);
-int  idc_context_run(struct idc_context *ctx);       /* dispatch until idc_context_stop; returns 0 */
-void idc_context_stop(struct idc_context *ctx);      /* callable from a callback */
+int idc_context_dispatch(struct idc_context *ctx, int timeout_ms);
+int idc_context_run(struct idc_context *ctx);   /* dispatch until idc_context_stop; returns 0 */
+void idc_context_stop(struct idc_context *ctx); /* callable from a callback */
 /* The context's 64-bit id (owner field of the remote buffers it registers): bits 63..48 hold
  * its Xen domain id + 1 (0 when not on Xen), bits 47..0 are random and never all zero. */
 uint64_t idc_context_id(const struct idc_context *ctx);
@@ -123,23 +124,25 @@ enum idc_role { IDC_ROLE_FRONTEND = 0, IDC_ROLE_BACKEND = 1 };
 
 /* Emitted by idlc as a `static const struct idc_protocol` in each generated .c file. */
 struct idc_protocol {
-    const char     *name;          /* protocol name from the IDL */
-    uint32_t        min_version;   /* lowest version spoken (1) */
-    uint32_t        max_version;   /* the IDL's `version N` */
-    const uint64_t *version_hash;  /* [max_version - min_version + 1]: hash of the canonical IDL as of
+    const char *name;     /* protocol name from the IDL */
+    uint32_t min_version; /* lowest version spoken (1) */
+    uint32_t max_version; /* the IDL's `version N` */
+    const uint64_t
+        *version_hash;  /* [max_version - min_version + 1]: hash of the canonical IDL as of
                                       each version (decls with @since <= v); peers settle on the highest
                                       v whose hashes match, else refuse with IDC_ERR_MISMATCH */
-    uint32_t        max_frame;     /* largest encoded payload of any message, request or result (bytes) */
+    uint32_t max_frame; /* largest encoded payload of any message, request or result (bytes) */
 };
 /* Limits checked by idc_endpoint_create (violations are logged, the endpoint never connects). */
-#define IDC_PROTOCOL_NAME_MAX   63u        /* bytes of protocol->name, without the NUL */
-#define IDC_MAX_VERSIONS        64u        /* max_version - min_version + 1 */
-#define IDC_MAX_FRAME_LIMIT     (1u << 20) /* largest max_frame accepted */
-#define IDC_MAX_CREDITS         4096u      /* largest max_transactions / max_messages accepted */
-#define IDC_DEFAULT_CREDITS     64u
+#define IDC_PROTOCOL_NAME_MAX 63u        /* bytes of protocol->name, without the NUL */
+#define IDC_MAX_VERSIONS      64u        /* max_version - min_version + 1 */
+#define IDC_MAX_FRAME_LIMIT   (1u << 20) /* largest max_frame accepted */
+#define IDC_MAX_CREDITS       4096u      /* largest max_transactions / max_messages accepted */
+#define IDC_DEFAULT_CREDITS   64u
 
-struct idc_endpoint;  /* caller-allocated storage; layout below (members private) */
-struct idc_request;   /* server side of one incoming transaction; runtime-owned; valid until completed */
+struct idc_endpoint; /* caller-allocated storage; layout below (members private) */
+struct
+    idc_request; /* server side of one incoming transaction; runtime-owned; valid until completed */
 
 /* All callbacks run inside idc_context_dispatch on the context's thread. handle_* get the payload
  * already copied out of shared memory into private memory, valid only during the call. They return
@@ -153,7 +156,7 @@ struct idc_request;   /* server side of one incoming transaction; runtime-owned;
 struct idc_endpoint_ops {
     /* Frontend: the service showed up in the directory. Backend: the service is published and
        waits for a frontend. Followed by connect, or by disappear. */
-    void (*appear)(struct idc_endpoint *ep);        /* may be NULL */
+    void (*appear)(struct idc_endpoint *ep); /* may be NULL */
     /* Connection up (version negotiated, see idc_endpoint_version): sending is allowed. */
     void (*connect)(struct idc_endpoint *ep);
     /* All outstanding client transactions have already completed with IDC_ERR_DISCONNECTED.
@@ -162,34 +165,36 @@ struct idc_endpoint_ops {
     void (*disconnect)(struct idc_endpoint *ep);
     /* Frontend: the service left the directory (or its socket is dead). Backend: the service was
        withdrawn (destroy). Always after disconnect_done when a connection existed. */
-    void (*disappear)(struct idc_endpoint *ep);     /* may be NULL */
-    void (*writable)(struct idc_endpoint *ep);      /* may be NULL: a send that got IDC_ERR_AGAIN may retry */
-    int  (*handle_message)(struct idc_endpoint *ep, uint16_t opcode, const void *payload, size_t len);
-    int  (*handle_transaction)(struct idc_endpoint *ep, struct idc_request *req, uint16_t opcode,
-                               const void *payload, size_t len);
+    void (*disappear)(struct idc_endpoint *ep); /* may be NULL */
+    void (*writable)(
+        struct idc_endpoint *ep); /* may be NULL: a send that got IDC_ERR_AGAIN may retry */
+    int (*handle_message)(struct idc_endpoint *ep, uint16_t opcode, const void *payload,
+                          size_t len);
+    int (*handle_transaction)(struct idc_endpoint *ep, struct idc_request *req, uint16_t opcode,
+                              const void *payload, size_t len);
 };
 
 struct idc_endpoint_config {
-    const struct idc_protocol     *protocol;  /* must outlive the endpoint */
-    enum idc_role                  role;      /* frontend connects to address; backend serves it */
-    const char                    *address;   /* e.g. "shm:blk0"; copied */
-    const struct idc_endpoint_ops *ops;       /* must outlive the endpoint */
-    void                          *user;      /* returned by idc_endpoint_user */
-    uint32_t max_frame;         /* 0: protocol->max_frame */
-    uint32_t max_transactions;  /* outstanding per direction; 0: default (64) */
-    uint32_t max_messages;      /* one-way messages queued per direction; 0: default (64) */
-    uint32_t spin_us;           /* 0: block at once; else poll this long before sleeping */
+    const struct idc_protocol *protocol; /* must outlive the endpoint */
+    enum idc_role role;                  /* frontend connects to address; backend serves it */
+    const char *address;                 /* e.g. "shm:blk0"; copied */
+    const struct idc_endpoint_ops *ops;  /* must outlive the endpoint */
+    void *user;                          /* returned by idc_endpoint_user */
+    uint32_t max_frame;                  /* 0: protocol->max_frame */
+    uint32_t max_transactions;           /* outstanding per direction; 0: default (64) */
+    uint32_t max_messages; /* one-way messages queued per direction; 0: default (64) */
+    uint32_t spin_us;      /* 0: block at once; else poll this long before sleeping */
 };
 
 /* Endpoint states, as returned by idc_endpoint_state (diagnostics and tests). */
 enum idc_endpoint_state {
-    IDC_EP_UNUSED = 0,     /* never created, or destroy completed */
-    IDC_EP_DEAD,           /* bad configuration (logged): never connects; destroy still works */
-    IDC_EP_ABSENT,         /* waiting for the service (frontend) / to publish it (backend) */
-    IDC_EP_PRESENT,        /* appeared; not connected (handshake not started or in progress) */
+    IDC_EP_UNUSED = 0, /* never created, or destroy completed */
+    IDC_EP_DEAD,       /* bad configuration (logged): never connects; destroy still works */
+    IDC_EP_ABSENT,     /* waiting for the service (frontend) / to publish it (backend) */
+    IDC_EP_PRESENT,    /* appeared; not connected (handshake not started or in progress) */
     IDC_EP_CONNECTED,
-    IDC_EP_DISCONNECTING,  /* disconnect callback ran; waiting for idc_endpoint_disconnect_done */
-    IDC_EP_DESTROYING,     /* destroy called; done not yet called */
+    IDC_EP_DISCONNECTING, /* disconnect callback ran; waiting for idc_endpoint_disconnect_done */
+    IDC_EP_DESTROYING,    /* destroy called; done not yet called */
 };
 
 /* Storage size of struct idc_endpoint; static-asserted against the private layout. */
@@ -197,9 +202,9 @@ enum idc_endpoint_state {
 struct idc_endpoint {
     union {
         unsigned char bytes_[IDC_ENDPOINT_STORAGE];
-        uint64_t      align_u64_;
-        void         *align_ptr_;
-    } private_;            /* runtime-owned; do not touch */
+        uint64_t align_u64_;
+        void *align_ptr_;
+    } private_; /* runtime-owned; do not touch */
 };
 
 /* Checks an address before any endpoint uses it: the transport prefix is known and built in,
@@ -208,39 +213,39 @@ struct idc_endpoint {
  * (optional, why_len bytes) receives a one-line reason on failure.
  * Returns 0, IDC_ERR_INVAL (malformed: no prefix, unknown prefix, bad name; address NULL) or
  * IDC_ERR_NOTSUP (a transport idc knows of that this libidc lacks). */
-int      idc_address_check(const char *address, enum idc_role role, char *why, size_t why_len);
+int idc_address_check(const char *address, enum idc_role role, char *why, size_t why_len);
 
 /* Cannot fail: storage is the caller's; it only starts discovery/connection. A bad
    configuration (idc_address_check fails, protocol description or ops missing) is logged and
    the endpoint is IDC_EP_DEAD at once: idc_endpoint_state tells it right after create. ep and cfg
    are borrowed (cfg->address is copied); cfg->protocol and cfg->ops must outlive the endpoint.
    No callback runs before the next dispatch. */
-void     idc_endpoint_create(struct idc_endpoint *ep, struct idc_context *ctx,
-                             const struct idc_endpoint_config *cfg);
+void idc_endpoint_create(struct idc_endpoint *ep, struct idc_context *ctx,
+                         const struct idc_endpoint_config *cfg);
 /* Completes (done called inside dispatch) once disconnected and disappeared; storage then reusable.
    If connected, the connection is taken down first (disconnect callback, which must be
    acknowledged with idc_endpoint_disconnect_done as usual). done may be NULL. Calling destroy on
    a never-created (zeroed) or already destroyed endpoint is harmless. */
-void     idc_endpoint_destroy(struct idc_endpoint *ep, void (*done)(struct idc_endpoint *ep));
-void    *idc_endpoint_user(const struct idc_endpoint *ep);
+void idc_endpoint_destroy(struct idc_endpoint *ep, void (*done)(struct idc_endpoint *ep));
+void *idc_endpoint_user(const struct idc_endpoint *ep);
 struct idc_context *idc_endpoint_context(const struct idc_endpoint *ep);
-uint32_t idc_endpoint_version(const struct idc_endpoint *ep);   /* negotiated; 0 if not connected */
+uint32_t idc_endpoint_version(const struct idc_endpoint *ep); /* negotiated; 0 if not connected */
 enum idc_endpoint_state idc_endpoint_state(const struct idc_endpoint *ep);
 /* Acknowledges the disconnect callback. Outside the DISCONNECTING state it does nothing. */
-void     idc_endpoint_disconnect_done(struct idc_endpoint *ep);
+void idc_endpoint_disconnect_done(struct idc_endpoint *ep);
 /* Log the reason (printf-style) and take the connection down (peer misbehaved). */
-void     idc_endpoint_protocol_error(struct idc_endpoint *ep, const char *fmt, ...)
-             __attribute__((format(printf, 2, 3)));
+void idc_endpoint_protocol_error(struct idc_endpoint *ep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Takes the current connection down locally (the peer sees a disconnect too); a frontend then
    reconnects after disconnect_done. Returns 0, or IDC_ERR_STATE when not connected. */
-int      idc_endpoint_disconnect(struct idc_endpoint *ep);
+int idc_endpoint_disconnect(struct idc_endpoint *ep);
 /* Batching for senders outside dispatch. A send made outside dispatch normally takes its notify
    decision at once (one fence, maybe one wake-up per send). After idc_endpoint_cork, sends only
    publish their frames; idc_endpoint_flush takes one notify decision for all of them and ends
    the cork (dispatch also takes the pending decision when it runs). Flush before waiting for
    the peer anywhere but in dispatch. 0, or IDC_ERR_INVAL for a dead endpoint. */
-int      idc_endpoint_cork(struct idc_endpoint *ep);
-int      idc_endpoint_flush(struct idc_endpoint *ep);
+int idc_endpoint_cork(struct idc_endpoint *ep);
+int idc_endpoint_flush(struct idc_endpoint *ep);
 
 /* --------------------------------------------------------------------- messages, transactions */
 
@@ -253,7 +258,7 @@ struct idc_txn {
     /* status: 0 = success, result/len is the encoded result (valid during the call only);
        >0 = application error (result NULL, len 0); <0 = IDC_ERR_* (transport error) */
     void (*done)(struct idc_txn *txn, int status, const void *result, size_t len);
-    void *user;                /* free for the caller */
+    void *user; /* free for the caller */
     /* private runtime members follow (id, epoch, links): do not touch */
     uint64_t private_[4];
 };
@@ -276,15 +281,15 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
 /* ----------------------------------------------------------------------------- remote buffers */
 
 /* Remote buffer reference: a capability, plain data, freely copyable and forwardable. */
-#define IDC_RBUF_READ  1u   /* holder may read the buffer (idc_receive_from_remote_buffer) */
-#define IDC_RBUF_WRITE 2u   /* holder may write it (idc_send_to_remote_buffer) */
+#define IDC_RBUF_READ  1u /* holder may read the buffer (idc_receive_from_remote_buffer) */
+#define IDC_RBUF_WRITE 2u /* holder may write it (idc_send_to_remote_buffer) */
 struct idc_rbuf {
-    uint64_t owner;       /* registering context's id (transport-specific meaning) */
-    uint32_t id;          /* registration slot */
-    uint32_t generation;  /* bumped on unregister: stale references fail with IDC_ERR_REVOKED */
-    uint64_t length;      /* bytes */
-    uint32_t rights;      /* IDC_RBUF_READ | IDC_RBUF_WRITE */
-    uint8_t  key[16];     /* random, checked by the owner on every transfer */
+    uint64_t owner;      /* registering context's id (transport-specific meaning) */
+    uint32_t id;         /* registration slot */
+    uint32_t generation; /* bumped on unregister: stale references fail with IDC_ERR_REVOKED */
+    uint64_t length;     /* bytes */
+    uint32_t rights;     /* IDC_RBUF_READ | IDC_RBUF_WRITE */
+    uint8_t key[16];     /* random, checked by the owner on every transfer */
 };
 /* Wire form, 48 bytes little-endian: u64 owner, u32 id, u32 generation, u64 length, u32 rights,
    u32 reserved (must be 0), u8 key[16]. Generated decoders reject rights outside READ|WRITE,
@@ -293,15 +298,15 @@ struct idc_rbuf {
 /* Helpers for the wire form (generated code may use its own). decode returns 0 or IDC_ERR_PROTO
    (rights outside READ|WRITE, reserved word non-zero). */
 void idc_rbuf_encode(const struct idc_rbuf *rb, uint8_t out[IDC_RBUF_WIRE_SIZE]);
-int  idc_rbuf_decode(struct idc_rbuf *rb, const uint8_t in[IDC_RBUF_WIRE_SIZE]);
+int idc_rbuf_decode(struct idc_rbuf *rb, const uint8_t in[IDC_RBUF_WIRE_SIZE]);
 
 /* Allocates len bytes (rounded up to pages) of shareable memory (on shm: a memfd mapping),
  * zero-filled, page-aligned. Only memory from here can be registered. Returns 0 and *mem, or
  * IDC_ERR_INVAL (len 0 or > 2^40), IDC_ERR_NOMEM / IDC_ERR_IO. The allocation belongs to ctx. */
-int  idc_buffer_alloc(struct idc_context *ctx, size_t len, void **mem);
+int idc_buffer_alloc(struct idc_context *ctx, size_t len, void **mem);
 /* Frees an allocation (mem exactly as returned). Registrations inside it are revoked first.
  * Returns 0 or IDC_ERR_INVAL (not an allocation of ctx). */
-int  idc_buffer_free(struct idc_context *ctx, void *mem);
+int idc_buffer_free(struct idc_context *ctx, void *mem);
 /* Registers [mem, mem+len), which must lie inside one idc_buffer_alloc allocation of ctx, with
  * rights (IDC_RBUF_READ and/or IDC_RBUF_WRITE). An allocation is shared either writable (rights
  * include WRITE) or read-only, fixed by its first registration: read-only ones seal the whole
@@ -310,13 +315,13 @@ int  idc_buffer_free(struct idc_context *ctx, void *mem);
  * owner = idc_context_id(ctx)). Returns 0, IDC_ERR_INVAL (range not inside an allocation, len 0,
  * rights empty or unknown), IDC_ERR_NOMEM (no free slot), IDC_ERR_IO (publishing the buffer
  * service failed; logged). */
-int  idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t rights,
-                         struct idc_rbuf *rbuf);
+int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t rights,
+                        struct idc_rbuf *rbuf);
 /* Revokes the registration rbuf names (must be owned by ctx and current): every later transfer
  * with it fails with IDC_ERR_REVOKED. Transfers already copying may finish (see docs/runtime.md
  * for what revocation means on shm). Returns 0, IDC_ERR_BADREF (not ours / wrong key),
  * IDC_ERR_REVOKED (already unregistered). */
-int  idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rbuf);
+int idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rbuf);
 
 /* Transfer completion: called exactly once, inside dispatch of the context that started the
  * transfer, with 0 or IDC_ERR_REVOKED, IDC_ERR_RIGHTS, IDC_ERR_BADREF, IDC_ERR_DISCONNECTED

@@ -60,7 +60,9 @@ void rt_log_fn(void *arg, int level, const char *msg)
 
 struct idc_context *rt_ctx(const char *dir, struct rt_log *log)
 {
-    struct idc_context_options o = { .shm_dir = dir, .log = log ? rt_log_fn : NULL, .log_arg = log };
+    struct idc_context_options o = { .shm_dir = dir,
+                                     .log = log ? rt_log_fn : NULL,
+                                     .log_arg = log };
     struct idc_context *c = NULL;
     if (idc_context_create(&c, &o) != 0)
         return NULL;
@@ -98,7 +100,11 @@ static void rec(struct rt_drv *d, int c)
     if (d->norder < 32)
         d->order[d->norder++] = c;
 }
-static void on_appear(struct idc_endpoint *ep) { DRV(ep)->appear++; rec(DRV(ep), 'a'); }
+static void on_appear(struct idc_endpoint *ep)
+{
+    DRV(ep)->appear++;
+    rec(DRV(ep), 'a');
+}
 static void on_connect(struct idc_endpoint *ep)
 {
     DRV(ep)->connects++;
@@ -117,8 +123,15 @@ static void on_disconnect(struct idc_endpoint *ep)
     if (!d->hold_ddone)
         idc_endpoint_disconnect_done(ep);
 }
-static void on_disappear(struct idc_endpoint *ep) { DRV(ep)->disappear++; rec(DRV(ep), 'g'); }
-static void on_writable(struct idc_endpoint *ep) { DRV(ep)->writable++; }
+static void on_disappear(struct idc_endpoint *ep)
+{
+    DRV(ep)->disappear++;
+    rec(DRV(ep), 'g');
+}
+static void on_writable(struct idc_endpoint *ep)
+{
+    DRV(ep)->writable++;
+}
 static int on_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
     struct rt_drv *d = DRV(ep);
@@ -146,16 +159,24 @@ static int on_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op,
     return 0;
 }
 const struct idc_endpoint_ops rt_ops = {
-    .appear = on_appear, .connect = on_connect, .disconnect = on_disconnect,
-    .disappear = on_disappear, .writable = on_writable, .handle_message = on_msg,
+    .appear = on_appear,
+    .connect = on_connect,
+    .disconnect = on_disconnect,
+    .disappear = on_disappear,
+    .writable = on_writable,
+    .handle_message = on_msg,
     .handle_transaction = on_txn,
 };
 
-void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role,
-                   const char *addr, const struct idc_protocol *p, uint32_t credits)
+void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role, const char *addr,
+                   const struct idc_protocol *p, uint32_t credits)
 {
-    struct idc_endpoint_config cfg = { .protocol = p, .role = role, .address = addr,
-                                       .ops = &rt_ops, .user = d, .max_transactions = credits,
+    struct idc_endpoint_config cfg = { .protocol = p,
+                                       .role = role,
+                                       .address = addr,
+                                       .ops = &rt_ops,
+                                       .user = d,
+                                       .max_transactions = credits,
                                        .max_messages = credits };
     idc_endpoint_create(&d->ep, ctx, &cfg);
 }

@@ -8,9 +8,9 @@
 
 #include "idc.h"
 
-extern const struct idc_protocol rt_proto_v12;   /* "rtcore" versions 1..2 */
-extern const struct idc_protocol rt_proto_v1;    /* "rtcore" version 1 only */
-extern const struct idc_protocol rt_proto_other; /* "other" */
+extern const struct idc_protocol rt_proto_v12;     /* "rtcore" versions 1..2 */
+extern const struct idc_protocol rt_proto_v1;      /* "rtcore" version 1 only */
+extern const struct idc_protocol rt_proto_other;   /* "other" */
 extern const struct idc_protocol rt_proto_badhash; /* "rtcore" 1..1, different hash */
 
 /* Creates a fresh private shm directory; returns its path (static storage per call slot). */
@@ -45,11 +45,11 @@ struct rt_drv {
     unsigned nheld;
     bool hold_requests;
     volatile bool connected, destroyed;
-    int order[32];            /* callback order: 'a','c','d','g' */
+    int order[32]; /* callback order: 'a','c','d','g' */
     unsigned norder;
 };
 extern const struct idc_endpoint_ops rt_ops;
-void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role,
-                   const char *addr, const struct idc_protocol *p, uint32_t credits);
+void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role, const char *addr,
+                   const struct idc_protocol *p, uint32_t credits);
 
 #endif

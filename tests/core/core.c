@@ -51,7 +51,11 @@ Test(endpoint, destroy_of_zeroed_storage_is_harmless)
 }
 
 static volatile bool g_done;
-static void on_destroyed(struct idc_endpoint *ep) { (void)ep; g_done = true; }
+static void on_destroyed(struct idc_endpoint *ep)
+{
+    (void)ep;
+    g_done = true;
+}
 
 Test(endpoint, unbuilt_transport_is_notsup_and_logged)
 {
@@ -391,7 +395,7 @@ Test(endpoint, destroy_while_connected_goes_through_disconnect_and_disappear)
 /* Real processes: the backend is a forked child; kill -9 it mid-traffic. */
 static void child_backend(const char *dir)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
     struct idc_context *ctx = rt_ctx(dir, NULL);
     static struct rt_drv be;
     be.echo = true;
@@ -464,7 +468,8 @@ Test(process, kill9_backend_fails_outstanding_and_reconnects, .timeout = 30)
 Test(ring, wraparound_copy_out_and_hostile_indexes)
 {
     size_t sz = 4096;
-    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
     cr_assert_neq(mem, MAP_FAILED);
     idc_ring_init_shared(mem);
     struct idc_ring_tx tx;
@@ -475,7 +480,9 @@ Test(ring, wraparound_copy_out_and_hostile_indexes)
     for (int i = 0; i < 5000; i++) {
         uint32_t len = (uint32_t)(i * 13) % 1000;
         memset(in, i & 0xff, len);
-        struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .opcode = (uint16_t)i, .length = len, .epoch = 5 };
+        struct idc_frame_hdr h = {
+            .kind = IDC_FRAME_MESSAGE, .opcode = (uint16_t)i, .length = len, .epoch = 5
+        };
         cr_assert_eq(idc_ring_push(&tx, &h, in), 0);
         cr_assert_gt(idc_ring_rx_poll(&rx), 0);
         struct idc_frame_hdr g;
@@ -496,7 +503,8 @@ Test(ring, wraparound_copy_out_and_hostile_indexes)
     c->prod = tx.prod;
     struct idc_frame_hdr big = { .kind = IDC_FRAME_MESSAGE, .length = 900, .epoch = 5 };
     cr_assert_eq(idc_ring_push(&tx, &big, in), 0);
-    struct idc_frame_hdr *shared = (void *)((unsigned char *)mem + IDC_RING_CTRL_SIZE + (rx.cons & (sz - 1)));
+    struct idc_frame_hdr *shared = (void *)((unsigned char *)mem + IDC_RING_CTRL_SIZE +
+                                            (rx.cons & (sz - 1)));
     if ((rx.cons & (sz - 1)) + sizeof(*shared) <= sz) {
         shared->length = 5000;
         cr_assert_gt(idc_ring_rx_poll(&rx), 0);
@@ -512,7 +520,8 @@ Test(ring, wraparound_copy_out_and_hostile_indexes)
 Test(ring, event_suppression_notifies_only_when_asked)
 {
     size_t sz = 4096;
-    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
     idc_ring_init_shared(mem);
     struct idc_ring_tx tx;
     struct idc_ring_rx rx;
@@ -528,7 +537,8 @@ Test(ring, event_suppression_notifies_only_when_asked)
     unsigned char out[256];
     struct idc_frame_hdr g;
     idc_ring_rx_poll(&rx);
-    while (idc_ring_rx_pop(&rx, &g, out) == 0) {}
+    while (idc_ring_rx_pop(&rx, &g, out) == 0) {
+    }
     idc_ring_rx_publish(&rx);
     cr_assert_not(idc_ring_rx_arm(&rx), "empty: may sleep");
     idc_ring_push(&tx, &h, "12345678");
@@ -566,8 +576,11 @@ static void child_spin_backend(const char *dir)
     struct idc_context *ctx = rt_ctx(dir, NULL);
     static struct rt_drv be;
     be.echo = true;
-    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_BACKEND,
-                                       .address = "shm:spin", .ops = &rt_ops, .user = &be,
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12,
+                                       .role = IDC_ROLE_BACKEND,
+                                       .address = "shm:spin",
+                                       .ops = &rt_ops,
+                                       .user = &be,
                                        .spin_us = 20 };
     idc_endpoint_create(&be.ep, ctx, &cfg);
     idc_context_run(ctx);
@@ -582,8 +595,11 @@ Test(process, spin_then_block, .timeout = 60)
         child_spin_backend(dir);
     struct idc_context *ctx = rt_ctx(dir, NULL);
     struct rt_drv fe = { 0 };
-    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_FRONTEND,
-                                       .address = "shm:spin", .ops = &rt_ops, .user = &fe,
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12,
+                                       .role = IDC_ROLE_FRONTEND,
+                                       .address = "shm:spin",
+                                       .ops = &rt_ops,
+                                       .user = &fe,
                                        .spin_us = 20 };
     idc_endpoint_create(&fe.ep, ctx, &cfg);
     cr_assert(rt_until(ctx, &fe.connected, 5000));
@@ -595,7 +611,7 @@ Test(process, spin_then_block, .timeout = 60)
             idc_context_dispatch(ctx, -1);
         ok += x.status == 0 && !memcmp(x.res, &i, sizeof(i));
         if (i % 25 == 0)
-            usleep(2000);   /* let the peer's spin expire: it must block and be woken */
+            usleep(2000); /* let the peer's spin expire: it must block and be woken */
     }
     cr_assert_eq(ok, 100);
     kill(pid, SIGKILL);
@@ -688,7 +704,8 @@ Test(endpoint, silent_peer_times_out_in_handshake, .timeout = 30)
     for (int i = 0; i < 5; i++)
         idc_context_dispatch(p.ctx, 5);
     rt_drv_create(&p.fe, p.ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
-    cr_assert(rt_until(p.ctx, &p.fe.connected, 15000), "connected after the silent peer was dropped");
+    cr_assert(rt_until(p.ctx, &p.fe.connected, 15000),
+              "connected after the silent peer was dropped");
     cr_assert(strstr(p.log.text, "handshake timed out"), "%s", p.log.text);
     char b;
     cr_assert_eq(recv(fd, &b, 1, 0), 0, "the silent peer was closed");

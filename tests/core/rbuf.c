@@ -19,8 +19,8 @@ struct owner {
     struct idc_context *ctx;
     unsigned char *mem, *romem;
     struct idc_rbuf rw, ro;
-    atomic_int cmd;          /* 1: unregister rw; 9: stop */
-    atomic_int state;        /* 1: ready; 2: unregistered */
+    atomic_int cmd;   /* 1: unregister rw; 9: stop */
+    atomic_int state; /* 1: ready; 2: unregistered */
 };
 
 static void *owner_main(void *arg)
@@ -42,7 +42,7 @@ static void *owner_main(void *arg)
         idc_buffer_register(o->ctx, o->mem, 4096, IDC_RBUF_READ, &tmp) != IDC_ERR_INVAL ||
         idc_buffer_register(o->ctx, o->romem, 16, IDC_RBUF_WRITE, &tmp) != IDC_ERR_INVAL)
         abort();
-    o->romem[5] = 0x77;   /* the owner's own mapping stays writable after the seal */
+    o->romem[5] = 0x77; /* the owner's own mapping stays writable after the seal */
     atomic_store(&o->state, 1);
     for (;;) {
         idc_context_dispatch(o->ctx, 5);
@@ -94,8 +94,11 @@ static int send_sync(struct idc_context *ctx, const struct idc_rbuf *rb, uint64_
 
 Test(rbuf, wire_form_roundtrip_and_validation)
 {
-    struct idc_rbuf a = { .owner = 0x1122334455667788ull, .id = 7, .generation = 3,
-                          .length = 4096, .rights = IDC_RBUF_READ };
+    struct idc_rbuf a = { .owner = 0x1122334455667788ull,
+                          .id = 7,
+                          .generation = 3,
+                          .length = 4096,
+                          .rights = IDC_RBUF_READ };
     for (int i = 0; i < 16; i++)
         a.key[i] = (uint8_t)(i * 17);
     uint8_t w[IDC_RBUF_WIRE_SIZE];
@@ -224,8 +227,11 @@ static void *c_main(void *arg)
     static struct rt_drv d;
     struct idc_endpoint_ops ops = rt_ops;
     ops.handle_message = c_msg;
-    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v1, .role = IDC_ROLE_BACKEND,
-                                       .address = "shm:C", .ops = &ops, .user = &d };
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v1,
+                                       .role = IDC_ROLE_BACKEND,
+                                       .address = "shm:C",
+                                       .ops = &ops,
+                                       .user = &d };
     idc_endpoint_create(&d.ep, ctx, &cfg);
     rt_until(ctx, &g_got, 10000);
     unsigned char b[16];
@@ -238,7 +244,10 @@ static void *c_main(void *arg)
 
 static int a_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
-    (void)ep; (void)op; (void)p; (void)len;
+    (void)ep;
+    (void)op;
+    (void)p;
+    (void)len;
     return 0;
 }
 
@@ -260,8 +269,11 @@ Test(rbuf, forward_a_to_b_to_c, .timeout = 30)
         static struct rt_drv d;
         struct idc_endpoint_ops ops = rt_ops;
         ops.handle_message = a_msg;
-        struct idc_endpoint_config cfg = { .protocol = &rt_proto_v1, .role = IDC_ROLE_FRONTEND,
-                                           .address = "shm:B", .ops = &ops, .user = &d };
+        struct idc_endpoint_config cfg = { .protocol = &rt_proto_v1,
+                                           .role = IDC_ROLE_FRONTEND,
+                                           .address = "shm:B",
+                                           .ops = &ops,
+                                           .user = &d };
         idc_endpoint_create(&d.ep, ctx, &cfg);
         rt_until(ctx, &d.connected, 10000);
         uint8_t w[IDC_RBUF_WIRE_SIZE];

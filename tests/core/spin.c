@@ -30,7 +30,10 @@ static uint64_t now_ns(void)
 
 static volatile bool be_gone;
 
-static void be_connect(struct idc_endpoint *ep) { (void)ep; }
+static void be_connect(struct idc_endpoint *ep)
+{
+    (void)ep;
+}
 static void be_disconnect(struct idc_endpoint *ep)
 {
     be_gone = true;
@@ -58,8 +61,10 @@ static int be_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op,
 }
 
 static const struct idc_endpoint_ops be_ops = {
-    .connect = be_connect, .disconnect = be_disconnect,
-    .handle_message = be_message, .handle_transaction = be_txn,
+    .connect = be_connect,
+    .disconnect = be_disconnect,
+    .handle_message = be_message,
+    .handle_transaction = be_txn,
 };
 
 /* Serves until its endpoint reports the disconnect, then exits (like a real backend). */
@@ -68,8 +73,10 @@ static void child_backend(const char *dir)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     struct idc_context *ctx = rt_ctx(dir, NULL);
     static struct idc_endpoint ep;
-    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_BACKEND,
-                                       .address = "shm:spinstress", .ops = &be_ops,
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12,
+                                       .role = IDC_ROLE_BACKEND,
+                                       .address = "shm:spinstress",
+                                       .ops = &be_ops,
                                        .spin_us = SPIN_US };
     idc_endpoint_create(&ep, ctx, &cfg);
     while (!be_gone)
@@ -103,8 +110,11 @@ Test(spin, responses_at_the_spin_deadline_are_never_lost)
     struct rt_log log = { 0 };
     struct idc_context *ctx = rt_ctx(dir, &log);
     struct rt_drv fe = { 0 };
-    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_FRONTEND,
-                                       .address = "shm:spinstress", .ops = &rt_ops, .user = &fe,
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12,
+                                       .role = IDC_ROLE_FRONTEND,
+                                       .address = "shm:spinstress",
+                                       .ops = &rt_ops,
+                                       .user = &fe,
                                        .spin_us = SPIN_US };
     idc_endpoint_create(&fe.ep, ctx, &cfg);
     cr_assert(rt_until(ctx, &fe.connected, 5000), "connect; %s", log.text);
@@ -158,20 +168,25 @@ Test(spin, responses_at_the_spin_deadline_are_never_lost)
    response: the frontend must see the disconnect (outstanding transaction failed), not hang. */
 static void child_exit_mid_request(const char *dir);
 
-static void exit_txn_ep_disconnect(struct idc_endpoint *ep) { idc_endpoint_disconnect_done(ep); }
+static void exit_txn_ep_disconnect(struct idc_endpoint *ep)
+{
+    idc_endpoint_disconnect_done(ep);
+}
 static int exit_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op, const void *p,
                     size_t len)
 {
     (void)ep, (void)p, (void)len;
     if (op == 2)
-        _exit(0);            /* dies with the request held: no response ever */
+        _exit(0); /* dies with the request held: no response ever */
     uint32_t z = 0;
     idc_request_complete(req, 0, &z, sizeof(z));
     return 0;
 }
 static const struct idc_endpoint_ops exit_ops = {
-    .connect = be_connect, .disconnect = exit_txn_ep_disconnect,
-    .handle_message = be_message, .handle_transaction = exit_txn,
+    .connect = be_connect,
+    .disconnect = exit_txn_ep_disconnect,
+    .handle_message = be_message,
+    .handle_transaction = exit_txn,
 };
 
 static void child_exit_mid_request(const char *dir)
@@ -179,8 +194,10 @@ static void child_exit_mid_request(const char *dir)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     struct idc_context *ctx = rt_ctx(dir, NULL);
     static struct idc_endpoint ep;
-    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12, .role = IDC_ROLE_BACKEND,
-                                       .address = "shm:spinexit", .ops = &exit_ops,
+    struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12,
+                                       .role = IDC_ROLE_BACKEND,
+                                       .address = "shm:spinexit",
+                                       .ops = &exit_ops,
                                        .spin_us = SPIN_US };
     idc_endpoint_create(&ep, ctx, &cfg);
     idc_context_run(ctx);
@@ -198,8 +215,11 @@ Test(spin, peer_exit_while_waiting_is_noticed)
         struct idc_context *ctx = rt_ctx(dir, &log);
         struct rt_drv fe = { 0 };
         struct idc_endpoint_config cfg = { .protocol = &rt_proto_v12,
-                                           .role = IDC_ROLE_FRONTEND, .address = "shm:spinexit",
-                                           .ops = &rt_ops, .user = &fe, .spin_us = SPIN_US };
+                                           .role = IDC_ROLE_FRONTEND,
+                                           .address = "shm:spinexit",
+                                           .ops = &rt_ops,
+                                           .user = &fe,
+                                           .spin_us = SPIN_US };
         idc_endpoint_create(&fe.ep, ctx, &cfg);
         cr_assert(rt_until(ctx, &fe.connected, 5000), "connect; %s", log.text);
         for (int i = 0; i < 200; i++) {

@@ -66,8 +66,8 @@ Test(blk, nbdcopy_64mib_roundtrip_checksums)
     uint64_t h_src = e2e_file_hash(src), h_out = e2e_file_hash(out), h_disk = e2e_file_hash(disk);
     cr_expect_eq(h_src, h_out, "read back %016llx, wrote %016llx", (unsigned long long)h_out,
                  (unsigned long long)h_src);
-    cr_expect_eq(h_src, h_disk, "backing file %016llx, wrote %016llx",
-                 (unsigned long long)h_disk, (unsigned long long)h_src);
+    cr_expect_eq(h_src, h_disk, "backing file %016llx, wrote %016llx", (unsigned long long)h_disk,
+                 (unsigned long long)h_src);
     cr_expect(e2e_files_equal(src, out));
 }
 
@@ -83,26 +83,27 @@ Test(blk, qemu_io_patterns_at_odd_offsets)
     const char *uri = e2e_nbd_uri("nbd.sock");
 
     const char *good[] = {
-        "qemu-io", "-f", "raw", uri,
-        "-c", "write -P 0x11 1 511",
-        "-c", "write -P 0x22 513 4095",
-        "-c", "write -P 0x33 1048575 1048579",
-        "-c", "write -P 0x44 16777215 1",
-        "-c", "aio_write -P 0x55 8191 3",
-        "-c", "aio_flush",
-        "-c", "read -P 0x11 1 511",
-        "-c", "read -P 0x00 0 1",
-        "-c", "read -P 0x00 512 1",
-        "-c", "read -P 0x22 513 4095",
-        "-c", "read -P 0x55 8191 3",
-        "-c", "read -P 0x33 1048575 1048579",
-        "-c", "read -P 0x44 16777215 1",
-        "-c", "write -P 0x66 2097152 1048576",
-        "-c", "discard 2162688 65536",
-        "-c", "read -P 0x66 2097152 65536",
-        "-c", "read -P 0x00 2162688 65536",
-        "-c", "read -P 0x66 2228224 65536",
-        "-c", "flush",
+        "qemu-io", "-f",
+        "raw",     uri,
+        "-c",      "write -P 0x11 1 511",
+        "-c",      "write -P 0x22 513 4095",
+        "-c",      "write -P 0x33 1048575 1048579",
+        "-c",      "write -P 0x44 16777215 1",
+        "-c",      "aio_write -P 0x55 8191 3",
+        "-c",      "aio_flush",
+        "-c",      "read -P 0x11 1 511",
+        "-c",      "read -P 0x00 0 1",
+        "-c",      "read -P 0x00 512 1",
+        "-c",      "read -P 0x22 513 4095",
+        "-c",      "read -P 0x55 8191 3",
+        "-c",      "read -P 0x33 1048575 1048579",
+        "-c",      "read -P 0x44 16777215 1",
+        "-c",      "write -P 0x66 2097152 1048576",
+        "-c",      "discard 2162688 65536",
+        "-c",      "read -P 0x66 2097152 65536",
+        "-c",      "read -P 0x00 2162688 65536",
+        "-c",      "read -P 0x66 2228224 65536",
+        "-c",      "flush",
         NULL,
     };
     int rc = e2e_run(60, "qemu-io.log", good);
@@ -201,7 +202,7 @@ Test(blk, survives_blkback_kill_and_restart)
         cr_assert(e2e_files_equal(src, out), "round %d: data differs", round);
     }
     /* the front-end really went through three disconnect/reconnect cycles */
-    usleep(1300000);   /* the plugin rewrites its counters every second */
+    usleep(1300000); /* the plugin rewrites its counters every second */
     FILE *f2 = fopen(e2e_path("nbd.sock.stats"), "r");
     char line[128];
     unsigned long reconnects = 0, retries = 0;
@@ -226,10 +227,20 @@ Test(blk, fio_random_writes_verified)
     e2e_start_nbdkit("nbd.sock", "shm:fio", "nbdkit.log");
     char uri[512];
     snprintf(uri, sizeof uri, "--uri=%s", e2e_nbd_uri("nbd.sock"));
-    const char *argv[] = { "fio", "--name=verify", "--ioengine=nbd", uri, "--rw=randwrite",
-                           "--bsrange=4k-128k", "--iodepth=16", "--size=32M",
-                           "--verify=crc32c", "--do_verify=1", "--verify_fatal=1",
-                           "--randseed=7", "--verify_state_save=0", NULL };
+    const char *argv[] = { "fio",
+                           "--name=verify",
+                           "--ioengine=nbd",
+                           uri,
+                           "--rw=randwrite",
+                           "--bsrange=4k-128k",
+                           "--iodepth=16",
+                           "--size=32M",
+                           "--verify=crc32c",
+                           "--do_verify=1",
+                           "--verify_fatal=1",
+                           "--randseed=7",
+                           "--verify_state_save=0",
+                           NULL };
     int rc = e2e_run(120, "fio.log", argv);
     if (rc != 0)
         e2e_dump_log("fio.log");

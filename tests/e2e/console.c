@@ -107,7 +107,7 @@ Test(console, wall_reaches_other_consoles)
             fclose(f);
         usleep(100000);
     }
-    close(in[1]);   /* EOF: the listener drains and exits */
+    close(in[1]); /* EOF: the listener drains and exits */
     int st = e2e_wait(listener, 10000);
     if (st == -1) {
         kill(listener, SIGKILL);

@@ -265,7 +265,7 @@ int e2e_write_random(const char *path, uint64_t size, uint64_t seed)
         return -errno;
     while (size) {
         size_t n = size < sizeof buf ? (size_t)size : sizeof buf;
-        for (size_t i = 0; i < (n + 7) / 8; i++) {   /* xorshift64* */
+        for (size_t i = 0; i < (n + 7) / 8; i++) { /* xorshift64* */
             x ^= x >> 12;
             x ^= x << 25;
             x ^= x >> 27;

@@ -17,14 +17,14 @@
 #include <sys/types.h>
 
 struct e2e {
-    char dir[256];       /* the test's temporary directory */
-    char shm_dir[300];   /* dir/shm: IDC_SHM_DIR for this test and its children */
+    char dir[256];     /* the test's temporary directory */
+    char shm_dir[300]; /* dir/shm: IDC_SHM_DIR for this test and its children */
 };
 
 extern struct e2e e2e;
 
-void e2e_setup(void);       /* Criterion .init */
-void e2e_teardown(void);    /* Criterion .fini */
+void e2e_setup(void);    /* Criterion .init */
+void e2e_teardown(void); /* Criterion .fini */
 
 /* Path of a built program, e.g. e2e_built("examples/blk/blkback"). The returned strings come
    from a ring of 1024 static buffers: valid for the rest of a test. */
@@ -42,23 +42,23 @@ pid_t e2e_spawn(const char *log, const char *const argv[]);
 pid_t e2e_spawn_env(const char *log, const char *const env[], const char *const argv[]);
 /* Runs argv to completion (killed after timeout_s). Returns the exit status, or -1 when it was
    killed by a signal or timed out (the reason goes to the log). */
-int   e2e_run(int timeout_s, const char *log, const char *const argv[]);
+int e2e_run(int timeout_s, const char *log, const char *const argv[]);
 /* Sends sig and reaps (waits up to 5 s, then SIGKILL). Returns the wait status. */
-int   e2e_stop(pid_t pid, int sig);
+int e2e_stop(pid_t pid, int sig);
 /* Waits up to timeout_ms for pid to exit on its own; returns its wait status or -1. */
-int   e2e_wait(pid_t pid, int timeout_ms);
-bool  e2e_alive(pid_t pid);
+int e2e_wait(pid_t pid, int timeout_ms);
+bool e2e_alive(pid_t pid);
 
 /* Waits until path exists (polling). */
-bool  e2e_wait_path(const char *path, int timeout_ms);
+bool e2e_wait_path(const char *path, int timeout_ms);
 /* Fills a file with size bytes from a seeded generator. 0 or -errno. */
-int   e2e_write_random(const char *path, uint64_t size, uint64_t seed);
+int e2e_write_random(const char *path, uint64_t size, uint64_t seed);
 /* Compares two files byte for byte; returns true when equal (else logs the first difference). */
-bool  e2e_files_equal(const char *a, const char *b);
+bool e2e_files_equal(const char *a, const char *b);
 /* FNV-1a 64 of a file, or 0 on error. */
 uint64_t e2e_file_hash(const char *path);
 /* Prints the tail of a log to stderr (on failure). */
-void  e2e_dump_log(const char *log);
+void e2e_dump_log(const char *log);
 /* Starts nbdkit with the idc plugin on dir/SOCK for address; waits for the socket. */
 pid_t e2e_start_nbdkit(const char *sock, const char *address, const char *log);
 /* Same with the plugin's retry window (timeout=, seconds); e2e_start_nbdkit uses 20. */

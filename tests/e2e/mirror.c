@@ -79,7 +79,8 @@ Test(mirror, leg_restart_under_writes_leaves_legs_equal)
         cr_skip("blkmirror or the nbdkit plugin not built");
 
     const char *a = e2e_path("a.img"), *b = e2e_path("b.img");
-    const char *src1 = e2e_path("src1.img"), *src2 = e2e_path("src2.img"), *out = e2e_path("out.img");
+    const char *src1 = e2e_path("src1.img"), *src2 = e2e_path("src2.img"),
+               *out = e2e_path("out.img");
     make_disk(a, 32 * MiB);
     make_disk(b, 32 * MiB);
     cr_assert_eq(e2e_write_random(src1, 32 * MiB, 1), 0);
@@ -87,8 +88,13 @@ Test(mirror, leg_restart_under_writes_leaves_legs_equal)
 
     start_leg("shm:legA", a, "legA.log");
     pid_t lb = start_leg("shm:legB", b, "legB.log");
-    const char *margv[] = { e2e_built("examples/mirror/blkmirror"), "-S", e2e_path("mirror.status"),
-                            "shm:m0", "shm:legA", "shm:legB", NULL };
+    const char *margv[] = { e2e_built("examples/mirror/blkmirror"),
+                            "-S",
+                            e2e_path("mirror.status"),
+                            "shm:m0",
+                            "shm:legA",
+                            "shm:legB",
+                            NULL };
     pid_t mirror = e2e_spawn("mirror.log", margv);
     cr_assert(wait_status("leg0=in_sync", "leg1=in_sync", 10000), "legs did not come up");
     e2e_start_nbdkit("nbd.sock", "shm:m0", "nbdkit.log");
@@ -102,17 +108,18 @@ Test(mirror, leg_restart_under_writes_leaves_legs_equal)
        SIGKILL and restarted; the loop stops at a stop file, then one last full copy runs */
     unsigned long writes0 = status_value("writes");
     char loop[2048];
-    snprintf(loop, sizeof loop, "while [ ! -e %s ]; do nbdcopy --requests=8 %s '%s' || exit 1; done",
-             e2e_path("stop"), src2, uri);
+    snprintf(loop, sizeof loop,
+             "while [ ! -e %s ]; do nbdcopy --requests=8 %s '%s' || exit 1; done", e2e_path("stop"),
+             src2, uri);
     const char *c2[] = { "sh", "-c", loop, NULL };
     pid_t writer = e2e_spawn("copy2.log", c2);
     for (int i = 0; i < 1000 && status_value("writes") < writes0 + 16; i++)
         usleep(10000);
     cr_assert(e2e_alive(writer), "the writer stopped early");
     e2e_stop(lb, SIGKILL);
-    usleep(300000);                         /* writes go to leg A only meanwhile */
+    usleep(300000); /* writes go to leg A only meanwhile */
     lb = start_leg("shm:legB", b, "legB.log");
-    usleep(500000);                         /* resync runs while writes go on */
+    usleep(500000); /* resync runs while writes go on */
     FILE *stop = fopen(e2e_path("stop"), "w");
     cr_assert_not_null(stop);
     fclose(stop);
@@ -162,8 +169,13 @@ Test(mirror, requests_wait_while_no_leg_is_up)
     cr_assert_eq(e2e_write_random(src, 8 * MiB, 3), 0);
     pid_t la = start_leg("shm:legA", a, "legA.log");
     pid_t lb = start_leg("shm:legB", b, "legB.log");
-    const char *margv[] = { e2e_built("examples/mirror/blkmirror"), "-S", e2e_path("mirror.status"),
-                            "shm:m1", "shm:legA", "shm:legB", NULL };
+    const char *margv[] = { e2e_built("examples/mirror/blkmirror"),
+                            "-S",
+                            e2e_path("mirror.status"),
+                            "shm:m1",
+                            "shm:legA",
+                            "shm:legB",
+                            NULL };
     e2e_spawn("mirror.log", margv);
     cr_assert(wait_status("leg0=in_sync", "leg1=in_sync", 10000));
     e2e_start_nbdkit("nbd.sock", "shm:m1", "nbdkit.log");

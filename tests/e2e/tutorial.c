@@ -36,13 +36,14 @@ Test(tutorial, install_build_and_run_hello)
     snprintf(arg_prefix, sizeof arg_prefix, "PREFIX=%s", prefix);
 #if defined(__SANITIZE_ADDRESS__)
     /* the installed library carries the sanitizers: build the driver with them too */
-    const char *install[] = { "make", "-s", "-C", IDC_SRCDIR, arg_build, arg_prefix, "SAN=1",
-                              "OPT=-O1", "install", NULL };
+    const char *install[] = { "make",     "-s",    "-C",      IDC_SRCDIR, arg_build,
+                              arg_prefix, "SAN=1", "OPT=-O1", "install",  NULL };
     const char *cc = "CC=cc -fsanitize=address,undefined";
     setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 #else
-    const char *install[] = { "make", "-s", "-C", IDC_SRCDIR, arg_build, arg_prefix, "install",
-                              NULL };
+    const char *install[] = {
+        "make", "-s", "-C", IDC_SRCDIR, arg_build, arg_prefix, "install", NULL
+    };
     const char *cc = "CC=cc";
 #endif
     /* run as a fresh make, not as part of the make that runs the tests (its jobserver
@@ -56,10 +57,11 @@ Test(tutorial, install_build_and_run_hello)
     cr_assert_eq(rc, 0, "make install failed");
 
     /* an empty directory with the tutorial's four files */
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/examples/tutorial/hello.idl "
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cp %s/examples/tutorial/hello.idl "
              "%s/examples/tutorial/hello-server.c %s/examples/tutorial/hello-client.c "
-             "%s/examples/tutorial/Makefile %s/", work, IDC_SRCDIR, IDC_SRCDIR, IDC_SRCDIR,
-             IDC_SRCDIR, work);
+             "%s/examples/tutorial/Makefile %s/",
+             work, IDC_SRCDIR, IDC_SRCDIR, IDC_SRCDIR, IDC_SRCDIR, work);
     cr_assert_eq(system(cmd), 0);
     snprintf(arg_idc, sizeof arg_idc, "IDC_PREFIX=%s", prefix);
     const char *build[] = { "make", "-C", work, arg_idc, cc, NULL };

@@ -45,7 +45,7 @@ static int on_message(struct idc_endpoint *ep, uint16_t op, const void *payload,
     (void)ep;
     const unsigned char *p = payload;
     if (op != HF_OP_DATA) {
-        v.refused++;                /* a rewritten opcode: the handler refuses it */
+        v.refused++; /* a rewritten opcode: the handler refuses it */
         return IDC_ERR_PROTO;
     }
     if (len > HF_MAX_FRAME) {
@@ -87,12 +87,18 @@ static int on_message(struct idc_endpoint *ep, uint16_t op, const void *payload,
 static int on_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
                   size_t len)
 {
-    (void)ep; (void)r; (void)p;
+    (void)ep;
+    (void)r;
+    (void)p;
     note_wrong("transaction opcode %llu (%llu bytes)", op, len);
     return IDC_ERR_PROTO;
 }
 
-static void on_connect(struct idc_endpoint *ep) { (void)ep; v.connects++; }
+static void on_connect(struct idc_endpoint *ep)
+{
+    (void)ep;
+    v.connects++;
+}
 static void on_disconnect(struct idc_endpoint *ep)
 {
     v.disconnects++;
@@ -100,15 +106,22 @@ static void on_disconnect(struct idc_endpoint *ep)
 }
 static void on_log(void *arg, int level, const char *msg)
 {
-    (void)arg; (void)msg;
+    (void)arg;
+    (void)msg;
     if (level <= IDC_LOG_WARN)
-        v.logged++;                 /* the runtime's reason for each disconnect */
+        v.logged++; /* the runtime's reason for each disconnect */
 }
-static void on_destroyed(struct idc_endpoint *ep) { (void)ep; v.destroyed = true; }
+static void on_destroyed(struct idc_endpoint *ep)
+{
+    (void)ep;
+    v.destroyed = true;
+}
 
 static const struct idc_endpoint_ops ops = {
-    .connect = on_connect, .disconnect = on_disconnect,
-    .handle_message = on_message, .handle_transaction = on_txn,
+    .connect = on_connect,
+    .disconnect = on_disconnect,
+    .handle_message = on_message,
+    .handle_transaction = on_txn,
 };
 
 static uint64_t now_ms(void)
@@ -160,7 +173,7 @@ Test(epflip, messages_rewritten_after_publish_arrive_intact_or_are_refused, .tim
     peer = fork();
     cr_assert_geq(peer, 0);
     if (peer == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives the test */
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test */
         if (getppid() != parent)
             _exit(1);
         execl(bin, bin, "--dir", tmpdir, "--name", "flip", "--seconds", "40", (char *)NULL);
@@ -172,7 +185,10 @@ Test(epflip, messages_rewritten_after_publish_arrive_intact_or_are_refused, .tim
     cr_assert_eq(idc_context_create(&ctx, &o), 0);
     static struct idc_endpoint ep;
     struct idc_endpoint_config cfg = {
-        .protocol = &hf_proto, .role = IDC_ROLE_FRONTEND, .address = "shm:flip", .ops = &ops,
+        .protocol = &hf_proto,
+        .role = IDC_ROLE_FRONTEND,
+        .address = "shm:flip",
+        .ops = &ops,
     };
     idc_endpoint_create(&ep, ctx, &cfg);
     uint64_t t_end = now_ms() + 3000, t_max = now_ms() + 20000;
@@ -188,9 +204,9 @@ Test(epflip, messages_rewritten_after_publish_arrive_intact_or_are_refused, .tim
     idc_context_destroy(ctx);
     cr_log_info("endpoint: %llu messages delivered intact, %llu refused by checksum, %llu "
                 "connections, %llu disconnects (%llu logged errors)",
-                (unsigned long long)v.delivered,
-                (unsigned long long)v.refused, (unsigned long long)v.connects,
-                (unsigned long long)v.disconnects, (unsigned long long)v.logged);
+                (unsigned long long)v.delivered, (unsigned long long)v.refused,
+                (unsigned long long)v.connects, (unsigned long long)v.disconnects,
+                (unsigned long long)v.logged);
     cr_assert(v.destroyed, "endpoint destroy never completed");
     cr_assert_eq(v.wrong, 0, "%llu wrong messages delivered; first: %s",
                  (unsigned long long)v.wrong, v.first_wrong);

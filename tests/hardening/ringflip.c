@@ -33,12 +33,12 @@
 #include "idc.h"
 #include "ring.h"
 
-#define RING_SIZE   16384u
-#define MAX_FRAME   512u
-#define MAX_FRAMES  (1u << 22)      /* writer's list capacity (the run ends when full) */
-#define GUARD       64u
-#define PAY_HDR     16u             /* u64 seq, u32 length, u32 generation */
-#define PAY_SUM     8u              /* u64 checksum at the end */
+#define RING_SIZE  16384u
+#define MAX_FRAME  512u
+#define MAX_FRAMES (1u << 22) /* writer's list capacity (the run ends when full) */
+#define GUARD      64u
+#define PAY_HDR    16u /* u64 seq, u32 length, u32 generation */
+#define PAY_SUM    8u  /* u64 checksum at the end */
 
 /* What the writer wrote, indexed by sequence number. */
 struct written {
@@ -48,14 +48,14 @@ struct written {
 };
 
 struct rig {
-    unsigned char *tx_map, *rx_map;     /* two mappings of one memfd: two "domains" */
+    unsigned char *tx_map, *rx_map; /* two mappings of one memfd: two "domains" */
     size_t map_len;
     struct written *list;
-    _Atomic uint64_t nwritten;          /* list entries valid (release after filling) */
+    _Atomic uint64_t nwritten; /* list entries valid (release after filling) */
     /* recent frame starts, for the flipper (published frames only) */
     _Atomic uint32_t starts[64];
     _Atomic uint32_t nstarts;
-    _Atomic uint32_t published;         /* writer's prod after its last push */
+    _Atomic uint32_t published; /* writer's prod after its last push */
     /* reset handshake: the receiver asks, the writer and flipper park, the ring is rebuilt */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -133,11 +133,11 @@ static void *writer_main(void *arg)
     uint64_t seq = atomic_load(&r->nwritten);
 
     while (peer_checkpoint(r, &gen)) {
-        if (gen != cur) {             /* fresh ring after a reset (or the first one) */
+        if (gen != cur) { /* fresh ring after a reset (or the first one) */
             idc_ring_tx_attach(&tx, r->tx_map, RING_SIZE, 0xffffffffu);
             cur = gen;
         }
-        if (seq >= MAX_FRAMES) {      /* list full: idle until told to stop */
+        if (seq >= MAX_FRAMES) { /* list full: idle until told to stop */
             usleep(1000);
             continue;
         }
@@ -166,7 +166,7 @@ static void *writer_main(void *arg)
             if (!peer_checkpoint(r, &g))
                 return NULL;
             if (g != cur)
-                break;                /* ring rebuilt while full: the frame is lost, fine */
+                break; /* ring rebuilt while full: the frame is lost, fine */
             sched_yield();
         }
         if (rc == 0) {
@@ -215,7 +215,7 @@ static void *flipper_main(void *arg)
                 found = (uint32_t)(prod - start) <= (uint32_t)(prod - cons);
             }
             if (!found)
-                continue;              /* already consumed */
+                continue; /* already consumed */
             /* mostly transient rewrites (changed, then put back at once: the frame is valid
                except for an instant, the check-then-use race), some that stay */
             bool transient = (x & 63) >= 8;
@@ -227,10 +227,10 @@ static void *flipper_main(void *arg)
                 if (transient)
                     mask = (x >> 7 & 1) ? 0x80 : 0x10;
             } else {
-                off = 24 + (x >> 8) % (MAX_FRAME - 24);   /* payload */
+                off = 24 + (x >> 8) % (MAX_FRAME - 24); /* payload */
             }
             if ((uint32_t)(prod - start) <= off)
-                continue;              /* not published yet */
+                continue; /* not published yet */
             uint32_t at = (start + off) & (RING_SIZE - 1);
             /* byte RMW on shared memory, as a hostile domain would do it */
             __atomic_fetch_xor(&data[at], mask, __ATOMIC_RELAXED);
@@ -301,7 +301,7 @@ static int recv_double_fetch(struct idc_ring_rx *rx, struct idc_frame_hdr *h, un
         st->bad_sum++;
         return 2;
     }
-    sched_yield();                     /* "later": the window a real receiver has anyway */
+    sched_yield(); /* "later": the window a real receiver has anyway */
     for (uint32_t i = 0; i < h->length; i++)
         buf[i] = rx->data[(pos + (uint32_t)sizeof *h + i) & rx->mask];
     return 0;
@@ -339,8 +339,7 @@ static void rig_reset(struct rig *r, struct idc_ring_rx *rx, struct stats *st)
 
 /* Runs writer + flipper against `recv` for `ms` (see below), or until `stop_on_wrong` sees a
    wrong frame. */
-static void run(recv_fn recv, unsigned ms, bool stop_on_wrong, struct stats *st,
-                uint64_t *flips)
+static void run(recv_fn recv, unsigned ms, bool stop_on_wrong, struct stats *st, uint64_t *flips)
 {
     struct rig *r = calloc(1, sizeof *r);
     cr_assert_not_null(r);
@@ -381,8 +380,7 @@ static void run(recv_fn recv, unsigned ms, bool stop_on_wrong, struct stats *st,
     for (;;) {
         uint64_t t = now_ms();
         bool enough = st->dispatched >= 2000 && st->bad_sum + st->proto > 0;
-        if ((t >= t_end && (enough || stop_on_wrong)) || t >= t_max ||
-            (stop_on_wrong && st->wrong))
+        if ((t >= t_end && (enough || stop_on_wrong)) || t >= t_max || (stop_on_wrong && st->wrong))
             break;
         int64_t avail = idc_ring_rx_poll(&rx);
         cr_assert_geq(avail, 0, "the writer never publishes a bad prod");
@@ -469,9 +467,11 @@ Test(ringflip, control_double_fetching_receiver_is_caught, .timeout = 60)
     uint64_t flips;
     run(recv_double_fetch, 10000, true, &st, &flips);
     cr_log_info("double-fetching receiver: %llu wrong frames dispatched (first: %s) after %llu "
-                "good ones, %llu flips", (unsigned long long)st.wrong, st.first_wrong,
-                (unsigned long long)st.dispatched, (unsigned long long)flips);
-    cr_assert_gt(st.wrong, 0u, "a double-fetching receiver went unnoticed for 10 s "
-                 "(%llu frames, %llu flips)", (unsigned long long)st.dispatched,
-                 (unsigned long long)flips);
+                "good ones, %llu flips",
+                (unsigned long long)st.wrong, st.first_wrong, (unsigned long long)st.dispatched,
+                (unsigned long long)flips);
+    cr_assert_gt(st.wrong, 0u,
+                 "a double-fetching receiver went unnoticed for 10 s "
+                 "(%llu frames, %llu flips)",
+                 (unsigned long long)st.dispatched, (unsigned long long)flips);
 }

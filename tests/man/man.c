@@ -163,7 +163,7 @@ static size_t header_functions(char ***out)
             r++;
         if (*r != '(')
             continue;
-        char *b = p;                          /* "(*idc_fn)(": a function pointer type */
+        char *b = p; /* "(*idc_fn)(": a function pointer type */
         while (b > h && (b[-1] == ' ' || b[-1] == '\t'))
             b--;
         if (b > h && b[-1] == '*') {
@@ -276,7 +276,8 @@ Test(man, every_function_of_idc_h_has_a_page)
         snprintf(path, sizeof path, "%s/%s", MANDIR, rel);
         if (access(path, R_OK) != 0) {
             cr_expect_fail("%s is declared in idc.h but has no page %s (write one, or a "
-                           "\".so man3/PAGE.3\" link to the page that documents it)", fn[i], rel);
+                           "\".so man3/PAGE.3\" link to the page that documents it)",
+                           fn[i], rel);
             continue;
         }
         char *text = page_text(rel);
@@ -290,7 +291,8 @@ Test(man, every_function_of_idc_h_has_a_page)
         char *syn = section(text, "SYNOPSIS");
         char call[256];
         snprintf(call, sizeof call, "%s(", fn[i]);
-        cr_expect(name && strstr(name, fn[i]), "the NAME section of %s does not name %s", rel, fn[i]);
+        cr_expect(name && strstr(name, fn[i]), "the NAME section of %s does not name %s", rel,
+                  fn[i]);
         cr_expect(syn && strstr(syn, call), "the SYNOPSIS of %s does not declare %s", rel, fn[i]);
         free(name);
         free(syn);
@@ -313,7 +315,8 @@ Test(man, every_man3_page_documents_something_that_exists)
         for (size_t k = 0; k < sizeof not_functions / sizeof not_functions[0]; k++)
             other |= strcmp(name, not_functions[k]) == 0;
         cr_expect(other || in_list(fn, nfn, name),
-                  "%s documents %s, which idc.h does not declare (renamed or removed?)", v[i], name);
+                  "%s documents %s, which idc.h does not declare (renamed or removed?)", v[i],
+                  name);
     }
     free_list(fn);
     free_list(v);
@@ -329,7 +332,8 @@ Test(man, pages_have_their_header_and_sections)
         if (target) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", MANDIR, target);
-            cr_expect(access(path, R_OK) == 0, "%s links to %s, which does not exist", v[i], target);
+            cr_expect(access(path, R_OK) == 0, "%s links to %s, which does not exist", v[i],
+                      target);
             cr_expect(strchr(text, '\n') == NULL || strchr(text, '\n')[1] == 0,
                       "%s: a link page holds only its .so line", v[i]);
             free(target);
@@ -343,8 +347,8 @@ Test(man, pages_have_their_header_and_sections)
         char ver[64];
         snprintf(ver, sizeof ver, "\"idc %s\"", IDC_VERSION);
         cr_expect(strstr(text, ver) != NULL, "%s: .TH does not say %s", v[i], ver);
-        const char *need3[] = { "NAME", "SYNOPSIS", "DESCRIPTION", "RETURN VALUE", "ERRORS",
-                                "SEE ALSO", NULL };
+        const char *need3[] = { "NAME",   "SYNOPSIS", "DESCRIPTION", "RETURN VALUE",
+                                "ERRORS", "SEE ALSO", NULL };
         const char *need[] = { "NAME", "DESCRIPTION", "SEE ALSO", NULL };
         for (const char *const *s = sec == '3' ? need3 : need; *s; s++) {
             char *body = section(text, *s);
@@ -377,8 +381,8 @@ Test(man, references_to_idc_pages_resolve)
                 continue;
             char path[1024];
             snprintf(path, sizeof path, "%s/man%c/%s.%c", MANDIR, sec, name, sec);
-            cr_expect(access(path, R_OK) == 0, "%s refers to %s(%c), which has no page", v[i],
-                      name, sec);
+            cr_expect(access(path, R_OK) == 0, "%s refers to %s(%c), which has no page", v[i], name,
+                      sec);
         }
         free(text);
     }
@@ -400,9 +404,9 @@ Test(man, error_codes_named_in_pages_exist)
             while (isupper((unsigned char)p[len]) || p[len] == '_')
                 len++;
             if (len == 8)
-                continue;                       /* "IDC_ERR_*" */
+                continue; /* "IDC_ERR_*" */
             char code[64];
-            snprintf(code, sizeof code, "%.*s ", (int)len, p);   /* "IDC_ERR_X " as in the enum */
+            snprintf(code, sizeof code, "%.*s ", (int)len, p); /* "IDC_ERR_X " as in the enum */
             cr_expect(strstr(h, code) != NULL, "%s names %.*s, which idc.h does not define", v[i],
                       (int)len, p);
         }
@@ -444,7 +448,7 @@ Test(man, idlc_page_lists_every_option_of_idlc_help)
         if (len > 3 && line[0] == ' ' && line[1] == ' ' && line[2] == '-') {
             const char *o = line + 2;
             size_t olen = strcspn(o, " [=\n");
-            char esc[128] = "";                /* "-MF" is written "\-MF" in the page */
+            char esc[128] = ""; /* "-MF" is written "\-MF" in the page */
             size_t k = 0;
             for (size_t j = 0; j < olen && k + 3 < sizeof esc; j++) {
                 if (o[j] == '-')
@@ -459,7 +463,8 @@ Test(man, idlc_page_lists_every_option_of_idlc_help)
         }
         line += len + (line[len] == '\n');
     }
-    cr_expect_geq(found, 8, "only %zu options found in idlc --help: has its format changed?", found);
+    cr_expect_geq(found, 8, "only %zu options found in idlc --help: has its format changed?",
+                  found);
     free(page);
     free(help);
 }

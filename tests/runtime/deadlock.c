@@ -16,7 +16,9 @@
 
 #define WAIT 5000
 
-struct stat_sum { long long sub, ok, err, disc, bad, handled, outstanding, backlog, started, held; };
+struct stat_sum {
+    long long sub, ok, err, disc, bad, handled, outstanding, backlog, started, held;
+};
 
 static bool read_stat(const char *file, struct stat_sum *s, char *line, size_t size)
 {
@@ -35,7 +37,11 @@ static bool read_stat(const char *file, struct stat_sum *s, char *line, size_t s
     return true;
 }
 
-struct quiet { const char **files; int n; uint64_t last; };
+struct quiet {
+    const char **files;
+    int n;
+    uint64_t last;
+};
 /* every process idle: nothing outstanding, no backlog, and everything submitted was handled */
 static bool all_quiet(void *arg)
 {
@@ -120,8 +126,8 @@ RTT_TEST(deadlock, symmetric_full_load_finishes, 60)
 RTT_TEST(deadlock, three_stage_stack_full_load_finishes, 60)
 {
     pid_t back = rtt_spawn("rtt_peer", "back", "--serve", "back", "--max-txn", "16", NULL);
-    pid_t mid = rtt_spawn("rtt_peer", "mid", "--serve", "mid", "--connect", "back", "--mode",
-                          "mid", "--max-txn", "64", "--fe-max-txn", "16", NULL);
+    pid_t mid = rtt_spawn("rtt_peer", "mid", "--serve", "mid", "--connect", "back", "--mode", "mid",
+                          "--max-txn", "64", "--fe-max-txn", "16", NULL);
     cr_assert(rtt_wait_file(NULL, "mid", "connect connect", 1, WAIT), "%s", rtt_file_text("mid"));
     pid_t front = rtt_spawn("rtt_peer", "front", "--connect", "mid", "--mode", "load", "--op",
                             "add", "--expect-add", "2", "--load", "64", "--max-txn", "64",

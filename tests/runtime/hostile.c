@@ -45,11 +45,17 @@ static void g_pump(void)
             return;
     }
 }
-static void g_hook(struct rtt_ep *e) { (void)e; g_pump(); }
+static void g_hook(struct rtt_ep *e)
+{
+    (void)e;
+    g_pump();
+}
 
 static int evil_message(struct rtt_ep *e, uint16_t op, const void *p, size_t len)
 {
-    (void)e; (void)op; (void)p;
+    (void)e;
+    (void)op;
+    (void)p;
     evil_msgs++;
     if (len > evil_max_len)
         evil_max_len = len;
@@ -87,7 +93,10 @@ static void good_check_and_down(void)
 /* victim = frontend of the hostile backend "evil"; the hostile service stays, so the victim
  * reconnects and is attacked again: wait for `rounds` disconnects */
 static void victim_frontend_n(const char *attack, int rounds);
-static void victim_frontend(const char *attack) { victim_frontend_n(attack, 1); }
+static void victim_frontend(const char *attack)
+{
+    victim_frontend_n(attack, 1);
+}
 static void victim_frontend_n(const char *attack, int rounds)
 {
     good_up();
@@ -116,8 +125,8 @@ static void victim_frontend_n(const char *attack, int rounds)
     }
     cr_assert(rtt_wait_disconnect(&evil, rounds, WAIT * rounds),
               "%s: hostile peer never disconnected: \"%s\""
-              " (%llu messages delivered)\nlog:\n%s\npeer:\n%s", attack, evil.ev,
-              (unsigned long long)evil_msgs, logbuf.buf, rtt_file_text("evil"));
+              " (%llu messages delivered)\nlog:\n%s\npeer:\n%s",
+              attack, evil.ev, (unsigned long long)evil_msgs, logbuf.buf, rtt_file_text("evil"));
     (void)logged;
     cr_assert_gt(rtt_log_count(&logbuf, IDC_LOG_WARN, "evil"), 0,
                  "%s: disconnected without a logged reason (error or warning):\n%s", attack,
@@ -156,12 +165,30 @@ RTT_TEST(hostile, control_honest_hand_written_peer_connects, 30)
     good_check_and_down();
 }
 
-RTT_TEST(hostile, garbage_frames, 30) { victim_frontend("garbage"); }
-RTT_TEST(hostile, producer_index_beyond_ring, 30) { victim_frontend("badprod"); }
-RTT_TEST(hostile, producer_index_unaligned, 30) { victim_frontend("unaligned"); }
-RTT_TEST(hostile, length_above_max_frame, 30) { victim_frontend("biglen"); }
-RTT_TEST(hostile, length_beyond_published_bytes, 30) { victim_frontend("partial"); }
-RTT_TEST(hostile, unknown_frame_kind, 30) { victim_frontend("badkind"); }
+RTT_TEST(hostile, garbage_frames, 30)
+{
+    victim_frontend("garbage");
+}
+RTT_TEST(hostile, producer_index_beyond_ring, 30)
+{
+    victim_frontend("badprod");
+}
+RTT_TEST(hostile, producer_index_unaligned, 30)
+{
+    victim_frontend("unaligned");
+}
+RTT_TEST(hostile, length_above_max_frame, 30)
+{
+    victim_frontend("biglen");
+}
+RTT_TEST(hostile, length_beyond_published_bytes, 30)
+{
+    victim_frontend("partial");
+}
+RTT_TEST(hostile, unknown_frame_kind, 30)
+{
+    victim_frontend("badkind");
+}
 /* first connection: a frame with a foreign epoch; the next ones replay the previous epoch */
 RTT_TEST(hostile, frame_of_another_epoch, 30)
 {
@@ -170,10 +197,22 @@ RTT_TEST(hostile, frame_of_another_epoch, 30)
     /* the valid frame before the bad one was delivered on each connection */
     cr_assert_geq(evil_msgs, 3u, "%llu valid messages delivered", (unsigned long long)evil_msgs);
 }
-RTT_TEST(hostile, response_to_unknown_transaction, 30) { victim_frontend("txnid"); }
-RTT_TEST(hostile, duplicate_response, 30) { victim_frontend("dupresp"); }
-RTT_TEST(hostile, frames_rewritten_after_publish, 40) { victim_frontend("rewrite"); }
-RTT_TEST(hostile, consumer_lies_about_credit, 30) { victim_frontend("credit"); }
+RTT_TEST(hostile, response_to_unknown_transaction, 30)
+{
+    victim_frontend("txnid");
+}
+RTT_TEST(hostile, duplicate_response, 30)
+{
+    victim_frontend("dupresp");
+}
+RTT_TEST(hostile, frames_rewritten_after_publish, 40)
+{
+    victim_frontend("rewrite");
+}
+RTT_TEST(hostile, consumer_lies_about_credit, 30)
+{
+    victim_frontend("credit");
+}
 
 /* A peer sending legal messages as fast as its credits allow must not capture the victim's
  * thread: dispatch keeps returning and the honest connection in the same context keeps going. */
@@ -197,7 +236,8 @@ RTT_TEST(hostile, flood_within_credit_does_not_starve_other_endpoints, 30)
     }
     uint64_t during = g_ok - ok0;
     cr_log_info("flood: %llu messages from the flooder, %llu honest transactions, longest "
-                "dispatch %llu ms", (unsigned long long)evil_msgs, (unsigned long long)during,
+                "dispatch %llu ms",
+                (unsigned long long)evil_msgs, (unsigned long long)during,
                 (unsigned long long)worst);
     cr_assert_gt(evil_msgs, 0u, "the flood never arrived: %s", rtt_file_text("evil"));
     cr_assert_lt(worst, 500u, "one dispatch call lasted %llu ms under a legal flood",
@@ -218,29 +258,59 @@ static void welcome_lie(const char *attack)
     rtt_spawn("rtt_hostile", "evil", "--role", "backend", "--name", "evil", "--attack", attack,
               NULL);
     rtt_ep_create(&evil, ctx, IDC_ROLE_FRONTEND, "evil", NULL);
-    RTT_DISPATCH_WHILE(ctx, rtt_file_count("evil", "refused") + rtt_file_count("evil", "accepted")
-                               + evil.n_connect == 0, WAIT);
+    RTT_DISPATCH_WHILE(ctx,
+                       rtt_file_count("evil", "refused") + rtt_file_count("evil", "accepted") +
+                               evil.n_connect ==
+                           0,
+                       WAIT);
     rtt_pump(ctx, 300);
     cr_assert_eq(evil.n_connect, 0, "%s: the victim connected over a lying WELCOME: %s", attack,
                  rtt_file_text("evil"));
     cr_assert_eq(rtt_file_count("evil", "accepted-lie"), 0, "%s: victim sent READY: %s", attack,
                  rtt_file_text("evil"));
-    cr_assert_gt(rtt_log_count(&logbuf, IDC_LOG_WARN, "evil"), 0, "%s: nothing logged:\n%s",
-                 attack, logbuf.buf);
+    cr_assert_gt(rtt_log_count(&logbuf, IDC_LOG_WARN, "evil"), 0, "%s: nothing logged:\n%s", attack,
+                 logbuf.buf);
     cr_log_info("%s: %s", attack, logbuf.buf);
     cr_assert(rtt_ep_destroy(&evil, WAIT));
     good_check_and_down();
 }
 
-RTT_TEST(hostile, welcome_unsealed_memfd, 30) { welcome_lie("w-unsealed"); }
-RTT_TEST(hostile, welcome_memfd_smaller_than_rings, 30) { welcome_lie("w-small"); }
-RTT_TEST(hostile, welcome_bad_ring_size, 30) { welcome_lie("w-ringsize"); }
-RTT_TEST(hostile, welcome_ring_larger_than_memfd, 30) { welcome_lie("w-bigring"); }
-RTT_TEST(hostile, welcome_frame_above_request, 30) { welcome_lie("w-frame"); }
-RTT_TEST(hostile, welcome_credits_above_request, 30) { welcome_lie("w-credits"); }
-RTT_TEST(hostile, welcome_epoch_zero, 30) { welcome_lie("w-epoch0"); }
-RTT_TEST(hostile, welcome_version_never_offered, 30) { welcome_lie("w-version"); }
-RTT_TEST(hostile, welcome_without_descriptors, 30) { welcome_lie("w-nofds"); }
+RTT_TEST(hostile, welcome_unsealed_memfd, 30)
+{
+    welcome_lie("w-unsealed");
+}
+RTT_TEST(hostile, welcome_memfd_smaller_than_rings, 30)
+{
+    welcome_lie("w-small");
+}
+RTT_TEST(hostile, welcome_bad_ring_size, 30)
+{
+    welcome_lie("w-ringsize");
+}
+RTT_TEST(hostile, welcome_ring_larger_than_memfd, 30)
+{
+    welcome_lie("w-bigring");
+}
+RTT_TEST(hostile, welcome_frame_above_request, 30)
+{
+    welcome_lie("w-frame");
+}
+RTT_TEST(hostile, welcome_credits_above_request, 30)
+{
+    welcome_lie("w-credits");
+}
+RTT_TEST(hostile, welcome_epoch_zero, 30)
+{
+    welcome_lie("w-epoch0");
+}
+RTT_TEST(hostile, welcome_version_never_offered, 30)
+{
+    welcome_lie("w-version");
+}
+RTT_TEST(hostile, welcome_without_descriptors, 30)
+{
+    welcome_lie("w-nofds");
+}
 
 /* ------------------------------------------------------------------ victim = backend */
 static struct rtt_ep be;
@@ -257,8 +327,10 @@ static void victim_backend_serves_honest_peer(int connects_before)
 {
     pid_t f = rtt_spawn("rtt_peer", "honest", "--connect", "svc", "--mode", "load", "--load", "8",
                         NULL);
-    cr_assert(rtt_wait_connect(&be, connects_before + 1, WAIT), "honest frontend refused: \"%s\"\n"
-              "log:\n%s\n%s", be.ev, logbuf.buf, rtt_file_text("honest"));
+    cr_assert(rtt_wait_connect(&be, connects_before + 1, WAIT),
+              "honest frontend refused: \"%s\"\n"
+              "log:\n%s\n%s",
+              be.ev, logbuf.buf, rtt_file_text("honest"));
     uint64_t n0 = be.n_txns;
     RTT_DISPATCH_WHILE(ctx, be.n_txns < n0 + 100, WAIT);
     cr_assert_geq(be.n_txns, n0 + 100);
@@ -274,8 +346,8 @@ RTT_TEST(hostile, control_honest_hand_written_frontend, 30)
     victim_backend_up();
     rtt_spawn("rtt_hostile", "evil", "--role", "frontend", "--name", "svc", "--attack", "fhonest",
               NULL);
-    cr_assert(rtt_wait_file(ctx, "evil", "result ", 1, WAIT), "%s\nlog:\n%s",
-              rtt_file_text("evil"), logbuf.buf);
+    cr_assert(rtt_wait_file(ctx, "evil", "result ", 1, WAIT), "%s\nlog:\n%s", rtt_file_text("evil"),
+              logbuf.buf);
     cr_assert_eq(rtt_file_count("evil", "result ok"), 1, "%s", rtt_file_text("evil"));
     cr_assert(rtt_wait_disconnect(&be, 1, WAIT));
     victim_backend_serves_honest_peer(1);
@@ -284,12 +356,12 @@ RTT_TEST(hostile, control_honest_hand_written_frontend, 30)
 RTT_TEST(hostile, malformed_handshakes_refused, 60)
 {
     victim_backend_up();
-    rtt_spawn("rtt_hostile", "evil", "--role", "frontend", "--name", "svc", "--attack",
-              "handshake", NULL);
+    rtt_spawn("rtt_hostile", "evil", "--role", "frontend", "--name", "svc", "--attack", "handshake",
+              NULL);
     cr_assert(rtt_wait_file(ctx, "evil", "done", 1, 30000), "%s\nlog:\n%s", rtt_file_text("evil"),
               logbuf.buf);
-    static const char *must_refuse[] = { "short", "magic", "name", "range", "inverted", "huge",
-                                         "ready-first" };
+    static const char *must_refuse[] = { "short",    "magic", "name",       "range",
+                                         "inverted", "huge",  "ready-first" };
     for (size_t i = 0; i < sizeof must_refuse / sizeof must_refuse[0]; i++) {
         char prefix[64], line[512];
         snprintf(prefix, sizeof prefix, "reply case=%s ", must_refuse[i]);
@@ -341,8 +413,10 @@ RTT_TEST(hostile, frontend_floods_requests_beyond_credit, 30)
     rtt_spawn("rtt_hostile", "evil", "--role", "frontend", "--name", "svc", "--attack", "reqflood",
               NULL);
     cr_assert(rtt_wait_connect(&be, 1, WAIT), "log:\n%s\n%s", logbuf.buf, rtt_file_text("evil"));
-    cr_assert(rtt_wait_disconnect(&be, 1, WAIT), "requests beyond the credit accepted (%d held)\n"
-              "log:\n%s\n%s", be.n_held, logbuf.buf, rtt_file_text("evil"));
+    cr_assert(rtt_wait_disconnect(&be, 1, WAIT),
+              "requests beyond the credit accepted (%d held)\n"
+              "log:\n%s\n%s",
+              be.n_held, logbuf.buf, rtt_file_text("evil"));
     cr_assert_gt(rtt_log_count(&logbuf, IDC_LOG_WARN, "svc"), 0, "no reason logged:\n%s",
                  logbuf.buf);
     cr_assert(rtt_wait_file(ctx, "evil", "closed", 1, WAIT), "%s", rtt_file_text("evil"));

@@ -51,8 +51,16 @@ static void pump(void)
         n_sub++;
     }
 }
-static void on_writable(struct rtt_ep *e) { (void)e; pump(); }
-static void on_connect(struct rtt_ep *e) { (void)e; pump(); }
+static void on_writable(struct rtt_ep *e)
+{
+    (void)e;
+    pump();
+}
+static void on_connect(struct rtt_ep *e)
+{
+    (void)e;
+    pump();
+}
 
 RTT_TEST(kill, kill9_backend_mid_transfer, 60)
 {
@@ -106,14 +114,21 @@ RTT_TEST(kill, kill9_backend_mid_transfer, 60)
     idc_context_destroy(ctx);
 }
 
-struct held_wait { struct rtt_ep *e; int n; uint64_t txns; };
+struct held_wait {
+    struct rtt_ep *e;
+    int n;
+    uint64_t txns;
+};
 static bool busy_enough(void *arg)
 {
     struct held_wait *w = arg;
     return w->e->n_held >= w->n && w->e->n_txns >= w->txns;
 }
 
-struct ok_wait { const char *file; long long ok; };
+struct ok_wait {
+    const char *file;
+    long long ok;
+};
 static bool fe_ok(struct ok_wait *w)
 {
     char line[512];
@@ -154,7 +169,8 @@ RTT_TEST(kill, kill9_frontend_mid_transfer, 60)
     st = rtt_stop(fe2, SIGTERM, ctx, WAIT);
     cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", rtt_file_text("fe2"));
     char line[512];
-    cr_assert(rtt_file_last("fe2", "stat ", line, sizeof line), "no stat line: %s", rtt_file_text("fe2"));
+    cr_assert(rtt_file_last("fe2", "stat ", line, sizeof line), "no stat line: %s",
+              rtt_file_text("fe2"));
     cr_assert_geq(rtt_field(line, "ok"), 300, "handled here %llu; peer: %s",
                   (unsigned long long)(be.n_txns - n0), rtt_file_text("fe2"));
     cr_assert_eq(rtt_field(line, "bad"), 0, "%s", rtt_file_text("fe2"));
@@ -168,8 +184,15 @@ RTT_TEST(kill, kill9_frontend_mid_transfer, 60)
 /* Requests held across a disconnect and completed only after the next connect: the completion
  * reports IDC_ERR_DISCONNECTED and nothing reaches the new connection (the frontend checks the
  * generation and sequence in every result). */
-struct held_n { struct rtt_ep *e; int n; };
-static bool held_n(void *arg) { struct held_n *h = arg; return h->e->n_held >= h->n; }
+struct held_n {
+    struct rtt_ep *e;
+    int n;
+};
+static bool held_n(void *arg)
+{
+    struct held_n *h = arg;
+    return h->e->n_held >= h->n;
+}
 
 RTT_TEST(kill, late_completion_after_reconnect_is_dropped, 30)
 {

@@ -8,8 +8,14 @@
 
 #define WAIT 5000
 
-static bool disappeared(void *arg) { return ((struct rtt_ep *)arg)->n_disappear > 0; }
-static bool appeared2(void *arg) { return ((struct rtt_ep *)arg)->n_appear >= 2; }
+static bool disappeared(void *arg)
+{
+    return ((struct rtt_ep *)arg)->n_disappear > 0;
+}
+static bool appeared2(void *arg)
+{
+    return ((struct rtt_ep *)arg)->n_appear >= 2;
+}
 
 /* The frontend is created before the service exists; the backend comes, goes (graceful
  * destroy), comes back; then the frontend is destroyed. Both sides record the order. */
@@ -26,7 +32,8 @@ RTT_TEST(lifecycle, order_both_sides, 30)
     cr_assert_str_empty(fe.ev, "callbacks before the service exists: \"%s\"", fe.ev);
 
     pid_t be = rtt_spawn("rtt_peer", "be1", "--serve", "svc", "--id", "1", NULL);
-    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "no connect; events \"%s\"; log:\n%s", fe.ev, log.buf);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "no connect; events \"%s\"; log:\n%s", fe.ev,
+              log.buf);
     cr_assert_str_eq(fe.ev, "AC");
     cr_assert_eq(idc_endpoint_version(&fe.ep), 1u);
     cr_assert_eq(idc_endpoint_state(&fe.ep), IDC_EP_CONNECTED);
@@ -103,7 +110,8 @@ RTT_TEST(lifecycle, destroy_waits_for_disconnect_done, 30)
     idc_endpoint_destroy(&fe.ep, NULL);
     cr_assert(rtt_wait_disconnect(&fe, 1, WAIT), "no disconnect after destroy: \"%s\"", fe.ev);
     cr_assert_eq(fe.outstanding_at_disconnect, 0,
-                 "%d transactions still outstanding when disconnect ran", fe.outstanding_at_disconnect);
+                 "%d transactions still outstanding when disconnect ran",
+                 fe.outstanding_at_disconnect);
     for (int i = 0; i < 10; i++) {
         cr_assert_eq(t[i].calls, 1, "txn %d done calls %d", i, t[i].calls);
         cr_assert_eq(t[i].status, IDC_ERR_DISCONNECTED, "txn %d status %d", i, t[i].status);
@@ -125,8 +133,7 @@ RTT_TEST(lifecycle, destroy_waits_for_disconnect_done, 30)
     idc_endpoint_disconnect_done(&fe.ep);
     /* destroy(NULL done): wait until the endpoint is unused */
     RTT_DISPATCH_WHILE(ctx, idc_endpoint_state(&fe.ep) != IDC_EP_UNUSED, WAIT);
-    cr_assert_eq(idc_endpoint_state(&fe.ep), IDC_EP_UNUSED, "state %d",
-                 idc_endpoint_state(&fe.ep));
+    cr_assert_eq(idc_endpoint_state(&fe.ep), IDC_EP_UNUSED, "state %d", idc_endpoint_state(&fe.ep));
     cr_assert(rtt_wait_file(ctx, "be", "disconnect serve", 1, WAIT), "%s", rtt_file_text("be"));
 
     /* storage reusable for a new connection */
@@ -184,8 +191,14 @@ RTT_TEST(lifecycle, backend_side_cycles_match_peer, 30)
 RTT_TEST(lifecycle, bad_address_never_connects_and_logs, 30)
 {
     static const char *bad[] = {
-        "bogus:svc", "=svc-without-transport", "=", "shm:", "shm:bad/name", "shm:bad name",
-        "shm:..", "shm:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "bogus:svc",
+        "=svc-without-transport",
+        "=",
+        "shm:",
+        "shm:bad/name",
+        "shm:bad name",
+        "shm:..",
+        "shm:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     struct rtt_log log = { 0 };
     struct idc_context *ctx = rtt_ctx(&log);
@@ -250,7 +263,10 @@ RTT_TEST(lifecycle, bad_config_is_dead_and_logged, 20)
 /* A local idc_endpoint_disconnect is a disconnect/connect cycle on both sides; callbacks never
  * run outside dispatch; dispatch refuses to nest; the context fd wakes an outside poll loop. */
 static int nested_rc = 1;
-static void nest(struct rtt_ep *e) { nested_rc = idc_context_dispatch(e->ctx, 0); }
+static void nest(struct rtt_ep *e)
+{
+    nested_rc = idc_context_dispatch(e->ctx, 0);
+}
 
 RTT_TEST(lifecycle, local_disconnect_cycles_both_sides, 30)
 {
@@ -288,7 +304,8 @@ RTT_TEST(lifecycle, local_disconnect_cycles_both_sides, 30)
     cr_assert(rtt_wait_disconnect(&fe, 1, WAIT));
     cr_assert_eq(h.calls, 1);
     cr_assert_eq(h.status, IDC_ERR_DISCONNECTED);
-    cr_assert(rtt_wait_connect(&fe, 2, WAIT), "no reconnect after a local disconnect: \"%s\"", fe.ev);
+    cr_assert(rtt_wait_connect(&fe, 2, WAIT), "no reconnect after a local disconnect: \"%s\"",
+              fe.ev);
     cr_assert(rtt_wait_file(ctx, "be", "disconnect serve", 1, WAIT), "%s", rtt_file_text("be"));
     cr_assert(rtt_wait_file(ctx, "be", "connect serve", 2, WAIT), "%s", rtt_file_text("be"));
     cr_assert_str_eq(fe.ev, "ACDC");
@@ -307,14 +324,18 @@ RTT_TEST(lifecycle, backend_serves_one_connection_at_a_time, 30)
     static struct rtt_ep be;
     rtt_ep_create(&be, ctx, IDC_ROLE_BACKEND, "svc", NULL);
     rtt_pump(ctx, 50);
-    pid_t f1 = rtt_spawn("rtt_peer", "f1", "--connect", "svc", "--mode", "load", "--load", "2", NULL);
+    pid_t f1 = rtt_spawn("rtt_peer", "f1", "--connect", "svc", "--mode", "load", "--load", "2",
+                         NULL);
     cr_assert(rtt_wait_connect(&be, 1, WAIT), "log:\n%s", log.buf);
     cr_assert(rtt_wait_file(ctx, "f1", "connect connect", 1, WAIT));
-    pid_t f2 = rtt_spawn("rtt_peer", "f2", "--connect", "svc", "--mode", "load", "--load", "2", NULL);
+    pid_t f2 = rtt_spawn("rtt_peer", "f2", "--connect", "svc", "--mode", "load", "--load", "2",
+                         NULL);
     cr_assert(rtt_wait_file(ctx, "f2", "ready", 1, WAIT));
     rtt_pump(ctx, 500);
-    cr_assert_eq(rtt_file_count("f2", "connect "), 0, "second frontend connected while the first "
-                 "was: %s", rtt_file_text("f2"));
+    cr_assert_eq(rtt_file_count("f2", "connect "), 0,
+                 "second frontend connected while the first "
+                 "was: %s",
+                 rtt_file_text("f2"));
     cr_assert_eq(be.n_connect, 1);
     int st = rtt_stop(f1, SIGTERM, ctx, WAIT);
     cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -328,7 +349,10 @@ RTT_TEST(lifecycle, backend_serves_one_connection_at_a_time, 30)
 }
 
 /* destroy called from inside the endpoint's own connect callback */
-static void destroy_in_connect(struct rtt_ep *e) { idc_endpoint_destroy(&e->ep, NULL); }
+static void destroy_in_connect(struct rtt_ep *e)
+{
+    idc_endpoint_destroy(&e->ep, NULL);
+}
 
 RTT_TEST(lifecycle, destroy_from_inside_a_callback, 30)
 {
@@ -354,7 +378,11 @@ RTT_TEST(lifecycle, destroy_from_inside_a_callback, 30)
 /* idc_context_destroy with a live connection and work in flight: no callbacks afterwards, the
  * peer sees a disconnect, and (SAN build) nothing is touched after free. */
 static int cb_after_destroy;
-static void count_done(struct rtt_txn *t) { (void)t; cb_after_destroy++; }
+static void count_done(struct rtt_txn *t)
+{
+    (void)t;
+    cb_after_destroy++;
+}
 
 RTT_TEST(lifecycle, context_destroy_with_live_connection, 30)
 {

@@ -8,13 +8,16 @@
 
 #define WAIT 5000
 
-struct pair { const char *fe, *be; uint32_t want; };
+struct pair {
+    const char *fe, *be;
+    uint32_t want;
+};
 
 RTT_TEST(proto, negotiation_picks_highest_common_version, 60)
 {
     static const struct pair pairs[] = {
-        { "v13", "v12", 2 }, { "v12", "v13", 2 }, { "v13", "v24", 3 }, { "v24", "v13", 3 },
-        { "v13", "v13", 3 }, { "v3only", "v13", 3 }, { "v1", "v13", 1 }, { "v24", "v24", 4 },
+        { "v13", "v12", 2 }, { "v12", "v13", 2 },    { "v13", "v24", 3 }, { "v24", "v13", 3 },
+        { "v13", "v13", 3 }, { "v3only", "v13", 3 }, { "v1", "v13", 1 },  { "v24", "v24", 4 },
     };
     struct rtt_log log = { 0 };
     struct idc_context *ctx = rtt_ctx(&log);

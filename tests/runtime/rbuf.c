@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#define WAIT 5000
+#define WAIT   5000
 #define BUFLEN 65536
 
 static struct idc_context *ctx;
@@ -15,7 +15,10 @@ static struct rtt_ep fe;
 static pid_t pb, pc;
 static uint32_t tag;
 
-static void xfer_status(void *arg, int status) { *(int *)arg = status; }
+static void xfer_status(void *arg, int status)
+{
+    *(int *)arg = status;
+}
 
 static void up(void)
 {
@@ -49,8 +52,9 @@ static int via_c(const struct idc_rbuf *rb, uint32_t action, uint64_t off, uint6
     m.seed = seed;
     m.hops = 1;
     int rc;
-    for (int i = 0; i < 100 && (rc = idc_send_message(&fe.ep, RTT_OP_RBUF, &m, sizeof m)) ==
-                                   IDC_ERR_AGAIN; i++)
+    for (int i = 0;
+         i < 100 && (rc = idc_send_message(&fe.ep, RTT_OP_RBUF, &m, sizeof m)) == IDC_ERR_AGAIN;
+         i++)
         idc_context_dispatch(ctx, 10);
     cr_assert_eq(rc, 0, "send: %s", idc_strerror(rc));
     char prefix[64], line[512];
@@ -126,7 +130,8 @@ RTT_TEST(rbuf, forward_a_b_c_transfer_then_revoke, 60)
     struct idc_rbuf rb2;
     cr_assert_eq(idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ, &rb2), IDC_ERR_INVAL);
     cr_assert_eq(idc_buffer_register(ctx, mem, BUFLEN, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb2), 0);
-    cr_assert(memcmp(rb2.key, rb.key, 16) != 0 || rb2.id != rb.id || rb2.generation != rb.generation,
+    cr_assert(memcmp(rb2.key, rb.key, 16) != 0 || rb2.id != rb.id ||
+                  rb2.generation != rb.generation,
               "re-registration reuses the old capability");
     rc = via_c(&rb2, RTT_RBUF_READ, 0, 1024, 3, data, sizeof data);
     cr_assert_eq(rc, 0);
@@ -242,10 +247,10 @@ RTT_TEST(rbuf, wire_form_round_trip_and_validation, 10)
     cr_assert_eq(memcmp(back.key, rb.key, 16), 0);
     uint8_t bad[IDC_RBUF_WIRE_SIZE];
     memcpy(bad, w, sizeof bad);
-    bad[24] = 4;   /* unknown right */
+    bad[24] = 4; /* unknown right */
     cr_assert_eq(idc_rbuf_decode(&back, bad), IDC_ERR_PROTO);
     memcpy(bad, w, sizeof bad);
-    bad[29] = 1;   /* reserved word */
+    bad[29] = 1; /* reserved word */
     cr_assert_eq(idc_rbuf_decode(&back, bad), IDC_ERR_PROTO);
 }
 
@@ -300,8 +305,8 @@ RTT_TEST(rbuf, buffer_service_refuses_forgeries_and_keeps_read_only, 30)
               rtt_file_text("evil"));
     cr_assert_eq(rtt_field(line, "status"), 0, "%s", line);
     cr_assert_eq(rtt_field(line, "nfd"), 2, "%s", line);
-    cr_assert_not_null(strstr(line, "write_map=refused"), "read-only descriptor mapped writable: %s",
-                       line);
+    cr_assert_not_null(strstr(line, "write_map=refused"),
+                       "read-only descriptor mapped writable: %s", line);
     static const char *forged[] = { "badkey", "escalate", "biglen", "stalegen", "badid" };
     for (size_t i = 0; i < 5; i++) {
         char prefix[64];
@@ -317,8 +322,10 @@ RTT_TEST(rbuf, buffer_service_refuses_forgeries_and_keeps_read_only, 30)
         cr_assert_eq(mem[i], rtt_pattern(4, i), "read-only registration written at byte %zu (%s)",
                      i, rtt_file_text("evil"));
     cr_assert(rtt_file_last("evil", "mapreq case=genuine ", line, sizeof line));
-    cr_assert_null(strstr(line, "reopen_rw=wrote"), "read-only reference turned writable by "
-                   "re-opening the descriptor: %s", line);
+    cr_assert_null(strstr(line, "reopen_rw=wrote"),
+                   "read-only reference turned writable by "
+                   "re-opening the descriptor: %s",
+                   line);
     cr_assert_null(strstr(line, "pwrite=wrote"), "read-only reference written with pwrite: %s",
                    line);
     cr_assert_null(strstr(line, "shrink=ok"), "holder shrank the owner's memory: %s", line);
@@ -371,7 +378,8 @@ RTT_TEST(rbuf, owner_killed_transfers_fail_disconnected, 30)
     /* 1 MiB both ways */
     static uint8_t buf[1 << 20];
     int st = 1;
-    cr_assert_eq(idc_receive_from_remote_buffer(c, &offered, 0, buf, sizeof buf, xfer_status, &st), 0);
+    cr_assert_eq(idc_receive_from_remote_buffer(c, &offered, 0, buf, sizeof buf, xfer_status, &st),
+                 0);
     RTT_DISPATCH_WHILE(c, st == 1, WAIT);
     cr_assert_eq(st, 0, "read: %s", idc_strerror(st));
     for (size_t i = 0; i < sizeof buf; i++)

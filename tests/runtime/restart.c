@@ -17,16 +17,16 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#define WAIT 5000
+#define WAIT     5000
 #define RESTARTS 100
-#define WINDOW 32
+#define WINDOW   32
 
 static struct idc_context *ctx;
 static struct rtt_ep fe;
 static struct rtt_txn slot[WINDOW];
 static uint64_t gen, seqno;
-static uint32_t instance;          /* announced by HELLO on the current connection */
-static uint64_t hello_gen;         /* generation the last HELLO arrived in */
+static uint32_t instance;  /* announced by HELLO on the current connection */
+static uint64_t hello_gen; /* generation the last HELLO arrived in */
 static uint64_t n_sub, n_ok, n_disc, n_other, n_stale, n_nohello, n_ok_gen;
 static char first_problem[256];
 
@@ -145,7 +145,9 @@ static int on_message(struct rtt_ep *e, uint16_t op, const void *p, size_t len)
     return 0;
 }
 
-struct progress { uint64_t gen, ok; };
+struct progress {
+    uint64_t gen, ok;
+};
 static bool progressed(void *arg)
 {
     struct progress *p = arg;
@@ -171,10 +173,11 @@ RTT_TEST(restart, backend_restarted_100_times_under_load, 240)
         /* connection 1 of this process: traffic, then the backend drops it by itself */
         expect_connects++;
         struct progress pr = { (uint64_t)expect_connects, 20 };
-        cr_assert(rtt_until(ctx, progressed, &pr, WAIT),
-                  "restart %d: no progress (connects %d, gen %llu, ok %llu) %s\nlog:\n%s\npeer:\n%s",
-                  i, fe.n_connect, (unsigned long long)gen, (unsigned long long)n_ok_gen,
-                  first_problem, log.buf, rtt_file_text(out));
+        cr_assert(
+            rtt_until(ctx, progressed, &pr, WAIT),
+            "restart %d: no progress (connects %d, gen %llu, ok %llu) %s\nlog:\n%s\npeer:\n%s", i,
+            fe.n_connect, (unsigned long long)gen, (unsigned long long)n_ok_gen, first_problem,
+            log.buf, rtt_file_text(out));
         cr_assert_eq(idc_send_message(&fe.ep, RTT_OP_DROP, NULL, 0), 0);
         cr_assert(rtt_wait_disconnect(&fe, expect_connects, WAIT), "restart %d: drop", i);
         /* connection 2 of this process */
@@ -225,7 +228,11 @@ RTT_TEST(restart, backend_restarted_100_times_under_load, 240)
  * times (kill -9 / graceful alternately) while it keeps its window full, 2 of it held here.
  * Each restart is exactly one connect/disconnect cycle on both sides; the held requests of a
  * dead connection complete here without harm; every frontend process saw only correct results. */
-struct handled { struct rtt_ep *e; uint64_t n; int held; };
+struct handled {
+    struct rtt_ep *e;
+    uint64_t n;
+    int held;
+};
 static bool handled_enough(void *arg)
 {
     struct handled *h = arg;
@@ -244,7 +251,8 @@ RTT_TEST(restart, frontend_restarted_50_times_under_load, 180)
         snprintf(out, sizeof out, "fe%d", i);
         pid_t fe = rtt_spawn("rtt_peer", out, "--connect", "svc", "--mode", "load", "--load", "16",
                              "--hold", "2", NULL);
-        cr_assert(rtt_wait_connect(&be, i, WAIT), "restart %d: \"%s\"\nlog:\n%s", i, be.ev, log.buf);
+        cr_assert(rtt_wait_connect(&be, i, WAIT), "restart %d: \"%s\"\nlog:\n%s", i, be.ev,
+                  log.buf);
         struct handled h = { &be, be.n_txns + 30, 2 };
         cr_assert(rtt_until(c, handled_enough, &h, WAIT), "restart %d: handled %llu, held %d", i,
                   (unsigned long long)be.n_txns, be.n_held);

@@ -28,48 +28,49 @@
 /* ------------------------------------------------------------------ opcodes */
 enum rtt_opcode {
     /* transactions (frontend -> backend) */
-    RTT_OP_ECHO     = 1,   /* result = payload */
-    RTT_OP_FAIL     = 2,   /* payload u32 code: completes with application status code */
-    RTT_OP_HOLD     = 3,   /* held by the server until RTT_OP_RELEASE; then result = payload */
-    RTT_OP_STAMP    = 4,   /* struct rtt_stamp: server fills instance and returns it */
-    RTT_OP_ADD      = 5,   /* u64 v: result u64 v + 1 */
-    RTT_OP_BADPROTO = 6,   /* server reports a protocol error on it */
-    RTT_OP_CHAIN    = 7,   /* struct rtt_chain: replied at once; spawns depth-1 the other way */
-    RTT_OP_BIG      = 8,   /* result is max_frame bytes of pattern */
+    RTT_OP_ECHO = 1,     /* result = payload */
+    RTT_OP_FAIL = 2,     /* payload u32 code: completes with application status code */
+    RTT_OP_HOLD = 3,     /* held by the server until RTT_OP_RELEASE; then result = payload */
+    RTT_OP_STAMP = 4,    /* struct rtt_stamp: server fills instance and returns it */
+    RTT_OP_ADD = 5,      /* u64 v: result u64 v + 1 */
+    RTT_OP_BADPROTO = 6, /* server reports a protocol error on it */
+    RTT_OP_CHAIN = 7,    /* struct rtt_chain: replied at once; spawns depth-1 the other way */
+    RTT_OP_BIG = 8,      /* result is max_frame bytes of pattern */
     /* one-way messages */
-    RTT_OP_RELEASE  = 20,  /* complete every held request */
-    RTT_OP_PING     = 21,  /* answered by RTT_OP_PONG with the same payload */
-    RTT_OP_PONG     = 22,
-    RTT_OP_HELLO    = 23,  /* struct rtt_hello: sent by a backend on connect */
-    RTT_OP_SINK     = 24,  /* counted and dropped */
-    RTT_OP_RBUF     = 25,  /* struct rtt_rbuf_msg: forward it (hops > 0) or transfer */
-    RTT_OP_DROP     = 26,  /* the receiver takes the connection down (idc_endpoint_disconnect) */
+    RTT_OP_RELEASE = 20, /* complete every held request */
+    RTT_OP_PING = 21,    /* answered by RTT_OP_PONG with the same payload */
+    RTT_OP_PONG = 22,
+    RTT_OP_HELLO = 23, /* struct rtt_hello: sent by a backend on connect */
+    RTT_OP_SINK = 24,  /* counted and dropped */
+    RTT_OP_RBUF = 25,  /* struct rtt_rbuf_msg: forward it (hops > 0) or transfer */
+    RTT_OP_DROP = 26,  /* the receiver takes the connection down (idc_endpoint_disconnect) */
 };
 
 /* RTT_OP_RBUF: a remote buffer reference travelling through peers. Each hop decrements hops
  * and forwards the message on its other endpoint; the last one performs the action and
  * reports "rbuf tag=T status=S data=ok|bad|none" in its event file. */
 enum rtt_rbuf_action {
-    RTT_RBUF_READ = 1, RTT_RBUF_WRITE = 2,
-    RTT_RBUF_OFFER = 3,   /* register len bytes of pattern(seed) with rights = offset; the
+    RTT_RBUF_READ = 1,
+    RTT_RBUF_WRITE = 2,
+    RTT_RBUF_OFFER = 3, /* register len bytes of pattern(seed) with rights = offset; the
                              reference comes back in an RTT_OP_RBUF message (action 0) */
 };
 struct rtt_rbuf_msg {
-    uint8_t  wire[IDC_RBUF_WIRE_SIZE];
+    uint8_t wire[IDC_RBUF_WIRE_SIZE];
     uint32_t tag;
     uint32_t action;
     uint64_t offset;
     uint64_t len;
-    uint64_t seed;     /* data pattern: rtt_pattern(seed, offset + i) */
+    uint64_t seed; /* data pattern: rtt_pattern(seed, offset + i) */
     uint32_t hops;
     uint32_t pad;
 };
 
 struct rtt_stamp {
-    uint64_t gen;        /* client's connection generation at submit */
-    uint64_t seq;        /* client's sequence number */
-    uint32_t instance;   /* filled by the server: its instance id */
-    uint32_t magic;      /* RTT_STAMP_MAGIC */
+    uint64_t gen;      /* client's connection generation at submit */
+    uint64_t seq;      /* client's sequence number */
+    uint32_t instance; /* filled by the server: its instance id */
+    uint32_t magic;    /* RTT_STAMP_MAGIC */
 };
 #define RTT_STAMP_MAGIC 0x5354414du
 
@@ -80,16 +81,22 @@ struct rtt_hello {
 
 struct rtt_chain {
     uint32_t depth;
-    uint32_t origin;     /* who started the chain */
-    uint64_t chain;      /* chain id */
+    uint32_t origin; /* who started the chain */
+    uint64_t chain;  /* chain id */
 };
 
 /* ------------------------------------------------------------------ protocol variants */
 static const uint64_t rtt_hashes[] RTT_UNUSED = {
-    0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull, 0x2545f4914f6cdd1dull,
+    0x9e3779b97f4a7c15ull,
+    0xbf58476d1ce4e5b9ull,
+    0x94d049bb133111ebull,
+    0x2545f4914f6cdd1dull,
 };
 static const uint64_t rtt_other_hashes[] RTT_UNUSED = {
-    0x0123456789abcdefull, 0xfedcba9876543210ull, 0x1111111111111111ull, 0x2222222222222222ull,
+    0x0123456789abcdefull,
+    0xfedcba9876543210ull,
+    0x1111111111111111ull,
+    0x2222222222222222ull,
 };
 
 #define RTT_MAX_FRAME 4096u
@@ -125,10 +132,16 @@ static const struct idc_protocol rtt_proto_v3only RTT_UNUSED = {
 
 static inline const struct idc_protocol *rtt_proto_by_name(const char *name)
 {
-    static const struct { const char *n; const struct idc_protocol *p; } tab[] = {
-        { "v1", &rtt_proto },           { "v13", &rtt_proto_v13 },
-        { "v12", &rtt_proto_v12 },      { "v24", &rtt_proto_v24 },
-        { "badhash", &rtt_proto_badhash }, { "othername", &rtt_proto_othername },
+    static const struct {
+        const char *n;
+        const struct idc_protocol *p;
+    } tab[] = {
+        { "v1", &rtt_proto },
+        { "v13", &rtt_proto_v13 },
+        { "v12", &rtt_proto_v12 },
+        { "v24", &rtt_proto_v24 },
+        { "badhash", &rtt_proto_badhash },
+        { "othername", &rtt_proto_othername },
         { "v3only", &rtt_proto_v3only },
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)

@@ -19,8 +19,8 @@ static void up(const char *max_txn, const char *max_msg, const struct rtt_ep_opt
     memset(&logbuf, 0, sizeof logbuf);
     memset(&fe, 0, sizeof fe);
     ctx = rtt_ctx(&logbuf);
-    be = rtt_spawn("rtt_peer", "be", "--serve", "svc", "--max-txn", max_txn, "--max-msg",
-                   max_msg, "--spin", peer_spin, NULL);
+    be = rtt_spawn("rtt_peer", "be", "--serve", "svc", "--max-txn", max_txn, "--max-msg", max_msg,
+                   "--spin", peer_spin, NULL);
     rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "svc", o);
     cr_assert(rtt_wait_connect(&fe, 1, WAIT), "no connect; log:\n%s\npeer:\n%s", logbuf.buf,
               rtt_file_text("be"));
@@ -40,8 +40,14 @@ static void down(void)
 #define N_RT 3000
 static struct rtt_txn rt[64];
 static int rt_next, rt_done, rt_bad;
-static uint8_t rt_payload(int seq, size_t i) { return rtt_pattern((uint64_t)seq, i); }
-static size_t rt_len(int seq) { return (size_t)((seq * 131) % (RTT_MAX_FRAME + 1)); }
+static uint8_t rt_payload(int seq, size_t i)
+{
+    return rtt_pattern((uint64_t)seq, i);
+}
+static size_t rt_len(int seq)
+{
+    return (size_t)((seq * 131) % (RTT_MAX_FRAME + 1));
+}
 
 static void rt_submit(struct rtt_txn *t);
 static void rt_on_done(struct rtt_txn *t)
@@ -76,7 +82,11 @@ static void rt_submit(struct rtt_txn *t)
         cr_assert_eq(rc, IDC_ERR_AGAIN, "submit: %s", idc_strerror(rc));
 }
 
-static bool rt_finished(void *arg) { (void)arg; return rt_done == N_RT; }
+static bool rt_finished(void *arg)
+{
+    (void)arg;
+    return rt_done == N_RT;
+}
 
 static void rt_writable(struct rtt_ep *e)
 {
@@ -249,7 +259,11 @@ static void pp_pump(struct rtt_ep *e)
         pp_sent++;
     }
 }
-static bool pp_done(void *arg) { (void)arg; return fe.n_pong >= N_PP; }
+static bool pp_done(void *arg)
+{
+    (void)arg;
+    return fe.n_pong >= N_PP;
+}
 
 RTT_TEST(txn, messages_flow_with_credit_retry, 60)
 {
@@ -305,7 +319,10 @@ static int big_rc = 1;
 static int big_txn(struct rtt_ep *e, struct idc_request *req, uint16_t op, const void *p,
                    size_t len)
 {
-    (void)e; (void)op; (void)p; (void)len;
+    (void)e;
+    (void)op;
+    (void)p;
+    (void)len;
     static uint8_t r[RTT_MAX_FRAME + 1];
     big_rc = idc_request_complete(req, 0, r, sizeof r);
     return 0;
@@ -319,7 +336,8 @@ RTT_TEST(txn, oversized_result_is_toobig, 30)
     b.on_txn = big_txn;
     rtt_ep_create(&b, c, IDC_ROLE_BACKEND, "svc", NULL);
     rtt_ep_create(&f, c, IDC_ROLE_FRONTEND, "svc", NULL);
-    cr_assert(rtt_wait_connect(&f, 1, WAIT), "same-context pair never connected; log:\n%s", log.buf);
+    cr_assert(rtt_wait_connect(&f, 1, WAIT), "same-context pair never connected; log:\n%s",
+              log.buf);
     cr_assert(rtt_wait_connect(&b, 1, WAIT));
     static struct rtt_txn t;
     cr_assert_eq(rtt_submit(&f, &t, RTT_OP_ECHO, "x", 1), 0);

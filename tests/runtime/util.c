@@ -14,7 +14,10 @@ char rtt_dir[256];
 
 /* LeakSanitizer: Criterion's runner keeps one allocation to its exit; not ours to chase. */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libcriterion.so\n"; }
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libcriterion.so\n";
+}
 
 #define MAX_PIDS 512
 static pid_t pids[MAX_PIDS];
@@ -34,7 +37,9 @@ void rtt_setup(void)
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     remove(path);
     return 0;
 }
@@ -193,7 +198,11 @@ bool rtt_alive(pid_t pid)
     return waitpid(pid, &st, WNOHANG) == 0;
 }
 
-struct reap { pid_t pid; int status; bool done; };
+struct reap {
+    pid_t pid;
+    int status;
+    bool done;
+};
 static bool reaped(void *arg)
 {
     struct reap *r = arg;
@@ -237,8 +246,15 @@ bool rtt_until(struct idc_context *ctx, bool (*pred)(void *), void *arg, int tim
     }
 }
 
-static bool never(void *arg) { (void)arg; return false; }
-void rtt_pump(struct idc_context *ctx, int ms) { rtt_until(ctx, never, NULL, ms); }
+static bool never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+void rtt_pump(struct idc_context *ctx, int ms)
+{
+    rtt_until(ctx, never, NULL, ms);
+}
 
 static char *slurp(const char *file, size_t *len)
 {
@@ -283,7 +299,11 @@ int rtt_file_count(const char *file, const char *prefix)
     return n;
 }
 
-struct fw { const char *file, *prefix; int n; uint64_t last; };
+struct fw {
+    const char *file, *prefix;
+    int n;
+    uint64_t last;
+};
 static bool file_ok(void *arg)
 {
     struct fw *w = arg;
@@ -350,7 +370,10 @@ long long rtt_field(const char *line, const char *key)
 }
 
 /* ------------------------------------------------------------------ endpoint wrapper */
-static struct rtt_ep *E(struct idc_endpoint *ep) { return idc_endpoint_user(ep); }
+static struct rtt_ep *E(struct idc_endpoint *ep)
+{
+    return idc_endpoint_user(ep);
+}
 
 static void note(struct rtt_ep *e, char c)
 {
@@ -463,8 +486,8 @@ static int w_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t
     }
 }
 
-static int w_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op,
-                 const void *p, size_t len)
+static int w_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op, const void *p,
+                 size_t len)
 {
     struct rtt_ep *e = E(ep);
     e->n_txns++;
@@ -532,8 +555,8 @@ static const struct idc_endpoint_ops wrapper_ops = {
     .handle_transaction = w_txn,
 };
 
-void rtt_ep_create(struct rtt_ep *e, struct idc_context *ctx, enum idc_role role,
-                   const char *name, const struct rtt_ep_opts *o)
+void rtt_ep_create(struct rtt_ep *e, struct idc_context *ctx, enum idc_role role, const char *name,
+                   const struct rtt_ep_opts *o)
 {
     static const struct rtt_ep_opts none;
     if (!o)
@@ -572,7 +595,10 @@ static void w_destroyed(struct idc_endpoint *ep)
     e->n_done++;
 }
 
-static bool ep_done(void *arg) { return ((struct rtt_ep *)arg)->n_done > 0; }
+static bool ep_done(void *arg)
+{
+    return ((struct rtt_ep *)arg)->n_done > 0;
+}
 
 bool rtt_ep_destroy(struct rtt_ep *e, int timeout_ms)
 {
@@ -590,10 +616,22 @@ const char *rtt_lifecycle_error(const struct rtt_ep *e)
         char c = e->ev[i];
         int want = -1, next = -1;
         switch (c) {
-        case 'A': want = 0; next = 1; break;
-        case 'C': want = 1; next = 2; break;
-        case 'D': want = 2; next = 1; break;
-        case 'X': want = 1; next = 0; break;
+        case 'A':
+            want = 0;
+            next = 1;
+            break;
+        case 'C':
+            want = 1;
+            next = 2;
+            break;
+        case 'D':
+            want = 2;
+            next = 1;
+            break;
+        case 'X':
+            want = 1;
+            next = 0;
+            break;
         case 'F':
             if (st == 2 || (st == 1 && !implicit)) {
                 snprintf(why, sizeof why, "destroy completed at %zu while %s in \"%s\"", i,
@@ -619,7 +657,11 @@ const char *rtt_lifecycle_error(const struct rtt_ep *e)
     return NULL;
 }
 
-struct cw { struct rtt_ep *e; int n; bool disc; };
+struct cw {
+    struct rtt_ep *e;
+    int n;
+    bool disc;
+};
 static bool cw_ok(void *arg)
 {
     struct cw *w = arg;
@@ -671,7 +713,10 @@ int rtt_submit(struct rtt_ep *e, struct rtt_txn *t, uint16_t op, const void *p, 
     return rc;
 }
 
-static bool txn_called(void *arg) { return ((struct rtt_txn *)arg)->calls > 0; }
+static bool txn_called(void *arg)
+{
+    return ((struct rtt_txn *)arg)->calls > 0;
+}
 
 bool rtt_wait_txn(struct idc_context *ctx, struct rtt_txn *t, int timeout_ms)
 {

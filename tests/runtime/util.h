@@ -12,9 +12,9 @@
 #include <sys/types.h>
 
 /* ------------------------------------------------------------------ fixture */
-extern char rtt_dir[256];            /* this test's directory (also $IDC_SHM_DIR) */
-void rtt_setup(void);                /* .init of every test */
-void rtt_teardown(void);             /* .fini: kill peers, remove the directory */
+extern char rtt_dir[256];                 /* this test's directory (also $IDC_SHM_DIR) */
+void rtt_setup(void);                     /* .init of every test */
+void rtt_teardown(void);                  /* .fini: kill peers, remove the directory */
 const char *rtt_path(const char *name);   /* rtt_dir/name, in a rotating static buffer */
 const char *rtt_helper(const char *name); /* peer program path ($RTT_BIN_DIR or bin/ next to
                                              the test program); cr_skip if absent */
@@ -27,11 +27,11 @@ void rtt_address(char *out, size_t size, enum idc_role role, const char *name);
 struct rtt_log {
     char buf[1 << 16];
     size_t len;
-    int count;          /* number of log lines seen */
+    int count; /* number of log lines seen */
     int max_level_seen;
 };
 void rtt_log_cb(void *arg, int level, const char *msg);
-bool rtt_log_has(const struct rtt_log *log, const char *needle);   /* case-insensitive */
+bool rtt_log_has(const struct rtt_log *log, const char *needle); /* case-insensitive */
 /* Lines at level <= max_level containing needle (case-sensitive). */
 int rtt_log_count(const struct rtt_log *log, int max_level, const char *needle);
 
@@ -75,22 +75,22 @@ struct rtt_ep {
     size_t nev;
     int n_appear, n_connect, n_disconnect, n_disappear, n_writable, n_done;
     bool connected;
-    bool defer_done;        /* don't call idc_endpoint_disconnect_done in the callback */
-    bool pending_done;      /* a deferred disconnect_done is owed */
-    bool keep_held;         /* disconnect: move held requests to stale[] instead of completing */
+    bool defer_done;   /* don't call idc_endpoint_disconnect_done in the callback */
+    bool pending_done; /* a deferred disconnect_done is owed */
+    bool keep_held;    /* disconnect: move held requests to stale[] instead of completing */
     struct idc_request *stale[RTT_MAX_HELD];
     int n_stale;
     /* outstanding client transactions (maintained by rtt_txn); checked at disconnect */
     int outstanding;
-    int outstanding_at_disconnect;   /* max seen at a disconnect callback: must stay 0 */
+    int outstanding_at_disconnect; /* max seen at a disconnect callback: must stay 0 */
     /* server side (default handlers implement the rtt opcodes like the echo peer) */
     struct idc_request *held[RTT_MAX_HELD];
     uint8_t held_data[RTT_MAX_HELD][64];
     size_t held_len[RTT_MAX_HELD];
     int n_held;
-    int held_complete_rc_bad;       /* completions of held requests with unexpected rc */
+    int held_complete_rc_bad; /* completions of held requests with unexpected rc */
     uint64_t n_msgs, n_txns, n_pong;
-    uint32_t hello_instance;         /* last HELLO */
+    uint32_t hello_instance; /* last HELLO */
     int n_hello;
     /* optional hooks, called after the bookkeeping */
     void (*on_connect)(struct rtt_ep *);
@@ -102,31 +102,31 @@ struct rtt_ep {
 };
 
 struct rtt_ep_opts {
-    const struct idc_protocol *proto;   /* NULL: rtt_proto */
+    const struct idc_protocol *proto; /* NULL: rtt_proto */
     unsigned max_txn, max_msg, max_frame, spin_us;
 };
 /* Create on address "shm:NAME" (NAME verbatim if it contains ':'; "=ADDR" is ADDR verbatim). */
-void rtt_ep_create(struct rtt_ep *e, struct idc_context *ctx, enum idc_role role,
-                   const char *name, const struct rtt_ep_opts *o);
+void rtt_ep_create(struct rtt_ep *e, struct idc_context *ctx, enum idc_role role, const char *name,
+                   const struct rtt_ep_opts *o);
 /* Destroy and dispatch until done (true) or timeout. */
 bool rtt_ep_destroy(struct rtt_ep *e, int timeout_ms);
 /* Complete every held request with status 0 and its payload; returns how many. */
 int rtt_ep_release(struct rtt_ep *e);
 /* NULL if e->ev is a valid lifecycle sequence, else a description of the first violation. */
 const char *rtt_lifecycle_error(const struct rtt_ep *e);
-bool rtt_wait_connect(struct rtt_ep *e, int n, int timeout_ms);     /* n_connect >= n */
-bool rtt_wait_disconnect(struct rtt_ep *e, int n, int timeout_ms);  /* n_disconnect >= n */
+bool rtt_wait_connect(struct rtt_ep *e, int n, int timeout_ms);    /* n_connect >= n */
+bool rtt_wait_disconnect(struct rtt_ep *e, int n, int timeout_ms); /* n_disconnect >= n */
 
 /* ------------------------------------------------------------------ client transactions */
 struct rtt_txn {
     struct idc_txn txn;
     struct rtt_ep *e;
-    int calls;              /* done calls: must end at exactly 1 per submit */
+    int calls; /* done calls: must end at exactly 1 per submit */
     int status;
     bool busy;
     uint8_t result[RTT_MAX_FRAME];
     size_t len;
-    uint64_t gen, seq;      /* free for the test */
+    uint64_t gen, seq; /* free for the test */
     void (*on_done)(struct rtt_txn *);
 };
 /* Submit; on 0 the txn is busy until done. Returns the idc status. */
@@ -136,14 +136,12 @@ extern int rtt_spurious_done;
 /* Dispatch until t's done ran (true) or timeout. */
 bool rtt_wait_txn(struct idc_context *ctx, struct rtt_txn *t, int timeout_ms);
 
-
-
 /* Dispatch ctx while cond holds, at most ms milliseconds (time-based, not per event). */
-#define RTT_DISPATCH_WHILE(ctx, cond, ms)                                      \
-    do {                                                                       \
-        uint64_t rtt_end_ = rtt_now_ms() + (uint64_t)(ms);                     \
-        while ((cond) && rtt_now_ms() < rtt_end_)                              \
-            idc_context_dispatch((ctx), 10);                                   \
+#define RTT_DISPATCH_WHILE(ctx, cond, ms)                  \
+    do {                                                   \
+        uint64_t rtt_end_ = rtt_now_ms() + (uint64_t)(ms); \
+        while ((cond) && rtt_now_ms() < rtt_end_)          \
+            idc_context_dispatch((ctx), 10);               \
     } while (0)
 
 /* One test: its own directory, peers killed afterwards, bounded time (seconds). */

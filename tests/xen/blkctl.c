@@ -30,10 +30,11 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: blkctl put DOMID KEY VALUE\n"
-                    "       blkctl wait DOMID KEY SECONDS VALUE...\n"
-                    "       blkctl fill MIB\n"
-                    "  DOMID: a domain id or \"self\"; KEY: [a-z0-9-]{1,32}; VALUE: [a-z0-9-]{1,64}\n");
+    fprintf(stderr,
+            "usage: blkctl put DOMID KEY VALUE\n"
+            "       blkctl wait DOMID KEY SECONDS VALUE...\n"
+            "       blkctl fill MIB\n"
+            "  DOMID: a domain id or \"self\"; KEY: [a-z0-9-]{1,32}; VALUE: [a-z0-9-]{1,64}\n");
     return 2;
 }
 
@@ -140,7 +141,7 @@ static uint64_t next_u64(uint64_t st[4])
 
 static int cmd_fill(const char *arg)
 {
-    static uint64_t buf[1 << 14];     /* 128 KiB */
+    static uint64_t buf[1 << 14]; /* 128 KiB */
     uint64_t st[4];
     char *end;
     unsigned long mib;
@@ -153,7 +154,7 @@ static int cmd_fill(const char *arg)
         fprintf(stderr, "blkctl: getrandom: %s\n", strerror(errno));
         return 2;
     }
-    st[0] |= 1;                       /* the all-zero state is the one state to avoid */
+    st[0] |= 1; /* the all-zero state is the one state to avoid */
     for (unsigned long n = 0; n < mib * 8; n++) {
         for (size_t i = 0; i < sizeof buf / sizeof buf[0]; i++)
             buf[i] = next_u64(st);

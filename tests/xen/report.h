@@ -68,7 +68,7 @@ void report_watchdog(int seconds);
 
 /* `PROG list`: one "SUITE::CHECK" line for each of the n checks. */
 void report_list(const char *suite, const char *const *checks, size_t n);
-#define REPORT_LIST(suite, checks)                                                        \
+#define REPORT_LIST(suite, checks) \
     report_list((suite), (checks), sizeof(checks) / sizeof((checks)[0]))
 
 #endif

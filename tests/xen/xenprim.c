@@ -239,8 +239,8 @@ static int copy_str(char *dst, size_t cap, const char *src)
     return 0;
 }
 
-int xp_store_next_event(struct xp_store *s, int timeout_ms, char *path, size_t pcap,
-                        char *token, size_t tcap)
+int xp_store_next_event(struct xp_store *s, int timeout_ms, char *path, size_t pcap, char *token,
+                        size_t tcap)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 
@@ -317,8 +317,8 @@ void xp_gshr_close(struct xp_gshr *g)
     free(g);
 }
 
-int xp_gshr_grant(struct xp_gshr *g, unsigned domid, size_t npages, bool writable,
-                  uint32_t *refs, void **addr)
+int xp_gshr_grant(struct xp_gshr *g, unsigned domid, size_t npages, bool writable, uint32_t *refs,
+                  void **addr)
 {
     void *p;
 

@@ -108,8 +108,8 @@ int xp_store_fd(struct xp_store *s);
 /* Next watch event, waiting at most timeout_ms (-1: forever). The path and token are copied
  * into path[pcap] and token[tcap] (either may be NULL); -ETIMEDOUT when none arrived,
  * -E2BIG when one does not fit (the event is consumed). */
-int xp_store_next_event(struct xp_store *s, int timeout_ms, char *path, size_t pcap,
-                        char *token, size_t tcap);
+int xp_store_next_event(struct xp_store *s, int timeout_ms, char *path, size_t pcap, char *token,
+                        size_t tcap);
 
 /* Whether `domid` is still a live domain known to xenstore (dom0 only: others get -EACCES). */
 int xp_store_domain_alive(struct xp_store *s, unsigned domid, bool *alive);
@@ -124,8 +124,8 @@ void xp_gshr_close(struct xp_gshr *g);
 /* Allocate npages (1 <= npages <= 1024) zeroed pages of local memory and grant them to `domid`
  * (read-only unless writable). refs[npages] receives the grant references; *addr the local mapping.
  * On failure nothing is granted. */
-int xp_gshr_grant(struct xp_gshr *g, unsigned domid, size_t npages, bool writable,
-                  uint32_t *refs, void **addr);
+int xp_gshr_grant(struct xp_gshr *g, unsigned domid, size_t npages, bool writable, uint32_t *refs,
+                  void **addr);
 
 /* End the grants of a range from xp_gshr_grant and free it: the peer can no longer copy from or
  * to it (its copies fail with a grant error); a peer that still maps it keeps the page until it

@@ -34,19 +34,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STEP_MS 30000        /* longest wait for one peer step */
-#define WATCHDOG_S 150       /* whole command */
-#define BUF_PAGES 2
+#define STEP_MS    30000 /* longest wait for one peer step */
+#define WATCHDOG_S 150   /* whole command */
+#define BUF_PAGES  2
 #define RING_MAGIC 0x69646378u /* "idcx" */
 #define LINGER_KEY "data/idc-linger"
 
 /* ------------------------------------------------------------------ reporting (report.h) */
 
-#define CHECK(rc, what)                                                             \
-    do {                                                                            \
-        int rc_ = (rc);                                                             \
-        if (rc_ < 0)                                                                \
-            fail("%s: %s (%d)", (what), strerror(-rc_), rc_);                       \
+#define CHECK(rc, what)                                       \
+    do {                                                      \
+        int rc_ = (rc);                                       \
+        if (rc_ < 0)                                          \
+            fail("%s: %s (%d)", (what), strerror(-rc_), rc_); \
     } while (0)
 
 static void set_suite(unsigned server, unsigned client)
@@ -57,12 +57,12 @@ static void set_suite(unsigned server, unsigned client)
 /* ------------------------------------------------------------------ expected checks */
 
 static const char *const server_checks[] = {
-    "store_txn_conflict", "store_publish_txn", "ring_map_peer_grant", "evtchn_bind_notify",
-    "grant_copy_roundtrip",
+    "store_txn_conflict", "store_publish_txn",    "ring_map_peer_grant",
+    "evtchn_bind_notify", "grant_copy_roundtrip",
 };
 static const char *const client_checks[] = {
-    "store_watch_service", "store_perms_enforced", "evtchn_notify_back", "grant_copy_bounds",
-    "grant_copy_read", "grant_copy_revoked",
+    "store_watch_service", "store_perms_enforced", "evtchn_notify_back",
+    "grant_copy_bounds",   "grant_copy_read",      "grant_copy_revoked",
 };
 static const char *const death_checks[] = {
     "domain_death_release_watch",
@@ -86,14 +86,14 @@ static int cmd_list(void)
 /* First bytes of the ring page the client grants. Each side writes only its own fields;
  * the reader copies the header out once and validates it (the page is peer-writable). */
 struct ring_hdr {
-    uint32_t magic;     /* client */
-    uint32_t c_seq;     /* client: step counter */
-    uint32_t s_seq;     /* server: step counter */
+    uint32_t magic;              /* client */
+    uint32_t c_seq;              /* client: step counter */
+    uint32_t s_seq;              /* server: step counter */
     uint32_t buf_ref[BUF_PAGES]; /* server: grants of the bulk buffer */
-    uint32_t buf_len;   /* server */
-    uint32_t revoked;   /* server: 1 once the buffer grant has ended */
-    char c_msg[64];     /* client */
-    char s_msg[64];     /* server */
+    uint32_t buf_len;            /* server */
+    uint32_t revoked;            /* server: 1 once the buffer grant has ended */
+    char c_msg[64];              /* client */
+    char s_msg[64];              /* server */
 };
 
 static void ring_read(const volatile void *ring, struct ring_hdr *out)
@@ -493,19 +493,22 @@ static int run_client(unsigned server, const char *svc)
     begin("grant_copy_read");
     /* an unaligned piece across the page boundary, then the whole buffer */
     CHECK(xp_gtab_copy(gt, server, refs, BUF_PAGES, XP_PAGE_SIZE - 100, local, 300,
-                       XP_COPY_FROM_PEER, &st), "copy across the page boundary");
+                       XP_COPY_FROM_PEER, &st),
+          "copy across the page boundary");
     for (i = 0; i < 300; i++)
         if (local[i] != pattern(XP_PAGE_SIZE - 100 + i, 1))
             fail("byte %zu of the unaligned copy is %#x", i, local[i]);
     CHECK(xp_gtab_copy(gt, server, refs, BUF_PAGES, 0, local, BUF_PAGES * XP_PAGE_SIZE,
-                       XP_COPY_FROM_PEER, &st), "copy the buffer");
+                       XP_COPY_FROM_PEER, &st),
+          "copy the buffer");
     for (i = 0; i < BUF_PAGES * XP_PAGE_SIZE; i++) {
         if (local[i] != pattern(i, 1))
             fail("byte %zu is %#x, want %#x", i, local[i], pattern(i, 1));
         local[i] = (uint8_t)(0xffu ^ local[i]);
     }
     CHECK(xp_gtab_copy(gt, server, refs, BUF_PAGES, 0, local, BUF_PAGES * XP_PAGE_SIZE,
-                       XP_COPY_TO_PEER, &st), "copy back to the buffer");
+                       XP_COPY_TO_PEER, &st),
+          "copy back to the buffer");
     set_seq(&ring->c_seq, 3);
     CHECK(xp_evtchn_notify(ev, port), "notify copied");
     pass("grants %u,%u of domain %u", refs[0], refs[1], server);
@@ -621,8 +624,7 @@ static int cmd_death(unsigned peer, char **cmd)
     snprintf(path, sizeof path, "/local/domain/%u/%s", peer, LINGER_KEY);
     {
         double end = now_s() + STEP_MS / 1000.0;
-        while ((rc = xp_store_read(s, XP_TXN_NONE, path, v, sizeof v)) == -ENOENT &&
-               now_s() < end)
+        while ((rc = xp_store_read(s, XP_TXN_NONE, path, v, sizeof v)) == -ENOENT && now_s() < end)
             usleep(100000);
         CHECK(rc, "the lingering domain's grant");
     }

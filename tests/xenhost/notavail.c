@@ -9,7 +9,10 @@
 
 static const uint64_t hashes[1] = { 0x1234567890abcdefull };
 static const struct idc_protocol proto = {
-    .name = "xenhost", .min_version = 1, .max_version = 1, .version_hash = hashes,
+    .name = "xenhost",
+    .min_version = 1,
+    .max_version = 1,
+    .version_hash = hashes,
     .max_frame = 256,
 };
 
@@ -22,8 +25,15 @@ static void log_fn(void *arg, int level, const char *msg)
 }
 
 static int connects;
-static void on_connect(struct idc_endpoint *ep) { (void)ep; connects++; }
-static void on_disconnect(struct idc_endpoint *ep) { idc_endpoint_disconnect_done(ep); }
+static void on_connect(struct idc_endpoint *ep)
+{
+    (void)ep;
+    connects++;
+}
+static void on_disconnect(struct idc_endpoint *ep)
+{
+    idc_endpoint_disconnect_done(ep);
+}
 static int on_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
     (void)ep, (void)op, (void)p, (void)len;
@@ -36,7 +46,9 @@ static int on_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
     return idc_request_complete(r, 0, NULL, 0);
 }
 static const struct idc_endpoint_ops ops = {
-    .connect = on_connect, .disconnect = on_disconnect, .handle_message = on_msg,
+    .connect = on_connect,
+    .disconnect = on_disconnect,
+    .handle_message = on_msg,
     .handle_transaction = on_txn,
 };
 
@@ -63,8 +75,9 @@ static void teardown(void)
 
 static enum idc_endpoint_state run(struct idc_endpoint *ep, const char *addr, enum idc_role role)
 {
-    struct idc_endpoint_config cfg = { .protocol = &proto, .role = role, .address = addr,
-                                       .ops = &ops };
+    struct idc_endpoint_config cfg = {
+        .protocol = &proto, .role = role, .address = addr, .ops = &ops
+    };
     idc_endpoint_create(ep, ctx, &cfg);
     for (int i = 0; i < 5; i++)
         idc_context_dispatch(ctx, 10);
@@ -97,15 +110,16 @@ Test(xenhost, backend_not_available)
 
 Test(xenhost, bad_addresses_rejected_first)
 {
-    static const struct { const char *addr; enum idc_role role; } bad[] = {
-        { "xen:blk0", IDC_ROLE_FRONTEND },          /* no domid */
-        { "xen:99999/blk0", IDC_ROLE_FRONTEND },    /* reserved domid */
-        { "xen:01/blk0", IDC_ROLE_FRONTEND },       /* leading zero */
-        { "xen:0/../x", IDC_ROLE_FRONTEND },        /* not a service name */
-        { "xen:blk0?allow=", IDC_ROLE_BACKEND },
-        { "xen:blk0?allow=1,", IDC_ROLE_BACKEND },
-        { "xen:blk0?deny=1", IDC_ROLE_BACKEND },
-        { "xen:self/", IDC_ROLE_BACKEND },
+    static const struct {
+        const char *addr;
+        enum idc_role role;
+    } bad[] = {
+        { "xen:blk0", IDC_ROLE_FRONTEND },       /* no domid */
+        { "xen:99999/blk0", IDC_ROLE_FRONTEND }, /* reserved domid */
+        { "xen:01/blk0", IDC_ROLE_FRONTEND },    /* leading zero */
+        { "xen:0/../x", IDC_ROLE_FRONTEND },     /* not a service name */
+        { "xen:blk0?allow=", IDC_ROLE_BACKEND }, { "xen:blk0?allow=1,", IDC_ROLE_BACKEND },
+        { "xen:blk0?deny=1", IDC_ROLE_BACKEND }, { "xen:self/", IDC_ROLE_BACKEND },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct idc_endpoint ep;
@@ -123,8 +137,9 @@ Test(xenhost, shm_unaffected)
        body: the context (destroyed in teardown) still links them. */
     static struct idc_endpoint x, be, fe;
     run(&x, "xen:0/blk0", IDC_ROLE_FRONTEND);
-    struct idc_endpoint_config b = { .protocol = &proto, .role = IDC_ROLE_BACKEND,
-                                     .address = "shm:xh", .ops = &ops };
+    struct idc_endpoint_config b = {
+        .protocol = &proto, .role = IDC_ROLE_BACKEND, .address = "shm:xh", .ops = &ops
+    };
     struct idc_endpoint_config f = b;
     f.role = IDC_ROLE_FRONTEND;
     idc_endpoint_create(&be, ctx, &b);

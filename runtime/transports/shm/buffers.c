@@ -21,18 +21,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-
 #include "proto.h"
 #include "shm.h"
 
-struct bsvc_conn {              /* a user connected to our buffer service */
+struct bsvc_conn { /* a user connected to our buffer service */
     struct bsvc_conn *next;
     int fd;
     struct idc_watch w;
     struct idc_context *ctx;
 };
 
-struct bmap {                   /* a cached mapping of a remote registration */
+struct bmap { /* a cached mapping of a remote registration */
     struct bmap *next;
     uint32_t id, generation, rights;
     uint8_t key[16];
@@ -42,7 +41,7 @@ struct bmap {                   /* a cached mapping of a remote registration */
     unsigned char *data;
 };
 
-struct blink {                  /* our connection to another context's buffer service */
+struct blink { /* our connection to another context's buffer service */
     struct blink *next;
     struct idc_context *ctx;
     uint64_t owner;
@@ -50,7 +49,7 @@ struct blink {                  /* our connection to another context's buffer se
     struct idc_watch w;
     uint32_t *gen;
     uint32_t gen_slots;
-    struct idc_xfer *wait_head, **wait_tail;   /* awaiting MAPREP, in request order */
+    struct idc_xfer *wait_head, **wait_tail; /* awaiting MAPREP, in request order */
     struct bmap *maps;
     unsigned nmaps;
 };
@@ -124,23 +123,30 @@ static void bsvc_fire(struct idc_watch *w, uint32_t events)
         struct idc_shm_mapreq q;
         ssize_t n = shm_recv_rec(c->fd, &q, sizeof(q), NULL, NULL);
         if (n == IDC_ERR_AGAIN)
-            return;   /* nothing more now */
+            return; /* nothing more now */
         if (n != (ssize_t)sizeof(q) || q.magic != IDC_SHM_MAGIC || q.type != IDC_SHM_MAPREQ) {
             if (n > 0)
                 idc__log(ctx, IDC_LOG_WARN, "buffer service: malformed request; closing");
             bsvc_close(ctx, c);
             return;
         }
-        struct idc_rbuf rb = { .owner = q.owner, .id = q.id, .generation = q.generation,
-                               .length = q.length, .rights = q.rights };
+        struct idc_rbuf rb = { .owner = q.owner,
+                               .id = q.id,
+                               .generation = q.generation,
+                               .length = q.length,
+                               .rights = q.rights };
         memcpy(rb.key, q.key, sizeof(rb.key));
-        struct idc_shm_maprep rep = { .magic = IDC_SHM_MAGIC, .type = IDC_SHM_MAPREP,
-                                      .wire = IDC_SHM_WIRE, .id = q.id,
-                                      .generation = q.generation, .gen_slots = IDC_MAX_REGS };
+        struct idc_shm_maprep rep = { .magic = IDC_SHM_MAGIC,
+                                      .type = IDC_SHM_MAPREP,
+                                      .wire = IDC_SHM_WIRE,
+                                      .id = q.id,
+                                      .generation = q.generation,
+                                      .gen_slots = IDC_MAX_REGS };
         struct idc_reg_view reg;
         int st = q.owner != idc_context_id(ctx) ? IDC_ERR_BADREF
-                 : (q.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE)) || !q.rights ? IDC_ERR_BADREF
-                 : idc__reg_find(ctx, &rb, q.rights, &reg);
+                 : (q.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE)) || !q.rights
+                     ? IDC_ERR_BADREF
+                     : idc__reg_find(ctx, &rb, q.rights, &reg);
         int fds[2] = { -1, -1 };
         if (st == 0) {
             rep.rights = q.rights;
@@ -181,7 +187,9 @@ static void bsvc_accept(struct idc_watch *w, uint32_t events)
     }
     c->fd = fd;
     c->ctx = ctx;
-    c->w = (struct idc_watch){ .fd = fd, .events = EPOLLIN | EPOLLRDHUP, .fn = bsvc_fire, .arg = c };
+    c->w = (struct idc_watch){
+        .fd = fd, .events = EPOLLIN | EPOLLRDHUP, .fn = bsvc_fire, .arg = c
+    };
     if (idc__watch_add(ctx, &c->w) < 0) {
         close(fd);
         free(c);
@@ -234,7 +242,7 @@ int shm_rbuf_publish(struct idc_context *ctx)
         return IDC_ERR_IO;
     }
     sc->gen = g;
-    for (uint32_t id = 0; id < IDC_MAX_REGS; id++)    /* registrations made before */
+    for (uint32_t id = 0; id < IDC_MAX_REGS; id++) /* registrations made before */
         sc->gen[id] = idc__reg_generation(ctx, id);
     return 0;
 }
@@ -331,7 +339,7 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
         int fds[2] = { -1, -1 }, nfds = 2;
         ssize_t n = shm_recv_rec(l->fd, &rep, sizeof(rep), fds, &nfds);
         if (n == IDC_ERR_AGAIN)
-            return;   /* nothing more now */
+            return; /* nothing more now */
         struct idc_xfer *x = l->wait_head;
         if (n != (ssize_t)sizeof(rep) || rep.magic != IDC_SHM_MAGIC || rep.type != IDC_SHM_MAPREP ||
             !x) {
@@ -350,10 +358,10 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
         if (st > 0 || st < IDC_ERR_IO)
             st = IDC_ERR_IO;
         struct bmap *m = NULL;
-        if (st == 0 && (nfds != 2 || rep.id != x->rb.id || rep.generation != x->rb.generation ||
-                        rep.length != x->rb.length || rep.gen_slots == 0 ||
-                        rep.gen_slots > IDC_MAX_REGS || rep.id >= rep.gen_slots ||
-                        (rep.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))))
+        if (st == 0 &&
+            (nfds != 2 || rep.id != x->rb.id || rep.generation != x->rb.generation ||
+             rep.length != x->rb.length || rep.gen_slots == 0 || rep.gen_slots > IDC_MAX_REGS ||
+             rep.id >= rep.gen_slots || (rep.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))))
             st = IDC_ERR_IO;
         if (st == 0 && !(m = bmap_find(l, &x->rb))) {
             /* Map the registered range (page granularity). */
@@ -376,7 +384,8 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
                     }
                 }
             }
-            if (st == 0 && (rep.id >= l->gen_slots || end < rep.offset || !shm_memfd_ok(fds[0], end)))
+            if (st == 0 &&
+                (rep.id >= l->gen_slots || end < rep.offset || !shm_memfd_ok(fds[0], end)))
                 st = IDC_ERR_IO;
             void *base = MAP_FAILED;
             if (st == 0)
@@ -397,7 +406,7 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
                     m->base = base;
                     m->map_len = mlen;
                     m->data = (unsigned char *)base + (rep.offset - start);
-                    if (l->nmaps >= 64) {       /* bound the cache: drop the oldest */
+                    if (l->nmaps >= 64) { /* bound the cache: drop the oldest */
                         struct bmap *old = l->maps;
                         while (old->next)
                             old = old->next;
@@ -451,8 +460,9 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         l->owner = x->rb.owner;
         l->fd = fd;
         l->wait_tail = &l->wait_head;
-        l->w = (struct idc_watch){ .fd = fd, .events = EPOLLIN | EPOLLRDHUP, .fn = blink_fire,
-                                   .arg = l };
+        l->w = (struct idc_watch){
+            .fd = fd, .events = EPOLLIN | EPOLLRDHUP, .fn = blink_fire, .arg = l
+        };
         if (idc__watch_add(ctx, &l->w) < 0) {
             close(fd);
             free(l);
@@ -470,10 +480,14 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         idc__xfer_complete(ctx, x, st);
         return 0;
     }
-    struct idc_shm_mapreq q = { .magic = IDC_SHM_MAGIC, .type = IDC_SHM_MAPREQ,
-                                .wire = IDC_SHM_WIRE, .id = x->rb.id,
-                                .generation = x->rb.generation, .rights = x->rb.rights,
-                                .owner = x->rb.owner, .length = x->rb.length };
+    struct idc_shm_mapreq q = { .magic = IDC_SHM_MAGIC,
+                                .type = IDC_SHM_MAPREQ,
+                                .wire = IDC_SHM_WIRE,
+                                .id = x->rb.id,
+                                .generation = x->rb.generation,
+                                .rights = x->rb.rights,
+                                .owner = x->rb.owner,
+                                .length = x->rb.length };
     memcpy(q.key, x->rb.key, 16);
     if (shm_send_rec(l->fd, &q, sizeof(q), NULL, 0) < 0) {
         idc__xfer_complete(ctx, x, IDC_ERR_DISCONNECTED);
@@ -492,7 +506,7 @@ void shm_buffers_fini(struct idc_context *ctx)
     struct shm_ctx *sc = shm_ctx(ctx);
     while (sc->links) {
         struct blink *l = sc->links;
-        sc->links = l->next;   /* unlinked here, so the list never holds a freed link */
+        sc->links = l->next; /* unlinked here, so the list never holds a freed link */
         blink_free(ctx, l, IDC_ERR_DISCONNECTED);
     }
     /* transfers completed above are dropped by the caller (context destroy) */

@@ -22,30 +22,28 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-
 #include "proto.h"
 #include "shm.h"
 
-
-#define RETRY_MS      100u     /* handshake failure / busy socket */
-#define SERVE_RETRY_MS 500u    /* name served by someone else */
-#define HANDSHAKE_MS  5000u    /* backend: a frontend that accepted must finish by then */
+#define RETRY_MS       100u  /* handshake failure / busy socket */
+#define SERVE_RETRY_MS 500u  /* name served by someone else */
+#define HANDSHAKE_MS   5000u /* backend: a frontend that accepted must finish by then */
 
 enum hs_state {
     HS_NONE = 0,
-    HS_WAIT_WELCOME,   /* frontend: HELLO sent */
-    HS_WAIT_HELLO,     /* backend: accepted */
-    HS_WAIT_READY,     /* backend: WELCOME sent */
+    HS_WAIT_WELCOME, /* frontend: HELLO sent */
+    HS_WAIT_HELLO,   /* backend: accepted */
+    HS_WAIT_READY,   /* backend: WELCOME sent */
     HS_UP,
 };
 
 struct shm_ep {
-    int lfd;                    /* backend: listening socket */
+    int lfd; /* backend: listening socket */
     struct idc_watch lw;
-    bool listening;             /* lw in epoll with EPOLLIN */
-    int sfd;                    /* connection socket */
+    bool listening; /* lw in epoll with EPOLLIN */
+    int sfd;        /* connection socket */
     struct idc_watch sw;
-    int efd_in, efd_out;        /* our wake-up eventfd, the peer's */
+    int efd_in, efd_out; /* our wake-up eventfd, the peer's */
     struct idc_watch ew;
     void *map;
     size_t map_len;
@@ -53,15 +51,17 @@ struct shm_ep {
     uint32_t epoch;
     uint32_t epoch_next;
     struct idc_timer retry;
-    bool refused;               /* frontend: refused (mismatch/perm): wait for the service to change */
+    bool refused; /* frontend: refused (mismatch/perm): wait for the service to change */
     bool busy_logged;
-    ino_t ino;                  /* backend: inode of the published socket */
+    ino_t ino; /* backend: inode of the published socket */
     struct idc_chan ch;
 };
 _Static_assert(sizeof(struct shm_ep) <= sizeof(((struct idc_link *)0)->priv), "shm_ep fits");
 
-static struct shm_ep *S(struct idc_link *ep) { return IDC_LINK_PRIV(struct shm_ep, ep); }
-
+static struct shm_ep *S(struct idc_link *ep)
+{
+    return IDC_LINK_PRIV(struct shm_ep, ep);
+}
 
 static int sock_path(struct idc_context *ctx, char *out, size_t n, const char *name)
 {
@@ -114,8 +114,9 @@ static void sock_fire(struct idc_watch *w, uint32_t events);
 static int watch_sock(struct idc_link *ep)
 {
     struct shm_ep *s = S(ep);
-    s->sw = (struct idc_watch){ .fd = s->sfd, .events = EPOLLIN | EPOLLRDHUP, .fn = sock_fire,
-                                .arg = ep };
+    s->sw = (struct idc_watch){
+        .fd = s->sfd, .events = EPOLLIN | EPOLLRDHUP, .fn = sock_fire, .arg = ep
+    };
     return idc__watch_add(ep->ctx, &s->sw);
 }
 
@@ -147,8 +148,9 @@ static int map_rings(struct idc_link *ep, int memfd, uint32_t ring_size, bool po
 static int chan_up(struct idc_link *ep)
 {
     struct shm_ep *s = S(ep);
-    s->ew = (struct idc_watch){ .fd = s->efd_in, .events = EPOLLIN | EPOLLET, .fn = efd_fire,
-                                .arg = ep };
+    s->ew = (struct idc_watch){
+        .fd = s->efd_in, .events = EPOLLIN | EPOLLET, .fn = efd_fire, .arg = ep
+    };
     if (idc__watch_add(ep->ctx, &s->ew) < 0)
         return IDC_ERR_IO;
     s->hs = HS_UP;
@@ -164,8 +166,9 @@ static void refuse(struct idc_link *ep, int fd, int status, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 static void refuse(struct idc_link *ep, int fd, int status, const char *fmt, ...)
 {
-    struct idc_shm_refuse rf = { .magic = IDC_SHM_MAGIC, .type = IDC_SHM_REFUSE,
-                                 .wire = IDC_SHM_WIRE, .status = status };
+    struct idc_shm_refuse rf = {
+        .magic = IDC_SHM_MAGIC, .type = IDC_SHM_REFUSE, .wire = IDC_SHM_WIRE, .status = status
+    };
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(rf.reason, sizeof(rf.reason), fmt, ap);
@@ -204,7 +207,8 @@ static void fe_fail(struct idc_link *ep, bool retry)
 static void fe_try_connect(struct idc_link *ep)
 {
     struct shm_ep *s = S(ep);
-    if (s->hs != HS_NONE || s->refused || idc__link_destroying(ep) || idc__link_state(ep) != IDC_EP_PRESENT)
+    if (s->hs != HS_NONE || s->refused || idc__link_destroying(ep) ||
+        idc__link_state(ep) != IDC_EP_PRESENT)
         return;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     if (sock_path(ep->ctx, sa.sun_path, sizeof(sa.sun_path), ep->name) < 0)
@@ -266,7 +270,7 @@ static void fe_welcome(struct idc_link *ep)
     int fds[3], nfds = 3;
     ssize_t n = shm_recv_rec(s->sfd, &u, sizeof(u), fds, &nfds);
     if (n == IDC_ERR_AGAIN)
-        return;   /* nothing more now */
+        return; /* nothing more now */
     int memfd = nfds > 0 ? fds[0] : -1;
     for (int i = 1; i < nfds; i++)
         (i == 1 ? (s->efd_in = fds[i]) : (s->efd_out = fds[i]));
@@ -279,15 +283,15 @@ static void fe_welcome(struct idc_link *ep)
     if ((size_t)n == sizeof(u.rf) && u.rf.magic == IDC_SHM_MAGIC && u.rf.type == IDC_SHM_REFUSE) {
         u.rf.reason[sizeof(u.rf.reason) - 1] = 0;
         int st = u.rf.status;
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)",
-                 ep->address, u.rf.reason, idc_strerror(st));
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)", ep->address,
+                 u.rf.reason, idc_strerror(st));
         shm_close_fd(&memfd);
         /* Mismatch and policy do not heal by retrying: wait for the service to be replaced. */
         s->refused = st == IDC_ERR_MISMATCH || st == IDC_ERR_PERM;
         fe_fail(ep, !s->refused);
         return;
     }
-    struct idc_shm_welcome w = u.w;     /* private copy, validated below */
+    struct idc_shm_welcome w = u.w; /* private copy, validated below */
     const char *bad = NULL;
     if ((size_t)n != sizeof(w) || w.magic != IDC_SHM_MAGIC || w.type != IDC_SHM_WELCOME ||
         w.wire != IDC_SHM_WIRE)
@@ -321,8 +325,9 @@ static void fe_welcome(struct idc_link *ep)
                  w.ring_size;
     int r = map_rings(ep, memfd, w.ring_size, exact);
     shm_close_fd(&memfd);
-    struct idc_shm_ready rd = { .magic = IDC_SHM_MAGIC, .type = IDC_SHM_READY,
-                                .wire = IDC_SHM_WIRE, .epoch = w.epoch };
+    struct idc_shm_ready rd = {
+        .magic = IDC_SHM_MAGIC, .type = IDC_SHM_READY, .wire = IDC_SHM_WIRE, .epoch = w.epoch
+    };
     if (r < 0 || shm_send_rec(s->sfd, &rd, sizeof(rd), NULL, 0) < 0) {
         fe_fail(ep, true);
         return;
@@ -355,7 +360,7 @@ static void be_accept(struct idc_watch *w, uint32_t events)
     struct idc_link *ep = w->arg;
     struct shm_ep *s = S(ep);
     if (s->hs != HS_NONE || idc__link_state(ep) != IDC_EP_PRESENT || idc__link_destroying(ep)) {
-        be_listen_ctl(ep, false);   /* one connection at a time: the rest wait in the backlog */
+        be_listen_ctl(ep, false); /* one connection at a time: the rest wait in the backlog */
         return;
     }
     int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -378,7 +383,10 @@ static void be_accept(struct idc_watch *w, uint32_t events)
     idc__timer_arm(ep->ctx, &s->retry, HANDSHAKE_MS);
 }
 
-static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
 
 static void be_hello(struct idc_link *ep)
 {
@@ -386,7 +394,7 @@ static void be_hello(struct idc_link *ep)
     struct idc_shm_hello h;
     ssize_t n = shm_recv_rec(s->sfd, &h, sizeof(h), NULL, NULL);
     if (n == IDC_ERR_AGAIN)
-        return;   /* nothing more now */
+        return; /* nothing more now */
     if (n <= 0) {
         be_drop(ep);
         return;
@@ -409,7 +417,8 @@ static void be_hello(struct idc_link *ep)
         be_drop(ep);
         return;
     }
-    uint32_t v = idc__offer_version(ep->proto, h.min_version, h.max_version, h.hash, IDC_MAX_VERSIONS);
+    uint32_t v = idc__offer_version(ep->proto, h.min_version, h.max_version, h.hash,
+                                    IDC_MAX_VERSIONS);
     if (!v) {
         refuse(ep, s->sfd, IDC_ERR_MISMATCH,
                "protocol '%s': no common version with matching IDL hash (peer %u..%u, us %u..%u)",
@@ -461,10 +470,15 @@ static void be_hello(struct idc_link *ep)
     idc_ring_init_shared(s->ch.rx_mem);
     s->efd_in = efd_be;
     s->efd_out = efd_fe;
-    struct idc_shm_welcome w = { .magic = IDC_SHM_MAGIC, .type = IDC_SHM_WELCOME,
-                                 .wire = IDC_SHM_WIRE, .version = v, .epoch = s->ch.epoch,
-                                 .max_frame = frame, .max_transactions = tx,
-                                 .max_messages = msg, .ring_size = ring };
+    struct idc_shm_welcome w = { .magic = IDC_SHM_MAGIC,
+                                 .type = IDC_SHM_WELCOME,
+                                 .wire = IDC_SHM_WIRE,
+                                 .version = v,
+                                 .epoch = s->ch.epoch,
+                                 .max_frame = frame,
+                                 .max_transactions = tx,
+                                 .max_messages = msg,
+                                 .ring_size = ring };
     int fds[3] = { memfd, efd_fe, efd_be };
     int r = shm_send_rec(s->sfd, &w, sizeof(w), fds, 3);
     shm_close_fd(&memfd);
@@ -481,7 +495,7 @@ static void be_ready(struct idc_link *ep)
     struct idc_shm_ready rd;
     ssize_t n = shm_recv_rec(s->sfd, &rd, sizeof(rd), NULL, NULL);
     if (n == IDC_ERR_AGAIN)
-        return;   /* nothing more now */
+        return; /* nothing more now */
     if (n != (ssize_t)sizeof(rd) || rd.magic != IDC_SHM_MAGIC || rd.type != IDC_SHM_READY ||
         rd.epoch != s->ch.epoch) {
         if (n > 0)
@@ -511,7 +525,8 @@ static void sock_fire(struct idc_watch *w, uint32_t events)
         /* Silent after the handshake: anything but silence ends the connection. */
         char b[64];
         ssize_t n = recv(s->sfd, b, sizeof(b), MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+        if (n < 0 && (errno == EAGAIN || errno == EINTR) &&
+            !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
             return;
         idc__watch_del(ep->ctx, &s->sw);
         if (n > 0)
@@ -590,8 +605,7 @@ static void be_serve_retry(struct idc_timer *t)
     struct idc_link *ep = t->arg;
     struct shm_ep *s = S(ep);
     if (s->lfd >= 0 && (s->hs == HS_WAIT_HELLO || s->hs == HS_WAIT_READY)) {
-        idc__log(ep->ctx, IDC_LOG_WARN, "%s: handshake timed out; dropping that peer",
-                 ep->address);
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: handshake timed out; dropping that peer", ep->address);
         be_drop(ep);
         return;
     }
@@ -622,8 +636,8 @@ static void inotify_fire(struct idc_watch *w, uint32_t events)
                 /* Lost events: re-check every frontend against the directory. */
                 for (struct idc_link *ep = idc__link_first(ctx, &idc_transport_shm); ep;
                      ep = idc__link_next(ep))
-                    if (ep->role == IDC_ROLE_FRONTEND &&
-                        idc__link_state(ep) == IDC_EP_ABSENT && service_present(ep)) {
+                    if (ep->role == IDC_ROLE_FRONTEND && idc__link_state(ep) == IDC_EP_ABSENT &&
+                        service_present(ep)) {
                         idc__link_appear(ep);
                         fe_try_connect(ep);
                     }
@@ -638,12 +652,11 @@ static void inotify_fire(struct idc_watch *w, uint32_t events)
             bool removed = ev->mask & (IN_DELETE | IN_MOVED_FROM);
             for (struct idc_link *ep = idc__link_first(ctx, &idc_transport_shm); ep;
                  ep = idc__link_next(ep)) {
-                if (ep->role != IDC_ROLE_FRONTEND ||
-                    idc__link_destroying(ep) || strlen(ep->name) != nl - 5 ||
-                    memcmp(ep->name, ev->name, nl - 5) != 0)
+                if (ep->role != IDC_ROLE_FRONTEND || idc__link_destroying(ep) ||
+                    strlen(ep->name) != nl - 5 || memcmp(ep->name, ev->name, nl - 5) != 0)
                     continue;
                 if (added) {
-                    S(ep)->refused = false;    /* a new server: try again */
+                    S(ep)->refused = false; /* a new server: try again */
                     if (idc__link_state(ep) == IDC_EP_ABSENT)
                         idc__link_appear(ep);
                     if (idc__link_state(ep) == IDC_EP_PRESENT && S(ep)->hs == HS_NONE)
@@ -701,7 +714,7 @@ int shm_ep_start(struct idc_link *ep)
     s->lfd = s->sfd = s->efd_in = s->efd_out = -1;
     s->retry.arg = ep;
     idc__random(&s->epoch_next, sizeof(s->epoch_next));
-    s->epoch_next &= 0x7fffffffu;    /* random start: epochs of different servers differ */
+    s->epoch_next &= 0x7fffffffu; /* random start: epochs of different servers differ */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (sock_path(ep->ctx, path, sizeof(path), ep->name) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: socket path too long", ep->address);
@@ -751,4 +764,3 @@ void shm_ep_stop(struct idc_link *ep)
         shm_close_fd(&s->lfd);
     }
 }
-

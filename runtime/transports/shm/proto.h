@@ -41,59 +41,59 @@
 
 #include "idc.h"
 
-#define IDC_SHM_MAGIC      0x31434449u   /* "IDC1" */
-#define IDC_SHM_WIRE       1u            /* version of this file's records */
+#define IDC_SHM_MAGIC 0x31434449u /* "IDC1" */
+#define IDC_SHM_WIRE  1u          /* version of this file's records */
 
 enum idc_shm_type {
-    IDC_SHM_HELLO   = 1,
+    IDC_SHM_HELLO = 1,
     IDC_SHM_WELCOME = 2,
-    IDC_SHM_REFUSE  = 3,
-    IDC_SHM_READY   = 4,
-    IDC_SHM_MAPREQ  = 16,
-    IDC_SHM_MAPREP  = 17,
+    IDC_SHM_REFUSE = 3,
+    IDC_SHM_READY = 4,
+    IDC_SHM_MAPREQ = 16,
+    IDC_SHM_MAPREP = 17,
 };
 
-struct idc_shm_hello {                 /* frontend -> backend */
+struct idc_shm_hello { /* frontend -> backend */
     uint32_t magic, type, wire;
     uint32_t min_version, max_version;
     uint32_t max_frame, max_transactions, max_messages;
-    char     protocol[IDC_PROTOCOL_NAME_MAX + 1];   /* NUL-terminated, NUL-padded */
-    uint64_t hash[IDC_MAX_VERSIONS];   /* [max_version - min_version + 1] used, rest 0 */
+    char protocol[IDC_PROTOCOL_NAME_MAX + 1]; /* NUL-terminated, NUL-padded */
+    uint64_t hash[IDC_MAX_VERSIONS];          /* [max_version - min_version + 1] used, rest 0 */
 };
 
-struct idc_shm_welcome {               /* backend -> frontend, with 3 fds */
+struct idc_shm_welcome { /* backend -> frontend, with 3 fds */
     uint32_t magic, type, wire;
-    uint32_t version;                  /* negotiated */
-    uint32_t epoch;                    /* non-zero */
-    uint32_t max_frame, max_transactions, max_messages;   /* negotiated (<= both sides) */
-    uint32_t ring_size;                /* data bytes per ring, power of two */
+    uint32_t version;                                   /* negotiated */
+    uint32_t epoch;                                     /* non-zero */
+    uint32_t max_frame, max_transactions, max_messages; /* negotiated (<= both sides) */
+    uint32_t ring_size;                                 /* data bytes per ring, power of two */
     uint32_t reserved;
 };
 
-struct idc_shm_refuse {                /* either way, then close */
+struct idc_shm_refuse { /* either way, then close */
     uint32_t magic, type, wire;
-    int32_t  status;                   /* IDC_ERR_MISMATCH, IDC_ERR_PERM, IDC_ERR_TOOBIG, ... */
-    char     reason[160];              /* NUL-terminated */
+    int32_t status;   /* IDC_ERR_MISMATCH, IDC_ERR_PERM, IDC_ERR_TOOBIG, ... */
+    char reason[160]; /* NUL-terminated */
 };
 
-struct idc_shm_ready {                 /* frontend -> backend */
+struct idc_shm_ready { /* frontend -> backend */
     uint32_t magic, type, wire;
     uint32_t epoch;
 };
 
-struct idc_shm_mapreq {                /* buffer user -> owner */
+struct idc_shm_mapreq { /* buffer user -> owner */
     uint32_t magic, type, wire;
-    uint32_t id, generation, rights;   /* from the reference */
+    uint32_t id, generation, rights; /* from the reference */
     uint64_t owner, length;
-    uint8_t  key[16];
+    uint8_t key[16];
 };
 
-struct idc_shm_maprep {                /* owner -> buffer user; fds only when status == 0 */
+struct idc_shm_maprep { /* owner -> buffer user; fds only when status == 0 */
     uint32_t magic, type, wire;
-    int32_t  status;                   /* 0, IDC_ERR_BADREF, IDC_ERR_REVOKED, IDC_ERR_RIGHTS */
-    uint32_t id, generation, rights;   /* rights granted */
-    uint32_t gen_slots;                /* entries in the generation table */
-    uint64_t offset;                   /* of the registered range within the data memfd */
+    int32_t status;                  /* 0, IDC_ERR_BADREF, IDC_ERR_REVOKED, IDC_ERR_RIGHTS */
+    uint32_t id, generation, rights; /* rights granted */
+    uint32_t gen_slots;              /* entries in the generation table */
+    uint64_t offset;                 /* of the registered range within the data memfd */
     uint64_t length;
 };
 

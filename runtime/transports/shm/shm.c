@@ -15,7 +15,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-
 #include "proto.h"
 #include "shm.h"
 
@@ -76,8 +75,9 @@ ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds)
         char buf[CMSG_SPACE(sizeof(int) * 8)];
         struct cmsghdr align;
     } u;
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                         .msg_controllen = sizeof(u.buf) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)
+    };
     int want = nfds ? *nfds : 0;
     if (nfds)
         *nfds = 0;
@@ -101,12 +101,12 @@ ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds)
         }
     }
     if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return IDC_ERR_IO;    /* oversized record or too many fds: hostile or confused */
+        return IDC_ERR_IO; /* oversized record or too many fds: hostile or confused */
     return n;
 }
 
 #ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010   /* Linux >= 5.1 */
+#define F_SEAL_FUTURE_WRITE 0x0010 /* Linux >= 5.1 */
 #endif
 
 /* final: also F_SEAL_SEAL (ring memory); buffers stay open to F_SEAL_FUTURE_WRITE later.
@@ -210,4 +210,3 @@ const struct idc_transport idc_transport_shm = {
     .rbuf_revoke = shm_rbuf_revoke,
     .ctx_fini = shm_ctx_fini,
 };
-

@@ -19,8 +19,8 @@ extern const struct idc_transport idc_transport_shm;
 
 /* Per-context transport state. */
 struct shm_ctx {
-    char *dir;                  /* the socket directory (context option or default) */
-    int ifd;                    /* inotify */
+    char *dir; /* the socket directory (context option or default) */
+    int ifd;   /* inotify */
     int iwd;
     struct idc_watch iw;
     /* buffer service (owner side) */
@@ -33,40 +33,42 @@ struct shm_ctx {
     struct blink *links;
 };
 
-
 /* Created by shm_ctx_init with every context. */
 static inline struct shm_ctx *shm_ctx(struct idc_context *ctx)
 {
     return *idc__ctx_slot(ctx, &idc_transport_shm);
 }
 
-static inline const char *shm_dir(struct idc_context *ctx) { return shm_ctx(ctx)->dir; }
+static inline const char *shm_dir(struct idc_context *ctx)
+{
+    return shm_ctx(ctx)->dir;
+}
 
 /* shm.c */
-void    shm_close_fd(int *fd);
-int     shm_check_peer(struct idc_context *ctx, int fd, const char *what);
-int     shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds);
+void shm_close_fd(int *fd);
+int shm_check_peer(struct idc_context *ctx, int fd, const char *what);
+int shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds);
 ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds);
-int     shm_memfd_seal(struct idc_context *ctx, const char *name, size_t len, int *out, bool final);
-int     shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out);
-bool    shm_memfd_ok(int fd, size_t len);
+int shm_memfd_seal(struct idc_context *ctx, const char *name, size_t len, int *out, bool final);
+int shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out);
+bool shm_memfd_ok(int fd, size_t len);
 
 /* channel.c */
-int  shm_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
-int  shm_ep_start(struct idc_link *ep);
+int shm_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
+int shm_ep_start(struct idc_link *ep);
 void shm_chan_close(struct idc_link *ep);
 void shm_ep_rearm(struct idc_link *ep);
 void shm_ep_stop(struct idc_link *ep);
 void shm_notify(struct idc_link *ep);
 
 /* buffers.c */
-int  shm_buf_alloc(struct idc_context *ctx, struct idc_alloc *a);
+int shm_buf_alloc(struct idc_context *ctx, struct idc_alloc *a);
 void shm_buf_free(struct idc_context *ctx, struct idc_alloc *a);
-int  shm_buf_seal_ro(struct idc_context *ctx, struct idc_alloc *a);
-int  shm_rbuf_publish(struct idc_context *ctx);
+int shm_buf_seal_ro(struct idc_context *ctx, struct idc_alloc *a);
+int shm_rbuf_publish(struct idc_context *ctx);
 void shm_rbuf_revoke(struct idc_context *ctx, uint32_t id, uint32_t generation);
 bool shm_rbuf_reaches(struct idc_context *ctx, uint64_t owner);
-int  shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
+int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
 void shm_buffers_fini(struct idc_context *ctx);
 
 #endif /* IDC_SHM_H */

@@ -26,7 +26,7 @@
 #include "ring.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char *ring_ctrl;    /* the victim-bound ring of the current connection, or NULL */
+static unsigned char *ring_ctrl; /* the victim-bound ring of the current connection, or NULL */
 static uint32_t ring_size;
 static struct idc_endpoint ep;
 static bool connected;
@@ -51,7 +51,7 @@ static void find_ring(void)
         for (uint32_t size = IDC_RING_MIN_SIZE; size && size <= IDC_RING_MAX_SIZE; size <<= 1) {
             size_t rb = idc_ring_bytes(size);
             if (((2 * rb + page - 1) & ~(page - 1)) == hi - lo) {
-                ring_ctrl = (unsigned char *)lo + rb;     /* back-end's TX ring */
+                ring_ctrl = (unsigned char *)lo + rb; /* back-end's TX ring */
                 ring_size = size;
             }
         }
@@ -94,20 +94,30 @@ static void on_writable(struct idc_endpoint *e)
 
 static int on_message(struct idc_endpoint *e, uint16_t op, const void *p, size_t len)
 {
-    (void)e; (void)op; (void)p; (void)len;
+    (void)e;
+    (void)op;
+    (void)p;
+    (void)len;
     return 0;
 }
 
 static int on_txn(struct idc_endpoint *e, struct idc_request *r, uint16_t op, const void *p,
                   size_t len)
 {
-    (void)e; (void)r; (void)op; (void)p; (void)len;
+    (void)e;
+    (void)r;
+    (void)op;
+    (void)p;
+    (void)len;
     return IDC_ERR_PROTO;
 }
 
 static const struct idc_endpoint_ops ops = {
-    .connect = on_connect, .disconnect = on_disconnect, .writable = on_writable,
-    .handle_message = on_message, .handle_transaction = on_txn,
+    .connect = on_connect,
+    .disconnect = on_disconnect,
+    .writable = on_writable,
+    .handle_message = on_message,
+    .handle_transaction = on_txn,
 };
 
 static uint32_t xorshift(uint32_t *s)
@@ -144,25 +154,25 @@ static void *flipper(void *arg)
             for (uint32_t at = cons; n < 16 && (uint32_t)(at - cons) < used;) {
                 starts[n++] = at;
                 uint32_t len;
-                memcpy(&len, &data[(at + 4) & mask], 4);   /* may wrap: good enough */
+                memcpy(&len, &data[(at + 4) & mask], 4); /* may wrap: good enough */
                 if (len > HF_MAX_FRAME)
                     break;
                 at += idc_frame_size(len);
             }
             uint32_t x = xorshift(&rng);
-            uint32_t start = starts[(x >> 20) % (n < 4 ? n : 4)];   /* near the reader */
+            uint32_t start = starts[(x >> 20) % (n < 4 ? n : 4)]; /* near the reader */
             bool lasting = (x & 255) == 0;
             uint32_t off;
             unsigned char m = (unsigned char)(1u << ((x >> 8) & 7));
             if (x & 256) {
-                off = lasting ? (x >> 12) % 24 : 4 + (x >> 12) % 4;   /* header; the length */
+                off = lasting ? (x >> 12) % 24 : 4 + (x >> 12) % 4; /* header; the length */
                 if (!lasting)
                     m = (x & 512) ? 0x80 : 0x08;
             } else {
-                off = 24 + (x >> 12) % HF_MAX_FRAME;                  /* payload */
+                off = 24 + (x >> 12) % HF_MAX_FRAME; /* payload */
             }
             if ((uint32_t)(prod - start) <= off)
-                continue;                                             /* not published */
+                continue; /* not published */
             unsigned char *b = &data[(start + off) & mask];
             __atomic_fetch_xor(b, m, __ATOMIC_RELAXED);
             if (!lasting)
@@ -186,7 +196,10 @@ int main(int argc, char **argv)
     const char *dir = NULL, *name = NULL;
     int seconds = 30;
     static const struct option lo[] = {
-        { "dir", 1, 0, 'd' }, { "name", 1, 0, 'n' }, { "seconds", 1, 0, 's' }, { 0, 0, 0, 0 },
+        { "dir", 1, 0, 'd' },
+        { "name", 1, 0, 'n' },
+        { "seconds", 1, 0, 's' },
+        { 0, 0, 0, 0 },
     };
     for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
         if (c == 'd')
@@ -213,7 +226,10 @@ int main(int argc, char **argv)
     char addr[128];
     snprintf(addr, sizeof addr, "shm:%s", name);
     struct idc_endpoint_config cfg = {
-        .protocol = &hf_proto, .role = IDC_ROLE_BACKEND, .address = addr, .ops = &ops,
+        .protocol = &hf_proto,
+        .role = IDC_ROLE_BACKEND,
+        .address = addr,
+        .ops = &ops,
     };
     idc_endpoint_create(&ep, ctx, &cfg);
     pthread_t th;

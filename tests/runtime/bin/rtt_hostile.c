@@ -67,7 +67,10 @@ static void sock_path(struct sockaddr_un *sa, const char *file)
 static int send_fds(int s, const void *rec, size_t len, const int *fds, int nfd)
 {
     struct iovec iov = { (void *)rec, len };
-    union { char buf[CMSG_SPACE(sizeof(int) * 3)]; struct cmsghdr align; } u;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 3)];
+        struct cmsghdr align;
+    } u;
     struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
     if (nfd) {
         m.msg_control = u.buf;
@@ -88,9 +91,13 @@ static ssize_t recv_rec(int s, void *buf, size_t size, int *fds, int *nfd, int t
     if (poll(&p, 1, timeout_ms) <= 0)
         return -1;
     struct iovec iov = { buf, size };
-    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf };
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 8)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf
+    };
     ssize_t n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
     if (n <= 0)
         return -1;
@@ -112,8 +119,8 @@ struct chan {
     unsigned char *mem;
     size_t bytes;
     uint32_t ring_size, epoch, max_frame, max_tx, max_msg;
-    struct idc_ring_tx tx;      /* our producer ring */
-    struct idc_ring_rx rx;      /* our consumer ring */
+    struct idc_ring_tx tx; /* our producer ring */
+    struct idc_ring_rx rx; /* our consumer ring */
     struct idc_ring_ctrl *txc, *rxc;
     unsigned char *txd;
     bool backend;
@@ -129,7 +136,7 @@ static void wake_peer(struct chan *c)
 static void attach(struct chan *c)
 {
     size_t rb = idc_ring_bytes(c->ring_size);
-    unsigned char *r0 = c->mem, *r1 = c->mem + rb;   /* ring 0: fe -> be; ring 1: be -> fe */
+    unsigned char *r0 = c->mem, *r1 = c->mem + rb; /* ring 0: fe -> be; ring 1: be -> fe */
     unsigned char *mine = c->backend ? r1 : r0, *theirs = c->backend ? r0 : r1;
     idc_ring_tx_attach(&c->tx, mine, c->ring_size, c->max_msg);
     idc_ring_rx_attach(&c->rx, theirs, c->ring_size, c->max_frame);
@@ -218,10 +225,12 @@ static void unmap(struct chan *c)
 
 /* ------------------------------------------------------------------ backend side */
 static atomic_int rewriting;
-static _Atomic uint32_t rw_pos;       /* start of the 1 KiB window being rewritten */
-static atomic_int rw_invalid_only;    /* phase 2: every rewrite leaves the header invalid */
+static _Atomic uint32_t rw_pos;    /* start of the 1 KiB window being rewritten */
+static atomic_int rw_invalid_only; /* phase 2: every rewrite leaves the header invalid */
 
-struct rw_arg { struct chan *c; };
+struct rw_arg {
+    struct chan *c;
+};
 static void *rewriter(void *arg)
 {
     struct rw_arg *a = arg;
@@ -244,13 +253,27 @@ static void *rewriter(void *arg)
                 continue;
             }
             switch (x >> 29) {
-            case 0: h->length = 64; break;
-            case 1: h->length = 4000; break;
-            case 2: h->length = 0xfffffff0u; break;
-            case 3: h->kind = IDC_FRAME_MESSAGE; break;
-            case 4: h->kind = 0x77; break;
-            case 5: h->epoch ^= 1; break;
-            default: ((uint32_t *)(void *)h)[x & 5] = x; break;
+            case 0:
+                h->length = 64;
+                break;
+            case 1:
+                h->length = 4000;
+                break;
+            case 2:
+                h->length = 0xfffffff0u;
+                break;
+            case 3:
+                h->kind = IDC_FRAME_MESSAGE;
+                break;
+            case 4:
+                h->kind = 0x77;
+                break;
+            case 5:
+                h->epoch ^= 1;
+                break;
+            default:
+                ((uint32_t *)(void *)h)[x & 5] = x;
+                break;
             }
         }
     }
@@ -286,7 +309,7 @@ static void attack_backend(struct chan *c)
         raw_publish(c, &f, sizeof f, 13);
     } else if (strcmp(attack, "biglen") == 0) {
         struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, c->max_frame + 1,
-                                   c->epoch, 0, 0, 0 };
+                                   c->epoch,          0, 0,           0 };
         raw_publish(c, &f, sizeof f, idc_frame_size(c->max_frame + 1) & (c->ring_size - 1));
     } else if (strcmp(attack, "partial") == 0) {
         struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, 1000, c->epoch, 0, 0, 0 };
@@ -343,8 +366,8 @@ static void attack_backend(struct chan *c)
         /* phase 2: once the victim caught up, frames whose headers the other thread keeps
            rewriting to invalid values before and after they are published */
         if (!closed) {
-            for (int i = 0; i < 200 && __atomic_load_n(&c->txc->cons, __ATOMIC_ACQUIRE) !=
-                                           c->tx.prod; i++)
+            for (int i = 0;
+                 i < 200 && __atomic_load_n(&c->txc->cons, __ATOMIC_ACQUIRE) != c->tx.prod; i++)
                 usleep(5000);
             uint32_t start = c->tx.prod;
             for (int i = 0; i < 8; i++)
@@ -371,7 +394,9 @@ static void attack_backend(struct chan *c)
             if (idc_ring_tx_check(&c->tx) != 0)
                 break;
             for (int k = 0; k < 4096 && idc_ring_tx_msg_credit(&c->tx) > 0; k++) {
-                struct idc_frame_hdr f = { IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, 8, c->epoch, 0, 0, 0 };
+                struct idc_frame_hdr f = {
+                    IDC_FRAME_MESSAGE, 0, RTT_OP_SINK, 8, c->epoch, 0, 0, 0
+                };
                 if (idc_ring_push(&c->tx, &f, &v) != 0)
                     break;
                 v++;
@@ -449,21 +474,22 @@ static void serve(void)
         c.efd_fe = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         c.efd_be = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         c.epoch = 0x1000u * (uint32_t)conn + 7u;
-        struct idc_shm_welcome w = { IDC_SHM_MAGIC, IDC_SHM_WELCOME, IDC_SHM_WIRE,
-                                     hello.min_version, c.epoch, c.max_frame, c.max_tx,
-                                     c.max_msg, c.ring_size, 0 };
+        struct idc_shm_welcome w = {
+            IDC_SHM_MAGIC, IDC_SHM_WELCOME, IDC_SHM_WIRE, hello.min_version, c.epoch,
+            c.max_frame,   c.max_tx,        c.max_msg,    c.ring_size,       0
+        };
         if (strcmp(attack, "w-ringsize") == 0)
-            w.ring_size = c.ring_size - 8;          /* not a power of two, and too small */
+            w.ring_size = c.ring_size - 8; /* not a power of two, and too small */
         if (strcmp(attack, "w-bigring") == 0)
-            w.ring_size = c.ring_size * 4;          /* larger than the memfd */
+            w.ring_size = c.ring_size * 4; /* larger than the memfd */
         if (strcmp(attack, "w-frame") == 0)
-            w.max_frame = c.max_frame * 4;          /* above what the victim asked for */
+            w.max_frame = c.max_frame * 4; /* above what the victim asked for */
         if (strcmp(attack, "w-credits") == 0)
             w.max_transactions = c.max_tx * 4;
         if (strcmp(attack, "w-epoch0") == 0)
             w.epoch = 0;
         if (strcmp(attack, "w-version") == 0)
-            w.version = 77;                         /* a version the victim never offered */
+            w.version = 77; /* a version the victim never offered */
         int fds[3] = { c.memfd, c.efd_fe, c.efd_be };
         int nfds = strcmp(attack, "w-nofds") == 0 ? 0 : 3;
         if (send_fds(c.sock, &w, sizeof w, fds, nfds) != 0) {
@@ -533,7 +559,11 @@ static void fill_hello(struct idc_shm_hello *h)
 /* one reply to a handshake record: the type, or 0 when the victim just closed */
 static void report_reply(int s, const char *what)
 {
-    union { struct idc_shm_refuse r; struct idc_shm_welcome w; char b[512]; } u;
+    union {
+        struct idc_shm_refuse r;
+        struct idc_shm_welcome w;
+        char b[512];
+    } u;
     int fds[3], nfd = 0;
     ssize_t n = recv_rec(s, &u, sizeof u, fds, &nfd, 3000);
     for (int i = 0; i < nfd; i++)
@@ -721,8 +751,8 @@ static int mapreq(const struct idc_rbuf *rb, struct idc_shm_maprep *rep, int *fd
         close(s);
         return -1;
     }
-    struct idc_shm_mapreq q = { IDC_SHM_MAGIC, IDC_SHM_MAPREQ, IDC_SHM_WIRE, rb->id,
-                                rb->generation, rb->rights, rb->owner, rb->length, { 0 } };
+    struct idc_shm_mapreq q = { IDC_SHM_MAGIC, IDC_SHM_MAPREQ, IDC_SHM_WIRE, rb->id, rb->generation,
+                                rb->rights,    rb->owner,      rb->length,   { 0 } };
     memcpy(q.key, rb->key, sizeof q.key);
     send_fds(s, &q, sizeof q, NULL, 0);
     *nfd = 0;
@@ -730,7 +760,7 @@ static int mapreq(const struct idc_rbuf *rb, struct idc_shm_maprep *rep, int *fd
     close(s);
     if (n != (ssize_t)sizeof *rep) {
         memset(rep, 0, sizeof *rep);
-        rep->status = 1;   /* no reply */
+        rep->status = 1; /* no reply */
     }
     return 0;
 }
@@ -754,7 +784,10 @@ static void attack_rbuf(void)
         rtt_event(out, "error decode");
         return;
     }
-    struct { const char *name; struct idc_rbuf rb; } cases[6];
+    struct {
+        const char *name;
+        struct idc_rbuf rb;
+    } cases[6];
     for (int i = 0; i < 6; i++)
         cases[i].rb = rb;
     cases[0].name = "genuine";
@@ -798,7 +831,7 @@ static void attack_rbuf(void)
                 unsigned char *m2 = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, rw,
                                          off);
                 if (m2 != MAP_FAILED) {
-                    m2[rep.offset - (uint64_t)off] ^= 0xff;   /* the owner must never see this */
+                    m2[rep.offset - (uint64_t)off] ^= 0xff; /* the owner must never see this */
                     reopen = "wrote";
                     munmap(m2, (size_t)pg);
                 } else {
@@ -811,8 +844,10 @@ static void attack_rbuf(void)
         }
         for (int k = 0; k < nfd; k++)
             close(fds[k]);
-        rtt_event(out, "mapreq case=%s status=%d nfd=%d write_map=%s reopen_rw=%s pwrite=%s "
-                  "shrink=%s", cases[i].name, rep.status, nfd, wmap, reopen, pw, shrink);
+        rtt_event(out,
+                  "mapreq case=%s status=%d nfd=%d write_map=%s reopen_rw=%s pwrite=%s "
+                  "shrink=%s",
+                  cases[i].name, rep.status, nfd, wmap, reopen, pw, shrink);
     }
     /* garbage on the buffer service */
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -831,19 +866,33 @@ static void attack_rbuf(void)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "dir", 1, 0, 'd' }, { "out", 1, 0, 'o' }, { "role", 1, 0, 'r' },
-        { "name", 1, 0, 'n' }, { "attack", 1, 0, 'a' }, { "rbuf", 1, 0, 'b' }, { 0, 0, 0, 0 },
+        { "dir", 1, 0, 'd' },  { "out", 1, 0, 'o' },    { "role", 1, 0, 'r' },
+        { "name", 1, 0, 'n' }, { "attack", 1, 0, 'a' }, { "rbuf", 1, 0, 'b' },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'd': dir = optarg; break;
-        case 'o': out = optarg; break;
-        case 'r': role = optarg; break;
-        case 'n': name = optarg; break;
-        case 'a': attack = optarg; break;
-        case 'b': rbuf_hex = optarg; break;
-        default: return 2;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'r':
+            role = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'a':
+            attack = optarg;
+            break;
+        case 'b':
+            rbuf_hex = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     if (!dir || (!name && strcmp(role, "rbuf") != 0))

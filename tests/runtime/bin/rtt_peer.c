@@ -21,9 +21,9 @@
 #include <getopt.h>
 #include <signal.h>
 
-#define MAX_HELD 4096
+#define MAX_HELD  4096
 #define MAX_SLOTS 1024
-#define BACKLOG (1u << 20)
+#define BACKLOG   (1u << 20)
 
 static struct idc_context *ctx;
 static const char *out;
@@ -32,7 +32,7 @@ static const struct idc_protocol *proto = &rtt_proto;
 static const char *mode = "echo";
 static unsigned max_txn, max_msg, spin_us, fe_max_txn;
 static unsigned load = 16, hold_n, depth = 8, expect_add = 1;
-static uint64_t duration_ms = UINT64_MAX / 2;   /* load phase length; default: until SIGTERM */
+static uint64_t duration_ms = UINT64_MAX / 2; /* load phase length; default: until SIGTERM */
 static int op = RTT_OP_STAMP;
 static volatile sig_atomic_t term;
 static int destroyed_count, endpoints;
@@ -65,13 +65,13 @@ static unsigned bl_len(void);
 static unsigned n_held;
 static void stat_line(void)
 {
-    rtt_event(out, "stat sub=%llu ok=%llu err=%llu disc=%llu bad=%llu handled=%llu "
+    rtt_event(out,
+              "stat sub=%llu ok=%llu err=%llu disc=%llu bad=%llu handled=%llu "
               "outstanding=%llu backlog=%u started=%llu msgs=%llu again=%llu held=%u",
               (unsigned long long)n_sub, (unsigned long long)n_ok, (unsigned long long)n_err,
-              (unsigned long long)n_disc, (unsigned long long)n_bad,
-              (unsigned long long)n_handled, (unsigned long long)n_outstanding, bl_len(),
-              (unsigned long long)n_started, (unsigned long long)n_msgs,
-              (unsigned long long)n_again, n_held);
+              (unsigned long long)n_disc, (unsigned long long)n_bad, (unsigned long long)n_handled,
+              (unsigned long long)n_outstanding, bl_len(), (unsigned long long)n_started,
+              (unsigned long long)n_msgs, (unsigned long long)n_again, n_held);
 }
 
 /* ------------------------------------------------------------------ held requests (echo) */
@@ -97,7 +97,7 @@ struct slot {
     struct idc_txn txn;
     int busy;
     uint64_t gen, seq, value;
-    struct idc_request *up;     /* mid: upstream request waiting on this one */
+    struct idc_request *up; /* mid: upstream request waiting on this one */
     int up_gone;
 };
 static struct slot *slots;
@@ -111,8 +111,11 @@ struct work {
 };
 static struct work *backlog;
 static unsigned bl_head, bl_tail;
-static unsigned bl_len(void) { return bl_tail - bl_head; }
-static uint32_t cur_instance;   /* instance * 1000 + connection number (backend) */
+static unsigned bl_len(void)
+{
+    return bl_tail - bl_head;
+}
+static uint32_t cur_instance; /* instance * 1000 + connection number (backend) */
 
 static struct slot *slot_get(void)
 {
@@ -288,7 +291,10 @@ static void txn_done(struct idc_txn *txn, int status, const void *res, size_t le
 
 /* ------------------------------------------------------------------ pongs */
 #define MAX_PONGS 8192
-static struct { uint8_t data[64]; size_t len; } pongs[MAX_PONGS];
+static struct {
+    uint8_t data[64];
+    size_t len;
+} pongs[MAX_PONGS];
 static unsigned pong_head, pong_tail;
 
 static void send_pongs(struct idc_endpoint *ep)
@@ -300,12 +306,15 @@ static void send_pongs(struct idc_endpoint *ep)
             n_again++;
             return;
         }
-        pong_head++;   /* sent, or the connection is gone */
+        pong_head++; /* sent, or the connection is gone */
     }
 }
 
 /* ------------------------------------------------------------------ endpoint callbacks */
-static struct pep *pep_of(struct idc_endpoint *ep) { return idc_endpoint_user(ep); }
+static struct pep *pep_of(struct idc_endpoint *ep)
+{
+    return idc_endpoint_user(ep);
+}
 
 static void cb_appear(struct idc_endpoint *ep)
 {
@@ -326,7 +335,7 @@ static void cb_connect(struct idc_endpoint *ep)
             rtt_event(out, "error hello rc=%d", rc);
     } else {
         if (strcmp(mode, "load") == 0)
-            seq = 0;   /* HOLD transactions come first on each connection */
+            seq = 0; /* HOLD transactions come first on each connection */
         pump();
     }
 }
@@ -488,8 +497,8 @@ static int cb_message(struct idc_endpoint *ep, uint16_t opcode, const void *p, s
     }
 }
 
-static int cb_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t opcode,
-                  const void *p, size_t len)
+static int cb_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t opcode, const void *p,
+                  size_t len)
 {
     n_handled++;
     switch (opcode) {
@@ -610,7 +619,7 @@ static void destroyed(struct idc_endpoint *ep)
 static void start(struct pep *p, const char *what, enum idc_role role, const char *name)
 {
     char addr[128];
-    const char *xen = getenv("IDC_TEST_XEN");   /* see rtt_address in tests/runtime/util.h */
+    const char *xen = getenv("IDC_TEST_XEN"); /* see rtt_address in tests/runtime/util.h */
     if (xen && *xen && role == IDC_ROLE_FRONTEND)
         snprintf(addr, sizeof addr, "xen:%s/%s", xen, name);
     else if (xen && *xen)
@@ -636,19 +645,25 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL, *serve = NULL, *conn = NULL;
     static const struct option lo[] = {
-        { "dir", 1, 0, 'd' },      { "out", 1, 0, 'o' },      { "id", 1, 0, 'i' },
-        { "proto", 1, 0, 'p' },    { "max-txn", 1, 0, 't' },  { "max-msg", 1, 0, 'm' },
-        { "serve", 1, 0, 's' },    { "connect", 1, 0, 'c' },  { "mode", 1, 0, 'M' },
-        { "load", 1, 0, 'l' },     { "hold", 1, 0, 'H' },     { "op", 1, 0, 'O' },
-        { "expect-add", 1, 0, 'e' }, { "depth", 1, 0, 'D' },  { "duration", 1, 0, 'T' },
-        { "spin", 1, 0, 'S' },     { "fe-max-txn", 1, 0, 'F' }, { 0, 0, 0, 0 },
+        { "dir", 1, 0, 'd' },        { "out", 1, 0, 'o' },        { "id", 1, 0, 'i' },
+        { "proto", 1, 0, 'p' },      { "max-txn", 1, 0, 't' },    { "max-msg", 1, 0, 'm' },
+        { "serve", 1, 0, 's' },      { "connect", 1, 0, 'c' },    { "mode", 1, 0, 'M' },
+        { "load", 1, 0, 'l' },       { "hold", 1, 0, 'H' },       { "op", 1, 0, 'O' },
+        { "expect-add", 1, 0, 'e' }, { "depth", 1, 0, 'D' },      { "duration", 1, 0, 'T' },
+        { "spin", 1, 0, 'S' },       { "fe-max-txn", 1, 0, 'F' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'd': dir = optarg; break;
-        case 'o': out = optarg; break;
-        case 'i': instance = (unsigned)strtoul(optarg, NULL, 0); break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'i':
+            instance = (unsigned)strtoul(optarg, NULL, 0);
+            break;
         case 'p':
             proto = rtt_proto_by_name(optarg);
             if (!proto) {
@@ -656,23 +671,49 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 't': max_txn = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 'm': max_msg = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 's': serve = optarg; break;
-        case 'c': conn = optarg; break;
-        case 'M': mode = optarg; break;
-        case 'l': load = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 'H': hold_n = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 'O':
-            op = strcmp(optarg, "add") == 0 ? RTT_OP_ADD
-               : strcmp(optarg, "echo") == 0 ? RTT_OP_ECHO : RTT_OP_STAMP;
+        case 't':
+            max_txn = (unsigned)strtoul(optarg, NULL, 0);
             break;
-        case 'e': expect_add = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 'D': depth = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 'T': duration_ms = strtoull(optarg, NULL, 0); break;
-        case 'S': spin_us = (unsigned)strtoul(optarg, NULL, 0); break;
-        case 'F': fe_max_txn = (unsigned)strtoul(optarg, NULL, 0); break;
-        default: return 2;
+        case 'm':
+            max_msg = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        case 's':
+            serve = optarg;
+            break;
+        case 'c':
+            conn = optarg;
+            break;
+        case 'M':
+            mode = optarg;
+            break;
+        case 'l':
+            load = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        case 'H':
+            hold_n = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        case 'O':
+            op = strcmp(optarg, "add") == 0    ? RTT_OP_ADD
+                 : strcmp(optarg, "echo") == 0 ? RTT_OP_ECHO
+                                               : RTT_OP_STAMP;
+            break;
+        case 'e':
+            expect_add = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        case 'D':
+            depth = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        case 'T':
+            duration_ms = strtoull(optarg, NULL, 0);
+            break;
+        case 'S':
+            spin_us = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        case 'F':
+            fe_max_txn = (unsigned)strtoul(optarg, NULL, 0);
+            break;
+        default:
+            return 2;
         }
     }
     if (load > MAX_SLOTS)

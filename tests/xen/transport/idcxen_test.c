@@ -55,7 +55,10 @@
 /* ------------------------------------------------------------------ reporting (report.h) */
 
 /* Only which side is dom0 matters for the suite name: in a pair exactly one side is. */
-static unsigned other_side(unsigned peer) { return peer == 0 ? 1 : 0; }
+static unsigned other_side(unsigned peer)
+{
+    return peer == 0 ? 1 : 0;
+}
 
 static void set_suite(unsigned server, unsigned client)
 {
@@ -77,7 +80,10 @@ enum { OP_ECHO = 1, OP_COUNT = 2, OP_DIE = 3, OP_DATA = 10, OP_BYE = 11 };
 
 static const uint64_t hashes[1] = { 0x6964637865656e31ull };
 static const struct idc_protocol proto = {
-    .name = "idcxen", .min_version = 1, .max_version = 1, .version_hash = hashes,
+    .name = "idcxen",
+    .min_version = 1,
+    .max_version = 1,
+    .version_hash = hashes,
     .max_frame = MAX_FRAME,
 };
 
@@ -91,15 +97,32 @@ struct side {
 };
 static struct side S;
 
-static void cb_appear(struct idc_endpoint *ep) { (void)ep; S.appears++; }
-static void cb_connect(struct idc_endpoint *ep) { (void)ep; S.connects++; S.msgs = 0; }
+static void cb_appear(struct idc_endpoint *ep)
+{
+    (void)ep;
+    S.appears++;
+}
+static void cb_connect(struct idc_endpoint *ep)
+{
+    (void)ep;
+    S.connects++;
+    S.msgs = 0;
+}
 static void cb_disconnect(struct idc_endpoint *ep)
 {
     S.disconnects++;
     idc_endpoint_disconnect_done(ep);
 }
-static void cb_disappear(struct idc_endpoint *ep) { (void)ep; S.disappears++; }
-static void cb_writable(struct idc_endpoint *ep) { (void)ep; S.writable++; }
+static void cb_disappear(struct idc_endpoint *ep)
+{
+    (void)ep;
+    S.disappears++;
+}
+static void cb_writable(struct idc_endpoint *ep)
+{
+    (void)ep;
+    S.writable++;
+}
 
 static int cb_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
@@ -137,8 +160,12 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
 }
 
 static const struct idc_endpoint_ops ops = {
-    .appear = cb_appear, .connect = cb_connect, .disconnect = cb_disconnect,
-    .disappear = cb_disappear, .writable = cb_writable, .handle_message = cb_msg,
+    .appear = cb_appear,
+    .connect = cb_connect,
+    .disconnect = cb_disconnect,
+    .disappear = cb_disappear,
+    .writable = cb_writable,
+    .handle_message = cb_msg,
     .handle_transaction = cb_txn,
 };
 
@@ -149,8 +176,12 @@ static void side_open(const char *addr, enum idc_role role)
     int r = idc_context_create(&S.ctx, &o);
     if (r)
         fail("idc_context_create: %s", idc_strerror(r));
-    struct idc_endpoint_config cfg = { .protocol = &proto, .role = role, .address = addr,
-                                       .ops = &ops, .max_transactions = 16, .max_messages = 32 };
+    struct idc_endpoint_config cfg = { .protocol = &proto,
+                                       .role = role,
+                                       .address = addr,
+                                       .ops = &ops,
+                                       .max_transactions = 16,
+                                       .max_messages = 32 };
     idc_endpoint_create(&S.ep, S.ctx, &cfg);
 }
 
@@ -197,8 +228,7 @@ static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int
     c->t.user = c;
     int r;
     double end = now_s() + ms / 1000.0;
-    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN &&
-           now_s() < end)
+    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN && now_s() < end)
         idc_context_dispatch(S.ctx, 20);
     if (r)
         return r;
@@ -239,7 +269,7 @@ static void client_checks(unsigned peer, const char *tag)
             for (unsigned i = 0; i < 16 && submitted < total; i++) {
                 struct call *c = &calls[i];
                 if (c->t.done && !c->done)
-                    continue;   /* in flight */
+                    continue; /* in flight */
                 memset(c, 0, offsetof(struct call, buf));
                 c->t.done = call_done;
                 c->t.user = c;
@@ -260,8 +290,8 @@ static void client_checks(unsigned peer, const char *tag)
             fail("%d of %u transactions completed, %d wrong results", completed, total,
                  bad_results);
         double dt = now_s() - t_check;
-        pass("%u echo transactions (1..%u bytes, 16 in flight) in %.2fs: %.2f MB/s each way",
-             total, MAX_FRAME, dt, (double)total * (MAX_FRAME + 1) / 2 / dt / 1e6);
+        pass("%u echo transactions (1..%u bytes, 16 in flight) in %.2fs: %.2f MB/s each way", total,
+             MAX_FRAME, dt, (double)total * (MAX_FRAME + 1) / 2 / dt / 1e6);
     }
 
     begin("fe_rtt");
@@ -351,8 +381,7 @@ static void client_checks(unsigned peer, const char *tag)
                 fail("outstanding transaction ended with %d", pend[i].status);
         double t_down = now_s() - t_check;
         if (!wait_for(&S.disappears, 1, STEP_MS))
-            fail("no disappear after the backend died (state %d)",
-                 (int)idc_endpoint_state(&S.ep));
+            fail("no disappear after the backend died (state %d)", (int)idc_endpoint_state(&S.ep));
         if (!wait_for(&S.connects, 3, STEP_MS) || S.appears < 2)
             fail("restarted backend: appears %d, connects %d", S.appears, S.connects);
         unsigned char p[10];
@@ -361,7 +390,8 @@ static void client_checks(unsigned peer, const char *tag)
         if (st != 0 || c.len != sizeof(p) || memcmp(c.buf, p, sizeof(p)))
             fail("echo with the restarted backend: status %d", st);
         pass("disconnect after %.2fs (%d transactions were outstanding), disappear, appear, "
-             "connect to the restarted backend", t_down, outstanding);
+             "connect to the restarted backend",
+             t_down, outstanding);
     }
 
     begin("fe_backend_withdraw");
@@ -480,7 +510,7 @@ static void death_client(unsigned peer)
     side_open(addr, IDC_ROLE_FRONTEND);
     unsigned char p[256];
     fill(p, sizeof(p), 1);
-    for (;;) {   /* until our domain is destroyed */
+    for (;;) { /* until our domain is destroyed */
         if (idc_endpoint_state(&S.ep) == IDC_EP_CONNECTED)
             idc_send_message(&S.ep, OP_DATA, p, sizeof(p));
         idc_context_dispatch(S.ctx, 5);
@@ -493,7 +523,7 @@ static void death_client(unsigned peer)
    docs/xen-transport.md, that then misbehaves: it notifies in a tight loop without producing
    anything (event storm), and on its second connection publishes a corrupt producer index. The
    libidc backend (a child process) must cut it off each time, with the reason, at bounded cost. */
-uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame);   /* libidc (ring.h) */
+uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame); /* libidc (ring.h) */
 
 struct hctrl {
     uint8_t fe_live, be_live, pad0[2];
@@ -544,7 +574,8 @@ static void hostile_connect(struct hostile *h)
 {
     uint32_t inst, st;
     double end = now_s() + 30;
-    while (hx_read_u32(h->xs, HB "/state", &st) || st != 2 || hx_read_u32(h->xs, HB "/instance", &inst)) {
+    while (hx_read_u32(h->xs, HB "/state", &st) || st != 2 ||
+           hx_read_u32(h->xs, HB "/instance", &inst)) {
         if (now_s() > end)
             fail("hostile frontend: no service");
         usleep(20000);
@@ -574,15 +605,18 @@ static void hostile_connect(struct hostile *h)
     char hash[20];
     snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)hashes[0]);
     xs_rm(h->xs, t, HF);
-    bool ok = xs_mkdir(h->xs, t, HF) &&
-              xs_write(h->xs, t, HF "/protocol", "idcxen", 6) &&
+    bool ok = xs_mkdir(h->xs, t, HF) && xs_write(h->xs, t, HF "/protocol", "idcxen", 6) &&
               xs_write(h->xs, t, HF "/version-hash", hash, 16) &&
-              !hx_write(h->xs, t, HF, "version", 1) && !hx_write(h->xs, t, HF, "be-instance", inst) &&
-              !hx_write(h->xs, t, HF, "epoch", h->epoch) && !hx_write(h->xs, t, HF, "max-frame", frame) &&
+              !hx_write(h->xs, t, HF, "version", 1) &&
+              !hx_write(h->xs, t, HF, "be-instance", inst) &&
+              !hx_write(h->xs, t, HF, "epoch", h->epoch) &&
+              !hx_write(h->xs, t, HF, "max-frame", frame) &&
               !hx_write(h->xs, t, HF, "max-transactions", tx) &&
-              !hx_write(h->xs, t, HF, "max-messages", msg) && !hx_write(h->xs, t, HF, "ring-size", ring) &&
+              !hx_write(h->xs, t, HF, "max-messages", msg) &&
+              !hx_write(h->xs, t, HF, "ring-size", ring) &&
               !hx_write(h->xs, t, HF, "ring-pages", (uint32_t)h->np) &&
-              !hx_write(h->xs, t, HF, "ctrl-ref", cref) && !hx_write(h->xs, t, HF, "event-channel", h->port) &&
+              !hx_write(h->xs, t, HF, "ctrl-ref", cref) &&
+              !hx_write(h->xs, t, HF, "event-channel", h->port) &&
               !hx_write(h->xs, t, HF, "state", 3) && !hx_write(h->xs, t, HB "/fe", "0-1", h->epoch);
     if (!ok || !xs_transaction_end(h->xs, t, false))
         fail("hostile: publishing: %s", strerror(errno));
@@ -635,9 +669,12 @@ static void hostile_backend(void)
     struct idc_context_options o = { .log = hostile_log, .shm_dir = "/tmp/idcxen" };
     if (idc_context_create(&S.ctx, &o))
         fail("context");
-    struct idc_endpoint_config cfg = { .protocol = &proto, .role = IDC_ROLE_BACKEND,
-                                       .address = "xen:idcxen-hostile?allow=0", .ops = &ops,
-                                       .max_transactions = 16, .max_messages = 32 };
+    struct idc_endpoint_config cfg = { .protocol = &proto,
+                                       .role = IDC_ROLE_BACKEND,
+                                       .address = "xen:idcxen-hostile?allow=0",
+                                       .ops = &ops,
+                                       .max_transactions = 16,
+                                       .max_messages = 32 };
     idc_endpoint_create(&S.ep, S.ctx, &cfg);
     begin("be_event_storm");
     if (!wait_for(&S.connects, 1, STEP_MS))
@@ -768,7 +805,7 @@ static void deny_server(unsigned peer)
     char addr[96];
     snprintf(addr, sizeof(addr), "xen:idcxen-deny?allow=%u", peer + 1);
     side_open(addr, IDC_ROLE_BACKEND);
-    double end = now_s() + 390;     /* until dom0's plan kills it at the end of the domU part */
+    double end = now_s() + 390; /* until dom0's plan kills it at the end of the domU part */
     while (now_s() < end)
         idc_context_dispatch(S.ctx, 200);
 }
@@ -904,8 +941,7 @@ static void stale(void)
              (int)idc_endpoint_state(&S.ep));
     if (S.connects || S.appears != 1)
         fail("appears %d, connects %d", S.appears, S.connects);
-    pass("appeared, then disappeared after %.1f s: the knock went unanswered",
-         now_s() - t_check);
+    pass("appeared, then disappeared after %.1f s: the knock went unanswered", now_s() - t_check);
 
     begin("fe_stale_republish");
     pid = fork();
@@ -949,14 +985,14 @@ static void queue_server(unsigned peer)
         !xs_set_permissions(xs, XBT_NULL, QUEUE_READY, perm, 2))
         fail("cannot write %s: %s", QUEUE_READY, strerror(errno));
     char pre[16];
-    snprintf(pre, sizeof(pre), "%u-", peer);    /* knock nodes are named DOMID-ID */
+    snprintf(pre, sizeof(pre), "%u-", peer); /* knock nodes are named DOMID-ID */
     double end = now_s() + 60, knocked = 0;
     while (now_s() < end && (!knocked || now_s() < knocked + QUEUE_HOLD_S)) {
         idc_context_dispatch(S.ctx, 100);
         unsigned n = 0;
-        char **e = knocked ? NULL
-                           : xs_directory(xs, XBT_NULL, "/local/domain/0/data/idc/idcxen-queue/fe",
-                                          &n);
+        char **e = knocked
+                       ? NULL
+                       : xs_directory(xs, XBT_NULL, "/local/domain/0/data/idc/idcxen-queue/fe", &n);
         for (unsigned i = 0; e && i < n; i++)
             if (!strncmp(e[i], pre, strlen(pre)))
                 knocked = now_s();
@@ -1020,11 +1056,14 @@ static void queue_client(unsigned peer)
 /* ------------------------------------------------------------------ main */
 
 static const char *const fe_checks[] = {
-    "fe_connect", "fe_txn_echo", "fe_rtt", "fe_messages", "fe_disconnect_reconnect", "fe_backend_crash",
-    "fe_backend_withdraw",
+    "fe_connect",       "fe_txn_echo",         "fe_rtt", "fe_messages", "fe_disconnect_reconnect",
+    "fe_backend_crash", "fe_backend_withdraw",
 };
 static const char *const be_checks[] = {
-    "be_publish_connect", "be_reconnect", "be_restart_connect", "be_withdraw",
+    "be_publish_connect",
+    "be_reconnect",
+    "be_restart_connect",
+    "be_withdraw",
 };
 
 static void list(void)

@@ -40,7 +40,7 @@
 #define RW_LEN     (18u * MIB)
 #define RO_LEN     (1u * MIB)
 #define RV_LEN     (64u * 1024u)
-#define THIRD_OFF  (16u * MIB + 8192u)     /* the third context's region (no send of the user) */
+#define THIRD_OFF  (16u * MIB + 8192u) /* the third context's region (no send of the user) */
 #define THIRD_LEN  (1u * MIB)
 
 /* ------------------------------------------------------------------ reporting (report.h) */
@@ -59,10 +59,9 @@ static void log_fn(void *arg, int level, const char *msg)
 }
 
 static const char *const user_checks[] = {
-    "recv_4k", "recv_1m", "recv_16m", "send_4k", "send_1m", "send_16m", "unaligned",
-    "inflight", "rights_refused", "range_refused", "forged_key", "revoked", "hostile_dropped",
-    "forward",
-    "owner_killed", "stale_node",
+    "recv_4k",         "recv_1m",  "recv_16m",       "send_4k",       "send_1m",    "send_16m",
+    "unaligned",       "inflight", "rights_refused", "range_refused", "forged_key", "revoked",
+    "hostile_dropped", "forward",  "owner_killed",   "stale_node",
 };
 
 static void list(void)
@@ -161,8 +160,7 @@ static int peek(unsigned dom, const char *key, char *buf, size_t cap)
 }
 
 /* Waits (dispatching ctx) until dom's key exists and starts with prefix. */
-static bool await(unsigned dom, const char *key, const char *prefix, char *buf, size_t cap,
-                  int ms)
+static bool await(unsigned dom, const char *key, const char *prefix, char *buf, size_t cap, int ms)
 {
     double end = now_s() + ms / 1000.0;
     while (now_s() < end) {
@@ -246,8 +244,7 @@ static void owner(unsigned peer)
         char cmd[128];
         unsigned n;
         int used = 0;
-        if (peek(peer, "cmd", cmd, sizeof(cmd)) || sscanf(cmd, "%u %n", &n, &used) < 1 ||
-            n == last)
+        if (peek(peer, "cmd", cmd, sizeof(cmd)) || sscanf(cmd, "%u %n", &n, &used) < 1 || n == last)
             continue;
         last = n;
         const char *verb = cmd + used;
@@ -256,8 +253,8 @@ static void owner(unsigned peer)
         if (!strcmp(verb, "unregister")) {
             r = idc_buffer_unregister(ctx, &rrv);
             put("ack", "%u %d", n, r);
-        } else if (sscanf(verb, "check %llu %llu %u", &off, &clen, &seed) == 3 &&
-                   off <= RW_LEN && clen <= RW_LEN - off) {
+        } else if (sscanf(verb, "check %llu %llu %u", &off, &clen, &seed) == 3 && off <= RW_LEN &&
+                   clen <= RW_LEN - off) {
             long long bad = -1;
             for (size_t i = 0; i < clen && bad < 0; i++)
                 if (((unsigned char *)rw)[off + i] != pat(off + i, seed))
@@ -268,7 +265,7 @@ static void owner(unsigned peer)
                 put("ack", "%u bad at %lld", n, bad);
         } else if (!strcmp(verb, "die")) {
             fflush(stdout);
-            raise(SIGKILL);      /* no cleanup at all: as when the process is killed */
+            raise(SIGKILL); /* no cleanup at all: as when the process is killed */
         } else if (!strcmp(verb, "bye")) {
             break;
         } else {
@@ -297,7 +294,7 @@ static int wait_op(struct op *o, int ms)
     double end = now_s() + ms / 1000.0;
     while (!o->done && now_s() < end)
         idc_context_dispatch(ctx, 20);
-    return o->done ? o->status : 1;      /* 1: still pending */
+    return o->done ? o->status : 1; /* 1: still pending */
 }
 
 /* A synchronous transfer: the call's own result, or the completion's. */
@@ -332,7 +329,7 @@ static const char *command(const char *fmt, ...)
     return ack + strlen(want);
 }
 
-static unsigned char *mirror;      /* what the owner's rw buffer must hold */
+static unsigned char *mirror; /* what the owner's rw buffer must hold */
 
 static void send_checked(const struct idc_rbuf *rb, uint64_t off, const unsigned char *src,
                          size_t len, unsigned seed, double *dt)
@@ -346,12 +343,11 @@ static void send_checked(const struct idc_rbuf *rb, uint64_t off, const unsigned
     memcpy(mirror + off, src, len);
     const char *a = command("check %llu %zu %u", (unsigned long long)off, len, seed);
     if (strcmp(a, "ok"))
-        fail("the owner's bytes after a send of %zu at %llu: %s", len, (unsigned long long)off,
-             a);
+        fail("the owner's bytes after a send of %zu at %llu: %s", len, (unsigned long long)off, a);
 }
 
-static void recv_checked(const struct idc_rbuf *rb, uint64_t off, unsigned char *dst,
-                         size_t len, double *dt)
+static void recv_checked(const struct idc_rbuf *rb, uint64_t off, unsigned char *dst, size_t len,
+                         double *dt)
 {
     memset(dst, 0xa5, len);
     double t0 = now_s();
@@ -365,7 +361,10 @@ static void recv_checked(const struct idc_rbuf *rb, uint64_t off, unsigned char 
         fail("receive of %zu bytes at %llu: byte %lld differs", len, (unsigned long long)off, d);
 }
 
-static double mbs(size_t len, double dt) { return dt > 0 ? (double)len / dt / 1e6 : 0; }
+static double mbs(size_t len, double dt)
+{
+    return dt > 0 ? (double)len / dt / 1e6 : 0;
+}
 
 /* ------------------------------------------------------------------ hostile user */
 
@@ -399,7 +398,8 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
     xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(ev, odom);
     uint32_t pref, refs[128];
     struct h_page *pg = port < 0 ? NULL
-        : xengntshr_share_page_notify(gs, odom, &pref, 1, 0, (evtchn_port_t)port);
+                                 : xengntshr_share_page_notify(gs, odom, &pref, 1, 0,
+                                                               (evtchn_port_t)port);
     void *win = pg ? xengntshr_share_pages(gs, odom, 128, refs, 1) : NULL;
     if (!win)
         fail("hostile link: port or grants: %s", strerror(errno));
@@ -444,8 +444,7 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
     xenevtchn_close(ev);
     xengntshr_close(gs);
     if (!dropped)
-        fail("variant %d: the owner still serves the link 10 s after a malformed request",
-             variant);
+        fail("variant %d: the owner still serves the link 10 s after a malformed request", variant);
     return dt;
 }
 
@@ -462,8 +461,8 @@ static void user(unsigned peer)
         !get_ref(peer, "ro", &ro, 1000) || !get_ref(peer, "rv", &rv, 1000))
         fail("no references from the owner in domain %u", peer);
     if ((rw.owner >> 48) != peer + 1)
-        fail("the reference's owner %016llx does not name domain %u",
-             (unsigned long long)rw.owner, peer);
+        fail("the reference's owner %016llx does not name domain %u", (unsigned long long)rw.owner,
+             peer);
     mirror = malloc(RW_LEN);
     unsigned char *buf = malloc(RW_LEN + 64), *src = malloc(RW_LEN + 64);
     if (!mirror || !buf || !src)
@@ -495,24 +494,28 @@ static void user(unsigned peer)
     fill(src, 1, 16 * MIB, 7);
     send_checked(&rw, 1, src, 16 * MIB, 7, &dt);
     recv_checked(&rw, 0, buf, 16 * MIB + 2, NULL);
-    pass("16 MiB at offset 1 in %.1f ms: %.1f MB/s, the owner's bytes checked, read back",
-         dt * 1e3, mbs(16 * MIB, dt));
+    pass("16 MiB at offset 1 in %.1f ms: %.1f MB/s, the owner's bytes checked, read back", dt * 1e3,
+         mbs(16 * MIB, dt));
 
     begin("unaligned");
     {
-        static const struct { uint64_t off; size_t len; } cases[] = {
-            { 4095, 2 }, { 1, 8191 }, { 12345, 100001 }, { 32767, 65538 }, { 4096 * 7 + 3, 1 },
-            { 5 * MIB - 17, 300007 },
+        static const struct {
+            uint64_t off;
+            size_t len;
+        } cases[] = {
+            { 4095, 2 },      { 1, 8191 },         { 12345, 100001 },
+            { 32767, 65538 }, { 4096 * 7 + 3, 1 }, { 5 * MIB - 17, 300007 },
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-            unsigned char *s = src + 3, *d = buf + 5;   /* unaligned local memory too */
+            unsigned char *s = src + 3, *d = buf + 5; /* unaligned local memory too */
             fill(s, cases[i].off, cases[i].len, 8 + (unsigned)i);
             send_checked(&rw, cases[i].off, s, cases[i].len, 8 + (unsigned)i, NULL);
             recv_checked(&rw, cases[i].off - (cases[i].off > 0), d,
                          cases[i].len + (cases[i].off > 0), NULL);
         }
         pass("%zu sends and receives at odd offsets and lengths across page and window "
-             "boundaries, unaligned local memory", sizeof(cases) / sizeof(cases[0]));
+             "boundaries, unaligned local memory",
+             sizeof(cases) / sizeof(cases[0]));
     }
 
     begin("inflight");
@@ -609,7 +612,7 @@ static void user(unsigned peer)
     {
         double d0 = hostile_link(peer, rw.owner, 0);
         double d1 = hostile_link(peer, rw.owner, 1);
-        recv_checked(&rw, 12345, buf, 70000, NULL);     /* our own link is unaffected */
+        recv_checked(&rw, 12345, buf, 70000, NULL); /* our own link is unaffected */
         pass("hand-made links dropped by the owner %.2f s after a request with its slot out of "
              "range and %.2f s after a request index past the window; our link still works",
              d0, d1);
@@ -656,9 +659,8 @@ static void user(unsigned peer)
                 }
                 if (!busy[i] && !t_first) {
                     ops[i] = (struct op){ 0 };
-                    int r = idc_receive_from_remote_buffer(ctx, &rw, (uint64_t)i * MIB,
-                                                           buf + (size_t)i * MIB, MIB, op_done,
-                                                           &ops[i]);
+                    int r = idc_receive_from_remote_buffer(
+                        ctx, &rw, (uint64_t)i * MIB, buf + (size_t)i * MIB, MIB, op_done, &ops[i]);
                     if (r)
                         fail("submit: %s", idc_strerror(r));
                     busy[i] = true;
@@ -667,8 +669,7 @@ static void user(unsigned peer)
             idc_context_dispatch(ctx, 20);
         }
         if (!t_first)
-            fail("no IDC_ERR_DISCONNECTED within 20 s of the owner's death (%d transfers ok)",
-                 ok);
+            fail("no IDC_ERR_DISCONNECTED within 20 s of the owner's death (%d transfers ok)", ok);
         double t_end = now_s() + 10;
         int pending = 0;
         for (int i = 0; i < N; i++)
@@ -689,10 +690,12 @@ static void user(unsigned peer)
         double t_next = now_s() - t_all;
         if (pending || other || st != IDC_ERR_DISCONNECTED || t_next > 5)
             fail("%d transfers still pending, %d with another error, the next transfer %d "
-                 "after %.2f s", pending, other, st, t_next);
+                 "after %.2f s",
+                 pending, other, st, t_next);
         pass("owner killed: %d transfers completed, then %d failed with IDC_ERR_DISCONNECTED, "
              "the first %.2f s after the command, all %.2f s after; the next one failed in "
-             "%.3f s", ok, disc, t_first - t0, t_all - t0, t_next);
+             "%.3f s",
+             ok, disc, t_first - t0, t_all - t0, t_next);
     }
 
     begin("stale_node");
@@ -749,7 +752,8 @@ static void third(unsigned bdom)
     }
     put("third", "ok (1 MiB received in %.1f ms and sent)", dt * 1e3);
     pass("forwarded by domain %u: 1 MiB received (%.1f MB/s) and sent; the owner in domain "
-         "%llu", bdom, mbs(THIRD_LEN, dt), (unsigned long long)(rw.owner >> 48) - 1);
+         "%llu",
+         bdom, mbs(THIRD_LEN, dt), (unsigned long long)(rw.owner >> 48) - 1);
     free(buf);
     free(want);
 }

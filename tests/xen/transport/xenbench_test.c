@@ -33,9 +33,9 @@
 #define STEP_MS    30000
 #define CHUNK      65536u
 #define SMALL      64u
-#define RTT_N      300u   /* sequential round trips per transport (fewer if RTT_MAX_S passes) */
+#define RTT_N      300u /* sequential round trips per transport (fewer if RTT_MAX_S passes) */
 #define RTT_MAX_S  4.0
-#define BULK_S     1.5    /* streaming time per direction and transport */
+#define BULK_S     1.5     /* streaming time per direction and transport */
 #define VCHAN_RING 524288u /* vchan ring size each way: as large as idc's (8 frames of 64 KiB) */
 
 /* ------------------------------------------------------------------ reporting (report.h) */
@@ -92,7 +92,10 @@ enum { OP_ECHO = 1, OP_COUNT = 2, OP_PULL = 3, OP_DATA = 10, OP_BYE = 11 };
 
 static const uint64_t hashes[1] = { 0x6964636265656e31ull };
 static const struct idc_protocol proto = {
-    .name = "xenbench", .min_version = 1, .max_version = 1, .version_hash = hashes,
+    .name = "xenbench",
+    .min_version = 1,
+    .max_version = 1,
+    .version_hash = hashes,
     .max_frame = CHUNK,
 };
 
@@ -106,8 +109,16 @@ static struct {
 
 static unsigned char chunk_buf[CHUNK];
 
-static void cb_appear(struct idc_endpoint *ep) { (void)ep; S.appears++; }
-static void cb_connect(struct idc_endpoint *ep) { (void)ep; S.connects++; }
+static void cb_appear(struct idc_endpoint *ep)
+{
+    (void)ep;
+    S.appears++;
+}
+static void cb_connect(struct idc_endpoint *ep)
+{
+    (void)ep;
+    S.connects++;
+}
 static void cb_disconnect(struct idc_endpoint *ep)
 {
     S.disconnects++;
@@ -164,8 +175,11 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
 }
 
 static const struct idc_endpoint_ops ops = {
-    .appear = cb_appear, .connect = cb_connect, .disconnect = cb_disconnect,
-    .handle_message = cb_msg, .handle_transaction = cb_txn,
+    .appear = cb_appear,
+    .connect = cb_connect,
+    .disconnect = cb_disconnect,
+    .handle_message = cb_msg,
+    .handle_transaction = cb_txn,
 };
 
 static void side_open(const char *addr, enum idc_role role)
@@ -175,8 +189,11 @@ static void side_open(const char *addr, enum idc_role role)
     int r = idc_context_create(&S.ctx, &o);
     if (r)
         fail("idc_context_create: %s", idc_strerror(r));
-    struct idc_endpoint_config cfg = { .protocol = &proto, .role = role, .address = addr,
-                                       .ops = &ops, .max_transactions = MAX_TX,
+    struct idc_endpoint_config cfg = { .protocol = &proto,
+                                       .role = role,
+                                       .address = addr,
+                                       .ops = &ops,
+                                       .max_transactions = MAX_TX,
                                        .max_messages = MAX_MSG };
     idc_endpoint_create(&S.ep, S.ctx, &cfg);
 }
@@ -228,8 +245,7 @@ static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int
     call_start(c);
     int r;
     double end = now_s() + ms / 1000.0;
-    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN &&
-           now_s() < end)
+    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN && now_s() < end)
         idc_context_dispatch(S.ctx, 20);
     if (r)
         return r;
@@ -290,8 +306,8 @@ static char *self_vchan_path(void)
 
 static int vchan_serve(unsigned peer)
 {
-    struct libxenvchan *v = libxenvchan_server_init(NULL, (int)peer, self_vchan_path(),
-                                                    VCHAN_RING, VCHAN_RING);
+    struct libxenvchan *v = libxenvchan_server_init(NULL, (int)peer, self_vchan_path(), VCHAN_RING,
+                                                    VCHAN_RING);
     if (!v) {
         fprintf(stderr, "xenbench: libxenvchan_server_init: %s\n", strerror(errno));
         return 1;
@@ -583,19 +599,22 @@ static int measure(unsigned peer)
     summary(rtt_v[1], nv, &v50, &v99);
     t_check = t_rtt;
     pass_inline("64-byte round trips: idc %u, p50 %.3f ms, p99 %.3f ms; vchan %u, p50 %.3f ms, "
-                "p99 %.3f ms; ratio idc/vchan p50 %.2f", ni, i50, i99, nv, v50, v99, i50 / v50);
+                "p99 %.3f ms; ratio idc/vchan p50 %.2f",
+                ni, i50, i99, nv, v50, v99, i50 / v50);
 
     begin("bulk_to_domu");
     uint32_t ci, cv;
     double mi = idc_bulk_out(&ci), mv = vchan_bulk_out(v, &cv);
     pass_inline("64 KiB chunks dom0 -> domU: idc %.1f MB/s (%u messages), vchan %.1f MB/s "
-                "(%u chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
+                "(%u chunks); ratio idc/vchan %.2f",
+                mi, ci, mv, cv, mi / mv);
 
     begin("bulk_from_domu");
     mi = idc_bulk_in(&ci);
     mv = vchan_bulk_in(v, &cv);
     pass_inline("64 KiB chunks domU -> dom0: idc %.1f MB/s (%u transactions), vchan %.1f MB/s "
-                "(%u chunks); ratio idc/vchan %.2f", mi, ci, mv, cv, mi / mv);
+                "(%u chunks); ratio idc/vchan %.2f",
+                mi, ci, mv, cv, mi / mv);
 
     unsigned char rec[SMALL] = { 'Q' };
     vc_write_all(v, rec, sizeof(rec));
