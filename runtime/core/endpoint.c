@@ -128,6 +128,7 @@ static void free_conn(struct idc_ep *ep)
     free(c->out);
     free(c->out_free);
     free(c->reqs);
+    free(c->resp_end);
     free(c->rxbuf);
     free(c);
     ep->conn = NULL;
@@ -430,9 +431,10 @@ static int conn_alloc(struct idc_ep *ep)
     c->out = calloc(c->cap_tx, sizeof(*c->out));
     c->out_free = calloc(c->cap_tx, sizeof(*c->out_free));
     c->reqs = calloc(c->cap_tx, sizeof(*c->reqs));
+    c->resp_end = calloc(c->cap_tx, sizeof(*c->resp_end));
     c->rxbuf = malloc(c->cap_frame ? c->cap_frame : 1);
     ep->conn = c;
-    if (!c->out || !c->out_free || !c->reqs || !c->rxbuf) {
+    if (!c->out || !c->out_free || !c->reqs || !c->resp_end || !c->rxbuf) {
         free_conn(ep);
         return IDC_ERR_NOMEM;
     }
@@ -472,6 +474,7 @@ int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
             c->req_free = &c->reqs[i];
         }
     c->req_held = 0;
+    c->resp_head = c->resp_count = 0;
     c->want_writable = false;
     c->up = true;
     ep->state = IDC_EP_CONNECTED;
@@ -567,6 +570,27 @@ static void check_writable(struct idc_ep *ep)
     }
 }
 
+/* May the peer send one more request? Its credit covers the requests we hold and the responses
+   it has not consumed yet (each reserves ring space until then). The shared consumer index is
+   read only when the count looks exhausted, so the common case costs nothing. A requester
+   publishes its consumer index before each request (idc_ring_rx_publish_cons), so an honest
+   peer is never counted over. */
+static bool request_credit(struct idc_ep *ep)
+{
+    struct idc_conn *c = ep->conn;
+    if (!c->req_free)
+        return false;
+    if (c->req_held + c->resp_count < c->ch.tx_limit)
+        return true;
+    if (idc_ring_tx_check(&c->tx) < 0)
+        return false;
+    while (c->resp_count && (int32_t)(c->tx.cons - c->resp_end[c->resp_head]) >= 0) {
+        c->resp_head = (c->resp_head + 1) % c->cap_tx;
+        c->resp_count--;
+    }
+    return c->req_held + c->resp_count < c->ch.tx_limit;
+}
+
 static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
 {
     struct idc_conn *c = ep->conn;
@@ -589,8 +613,9 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
             proto_fail(ep, "request frame with a status");
             return;
         }
-        if (c->req_held >= c->ch.tx_limit || !c->req_free) {
-            proto_fail(ep, "more than %u requests outstanding", c->ch.tx_limit);
+        if (!request_credit(ep)) {
+            proto_fail(ep, "more than %u requests outstanding (%u held, %u responses not "
+                           "consumed)", c->ch.tx_limit, c->req_held, c->resp_count);
             return;
         }
         struct idc_request *r = c->req_free;
@@ -830,6 +855,7 @@ int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16
                                .length = (uint32_t)len,
                                .epoch = c->ch.epoch,
                                .txn = id };
+    idc_ring_rx_publish_cons(&c->rx);
     r = push(ep, &h, payload);
     if (r) {
         c->out_free[c->out_nfree++] = slot;
@@ -872,8 +898,19 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
                                    .txn = req->txn,
                                    .status = status };
         int r = push(ep, &h, result);
-        if (r)
-            rc = r == IDC_ERR_AGAIN ? IDC_ERR_IO : r;
+        if (r == 0) {
+            c->resp_end[(c->resp_head + c->resp_count) % c->cap_tx] = c->tx.prod;
+            c->resp_count++;
+        } else {
+            /* The ring holds every response the peer's credit allows: no room means it broke
+               the ring rules. Never drop a response silently: take the connection down. */
+            request_down(ep, IDC_ERR_PROTO, r == IDC_ERR_AGAIN
+                                                ? "response ring full: the peer stopped consuming"
+                                                : "bad consumer index on the response ring");
+            idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: response to transaction %#x not sent: %s",
+                     ep->link.address, req->txn, ep->down_reason);
+            rc = IDC_ERR_DISCONNECTED;
+        }
     }
     req->busy = false;
     if (c && ep->magic == IDC_EP_MAGIC) {

@@ -100,6 +100,11 @@ struct idc_conn {
     struct idc_request *reqs; /* [cap_tx] */
     struct idc_request *req_free;
     uint32_t req_held;
+    /* Responses pushed and not yet consumed by the peer count against its transaction credit
+       (a response slot stays reserved until consumed): their end positions in the tx ring,
+       oldest first, a FIFO of cap_tx entries. */
+    uint32_t *resp_end;
+    uint32_t resp_head, resp_count;
     unsigned char *rxbuf; /* private copy of one payload */
     bool up;              /* rings usable */
     bool want_writable;

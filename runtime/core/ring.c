@@ -144,6 +144,7 @@ bool idc_ring_rx_publish(struct idc_ring_rx *rx)
 {
     /* Release: our copies out of the frames are complete before the producer may reuse them. */
     STORE_REL(&rx->ctrl->cons, rx->cons);
+    rx->published_cons = rx->cons;
     uint32_t old = rx->published_msg_cons, new = rx->msg_cons;
     if (old == new)
         return false;

@@ -101,6 +101,7 @@ struct idc_ring_rx {
     uint32_t prod;               /* private: last validated prod */
     uint32_t msg_cons;           /* private: messages consumed */
     uint32_t published_msg_cons; /* msg_cons last stored to shared memory */
+    uint32_t published_cons;     /* cons last stored to shared memory */
     uint32_t max_frame;
     bool armed; /* private: prod_event asks for a notification (idc_ring_rx_arm) */
 };
@@ -250,6 +251,17 @@ static inline int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *
 }
 /* Publishes cons/msg_cons (release). Returns true if the producer asked to be told (credit). */
 bool idc_ring_rx_publish(struct idc_ring_rx *rx);
+/* Publishes cons alone, before a request is sent: a responder counts the responses we have not
+   consumed against our transaction credit, so the ones we handled must be visible first.
+   Release: our copies out of those frames are complete before the producer reuses the space;
+   the request's own release store of prod (on the other ring) orders this store before it. */
+static inline void idc_ring_rx_publish_cons(struct idc_ring_rx *rx)
+{
+    if (rx->published_cons != rx->cons) {
+        __atomic_store_n(&rx->ctrl->cons, rx->cons, __ATOMIC_RELEASE);
+        rx->published_cons = rx->cons;
+    }
+}
 /* Before sleeping: prod_event = cons + 1, full barrier, re-check. Returns true if data arrived
    meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
 bool idc_ring_rx_arm(struct idc_ring_rx *rx);

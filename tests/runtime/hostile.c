@@ -407,6 +407,28 @@ RTT_TEST(hostile, frontend_lies_about_consumer_index, 30)
     victim_backend_serves_honest_peer(1);
 }
 
+/* A frontend that never consumes responses cannot get more than its credit answered: responses
+   not consumed count as outstanding, the next request is a protocol error (logged), and every
+   accepted request's response is in its ring (none dropped). */
+RTT_TEST(hostile, unconsumed_responses_count_against_credit, 30)
+{
+    victim_backend_up();
+    rtt_spawn("rtt_hostile", "evil", "--role", "frontend", "--name", "svc", "--attack", "nocons",
+              NULL);
+    cr_assert(rtt_wait_connect(&be, 1, WAIT), "log:\n%s\n%s", logbuf.buf, rtt_file_text("evil"));
+    cr_assert(rtt_wait_disconnect(&be, 1, WAIT), "requests beyond the credit accepted\nlog:\n%s",
+              logbuf.buf);
+    cr_assert(rtt_log_count(&logbuf, IDC_LOG_WARN, "requests outstanding") > 0,
+              "no reason logged:\n%s", logbuf.buf);
+    cr_assert(rtt_wait_file(ctx, "evil", "nocons ", 1, WAIT), "%s", rtt_file_text("evil"));
+    char line[256];
+    cr_assert(rtt_file_last("evil", "nocons ", line, sizeof line));
+    long long credit = rtt_field(line, "credit"), responses = rtt_field(line, "responses");
+    cr_assert_eq(responses, credit, "%s (responses must equal the credit: none dropped, none "
+                                    "beyond)", line);
+    victim_backend_serves_honest_peer(1);
+}
+
 RTT_TEST(hostile, frontend_floods_requests_beyond_credit, 30)
 {
     victim_backend_up();

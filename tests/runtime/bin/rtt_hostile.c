@@ -25,6 +25,8 @@
  *   fgarbage   honest handshake, then garbage in the ring towards the victim
  *   consl      honest handshake, lies about cons/msg_cons in the victim's ring, sends a request
  *   reqflood   honest handshake, then three times the transaction credit in held requests
+ *   nocons     honest handshake, then requests the victim answers at once, never consuming
+ *              the responses: more than the credit in flight (the responses count)
  *   fhonest    honest handshake, one ECHO round trip (control)
  *
  * rbuf role (--rbuf HEX of a reference's wire form; the victim owns the buffer):
@@ -730,6 +732,22 @@ static void attack_frontend(void)
             }
         }
         rtt_event(out, "flooded %u", n);
+    } else if (strcmp(attack, "nocons") == 0) {
+        /* one at a time, each answered before the next is sent; our consumer index stays 0 */
+        uint32_t n = c.max_tx + 8, sent = 0;
+        for (; sent < n; sent++) {
+            if (push(&c, IDC_FRAME_REQUEST, RTT_OP_ECHO, c.epoch, 100 + sent, 0, "x", 1) != 0)
+                break;
+            usleep(2000);
+        }
+        /* count the responses waiting in our ring (none may be missing) */
+        uint32_t responses = 0;
+        struct idc_frame_hdr h2;
+        static unsigned char b2[IDC_MAX_FRAME_LIMIT];
+        while (idc_ring_rx_poll(&c.rx) > 0 && idc_ring_rx_pop(&c.rx, &h2, b2) == 0)
+            if (h2.kind == IDC_FRAME_RESPONSE)
+                responses++;
+        rtt_event(out, "nocons sent=%u responses=%u credit=%u", sent, responses, c.max_tx);
     }
     bool closed = wait_closed(&c, 8000);
     rtt_event(out, closed ? "closed" : "still-open");
