@@ -72,6 +72,7 @@ static void request_down(struct idc_ep *ep, int err, const char *reason)
         ep->conn->up = false;
     snprintf(ep->down_reason, sizeof(ep->down_reason), "%s (%s)", reason,
              err ? idc_strerror(err) : "local");
+    ep->down_err = err;
     idc__ep_mark_pending(ep, IDC_PEND_DOWN);
 }
 
@@ -82,7 +83,11 @@ static void do_down(struct idc_ep *ep)
         return;
     c->up = false;
     ep->state = IDC_EP_DISCONNECTING;
-    idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: disconnected: %s", ep->link.address, ep->down_reason);
+    /* A peer that went away is ordinary (info); one that broke a rule, or a local failure, is
+       not (warning), so an operator sees every abnormal disconnect and its reason. */
+    bool ordinary = ep->down_err == 0 || ep->down_err == IDC_ERR_DISCONNECTED;
+    idc__log(ep->link.ctx, ordinary ? IDC_LOG_INFO : IDC_LOG_WARN, "%s: disconnected: %s",
+             ep->link.address, ep->down_reason);
     ep->link.tp->chan_close(&ep->link);
     /* Every outstanding client transaction completes with a transport error before the
        disconnect callback. Slots are cleared first: done may submit again (it gets
@@ -197,8 +202,10 @@ void idc__ep_run_pending(struct idc_ep *ep)
         after_disconnect_done(ep);
     if (p & IDC_PEND_DESTROY && ep->magic == IDC_EP_MAGIC) {
         if (ep->state == IDC_EP_CONNECTED) {
-            if (!(ep->pend & IDC_PEND_DOWN))
+            if (!(ep->pend & IDC_PEND_DOWN)) {
                 snprintf(ep->down_reason, sizeof(ep->down_reason), "endpoint destroyed");
+                ep->down_err = 0;
+            }
             do_down(ep);
         } else if (ep->state != IDC_EP_DISCONNECTING) {
             finish_destroy(ep);

@@ -132,6 +132,7 @@ struct idc_ep {
     struct idc_ep *dirty_next;
     struct idc_conn *conn;
     char down_reason[192];
+    int down_err; /* why the connection went down: 0 (local), IDC_ERR_* */
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u

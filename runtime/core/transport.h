@@ -156,6 +156,36 @@ struct idc_link *idc__link_next(struct idc_link *l);
 uint32_t idc__offer_version(const struct idc_protocol *p, uint32_t peer_min, uint32_t peer_max,
                             const uint64_t *peer_hash, uint32_t peer_nhash);
 
+/* ------------------------------------------------------------- per-peer limits (limits.c) */
+
+/* Notification storms: call idc__storm_note after handling each notification of a connected
+   link (after idc__link_kick); OK: listen on; PAUSE: stop listening for IDC_STORM_PAUSE_MS, then
+   kick once; CUT: idc__link_down with the reason written to why. Reset at each connection. */
+#define IDC_STORM_PAUSE_AFTER 250u /* useless notifications in a second before pausing */
+#define IDC_STORM_KEEP        10u  /* per second, to stay in storm mode */
+#define IDC_STORM_USELESS     1000u /* in one second: cut at once */
+#define IDC_STORM_WINDOWS     3u   /* seconds of storm mode before the cut */
+#define IDC_STORM_PAUSE_MS    20u
+struct idc_storm {
+    uint64_t win_start;
+    uint32_t win_useless, windows, total;
+    uint64_t last_progress;
+};
+enum idc_storm_verdict { IDC_STORM_OK, IDC_STORM_PAUSE, IDC_STORM_CUT };
+enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l,
+                                       char *why, size_t why_len);
+void idc__storm_reset(struct idc_storm *st, const struct idc_link *l);
+
+/* Error logs a peer can trigger (garbage handshakes, bad requests): true when this line may be
+   logged; at most IDC_LOG_BURST per IDC_LOG_WINDOW_MS, then a count of what was suppressed. */
+#define IDC_LOG_BURST     10u
+#define IDC_LOG_WINDOW_MS 1000u
+struct idc_log_limit {
+    uint64_t win_start;
+    uint32_t lines, suppressed;
+};
+bool idc__log_limit(struct idc_log_limit *ll, struct idc_context *ctx);
+
 /* ------------------------------------------------------------------ remote buffers */
 
 /* An idc_buffer_alloc allocation (memory provider's state in fd). */

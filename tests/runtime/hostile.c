@@ -8,6 +8,7 @@
 #include "shm/proto.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define WAIT 5000
@@ -141,6 +142,44 @@ static void victim_frontend_n(const char *attack, int rounds)
     cr_assert(rtt_ep_destroy(&evil, WAIT), "destroy: \"%s\"", evil.ev);
     cr_assert_null(rtt_lifecycle_error(&evil), "%s", rtt_lifecycle_error(&evil));
     good_check_and_down();
+}
+
+/* A peer writing our eventfd in a loop: the victim pauses listening, then cuts the connection
+   with a logged reason within a few seconds, spending little CPU meanwhile; the honest
+   connection in the same context keeps working. */
+RTT_TEST(hostile, notification_storm_is_cut, 30)
+{
+    victim_frontend("storm");
+    cr_assert(rtt_log_count(&logbuf, IDC_LOG_WARN, "event storm") > 0, "reason:\n%s",
+              logbuf.buf);
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The storm's cost to the victim alone (no other connection in the process): bounded. */
+RTT_TEST(hostile, notification_storm_costs_little_cpu, 30)
+{
+    memset(&logbuf, 0, sizeof logbuf);
+    ctx = rtt_ctx(&logbuf);
+    rtt_spawn("rtt_hostile", "evil", "--role", "backend", "--name", "evil", "--attack", "storm",
+              NULL);
+    rtt_ep_create(&evil, ctx, IDC_ROLE_FRONTEND, "evil", NULL);
+    cr_assert(rtt_wait_connect(&evil, 1, WAIT), "log:\n%s", logbuf.buf);
+    double t0 = cpu_seconds();
+    uint64_t w0 = rtt_now_ms();
+    cr_assert(rtt_wait_disconnect(&evil, 1, 8000), "storm never cut:\n%s", logbuf.buf);
+    double used = cpu_seconds() - t0, wall = (double)(rtt_now_ms() - w0) / 1000.0;
+    cr_log_info("storm cut after %.2f s, victim CPU %.3f s", wall, used);
+    cr_assert_lt(used, 0.25 * wall + 0.1, "victim spent %.3f s of CPU in %.2f s of storm", used,
+                 wall);
+    cr_assert(rtt_ep_destroy(&evil, WAIT));
+    idc_context_destroy(ctx);
 }
 
 /* The control: the hand-written handshake is right, so the attacks below test the runtime. */

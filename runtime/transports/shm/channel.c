@@ -55,6 +55,9 @@ struct shm_ep {
     bool busy_logged;
     ino_t ino; /* backend: inode of the published socket */
     struct idc_chan ch;
+    struct idc_storm storm;   /* useless wake-ups of the connection (limits.c) */
+    struct idc_timer unpause; /* storm mode: the eventfd is out of epoll until it fires */
+    bool paused;
 };
 _Static_assert(sizeof(struct shm_ep) <= sizeof(((struct idc_link *)0)->priv), "shm_ep fits");
 
@@ -76,8 +79,10 @@ static void chan_release(struct idc_link *ep)
     struct shm_ep *s = S(ep);
     if (s->sfd >= 0)
         idc__watch_del(ep->ctx, &s->sw);
-    if (s->efd_in >= 0)
+    if (s->efd_in >= 0 && !s->paused)
         idc__watch_del(ep->ctx, &s->ew);
+    idc__timer_cancel(ep->ctx, &s->unpause);
+    s->paused = false;
     shm_close_fd(&s->sfd);
     shm_close_fd(&s->efd_in);
     shm_close_fd(&s->efd_out);
@@ -101,12 +106,49 @@ void shm_notify(struct idc_link *ep)
     }
 }
 
+/* Every notification is counted: a peer writing the eventfd in a loop makes the link pause
+   listening (storm mode, at most 50 wake-ups a second) and then cuts it (limits.c). */
 static void efd_fire(struct idc_watch *w, uint32_t events)
 {
     (void)events;
+    struct idc_link *ep = w->arg;
+    struct shm_ep *s = S(ep);
     /* Edge-triggered: every peer write is a new edge; the counter is never read (one syscall
        per wake-up saved). process_rx drains the ring and re-arms before returning. */
-    idc__link_kick(w->arg);
+    idc__link_kick(ep);
+    if (s->hs != HS_UP || idc__link_state(ep) != IDC_EP_CONNECTED)
+        return;
+    char why[120];
+    switch (idc__storm_note(&s->storm, ep, why, sizeof(why))) {
+    case IDC_STORM_OK:
+        break;
+    case IDC_STORM_CUT:
+        idc__link_down(ep, IDC_ERR_PROTO, "%s", why);
+        break;
+    case IDC_STORM_PAUSE:
+        if (!s->paused) {
+            idc__watch_del(ep->ctx, &s->ew);
+            s->paused = true;
+            idc__timer_arm(ep->ctx, &s->unpause, IDC_STORM_PAUSE_MS);
+        }
+        break;
+    }
+}
+
+static void unpause_fire(struct idc_timer *t)
+{
+    struct idc_link *ep = t->arg;
+    struct shm_ep *s = S(ep);
+    if (!s->paused)
+        return;
+    s->paused = false;
+    if (s->hs != HS_UP || s->efd_in < 0)
+        return;
+    if (idc__watch_add(ep->ctx, &s->ew) < 0) {
+        idc__link_down(ep, IDC_ERR_IO, "cannot listen to the peer's notifications again");
+        return;
+    }
+    idc__link_kick(ep); /* frames that arrived while we did not listen */
 }
 
 static void sock_fire(struct idc_watch *w, uint32_t events);
@@ -156,6 +198,7 @@ static int chan_up(struct idc_link *ep)
     s->hs = HS_UP;
     idc__timer_cancel(ep->ctx, &s->retry);
     int r = idc__link_up(ep, &s->ch);
+    idc__storm_reset(&s->storm, ep);
     if (r < 0)
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
                  idc_strerror(r));
@@ -713,6 +756,7 @@ int shm_ep_start(struct idc_link *ep)
     memset(s, 0, sizeof(*s));
     s->lfd = s->sfd = s->efd_in = s->efd_out = -1;
     s->retry.arg = ep;
+    s->unpause = (struct idc_timer){ .fn = unpause_fire, .arg = ep };
     idc__random(&s->epoch_next, sizeof(s->epoch_next));
     s->epoch_next &= 0x7fffffffu; /* random start: epochs of different servers differ */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];

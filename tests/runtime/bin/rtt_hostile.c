@@ -17,6 +17,7 @@
  *   rewrite    publishes valid messages while a second thread rewrites them in a tight loop
  *   credit     lies about messages consumed (msg_cons far ahead) in the victim's ring
  *   flood      legal messages as fast as the credits allow, for 3 s
+ *   storm      writes the victim's eventfd in a tight loop (no frames) for up to 8 s
  *   w-*        lies in the WELCOME record: w-unsealed (memfd without seals, shrunk once
  *              accepted), w-small (memfd smaller than the rings), w-ringsize, w-bigring,
  *              w-frame, w-credits (limits above the victim's), w-epoch0, w-version, w-nofds
@@ -386,6 +387,17 @@ static void attack_backend(struct chan *c)
         atomic_store(&rewriting, 0);
         pthread_join(th, NULL);
         rtt_event(out, "rewrite sent=%d phase2=%s", sent, closed ? "no" : "yes");
+    } else if (strcmp(attack, "storm") == 0) {
+        uint64_t end = rtt_now_ms() + 8000;
+        unsigned long writes = 0;
+        struct pollfd p = { c->sock, POLLIN, 0 };
+        while (rtt_now_ms() < end) {
+            for (int k = 0; k < 1024; k++, writes++)
+                wake_peer(c);
+            if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN)))
+                break; /* the victim closed */
+        }
+        rtt_event(out, "storm writes=%lu", writes);
     } else if (strcmp(attack, "flood") == 0) {
         /* legal traffic, as fast as the credits allow, for 3 s: the victim must keep serving
            its other endpoints (and return from dispatch) meanwhile */

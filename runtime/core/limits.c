@@ -1,0 +1,65 @@
+/* limits.c - per-peer limits every transport applies the same way: notification storms and
+ * error-log floods. One home, so shm, xen and later transports behave alike. */
+#include <stdio.h>
+
+#include "internal.h"
+
+/* A notification after which nothing moved (no frame, no index, no credit) since the previous
+   one was useless. A peer that follows the event indexes sends almost none; an honest one may
+   send some (dispatch also reads rings directly, so a notification can find its frames already
+   handled). Past IDC_STORM_PAUSE_AFTER useless ones in a second the link is in storm mode: the
+   transport stops listening for IDC_STORM_PAUSE_MS after each useless one (at most 50 wake-ups a
+   second). Storm mode lasts while each second brings at least IDC_STORM_KEEP useless ones; the
+   connection goes down after IDC_STORM_WINDOWS seconds of it, or at once past IDC_STORM_USELESS
+   in one second. */
+enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l,
+                                       char *why, size_t why_len)
+{
+    uint64_t now = idc__now_ns();
+    if (now - st->win_start > 1000000000u) {
+        uint32_t limit = st->windows ? IDC_STORM_KEEP : IDC_STORM_PAUSE_AFTER;
+        bool stormy = st->win_useless > limit;
+        st->windows = stormy ? st->windows + 1 : 0;
+        st->total = stormy ? st->total + st->win_useless : 0;
+        st->win_start = now;
+        st->win_useless = 0;
+    }
+    uint64_t progress = idc__link_progress(l);
+    if (progress == st->last_progress)
+        st->win_useless++;
+    st->last_progress = progress;
+    if (st->win_useless > IDC_STORM_USELESS || st->windows >= IDC_STORM_WINDOWS) {
+        snprintf(why, why_len, "event storm: %u notifications without progress in %u s",
+                 st->total + st->win_useless, st->windows + 1);
+        return IDC_STORM_CUT;
+    }
+    if (st->windows || st->win_useless > IDC_STORM_PAUSE_AFTER)
+        return IDC_STORM_PAUSE;
+    return IDC_STORM_OK;
+}
+
+void idc__storm_reset(struct idc_storm *st, const struct idc_link *l)
+{
+    *st = (struct idc_storm){ .win_start = idc__now_ns(), .last_progress = idc__link_progress(l) };
+}
+
+/* At most IDC_LOG_BURST lines per IDC_LOG_WINDOW_MS from one limiter; the first line after a
+   quiet window says how many were suppressed. */
+bool idc__log_limit(struct idc_log_limit *ll, struct idc_context *ctx)
+{
+    uint64_t now = idc__now_ns();
+    if (now - ll->win_start >= (uint64_t)IDC_LOG_WINDOW_MS * 1000000u) {
+        if (ll->suppressed)
+            idc__log(ctx, IDC_LOG_WARN, "%u similar log lines suppressed in the last %u ms",
+                     ll->suppressed, IDC_LOG_WINDOW_MS);
+        ll->win_start = now;
+        ll->lines = 0;
+        ll->suppressed = 0;
+    }
+    if (ll->lines < IDC_LOG_BURST) {
+        ll->lines++;
+        return true;
+    }
+    ll->suppressed++;
+    return false;
+}
