@@ -49,6 +49,8 @@ const char *idc_strerror(int err)
         return "IDC_ERR_STATE: not valid in the endpoint's current state";
     case IDC_ERR_IO:
         return "IDC_ERR_IO: system call failed";
+    case IDC_ERR_BUSY:
+        return "IDC_ERR_BUSY: the service is in use by another peer";
     default:
         return err > 0 && err <= 65535 ? "application error" : "unknown error";
     }

@@ -72,6 +72,7 @@ enum idc_error {
     IDC_ERR_PERM = -13,     /* peer not allowed by policy */
     IDC_ERR_STATE = -14,    /* call not valid in the endpoint's current state */
     IDC_ERR_IO = -15,       /* system call failed (see log) */
+    IDC_ERR_BUSY = -16,     /* the service is exclusive and in use by another peer */
 };
 /* Static string naming err: "IDC_ERR_AGAIN: ..." for runtime codes, "success" for 0,
  * "application error" for positive codes, "unknown error" otherwise. Never NULL. */

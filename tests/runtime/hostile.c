@@ -392,6 +392,37 @@ RTT_TEST(hostile, control_honest_hand_written_frontend, 30)
     victim_backend_serves_honest_peer(1);
 }
 
+/* Silent clients (never a HELLO) flooding the service: they wait in the backend's lobby, at
+   most two per process and one second each, so an honest frontend is served within a bound
+   while the attack goes on, and the refusals do not flood the log. */
+RTT_TEST(hostile, silent_clients_cannot_hold_the_service, 60)
+{
+    victim_backend_up();
+    rtt_spawn("rtt_hostile", "evil", "--role", "frontend", "--name", "svc", "--attack", "silent",
+              NULL);
+    rtt_pump(ctx, 500); /* the attack is under way */
+    uint64_t t0 = rtt_now_ms();
+    pid_t f = rtt_spawn("rtt_peer", "honest", "--connect", "svc", "--mode", "load", "--load", "8",
+                        NULL);
+    cr_assert(rtt_wait_connect(&be, 1, 3000), "honest frontend not served during the attack:\n%s",
+              logbuf.buf);
+    uint64_t waited = rtt_now_ms() - t0;
+    cr_log_info("honest frontend connected %llu ms after it started, during the attack",
+                (unsigned long long)waited);
+    cr_assert(rtt_wait_file(ctx, "evil", "silent ", 1, 10000), "%s", rtt_file_text("evil"));
+    char line[256];
+    cr_assert(rtt_file_last("evil", "silent ", line, sizeof line));
+    cr_assert_gt(rtt_field(line, "closed"), 10, "the victim did not close silent clients: %s",
+                 line);
+    /* rate-limited: at most 10 lines a second plus the suppressed counts */
+    cr_assert_lt(rtt_log_count(&logbuf, IDC_LOG_WARN, "svc: refusing"), 80, "log flood:\n%s",
+                 logbuf.buf);
+    int st = rtt_stop(f, SIGTERM, ctx, WAIT);
+    cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert(rtt_ep_destroy(&be, WAIT));
+    good_check_and_down();
+}
+
 RTT_TEST(hostile, malformed_handshakes_refused, 60)
 {
     victim_backend_up();

@@ -27,12 +27,12 @@
 
 #define RETRY_MS       100u  /* handshake failure / busy socket */
 #define SERVE_RETRY_MS 500u  /* name served by someone else */
-#define HANDSHAKE_MS   5000u /* backend: a frontend that accepted must finish by then */
+#define HANDSHAKE_MS   5000u /* backend: a frontend that got WELCOME must send READY by then */
+#define BUSY_RETRY_MS  500u  /* frontend: an exclusive service in use by another frontend */
 
 enum hs_state {
     HS_NONE = 0,
     HS_WAIT_WELCOME, /* frontend: HELLO sent */
-    HS_WAIT_HELLO,   /* backend: accepted */
     HS_WAIT_READY,   /* backend: WELCOME sent */
     HS_UP,
 };
@@ -40,7 +40,7 @@ enum hs_state {
 struct shm_ep {
     int lfd; /* backend: listening socket */
     struct idc_watch lw;
-    bool listening; /* lw in epoll with EPOLLIN */
+    struct shm_lobby *lobby; /* backend: connections waiting for their HELLO (lobby.c) */
     int sfd;        /* connection socket */
     struct idc_watch sw;
     int efd_in, efd_out; /* our wake-up eventfd, the peer's */
@@ -52,7 +52,7 @@ struct shm_ep {
     uint32_t epoch_next;
     struct idc_timer retry;
     bool refused; /* frontend: refused (mismatch/perm): wait for the service to change */
-    bool busy_logged;
+    bool busy_logged; /* backend: name served elsewhere; frontend: service busy (logged once) */
     ino_t ino; /* backend: inode of the published socket */
     struct idc_chan ch;
     struct idc_storm storm;   /* useless wake-ups of the connection (limits.c) */
@@ -64,6 +64,16 @@ _Static_assert(sizeof(struct shm_ep) <= sizeof(((struct idc_link *)0)->priv), "s
 static struct shm_ep *S(struct idc_link *ep)
 {
     return IDC_LINK_PRIV(struct shm_ep, ep);
+}
+
+struct shm_lobby *shm_lobby_of(struct idc_link *ep)
+{
+    return S(ep)->lobby;
+}
+
+void shm_set_lobby(struct idc_link *ep, struct shm_lobby *lb)
+{
+    S(ep)->lobby = lb;
 }
 
 static int sock_path(struct idc_context *ctx, char *out, size_t n, const char *name)
@@ -205,20 +215,19 @@ static int chan_up(struct idc_link *ep)
     return r;
 }
 
+/* Refuses the peer on fd (logged here, sent as a REFUSE record). */
 static void refuse(struct idc_link *ep, int fd, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void refuse(struct idc_link *ep, int fd, int status, const char *fmt, ...)
 {
-    struct idc_shm_refuse rf = {
-        .magic = IDC_SHM_MAGIC, .type = IDC_SHM_REFUSE, .wire = IDC_SHM_WIRE, .status = status
-    };
+    char why[IDC_SHM_REASON_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rf.reason, sizeof(rf.reason), fmt, ap);
+    vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing peer: %s (%s)", ep->address, rf.reason,
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing peer: %s (%s)", ep->address, why,
              idc_strerror(status));
-    shm_send_rec(fd, &rf, sizeof(rf), NULL, 0);
+    shm_send_refuse(fd, status, "%s", why);
 }
 
 /* ------------------------------------------------------------------------------ frontend */
@@ -326,9 +335,18 @@ static void fe_welcome(struct idc_link *ep)
     if ((size_t)n == sizeof(u.rf) && u.rf.magic == IDC_SHM_MAGIC && u.rf.type == IDC_SHM_REFUSE) {
         u.rf.reason[sizeof(u.rf.reason) - 1] = 0;
         int st = u.rf.status;
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)", ep->address,
-                 u.rf.reason, idc_strerror(st));
+        if (st != IDC_ERR_BUSY || !s->busy_logged)
+            idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)%s",
+                     ep->address, u.rf.reason, idc_strerror(st),
+                     st == IDC_ERR_BUSY ? "; retrying quietly until it is free" : "");
+        s->busy_logged = st == IDC_ERR_BUSY;
         shm_close_fd(&memfd);
+        if (st == IDC_ERR_BUSY) {
+            chan_release(ep);
+            if (!idc__link_destroying(ep))
+                idc__timer_arm(ep->ctx, &s->retry, BUSY_RETRY_MS);
+            return;
+        }
         /* Mismatch and policy do not heal by retrying: wait for the service to be replaced. */
         s->refused = st == IDC_ERR_MISMATCH || st == IDC_ERR_PERM;
         fe_fail(ep, !s->refused);
@@ -381,49 +399,26 @@ static void fe_welcome(struct idc_link *ep)
 
 /* ------------------------------------------------------------------------------- backend */
 
-static void be_listen_ctl(struct idc_link *ep, bool on)
-{
-    struct shm_ep *s = S(ep);
-    if (s->lfd < 0 || s->listening == on)
-        return;
-    s->listening = on;
-    idc__watch_mod(ep->ctx, &s->lw, on ? EPOLLIN : 0);
-}
-
+/* Ends the handshake or connection on sfd; the lobby may hand over the next frontend. */
 static void be_drop(struct idc_link *ep)
 {
     chan_release(ep);
-    if (!idc__link_destroying(ep) && idc__link_state(ep) == IDC_EP_PRESENT)
-        be_listen_ctl(ep, true);
+    shm_lobby_offer(ep);
 }
 
 static void be_accept(struct idc_watch *w, uint32_t events)
 {
     (void)events;
     struct idc_link *ep = w->arg;
-    struct shm_ep *s = S(ep);
-    if (s->hs != HS_NONE || idc__link_state(ep) != IDC_EP_PRESENT || idc__link_destroying(ep)) {
-        be_listen_ctl(ep, false); /* one connection at a time: the rest wait in the backlog */
-        return;
-    }
-    int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    int r = shm_check_peer(ep->ctx, fd, ep->address);
-    if (r < 0) {
-        refuse(ep, fd, r, "peer not allowed by policy (same uid or root)");
-        close(fd);
-        return;
-    }
-    s->sfd = fd;
-    if (watch_sock(ep) < 0) {
-        be_drop(ep);
-        return;
-    }
-    s->hs = HS_WAIT_HELLO;
-    be_listen_ctl(ep, false);
-    /* A silent peer must not hold the (single) connection slot forever. */
-    idc__timer_arm(ep->ctx, &s->retry, HANDSHAKE_MS);
+    shm_lobby_accept(ep, S(ep)->lfd);
+}
+
+enum shm_be_ready shm_be_ready(struct idc_link *ep)
+{
+    enum idc_endpoint_state st = idc__link_state(ep);
+    if (st == IDC_EP_CONNECTED || S(ep)->hs != HS_NONE)
+        return SHM_BE_BUSY;
+    return st == IDC_EP_PRESENT ? SHM_BE_NOW : SHM_BE_LATER;
 }
 
 static uint32_t min32(uint32_t a, uint32_t b)
@@ -431,22 +426,19 @@ static uint32_t min32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
-static void be_hello(struct idc_link *ep)
+/* The lobby hands over a connection whose HELLO record arrived (its size, magic and type
+   checked); the endpoint is PRESENT with no handshake in progress. */
+void shm_be_hello(struct idc_link *ep, int fd, const struct idc_shm_hello *hello)
 {
     struct shm_ep *s = S(ep);
-    struct idc_shm_hello h;
-    ssize_t n = shm_recv_rec(s->sfd, &h, sizeof(h), NULL, NULL);
-    if (n == IDC_ERR_AGAIN)
-        return; /* nothing more now */
-    if (n <= 0) {
+    struct idc_shm_hello h = *hello;
+    s->sfd = fd;
+    if (watch_sock(ep) < 0) {
         be_drop(ep);
         return;
     }
-    if ((size_t)n != sizeof(h) || h.magic != IDC_SHM_MAGIC || h.type != IDC_SHM_HELLO) {
-        refuse(ep, s->sfd, IDC_ERR_PROTO, "malformed HELLO");
-        be_drop(ep);
-        return;
-    }
+    /* A frontend that got WELCOME must send READY in time. */
+    idc__timer_arm(ep->ctx, &s->retry, HANDSHAKE_MS);
     if (h.wire != IDC_SHM_WIRE) {
         refuse(ep, s->sfd, IDC_ERR_MISMATCH, "handshake wire version %u, we speak %u", h.wire,
                IDC_SHM_WIRE);
@@ -548,6 +540,8 @@ static void be_ready(struct idc_link *ep)
     }
     if (chan_up(ep) < 0)
         be_drop(ep);
+    else
+        shm_lobby_offer(ep); /* connected: whoever waits is refused as busy */
 }
 
 static void sock_fire(struct idc_watch *w, uint32_t events)
@@ -557,9 +551,6 @@ static void sock_fire(struct idc_watch *w, uint32_t events)
     switch (s->hs) {
     case HS_WAIT_WELCOME:
         fe_welcome(ep);
-        return;
-    case HS_WAIT_HELLO:
-        be_hello(ep);
         return;
     case HS_WAIT_READY:
         be_ready(ep);
@@ -622,7 +613,7 @@ static int be_publish(struct idc_link *ep)
         return IDC_ERR_IO;
     }
     struct stat st;
-    if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 || listen(fd, 16) < 0 ||
+    if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 || listen(fd, SHM_BACKLOG) < 0 ||
         rename(tmp.sun_path, sa.sun_path) < 0 || stat(sa.sun_path, &st) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot publish %s: %s", ep->address, sa.sun_path,
                  strerror(errno));
@@ -633,12 +624,11 @@ static int be_publish(struct idc_link *ep)
     s->ino = st.st_ino;
     s->lfd = fd;
     s->lw = (struct idc_watch){ .fd = fd, .events = EPOLLIN, .fn = be_accept, .arg = ep };
-    if (idc__watch_add(ep->ctx, &s->lw) < 0) {
+    if ((!s->lobby && shm_lobby_open(ep) < 0) || idc__watch_add(ep->ctx, &s->lw) < 0) {
         unlink(sa.sun_path);
         shm_close_fd(&s->lfd);
         return IDC_ERR_IO;
     }
-    s->listening = true;
     idc__link_appear(ep);
     return 0;
 }
@@ -647,7 +637,7 @@ static void be_serve_retry(struct idc_timer *t)
 {
     struct idc_link *ep = t->arg;
     struct shm_ep *s = S(ep);
-    if (s->lfd >= 0 && (s->hs == HS_WAIT_HELLO || s->hs == HS_WAIT_READY)) {
+    if (s->lfd >= 0 && s->hs == HS_WAIT_READY) {
         idc__log(ep->ctx, IDC_LOG_WARN, "%s: handshake timed out; dropping that peer", ep->address);
         be_drop(ep);
         return;
@@ -782,7 +772,7 @@ int shm_ep_start(struct idc_link *ep)
 void shm_ep_rearm(struct idc_link *ep)
 {
     if (ep->role == IDC_ROLE_BACKEND) {
-        be_listen_ctl(ep, true);
+        shm_lobby_offer(ep); /* a frontend may be waiting already */
         return;
     }
     if (service_present(ep))
@@ -797,6 +787,7 @@ void shm_ep_stop(struct idc_link *ep)
     if (s->retry.fn)
         idc__timer_cancel(ep->ctx, &s->retry);
     chan_release(ep);
+    shm_lobby_close(ep);
     if (s->lfd >= 0) {
         idc__watch_del(ep->ctx, &s->lw);
         char path[sizeof(((struct sockaddr_un *)0)->sun_path)];

@@ -1,6 +1,7 @@
 /* shm.c - the host shared-memory transport: "shm:NAME" (see channel.c for the model), its
  * per-context state, the socket and memfd helpers its halves share, and its ops table. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,19 +27,41 @@ void shm_close_fd(int *fd)
 }
 
 /* Policy: same effective uid, or root. */
-int shm_check_peer(struct idc_context *ctx, int fd, const char *what)
+int shm_peer_of(struct idc_context *ctx, int fd, struct shm_peer *who)
 {
     struct ucred cr;
     socklen_t len = sizeof(cr);
+    *who = (struct shm_peer){ 0 };
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: SO_PEERCRED: %s", what, strerror(errno));
+        idc__log(ctx, IDC_LOG_ERROR, "SO_PEERCRED: %s", strerror(errno));
         return IDC_ERR_IO;
     }
-    if (cr.uid == geteuid() || cr.uid == 0)
-        return 0;
-    idc__log(ctx, IDC_LOG_ERROR, "%s: peer pid %d uid %u refused by policy (same uid or root)",
-             what, (int)cr.pid, (unsigned)cr.uid);
-    return IDC_ERR_PERM;
+    who->pid = cr.pid;
+    who->uid = cr.uid;
+    return cr.uid == geteuid() || cr.uid == 0 ? 0 : IDC_ERR_PERM;
+}
+
+/* Policy: same effective uid, or root. */
+int shm_check_peer(struct idc_context *ctx, int fd, const char *what)
+{
+    struct shm_peer who;
+    int r = shm_peer_of(ctx, fd, &who);
+    if (r == IDC_ERR_PERM)
+        idc__log(ctx, IDC_LOG_ERROR, "%s: peer pid %d uid %u refused by policy (same uid or root)",
+                 what, (int)who.pid, who.uid);
+    return r;
+}
+
+void shm_send_refuse(int fd, int status, const char *fmt, ...)
+{
+    struct idc_shm_refuse rf = {
+        .magic = IDC_SHM_MAGIC, .type = IDC_SHM_REFUSE, .wire = IDC_SHM_WIRE, .status = status
+    };
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rf.reason, sizeof(rf.reason), fmt, ap);
+    va_end(ap);
+    shm_send_rec(fd, &rf, sizeof(rf), NULL, 0);
 }
 
 int shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds)

@@ -47,11 +47,48 @@ static inline const char *shm_dir(struct idc_context *ctx)
 /* shm.c */
 void shm_close_fd(int *fd);
 int shm_check_peer(struct idc_context *ctx, int fd, const char *what);
+struct shm_peer {
+    pid_t pid;
+    unsigned uid;
+};
+/* The peer's credentials (SO_PEERCRED) and the policy verdict: 0, IDC_ERR_PERM (another uid,
+   not root) or IDC_ERR_IO; logs only a failed system call. */
+int shm_peer_of(struct idc_context *ctx, int fd, struct shm_peer *who);
+/* Sends a REFUSE record (status, printf-style reason) on fd; errors ignored (the peer may be
+   gone already). */
+void shm_send_refuse(int fd, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int shm_send_rec(int fd, const void *rec, size_t len, const int *fds, int nfds);
 ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds);
 int shm_memfd_seal(struct idc_context *ctx, const char *name, size_t len, int *out, bool final);
 int shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out);
 bool shm_memfd_ok(int fd, size_t len);
+
+/* Backend limits (lobby.c). */
+#define SHM_BACKLOG        64u   /* listen backlog */
+#define SHM_LOBBY_MAX      8u    /* connections waiting for their HELLO */
+#define SHM_LOBBY_PER_PEER 2u    /* of them from one peer process */
+#define SHM_HELLO_MS       1000u /* a connection must send its HELLO by then */
+
+struct shm_lobby;
+struct idc_shm_hello;
+
+/* channel.c: what the lobby needs of a backend endpoint */
+enum shm_be_ready {
+    SHM_BE_NOW,   /* PRESENT, no handshake: may start one */
+    SHM_BE_LATER, /* between connections: keep waiting */
+    SHM_BE_BUSY,  /* connected or handshaking with another frontend */
+};
+enum shm_be_ready shm_be_ready(struct idc_link *ep);
+void shm_be_hello(struct idc_link *ep, int fd, const struct idc_shm_hello *hello);
+struct shm_lobby *shm_lobby_of(struct idc_link *ep);
+void shm_set_lobby(struct idc_link *ep, struct shm_lobby *lb);
+
+/* lobby.c */
+int  shm_lobby_open(struct idc_link *ep);
+void shm_lobby_close(struct idc_link *ep);
+void shm_lobby_accept(struct idc_link *ep, int lfd);
+void shm_lobby_offer(struct idc_link *ep);
 
 /* channel.c */
 int shm_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);

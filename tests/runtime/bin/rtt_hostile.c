@@ -29,6 +29,8 @@
  *   nocons     honest handshake, then requests the victim answers at once, never consuming
  *              the responses: more than the credit in flight (the responses count)
  *   fhonest    honest handshake, one ECHO round trip (control)
+ *   silent     holds as many silent connections as it can (never sends HELLO), reopening each
+ *              one the victim closes, for 6 s
  *
  * rbuf role (--rbuf HEX of a reference's wire form; the victim owns the buffer):
  *   asks the owner's buffer service directly with the genuine reference and forged ones
@@ -64,7 +66,9 @@ static void sock_path(struct sockaddr_un *sa, const char *file)
 {
     memset(sa, 0, sizeof *sa);
     sa->sun_family = AF_UNIX;
-    snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s", dir, file);
+    int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/%s", dir, file);
+    if (n < 0 || (size_t)n >= sizeof sa->sun_path)
+        die("socket path too long");
 }
 
 static int send_fds(int s, const void *rec, size_t len, const int *fds, int nfd)
@@ -634,6 +638,31 @@ static bool handshake(struct chan *c)
 static void attack_frontend(void)
 {
     rtt_event(out, "attack %s", attack);
+    if (strcmp(attack, "silent") == 0) {
+        enum { N = 24 };
+        struct pollfd p[N];
+        unsigned long opened = 0, closed_by_victim = 0;
+        for (int i = 0; i < N; i++, opened++)
+            p[i] = (struct pollfd){ dial(), POLLIN, 0 };
+        uint64_t end = rtt_now_ms() + 6000;
+        while (rtt_now_ms() < end) {
+            if (poll(p, N, 20) <= 0)
+                continue;
+            for (int i = 0; i < N; i++) {
+                if (!p[i].revents)
+                    continue;
+                char b[512];
+                if (recv(p[i].fd, b, sizeof b, MSG_DONTWAIT) > 0)
+                    continue; /* the REFUSE record; the close follows */
+                close(p[i].fd);
+                closed_by_victim++;
+                p[i].fd = dial();
+                opened++;
+            }
+        }
+        rtt_event(out, "silent opened=%lu closed=%lu", opened, closed_by_victim);
+        return;
+    }
     if (strcmp(attack, "handshake") == 0) {
         struct idc_shm_hello h;
         int s;
