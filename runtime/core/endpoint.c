@@ -269,6 +269,8 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
         ep->link.max_msg = cfg->max_messages ? cfg->max_messages : IDC_DEFAULT_CREDITS;
         if (ep->link.max_frame > IDC_MAX_FRAME_LIMIT)
             why = "max_frame above IDC_MAX_FRAME_LIMIT";
+        else if (ep->link.max_frame < IDC_MIN_FRAME)
+            why = "max_frame below IDC_MIN_FRAME (64)";
         else if (ep->link.max_tx > IDC_MAX_CREDITS || ep->link.max_msg > IDC_MAX_CREDITS)
             why = "credits above IDC_MAX_CREDITS";
     }

@@ -186,6 +186,11 @@ struct idc_log_limit {
 };
 bool idc__log_limit(struct idc_log_limit *ll, struct idc_context *ctx);
 
+/* A peer's offered (or negotiated) limits: max_frame within IDC_MIN_FRAME..IDC_MAX_FRAME_LIMIT,
+   credits within 1..IDC_MAX_CREDITS. 0, or IDC_ERR_PROTO with the reason in why. */
+int idc__offer_limits(uint32_t max_frame, uint32_t max_tx, uint32_t max_msg, char *why,
+                      size_t why_len);
+
 /* ------------------------------------------------------------------ remote buffers */
 
 /* An idc_buffer_alloc allocation (memory provider's state in fd). */

@@ -138,6 +138,7 @@ struct idc_protocol {
 #define IDC_PROTOCOL_NAME_MAX 63u        /* bytes of protocol->name, without the NUL */
 #define IDC_MAX_VERSIONS      64u        /* max_version - min_version + 1 */
 #define IDC_MAX_FRAME_LIMIT   (1u << 20) /* largest max_frame accepted */
+#define IDC_MIN_FRAME         64u        /* smallest max_frame accepted (configs and peers) */
 #define IDC_MAX_CREDITS       4096u      /* largest max_transactions / max_messages accepted */
 #define IDC_DEFAULT_CREDITS   64u
 

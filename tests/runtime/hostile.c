@@ -314,6 +314,15 @@ static void welcome_lie(const char *attack)
     good_check_and_down();
 }
 
+RTT_TEST(hostile, welcome_pipes_instead_of_eventfds, 30)
+{
+    welcome_lie("w-pipe");
+}
+RTT_TEST(hostile, welcome_max_frame_below_minimum, 30)
+{
+    welcome_lie("w-tinyframe");
+}
+
 RTT_TEST(hostile, welcome_unsealed_memfd, 30)
 {
     welcome_lie("w-unsealed");

@@ -56,6 +56,7 @@ struct shm_ep {
     ino_t ino; /* backend: inode of the published socket */
     struct idc_chan ch;
     struct idc_storm storm;   /* useless wake-ups of the connection (limits.c) */
+    struct idc_log_limit refusals; /* backend: handshakes refused (a flood must not flood the log) */
     struct idc_timer unpause; /* storm mode: the eventfd is out of epoll until it fires */
     bool paused;
 };
@@ -225,8 +226,9 @@ static void refuse(struct idc_link *ep, int fd, int status, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing peer: %s (%s)", ep->address, why,
-             idc_strerror(status));
+    if (idc__log_limit(&S(ep)->refusals, ep->ctx))
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing peer: %s (%s)", ep->address, why,
+                 idc_strerror(status));
     shm_send_refuse(fd, status, "%s", why);
 }
 
@@ -364,6 +366,10 @@ static void fe_welcome(struct idc_link *ep)
     else if (w.epoch == 0 || w.max_frame > ep->max_frame || w.max_transactions > ep->max_tx ||
              w.max_transactions == 0 || w.max_messages > ep->max_msg || w.max_messages == 0)
         bad = "negotiated limits above ours";
+    else if (w.max_frame < IDC_MIN_FRAME)
+        bad = "negotiated max_frame below the minimum";
+    else if (!shm_is_eventfd(s->efd_in) || !shm_is_eventfd(s->efd_out))
+        bad = "WELCOME descriptors 2 and 3 are not eventfds";
     else if (w.ring_size < IDC_RING_MIN_SIZE || w.ring_size > IDC_RING_MAX_SIZE ||
              (w.ring_size & (w.ring_size - 1)) ||
              idc_ring_size_for(w.max_messages + 2 * w.max_transactions, w.max_frame) > w.ring_size)
@@ -462,14 +468,15 @@ void shm_be_hello(struct idc_link *ep, int fd, const struct idc_shm_hello *hello
         be_drop(ep);
         return;
     }
-    uint32_t frame = min32(h.max_frame, ep->max_frame);
-    uint32_t tx = min32(h.max_transactions, ep->max_tx);
-    uint32_t msg = min32(h.max_messages, ep->max_msg);
-    if (tx == 0 || msg == 0) {
-        refuse(ep, s->sfd, IDC_ERR_PROTO, "zero credits requested");
+    char why[96];
+    if (idc__offer_limits(h.max_frame, h.max_transactions, h.max_messages, why, sizeof(why))) {
+        refuse(ep, s->sfd, IDC_ERR_PROTO, "HELLO: %s", why);
         be_drop(ep);
         return;
     }
+    uint32_t frame = min32(h.max_frame, ep->max_frame);
+    uint32_t tx = min32(h.max_transactions, ep->max_tx);
+    uint32_t msg = min32(h.max_messages, ep->max_msg);
     uint32_t ring = idc_ring_size_for(msg + 2 * tx, frame);
     if (!ring) {
         refuse(ep, s->sfd, IDC_ERR_TOOBIG, "rings for %u frames of %u bytes exceed %u bytes",

@@ -153,6 +153,17 @@ int shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out)
     return shm_memfd_seal(ctx, name, len, out, true);
 }
 
+bool shm_is_eventfd(int fd)
+{
+    char p[64], target[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(p, target, sizeof(target) - 1);
+    if (n < 0)
+        return false;
+    target[n] = 0;
+    return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
 /* A memfd from a peer: must carry our seals and be at least len bytes. */
 bool shm_memfd_ok(int fd, size_t len)
 {

@@ -90,6 +90,9 @@ void shm_lobby_close(struct idc_link *ep);
 void shm_lobby_accept(struct idc_link *ep, int lfd);
 void shm_lobby_offer(struct idc_link *ep);
 
+/* True when fd is an eventfd (a peer could send a pipe or anything else in its place). */
+bool shm_is_eventfd(int fd);
+
 /* channel.c */
 int shm_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
 int shm_ep_start(struct idc_link *ep);

@@ -20,7 +20,8 @@
  *   storm      writes the victim's eventfd in a tight loop (no frames) for up to 8 s
  *   w-*        lies in the WELCOME record: w-unsealed (memfd without seals, shrunk once
  *              accepted), w-small (memfd smaller than the rings), w-ringsize, w-bigring,
- *              w-frame, w-credits (limits above the victim's), w-epoch0, w-version, w-nofds
+ *              w-frame, w-credits (limits above the victim's), w-epoch0, w-version, w-nofds,
+ *              w-pipe (pipes in place of the eventfds), w-tinyframe (max_frame 1)
  * frontend attacks (the victim is a backend serving NAME):
  *   handshake  malformed handshake records, one connection each (victim must refuse, survive)
  *   fgarbage   honest handshake, then garbage in the ring towards the victim
@@ -43,6 +44,7 @@
 #include "ring.h"
 #include "shm/proto.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
@@ -491,6 +493,15 @@ static void serve(void)
             fcntl(c.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         c.efd_fe = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         c.efd_be = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (strcmp(attack, "w-pipe") == 0) {
+            int pp[2];
+            if (pipe2(pp, O_CLOEXEC) != 0)
+                die("pipe");
+            close(c.efd_fe);
+            close(c.efd_be);
+            c.efd_fe = pp[0];
+            c.efd_be = pp[1];
+        }
         c.epoch = 0x1000u * (uint32_t)conn + 7u;
         struct idc_shm_welcome w = {
             IDC_SHM_MAGIC, IDC_SHM_WELCOME, IDC_SHM_WIRE, hello.min_version, c.epoch,
@@ -506,6 +517,8 @@ static void serve(void)
             w.max_transactions = c.max_tx * 4;
         if (strcmp(attack, "w-epoch0") == 0)
             w.epoch = 0;
+        if (strcmp(attack, "w-tinyframe") == 0)
+            w.max_frame = 1;
         if (strcmp(attack, "w-version") == 0)
             w.version = 77; /* a version the victim never offered */
         int fds[3] = { c.memfd, c.efd_fe, c.efd_be };
