@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -317,5 +318,60 @@ Test(rbuf, forward_a_to_b_to_c, .timeout = 30)
     int st;
     waitpid(a, &st, 0);
     idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+static unsigned open_fds(void)
+{
+    unsigned n = 0;
+    char p[64];
+    for (int fd = 0; fd < 4096; fd++) {
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        n += access(p, F_OK) == 0;
+    }
+    return n;
+}
+
+/* One user, many owners: the user keeps at most IDC_SHM_MAX_LINKS (16) buffer-service links
+   open (least recently used closed first), and every transfer still works. Before, one link per
+   owner stayed open for ever, so naming ~1000 owners exhausted the user's descriptors. */
+Test(rbuf, links_to_owners_are_capped)
+{
+    enum { OWNERS = 40 };
+    const char *dir = rt_tmpdir();
+    static struct idc_context *own[OWNERS];
+    static struct idc_rbuf ref[OWNERS];
+    for (int i = 0; i < OWNERS; i++) {
+        own[i] = rt_ctx(dir, NULL);
+        void *m;
+        cr_assert_eq(idc_buffer_alloc(own[i], 4096, &m), 0);
+        memset(m, i, 4096);
+        cr_assert_eq(idc_buffer_register(own[i], m, 4096, IDC_RBUF_READ, &ref[i]), 0);
+    }
+    struct idc_context *user = rt_ctx(dir, NULL);
+    unsigned before = open_fds();
+    for (int i = 0; i < OWNERS; i++) {
+        unsigned char b[16];
+        struct xres r = { 0 };
+        cr_assert_eq(idc_receive_from_remote_buffer(user, &ref[i], 0, b, sizeof(b), xdone, &r), 0);
+        for (int k = 0; k < 400 && !r.done; k++) {
+            idc_context_dispatch(user, 0);
+            for (int j = 0; j < OWNERS; j++)
+                idc_context_dispatch(own[j], 0);
+            usleep(500);
+        }
+        cr_assert(r.done && r.status == 0, "owner %d: status %d", i, r.status);
+        cr_assert_eq(b[7], (unsigned char)i);
+    }
+    for (int k = 0; k < 20; k++) /* owners notice the links the user closed */
+        for (int j = 0; j < OWNERS; j++)
+            idc_context_dispatch(own[j], 1);
+    unsigned after = open_fds();
+    cr_log_info("descriptors: %u before, %u after transfers from %d owners", before, after, OWNERS);
+    /* user side <= 16 links, owner side <= 16 accepted connections */
+    cr_assert_leq(after, before + 2 * 16 + 2, "%u descriptors before, %u after", before, after);
+    idc_context_destroy(user);
+    for (int i = 0; i < OWNERS; i++)
+        idc_context_destroy(own[i]);
     rt_rmdir(dir);
 }

@@ -7,6 +7,7 @@
  * the owner's generation table, so revocation is exact without a round trip.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -43,6 +44,8 @@ struct bmap { /* a cached mapping of a remote registration */
 
 struct blink { /* our connection to another context's buffer service */
     struct blink *next;
+    uint64_t used_ns; /* last transfer started (least recently used is closed first) */
+    bool bad;         /* only forged references so far: close once no transfer waits */
     struct idc_context *ctx;
     uint64_t owner;
     int fd;
@@ -283,6 +286,7 @@ static void blink_free(struct idc_context *ctx, struct blink *l, int status)
     for (struct blink **pp = &sc->links; *pp; pp = &(*pp)->next)
         if (*pp == l) {
             *pp = l->next;
+            sc->nlinks--;
             break;
         }
     while (l->wait_head) {
@@ -329,6 +333,39 @@ static struct bmap *bmap_find(struct blink *l, const struct idc_rbuf *rb)
     return NULL;
 }
 
+/* A reason for a transfer's failure that the owner caused, logged (rate-limited: a hostile
+   owner controls how often). */
+static void owner_says(struct idc_context *ctx, struct blink *l, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void owner_says(struct idc_context *ctx, struct blink *l, const char *fmt, ...)
+{
+    if (!idc__log_limit(&shm_ctx(ctx)->buf_logs, ctx))
+        return;
+    char why[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    idc__log(ctx, IDC_LOG_WARN, "buffer owner %016llx: %s", (unsigned long long)l->owner, why);
+}
+
+/* Room for a link to a new owner: at the cap, the least recently used idle link is closed.
+   false: every link has transfers waiting (the new transfer fails with IDC_ERR_AGAIN). */
+static bool link_room(struct idc_context *ctx)
+{
+    struct shm_ctx *sc = shm_ctx(ctx);
+    if (sc->nlinks < sc->max_links)
+        return true;
+    struct blink *lru = NULL;
+    for (struct blink *l = sc->links; l; l = l->next)
+        if (!l->wait_head && (!lru || l->used_ns < lru->used_ns))
+            lru = l;
+    if (!lru)
+        return false;
+    blink_free(ctx, lru, IDC_ERR_DISCONNECTED);
+    return true;
+}
+
 static void blink_fire(struct idc_watch *w, uint32_t events)
 {
     (void)events;
@@ -355,14 +392,25 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
         if (!l->wait_head)
             l->wait_tail = &l->wait_head;
         int st = rep.status;
-        if (st > 0 || st < IDC_ERR_IO)
+        if (st > 0 || st < IDC_ERR_BUSY) {
+            owner_says(ctx, l, "an answer with status %d, not an IDC_ERR_* code", st);
             st = IDC_ERR_IO;
+        }
+        if (st == IDC_ERR_BADREF) {
+            /* A link that never carried a genuine reference is closed: forged owners cannot
+               pile up open links (the cap bounds the rest). */
+            l->bad = l->nmaps == 0;
+            owner_says(ctx, l, "the reference is forged or unknown (IDC_ERR_BADREF)%s",
+                       l->bad ? "; closing the link" : "");
+        }
         struct bmap *m = NULL;
         if (st == 0 &&
             (nfds != 2 || rep.id != x->rb.id || rep.generation != x->rb.generation ||
              rep.length != x->rb.length || rep.gen_slots == 0 || rep.gen_slots > IDC_MAX_REGS ||
-             rep.id >= rep.gen_slots || (rep.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))))
+             rep.id >= rep.gen_slots || (rep.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE)))) {
+            owner_says(ctx, l, "a MAPREP that does not match the request");
             st = IDC_ERR_IO;
+        }
         if (st == 0 && !(m = bmap_find(l, &x->rb))) {
             /* Map the registered range (page granularity). */
             long pg = sysconf(_SC_PAGESIZE);
@@ -372,26 +420,32 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
             int prot = PROT_READ | (rep.rights & IDC_RBUF_WRITE ? PROT_WRITE : 0);
             if (!l->gen) {
                 if (!shm_memfd_ok(fds[1], rep.gen_slots * sizeof(uint32_t))) {
+                    owner_says(ctx, l, "generation table not a sealed memfd of its size");
                     st = IDC_ERR_IO;
                 } else {
                     void *g = mmap(NULL, rep.gen_slots * sizeof(uint32_t), PROT_READ, MAP_SHARED,
                                    fds[1], 0);
-                    if (g == MAP_FAILED)
+                    if (g == MAP_FAILED) {
+                        owner_says(ctx, l, "mmap of its generation table: %s", strerror(errno));
                         st = IDC_ERR_IO;
-                    else {
+                    } else {
                         l->gen = g;
                         l->gen_slots = rep.gen_slots;
                     }
                 }
             }
             if (st == 0 &&
-                (rep.id >= l->gen_slots || end < rep.offset || !shm_memfd_ok(fds[0], end)))
+                (rep.id >= l->gen_slots || end < rep.offset || !shm_memfd_ok(fds[0], end))) {
+                owner_says(ctx, l, "buffer memory not a sealed memfd holding the range");
                 st = IDC_ERR_IO;
+            }
             void *base = MAP_FAILED;
             if (st == 0)
                 base = mmap(NULL, mlen, prot, MAP_SHARED, fds[0], (off_t)start);
-            if (st == 0 && base == MAP_FAILED)
+            if (st == 0 && base == MAP_FAILED) {
+                owner_says(ctx, l, "mmap of the buffer: %s", strerror(errno));
                 st = IDC_ERR_IO;
+            }
             if (st == 0) {
                 m = calloc(1, sizeof(*m));
                 if (!m) {
@@ -425,6 +479,10 @@ static void blink_fire(struct idc_watch *w, uint32_t events)
         if (st == IDC_ERR_REVOKED && m)
             bmap_drop(l, m);
         idc__xfer_complete(ctx, x, st);
+        if (l->bad && !l->wait_head) {
+            blink_free(ctx, l, IDC_ERR_DISCONNECTED);
+            return;
+        }
     }
 }
 
@@ -434,6 +492,13 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
     struct blink *l = sc->links;
     while (l && l->owner != x->rb.owner)
         l = l->next;
+    if (!l && !link_room(ctx)) {
+        if (idc__log_limit(&sc->buf_logs, ctx))
+            idc__log(ctx, IDC_LOG_WARN, "%u buffer owners busy at once (IDC_SHM_MAX_LINKS); "
+                     "transfer refused (IDC_ERR_AGAIN)", sc->max_links);
+        idc__xfer_complete(ctx, x, IDC_ERR_AGAIN);
+        return 0;
+    }
     if (!l) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (bsvc_path(ctx, x->rb.owner, sa.sun_path, sizeof(sa.sun_path)) < 0)
@@ -470,7 +535,9 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         }
         l->next = sc->links;
         sc->links = l;
+        sc->nlinks++;
     }
+    l->used_ns = idc__now_ns();
     struct bmap *m = l->wait_head ? NULL : bmap_find(l, &x->rb);
     if (m) {
         /* Fast path: mapping cached, no socket traffic: one generation load, one memcpy. */

@@ -372,6 +372,7 @@ static void fe_welcome(struct idc_link *ep)
         bad = "WELCOME descriptors 2 and 3 are not eventfds";
     else if (w.ring_size < IDC_RING_MIN_SIZE || w.ring_size > IDC_RING_MAX_SIZE ||
              (w.ring_size & (w.ring_size - 1)) ||
+             idc_ring_size_for(w.max_messages + 2 * w.max_transactions, w.max_frame) == 0 ||
              idc_ring_size_for(w.max_messages + 2 * w.max_transactions, w.max_frame) > w.ring_size)
         bad = "ring size invalid for the negotiated limits";
     else if (!shm_memfd_ok(memfd, 2 * idc_ring_bytes(w.ring_size)))

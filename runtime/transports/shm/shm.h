@@ -31,6 +31,8 @@ struct shm_ctx {
     struct bsvc_conn *bconns;
     /* buffer users (per owner) */
     struct blink *links;
+    unsigned nlinks, max_links; /* links open, and the cap (IDC_SHM_MAX_LINKS, default 16) */
+    struct idc_log_limit buf_logs; /* what owners' answers make us log */
 };
 
 /* Created by shm_ctx_init with every context. */
@@ -63,6 +65,11 @@ ssize_t shm_recv_rec(int fd, void *buf, size_t cap, int *fds, int *nfds);
 int shm_memfd_seal(struct idc_context *ctx, const char *name, size_t len, int *out, bool final);
 int shm_memfd(struct idc_context *ctx, const char *name, size_t len, int *out);
 bool shm_memfd_ok(int fd, size_t len);
+
+/* Buffer users (buffers.c): links to other owners' buffer services open at once; the least
+   recently used idle one is closed for a new owner; a link that never carried a genuine
+   reference is closed when its owner answers IDC_ERR_BADREF. */
+#define SHM_LINKS_DEFAULT  16u
 
 /* Backend limits (lobby.c). */
 #define SHM_BACKLOG        64u   /* listen backlog */
