@@ -73,6 +73,7 @@ static void request_down(struct idc_ep *ep, int err, const char *reason)
     snprintf(ep->down_reason, sizeof(ep->down_reason), "%s (%s)", reason,
              err ? idc_strerror(err) : "local");
     ep->down_err = err;
+    ep->last_err = err ? err : IDC_ERR_DISCONNECTED;
     idc__ep_mark_pending(ep, IDC_PEND_DOWN);
 }
 
@@ -250,6 +251,7 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     ep->user = cfg->user;
     ep->link.role = cfg->role;
     ep->spin_us = cfg->spin_us > 1000000 ? 1000000 : cfg->spin_us;
+    ep->link.flags = cfg->flags;
     const struct idc_protocol *p = cfg->protocol;
     const struct idc_endpoint_ops *o = cfg->ops;
     if (!p || !p->name || !p->version_hash)
@@ -488,6 +490,7 @@ int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
     c->up = true;
     ep->state = IDC_EP_CONNECTED;
     ep->down_reason[0] = 0;
+    ep->last_err = 0;
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: connected (version %u, epoch %u)", ep->link.address,
              ch->version, ch->epoch);
     ep->ops->connect(idc__pub(ep));
@@ -518,6 +521,21 @@ void idc__link_fail(struct idc_link *l, int err)
     idc__log(l->ctx, IDC_LOG_ERROR, "%s: cannot serve: %s; it will never connect", l->address,
              idc_strerror(err));
     ep->state = IDC_EP_DEAD;
+}
+
+void idc__link_refused(struct idc_link *l, int status, const char *reason)
+{
+    struct idc_ep *ep = idc__ep_of(l);
+    ep->last_err = status < 0 ? status : IDC_ERR_PROTO;
+    snprintf(ep->down_reason, sizeof(ep->down_reason), "refused by the peer: %s", reason);
+}
+
+int idc_endpoint_last_error(const struct idc_endpoint *pub, char *why, size_t why_len)
+{
+    const struct idc_ep *ep = live(pub);
+    if (why && why_len)
+        snprintf(why, why_len, "%s", ep && ep->last_err ? ep->down_reason : "");
+    return ep ? ep->last_err : 0;
 }
 
 enum idc_endpoint_state idc__link_state(const struct idc_link *l)

@@ -133,6 +133,7 @@ struct idc_ep {
     struct idc_conn *conn;
     char down_reason[192];
     int down_err; /* why the connection went down: 0 (local), IDC_ERR_* */
+    int last_err; /* idc_endpoint_last_error: last refusal or disconnect (reason in down_reason) */
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u

@@ -127,6 +127,7 @@ struct idc_link {
     char name[IDC_NAME_MAX + 1];         /* the address after "PREFIX:" */
     char address[IDC_NAME_MAX + 16];     /* the whole address, for log lines */
     uint32_t max_frame, max_tx, max_msg; /* this side's offer (bounds the negotiation) */
+    uint32_t flags;                      /* IDC_EP_* from the configuration */
     _Alignas(8) unsigned char priv[448]; /* transport-private: each transport overlays its
                                               own struct and static-asserts that it fits */
 };
@@ -140,6 +141,8 @@ void idc__link_down(struct idc_link *l, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void idc__link_kick(struct idc_link *l);          /* frames or credit may have arrived */
 void idc__link_fail(struct idc_link *l, int err); /* can never work: endpoint DEAD */
+/* The peer refused us (status IDC_ERR_*, its reason): kept for idc_endpoint_last_error. */
+void idc__link_refused(struct idc_link *l, int status, const char *reason);
 
 /* transport -> core: read-only questions */
 enum idc_endpoint_state idc__link_state(const struct idc_link *l);

@@ -186,7 +186,14 @@ struct idc_endpoint_config {
     uint32_t max_transactions;           /* outstanding per direction; 0: default (64) */
     uint32_t max_messages; /* one-way messages queued per direction; 0: default (64) */
     uint32_t spin_us;      /* 0: block at once; else poll this long before sleeping */
+    uint32_t flags;        /* IDC_EP_* below; 0: defaults */
 };
+
+/* Endpoint flags. A service is exclusive by default: while one frontend is connected (or in a
+ * handshake), another is refused at once with IDC_ERR_BUSY. IDC_EP_SHARED (backend): several
+ * backend endpoints of this context may serve the same address, each taking one frontend, so
+ * several frontends are served concurrently (a read-only or cluster-aware service). */
+#define IDC_EP_SHARED (1u << 0)
 
 /* Endpoint states, as returned by idc_endpoint_state (diagnostics and tests). */
 enum idc_endpoint_state {
@@ -233,6 +240,11 @@ void *idc_endpoint_user(const struct idc_endpoint *ep);
 struct idc_context *idc_endpoint_context(const struct idc_endpoint *ep);
 uint32_t idc_endpoint_version(const struct idc_endpoint *ep); /* negotiated; 0 if not connected */
 enum idc_endpoint_state idc_endpoint_state(const struct idc_endpoint *ep);
+/* Why the endpoint is not connected, for its user: the IDC_ERR_* of the last refusal by the
+ * peer (IDC_ERR_BUSY: an exclusive service in use by another frontend; IDC_ERR_MISMATCH,
+ * IDC_ERR_PERM) or of the last disconnect, 0 if none since the last connect; why (optional)
+ * receives the logged reason. Returns 0 for a NULL or never-created endpoint. */
+int      idc_endpoint_last_error(const struct idc_endpoint *ep, char *why, size_t why_len);
 /* Acknowledges the disconnect callback. Outside the DISCONNECTING state it does nothing. */
 void idc_endpoint_disconnect_done(struct idc_endpoint *ep);
 /* Log the reason (printf-style) and take the connection down (peer misbehaved). */

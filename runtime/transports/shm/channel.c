@@ -342,6 +342,7 @@ static void fe_welcome(struct idc_link *ep)
                      ep->address, u.rf.reason, idc_strerror(st),
                      st == IDC_ERR_BUSY ? "; retrying quietly until it is free" : "");
         s->busy_logged = st == IDC_ERR_BUSY;
+        idc__link_refused(ep, st, u.rf.reason);
         shm_close_fd(&memfd);
         if (st == IDC_ERR_BUSY) {
             chan_release(ep);
