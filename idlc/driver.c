@@ -12,6 +12,8 @@
 
 #include "idlc.h"
 
+static const struct idlc_loc noloc;
+
 static void put_dep(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -62,44 +64,10 @@ int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *targe
 	return ferror(f) ? -1 : 0;
 }
 
-/* Writes the dependency file through a temporary renamed into place. */
-static int write_deps_file(struct idlc_ctx *ctx, struct idlc_unit *u, const char *path)
-{
-	size_t n = strlen(path);
-	char *tmp = malloc(n + 16);
-	if (!tmp)
-		return -1;
-	snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	struct idlc_loc none = { 0 };
-	if (fd < 0) {
-		idlc_error(ctx, none, "cannot create '%s': %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	int rc = idlc_write_deps(ctx, u, ctx->opt.deps_target, f);
-	if (fclose(f) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -1;
-	if (rc) {
-		idlc_error(ctx, none, "cannot write '%s': %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	return rc;
-}
-
 int idlc_compile(const char *path, const struct idlc_options *opt)
 {
 	struct idlc_ctx *ctx = idlc_ctx_create(opt);
+	struct idlc_out deps = { 0 };
 	int rc = 1;
 	struct idlc_unit *u = idlc_parse_file(ctx, path);
 	if (!u || ctx->hard_errors)
@@ -114,17 +82,30 @@ int idlc_compile(const char *path, const struct idlc_options *opt)
 		rc = 0;
 		goto out;
 	}
-	if (ctx->opt.deps_file && write_deps_file(ctx, u, ctx->opt.deps_file)) {
-		rc = 2;
-		goto out;
+	/* the dependency file is complete before generation starts and published after it:
+	   a failed run leaves whatever was at that path untouched */
+	if (ctx->opt.deps_file) {
+		if (idlc_out_open(ctx, &deps, ctx->opt.deps_file)) {
+			rc = 2;
+			goto out;
+		}
+		if (idlc_write_deps(ctx, u, ctx->opt.deps_target, deps.f) ||
+		    idlc_out_close(ctx, &deps)) {
+			if (deps.f) /* else idlc_out_close() said why */
+				idlc_error(ctx, noloc, "cannot write '%s'", ctx->opt.deps_file);
+			rc = 2;
+			goto out;
+		}
 	}
-	if (idlc_generate(u, &ctx->opt) != 0) {
-		if (ctx->opt.deps_file)
-			unlink(ctx->opt.deps_file);
+	if (idlc_generate(u, &ctx->opt) != 0)
+		goto out;
+	if (ctx->opt.deps_file && idlc_out_publish(ctx, &deps)) {
+		rc = 2;
 		goto out;
 	}
 	rc = 0;
 out:
+	idlc_out_discard(&deps);
 	if (rc && idlc_error_count(ctx))
 		fprintf(ctx->opt.diag_out, "%u error%s generated.\n", idlc_error_count(ctx),
 			idlc_error_count(ctx) == 1 ? "" : "s");
@@ -271,6 +252,8 @@ int idlc_main(int argc, char **argv)
 		}
 		opt.template_dir = tdir;
 	}
+	/* an interrupted run removes its temporary files (output.c) */
+	idlc_cleanup_on_signals();
 	rc = idlc_compile(file, &opt);
 	goto out;
 bad:
