@@ -408,6 +408,8 @@ struct idlc_lexstate {
 	struct idlc_unit *unit;
 	const struct idlc_source *src;
 	int line, col;               /* position of the next character */
+	bool after_cr;               /* the last character was '\r' (a following '\n' is part
+	                                of the same line end) */
 	char *doc;                   /* pending doc comment (heap, grows) */
 	size_t doc_len, doc_cap;
 	char last[40];               /* text of the last token (for syntax errors) */
