@@ -25,22 +25,31 @@ static void put_dep(FILE *f, const char *s)
 	}
 }
 
+/* The files one idlc run writes for a unit, after OUTDIR/NAME. Generation takes the list from
+ * the template set's manifest; the dependency rule must name the same files. */
+static const char *const output_suffix[] = { ".h", "_client.c", "_server.c" };
+
+/* OUTDIR/NAME followed by suffix ("NAME" alone for the current directory) */
+static void put_output(FILE *f, const struct idlc_options *opt, const char *name, const char *suffix)
+{
+	if (opt->out_dir && strcmp(opt->out_dir, ".")) {
+		put_dep(f, opt->out_dir);
+		fputc('/', f);
+	}
+	put_dep(f, name);
+	fputs(suffix, f);
+}
+
 int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *target, FILE *f)
 {
 	const struct idlc_options *opt = &ctx->opt;
 	if (target) {
 		fputs(target, f);
 	} else {
-		static const char *const suf[] = { ".h", "_client.c", "_server.c" };
-		for (size_t i = 0; i < 3; i++) {
+		for (size_t i = 0; i < sizeof output_suffix / sizeof output_suffix[0]; i++) {
 			if (i)
 				fputc(' ', f);
-			if (opt->out_dir && strcmp(opt->out_dir, ".")) {
-				put_dep(f, opt->out_dir);
-				fputc('/', f);
-			}
-			put_dep(f, u->basename);
-			fputs(suf[i], f);
+			put_output(f, opt, u->basename, output_suffix[i]);
 		}
 	}
 	fputs(":", f);
@@ -53,12 +62,39 @@ int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *targe
 		fputs(" \\\n  ", f);
 		put_dep(f, ctx->units[i]->path);
 	}
+	/*
+	 * The generated header includes the headers generated from the imports, so those must
+	 * exist before anything using ours is compiled: named as OUTDIR/NAME.h they are targets
+	 * of the user's pattern rule. Order-only: their contents do not change ours (the imported
+	 * .idl files above do), and a clean parallel build that happens to generate an import
+	 * after its user must not run idlc again for the user.
+	 */
+	bool order_only = false;
+	for (size_t i = 0; i < ctx->nunits; i++) {
+		const struct idlc_unit *im = ctx->units[i];
+		if (im == u || !strcmp(im->basename, u->basename))
+			continue;
+		fputs(order_only ? " \\\n  " : " \\\n  | ", f);
+		order_only = true;
+		put_output(f, opt, im->basename, ".h");
+	}
 	fputc('\n', f);
+	/* an empty rule for each prerequisite, so that a deleted import, or a header the
+	   makefile has no rule for (made elsewhere), is not an error; a pattern rule that
+	   makes the header still applies */
 	for (size_t i = 0; i < ctx->nunits; i++) {
 		if (ctx->units[i] == u)
 			continue;
 		fputc('\n', f);
 		put_dep(f, ctx->units[i]->path);
+		fputs(":\n", f);
+	}
+	for (size_t i = 0; i < ctx->nunits; i++) {
+		const struct idlc_unit *im = ctx->units[i];
+		if (im == u || !strcmp(im->basename, u->basename))
+			continue;
+		fputc('\n', f);
+		put_output(f, opt, im->basename, ".h");
 		fputs(":\n", f);
 	}
 	return ferror(f) ? -1 : 0;

@@ -469,7 +469,9 @@ unsigned idlc_error_count(const struct idlc_ctx *ctx);
  */
 int idlc_compile(const char *path, const struct idlc_options *opt);
 
-/* Writes "target: file.idl imports...\n" plus a phony rule per import to f. */
+/* Writes "target: file.idl imports... | OUTDIR/import.h...\n" (the headers generated from the
+ * imports, which the generated header includes, order-only) plus an empty rule for each
+ * import and each of those headers to f. 0, or -1 on a write error. */
 int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *target, FILE *f);
 
 /* The entry point of the command line program; argv as for main. */
