@@ -75,12 +75,14 @@ IDLC      := $(BUILD)/bin/idlc
 TEMPLATES := $(wildcard templates/c/*.m4)
 BUILD_TEMPLATES := $(TEMPLATES:templates/c/%=$(BUILD)/share/idc/templates/c/%)
 
-$(BUILD)/idlc/parser.c $(BUILD)/idlc/parser.h: idlc/parser.y | $(DEPS_STAMP)
+# one bison run writes both files, one flex run both of its: grouped targets (&:), so a
+# parallel make runs each once
+$(BUILD)/idlc/parser.c $(BUILD)/idlc/parser.h &: idlc/parser.y | $(DEPS_STAMP)
 	$(call say,BISON,$<)
 	$(Q)mkdir -p $(BUILD)/idlc
 	$(Q)$(BISON) -Wall -Werror --defines=$(BUILD)/idlc/parser.h -o $(BUILD)/idlc/parser.c $<
 
-$(BUILD)/idlc/lexer.c $(BUILD)/idlc/lexer.h: idlc/lexer.l | $(DEPS_STAMP)
+$(BUILD)/idlc/lexer.c $(BUILD)/idlc/lexer.h &: idlc/lexer.l | $(DEPS_STAMP)
 	$(call say,FLEX,$<)
 	$(Q)mkdir -p $(BUILD)/idlc
 	$(Q)$(FLEX) --header-file=$(BUILD)/idlc/lexer.h -o $(BUILD)/idlc/lexer.c $<
@@ -150,12 +152,15 @@ runtime: $(LIBIDC) $(if $(RT_SRCS),$(LIBIDC_SO))
 IDL_FILES := $(wildcard idl/*.idl)
 IDL_NAMES := $(IDL_FILES:idl/%.idl=%)
 GEN_DIR   := $(BUILD)/gen
-GEN_SRCS  := $(foreach n,$(IDL_NAMES),$(GEN_DIR)/$(n)_client.c $(GEN_DIR)/$(n)_server.c)
+# what one idlc run writes for protocol NAME: GEN_DIR/NAME followed by each of these
+GEN_OUTPUTS := .h _client.c _server.c
+GEN_SRCS  := $(foreach n,$(IDL_NAMES),$(foreach o,$(filter %.c,$(GEN_OUTPUTS)),$(GEN_DIR)/$(n)$(o)))
 GEN_OBJS  := $(GEN_SRCS:%.c=%.o)
 LIBGEN    := $(BUILD)/lib/libidcgen.a
 
-# one idlc run writes all three files; -M records the imports for incremental rebuilds
-$(GEN_DIR)/%.h $(GEN_DIR)/%_client.c $(GEN_DIR)/%_server.c: idl/%.idl $(IDLC) $(BUILD_TEMPLATES)
+# one idlc run writes all the outputs: a grouped target (&:), so make -j runs it once per
+# protocol; -MF records the imports for incremental rebuilds
+$(addprefix $(GEN_DIR)/%,$(GEN_OUTPUTS)) &: idl/%.idl $(IDLC) $(BUILD_TEMPLATES)
 	$(call say,IDLC,$<)
 	$(Q)mkdir -p $(GEN_DIR)
 	$(Q)$(IDLC) -I idl -o $(GEN_DIR) -MF $(GEN_DIR)/$*.d $<

@@ -268,15 +268,16 @@ static struct idlc_source *make_source(struct idlc_ctx *ctx, const char *path, c
 	t[len] = 0;
 	s->text = t;
 	s->len = len;
+	/* lines end at "\n", "\r\n" or a lone "\r", as the lexer counts them */
 	uint32_t n = 1;
 	for (size_t i = 0; i < len; i++)
-		if (t[i] == '\n')
+		if (t[i] == '\n' || (t[i] == '\r' && t[i + 1] != '\n'))
 			n++;
 	uint32_t *off = idlc_alloc(ctx, n * sizeof *off);
 	off[0] = 0;
 	uint32_t k = 1;
 	for (size_t i = 0; i < len; i++)
-		if (t[i] == '\n')
+		if (t[i] == '\n' || (t[i] == '\r' && t[i + 1] != '\n'))
 			off[k++] = (uint32_t)(i + 1);
 	s->line_off = off;
 	s->nlines = n;

@@ -40,10 +40,8 @@ static void show_line(FILE *out, const struct idlc_loc *loc, bool color)
 	const char *p = src->text + src->line_off[loc->line - 1];
 	const char *end = src->text + src->len;
 	size_t n = 0;
-	while (p + n < end && p[n] != '\n')
+	while (p + n < end && p[n] != '\n' && p[n] != '\r')
 		n++;
-	if (n && p[n - 1] == '\r')
-		n--;
 	fprintf(out, "%5d | ", loc->line);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];

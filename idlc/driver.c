@@ -12,6 +12,8 @@
 
 #include "idlc.h"
 
+static const struct idlc_loc noloc;
+
 static void put_dep(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -23,22 +25,31 @@ static void put_dep(FILE *f, const char *s)
 	}
 }
 
+/* The files one idlc run writes for a unit, after OUTDIR/NAME. Generation takes the list from
+ * the template set's manifest; the dependency rule must name the same files. */
+static const char *const output_suffix[] = { ".h", "_client.c", "_server.c" };
+
+/* OUTDIR/NAME followed by suffix ("NAME" alone for the current directory) */
+static void put_output(FILE *f, const struct idlc_options *opt, const char *name, const char *suffix)
+{
+	if (opt->out_dir && strcmp(opt->out_dir, ".")) {
+		put_dep(f, opt->out_dir);
+		fputc('/', f);
+	}
+	put_dep(f, name);
+	fputs(suffix, f);
+}
+
 int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *target, FILE *f)
 {
 	const struct idlc_options *opt = &ctx->opt;
 	if (target) {
 		fputs(target, f);
 	} else {
-		static const char *const suf[] = { ".h", "_client.c", "_server.c" };
-		for (size_t i = 0; i < 3; i++) {
+		for (size_t i = 0; i < sizeof output_suffix / sizeof output_suffix[0]; i++) {
 			if (i)
 				fputc(' ', f);
-			if (opt->out_dir && strcmp(opt->out_dir, ".")) {
-				put_dep(f, opt->out_dir);
-				fputc('/', f);
-			}
-			put_dep(f, u->basename);
-			fputs(suf[i], f);
+			put_output(f, opt, u->basename, output_suffix[i]);
 		}
 	}
 	fputs(":", f);
@@ -51,7 +62,26 @@ int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *targe
 		fputs(" \\\n  ", f);
 		put_dep(f, ctx->units[i]->path);
 	}
+	/*
+	 * The generated header includes the headers generated from the imports, so those must
+	 * exist before anything using ours is compiled: named as OUTDIR/NAME.h they are targets
+	 * of the user's pattern rule. Order-only: their contents do not change ours (the imported
+	 * .idl files above do), and a clean parallel build that happens to generate an import
+	 * after its user must not run idlc again for the user.
+	 */
+	bool order_only = false;
+	for (size_t i = 0; i < ctx->nunits; i++) {
+		const struct idlc_unit *im = ctx->units[i];
+		if (im == u || !strcmp(im->basename, u->basename))
+			continue;
+		fputs(order_only ? " \\\n  " : " \\\n  | ", f);
+		order_only = true;
+		put_output(f, opt, im->basename, ".h");
+	}
 	fputc('\n', f);
+	/* an empty rule for each prerequisite, so that a deleted import, or a header the
+	   makefile has no rule for (made elsewhere), is not an error; a pattern rule that
+	   makes the header still applies */
 	for (size_t i = 0; i < ctx->nunits; i++) {
 		if (ctx->units[i] == u)
 			continue;
@@ -59,47 +89,21 @@ int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *targe
 		put_dep(f, ctx->units[i]->path);
 		fputs(":\n", f);
 	}
+	for (size_t i = 0; i < ctx->nunits; i++) {
+		const struct idlc_unit *im = ctx->units[i];
+		if (im == u || !strcmp(im->basename, u->basename))
+			continue;
+		fputc('\n', f);
+		put_output(f, opt, im->basename, ".h");
+		fputs(":\n", f);
+	}
 	return ferror(f) ? -1 : 0;
-}
-
-/* Writes the dependency file through a temporary renamed into place. */
-static int write_deps_file(struct idlc_ctx *ctx, struct idlc_unit *u, const char *path)
-{
-	size_t n = strlen(path);
-	char *tmp = malloc(n + 16);
-	if (!tmp)
-		return -1;
-	snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	struct idlc_loc none = { 0 };
-	if (fd < 0) {
-		idlc_error(ctx, none, "cannot create '%s': %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	int rc = idlc_write_deps(ctx, u, ctx->opt.deps_target, f);
-	if (fclose(f) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -1;
-	if (rc) {
-		idlc_error(ctx, none, "cannot write '%s': %s", path, strerror(errno));
-		unlink(tmp);
-	}
-	free(tmp);
-	return rc;
 }
 
 int idlc_compile(const char *path, const struct idlc_options *opt)
 {
 	struct idlc_ctx *ctx = idlc_ctx_create(opt);
+	struct idlc_out deps = { 0 };
 	int rc = 1;
 	struct idlc_unit *u = idlc_parse_file(ctx, path);
 	if (!u || ctx->hard_errors)
@@ -114,17 +118,30 @@ int idlc_compile(const char *path, const struct idlc_options *opt)
 		rc = 0;
 		goto out;
 	}
-	if (ctx->opt.deps_file && write_deps_file(ctx, u, ctx->opt.deps_file)) {
-		rc = 2;
-		goto out;
+	/* the dependency file is complete before generation starts and published after it:
+	   a failed run leaves whatever was at that path untouched */
+	if (ctx->opt.deps_file) {
+		if (idlc_out_open(ctx, &deps, ctx->opt.deps_file)) {
+			rc = 2;
+			goto out;
+		}
+		if (idlc_write_deps(ctx, u, ctx->opt.deps_target, deps.f) ||
+		    idlc_out_close(ctx, &deps)) {
+			if (deps.f) /* else idlc_out_close() said why */
+				idlc_error(ctx, noloc, "cannot write '%s'", ctx->opt.deps_file);
+			rc = 2;
+			goto out;
+		}
 	}
-	if (idlc_generate(u, &ctx->opt) != 0) {
-		if (ctx->opt.deps_file)
-			unlink(ctx->opt.deps_file);
+	if (idlc_generate(u, &ctx->opt) != 0)
+		goto out;
+	if (ctx->opt.deps_file && idlc_out_publish(ctx, &deps)) {
+		rc = 2;
 		goto out;
 	}
 	rc = 0;
 out:
+	idlc_out_discard(&deps);
 	if (rc && idlc_error_count(ctx))
 		fprintf(ctx->opt.diag_out, "%u error%s generated.\n", idlc_error_count(ctx),
 			idlc_error_count(ctx) == 1 ? "" : "s");
@@ -271,6 +288,8 @@ int idlc_main(int argc, char **argv)
 		}
 		opt.template_dir = tdir;
 	}
+	/* an interrupted run removes its temporary files (output.c) */
+	idlc_cleanup_on_signals();
 	rc = idlc_compile(file, &opt);
 	goto out;
 bad:

@@ -9,17 +9,16 @@
  * m4 is run as `m4 --prefix-builtins --fatal-warnings -I TEMPLATE_DIR MODEL TEMPLATE` (the
  * binary named by $IDLC_M4, default "m4" from PATH), its standard output read through a pipe,
  * the text escapes of the model undone (idlc_unescape), and the result written to a temporary
- * file in the output directory. Only when every output was produced are the temporaries
- * renamed over the outputs; on any failure every temporary is removed, so nothing partial is
- * ever left behind.
+ * file in the output directory (idlc_out_open: an output that is a device or a FIFO is written
+ * in place instead). Only when every output was produced are they published; on any failure
+ * every temporary is removed, so nothing partial is ever left behind. The temporaries are
+ * listed for removal should a signal end idlc meanwhile (output.c).
  */
 #include "idlc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,50 +136,6 @@ static int run_m4(struct idlc_ctx *ctx, const char *tdir, const char *model, con
 	return rc;
 }
 
-/* Writes len bytes to a new temporary file next to final; returns its malloc'ed name. */
-static char *write_temp(struct idlc_ctx *ctx, const char *dir, const char *name, const char *data,
-			size_t len)
-{
-	size_t n = strlen(dir) + strlen(name) + 32;
-	char *tmp = malloc(n);
-	if (!tmp) {
-		idlc_error(ctx, noloc, "out of memory");
-		return NULL;
-	}
-	snprintf(tmp, n, "%s/.%s.XXXXXX", dir, name);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		idlc_error(ctx, noloc, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
-		free(tmp);
-		return NULL;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			idlc_error(ctx, noloc, "cannot write '%s': %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			free(tmp);
-			return NULL;
-		}
-		off += (size_t)w;
-	}
-	/* mkstemp creates 0600; outputs get the usual mode */
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(fd, 0666 & ~um);
-	if (close(fd)) {
-		idlc_error(ctx, noloc, "cannot write '%s': %s", tmp, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return NULL;
-	}
-	return tmp;
-}
-
 static bool valid_output_name(const char *s)
 {
 	return *s && *s != '.' && !strchr(s, '/');
@@ -192,8 +147,8 @@ int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt)
 	const char *dir = opt->out_dir ? opt->out_dir : ".";
 	const char *tdir = opt->template_dir ? opt->template_dir : "templates/c";
 	char *model_path = NULL;
-	char *tmp[MAX_OUTPUTS] = { 0 };
-	char *final[MAX_OUTPUTS] = { 0 };
+	struct idlc_out out[MAX_OUTPUTS];
+	char *paths[MAX_OUTPUTS];
 	size_t nout = 0;
 	struct buf manifest = { 0 };
 	int rc = -1;
@@ -206,7 +161,7 @@ int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt)
 		return -1;
 	}
 	snprintf(model_path, n, "%s/.%s.model.XXXXXX", dir, u->basename);
-	int fd = mkstemp(model_path);
+	int fd = idlc_temp_create(model_path);
 	if (fd < 0) {
 		idlc_error(ctx, noloc, "cannot create a temporary file in '%s': %s", dir, strerror(errno));
 		free(model_path);
@@ -252,15 +207,20 @@ int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt)
 			free(text.p);
 			goto out;
 		}
-		final[nout] = path_join(dir, name);
-		tmp[nout] = final[nout] ? write_temp(ctx, dir, name, text.p, text.len) : NULL;
-		free(text.p);
-		if (!tmp[nout]) {
-			free(final[nout]);
-			final[nout] = NULL;
+		char *path = path_join(dir, name);
+		if (!path || idlc_out_open(ctx, &out[nout], path)) {
+			if (!path)
+				idlc_error(ctx, noloc, "out of memory");
+			free(path);
+			free(text.p);
 			goto out;
 		}
-		nout++;
+		paths[nout] = path; /* borrowed by out[nout]: freed once that is released */
+		struct idlc_out *o = &out[nout++];
+		fwrite(text.p, 1, text.len, o->f);
+		free(text.p);
+		if (idlc_out_close(ctx, o))
+			goto out;
 	}
 	if (nout == 0) {
 		idlc_error(ctx, noloc, "%s/manifest.m4 names no output file", tdir);
@@ -268,27 +228,21 @@ int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt)
 	}
 
 	/* 4. all produced: publish them */
-	for (size_t i = 0; i < nout; i++) {
-		if (rename(tmp[i], final[i])) {
-			idlc_error(ctx, noloc, "cannot rename '%s' to '%s': %s", tmp[i], final[i],
-				   strerror(errno));
+	for (size_t i = 0; i < nout; i++)
+		if (idlc_out_publish(ctx, &out[i]))
 			goto out;
-		}
-		free(tmp[i]);
-		tmp[i] = NULL;
-	}
 	rc = 0;
 out:
 	for (size_t i = 0; i < nout; i++) {
-		if (tmp[i])
-			unlink(tmp[i]);
-		free(tmp[i]);
-		free(final[i]);
+		idlc_out_discard(&out[i]);
+		free(paths[i]);
 	}
-	if (getenv("IDLC_KEEP_MODEL"))
+	if (getenv("IDLC_KEEP_MODEL")) {
+		idlc_temp_keep(model_path);
 		fprintf(stderr, "idlc: model kept in %s\n", model_path);
-	else
-		unlink(model_path);
+	} else {
+		idlc_temp_remove(model_path);
+	}
 	free(model_path);
 	free(manifest.p);
 	return rc;

@@ -10,6 +10,8 @@
  *   ast.c     AST allocation (one arena per context), symbol tables, import loading
  *   sema.c    name resolution, constant evaluation, checks, maximum encoded sizes, opcodes
  *   driver.c  idlc_compile(): parse + check + generate one file; make dependencies
+ *   output.c  output files (atomic replace, or in place for devices and FIFOs), temporaries
+ *             removed when a signal ends the program
  *   model.c   (generator) writes the m4 model of a checked unit
  *   gen.c     (generator) runs m4 over the templates into NAME.h NAME_client.c NAME_server.c
  *   main.c    command line only
@@ -406,6 +408,8 @@ struct idlc_lexstate {
 	struct idlc_unit *unit;
 	const struct idlc_source *src;
 	int line, col;               /* position of the next character */
+	bool after_cr;               /* the last character was '\r' (a following '\n' is part
+	                                of the same line end) */
 	char *doc;                   /* pending doc comment (heap, grows) */
 	size_t doc_len, doc_cap;
 	char last[40];               /* text of the last token (for syntax errors) */
@@ -465,19 +469,65 @@ unsigned idlc_error_count(const struct idlc_ctx *ctx);
  */
 int idlc_compile(const char *path, const struct idlc_options *opt);
 
-/* Writes "target: file.idl imports...\n" plus a phony rule per import to f. */
+/* Writes "target: file.idl imports... | OUTDIR/import.h...\n" (the headers generated from the
+ * imports, which the generated header includes, order-only) plus an empty rule for each
+ * import and each of those headers to f. 0, or -1 on a write error. */
 int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *target, FILE *f);
 
 /* The entry point of the command line program; argv as for main. */
 int idlc_main(int argc, char **argv);
+
+/* ====================================================================== output.c */
+
+/*
+ * An output file being written. A path that is a regular file or does not exist yet is
+ * replaced atomically: the data goes to a temporary file next to the final file (a symlink is
+ * followed: its target is replaced, the link stays) and idlc_out_publish() renames it into
+ * place. Any other existing file (a character device such as /dev/null, a FIFO) is written in
+ * place by idlc_out_publish(), since a rename would replace the device or FIFO itself; the
+ * data is held in memory until then. Before publishing, nothing is visible at the path.
+ */
+struct idlc_out {
+	const char *path;            /* as given (borrowed: must outlive the output) */
+	char *final;                 /* replaced file: path with its symlinks followed */
+	char *tmp;                   /* the temporary file; NULL when written in place */
+	FILE *f;                     /* write the contents here, until idlc_out_close() */
+	char *buf;                   /* in place: the contents, held until published */
+	size_t len;
+};
+
+/* Starts writing path: o->f is ready. 0, or -1 after reporting (o is then empty). */
+int idlc_out_open(struct idlc_ctx *ctx, struct idlc_out *o, const char *path);
+/* Finishes writing o->f (catches write errors such as a full disk); the path is not touched
+ * yet. 0, or -1 after reporting. */
+int idlc_out_close(struct idlc_ctx *ctx, struct idlc_out *o);
+/* Closes o if needed and makes the contents visible at the path. 0, or -1 after reporting;
+ * o is released either way. */
+int idlc_out_publish(struct idlc_ctx *ctx, struct idlc_out *o);
+/* Drops an unpublished output (its temporary file is removed; the path is left as it was).
+ * Harmless on a released or zeroed o. */
+void idlc_out_discard(struct idlc_out *o);
+
+/*
+ * Temporary files. idlc_temp_create() is mkstemp() that also lists the file in a fixed table
+ * (at most 32 at a time: -1 with errno EMFILE beyond); the other calls end the listing. After
+ * idlc_cleanup_on_signals() (the idlc program calls it; a program embedding libidlc decides
+ * for itself), SIGINT, SIGTERM and SIGHUP remove every listed file, then end the process by
+ * that signal (a signal that was ignored stays ignored).
+ */
+int idlc_temp_create(char *tmpl);                /* fd, or -1 (errno) */
+void idlc_temp_remove(const char *path);         /* unlink and unlist */
+void idlc_temp_keep(const char *path);           /* unlist, the file stays */
+int idlc_temp_rename(const char *tmp, const char *final); /* rename and unlist; 0 or -1 */
+void idlc_cleanup_on_signals(void);
 
 /* ====================================================================== model/generator */
 
 /*
  * Implemented by the generator (model.c, gen.c). idlc_generate() is called by the driver only
  * for a unit that passed idlc_check(); it writes NAME.h NAME_client.c NAME_server.c into
- * opt->out_dir (NAME = u->basename), each through a temporary file renamed on success, and
- * returns 0, or reports the problem and returns non-zero (no output file left behind).
+ * opt->out_dir (NAME = u->basename), each as an idlc_out published once all were produced,
+ * and returns 0, or reports the problem and returns non-zero (no output file left behind).
  */
 int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt);
 

@@ -431,7 +431,8 @@ attrs
 		}
 	;
 
-/* type: bool | u8..u64 | i8..i64 | NAME | "string" '<' expr '>' | "buffer" ['<' rights '>'] */
+/* type: bool | u8..u64 | i8..i64 | NAME | "string" '<' expr '>' | "buffer" ['<' rights '>']
+ *       (also NAME '<' expr '>', always an error, to explain "bytes<N>") */
 type
 	: "bool"         { $$ = mk_type(scanner, IDLC_T_BOOL, @1, $1.doc); }
 	| "u8"           { $$ = mk_type(scanner, IDLC_T_U8, @1, $1.doc); }
@@ -447,6 +448,13 @@ type
 			$$ = mk_type(scanner, IDLC_T_NAMED, @1, $1.doc);
 			$$->name = $1.s;
 		}
+	| IDENT '<' expr '>'
+		{
+			/* no named type takes a bound: sema says so, or explains "bytes<N>" */
+			$$ = mk_type(scanner, IDLC_T_NAMED, @1, $1.doc);
+			$$->name = $1.s;
+			$$->bound_expr = $3;
+		}
 	| "string" '<' expr '>'
 		{
 			$$ = mk_type(scanner, IDLC_T_STRING, @$, $1.doc);
@@ -455,6 +463,8 @@ type
 	| "string"
 		{
 			SOFT_ERROR(CTX(), @1, "string has no bound; write string<N>");
+			idlc_note(CTX(), @1, "a string is text without NUL bytes; for binary data write "
+				  "a bounded array of bytes: 'u8 NAME[<= N]'");
 			$$ = mk_type(scanner, IDLC_T_STRING, @1, $1.doc);
 			$$->bound_expr = NULL;
 		}

@@ -201,6 +201,47 @@ static const char *hint(char *buf, size_t n, const char *best)
 	return buf;
 }
 
+/* The visible declared type or built-in type closest to name (on a tie the declared one),
+ * or NULL when none is close. */
+static const char *suggest_type(struct idlc_unit *u, const char *name)
+{
+	static const char *const builtin[] = { "bool", "u8", "u16", "u32", "u64", "i8", "i16",
+					       "i32", "i64", "string", "buffer" };
+	const char *best = suggest_decl(u, name, TYPES_MASK);
+	struct suggestion sg = { name, best, best ? edit_distance(name, best) : 1000 };
+	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+		consider(&sg, builtin[i]);
+	return sg.best;
+}
+
+/* Reports an unknown type name: the closest known type, and for the names people reach for
+ * when they want raw bytes, the way to write that. */
+static void unknown_type(struct sema *s, struct idlc_unit *u, const struct idlc_type *t)
+{
+	static const char *const bytes_words[] = { "bytes", "byte", "blob", "binary", "octets" };
+	char h[128];
+	const char *best = suggest_type(u, t->name);
+	idlc_error(s->ctx, t->loc, "unknown type '%s'%s", t->name, hint(h, sizeof h, best));
+	struct idlc_decl *d = best ? idlc_map_get(&s->ctx->syms, u, best) : NULL;
+	if (d)
+		idlc_note(s->ctx, d->loc, "'%s' is declared here", d->name);
+	for (size_t i = 0; i < sizeof bytes_words / sizeof bytes_words[0]; i++) {
+		if (strcmp(t->name, bytes_words[i]))
+			continue;
+		/* "bytes<16>": reuse the bound as written */
+		const char *n = "N";
+		int nlen = 1;
+		const struct idlc_loc *b = t->bound_expr ? &t->bound_expr->loc : NULL;
+		if (b && b->file && b->line == b->end_line && (uint32_t)b->line <= b->file->nlines &&
+		    b->col >= 1 && b->end_col >= b->col && b->end_col - b->col < 64) {
+			n = b->file->text + b->file->line_off[b->line - 1] + b->col - 1;
+			nlen = b->end_col - b->col + 1;
+		}
+		idlc_note(s->ctx, t->loc, "for up to %.*s bytes of data, write a bounded array: "
+			  "'u8 NAME[<= %.*s]'", nlen, n, nlen, n);
+	}
+}
+
 static bool eval_const(struct sema *s, struct idlc_decl *d, struct idlc_loc use)
 {
 	if (d->state == ST_DONE)
@@ -595,14 +636,17 @@ static bool resolve_type(struct sema *s, struct idlc_unit *u, struct idlc_type *
 	case IDLC_T_UNION: {
 		struct idlc_decl *d = t->decl ? t->decl : idlc_map_get(&s->ctx->syms, u, t->name);
 		if (!d) {
-			char h[128];
-			idlc_error(s->ctx, t->loc, "unknown type '%s'%s", t->name,
-				   hint(h, sizeof h, suggest_decl(u, t->name, TYPES_MASK)));
+			unknown_type(s, u, t);
 			return false;
 		}
 		if (d->kind == IDLC_D_CONST) {
 			idlc_error(s->ctx, t->loc, "'%s' is a constant, not a type", t->name);
 			idlc_note(s->ctx, d->loc, "'%s' is declared here", d->name);
+			return false;
+		}
+		if (t->bound_expr) {
+			idlc_error(s->ctx, t->loc, "type '%s' takes no bound (only string<N> does); "
+				   "for an array write '%s NAME[<= N]'", t->name, t->name);
 			return false;
 		}
 		t->decl = d;

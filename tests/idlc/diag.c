@@ -30,6 +30,25 @@ Test(diag, tabs_are_kept_so_the_caret_lines_up)
 	fe_free(&r);
 }
 
+Test(diag, cr_only_file_shows_the_right_line_and_column)
+{
+	/* an old Mac file is many lines, not one: the gutter shows line 3 alone */
+	struct fe_run r;
+	fe_string(&r, "t.idl", "protocol p version 1;\rstruct pt { u8 a; }\rstruct s { nope x; }\r");
+	cr_assert_str_eq(r.diag,
+			 "t.idl:3:12: error: unknown type 'nope'\n"
+			 "    3 | struct s { nope x; }\n"
+			 "      |            ^~~~\n");
+	fe_free(&r);
+	/* the same with "\r\n" */
+	fe_string(&r, "t.idl", "protocol p version 1;\r\nstruct pt { u8 a; }\r\nstruct s { nope x; }\r\n");
+	cr_assert_str_eq(r.diag,
+			 "t.idl:3:12: error: unknown type 'nope'\n"
+			 "    3 | struct s { nope x; }\n"
+			 "      |            ^~~~\n");
+	fe_free(&r);
+}
+
 Test(diag, expression_ranges_span_the_whole_operand)
 {
 	struct fe_run r;

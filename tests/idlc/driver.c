@@ -64,8 +64,10 @@ Test(driver, make_dependencies_list_every_import)
 	fclose(f);
 	cr_assert_str_eq(deps,
 			 "gen/everything.h gen/everything_client.c gen/everything_server.c: "
-			 IDC_SRCDIR "/idl/everything.idl \\\n  " IDC_SRCDIR "/idl/everything_types.idl\n"
-			 "\n" IDC_SRCDIR "/idl/everything_types.idl:\n");
+			 IDC_SRCDIR "/idl/everything.idl \\\n  " IDC_SRCDIR "/idl/everything_types.idl \\\n"
+			 "  | gen/everything_types.h\n"
+			 "\n" IDC_SRCDIR "/idl/everything_types.idl:\n"
+			 "\ngen/everything_types.h:\n");
 	free(deps);
 	idlc_ctx_destroy(ctx);
 	fclose(diag);
@@ -159,4 +161,56 @@ Test(driver, dash_M_prints_the_rule_and_generates_nothing, .init = cr_redirect_s
 	cr_assert_stdout_eq_str("out.stamp: " IDC_SRCDIR "/idl/blkif.idl\n");
 	cr_assert(dir_is_empty(dir));
 	rmdir(dir);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The generated header includes the headers generated from the imports (transitively), so the
+ * rule names them, as the targets of the same pattern rule, order-only. */
+Test(driver, dash_M_lists_the_generated_headers_of_imports, .init = cr_redirect_stdout)
+{
+	char dir[] = "/tmp/idlc-test-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	write_text(dir, "base.idl", "const N = 4;\n");
+	write_text(dir, "mid.idl", "import \"base.idl\";\nstruct pair { u8 a[N]; }\n");
+	write_text(dir, "top.idl", "protocol top version 1;\nimport \"mid.idl\";\n"
+		   "from frontend { message put(pair p); }\n");
+	cr_assert_eq(chdir(dir), 0);
+	char *argv[] = { "idlc", "-M", "-o", "out dir", "top.idl", NULL };
+	cr_assert_eq(idlc_main(5, argv), 0);
+	char *argv2[] = { "idlc", "-M", "mid.idl", NULL };
+	cr_assert_eq(idlc_main(3, argv2), 0);
+	fflush(stdout);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_stdout_eq_str(
+		"out\\ dir/top.h out\\ dir/top_client.c out\\ dir/top_server.c: top.idl \\\n"
+		"  base.idl \\\n"
+		"  mid.idl \\\n"
+		"  | out\\ dir/base.h \\\n"
+		"  out\\ dir/mid.h\n"
+		"\n"
+		"base.idl:\n"
+		"\n"
+		"mid.idl:\n"
+		"\n"
+		"out\\ dir/base.h:\n"
+		"\n"
+		"out\\ dir/mid.h:\n"
+		"mid.h mid_client.c mid_server.c: mid.idl \\\n"
+		"  base.idl \\\n"
+		"  | base.h\n"
+		"\n"
+		"base.idl:\n"
+		"\n"
+		"base.h:\n");
 }

@@ -84,6 +84,37 @@ Test(lexer, crlf_line_endings_are_accepted)
 	fe_free(&r);
 }
 
+Test(lexer, cr_only_line_endings_count_each_line)
+{
+	/* old Mac files: a lone "\r" ends a line, and a "//" comment ends there too */
+	struct fe_run r;
+	fe_string(&r, "t.idl", "protocol p version 1; // c\rconst A = 2;\r\rstruct  s {\r u8 x[A];\r}\r");
+	cr_assert_eq(r.rc, 0, "%s", r.diag);
+	struct idlc_decl *s = fe_decl(r.unit, "s");
+	cr_assert_not_null(s);
+	cr_assert_eq(s->loc.line, 4);
+	cr_assert_eq(s->loc.col, 9);
+	cr_assert_eq(s->fields->loc.line, 5);
+	cr_assert_eq(s->fields->loc.col, 5);
+	cr_assert_eq(fe_decl(r.unit, "A")->loc.line, 2);
+	fe_free(&r);
+}
+
+Test(lexer, mixed_line_endings_count_one_line_each)
+{
+	/* "\n", "\r\n" and "\r" each end one line, "\n\r" is two line ends */
+	struct fe_run r;
+	fe_string(&r, "t.idl", "const A = 1;\nconst B = 2;\r\nconst C = 3;\rconst D = 4;\n\rconst E = 5;\n");
+	cr_assert_eq(r.rc, 0, "%s", r.diag);
+	cr_assert_eq(fe_decl(r.unit, "B")->loc.line, 2);
+	cr_assert_eq(fe_decl(r.unit, "C")->loc.line, 3);
+	cr_assert_eq(fe_decl(r.unit, "D")->loc.line, 4);
+	cr_assert_eq(fe_decl(r.unit, "E")->loc.line, 6);
+	cr_assert_eq(fe_decl(r.unit, "E")->loc.col, 7);
+	cr_assert_eq(r.unit->src->nlines, 7);
+	fe_free(&r);
+}
+
 Test(lexer, invalid_character_is_reported_at_its_column)
 {
 	struct fe_run r;

@@ -197,3 +197,40 @@ Test(sema, ten_thousand_declarations_check_fast)
 	fe_free(&r);
 	free(src);
 }
+
+/* An unknown type names the closest built-in or declared type (and where that is declared);
+ * the names people try for raw bytes explain the bounded byte array. */
+Test(sema, unknown_types_suggest_the_closest_type)
+{
+	struct fe_run r;
+	fe_string(&r, "t.idl", "protocol p version 1;\nstruct s { Bool a; i33 b; }\n");
+	cr_assert(strstr(r.diag, "t.idl:2:12: error: unknown type 'Bool'; did you mean 'bool'?\n"), "%s", r.diag);
+	cr_assert(strstr(r.diag, "t.idl:2:20: error: unknown type 'i33'; did you mean 'i32'?\n"), "%s", r.diag);
+	cr_assert_eq(fe_count_errors(r.diag), 2, "%s", r.diag);
+	cr_assert_null(strstr(r.diag, "note:"), "%s", r.diag);
+	fe_free(&r);
+
+	/* a declared type wins a tie, and the note points at its declaration in the import */
+	char path[512];
+	snprintf(path, sizeof path, "%s/tests/idl/good/t.idl", IDC_SRCDIR);
+	fe_string(&r, path, "import \"inc/shared.idl\";\nstruct s { blobs x; }\n");
+	cr_assert(strstr(r.diag, "t.idl:2:12: error: unknown type 'blobs'; did you mean 'blob'?\n"), "%s", r.diag);
+	cr_assert(strstr(r.diag, "inc/shared.idl:3:8: note: 'blob' is declared here\n"), "%s", r.diag);
+	fe_free(&r);
+
+	fe_string(&r, "t.idl", "struct s { bytes<16> data; }\n");
+	cr_assert_str_eq(r.diag,
+			 "t.idl:1:12: error: unknown type 'bytes'\n"
+			 "    1 | struct s { bytes<16> data; }\n"
+			 "      |            ^~~~~\n"
+			 "t.idl:1:12: note: for up to 16 bytes of data, write a bounded array: 'u8 NAME[<= 16]'\n"
+			 "    1 | struct s { bytes<16> data; }\n"
+			 "      |            ^~~~~\n");
+	fe_free(&r);
+
+	/* far from everything: no suggestion */
+	fe_string(&r, "t.idl", "struct s { frobnicator x; }\n");
+	cr_assert(strstr(r.diag, "error: unknown type 'frobnicator'\n"), "%s", r.diag);
+	cr_assert_null(strstr(r.diag, "note:"), "%s", r.diag);
+	fe_free(&r);
+}
