@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -373,5 +375,41 @@ Test(rbuf, links_to_owners_are_capped)
     idc_context_destroy(user);
     for (int i = 0; i < OWNERS; i++)
         idc_context_destroy(own[i]);
+    rt_rmdir(dir);
+}
+
+/* A process killed with kill -9 cannot unlink its buffer-service socket: the next context that
+   publishes in the directory removes it (nobody listens on it), and leaves live ones alone. */
+Test(rbuf, stale_service_sockets_reclaimed)
+{
+    const char *dir = rt_tmpdir();
+    char stale[100];
+    cr_assert_lt(snprintf(stale, sizeof(stale), "%s/.rbuf-00000000deadbeef.sock", dir),
+                 (int)sizeof(stale));
+    pid_t pid = fork();
+    if (pid == 0) { /* an owner that dies without cleaning up */
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        memcpy(sa.sun_path, stale, sizeof(stale));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1))
+            _exit(1);
+        raise(SIGKILL);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert_eq(access(stale, F_OK), 0, "the dead owner left its socket");
+    struct idc_context *live = rt_ctx(dir, NULL), *ctx = rt_ctx(dir, NULL);
+    void *m;
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_alloc(live, 4096, &m), 0);
+    cr_assert_eq(idc_buffer_register(live, m, 4096, IDC_RBUF_READ, &rb), 0);
+    cr_assert_neq(access(stale, F_OK), 0, "the stale socket was not reclaimed");
+    char mine[256];
+    snprintf(mine, sizeof(mine), "%s/.rbuf-%016llx.sock", dir, (unsigned long long)rb.owner);
+    cr_assert_eq(idc_buffer_alloc(ctx, 4096, &m), 0);
+    cr_assert_eq(idc_buffer_register(ctx, m, 4096, IDC_RBUF_READ, &rb), 0);
+    cr_assert_eq(access(mine, F_OK), 0, "a live owner's socket was removed");
+    idc_context_destroy(ctx);
+    idc_context_destroy(live);
     rt_rmdir(dir);
 }

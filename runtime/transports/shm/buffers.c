@@ -6,6 +6,7 @@
  * the generation table. User side: one link per owner, caching mappings; every copy first checks
  * the owner's generation table, so revocation is exact without a round trip.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -208,11 +209,42 @@ static int bsvc_path(struct idc_context *ctx, uint64_t owner, char *out, size_t 
     return r < 0 || (size_t)r >= n ? IDC_ERR_INVAL : 0;
 }
 
+/* Removes buffer-service sockets of dead owners (a process killed with kill -9 cannot unlink
+   its own): a socket nobody listens on refuses the connection. Bounded per call. */
+static void reclaim_stale(struct idc_context *ctx)
+{
+    DIR *d = opendir(shm_dir(ctx));
+    if (!d)
+        return;
+    unsigned seen = 0;
+    for (struct dirent *e; seen < 256 && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, ".rbuf-", 6) != 0 || n < 11 || strcmp(e->d_name + n - 5, ".sock"))
+            continue;
+        seen++;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int r = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", shm_dir(ctx), e->d_name);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (r < 0 || (size_t)r >= sizeof(sa.sun_path) || fd < 0) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED) {
+            idc__log(ctx, IDC_LOG_INFO, "removing %s (its owner is gone)", sa.sun_path);
+            unlink(sa.sun_path);
+        }
+        close(fd);
+    }
+    closedir(d);
+}
+
 int shm_rbuf_publish(struct idc_context *ctx)
 {
     struct shm_ctx *sc = shm_ctx(ctx);
     if (sc->bfd >= 0)
         return 0;
+    reclaim_stale(ctx);
     size_t gl = IDC_MAX_REGS * sizeof(uint32_t);
     if (shm_memfd(ctx, "idc-generations", gl, &sc->gen_fd) < 0)
         return IDC_ERR_IO;
