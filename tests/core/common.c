@@ -168,8 +168,9 @@ const struct idc_endpoint_ops rt_ops = {
     .handle_transaction = on_txn,
 };
 
-void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role, const char *addr,
-                   const struct idc_protocol *p, uint32_t credits)
+void rt_drv_create_flags(struct rt_drv *d, struct idc_context *ctx, enum idc_role role,
+                         const char *addr, const struct idc_protocol *p, uint32_t credits,
+                         uint32_t flags)
 {
     struct idc_endpoint_config cfg = { .protocol = p,
                                        .role = role,
@@ -177,6 +178,13 @@ void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role
                                        .ops = &rt_ops,
                                        .user = d,
                                        .max_transactions = credits,
-                                       .max_messages = credits };
+                                       .max_messages = credits,
+                                       .flags = flags };
     idc_endpoint_create(&d->ep, ctx, &cfg);
+}
+
+void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role, const char *addr,
+                   const struct idc_protocol *p, uint32_t credits)
+{
+    rt_drv_create_flags(d, ctx, role, addr, p, credits, 0);
 }

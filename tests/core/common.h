@@ -52,4 +52,8 @@ extern const struct idc_endpoint_ops rt_ops;
 void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role, const char *addr,
                    const struct idc_protocol *p, uint32_t credits);
 
+void rt_drv_create_flags(struct rt_drv *d, struct idc_context *ctx, enum idc_role role,
+                         const char *addr, const struct idc_protocol *p, uint32_t credits,
+                         uint32_t flags);
+
 #endif

@@ -721,6 +721,106 @@ Test(endpoint, second_frontend_refused_busy_at_once, .timeout = 30)
     rt_rmdir(p.dir);
 }
 
+/* IDC_EP_SHARED: three backend endpoints of one context serve three frontends at once; a
+   fourth frontend is refused as busy; a non-shared second backend endpoint waits. */
+Test(endpoint, shared_service_serves_several_frontends, .timeout = 30)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    static struct rt_drv be[3], fe[4];
+    memset(be, 0, sizeof(be));
+    memset(fe, 0, sizeof(fe));
+    for (int i = 0; i < 3; i++) {
+        be[i].echo = true;
+        rt_drv_create_flags(&be[i], ctx, IDC_ROLE_BACKEND, "shm:svc", &rt_proto_v1, 0,
+                            IDC_EP_SHARED);
+    }
+    for (int i = 0; i < 3; i++)
+        rt_drv_create(&fe[i], ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    for (int k = 0; k < 300 && !(fe[0].connected && fe[1].connected && fe[2].connected); k++)
+        idc_context_dispatch(ctx, 10);
+    for (int i = 0; i < 3; i++)
+        cr_assert(fe[i].connected, "frontend %d not served:\n%s", i, log.text);
+    rt_drv_create(&fe[3], ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    for (int k = 0; k < 50 && idc_endpoint_last_error(&fe[3].ep, NULL, 0) == 0; k++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(idc_endpoint_last_error(&fe[3].ep, NULL, 0), IDC_ERR_BUSY, "%s", log.text);
+    cr_assert_eq(fe[3].connects, 0);
+    static struct rt_drv excl;
+    memset(&excl, 0, sizeof(excl));
+    rt_drv_create(&excl, ctx, IDC_ROLE_BACKEND, "shm:svc", &rt_proto_v1, 0);
+    for (int k = 0; k < 20; k++)
+        idc_context_dispatch(ctx, 5);
+    cr_assert(strstr(log.text, "already served by another endpoint"), "%s", log.text);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
+/* A backend in a child process, serving shm:svc until killed. */
+static pid_t spawn_backend(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct idc_context *c = rt_ctx(dir, NULL);
+        static struct rt_drv b;
+        b.echo = true;
+        rt_drv_create(&b, c, IDC_ROLE_BACKEND, "shm:svc", &rt_proto_v1, 0);
+        for (;;)
+            idc_context_dispatch(c, 100);
+    }
+    return pid;
+}
+
+/* After a backend restart the frontend process that had the service gets it back before a
+   newcomer that was already waiting (the restarted backend reserves it for that process). */
+Test(endpoint, restart_gives_the_service_back_to_its_frontend, .timeout = 60)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    static struct rt_drv fe;
+    memset(&fe, 0, sizeof(fe));
+    pid_t b1 = spawn_backend(dir);
+    rt_drv_create(&fe, ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    cr_assert(rt_until(ctx, &fe.connected, 5000), "%s", log.text);
+    char owner[256];
+    snprintf(owner, sizeof(owner), "%s/.svc.owner", dir);
+    for (int k = 0; k < 50 && access(owner, F_OK) != 0; k++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(access(owner, F_OK), 0, "the backend did not record its frontend");
+    kill(b1, SIGKILL);
+    waitpid(b1, NULL, 0);
+    for (int k = 0; k < 100 && fe.connected; k++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert(!fe.connected);
+    pid_t newcomer = fork();
+    if (newcomer == 0) { /* waits for the service, exits 1 if it ever got it within 4 s */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct idc_context *c = rt_ctx(dir, NULL);
+        static struct rt_drv f;
+        rt_drv_create(&f, c, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+        for (int k = 0; k < 400; k++)
+            idc_context_dispatch(c, 10);
+        _exit(f.connects ? 1 : 0);
+    }
+    for (int k = 0; k < 30; k++) /* the newcomer is waiting before the restart */
+        idc_context_dispatch(ctx, 10);
+    pid_t b2 = spawn_backend(dir);
+    cr_assert(rt_until(ctx, &fe.connected, 5000), "the old frontend did not get it back:\n%s",
+              log.text);
+    int st = 0;
+    while (waitpid(newcomer, &st, WNOHANG) == 0)
+        idc_context_dispatch(ctx, 10);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the newcomer took the service (status %#x)", st);
+    cr_assert(fe.connected, "the old frontend lost the service");
+    kill(b2, SIGKILL);
+    waitpid(b2, NULL, 0);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;

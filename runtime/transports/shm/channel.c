@@ -38,9 +38,8 @@ enum hs_state {
 };
 
 struct shm_ep {
-    int lfd; /* backend: listening socket */
-    struct idc_watch lw;
-    struct shm_lobby *lobby; /* backend: connections waiting for their HELLO (lobby.c) */
+    struct shm_service *svc; /* backend: the published service it serves (service.c) */
+    pid_t peer_pid;          /* backend: the frontend process (SO_PEERCRED) */
     int sfd;        /* connection socket */
     struct idc_watch sw;
     int efd_in, efd_out; /* our wake-up eventfd, the peer's */
@@ -53,7 +52,6 @@ struct shm_ep {
     struct idc_timer retry;
     bool refused; /* frontend: refused (mismatch/perm): wait for the service to change */
     bool busy_logged; /* backend: name served elsewhere; frontend: service busy (logged once) */
-    ino_t ino; /* backend: inode of the published socket */
     struct idc_chan ch;
     struct idc_storm storm;   /* useless wake-ups of the connection (limits.c) */
     struct idc_log_limit refusals; /* backend: handshakes refused (a flood must not flood the log) */
@@ -65,16 +63,6 @@ _Static_assert(sizeof(struct shm_ep) <= sizeof(((struct idc_link *)0)->priv), "s
 static struct shm_ep *S(struct idc_link *ep)
 {
     return IDC_LINK_PRIV(struct shm_ep, ep);
-}
-
-struct shm_lobby *shm_lobby_of(struct idc_link *ep)
-{
-    return S(ep)->lobby;
-}
-
-void shm_set_lobby(struct idc_link *ep, struct shm_lobby *lb)
-{
-    S(ep)->lobby = lb;
 }
 
 static int sock_path(struct idc_context *ctx, char *out, size_t n, const char *name)
@@ -407,18 +395,12 @@ static void fe_welcome(struct idc_link *ep)
 
 /* ------------------------------------------------------------------------------- backend */
 
-/* Ends the handshake or connection on sfd; the lobby may hand over the next frontend. */
+/* Ends the handshake or connection on sfd; the service may hand over the next frontend. */
 static void be_drop(struct idc_link *ep)
 {
     chan_release(ep);
-    shm_lobby_offer(ep);
-}
-
-static void be_accept(struct idc_watch *w, uint32_t events)
-{
-    (void)events;
-    struct idc_link *ep = w->arg;
-    shm_lobby_accept(ep, S(ep)->lfd);
+    if (S(ep)->svc)
+        shm_service_offer(S(ep)->svc);
 }
 
 enum shm_be_ready shm_be_ready(struct idc_link *ep)
@@ -436,11 +418,12 @@ static uint32_t min32(uint32_t a, uint32_t b)
 
 /* The lobby hands over a connection whose HELLO record arrived (its size, magic and type
    checked); the endpoint is PRESENT with no handshake in progress. */
-void shm_be_hello(struct idc_link *ep, int fd, const struct idc_shm_hello *hello)
+void shm_be_hello(struct idc_link *ep, int fd, pid_t pid, const struct idc_shm_hello *hello)
 {
     struct shm_ep *s = S(ep);
     struct idc_shm_hello h = *hello;
     s->sfd = fd;
+    s->peer_pid = pid;
     if (watch_sock(ep) < 0) {
         be_drop(ep);
         return;
@@ -547,10 +530,12 @@ static void be_ready(struct idc_link *ep)
         be_drop(ep);
         return;
     }
-    if (chan_up(ep) < 0)
+    if (chan_up(ep) < 0) {
         be_drop(ep);
-    else
-        shm_lobby_offer(ep); /* connected: whoever waits is refused as busy */
+        return;
+    }
+    shm_service_connected(s->svc, s->peer_pid);
+    shm_service_offer(s->svc); /* connected: whoever waits may be busy now */
 }
 
 static void sock_fire(struct idc_watch *w, uint32_t events)
@@ -572,10 +557,13 @@ static void sock_fire(struct idc_watch *w, uint32_t events)
             !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
             return;
         idc__watch_del(ep->ctx, &s->sw);
-        if (n > 0)
+        if (n > 0) {
             idc__link_down(ep, IDC_ERR_PROTO, "unexpected data on the control socket");
-        else
-            idc__link_down(ep, IDC_ERR_DISCONNECTED, "peer closed the connection");
+            return;
+        }
+        if (ep->role == IDC_ROLE_BACKEND)
+            shm_service_owner_left(s->svc); /* the frontend left: the device is nobody's */
+        idc__link_down(ep, IDC_ERR_DISCONNECTED, "peer closed the connection");
         return;
     }
     case HS_NONE:
@@ -586,23 +574,12 @@ static void sock_fire(struct idc_watch *w, uint32_t events)
 
 static void be_serve_retry(struct idc_timer *t);
 
-/* Publishes <dir>/<name>.sock: bind a temporary name, listen, rename into place. */
+/* Publishes the service (service.c), or waits while another endpoint serves the name. */
 static int be_publish(struct idc_link *ep)
 {
     struct shm_ep *s = S(ep);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
-    if (sock_path(ep->ctx, sa.sun_path, sizeof(sa.sun_path), ep->name) < 0)
-        return IDC_ERR_INVAL;
-    /* Someone serving it already? */
-    int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (probe < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: socket: %s", ep->address, strerror(errno));
-        return IDC_ERR_IO;
-    }
-    int cr = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
-    int ce = errno;
-    close(probe);
-    if (cr == 0 || ce == EAGAIN) {
+    int r = shm_service_join(ep, &s->svc);
+    if (r == IDC_ERR_BUSY) {
         if (!s->busy_logged)
             idc__log(ep->ctx, IDC_LOG_WARN, "%s: already served by another endpoint; waiting",
                      ep->address);
@@ -610,34 +587,8 @@ static int be_publish(struct idc_link *ep)
         idc__timer_arm(ep->ctx, &s->retry, SERVE_RETRY_MS);
         return 0;
     }
-    uint32_t rnd;
-    idc__random(&rnd, sizeof(rnd));
-    int r = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s/.%.40s.%08x.tmp", shm_dir(ep->ctx),
-                     ep->name, rnd);
-    if (r < 0 || (size_t)r >= sizeof(tmp.sun_path))
-        return IDC_ERR_INVAL;
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: socket: %s", ep->address, strerror(errno));
-        return IDC_ERR_IO;
-    }
-    struct stat st;
-    if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 || listen(fd, SHM_BACKLOG) < 0 ||
-        rename(tmp.sun_path, sa.sun_path) < 0 || stat(sa.sun_path, &st) < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot publish %s: %s", ep->address, sa.sun_path,
-                 strerror(errno));
-        unlink(tmp.sun_path);
-        close(fd);
-        return IDC_ERR_IO;
-    }
-    s->ino = st.st_ino;
-    s->lfd = fd;
-    s->lw = (struct idc_watch){ .fd = fd, .events = EPOLLIN, .fn = be_accept, .arg = ep };
-    if ((!s->lobby && shm_lobby_open(ep) < 0) || idc__watch_add(ep->ctx, &s->lw) < 0) {
-        unlink(sa.sun_path);
-        shm_close_fd(&s->lfd);
-        return IDC_ERR_IO;
-    }
+    if (r < 0)
+        return r;
     idc__link_appear(ep);
     return 0;
 }
@@ -646,12 +597,12 @@ static void be_serve_retry(struct idc_timer *t)
 {
     struct idc_link *ep = t->arg;
     struct shm_ep *s = S(ep);
-    if (s->lfd >= 0 && s->hs == HS_WAIT_READY) {
+    if (s->svc && s->hs == HS_WAIT_READY) {
         idc__log(ep->ctx, IDC_LOG_WARN, "%s: handshake timed out; dropping that peer", ep->address);
         be_drop(ep);
         return;
     }
-    if (idc__link_destroying(ep) || s->lfd >= 0)
+    if (idc__link_destroying(ep) || s->svc)
         return;
     int r = be_publish(ep);
     if (r < 0) {
@@ -753,7 +704,7 @@ int shm_ep_start(struct idc_link *ep)
 {
     struct shm_ep *s = S(ep);
     memset(s, 0, sizeof(*s));
-    s->lfd = s->sfd = s->efd_in = s->efd_out = -1;
+    s->sfd = s->efd_in = s->efd_out = -1;
     s->retry.arg = ep;
     s->unpause = (struct idc_timer){ .fn = unpause_fire, .arg = ep };
     idc__random(&s->epoch_next, sizeof(s->epoch_next));
@@ -781,7 +732,8 @@ int shm_ep_start(struct idc_link *ep)
 void shm_ep_rearm(struct idc_link *ep)
 {
     if (ep->role == IDC_ROLE_BACKEND) {
-        shm_lobby_offer(ep); /* a frontend may be waiting already */
+        if (S(ep)->svc)
+            shm_service_offer(S(ep)->svc); /* a frontend may be waiting already */
         return;
     }
     if (service_present(ep))
@@ -796,15 +748,7 @@ void shm_ep_stop(struct idc_link *ep)
     if (s->retry.fn)
         idc__timer_cancel(ep->ctx, &s->retry);
     chan_release(ep);
-    shm_lobby_close(ep);
-    if (s->lfd >= 0) {
-        idc__watch_del(ep->ctx, &s->lw);
-        char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-        struct stat st;
-        /* Unlink only our own socket (a successor may have replaced it). */
-        if (sock_path(ep->ctx, path, sizeof(path), ep->name) == 0 && stat(path, &st) == 0 &&
-            st.st_ino == s->ino)
-            unlink(path);
-        shm_close_fd(&s->lfd);
-    }
+    if (s->svc)
+        shm_service_leave(ep, s->svc);
+    s->svc = NULL;
 }

@@ -31,6 +31,7 @@ struct shm_ctx {
     struct bsvc_conn *bconns;
     /* buffer users (per owner) */
     struct blink *links;
+    struct shm_service *services; /* backends' published services (service.c) */
     unsigned nlinks, max_links; /* links open, and the cap (IDC_SHM_MAX_LINKS, default 16) */
     struct idc_log_limit buf_logs; /* what owners' answers make us log */
 };
@@ -71,31 +72,36 @@ bool shm_memfd_ok(int fd, size_t len);
    reference is closed when its owner answers IDC_ERR_BADREF. */
 #define SHM_LINKS_DEFAULT  16u
 
-/* Backend limits (lobby.c). */
+/* Backend limits (service.c). */
 #define SHM_BACKLOG        64u   /* listen backlog */
 #define SHM_LOBBY_MAX      8u    /* connections waiting for their HELLO */
 #define SHM_LOBBY_PER_PEER 2u    /* of them from one peer process */
 #define SHM_HELLO_MS       1000u /* a connection must send its HELLO by then */
+#define SHM_SERVICE_EPS    64u   /* backend endpoints sharing one service (IDC_EP_SHARED) */
+#define SHM_RESERVE_MS     5000u /* after a restart, the previous owner's head start */
+#define PATH_MAX_SHM       128u  /* socket paths (sun_path holds 108 bytes) */
 
-struct shm_lobby;
+struct shm_service;
 struct idc_shm_hello;
 
-/* channel.c: what the lobby needs of a backend endpoint */
+/* channel.c: what the service needs of a backend endpoint */
 enum shm_be_ready {
     SHM_BE_NOW,   /* PRESENT, no handshake: may start one */
     SHM_BE_LATER, /* between connections: keep waiting */
     SHM_BE_BUSY,  /* connected or handshaking with another frontend */
 };
 enum shm_be_ready shm_be_ready(struct idc_link *ep);
-void shm_be_hello(struct idc_link *ep, int fd, const struct idc_shm_hello *hello);
-struct shm_lobby *shm_lobby_of(struct idc_link *ep);
-void shm_set_lobby(struct idc_link *ep, struct shm_lobby *lb);
+void shm_be_hello(struct idc_link *ep, int fd, pid_t pid, const struct idc_shm_hello *hello);
 
-/* lobby.c */
-int  shm_lobby_open(struct idc_link *ep);
-void shm_lobby_close(struct idc_link *ep);
-void shm_lobby_accept(struct idc_link *ep, int lfd);
-void shm_lobby_offer(struct idc_link *ep);
+/* service.c */
+/* Publishes the endpoint's service, or joins it (IDC_EP_SHARED). IDC_ERR_BUSY: the name is
+   served by someone else (retry later); other IDC_ERR_* are failures. */
+int  shm_service_join(struct idc_link *ep, struct shm_service **out);
+void shm_service_leave(struct idc_link *ep, struct shm_service *svc);
+/* A HELLO may be served or must be refused now (an endpoint became free or busy). */
+void shm_service_offer(struct shm_service *svc);
+void shm_service_connected(struct shm_service *svc, pid_t pid);
+void shm_service_owner_left(struct shm_service *svc);
 
 /* True when fd is an eventfd (a peer could send a pipe or anything else in its place). */
 bool shm_is_eventfd(int fd);
