@@ -420,6 +420,13 @@ int idlc_canonical_text(const struct idlc_unit *u, uint32_t v, FILE *out)
 
 /* ====================================================================== model */
 
+/* What the model writer carries from one declaration to the next. */
+struct mw {
+	const struct idlc_unit *u;   /* the unit being generated */
+	FILE *f;
+	int bad;                     /* a name the generator cannot use was reported */
+};
+
 /* type descriptor: exactly five comma separated items (see model.m4) */
 static int put_elem(FILE *f, const struct idlc_type *t, int nested)
 {
@@ -474,29 +481,29 @@ static bool reserved_for_generator(const char *name)
 	return !strncmp(name, "idc_", 4) || !strncmp(name, "m4_", 3) || !strncmp(name, "IDC_", 4);
 }
 
-static int check_name(struct idlc_ctx *ctx, const char *name, struct idlc_loc loc)
+static void check_name(struct mw *w, const char *name, struct idlc_loc loc)
 {
 	if (!reserved_for_generator(name))
-		return 0;
-	idlc_error(ctx, loc, "name '%s' is reserved for the code generator (idc_, IDC_ and m4_ prefixes)",
+		return;
+	idlc_error(w->u->ctx, loc, "name '%s' is reserved for the code generator (idc_, IDC_ and m4_ prefixes)",
 		   name);
-	return -1;
+	w->bad = 1;
 }
 
-static int put_field(struct idlc_ctx *ctx, FILE *f, const struct idlc_field *fl)
+static void put_field(struct mw *w, const struct idlc_field *fl)
 {
-	int bad = check_name(ctx, fl->name, fl->loc);
+	FILE *f = w->f;
+	check_name(w, fl->name, fl->loc);
 	fprintf(f, "idc_field(`%s', %" PRIu32 ", %" PRIu64 ", ", fl->name, since_of(&fl->attrs),
 		fl->type->max_size);
 	if (put_type(f, fl->type)) {
-		idlc_error(ctx, fl->loc, "field '%s': arrays of arrays are not supported by the generator",
+		idlc_error(w->u->ctx, fl->loc, "field '%s': arrays of arrays are not supported by the generator",
 			   fl->name);
-		bad = -1;
+		w->bad = 1;
 	}
 	fputs(", ", f);
 	put_qtext(f, fl->doc);
 	fputs(")\n", f);
-	return bad;
 }
 
 static size_t count_fields(const struct idlc_field *f)
@@ -507,20 +514,14 @@ static size_t count_fields(const struct idlc_field *f)
 	return n;
 }
 
-int idlc_model_write(const struct idlc_unit *u, FILE *f)
+/* ---------------------------------------------------------------------- unit */
+
+static void write_unit(struct mw *w)
 {
-	struct idlc_ctx *ctx = u->ctx;
-	struct order o;
-	int bad = 0;
+	const struct idlc_unit *u = w->u;
+	FILE *f = w->f;
 	const char *src = strrchr(u->path, '/');
 	src = src ? src + 1 : u->path;
-
-	if (order_unit(u, &o)) {
-		free(o.v);
-		idlc_error(ctx, (struct idlc_loc){ 0 }, "out of memory while writing the model");
-		return -1;
-	}
-
 	unsigned nmsg[2] = { 0, 0 }, ntxn[2] = { 0, 0 };
 	for (const struct idlc_msg *m = u->msgs; m; m = m->next) {
 		unsigned r = m->role == IDLC_ROLE_BACKEND;
@@ -529,12 +530,8 @@ int idlc_model_write(const struct idlc_unit *u, FILE *f)
 		else
 			ntxn[r]++;
 	}
-
-	fputs("m4_divert(-1)\n"
-	      "m4_dnl m4 model of an idc protocol, written by idlc; see model.m4 in the template set.\n"
-	      "m4_define(`idc_model', `\n", f);
 	/* idc_unit(NAME, BASENAME, SOURCE, IDLC_VERSION, HAS_PROTOCOL, VERSION, MAX_FRAME,
-	            NMSG_FE, NTXN_FE, NMSG_BE, NTXN_BE, DOC) -- more than nine: see model.m4 */
+		    `NMSG_FE,NTXN_FE,NMSG_BE,NTXN_BE', DOC): nine arguments, the most m4 numbers */
 	fprintf(f, "idc_unit(`%s', `%s', ", u->name, u->basename);
 	put_qtext(f, src);
 	fprintf(f, ", `%s', %d, %" PRIu32 ", %" PRIu64 ", `%u,%u,%u,%u', ", IDC_VERSION,
@@ -546,127 +543,184 @@ int idlc_model_write(const struct idlc_unit *u, FILE *f)
 	for (const struct idlc_import *im = u->imports; im; im = im->next)
 		if (im->unit)
 			fprintf(f, "idc_import(`%s', `%s')\n", im->unit->name, im->unit->basename);
+}
 
-	for (const struct idlc_decl *d = u->decls; d; d = d->next) {
-		if (d->kind != IDLC_D_CONST)
-			continue;
-		bad |= check_name(ctx, d->name, d->loc);
-		fprintf(f, "idc_const(`%s', `", d->name);
-		put_value(f, d->value);
-		fprintf(f, "', `%s', ", value_range(d->value));
-		put_qtext(f, d->doc);
+static void write_const(struct mw *w, const struct idlc_decl *d)
+{
+	check_name(w, d->name, d->loc);
+	fprintf(w->f, "idc_const(`%s', `", d->name);
+	put_value(w->f, d->value);
+	fprintf(w->f, "', `%s', ", value_range(d->value));
+	put_qtext(w->f, d->doc);
+	fputs(")\n", w->f);
+}
+
+/* ---------------------------------------------------------------------- types */
+
+static void write_enum(struct mw *w, const struct idlc_decl *d)
+{
+	FILE *f = w->f;
+	int own = d->unit == w->u;
+	bool fits_int = true;
+	for (const struct idlc_enumval *e = d->values; e; e = e->next)
+		if (strcmp(value_range(e->value), "i32"))
+			fits_int = false;
+	fprintf(f, "idc_enum_begin(`%s', `%s', %d, `%s', %d, %" PRIu64 ", ", d->unit->name, d->name, own,
+		scalar_name(d->repr), fits_int, d->max_size);
+	put_qtext(f, d->doc);
+	fputs(")\n", f);
+	for (const struct idlc_enumval *e = d->values; e; e = e->next) {
+		/* an alias of an earlier value (same number) gets dup = 1 */
+		int dup = 0;
+		for (const struct idlc_enumval *p = d->values; p != e; p = p->next)
+			if (p->value.u == e->value.u && p->value.neg == e->value.neg)
+				dup = 1;
+		if (own)
+			check_name(w, e->name, e->loc);
+		fprintf(f, "idc_enum_value(`%s', `", e->name);
+		put_value(f, e->value);
+		fprintf(f, "', `%s', %" PRIu32 ", %d, ", value_range(e->value), since_of(&e->attrs), dup);
+		put_qtext(f, e->doc);
 		fputs(")\n", f);
 	}
+	fprintf(f, "idc_enum_end(`%s', `%s')\n", d->unit->name, d->name);
+}
 
-	for (size_t i = 0; i < o.n; i++) {
-		const struct idlc_decl *d = o.v[i];
-		int own = d->unit == u;
-		if (own)
-			bad |= check_name(ctx, d->name, d->loc);
-		switch (d->kind) {
-		case IDLC_D_ENUM: {
-			bool fits_int = true;
-			for (const struct idlc_enumval *e = d->values; e; e = e->next)
-				if (strcmp(value_range(e->value), "i32"))
-					fits_int = false;
-			fprintf(f, "idc_enum_begin(`%s', `%s', %d, `%s', %d, %" PRIu64 ", ", d->unit->name,
-				d->name, own, scalar_name(d->repr), fits_int, d->max_size);
-			put_qtext(f, d->doc);
-			fputs(")\n", f);
-			for (const struct idlc_enumval *e = d->values; e; e = e->next) {
-				/* an alias of an earlier value (same number) gets dup = 1 */
-				int dup = 0;
-				for (const struct idlc_enumval *p = d->values; p != e; p = p->next)
-					if (p->value.u == e->value.u && p->value.neg == e->value.neg)
-						dup = 1;
-				if (own)
-					bad |= check_name(ctx, e->name, e->loc);
-				fprintf(f, "idc_enum_value(`%s', `", e->name);
-				put_value(f, e->value);
-				fprintf(f, "', `%s', %" PRIu32 ", %d, ", value_range(e->value), since_of(&e->attrs),
-					dup);
-				put_qtext(f, e->doc);
-				fputs(")\n", f);
-			}
-			fprintf(f, "idc_enum_end(`%s', `%s')\n", d->unit->name, d->name);
-			break;
-		}
-		case IDLC_D_STRUCT:
-			fprintf(f, "idc_struct_begin(`%s', `%s', %d, %zu, %" PRIu64 ", ", d->unit->name, d->name,
-				own, count_fields(d->fields), d->max_size);
-			put_qtext(f, d->doc);
-			fputs(")\n", f);
-			for (const struct idlc_field *fl = d->fields; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fprintf(f, "idc_struct_end(`%s', `%s')\n", d->unit->name, d->name);
-			break;
-		case IDLC_D_UNION: {
-			size_t nfields = 0;
-			for (const struct idlc_arm *a = d->arms; a; a = a->next)
-				nfields += a->field != NULL;
-			fprintf(f, "idc_union_begin(`%s', `%s', %d, `%s', `%s', %zu, %" PRIu64 ", ",
-				d->unit->name, d->name, own, d->tag->unit->name, d->tag->name, nfields,
-				d->max_size);
-			put_qtext(f, d->doc);
-			fputs(")\n", f);
-			for (const struct idlc_arm *a = d->arms; a; a = a->next) {
-				fputs("idc_union_arm(", f);
-				put_qtext(f, a->doc);
-				fputs(")\n", f);
-				for (const struct idlc_case_label *l = a->labels; l; l = l->next)
-					fprintf(f, "idc_union_case(`%s', %" PRIu32 ")\n", l->name,
-						l->val ? since_of(&l->val->attrs) : 1);
-				if (a->field)
-					bad |= put_field(ctx, f, a->field);
-				else
-					fputs("idc_union_void()\n", f);
-			}
-			fprintf(f, "idc_union_end(`%s', `%s')\n", d->unit->name, d->name);
-			break;
-		}
-		default:
-			break;
-		}
-	}
+static void write_struct(struct mw *w, const struct idlc_decl *d)
+{
+	FILE *f = w->f;
+	fprintf(f, "idc_struct_begin(`%s', `%s', %d, %zu, %" PRIu64 ", ", d->unit->name, d->name,
+		d->unit == w->u, count_fields(d->fields), d->max_size);
+	put_qtext(f, d->doc);
+	fputs(")\n", f);
+	for (const struct idlc_field *fl = d->fields; fl; fl = fl->next)
+		put_field(w, fl);
+	fprintf(f, "idc_struct_end(`%s', `%s')\n", d->unit->name, d->name);
+}
 
-	for (const struct idlc_msg *m = u->msgs; m; m = m->next) {
-		bad |= check_name(ctx, m->name, m->loc);
-		if (m->kind == IDLC_M_MESSAGE) {
-			fprintf(f, "idc_message_begin(`%s', %" PRIu32 ", `%s', %" PRIu32 ", %zu, %" PRIu64 ", ",
-				m->name, m->opcode, idlc_role_name(m->role), since_of(&m->attrs),
-				count_fields(m->params), m->args_max_size);
-			put_qtext(f, m->doc);
-			fputs(")\n", f);
-			for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fprintf(f, "idc_message_end(`%s')\n", m->name);
-		} else {
-			/* idc_transaction_begin(NAME, OPCODE, ROLE, SINCE, `NPARAMS,NRESULTS',
-			                         `ARGS_MAX,RESULT_MAX', `ERR_UNIT,ERR_ENUM', DOC) */
-			fprintf(f, "idc_transaction_begin(`%s', %" PRIu32 ", `%s', %" PRIu32
-				", `%zu,%zu', `%" PRIu64 ",%" PRIu64 "', `%s,%s', ",
-				m->name, m->opcode, idlc_role_name(m->role), since_of(&m->attrs),
-				count_fields(m->params), count_fields(m->results), m->args_max_size,
-				m->result_max_size, m->raises ? m->raises->unit->name : "",
-				m->raises ? m->raises->name : "");
-			put_qtext(f, m->doc);
-			fputs(")\n", f);
-			fputs("idc_params()\n", f);
-			for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fputs("idc_results()\n", f);
-			for (const struct idlc_field *fl = m->results; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fprintf(f, "idc_transaction_end(`%s')\n", m->name);
-		}
+static void write_arm(struct mw *w, const struct idlc_arm *a)
+{
+	FILE *f = w->f;
+	fputs("idc_union_arm(", f);
+	put_qtext(f, a->doc);
+	fputs(")\n", f);
+	for (const struct idlc_case_label *l = a->labels; l; l = l->next)
+		fprintf(f, "idc_union_case(`%s', %" PRIu32 ")\n", l->name,
+			l->val ? since_of(&l->val->attrs) : 1);
+	if (a->field)
+		put_field(w, a->field);
+	else
+		fputs("idc_union_void()\n", f);
+}
+
+static void write_union(struct mw *w, const struct idlc_decl *d)
+{
+	FILE *f = w->f;
+	size_t nfields = 0;
+	for (const struct idlc_arm *a = d->arms; a; a = a->next)
+		nfields += a->field != NULL;
+	fprintf(f, "idc_union_begin(`%s', `%s', %d, `%s', `%s', %zu, %" PRIu64 ", ", d->unit->name,
+		d->name, d->unit == w->u, d->tag->unit->name, d->tag->name, nfields, d->max_size);
+	put_qtext(f, d->doc);
+	fputs(")\n", f);
+	for (const struct idlc_arm *a = d->arms; a; a = a->next)
+		write_arm(w, a);
+	fprintf(f, "idc_union_end(`%s', `%s')\n", d->unit->name, d->name);
+}
+
+static void write_decl(struct mw *w, const struct idlc_decl *d)
+{
+	if (d->unit == w->u)
+		check_name(w, d->name, d->loc);
+	switch (d->kind) {
+	case IDLC_D_ENUM:
+		write_enum(w, d);
+		break;
+	case IDLC_D_STRUCT:
+		write_struct(w, d);
+		break;
+	case IDLC_D_UNION:
+		write_union(w, d);
+		break;
+	default:   /* constants: write_const, for the unit's own only */
+		break;
 	}
+}
+
+/* ---------------------------------------------------------------------- messages */
+
+static void write_message(struct mw *w, const struct idlc_msg *m)
+{
+	FILE *f = w->f;
+	fprintf(f, "idc_message_begin(`%s', %" PRIu32 ", `%s', %" PRIu32 ", %zu, %" PRIu64 ", ", m->name,
+		m->opcode, idlc_role_name(m->role), since_of(&m->attrs), count_fields(m->params),
+		m->args_max_size);
+	put_qtext(f, m->doc);
+	fputs(")\n", f);
+	for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
+		put_field(w, fl);
+	fprintf(f, "idc_message_end(`%s')\n", m->name);
+}
+
+static void write_transaction(struct mw *w, const struct idlc_msg *m)
+{
+	FILE *f = w->f;
+	/* idc_transaction_begin(NAME, OPCODE, ROLE, SINCE, `NPARAMS,NRESULTS',
+				 `ARGS_MAX,RESULT_MAX', `ERR_UNIT,ERR_ENUM', DOC) */
+	fprintf(f, "idc_transaction_begin(`%s', %" PRIu32 ", `%s', %" PRIu32 ", `%zu,%zu', `%" PRIu64
+		",%" PRIu64 "', `%s,%s', ", m->name, m->opcode, idlc_role_name(m->role),
+		since_of(&m->attrs), count_fields(m->params), count_fields(m->results), m->args_max_size,
+		m->result_max_size, m->raises ? m->raises->unit->name : "", m->raises ? m->raises->name : "");
+	put_qtext(f, m->doc);
+	fputs(")\n", f);
+	fputs("idc_params()\n", f);
+	for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
+		put_field(w, fl);
+	fputs("idc_results()\n", f);
+	for (const struct idlc_field *fl = m->results; fl; fl = fl->next)
+		put_field(w, fl);
+	fprintf(f, "idc_transaction_end(`%s')\n", m->name);
+}
+
+static void write_msg(struct mw *w, const struct idlc_msg *m)
+{
+	check_name(w, m->name, m->loc);
+	if (m->kind == IDLC_M_MESSAGE)
+		write_message(w, m);
+	else
+		write_transaction(w, m);
+}
+
+/* ---------------------------------------------------------------------- the model */
+
+int idlc_model_write(const struct idlc_unit *u, FILE *f)
+{
+	struct order o;
+	struct mw w = { u, f, 0 };
+
+	if (order_unit(u, &o)) {
+		free(o.v);
+		idlc_error(u->ctx, (struct idlc_loc){ 0 }, "out of memory while writing the model");
+		return -1;
+	}
+	fputs("m4_divert(-1)\n"
+	      "m4_dnl m4 model of an idc protocol, written by idlc; see model.m4 in the template set.\n"
+	      "m4_define(`idc_model', `\n", f);
+	write_unit(&w);
+	for (const struct idlc_decl *d = u->decls; d; d = d->next)
+		if (d->kind == IDLC_D_CONST)
+			write_const(&w, d);
+	for (size_t i = 0; i < o.n; i++)
+		write_decl(&w, o.v[i]);
+	for (const struct idlc_msg *m = u->msgs; m; m = m->next)
+		write_msg(&w, m);
 	fputs("')\n", f);
 	free(o.v);
 	if (ferror(f)) {
-		idlc_error(ctx, (struct idlc_loc){ 0 }, "cannot write the model");
+		idlc_error(u->ctx, (struct idlc_loc){ 0 }, "cannot write the model");
 		return -1;
 	}
-	return bad ? -1 : 0;
+	return w.bad ? -1 : 0;
 }
 
 /* ====================================================================== unescape */
