@@ -144,12 +144,14 @@ runtime: $(LIBIDC) $(if $(RT_SRCS),$(LIBIDC_SO))
 IDL_FILES := $(wildcard idl/*.idl)
 IDL_NAMES := $(IDL_FILES:idl/%.idl=%)
 GEN_DIR   := $(BUILD)/gen
-GEN_SRCS  := $(foreach n,$(IDL_NAMES),$(GEN_DIR)/$(n)_client.c $(GEN_DIR)/$(n)_server.c)
+GEN_CODEC := $(IDL_NAMES:%=$(GEN_DIR)/%_codec.c)
+GEN_SRCS  := $(GEN_CODEC) $(foreach n,$(IDL_NAMES),$(GEN_DIR)/$(n)_client.c $(GEN_DIR)/$(n)_server.c)
 GEN_OBJS  := $(GEN_SRCS:%.c=%.o)
 LIBGEN    := $(BUILD)/lib/libidcgen.a
 
-# one idlc run writes all three files; -M records the imports for incremental rebuilds
-$(GEN_DIR)/%.h $(GEN_DIR)/%_client.c $(GEN_DIR)/%_server.c: idl/%.idl $(IDLC) $(BUILD_TEMPLATES)
+# one idlc run writes all four files (a grouped target); -MF records the imports for
+# incremental rebuilds
+$(GEN_DIR)/%.h $(GEN_DIR)/%_codec.c $(GEN_DIR)/%_client.c $(GEN_DIR)/%_server.c: idl/%.idl $(IDLC) $(BUILD_TEMPLATES)
 	$(call say,IDLC,$<)
 	$(Q)mkdir -p $(GEN_DIR)
 	$(Q)$(IDLC) -I idl -o $(GEN_DIR) -MF $(GEN_DIR)/$*.d $<

@@ -29,8 +29,8 @@ int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *targe
 	if (target) {
 		fputs(target, f);
 	} else {
-		static const char *const suf[] = { ".h", "_client.c", "_server.c" };
-		for (size_t i = 0; i < 3; i++) {
+		const char *const *suf = idlc_c_outputs;
+		for (size_t i = 0; suf[i]; i++) {
 			if (i)
 				fputc(' ', f);
 			if (opt->out_dir && strcmp(opt->out_dir, ".")) {
@@ -138,8 +138,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: idlc [options] FILE.idl\n"
 	      "\n"
-	      "Checks an idc interface definition and generates C: NAME.h, NAME_client.c and\n"
-	      "NAME_server.c (NAME is the file name without .idl).\n"
+	      "Checks an idc interface definition and generates C: NAME.h, NAME_codec.c,\n"
+	      "NAME_client.c and NAME_server.c (NAME is the file name without .idl).\n"
 	      "\n"
 	      "options:\n"
 	      "  -o DIR          write the outputs into DIR (default: .)\n"
@@ -147,7 +147,7 @@ static void usage(FILE *f)
 	      "  -T DIR          use the templates in DIR (default: ../share/idc/templates/c next to idlc)\n"
 	      "  -M              print make dependencies to standard output and generate nothing\n"
 	      "  -MF FILE        write make dependencies to FILE, and generate\n"
-	      "  -MT TARGET      target of the dependency rule (default: the three outputs)\n"
+	      "  -MT TARGET      target of the dependency rule (default: the four outputs)\n"
 	      "  --check         check the file only; write nothing\n"
 	      "  --color[=WHEN]  colour diagnostics: always, never, auto (default)\n"
 	      "  --version       print the version and exit\n"

@@ -63,7 +63,7 @@ Test(driver, make_dependencies_list_every_import)
 	cr_assert_eq(idlc_write_deps(ctx, u, NULL, f), 0);
 	fclose(f);
 	cr_assert_str_eq(deps,
-			 "gen/everything.h gen/everything_client.c gen/everything_server.c: "
+			 "gen/everything.h gen/everything_codec.c gen/everything_client.c gen/everything_server.c: "
 			 IDC_SRCDIR "/idl/everything.idl \\\n  " IDC_SRCDIR "/idl/everything_types.idl\n"
 			 "\n" IDC_SRCDIR "/idl/everything_types.idl:\n");
 	free(deps);
