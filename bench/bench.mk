@@ -66,7 +66,8 @@ else
 IDC_OBJS := $(BDIR)/idc_absent.o
 endif
 
-# ---- generated decoder (idlc's blkif decoder vs rpcgen's XDR), when the protocols are built
+# ---- generated decoder (idlc's blkif decoder vs rpcgen's XDR), when the protocols are built;
+# the case uses only the codec, so the link takes blkif_codec.o alone from libidcgen.a
 ifneq ($(and $(wildcard $(LIBGEN)),$(wildcard $(BUILD)/gen/blkif.h),$(wildcard $(LIBIDC))),)
 GEN_OBJS := $(BDIR)/gen_decode.o
 GEN_LINK := $(LIBGEN)

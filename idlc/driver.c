@@ -27,7 +27,6 @@ static void put_dep(FILE *f, const char *s)
 
 /* The files one idlc run writes for a unit, after OUTDIR/NAME. Generation takes the list from
  * the template set's manifest; the dependency rule must name the same files. */
-static const char *const output_suffix[] = { ".h", "_client.c", "_server.c" };
 
 /* OUTDIR/NAME followed by suffix ("NAME" alone for the current directory) */
 static void put_output(FILE *f, const struct idlc_options *opt, const char *name, const char *suffix)
@@ -46,10 +45,11 @@ int idlc_write_deps(struct idlc_ctx *ctx, struct idlc_unit *u, const char *targe
 	if (target) {
 		fputs(target, f);
 	} else {
-		for (size_t i = 0; i < sizeof output_suffix / sizeof output_suffix[0]; i++) {
+		const char *const *suf = idlc_c_outputs;
+		for (size_t i = 0; suf[i]; i++) {
 			if (i)
 				fputc(' ', f);
-			put_output(f, opt, u->basename, output_suffix[i]);
+			put_output(f, opt, u->basename, suf[i]);
 		}
 	}
 	fputs(":", f);
@@ -155,8 +155,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: idlc [options] FILE.idl\n"
 	      "\n"
-	      "Checks an idc interface definition and generates C: NAME.h, NAME_client.c and\n"
-	      "NAME_server.c (NAME is the file name without .idl).\n"
+	      "Checks an idc interface definition and generates C: NAME.h, NAME_codec.c,\n"
+	      "NAME_client.c and NAME_server.c (NAME is the file name without .idl).\n"
 	      "\n"
 	      "options:\n"
 	      "  -o DIR          write the outputs into DIR (default: .)\n"
@@ -164,7 +164,7 @@ static void usage(FILE *f)
 	      "  -T DIR          use the templates in DIR (default: ../share/idc/templates/c next to idlc)\n"
 	      "  -M              print make dependencies to standard output and generate nothing\n"
 	      "  -MF FILE        write make dependencies to FILE, and generate\n"
-	      "  -MT TARGET      target of the dependency rule (default: the three outputs)\n"
+	      "  -MT TARGET      target of the dependency rule (default: the four outputs)\n"
 	      "  --check         check the file only; write nothing\n"
 	      "  --color[=WHEN]  colour diagnostics: always, never, auto (default)\n"
 	      "  --version       print the version and exit\n"

@@ -10,9 +10,12 @@
  * binary named by $IDLC_M4, default "m4" from PATH), its standard output read through a pipe,
  * the text escapes of the model undone (idlc_unescape), and the result written to a temporary
  * file in the output directory (idlc_out_open: an output that is a device or a FIFO is written
- * in place instead). Only when every output was produced are they published; on any failure
- * every temporary is removed, so nothing partial is ever left behind. The temporaries are
- * listed for removal should a signal end idlc meanwhile (output.c).
+ * in place instead). Its standard error goes to a temporary file, read back once it exited: a
+ * template error that names a place of the model ("idc-at FILE:LINE:COL:...", see idc_fatal in
+ * templates/c/model.m4) is reported there, as a diagnostic on the IDL source. Only when every
+ * output was produced are they published; on any failure every temporary is removed, so nothing
+ * partial is ever left behind. The temporaries are listed for removal should a signal end idlc
+ * meanwhile (output.c).
  */
 #include "idlc.h"
 
@@ -59,6 +62,61 @@ static char *path_join(const char *dir, const char *name)
 	return p;
 }
 
+/* Reads all of f (from its start) into b. */
+static int slurp_file(FILE *f, struct buf *b)
+{
+	char chunk[4096];
+	size_t n;
+	rewind(f);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		if (buf_append(b, chunk, n))
+			return -1;
+	return ferror(f) ? -1 : 0;
+}
+
+/* "FILE:LINE:COL:END_LINE:END_COL" of an idc_at in the model, back into a location. */
+static bool parse_at(struct idlc_ctx *ctx, const char *s, struct idlc_loc *loc, const char **rest)
+{
+	unsigned long file;
+	int line, col, eline, ecol, used = 0;
+	if (sscanf(s, "%lu:%d:%d:%d:%d: %n", &file, &line, &col, &eline, &ecol, &used) != 5 || !used)
+		return false;
+	struct idlc_unit **units;
+	if (file >= idlc_units(ctx, &units))
+		return false;
+	*loc = (struct idlc_loc){ units[file]->src, line, col, eline, ecol };
+	*rest = s + used;
+	return true;
+}
+
+/*
+ * Passes on what m4 wrote to its standard error (text of the model unescaped). A template error
+ * raised after an idc_at ("idc-at LOC: message") becomes an ordinary diagnostic at that place of
+ * the IDL, with its source line and caret. Returns the number of such errors.
+ */
+static unsigned report_m4_errors(struct idlc_ctx *ctx, const char *tmpl, struct buf *err)
+{
+	unsigned located = 0;
+	if (!err->len)
+		return 0;
+	err->len = idlc_unescape(err->p, err->len);
+	err->p[err->len] = 0;
+	for (char *line = err->p, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		struct idlc_loc loc;
+		const char *msg;
+		if (!strncmp(line, "idc-at ", 7) && parse_at(ctx, line + 7, &loc, &msg)) {
+			idlc_error(ctx, loc, "%s (in template '%s')", msg, tmpl);
+			located++;
+		} else {
+			fprintf(ctx->opt.diag_out, "%s\n", line);
+		}
+	}
+	return located;
+}
+
 /* Runs m4 on model + template, collecting its standard output into out (unescaped). */
 static int run_m4(struct idlc_ctx *ctx, const char *tdir, const char *model, const char *tmpl,
 		  struct buf *out)
@@ -76,9 +134,17 @@ static int run_m4(struct idlc_ctx *ctx, const char *tdir, const char *model, con
 		free(tpath);
 		return -1;
 	}
+	/* m4's diagnostics are read back after it exits: a file cannot fill up like a pipe */
+	FILE *errf = tmpfile();
+	if (!errf) {
+		idlc_error(ctx, noloc, "cannot create a temporary file: %s", strerror(errno));
+		free(tpath);
+		return -1;
+	}
 	int pfd[2];
 	if (pipe(pfd)) {
 		idlc_error(ctx, noloc, "pipe: %s", strerror(errno));
+		fclose(errf);
 		free(tpath);
 		return -1;
 	}
@@ -88,11 +154,13 @@ static int run_m4(struct idlc_ctx *ctx, const char *tdir, const char *model, con
 		idlc_error(ctx, noloc, "fork: %s", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
+		fclose(errf);
 		free(tpath);
 		return -1;
 	}
 	if (pid == 0) {
 		dup2(pfd[1], 1);
+		dup2(fileno(errf), 2);
 		close(pfd[0]);
 		close(pfd[1]);
 		char *argv[] = { (char *)m4, "--prefix-builtins", "--fatal-warnings", "-I", (char *)tdir,
@@ -120,10 +188,17 @@ static int run_m4(struct idlc_ctx *ctx, const char *tdir, const char *model, con
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	struct buf err = { 0 };
+	unsigned located = 0;
+	if (slurp_file(errf, &err) == 0)
+		located = report_m4_errors(ctx, tmpl, &err);
+	free(err.p);
+	fclose(errf);
 	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		idlc_error(ctx, noloc, "%s failed on template '%s' (%s %d)", m4, tpath,
-			   WIFEXITED(status) ? "exit status" : "signal",
-			   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		if (!located)
+			idlc_error(ctx, noloc, "%s failed on template '%s' (%s %d)", m4, tpath,
+				   WIFEXITED(status) ? "exit status" : "signal",
+				   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		rc = -1;
 	}
 	free(tpath);

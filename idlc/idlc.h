@@ -9,11 +9,13 @@
  *   parser.y  grammar (bison, pure, LAC, detailed errors) building the AST below
  *   ast.c     AST allocation (one arena per context), symbol tables, import loading
  *   sema.c    name resolution, constant evaluation, checks, maximum encoded sizes, opcodes
+ *   names.c   the C names idlc generates: spelled once, checked for clashes, given to the model
  *   driver.c  idlc_compile(): parse + check + generate one file; make dependencies
  *   output.c  output files (atomic replace, or in place for devices and FIFOs), temporaries
  *             removed when a signal ends the program
  *   model.c   (generator) writes the m4 model of a checked unit
- *   gen.c     (generator) runs m4 over the templates into NAME.h NAME_client.c NAME_server.c
+ *   gen.c     (generator) runs m4 over the templates into NAME.h NAME_codec.c NAME_client.c
+ *             NAME_server.c
  *   main.c    command line only
  *
  * Memory model: every AST node, string and table lives in the arena of the idlc_ctx that
@@ -312,6 +314,8 @@ struct idlc_unit {
 };
 
 #define IDLC_DEFAULT_MAX_FRAME 4096u
+/* Most versions a protocol may have to be generated: the runtime's IDC_MAX_VERSIONS. */
+#define IDLC_MAX_VERSIONS 64u
 
 /* ====================================================================== context, options */
 
@@ -432,14 +436,72 @@ int idlc_parse_source(struct idlc_ctx *ctx, struct idlc_unit *u);
 
 /*
  * Resolves and checks every unit loaded into ctx not checked yet (u and its imports, imports
- * first). Returns 0 when no error was reported (in any phase), -1 otherwise (diagnostics
- * printed). Fills the sema fields described above. Safe on any AST, but after syntax errors
+ * first), then the C names the generated code of u would use (idlc_check_names). Returns 0
+ * when no error was reported (in any phase), -1 otherwise (diagnostics printed). Fills the sema fields described above. Safe on any AST, but after syntax errors
  * (ctx->hard_errors != 0) it mostly reports consequences of them: the driver skips it then.
  */
 int idlc_check(struct idlc_ctx *ctx, struct idlc_unit *u);
 
+/* ====================================================================== names.c */
+
+/*
+ * The one home of generated C names. Every identifier the C templates emit that depends on the
+ * IDL is spelled here: idlc_check_names() (called by idlc_check) checks them all for clashes,
+ * the model writer hands them to the templates under a key (templates/c/model.m4), and the
+ * templates never build a derived name themselves.
+ */
+
 /* true if name is a C keyword, a reserved identifier or otherwise unusable as an IDL name */
 bool idlc_reserved_name(const char *name);
+/* true if name starts with a prefix reserved for idc: idc_, IDC_, idlc_, m4_ */
+bool idlc_reserved_prefix(const char *name);
+
+/* The suffixes of the files the C template set writes, after NAME (the file name without
+   .idl): ".h", "_codec.c", "_client.c", "_server.c", then NULL. */
+extern const char *const idlc_c_outputs[];
+
+enum idlc_cname_kind {
+	IDLC_CN_MACRO,               /* a #define or enumerator, upper case: P_X, P_OP_M, the guard */
+	IDLC_CN_GLOBAL,              /* a tag, function or object NAME.h declares: p_s, p_m_send */
+	IDLC_CN_HELPER,              /* static in a generated .c: dec_p_s, txn_done_p_t, side_of */
+	IDLC_CN_MEMBER,              /* a member the templates add: on_m, the handler of m */
+};
+
+/* One generated identifier. */
+struct idlc_cname {
+	const char *key;             /* model key ("type:p:s:dec", "msg:read:send"); NULL for the
+					fixed helpers, which the templates spell themselves */
+	const char *c;               /* the C spelling, interned in the unit's context */
+	enum idlc_cname_kind kind;
+	const char *role;            /* what it is, for diagnostics ("encoder"); NULL: the
+					declaration's own name */
+};
+
+typedef void idlc_cname_fn(void *arg, const struct idlc_cname *n);
+
+/* The names of unit u itself: include guard, codec error type and, with a protocol, version,
+   maximum frame, protocol descriptor, the endpoint API of both sides; with helpers, also the
+   fixed static helpers of its generated .c files. */
+void idlc_cnames_unit(const struct idlc_unit *u, bool helpers, idlc_cname_fn *fn, void *arg);
+/* The names of a constant (its macro) or a type (tag, maximum size, codec helpers / check). */
+void idlc_cnames_decl(const struct idlc_decl *d, idlc_cname_fn *fn, void *arg);
+/* The constant of an enum value. */
+void idlc_cnames_enumval(const struct idlc_enumval *v, idlc_cname_fn *fn, void *arg);
+/* The names of message or transaction m of unit u (argument and result types, codec, API,
+   opcode, sizes, helpers, the handler member). */
+void idlc_cnames_msg(const struct idlc_unit *u, const struct idlc_msg *m, idlc_cname_fn *fn,
+		     void *arg);
+/* The member holding the element count of bounded array field (interned): "FIELD_count". */
+const char *idlc_cname_count(struct idlc_ctx *ctx, const char *field);
+
+/*
+ * Checks that every name the C of unit u uses can coexist: the names of u, of every unit it
+ * imports (directly or not: the generated headers include each other), the fixed helpers of its
+ * generated files, and the members of each struct, against each other, against C keywords and
+ * the macros of the headers the generated C includes (reserved.h). Reports each clash at the
+ * IDL declaration at fault, with a note at the other one. 0, or -1 after reporting.
+ */
+int idlc_check_names(struct idlc_ctx *ctx, const struct idlc_unit *u);
 
 /* ====================================================================== diag.c */
 
@@ -525,14 +587,16 @@ void idlc_cleanup_on_signals(void);
 
 /*
  * Implemented by the generator (model.c, gen.c). idlc_generate() is called by the driver only
- * for a unit that passed idlc_check(); it writes NAME.h NAME_client.c NAME_server.c into
- * opt->out_dir (NAME = u->basename), each as an idlc_out published once all were produced,
- * and returns 0, or reports the problem and returns non-zero (no output file left behind).
+ * for a unit that passed idlc_check(); it writes the files the template set names (the C set:
+ * NAME.h NAME_codec.c NAME_client.c NAME_server.c) into opt->out_dir (NAME = u->basename),
+ * each as an idlc_out published once all were produced, and returns 0, or reports the problem
+ * and returns non-zero (no output file left behind). A template that fails reports the IDL
+ * location it was expanding (see idc_fatal in templates/c/model.m4).
  */
 int idlc_generate(const struct idlc_unit *u, const struct idlc_options *opt);
 
 /* model.c: writes the m4 model of checked unit u (format: templates/c/model.m4). Returns 0, or
- * -1 after reporting (a name the generator cannot use, allocation or write failure). */
+ * -1 after reporting (allocation or write failure). */
 int idlc_model_write(const struct idlc_unit *u, FILE *out);
 /* FNV-1a 64 of the canonical text of u as seen by a version-v peer (docs/wire.md). */
 uint64_t idlc_version_hash(const struct idlc_unit *u, uint32_t v);

@@ -8,10 +8,15 @@
  * about and expands idc_model (as often as it likes); see templates/c/model.m4 for the list of
  * calls and their arguments.
  *
+ * C names. Before idc_model, the model defines every C identifier the templates may need as
+ * idc_cn:KEY (names.c spells them; sema checked them for clashes), so no template glues names
+ * together. Before each declaration, enumerator, field, union arm and message, idc_at(LOC) says
+ * where it comes from, so a template that fails there is reported at that place of the IDL.
+ *
  * Quoting. m4 runs with --prefix-builtins (builtins are m4_*), comments disabled by the
  * templates, and the default quotes ` and '. Identifiers are passed as they are (the front end
- * only admits [A-Za-z_][A-Za-z0-9_]*; names starting with idc_ or m4_ are refused here because
- * they could name a template macro). Free text (doc comments, file names) is escaped so that
+ * only admits [A-Za-z_][A-Za-z0-9_]*, and sema refuses names starting with idc_ or m4_, which
+ * could name a template macro). Free text (doc comments, file names) is escaped so that
  * m4 can never see a quote, a macro name, a `$' or a `#' in it:
  *
  *     `  ->  @<@      '  ->  @>@      $  ->  @%@      #  ->  @=@
@@ -240,6 +245,7 @@ static int order_unit(const struct idlc_unit *u, struct order *o)
 struct sink {                   /* FNV-1a 64 and/or a FILE */
 	uint64_t h;
 	FILE *f;
+	int oom;                    /* a long line could not be formatted */
 };
 
 static void sink_puts(struct sink *s, const char *str)
@@ -258,9 +264,26 @@ static void sink_printf(struct sink *s, const char *fmt, ...)
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	sink_puts(s, buf);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof buf) {
+		sink_puts(s, buf);
+		return;
+	}
+	/* a long name: the hash must see all of it, or two protocols differing past the
+	   truncation would look alike */
+	char *big = malloc((size_t)n + 1);
+	if (!big) {
+		s->oom = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sink_puts(s, big);
+	free(big);
 }
 
 static void canon_declname(struct sink *s, const struct idlc_decl *d)
@@ -395,108 +418,104 @@ static void canon_unit(struct sink *s, const struct idlc_unit *u, const struct o
 uint64_t idlc_version_hash(const struct idlc_unit *u, uint32_t v)
 {
 	struct order o;
-	struct sink s = { 0xcbf29ce484222325ULL, NULL };
+	struct sink s = { 0xcbf29ce484222325ULL, NULL, 0 };
 	if (order_unit(u, &o)) {
 		free(o.v);
 		return 0;
 	}
 	canon_unit(&s, u, &o, v);
 	free(o.v);
-	return s.h;
+	return s.oom ? 0 : s.h;
 }
 
 int idlc_canonical_text(const struct idlc_unit *u, uint32_t v, FILE *out)
 {
 	struct order o;
-	struct sink s = { 0xcbf29ce484222325ULL, out };
+	struct sink s = { 0xcbf29ce484222325ULL, out, 0 };
 	if (order_unit(u, &o)) {
 		free(o.v);
 		return -1;
 	}
 	canon_unit(&s, u, &o, v);
 	free(o.v);
-	return ferror(out) ? -1 : 0;
+	return ferror(out) || s.oom ? -1 : 0;
 }
 
 /* ====================================================================== model */
 
+/* What the model writer carries from one declaration to the next. */
+struct mw {
+	const struct idlc_unit *u;   /* the unit being generated */
+	FILE *f;
+};
+
 /* type descriptor: exactly five comma separated items (see model.m4) */
-static int put_elem(FILE *f, const struct idlc_type *t, int nested)
+static void put_elem(FILE *f, const struct idlc_type *t)
 {
 	const char *sc = scalar_name(t->kind);
 	if (sc) {
 		fprintf(f, "%s,,", sc);
-		return 0;
+		return;
 	}
 	switch (t->kind) {
 	case IDLC_T_ENUM:
 		fprintf(f, "enum,%s,%s", t->decl->unit->name, t->decl->name);
-		return 0;
+		break;
 	case IDLC_T_STRUCT:
 		fprintf(f, "struct,%s,%s", t->decl->unit->name, t->decl->name);
-		return 0;
+		break;
 	case IDLC_T_UNION:
 		fprintf(f, "union,%s,%s", t->decl->unit->name, t->decl->name);
-		return 0;
+		break;
 	case IDLC_T_STRING:
 		fprintf(f, "string,%" PRIu64 ",", t->bound);
-		return 0;
+		break;
 	case IDLC_T_BUFFER:
 		fprintf(f, "buffer,%u,", t->rights);
-		return 0;
-	case IDLC_T_ARRAY:
-	case IDLC_T_VECTOR:
-		if (nested)
-			return -1;
-		fprintf(f, "%s,%" PRIu64 ",", t->kind == IDLC_T_ARRAY ? "array" : "vector", t->bound);
-		return put_elem(f, t->elem, 1);
-	default:
-		return -1;
+		break;
+	default:   /* the grammar has no arrays of arrays: an element is never one */
+		fputs("?,,", f);
+		break;
 	}
 }
 
-static int put_type(FILE *f, const struct idlc_type *t)
+static void put_type(FILE *f, const struct idlc_type *t)
 {
 	fputc('`', f);
-	int r;
 	if (t->kind == IDLC_T_ARRAY || t->kind == IDLC_T_VECTOR) {
-		r = put_elem(f, t, 0);
+		fprintf(f, "%s,%" PRIu64 ",", t->kind == IDLC_T_ARRAY ? "array" : "vector", t->bound);
+		put_elem(f, t->elem);
 	} else {
-		r = put_elem(f, t, 1);
+		put_elem(f, t);
 		fputs(",,", f);
 	}
 	fputc('\'', f);
-	return r;
 }
 
-static bool reserved_for_generator(const char *name)
+/* idc_at(`UNIT:LINE:COL:END_LINE:END_COL'): where the next call comes from, so that a template
+   that fails there can say so (UNIT: index of the file in the context's load order) */
+static void put_at(const struct mw *w, const struct idlc_unit *x, struct idlc_loc loc)
 {
-	return !strncmp(name, "idc_", 4) || !strncmp(name, "m4_", 3) || !strncmp(name, "IDC_", 4);
+	struct idlc_unit **units;
+	size_t n = idlc_units(w->u->ctx, &units), i = 0;
+	while (i < n && units[i] != x)
+		i++;
+	if (i == n || !loc.file)
+		return;
+	fprintf(w->f, "idc_at(`%zu:%d:%d:%d:%d')\n", i, loc.line, loc.col, loc.end_line, loc.end_col);
 }
 
-static int check_name(struct idlc_ctx *ctx, const char *name, struct idlc_loc loc)
+static void put_field(const struct mw *w, const struct idlc_unit *x, const struct idlc_field *fl)
 {
-	if (!reserved_for_generator(name))
-		return 0;
-	idlc_error(ctx, loc, "name '%s' is reserved for the code generator (idc_, IDC_ and m4_ prefixes)",
-		   name);
-	return -1;
-}
-
-static int put_field(struct idlc_ctx *ctx, FILE *f, const struct idlc_field *fl)
-{
-	int bad = check_name(ctx, fl->name, fl->loc);
+	FILE *f = w->f;
+	put_at(w, x, fl->loc);
 	fprintf(f, "idc_field(`%s', %" PRIu32 ", %" PRIu64 ", ", fl->name, since_of(&fl->attrs),
 		fl->type->max_size);
-	if (put_type(f, fl->type)) {
-		idlc_error(ctx, fl->loc, "field '%s': arrays of arrays are not supported by the generator",
-			   fl->name);
-		bad = -1;
-	}
+	put_type(f, fl->type);
 	fputs(", ", f);
 	put_qtext(f, fl->doc);
-	fputs(")\n", f);
-	return bad;
+	fprintf(f, ", `%s')\n",
+		fl->type->kind == IDLC_T_VECTOR ? idlc_cname_count(w->u->ctx, fl->name) : "");
 }
 
 static size_t count_fields(const struct idlc_field *f)
@@ -507,20 +526,40 @@ static size_t count_fields(const struct idlc_field *f)
 	return n;
 }
 
-int idlc_model_write(const struct idlc_unit *u, FILE *f)
+/* ---------------------------------------------------------------------- C names */
+
+static void put_cname(void *arg, const struct idlc_cname *n)
 {
-	struct idlc_ctx *ctx = u->ctx;
-	struct order o;
-	int bad = 0;
+	if (n->key)
+		fprintf(arg, "m4_define(`idc_cn:%s', `%s')\n", n->key, n->c);
+}
+
+/* Every C name the templates may need, as idc_cn:KEY definitions read before idc_model. */
+static void write_names(const struct mw *w, const struct order *o)
+{
+	const struct idlc_unit *u = w->u;
+	idlc_cnames_unit(u, false, put_cname, w->f);
+	for (const struct idlc_decl *d = u->decls; d; d = d->next)
+		if (d->kind == IDLC_D_CONST)
+			idlc_cnames_decl(d, put_cname, w->f);
+	for (size_t i = 0; i < o->n; i++) {
+		idlc_cnames_decl(o->v[i], put_cname, w->f);
+		if (o->v[i]->kind == IDLC_D_ENUM)
+			for (const struct idlc_enumval *e = o->v[i]->values; e; e = e->next)
+				idlc_cnames_enumval(e, put_cname, w->f);
+	}
+	for (const struct idlc_msg *m = u->msgs; m; m = m->next)
+		idlc_cnames_msg(u, m, put_cname, w->f);
+}
+
+/* ---------------------------------------------------------------------- unit */
+
+static void write_unit(const struct mw *w)
+{
+	const struct idlc_unit *u = w->u;
+	FILE *f = w->f;
 	const char *src = strrchr(u->path, '/');
 	src = src ? src + 1 : u->path;
-
-	if (order_unit(u, &o)) {
-		free(o.v);
-		idlc_error(ctx, (struct idlc_loc){ 0 }, "out of memory while writing the model");
-		return -1;
-	}
-
 	unsigned nmsg[2] = { 0, 0 }, ntxn[2] = { 0, 0 };
 	for (const struct idlc_msg *m = u->msgs; m; m = m->next) {
 		unsigned r = m->role == IDLC_ROLE_BACKEND;
@@ -529,12 +568,10 @@ int idlc_model_write(const struct idlc_unit *u, FILE *f)
 		else
 			ntxn[r]++;
 	}
-
-	fputs("m4_divert(-1)\n"
-	      "m4_dnl m4 model of an idc protocol, written by idlc; see model.m4 in the template set.\n"
-	      "m4_define(`idc_model', `\n", f);
+	if (u->has_protocol)
+		put_at(w, u, u->name_loc);
 	/* idc_unit(NAME, BASENAME, SOURCE, IDLC_VERSION, HAS_PROTOCOL, VERSION, MAX_FRAME,
-	            NMSG_FE, NTXN_FE, NMSG_BE, NTXN_BE, DOC) -- more than nine: see model.m4 */
+		    `NMSG_FE,NTXN_FE,NMSG_BE,NTXN_BE', DOC): nine arguments, the most m4 numbers */
 	fprintf(f, "idc_unit(`%s', `%s', ", u->name, u->basename);
 	put_qtext(f, src);
 	fprintf(f, ", `%s', %d, %" PRIu32 ", %" PRIu64 ", `%u,%u,%u,%u', ", IDC_VERSION,
@@ -546,127 +583,194 @@ int idlc_model_write(const struct idlc_unit *u, FILE *f)
 	for (const struct idlc_import *im = u->imports; im; im = im->next)
 		if (im->unit)
 			fprintf(f, "idc_import(`%s', `%s')\n", im->unit->name, im->unit->basename);
+}
 
-	for (const struct idlc_decl *d = u->decls; d; d = d->next) {
-		if (d->kind != IDLC_D_CONST)
-			continue;
-		bad |= check_name(ctx, d->name, d->loc);
-		fprintf(f, "idc_const(`%s', `", d->name);
-		put_value(f, d->value);
-		fprintf(f, "', `%s', ", value_range(d->value));
-		put_qtext(f, d->doc);
+static void write_const(const struct mw *w, const struct idlc_decl *d)
+{
+	put_at(w, d->unit, d->loc);
+	fprintf(w->f, "idc_const(`%s', `", d->name);
+	put_value(w->f, d->value);
+	fprintf(w->f, "', `%s', ", value_range(d->value));
+	put_qtext(w->f, d->doc);
+	fputs(")\n", w->f);
+}
+
+/* ---------------------------------------------------------------------- types */
+
+static void write_enum(const struct mw *w, const struct idlc_decl *d)
+{
+	FILE *f = w->f;
+	bool fits_int = true;
+	for (const struct idlc_enumval *e = d->values; e; e = e->next)
+		if (strcmp(value_range(e->value), "i32"))
+			fits_int = false;
+	put_at(w, d->unit, d->loc);
+	fprintf(f, "idc_enum_begin(`%s', `%s', %d, `%s', %d, %" PRIu64 ", ", d->unit->name, d->name,
+		d->unit == w->u, scalar_name(d->repr), fits_int, d->max_size);
+	put_qtext(f, d->doc);
+	fputs(")\n", f);
+	for (const struct idlc_enumval *e = d->values; e; e = e->next) {
+		/* an alias of an earlier value (same number) gets dup = 1 */
+		int dup = 0;
+		for (const struct idlc_enumval *p = d->values; p != e; p = p->next)
+			if (p->value.u == e->value.u && p->value.neg == e->value.neg)
+				dup = 1;
+		put_at(w, d->unit, e->loc);
+		fprintf(f, "idc_enum_value(`%s', `", e->name);
+		put_value(f, e->value);
+		fprintf(f, "', `%s', %" PRIu32 ", %d, ", value_range(e->value), since_of(&e->attrs), dup);
+		put_qtext(f, e->doc);
 		fputs(")\n", f);
 	}
+	fprintf(f, "idc_enum_end(`%s', `%s')\n", d->unit->name, d->name);
+}
 
-	for (size_t i = 0; i < o.n; i++) {
-		const struct idlc_decl *d = o.v[i];
-		int own = d->unit == u;
-		if (own)
-			bad |= check_name(ctx, d->name, d->loc);
-		switch (d->kind) {
-		case IDLC_D_ENUM: {
-			bool fits_int = true;
-			for (const struct idlc_enumval *e = d->values; e; e = e->next)
-				if (strcmp(value_range(e->value), "i32"))
-					fits_int = false;
-			fprintf(f, "idc_enum_begin(`%s', `%s', %d, `%s', %d, %" PRIu64 ", ", d->unit->name,
-				d->name, own, scalar_name(d->repr), fits_int, d->max_size);
-			put_qtext(f, d->doc);
-			fputs(")\n", f);
-			for (const struct idlc_enumval *e = d->values; e; e = e->next) {
-				/* an alias of an earlier value (same number) gets dup = 1 */
-				int dup = 0;
-				for (const struct idlc_enumval *p = d->values; p != e; p = p->next)
-					if (p->value.u == e->value.u && p->value.neg == e->value.neg)
-						dup = 1;
-				if (own)
-					bad |= check_name(ctx, e->name, e->loc);
-				fprintf(f, "idc_enum_value(`%s', `", e->name);
-				put_value(f, e->value);
-				fprintf(f, "', `%s', %" PRIu32 ", %d, ", value_range(e->value), since_of(&e->attrs),
-					dup);
-				put_qtext(f, e->doc);
-				fputs(")\n", f);
-			}
-			fprintf(f, "idc_enum_end(`%s', `%s')\n", d->unit->name, d->name);
-			break;
-		}
-		case IDLC_D_STRUCT:
-			fprintf(f, "idc_struct_begin(`%s', `%s', %d, %zu, %" PRIu64 ", ", d->unit->name, d->name,
-				own, count_fields(d->fields), d->max_size);
-			put_qtext(f, d->doc);
-			fputs(")\n", f);
-			for (const struct idlc_field *fl = d->fields; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fprintf(f, "idc_struct_end(`%s', `%s')\n", d->unit->name, d->name);
-			break;
-		case IDLC_D_UNION: {
-			size_t nfields = 0;
-			for (const struct idlc_arm *a = d->arms; a; a = a->next)
-				nfields += a->field != NULL;
-			fprintf(f, "idc_union_begin(`%s', `%s', %d, `%s', `%s', %zu, %" PRIu64 ", ",
-				d->unit->name, d->name, own, d->tag->unit->name, d->tag->name, nfields,
-				d->max_size);
-			put_qtext(f, d->doc);
-			fputs(")\n", f);
-			for (const struct idlc_arm *a = d->arms; a; a = a->next) {
-				fputs("idc_union_arm(", f);
-				put_qtext(f, a->doc);
-				fputs(")\n", f);
-				for (const struct idlc_case_label *l = a->labels; l; l = l->next)
-					fprintf(f, "idc_union_case(`%s', %" PRIu32 ")\n", l->name,
-						l->val ? since_of(&l->val->attrs) : 1);
-				if (a->field)
-					bad |= put_field(ctx, f, a->field);
-				else
-					fputs("idc_union_void()\n", f);
-			}
-			fprintf(f, "idc_union_end(`%s', `%s')\n", d->unit->name, d->name);
-			break;
-		}
-		default:
-			break;
-		}
-	}
+static void write_struct(const struct mw *w, const struct idlc_decl *d)
+{
+	FILE *f = w->f;
+	put_at(w, d->unit, d->loc);
+	fprintf(f, "idc_struct_begin(`%s', `%s', %d, %zu, %" PRIu64 ", ", d->unit->name, d->name,
+		d->unit == w->u, count_fields(d->fields), d->max_size);
+	put_qtext(f, d->doc);
+	fputs(")\n", f);
+	for (const struct idlc_field *fl = d->fields; fl; fl = fl->next)
+		put_field(w, d->unit, fl);
+	fprintf(f, "idc_struct_end(`%s', `%s')\n", d->unit->name, d->name);
+}
 
-	for (const struct idlc_msg *m = u->msgs; m; m = m->next) {
-		bad |= check_name(ctx, m->name, m->loc);
-		if (m->kind == IDLC_M_MESSAGE) {
-			fprintf(f, "idc_message_begin(`%s', %" PRIu32 ", `%s', %" PRIu32 ", %zu, %" PRIu64 ", ",
-				m->name, m->opcode, idlc_role_name(m->role), since_of(&m->attrs),
-				count_fields(m->params), m->args_max_size);
-			put_qtext(f, m->doc);
-			fputs(")\n", f);
-			for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fprintf(f, "idc_message_end(`%s')\n", m->name);
-		} else {
-			/* idc_transaction_begin(NAME, OPCODE, ROLE, SINCE, `NPARAMS,NRESULTS',
-			                         `ARGS_MAX,RESULT_MAX', `ERR_UNIT,ERR_ENUM', DOC) */
-			fprintf(f, "idc_transaction_begin(`%s', %" PRIu32 ", `%s', %" PRIu32
-				", `%zu,%zu', `%" PRIu64 ",%" PRIu64 "', `%s,%s', ",
-				m->name, m->opcode, idlc_role_name(m->role), since_of(&m->attrs),
-				count_fields(m->params), count_fields(m->results), m->args_max_size,
-				m->result_max_size, m->raises ? m->raises->unit->name : "",
-				m->raises ? m->raises->name : "");
-			put_qtext(f, m->doc);
-			fputs(")\n", f);
-			fputs("idc_params()\n", f);
-			for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fputs("idc_results()\n", f);
-			for (const struct idlc_field *fl = m->results; fl; fl = fl->next)
-				bad |= put_field(ctx, f, fl);
-			fprintf(f, "idc_transaction_end(`%s')\n", m->name);
-		}
+static void write_arm(const struct mw *w, const struct idlc_decl *d, const struct idlc_arm *a)
+{
+	FILE *f = w->f;
+	put_at(w, d->unit, a->loc);
+	fputs("idc_union_arm(", f);
+	put_qtext(f, a->doc);
+	fputs(")\n", f);
+	for (const struct idlc_case_label *l = a->labels; l; l = l->next)
+		fprintf(f, "idc_union_case(`%s', %" PRIu32 ")\n", l->name,
+			l->val ? since_of(&l->val->attrs) : 1);
+	if (a->field)
+		put_field(w, d->unit, a->field);
+	else
+		fputs("idc_union_void()\n", f);
+}
+
+static void write_union(const struct mw *w, const struct idlc_decl *d)
+{
+	FILE *f = w->f;
+	size_t nfields = 0;
+	for (const struct idlc_arm *a = d->arms; a; a = a->next)
+		nfields += a->field != NULL;
+	put_at(w, d->unit, d->loc);
+	fprintf(f, "idc_union_begin(`%s', `%s', %d, `%s', `%s', %zu, %" PRIu64 ", ", d->unit->name,
+		d->name, d->unit == w->u, d->tag->unit->name, d->tag->name, nfields, d->max_size);
+	put_qtext(f, d->doc);
+	fputs(")\n", f);
+	for (const struct idlc_arm *a = d->arms; a; a = a->next)
+		write_arm(w, d, a);
+	fprintf(f, "idc_union_end(`%s', `%s')\n", d->unit->name, d->name);
+}
+
+static void write_decl(const struct mw *w, const struct idlc_decl *d)
+{
+	switch (d->kind) {
+	case IDLC_D_ENUM:
+		write_enum(w, d);
+		break;
+	case IDLC_D_STRUCT:
+		write_struct(w, d);
+		break;
+	case IDLC_D_UNION:
+		write_union(w, d);
+		break;
+	default:   /* constants: write_const, for the unit's own only */
+		break;
 	}
+}
+
+/* ---------------------------------------------------------------------- messages */
+
+static void write_message(const struct mw *w, const struct idlc_msg *m)
+{
+	FILE *f = w->f;
+	put_at(w, w->u, m->loc);
+	fprintf(f, "idc_message_begin(`%s', %" PRIu32 ", `%s', %" PRIu32 ", %zu, %" PRIu64 ", ", m->name,
+		m->opcode, idlc_role_name(m->role), since_of(&m->attrs), count_fields(m->params),
+		m->args_max_size);
+	put_qtext(f, m->doc);
+	fputs(")\n", f);
+	for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
+		put_field(w, w->u, fl);
+	fprintf(f, "idc_message_end(`%s')\n", m->name);
+}
+
+static void write_transaction(const struct mw *w, const struct idlc_msg *m)
+{
+	FILE *f = w->f;
+	put_at(w, w->u, m->loc);
+	/* idc_transaction_begin(NAME, OPCODE, ROLE, SINCE, `NPARAMS,NRESULTS',
+				 `ARGS_MAX,RESULT_MAX', `ERR_UNIT,ERR_ENUM', DOC) */
+	fprintf(f, "idc_transaction_begin(`%s', %" PRIu32 ", `%s', %" PRIu32 ", `%zu,%zu', `%" PRIu64
+		",%" PRIu64 "', `%s,%s', ", m->name, m->opcode, idlc_role_name(m->role),
+		since_of(&m->attrs), count_fields(m->params), count_fields(m->results), m->args_max_size,
+		m->result_max_size, m->raises ? m->raises->unit->name : "", m->raises ? m->raises->name : "");
+	put_qtext(f, m->doc);
+	fputs(")\n", f);
+	fputs("idc_params()\n", f);
+	for (const struct idlc_field *fl = m->params; fl; fl = fl->next)
+		put_field(w, w->u, fl);
+	fputs("idc_results()\n", f);
+	for (const struct idlc_field *fl = m->results; fl; fl = fl->next)
+		put_field(w, w->u, fl);
+	fprintf(f, "idc_transaction_end(`%s')\n", m->name);
+}
+
+static void write_msg(const struct mw *w, const struct idlc_msg *m)
+{
+	if (m->kind == IDLC_M_MESSAGE)
+		write_message(w, m);
+	else
+		write_transaction(w, m);
+}
+
+/* ---------------------------------------------------------------------- the model */
+
+int idlc_model_write(const struct idlc_unit *u, FILE *f)
+{
+	struct order o;
+	struct mw w = { u, f };
+
+	/* one hash per version: a protocol at version 4294967295 would never finish (and the
+	   runtime refuses it anyway), so the language's limit is not the generator's */
+	if (u->version > IDLC_MAX_VERSIONS) {
+		idlc_error(u->ctx, u->version_expr ? u->version_expr->loc : u->name_loc,
+			   "protocol '%s' is at version %" PRIu32 ": the generated code carries a hash per version and the runtime speaks at most %u versions",
+			   u->name, u->version, IDLC_MAX_VERSIONS);
+		return -1;
+	}
+	if (order_unit(u, &o)) {
+		free(o.v);
+		idlc_error(u->ctx, (struct idlc_loc){ 0 }, "out of memory while writing the model");
+		return -1;
+	}
+	fputs("m4_divert(-1)\n"
+	      "m4_dnl m4 model of an idc protocol, written by idlc; see model.m4 in the template set.\n", f);
+	write_names(&w, &o);
+	fputs("m4_define(`idc_model', `\n", f);
+	write_unit(&w);
+	for (const struct idlc_decl *d = u->decls; d; d = d->next)
+		if (d->kind == IDLC_D_CONST)
+			write_const(&w, d);
+	for (size_t i = 0; i < o.n; i++)
+		write_decl(&w, o.v[i]);
+	for (const struct idlc_msg *m = u->msgs; m; m = m->next)
+		write_msg(&w, m);
 	fputs("')\n", f);
 	free(o.v);
 	if (ferror(f)) {
-		idlc_error(ctx, (struct idlc_loc){ 0 }, "cannot write the model");
+		idlc_error(u->ctx, (struct idlc_loc){ 0 }, "cannot write the model");
 		return -1;
 	}
-	return bad ? -1 : 0;
+	return 0;
 }
 
 /* ====================================================================== unescape */

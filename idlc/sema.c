@@ -8,7 +8,7 @@
  *      their values, types resolved and sized (recursion detected);
  *   4. messages and transactions: parameters, results, error enum, @since, sizes against
  *      max_frame, opcodes;
- *   5. the C names the generator derives must not collide.
+ *   5. the C names the generator derives must not collide (names.c, for the unit compiled).
  * Everything is a hash lookup or a single pass, so a 10,000-declaration file is linear.
  *
  * Constant expressions are evaluated on 128-bit integers; every intermediate result must lie
@@ -46,29 +46,7 @@ static const char *i128_str(i128 x, char *buf)
 
 /* ------------------------------------------------------------------ reserved names */
 
-static const char *const c_reserved[] = {
-	"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
-	"else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
-	"register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
-	"switch", "typedef", "union", "unsigned", "void", "volatile", "while", "asm",
-	"typeof", "true", "false", "NULL", "bool", "errno", "assert", "offsetof",
-	"alignas", "alignof", "noreturn", "static_assert", "thread_local",
-	"int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t",
-	"uint64_t", "size_t", "uintptr_t", "intptr_t", "ptrdiff_t",
-};
-
-bool idlc_reserved_name(const char *name)
-{
-	if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
-		return true;
-	if (!strncmp(name, "idc_", 4) || !strncmp(name, "IDC_", 4) || !strncmp(name, "idlc_", 5) ||
-	    !strncmp(name, "m4_", 3))
-		return true;
-	for (size_t i = 0; i < sizeof c_reserved / sizeof c_reserved[0]; i++)
-		if (!strcmp(name, c_reserved[i]))
-			return true;
-	return false;
-}
+/* The list of reserved names lives in names.c (reserved.h), with the generated names. */
 
 static void check_name(struct idlc_ctx *ctx, const char *what, const char *name, struct idlc_loc loc)
 {
@@ -76,8 +54,7 @@ static void check_name(struct idlc_ctx *ctx, const char *what, const char *name,
 		return;
 	if (name[0] == '_')
 		idlc_error(ctx, loc, "%s name '%s' is reserved in C (leading underscore)", what, name);
-	else if (!strncmp(name, "idc_", 4) || !strncmp(name, "IDC_", 4) || !strncmp(name, "idlc_", 5) ||
-		 !strncmp(name, "m4_", 3))
+	else if (idlc_reserved_prefix(name))
 		idlc_error(ctx, loc, "%s name '%s' uses a prefix reserved for idc (idc_, IDC_, idlc_, m4_)", what, name);
 	else
 		idlc_error(ctx, loc, "%s name '%s' is a reserved word in C", what, name);
@@ -835,127 +812,6 @@ static bool size_decl_inner(struct sema *s, struct idlc_decl *d, struct idlc_loc
 	return ok;
 }
 
-/* ------------------------------------------------------------------ generated names */
-
-struct gname {
-	const char *what;   /* "type", "constant", ... */
-	const char *name;   /* IDL spelling */
-	struct idlc_loc loc;
-};
-
-/* Records a generated C name; reports a collision (once per declaration) and returns false. */
-static bool gen_name(struct sema *s, struct idlc_map *m, const char *cname, const char *what,
-		     const char *name, struct idlc_loc loc, bool upper)
-{
-	char buf[512];
-	size_t n = strlen(cname);
-	if (n >= sizeof buf)
-		n = sizeof buf - 1;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = upper && cname[i] >= 'a' && cname[i] <= 'z' ? (char)(cname[i] - 32) : cname[i];
-	buf[n] = 0;
-	const char *key = idlc_intern(s->ctx, buf, n);
-	struct gname *g = idlc_alloc(s->ctx, sizeof *g);
-	g->what = what;
-	g->name = name;
-	g->loc = loc;
-	struct gname *p = idlc_map_put(s->ctx, m, key, NULL, g);
-	if (p) {
-		const char *pre = s->u->name;
-		char full[600];
-		snprintf(full, sizeof full, "%s_%s", pre, key);
-		if (upper)
-			for (char *c = full; *c; c++)
-				if (*c >= 'a' && *c <= 'z')
-					*c = (char)(*c - 32);
-		if (!p->loc.file) {
-			idlc_error(s->ctx, loc, "%s name '%s' collides with a name idlc generates ('%s')",
-				   what, name, full);
-			return false;
-		}
-		idlc_error(s->ctx, loc, "%s '%s' collides with %s '%s' in the generated C (both become '%s')",
-			   what, name, p->what, p->name, full);
-		idlc_note(s->ctx, p->loc, "%s '%s' is declared here", p->what, p->name);
-		return false;
-	}
-	return true;
-}
-
-static void check_generated_names(struct sema *s, struct idlc_unit *u)
-{
-	struct idlc_map lower = { 0 }, upper = { 0 };
-	char b[512];
-	struct idlc_loc none = { 0 };
-	/* names the C templates generate besides the declarations' own */
-	static const char *const fixed[] = {
-		"frontend", "backend", "frontend_ops", "backend_ops", "frontend_create",
-		"backend_create", "frontend_create_with", "backend_create_with", "frontend_destroy",
-		"backend_destroy", "frontend_disconnect_done", "backend_disconnect_done",
-		"frontend_user", "backend_user", "frontend_version", "backend_version", "client",
-		"server", "wire_error", "protocol",
-	};
-	static const char *const fixed_upper[] = { "VERSION", "MAX_FRAME", "H" };
-	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-		gen_name(s, &lower, fixed[i], "generated name", fixed[i], none, false);
-	for (size_t i = 0; i < sizeof fixed_upper / sizeof fixed_upper[0]; i++)
-		gen_name(s, &upper, fixed_upper[i], "generated name", fixed_upper[i], none, true);
-	for (struct idlc_decl *d = u->decls; d; d = d->next) {
-		if (idlc_map_get(&s->ctx->own, u, d->name) != d)
-			continue; /* a redefinition, already reported */
-		if (d->kind == IDLC_D_CONST) {
-			gen_name(s, &upper, d->name, "constant", d->name, d->loc, true);
-			continue;
-		}
-		if (!gen_name(s, &lower, d->name, kind_word(d->kind), d->name, d->loc, false))
-			continue;
-		snprintf(b, sizeof b, "%s_MAX_SIZE", d->name);
-		if (!gen_name(s, &upper, b, kind_word(d->kind), d->name, d->loc, true))
-			continue;
-		if (d->kind == IDLC_D_ENUM) {
-			for (struct idlc_enumval *v = d->values; v; v = v->next) {
-				if (idlc_map_get(&s->ctx->enum_vals, d, v->name) != v)
-					continue;
-				char full[300];
-				snprintf(b, sizeof b, "%s_%s", d->name, v->name);
-				snprintf(full, sizeof full, "%s.%s", d->name, v->name);
-				gen_name(s, &upper, b, "enum value", idlc_intern(s->ctx, full, strlen(full)),
-					 v->loc, true);
-			}
-		}
-	}
-	struct idlc_map seen = { 0 };
-	for (struct idlc_msg *m = u->msgs; m; m = m->next) {
-		if (idlc_map_put(s->ctx, &seen, m->name, NULL, m))
-			continue; /* a redefinition, already reported */
-		const char *w = m->kind == IDLC_M_MESSAGE ? "message" : "transaction";
-		static const char *const msg_sfx[] = { "_args", "_args_encode", "_args_decode", "_send" };
-		static const char *const txn_sfx[] = {
-			"_args", "_args_encode", "_args_decode", "_submit", "_txn", "_reply", "_fail",
-			"_result", "_result_encode", "_result_decode",
-		};
-		const char *const *sfx = m->kind == IDLC_M_MESSAGE ? msg_sfx : txn_sfx;
-		size_t nsfx = m->kind == IDLC_M_MESSAGE ? sizeof msg_sfx / sizeof msg_sfx[0]
-						       : sizeof txn_sfx / sizeof txn_sfx[0];
-		bool ok = true;
-		for (size_t i = 0; ok && i < nsfx; i++) {
-			snprintf(b, sizeof b, "%s%s", m->name, sfx[i]);
-			ok = gen_name(s, &lower, b, w, m->name, m->loc, false);
-		}
-		if (!ok)
-			continue;
-		snprintf(b, sizeof b, "OP_%s", m->name);
-		if (!gen_name(s, &upper, b, w, m->name, m->loc, true))
-			continue;
-		snprintf(b, sizeof b, "%s_ARGS_MAX_SIZE", m->name);
-		if (!gen_name(s, &upper, b, w, m->name, m->loc, true))
-			continue;
-		if (m->kind == IDLC_M_TRANSACTION) {
-			snprintf(b, sizeof b, "%s_RESULT_MAX_SIZE", m->name);
-			gen_name(s, &upper, b, w, m->name, m->loc, true);
-		}
-	}
-}
-
 /* ------------------------------------------------------------------ messages */
 
 static void check_msg(struct sema *s, struct idlc_unit *u, struct idlc_msg *m, uint32_t opcode)
@@ -1112,6 +968,11 @@ static void check_unit(struct sema *s, struct idlc_unit *u)
 		idlc_error(s->ctx, l, "file name '%s' is not a C identifier; name the file [A-Za-z_][A-Za-z0-9_]*.idl",
 			   u->basename);
 	}
+	if (!u->has_protocol && idlc_reserved_prefix(u->basename)) {
+		struct idlc_loc l = { .file = u->src, .line = 1, .col = 1, .end_line = 1, .end_col = 1 };
+		idlc_error(s->ctx, l, "file name '%s' uses a prefix reserved for idc (idc_, IDC_, idlc_, m4_): without a protocol line it prefixes every generated name",
+			   u->basename);
+	}
 	if (u->has_protocol && (!strcmp(u->name, "idc") || !strcmp(u->name, "idlc"))) {
 		idlc_error(s->ctx, u->name_loc, "protocol name '%s' is reserved: its C names would collide with the runtime's",
 			   u->name);
@@ -1149,18 +1010,19 @@ static void check_unit(struct sema *s, struct idlc_unit *u)
 				   m->name);
 		check_msg(s, u, m, op);
 	}
-	check_generated_names(s, u);
 	u->checked = true;
 }
 
 int idlc_check(struct idlc_ctx *ctx, struct idlc_unit *u)
 {
-	(void)u;
 	struct sema s;
 	memset(&s, 0, sizeof s);
 	s.ctx = ctx;
 	for (size_t i = 0; i < ctx->nunits; i++)
 		if (!ctx->units[i]->checked)
 			check_unit(&s, ctx->units[i]);
+	/* the C of u sees the names of all its imports at once: checked together, once */
+	if (u)
+		idlc_check_names(ctx, u);
 	return ctx->errors ? -1 : 0;
 }

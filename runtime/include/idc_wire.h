@@ -25,15 +25,23 @@
  *
  * Everything here is static inline (the codec costs no calls) and needs only <stdint.h>,
  * <stddef.h>, <stdbool.h> and <string.h> (memchr, memcpy), plus the error codes and struct
- * idc_rbuf of idc.h, so it can be used outside libidc and in a kernel. It is C, not C++.
+ * idc_rbuf of idc.h, so it can be used outside libidc and in a kernel: under __KERNEL__ the
+ * same come from <linux/types.h>, <linux/stddef.h> and <linux/string.h>. It is C (C89 with the
+ * GNU extensions kernels build with, or later), not C++.
  */
 #ifndef IDC_WIRE_H
 #define IDC_WIRE_H
 
+#ifdef __KERNEL__
+#include <linux/stddef.h>
+#include <linux/string.h>
+#include <linux/types.h>
+#else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#endif
 
 #include <idc.h>
 

@@ -69,6 +69,12 @@ Test(tutorial, install_build_and_run_hello)
     if (rc != 0)
         e2e_dump_log("build.log");
     cr_assert_eq(rc, 0, "the tutorial does not build against the installed idc");
+    /* the installed idlc wrote the four outputs the Makefile lists */
+    const char *outs[] = { "hello.h", "hello_codec.c", "hello_client.c", "hello_server.c" };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s/%s", work, outs[i]);
+        cr_expect_eq(access(cmd, R_OK), 0, "%s was not generated", outs[i]);
+    }
 
     char libpath[600];
     snprintf(libpath, sizeof libpath, "%s/lib", prefix);

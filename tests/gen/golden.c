@@ -3,7 +3,8 @@
  * atomic output on failure, a foreign template set, protocol hashes.
  *
  * Golden files live in tests/golden: for NAME.idl, the directory NAME/ holds the NAME.h,
- * NAME_client.c and NAME_server.c idlc must produce from it, byte for byte. After an intended
+ * NAME_codec.c, NAME_client.c and NAME_server.c idlc must produce from it, byte for byte.
+ * After an intended
  * change, regenerate them (see tests/golden/README.md):
  *     make && for n in small quoting big; do build/bin/idlc -o tests/golden/$n tests/golden/$n.idl; done
  */
@@ -119,16 +120,16 @@ static void golden(const char *name)
 	cr_assert_eq(run("'%s' -T '%s' -o '%s' '%s/%s.idl'", IDLC, TEMPLATES, tmpdir, GOLDEN, name), 0,
 		     "idlc failed on %s.idl", name);
 	list_dir(tmpdir, listing, sizeof listing);
-	snprintf(expect, sizeof expect, "%s.h %s_client.c %s_server.c", name, name, name);
+	snprintf(expect, sizeof expect, "%s.h %s_client.c %s_codec.c %s_server.c", name, name, name, name);
 	cr_assert_str_eq(listing, expect, "outputs (and nothing else) expected");
-	const char *suffix[] = { ".h", "_client.c", "_server.c" };
-	for (int i = 0; i < 3; i++) {
+	const char *suffix[] = { ".h", "_codec.c", "_client.c", "_server.c" };
+	for (int i = 0; i < 4; i++) {
 		snprintf(path, sizeof path, "%s/%s%s", tmpdir, name, suffix[i]);
 		snprintf(want, sizeof want, "%s/%s/%s%s", GOLDEN, name, name, suffix[i]);
 		assert_same_file(want, path);
 	}
 	/* and it is C a strict compiler accepts */
-	for (int i = 1; i < 3; i++)
+	for (int i = 1; i < 4; i++)
 		cr_assert_eq(run("cc -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only -I'%s/runtime/include' "
 				 "-I'%s' '%s/%s%s'", IDC_SRCDIR, tmpdir, tmpdir, name, suffix[i]),
 			     0, "%s%s does not compile", name, suffix[i]);
@@ -174,8 +175,9 @@ Test(golden, output_is_deterministic)
 		cr_assert_eq(run("'%s' -T '%s' -I '%s/idl' -o '%s/%d' '%s/idl/everything.idl'", IDLC, TEMPLATES,
 				 IDC_SRCDIR, tmpdir, i, IDC_SRCDIR),
 			     0);
-	const char *files[] = { "everything.h", "everything_client.c", "everything_server.c" };
-	for (int i = 0; i < 3; i++) {
+	const char *files[] = { "everything.h", "everything_codec.c", "everything_client.c",
+				"everything_server.c" };
+	for (int i = 0; i < 4; i++) {
 		snprintf(a, sizeof a, "%s/1/%s", tmpdir, files[i]);
 		snprintf(b, sizeof b, "%s/2/%s", tmpdir, files[i]);
 		assert_same_file(a, b);
@@ -289,7 +291,7 @@ Test(golden, version_hash_follows_the_wire_not_the_text)
 }
 
 /* a clash only the C naming scheme creates (a bounded array x has a member x_count) is refused
-   by the templates with a message naming both, and nothing is written */
+   by the checks, at the field, with a note at the other one, and nothing is written */
 Test(golden, generated_name_clash_is_refused)
 {
 	char path[512], listing[1024];
@@ -305,8 +307,10 @@ Test(golden, generated_name_clash_is_refused)
 	cr_assert_not_null(err);
 	err = realloc(err, len + 1);
 	err[len] = 0;
-	cr_assert_not_null(strstr(err, "the generated C name s.x_count (field x_count) is also generated for the count of field x"),
+	cr_assert_not_null(strstr(err, "clash.idl:2:29: error: field 'x_count' collides with field 'x' in the generated C "
+				       "(both become 'x_count': its own name and the element count of the field)"),
 			   "stderr: %s", err);
+	cr_assert_not_null(strstr(err, "clash.idl:2:16: note: field 'x' is declared here"), "stderr: %s", err);
 	free(err);
 	snprintf(path, sizeof path, "%s/out", tmpdir);
 	list_dir(path, listing, sizeof listing);
@@ -314,32 +318,77 @@ Test(golden, generated_name_clash_is_refused)
 	remove_tmpdir();
 }
 
-/* the codec half of a generated .c stands alone: with -DIDC_CODEC_ONLY it needs no runtime
-   symbol and nothing from libc beyond memchr/memcpy/memset (kernel-portable) */
+/* a template that fails while expanding a declaration says where that declaration is, in the
+   usual form: file:line:col, the source line and a caret */
+Test(golden, template_error_points_at_the_idl)
+{
+	char path[512];
+	make_tmpdir();
+	cr_assert_eq(run("mkdir '%s/t' '%s/out' && cp '%s'/*.m4 '%s/t/'", tmpdir, tmpdir, TEMPLATES, tmpdir), 0);
+	snprintf(path, sizeof path, "%s/t/manifest.m4", tmpdir);
+	write_file(path, "m4_include(`model.m4')\n"
+			 "m4_divert(0)broken.m4 broken.c\n");
+	snprintf(path, sizeof path, "%s/t/broken.m4", tmpdir);
+	write_file(path, "m4_include(`model.m4')\n"
+			 "m4_define(`idc_field', `m4_ifelse(`$1', `value', `idc_fatal(`cannot handle $1')')')\n"
+			 "idc_model\n");
+	cr_assert_neq(run("'%s' -T '%s/t' -o '%s/out' '%s/small.idl' 2>'%s/err'", IDLC, tmpdir, tmpdir,
+			  GOLDEN, tmpdir), 0);
+	snprintf(path, sizeof path, "%s/err", tmpdir);
+	size_t len;
+	char *err = slurp(path, &len);
+	cr_assert_not_null(err);
+	err = realloc(err, len + 1);
+	err[len] = 0;
+	cr_assert_not_null(strstr(err, "small.idl:30:10: error: template error: cannot handle value (in template 'broken.m4')\n"
+				       "   30 |     slot value;\n"
+				       "      |          ^~~~~\n"),
+			   "stderr: %s", err);
+	free(err);
+	remove_tmpdir();
+}
+
+/* the codec of a protocol stands alone: with -DIDC_CODEC_ONLY it needs no runtime symbol and
+   nothing from libc beyond memchr/memcpy/memset (kernel-portable); tests/gen/standalone.c checks
+   which headers it includes */
 Test(golden, codec_compiles_without_the_runtime)
 {
 	char cmd[1024], line[256];
 	make_tmpdir();
-	const char *sides[] = { "client", "server" };
-	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(run("cc -std=c11 -Wall -Wextra -Werror -pedantic -O2 -DIDC_CODEC_ONLY -I'%s/runtime/include' "
-				 "-I'%s/small' -c -o '%s/%s.o' '%s/small/small_%s.c'",
-				 IDC_SRCDIR, GOLDEN, tmpdir, sides[i], GOLDEN, sides[i]),
-			     0);
-		snprintf(cmd, sizeof cmd, "nm -u '%s/%s.o'", tmpdir, sides[i]);
-		FILE *p = popen(cmd, "r");
-		cr_assert_not_null(p);
-		int n = 0;
-		while (fgets(line, sizeof line, p)) {
-			char sym[128];
-			if (sscanf(line, " U %127s", sym) != 1)
-				continue;
-			cr_assert(!strcmp(sym, "memchr") || !strcmp(sym, "memcpy") || !strcmp(sym, "memset"),
-				  "codec-only small_%s.o needs %s", sides[i], sym);
-			n++;
-		}
-		cr_assert_eq(pclose(p), 0, "nm failed");
-		cr_assert_gt(n, 0, "nm listed nothing: the check would prove nothing");
+	cr_assert_eq(run("cc -std=c11 -Wall -Wextra -Werror -pedantic -O2 -DIDC_CODEC_ONLY -I'%s/runtime/include' "
+			 "-I'%s/small' -c -o '%s/codec.o' '%s/small/small_codec.c'",
+			 IDC_SRCDIR, GOLDEN, tmpdir, GOLDEN),
+		     0);
+	snprintf(cmd, sizeof cmd, "nm -u '%s/codec.o'", tmpdir);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	int n = 0;
+	while (fgets(line, sizeof line, p)) {
+		char sym[128];
+		if (sscanf(line, " U %127s", sym) != 1)
+			continue;
+		cr_assert(!strcmp(sym, "memchr") || !strcmp(sym, "memcpy") || !strcmp(sym, "memset"),
+			  "codec-only small_codec.o needs %s", sym);
+		n++;
 	}
+	cr_assert_eq(pclose(p), 0, "nm failed");
+	cr_assert_gt(n, 0, "nm listed nothing: the check would prove nothing");
 	remove_tmpdir();
+}
+
+/* the encoders and decoders exist once: the sides only call the public codec */
+Test(golden, sides_carry_no_codec)
+{
+	const char *files[] = { GOLDEN "/small/small_client.c", GOLDEN "/small/small_server.c" };
+	for (int i = 0; i < 2; i++) {
+		size_t len;
+		char *text = slurp(files[i], &len);
+		cr_assert_not_null(text);
+		text = realloc(text, len + 1);
+		text[len] = 0;
+		cr_assert_null(strstr(text, "idc_wire"), "%s uses the wire primitives", files[i]);
+		cr_assert_null(strstr(text, "static inline int dec_"), "%s has a decoder", files[i]);
+		cr_assert_null(strstr(text, "static inline int enc_"), "%s has an encoder", files[i]);
+		free(text);
+	}
 }

@@ -1,4 +1,3 @@
-/* The golden output for tests/golden/small.idl, compiled into the test binary so the codec
- * tests can exercise what the shipped protocols lack (a union case added by @since, an enum
- * beyond the range of int). */
+/* The golden output for tests/golden/small.idl (client side), compiled into the test binary so
+ * that it keeps linking against libidc; see golden_small_codec.c. */
 #include "golden/small/small_client.c"

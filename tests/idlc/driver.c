@@ -63,7 +63,7 @@ Test(driver, make_dependencies_list_every_import)
 	cr_assert_eq(idlc_write_deps(ctx, u, NULL, f), 0);
 	fclose(f);
 	cr_assert_str_eq(deps,
-			 "gen/everything.h gen/everything_client.c gen/everything_server.c: "
+			 "gen/everything.h gen/everything_codec.c gen/everything_client.c gen/everything_server.c: "
 			 IDC_SRCDIR "/idl/everything.idl \\\n  " IDC_SRCDIR "/idl/everything_types.idl \\\n"
 			 "  | gen/everything_types.h\n"
 			 "\n" IDC_SRCDIR "/idl/everything_types.idl:\n"
@@ -193,7 +193,7 @@ Test(driver, dash_M_lists_the_generated_headers_of_imports, .init = cr_redirect_
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	cr_assert_eq(system(cmd), 0);
 	cr_assert_stdout_eq_str(
-		"out\\ dir/top.h out\\ dir/top_client.c out\\ dir/top_server.c: top.idl \\\n"
+		"out\\ dir/top.h out\\ dir/top_codec.c out\\ dir/top_client.c out\\ dir/top_server.c: top.idl \\\n"
 		"  base.idl \\\n"
 		"  mid.idl \\\n"
 		"  | out\\ dir/base.h \\\n"
@@ -206,7 +206,7 @@ Test(driver, dash_M_lists_the_generated_headers_of_imports, .init = cr_redirect_
 		"out\\ dir/base.h:\n"
 		"\n"
 		"out\\ dir/mid.h:\n"
-		"mid.h mid_client.c mid_server.c: mid.idl \\\n"
+		"mid.h mid_codec.c mid_client.c mid_server.c: mid.idl \\\n"
 		"  base.idl \\\n"
 		"  | base.h\n"
 		"\n"

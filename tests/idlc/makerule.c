@@ -44,7 +44,7 @@ static const char makefile[] =
 	"IDL_DIR   := idl\n"
 	"GEN_DIR   := gen\n"
 	"PROTOCOLS := $(basename $(notdir $(wildcard $(IDL_DIR)/*.idl)))\n"
-	"IDL_OUTPUTS := .h _client.c _server.c\n"
+	"IDL_OUTPUTS := .h _codec.c _client.c _server.c\n"
 	"\n"
 	"all: $(GEN_DIR)/kv_client.o $(GEN_DIR)/kv_server.o\n"
 	"\n"

@@ -3,9 +3,18 @@
 #ifndef BIG_H
 #define BIG_H
 
+#ifdef __KERNEL__
+#include <linux/stddef.h>
+#include <linux/types.h>
+#ifndef UINT64_C   /* the kernel spells them U64_C and S64_C */
+#define UINT64_C(c) c##ULL
+#define INT64_C(c) c##LL
+#endif
+#else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 #include <idc.h>
 
@@ -66,7 +75,7 @@ struct big_pull_result {
 /* maximum encoded sizes, in bytes */
 #define BIG_BLOB_ARGS_MAX_SIZE 60004
 _Static_assert(BIG_BLOB_ARGS_MAX_SIZE <= BIG_MAX_FRAME,
-	       "message blob fits the maximum frame");
+	       "arguments of message blob fit the maximum frame");
 #define BIG_ECHO_ARGS_MAX_SIZE 60004
 _Static_assert(BIG_ECHO_ARGS_MAX_SIZE <= BIG_MAX_FRAME,
 	       "arguments of transaction echo fit the maximum frame");
@@ -88,6 +97,39 @@ _Static_assert(BIG_PULL_RESULT_MAX_SIZE <= BIG_MAX_FRAME,
 #define BIG_OP_ECHO 2   /* transaction from frontend */
 /** A large request from the back end, answered with a small result. */
 #define BIG_OP_PULL 3   /* transaction from backend */
+
+/* ================================================================ codec (big_codec.c)
+ * An encoder writes v, as the peer of the given version reads it, into buf (cap bytes) and
+ * sets *len: 0, IDC_ERR_INVAL (v holds a value the wire cannot carry), IDC_ERR_TOOBIG (cap is
+ * too small). A decoder fills v from buf[0..len) once every rule of the wire format holds:
+ * 0, or IDC_ERR_PROTO. On failure, err (may be NULL) names the field and the rule broken.
+ */
+
+/* What endpoints of protocol big announce and check when they connect. */
+extern const struct idc_protocol big_protocol;
+
+int big_blob_args_encode(const struct big_blob_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct big_wire_error *err);
+int big_blob_args_decode(struct big_blob_args *v, uint32_t version, const void *buf, size_t len,
+		struct big_wire_error *err);
+int big_echo_args_encode(const struct big_echo_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct big_wire_error *err);
+int big_echo_args_decode(struct big_echo_args *v, uint32_t version, const void *buf, size_t len,
+		struct big_wire_error *err);
+int big_echo_result_encode(const struct big_echo_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct big_wire_error *err);
+int big_echo_result_decode(struct big_echo_result *v, uint32_t version, const void *buf, size_t len,
+		struct big_wire_error *err);
+int big_pull_args_encode(const struct big_pull_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct big_wire_error *err);
+int big_pull_args_decode(struct big_pull_args *v, uint32_t version, const void *buf, size_t len,
+		struct big_wire_error *err);
+int big_pull_result_encode(const struct big_pull_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct big_wire_error *err);
+int big_pull_result_decode(struct big_pull_result *v, uint32_t version, const void *buf, size_t len,
+		struct big_wire_error *err);
+
+#ifndef IDC_CODEC_ONLY   /* the endpoint API (libidc); the codec above needs none of it */
 
 /* ================================================================ client API (frontend, big_client.c) */
 
@@ -155,8 +197,6 @@ static inline void big_frontend_disconnect_done(struct big_frontend *fe)
  * 0, IDC_ERR_AGAIN (no credit now: retry from the writable callback), IDC_ERR_DISCONNECTED,
  * IDC_ERR_TOOBIG, IDC_ERR_INVAL (args holds a value the wire cannot carry). */
 int big_blob_send(struct big_frontend *fe, const struct big_blob_args *args);
-int big_blob_args_encode(const struct big_blob_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct big_wire_error *err);
 
 /* One outstanding transaction echo: caller-allocated, valid until done has run. */
 struct big_echo_txn {
@@ -177,19 +217,11 @@ int big_echo_submit(struct big_frontend *fe, struct big_echo_txn *txn,
 		const struct big_echo_args *args,
 		void (*done)(struct big_echo_txn *txn, int status,
 		     const struct big_echo_result *result));
-int big_echo_args_encode(const struct big_echo_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct big_wire_error *err);
-int big_echo_result_decode(struct big_echo_result *v, uint32_t version, const void *buf, size_t len,
-		struct big_wire_error *err);
 
 /* Completes request req of transaction pull with success and *result (copied). 0, IDC_ERR_DISCONNECTED
  * (connection gone: completion dropped, req released), IDC_ERR_INVAL (result holds a value the wire
  * cannot carry: req is NOT completed; fix it or fail the request). */
 int big_pull_reply(struct idc_request *req, const struct big_pull_result *result);
-int big_pull_args_decode(struct big_pull_args *v, uint32_t version, const void *buf, size_t len,
-		struct big_wire_error *err);
-int big_pull_result_encode(const struct big_pull_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct big_wire_error *err);
 
 /* ================================================================ server API (backend, big_server.c) */
 
@@ -253,17 +285,11 @@ static inline void big_backend_disconnect_done(struct big_backend *be)
 {
 	idc_endpoint_disconnect_done(&be->ep);
 }
-int big_blob_args_decode(struct big_blob_args *v, uint32_t version, const void *buf, size_t len,
-		struct big_wire_error *err);
 
 /* Completes request req of transaction echo with success and *result (copied). 0, IDC_ERR_DISCONNECTED
  * (connection gone: completion dropped, req released), IDC_ERR_INVAL (result holds a value the wire
  * cannot carry: req is NOT completed; fix it or fail the request). */
 int big_echo_reply(struct idc_request *req, const struct big_echo_result *result);
-int big_echo_args_decode(struct big_echo_args *v, uint32_t version, const void *buf, size_t len,
-		struct big_wire_error *err);
-int big_echo_result_encode(const struct big_echo_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct big_wire_error *err);
 
 /* One outstanding transaction pull: caller-allocated, valid until done has run. */
 struct big_pull_txn {
@@ -284,10 +310,8 @@ int big_pull_submit(struct big_backend *be, struct big_pull_txn *txn,
 		const struct big_pull_args *args,
 		void (*done)(struct big_pull_txn *txn, int status,
 		     const struct big_pull_result *result));
-int big_pull_args_encode(const struct big_pull_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct big_wire_error *err);
-int big_pull_result_decode(struct big_pull_result *v, uint32_t version, const void *buf, size_t len,
-		struct big_wire_error *err);
+
+#endif /* IDC_CODEC_ONLY */
 
 #ifdef __cplusplus
 }

@@ -9,9 +9,18 @@
 #ifndef QUOTING_H
 #define QUOTING_H
 
+#ifdef __KERNEL__
+#include <linux/stddef.h>
+#include <linux/types.h>
+#ifndef UINT64_C   /* the kernel spells them U64_C and S64_C */
+#define UINT64_C(c) c##ULL
+#define INT64_C(c) c##LL
+#endif
+#else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 #include <idc.h>
 
@@ -77,6 +86,27 @@ _Static_assert(QUOTING_TRANSLIT_RESULT_MAX_SIZE <= QUOTING_MAX_FRAME,
 
 /** m4_m4exit(3) idc_fatal(`boom') */
 #define QUOTING_OP_TRANSLIT 1   /* transaction from frontend */
+
+/* ================================================================ codec (quoting_codec.c)
+ * An encoder writes v, as the peer of the given version reads it, into buf (cap bytes) and
+ * sets *len: 0, IDC_ERR_INVAL (v holds a value the wire cannot carry), IDC_ERR_TOOBIG (cap is
+ * too small). A decoder fills v from buf[0..len) once every rule of the wire format holds:
+ * 0, or IDC_ERR_PROTO. On failure, err (may be NULL) names the field and the rule broken.
+ */
+
+/* What endpoints of protocol quoting announce and check when they connect. */
+extern const struct idc_protocol quoting_protocol;
+
+int quoting_translit_args_encode(const struct quoting_translit_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct quoting_wire_error *err);
+int quoting_translit_args_decode(struct quoting_translit_args *v, uint32_t version, const void *buf, size_t len,
+		struct quoting_wire_error *err);
+int quoting_translit_result_encode(const struct quoting_translit_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct quoting_wire_error *err);
+int quoting_translit_result_decode(struct quoting_translit_result *v, uint32_t version, const void *buf, size_t len,
+		struct quoting_wire_error *err);
+
+#ifndef IDC_CODEC_ONLY   /* the endpoint API (libidc); the codec above needs none of it */
 
 /* ================================================================ client API (frontend, quoting_client.c) */
 
@@ -154,10 +184,6 @@ int quoting_translit_submit(struct quoting_frontend *fe, struct quoting_translit
 		const struct quoting_translit_args *args,
 		void (*done)(struct quoting_translit_txn *txn, int status,
 		     const struct quoting_translit_result *result));
-int quoting_translit_args_encode(const struct quoting_translit_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct quoting_wire_error *err);
-int quoting_translit_result_decode(struct quoting_translit_result *v, uint32_t version, const void *buf, size_t len,
-		struct quoting_wire_error *err);
 
 /* ================================================================ server API (backend, quoting_server.c) */
 
@@ -224,10 +250,8 @@ static inline void quoting_backend_disconnect_done(struct quoting_backend *be)
  * (connection gone: completion dropped, req released), IDC_ERR_INVAL (result holds a value the wire
  * cannot carry: req is NOT completed; fix it or fail the request). */
 int quoting_translit_reply(struct idc_request *req, const struct quoting_translit_result *result);
-int quoting_translit_args_decode(struct quoting_translit_args *v, uint32_t version, const void *buf, size_t len,
-		struct quoting_wire_error *err);
-int quoting_translit_result_encode(const struct quoting_translit_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct quoting_wire_error *err);
+
+#endif /* IDC_CODEC_ONLY */
 
 #ifdef __cplusplus
 }

@@ -6,9 +6,18 @@
 #ifndef SMALL_H
 #define SMALL_H
 
+#ifdef __KERNEL__
+#include <linux/stddef.h>
+#include <linux/types.h>
+#ifndef UINT64_C   /* the kernel spells them U64_C and S64_C */
+#define UINT64_C(c) c##ULL
+#define INT64_C(c) c##LL
+#endif
+#else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#endif
 
 #include <idc.h>
 
@@ -34,6 +43,20 @@ enum small_error {   /* carried as u8 */
 	SMALL_ERROR_DENIED = 2,
 };
 
+/* true if x is a value of enum small_error for a peer of the given protocol version */
+static inline bool small_error_valid(uint8_t x, uint32_t version)
+{
+	(void)version;
+	switch (x) {
+	case SMALL_ERROR_MISSING:
+		return true;
+	case SMALL_ERROR_DENIED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /** What a slot holds. */
 enum small_kind {   /* carried as u16 */
 	SMALL_KIND_EMPTY = 0,
@@ -42,10 +65,42 @@ enum small_kind {   /* carried as u16 */
 	SMALL_KIND_LIST = 3,   /* since version 2 */
 };
 
+/* true if x is a value of enum small_kind for a peer of the given protocol version */
+static inline bool small_kind_valid(uint16_t x, uint32_t version)
+{
+	(void)version;
+	switch (x) {
+	case SMALL_KIND_EMPTY:
+		return true;
+	case SMALL_KIND_NUMBER:
+		return true;
+	case SMALL_KIND_NAME:
+		return true;
+	case SMALL_KIND_LIST:
+		return version >= 2;
+	default:
+		return false;
+	}
+}
+
 /** Values beyond the range of a C int: emitted as macros, not as a C enum. */
 /* enum small_mask (carried as u64) */
 #define SMALL_MASK_LOW 1
 #define SMALL_MASK_HIGH UINT64_C(9223372036854775808)
+
+/* true if x is a value of enum small_mask for a peer of the given protocol version */
+static inline bool small_mask_valid(uint64_t x, uint32_t version)
+{
+	(void)version;
+	switch (x) {
+	case SMALL_MASK_LOW:
+		return true;
+	case SMALL_MASK_HIGH:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* ================================================================ types */
 
@@ -107,7 +162,7 @@ _Static_assert(SMALL_STORE_RESULT_MAX_SIZE <= SMALL_MAX_FRAME,
 	       "results of transaction store fit the maximum frame");
 #define SMALL_CHANGED_ARGS_MAX_SIZE 10
 _Static_assert(SMALL_CHANGED_ARGS_MAX_SIZE <= SMALL_MAX_FRAME,
-	       "message changed fits the maximum frame");
+	       "arguments of message changed fit the maximum frame");
 
 /* ================================================================ opcodes */
 
@@ -117,6 +172,31 @@ _Static_assert(SMALL_CHANGED_ARGS_MAX_SIZE <= SMALL_MAX_FRAME,
 #define SMALL_OP_POKE 2   /* message from frontend */
 /** Something changed. */
 #define SMALL_OP_CHANGED 3   /* message from backend, since version 2 */
+
+/* ================================================================ codec (small_codec.c)
+ * An encoder writes v, as the peer of the given version reads it, into buf (cap bytes) and
+ * sets *len: 0, IDC_ERR_INVAL (v holds a value the wire cannot carry), IDC_ERR_TOOBIG (cap is
+ * too small). A decoder fills v from buf[0..len) once every rule of the wire format holds:
+ * 0, or IDC_ERR_PROTO. On failure, err (may be NULL) names the field and the rule broken.
+ */
+
+/* What endpoints of protocol small announce and check when they connect. */
+extern const struct idc_protocol small_protocol;
+
+int small_store_args_encode(const struct small_store_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct small_wire_error *err);
+int small_store_args_decode(struct small_store_args *v, uint32_t version, const void *buf, size_t len,
+		struct small_wire_error *err);
+int small_store_result_encode(const struct small_store_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct small_wire_error *err);
+int small_store_result_decode(struct small_store_result *v, uint32_t version, const void *buf, size_t len,
+		struct small_wire_error *err);
+int small_changed_args_encode(const struct small_changed_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
+		struct small_wire_error *err);
+int small_changed_args_decode(struct small_changed_args *v, uint32_t version, const void *buf, size_t len,
+		struct small_wire_error *err);
+
+#ifndef IDC_CODEC_ONLY   /* the endpoint API (libidc); the codec above needs none of it */
 
 /* ================================================================ client API (frontend, small_client.c) */
 
@@ -196,18 +276,12 @@ int small_store_submit(struct small_frontend *fe, struct small_store_txn *txn,
 		const struct small_store_args *args,
 		void (*done)(struct small_store_txn *txn, int status,
 		     const struct small_store_result *result));
-int small_store_args_encode(const struct small_store_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct small_wire_error *err);
-int small_store_result_decode(struct small_store_result *v, uint32_t version, const void *buf, size_t len,
-		struct small_wire_error *err);
 
 /** Fire and forget. */
 /* Sends message poke.
  * 0, IDC_ERR_AGAIN (no credit now: retry from the writable callback), IDC_ERR_DISCONNECTED,
  * IDC_ERR_TOOBIG, IDC_ERR_INVAL (args holds a value the wire cannot carry). */
 int small_poke_send(struct small_frontend *fe);
-int small_changed_args_decode(struct small_changed_args *v, uint32_t version, const void *buf, size_t len,
-		struct small_wire_error *err);
 
 /* ================================================================ server API (backend, small_server.c) */
 
@@ -279,10 +353,6 @@ int small_store_reply(struct idc_request *req, const struct small_store_result *
 /* Completes req with application error error (a value of enum small_error). 0, IDC_ERR_DISCONNECTED,
  * IDC_ERR_INVAL (not a value of the enum at the negotiated version: req is NOT completed). */
 int small_store_fail(struct idc_request *req, uint8_t error);
-int small_store_args_decode(struct small_store_args *v, uint32_t version, const void *buf, size_t len,
-		struct small_wire_error *err);
-int small_store_result_encode(const struct small_store_result *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct small_wire_error *err);
 
 /** Something changed. */
 /* Sends message changed (args is copied; borrowed only during the call).
@@ -290,8 +360,8 @@ int small_store_result_encode(const struct small_store_result *v, uint32_t versi
  * IDC_ERR_TOOBIG, IDC_ERR_INVAL (args holds a value the wire cannot carry),
  * IDC_ERR_VERSION (the peer speaks a version older than 2). */
 int small_changed_send(struct small_backend *be, const struct small_changed_args *args);
-int small_changed_args_encode(const struct small_changed_args *v, uint32_t version, void *buf, size_t cap, size_t *len,
-		struct small_wire_error *err);
+
+#endif /* IDC_CODEC_ONLY */
 
 #ifdef __cplusplus
 }
