@@ -324,7 +324,7 @@ CMAKE_SED    = $(INSTALL_SED) \
 # Only what it installs: the compiler, its templates and the runtime (not the examples).
 install: $(IDLC) runtime
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
+	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
 	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
@@ -337,6 +337,8 @@ install: $(IDLC) runtime
 	$(if $(RT_SRCS),install -m 644 $(LIBIDC) $(DESTDIR)$(LIBDIR)/)
 	$(if $(RT_SRCS),install -m 755 $(LIBIDC_SO) $(DESTDIR)$(LIBDIR)/ && ln -sf libidc.so.0 $(DESTDIR)$(LIBDIR)/libidc.so)
 	sed $(PC_SED) idc.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/idc.pc
+	sed $(CMAKE_SED) cmake/idcConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/idcConfig.cmake
+	sed $(CMAKE_SED) cmake/idcConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/idcConfigVersion.cmake
 
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)
