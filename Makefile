@@ -32,6 +32,7 @@ PKG_CONFIG ?= pkg-config
 DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-dev
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
 DEPS     += groff-base man-db   # tests/man renders the manual pages
+DEPS     += cmake meson ninja-build   # tests/build builds the example projects with them
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -339,6 +340,12 @@ install: $(IDLC) runtime
 	sed $(PC_SED) idc.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/idc.pc
 	sed $(CMAKE_SED) cmake/idcConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/idcConfig.cmake
 	sed $(CMAKE_SED) cmake/idcConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/idcConfigVersion.cmake
+
+# The build integration alone (tests/build; also part of make check): install into a temporary
+# prefix, idc.pc, the CMake package, the example projects with Make, CMake and Meson
+.PHONY: check-build
+check-build: $(BUILD)/tests/build $(IDLC) runtime
+	$(BUILD)/tests/build --jobs=2 $(CRITERION_FLAGS)
 
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)
