@@ -347,6 +347,29 @@ install: $(IDLC) runtime
 check-build: $(BUILD)/tests/build $(IDLC) runtime
 	$(BUILD)/tests/build --jobs=2 $(CRITERION_FLAGS)
 
+# ------------------------------------------------------------------ Debian packages
+# make deb: idlc, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
+# (debian/) from a copy of this tree: it cleans the tree it builds and writes next to it.
+# make check-deb: those packages checked from outside (tests/deb/check.sh): lintian, their
+# contents, the tutorial built against them with pkg-config, CMake and Meson (a few minutes).
+DEB_DEPS := debhelper dpkg-dev lintian flex bison m4 pkg-config libxen-dev
+DEB_OUT   = $(BUILD)/deb
+.PHONY: deb check-deb
+
+deb:
+	$(Q)scripts/deps.sh $(DEB_DEPS)
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/idc-$(VERSION)
+	$(Q)tar -c --exclude-vcs --exclude=./build --exclude='./$(BUILD)' . | tar -x -C $(DEB_OUT)/idc-$(VERSION)
+	$(call say,DEB,$(DEB_OUT)/dpkg-buildpackage.log)
+	$(Q)cd $(DEB_OUT)/idc-$(VERSION) && dpkg-buildpackage -b -us -uc -j2 > ../dpkg-buildpackage.log 2>&1 \
+	    || { tail -40 ../dpkg-buildpackage.log; exit 1; }
+	$(Q)rm -rf $(DEB_OUT)/idc-$(VERSION)
+	@ls $(DEB_OUT)/*.deb
+
+check-deb: deb
+	$(Q)scripts/deps.sh cmake meson ninja-build binutils
+	$(Q)tests/deb/check.sh $(DEB_OUT) $(VERSION)
+
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)
 	$(BUILD)/tests/man --jobs=2 $(CRITERION_FLAGS)
