@@ -32,6 +32,7 @@ PKG_CONFIG ?= pkg-config
 DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-dev
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
 DEPS     += groff-base man-db   # tests/man renders the manual pages
+DEPS     += cmake meson ninja-build   # tests/build builds the example projects with them
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -285,10 +286,55 @@ MAN3     := $(wildcard docs/man/man3/*.3)
 MAN7     := $(wildcard docs/man/man7/*.7)
 DOC_MD   := $(wildcard docs/*.md)
 DOCDIR   ?= $(DATADIR)/doc/idc
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/idc
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-	    $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
+# The files one idlc run writes, as suffixes of the IDL file's name (templates/c/manifest.m4).
+# idc.pc (variable idlc_outputs) and idcConfig.cmake (IDC_GENERATED_SUFFIXES) hand this list to
+# the builds that use idc, so a new output file is a change of this line (tests/build checks it
+# against what idlc writes).
+IDLC_OUTPUTS := $(GEN_OUTPUTS)
+
+# Run path. The dynamic loader finds libidc.so.0 by itself only in its own directories (and in
+# /usr/local/lib only after ldconfig); for any other LIBDIR, idc.pc and idcConfig.cmake link
+# programs with -Wl,-rpath,LIBDIR so that they run from any prefix without LD_LIBRARY_PATH.
+# RPATH=auto decides from LIBDIR; RPATH=yes or RPATH=no force it (the Debian packages use no).
+RPATH    ?= auto
+LOADER_DIRS = /lib /usr/lib /lib64 /usr/lib64 \
+              $(foreach m,$(shell $(CC) -print-multiarch 2>/dev/null),/lib/$(m) /usr/lib/$(m))
+WANT_RPATH = $(filter yes,$(RPATH))$(if $(filter auto,$(RPATH)),$(if \
+             $(filter $(LOADER_DIRS),$(patsubst %/,%,$(LIBDIR))),,yes))
+
+# Installed files name their directories relative to the prefix where they lie under it
+# (${prefix}/lib in idc.pc, the config file's own location in idcConfig.cmake).
+under_prefix = $(patsubst $(PREFIX)/%,%,$(filter $(PREFIX)/%,$(1)))
+pc_dir       = $(if $(call under_prefix,$(1)),$${prefix}/$(call under_prefix,$(1)),$(1))
+cmake_dir    = $(if $(call under_prefix,$(1)),$${_idc_prefix}/$(call under_prefix,$(1)),$(1))
+# CMAKEDIR back up to PREFIX ("../../.."), empty when CMAKEDIR is not under PREFIX
+CMAKE_UP     = $(subst $(space),,$(foreach c,$(subst /, ,$(call under_prefix,$(CMAKEDIR))),../))
+empty       :=
+space       := $(empty) $(empty)
+
+INSTALL_SED  = -e 's|@VERSION@|$(VERSION)|g' \
+               -e 's|@PREFIX@|$(PREFIX)|g' \
+               -e 's|@CMAKEDIR@|$(CMAKEDIR)|g' \
+               -e 's|@IDLC_OUTPUTS@|$(IDLC_OUTPUTS)|g' \
+               -e 's|@XEN_LIBS@|$(strip $(XEN_LIBS))|g' \
+               -e 's|@RPATH@|$(if $(WANT_RPATH),ON,OFF)|g' \
+               -e 's|@PC_RPATH@|$(if $(WANT_RPATH),-Wl$(comma)-rpath$(comma)$${libdir} )|g' \
+               -e 's|@SIZEOF_VOID_P@|$(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - 2>/dev/null)|g'
+PC_SED       = $(INSTALL_SED) \
+               -e 's|@BINDIR@|$(call pc_dir,$(BINDIR))|g' -e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|g' \
+               -e 's|@INCDIR@|$(call pc_dir,$(INCDIR))|g' -e 's|@DATADIR@|$(call pc_dir,$(DATADIR))|g'
+CMAKE_SED    = $(INSTALL_SED) \
+               -e 's|@BINDIR@|$(call cmake_dir,$(BINDIR))|g' -e 's|@LIBDIR@|$(call cmake_dir,$(LIBDIR))|g' \
+               -e 's|@INCDIR@|$(call cmake_dir,$(INCDIR))|g' -e 's|@DATADIR@|$(call cmake_dir,$(DATADIR))|g' \
+               -e 's|@PREFIX_FROM_CMAKEDIR@|$(if $(call under_prefix,$(CMAKEDIR)),$${CMAKE_CURRENT_LIST_DIR}/$(CMAKE_UP),$(PREFIX))|g'
+
+# Only what it installs: the compiler, its templates and the runtime (not the examples).
+install: $(IDLC) runtime
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCDIR) \
+	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
 	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
@@ -300,8 +346,38 @@ install: all
 	$(if $(RT_SRCS),install -m 644 runtime/include/*.h $(DESTDIR)$(INCDIR)/)
 	$(if $(RT_SRCS),install -m 644 $(LIBIDC) $(DESTDIR)$(LIBDIR)/)
 	$(if $(RT_SRCS),install -m 755 $(LIBIDC_SO) $(DESTDIR)$(LIBDIR)/ && ln -sf libidc.so.0 $(DESTDIR)$(LIBDIR)/libidc.so)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@XEN_PKGS@|$(XEN_PKGS)|g' idc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/idc.pc
+	sed $(PC_SED) idc.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/idc.pc
+	sed $(CMAKE_SED) cmake/idcConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/idcConfig.cmake
+	sed $(CMAKE_SED) cmake/idcConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/idcConfigVersion.cmake
+
+# The build integration alone (tests/build; also part of make check): install into a temporary
+# prefix, idc.pc, the CMake package, the example projects with Make, CMake and Meson
+.PHONY: check-build
+check-build: $(BUILD)/tests/build $(IDLC) runtime
+	$(BUILD)/tests/build --jobs=2 $(CRITERION_FLAGS)
+
+# ------------------------------------------------------------------ Debian packages
+# make deb: idlc, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
+# (debian/) from a copy of this tree: it cleans the tree it builds and writes next to it.
+# make check-deb: those packages checked from outside (tests/deb/check.sh): lintian, their
+# contents, the tutorial built against them with pkg-config, CMake and Meson (a few minutes).
+DEB_DEPS := debhelper dpkg-dev lintian flex bison m4 pkg-config libxen-dev
+DEB_OUT   = $(BUILD)/deb
+.PHONY: deb check-deb
+
+deb:
+	$(Q)scripts/deps.sh $(DEB_DEPS)
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/idc-$(VERSION)
+	$(Q)tar -c --exclude-vcs --exclude=./build --exclude='./$(BUILD)' . | tar -x -C $(DEB_OUT)/idc-$(VERSION)
+	$(call say,DEB,$(DEB_OUT)/dpkg-buildpackage.log)
+	$(Q)cd $(DEB_OUT)/idc-$(VERSION) && dpkg-buildpackage -b -us -uc -j2 > ../dpkg-buildpackage.log 2>&1 \
+	    || { tail -40 ../dpkg-buildpackage.log; exit 1; }
+	$(Q)rm -rf $(DEB_OUT)/idc-$(VERSION)
+	@ls $(DEB_OUT)/*.deb
+
+check-deb: deb
+	$(Q)scripts/deps.sh cmake meson ninja-build binutils
+	$(Q)tests/deb/check.sh $(DEB_OUT) $(VERSION)
 
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)
