@@ -1,4 +1,4 @@
-/* xenbuf.c - remote buffers across Xen domains: grant copy through the user's bounce pages.
+/* buffers.c - remote buffers across Xen domains: grant copy through the user's bounce pages.
  *
  * The owner's memory is never granted nor mapped by anyone. A context that registers buffers on
  * Xen publishes a request node O = /local/domain/<owner dom>/data/idc-rbuf/<owner id, 16 hex>.
@@ -18,28 +18,22 @@
  * signals through the event channel) when a side unmaps it, also when its process dies; the
  * user watches O (removed at the owner's context destroy, and by the toolstack with the owner's
  * domain); a knock without an answer fails after XB_KNOCK_MS. docs/xen-transport.md ("Remote
- * buffers") has the layout.
+ * buffers") has the layout. The handles, the watch and event-channel fds and their dispatch are
+ * the context's, shared with channel.c (xen.c).
  *
  * Everything in the request page and in xenstore was written by the peer: values are bounded
  * and parsed strictly, requests are copied once into private memory, then validated; a
  * malformed request or index drops that link (with the reason logged), other links go on.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
-#include <unistd.h>
-
-#include <xenevtchn.h>
-#include <xengnttab.h>
-#include <xenstore.h>
 
 #include "xen.h"
 
-#define XB_PAGE        4096u
 #define XB_SLOTS       16u                     /* requests in flight per link */
 #define XB_SLOT_PAGES  8u                      /* bounce pages per request */
 #define XB_SLOT_BYTES  32768u                  /* XB_SLOT_PAGES pages */
@@ -50,11 +44,7 @@
 #define XB_MAX_KNOCKS  1024u                   /* owner: knock entries looked at per scan */
 #define XB_DEAD_MAX    16u                     /* user: owners known to be gone */
 #define XB_IDLE_LINKS  4u                      /* user: links kept beyond this close when idle */
-#define XB_PATH_MAX    160u                    /* knock paths */
 #define XB_OPATH_MAX   64u                     /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
-#define XB_WATCH_BATCH 64
-#define XB_EVT_BATCH   64
-#define XB_DOMID_MAX   0x7fefu
 
 enum { XB_OP_READ = 1, XB_OP_WRITE = 2 };          /* read: owner -> user */
 enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
@@ -97,9 +87,9 @@ struct xb_page {
     struct xb_req req[XB_SLOTS];
     struct xb_rsp rsp[XB_SLOTS];
 };
-_Static_assert(sizeof(struct xb_page) <= XB_PAGE, "request page fits one page");
+_Static_assert(sizeof(struct xb_page) <= XEN_PAGE, "request page fits one page");
 _Static_assert(XB_SLOTS <= 256, "slot index is a byte");
-_Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XB_PAGE, "slot size");
+_Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE, "slot size");
 
 /* Owner side: one link per knocking user context. */
 struct xb_olink {
@@ -129,9 +119,9 @@ struct xb_ulink {
     struct idc_context *ctx;
     uint64_t owner;
     unsigned dom;
-    uint32_t serial;               /* watch token "idcxb-u<serial>" */
+    uint32_t serial;               /* watch token XEN_TOKEN_BUF "u<serial>" */
     char opath[XB_OPATH_MAX];
-    char kpath[XB_PATH_MAX];
+    char kpath[XEN_PATH_MAX];
     struct xb_page *page;
     unsigned char *win;
     uint32_t port;
@@ -146,13 +136,7 @@ struct xb_ulink {
 
 struct xb_ctx {
     struct idc_context *ctx;
-    struct xs_handle *xs;
-    xenevtchn_handle *ev;
-    xengntshr_handle *gs;
-    xengnttab_handle *gt;
-    struct idc_watch xw, ew;
-    unsigned self;
-    bool release_watch;
+    struct xen_tp *t;              /* the context's handles (xen.c) */
     bool published;
     char opath[XB_OPATH_MAX];      /* our O */
     struct xb_olink *olinks;
@@ -167,182 +151,60 @@ struct xb_ctx {
 
 static unsigned owner_dom(uint64_t owner) { return (unsigned)(owner >> IDC_OWNER_LOC_SHIFT) - 1u; }
 
-/* Strict decimal: no sign, no spaces, no leading zero, <= max. */
-static int parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
+/* O of owner id `owner` in domain dom */
+static void path_o(char out[XB_OPATH_MAX], unsigned dom, uint64_t owner)
 {
-    uint64_t v = 0;
-    if (n == 0 || (s[0] == '0' && n > 1))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > max)
-            return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
+    snprintf(out, XB_OPATH_MAX, "/local/domain/%u/data/idc-rbuf/%016llx", dom,
+             (unsigned long long)owner);
 }
 
-/* Bounded read of a value into buf (NUL-terminated, no embedded NUL); 0 or -1. */
-static int xs_get(struct xs_handle *xs, const char *path, char *buf, size_t cap)
-{
-    unsigned len = 0;
-    char *v = xs_read(xs, XBT_NULL, path, &len);
-    if (!v)
-        return -1;
-    int r = len < cap && !memchr(v, 0, len) ? 0 : -1;
-    if (r == 0) {
-        memcpy(buf, v, len);
-        buf[len] = 0;
-    }
-    free(v);
-    return r;
-}
+/* ------------------------------------------------------------------- per-context state */
 
-static uint32_t rand_nonzero(void)
-{
-    uint32_t v = 0;
-    while (!v) {
-        if (idc__random(&v, sizeof(v)) < 0)
-            v = (uint32_t)idc__now_ns();
-        v &= 0x7fffffffu;
-    }
-    return v;
-}
+static void olink_port_fire(struct xen_tp *t, void *arg);
+static void ulink_port_fire(struct xen_tp *t, void *arg);
 
-/* Our domain id + 1, or 0 when not on Xen. Only a host with /dev/xen pays anything: dom0 is
-   told by /proc/xen/capabilities, a domU reads its "domid" node. Cached per process. */
-unsigned xen_domid1(void)
-{
-    static int cached = -1;
-    int c = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (c >= 0)
-        return (unsigned)c;
-    unsigned d1 = 0;
-    if (access("/dev/xen", F_OK) == 0) {
-        char b[64] = "";
-        int fd = open("/proc/xen/capabilities", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t n = read(fd, b, sizeof(b) - 1);
-            close(fd);
-            b[n > 0 ? n : 0] = 0;
-        }
-        if (strstr(b, "control_d")) {
-            d1 = 1;
-        } else {
-            struct xs_handle *xs = xs_open(0);
-            uint32_t d;
-            if (xs) {
-                if (xs_get(xs, "domid", b, sizeof(b)) == 0 &&
-                    parse_u32(b, strlen(b), XB_DOMID_MAX, &d) == 0)
-                    d1 = d + 1;
-                else if (xs_get(xs, "name", b, sizeof(b)) == 0 && !strcmp(b, "Domain-0"))
-                    d1 = 1;
-                xs_close(xs);
-            }
-        }
-    }
-    __atomic_store_n(&cached, (int)d1, __ATOMIC_RELAXED);
-    return d1;
-}
-
-/* ------------------------------------------------------------------- per-context handles */
-
-static void watch_fire(struct idc_watch *w, uint32_t events);
-static void evtchn_fire(struct idc_watch *w, uint32_t events);
-
-static void xb_close(struct xb_ctx *xc)
-{
-    struct idc_context *ctx = xc->ctx;
-    if (xc->xs) {
-        if (xc->xw.fd >= 0)
-            idc__watch_del(ctx, &xc->xw);
-        xs_close(xc->xs);
-    }
-    if (xc->ev) {
-        if (xc->ew.fd >= 0)
-            idc__watch_del(ctx, &xc->ew);
-        xenevtchn_close(xc->ev);
-    }
-    if (xc->gs)
-        xengntshr_close(xc->gs);
-    if (xc->gt)
-        xengnttab_close(xc->gt);
-    free(xc);
-}
-
-/* The buffer service keeps its own xenstore connection and event channel handle, so buffers
-   work in contexts that have no xen endpoint. */
+/* The buffer service, created with the context's Xen handles on first use, so buffers work in
+   contexts that have no xen endpoint. */
 static struct xb_ctx *xb_open(struct idc_context *ctx)
 {
-    if (xen_tp(ctx)->buf)
-        return xen_tp(ctx)->buf;
-    if (!xen_tp(ctx)->dom1)
+    struct xen_tp *t = xen_tp(ctx);
+    if (t->buf)
+        return t->buf;
+    if (!t->dom1 || xen_open(t, "remote buffers over Xen") < 0)
         return NULL;
     struct xb_ctx *xc = calloc(1, sizeof(*xc));
     if (!xc)
         return NULL;
     xc->ctx = ctx;
-    xc->self = xen_tp(ctx)->dom1 - 1;
-    xc->xw.fd = xc->ew.fd = -1;
-    const char *what = NULL;
-    int e = 0;
-    if (!(xc->xs = xs_open(0)))
-        what = "xenstore", e = errno;
-    else if (!(xc->ev = xenevtchn_open(NULL, 0)))
-        what = "event channels (xen-evtchn)", e = errno;
-    else if (!(xc->gs = xengntshr_open(NULL, 0)))
-        what = "grant sharing (xen-gntalloc)", e = errno;
-    else if (!(xc->gt = xengnttab_open(NULL, 0)))
-        what = "grant copy (xen-gntdev)", e = errno;
-    if (what) {
-        idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot open %s: %s", what,
-                 strerror(e));
-        xb_close(xc);
-        return NULL;
-    }
-    int efd = xenevtchn_fd(xc->ev);
-    int fl = fcntl(efd, F_GETFL);
-    if (fl < 0 || fcntl(efd, F_SETFL, fl | O_NONBLOCK) < 0) {
-        xb_close(xc);
-        return NULL;
-    }
-    struct idc_watch xw = { .fd = xs_fileno(xc->xs), .events = EPOLLIN, .fn = watch_fire,
-                            .arg = xc };
-    struct idc_watch ew = { .fd = efd, .events = EPOLLIN, .fn = evtchn_fire, .arg = xc };
-    xc->xw = xw;
-    if (xw.fd < 0 || idc__watch_add(ctx, &xc->xw) < 0) {
-        xc->xw.fd = -1;
-        xb_close(xc);
-        return NULL;
-    }
-    xc->ew = ew;
-    if (idc__watch_add(ctx, &xc->ew) < 0) {
-        xc->ew.fd = -1;
-        xb_close(xc);
-        return NULL;
-    }
-    /* Only dom0 may ask whether a domain is still there; elsewhere the watch just fails. */
-    xc->release_watch = xs_watch(xc->xs, "@releaseDomain", "idcxb-release");
-    xen_tp(ctx)->buf = xc;
+    xc->t = t;
+    t->buf = xc;
     return xc;
 }
 
 /* --------------------------------------------------------------------------- owner side */
 
-static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *why)
+/* Drops the link (its knock stays refused until its epoch changes); fmt: the reason to log
+   (NULL: the user went away, nothing to tell). */
+static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *fmt, ...)
 {
-    if (why)
+    if (fmt) {
+        char why[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
         idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: dropping the link of %s (domain %u): "
                  "%s", l->name, l->dom, why);
+    }
     if (l->page) {
         /* Unmapping clears owner_live and signals the user. */
-        xengnttab_unmap(xc->gt, l->page, 1);
+        xengnttab_unmap(xc->t->gt, l->page, 1);
         l->page = NULL;
     }
     if (l->port_valid)
-        xenevtchn_unbind(xc->ev, l->port);
+        xen_unbind(xc->t, l->port);
     l->port_valid = false;
     l->failed = true;
 }
@@ -381,8 +243,8 @@ static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
     xengnttab_grant_copy_segment_t seg[XB_SLOT_PAGES];
     memset(seg, 0, sizeof(seg));
     uint32_t n = 0;
-    for (uint32_t done = 0; done < q->len; done += XB_PAGE, n++) {
-        uint32_t len = q->len - done < XB_PAGE ? q->len - done : XB_PAGE;
+    for (uint32_t done = 0; done < q->len; done += XEN_PAGE, n++) {
+        uint32_t len = q->len - done < XEN_PAGE ? q->len - done : XEN_PAGE;
         uint32_t ref = l->refs[q->slot * XB_SLOT_PAGES + n];
         seg[n].len = (uint16_t)len;
         if (q->op == XB_OP_READ) {
@@ -399,7 +261,7 @@ static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
             seg[n].flags = GNTCOPY_source_gref;
         }
     }
-    if (xengnttab_grant_copy(xc->gt, n, seg) < 0) {
+    if (xengnttab_grant_copy(xc->t->gt, n, seg) < 0) {
         idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: grant copy for %s: %s", l->name,
                  strerror(errno));
         return IDC_ERR_IO;
@@ -439,7 +301,7 @@ static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
         any = true;
     }
     if (any)
-        xenevtchn_notify(xc->ev, l->port);
+        xenevtchn_notify(xc->t->ev, l->port);
 }
 
 static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
@@ -449,60 +311,42 @@ static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
     if (l->page && !__atomic_load_n(&l->page->user_live, __ATOMIC_ACQUIRE))
         olink_drop(xc, l, NULL);       /* the user closed the link or its process died */
     if (l->port_valid)
-        xenevtchn_unmask(xc->ev, port);
+        xenevtchn_unmask(xc->t->ev, port);
 }
 
-/* The knock node's owner names the domain that created it (xenstored makes an unprivileged
-   creator the owner; only dom0 can give a node away, and a dom0 knock may inherit ours). */
-static bool knock_genuine(struct xb_ctx *xc, const char *path, unsigned d)
+static void olink_port_fire(struct xen_tp *t, void *arg)
 {
-    unsigned n = 0;
-    struct xs_permissions *p = xs_get_permissions(xc->xs, XBT_NULL, path, &n);
-    if (!p)
-        return false;
-    unsigned owner = n ? p[0].id : 0xffffffffu;
-    free(p);
-    return owner == d || (d == 0 && owner == xc->self);
+    olink_event(t->buf, arg);
 }
 
 /* Parses "<dom>-<16 hex>"; the user id's domain bits must name the same domain. */
-static int knock_name(const char *name, unsigned *dom)
+static bool knock_name(const char *name, unsigned *dom)
 {
     const char *dash = strchr(name, '-');
     uint32_t d;
-    if (!dash || parse_u32(name, (size_t)(dash - name), XB_DOMID_MAX, &d) < 0)
-        return -1;
-    const char *h = dash + 1;
-    if (strlen(h) != 16)
-        return -1;
-    uint64_t id = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = h[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0)
-            return -1;
-        id = (id << 4) | (uint64_t)v;
-    }
-    if ((id >> 48) != (uint64_t)d + 1)
-        return -1;
+    uint64_t id;
+    if (!dash || !xen_parse_u32(name, (size_t)(dash - name), XEN_DOMID_MAX, &d) ||
+        strlen(dash + 1) != 16 || !xen_parse_hex64(dash + 1, &id) ||
+        (id >> 48) != (uint64_t)d + 1)
+        return false;
     *dom = d;
-    return 0;
+    return true;
 }
 
 /* Reads the knock value "EPOCH REF PORT". */
-static int knock_value(struct xb_ctx *xc, const char *path, uint32_t v[3])
+static bool knock_value(struct xb_ctx *xc, const char *path, uint32_t v[3])
 {
     char b[48];
-    if (xs_get(xc->xs, path, b, sizeof(b)) < 0)
-        return -1;
+    if (xen_read(xc->t, XBT_NULL, path, NULL, b, sizeof(b)))
+        return false;
     const char *p = b;
     for (int i = 0; i < 3; i++) {
         size_t n = strcspn(p, " ");
-        if (parse_u32(p, n, 0xffffffffu, &v[i]) < 0 || (i < 2 ? p[n] != ' ' : p[n] != 0))
-            return -1;
+        if (!xen_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
+            return false;
         p += n + (i < 2);
     }
-    return v[0] ? 0 : -1;
+    return v[0] != 0;
 }
 
 static struct xb_olink *olink_find(struct xb_ctx *xc, const char *name)
@@ -516,14 +360,14 @@ static struct xb_olink *olink_find(struct xb_ctx *xc, const char *name)
 /* A knock entry appeared, changed or vanished. */
 static void own_knock(struct xb_ctx *xc, const char *name)
 {
-    char k[XB_PATH_MAX + 64];
+    char k[XEN_PATH_MAX + 64];
     unsigned d;
-    if (strlen(name) >= sizeof(((struct xb_olink *)0)->name) || knock_name(name, &d) < 0)
+    if (strlen(name) >= sizeof(((struct xb_olink *)0)->name) || !knock_name(name, &d))
         return;
     snprintf(k, sizeof(k), "%s/fe/%s", xc->opath, name);
     uint32_t v[3];
     struct xb_olink *l = olink_find(xc, name);
-    if (knock_value(xc, k, v) < 0) {
+    if (!knock_value(xc, k, v)) {
         if (l)
             olink_free(xc, l);         /* withdrawn (or not complete yet) */
         return;
@@ -546,18 +390,18 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     l->next = xc->olinks;
     xc->olinks = l;
     xc->nolinks++;
-    if (!knock_genuine(xc, k, d)) {
+    if (!xen_made_by(xc->t, k, d)) {
         olink_drop(xc, l, "knock not created by the domain it names");
         return;
     }
-    xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(xc->ev, d, v[2]);
+    int lp = xen_bind_interdomain(xc->t, d, v[2], olink_port_fire, l);
     if (lp < 0) {
-        olink_drop(xc, l, "cannot bind its event channel");
+        olink_drop(xc, l, "%s", xc->t->why);
         return;
     }
     l->port = (uint32_t)lp;
     l->port_valid = true;
-    l->page = xengnttab_map_grant_ref_notify(xc->gt, d, v[1], PROT_READ | PROT_WRITE,
+    l->page = xengnttab_map_grant_ref_notify(xc->t->gt, d, v[1], PROT_READ | PROT_WRITE,
                                              (uint32_t)offsetof(struct xb_page, owner_live),
                                              l->port);
     if (!l->page) {
@@ -577,16 +421,16 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     __atomic_store_n(&l->page->owner_live, 1, __ATOMIC_RELAXED);
     /* Release: owner_live before the answer the user acts on. */
     __atomic_store_n(&l->page->answer, XB_ANS_OK, __ATOMIC_RELEASE);
-    xenevtchn_notify(xc->ev, l->port);
+    xenevtchn_notify(xc->t->ev, l->port);
     idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: serving %s (domain %u)", name, d);
 }
 
 static void own_scan(struct xb_ctx *xc)
 {
-    char dir[XB_PATH_MAX + 8];
+    char dir[XEN_PATH_MAX + 8];
     snprintf(dir, sizeof(dir), "%s/fe", xc->opath);
     unsigned n = 0;
-    char **ents = xs_directory(xc->xs, XBT_NULL, dir, &n);
+    char **ents = xs_directory(xc->t->xs, XBT_NULL, dir, &n);
     /* Links whose knock is gone: the user withdrew. */
     for (struct xb_olink *l = xc->olinks, *next; l; l = next) {
         next = l->next;
@@ -601,6 +445,25 @@ static void own_scan(struct xb_ctx *xc)
     free(ents);
 }
 
+/* O {state = 2} with O/fe writable by everyone, in one transaction. */
+static int publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
+{
+    const char *opath = arg;
+    char fe[XEN_PATH_MAX + 8];
+    snprintf(fe, sizeof(fe), "%s/fe", opath);
+    xs_rm(t->xs, tx, opath);
+    int r = xen_mkdir(t, tx, opath);
+    if (!r)
+        r = xen_perms(t, tx, opath, XS_PERM_READ, NULL, 0, 0);
+    if (!r)
+        r = xen_mkdir(t, tx, fe);
+    if (!r)
+        r = xen_perms(t, tx, fe, XS_PERM_WRITE, NULL, 0, 0);
+    if (!r)
+        r = xen_write(t, tx, opath, "state", "2");
+    return r;
+}
+
 int xen_buf_publish(struct idc_context *ctx)
 {
     if (!xen_tp(ctx)->dom1)
@@ -610,39 +473,19 @@ int xen_buf_publish(struct idc_context *ctx)
         return IDC_ERR_IO;
     if (xc->published)
         return 0;
-    snprintf(xc->opath, sizeof(xc->opath), "/local/domain/%u/data/idc-rbuf/%016llx", xc->self,
-             (unsigned long long)idc_context_id(ctx));
-    char fe[XB_PATH_MAX + 8], st[XB_PATH_MAX + 8];
+    struct xen_tp *t = xc->t;
+    path_o(xc->opath, t->self, idc_context_id(ctx));
+    char fe[XEN_PATH_MAX + 8];
     snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
-    snprintf(st, sizeof(st), "%s/state", xc->opath);
-    bool ok = false;
-    for (int attempt = 0; attempt < 8 && !ok; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            break;
-        struct xs_permissions po[1] = { { .id = xc->self, .perms = XS_PERM_READ } };
-        struct xs_permissions pf[1] = { { .id = xc->self, .perms = XS_PERM_WRITE } };
-        xs_rm(xc->xs, t, xc->opath);
-        ok = xs_mkdir(xc->xs, t, xc->opath) && xs_set_permissions(xc->xs, t, xc->opath, po, 1) &&
-             xs_mkdir(xc->xs, t, fe) && xs_set_permissions(xc->xs, t, fe, pf, 1) &&
-             xs_write(xc->xs, t, st, "2", 1);
-        if (!ok) {
-            int e = errno;
-            xs_transaction_end(xc->xs, t, true);
-            errno = e;
-            break;
-        }
-        if (!xs_transaction_end(xc->xs, t, false)) {
-            ok = false;
-            if (errno != EAGAIN)
-                break;
-        }
-    }
-    if (!ok || !xs_watch(xc->xs, fe, "idcxb-own")) {
+    if (xen_txn(t, publish_body, xc->opath)) {
         idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot publish %s: %s",
-                 xc->opath, strerror(errno));
-        if (ok)
-            xs_rm(xc->xs, XBT_NULL, xc->opath);
+                 xc->opath, t->why);
+        return IDC_ERR_IO;
+    }
+    if (!xs_watch(t->xs, fe, XEN_TOKEN_BUF "own")) {
+        idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot watch %s: %s", fe,
+                 strerror(errno));
+        xs_rm(t->xs, XBT_NULL, xc->opath);
         return IDC_ERR_IO;
     }
     xc->published = true;
@@ -689,6 +532,11 @@ static void xfer_unqueue(struct xb_ulink *l, struct idc_xfer *x)
     x->tp_queued = false;
 }
 
+static void ulink_token(const struct xb_ulink *l, char tok[24])
+{
+    snprintf(tok, 24, XEN_TOKEN_BUF "u%u", l->serial);
+}
+
 /* Frees the link; every transfer still on it completes with status. */
 static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
 {
@@ -719,17 +567,17 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
     }
     if (l->watching) {
         char tok[24];
-        snprintf(tok, sizeof(tok), "idcxb-u%u", l->serial);
-        xs_unwatch(xc->xs, l->opath, tok);
+        ulink_token(l, tok);
+        xs_unwatch(xc->t->xs, l->opath, tok);
     }
     if (l->knocked)
-        xs_rm(xc->xs, XBT_NULL, l->kpath);
+        xs_rm(xc->t->xs, XBT_NULL, l->kpath);
     if (l->win)
-        xengntshr_unshare(xc->gs, l->win, XB_WIN_PAGES);
+        xengntshr_unshare(xc->t->gs, l->win, XB_WIN_PAGES);
     if (l->page)      /* clears user_live and signals the owner */
-        xengntshr_unshare(xc->gs, l->page, 1);
+        xengntshr_unshare(xc->t->gs, l->page, 1);
     if (l->port_valid)
-        xenevtchn_unbind(xc->ev, l->port);
+        xen_unbind(xc->t, l->port);
     free(l);
 }
 
@@ -776,7 +624,7 @@ static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
         pushed = true;
     }
     if (pushed)
-        xenevtchn_notify(xc->ev, l->port);
+        xenevtchn_notify(xc->t->ev, l->port);
 }
 
 /* Returns false when the link was freed. */
@@ -823,7 +671,7 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
     uint32_t port = l->port;
     if (!l->up) {
         if (__atomic_load_n(&l->page->answer, __ATOMIC_ACQUIRE) != XB_ANS_OK) {
-            xenevtchn_unmask(xc->ev, port);
+            xenevtchn_unmask(xc->t->ev, port);
             return;
         }
         l->up = true;
@@ -840,7 +688,12 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
         return;
     }
     ulink_pump(xc, l);
-    xenevtchn_unmask(xc->ev, port);
+    xenevtchn_unmask(xc->t->ev, port);
+}
+
+static void ulink_port_fire(struct xen_tp *t, void *arg)
+{
+    ulink_event(t->buf, arg);
 }
 
 static void knock_timeout(struct idc_timer *t)
@@ -862,16 +715,31 @@ static void ulink_watch(struct xb_ctx *xc, struct xb_ulink *l, const char *path)
         strcmp(path, l->kpath) != 0)
         return;                        /* another user's knock */
     char b[48];
-    char st[XB_PATH_MAX + 8];
+    char st[XEN_PATH_MAX + 8];
     snprintf(st, sizeof(st), "%s/state", l->opath);
-    bool o_there = xs_get(xc->xs, st, b, sizeof(b)) == 0;
-    bool k_there = !l->knocked || xs_get(xc->xs, l->kpath, b, sizeof(b)) == 0 || errno != ENOENT;
+    bool o_there = xen_read(xc->t, XBT_NULL, st, NULL, b, sizeof(b)) == 0;
+    bool k_there = !l->knocked || !xen_absent(xc->t, l->kpath);
     if (o_there && k_there)
         return;
     idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) withdrew its buffers",
              (unsigned long long)l->owner, l->dom);
     mark_dead(xc, l->owner);
     ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
+}
+
+struct xb_knock {
+    const struct xb_ulink *l;
+    char value[48];
+};
+
+static int knock_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
+{
+    const struct xb_knock *k = arg;
+    uint16_t d[1] = { (uint16_t)k->l->dom };
+    int r = xen_write(t, tx, k->l->kpath, NULL, "%s", k->value);
+    if (!r)
+        r = xen_perms(t, tx, k->l->kpath, XS_PERM_NONE, d, 1, XS_PERM_READ | XS_PERM_WRITE);
+    return r;
 }
 
 static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
@@ -891,75 +759,52 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->q_tail = &l->q_head;
     l->knock_t.fn = knock_timeout;
     l->knock_t.arg = l;
-    l->epoch = rand_nonzero();
-    snprintf(l->opath, sizeof(l->opath), "/local/domain/%u/data/idc-rbuf/%016llx", d,
-             (unsigned long long)owner);
-    snprintf(l->kpath, sizeof(l->kpath), "%s/fe/%u-%016llx", l->opath, xc->self,
+    l->epoch = xen_rand_nonzero();
+    path_o(l->opath, d, owner);
+    snprintf(l->kpath, sizeof(l->kpath), "%s/fe/%u-%016llx", l->opath, xc->t->self,
              (unsigned long long)idc_context_id(ctx));
     l->next = xc->ulinks;
     xc->ulinks = l;
-    char st[XB_PATH_MAX + 8], b[8];
+    char st[XEN_PATH_MAX + 8], b[8];
     snprintf(st, sizeof(st), "%s/state", l->opath);
-    if (xs_get(xc->xs, st, b, sizeof(b)) < 0) {
+    if (xen_read(xc->t, XBT_NULL, st, NULL, b, sizeof(b))) {
         idc__log(ctx, IDC_LOG_DEBUG, "buffer owner %016llx: no buffer service in domain %u",
                  (unsigned long long)owner, d);
         goto fail;
     }
-    xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(xc->ev, d);
+    int port = xen_bind_unbound(xc->t, d, ulink_port_fire, l);
     if (port < 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: event channel: %s", d,
-                 strerror(errno));
+        idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: %s", d, xc->t->why);
         goto fail;
     }
     l->port = (uint32_t)port;
     l->port_valid = true;
     uint32_t pref;
-    l->page = xengntshr_share_page_notify(xc->gs, d, &pref, 1,
+    l->page = xengntshr_share_page_notify(xc->t->gs, d, &pref, 1,
                                           (uint32_t)offsetof(struct xb_page, user_live), l->port);
     uint32_t refs[XB_WIN_PAGES];
-    l->win = l->page ? xengntshr_share_pages(xc->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
+    l->win = l->page ? xengntshr_share_pages(xc->t->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
     if (!l->page || !l->win) {
         idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: granting %u pages: %s", d,
                  XB_WIN_PAGES + 1, strerror(errno));
         *err = IDC_ERR_NOMEM;
         goto fail;
     }
-    memset(l->page, 0, XB_PAGE);
+    memset(l->page, 0, XEN_PAGE);
     l->page->magic = XB_MAGIC;
     l->page->epoch = l->epoch;
     memcpy(l->page->refs, refs, sizeof(refs));
     /* Release: the page complete before the owner can see it live. */
     __atomic_store_n(&l->page->user_live, 1, __ATOMIC_RELEASE);
     char tok[24];
-    snprintf(tok, sizeof(tok), "idcxb-u%u", l->serial);
-    l->watching = xs_watch(xc->xs, l->opath, tok);
+    ulink_token(l, tok);
+    l->watching = xs_watch(xc->t->xs, l->opath, tok);
     /* The knock, a node we own, readable and removable by the owner's domain. */
-    char v[48];
-    int vl = snprintf(v, sizeof(v), "%u %u %u", l->epoch, pref, l->port);
-    struct xs_permissions p[2] = { { .id = xc->self, .perms = XS_PERM_NONE },
-                                   { .id = d, .perms = XS_PERM_READ | XS_PERM_WRITE } };
-    bool ok = false;
-    for (int attempt = 0; attempt < 8 && !ok; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            break;
-        ok = xs_write(xc->xs, t, l->kpath, v, (unsigned)vl) &&
-             xs_set_permissions(xc->xs, t, l->kpath, p, d == xc->self ? 1 : 2);
-        if (!ok) {
-            int e = errno;
-            xs_transaction_end(xc->xs, t, true);
-            errno = e;
-            break;
-        }
-        if (!xs_transaction_end(xc->xs, t, false)) {
-            ok = false;
-            if (errno != EAGAIN)
-                break;
-        }
-    }
-    if (!ok) {
-        idc__log(ctx, IDC_LOG_ERROR, "buffer owner %016llx: cannot knock (%s): %s",
-                 (unsigned long long)owner, l->kpath, strerror(errno));
+    struct xb_knock k = { .l = l };
+    snprintf(k.value, sizeof(k.value), "%u %u %u", l->epoch, pref, l->port);
+    if (xen_txn(xc->t, knock_body, &k)) {
+        idc__log(ctx, IDC_LOG_ERROR, "buffer owner %016llx: cannot knock: %s",
+                 (unsigned long long)owner, xc->t->why);
         goto fail;
     }
     l->knocked = true;
@@ -1024,88 +869,54 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
 
 /* ------------------------------------------------------------------------ event dispatch */
 
-static void release_check(struct xb_ctx *xc)
+/* A domain was released (dom0 only learns which by asking). */
+void xen_buf_released(struct xen_tp *t)
 {
-    if (xc->self != 0)
+    struct xb_ctx *xc = t->buf;
+    if (!xc || t->self != 0)
         return;
     for (struct xb_olink *l = xc->olinks, *next; l; l = next) {
         next = l->next;
-        errno = 0;
-        if (l->dom != 0 && !xs_is_domain_introduced(xc->xs, l->dom) &&
-            (errno == 0 || errno == ENOENT))
+        if (xen_domain_gone(t, l->dom))
             olink_free(xc, l);
     }
     for (struct xb_ulink *l = xc->ulinks, *next; l; l = next) {
         next = l->next;
-        errno = 0;
-        if (l->dom != 0 && !xs_is_domain_introduced(xc->xs, l->dom) &&
-            (errno == 0 || errno == ENOENT)) {
+        if (xen_domain_gone(t, l->dom)) {
             mark_dead(xc, l->owner);
             ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
         }
     }
 }
 
-static void watch_fire(struct idc_watch *w, uint32_t events)
+/* A watch with our token fired: XEN_TOKEN_BUF "own" (O/fe) or "u<serial>" (a user link's O). */
+void xen_buf_watch(struct xen_tp *t, const char *token, const char *path)
 {
-    (void)events;
-    struct xb_ctx *xc = w->arg;
-    for (int i = 0; i < XB_WATCH_BATCH; i++) {
-        char **ev = xs_check_watch(xc->xs);
-        if (!ev)
-            break;
-        const char *tok = ev[XS_WATCH_TOKEN], *path = ev[XS_WATCH_PATH];
-        uint32_t serial;
-        if (!strcmp(tok, "idcxb-release")) {
-            release_check(xc);
-        } else if (!strcmp(tok, "idcxb-own") && xc->published) {
-            /* O/fe/<name> (or below it): that knock only; O/fe itself: all of them */
-            size_t ol = strlen(xc->opath);
-            if (!strncmp(path, xc->opath, ol) && !strncmp(path + ol, "/fe/", 4)) {
-                char name[sizeof(((struct xb_olink *)0)->name)];
-                size_t n = strcspn(path + ol + 4, "/");
-                if (n > 0 && n < sizeof(name)) {
-                    memcpy(name, path + ol + 4, n);
-                    name[n] = 0;
-                    own_knock(xc, name);
-                }
-            } else {
-                own_scan(xc);
+    struct xb_ctx *xc = t->buf;
+    uint32_t serial;
+    if (!xc)
+        return;
+    if (!strcmp(token, "own") && xc->published) {
+        /* O/fe/<name> (or below it): that knock only; O/fe itself: all of them */
+        size_t ol = strlen(xc->opath);
+        if (!strncmp(path, xc->opath, ol) && !strncmp(path + ol, "/fe/", 4)) {
+            char name[sizeof(((struct xb_olink *)0)->name)];
+            size_t n = strcspn(path + ol + 4, "/");
+            if (n > 0 && n < sizeof(name)) {
+                memcpy(name, path + ol + 4, n);
+                name[n] = 0;
+                own_knock(xc, name);
             }
-        } else if (!strncmp(tok, "idcxb-u", 7) &&
-                   parse_u32(tok + 7, strlen(tok + 7), 0xffffffffu, &serial) == 0) {
-            struct xb_ulink *l = xc->ulinks;
-            while (l && l->serial != serial)
-                l = l->next;
-            if (l)
-                ulink_watch(xc, l, path);
+        } else {
+            own_scan(xc);
         }
-        free(ev);
-    }
-}
-
-static void evtchn_fire(struct idc_watch *w, uint32_t events)
-{
-    (void)events;
-    struct xb_ctx *xc = w->arg;
-    for (int i = 0; i < XB_EVT_BATCH; i++) {
-        xenevtchn_port_or_error_t p = xenevtchn_pending(xc->ev);
-        if (p < 0)
-            break;
-        struct xb_olink *o = xc->olinks;
-        while (o && !(o->port_valid && o->port == (uint32_t)p))
-            o = o->next;
-        if (o) {
-            olink_event(xc, o);
-            continue;
-        }
-        struct xb_ulink *u = xc->ulinks;
-        while (u && !(u->port_valid && u->port == (uint32_t)p))
-            u = u->next;
-        if (u)
-            ulink_event(xc, u);
-        else
-            xenevtchn_unmask(xc->ev, (evtchn_port_t)p);
+    } else if (token[0] == 'u' && xen_parse_u32(token + 1, strlen(token + 1), 0xffffffffu,
+                                                &serial)) {
+        struct xb_ulink *l = xc->ulinks;
+        while (l && l->serial != serial)
+            l = l->next;
+        if (l)
+            ulink_watch(xc, l, path);
     }
 }
 
@@ -1113,7 +924,8 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events)
    IDC_ERR_DISCONNECTED (the caller drops those completions). */
 void xen_buf_withdraw(struct idc_context *ctx)
 {
-    struct xb_ctx *xc = xen_tp(ctx)->buf;
+    struct xen_tp *t = xen_tp(ctx);
+    struct xb_ctx *xc = t ? t->buf : NULL;
     if (!xc)
         return;
     while (xc->ulinks)
@@ -1121,13 +933,11 @@ void xen_buf_withdraw(struct idc_context *ctx)
     while (xc->olinks)
         olink_free(xc, xc->olinks);
     if (xc->published) {
-        char fe[XB_PATH_MAX + 8];
+        char fe[XEN_PATH_MAX + 8];
         snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
-        xs_unwatch(xc->xs, fe, "idcxb-own");
-        xs_rm(xc->xs, XBT_NULL, xc->opath);
+        xs_unwatch(t->xs, fe, XEN_TOKEN_BUF "own");
+        xs_rm(t->xs, XBT_NULL, xc->opath);
     }
-    if (xc->release_watch)
-        xs_unwatch(xc->xs, "@releaseDomain", "idcxb-release");
-    xb_close(xc);
-    xen_tp(ctx)->buf = NULL;
+    free(xc);
+    t->buf = NULL;
 }

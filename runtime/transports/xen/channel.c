@@ -1,10 +1,11 @@
-/* xen.c - the Xen transport: "xen:DOMID/NAME" (frontend), "xen:NAME" (backend).
+/* channel.c - the xen transport's endpoints: "xen:DOMID/NAME" (frontend), "xen:NAME" (backend).
  *
  * Discovery and handshake in xenstore, xenbus-style; rings in pages the frontend grants
  * (xengntshr) and the backend maps (xengnttab); one interdomain event channel per connection
- * for wake-ups (its fd, one per context, sits in the context's epoll); liveness through the
- * unmap notifications of a granted control page (as libxenvchan does), xenstore watches and
- * @releaseDomain. docs/xen-transport.md describes the xenstore layout, the states and the limits.
+ * for wake-ups; liveness through the unmap notifications of a granted control page (as
+ * libxenvchan does), xenstore watches and @releaseDomain. The handles, the watch and
+ * event-channel fds and their dispatch are the context's, shared with buffers.c (xen.c).
+ * docs/xen-transport.md describes the xenstore layout, the states and the limits.
  *
  * Paths (be = serving domain, fe = connecting domain, SVC = service name):
  *   B = /local/domain/<be>/data/idc/SVC        service node, written by the backend
@@ -17,26 +18,15 @@
  * validated before anything in it is used.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
-#include <unistd.h>
-
-#include <xenevtchn.h>
-#include <xengnttab.h>
-#include <xenstore.h>
 
 #include "xen.h"
 
-#define XEN_PAGE          4096u
-#define XEN_DOMID_MAX     0x7fefu      /* DOMID_FIRST_RESERVED - 1 */
 #define XEN_ALLOW_MAX     8u
-#define XEN_VALUE_MAX     2048u
-#define XEN_PATH_MAX      160u
 #define XEN_RETRY_MS      200u
 /* A knock the backend neither answers nor acknowledges within XEN_ANSWER_MS is pinged once;
    an unacknowledged ping means the backend's process is gone (its service node lingers). */
@@ -44,8 +34,6 @@
 #define XEN_KNOCK_MAX     24u          /* "EPOCH" or "EPOCH/PING" */
 #define XEN_CTRL_MAGIC    0x58434449u  /* "IDCX" */
 #define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
-#define XEN_WATCH_BATCH   256          /* watch events handled per dispatch round */
-#define XEN_EVT_BATCH     64           /* event-channel notifications per dispatch round */
 /* Event storms: a notification that moves nothing (no frame, no index, no credit) is useless.
    A peer that follows the event indexes sends almost none. Past XEN_STORM_PAUSE_AFTER useless
    ones in a second the endpoint enters storm mode: the port stays masked XEN_STORM_PAUSE_MS
@@ -79,6 +67,7 @@ struct xen_ctrl_page {
     uint32_t refs[XEN_CTRL_MAX_REFS];
 };
 _Static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+_Static_assert(XEN_ALLOW_MAX <= XEN_ACL_MAX, "xen_perms takes the whole allow list");
 
 enum xen_hs {
     XH_IDLE = 0,
@@ -124,23 +113,12 @@ struct xen_ep {
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
 static struct xen_ep *X(struct idc_link *ep) { return IDC_LINK_PRIV(struct xen_ep, ep); }
-
-struct xen_ctx {
-    struct xs_handle *xs;
-    xenevtchn_handle *ev;
-    xengntshr_handle *gs;
-    xengnttab_handle *gt;
-    struct idc_watch xw, ew;
-    unsigned self;
-    bool release_watch;
-    uint32_t next_serial;
-};
-
-static struct xen_ctx *xctx(struct idc_context *ctx) { return xen_tp(ctx)->chan; }
+static struct xen_tp *T(struct idc_link *ep) { return xen_tp(ep->ctx); }
 
 static void fe_try_connect(struct idc_link *ep);
 static void be_scan(struct idc_link *ep);
 static void fe_check(struct idc_link *ep);
+static void ep_port_fire(struct xen_tp *t, void *arg);
 
 /* ------------------------------------------------------------------------------ helpers */
 
@@ -153,12 +131,12 @@ static const char *svc(struct idc_link *ep, char *buf)
 
 static unsigned be_dom(struct idc_link *ep)
 {
-    return ep->role == IDC_ROLE_FRONTEND ? X(ep)->peer : xctx(ep->ctx)->self;
+    return ep->role == IDC_ROLE_FRONTEND ? X(ep)->peer : T(ep)->self;
 }
 
 static unsigned fe_dom(struct idc_link *ep, unsigned fe)
 {
-    return ep->role == IDC_ROLE_FRONTEND ? xctx(ep->ctx)->self : fe;
+    return ep->role == IDC_ROLE_FRONTEND ? T(ep)->self : fe;
 }
 
 /* B, B/<sub> */
@@ -180,22 +158,16 @@ static uint64_t fk_of(struct idc_link *ep, uint64_t fk)
     return ep->role == IDC_ROLE_FRONTEND ? fk_make(fe_dom(ep, 0), X(ep)->fid) : fk;
 }
 
-static int parse_u32(const char *s, uint32_t max, uint32_t *out);
-
 /* "DOMID-ID", both strict decimal (a knock node's name; xenstore paths hold no dots) */
-static int parse_fk(const char *name, uint64_t *fk)
+static bool parse_fk(const char *name, uint64_t *fk)
 {
-    char d[16];
     size_t n = strcspn(name, "-");
     uint32_t dom, id;
-    if (n == 0 || n >= sizeof(d) || name[n] != '-')
-        return -EINVAL;
-    memcpy(d, name, n);
-    d[n] = 0;
-    if (parse_u32(d, XEN_DOMID_MAX, &dom) || parse_u32(name + n + 1, 0x7fffffffu, &id) || !id)
-        return -EINVAL;
+    if (name[n] != '-' || !xen_parse_u32(name, n, XEN_DOMID_MAX, &dom) ||
+        !xen_parse_u32(name + n + 1, strlen(name + n + 1), 0x7fffffffu, &id) || !id)
+        return false;
     *fk = fk_make(dom, id);
-    return 0;
+    return true;
 }
 
 /* F of frontend fk, F/<key>: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
@@ -216,222 +188,9 @@ static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out,
              svc(ep, s), dir, fk_dom(fk), fk_id(fk), key ? "/" : "", key ? key : "");
 }
 
-static int neg_errno(void) { return errno > 0 ? -errno : -EIO; }
-
-/* Bounded read of a peer-written value: NUL-terminated copy, no embedded NUL. */
-static int st_read(struct xs_handle *xs, xs_transaction_t t, const char *path, char *buf,
-                   size_t cap)
+static void ep_token(struct idc_link *ep, char tok[16])
 {
-    unsigned len = 0;
-    char *v = xs_read(xs, t, path, &len);
-    if (!v)
-        return neg_errno();
-    if (len >= cap || memchr(v, 0, len)) {
-        free(v);
-        return -E2BIG;
-    }
-    memcpy(buf, v, len);
-    buf[len] = 0;
-    free(v);
-    return 0;
-}
-
-/* Strict decimal: no sign, no spaces, no leading zero, <= max. */
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-    uint64_t v = 0;
-    if (!s[0] || (s[0] == '0' && s[1]))
-        return -EINVAL;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > max)
-            return -EINVAL;
-    }
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int st_u32(struct xs_handle *xs, xs_transaction_t t, const char *path, uint32_t max,
-                  uint32_t *out)
-{
-    char b[16];
-    int r = st_read(xs, t, path, b, sizeof(b));
-    if (r == -E2BIG)
-        return -EINVAL;
-    return r ? r : parse_u32(b, max, out);
-}
-
-static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
-static int st_vwritef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
-                      va_list ap)
-{
-    char v[XEN_VALUE_MAX];
-    int n = vsnprintf(v, sizeof(v), fmt, ap);
-    if (n < 0 || (size_t)n >= sizeof(v))
-        return -E2BIG;
-    return xs_write(xs, t, path, v, (unsigned)n) ? 0 : neg_errno();
-}
-
-static int st_writef(struct xs_handle *xs, xs_transaction_t t, const char *path, const char *fmt,
-                     ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = st_vwritef(xs, t, path, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-/* key under dir */
-static int st_kwritef(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int st_kwritef(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
-                      const char *fmt, ...)
-{
-    char p[XEN_PATH_MAX + 32];
-    snprintf(p, sizeof(p), "%s/%s", dir, key);
-    va_list ap;
-    va_start(ap, fmt);
-    int r = st_vwritef(xs, t, p, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-static int st_ku32(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
-                   uint32_t max, uint32_t *out)
-{
-    char p[XEN_PATH_MAX + 32];
-    snprintf(p, sizeof(p), "%s/%s", dir, key);
-    return st_u32(xs, t, p, max, out);
-}
-
-static int st_kread(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
-                    char *buf, size_t cap)
-{
-    char p[XEN_PATH_MAX + 32];
-    snprintf(p, sizeof(p), "%s/%s", dir, key);
-    return st_read(xs, t, p, buf, cap);
-}
-
-static int st_perms(struct xs_handle *xs, xs_transaction_t t, const char *path, unsigned owner,
-                    unsigned others, const uint16_t *acl, unsigned nacl, unsigned aclperm)
-{
-    struct xs_permissions p[1 + XEN_ALLOW_MAX];
-    p[0].id = owner;
-    p[0].perms = others;
-    unsigned n = 1;
-    for (unsigned i = 0; i < nacl && i < XEN_ALLOW_MAX; i++)
-        if (acl[i] != owner) {
-            p[n].id = acl[i];
-            p[n].perms = aclperm;
-            n++;
-        }
-    return xs_set_permissions(xs, t, (char *)path, p, n) ? 0 : neg_errno();
-}
-
-static uint32_t rand_nonzero(void)
-{
-    uint32_t v = 0;
-    while (!v) {
-        if (idc__random(&v, sizeof(v)) < 0)
-            v = (uint32_t)idc__now_ns();
-        v &= 0x7fffffffu;
-    }
-    return v;
-}
-
-
-/* ------------------------------------------------------------------- per-context handles */
-
-static void xen_ctx_free(struct idc_context *ctx, struct xen_ctx *xc)
-{
-    if (xc->xs) {
-        idc__watch_del(ctx, &xc->xw);
-        xs_close(xc->xs);
-    }
-    if (xc->ev) {
-        idc__watch_del(ctx, &xc->ew);
-        xenevtchn_close(xc->ev);
-    }
-    if (xc->gs)
-        xengntshr_close(xc->gs);
-    if (xc->gt)
-        xengnttab_close(xc->gt);
-    free(xc);
-}
-
-static void watch_fire(struct idc_watch *w, uint32_t events);
-static void evtchn_fire(struct idc_watch *w, uint32_t events);
-
-static int xen_ctx_open(struct idc_context *ctx, const char *address)
-{
-    if (xctx(ctx))
-        return 0;
-    if (access("/dev/xen", F_OK) != 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: /dev/xen is absent "
-                 "(not running on Xen) (IDC_ERR_NOTSUP)", address);
-        return IDC_ERR_NOTSUP;
-    }
-    struct xen_ctx *xc = calloc(1, sizeof(*xc));
-    if (!xc)
-        return IDC_ERR_NOMEM;
-    const char *what = NULL;
-    int e = 0;
-    if (!(xc->xs = xs_open(0)))
-        what = "xenstore", e = errno;
-    else if (!(xc->ev = xenevtchn_open(NULL, 0)))
-        what = "event channels (xen-evtchn)", e = errno;
-    else if (!(xc->gs = xengntshr_open(NULL, 0)))
-        what = "grant sharing (xen-gntalloc)", e = errno;
-    else if (!(xc->gt = xengnttab_open(NULL, 0)))
-        what = "grant mapping (xen-gntdev)", e = errno;
-    if (what) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: cannot open %s: %s "
-                 "(IDC_ERR_NOTSUP)", address, what, strerror(e));
-        xen_ctx_free(ctx, xc);
-        return IDC_ERR_NOTSUP;
-    }
-    /* Our domid: the "domid" node of our own tree (dom0's tree may only have its name). */
-    char b[32];
-    uint32_t d;
-    if (st_u32(xc->xs, XBT_NULL, "domid", XEN_DOMID_MAX, &d) == 0)
-        xc->self = d;
-    else if (st_read(xc->xs, XBT_NULL, "name", b, sizeof(b)) == 0 && !strcmp(b, "Domain-0"))
-        xc->self = 0;
-    else {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport: cannot learn our domain id from "
-                 "xenstore (IDC_ERR_NOTSUP)", address);
-        xen_ctx_free(ctx, xc);
-        return IDC_ERR_NOTSUP;
-    }
-    int efd = xenevtchn_fd(xc->ev);
-    int fl = fcntl(efd, F_GETFL);
-    if (fl < 0 || fcntl(efd, F_SETFL, fl | O_NONBLOCK) < 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: event channel fd: %s", address, strerror(errno));
-        xen_ctx_free(ctx, xc);
-        return IDC_ERR_IO;
-    }
-    xc->xw = (struct idc_watch){ .fd = xs_fileno(xc->xs), .events = EPOLLIN, .fn = watch_fire,
-                                 .arg = ctx };
-    xc->ew = (struct idc_watch){ .fd = efd, .events = EPOLLIN, .fn = evtchn_fire, .arg = ctx };
-    if (xc->xw.fd < 0 || idc__watch_add(ctx, &xc->xw) < 0) {
-        xc->xw.fd = -1;
-        xen_ctx_free(ctx, xc);
-        return IDC_ERR_IO;
-    }
-    if (idc__watch_add(ctx, &xc->ew) < 0) {
-        xc->ew.fd = -1;
-        xen_ctx_free(ctx, xc);
-        return IDC_ERR_IO;
-    }
-    /* Domain death: only dom0 may ask whether a domain is still there, but anyone may try to
-       watch; a refusal just leaves the per-domain nodes (removed by the toolstack) to tell. */
-    xc->release_watch = xs_watch(xc->xs, "@releaseDomain", "idc-release");
-    xen_tp(ctx)->chan = xc;
-    return 0;
+    snprintf(tok, 16, XEN_TOKEN_CHAN "%u", X(ep)->serial);
 }
 
 /* --------------------------------------------------------------------- channel teardown */
@@ -439,60 +198,60 @@ static int xen_ctx_open(struct idc_context *ctx, const char *address)
 static void chan_release(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     idc__timer_cancel(ep->ctx, &s->unmask);
     s->masked = false;
     idc__timer_cancel(ep->ctx, &s->answer);
     s->ping = 0;
     s->acked = s->silent = false;
-    if (!xc)
+    if (!t->open)
         return;
     if (s->rings) {
         if (ep->role == IDC_ROLE_FRONTEND)
-            xengntshr_unshare(xc->gs, s->rings, s->npages);
+            xengntshr_unshare(t->gs, s->rings, s->npages);
         else
-            xengnttab_unmap(xc->gt, s->rings, s->npages);
+            xengnttab_unmap(t->gt, s->rings, s->npages);
     }
     s->rings = NULL;
     s->npages = 0;
     /* Unmapping the control page clears our live byte and notifies the peer. */
     if (s->ctrl) {
         if (ep->role == IDC_ROLE_FRONTEND)
-            xengntshr_unshare(xc->gs, s->ctrl, 1);
+            xengntshr_unshare(t->gs, s->ctrl, 1);
         else
-            xengnttab_unmap(xc->gt, s->ctrl, 1);
+            xengnttab_unmap(t->gt, s->ctrl, 1);
     }
     s->ctrl = NULL;
     if (s->port_valid)
-        xenevtchn_unbind(xc->ev, s->port);
+        xen_unbind(t, s->port);
     s->port_valid = false;
     if (s->watching_f) {
         char p[XEN_PATH_MAX], tok[16];
         path_f(ep, fk_make(s->peer, s->fid), p, NULL);
-        snprintf(tok, sizeof(tok), "idc%u", s->serial);
-        xs_unwatch(xc->xs, p, tok);
+        ep_token(ep, tok);
+        xs_unwatch(t->xs, p, tok);
         s->watching_f = false;
     }
     s->hs = XH_IDLE;
 }
 
-static void xen_chan_close(struct idc_link *ep)
+void xen_chan_close(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     bool fe = ep->role == IDC_ROLE_FRONTEND;
     uint64_t peer = fk_make(s->peer, s->fid);
     uint32_t epoch = s->epoch;
     /* State first, then the unmap: a peer woken by the unmap notification reads a clean close
        in xenstore, and only a missing close means the process died. */
-    if (xc) {
+    if (t->open) {
         char p[XEN_PATH_MAX];
         if (fe) {
             path_f(ep, 0, p, "state");
-            st_writef(xc->xs, XBT_NULL, p, "%d", XB_CLOSED);
+            xen_write(t, XBT_NULL, p, NULL, "%d", XB_CLOSED);
         } else {
             path_k(ep, peer, "conn", p, "state");
-            st_writef(xc->xs, XBT_NULL, p, "%d", XB_CLOSED);
+            xen_write(t, XBT_NULL, p, NULL, "%d", XB_CLOSED);
             s->skip_fk = peer;
             s->skip_epoch = epoch;
             s->skip_valid = true;
@@ -501,11 +260,11 @@ static void xen_chan_close(struct idc_link *ep)
     chan_release(ep);
 }
 
-static void xen_notify(struct idc_link *ep)
+void xen_notify(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     if (s->port_valid && s->hs == XH_UP)
-        xenevtchn_notify(xctx(ep->ctx)->ev, s->port);
+        xenevtchn_notify(T(ep)->ev, s->port);
 }
 
 static int ring_pages(uint32_t ring_size)
@@ -549,42 +308,28 @@ static void fe_fail(struct idc_link *ep, bool retry)
         idc__timer_arm(ep->ctx, &X(ep)->retry, XEN_RETRY_MS);
 }
 
-/* Reads the backend's service node; 0 and *instance when it is published (state InitWait). */
-static int fe_service(struct idc_link *ep, uint32_t *instance)
+/* Is the backend's service node published (state InitWait)? Its instance in *instance. */
+static bool fe_service(struct idc_link *ep, uint32_t *instance)
 {
-    struct xen_ctx *xc = xctx(ep->ctx);
-    char p[XEN_PATH_MAX];
+    struct xen_tp *t = T(ep);
+    char b[XEN_PATH_MAX];
     uint32_t st;
-    path_b(ep, p, "state");
-    int r = st_u32(xc->xs, XBT_NULL, p, 6, &st);
-    if (r)
-        return r;
-    if (st != XB_INITWAIT && st != XB_CONNECTED)
-        return -ENOENT;
-    path_b(ep, p, "instance");
-    return st_u32(xc->xs, XBT_NULL, p, 0x7fffffffu, instance);
+    path_b(ep, b, NULL);
+    return xen_read_u32(t, XBT_NULL, b, "state", 6, &st) == 0 &&
+           (st == XB_INITWAIT || st == XB_CONNECTED) &&
+           xen_read_u32(t, XBT_NULL, b, "instance", 0x7fffffffu, instance) == 0;
 }
 
 static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-static int parse_hashes(const char *s, uint64_t *out, uint32_t n)
+/* n hashes of 16 hex digits, separated by one space */
+static bool parse_hashes(const char *s, uint64_t *out, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t v = 0;
-        for (int k = 0; k < 16; k++, s++) {
-            char c = *s;
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-            if (d < 0)
-                return -EINVAL;
-            v = (v << 4) | (uint64_t)d;
-        }
-        out[i] = v;
-        if (*s != (i + 1 < n ? ' ' : 0))
-            return -EINVAL;
-        if (*s)
-            s++;
+    for (uint32_t i = 0; i < n; i++, s += 17) {
+        if (!xen_parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
+            return false;
     }
-    return 0;
+    return true;
 }
 
 static void fe_answer_arm(struct idc_link *ep);
@@ -594,59 +339,58 @@ struct fe_rings {
     uint32_t frame, tx, msg, ring, pages, cref;
 };
 
-/* Publishes F {protocol, version v + its hash, be-instance, epoch[, rings], state 3} and the
-   knock node B/fe/<dom>-<id> = epoch in one transaction; 0 or -errno. */
-static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
+struct fe_request {
+    struct idc_link *ep;
+    uint32_t v;
+    const struct fe_rings *fr;
+};
+
+static int fe_request_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
 {
+    const struct fe_request *q = arg;
+    struct idc_link *ep = q->ep;
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
     const struct idc_protocol *pr = ep->proto;
+    const struct fe_rings *fr = q->fr;
     char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
     path_f(ep, 0, f, NULL);
     path_k(ep, 0, "fe", k, NULL);
     uint16_t bed[1] = { (uint16_t)s->peer };
-    int r = 0;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            return neg_errno();
-        xs_rm(xc->xs, t, f);
-        r = xs_mkdir(xc->xs, t, f) ? 0 : neg_errno();
-        if (!r)
-            r = st_perms(xc->xs, t, f, xc->self, XS_PERM_NONE, bed, 1, XS_PERM_READ);
-        if (!r)
-            r = st_kwritef(xc->xs, t, f, "protocol", "%s", pr->name) ||
-                st_kwritef(xc->xs, t, f, "version", "%u", v) ||
-                st_kwritef(xc->xs, t, f, "version-hash", "%016llx",
-                           (unsigned long long)pr->version_hash[v - pr->min_version]) ||
-                st_kwritef(xc->xs, t, f, "be-instance", "%u", s->instance) ||
-                st_kwritef(xc->xs, t, f, "epoch", "%u", s->epoch) ? -EIO : 0;
-        if (!r && fr)
-            r = st_kwritef(xc->xs, t, f, "max-frame", "%u", fr->frame) ||
-                st_kwritef(xc->xs, t, f, "max-transactions", "%u", fr->tx) ||
-                st_kwritef(xc->xs, t, f, "max-messages", "%u", fr->msg) ||
-                st_kwritef(xc->xs, t, f, "ring-size", "%u", fr->ring) ||
-                st_kwritef(xc->xs, t, f, "ring-pages", "%u", fr->pages) ||
-                st_kwritef(xc->xs, t, f, "ctrl-ref", "%u", fr->cref) ||
-                st_kwritef(xc->xs, t, f, "event-channel", "%u", s->port) ? -EIO : 0;
-        if (!r)
-            r = st_kwritef(xc->xs, t, f, "state", "%d", XB_INITIALISED) ? -EIO : 0;
-        if (!r)
-            r = st_writef(xc->xs, t, k, "%u", s->epoch);
-        if (!r)
-            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, bed, 1,
-                         XS_PERM_READ | XS_PERM_WRITE);
-        if (r) {
-            xs_transaction_end(xc->xs, t, true);
-            return r;
-        }
-        if (xs_transaction_end(xc->xs, t, false))
-            return 0;
-        r = neg_errno();
-        if (r != -EAGAIN)
-            return r;
-    }
+    xs_rm(t->xs, tx, f);
+    int r = xen_mkdir(t, tx, f);
+    if (!r)
+        r = xen_perms(t, tx, f, XS_PERM_NONE, bed, 1, XS_PERM_READ);
+    if (!r)
+        r = xen_write(t, tx, f, "protocol", "%s", pr->name) ||
+            xen_write(t, tx, f, "version", "%u", q->v) ||
+            xen_write(t, tx, f, "version-hash", "%016llx",
+                      (unsigned long long)pr->version_hash[q->v - pr->min_version]) ||
+            xen_write(t, tx, f, "be-instance", "%u", s->instance) ||
+            xen_write(t, tx, f, "epoch", "%u", s->epoch) ? IDC_ERR_IO : 0;
+    if (!r && fr)
+        r = xen_write(t, tx, f, "max-frame", "%u", fr->frame) ||
+            xen_write(t, tx, f, "max-transactions", "%u", fr->tx) ||
+            xen_write(t, tx, f, "max-messages", "%u", fr->msg) ||
+            xen_write(t, tx, f, "ring-size", "%u", fr->ring) ||
+            xen_write(t, tx, f, "ring-pages", "%u", fr->pages) ||
+            xen_write(t, tx, f, "ctrl-ref", "%u", fr->cref) ||
+            xen_write(t, tx, f, "event-channel", "%u", s->port) ? IDC_ERR_IO : 0;
+    if (!r)
+        r = xen_write(t, tx, f, "state", "%d", XB_INITIALISED);
+    if (!r)
+        r = xen_write(t, tx, k, NULL, "%u", s->epoch);
+    if (!r)
+        r = xen_perms(t, tx, k, XS_PERM_NONE, bed, 1, XS_PERM_READ | XS_PERM_WRITE);
     return r;
+}
+
+/* Publishes F {protocol, version v + its hash, be-instance, epoch[, rings], state 3} and the
+   knock node B/fe/<dom>-<id> = epoch in one transaction; 0 or IDC_ERR_* (the reason in
+   T(ep)->why). */
+static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
+{
+    struct fe_request q = { ep, v, fr };
+    return xen_txn(T(ep), fe_request_body, &q);
 }
 
 /* The backend serves another protocol or no common version: no connection can come of it, but
@@ -659,11 +403,10 @@ static void fe_knock_mismatch(struct idc_link *ep, uint32_t vmin, uint32_t vmax)
     uint32_t v = pr->max_version;
     if (vmax >= pr->min_version && vmin <= pr->max_version)
         v = min32(vmax, pr->max_version);        /* the highest shared number: its hash differs */
-    s->epoch = rand_nonzero();
-    int r = fe_request(ep, v, NULL);
-    if (r) {
+    s->epoch = xen_rand_nonzero();
+    if (fe_request(ep, v, NULL)) {
         idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: cannot tell the backend about the mismatch: %s",
-                 ep->address, strerror(-r));
+                 ep->address, T(ep)->why);
         return;
     }
     s->hs = XH_WAIT_BE;     /* its refusal (K state 6) ends the attempt */
@@ -673,7 +416,7 @@ static void fe_knock_mismatch(struct idc_link *ep, uint32_t vmin, uint32_t vmax)
 static void fe_try_connect(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     if (s->hs != XH_IDLE || idc__link_destroying(ep) || idc__link_state(ep) != IDC_EP_PRESENT)
         return;
     if (s->refused && s->refused_instance == s->instance)
@@ -685,14 +428,14 @@ static void fe_try_connect(struct idc_link *ep)
     uint64_t hash[IDC_MAX_VERSIONS];
     const char *bad = NULL;
     int status = IDC_ERR_PROTO;
-    if (st_kread(xc->xs, XBT_NULL, b, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
-        st_ku32(xc->xs, XBT_NULL, b, "version-min", 0xffffffffu, &vmin) ||
-        st_ku32(xc->xs, XBT_NULL, b, "version-max", 0xffffffffu, &vmax) ||
-        st_ku32(xc->xs, XBT_NULL, b, "max-frame", IDC_MAX_FRAME_LIMIT, &frame) ||
-        st_ku32(xc->xs, XBT_NULL, b, "max-transactions", IDC_MAX_CREDITS, &tx) ||
-        st_ku32(xc->xs, XBT_NULL, b, "max-messages", IDC_MAX_CREDITS, &msg)) {
+    if (xen_read(t, XBT_NULL, b, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
+        xen_read_u32(t, XBT_NULL, b, "version-min", 0xffffffffu, &vmin) ||
+        xen_read_u32(t, XBT_NULL, b, "version-max", 0xffffffffu, &vmax) ||
+        xen_read_u32(t, XBT_NULL, b, "max-frame", IDC_MAX_FRAME_LIMIT, &frame) ||
+        xen_read_u32(t, XBT_NULL, b, "max-transactions", IDC_MAX_CREDITS, &tx) ||
+        xen_read_u32(t, XBT_NULL, b, "max-messages", IDC_MAX_CREDITS, &msg)) {
         /* The service is being (re)published or withdrawn: its watch fires again. */
-        idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: service node incomplete", ep->address);
+        idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: service node incomplete: %s", ep->address, t->why);
         fe_fail(ep, true);
         return;
     }
@@ -702,8 +445,8 @@ static void fe_try_connect(struct idc_link *ep)
         bad = "protocol", status = IDC_ERR_MISMATCH;
     } else if (vmin == 0 || vmax < vmin || vmax - vmin >= IDC_MAX_VERSIONS) {
         bad = "version range invalid";
-    } else if (st_kread(xc->xs, XBT_NULL, b, "version-hash", val, sizeof(val)) ||
-               parse_hashes(val, hash, vmax - vmin + 1)) {
+    } else if (xen_read(t, XBT_NULL, b, "version-hash", val, sizeof(val)) ||
+               !parse_hashes(val, hash, vmax - vmin + 1)) {
         bad = "version-hash malformed";
     } else if (tx == 0 || msg == 0) {
         bad = "zero credits";
@@ -736,22 +479,21 @@ static void fe_try_connect(struct idc_link *ep)
         return;
     }
     /* Event channel, control page (unmap-notify on fe_live), ring pages. */
-    xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(xc->ev, s->peer);
+    int port = xen_bind_unbound(t, s->peer, ep_port_fire, ep);
     if (port < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: event channel for domain %u: %s", ep->address,
-                 s->peer, strerror(errno));
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: %s", ep->address, t->why);
         fe_fail(ep, true);
         return;
     }
     s->port = (uint32_t)port;
     s->port_valid = true;
     uint32_t cref;
-    s->ctrl = xengntshr_share_page_notify(xc->gs, s->peer, &cref, 1,
+    s->ctrl = xengntshr_share_page_notify(t->gs, s->peer, &cref, 1,
                                           (uint32_t)offsetof(struct xen_ctrl_page, fe_live),
                                           s->port);
     int np = ring_pages(ring);
     uint32_t refs[XEN_CTRL_MAX_REFS];
-    s->rings = s->ctrl ? xengntshr_share_pages(xc->gs, s->peer, np, refs, 1) : NULL;
+    s->rings = s->ctrl ? xengntshr_share_pages(t->gs, s->peer, np, refs, 1) : NULL;
     if (!s->ctrl || !s->rings) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: granting %d pages to domain %u: %s", ep->address,
                  np + 1, s->peer, strerror(errno));
@@ -760,7 +502,7 @@ static void fe_try_connect(struct idc_link *ep)
     }
     s->npages = (uint32_t)np;
     memset(s->rings, 0, (size_t)np * XEN_PAGE);
-    s->epoch = rand_nonzero();
+    s->epoch = xen_rand_nonzero();
     struct xen_ctrl_page *cp = s->ctrl;
     memset(cp, 0, sizeof(*cp));
     cp->magic = XEN_CTRL_MAGIC;
@@ -772,10 +514,9 @@ static void fe_try_connect(struct idc_link *ep)
     s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = s->epoch, .version = v,
                                .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
     struct fe_rings fr = { frame, tx, msg, ring, (uint32_t)np, cref };
-    int r = fe_request(ep, v, &fr);
-    if (r) {
+    if (fe_request(ep, v, &fr)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: publishing the connection in xenstore: %s",
-                 ep->address, strerror(-r));
+                 ep->address, t->why);
         fe_fail(ep, true);
         return;
     }
@@ -805,17 +546,17 @@ static void knock_text(const struct xen_ep *s, char *out)
 static bool fe_heard(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     char k[XEN_PATH_MAX], seen[XEN_KNOCK_MAX], want[XEN_KNOCK_MAX];
     uint32_t kst = 0, kep = 0;
     path_k(ep, 0, "conn", k, NULL);
-    if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
-        st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch)
+    if (xen_read_u32(t, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
+        xen_read_u32(t, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch)
         return false;
     if (kst != XB_INITWAIT)
         return true;
     knock_text(s, want);
-    return st_kread(xc->xs, XBT_NULL, k, "seen", seen, sizeof(seen)) == 0 && !strcmp(seen, want);
+    return xen_read(t, XBT_NULL, k, "seen", seen, sizeof(seen)) == 0 && !strcmp(seen, want);
 }
 
 /* No answer in time. A live backend answers a knock at once, or, while it serves another
@@ -823,12 +564,12 @@ static bool fe_heard(struct idc_link *ep)
    without withdrawing leaves its service node behind and never reacts: after one
    unacknowledged ping the service is reported gone (disappear). The knock stays in place, so
    a backend that was only stalled still answers it later (appear again, connect). */
-static void fe_answer_fire(struct idc_timer *t)
+static void fe_answer_fire(struct idc_timer *tm)
 {
-    struct idc_link *ep = t->arg;
+    struct idc_link *ep = tm->arg;
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
-    if (idc__link_destroying(ep) || s->hs != XH_WAIT_BE || !xc)
+    struct xen_tp *t = T(ep);
+    if (idc__link_destroying(ep) || s->hs != XH_WAIT_BE || !t->open)
         return;
     if (fe_heard(ep))
         s->acked = true;
@@ -846,9 +587,9 @@ static void fe_answer_fire(struct idc_timer *t)
     char k[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
     path_k(ep, 0, "fe", k, NULL);
     knock_text(s, v);
-    if (st_writef(xc->xs, XBT_NULL, k, "%s", v))
-        idc__log(ep->ctx, IDC_LOG_WARN, "%s: cannot rewrite the knock node %s: %s", ep->address,
-                 k, strerror(errno));
+    if (xen_write(t, XBT_NULL, k, NULL, "%s", v))
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: cannot rewrite the knock node: %s", ep->address,
+                 t->why);
     idc__timer_arm(ep->ctx, &s->answer, XEN_ANSWER_MS);
 }
 
@@ -856,12 +597,11 @@ static void fe_answer_fire(struct idc_timer *t)
 static void fe_check(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     if (idc__link_destroying(ep))
         return;
     uint32_t inst;
-    int r = fe_service(ep, &inst);
-    if (r) {
+    if (!fe_service(ep, &inst)) {
         /* Withdrawn (or the backend's domain is gone: the toolstack removed its tree). */
         if (s->hs == XH_UP)
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
@@ -910,8 +650,8 @@ static void fe_check(struct idc_link *ep)
     char k[XEN_PATH_MAX];
     path_k(ep, 0, "conn", k, NULL);
     uint32_t kst = 0, kep = 0;
-    if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
-        st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch) {
+    if (xen_read_u32(t, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
+        xen_read_u32(t, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch) {
         if (s->hs == XH_UP)
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
         return;     /* not answered yet */
@@ -929,8 +669,8 @@ static void fe_check(struct idc_link *ep)
     if (kst == XB_CLOSED || kst == XB_CLOSING) {
         char reason[161] = "";
         uint32_t st = 0;
-        st_kread(xc->xs, XBT_NULL, k, "reason", reason, sizeof(reason));
-        st_ku32(xc->xs, XBT_NULL, k, "status", 0xffffu, &st);   /* stored as -status */
+        xen_read(t, XBT_NULL, k, "reason", reason, sizeof(reason));
+        xen_read_u32(t, XBT_NULL, k, "status", 0xffffu, &st);   /* stored as -status */
         int status = -(int)st;
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)",
                  ep->address, reason[0] ? reason : "no reason given", idc_strerror(status));
@@ -956,46 +696,44 @@ static bool be_allowed(struct xen_ep *s, unsigned d)
     return false;
 }
 
+struct be_answer {
+    struct idc_link *ep;
+    uint64_t fk;
+    uint32_t epoch;
+    int state, status;
+    const char *text;
+};
+
+static int be_answer_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
+{
+    const struct be_answer *a = arg;
+    char k[XEN_PATH_MAX];
+    path_k(a->ep, a->fk, "conn", k, NULL);
+    uint16_t d[1] = { (uint16_t)fk_dom(a->fk) };
+    xs_rm(t->xs, tx, k);
+    int r = xen_mkdir(t, tx, k);
+    if (!r)
+        r = xen_perms(t, tx, k, XS_PERM_NONE, d, 1, XS_PERM_READ);
+    if (!r)
+        r = xen_write(t, tx, k, "epoch", "%u", a->epoch);
+    if (!r && a->state == XB_CLOSED)
+        r = xen_write(t, tx, k, "status", "%d", -a->status);
+    if (!r && a->text)
+        r = xen_write(t, tx, k, a->state == XB_CLOSED ? "reason" : "seen", "%s", a->text);
+    if (!r)
+        r = xen_write(t, tx, k, "state", "%d", a->state);
+    return r;
+}
+
 /* The backend's answer to frontend fk, in one transaction: K = B/conn/<fe>-<id> made anew,
    readable by fe only, {epoch, [status = -status] [reason] or [seen], state last}. state
    Connected, Closed (a refusal: status and reason) or InitWait (an acknowledgement: seen).
-   0 or -errno. */
+   0 or IDC_ERR_* (the reason in T(ep)->why). */
 static int be_answer(struct idc_link *ep, uint64_t fk, uint32_t epoch, int state, int status,
                      const char *text)
 {
-    struct xen_ctx *xc = xctx(ep->ctx);
-    char k[XEN_PATH_MAX];
-    path_k(ep, fk, "conn", k, NULL);
-    uint16_t d[1] = { (uint16_t)fk_dom(fk) };
-    const char *text_key = state == XB_CLOSED ? "reason" : "seen";
-    int r = -EIO;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            return neg_errno();
-        xs_rm(xc->xs, t, k);
-        r = xs_mkdir(xc->xs, t, k) ? 0 : neg_errno();
-        if (!r)
-            r = st_perms(xc->xs, t, k, xc->self, XS_PERM_NONE, d, 1, XS_PERM_READ);
-        if (!r)
-            r = st_kwritef(xc->xs, t, k, "epoch", "%u", epoch);
-        if (!r && state == XB_CLOSED)
-            r = st_kwritef(xc->xs, t, k, "status", "%d", -status);
-        if (!r && text)
-            r = st_kwritef(xc->xs, t, k, text_key, "%s", text);
-        if (!r)
-            r = st_kwritef(xc->xs, t, k, "state", "%d", state);
-        if (r) {
-            xs_transaction_end(xc->xs, t, true);
-            return r;
-        }
-        if (xs_transaction_end(xc->xs, t, false))
-            return 0;
-        r = neg_errno();
-        if (r != -EAGAIN)
-            return r;
-    }
-    return r;
+    struct be_answer a = { ep, fk, epoch, state, status, text };
+    return xen_txn(T(ep), be_answer_body, &a);
 }
 
 static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status,
@@ -1021,34 +759,26 @@ static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int stat
    and only dom0 can hand a node to someone else, so the owner names the frontend's domain. */
 static bool knock_genuine(struct idc_link *ep, uint64_t fk)
 {
-    struct xen_ctx *xc = xctx(ep->ctx);
-    unsigned d = fk_dom(fk);
     char k[XEN_PATH_MAX];
     path_k(ep, fk, "fe", k, NULL);
-    unsigned n = 0;
-    struct xs_permissions *p = xs_get_permissions(xc->xs, XBT_NULL, k, &n);
-    if (!p)
-        return false;
-    unsigned owner = n ? p[0].id : 0xffffffffu;
-    free(p);
-    return owner == d || (d == 0 && owner == xc->self);
+    return xen_made_by(T(ep), k, fk_dom(fk));
 }
 
 /* Try to accept frontend fk; returns true if a connection came up. */
 static bool be_connect(struct idc_link *ep, uint64_t fk)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     unsigned d = fk_dom(fk);
     char f[XEN_PATH_MAX], val[XEN_VALUE_MAX] = "";
     path_f(ep, fk, f, NULL);
     uint32_t st, epoch, inst, v, frame, tx, msg, ring, np, cref, port;
-    if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) || st != XB_INITIALISED ||
-        st_ku32(xc->xs, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch == 0)
+    if (xen_read_u32(t, XBT_NULL, f, "state", 6, &st) || st != XB_INITIALISED ||
+        xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch == 0)
         return false;      /* not (yet) a connection request */
     if (s->skip_valid && s->skip_fk == fk && s->skip_epoch == epoch)
         return false;      /* already refused or closed: wait for a new attempt */
-    if (st_ku32(xc->xs, XBT_NULL, f, "be-instance", 0x7fffffffu, &inst) || inst != s->instance) {
+    if (xen_read_u32(t, XBT_NULL, f, "be-instance", 0x7fffffffu, &inst) || inst != s->instance) {
         be_refuse(ep, fk, epoch, IDC_ERR_DISCONNECTED, "request addressed to another instance");
         return false;
     }
@@ -1056,45 +786,44 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         be_refuse(ep, fk, epoch, IDC_ERR_PERM, "domain %u not allowed by the service's policy", d);
         return false;
     }
-    if (st_kread(xc->xs, XBT_NULL, f, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
+    if (xen_read(t, XBT_NULL, f, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
         strcmp(val, ep->proto->name) != 0) {
         be_refuse(ep, fk, epoch, IDC_ERR_MISMATCH, "protocol '%s' requested, '%s' served", val,
                   ep->proto->name);
         return false;
     }
     uint64_t h;
-    if (st_ku32(xc->xs, XBT_NULL, f, "version", 0xffffffffu, &v) ||
+    if (xen_read_u32(t, XBT_NULL, f, "version", 0xffffffffu, &v) ||
         v < ep->proto->min_version || v > ep->proto->max_version ||
-        st_kread(xc->xs, XBT_NULL, f, "version-hash", val, 17) || parse_hashes(val, &h, 1) ||
+        xen_read(t, XBT_NULL, f, "version-hash", val, 17) || !parse_hashes(val, &h, 1) ||
         h != ep->proto->version_hash[v - ep->proto->min_version]) {
         be_refuse(ep, fk, epoch, IDC_ERR_MISMATCH, "version or IDL hash not served");
         return false;
     }
-    if (st_ku32(xc->xs, XBT_NULL, f, "max-frame", ep->max_frame, &frame) ||
-        st_ku32(xc->xs, XBT_NULL, f, "max-transactions", ep->max_tx, &tx) || tx == 0 ||
-        st_ku32(xc->xs, XBT_NULL, f, "max-messages", ep->max_msg, &msg) || msg == 0 ||
-        st_ku32(xc->xs, XBT_NULL, f, "ring-size", IDC_RING_MAX_SIZE, &ring) ||
+    if (xen_read_u32(t, XBT_NULL, f, "max-frame", ep->max_frame, &frame) ||
+        xen_read_u32(t, XBT_NULL, f, "max-transactions", ep->max_tx, &tx) || tx == 0 ||
+        xen_read_u32(t, XBT_NULL, f, "max-messages", ep->max_msg, &msg) || msg == 0 ||
+        xen_read_u32(t, XBT_NULL, f, "ring-size", IDC_RING_MAX_SIZE, &ring) ||
         ring < IDC_RING_MIN_SIZE || (ring & (ring - 1)) ||
         idc_ring_size_for(msg + 2 * tx, frame) > ring ||
-        st_ku32(xc->xs, XBT_NULL, f, "ring-pages", XEN_CTRL_MAX_REFS, &np) ||
+        xen_read_u32(t, XBT_NULL, f, "ring-pages", XEN_CTRL_MAX_REFS, &np) ||
         np != (uint32_t)ring_pages(ring) ||
-        st_ku32(xc->xs, XBT_NULL, f, "ctrl-ref", 0xffffffffu, &cref) ||
-        st_ku32(xc->xs, XBT_NULL, f, "event-channel", 0xffffffffu, &port)) {
+        xen_read_u32(t, XBT_NULL, f, "ctrl-ref", 0xffffffffu, &cref) ||
+        xen_read_u32(t, XBT_NULL, f, "event-channel", 0xffffffffu, &port)) {
         be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "connection keys missing or out of range");
         return false;
     }
     /* Event channel first: the control page's unmap notification goes through it. */
-    xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(xc->ev, d, port);
+    int lp = xen_bind_interdomain(t, d, port, ep_port_fire, ep);
     if (lp < 0) {
-        be_refuse(ep, fk, epoch, IDC_ERR_IO, "cannot bind event channel %u: %s", port,
-                  strerror(errno));
+        be_refuse(ep, fk, epoch, lp, "%s", t->why);
         return false;
     }
     s->port = (uint32_t)lp;
     s->port_valid = true;
     s->peer = d;
     s->fid = fk_id(fk);
-    s->ctrl = xengnttab_map_grant_ref_notify(xc->gt, d, cref, PROT_READ | PROT_WRITE,
+    s->ctrl = xengnttab_map_grant_ref_notify(t->gt, d, cref, PROT_READ | PROT_WRITE,
                                              (uint32_t)offsetof(struct xen_ctrl_page, be_live),
                                              s->port);
     if (!s->ctrl) {
@@ -1113,7 +842,7 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
         return false;
     }
-    s->rings = xengnttab_map_domain_grant_refs(xc->gt, np, d, cp.refs, PROT_READ | PROT_WRITE);
+    s->rings = xengnttab_map_domain_grant_refs(t->gt, np, d, cp.refs, PROT_READ | PROT_WRITE);
     if (!s->rings) {
         int e = errno;
         chan_release(ep);
@@ -1126,13 +855,12 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = epoch, .version = v,
                                .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
     char tok[16];
-    snprintf(tok, sizeof(tok), "idc%u", s->serial);
-    s->watching_f = xs_watch(xc->xs, f, tok);
+    ep_token(ep, tok);
+    s->watching_f = xs_watch(t->xs, f, tok);
     /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
-    int ar = be_answer(ep, fk, epoch, XB_CONNECTED, 0, NULL);
-    if (ar) {
+    if (be_answer(ep, fk, epoch, XB_CONNECTED, 0, NULL)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot answer domain %u in xenstore: %s",
-                 ep->address, d, strerror(-ar));
+                 ep->address, d, t->why);
         chan_release(ep);
         return false;
     }
@@ -1143,15 +871,6 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     return true;
 }
 
-static bool domain_gone(struct idc_link *ep, unsigned d)
-{
-    struct xen_ctx *xc = xctx(ep->ctx);
-    if (xc->self != 0 || d == 0)
-        return false;
-    errno = 0;
-    return !xs_is_domain_introduced(xc->xs, d) && (errno == 0 || errno == ENOENT);
-}
-
 /* Acknowledge frontend d's knock while we cannot answer it (we serve another frontend, or the
    driver has not finished the last disconnect): B/conn/<d> = {epoch, state InitWait, seen = the
    knock's text}. The frontend rewrites its knock now and then (a ping); an acknowledged ping
@@ -1159,26 +878,23 @@ static bool domain_gone(struct idc_link *ep, unsigned d)
    this epoch (connected or refused) is left alone. */
 static void be_ack(struct idc_link *ep, uint64_t fk)
 {
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     char k[XEN_PATH_MAX], c[XEN_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
     path_k(ep, fk, "fe", k, NULL);
-    if (st_read(xc->xs, XBT_NULL, k, v, sizeof(v)))
+    if (xen_read(t, XBT_NULL, k, NULL, v, sizeof(v)))
         return;
     /* hostile text: "EPOCH" or "EPOCH/PING", decimal */
-    char ep_text[XEN_KNOCK_MAX];
     size_t n = strcspn(v, "/");
-    memcpy(ep_text, v, n);
-    ep_text[n] = 0;
     uint32_t epoch, ping;
-    if (parse_u32(ep_text, 0x7fffffffu, &epoch) || epoch == 0 ||
-        (v[n] && parse_u32(v + n + 1, 0xffffffffu, &ping)))
+    if (!xen_parse_u32(v, n, 0x7fffffffu, &epoch) || epoch == 0 ||
+        (v[n] && !xen_parse_u32(v + n + 1, strlen(v + n + 1), 0xffffffffu, &ping)))
         return;
     path_k(ep, fk, "conn", c, NULL);
     uint32_t kep = 0, kst = 0;
-    if (st_ku32(xc->xs, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
-        st_ku32(xc->xs, XBT_NULL, c, "state", 6, &kst) == 0 && kst != XB_INITWAIT)
+    if (xen_read_u32(t, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
+        xen_read_u32(t, XBT_NULL, c, "state", 6, &kst) == 0 && kst != XB_INITWAIT)
         return;
-    if (kep == epoch && st_kread(xc->xs, XBT_NULL, c, "seen", seen, sizeof(seen)) == 0 &&
+    if (kep == epoch && xen_read(t, XBT_NULL, c, "seen", seen, sizeof(seen)) == 0 &&
         !strcmp(seen, v))
         return;
     be_answer(ep, fk, epoch, XB_INITWAIT, 0, v);
@@ -1187,16 +903,16 @@ static void be_ack(struct idc_link *ep, uint64_t fk)
 static void be_ack_all(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     char dir[XEN_PATH_MAX];
     path_b(ep, dir, "fe");
     unsigned n = 0;
-    char **ents = xs_directory(xc->xs, XBT_NULL, dir, &n);
+    char **ents = xs_directory(t->xs, XBT_NULL, dir, &n);
     if (!ents)
         return;
     for (unsigned i = 0; i < n && i < 4096; i++) {
         uint64_t fk;
-        if (parse_fk(ents[i], &fk) || (s->hs == XH_UP && fk == fk_make(s->peer, s->fid)) ||
+        if (!parse_fk(ents[i], &fk) || (s->hs == XH_UP && fk == fk_make(s->peer, s->fid)) ||
             !be_allowed(s, fk_dom(fk)) || !knock_genuine(ep, fk))
             continue;
         be_ack(ep, fk);
@@ -1207,18 +923,18 @@ static void be_ack_all(struct idc_link *ep)
 static void be_scan(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     if (idc__link_destroying(ep))
         return;
     if (s->hs == XH_UP) {
         char f[XEN_PATH_MAX];
         path_f(ep, fk_make(s->peer, s->fid), f, NULL);
         uint32_t st, epoch;
-        if (domain_gone(ep, s->peer))
+        if (xen_domain_gone(t, s->peer))
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
-        else if (st_ku32(xc->xs, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch != s->epoch)
+        else if (xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch != s->epoch)
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend withdrew the connection");
-        else if (st_ku32(xc->xs, XBT_NULL, f, "state", 6, &st) ||
+        else if (xen_read_u32(t, XBT_NULL, f, "state", 6, &st) ||
                  (st != XB_INITIALISED && st != XB_CONNECTED))
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
         else
@@ -1232,12 +948,12 @@ static void be_scan(struct idc_link *ep)
     char dir[XEN_PATH_MAX];
     path_b(ep, dir, "fe");
     unsigned n = 0;
-    char **ents = xs_directory(xc->xs, XBT_NULL, dir, &n);
+    char **ents = xs_directory(t->xs, XBT_NULL, dir, &n);
     if (!ents)
         return;
     for (unsigned i = 0; i < n && n <= 4096; i++) {
         uint64_t fk;
-        if (parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
+        if (!parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
             continue;
         if (be_connect(ep, fk))
             break;
@@ -1245,79 +961,75 @@ static void be_scan(struct idc_link *ep)
     free(ents);
 }
 
+struct be_publish {
+    struct idc_link *ep;
+    const char *hashes;
+};
+
+static int be_publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
+{
+    const struct be_publish *q = arg;
+    struct idc_link *ep = q->ep;
+    struct xen_ep *s = X(ep);
+    char b[XEN_PATH_MAX], p[XEN_PATH_MAX];
+    path_b(ep, b, NULL);
+    xs_rm(t->xs, tx, b);
+    int r = xen_mkdir(t, tx, b);
+    if (!r)
+        r = xen_perms(t, tx, b, s->allow_all ? XS_PERM_READ : XS_PERM_NONE, s->allow, s->nallow,
+                      XS_PERM_READ);
+    if (!r)
+        r = xen_write(t, tx, b, "protocol", "%s", ep->proto->name) ||
+            xen_write(t, tx, b, "version-min", "%u", ep->proto->min_version) ||
+            xen_write(t, tx, b, "version-max", "%u", ep->proto->max_version) ||
+            xen_write(t, tx, b, "version-hash", "%s", q->hashes) ||
+            xen_write(t, tx, b, "max-frame", "%u", ep->max_frame) ||
+            xen_write(t, tx, b, "max-transactions", "%u", ep->max_tx) ||
+            xen_write(t, tx, b, "max-messages", "%u", ep->max_msg) ||
+            xen_write(t, tx, b, "instance", "%u", s->instance) ? IDC_ERR_IO : 0;
+    if (!r) {
+        path_b(ep, p, "fe");
+        r = xen_mkdir(t, tx, p);
+        if (!r)
+            r = xen_perms(t, tx, p, s->allow_all ? XS_PERM_WRITE : XS_PERM_NONE, s->allow,
+                          s->nallow, XS_PERM_WRITE);
+    }
+    if (!r) {
+        path_b(ep, p, "conn");
+        r = xen_mkdir(t, tx, p);
+        if (!r)
+            r = xen_perms(t, tx, p, XS_PERM_NONE, NULL, 0, 0);
+    }
+    if (!r)
+        r = xen_write(t, tx, b, "state", "%d", XB_INITWAIT);
+    return r;
+}
+
 /* Publishes B in one transaction: service keys, the knock directory, the answers directory,
    then state = InitWait. */
 static int be_publish(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     char b[XEN_PATH_MAX], p[XEN_PATH_MAX], hashes[IDC_MAX_VERSIONS * 17 + 1];
     path_b(ep, b, NULL);
-    s->instance = rand_nonzero();
+    s->instance = xen_rand_nonzero();
     size_t hl = 0;
     for (uint32_t v = 0; v <= ep->proto->max_version - ep->proto->min_version; v++)
         hl += (size_t)snprintf(hashes + hl, sizeof(hashes) - hl, "%s%016llx", v ? " " : "",
                                (unsigned long long)ep->proto->version_hash[v]);
-    int r = 0;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        xs_transaction_t t = xs_transaction_start(xc->xs);
-        if (t == XBT_NULL)
-            return neg_errno();
-        xs_rm(xc->xs, t, b);
-        r = xs_mkdir(xc->xs, t, b) ? 0 : neg_errno();
-        if (!r)
-            r = st_perms(xc->xs, t, b, xc->self, s->allow_all ? XS_PERM_READ : XS_PERM_NONE,
-                         s->allow, s->nallow, XS_PERM_READ);
-        if (!r)
-            r = st_kwritef(xc->xs, t, b, "protocol", "%s", ep->proto->name) ||
-                st_kwritef(xc->xs, t, b, "version-min", "%u", ep->proto->min_version) ||
-                st_kwritef(xc->xs, t, b, "version-max", "%u", ep->proto->max_version) ||
-                st_kwritef(xc->xs, t, b, "version-hash", "%s", hashes) ||
-                st_kwritef(xc->xs, t, b, "max-frame", "%u", ep->max_frame) ||
-                st_kwritef(xc->xs, t, b, "max-transactions", "%u", ep->max_tx) ||
-                st_kwritef(xc->xs, t, b, "max-messages", "%u", ep->max_msg) ||
-                st_kwritef(xc->xs, t, b, "instance", "%u", s->instance) ? -EIO : 0;
-        if (!r) {
-            path_b(ep, p, "fe");
-            r = xs_mkdir(xc->xs, t, p) ? 0 : neg_errno();
-            if (!r)
-                r = st_perms(xc->xs, t, p, xc->self, s->allow_all ? XS_PERM_WRITE : XS_PERM_NONE,
-                             s->allow, s->nallow, XS_PERM_WRITE);
-        }
-        if (!r) {
-            path_b(ep, p, "conn");
-            r = xs_mkdir(xc->xs, t, p) ? 0 : neg_errno();
-            if (!r)
-                r = st_perms(xc->xs, t, p, xc->self, XS_PERM_NONE, NULL, 0, 0);
-        }
-        if (!r)
-            r = st_kwritef(xc->xs, t, b, "state", "%d", XB_INITWAIT) ? -EIO : 0;
-        if (r) {
-            int e = errno;
-            xs_transaction_end(xc->xs, t, true);
-            errno = e;
-            break;
-        }
-        if (xs_transaction_end(xc->xs, t, false)) {
-            r = 0;
-            break;
-        }
-        r = neg_errno();
-        if (r != -EAGAIN)
-            break;
-    }
-    if (r) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot publish %s: %s", ep->address, b,
-                 strerror(-r));
+    struct be_publish q = { ep, hashes };
+    if (xen_txn(t, be_publish_body, &q)) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot publish %s: %s", ep->address, b, t->why);
         return IDC_ERR_IO;
     }
     path_b(ep, p, "fe");
     char tok[16];
-    snprintf(tok, sizeof(tok), "idc%u", s->serial);
-    if (!xs_watch(xc->xs, p, tok)) {
+    ep_token(ep, tok);
+    if (!xs_watch(t->xs, p, tok)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s: %s", ep->address, p,
                  strerror(errno));
-        xs_rm(xc->xs, XBT_NULL, b);
+        xs_rm(t->xs, XBT_NULL, b);
         return IDC_ERR_IO;
     }
     s->watching_b = true;
@@ -1344,54 +1056,46 @@ static void ep_event(struct idc_link *ep)
         be_scan(ep);
 }
 
-static void watch_fire(struct idc_watch *w, uint32_t events)
+/* A watch with our token fired: "idc<serial>" names the endpoint. */
+void xen_chan_watch(struct xen_tp *t, const char *serial_text)
 {
-    (void)events;
-    struct idc_context *ctx = w->arg;
-    struct xen_ctx *xc = xctx(ctx);
-    for (int i = 0; i < XEN_WATCH_BATCH; i++) {
-        char **ev = xs_check_watch(xc->xs);
-        if (!ev)
-            break;
-        const char *tok = ev[XS_WATCH_TOKEN];
-        uint32_t serial;
-        if (!strcmp(tok, "idc-release")) {
-            for (struct idc_link *ep = idc__link_first(ctx, &idc_transport_xen); ep;
-                 ep = idc__link_next(ep))
-                if (X(ep)->hs == XH_UP &&
-                    domain_gone(ep, X(ep)->peer))
-                    idc__link_down(ep, IDC_ERR_DISCONNECTED, "peer domain %u died",
-                                         X(ep)->peer);
-        } else if (!strncmp(tok, "idc", 3) && parse_u32(tok + 3, 0xffffffffu, &serial) == 0) {
-            struct idc_link *ep = ep_by_serial(ctx, serial);
-            if (ep)
-                ep_event(ep);
-        }
-        free(ev);
-    }
+    uint32_t serial;
+    if (!xen_parse_u32(serial_text, strlen(serial_text), 0xffffffffu, &serial))
+        return;
+    struct idc_link *ep = ep_by_serial(t->ctx, serial);
+    if (ep)
+        ep_event(ep);
 }
 
-static void unmask_fire(struct idc_timer *t)
+/* A domain was released (dom0 only learns which by asking). */
+void xen_chan_released(struct xen_tp *t)
 {
-    struct idc_link *ep = t->arg;
+    for (struct idc_link *ep = idc__link_first(t->ctx, &idc_transport_xen); ep;
+         ep = idc__link_next(ep))
+        if (X(ep)->hs == XH_UP && xen_domain_gone(t, X(ep)->peer))
+            idc__link_down(ep, IDC_ERR_DISCONNECTED, "peer domain %u died", X(ep)->peer);
+}
+
+static void unmask_fire(struct idc_timer *tm)
+{
+    struct idc_link *ep = tm->arg;
     struct xen_ep *s = X(ep);
     if (!s->masked)
         return;
     s->masked = false;
     if (s->port_valid)
-        xenevtchn_unmask(xctx(ep->ctx)->ev, s->port);
+        xenevtchn_unmask(T(ep)->ev, s->port);
     idc__link_kick(ep);
 }
-
 
 /* One notification for ep: the rings first (frames the peer published before it went away are
    still delivered), then liveness, with storm accounting. */
 static void ep_notified(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     if (s->hs != XH_UP || !s->ctrl) {
-        xenevtchn_unmask(xc->ev, s->port);
+        xenevtchn_unmask(t->ev, s->port);
         return;
     }
     uint64_t now = idc__now_ns();
@@ -1411,7 +1115,7 @@ static void ep_notified(struct idc_link *ep)
     idc__link_kick(ep);
     if (s->hs != XH_UP || !s->ctrl) {
         if (s->port_valid)
-            xenevtchn_unmask(xc->ev, s->port);
+            xenevtchn_unmask(t->ev, s->port);
         return;
     }
     uint8_t peer_live = __atomic_load_n(ep->role == IDC_ROLE_FRONTEND ? &s->ctrl->be_live
@@ -1424,12 +1128,12 @@ static void ep_notified(struct idc_link *ep)
             char k[XEN_PATH_MAX];
             uint32_t kst = 0, kep = 0;
             path_k(ep, 0, "conn", k, NULL);
-            if (st_ku32(xc->xs, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
-                st_ku32(xc->xs, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch ||
+            if (xen_read_u32(t, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
+                xen_read_u32(t, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch ||
                 kst == XB_CONNECTED)
                 s->dead_instance = s->instance;
         }
-        xenevtchn_unmask(xc->ev, s->port);
+        xenevtchn_unmask(t->ev, s->port);
         idc__link_down(ep, IDC_ERR_DISCONNECTED, "%s unmapped the control page "
                              "(closed or its process died)",
                              ep->role == IDC_ROLE_FRONTEND ? "backend" : "frontend");
@@ -1454,29 +1158,14 @@ static void ep_notified(struct idc_link *ep)
         }
         return;
     }
-    xenevtchn_unmask(xc->ev, s->port);
+    xenevtchn_unmask(t->ev, s->port);
 }
 
-static void evtchn_fire(struct idc_watch *w, uint32_t events)
+/* A notification on the port of endpoint arg (xen.c dispatches the pending ports). */
+static void ep_port_fire(struct xen_tp *t, void *arg)
 {
-    (void)events;
-    struct idc_context *ctx = w->arg;
-    struct xen_ctx *xc = xctx(ctx);
-    /* Bounded per round: the fd stays readable if more is pending (level-triggered). */
-    for (int i = 0; i < XEN_EVT_BATCH; i++) {
-        xenevtchn_port_or_error_t p = xenevtchn_pending(xc->ev);
-        if (p < 0)
-            break;
-        struct idc_link *ep = idc__link_first(ctx, &idc_transport_xen);
-        for (; ep; ep = idc__link_next(ep))
-            if (X(ep)->port_valid &&
-                X(ep)->port == (uint32_t)p)
-                break;
-        if (ep)
-            ep_notified(ep);
-        else
-            xenevtchn_unmask(xc->ev, (evtchn_port_t)p);
-    }
+    (void)t;
+    ep_notified(arg);
 }
 
 /* ------------------------------------------------------------------------ endpoint ops */
@@ -1490,13 +1179,8 @@ static int parse_address(struct idc_link *ep)
     size_t off = 0, len;
     if (ep->role == IDC_ROLE_FRONTEND) {
         char *slash = strchr(name, '/');
-        char dom[8];
         uint32_t d;
-        if (!slash || (size_t)(slash - name) >= sizeof(dom))
-            return IDC_ERR_INVAL;
-        memcpy(dom, name, (size_t)(slash - name));
-        dom[slash - name] = 0;
-        if (parse_u32(dom, XEN_DOMID_MAX, &d))
+        if (!slash || !xen_parse_u32(name, (size_t)(slash - name), XEN_DOMID_MAX, &d))
             return IDC_ERR_INVAL;
         s->peer = d;
         off = (size_t)(slash - name) + 1;
@@ -1512,14 +1196,9 @@ static int parse_address(struct idc_link *ep)
                 return IDC_ERR_INVAL;
             const char *p = q + 7;
             while (*p) {
-                char num[8];
                 size_t n = strcspn(p, ",");
                 uint32_t d;
-                if (n == 0 || n >= sizeof(num) || s->nallow >= XEN_ALLOW_MAX)
-                    return IDC_ERR_INVAL;
-                memcpy(num, p, n);
-                num[n] = 0;
-                if (parse_u32(num, XEN_DOMID_MAX, &d))
+                if (s->nallow >= XEN_ALLOW_MAX || !xen_parse_u32(p, n, XEN_DOMID_MAX, &d))
                     return IDC_ERR_INVAL;
                 s->allow[s->nallow++] = (uint16_t)d;
                 p += n;
@@ -1541,7 +1220,7 @@ static int parse_address(struct idc_link *ep)
     return 0;
 }
 
-static int xen_ep_start(struct idc_link *ep)
+int xen_ep_start(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     memset(s, 0, sizeof(*s));
@@ -1556,21 +1235,21 @@ static int xen_ep_start(struct idc_link *ep)
                  "[A-Za-z0-9_-]{1,64} (xenstore paths hold no dots)", ep->address);
         return IDC_ERR_INVAL;
     }
-    int r = xen_ctx_open(ep->ctx, ep->address);
+    struct xen_tp *t = T(ep);
+    int r = xen_open(t, ep->address);
     if (r < 0)
         return r;
-    struct xen_ctx *xc = xctx(ep->ctx);
-    s->serial = ++xc->next_serial;
+    s->serial = ++t->chan_serial;
     if (ep->role == IDC_ROLE_BACKEND) {
         s->retry.fn = NULL;
         return be_publish(ep);
     }
     s->retry.fn = fe_retry_fire;
-    s->fid = rand_nonzero();
+    s->fid = xen_rand_nonzero();
     char b[XEN_PATH_MAX], tok[16];
     path_b(ep, b, NULL);
-    snprintf(tok, sizeof(tok), "idc%u", s->serial);
-    if (!xs_watch(xc->xs, b, tok)) {
+    ep_token(ep, tok);
+    if (!xs_watch(t->xs, b, tok)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s: %s", ep->address, b,
                  strerror(errno));
         return IDC_ERR_IO;
@@ -1580,7 +1259,7 @@ static int xen_ep_start(struct idc_link *ep)
     return 0;
 }
 
-static void xen_ep_rearm(struct idc_link *ep)
+void xen_ep_rearm(struct idc_link *ep)
 {
     if (ep->role == IDC_ROLE_BACKEND)
         be_scan(ep);
@@ -1588,83 +1267,38 @@ static void xen_ep_rearm(struct idc_link *ep)
         fe_check(ep);
 }
 
-static void xen_ep_stop(struct idc_link *ep)
+void xen_ep_stop(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
-    struct xen_ctx *xc = xctx(ep->ctx);
+    struct xen_tp *t = T(ep);
     if (s->retry.fn)
         idc__timer_cancel(ep->ctx, &s->retry);
     idc__timer_cancel(ep->ctx, &s->unmask);
     idc__timer_cancel(ep->ctx, &s->answer);
-    if (!xc || !s->serial)
+    if (!t->open || !s->serial)
         return;
     chan_release(ep);
     char p[XEN_PATH_MAX], tok[16];
-    snprintf(tok, sizeof(tok), "idc%u", s->serial);
+    ep_token(ep, tok);
     if (ep->role == IDC_ROLE_BACKEND) {
         path_b(ep, p, "fe");
         if (s->watching_b)
-            xs_unwatch(xc->xs, p, tok);
+            xs_unwatch(t->xs, p, tok);
         /* Withdraw only our own publication (a successor may have replaced it). */
         uint32_t inst;
-        path_b(ep, p, "instance");
-        if (st_u32(xc->xs, XBT_NULL, p, 0x7fffffffu, &inst) == 0 && inst == s->instance) {
-            path_b(ep, p, NULL);
-            xs_rm(xc->xs, XBT_NULL, p);
-        }
+        path_b(ep, p, NULL);
+        if (xen_read_u32(t, XBT_NULL, p, "instance", 0x7fffffffu, &inst) == 0 &&
+            inst == s->instance)
+            xs_rm(t->xs, XBT_NULL, p);
     } else {
         path_b(ep, p, NULL);
         if (s->watching_b)
-            xs_unwatch(xc->xs, p, tok);
+            xs_unwatch(t->xs, p, tok);
         path_f(ep, 0, p, NULL);
-        xs_rm(xc->xs, XBT_NULL, p);
+        xs_rm(t->xs, XBT_NULL, p);
         path_k(ep, 0, "fe", p, NULL);
-        xs_rm(xc->xs, XBT_NULL, p);
+        xs_rm(t->xs, XBT_NULL, p);
     }
     s->watching_b = false;
     s->serial = 0;
 }
-
-/* ------------------------------------------------------------------------- context */
-
-static int xen_ctx_init(struct idc_context *ctx, const struct idc_context_options *opt)
-{
-    (void)opt;
-    struct xen_tp *t = calloc(1, sizeof(*t));
-    if (!t)
-        return IDC_ERR_NOMEM;
-    *idc__ctx_slot(ctx, &idc_transport_xen) = t;
-    t->dom1 = xen_domid1();
-    idc__ctx_set_locator(ctx, (uint16_t)t->dom1);   /* owner ids name our domain */
-    return 0;
-}
-
-static void xen_ctx_fini(struct idc_context *ctx)
-{
-    struct xen_tp *t = xen_tp(ctx);
-    if (!t)
-        return;
-    struct xen_ctx *xc = t->chan;
-    if (xc) {
-        if (xc->release_watch)
-            xs_unwatch(xc->xs, "@releaseDomain", "idc-release");
-        xen_ctx_free(ctx, xc);
-    }
-    free(t);
-    *idc__ctx_slot(ctx, &idc_transport_xen) = NULL;
-}
-
-const struct idc_transport idc_transport_xen = {
-    .name = "xen",
-    .ctx_init = xen_ctx_init,
-    .ctx_fini = xen_ctx_fini,
-    .ep_start = xen_ep_start,
-    .chan_close = xen_chan_close,
-    .ep_rearm = xen_ep_rearm,
-    .ep_stop = xen_ep_stop,
-    .notify = xen_notify,
-    .rbuf_publish = xen_buf_publish,
-    .rbuf_reaches = xen_buf_reaches,
-    .rbuf_transfer = xen_buf_transfer,
-    .rbuf_withdraw = xen_buf_withdraw,
-};
