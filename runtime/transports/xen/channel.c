@@ -34,17 +34,8 @@
 #define XEN_KNOCK_MAX     24u          /* "EPOCH" or "EPOCH/PING" */
 #define XEN_CTRL_MAGIC    0x58434449u  /* "IDCX" */
 #define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
-/* Event storms: a notification that moves nothing (no frame, no index, no credit) is useless.
-   A peer that follows the event indexes sends almost none. Past XEN_STORM_PAUSE_AFTER useless
-   ones in a second the endpoint enters storm mode: the port stays masked XEN_STORM_PAUSE_MS
-   after each useless notification (at most 50 wake-ups a second). Storm mode lasts while each
-   second brings at least XEN_STORM_KEEP useless ones; the connection goes down after
-   XEN_STORM_WINDOWS seconds of it, or at once past XEN_STORM_USELESS in one second. */
-#define XEN_STORM_PAUSE_AFTER 250u
-#define XEN_STORM_KEEP     10u
-#define XEN_STORM_USELESS  1000u
-#define XEN_STORM_WINDOWS  3u
-#define XEN_STORM_PAUSE_MS 20u
+/* Event storms are counted by the core's rule (limits.c): in storm mode the port stays masked
+   IDC_STORM_PAUSE_MS after each useless notification; a long or violent storm cuts the link. */
 
 /* xenbus states (xen/io/xenbus.h) */
 enum xb_state {
@@ -106,9 +97,7 @@ struct xen_ep {
     uint32_t ping;              /* frontend: pings sent for this knock */
     bool     acked;             /* frontend: the backend acknowledged the last ping */
     bool     silent;            /* frontend: a ping went unacknowledged: service reported gone */
-    uint64_t win_start;
-    uint32_t win_events, win_useless, storm_windows, storm_total;
-    uint64_t last_progress;     /* progress() when the previous notification was handled */
+    struct idc_storm storm;     /* useless notifications (limits.c) */
 };
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
@@ -282,10 +271,8 @@ static int chan_up(struct idc_link *ep)
     s->ch.tx_mem = fe ? r0 : r1;
     s->ch.rx_mem = fe ? r1 : r0;
     s->hs = XH_UP;
-    s->win_start = idc__now_ns();
-    s->win_events = s->win_useless = s->storm_windows = s->storm_total = 0;
-    s->last_progress = 0;
     int r = idc__link_up(ep, &s->ch);
+    idc__storm_reset(&s->storm, ep);
     if (r < 0)
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
                  idc_strerror(r));
@@ -439,6 +426,7 @@ static void fe_try_connect(struct idc_link *ep)
         fe_fail(ep, true);
         return;
     }
+    char lim[96];
     if (strcmp(val, ep->proto->name) != 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol '%s' served, '%s' wanted", ep->address, val,
                  ep->proto->name);
@@ -448,8 +436,8 @@ static void fe_try_connect(struct idc_link *ep)
     } else if (xen_read(t, XBT_NULL, b, "version-hash", val, sizeof(val)) ||
                !parse_hashes(val, hash, vmax - vmin + 1)) {
         bad = "version-hash malformed";
-    } else if (tx == 0 || msg == 0) {
-        bad = "zero credits";
+    } else if (idc__offer_limits(frame, tx, msg, lim, sizeof(lim)) < 0) {
+        bad = lim;
     }
     uint32_t v = 0;
     if (!bad && !(v = idc__offer_version(ep->proto, vmin, vmax, hash, vmax - vmin + 1))) {
@@ -674,6 +662,7 @@ static void fe_check(struct idc_link *ep)
         int status = -(int)st;
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)",
                  ep->address, reason[0] ? reason : "no reason given", idc_strerror(status));
+        idc__link_refused(ep, status, reason[0] ? reason : "no reason given");
         bool forever = status == IDC_ERR_MISMATCH || status == IDC_ERR_PERM ||
                        status == IDC_ERR_TOOBIG;
         if (forever) {
@@ -801,10 +790,12 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         return false;
     }
     if (xen_read_u32(t, XBT_NULL, f, "max-frame", ep->max_frame, &frame) ||
+        frame < IDC_MIN_FRAME ||
         xen_read_u32(t, XBT_NULL, f, "max-transactions", ep->max_tx, &tx) || tx == 0 ||
         xen_read_u32(t, XBT_NULL, f, "max-messages", ep->max_msg, &msg) || msg == 0 ||
         xen_read_u32(t, XBT_NULL, f, "ring-size", IDC_RING_MAX_SIZE, &ring) ||
         ring < IDC_RING_MIN_SIZE || (ring & (ring - 1)) ||
+        idc_ring_size_for(msg + 2 * tx, frame) == 0 ||
         idc_ring_size_for(msg + 2 * tx, frame) > ring ||
         xen_read_u32(t, XBT_NULL, f, "ring-pages", XEN_CTRL_MAX_REFS, &np) ||
         np != (uint32_t)ring_pages(ring) ||
@@ -1098,20 +1089,6 @@ static void ep_notified(struct idc_link *ep)
         xenevtchn_unmask(t->ev, s->port);
         return;
     }
-    uint64_t now = idc__now_ns();
-    if (now - s->win_start > 1000000000u) {
-        uint32_t limit = s->storm_windows ? XEN_STORM_KEEP : XEN_STORM_PAUSE_AFTER;
-        bool stormy = s->win_useless > limit;
-        s->storm_windows = stormy ? s->storm_windows + 1 : 0;
-        s->storm_total = stormy ? s->storm_total + s->win_useless : 0;
-        s->win_start = now;
-        s->win_events = s->win_useless = 0;
-    }
-    s->win_events++;
-    /* Useless: nothing moved since the previous notification was handled. Not "during this
-       one": dispatch also reads rings and credits directly (spinning, lazily armed contexts),
-       so an honest notification often finds its frames already handled. */
-    uint64_t before = s->last_progress;
     idc__link_kick(ep);
     if (s->hs != XH_UP || !s->ctrl) {
         if (s->port_valid)
@@ -1141,22 +1118,20 @@ static void ep_notified(struct idc_link *ep)
     }
     if (idc__link_state(ep) != IDC_EP_CONNECTED)
         return;
-    s->last_progress = idc__link_progress(ep);
-    if (s->last_progress == before)
-        s->win_useless++;
-    if (s->win_useless > XEN_STORM_USELESS || s->storm_windows >= XEN_STORM_WINDOWS) {
-        idc__link_down(ep, IDC_ERR_PROTO, "event storm: %u notifications without "
-                             "progress in %u s", s->storm_total + s->win_useless,
-                             s->storm_windows);
+    char why[120];
+    switch (idc__storm_note(&s->storm, ep, why, sizeof(why))) {
+    case IDC_STORM_CUT:
+        idc__link_down(ep, IDC_ERR_PROTO, "%s", why);
         return;
-    }
-    if (s->storm_windows || s->win_useless > XEN_STORM_PAUSE_AFTER) {
+    case IDC_STORM_PAUSE:
         /* Rate limit: leave the port masked for a moment; the timer unmasks and drains. */
         if (!s->masked) {
             s->masked = true;
-            idc__timer_arm(ep->ctx, &s->unmask, XEN_STORM_PAUSE_MS);
+            idc__timer_arm(ep->ctx, &s->unmask, IDC_STORM_PAUSE_MS);
         }
         return;
+    case IDC_STORM_OK:
+        break;
     }
     xenevtchn_unmask(t->ev, s->port);
 }
@@ -1171,14 +1146,12 @@ static void ep_port_fire(struct xen_tp *t, void *arg)
 /* ------------------------------------------------------------------------ endpoint ops */
 
 /* Frontend "DOMID/NAME"; backend "NAME", "self/NAME", optionally "?allow=D[,D...]". */
-static int parse_address(struct idc_link *ep)
+static int parse_address(const char *name, enum idc_role role, struct xen_ep *s)
 {
-    struct xen_ep *s = X(ep);
-    char *name = ep->name;
     char svcname[IDC_NAME_MAX + 1];
     size_t off = 0, len;
-    if (ep->role == IDC_ROLE_FRONTEND) {
-        char *slash = strchr(name, '/');
+    if (role == IDC_ROLE_FRONTEND) {
+        const char *slash = strchr(name, '/');
         uint32_t d;
         if (!slash || !xen_parse_u32(name, (size_t)(slash - name), XEN_DOMID_MAX, &d))
             return IDC_ERR_INVAL;
@@ -1188,7 +1161,7 @@ static int parse_address(struct idc_link *ep)
     } else {
         if (!strncmp(name, "self/", 5))
             off = 5;
-        char *q = strchr(name + off, '?');
+        const char *q = strchr(name + off, '?');
         len = q ? (size_t)(q - (name + off)) : strlen(name + off);
         s->allow_all = !q;
         if (q) {
@@ -1220,6 +1193,17 @@ static int parse_address(struct idc_link *ep)
     return 0;
 }
 
+int xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
+{
+    struct xen_ep scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    if (parse_address(rest, role, &scratch) == 0)
+        return 0;
+    snprintf(why, why_len, "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or "
+             "xen:self/NAME, optionally ?allow=D[,D...]; NAME is [A-Za-z0-9_-]{1,64}");
+    return IDC_ERR_INVAL;
+}
+
 int xen_ep_start(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
@@ -1229,7 +1213,7 @@ int xen_ep_start(struct idc_link *ep)
     s->unmask.fn = unmask_fire;
     s->answer.arg = ep;
     s->answer.fn = fe_answer_fire;
-    if (parse_address(ep) < 0) {
+    if (parse_address(ep->name, ep->role, s) < 0) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
                  "a backend xen:NAME or xen:self/NAME, optionally ?allow=D[,D...]; NAME is "
                  "[A-Za-z0-9_-]{1,64} (xenstore paths hold no dots)", ep->address);

@@ -479,6 +479,7 @@ const struct idc_transport idc_transport_xen = {
     .name = "xen",
     .ctx_init = xen_ctx_init,
     .ctx_fini = xen_ctx_fini,
+    .address_check = xen_address_check,
     .ep_start = xen_ep_start,
     .chan_close = xen_chan_close,
     .ep_rearm = xen_ep_rearm,

@@ -122,6 +122,7 @@ bool xen_parse_hex64(const char *s, uint64_t *out);     /* exactly 16 lowercase 
 uint32_t xen_rand_nonzero(void);                        /* random, 1..0x7fffffff */
 
 /* channel.c */
+int  xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
 int  xen_ep_start(struct idc_link *ep);
 void xen_chan_close(struct idc_link *ep);
 void xen_ep_rearm(struct idc_link *ep);
