@@ -15,19 +15,24 @@
 enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l,
                                        char *why, size_t why_len)
 {
+    /* Hot path: a notification that moved something, outside storm mode, costs a comparison
+       (no clock read): the window is only looked at for useless ones. */
+    uint64_t progress = idc__link_progress(l);
+    bool useless = progress == st->last_progress;
+    st->last_progress = progress;
+    if (!useless && !st->windows)
+        return IDC_STORM_OK;
     uint64_t now = idc__now_ns();
     if (now - st->win_start > 1000000000u) {
         uint32_t limit = st->windows ? IDC_STORM_KEEP : IDC_STORM_PAUSE_AFTER;
-        bool stormy = st->win_useless > limit;
+        /* a quiet second in between (no useless notification rolled the window) ends it */
+        bool stormy = st->win_useless > limit && now - st->win_start <= 2000000000u;
         st->windows = stormy ? st->windows + 1 : 0;
         st->total = stormy ? st->total + st->win_useless : 0;
         st->win_start = now;
         st->win_useless = 0;
     }
-    uint64_t progress = idc__link_progress(l);
-    if (progress == st->last_progress)
-        st->win_useless++;
-    st->last_progress = progress;
+    st->win_useless += useless;
     if (st->win_useless > IDC_STORM_USELESS || st->windows >= IDC_STORM_WINDOWS) {
         snprintf(why, why_len, "event storm: %u notifications without progress in %u s",
                  st->total + st->win_useless, st->windows + 1);
