@@ -139,8 +139,9 @@ static int compile_run(struct bench_run *run, int idlc)
         if (!bench_lat_record(run, t0, t1))
             break;
     }
-    static const char *outs[] = { "big.idl", "big.x", "big.h", "big_codec.c", "big_client.c",
-                                  "big_server.c", "big_clnt.c", "big_svc.c", "big_xdr.c" };
+    static const char *outs[] = { "big.idl",     "big.x",        "big.h",
+                                  "big_codec.c", "big_client.c", "big_server.c",
+                                  "big_clnt.c",  "big_svc.c",    "big_xdr.c" };
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         char p[450];
         snprintf(p, sizeof p, "%s/%s", dir, outs[i]);

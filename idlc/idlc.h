@@ -48,11 +48,11 @@ struct idlc_type;
 
 /* One loaded source file; text is NUL terminated and kept for diagnostics. */
 struct idlc_source {
-	const char *path;      /* path as given / as resolved (used in diagnostics) */
-	const char *text;
-	size_t len;
-	const uint32_t *line_off; /* line_off[i] = byte offset of line i+1 */
-	uint32_t nlines;
+    const char *path; /* path as given / as resolved (used in diagnostics) */
+    const char *text;
+    size_t len;
+    const uint32_t *line_off; /* line_off[i] = byte offset of line i+1 */
+    uint32_t nlines;
 };
 
 /*
@@ -61,9 +61,9 @@ struct idlc_source {
  * file == NULL means "no location" (built-in or command line).
  */
 struct idlc_loc {
-	const struct idlc_source *file;
-	int line, col;
-	int end_line, end_col;
+    const struct idlc_source *file;
+    int line, col;
+    int end_line, end_col;
 };
 
 /* ====================================================================== values */
@@ -73,8 +73,8 @@ struct idlc_loc {
  * neg == false: the value is u.  neg == true: the value is (int64_t)u (negative).
  */
 struct idlc_value {
-	uint64_t u;
-	bool neg;
+    uint64_t u;
+    bool neg;
 };
 
 /* Formats v in decimal into buf (at least 24 bytes); returns buf. */
@@ -83,42 +83,48 @@ char *idlc_value_str(struct idlc_value v, char *buf);
 /* ====================================================================== expressions */
 
 enum idlc_expr_kind {
-	IDLC_E_INT,      /* literal */
-	IDLC_E_REF,      /* reference to a const or an enum value: name or enum.VALUE */
-	IDLC_E_UNARY,    /* op: '-', '~', '+' */
-	IDLC_E_BINARY,   /* op: '+','-','*','/','%','&','|','^', IDLC_OP_SHL, IDLC_OP_SHR */
+    IDLC_E_INT,    /* literal */
+    IDLC_E_REF,    /* reference to a const or an enum value: name or enum.VALUE */
+    IDLC_E_UNARY,  /* op: '-', '~', '+' */
+    IDLC_E_BINARY, /* op: '+','-','*','/','%','&','|','^', IDLC_OP_SHL, IDLC_OP_SHR */
 };
 #define IDLC_OP_SHL 256
 #define IDLC_OP_SHR 257
 
 struct idlc_expr {
-	enum idlc_expr_kind kind;
-	struct idlc_loc loc;         /* whole expression range */
-	int op;
-	struct idlc_expr *lhs, *rhs; /* unary: lhs only */
-	const char *name;            /* REF: identifier (for enum.VALUE: the enum name) */
-	const char *member;          /* REF: VALUE in enum.VALUE, else NULL */
-	struct idlc_decl *ref;       /* REF: resolved const or enum decl (sema) */
-	struct idlc_enumval *ref_val;/* REF to an enum value (sema) */
-	struct idlc_value value;     /* evaluated (sema); literals: set by the parser */
-	bool evaluated;
-	bool bad;                    /* evaluation failed (error already reported) */
+    enum idlc_expr_kind kind;
+    struct idlc_loc loc; /* whole expression range */
+    int op;
+    struct idlc_expr *lhs, *rhs;  /* unary: lhs only */
+    const char *name;             /* REF: identifier (for enum.VALUE: the enum name) */
+    const char *member;           /* REF: VALUE in enum.VALUE, else NULL */
+    struct idlc_decl *ref;        /* REF: resolved const or enum decl (sema) */
+    struct idlc_enumval *ref_val; /* REF to an enum value (sema) */
+    struct idlc_value value;      /* evaluated (sema); literals: set by the parser */
+    bool evaluated;
+    bool bad; /* evaluation failed (error already reported) */
 };
 
 /* ====================================================================== types */
 
 enum idlc_type_kind {
-	IDLC_T_BOOL,
-	IDLC_T_U8, IDLC_T_U16, IDLC_T_U32, IDLC_T_U64,
-	IDLC_T_I8, IDLC_T_I16, IDLC_T_I32, IDLC_T_I64,
-	IDLC_T_NAMED,   /* parser only: unresolved name; sema turns it into ENUM/STRUCT/UNION */
-	IDLC_T_ENUM,
-	IDLC_T_STRUCT,
-	IDLC_T_UNION,
-	IDLC_T_ARRAY,   /* fixed array: exactly bound elements */
-	IDLC_T_VECTOR,  /* bounded array: u32 count then count elements, count <= bound */
-	IDLC_T_STRING,  /* string<N>: u32 length then length bytes, length <= bound, no NUL */
-	IDLC_T_BUFFER,  /* remote buffer reference (48 bytes on the wire) */
+    IDLC_T_BOOL,
+    IDLC_T_U8,
+    IDLC_T_U16,
+    IDLC_T_U32,
+    IDLC_T_U64,
+    IDLC_T_I8,
+    IDLC_T_I16,
+    IDLC_T_I32,
+    IDLC_T_I64,
+    IDLC_T_NAMED, /* parser only: unresolved name; sema turns it into ENUM/STRUCT/UNION */
+    IDLC_T_ENUM,
+    IDLC_T_STRUCT,
+    IDLC_T_UNION,
+    IDLC_T_ARRAY,  /* fixed array: exactly bound elements */
+    IDLC_T_VECTOR, /* bounded array: u32 count then count elements, count <= bound */
+    IDLC_T_STRING, /* string<N>: u32 length then length bytes, length <= bound, no NUL */
+    IDLC_T_BUFFER, /* remote buffer reference (48 bytes on the wire) */
 };
 
 /* buffer rights (bit mask); plain "buffer" requires none in particular (0) */
@@ -129,17 +135,17 @@ enum idlc_type_kind {
 #define IDLC_BUFFER_WIRE_SIZE 48u
 
 struct idlc_type {
-	enum idlc_type_kind kind;
-	struct idlc_loc loc;         /* the type as written */
-	const char *name;            /* NAMED/ENUM/STRUCT/UNION: the name as written */
-	struct idlc_decl *decl;      /* ENUM/STRUCT/UNION: the declaration (sema) */
-	struct idlc_type *elem;      /* ARRAY/VECTOR: element type */
-	struct idlc_expr *bound_expr;/* ARRAY/VECTOR/STRING: bound as written */
-	uint64_t bound;              /* ARRAY/VECTOR/STRING: evaluated bound (sema), 1..2^32-1 */
-	unsigned rights;             /* BUFFER: IDLC_BUF_* mask */
-	uint64_t max_size;           /* maximum encoded size in bytes (sema) */
-	uint64_t min_size;           /* minimum encoded size in bytes (sema) */
-	const char *doc;             /* parser scratch: doc comment before the type's first token */
+    enum idlc_type_kind kind;
+    struct idlc_loc loc;          /* the type as written */
+    const char *name;             /* NAMED/ENUM/STRUCT/UNION: the name as written */
+    struct idlc_decl *decl;       /* ENUM/STRUCT/UNION: the declaration (sema) */
+    struct idlc_type *elem;       /* ARRAY/VECTOR: element type */
+    struct idlc_expr *bound_expr; /* ARRAY/VECTOR/STRING: bound as written */
+    uint64_t bound;               /* ARRAY/VECTOR/STRING: evaluated bound (sema), 1..2^32-1 */
+    unsigned rights;              /* BUFFER: IDLC_BUF_* mask */
+    uint64_t max_size;            /* maximum encoded size in bytes (sema) */
+    uint64_t min_size;            /* minimum encoded size in bytes (sema) */
+    const char *doc;              /* parser scratch: doc comment before the type's first token */
 };
 
 /* true for bool and the integer kinds */
@@ -155,162 +161,162 @@ const char *idlc_type_kind_name(enum idlc_type_kind k);
 
 /* Attributes common to fields, enum values, messages: @since(N) (0 = since the start). */
 struct idlc_attrs {
-	uint32_t since;
-	struct idlc_loc since_loc;   /* location of "@since(N)" if present */
-	struct idlc_expr *since_expr;
+    uint32_t since;
+    struct idlc_loc since_loc; /* location of "@since(N)" if present */
+    struct idlc_expr *since_expr;
 };
 
 /* A struct/union field or a message/transaction parameter or result. */
 struct idlc_field {
-	struct idlc_field *next;
-	const char *name;
-	struct idlc_loc loc;         /* the name */
-	const char *doc;             /* /// doc comment, NULL if none */
-	struct idlc_type *type;
-	struct idlc_attrs attrs;
-	uint64_t offset_max;         /* sum of max sizes of the preceding fields (sema) */
+    struct idlc_field *next;
+    const char *name;
+    struct idlc_loc loc; /* the name */
+    const char *doc;     /* /// doc comment, NULL if none */
+    struct idlc_type *type;
+    struct idlc_attrs attrs;
+    uint64_t offset_max; /* sum of max sizes of the preceding fields (sema) */
 };
 
 struct idlc_enumval {
-	struct idlc_enumval *next;
-	const char *name;
-	struct idlc_loc loc;
-	const char *doc;
-	struct idlc_expr *expr;      /* NULL: previous value + 1 (first: 0) */
-	struct idlc_value value;     /* sema */
-	struct idlc_attrs attrs;
-	struct idlc_decl *owner;     /* the enum */
-	int state;                   /* sema private */
+    struct idlc_enumval *next;
+    const char *name;
+    struct idlc_loc loc;
+    const char *doc;
+    struct idlc_expr *expr;  /* NULL: previous value + 1 (first: 0) */
+    struct idlc_value value; /* sema */
+    struct idlc_attrs attrs;
+    struct idlc_decl *owner; /* the enum */
+    int state;               /* sema private */
 };
 
 /* A union arm: "case A, B: T name;" or "case A: void;" */
 struct idlc_case_label {
-	struct idlc_case_label *next;
-	const char *name;            /* enum value name */
-	struct idlc_loc loc;
-	struct idlc_enumval *val;    /* sema */
+    struct idlc_case_label *next;
+    const char *name; /* enum value name */
+    struct idlc_loc loc;
+    struct idlc_enumval *val; /* sema */
 };
 struct idlc_arm {
-	struct idlc_arm *next;
-	struct idlc_case_label *labels;
-	struct idlc_field *field;    /* NULL for "void" */
-	struct idlc_loc loc;         /* the "case" keyword */
-	const char *doc;
+    struct idlc_arm *next;
+    struct idlc_case_label *labels;
+    struct idlc_field *field; /* NULL for "void" */
+    struct idlc_loc loc;      /* the "case" keyword */
+    const char *doc;
 };
 
 enum idlc_decl_kind {
-	IDLC_D_CONST,
-	IDLC_D_ENUM,
-	IDLC_D_STRUCT,
-	IDLC_D_UNION,
+    IDLC_D_CONST,
+    IDLC_D_ENUM,
+    IDLC_D_STRUCT,
+    IDLC_D_UNION,
 };
 
 struct idlc_decl {
-	struct idlc_decl *next;      /* declaration order within its unit */
-	enum idlc_decl_kind kind;
-	const char *name;
-	struct idlc_loc loc;         /* the name */
-	struct idlc_loc kw_loc;      /* the keyword (const/enum/struct/union) */
-	const char *doc;
-	struct idlc_unit *unit;      /* the unit (file) that declares it */
+    struct idlc_decl *next; /* declaration order within its unit */
+    enum idlc_decl_kind kind;
+    const char *name;
+    struct idlc_loc loc;    /* the name */
+    struct idlc_loc kw_loc; /* the keyword (const/enum/struct/union) */
+    const char *doc;
+    struct idlc_unit *unit; /* the unit (file) that declares it */
 
-	/* CONST */
-	struct idlc_expr *expr;
-	struct idlc_value value;     /* sema */
+    /* CONST */
+    struct idlc_expr *expr;
+    struct idlc_value value; /* sema */
 
-	/* ENUM */
-	enum idlc_type_kind repr;    /* IDLC_T_U8..IDLC_T_I64 (default u32) */
-	struct idlc_loc repr_loc;
-	struct idlc_enumval *values;
-	size_t nvalues;
-	struct idlc_value min, max;  /* smallest / largest value (sema) */
+    /* ENUM */
+    enum idlc_type_kind repr; /* IDLC_T_U8..IDLC_T_I64 (default u32) */
+    struct idlc_loc repr_loc;
+    struct idlc_enumval *values;
+    size_t nvalues;
+    struct idlc_value min, max; /* smallest / largest value (sema) */
 
-	/* STRUCT */
-	struct idlc_field *fields;
-	size_t nfields;
+    /* STRUCT */
+    struct idlc_field *fields;
+    size_t nfields;
 
-	/* UNION: tag enum */
-	const char *tag_name;
-	struct idlc_loc tag_loc;
-	struct idlc_decl *tag;       /* sema: an ENUM decl */
-	struct idlc_arm *arms;
-	size_t narms;
+    /* UNION: tag enum */
+    const char *tag_name;
+    struct idlc_loc tag_loc;
+    struct idlc_decl *tag; /* sema: an ENUM decl */
+    struct idlc_arm *arms;
+    size_t narms;
 
-	/* ENUM/STRUCT/UNION: encoded size bounds (sema) */
-	uint64_t max_size, min_size;
+    /* ENUM/STRUCT/UNION: encoded size bounds (sema) */
+    uint64_t max_size, min_size;
 
-	/* sema private */
-	int state;
+    /* sema private */
+    int state;
 };
 
 /* ====================================================================== protocol, messages */
 
 enum idlc_role {
-	IDLC_ROLE_FRONTEND,          /* sent by the front end, handled by the back end */
-	IDLC_ROLE_BACKEND,           /* sent by the back end, handled by the front end */
+    IDLC_ROLE_FRONTEND, /* sent by the front end, handled by the back end */
+    IDLC_ROLE_BACKEND,  /* sent by the back end, handled by the front end */
 };
 const char *idlc_role_name(enum idlc_role r); /* "frontend" / "backend" */
 
 enum idlc_msg_kind {
-	IDLC_M_MESSAGE,              /* one-way */
-	IDLC_M_TRANSACTION,          /* request -> result (or error) */
+    IDLC_M_MESSAGE,     /* one-way */
+    IDLC_M_TRANSACTION, /* request -> result (or error) */
 };
 
 struct idlc_msg {
-	struct idlc_msg *next;       /* declaration order in the protocol (all roles) */
-	enum idlc_msg_kind kind;
-	enum idlc_role role;
-	const char *name;
-	struct idlc_loc loc;         /* the name */
-	struct idlc_loc kw_loc;      /* message/transaction keyword */
-	const char *doc;
-	struct idlc_field *params;
-	size_t nparams;
-	struct idlc_field *results;  /* transactions only */
-	size_t nresults;
-	const char *raises_name;     /* "raises E": the error enum name, NULL if none */
-	struct idlc_loc raises_loc;
-	struct idlc_decl *raises;    /* sema: ENUM decl, values 1..65535 */
-	struct idlc_attrs attrs;
-	uint32_t opcode;             /* sema: 1-based, declaration order across the protocol */
-	uint64_t args_max_size;      /* max encoded size of the parameters (sema) */
-	uint64_t args_min_size;
-	uint64_t result_max_size;    /* transactions: max encoded size of the results (sema) */
-	uint64_t result_min_size;
+    struct idlc_msg *next; /* declaration order in the protocol (all roles) */
+    enum idlc_msg_kind kind;
+    enum idlc_role role;
+    const char *name;
+    struct idlc_loc loc;    /* the name */
+    struct idlc_loc kw_loc; /* message/transaction keyword */
+    const char *doc;
+    struct idlc_field *params;
+    size_t nparams;
+    struct idlc_field *results; /* transactions only */
+    size_t nresults;
+    const char *raises_name; /* "raises E": the error enum name, NULL if none */
+    struct idlc_loc raises_loc;
+    struct idlc_decl *raises; /* sema: ENUM decl, values 1..65535 */
+    struct idlc_attrs attrs;
+    uint32_t opcode;        /* sema: 1-based, declaration order across the protocol */
+    uint64_t args_max_size; /* max encoded size of the parameters (sema) */
+    uint64_t args_min_size;
+    uint64_t result_max_size; /* transactions: max encoded size of the results (sema) */
+    uint64_t result_min_size;
 };
 
 struct idlc_import {
-	struct idlc_import *next;
-	const char *path;            /* as written */
-	struct idlc_loc loc;         /* the string literal */
-	struct idlc_unit *unit;      /* resolved (NULL if it could not be loaded) */
+    struct idlc_import *next;
+    const char *path;       /* as written */
+    struct idlc_loc loc;    /* the string literal */
+    struct idlc_unit *unit; /* resolved (NULL if it could not be loaded) */
 };
 
 /* One .idl file. */
 struct idlc_unit {
-	struct idlc_ctx *ctx;
-	const struct idlc_source *src;
-	const char *path;            /* resolved path of the file */
-	const char *basename;        /* file name without directory and ".idl": output NAME */
+    struct idlc_ctx *ctx;
+    const struct idlc_source *src;
+    const char *path;     /* resolved path of the file */
+    const char *basename; /* file name without directory and ".idl": output NAME */
 
-	bool has_protocol;           /* "protocol NAME version N [max_frame M];" present */
-	const char *name;            /* protocol name (or basename when has_protocol is false) */
-	struct idlc_loc name_loc;
-	const char *doc;
-	uint32_t version;            /* protocol version (>= 1), 1 if no protocol line */
-	struct idlc_loc version_loc;
-	uint64_t max_frame;          /* max payload size of any message/request/result */
-	struct idlc_loc max_frame_loc;
-	struct idlc_expr *version_expr, *max_frame_expr;
+    bool has_protocol; /* "protocol NAME version N [max_frame M];" present */
+    const char *name;  /* protocol name (or basename when has_protocol is false) */
+    struct idlc_loc name_loc;
+    const char *doc;
+    uint32_t version; /* protocol version (>= 1), 1 if no protocol line */
+    struct idlc_loc version_loc;
+    uint64_t max_frame; /* max payload size of any message/request/result */
+    struct idlc_loc max_frame_loc;
+    struct idlc_expr *version_expr, *max_frame_expr;
 
-	struct idlc_import *imports; /* in order */
-	struct idlc_decl *decls;     /* this file's declarations, in order */
-	size_t ndecls;
-	struct idlc_msg *msgs;       /* this file's messages and transactions, in order */
-	size_t nmsgs;
+    struct idlc_import *imports; /* in order */
+    struct idlc_decl *decls;     /* this file's declarations, in order */
+    size_t ndecls;
+    struct idlc_msg *msgs; /* this file's messages and transactions, in order */
+    size_t nmsgs;
 
-	bool checked;                /* sema ran on this unit */
-	int state;                   /* import cycle detection (ast.c) */
+    bool checked; /* sema ran on this unit */
+    int state;    /* import cycle detection (ast.c) */
 };
 
 #define IDLC_DEFAULT_MAX_FRAME 4096u
@@ -320,17 +326,17 @@ struct idlc_unit {
 /* ====================================================================== context, options */
 
 struct idlc_options {
-	const char *out_dir;         /* -o (default ".") */
-	const char **include_dirs;   /* -I, in order */
-	size_t ninclude_dirs;
-	const char *template_dir;    /* -T (default: <exe dir>/../share/idc/templates/c);
+    const char *out_dir;       /* -o (default ".") */
+    const char **include_dirs; /* -I, in order */
+    size_t ninclude_dirs;
+    const char *template_dir; /* -T (default: <exe dir>/../share/idc/templates/c);
 	                                idlc_main() always sets it before idlc_generate() runs */
-	bool deps_stdout;            /* -M: print make dependencies, generate nothing */
-	const char *deps_file;       /* -MF FILE: write make dependencies, still generate */
-	const char *deps_target;     /* target name for the rule (default: the outputs) */
-	bool check_only;             /* --check / -fsyntax-only: parse + check, no output */
-	bool color;                  /* colored diagnostics */
-	FILE *diag_out;              /* where diagnostics go (default stderr) */
+    bool deps_stdout;         /* -M: print make dependencies, generate nothing */
+    const char *deps_file;    /* -MF FILE: write make dependencies, still generate */
+    const char *deps_target;  /* target name for the rule (default: the outputs) */
+    bool check_only;          /* --check / -fsyntax-only: parse + check, no output */
+    bool color;               /* colored diagnostics */
+    FILE *diag_out;           /* where diagnostics go (default stderr) */
 };
 void idlc_options_init(struct idlc_options *opt);
 
@@ -344,36 +350,40 @@ const struct idlc_options *idlc_ctx_options(const struct idlc_ctx *ctx);
 /* ====================================================================== ast.c */
 
 /* Hash map from a pair of pointers (usually interned strings / nodes) to a pointer. */
-struct idlc_map_ent { const void *k1, *k2; void *v; };
+struct idlc_map_ent {
+    const void *k1, *k2;
+    void *v;
+};
 struct idlc_map {
-	struct idlc_map_ent *e;
-	size_t cap, n;               /* cap is 0 or a power of two */
+    struct idlc_map_ent *e;
+    size_t cap, n; /* cap is 0 or a power of two */
 };
 /* Value stored for (k1,k2), or NULL. */
 void *idlc_map_get(const struct idlc_map *m, const void *k1, const void *k2);
 /* Inserts (k1,k2)->v unless present; returns the previous value (not replaced) or NULL. */
-void *idlc_map_put(struct idlc_ctx *ctx, struct idlc_map *m, const void *k1, const void *k2, void *v);
+void *idlc_map_put(struct idlc_ctx *ctx, struct idlc_map *m, const void *k1, const void *k2,
+                   void *v);
 
 /* The context (private to the front end; the generator only passes it around). */
 struct idlc_arena_chunk;
 struct idlc_ctx {
-	struct idlc_options opt;
-	struct idlc_arena_chunk *arena;
-	const char **strtab;         /* interned strings (open addressing, power of two) */
-	size_t strcap, strn;
-	struct idlc_map unit_by_path;/* (realpath interned, NULL) -> unit */
-	struct idlc_unit **units;    /* load order */
-	size_t nunits, units_cap;
-	struct idlc_unit **load_stack;
-	size_t load_depth, load_cap;
-	struct idlc_map syms;        /* (unit, name) -> decl visible in unit */
-	struct idlc_map own;         /* (unit, name) -> decl declared in unit */
-	struct idlc_map enum_vals;   /* (enum decl, name) -> enumval */
-	unsigned errors, warnings;
-	unsigned soft_errors;        /* errors the parser reported that leave the AST usable */
-	unsigned hard_errors;        /* syntax/lexical/import errors: sema is not run */
-	bool dropping;               /* error limit reached: drop diagnostics */
-	bool last_dropped;
+    struct idlc_options opt;
+    struct idlc_arena_chunk *arena;
+    const char **strtab; /* interned strings (open addressing, power of two) */
+    size_t strcap, strn;
+    struct idlc_map unit_by_path; /* (realpath interned, NULL) -> unit */
+    struct idlc_unit **units;     /* load order */
+    size_t nunits, units_cap;
+    struct idlc_unit **load_stack;
+    size_t load_depth, load_cap;
+    struct idlc_map syms;      /* (unit, name) -> decl visible in unit */
+    struct idlc_map own;       /* (unit, name) -> decl declared in unit */
+    struct idlc_map enum_vals; /* (enum decl, name) -> enumval */
+    unsigned errors, warnings;
+    unsigned soft_errors; /* errors the parser reported that leave the AST usable */
+    unsigned hard_errors; /* syntax/lexical/import errors: sema is not run */
+    bool dropping;        /* error limit reached: drop diagnostics */
+    bool last_dropped;
 };
 
 /*
@@ -386,7 +396,7 @@ struct idlc_unit *idlc_parse_file(struct idlc_ctx *ctx, const char *path);
 struct idlc_unit *idlc_parse_string(struct idlc_ctx *ctx, const char *name, const char *text);
 
 /* arena helpers (memory owned by ctx) */
-void *idlc_alloc(struct idlc_ctx *ctx, size_t size);          /* zeroed */
+void *idlc_alloc(struct idlc_ctx *ctx, size_t size); /* zeroed */
 char *idlc_strdup(struct idlc_ctx *ctx, const char *s);
 char *idlc_strndup(struct idlc_ctx *ctx, const char *s, size_t n);
 const char *idlc_intern(struct idlc_ctx *ctx, const char *s, size_t n);
@@ -401,32 +411,32 @@ struct idlc_decl *idlc_lookup(struct idlc_unit *u, const char *name);
 
 /* Semantic value of a token. */
 struct idlc_tok {
-	const char *s;               /* identifier (interned) / string literal contents */
-	uint64_t n;                  /* integer literal */
-	const char *doc;             /* /// comment block right before this token, or NULL */
+    const char *s;   /* identifier (interned) / string literal contents */
+    uint64_t n;      /* integer literal */
+    const char *doc; /* /// comment block right before this token, or NULL */
 };
 
 /* Scanner state shared by lexer and parser (flex "extra"). */
 struct idlc_lexstate {
-	struct idlc_ctx *ctx;
-	struct idlc_unit *unit;
-	const struct idlc_source *src;
-	int line, col;               /* position of the next character */
-	bool after_cr;               /* the last character was '\r' (a following '\n' is part
+    struct idlc_ctx *ctx;
+    struct idlc_unit *unit;
+    const struct idlc_source *src;
+    int line, col; /* position of the next character */
+    bool after_cr; /* the last character was '\r' (a following '\n' is part
 	                                of the same line end) */
-	char *doc;                   /* pending doc comment (heap, grows) */
-	size_t doc_len, doc_cap;
-	char last[40];               /* text of the last token (for syntax errors) */
-	bool at_eof;                 /* last token was end of file */
-	bool eof_reported;           /* an unterminated comment/string already explained EOF */
-	int lex_error_line;          /* line of the last invalid character: a syntax error there
+    char *doc;     /* pending doc comment (heap, grows) */
+    size_t doc_len, doc_cap;
+    char last[40];      /* text of the last token (for syntax errors) */
+    bool at_eof;        /* last token was end of file */
+    bool eof_reported;  /* an unterminated comment/string already explained EOF */
+    int lex_error_line; /* line of the last invalid character: a syntax error there
 	                                is its consequence and is not reported again */
-	/* parser bookkeeping: tails of the unit's lists */
-	struct idlc_decl **decl_tail;
-	struct idlc_msg **msg_tail;
-	struct idlc_import **import_tail;
-	bool seen_protocol;
-	enum idlc_role role;          /* role of the enclosing "from" block */
+    /* parser bookkeeping: tails of the unit's lists */
+    struct idlc_decl **decl_tail;
+    struct idlc_msg **msg_tail;
+    struct idlc_import **import_tail;
+    bool seen_protocol;
+    enum idlc_role role; /* role of the enclosing "from" block */
 };
 
 /* Runs flex+bison over src into u (ast.c calls it). Returns the number of syntax errors. */
@@ -461,19 +471,19 @@ bool idlc_reserved_prefix(const char *name);
 extern const char *const idlc_c_outputs[];
 
 enum idlc_cname_kind {
-	IDLC_CN_MACRO,               /* a #define or enumerator, upper case: P_X, P_OP_M, the guard */
-	IDLC_CN_GLOBAL,              /* a tag, function or object NAME.h declares: p_s, p_m_send */
-	IDLC_CN_HELPER,              /* static in a generated .c: dec_p_s, txn_done_p_t, side_of */
-	IDLC_CN_MEMBER,              /* a member the templates add: on_m, the handler of m */
+    IDLC_CN_MACRO,  /* a #define or enumerator, upper case: P_X, P_OP_M, the guard */
+    IDLC_CN_GLOBAL, /* a tag, function or object NAME.h declares: p_s, p_m_send */
+    IDLC_CN_HELPER, /* static in a generated .c: dec_p_s, txn_done_p_t, side_of */
+    IDLC_CN_MEMBER, /* a member the templates add: on_m, the handler of m */
 };
 
 /* One generated identifier. */
 struct idlc_cname {
-	const char *key;             /* model key ("type:p:s:dec", "msg:read:send"); NULL for the
+    const char *key; /* model key ("type:p:s:dec", "msg:read:send"); NULL for the
 					fixed helpers, which the templates spell themselves */
-	const char *c;               /* the C spelling, interned in the unit's context */
-	enum idlc_cname_kind kind;
-	const char *role;            /* what it is, for diagnostics ("encoder"); NULL: the
+    const char *c;   /* the C spelling, interned in the unit's context */
+    enum idlc_cname_kind kind;
+    const char *role; /* what it is, for diagnostics ("encoder"); NULL: the
 					declaration's own name */
 };
 
@@ -490,7 +500,7 @@ void idlc_cnames_enumval(const struct idlc_enumval *v, idlc_cname_fn *fn, void *
 /* The names of message or transaction m of unit u (argument and result types, codec, API,
    opcode, sizes, helpers, the handler member). */
 void idlc_cnames_msg(const struct idlc_unit *u, const struct idlc_msg *m, idlc_cname_fn *fn,
-		     void *arg);
+                     void *arg);
 /* The member holding the element count of bounded array field (interned): "FIELD_count". */
 const char *idlc_cname_count(struct idlc_ctx *ctx, const char *field);
 
@@ -509,14 +519,14 @@ enum idlc_severity { IDLC_NOTE, IDLC_WARNING, IDLC_ERROR };
 
 /* Reports "file:line:col: error: fmt", the source line and a caret range under loc. */
 void idlc_error(struct idlc_ctx *ctx, struct idlc_loc loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void idlc_warning(struct idlc_ctx *ctx, struct idlc_loc loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* A note attached to the previous error/warning (e.g. "previous declaration is here"). */
 void idlc_note(struct idlc_ctx *ctx, struct idlc_loc loc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void idlc_diag(struct idlc_ctx *ctx, enum idlc_severity sev, struct idlc_loc loc,
-	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 3, 4)));
+void idlc_diag(struct idlc_ctx *ctx, enum idlc_severity sev, struct idlc_loc loc, const char *fmt,
+               ...) __attribute__((format(printf, 4, 5)));
 /* Number of errors reported so far. */
 unsigned idlc_error_count(const struct idlc_ctx *ctx);
 /* After this many errors, further ones are dropped (a final note says so). */
@@ -550,12 +560,12 @@ int idlc_main(int argc, char **argv);
  * data is held in memory until then. Before publishing, nothing is visible at the path.
  */
 struct idlc_out {
-	const char *path;            /* as given (borrowed: must outlive the output) */
-	char *final;                 /* replaced file: path with its symlinks followed */
-	char *tmp;                   /* the temporary file; NULL when written in place */
-	FILE *f;                     /* write the contents here, until idlc_out_close() */
-	char *buf;                   /* in place: the contents, held until published */
-	size_t len;
+    const char *path; /* as given (borrowed: must outlive the output) */
+    char *final;      /* replaced file: path with its symlinks followed */
+    char *tmp;        /* the temporary file; NULL when written in place */
+    FILE *f;          /* write the contents here, until idlc_out_close() */
+    char *buf;        /* in place: the contents, held until published */
+    size_t len;
 };
 
 /* Starts writing path: o->f is ready. 0, or -1 after reporting (o is then empty). */
@@ -577,9 +587,9 @@ void idlc_out_discard(struct idlc_out *o);
  * for itself), SIGINT, SIGTERM and SIGHUP remove every listed file, then end the process by
  * that signal (a signal that was ignored stays ignored).
  */
-int idlc_temp_create(char *tmpl);                /* fd, or -1 (errno) */
-void idlc_temp_remove(const char *path);         /* unlink and unlist */
-void idlc_temp_keep(const char *path);           /* unlist, the file stays */
+int idlc_temp_create(char *tmpl);                         /* fd, or -1 (errno) */
+void idlc_temp_remove(const char *path);                  /* unlink and unlist */
+void idlc_temp_keep(const char *path);                    /* unlist, the file stays */
 int idlc_temp_rename(const char *tmp, const char *final); /* rename and unlist; 0 or -1 */
 void idlc_cleanup_on_signals(void);
 

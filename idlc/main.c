@@ -6,5 +6,5 @@
 
 int main(int argc, char **argv)
 {
-	return idlc_main(argc, argv);
+    return idlc_main(argc, argv);
 }

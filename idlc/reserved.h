@@ -21,24 +21,24 @@
  * so the many such macros of the headers are not listed.
  */
 
-#define IDLC_STDINT_WIDTH(N)                                                                      \
-	IDLC_RESERVED(INT##N##_MIN, MACRO, "<stdint.h>")                                           \
-	IDLC_RESERVED(INT##N##_MAX, MACRO, "<stdint.h>")                                           \
-	IDLC_RESERVED(UINT##N##_MAX, MACRO, "<stdint.h>")                                          \
-	IDLC_RESERVED(INT##N##_WIDTH, MACRO, "<stdint.h>")                                         \
-	IDLC_RESERVED(UINT##N##_WIDTH, MACRO, "<stdint.h>")                                        \
-	IDLC_RESERVED(INT_LEAST##N##_MIN, MACRO, "<stdint.h>")                                     \
-	IDLC_RESERVED(INT_LEAST##N##_MAX, MACRO, "<stdint.h>")                                     \
-	IDLC_RESERVED(UINT_LEAST##N##_MAX, MACRO, "<stdint.h>")                                    \
-	IDLC_RESERVED(INT_LEAST##N##_WIDTH, MACRO, "<stdint.h>")                                   \
-	IDLC_RESERVED(UINT_LEAST##N##_WIDTH, MACRO, "<stdint.h>")                                  \
-	IDLC_RESERVED(INT_FAST##N##_MIN, MACRO, "<stdint.h>")                                      \
-	IDLC_RESERVED(INT_FAST##N##_MAX, MACRO, "<stdint.h>")                                      \
-	IDLC_RESERVED(UINT_FAST##N##_MAX, MACRO, "<stdint.h>")                                     \
-	IDLC_RESERVED(INT_FAST##N##_WIDTH, MACRO, "<stdint.h>")                                    \
-	IDLC_RESERVED(UINT_FAST##N##_WIDTH, MACRO, "<stdint.h>")                                   \
-	IDLC_RESERVED(INT##N##_C, MACRO, "<stdint.h>")                                             \
-	IDLC_RESERVED(UINT##N##_C, MACRO, "<stdint.h>")
+#define IDLC_STDINT_WIDTH(N)                                  \
+    IDLC_RESERVED(INT##N##_MIN, MACRO, "<stdint.h>")          \
+    IDLC_RESERVED(INT##N##_MAX, MACRO, "<stdint.h>")          \
+    IDLC_RESERVED(UINT##N##_MAX, MACRO, "<stdint.h>")         \
+    IDLC_RESERVED(INT##N##_WIDTH, MACRO, "<stdint.h>")        \
+    IDLC_RESERVED(UINT##N##_WIDTH, MACRO, "<stdint.h>")       \
+    IDLC_RESERVED(INT_LEAST##N##_MIN, MACRO, "<stdint.h>")    \
+    IDLC_RESERVED(INT_LEAST##N##_MAX, MACRO, "<stdint.h>")    \
+    IDLC_RESERVED(UINT_LEAST##N##_MAX, MACRO, "<stdint.h>")   \
+    IDLC_RESERVED(INT_LEAST##N##_WIDTH, MACRO, "<stdint.h>")  \
+    IDLC_RESERVED(UINT_LEAST##N##_WIDTH, MACRO, "<stdint.h>") \
+    IDLC_RESERVED(INT_FAST##N##_MIN, MACRO, "<stdint.h>")     \
+    IDLC_RESERVED(INT_FAST##N##_MAX, MACRO, "<stdint.h>")     \
+    IDLC_RESERVED(UINT_FAST##N##_MAX, MACRO, "<stdint.h>")    \
+    IDLC_RESERVED(INT_FAST##N##_WIDTH, MACRO, "<stdint.h>")   \
+    IDLC_RESERVED(UINT_FAST##N##_WIDTH, MACRO, "<stdint.h>")  \
+    IDLC_RESERVED(INT##N##_C, MACRO, "<stdint.h>")            \
+    IDLC_RESERVED(UINT##N##_C, MACRO, "<stdint.h>")
 
 /* C keywords (C11, plus asm and typeof, which GNU C and C23 add) */
 IDLC_RESERVED(auto, WORD, "C")

@@ -641,8 +641,10 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
             return;
         }
         if (!request_credit(ep)) {
-            proto_fail(ep, "more than %u requests outstanding (%u held, %u responses not "
-                           "consumed)", c->ch.tx_limit, c->req_held, c->resp_count);
+            proto_fail(ep,
+                       "more than %u requests outstanding (%u held, %u responses not "
+                       "consumed)",
+                       c->ch.tx_limit, c->req_held, c->resp_count);
             return;
         }
         struct idc_request *r = c->req_free;
@@ -931,9 +933,9 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
         } else {
             /* The ring holds every response the peer's credit allows: no room means it broke
                the ring rules. Never drop a response silently: take the connection down. */
-            request_down(ep, IDC_ERR_PROTO, r == IDC_ERR_AGAIN
-                                                ? "response ring full: the peer stopped consuming"
-                                                : "bad consumer index on the response ring");
+            request_down(ep, IDC_ERR_PROTO,
+                         r == IDC_ERR_AGAIN ? "response ring full: the peer stopped consuming"
+                                            : "bad consumer index on the response ring");
             idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: response to transaction %#x not sent: %s",
                      ep->link.address, req->txn, ep->down_reason);
             rc = IDC_ERR_DISCONNECTED;

@@ -12,8 +12,8 @@
    second). Storm mode lasts while each second brings at least IDC_STORM_KEEP useless ones; the
    connection goes down after IDC_STORM_WINDOWS seconds of it, or at once past IDC_STORM_USELESS
    in one second. */
-enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l,
-                                       char *why, size_t why_len)
+enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l, char *why,
+                                       size_t why_len)
 {
     /* Hot path: a notification that moved something, outside storm mode, costs a comparison
        (no clock read): the window is only looked at for useless ones. */

@@ -164,10 +164,10 @@ uint32_t idc__offer_version(const struct idc_protocol *p, uint32_t peer_min, uin
 /* Notification storms: call idc__storm_note after handling each notification of a connected
    link (after idc__link_kick); OK: listen on; PAUSE: stop listening for IDC_STORM_PAUSE_MS, then
    kick once; CUT: idc__link_down with the reason written to why. Reset at each connection. */
-#define IDC_STORM_PAUSE_AFTER 250u /* useless notifications in a second before pausing */
-#define IDC_STORM_KEEP        10u  /* per second, to stay in storm mode */
+#define IDC_STORM_PAUSE_AFTER 250u  /* useless notifications in a second before pausing */
+#define IDC_STORM_KEEP        10u   /* per second, to stay in storm mode */
 #define IDC_STORM_USELESS     1000u /* in one second: cut at once */
-#define IDC_STORM_WINDOWS     3u   /* seconds of storm mode before the cut */
+#define IDC_STORM_WINDOWS     3u    /* seconds of storm mode before the cut */
 #define IDC_STORM_PAUSE_MS    20u
 struct idc_storm {
     uint64_t win_start;
@@ -175,8 +175,8 @@ struct idc_storm {
     uint64_t last_progress;
 };
 enum idc_storm_verdict { IDC_STORM_OK, IDC_STORM_PAUSE, IDC_STORM_CUT };
-enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l,
-                                       char *why, size_t why_len);
+enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l, char *why,
+                                       size_t why_len);
 void idc__storm_reset(struct idc_storm *st, const struct idc_link *l);
 
 /* Error logs a peer can trigger (garbage handshakes, bad requests): true when this line may be

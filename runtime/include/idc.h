@@ -244,7 +244,7 @@ enum idc_endpoint_state idc_endpoint_state(const struct idc_endpoint *ep);
  * peer (IDC_ERR_BUSY: an exclusive service in use by another frontend; IDC_ERR_MISMATCH,
  * IDC_ERR_PERM) or of the last disconnect, 0 if none since the last connect; why (optional)
  * receives the logged reason. Returns 0 for a NULL or never-created endpoint. */
-int      idc_endpoint_last_error(const struct idc_endpoint *ep, char *why, size_t why_len);
+int idc_endpoint_last_error(const struct idc_endpoint *ep, char *why, size_t why_len);
 /* Acknowledges the disconnect callback. Outside the DISCONNECTING state it does nothing. */
 void idc_endpoint_disconnect_done(struct idc_endpoint *ep);
 /* Log the reason (printf-style) and take the connection down (peer misbehaved). */

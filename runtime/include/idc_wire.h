@@ -51,21 +51,21 @@ _Static_assert(sizeof(((struct idc_rbuf *)0)->key) == 16, "a buffer reference ke
 
 /* A payload being decoded. The caller sets p, left and version, and field = reason = NULL. */
 struct idc_wire_in {
-    const uint8_t *p;               /* next byte to read */
-    size_t left;                    /* bytes left */
-    uint32_t version;               /* negotiated protocol version */
-    const char *field;              /* once refused: the field at fault */
-    const char *reason;             /* once refused: why the input was refused */
+    const uint8_t *p;   /* next byte to read */
+    size_t left;        /* bytes left */
+    uint32_t version;   /* negotiated protocol version */
+    const char *field;  /* once refused: the field at fault */
+    const char *reason; /* once refused: why the input was refused */
 };
 
 /* A payload being encoded. The caller sets p, left and version, field = reason = NULL, rc = 0. */
 struct idc_wire_out {
-    uint8_t *p;                     /* next byte to write */
-    size_t left;                    /* room left */
-    uint32_t version;               /* negotiated protocol version */
-    const char *field;              /* once refused: the field at fault */
-    const char *reason;             /* once refused: why the value was refused */
-    int rc;                         /* IDC_ERR_INVAL or IDC_ERR_TOOBIG once refused */
+    uint8_t *p;         /* next byte to write */
+    size_t left;        /* room left */
+    uint32_t version;   /* negotiated protocol version */
+    const char *field;  /* once refused: the field at fault */
+    const char *reason; /* once refused: why the value was refused */
+    int rc;             /* IDC_ERR_INVAL or IDC_ERR_TOOBIG once refused */
 };
 
 /* Refuses the input: records field and reason, returns IDC_ERR_PROTO. */
@@ -390,7 +390,7 @@ static inline int idc_wire_put_rbuf(struct idc_wire_out *out, const char *field,
     idc_wire_st32(out->p + 12, b->generation);
     idc_wire_st64(out->p + 16, b->length);
     idc_wire_st32(out->p + 24, b->rights);
-    idc_wire_st32(out->p + 28, 0);   /* reserved */
+    idc_wire_st32(out->p + 28, 0); /* reserved */
     memcpy(out->p + 32, b->key, sizeof b->key);
     out->p += IDC_RBUF_WIRE_SIZE;
     out->left -= IDC_RBUF_WIRE_SIZE;

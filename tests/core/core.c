@@ -813,7 +813,8 @@ Test(endpoint, restart_gives_the_service_back_to_its_frontend, .timeout = 60)
     int st = 0;
     while (waitpid(newcomer, &st, WNOHANG) == 0)
         idc_context_dispatch(ctx, 10);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the newcomer took the service (status %#x)", st);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the newcomer took the service (status %#x)",
+              st);
     cr_assert(fe.connected, "the old frontend lost the service");
     kill(b2, SIGKILL);
     waitpid(b2, NULL, 0);

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (idc_rbuf_decode(&rb, data) != 0)
         return 0;
     if ((rb.rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE)) != 0)
-        abort();                        /* decode promised to reject unknown rights */
+        abort(); /* decode promised to reject unknown rights */
     uint8_t mode = data[IDC_RBUF_WIRE_SIZE];
     uint64_t offset = get_le(data + IDC_RBUF_WIRE_SIZE + 1, 8);
     size_t len = (size_t)get_le(data + IDC_RBUF_WIRE_SIZE + 9, 4);

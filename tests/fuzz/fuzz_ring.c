@@ -11,8 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define RING_SIZE  4096u
-#define MAX_FRAME  1024u
+#define RING_SIZE 4096u
+#define MAX_FRAME 1024u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,13 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (avail <= 0)
             break;
         if (avail > (int64_t)RING_SIZE)
-            abort();            /* poll promised a validated window */
+            abort(); /* poll promised a validated window */
         struct idc_frame_hdr h;
         int r = idc_ring_rx_pop(&rx, &h, payload);
         if (r != 0)
-            break;              /* 1: incomplete frame, IDC_ERR_PROTO: peer disconnected */
+            break; /* 1: incomplete frame, IDC_ERR_PROTO: peer disconnected */
         if (h.length > MAX_FRAME || h.kind < IDC_FRAME_MESSAGE || h.kind > IDC_FRAME_RESPONSE)
-            abort();            /* pop must never hand out an invalid header */
+            abort(); /* pop must never hand out an invalid header */
         (void)idc_ring_rx_publish(&rx);
     }
     return 0;

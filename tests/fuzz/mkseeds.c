@@ -38,8 +38,11 @@ int main(int argc, char **argv)
         idc_ring_tx_attach(&tx, mem, RING_SIZE, 64);
         unsigned char payload[256];
         for (unsigned i = 0; i < counts[c]; i++) {
-            struct idc_frame_hdr h = { .kind = (uint8_t)(1 + i % 3), .opcode = (uint16_t)i,
-                                       .length = (i * 7) % 200, .epoch = 1, .txn = i % 3 ? i : 0 };
+            struct idc_frame_hdr h = { .kind = (uint8_t)(1 + i % 3),
+                                       .opcode = (uint16_t)i,
+                                       .length = (i * 7) % 200,
+                                       .epoch = 1,
+                                       .txn = i % 3 ? i : 0 };
             memset(payload, (int)i, sizeof payload);
             if (idc_ring_push(&tx, &h, payload) != 0)
                 break;
@@ -55,7 +58,7 @@ int main(int argc, char **argv)
         struct idc_rbuf rb = { .rights = IDC_RBUF_READ, .length = 4096 };
         idc_rbuf_encode(&rb, in);
         in[IDC_RBUF_WIRE_SIZE] = (unsigned char)mode;
-        in[IDC_RBUF_WIRE_SIZE + 9] = 16;        /* len 16 at offset 0 */
+        in[IDC_RBUF_WIRE_SIZE + 9] = 16; /* len 16 at offset 0 */
         char name[32];
         snprintf(name, sizeof name, "mode-%u", mode);
         save(dir, name, in, sizeof in);

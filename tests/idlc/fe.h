@@ -10,12 +10,12 @@
 #include "idlc.h"
 
 struct fe_run {
-	struct idlc_ctx *ctx;
-	struct idlc_unit *unit;
-	FILE *diag_f;
-	char *diag;          /* everything printed, NUL terminated */
-	size_t diag_len;
-	int rc;              /* 0: no error */
+    struct idlc_ctx *ctx;
+    struct idlc_unit *unit;
+    FILE *diag_f;
+    char *diag; /* everything printed, NUL terminated */
+    size_t diag_len;
+    int rc; /* 0: no error */
 };
 
 /* Parses and checks text (named name) with include dirs incs (may be NULL). */

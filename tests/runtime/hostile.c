@@ -150,8 +150,7 @@ static void victim_frontend_n(const char *attack, int rounds)
 RTT_TEST(hostile, notification_storm_is_cut, 30)
 {
     victim_frontend("storm");
-    cr_assert(rtt_log_count(&logbuf, IDC_LOG_WARN, "event storm") > 0, "reason:\n%s",
-              logbuf.buf);
+    cr_assert(rtt_log_count(&logbuf, IDC_LOG_WARN, "event storm") > 0, "reason:\n%s", logbuf.buf);
 }
 
 static double cpu_seconds(void)
@@ -503,8 +502,10 @@ RTT_TEST(hostile, unconsumed_responses_count_against_credit, 30)
     char line[256];
     cr_assert(rtt_file_last("evil", "nocons ", line, sizeof line));
     long long credit = rtt_field(line, "credit"), responses = rtt_field(line, "responses");
-    cr_assert_eq(responses, credit, "%s (responses must equal the credit: none dropped, none "
-                                    "beyond)", line);
+    cr_assert_eq(responses, credit,
+                 "%s (responses must equal the credit: none dropped, none "
+                 "beyond)",
+                 line);
     victim_backend_serves_honest_peer(1);
 }
 

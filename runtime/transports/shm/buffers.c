@@ -526,8 +526,10 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         l = l->next;
     if (!l && !link_room(ctx)) {
         if (idc__log_limit(&sc->buf_logs, ctx))
-            idc__log(ctx, IDC_LOG_WARN, "%u buffer owners busy at once (IDC_SHM_MAX_LINKS); "
-                     "transfer refused (IDC_ERR_AGAIN)", sc->max_links);
+            idc__log(ctx, IDC_LOG_WARN,
+                     "%u buffer owners busy at once (IDC_SHM_MAX_LINKS); "
+                     "transfer refused (IDC_ERR_AGAIN)",
+                     sc->max_links);
         idc__xfer_complete(ctx, x, IDC_ERR_AGAIN);
         return 0;
     }

@@ -40,7 +40,7 @@ enum hs_state {
 struct shm_ep {
     struct shm_service *svc; /* backend: the published service it serves (service.c) */
     pid_t peer_pid;          /* backend: the frontend process (SO_PEERCRED) */
-    int sfd;        /* connection socket */
+    int sfd;                 /* connection socket */
     struct idc_watch sw;
     int efd_in, efd_out; /* our wake-up eventfd, the peer's */
     struct idc_watch ew;
@@ -50,11 +50,12 @@ struct shm_ep {
     uint32_t epoch;
     uint32_t epoch_next;
     struct idc_timer retry;
-    bool refused; /* frontend: refused (mismatch/perm): wait for the service to change */
+    bool refused;     /* frontend: refused (mismatch/perm): wait for the service to change */
     bool busy_logged; /* backend: name served elsewhere; frontend: service busy (logged once) */
     struct idc_chan ch;
-    struct idc_storm storm;   /* useless wake-ups of the connection (limits.c) */
-    struct idc_log_limit refusals; /* backend: handshakes refused (a flood must not flood the log) */
+    struct idc_storm storm; /* useless wake-ups of the connection (limits.c) */
+    struct idc_log_limit
+        refusals;             /* backend: handshakes refused (a flood must not flood the log) */
     struct idc_timer unpause; /* storm mode: the eventfd is out of epoll until it fires */
     bool paused;
 };

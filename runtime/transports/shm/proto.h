@@ -41,8 +41,8 @@
 
 #include "idc.h"
 
-#define IDC_SHM_MAGIC 0x31434449u /* "IDC1" */
-#define IDC_SHM_WIRE  1u          /* version of this file's records */
+#define IDC_SHM_MAGIC      0x31434449u /* "IDC1" */
+#define IDC_SHM_WIRE       1u          /* version of this file's records */
 #define IDC_SHM_REASON_MAX 160u
 
 enum idc_shm_type {
@@ -73,7 +73,7 @@ struct idc_shm_welcome { /* backend -> frontend, with 3 fds */
 
 struct idc_shm_refuse { /* either way, then close */
     uint32_t magic, type, wire;
-    int32_t status;   /* IDC_ERR_MISMATCH, IDC_ERR_PERM, IDC_ERR_TOOBIG, ... */
+    int32_t status;                  /* IDC_ERR_MISMATCH, IDC_ERR_PERM, IDC_ERR_TOOBIG, ... */
     char reason[IDC_SHM_REASON_MAX]; /* NUL-terminated */
 };
 

@@ -57,10 +57,10 @@ struct shm_service {
     struct idc_link *eps[SHM_SERVICE_EPS];
     unsigned neps;
     struct shm_guest g[SHM_LOBBY_MAX];
-    unsigned n;                 /* guests */
-    struct idc_timer sweep;     /* runs while someone waits without a HELLO */
-    struct idc_log_limit logs;  /* refusals a flood of clients can cause */
-    pid_t reserved_pid;         /* the previous owner, after a restart */
+    unsigned n;                /* guests */
+    struct idc_timer sweep;    /* runs while someone waits without a HELLO */
+    struct idc_log_limit logs; /* refusals a flood of clients can cause */
+    pid_t reserved_pid;        /* the previous owner, after a restart */
     uint64_t reserved_until_ns;
 };
 
@@ -116,8 +116,10 @@ static void owner_reserve(struct shm_service *svc)
     }
     svc->reserved_pid = (pid_t)pid;
     svc->reserved_until_ns = idc__now_ns() + (uint64_t)SHM_RESERVE_MS * 1000000u;
-    idc__log(svc->ctx, IDC_LOG_INFO, "%s: reserved for %u ms for the frontend connected before "
-             "(pid %ld)", svc->address, SHM_RESERVE_MS, pid);
+    idc__log(svc->ctx, IDC_LOG_INFO,
+             "%s: reserved for %u ms for the frontend connected before "
+             "(pid %ld)",
+             svc->address, SHM_RESERVE_MS, pid);
 }
 
 static bool reserved_against(struct shm_service *svc, pid_t pid)
@@ -151,8 +153,7 @@ static void guest_drop(struct shm_service *svc, struct shm_guest *g)
 
 /* Refuses a waiting connection with status and reason, then drops it. Rate-limited log: a flood
    of clients must not flood the log. */
-static void guest_refuse(struct shm_service *svc, struct shm_guest *g, int status,
-                         const char *why)
+static void guest_refuse(struct shm_service *svc, struct shm_guest *g, int status, const char *why)
 {
     if (idc__log_limit(&svc->logs, svc->ctx))
         idc__log(svc->ctx, IDC_LOG_WARN, "%s: refusing frontend pid %d: %s (%s)", svc->address,
@@ -243,8 +244,10 @@ static bool accept_one(struct shm_service *svc)
     int r = shm_peer_of(svc->ctx, fd, &who);
     if (r < 0) {
         if (idc__log_limit(&svc->logs, svc->ctx))
-            idc__log(svc->ctx, IDC_LOG_WARN, "%s: peer pid %d uid %u refused by policy (same "
-                     "uid or root)", svc->address, (int)who.pid, who.uid);
+            idc__log(svc->ctx, IDC_LOG_WARN,
+                     "%s: peer pid %d uid %u refused by policy (same "
+                     "uid or root)",
+                     svc->address, (int)who.pid, who.uid);
         if (r == IDC_ERR_PERM)
             shm_send_refuse(fd, r, "peer not allowed by policy (same uid or root)");
         close(fd);
@@ -317,8 +320,9 @@ void shm_service_offer(struct shm_service *svc)
             continue;
         }
         if (reserved_against(svc, g->pid)) {
-            guest_refuse(svc, g, IDC_ERR_BUSY, "the service is reserved for the frontend that "
-                                               "had it before the back end restarted");
+            guest_refuse(svc, g, IDC_ERR_BUSY,
+                         "the service is reserved for the frontend that "
+                         "had it before the back end restarted");
             continue;
         }
         /* Hand the connection over to the handshake; it owns the fd from here. */
@@ -349,8 +353,8 @@ static int publish(struct shm_service *svc, const struct sockaddr_un *sa)
     struct sockaddr_un tmp = { .sun_family = AF_UNIX };
     uint32_t rnd;
     idc__random(&rnd, sizeof(rnd));
-    int r = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s/.%.40s.%08x.tmp",
-                     shm_dir(svc->ctx), svc->name, rnd);
+    int r = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s/.%.40s.%08x.tmp", shm_dir(svc->ctx),
+                     svc->name, rnd);
     if (r < 0 || (size_t)r >= sizeof(tmp.sun_path))
         return IDC_ERR_INVAL;
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -359,9 +363,8 @@ static int publish(struct shm_service *svc, const struct sockaddr_un *sa)
         return IDC_ERR_IO;
     }
     struct stat st;
-    if (bind(fd, (const struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
-        listen(fd, SHM_BACKLOG) < 0 || rename(tmp.sun_path, sa->sun_path) < 0 ||
-        stat(sa->sun_path, &st) < 0) {
+    if (bind(fd, (const struct sockaddr *)&tmp, sizeof(tmp)) < 0 || listen(fd, SHM_BACKLOG) < 0 ||
+        rename(tmp.sun_path, sa->sun_path) < 0 || stat(sa->sun_path, &st) < 0) {
         idc__log(svc->ctx, IDC_LOG_ERROR, "%s: cannot publish %s: %s", svc->address, sa->sun_path,
                  strerror(errno));
         unlink(tmp.sun_path);

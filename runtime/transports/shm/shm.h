@@ -31,8 +31,8 @@ struct shm_ctx {
     struct bsvc_conn *bconns;
     /* buffer users (per owner) */
     struct blink *links;
-    struct shm_service *services; /* backends' published services (service.c) */
-    unsigned nlinks, max_links; /* links open, and the cap (IDC_SHM_MAX_LINKS, default 16) */
+    struct shm_service *services;  /* backends' published services (service.c) */
+    unsigned nlinks, max_links;    /* links open, and the cap (IDC_SHM_MAX_LINKS, default 16) */
     struct idc_log_limit buf_logs; /* what owners' answers make us log */
 };
 
@@ -70,7 +70,7 @@ bool shm_memfd_ok(int fd, size_t len);
 /* Buffer users (buffers.c): links to other owners' buffer services open at once; the least
    recently used idle one is closed for a new owner; a link that never carried a genuine
    reference is closed when its owner answers IDC_ERR_BADREF. */
-#define SHM_LINKS_DEFAULT  16u
+#define SHM_LINKS_DEFAULT 16u
 
 /* Backend limits (service.c). */
 #define SHM_BACKLOG        64u   /* listen backlog */
@@ -96,7 +96,7 @@ void shm_be_hello(struct idc_link *ep, int fd, pid_t pid, const struct idc_shm_h
 /* service.c */
 /* Publishes the endpoint's service, or joins it (IDC_EP_SHARED). IDC_ERR_BUSY: the name is
    served by someone else (retry later); other IDC_ERR_* are failures. */
-int  shm_service_join(struct idc_link *ep, struct shm_service **out);
+int shm_service_join(struct idc_link *ep, struct shm_service **out);
 void shm_service_leave(struct idc_link *ep, struct shm_service *svc);
 /* A HELLO may be served or must be refused now (an endpoint became free or busy). */
 void shm_service_offer(struct shm_service *svc);

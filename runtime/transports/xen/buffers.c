@@ -34,56 +34,56 @@
 
 #include "xen.h"
 
-#define XB_SLOTS       16u                     /* requests in flight per link */
-#define XB_SLOT_PAGES  8u                      /* bounce pages per request */
-#define XB_SLOT_BYTES  32768u                  /* XB_SLOT_PAGES pages */
-#define XB_WIN_PAGES   (XB_SLOTS * XB_SLOT_PAGES)
-#define XB_MAGIC       0x46554258u             /* "XBUF" */
-#define XB_KNOCK_MS    4000u                   /* user: a knock unanswered this long fails */
-#define XB_MAX_LINKS   256u                    /* owner: user links at once */
-#define XB_MAX_KNOCKS  1024u                   /* owner: knock entries looked at per scan */
-#define XB_DEAD_MAX    16u                     /* user: owners known to be gone */
-#define XB_IDLE_LINKS  4u                      /* user: links kept beyond this close when idle */
-#define XB_OPATH_MAX   64u                     /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
+#define XB_SLOTS      16u    /* requests in flight per link */
+#define XB_SLOT_PAGES 8u     /* bounce pages per request */
+#define XB_SLOT_BYTES 32768u /* XB_SLOT_PAGES pages */
+#define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
+#define XB_MAGIC      0x46554258u /* "XBUF" */
+#define XB_KNOCK_MS   4000u       /* user: a knock unanswered this long fails */
+#define XB_MAX_LINKS  256u        /* owner: user links at once */
+#define XB_MAX_KNOCKS 1024u       /* owner: knock entries looked at per scan */
+#define XB_DEAD_MAX   16u         /* user: owners known to be gone */
+#define XB_IDLE_LINKS 4u          /* user: links kept beyond this close when idle */
+#define XB_OPATH_MAX  64u         /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
 
-enum { XB_OP_READ = 1, XB_OP_WRITE = 2 };          /* read: owner -> user */
+enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
 enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
 
 /* A request, written by the user into req[n % XB_SLOTS]. */
 struct xb_req {
-    uint32_t tag;          /* the user's, echoed in the response */
-    uint8_t  op;           /* XB_OP_* */
-    uint8_t  slot;         /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
+    uint32_t tag; /* the user's, echoed in the response */
+    uint8_t op;   /* XB_OP_* */
+    uint8_t slot; /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
     uint16_t pad;
-    uint32_t len;          /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
-    uint32_t id;           /* the reference ... */
+    uint32_t len; /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
+    uint32_t id;  /* the reference ... */
     uint32_t generation;
     uint32_t rights;
     uint64_t owner;
     uint64_t length;
-    uint64_t offset;       /* ... and the offset inside the registration */
-    uint8_t  key[16];
+    uint64_t offset; /* ... and the offset inside the registration */
+    uint8_t key[16];
 };
 _Static_assert(sizeof(struct xb_req) == 64, "request layout");
 
 struct xb_rsp {
     uint32_t tag;
-    int32_t  status;       /* 0 or IDC_ERR_* */
+    int32_t status; /* 0 or IDC_ERR_* */
 };
 
 /* The request page: granted by the user (unmap notification on user_live), mapped by the owner
    (unmap notification on owner_live). */
 struct xb_page {
-    uint8_t  user_live;
-    uint8_t  owner_live;
-    uint8_t  pad0[2];
-    uint32_t magic;        /* XB_MAGIC */
-    uint32_t epoch;        /* equals the knock's */
-    uint32_t answer;       /* owner: XB_ANS_OK once it serves the link */
-    uint32_t req_prod;     /* user */
-    uint32_t rsp_prod;     /* owner */
-    uint8_t  pad1[40];
-    uint32_t refs[XB_WIN_PAGES];      /* the bounce window's grant references */
+    uint8_t user_live;
+    uint8_t owner_live;
+    uint8_t pad0[2];
+    uint32_t magic;    /* XB_MAGIC */
+    uint32_t epoch;    /* equals the knock's */
+    uint32_t answer;   /* owner: XB_ANS_OK once it serves the link */
+    uint32_t req_prod; /* user */
+    uint32_t rsp_prod; /* owner */
+    uint8_t pad1[40];
+    uint32_t refs[XB_WIN_PAGES]; /* the bounce window's grant references */
     struct xb_req req[XB_SLOTS];
     struct xb_rsp rsp[XB_SLOTS];
 };
@@ -94,15 +94,15 @@ _Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE, "slot size");
 /* Owner side: one link per knocking user context. */
 struct xb_olink {
     struct xb_olink *next;
-    char name[48];                 /* knock entry "<dom>-<user id hex>" */
+    char name[48]; /* knock entry "<dom>-<user id hex>" */
     unsigned dom;
     uint32_t epoch;
-    bool failed;                   /* knock refused or link dropped: wait for a new epoch */
+    bool failed; /* knock refused or link dropped: wait for a new epoch */
     struct xb_page *page;
     uint32_t port;
     bool port_valid;
     uint32_t req_cons;
-    uint32_t refs[XB_WIN_PAGES];   /* private copy */
+    uint32_t refs[XB_WIN_PAGES]; /* private copy */
 };
 
 /* User side: one link per owner context in another domain. */
@@ -119,7 +119,7 @@ struct xb_ulink {
     struct idc_context *ctx;
     uint64_t owner;
     unsigned dom;
-    uint32_t serial;               /* watch token XEN_TOKEN_BUF "u<serial>" */
+    uint32_t serial; /* watch token XEN_TOKEN_BUF "u<serial>" */
     char opath[XB_OPATH_MAX];
     char kpath[XEN_PATH_MAX];
     struct xb_page *page;
@@ -131,14 +131,14 @@ struct xb_ulink {
     uint32_t req_prod, rsp_cons, seq;
     unsigned inflight;
     struct xb_uslot slot[XB_SLOTS];
-    struct idc_xfer *q_head, **q_tail;   /* transfers with chunks still to issue */
+    struct idc_xfer *q_head, **q_tail; /* transfers with chunks still to issue */
 };
 
 struct xb_ctx {
     struct idc_context *ctx;
-    struct xen_tp *t;              /* the context's handles (xen.c) */
+    struct xen_tp *t; /* the context's handles (xen.c) */
     bool published;
-    char opath[XB_OPATH_MAX];      /* our O */
+    char opath[XB_OPATH_MAX]; /* our O */
     struct xb_olink *olinks;
     unsigned nolinks;
     struct xb_ulink *ulinks;
@@ -149,7 +149,10 @@ struct xb_ctx {
 
 /* ------------------------------------------------------------------------------ helpers */
 
-static unsigned owner_dom(uint64_t owner) { return (unsigned)(owner >> IDC_OWNER_LOC_SHIFT) - 1u; }
+static unsigned owner_dom(uint64_t owner)
+{
+    return (unsigned)(owner >> IDC_OWNER_LOC_SHIFT) - 1u;
+}
 
 /* O of owner id `owner` in domain dom */
 static void path_o(char out[XB_OPATH_MAX], unsigned dom, uint64_t owner)
@@ -195,8 +198,10 @@ static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *fmt, .
         va_start(ap, fmt);
         vsnprintf(why, sizeof(why), fmt, ap);
         va_end(ap);
-        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: dropping the link of %s (domain %u): "
-                 "%s", l->name, l->dom, why);
+        idc__log(xc->ctx, IDC_LOG_WARN,
+                 "buffer service: dropping the link of %s (domain %u): "
+                 "%s",
+                 l->name, l->dom, why);
     }
     if (l->page) {
         /* Unmapping clears owner_live and signals the user. */
@@ -233,8 +238,11 @@ static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
         return IDC_ERR_BADREF;
     if (!(q->rights & need))
         return IDC_ERR_RIGHTS;
-    struct idc_rbuf rb = { .owner = q->owner, .id = q->id, .generation = q->generation,
-                           .length = q->length, .rights = q->rights };
+    struct idc_rbuf rb = { .owner = q->owner,
+                           .id = q->id,
+                           .generation = q->generation,
+                           .length = q->length,
+                           .rights = q->rights };
     memcpy(rb.key, q->key, sizeof(rb.key));
     unsigned char *addr = NULL;
     int st = idc__reg_check(xc->ctx, &rb, need, q->offset, q->len, &addr);
@@ -287,7 +295,7 @@ static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
     bool any = false;
     while (l->req_cons != prod) {
         struct xb_req q;
-        memcpy(&q, (const void *)&pg->req[l->req_cons % XB_SLOTS], sizeof(q));  /* one read */
+        memcpy(&q, (const void *)&pg->req[l->req_cons % XB_SLOTS], sizeof(q)); /* one read */
         int st = own_do(xc, l, &q);
         if (st == 1) {
             olink_drop(xc, l, "malformed request (operation, slot or length out of range)");
@@ -309,7 +317,7 @@ static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
     uint32_t port = l->port;
     own_serve(xc, l);
     if (l->page && !__atomic_load_n(&l->page->user_live, __ATOMIC_ACQUIRE))
-        olink_drop(xc, l, NULL);       /* the user closed the link or its process died */
+        olink_drop(xc, l, NULL); /* the user closed the link or its process died */
     if (l->port_valid)
         xenevtchn_unmask(xc->t->ev, port);
 }
@@ -326,8 +334,7 @@ static bool knock_name(const char *name, unsigned *dom)
     uint32_t d;
     uint64_t id;
     if (!dash || !xen_parse_u32(name, (size_t)(dash - name), XEN_DOMID_MAX, &d) ||
-        strlen(dash + 1) != 16 || !xen_parse_hex64(dash + 1, &id) ||
-        (id >> 48) != (uint64_t)d + 1)
+        strlen(dash + 1) != 16 || !xen_parse_hex64(dash + 1, &id) || (id >> 48) != (uint64_t)d + 1)
         return false;
     *dom = d;
     return true;
@@ -369,16 +376,15 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     struct xb_olink *l = olink_find(xc, name);
     if (!knock_value(xc, k, v)) {
         if (l)
-            olink_free(xc, l);         /* withdrawn (or not complete yet) */
+            olink_free(xc, l); /* withdrawn (or not complete yet) */
         return;
     }
     if (l && l->epoch == v[0])
-        return;                        /* the link we serve (or refused) */
+        return; /* the link we serve (or refused) */
     if (l)
         olink_free(xc, l);
     if (xc->nolinks >= XB_MAX_LINKS) {
-        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: %u links, refusing %s", xc->nolinks,
-                 name);
+        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: %u links, refusing %s", xc->nolinks, name);
         return;
     }
     l = calloc(1, sizeof(*l));
@@ -409,8 +415,10 @@ static void own_knock(struct xb_ctx *xc, const char *name)
         return;
     }
     /* One copy of the header and the references, then validation. */
-    struct { uint8_t user_live, owner_live, pad[2]; uint32_t magic, epoch, answer, req_prod,
-             rsp_prod; } h;
+    struct {
+        uint8_t user_live, owner_live, pad[2];
+        uint32_t magic, epoch, answer, req_prod, rsp_prod;
+    } h;
     memcpy(&h, (const void *)l->page, sizeof(h));
     memcpy(l->refs, (const void *)l->page->refs, sizeof(l->refs));
     if (h.magic != XB_MAGIC || h.epoch != l->epoch || !h.user_live || h.req_prod != 0) {
@@ -478,8 +486,8 @@ int xen_buf_publish(struct idc_context *ctx)
     char fe[XEN_PATH_MAX + 8];
     snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
     if (xen_txn(t, publish_body, xc->opath)) {
-        idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot publish %s: %s",
-                 xc->opath, t->why);
+        idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot publish %s: %s", xc->opath,
+                 t->why);
         return IDC_ERR_IO;
     }
     if (!xs_watch(t->xs, fe, XEN_TOKEN_BUF "own")) {
@@ -574,7 +582,7 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
         xs_rm(xc->t->xs, XBT_NULL, l->kpath);
     if (l->win)
         xengntshr_unshare(xc->t->gs, l->win, XB_WIN_PAGES);
-    if (l->page)      /* clears user_live and signals the owner */
+    if (l->page) /* clears user_live and signals the owner */
         xengntshr_unshare(xc->t->gs, l->page, 1);
     if (l->port_valid)
         xen_unbind(xc->t, l->port);
@@ -586,7 +594,7 @@ static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
     bool pushed = false;
     while (l->q_head && l->inflight < XB_SLOTS) {
         struct idc_xfer *x = l->q_head;
-        if (x->status) {               /* an earlier chunk failed: issue no more */
+        if (x->status) { /* an earlier chunk failed: issue no more */
             xfer_unqueue(l, x);
             if (x->tp_inflight == 0)
                 idc__xfer_complete(xc->ctx, x, x->status);
@@ -604,10 +612,15 @@ static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
         s->len = chunk;
         s->tag = (++l->seq << 8) | si;
         s->busy = true;
-        struct xb_req q = { .tag = s->tag, .op = x->write ? XB_OP_WRITE : XB_OP_READ,
-                            .slot = (uint8_t)si, .len = (uint32_t)chunk, .id = x->rb.id,
-                            .generation = x->rb.generation, .rights = x->rb.rights,
-                            .owner = x->rb.owner, .length = x->rb.length,
+        struct xb_req q = { .tag = s->tag,
+                            .op = x->write ? XB_OP_WRITE : XB_OP_READ,
+                            .slot = (uint8_t)si,
+                            .len = (uint32_t)chunk,
+                            .id = x->rb.id,
+                            .generation = x->rb.generation,
+                            .rights = x->rb.rights,
+                            .owner = x->rb.owner,
+                            .length = x->rb.length,
                             .offset = x->offset + x->tp_issued };
         memcpy(q.key, x->rb.key, sizeof(q.key));
         if (x->write && chunk)
@@ -678,7 +691,7 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
         idc__timer_cancel(xc->ctx, &l->knock_t);
     }
     if (!ulink_responses(xc, l))
-        return;       /* freed (its port unbound) */
+        return; /* freed (its port unbound) */
     if (!__atomic_load_n(&l->page->owner_live, __ATOMIC_ACQUIRE)) {
         /* The owner unmapped the page: its context or process is gone for good. */
         idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) went away",
@@ -713,7 +726,7 @@ static void ulink_watch(struct xb_ctx *xc, struct xb_ulink *l, const char *path)
     size_t ol = strlen(l->opath);
     if (!strncmp(path, l->opath, ol) && !strncmp(path + ol, "/fe/", 4) &&
         strcmp(path, l->kpath) != 0)
-        return;                        /* another user's knock */
+        return; /* another user's knock */
     char b[48];
     char st[XEN_PATH_MAX + 8];
     snprintf(st, sizeof(st), "%s/state", l->opath);
@@ -844,7 +857,7 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
             if (u->up && !u->inflight && !u->q_head)
                 idle[n++] = u;
         while (n > 0 && nlinks >= XB_IDLE_LINKS) {
-            ulink_fail(xc, idle[--n], IDC_ERR_DISCONNECTED);   /* nothing to complete */
+            ulink_fail(xc, idle[--n], IDC_ERR_DISCONNECTED); /* nothing to complete */
             nlinks--;
         }
     }
@@ -910,8 +923,8 @@ void xen_buf_watch(struct xen_tp *t, const char *token, const char *path)
         } else {
             own_scan(xc);
         }
-    } else if (token[0] == 'u' && xen_parse_u32(token + 1, strlen(token + 1), 0xffffffffu,
-                                                &serial)) {
+    } else if (token[0] == 'u' &&
+               xen_parse_u32(token + 1, strlen(token + 1), 0xffffffffu, &serial)) {
         struct xb_ulink *l = xc->ulinks;
         while (l && l->serial != serial)
             l = l->next;

@@ -26,35 +26,40 @@
 
 #include "xen.h"
 
-#define XEN_ALLOW_MAX     8u
-#define XEN_RETRY_MS      200u
+#define XEN_ALLOW_MAX 8u
+#define XEN_RETRY_MS  200u
 /* A knock the backend neither answers nor acknowledges within XEN_ANSWER_MS is pinged once;
    an unacknowledged ping means the backend's process is gone (its service node lingers). */
 #define XEN_ANSWER_MS     3000u
-#define XEN_KNOCK_MAX     24u          /* "EPOCH" or "EPOCH/PING" */
-#define XEN_CTRL_MAGIC    0x58434449u  /* "IDCX" */
+#define XEN_KNOCK_MAX     24u         /* "EPOCH" or "EPOCH/PING" */
+#define XEN_CTRL_MAGIC    0x58434449u /* "IDCX" */
 #define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
 /* Event storms are counted by the core's rule (limits.c): in storm mode the port stays masked
    IDC_STORM_PAUSE_MS after each useless notification; a long or violent storm cuts the link. */
 
 /* xenbus states (xen/io/xenbus.h) */
 enum xb_state {
-    XB_UNKNOWN = 0, XB_INITIALISING = 1, XB_INITWAIT = 2, XB_INITIALISED = 3,
-    XB_CONNECTED = 4, XB_CLOSING = 5, XB_CLOSED = 6,
+    XB_UNKNOWN = 0,
+    XB_INITIALISING = 1,
+    XB_INITWAIT = 2,
+    XB_INITIALISED = 3,
+    XB_CONNECTED = 4,
+    XB_CLOSING = 5,
+    XB_CLOSED = 6,
 };
 
 /* Control page, granted by the frontend with an unmap notification on fe_live and mapped by
  * the backend with one on be_live: the kernel zeroes the byte and notifies the event channel
  * when a side unmaps it, whether cleanly or because its process died. */
 struct xen_ctrl_page {
-    uint8_t  fe_live;         /* 1 while the frontend maps the page */
-    uint8_t  be_live;         /* 1 while the backend maps the page */
-    uint8_t  pad0[2];
-    uint32_t magic;           /* XEN_CTRL_MAGIC */
-    uint32_t ring_size;       /* data bytes per ring */
-    uint32_t nrefs;           /* ring pages */
+    uint8_t fe_live; /* 1 while the frontend maps the page */
+    uint8_t be_live; /* 1 while the backend maps the page */
+    uint8_t pad0[2];
+    uint32_t magic;     /* XEN_CTRL_MAGIC */
+    uint32_t ring_size; /* data bytes per ring */
+    uint32_t nrefs;     /* ring pages */
     uint32_t epoch;
-    uint8_t  pad1[44];
+    uint8_t pad1[44];
     uint32_t refs[XEN_CTRL_MAX_REFS];
 };
 _Static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
@@ -62,47 +67,53 @@ _Static_assert(XEN_ALLOW_MAX <= XEN_ACL_MAX, "xen_perms takes the whole allow li
 
 enum xen_hs {
     XH_IDLE = 0,
-    XH_WAIT_BE,       /* frontend: F written, waiting for B/conn/<fe> */
+    XH_WAIT_BE, /* frontend: F written, waiting for B/conn/<fe> */
     XH_UP,
 };
 
 struct xen_ep {
-    uint32_t serial;            /* watch token "idc<serial>" */
-    uint32_t peer;              /* frontend: the backend's domid; backend: current frontend */
-    uint8_t  svc_off, svc_len;  /* service name inside ep->name */
-    bool     allow_all;
-    uint8_t  nallow;
+    uint32_t serial;          /* watch token "idc<serial>" */
+    uint32_t peer;            /* frontend: the backend's domid; backend: current frontend */
+    uint8_t svc_off, svc_len; /* service name inside ep->name */
+    bool allow_all;
+    uint8_t nallow;
     uint16_t allow[XEN_ALLOW_MAX];
-    bool     watching_b, watching_f;
+    bool watching_b, watching_f;
     enum xen_hs hs;
-    uint32_t instance;          /* backend: ours; frontend: the backend's we talk to */
-    uint32_t dead_instance;     /* frontend: backend instance whose process went away */
-    uint32_t refused_instance;  /* frontend: backend instance that refused us for good */
-    bool     refused;
+    uint32_t instance;         /* backend: ours; frontend: the backend's we talk to */
+    uint32_t dead_instance;    /* frontend: backend instance whose process went away */
+    uint32_t refused_instance; /* frontend: backend instance that refused us for good */
+    bool refused;
     uint32_t epoch;
-    uint32_t fid;               /* frontend: ours (random, per endpoint); backend: the peer's */
-    uint64_t skip_fk;           /* backend: frontend attempt not to retry (see fk_make) ... */
-    uint32_t skip_epoch;        /* ... and its epoch */
-    bool     skip_valid;
-    bool     port_valid;
+    uint32_t fid;        /* frontend: ours (random, per endpoint); backend: the peer's */
+    uint64_t skip_fk;    /* backend: frontend attempt not to retry (see fk_make) ... */
+    uint32_t skip_epoch; /* ... and its epoch */
+    bool skip_valid;
+    bool port_valid;
     uint32_t port;
     struct xen_ctrl_page *ctrl;
-    void    *rings;
+    void *rings;
     uint32_t npages;
     struct idc_chan ch;
     struct idc_timer retry;
     struct idc_timer unmask;
-    bool     masked;
-    struct idc_timer answer;    /* frontend: knock answered or acknowledged in time? */
-    uint32_t ping;              /* frontend: pings sent for this knock */
-    bool     acked;             /* frontend: the backend acknowledged the last ping */
-    bool     silent;            /* frontend: a ping went unacknowledged: service reported gone */
-    struct idc_storm storm;     /* useless notifications (limits.c) */
+    bool masked;
+    struct idc_timer answer; /* frontend: knock answered or acknowledged in time? */
+    uint32_t ping;           /* frontend: pings sent for this knock */
+    bool acked;              /* frontend: the backend acknowledged the last ping */
+    bool silent;             /* frontend: a ping went unacknowledged: service reported gone */
+    struct idc_storm storm;  /* useless notifications (limits.c) */
 };
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
-static struct xen_ep *X(struct idc_link *ep) { return IDC_LINK_PRIV(struct xen_ep, ep); }
-static struct xen_tp *T(struct idc_link *ep) { return xen_tp(ep->ctx); }
+static struct xen_ep *X(struct idc_link *ep)
+{
+    return IDC_LINK_PRIV(struct xen_ep, ep);
+}
+static struct xen_tp *T(struct idc_link *ep)
+{
+    return xen_tp(ep->ctx);
+}
 
 static void fe_try_connect(struct idc_link *ep);
 static void be_scan(struct idc_link *ep);
@@ -139,9 +150,18 @@ static void path_b(struct idc_link *ep, char *out, const char *sub)
 /* A frontend endpoint is known to the backend by its domain and its id (random, per endpoint,
    so several frontends of one domain can wait for the same service): "fk" packs both. A
    frontend passes 0 for itself. */
-static uint64_t fk_make(unsigned dom, uint32_t fid) { return (uint64_t)fid << 32 | dom; }
-static unsigned fk_dom(uint64_t fk) { return (unsigned)(fk & 0xffffffffu); }
-static uint32_t fk_id(uint64_t fk) { return (uint32_t)(fk >> 32); }
+static uint64_t fk_make(unsigned dom, uint32_t fid)
+{
+    return (uint64_t)fid << 32 | dom;
+}
+static unsigned fk_dom(uint64_t fk)
+{
+    return (unsigned)(fk & 0xffffffffu);
+}
+static uint32_t fk_id(uint64_t fk)
+{
+    return (uint32_t)(fk >> 32);
+}
 static uint64_t fk_of(struct idc_link *ep, uint64_t fk)
 {
     return ep->role == IDC_ROLE_FRONTEND ? fk_make(fe_dom(ep, 0), X(ep)->fid) : fk;
@@ -164,8 +184,8 @@ static void path_f(struct idc_link *ep, uint64_t fk, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
     fk = fk_of(ep, fk);
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", fk_dom(fk),
-             be_dom(ep), svc(ep, s), fk_id(fk), key ? "/" : "", key ? key : "");
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", fk_dom(fk), be_dom(ep),
+             svc(ep, s), fk_id(fk), key ? "/" : "", key ? key : "");
 }
 
 /* B/conn/<fe>-<id>/<key> or B/fe/<fe>-<id> */
@@ -173,8 +193,8 @@ static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out,
 {
     char s[IDC_NAME_MAX + 1];
     fk = fk_of(ep, fk);
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be_dom(ep),
-             svc(ep, s), dir, fk_dom(fk), fk_id(fk), key ? "/" : "", key ? key : "");
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be_dom(ep), svc(ep, s),
+             dir, fk_dom(fk), fk_id(fk), key ? "/" : "", key ? key : "");
 }
 
 static void ep_token(struct idc_link *ep, char tok[16])
@@ -307,7 +327,10 @@ static bool fe_service(struct idc_link *ep, uint32_t *instance)
            xen_read_u32(t, XBT_NULL, b, "instance", 0x7fffffffu, instance) == 0;
 }
 
-static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t min32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
 
 /* n hashes of 16 hex digits, separated by one space */
 static bool parse_hashes(const char *s, uint64_t *out, uint32_t n)
@@ -349,19 +372,23 @@ static int fe_request_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
         r = xen_perms(t, tx, f, XS_PERM_NONE, bed, 1, XS_PERM_READ);
     if (!r)
         r = xen_write(t, tx, f, "protocol", "%s", pr->name) ||
-            xen_write(t, tx, f, "version", "%u", q->v) ||
-            xen_write(t, tx, f, "version-hash", "%016llx",
-                      (unsigned long long)pr->version_hash[q->v - pr->min_version]) ||
-            xen_write(t, tx, f, "be-instance", "%u", s->instance) ||
-            xen_write(t, tx, f, "epoch", "%u", s->epoch) ? IDC_ERR_IO : 0;
+                    xen_write(t, tx, f, "version", "%u", q->v) ||
+                    xen_write(t, tx, f, "version-hash", "%016llx",
+                              (unsigned long long)pr->version_hash[q->v - pr->min_version]) ||
+                    xen_write(t, tx, f, "be-instance", "%u", s->instance) ||
+                    xen_write(t, tx, f, "epoch", "%u", s->epoch)
+                ? IDC_ERR_IO
+                : 0;
     if (!r && fr)
         r = xen_write(t, tx, f, "max-frame", "%u", fr->frame) ||
-            xen_write(t, tx, f, "max-transactions", "%u", fr->tx) ||
-            xen_write(t, tx, f, "max-messages", "%u", fr->msg) ||
-            xen_write(t, tx, f, "ring-size", "%u", fr->ring) ||
-            xen_write(t, tx, f, "ring-pages", "%u", fr->pages) ||
-            xen_write(t, tx, f, "ctrl-ref", "%u", fr->cref) ||
-            xen_write(t, tx, f, "event-channel", "%u", s->port) ? IDC_ERR_IO : 0;
+                    xen_write(t, tx, f, "max-transactions", "%u", fr->tx) ||
+                    xen_write(t, tx, f, "max-messages", "%u", fr->msg) ||
+                    xen_write(t, tx, f, "ring-size", "%u", fr->ring) ||
+                    xen_write(t, tx, f, "ring-pages", "%u", fr->pages) ||
+                    xen_write(t, tx, f, "ctrl-ref", "%u", fr->cref) ||
+                    xen_write(t, tx, f, "event-channel", "%u", s->port)
+                ? IDC_ERR_IO
+                : 0;
     if (!r)
         r = xen_write(t, tx, f, "state", "%d", XB_INITIALISED);
     if (!r)
@@ -389,14 +416,14 @@ static void fe_knock_mismatch(struct idc_link *ep, uint32_t vmin, uint32_t vmax)
     const struct idc_protocol *pr = ep->proto;
     uint32_t v = pr->max_version;
     if (vmax >= pr->min_version && vmin <= pr->max_version)
-        v = min32(vmax, pr->max_version);        /* the highest shared number: its hash differs */
+        v = min32(vmax, pr->max_version); /* the highest shared number: its hash differs */
     s->epoch = xen_rand_nonzero();
     if (fe_request(ep, v, NULL)) {
         idc__log(ep->ctx, IDC_LOG_DEBUG, "%s: cannot tell the backend about the mismatch: %s",
                  ep->address, T(ep)->why);
         return;
     }
-    s->hs = XH_WAIT_BE;     /* its refusal (K state 6) ends the attempt */
+    s->hs = XH_WAIT_BE; /* its refusal (K state 6) ends the attempt */
     fe_answer_arm(ep);
 }
 
@@ -441,16 +468,18 @@ static void fe_try_connect(struct idc_link *ep)
     }
     uint32_t v = 0;
     if (!bad && !(v = idc__offer_version(ep->proto, vmin, vmax, hash, vmax - vmin + 1))) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol '%s': no common version with matching IDL "
-                 "hash (backend %u..%u, us %u..%u)", ep->address, ep->proto->name, vmin, vmax,
-                 ep->proto->min_version, ep->proto->max_version);
+        idc__log(ep->ctx, IDC_LOG_ERROR,
+                 "%s: protocol '%s': no common version with matching IDL "
+                 "hash (backend %u..%u, us %u..%u)",
+                 ep->address, ep->proto->name, vmin, vmax, ep->proto->min_version,
+                 ep->proto->max_version);
         bad = "no common version", status = IDC_ERR_MISMATCH;
     }
     if (bad) {
         if (status != IDC_ERR_MISMATCH)
             idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend's service node: %s", ep->address, bad);
         s->refused = true;
-        s->refused_instance = s->instance;   /* wait for another backend instance */
+        s->refused_instance = s->instance; /* wait for another backend instance */
         if (status == IDC_ERR_MISMATCH)
             fe_knock_mismatch(ep, vmin, vmax);
         return;
@@ -460,8 +489,10 @@ static void fe_try_connect(struct idc_link *ep)
     msg = min32(msg, ep->max_msg);
     uint32_t ring = idc_ring_size_for(msg + 2 * tx, frame);
     if (!ring || ring_pages(ring) > (int)XEN_CTRL_MAX_REFS) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: rings for %u frames of %u bytes exceed %u pages "
-                 "(IDC_ERR_TOOBIG)", ep->address, msg + 2 * tx, frame, XEN_CTRL_MAX_REFS);
+        idc__log(ep->ctx, IDC_LOG_ERROR,
+                 "%s: rings for %u frames of %u bytes exceed %u pages "
+                 "(IDC_ERR_TOOBIG)",
+                 ep->address, msg + 2 * tx, frame, XEN_CTRL_MAX_REFS);
         s->refused = true;
         s->refused_instance = s->instance;
         return;
@@ -476,9 +507,8 @@ static void fe_try_connect(struct idc_link *ep)
     s->port = (uint32_t)port;
     s->port_valid = true;
     uint32_t cref;
-    s->ctrl = xengntshr_share_page_notify(t->gs, s->peer, &cref, 1,
-                                          (uint32_t)offsetof(struct xen_ctrl_page, fe_live),
-                                          s->port);
+    s->ctrl = xengntshr_share_page_notify(
+        t->gs, s->peer, &cref, 1, (uint32_t)offsetof(struct xen_ctrl_page, fe_live), s->port);
     int np = ring_pages(ring);
     uint32_t refs[XEN_CTRL_MAX_REFS];
     s->rings = s->ctrl ? xengntshr_share_pages(t->gs, s->peer, np, refs, 1) : NULL;
@@ -499,8 +529,13 @@ static void fe_try_connect(struct idc_link *ep)
     cp->epoch = s->epoch;
     memcpy(cp->refs, refs, sizeof(uint32_t) * (size_t)np);
     __atomic_store_n(&cp->fe_live, 1, __ATOMIC_RELEASE);
-    s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = s->epoch, .version = v,
-                               .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
+    s->ch = (struct idc_chan){ .tx_size = ring,
+                               .rx_size = ring,
+                               .epoch = s->epoch,
+                               .version = v,
+                               .max_frame = frame,
+                               .tx_limit = tx,
+                               .msg_limit = msg };
     struct fe_rings fr = { frame, tx, msg, ring, (uint32_t)np, cref };
     if (fe_request(ep, v, &fr)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: publishing the connection in xenstore: %s",
@@ -510,7 +545,7 @@ static void fe_try_connect(struct idc_link *ep)
     }
     s->hs = XH_WAIT_BE;
     fe_answer_arm(ep);
-    fe_check(ep);    /* the answer may be there already */
+    fe_check(ep); /* the answer may be there already */
 }
 
 static void fe_answer_arm(struct idc_link *ep)
@@ -562,9 +597,11 @@ static void fe_answer_fire(struct idc_timer *tm)
     if (fe_heard(ep))
         s->acked = true;
     if (s->ping && !s->acked) {
-        idc__log(ep->ctx, IDC_LOG_WARN, "%s: backend instance %u does not answer (its process "
+        idc__log(ep->ctx, IDC_LOG_WARN,
+                 "%s: backend instance %u does not answer (its process "
                  "is gone?): treating the service as withdrawn until it answers or is "
-                 "published again", ep->address, s->instance);
+                 "published again",
+                 ep->address, s->instance);
         s->silent = true;
         if (idc__link_state(ep) == IDC_EP_PRESENT)
             idc__link_disappear(ep);
@@ -642,7 +679,7 @@ static void fe_check(struct idc_link *ep)
         xen_read_u32(t, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch) {
         if (s->hs == XH_UP)
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
-        return;     /* not answered yet */
+        return; /* not answered yet */
     }
     if (s->hs == XH_UP) {
         if (kst != XB_CONNECTED)
@@ -658,10 +695,10 @@ static void fe_check(struct idc_link *ep)
         char reason[161] = "";
         uint32_t st = 0;
         xen_read(t, XBT_NULL, k, "reason", reason, sizeof(reason));
-        xen_read_u32(t, XBT_NULL, k, "status", 0xffffu, &st);   /* stored as -status */
+        xen_read_u32(t, XBT_NULL, k, "status", 0xffffu, &st); /* stored as -status */
         int status = -(int)st;
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)",
-                 ep->address, reason[0] ? reason : "no reason given", idc_strerror(status));
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)", ep->address,
+                 reason[0] ? reason : "no reason given", idc_strerror(status));
         idc__link_refused(ep, status, reason[0] ? reason : "no reason given");
         bool forever = status == IDC_ERR_MISMATCH || status == IDC_ERR_PERM ||
                        status == IDC_ERR_TOOBIG;
@@ -725,10 +762,10 @@ static int be_answer(struct idc_link *ep, uint64_t fk, uint32_t epoch, int state
     return xen_txn(T(ep), be_answer_body, &a);
 }
 
-static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status,
-                      const char *fmt, ...)
+static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
+static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status, const char *fmt,
+                      ...)
 {
     struct xen_ep *s = X(ep);
     char reason[161];
@@ -764,9 +801,9 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     uint32_t st, epoch, inst, v, frame, tx, msg, ring, np, cref, port;
     if (xen_read_u32(t, XBT_NULL, f, "state", 6, &st) || st != XB_INITIALISED ||
         xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch == 0)
-        return false;      /* not (yet) a connection request */
+        return false; /* not (yet) a connection request */
     if (s->skip_valid && s->skip_fk == fk && s->skip_epoch == epoch)
-        return false;      /* already refused or closed: wait for a new attempt */
+        return false; /* already refused or closed: wait for a new attempt */
     if (xen_read_u32(t, XBT_NULL, f, "be-instance", 0x7fffffffu, &inst) || inst != s->instance) {
         be_refuse(ep, fk, epoch, IDC_ERR_DISCONNECTED, "request addressed to another instance");
         return false;
@@ -782,15 +819,13 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         return false;
     }
     uint64_t h;
-    if (xen_read_u32(t, XBT_NULL, f, "version", 0xffffffffu, &v) ||
-        v < ep->proto->min_version || v > ep->proto->max_version ||
-        xen_read(t, XBT_NULL, f, "version-hash", val, 17) || !parse_hashes(val, &h, 1) ||
-        h != ep->proto->version_hash[v - ep->proto->min_version]) {
+    if (xen_read_u32(t, XBT_NULL, f, "version", 0xffffffffu, &v) || v < ep->proto->min_version ||
+        v > ep->proto->max_version || xen_read(t, XBT_NULL, f, "version-hash", val, 17) ||
+        !parse_hashes(val, &h, 1) || h != ep->proto->version_hash[v - ep->proto->min_version]) {
         be_refuse(ep, fk, epoch, IDC_ERR_MISMATCH, "version or IDL hash not served");
         return false;
     }
-    if (xen_read_u32(t, XBT_NULL, f, "max-frame", ep->max_frame, &frame) ||
-        frame < IDC_MIN_FRAME ||
+    if (xen_read_u32(t, XBT_NULL, f, "max-frame", ep->max_frame, &frame) || frame < IDC_MIN_FRAME ||
         xen_read_u32(t, XBT_NULL, f, "max-transactions", ep->max_tx, &tx) || tx == 0 ||
         xen_read_u32(t, XBT_NULL, f, "max-messages", ep->max_msg, &msg) || msg == 0 ||
         xen_read_u32(t, XBT_NULL, f, "ring-size", IDC_RING_MAX_SIZE, &ring) ||
@@ -827,8 +862,8 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     /* One copy of the peer-written page, then validation. */
     struct xen_ctrl_page cp;
     memcpy(&cp, (const void *)s->ctrl, sizeof(cp));
-    if (cp.magic != XEN_CTRL_MAGIC || cp.ring_size != ring || cp.nrefs != np ||
-        cp.epoch != epoch || !cp.fe_live) {
+    if (cp.magic != XEN_CTRL_MAGIC || cp.ring_size != ring || cp.nrefs != np || cp.epoch != epoch ||
+        !cp.fe_live) {
         chan_release(ep);
         be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
         return false;
@@ -843,15 +878,20 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     s->npages = np;
     __atomic_store_n(&s->ctrl->be_live, 1, __ATOMIC_RELEASE);
     s->epoch = epoch;
-    s->ch = (struct idc_chan){ .tx_size = ring, .rx_size = ring, .epoch = epoch, .version = v,
-                               .max_frame = frame, .tx_limit = tx, .msg_limit = msg };
+    s->ch = (struct idc_chan){ .tx_size = ring,
+                               .rx_size = ring,
+                               .epoch = epoch,
+                               .version = v,
+                               .max_frame = frame,
+                               .tx_limit = tx,
+                               .msg_limit = msg };
     char tok[16];
     ep_token(ep, tok);
     s->watching_f = xs_watch(t->xs, f, tok);
     /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
     if (be_answer(ep, fk, epoch, XB_CONNECTED, 0, NULL)) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot answer domain %u in xenstore: %s",
-                 ep->address, d, t->why);
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot answer domain %u in xenstore: %s", ep->address,
+                 d, t->why);
         chan_release(ep);
         return false;
     }
@@ -929,7 +969,7 @@ static void be_scan(struct idc_link *ep)
                  (st != XB_INITIALISED && st != XB_CONNECTED))
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
         else
-            be_ack_all(ep);     /* other frontends wait: tell them we are alive */
+            be_ack_all(ep); /* other frontends wait: tell them we are alive */
         return;
     }
     if (idc__link_state(ep) != IDC_EP_PRESENT || s->hs != XH_IDLE) {
@@ -971,13 +1011,15 @@ static int be_publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
                       XS_PERM_READ);
     if (!r)
         r = xen_write(t, tx, b, "protocol", "%s", ep->proto->name) ||
-            xen_write(t, tx, b, "version-min", "%u", ep->proto->min_version) ||
-            xen_write(t, tx, b, "version-max", "%u", ep->proto->max_version) ||
-            xen_write(t, tx, b, "version-hash", "%s", q->hashes) ||
-            xen_write(t, tx, b, "max-frame", "%u", ep->max_frame) ||
-            xen_write(t, tx, b, "max-transactions", "%u", ep->max_tx) ||
-            xen_write(t, tx, b, "max-messages", "%u", ep->max_msg) ||
-            xen_write(t, tx, b, "instance", "%u", s->instance) ? IDC_ERR_IO : 0;
+                    xen_write(t, tx, b, "version-min", "%u", ep->proto->min_version) ||
+                    xen_write(t, tx, b, "version-max", "%u", ep->proto->max_version) ||
+                    xen_write(t, tx, b, "version-hash", "%s", q->hashes) ||
+                    xen_write(t, tx, b, "max-frame", "%u", ep->max_frame) ||
+                    xen_write(t, tx, b, "max-transactions", "%u", ep->max_tx) ||
+                    xen_write(t, tx, b, "max-messages", "%u", ep->max_msg) ||
+                    xen_write(t, tx, b, "instance", "%u", s->instance)
+                ? IDC_ERR_IO
+                : 0;
     if (!r) {
         path_b(ep, p, "fe");
         r = xen_mkdir(t, tx, p);
@@ -1095,9 +1137,8 @@ static void ep_notified(struct idc_link *ep)
             xenevtchn_unmask(t->ev, s->port);
         return;
     }
-    uint8_t peer_live = __atomic_load_n(ep->role == IDC_ROLE_FRONTEND ? &s->ctrl->be_live
-                                                                      : &s->ctrl->fe_live,
-                                        __ATOMIC_ACQUIRE);
+    uint8_t peer_live = __atomic_load_n(
+        ep->role == IDC_ROLE_FRONTEND ? &s->ctrl->be_live : &s->ctrl->fe_live, __ATOMIC_ACQUIRE);
     if (!peer_live) {
         if (ep->role == IDC_ROLE_FRONTEND) {
             /* No clean close in xenstore: the backend's process is gone; its service node
@@ -1111,9 +1152,10 @@ static void ep_notified(struct idc_link *ep)
                 s->dead_instance = s->instance;
         }
         xenevtchn_unmask(t->ev, s->port);
-        idc__link_down(ep, IDC_ERR_DISCONNECTED, "%s unmapped the control page "
-                             "(closed or its process died)",
-                             ep->role == IDC_ROLE_FRONTEND ? "backend" : "frontend");
+        idc__link_down(ep, IDC_ERR_DISCONNECTED,
+                       "%s unmapped the control page "
+                       "(closed or its process died)",
+                       ep->role == IDC_ROLE_FRONTEND ? "backend" : "frontend");
         return;
     }
     if (idc__link_state(ep) != IDC_EP_CONNECTED)
@@ -1186,7 +1228,7 @@ static int parse_address(const char *name, enum idc_role role, struct xen_ep *s)
         return IDC_ERR_INVAL;
     memcpy(svcname, name + off, len);
     svcname[len] = 0;
-    if (!idc__valid_name(svcname) || strchr(svcname, '.'))   /* xenstore paths hold no dots */
+    if (!idc__valid_name(svcname) || strchr(svcname, '.')) /* xenstore paths hold no dots */
         return IDC_ERR_INVAL;
     s->svc_off = (uint8_t)off;
     s->svc_len = (uint8_t)len;
@@ -1199,7 +1241,8 @@ int xen_address_check(const char *rest, enum idc_role role, char *why, size_t wh
     memset(&scratch, 0, sizeof(scratch));
     if (parse_address(rest, role, &scratch) == 0)
         return 0;
-    snprintf(why, why_len, "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or "
+    snprintf(why, why_len,
+             "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or "
              "xen:self/NAME, optionally ?allow=D[,D...]; NAME is [A-Za-z0-9_-]{1,64}");
     return IDC_ERR_INVAL;
 }
@@ -1214,9 +1257,11 @@ int xen_ep_start(struct idc_link *ep)
     s->answer.arg = ep;
     s->answer.fn = fe_answer_fire;
     if (parse_address(ep->name, ep->role, s) < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
+        idc__log(ep->ctx, IDC_LOG_ERROR,
+                 "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
                  "a backend xen:NAME or xen:self/NAME, optionally ?allow=D[,D...]; NAME is "
-                 "[A-Za-z0-9_-]{1,64} (xenstore paths hold no dots)", ep->address);
+                 "[A-Za-z0-9_-]{1,64} (xenstore paths hold no dots)",
+                 ep->address);
         return IDC_ERR_INVAL;
     }
     struct xen_tp *t = T(ep);

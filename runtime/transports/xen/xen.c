@@ -21,9 +21,9 @@
 
 #include "xen.h"
 
-#define XEN_WATCH_BATCH  256     /* watch events handled per dispatch round */
-#define XEN_EVT_BATCH    64      /* event-channel notifications per dispatch round */
-#define XEN_TXN_ATTEMPTS 8       /* commits tried while they conflict */
+#define XEN_WATCH_BATCH  256 /* watch events handled per dispatch round */
+#define XEN_EVT_BATCH    64  /* event-channel notifications per dispatch round */
+#define XEN_TXN_ATTEMPTS 8   /* commits tried while they conflict */
 
 /* ---------------------------------------------------------------------------- reasons */
 
@@ -98,8 +98,8 @@ static const char *join(const char *dir, const char *key, char *buf, size_t cap)
     return buf;
 }
 
-int xen_read(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key,
-             char *buf, size_t cap)
+int xen_read(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key, char *buf,
+             size_t cap)
 {
     char pb[XEN_PATH_MAX + 32];
     const char *path = join(dir, key, pb, sizeof(pb));
@@ -212,7 +212,7 @@ int xen_txn(struct xen_tp *t, int (*body)(struct xen_tp *t, xs_transaction_t tx,
             return FAIL_ERRNO(t, IDC_ERR_IO, "start a transaction");
         int r = body(t, tx, arg);
         if (r) {
-            xs_transaction_end(t->xs, tx, true);     /* t->why tells what failed */
+            xs_transaction_end(t->xs, tx, true); /* t->why tells what failed */
             return r;
         }
         if (xs_transaction_end(t->xs, tx, false))
@@ -287,8 +287,7 @@ static int port_register(struct xen_tp *t, xenevtchn_port_or_error_t p,
     return p;
 }
 
-int xen_bind_unbound(struct xen_tp *t, unsigned dom, void (*fn)(struct xen_tp *, void *),
-                     void *arg)
+int xen_bind_unbound(struct xen_tp *t, unsigned dom, void (*fn)(struct xen_tp *, void *), void *arg)
 {
     xenevtchn_port_or_error_t p = xenevtchn_bind_unbound_port(t->ev, dom);
     if (p < 0)
@@ -301,8 +300,7 @@ int xen_bind_interdomain(struct xen_tp *t, unsigned dom, uint32_t remote,
 {
     xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(t->ev, dom, remote);
     if (p < 0)
-        return FAIL_ERRNO(t, IDC_ERR_IO, "cannot bind event channel %u of domain %u", remote,
-                          dom);
+        return FAIL_ERRNO(t, IDC_ERR_IO, "cannot bind event channel %u of domain %u", remote, dom);
     return port_register(t, p, fn, arg);
 }
 
@@ -390,8 +388,10 @@ int xen_open(struct xen_tp *t, const char *who)
         return 0;
     struct idc_context *ctx = t->ctx;
     if (access("/dev/xen", F_OK) != 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: /dev/xen is absent "
-                 "(not running on Xen) (IDC_ERR_NOTSUP)", who);
+        idc__log(ctx, IDC_LOG_ERROR,
+                 "%s: xen transport not available: /dev/xen is absent "
+                 "(not running on Xen) (IDC_ERR_NOTSUP)",
+                 who);
         return IDC_ERR_NOTSUP;
     }
     const char *what = NULL;
@@ -405,14 +405,18 @@ int xen_open(struct xen_tp *t, const char *who)
     else if (!(t->gt = xengnttab_open(NULL, 0)))
         what = "grant mapping and copy (xen-gntdev)", e = errno;
     if (what) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: cannot open %s: %s "
-                 "(IDC_ERR_NOTSUP)", who, what, strerror(e));
+        idc__log(ctx, IDC_LOG_ERROR,
+                 "%s: xen transport not available: cannot open %s: %s "
+                 "(IDC_ERR_NOTSUP)",
+                 who, what, strerror(e));
         xen_close(t);
         return IDC_ERR_NOTSUP;
     }
     if (!t->dom1) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport: cannot learn our domain id from "
-                 "xenstore (IDC_ERR_NOTSUP)", who);
+        idc__log(ctx, IDC_LOG_ERROR,
+                 "%s: xen transport: cannot learn our domain id from "
+                 "xenstore (IDC_ERR_NOTSUP)",
+                 who);
         xen_close(t);
         return IDC_ERR_NOTSUP;
     }
@@ -425,8 +429,9 @@ int xen_open(struct xen_tp *t, const char *who)
         return IDC_ERR_IO;
     }
     /* epoll keeps the address of the watch: t's own fields, set before they are added */
-    t->xw = (struct idc_watch){ .fd = xs_fileno(t->xs), .events = EPOLLIN, .fn = watch_fire,
-                                .arg = t };
+    t->xw = (struct idc_watch){
+        .fd = xs_fileno(t->xs), .events = EPOLLIN, .fn = watch_fire, .arg = t
+    };
     if (t->xw.fd < 0 || idc__watch_add(ctx, &t->xw) < 0) {
         if (t->xw.fd < 0)
             idc__log(ctx, IDC_LOG_ERROR, "%s: xenstore watch fd: %s", who, strerror(errno));
@@ -460,7 +465,7 @@ static int xen_ctx_init(struct idc_context *ctx, const struct idc_context_option
     t->xw.fd = t->ew.fd = -1;
     *idc__ctx_slot(ctx, &idc_transport_xen) = t;
     t->dom1 = xen_domid1();
-    idc__ctx_set_locator(ctx, (uint16_t)t->dom1);   /* owner ids name our domain */
+    idc__ctx_set_locator(ctx, (uint16_t)t->dom1); /* owner ids name our domain */
     return 0;
 }
 
@@ -469,7 +474,7 @@ static void xen_ctx_fini(struct idc_context *ctx)
     struct xen_tp *t = xen_tp(ctx);
     if (!t)
         return;
-    xen_buf_withdraw(ctx);    /* normally done already (rbuf_withdraw) */
+    xen_buf_withdraw(ctx); /* normally done already (rbuf_withdraw) */
     xen_close(t);
     free(t);
     *idc__ctx_slot(ctx, &idc_transport_xen) = NULL;

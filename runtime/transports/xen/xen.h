@@ -26,11 +26,11 @@
 
 extern const struct idc_transport idc_transport_xen;
 
-#define XEN_PAGE       4096u
-#define XEN_DOMID_MAX  0x7fefu      /* DOMID_FIRST_RESERVED - 1 */
-#define XEN_PATH_MAX   160u
-#define XEN_VALUE_MAX  2048u        /* longest value written */
-#define XEN_ACL_MAX    8u           /* listed domains xen_perms takes */
+#define XEN_PAGE      4096u
+#define XEN_DOMID_MAX 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
+#define XEN_PATH_MAX  160u
+#define XEN_VALUE_MAX 2048u /* longest value written */
+#define XEN_ACL_MAX   8u    /* listed domains xen_perms takes */
 
 /* Watch tokens on the shared xenstore connection, dispatched by prefix: XEN_TOKEN_RELEASE
    (@releaseDomain, watched once) goes to both halves, XEN_TOKEN_BUF... to buffers.c, any other
@@ -40,7 +40,7 @@ extern const struct idc_transport idc_transport_xen;
 #define XEN_TOKEN_CHAN    "idc"
 
 struct xen_tp;
-struct xb_ctx;    /* buffers.c: the buffer service and its links */
+struct xb_ctx; /* buffers.c: the buffer service and its links */
 
 /* An event-channel port bound through xen_bind_*: its notifications go to fn(t, arg). */
 struct xen_port {
@@ -53,22 +53,22 @@ struct xen_port {
    stay NULL until xen_open. */
 struct xen_tp {
     struct idc_context *ctx;
-    unsigned dom1;              /* our domain id + 1 (owner ids' locator); 0 when not on Xen */
-    bool open;                  /* the handles below are open */
-    unsigned self;              /* our domain id, once open */
+    unsigned dom1; /* our domain id + 1 (owner ids' locator); 0 when not on Xen */
+    bool open;     /* the handles below are open */
+    unsigned self; /* our domain id, once open */
     struct xs_handle *xs;
     xenevtchn_handle *ev;
     xengntshr_handle *gs;
     xengnttab_handle *gt;
-    struct idc_watch xw, ew;    /* the xenstore watch fd, the event-channel fd */
-    bool release_watch;         /* @releaseDomain is watched (refused outside dom0 by some
+    struct idc_watch xw, ew; /* the xenstore watch fd, the event-channel fd */
+    bool release_watch;      /* @releaseDomain is watched (refused outside dom0 by some
                                    xenstoreds: the per-domain nodes then tell) */
-    struct xen_port *ports;     /* bound ports and who handles them */
+    struct xen_port *ports;  /* bound ports and who handles them */
     unsigned nports, cap_ports;
-    uint32_t chan_serial;       /* channel.c: the last endpoint watch serial handed out */
-    struct xb_ctx *buf;         /* buffers.c: created by the first registration or transfer
+    uint32_t chan_serial; /* channel.c: the last endpoint watch serial handed out */
+    struct xb_ctx *buf;   /* buffers.c: created by the first registration or transfer
                                    across domains */
-    char why[192];              /* the reason of the last failed call made through a helper */
+    char why[192];        /* the reason of the last failed call made through a helper */
 };
 
 static inline struct xen_tp *xen_tp(struct idc_context *ctx)
@@ -79,32 +79,32 @@ static inline struct xen_tp *xen_tp(struct idc_context *ctx)
 /* xen.c: the handles. xen_open opens them all once (later calls return 0 at once) and puts
    the watch and event-channel fds in the context's epoll; `who` starts its log lines (an
    address, or what wanted Xen). IDC_ERR_NOTSUP when Xen or one of its drivers is missing. */
-int  xen_open(struct xen_tp *t, const char *who);
-unsigned xen_domid1(void);   /* our domain id + 1, 0 when not on Xen (cached per process) */
+int xen_open(struct xen_tp *t, const char *who);
+unsigned xen_domid1(void); /* our domain id + 1, 0 when not on Xen (cached per process) */
 
 /* xen.c: event channels. Bind a port (unbound for domain dom, or to dom's remote port) and
    register fn for its notifications; the port, or IDC_ERR_IO / IDC_ERR_NOMEM (t->why).
    xen_unbind drops the registration and the port. An unregistered pending port is unmasked. */
-int  xen_bind_unbound(struct xen_tp *t, unsigned dom, void (*fn)(struct xen_tp *, void *),
-                      void *arg);
-int  xen_bind_interdomain(struct xen_tp *t, unsigned dom, uint32_t remote,
-                          void (*fn)(struct xen_tp *, void *), void *arg);
+int xen_bind_unbound(struct xen_tp *t, unsigned dom, void (*fn)(struct xen_tp *, void *),
+                     void *arg);
+int xen_bind_interdomain(struct xen_tp *t, unsigned dom, uint32_t remote,
+                         void (*fn)(struct xen_tp *, void *), void *arg);
 void xen_unbind(struct xen_tp *t, uint32_t port);
 
 /* xen.c: xenstore. `key` NULL: the node `dir` itself, else dir/key. Reads of peer-written
    values are bounded (cap, no embedded NUL) and strict. */
-int  xen_read(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key,
-              char *buf, size_t cap);
-int  xen_read_u32(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key,
-                  uint32_t max, uint32_t *out);
-int  xen_write(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-int  xen_mkdir(struct xen_tp *t, xs_transaction_t tx, const char *path);
+int xen_read(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key, char *buf,
+             size_t cap);
+int xen_read_u32(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key,
+                 uint32_t max, uint32_t *out);
+int xen_write(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char *key,
+              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int xen_mkdir(struct xen_tp *t, xs_transaction_t tx, const char *path);
 /* Permissions of path: owned by us, `others` for everyone else, `aclperm` for the listed
    domains (our own domain in the list is skipped: the owner's entry covers it). */
-int  xen_perms(struct xen_tp *t, xs_transaction_t tx, const char *path, unsigned others,
-               const uint16_t *acl, unsigned nacl, unsigned aclperm);
-bool xen_absent(struct xen_tp *t, const char *path);          /* xenstore says ENOENT */
+int xen_perms(struct xen_tp *t, xs_transaction_t tx, const char *path, unsigned others,
+              const uint16_t *acl, unsigned nacl, unsigned aclperm);
+bool xen_absent(struct xen_tp *t, const char *path); /* xenstore says ENOENT */
 /* The domain that created path: xenstored makes an unprivileged creator the node's owner,
    and only dom0 can hand a node to someone else (a dom0-made node may inherit our own). */
 bool xen_made_by(struct xen_tp *t, const char *path, unsigned dom);
@@ -113,28 +113,28 @@ bool xen_domain_gone(struct xen_tp *t, unsigned dom);
 /* Runs body inside one transaction, again while the commit conflicts (EAGAIN, a bounded number
    of times). body returns 0 or an IDC_ERR_* (its failure aborts the transaction and is
    returned); xen_txn returns 0 or IDC_ERR_*. */
-int  xen_txn(struct xen_tp *t, int (*body)(struct xen_tp *t, xs_transaction_t tx, void *arg),
-             void *arg);
+int xen_txn(struct xen_tp *t, int (*body)(struct xen_tp *t, xs_transaction_t tx, void *arg),
+            void *arg);
 
 /* xen.c: values */
-bool xen_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out);  /* strict decimal */
-bool xen_parse_hex64(const char *s, uint64_t *out);     /* exactly 16 lowercase hex digits */
-uint32_t xen_rand_nonzero(void);                        /* random, 1..0x7fffffff */
+bool xen_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out); /* strict decimal */
+bool xen_parse_hex64(const char *s, uint64_t *out); /* exactly 16 lowercase hex digits */
+uint32_t xen_rand_nonzero(void);                    /* random, 1..0x7fffffff */
 
 /* channel.c */
-int  xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
-int  xen_ep_start(struct idc_link *ep);
+int xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
+int xen_ep_start(struct idc_link *ep);
 void xen_chan_close(struct idc_link *ep);
 void xen_ep_rearm(struct idc_link *ep);
 void xen_ep_stop(struct idc_link *ep);
 void xen_notify(struct idc_link *ep);
-void xen_chan_watch(struct xen_tp *t, const char *token);   /* a XEN_TOKEN_CHAN event */
-void xen_chan_released(struct xen_tp *t);                   /* @releaseDomain fired */
+void xen_chan_watch(struct xen_tp *t, const char *token); /* a XEN_TOKEN_CHAN event */
+void xen_chan_released(struct xen_tp *t);                 /* @releaseDomain fired */
 
 /* buffers.c */
-int  xen_buf_publish(struct idc_context *ctx);
+int xen_buf_publish(struct idc_context *ctx);
 bool xen_buf_reaches(struct idc_context *ctx, uint64_t owner);
-int  xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x);
+int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x);
 void xen_buf_withdraw(struct idc_context *ctx);
 void xen_buf_watch(struct xen_tp *t, const char *token, const char *path);
 void xen_buf_released(struct xen_tp *t);
