@@ -12,16 +12,11 @@
    second). Storm mode lasts while each second brings at least IDC_STORM_KEEP useless ones; the
    connection goes down after IDC_STORM_WINDOWS seconds of it, or at once past IDC_STORM_USELESS
    in one second. */
-enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const struct idc_link *l, char *why,
+enum idc_storm_verdict idc__storm_slow(struct idc_storm *st, uint64_t progress, char *why,
                                        size_t why_len)
 {
-    /* Hot path: a notification that moved something, outside storm mode, costs a comparison
-       (no clock read): the window is only looked at for useless ones. */
-    uint64_t progress = idc__link_progress(l);
     bool useless = progress == st->last_progress;
     st->last_progress = progress;
-    if (!useless && !st->windows)
-        return IDC_STORM_OK;
     uint64_t now = idc__now_ns();
     if (now - st->win_start > 1000000000u) {
         uint32_t limit = st->windows ? IDC_STORM_KEEP : IDC_STORM_PAUSE_AFTER;
