@@ -20,6 +20,7 @@
 #include "idlc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -77,10 +78,22 @@ static int slurp_file(FILE *f, struct buf *b)
 /* "FILE:LINE:COL:END_LINE:END_COL" of an idc_at in the model, back into a location. */
 static bool parse_at(struct idlc_ctx *ctx, const char *s, struct idlc_loc *loc, const char **rest)
 {
-    unsigned long file;
-    int line, col, eline, ecol, used = 0;
-    if (sscanf(s, "%lu:%d:%d:%d:%d: %n", &file, &line, &col, &eline, &ecol, &used) != 5 || !used)
-        return false;
+    /* five decimal fields, each checked (strtol reports what sscanf would not) */
+    long v[5];
+    const char *p = s;
+    for (int i = 0; i < 5; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtol(p, &end, 10);
+        if (end == p || errno || v[i] < 0 || v[i] > INT_MAX || *end != ':')
+            return false;
+        p = end + 1;
+    }
+    if (*p == ' ')
+        p++;
+    unsigned long file = (unsigned long)v[0];
+    int line = (int)v[1], col = (int)v[2], eline = (int)v[3], ecol = (int)v[4];
+    int used = (int)(p - s);
     struct idlc_unit **units;
     if (file >= idlc_units(ctx, &units))
         return false;

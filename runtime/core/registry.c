@@ -70,7 +70,7 @@ int idc_address_check(const char *address, enum idc_role role, char *why, size_t
     }
     if (!*rest || strlen(rest) > IDC_NAME_MAX) {
         snprintf(why, why_len, "the part after \"%s:\" must be 1 to %u bytes", tp->name,
-                 IDC_NAME_MAX);
+                 (unsigned)IDC_NAME_MAX);
         return IDC_ERR_INVAL;
     }
     if (role != IDC_ROLE_FRONTEND && role != IDC_ROLE_BACKEND) {
