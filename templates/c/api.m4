@@ -130,8 +130,8 @@ struct idc_cn(`unit:$1') {
  */
 void idc_cn(`unit:$1:create')(struct idc_cn(`unit:$1') *idc_short(`$1'), struct idc_context *ctx, const char *address,
 		const struct idc_cn(`unit:$1:ops') *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void idc_cn(`unit:$1:create_with')(struct idc_cn(`unit:$1') *idc_short(`$1'), struct idc_context *ctx, const char *address,
 		const struct idc_cn(`unit:$1:ops') *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

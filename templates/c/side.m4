@@ -401,6 +401,7 @@ void idc_side(`create_with')(struct idc_SIDE *idc_S, struct idc_context *ctx, co
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &idc_cn(`unit:protocol');
 	cfg.role = m4_ifelse(idc_me, `frontend', `IDC_ROLE_FRONTEND', `IDC_ROLE_BACKEND');

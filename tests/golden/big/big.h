@@ -168,8 +168,8 @@ struct big_frontend {
  */
 void big_frontend_create(struct big_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct big_frontend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void big_frontend_create_with(struct big_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct big_frontend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected
@@ -262,8 +262,8 @@ struct big_backend {
  */
 void big_backend_create(struct big_backend *be, struct idc_context *ctx, const char *address,
 		const struct big_backend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void big_backend_create_with(struct big_backend *be, struct idc_context *ctx, const char *address,
 		const struct big_backend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

@@ -223,6 +223,7 @@ void big_frontend_create_with(struct big_frontend *fe, struct idc_context *ctx, 
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &big_protocol;
 	cfg.role = IDC_ROLE_FRONTEND;

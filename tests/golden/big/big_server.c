@@ -225,6 +225,7 @@ void big_backend_create_with(struct big_backend *be, struct idc_context *ctx, co
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &big_protocol;
 	cfg.role = IDC_ROLE_BACKEND;

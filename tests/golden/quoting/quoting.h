@@ -141,8 +141,8 @@ struct quoting_frontend {
  */
 void quoting_frontend_create(struct quoting_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct quoting_frontend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void quoting_frontend_create_with(struct quoting_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct quoting_frontend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected
@@ -222,8 +222,8 @@ struct quoting_backend {
  */
 void quoting_backend_create(struct quoting_backend *be, struct idc_context *ctx, const char *address,
 		const struct quoting_backend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void quoting_backend_create_with(struct quoting_backend *be, struct idc_context *ctx, const char *address,
 		const struct quoting_backend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

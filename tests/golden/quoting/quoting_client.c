@@ -153,6 +153,7 @@ void quoting_frontend_create_with(struct quoting_frontend *fe, struct idc_contex
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &quoting_protocol;
 	cfg.role = IDC_ROLE_FRONTEND;

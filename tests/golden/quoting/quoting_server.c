@@ -138,6 +138,7 @@ void quoting_backend_create_with(struct quoting_backend *be, struct idc_context 
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &quoting_protocol;
 	cfg.role = IDC_ROLE_BACKEND;

@@ -233,8 +233,8 @@ struct small_frontend {
  */
 void small_frontend_create(struct small_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct small_frontend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void small_frontend_create_with(struct small_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct small_frontend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected
@@ -322,8 +322,8 @@ struct small_backend {
  */
 void small_backend_create(struct small_backend *be, struct idc_context *ctx, const char *address,
 		const struct small_backend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) taken from limits
-   (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
+   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
 void small_backend_create_with(struct small_backend *be, struct idc_context *ctx, const char *address,
 		const struct small_backend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

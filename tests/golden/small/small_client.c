@@ -184,6 +184,7 @@ void small_frontend_create_with(struct small_frontend *fe, struct idc_context *c
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &small_protocol;
 	cfg.role = IDC_ROLE_FRONTEND;

@@ -177,6 +177,7 @@ void small_backend_create_with(struct small_backend *be, struct idc_context *ctx
 		cfg.max_transactions = limits->max_transactions;
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
+		cfg.flags = limits->flags;
 	}
 	cfg.protocol = &small_protocol;
 	cfg.role = IDC_ROLE_BACKEND;
