@@ -1,12 +1,21 @@
 /*
  * blkback: a blkif back-end serving a file, a block device or a RAM disk.
  *
- *   blkback [-r] [-q] [-s SIZE] ADDRESS FILE|ram:SIZE
+ *   blkback [-r] [-q] [-s SIZE] [-p USEC] [--shared[=N] [--cluster-aware]] ADDRESS FILE|ram:SIZE
  *
- *   -r        read-only export (writes and discards fail with READ_ONLY)
- *   -q        quiet: no connection log lines
- *   -s SIZE   create FILE (or extend it) to SIZE bytes (k/M/G suffixes)
- *   -p USEC   spin-then-block: after work, poll this long for more before sleeping
+ *   -r, --read-only    read-only export (writes and discards fail with READ_ONLY)
+ *   -q, --quiet        no connection log lines
+ *   -s, --size SIZE    create FILE (or extend it) to SIZE bytes (k/M/G suffixes)
+ *   -p, --spin USEC    spin-then-block: after work, poll this long for more before sleeping
+ *   --shared[=N]       serve up to N front ends at once (default 8), each on its own connection
+ *   --cluster-aware    with --shared: allow writes (the front ends coordinate them)
+ *
+ * One owner per device. By default the export is exclusive: while one front end is connected,
+ * another is refused at once (IDC_ERR_BUSY, which the nbdkit front end reports when it starts).
+ * --shared creates N backend endpoints on the same address with IDC_EP_SHARED, each taking one
+ * front end. Several front ends writing one disk corrupt it unless they coordinate (a cluster
+ * file system, a lock manager), so --shared needs --read-only unless --cluster-aware says they
+ * do; blkback itself orders nothing between connections.
  *
  * Reads and writes never carry data in frames: each segment names a buffer the front-end
  * registered, and blkback moves the bytes with idc_send_to_remote_buffer (reads) and
@@ -14,9 +23,10 @@
  * independent, so many are in flight at once (the endpoint's transaction quota) and their
  * transfers overlap; the file I/O itself is synchronous on this thread.
  *
- * SIGINT/SIGTERM take the endpoint down cleanly and print counters; SIGUSR1 prints them.
+ * SIGINT/SIGTERM take the endpoints down cleanly and print counters; SIGUSR1 prints them.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,13 +48,30 @@
    back-end allocate gigabytes. */
 #define BLKBACK_MAX_IO (16u << 20)
 
-struct blkback {
+/* Most front ends one blkback serves at once (--shared=N). */
+#define BLKBACK_MAX_SHARED 64
+
+struct blkback;
+
+/* One backend endpoint and the requests of its connection. */
+struct conn {
     struct blkif_backend be;
+    struct blkback *bb;
+    unsigned idx; /* 1-based, for the log */
+    bool connected;
+    unsigned held;    /* requests not yet completed */
+    struct bio *live; /* reads/writes whose request is not completed */
+};
+
+struct blkback {
+    struct conn *conns;
+    unsigned nconns; /* 1, or N with --shared */
+    bool shared;
+    unsigned destroyed; /* endpoints whose destroy completed */
+    unsigned connected; /* connections up now */
     struct blk_store store;
     bool quiet;
     bool stopping;
-    unsigned held;    /* requests not yet completed */
-    struct bio *live; /* reads/writes whose request is not completed */
     struct {
         uint64_t requests, reads, writes, flushes, discards, errors;
         uint64_t bytes_read, bytes_written, connects;
@@ -53,6 +80,7 @@ struct blkback {
 
 /* One read or write in progress: the private bounce buffer the transfers use. */
 struct bio {
+    struct conn *conn;
     struct blkback *bb;
     struct idc_request *req; /* NULL once completed (e.g. after a disconnect) */
     bool write;
@@ -61,7 +89,7 @@ struct bio {
     uint64_t sectors;
     unsigned pending;        /* transfers not finished */
     int xfer_err;            /* first transfer error (IDC_ERR_*) */
-    struct bio *next, *prev; /* blkback.live, for disconnect; or the free list */
+    struct bio *next, *prev; /* conn.live, for disconnect; or the free list */
     bool direct;             /* data points into the RAM disk itself */
     uint8_t *data;           /* the bytes: buf, or the RAM disk */
     size_t cap;              /* bytes of buf */
@@ -133,8 +161,8 @@ static void unlink_bio(struct bio *b)
 {
     if (b->prev)
         b->prev->next = b->next;
-    else if (b->bb->live == b)
-        b->bb->live = b->next;
+    else if (b->conn->live == b)
+        b->conn->live = b->next;
     if (b->next)
         b->next->prev = b->prev;
     b->next = b->prev = NULL;
@@ -161,7 +189,7 @@ static void bio_complete(struct bio *b, enum blkif_error err)
                 blkif_read_reply(b->req, &(struct blkif_read_result){ .done = b->sectors });
         }
         b->req = NULL;
-        bb->held--;
+        b->conn->held--;
         unlink_bio(b);
     }
     if (b->pending == 0)
@@ -210,10 +238,11 @@ static void transfer_done(void *arg, int status)
 
 /* Common part of read and write: checks the request, then starts one transfer per segment.
    segs are read_segment or write_segment (same layout but for the rights). */
-static void start_io(struct blkback *bb, struct idc_request *req, bool write, bool fua,
-                     uint64_t sector, uint32_t nsegs, const struct idc_rbuf *const bufs[],
-                     const uint32_t offsets[], const uint32_t counts[])
+static void start_io(struct conn *c, struct idc_request *req, bool write, bool fua, uint64_t sector,
+                     uint32_t nsegs, const struct idc_rbuf *const bufs[], const uint32_t offsets[],
+                     const uint32_t counts[])
 {
+    struct blkback *bb = c->bb;
     struct idc_context *ctx = idc_endpoint_context(idc_request_endpoint(req));
     uint64_t sectors = 0;
     struct bio *b;
@@ -258,7 +287,8 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
         return;
     }
     size_t cap = b->cap;
-    *b = (struct bio){ .bb = bb,
+    *b = (struct bio){ .conn = c,
+                       .bb = bb,
                        .req = req,
                        .write = write,
                        .fua = fua,
@@ -272,11 +302,11 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
         b->direct = true;
         b->data = bb->store.ram + sector * BLKIF_SECTOR_SIZE;
     }
-    b->next = bb->live;
-    if (bb->live)
-        bb->live->prev = b;
-    bb->live = b;
-    bb->held++;
+    b->next = c->live;
+    if (c->live)
+        c->live->prev = b;
+    c->live = b;
+    c->held++;
 
     if (!write && !b->direct) {
         int rc = blk_store_read(&bb->store, b->data, sector * BLKIF_SECTOR_SIZE, len);
@@ -313,9 +343,14 @@ static void start_io(struct blkback *bb, struct idc_request *req, bool write, bo
 
 /* ------------------------------------------------------------------------------ handlers */
 
+static struct blkback *bb_of(struct blkif_backend *be)
+{
+    return ((struct conn *)blkif_backend_user(be))->bb;
+}
+
 static void on_get_info(struct blkif_backend *be, struct idc_request *req)
 {
-    struct blkback *bb = blkif_backend_user(be);
+    struct blkback *bb = bb_of(be);
     struct blkif_get_info_result r = {
         .info = {
             .sectors = bb->store.size / BLKIF_SECTOR_SIZE,
@@ -362,7 +397,7 @@ static void on_write(struct blkif_backend *be, struct idc_request *req,
 
 static void on_flush(struct blkif_backend *be, struct idc_request *req)
 {
-    struct blkback *bb = blkif_backend_user(be);
+    struct blkback *bb = bb_of(be);
     int err = blk_store_flush(&bb->store);
 
     bb->st.requests++;
@@ -378,7 +413,7 @@ static void on_flush(struct blkif_backend *be, struct idc_request *req)
 static void on_discard(struct blkif_backend *be, struct idc_request *req,
                        const struct blkif_discard_args *a)
 {
-    struct blkback *bb = blkif_backend_user(be);
+    struct blkback *bb = bb_of(be);
     int err;
 
     bb->st.requests++;
@@ -403,21 +438,37 @@ static void on_discard(struct blkif_backend *be, struct idc_request *req,
 
 static void on_connect(struct blkif_backend *be)
 {
-    struct blkback *bb = blkif_backend_user(be);
+    struct conn *c = blkif_backend_user(be);
+    struct blkback *bb = c->bb;
 
     bb->st.connects++;
-    say(bb, "front-end connected (protocol version %" PRIu32 ")", blkif_backend_version(be));
+    c->connected = true;
+    bb->connected++;
+    if (bb->shared)
+        say(bb,
+            "front-end connected on connection %u (protocol version %" PRIu32 "; %u of %u in use)",
+            c->idx, blkif_backend_version(be), bb->connected, bb->nconns);
+    else
+        say(bb, "front-end connected (protocol version %" PRIu32 ")", blkif_backend_version(be));
 }
 
 static void on_disconnect(struct blkif_backend *be)
 {
-    struct blkback *bb = blkif_backend_user(be);
+    struct conn *c = blkif_backend_user(be);
+    struct blkback *bb = c->bb;
 
     /* complete what we hold (the results go nowhere); transfers still running finish on
        their own and then free their bio */
-    while (bb->live)
-        bio_complete(bb->live, BLKIF_ERROR_IO);
-    say(bb, "front-end disconnected");
+    while (c->live)
+        bio_complete(c->live, BLKIF_ERROR_IO);
+    if (c->connected) {
+        c->connected = false;
+        bb->connected--;
+    }
+    if (bb->shared)
+        say(bb, "front-end disconnected from connection %u", c->idx);
+    else
+        say(bb, "front-end disconnected");
     blkif_backend_disconnect_done(be);
 }
 
@@ -435,8 +486,9 @@ static const struct blkif_backend_ops blkback_ops = {
    from the storage address instead. */
 static void destroyed(struct blkif_backend *be)
 {
-    struct blkback *bb = (struct blkback *)((char *)be - offsetof(struct blkback, be));
-    bb->stopping = true;
+    struct conn *c = (struct conn *)((char *)be - offsetof(struct conn, be));
+    if (++c->bb->destroyed == c->bb->nconns)
+        c->bb->stopping = true;
 }
 
 static void print_stats(const struct blkback *bb)
@@ -449,24 +501,71 @@ static void print_stats(const struct blkback *bb)
             bb->st.errors, bb->st.bytes_read, bb->st.bytes_written, bb->st.connects);
 }
 
+static const char help_text[] =
+    "usage: blkback [OPTIONS] ADDRESS FILE|ram:SIZE\n"
+    "Serves FILE (a file or block device) or a RAM disk of SIZE bytes as a blkif block device\n"
+    "on ADDRESS (shm:NAME, or xen:...).\n"
+    "\n"
+    "  -r, --read-only     read-only export: writes and discards fail (READ_ONLY)\n"
+    "  -q, --quiet         no connection log lines\n"
+    "  -s, --size SIZE     create FILE, or extend it, to SIZE bytes (k, M, G suffixes)\n"
+    "  -p, --spin USEC     after work, poll this long for more before sleeping\n"
+    "      --shared[=N]    serve up to N front ends at once (default 8, at most 64), each on\n"
+    "                      its own connection; needs --read-only unless --cluster-aware\n"
+    "      --cluster-aware with --shared: allow writes, because the front ends coordinate\n"
+    "                      them (a cluster file system); blkback orders nothing between them\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "One owner per device: without --shared the export is exclusive, and a second front end\n"
+    "is refused at once (IDC_ERR_BUSY) while one is connected; it gets the device once the\n"
+    "first has left. Several front ends writing one disk without coordination corrupt it,\n"
+    "hence --shared needs --read-only or --cluster-aware.\n"
+    "\n"
+    "  e.g. blkback shm:blk0 disk.img    blkback -r shm:cd0 ram:64M\n"
+    "       blkback --shared=4 --read-only shm:base base.img\n"
+    "SIGINT/SIGTERM stop it cleanly and print counters; SIGUSR1 prints them.\n";
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: blkback [-r] [-q] [-s SIZE] [-p USEC] ADDRESS FILE|ram:SIZE\n"
-                    "  e.g. blkback shm:blk0 disk.img    blkback -r shm:cd0 ram:64M\n");
+    fputs("usage: blkback [-r] [-q] [-s SIZE] [-p USEC] [--shared[=N] [--cluster-aware]]\n"
+          "               ADDRESS FILE|ram:SIZE       (blkback --help for more)\n",
+          stderr);
     exit(2);
+}
+
+/* Endpoints that serve the address now: published and waiting, or connected. */
+static unsigned serving(const struct blkback *bb)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < bb->nconns; i++) {
+        enum idc_endpoint_state st = idc_endpoint_state(&bb->conns[i].be.ep);
+        n += st == IDC_EP_PRESENT || st == IDC_EP_CONNECTED || st == IDC_EP_DISCONNECTING;
+    }
+    return n;
 }
 
 int main(int argc, char **argv)
 {
-    struct blkback bb = { .store = { .fd = -1 } };
+    enum { OPT_SHARED = 1000, OPT_CLUSTER };
+    static const struct option longopts[] = {
+        { "read-only", no_argument, NULL, 'r' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "size", required_argument, NULL, 's' },
+        { "spin", required_argument, NULL, 'p' },
+        { "shared", optional_argument, NULL, OPT_SHARED },
+        { "cluster-aware", no_argument, NULL, OPT_CLUSTER },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct blkback bb = { .store = { .fd = -1 }, .nconns = 1 };
     struct idc_context *ctx = NULL;
     uint64_t create = 0;
-    bool readonly = false;
+    bool readonly = false, cluster_aware = false;
     unsigned long spin_us = 0;
     sigset_t sigs;
     int opt, err, sfd;
 
-    while ((opt = getopt(argc, argv, "rqs:p:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "rqs:p:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             spin_us = strtoul(optarg, NULL, 10);
@@ -483,12 +582,40 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_SHARED: {
+            char *end;
+            unsigned long n = optarg ? strtoul(optarg, &end, 10) : 8;
+            if (optarg && (*end || end == optarg || n < 1 || n > BLKBACK_MAX_SHARED)) {
+                fprintf(stderr, "blkback: --shared=%s: expected 1 to %u front ends\n", optarg,
+                        BLKBACK_MAX_SHARED);
+                return 2;
+            }
+            bb.shared = true;
+            bb.nconns = (unsigned)n;
+            break;
+        }
+        case OPT_CLUSTER:
+            cluster_aware = true;
+            break;
+        case 'h':
+            fputs(help_text, stdout);
+            return 0;
         default:
             usage();
         }
     }
     if (argc - optind != 2)
         usage();
+    if (cluster_aware && !bb.shared) {
+        fprintf(stderr, "blkback: --cluster-aware goes with --shared\n");
+        return 2;
+    }
+    if (bb.shared && !readonly && !cluster_aware) {
+        fprintf(stderr, "blkback: --shared needs --read-only: front ends writing one disk "
+                        "without coordinating corrupt it; add --cluster-aware if they do "
+                        "coordinate\n");
+        return 2;
+    }
     const char *address = argv[optind], *spec = argv[optind + 1];
 
     if ((err = blk_store_open(&bb.store, spec, readonly, create)) < 0) {
@@ -504,6 +631,10 @@ int main(int argc, char **argv)
                 "blkback: %s: the last %" PRIu64 " bytes (not a whole sector) are not "
                 "served\n",
                 spec, bb.store.size % BLKIF_SECTOR_SIZE);
+    if (!(bb.conns = calloc(bb.nconns, sizeof *bb.conns))) {
+        fprintf(stderr, "blkback: out of memory\n");
+        return 1;
+    }
 
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -520,19 +651,58 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* bring-up: one call; everything else happens in the callbacks above */
-    blkif_backend_create(&bb.be, ctx, address, &blkback_ops, &bb);
-    say(&bb, "serving %s (%" PRIu64 " bytes%s) on %s", spec, bb.store.size,
-        readonly ? ", read-only" : "", address);
+    /* bring-up: one call per endpoint; everything else happens in the callbacks above */
+    for (unsigned i = 0; i < bb.nconns; i++) {
+        struct conn *c = &bb.conns[i];
+        c->bb = &bb;
+        c->idx = i + 1;
+        blkif_backend_create_with(
+            &c->be, ctx, address, &blkback_ops, c,
+            &(struct idc_endpoint_config){ .flags = bb.shared ? IDC_EP_SHARED : 0 });
+    }
+    if (idc_endpoint_state(&bb.conns[0].be.ep) == IDC_EP_DEAD) {
+        fprintf(stderr, "blkback: cannot serve %s (see above)\n", address);
+        return 1;
+    }
+    say(&bb, "serving %s (%" PRIu64 " bytes%s) on %s%s", spec, bb.store.size,
+        readonly ? ", read-only" : "", address,
+        !bb.shared      ? ""
+        : cluster_aware ? ", shared (cluster-aware: writes allowed)"
+                        : ", shared");
+    if (bb.shared)
+        say(&bb, "up to %u front ends at once", bb.nconns);
 
     /* own poll loop: the context fd and the signals */
-    bool destroying = false;
+    struct timespec t_start;
+    clock_gettime(CLOCK_MONOTONIC, &t_start);
+    bool destroying = false, share_checked = !bb.shared || bb.nconns == 1;
     err = 0;
     while (!bb.stopping) {
         struct pollfd pfd[2] = {
             { .fd = idc_context_fd(ctx), .events = POLLIN },
             { .fd = sfd, .events = POLLIN },
         };
+        int wait_ms = destroying ? 100 : -1;
+        if (!share_checked) {
+            /* --shared: after 2 s every endpoint should serve the address; a libidc without
+               IDC_EP_SHARED leaves the others waiting for the first (or dead) */
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            long ms = (long)((t.tv_sec - t_start.tv_sec) * 1000 +
+                             (t.tv_nsec - t_start.tv_nsec) / 1000000);
+            if (ms >= 2000) {
+                unsigned n = serving(&bb);
+                if (n < bb.nconns)
+                    fprintf(stderr,
+                            "blkback: --shared: only %u of %u endpoints serve %s after 2 s (does "
+                            "this libidc support IDC_EP_SHARED?); a front end beyond %u is "
+                            "refused as busy\n",
+                            n, bb.nconns, address, n);
+                share_checked = true;
+            } else if (wait_ms < 0 || wait_ms > 2000 - ms) {
+                wait_ms = (int)(2000 - ms);
+            }
+        }
         if (spin_us && err > 0) { /* the last round did work: more may follow soon */
             struct timespec t0, t;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -543,7 +713,7 @@ int main(int argc, char **argv)
             } while ((unsigned long)((t.tv_sec - t0.tv_sec) * 1000000 +
                                      (t.tv_nsec - t0.tv_nsec) / 1000) < spin_us);
         }
-        if (poll(pfd, 2, destroying ? 100 : -1) < 0 && errno != EINTR) {
+        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) {
             perror("blkback: poll");
             break;
         }
@@ -554,7 +724,8 @@ int main(int argc, char **argv)
                     print_stats(&bb);
                 } else if (!destroying) {
                     destroying = true;
-                    blkif_backend_destroy(&bb.be, destroyed);
+                    for (unsigned i = 0; i < bb.nconns; i++)
+                        blkif_backend_destroy(&bb.conns[i].be, destroyed);
                 }
             }
         }
@@ -567,6 +738,7 @@ int main(int argc, char **argv)
     print_stats(&bb);
     idc_context_destroy(ctx);
     blk_store_close(&bb.store);
+    free(bb.conns);
     close(sfd);
     return 0;
 }
