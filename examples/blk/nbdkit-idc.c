@@ -1,11 +1,27 @@
 /*
  * nbdkit-idc-plugin: the block front-end as an nbdkit plugin.
  *
- *   nbdkit nbdkit-idc-plugin.so address=shm:blk0 [timeout=30] [connect-timeout=10]
- *                               [shm-dir=DIR] [stats=FILE] [spin=USEC]
+ *   nbdkit nbdkit-idc-plugin.so address=shm:blk0 [timeout=30] [request-timeout=0]
+ *                               [connect-timeout=10] [shm-dir=DIR] [stats=FILE] [spin=USEC]
  *
  * Any NBD client (qemu-img, qemu-io, nbdcopy, nbdinfo, fio --ioengine=nbd) then reaches the
  * blkif back-end (blkback, blkmirror) through idc.
+ *
+ * One owner per device. A back end serves one front end at a time unless it is shared
+ * (blkback --shared), and refuses another at once (IDC_ERR_BUSY). The plugin connects when
+ * nbdkit starts, so that a refusal stops nbdkit there with the reason:
+ *   - .get_ready (before nbdkit forks into the background, so the message reaches the
+ *     terminal) probes the service with a short-lived endpoint: refused -> nbdkit fails to
+ *     start, e.g. "idc: shm:blk0: refused: the service is in use by another frontend
+ *     (IDC_ERR_BUSY)". An absent service is no error: NBD connections wait for it;
+ *   - .after_fork starts the idc thread and waits for its connection (bounded by
+ *     connect-timeout; at once if the service is absent): refused there too (someone was
+ *     quicker since the probe) -> nbdkit fails to start;
+ *   - .open, for every NBD connection: fails at once with the reason while the back end
+ *     refuses us (e.g. after a back-end restart another front end got the device), else waits
+ *     up to connect-timeout for a first connection.
+ * While refused the runtime keeps retrying quietly (every 500 ms), so a running nbdkit gets the
+ * device once its owner has left.
  *
  * Threads. nbdkit calls us from many threads (thread model PARALLEL); libidc contexts belong to
  * one thread. So the plugin owns one "idc thread" running the context: nbdkit threads cut their
@@ -20,13 +36,20 @@
  * these references; the bytes move by idc_send_to_remote_buffer /
  * idc_receive_from_remote_buffer in the back-end.
  *
- * Reconnection. When the back-end dies, libidc completes the chunks in flight with
- * IDC_ERR_DISCONNECTED; they go back to the head of the queue and are sent again after the
+ * Reconnection and time limits. When the back-end dies, libidc completes the chunks in flight
+ * with IDC_ERR_DISCONNECTED; they go back to the head of the queue and are sent again after the
  * endpoint reconnects (the front-end endpoint reconnects by itself when the service returns).
- * A chunk fails towards the NBD client (EIO) only when no connection came back within
- * `timeout` seconds. Reads and writes are idempotent; a flush sent again after a back-end
- * restart still flushes everything written before it, since a killed back-end's writes are in
- * the page cache of the backing file.
+ * Requests fail towards the NBD client (EIO) only when
+ *   - no connection came back within `timeout` seconds counted from the loss of the
+ *     connection (not from when the request was made: a back end that hung for a minute, then
+ *     was killed and restarted at once, loses nothing), or
+ *   - request-timeout=SECONDS is set and the request is not done that long after it was made,
+ *     even though the connection is up: a back end that hangs but stays alive cannot stall NBD
+ *     clients forever. A request sent and not answered is abandoned, not cancelled: its staging
+ *     slot stays held until the back end answers or the connection ends (blkfront.h).
+ * Every failed request is logged (nbdkit_error) with its reason. Reads and writes are
+ * idempotent; a flush sent again after a back-end restart still flushes everything written
+ * before it, since a killed back-end's writes are in the page cache of the backing file.
  */
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -54,9 +77,13 @@
 static char *cfg_address;
 static char *cfg_shm_dir;
 static char *cfg_stats;
-static unsigned cfg_timeout = 30;         /* seconds a chunk may wait for a reconnection */
+static unsigned cfg_timeout = 30;         /* seconds requests wait for a lost back end */
+static unsigned cfg_request_timeout;      /* seconds a request may take (0: no limit) */
 static unsigned cfg_connect_timeout = 10; /* seconds .open waits for the first connection */
 static unsigned cfg_spin_us;              /* busy-poll this long before sleeping (0: never) */
+
+/* An endpoint starts in the first dispatch after its creation: only after that is ABSENT news. */
+#define ABSENT_AFTER_ROUNDS 2
 
 /* ------------------------------------------------------------------------------ shared state */
 
@@ -72,6 +99,7 @@ struct request {
     pthread_cond_t cond;
     unsigned pending; /* chunks not finished; protected by g.lock */
     int err;          /* first errno, protected by g.lock */
+    char why[512];    /* its reason */
 };
 
 static struct {
@@ -85,7 +113,9 @@ static struct {
     bool connected; /* connected and device info known */
     bool ever_connected;
     struct blkfront_info info;
-    int start_err; /* 0: starting, 1: started, < 0: IDC_ERR_* from the start */
+    int start_err;                 /* 0: starting, 1: started, < 0: IDC_ERR_* from the start */
+    struct blkfront_status status; /* published by the idc thread when it changes */
+    unsigned polls;                /* rounds the idc thread made, counted up to a few */
 } g = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .state_cond = PTHREAD_COND_INITIALIZER,
@@ -109,15 +139,38 @@ static void kick(void)
 
 /* ------------------------------------------------------------------------------ idc thread side */
 
+/* libidc's log: errors and warnings through nbdkit (stderr with -f, else syslog), the rest
+   as debug messages (nbdkit -v). */
+static void idc_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level == IDC_LOG_ERROR)
+        nbdkit_error("idc: %s", msg);
+    else if (level == IDC_LOG_WARN)
+        nbdkit_error("idc: warning: %s", msg);
+    else
+        nbdkit_debug("idc: %s", msg);
+}
+
+/* "idc: shm:blk0: refused: the service is in use by another frontend (IDC_ERR_BUSY)" */
+static void refusal_message(const struct blkfront_status *st, char *out, size_t n)
+{
+    char desc[200];
+    blkfront_describe(st, desc, sizeof desc);
+    snprintf(out, n, "idc: %s: %s", cfg_address, desc);
+}
+
 /* Called on the idc thread (under no lock) when a chunk is finished: err is 0 or an errno. */
-static void io_finished(struct blkfront_io *fio, int err)
+static void io_finished(struct blkfront_io *fio, int err, const char *why)
 {
     struct io *io = (struct io *)((char *)fio - offsetof(struct io, fio));
     struct request *req = io->req;
 
     pthread_mutex_lock(&g.lock);
-    if (err && !req->err)
+    if (err && !req->err) {
         req->err = err;
+        snprintf(req->why, sizeof req->why, "%s", why ? why : "");
+    }
     if (--req->pending == 0)
         pthread_cond_signal(&req->cond);
     pthread_mutex_unlock(&g.lock);
@@ -125,14 +178,14 @@ static void io_finished(struct blkfront_io *fio, int err)
 
 static void state_changed(bool connected, const struct blkfront_info *info)
 {
+    pthread_mutex_lock(&g.lock);
     /* on stderr, for the log of `nbdkit -f` (nbdkit_debug needs -v) */
     if (connected)
         fprintf(stderr, "nbdkit-idc: connected to %s: %" PRIu64 " bytes%s%s\n", cfg_address,
                 info->size, info->readonly ? ", read-only" : "", info->discard ? ", discard" : "");
-    else
-        fprintf(stderr, "nbdkit-idc: lost %s; requests wait up to %u s for it to return\n",
+    else if (!g.stop) /* not our own shutdown */
+        fprintf(stderr, "nbdkit-idc: lost %s; requests wait up to %u s from now for it to return\n",
                 cfg_address, cfg_timeout);
-    pthread_mutex_lock(&g.lock);
     g.connected = connected;
     if (connected) {
         if (g.ever_connected && info->size != g.info.size)
@@ -163,6 +216,23 @@ static void write_stats(const struct blkfront *bf)
 
 static const struct blkfront_hooks hooks;
 
+/* Lets .after_fork and .open see the endpoint's state (they must not call into libidc). */
+static void publish_status(const struct blkfront *bf)
+{
+    struct blkfront_status st;
+
+    blkfront_get_status(bf, &st);
+    pthread_mutex_lock(&g.lock);
+    if (g.polls < ABSENT_AFTER_ROUNDS && ++g.polls == ABSENT_AFTER_ROUNDS)
+        pthread_cond_broadcast(&g.state_cond);
+    if (st.state != g.status.state || st.ready != g.status.ready ||
+        st.last_err != g.status.last_err || strcmp(st.why, g.status.why) != 0) {
+        g.status = st;
+        pthread_cond_broadcast(&g.state_cond);
+    }
+    pthread_mutex_unlock(&g.lock);
+}
+
 static void *idc_thread(void *arg)
 {
     struct blkfront *bf;
@@ -175,9 +245,13 @@ static void *idc_thread(void *arg)
                                 .address = cfg_address,
                                 .shm_dir = cfg_shm_dir,
                                 .hooks = &hooks,
+                                .retry_s = cfg_timeout,
+                                .log = idc_log,
                             });
     pthread_mutex_lock(&g.lock);
     g.start_err = err ? err : 1;
+    if (!err)
+        blkfront_get_status(bf, &g.status);
     pthread_cond_broadcast(&g.state_cond);
     pthread_mutex_unlock(&g.lock);
     if (err)
@@ -219,6 +293,7 @@ static void *idc_thread(void *arg)
         if (stop)
             break;
         blkfront_poll(bf);
+        publish_status(bf);
         if (cfg_stats && now_ns() >= next_stats) {
             write_stats(bf);
             next_stats = now_ns() + 1000000000;
@@ -244,15 +319,15 @@ static void idc_unload(void)
     free(cfg_stats);
 }
 
-static int parse_seconds(const char *key, const char *value, unsigned *out)
+static int parse_seconds(const char *key, const char *value, unsigned min, unsigned *out)
 {
     char *end;
     unsigned long v;
 
     errno = 0;
     v = strtoul(value, &end, 10);
-    if (errno || end == value || *end || v == 0 || v > 3600) {
-        nbdkit_error("%s=%s: expected a number of seconds between 1 and 3600", key, value);
+    if (errno || end == value || *end || v < min || v > 3600) {
+        nbdkit_error("%s=%s: expected a number of seconds between %u and 3600", key, value, min);
         return -1;
     }
     *out = (unsigned)v;
@@ -283,9 +358,11 @@ static int idc_config(const char *key, const char *value)
     if (strcmp(key, "stats") == 0)
         return replace(&cfg_stats, value);
     if (strcmp(key, "timeout") == 0)
-        return parse_seconds(key, value, &cfg_timeout);
+        return parse_seconds(key, value, 1, &cfg_timeout);
+    if (strcmp(key, "request-timeout") == 0)
+        return parse_seconds(key, value, 0, &cfg_request_timeout);
     if (strcmp(key, "connect-timeout") == 0)
-        return parse_seconds(key, value, &cfg_connect_timeout);
+        return parse_seconds(key, value, 1, &cfg_connect_timeout);
     if (strcmp(key, "spin") == 0) {
         char *end;
         unsigned long v = strtoul(value, &end, 10);
@@ -309,9 +386,113 @@ static int idc_config_complete(void)
     return 0;
 }
 
-/* Threads must be started after nbdkit forked into the background. */
+/* ------------------------------------------------------------------------------ the verdict */
+
+/* How long an absent service is looked for after the endpoint started (ABSENT_AFTER_ROUNDS)
+   before we conclude it is absent: an shm frontend knows at once (it checks the directory when
+   it starts), other transports may need a few rounds. */
+static int64_t absent_grace_ns(void)
+{
+    return strncmp(cfg_address, "shm:", 4) == 0 ? 0 : 1000000000;
+}
+
+/* The probe's libidc log is kept, not printed: the verdict below is (a refusal would be logged
+   as "retrying quietly", which the probe does not do). */
+static char probe_last_log[256];
+static bool probe_gone;
+
+static void probe_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level <= IDC_LOG_ERROR)
+        snprintf(probe_last_log, sizeof probe_last_log, "%s", msg);
+    else
+        nbdkit_debug("idc (probe): %s", msg);
+}
+
+static void probe_destroyed(struct blkif_frontend *fe)
+{
+    (void)fe;
+    probe_gone = true;
+}
+
+/* Before nbdkit forks (errors still reach the terminal): is the back end ours to use? A
+   short-lived endpoint on this thread, gone before the fork, asks it. Connected: free (our own
+   connection comes after the fork); refused: nbdkit does not start; absent: NBD connections
+   will wait for it. */
+static int idc_get_ready(void)
+{
+    struct idc_context *ctx;
+    struct blkif_frontend fe;
+    int64_t start = now_ns(), until = start + (int64_t)cfg_connect_timeout * 1000000000;
+    char msg[512];
+    int rc = 0, err, rounds = 0;
+
+    err = idc_context_create(
+        &ctx, &(struct idc_context_options){ .shm_dir = cfg_shm_dir, .log = probe_log });
+    if (err) {
+        nbdkit_error("idc: cannot create a context: %s", idc_strerror(err));
+        return -1;
+    }
+    /* the smallest connection: nothing is sent on it */
+    blkif_frontend_create_with(
+        &fe, ctx, cfg_address, NULL, NULL,
+        &(struct idc_endpoint_config){ .max_transactions = 1, .max_messages = 1 });
+    for (;;) {
+        struct blkfront_status st = { .state = idc_endpoint_state(&fe.ep) };
+        int64_t now = now_ns();
+
+        st.ready = st.state == IDC_EP_CONNECTED;
+        st.last_err = idc_endpoint_last_error(&fe.ep, st.why, sizeof st.why);
+        if (st.ready)
+            break;
+        if (blkfront_refused(&st)) {
+            refusal_message(&st, msg, sizeof msg);
+            nbdkit_error("%s", msg);
+            rc = -1;
+            break;
+        }
+        if (st.state == IDC_EP_DEAD) {
+            nbdkit_error("idc: %s: %s", cfg_address,
+                         probe_last_log[0] ? probe_last_log : "cannot use this address");
+            rc = -1;
+            break;
+        }
+        if (st.state == IDC_EP_ABSENT && rounds >= ABSENT_AFTER_ROUNDS &&
+            now - start >= absent_grace_ns()) {
+            nbdkit_debug("idc: %s is absent; NBD connections will wait up to %u s for it",
+                         cfg_address, cfg_connect_timeout);
+            break;
+        }
+        if (now >= until) {
+            nbdkit_debug("idc: %s did not answer within %u s; starting anyway", cfg_address,
+                         cfg_connect_timeout);
+            break;
+        }
+        idc_context_dispatch(ctx, rounds++ < ABSENT_AFTER_ROUNDS ? 0 : 20);
+    }
+    blkif_frontend_destroy(&fe, probe_destroyed);
+    for (int i = 0; i < 100 && !probe_gone; i++)
+        idc_context_dispatch(ctx, 20);
+    idc_context_destroy(ctx);
+    return rc;
+}
+
+static void stop_thread(void)
+{
+    pthread_mutex_lock(&g.lock);
+    g.stop = true;
+    pthread_mutex_unlock(&g.lock);
+    kick();
+    pthread_join(g.thread, NULL);
+}
+
+/* Threads must be started after nbdkit forked into the background. Then waits for the first
+   verdict on our own connection: connected, refused (nbdkit fails to start), or absent. */
 static int idc_after_fork(void)
 {
+    int64_t start = now_ns(), until = start + (int64_t)cfg_connect_timeout * 1000000000;
+    char msg[512] = "";
     int err;
 
     g.in_head = NULL;
@@ -336,6 +517,36 @@ static int idc_after_fork(void)
         nbdkit_error("idc: cannot start the front-end: %s", idc_strerror(err));
         return -1;
     }
+
+    pthread_mutex_lock(&g.lock);
+    for (;;) {
+        int64_t now = now_ns();
+        if (g.connected)
+            break;
+        if (blkfront_refused(&g.status) || g.status.state == IDC_EP_DEAD) {
+            refusal_message(&g.status, msg, sizeof msg);
+            break;
+        }
+        if (g.status.state == IDC_EP_ABSENT && g.polls >= ABSENT_AFTER_ROUNDS &&
+            now - start >= absent_grace_ns())
+            break;
+        if (now >= until)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50000000; /* short slices: the grace above needs no signal */
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&g.state_cond, &g.lock, &ts);
+    }
+    pthread_mutex_unlock(&g.lock);
+    if (msg[0]) {
+        nbdkit_error("%s", msg);
+        stop_thread();
+        return -1;
+    }
     g.thread_started = true;
     return 0;
 }
@@ -343,11 +554,7 @@ static int idc_after_fork(void)
 static void idc_cleanup(void)
 {
     if (g.thread_started) {
-        pthread_mutex_lock(&g.lock);
-        g.stop = true;
-        pthread_mutex_unlock(&g.lock);
-        kick();
-        pthread_join(g.thread, NULL);
+        stop_thread();
         g.thread_started = false;
     }
     if (g.kick_fd >= 0)
@@ -355,23 +562,35 @@ static void idc_cleanup(void)
     g.kick_fd = -1;
 }
 
-/* Waits (bounded) for a connection, so that size and flags are known. */
+/* Fails at once while the back end refuses us; else waits (bounded) for a first connection, so
+   that size and flags are known. */
 static void *idc_open(int readonly)
 {
     struct timespec until;
+    char msg[512] = "";
 
     (void)readonly;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += cfg_connect_timeout;
     pthread_mutex_lock(&g.lock);
-    while (!g.ever_connected) {
-        if (pthread_cond_timedwait(&g.state_cond, &g.lock, &until) == ETIMEDOUT)
+    for (;;) {
+        if (blkfront_refused(&g.status) || g.status.state == IDC_EP_DEAD) {
+            refusal_message(&g.status, msg, sizeof msg);
             break;
+        }
+        if (g.ever_connected)
+            break;
+        if (pthread_cond_timedwait(&g.state_cond, &g.lock, &until) == ETIMEDOUT) {
+            char desc[200];
+            blkfront_describe(&g.status, desc, sizeof desc);
+            snprintf(msg, sizeof msg, "idc: no connection to %s within %u s: %s", cfg_address,
+                     cfg_connect_timeout, desc);
+            break;
+        }
     }
-    bool ok = g.ever_connected;
     pthread_mutex_unlock(&g.lock);
-    if (!ok) {
-        nbdkit_error("idc: no connection to %s within %u s", cfg_address, cfg_connect_timeout);
+    if (msg[0]) {
+        nbdkit_error("%s", msg);
         return NULL;
     }
     return &g; /* one device for all NBD connections */
@@ -428,7 +647,8 @@ static int run_request(enum blkfront_op op, void *buf, uint32_t count, uint64_t 
     enum { MAX_CHUNKS = 66 }; /* a 32 MiB request is at most 65 chunks of <= 512 KiB */
     struct io ios[MAX_CHUNKS];
     struct request req = { .pending = 0, .err = 0 };
-    int64_t deadline = now_ns() + (int64_t)cfg_timeout * 1000000000;
+    int64_t deadline = cfg_request_timeout ? now_ns() + (int64_t)cfg_request_timeout * 1000000000
+                                           : 0; /* the retry window after a loss is blkfront's */
     uint32_t done = 0;
     int err = 0;
 
@@ -471,6 +691,12 @@ static int run_request(enum blkfront_op op, void *buf, uint32_t count, uint64_t 
     } while (!err && done < count);
     pthread_cond_destroy(&req.cond);
     if (err) {
+        static const char *const names[] = { "read", "write", "flush", "discard" };
+        if (op == BLKFRONT_FLUSH)
+            nbdkit_error("idc: flush failed (%s): %s", strerror(err), req.why);
+        else
+            nbdkit_error("idc: %s of %" PRIu32 " bytes at offset %" PRIu64 " failed (%s): %s",
+                         names[op], count, offset, strerror(err), req.why);
         nbdkit_set_error(err);
         return -1;
     }
@@ -514,13 +740,23 @@ static struct nbdkit_plugin plugin = {
     .config = idc_config,
     .config_complete = idc_config_complete,
     .config_help =
-        "address=shm:NAME      (required) blkif service to connect to\n"
-        "timeout=SECONDS       retry window for requests across a back-end restart (30)\n"
-        "connect-timeout=SECS  how long a new NBD connection waits for the back-end (10)\n"
+        "address=shm:NAME      (required) blkif service to connect to. A back end serves one\n"
+        "                      front end at a time unless shared (blkback --shared): if\n"
+        "                      another has it, nbdkit fails to start, and NBD connections\n"
+        "                      fail at once, with the reason (IDC_ERR_BUSY)\n"
+        "timeout=SECONDS       retry window when the back end is lost, counted from the loss\n"
+        "                      of the connection: requests wait this long for it to return,\n"
+        "                      then fail with EIO (30)\n"
+        "request-timeout=SECS  fail a request with EIO when it is not done this long after it\n"
+        "                      was made, even though the back end is connected (a live but\n"
+        "                      hung back end); 0: no limit (0)\n"
+        "connect-timeout=SECS  how long nbdkit's start and a new NBD connection wait for the\n"
+        "                      first connection to the back end (10)\n"
         "shm-dir=DIR           idc service directory (default: $IDC_SHM_DIR, ...)\n"
         "stats=FILE            write counters to FILE every second\n"
         "spin=MICROSECONDS     busy-poll this long for more work before sleeping (0)",
     .magic_config_key = "address",
+    .get_ready = idc_get_ready,
     .after_fork = idc_after_fork,
     .cleanup = idc_cleanup,
     .open = idc_open,
