@@ -342,6 +342,64 @@ void e2e_dump_log(const char *log)
     fclose(f);
 }
 
+const char *const *e2e_nbdkit_env(void)
+{
+    static const char *env[2] = { NULL, NULL };
+#if defined(__SANITIZE_ADDRESS__)
+    /* the plugin carries ASan code: nbdkit (not instrumented) must load the runtime first */
+    static char preload[512];
+    if (!env[0]) {
+        FILE *p = popen("${CC:-cc} -print-file-name=libasan.so", "r");
+        if (p && fgets(preload + strlen("LD_PRELOAD="), (int)(sizeof preload - 12), p)) {
+            memcpy(preload, "LD_PRELOAD=", strlen("LD_PRELOAD="));
+            preload[strcspn(preload, "\n")] = '\0';
+            env[0] = preload;
+        }
+        if (p)
+            pclose(p);
+    }
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+#endif
+    return env;
+}
+
+const char *e2e_plugin(void)
+{
+    const char *plugin = e2e_built("examples/blk/nbdkit-idc-plugin.so");
+    cr_assert_eq(access(plugin, R_OK), 0, "%s not built", plugin);
+    return plugin;
+}
+
+pid_t e2e_spawn_nbdkit(const char *sock, const char *address, const char *log,
+                       const char *const extra[])
+{
+    const char *argv[32] = { "nbdkit",
+                             "-f",
+                             "-U",
+                             e2e_path(sock),
+                             e2e_plugin(),
+                             ring_printf("address=%s", address),
+                             ring_printf("stats=%s/%s.stats", e2e.dir, sock) };
+    unsigned n = 7;
+
+    for (const char *const *x = extra; x && *x && n < 31; x++)
+        argv[n++] = *x;
+    argv[n] = NULL;
+    return e2e_spawn_env(log, e2e_nbdkit_env(), argv);
+}
+
+pid_t e2e_start_nbdkit_with(const char *sock, const char *address, const char *log,
+                            const char *const extra[])
+{
+    pid_t pid = e2e_spawn_nbdkit(sock, address, log, extra);
+
+    if (!e2e_wait_path(e2e_path(sock), 10000)) {
+        e2e_dump_log(log);
+        cr_assert_fail("nbdkit did not create %s", e2e_path(sock));
+    }
+    return pid;
+}
+
 pid_t e2e_start_nbdkit(const char *sock, const char *address, const char *log)
 {
     return e2e_start_nbdkit_timeout(sock, address, log, 20);
@@ -350,33 +408,26 @@ pid_t e2e_start_nbdkit(const char *sock, const char *address, const char *log)
 pid_t e2e_start_nbdkit_timeout(const char *sock, const char *address, const char *log,
                                unsigned timeout_s)
 {
-    const char *plugin = e2e_built("examples/blk/nbdkit-idc-plugin.so");
-    const char *sockpath = e2e_path(sock);
-    const char *addr = ring_printf("address=%s", address);
-    const char *stats = ring_printf("stats=%s/%s.stats", e2e.dir, sock);
-    const char *tmo = ring_printf("timeout=%u", timeout_s);
-    const char *argv[] = { "nbdkit", "-f", "-U", sockpath, plugin, addr, stats, tmo, NULL };
-    const char *env[2] = { NULL, NULL };
-    pid_t pid;
+    const char *extra[] = { ring_printf("timeout=%u", timeout_s), NULL };
+    return e2e_start_nbdkit_with(sock, address, log, extra);
+}
 
-    cr_assert_eq(access(plugin, R_OK), 0, "%s not built", plugin);
-#if defined(__SANITIZE_ADDRESS__)
-    /* the plugin carries ASan code: nbdkit (not instrumented) must load the runtime first */
-    static char preload[512];
-    FILE *p = popen("${CC:-cc} -print-file-name=libasan.so", "r");
-    if (p && fgets(preload + strlen("LD_PRELOAD="), (int)(sizeof preload - 12), p)) {
-        memcpy(preload, "LD_PRELOAD=", strlen("LD_PRELOAD="));
-        preload[strcspn(preload, "\n")] = '\0';
-        env[0] = preload;
-    }
-    if (p)
-        pclose(p);
-    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-#endif
-    pid = e2e_spawn_env(log, env, argv);
-    if (!e2e_wait_path(sockpath, 10000)) {
-        e2e_dump_log(log);
-        cr_assert_fail("nbdkit did not create %s", sockpath);
-    }
-    return pid;
+bool e2e_log_contains(const char *log, const char *needle)
+{
+    char line[2048];
+    FILE *f = fopen(e2e_path(log), "r");
+    bool found = false;
+
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+double e2e_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

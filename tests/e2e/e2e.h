@@ -59,11 +59,27 @@ bool e2e_files_equal(const char *a, const char *b);
 uint64_t e2e_file_hash(const char *path);
 /* Prints the tail of a log to stderr (on failure). */
 void e2e_dump_log(const char *log);
+/* The environment entries nbdkit needs (NULL-terminated; under ASan the runtime preloaded,
+   since the plugin is instrumented and nbdkit is not), for e2e_spawn_env. */
+const char *const *e2e_nbdkit_env(void);
+/* Path of the built nbdkit plugin (fails the test if it is missing). */
+const char *e2e_plugin(void);
+/* Spawns `nbdkit -f -U dir/SOCK plugin address=ADDRESS stats=dir/SOCK.stats EXTRA...` (extra:
+   more plugin parameters, NULL-terminated, may be NULL) without waiting for anything. */
+pid_t e2e_spawn_nbdkit(const char *sock, const char *address, const char *log,
+                       const char *const extra[]);
+/* Same, and waits for the socket (fails the test if it does not appear within 10 s). */
+pid_t e2e_start_nbdkit_with(const char *sock, const char *address, const char *log,
+                            const char *const extra[]);
 /* Starts nbdkit with the idc plugin on dir/SOCK for address; waits for the socket. */
 pid_t e2e_start_nbdkit(const char *sock, const char *address, const char *log);
 /* Same with the plugin's retry window (timeout=, seconds); e2e_start_nbdkit uses 20. */
 pid_t e2e_start_nbdkit_timeout(const char *sock, const char *address, const char *log,
                                unsigned timeout_s);
+/* True when a line of dir/LOG contains needle. */
+bool e2e_log_contains(const char *log, const char *needle);
+/* CLOCK_MONOTONIC in seconds. */
+double e2e_now(void);
 /* "nbd+unix:///?socket=PATH" for dir/SOCK. */
 const char *e2e_nbd_uri(const char *sock);
 
