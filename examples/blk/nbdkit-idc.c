@@ -15,8 +15,8 @@
  *     start, e.g. "idc: shm:blk0: refused: the service is in use by another frontend
  *     (IDC_ERR_BUSY)". An absent service is no error: NBD connections wait for it;
  *   - .after_fork starts the idc thread and waits for its connection (bounded by
- *     connect-timeout; at once if the service is absent): refused there too (someone was
- *     quicker since the probe) -> nbdkit fails to start;
+ *     connect-timeout; at once if the service is absent): refused there too for over a second
+ *     (someone was quicker since the probe) -> nbdkit fails to start;
  *   - .open, for every NBD connection: fails at once with the reason while the back end
  *     refuses us (e.g. after a back-end restart another front end got the device), else waits
  *     up to connect-timeout for a first connection.
@@ -487,11 +487,17 @@ static void stop_thread(void)
     pthread_join(g.thread, NULL);
 }
 
+/* How long our own connection must stay refused before nbdkit gives up starting: the probe
+   gave the verdict already, so a refusal here is either someone quicker since then (lasting) or
+   the back end not having noticed the probe's departure yet (gone at the next retry, 500 ms). */
+#define REFUSED_FOR_NS 1200000000
+
 /* Threads must be started after nbdkit forked into the background. Then waits for the first
    verdict on our own connection: connected, refused (nbdkit fails to start), or absent. */
 static int idc_after_fork(void)
 {
     int64_t start = now_ns(), until = start + (int64_t)cfg_connect_timeout * 1000000000;
+    int64_t refused_since = 0;
     char msg[512] = "";
     int err;
 
@@ -523,7 +529,15 @@ static int idc_after_fork(void)
         int64_t now = now_ns();
         if (g.connected)
             break;
-        if (blkfront_refused(&g.status) || g.status.state == IDC_EP_DEAD) {
+        if (g.status.state == IDC_EP_DEAD) {
+            refusal_message(&g.status, msg, sizeof msg);
+            break;
+        }
+        if (!blkfront_refused(&g.status)) {
+            refused_since = 0;
+        } else if (!refused_since) {
+            refused_since = now;
+        } else if (now - refused_since >= REFUSED_FOR_NS || now >= until) {
             refusal_message(&g.status, msg, sizeof msg);
             break;
         }
