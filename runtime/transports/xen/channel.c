@@ -26,8 +26,9 @@
 
 #include "xen.h"
 
-#define XEN_ALLOW_MAX 8u
-#define XEN_RETRY_MS  200u
+#define XEN_ALLOW_MAX     8u
+#define XEN_RETRY_MS      200u
+#define XEN_BUSY_RETRY_MS 1000u /* frontend: an exclusive service in use by another frontend */
 /* A knock the backend neither answers nor acknowledges within XEN_ANSWER_MS is pinged once;
    an unacknowledged ping means the backend's process is gone (its service node lingers). */
 #define XEN_ANSWER_MS     3000u
@@ -103,6 +104,8 @@ struct xen_ep {
     bool acked;              /* frontend: the backend acknowledged the last ping */
     bool silent;             /* frontend: a ping went unacknowledged: service reported gone */
     struct idc_storm storm;  /* useless notifications (limits.c) */
+    struct idc_log_limit busy_logs; /* backend: busy refusals (one per knock of each waiter) */
+    bool busy_logged;               /* frontend: refused as busy, logged once until connected */
 };
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
@@ -697,9 +700,18 @@ static void fe_check(struct idc_link *ep)
         xen_read(t, XBT_NULL, k, "reason", reason, sizeof(reason));
         xen_read_u32(t, XBT_NULL, k, "status", 0xffffu, &st); /* stored as -status */
         int status = -(int)st;
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)", ep->address,
-                 reason[0] ? reason : "no reason given", idc_strerror(status));
+        if (status != IDC_ERR_BUSY || !s->busy_logged)
+            idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)%s",
+                     ep->address, reason[0] ? reason : "no reason given", idc_strerror(status),
+                     status == IDC_ERR_BUSY ? "; retrying quietly until it is free" : "");
+        s->busy_logged = status == IDC_ERR_BUSY;
         idc__link_refused(ep, status, reason[0] ? reason : "no reason given");
+        if (status == IDC_ERR_BUSY) {
+            fe_fail(ep, false);
+            if (!idc__link_destroying(ep))
+                idc__timer_arm(ep->ctx, &s->retry, XEN_BUSY_RETRY_MS);
+            return;
+        }
         bool forever = status == IDC_ERR_MISMATCH || status == IDC_ERR_PERM ||
                        status == IDC_ERR_TOOBIG;
         if (forever) {
@@ -931,7 +943,35 @@ static void be_ack(struct idc_link *ep, uint64_t fk)
     be_answer(ep, fk, epoch, XB_INITWAIT, 0, v);
 }
 
-static void be_ack_all(struct idc_link *ep)
+/* The service is exclusive: a knock while another frontend is connected or in its handshake is
+   refused at once with IDC_ERR_BUSY (once per knock: the answer node says it was). */
+static void be_busy(struct idc_link *ep, uint64_t fk)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_tp *t = T(ep);
+    char k[XEN_PATH_MAX], c[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
+    path_k(ep, fk, "fe", k, NULL);
+    if (xen_read(t, XBT_NULL, k, NULL, v, sizeof(v)))
+        return;
+    size_t n = strcspn(v, "/"); /* hostile text: "EPOCH" or "EPOCH/PING", decimal */
+    uint32_t epoch, kep = 0, kst = 0;
+    if (!xen_parse_u32(v, n, 0x7fffffffu, &epoch) || epoch == 0)
+        return;
+    path_k(ep, fk, "conn", c, NULL);
+    if (xen_read_u32(t, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
+        xen_read_u32(t, XBT_NULL, c, "state", 6, &kst) == 0 && kst == XB_CLOSED)
+        return;
+    if (idc__log_limit(&s->busy_logs, ep->ctx))
+        idc__log(ep->ctx, IDC_LOG_WARN,
+                 "%s: refusing domain %u: the service is in use by another "
+                 "frontend (IDC_ERR_BUSY)",
+                 ep->address, fk_dom(fk));
+    be_answer(ep, fk, epoch, XB_CLOSED, IDC_ERR_BUSY, "the service is in use by another frontend");
+}
+
+/* Other frontends' knocks while this backend cannot take them: refused as busy (connected or
+   handshaking), or acknowledged as waiting (between two connections). */
+static void be_ack_all(struct idc_link *ep, bool busy)
 {
     struct xen_ep *s = X(ep);
     struct xen_tp *t = T(ep);
@@ -946,7 +986,10 @@ static void be_ack_all(struct idc_link *ep)
         if (!parse_fk(ents[i], &fk) || (s->hs == XH_UP && fk == fk_make(s->peer, s->fid)) ||
             !be_allowed(s, fk_dom(fk)) || !knock_genuine(ep, fk))
             continue;
-        be_ack(ep, fk);
+        if (busy)
+            be_busy(ep, fk);
+        else
+            be_ack(ep, fk);
     }
     free(ents);
 }
@@ -969,11 +1012,11 @@ static void be_scan(struct idc_link *ep)
                  (st != XB_INITIALISED && st != XB_CONNECTED))
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
         else
-            be_ack_all(ep); /* other frontends wait: tell them we are alive */
+            be_ack_all(ep, true); /* exclusive: other frontends are refused as busy */
         return;
     }
     if (idc__link_state(ep) != IDC_EP_PRESENT || s->hs != XH_IDLE) {
-        be_ack_all(ep);
+        be_ack_all(ep, s->hs != XH_IDLE);
         return;
     }
     char dir[XEN_PATH_MAX];
