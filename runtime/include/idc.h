@@ -123,7 +123,7 @@ uint64_t idc_context_id(const struct idc_context *ctx);
 
 enum idc_role { IDC_ROLE_FRONTEND = 0, IDC_ROLE_BACKEND = 1 };
 
-/* Emitted by idlc as a `static const struct idc_protocol` in each generated .c file. */
+/* Emitted by idlc once per protocol, as `const struct idc_protocol NAME_protocol` in NAME_codec.c. */
 struct idc_protocol {
     const char *name;     /* protocol name from the IDL */
     uint32_t min_version; /* lowest version spoken (1) */
