@@ -247,6 +247,20 @@ bool idlc_scalar_signed(enum idlc_type_kind k)
     return k >= IDLC_T_I8 && k <= IDLC_T_I64;
 }
 
+const char *idlc_decl_kind_name(enum idlc_decl_kind k)
+{
+    switch (k) {
+    case IDLC_D_CONST:
+        return "constant";
+    case IDLC_D_ENUM:
+        return "enum";
+    case IDLC_D_STRUCT:
+        return "struct";
+    default:
+        return "union";
+    }
+}
+
 const char *idlc_type_kind_name(enum idlc_type_kind k)
 {
     static const char *const names[] = {

@@ -211,6 +211,9 @@ enum idlc_decl_kind {
     IDLC_D_UNION,
 };
 
+/* "constant", "enum", "struct", "union" (diagnostics) */
+const char *idlc_decl_kind_name(enum idlc_decl_kind k);
+
 struct idlc_decl {
     struct idlc_decl *next; /* declaration order within its unit */
     enum idlc_decl_kind kind;

@@ -519,20 +519,6 @@ static struct origin *origin(struct names *ns, const char *what, const char *nam
     return o;
 }
 
-static const char *kind_word(enum idlc_decl_kind k)
-{
-    switch (k) {
-    case IDLC_D_CONST:
-        return "constant";
-    case IDLC_D_ENUM:
-        return "enum";
-    case IDLC_D_STRUCT:
-        return "struct";
-    default:
-        return "union";
-    }
-}
-
 /* The names of the unit itself are blamed on its protocol line, else on its first line. */
 static void claim_unit(struct names *ns, const struct idlc_unit *x)
 {
@@ -552,7 +538,7 @@ static void claim_decls(struct names *ns, const struct idlc_unit *x)
     for (const struct idlc_decl *d = x->decls; d; d = d->next) {
         if (idlc_map_get(&ctx->own, x, d->name) != d)
             continue; /* a redefinition, already reported */
-        begin(ns, origin(ns, kind_word(d->kind), d->name, d->loc, x));
+        begin(ns, origin(ns, idlc_decl_kind_name(d->kind), d->name, d->loc, x));
         idlc_cnames_decl(d, claim, ns);
         if (d->kind != IDLC_D_ENUM || ns->failed)
             continue;

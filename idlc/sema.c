@@ -93,20 +93,6 @@ static bool enter(struct sema *s, struct idlc_loc loc)
 static bool eval(struct sema *s, struct idlc_unit *u, struct idlc_expr *e, i128 *out);
 static void check_enum(struct sema *s, struct idlc_decl *d);
 
-static const char *kind_word(enum idlc_decl_kind k)
-{
-    switch (k) {
-    case IDLC_D_CONST:
-        return "constant";
-    case IDLC_D_ENUM:
-        return "enum";
-    case IDLC_D_STRUCT:
-        return "struct";
-    default:
-        return "union";
-    }
-}
-
 /* ------------------------------------------------------------------ "did you mean" */
 
 /* Levenshtein distance, case-insensitive, for names up to 63 characters (else "far"). */
@@ -272,7 +258,7 @@ static bool eval_ref(struct sema *s, struct idlc_unit *u, struct idlc_expr *e, i
     if (e->member) {
         if (d->kind != IDLC_D_ENUM) {
             idlc_error(s->ctx, e->loc, "'%s' is a %s, not an enum; '%s.%s' names nothing", d->name,
-                       kind_word(d->kind), e->name, e->member);
+                       idlc_decl_kind_name(d->kind), e->name, e->member);
             idlc_note(s->ctx, d->loc, "'%s' is declared here", d->name);
             return false;
         }
@@ -301,7 +287,8 @@ static bool eval_ref(struct sema *s, struct idlc_unit *u, struct idlc_expr *e, i
             idlc_error(s->ctx, e->loc, "'%s' is an enum, not a constant; write '%s.VALUE'", d->name,
                        d->name);
         else
-            idlc_error(s->ctx, e->loc, "'%s' is a %s, not a constant", d->name, kind_word(d->kind));
+            idlc_error(s->ctx, e->loc, "'%s' is a %s, not a constant", d->name,
+                       idlc_decl_kind_name(d->kind));
         idlc_note(s->ctx, d->loc, "'%s' is declared here", d->name);
         return false;
     }
@@ -786,7 +773,7 @@ static bool size_decl_inner(struct sema *s, struct idlc_decl *d, struct idlc_loc
         } else if (tag->kind != IDLC_D_ENUM) {
             idlc_error(s->ctx, d->tag_loc,
                        "the tag of union '%s' must be an enum, but '%s' is a %s", d->name,
-                       tag->name, kind_word(tag->kind));
+                       tag->name, idlc_decl_kind_name(tag->kind));
             idlc_note(s->ctx, tag->loc, "'%s' is declared here", tag->name);
             ok = false;
             tag = NULL;
@@ -876,7 +863,7 @@ static void check_msg(struct sema *s, struct idlc_unit *u, struct idlc_msg *m, u
                        hint(h, sizeof h, suggest_decl(u, m->raises_name, 1u << IDLC_D_ENUM)));
         } else if (e->kind != IDLC_D_ENUM) {
             idlc_error(s->ctx, m->raises_loc, "'raises' needs an enum, but '%s' is a %s", e->name,
-                       kind_word(e->kind));
+                       idlc_decl_kind_name(e->kind));
             idlc_note(s->ctx, e->loc, "'%s' is declared here", e->name);
         } else {
             check_enum(s, e);
@@ -965,7 +952,7 @@ static void declare(struct sema *s, struct idlc_unit *u)
 {
     struct idlc_ctx *ctx = s->ctx;
     for (struct idlc_decl *d = u->decls; d; d = d->next) {
-        check_name(ctx, kind_word(d->kind), d->name, d->loc);
+        check_name(ctx, idlc_decl_kind_name(d->kind), d->name, d->loc);
         struct idlc_decl *p = idlc_map_put(ctx, &ctx->own, u, d->name, d);
         if (p) {
             idlc_error(ctx, d->loc, "redefinition of '%s'", d->name);
