@@ -417,7 +417,7 @@ static uint32_t min32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
-/* The lobby hands over a connection whose HELLO record arrived (its size, magic and type
+/* The service (service.c) hands over a connection whose HELLO record arrived (its size, magic and type
    checked); the endpoint is PRESENT with no handshake in progress. */
 void shm_be_hello(struct idc_link *ep, int fd, pid_t pid, const struct idc_shm_hello *hello)
 {
