@@ -72,7 +72,7 @@ enum xen_hs {
     XH_UP,
 };
 
-struct xen_ep {
+struct xen_ep {               /* grouped by size: the analyzer checks padding */
     uint32_t serial;          /* watch token "idc<serial>" */
     uint32_t peer;            /* frontend: the backend's domid; backend: current frontend */
     uint8_t svc_off, svc_len; /* service name inside ep->name */
@@ -84,28 +84,28 @@ struct xen_ep {
     uint32_t instance;         /* backend: ours; frontend: the backend's we talk to */
     uint32_t dead_instance;    /* frontend: backend instance whose process went away */
     uint32_t refused_instance; /* frontend: backend instance that refused us for good */
-    bool refused;
     uint32_t epoch;
     uint32_t fid;        /* frontend: ours (random, per endpoint); backend: the peer's */
-    uint64_t skip_fk;    /* backend: frontend attempt not to retry (see fk_make) ... */
-    uint32_t skip_epoch; /* ... and its epoch */
-    bool skip_valid;
-    bool port_valid;
+    uint32_t skip_epoch; /* backend: with skip_fk, a frontend attempt not to retry */
     uint32_t port;
+    uint32_t npages;
+    uint32_t ping;    /* frontend: pings sent for this knock */
+    uint64_t skip_fk; /* backend: frontend attempt not to retry (see fk_make) */
     struct xen_ctrl_page *ctrl;
     void *rings;
-    uint32_t npages;
     struct idc_chan ch;
     struct idc_timer retry;
     struct idc_timer unmask;
-    bool masked;
-    struct idc_timer answer; /* frontend: knock answered or acknowledged in time? */
-    uint32_t ping;           /* frontend: pings sent for this knock */
-    bool acked;              /* frontend: the backend acknowledged the last ping */
-    bool silent;             /* frontend: a ping went unacknowledged: service reported gone */
-    struct idc_storm storm;  /* useless notifications (limits.c) */
+    struct idc_timer answer;        /* frontend: knock answered or acknowledged in time? */
+    struct idc_storm storm;         /* useless notifications (limits.c) */
     struct idc_log_limit busy_logs; /* backend: busy refusals (one per knock of each waiter) */
-    bool busy_logged;               /* frontend: refused as busy, logged once until connected */
+    bool refused;
+    bool skip_valid;
+    bool port_valid;
+    bool masked;
+    bool acked;       /* frontend: the backend acknowledged the last ping */
+    bool silent;      /* frontend: a ping went unacknowledged: service reported gone */
+    bool busy_logged; /* frontend: refused as busy, logged once until connected */
 };
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
