@@ -20,43 +20,14 @@
 
 #include "idlc.h"
 
+#include "shell.h"
+
 #define IDLC      IDC_BUILDDIR "/bin/idlc"
 #define TEMPLATES IDC_SRCDIR "/templates/c"
 #define GOLDEN    IDC_SRCDIR "/tests/golden"
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/idc-gen-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-    char cmd[512];
-    if (!tmpdir[0])
-        return;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
-    tmpdir[0] = 0;
-}
-
 /* also after a failed assertion */
 TestSuite(golden, .fini = remove_tmpdir);
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -116,7 +87,7 @@ static void list_dir(const char *dir, char *out, size_t cap)
 static void golden(const char *name)
 {
     char path[512], want[512], listing[1024], expect[256];
-    make_tmpdir();
+    make_tmpdir("gen");
     cr_assert_eq(run("'%s' -T '%s' -o '%s' '%s/%s.idl'", IDLC, TEMPLATES, tmpdir, GOLDEN, name), 0,
                  "idlc failed on %s.idl", name);
     list_dir(tmpdir, listing, sizeof listing);
@@ -174,7 +145,7 @@ Test(golden, large_payloads_use_the_heap)
 Test(golden, output_is_deterministic)
 {
     char a[512], b[512];
-    make_tmpdir();
+    make_tmpdir("gen");
     cr_assert_eq(run("mkdir '%s/1' '%s/2'", tmpdir, tmpdir), 0);
     for (int i = 1; i <= 2; i++)
         cr_assert_eq(run("'%s' -T '%s' -I '%s/idl' -o '%s/%d' '%s/idl/everything.idl'", IDLC,
@@ -202,7 +173,7 @@ static void write_file(const char *path, const char *text)
 Test(golden, failed_expansion_leaves_nothing_behind)
 {
     char path[512], listing[1024];
-    make_tmpdir();
+    make_tmpdir("gen");
     cr_assert_eq(
         run("mkdir '%s/t' '%s/out' && cp '%s'/*.m4 '%s/t/'", tmpdir, tmpdir, TEMPLATES, tmpdir), 0);
     snprintf(path, sizeof path, "%s/t/manifest.m4", tmpdir);
@@ -237,7 +208,7 @@ Test(golden, failed_expansion_leaves_nothing_behind)
 Test(golden, foreign_template_set)
 {
     char path[512];
-    make_tmpdir();
+    make_tmpdir("gen");
     cr_assert_eq(
         run("mkdir '%s/t' '%s/out' && cp '%s/model.m4' '%s/t/'", tmpdir, tmpdir, TEMPLATES, tmpdir),
         0);
@@ -307,7 +278,7 @@ Test(golden, version_hash_follows_the_wire_not_the_text)
 Test(golden, generated_name_clash_is_refused)
 {
     char path[512], listing[1024];
-    make_tmpdir();
+    make_tmpdir("gen");
     snprintf(path, sizeof path, "%s/clash.idl", tmpdir);
     write_file(path, "protocol clash version 1;\nstruct s { u32 x[<= 3]; u32 x_count; }\n"
                      "from frontend { message m(s v); }\n");
@@ -339,7 +310,7 @@ Test(golden, generated_name_clash_is_refused)
 Test(golden, template_error_points_at_the_idl)
 {
     char path[512];
-    make_tmpdir();
+    make_tmpdir("gen");
     cr_assert_eq(
         run("mkdir '%s/t' '%s/out' && cp '%s'/*.m4 '%s/t/'", tmpdir, tmpdir, TEMPLATES, tmpdir), 0);
     snprintf(path, sizeof path, "%s/t/manifest.m4", tmpdir);
@@ -375,7 +346,7 @@ Test(golden, template_error_points_at_the_idl)
 Test(golden, codec_compiles_without_the_runtime)
 {
     char cmd[1024], line[256];
-    make_tmpdir();
+    make_tmpdir("gen");
     cr_assert_eq(run("cc -std=c11 -Wall -Wextra -Werror -pedantic -O2 -DIDC_CODEC_ONLY "
                      "-I'%s/runtime/include' "
                      "-I'%s/small' -c -o '%s/codec.o' '%s/small/small_codec.c'",

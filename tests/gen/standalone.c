@@ -17,44 +17,15 @@
 
 #include "idlc.h"
 
+#include "shell.h"
+
 #define IDLC   IDC_BUILDDIR "/bin/idlc"
 #define GEN    IDC_BUILDDIR "/gen"
 #define GOLDEN IDC_SRCDIR "/tests/golden"
 #define RTINC  IDC_SRCDIR "/runtime/include"
 #define STRICT "cc -std=c11 -Wall -Wextra -Werror -pedantic"
 
-static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/idc-standalone-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void remove_tmpdir(void)
-{
-    char cmd[512];
-    if (!tmpdir[0])
-        return;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
-    tmpdir[0] = 0;
-}
-
 TestSuite(standalone, .fini = remove_tmpdir);
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 /* Output of a shell command, NUL terminated (malloc'ed). */
 static char *capture(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -177,7 +148,7 @@ Test(standalone, codec_builds_as_kernel_code)
 Test(standalone, good_corpus_generates_compiling_c)
 {
     glob_t g;
-    make_tmpdir();
+    make_tmpdir("standalone");
     cr_assert_eq(glob(IDC_SRCDIR "/tests/idl/good/*.idl", 0, NULL, &g), 0);
     cr_assert_eq(glob(IDC_SRCDIR "/tests/idl/good/inc/*.idl", GLOB_APPEND, NULL, &g), 0);
     cr_assert_geq(g.gl_pathc, 8);
@@ -312,7 +283,7 @@ static void check_unit_names(const char *idl, const char *name)
 
 Test(standalone, every_defined_name_is_one_idlc_checks)
 {
-    make_tmpdir();
+    make_tmpdir("standalone");
     check_unit_names(IDC_SRCDIR "/idl/everything.idl", "everything");
     check_unit_names(IDC_SRCDIR "/idl/blkif.idl", "blkif");
     remove_tmpdir();
