@@ -33,6 +33,8 @@ DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
 DEPS     += groff-base man-db   # tests/man renders the manual pages
 DEPS     += cmake meson ninja-build   # tests/build builds the example projects with them
+DEPS     += libfabric-dev libzookeeper-st-dev   # the fabric transport (data path, discovery)
+DEPS     += zookeeper default-jre-headless iproute2   # make check-fabric: a registry, namespaces
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -54,7 +56,10 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (no .pc of its own)
-XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
+# The libraries the transports link with (Xen's, then the fabric transport's libfabric and
+# ZooKeeper client); every user of libidc links them through this one variable.
+FABRIC_LIBS = $(shell $(PKG_CONFIG) --libs libfabric 2>/dev/null) -lzookeeper_st
+XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null) $(FABRIC_LIBS)
 
 .PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-man demo bench \
         install clean lint format

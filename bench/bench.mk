@@ -58,7 +58,8 @@ IDC_SRCS   := $(wildcard bench/idc_*.c bench/rt_*.c)
 LIBIDC     := $(BUILD)/lib/libidc.a
 LIBGEN     := $(BUILD)/lib/libidcgen.a
 # the same Xen libraries the top-level Makefile links libidc with (its XEN_PKGS)
-XEN_LIBS   := $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn 2>/dev/null)
+XEN_LIBS   := $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn 2>/dev/null) \
+              $(shell $(PKG_CONFIG) --libs libfabric 2>/dev/null) -lzookeeper_st
 IDC_CFLAGS := -Iruntime/include -Iruntime/core -I$(BUILD)/gen
 ifneq ($(and $(IDC_SRCS),$(wildcard $(LIBIDC)),$(wildcard runtime/include/idc.h)),)
 IDC_OBJS := $(IDC_SRCS:bench/%.c=$(BDIR)/%.o)

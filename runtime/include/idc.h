@@ -96,6 +96,10 @@ struct idc_context_options {
                                                              (ERROR, WARN; all levels if $IDC_DEBUG
                                                              is set). Called on the context's thread. */
     void *log_arg;
+    const char *zookeeper; /* fabric: the registry, "host:port[,host:port...][/chroot]";
+                              NULL: $IDC_ZOOKEEPER (docs/fabric.md) */
+    unsigned heartbeat_ms; /* fabric: a peer silent this long is disconnected; 0: $IDC_HEARTBEAT_MS,
+                              else 3000 (at least 200) */
 };
 
 /* Creates a context owned by the calling thread. opt may be NULL (all defaults); opt->shm_dir is

@@ -69,7 +69,10 @@ const char *rtt_path(const char *name)
 void rtt_address(char *out, size_t size, enum idc_role role, const char *name)
 {
     const char *xen = getenv("IDC_TEST_XEN");
-    if (xen && *xen && role == IDC_ROLE_FRONTEND)
+    const char *fabric = getenv("IDC_TEST_FABRIC");
+    if (fabric && *fabric) /* one registry for every test: the test's directory names it */
+        snprintf(out, size, "fabric:%s.%s", strrchr(rtt_dir, '/') + 1, name);
+    else if (xen && *xen && role == IDC_ROLE_FRONTEND)
         snprintf(out, size, "xen:%s/%s", xen, name);
     else if (xen && *xen)
         snprintf(out, size, "xen:%s", name);

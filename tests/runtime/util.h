@@ -20,7 +20,9 @@ const char *rtt_helper(const char *name); /* peer program path ($RTT_BIN_DIR or 
                                              the test program); cr_skip if absent */
 /* The address of service `name` for role: shm:NAME, or, with IDC_TEST_XEN=DOMID set (the
    runtime suite run over the xen transport on a real hypervisor), xen:NAME for a backend and
-   xen:DOMID/NAME for a frontend. Names with a transport prefix are used as given. */
+   xen:DOMID/NAME for a frontend; with IDC_TEST_FABRIC=1 (the suite over the fabric transport,
+   tests/fabric), fabric:DIR.NAME where DIR is the test directory's name, so tests sharing one
+   registry never see each other's services. Names with a transport prefix are used as given. */
 void rtt_address(char *out, size_t size, enum idc_role role, const char *name);
 
 /* ------------------------------------------------------------------ log capture */

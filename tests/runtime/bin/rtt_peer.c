@@ -616,11 +616,17 @@ static void destroyed(struct idc_endpoint *ep)
     destroyed_count++;
 }
 
+static const char *test_dir; /* --dir: the test's directory */
+
 static void start(struct pep *p, const char *what, enum idc_role role, const char *name)
 {
     char addr[128];
     const char *xen = getenv("IDC_TEST_XEN"); /* see rtt_address in tests/runtime/util.h */
-    if (xen && *xen && role == IDC_ROLE_FRONTEND)
+    const char *fabric = getenv("IDC_TEST_FABRIC");
+    const char *slash = test_dir ? strrchr(test_dir, '/') : NULL;
+    if (fabric && *fabric)
+        snprintf(addr, sizeof addr, "fabric:%s.%s", slash ? slash + 1 : "rtt", name);
+    else if (xen && *xen && role == IDC_ROLE_FRONTEND)
         snprintf(addr, sizeof addr, "xen:%s/%s", xen, name);
     else if (xen && *xen)
         snprintf(addr, sizeof addr, "xen:%s", name);
@@ -656,7 +662,7 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'd':
-            dir = optarg;
+            dir = test_dir = optarg;
             break;
         case 'o':
             out = optarg;

@@ -1,0 +1,537 @@
+/* fabric.c - the network transport "fabric:NAME": per-context state, the libfabric endpoint and
+ * its buffers, and the ops table.
+ *
+ * A context has one RDM endpoint (tcp;ofi_rxm on Ethernet, any provider FI_PROVIDER names, e.g.
+ * verbs;ofi_rxm on InfiniBand), opened by its first fabric endpoint. Its completion queue has a
+ * wait fd in the context's epoll; every record received lands in one of FAB_RECV_BUFS posted
+ * buffers, is checked for its framing here and handed to channel.c, and the buffer is posted
+ * again. Records are sent from FAB_SEND_BUFS copies (or injected when small), so nothing the
+ * core owns is referenced by the provider after fab_send returns.
+ *
+ * Exported libfabric functions called (everything else is inline calls through the objects):
+ * fi_getinfo, fi_freeinfo, fi_dupinfo, fi_fabric, fi_strerror.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+
+#include "fabric.h"
+
+#define FAB_RECV_BUFS  64u
+#define FAB_SEND_BUFS  64u
+#define FAB_BUF_BYTES  (sizeof(struct fab_hdr) + FAB_CHUNK)
+#define FAB_PEERS      64u /* peer addresses cached */
+#define FAB_CQ_BATCH   16
+#define FAB_CQ_ROUNDS  64 /* completion batches per dispatch round */
+#define FAB_PROVIDER   "tcp;ofi_rxm"
+
+struct fab_buf {
+    struct fi_context2 fictx; /* the provider's per-operation space (FI_CONTEXT2 mode) */
+    struct fab_buf *next;     /* free list (send buffers) */
+    uint64_t token;           /* send: the connection it belongs to */
+    _Alignas(8) unsigned char data[FAB_BUF_BYTES];
+};
+
+struct fab_peer {
+    uint8_t addr[FAB_ADDR_MAX];
+    uint32_t len;
+    uint32_t users;
+    fi_addr_t fa;
+    uint64_t used; /* last use (ns), for eviction */
+    bool valid;
+};
+
+struct fab_ctx {
+    struct idc_context *ctx;
+    char *registry; /* ZooKeeper hosts[/chroot], NULL: none */
+    char node[FAB_NODE_MAX + 1];
+    uint32_t hb_ms;
+    struct fab_zk *zk;
+    /* libfabric (open after fab_net_open) */
+    int net_err; /* a failed open is not retried: its error */
+    bool net_open;
+    struct fi_info *info;
+    struct fid_fabric *fabric;
+    struct fid_domain *domain;
+    struct fid_av *av;
+    struct fid_cq *cq;
+    struct fid_ep *ep;
+    uint8_t self[FAB_ADDR_MAX];
+    size_t self_len;
+    size_t inject_max;
+    struct idc_watch cqw;
+    struct idc_timer tick;
+    struct fab_buf *rbufs, *sbufs, *sfree;
+    bool want_ready; /* a sender got IDC_ERR_AGAIN: tell channel.c when buffers free up */
+    struct fab_peer peers[FAB_PEERS];
+    struct idc_log_limit logs;
+};
+
+struct fab_ctx *fab_ctx_of(struct idc_context *ctx)
+{
+    return *idc__ctx_slot(ctx, &idc_transport_fabric);
+}
+
+const char *fab_node(struct idc_context *ctx)
+{
+    return fab_ctx_of(ctx)->node;
+}
+
+uint32_t fab_heartbeat_ms(struct idc_context *ctx)
+{
+    return fab_ctx_of(ctx)->hb_ms;
+}
+
+const uint8_t *fab_self_addr(struct idc_context *ctx, size_t *len)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    *len = fc->self_len;
+    return fc->self;
+}
+
+struct fab_zk **fab_zk_slot(struct idc_context *ctx)
+{
+    return &fab_ctx_of(ctx)->zk;
+}
+
+const char *fab_registry(struct idc_context *ctx)
+{
+    return fab_ctx_of(ctx)->registry;
+}
+
+struct idc_log_limit *fab_logs(struct idc_context *ctx)
+{
+    return &fab_ctx_of(ctx)->logs;
+}
+
+/* ------------------------------------------------------------------------- peer addresses */
+
+int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint64_t *peer)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    struct fab_peer *victim = NULL;
+    if (len == 0 || len > FAB_ADDR_MAX)
+        return IDC_ERR_INVAL;
+    for (unsigned i = 0; i < FAB_PEERS; i++) {
+        struct fab_peer *p = &fc->peers[i];
+        if (p->valid && p->len == len && memcmp(p->addr, addr, len) == 0) {
+            p->users++;
+            p->used = idc__now_ns();
+            *peer = i;
+            return 0;
+        }
+        if (!p->valid)
+            victim = victim && !victim->valid ? victim : p;
+        else if (!p->users && (!victim || (victim->valid && p->used < victim->used)))
+            victim = p;
+    }
+    if (!victim)
+        return IDC_ERR_BUSY;
+    if (victim->valid) {
+        /* Least recently used and unused: its connection in the provider goes with it. */
+        fi_av_remove(fc->av, &victim->fa, 1, 0);
+        victim->valid = false;
+    }
+    fi_addr_t fa;
+    int n = fi_av_insert(fc->av, addr, 1, &fa, 0, NULL);
+    if (n != 1) {
+        if (idc__log_limit(&fc->logs, ctx))
+            idc__log(ctx, IDC_LOG_ERROR, "fabric: cannot insert a peer address (%zu bytes): %s",
+                     len, fi_strerror(n < 0 ? -n : FI_EINVAL));
+        return IDC_ERR_IO;
+    }
+    memcpy(victim->addr, addr, len);
+    victim->len = (uint32_t)len;
+    victim->fa = fa;
+    victim->users = 1;
+    victim->used = idc__now_ns();
+    victim->valid = true;
+    *peer = (uint64_t)(victim - fc->peers);
+    return 0;
+}
+
+void fab_peer_put(struct idc_context *ctx, uint64_t peer)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (peer < FAB_PEERS && fc->peers[peer].users)
+        fc->peers[peer].users--;
+}
+
+/* ---------------------------------------------------------------------------------- send */
+
+int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struct fab_hdr *h,
+             const void *p1, size_t n1, const void *p2, size_t n2)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    size_t total = sizeof(*h) + n1 + n2;
+    if (peer >= FAB_PEERS || !fc->peers[peer].valid || total > FAB_BUF_BYTES)
+        return IDC_ERR_INVAL;
+    fi_addr_t fa = fc->peers[peer].fa;
+    struct fab_buf *b = NULL;
+    unsigned char small[512];
+    unsigned char *dst = small;
+    bool inject = total <= fc->inject_max && total <= sizeof(small);
+    if (!inject) {
+        b = fc->sfree;
+        if (!b) {
+            fc->want_ready = true;
+            return IDC_ERR_AGAIN;
+        }
+        dst = b->data;
+    }
+    memcpy(dst, h, sizeof(*h));
+    if (n1)
+        memcpy(dst + sizeof(*h), p1, n1);
+    if (n2)
+        memcpy(dst + sizeof(*h) + n1, p2, n2);
+    ssize_t r;
+    if (inject) {
+        r = fi_inject(fc->ep, dst, total, fa);
+    } else {
+        b->token = token;
+        r = fi_send(fc->ep, dst, total, NULL, fa, b);
+        if (r == 0)
+            fc->sfree = b->next;
+    }
+    if (r == 0)
+        return 0;
+    if (r == -FI_EAGAIN) {
+        fc->want_ready = true;
+        return IDC_ERR_AGAIN;
+    }
+    if (idc__log_limit(&fc->logs, ctx))
+        idc__log(ctx, IDC_LOG_ERROR, "fabric: send: %s", fi_strerror((int)-r));
+    return IDC_ERR_IO;
+}
+
+/* ------------------------------------------------------------------------------- receive */
+
+static int post_recv(struct fab_ctx *fc, struct fab_buf *b)
+{
+    ssize_t r;
+    do
+        r = fi_recv(fc->ep, b->data, FAB_BUF_BYTES, NULL, FI_ADDR_UNSPEC, b);
+    while (r == -FI_EAGAIN && fi_cq_read(fc->cq, NULL, 0) >= -FI_EAGAIN);
+    if (r) {
+        idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: posting a receive buffer: %s",
+                 fi_strerror((int)-r));
+        return IDC_ERR_IO;
+    }
+    return 0;
+}
+
+/* One record received: framing checked here (magic, size), the rest in channel.c. */
+static void on_record(struct fab_ctx *fc, struct fab_buf *b, size_t len)
+{
+    struct fab_hdr h;
+    if (len < sizeof(h)) {
+        if (idc__log_limit(&fc->logs, fc->ctx))
+            idc__log(fc->ctx, IDC_LOG_WARN, "fabric: dropped a %zu-byte record (too short)", len);
+        return;
+    }
+    memcpy(&h, b->data, sizeof(h)); /* the only read of the header */
+    if (h.magic != FAB_MAGIC || h.len != len - sizeof(h) || h.reserved) {
+        if (idc__log_limit(&fc->logs, fc->ctx))
+            idc__log(fc->ctx, IDC_LOG_WARN,
+                     "fabric: dropped a malformed record (%zu bytes, magic %#x, type %u)", len,
+                     h.magic, h.type);
+        return;
+    }
+    fab_chan_record(fc->ctx, &h, b->data + sizeof(h));
+}
+
+static void on_error(struct fab_ctx *fc)
+{
+    struct fi_cq_err_entry e;
+    memset(&e, 0, sizeof(e));
+    if (fi_cq_readerr(fc->cq, &e, 0) != 1)
+        return;
+    struct fab_buf *b = e.op_context;
+    if (e.flags & FI_RECV) {
+        if (e.err != FI_ECANCELED && idc__log_limit(&fc->logs, fc->ctx))
+            idc__log(fc->ctx, IDC_LOG_WARN, "fabric: receive failed: %s",
+                     fi_strerror(e.err));
+        if (b && e.err != FI_ECANCELED)
+            post_recv(fc, b);
+        return;
+    }
+    if (!b || b < fc->sbufs || b >= fc->sbufs + FAB_SEND_BUFS)
+        return; /* an injected send has no buffer of ours */
+    b->next = fc->sfree;
+    fc->sfree = b;
+    char why[96];
+    snprintf(why, sizeof(why), "send failed: %s", fi_strerror(e.err));
+    fab_chan_send_error(fc->ctx, b->token, why);
+}
+
+static void cq_drain(struct fab_ctx *fc)
+{
+    struct fi_cq_msg_entry ent[FAB_CQ_BATCH];
+    bool freed = false;
+    for (int round = 0; round < FAB_CQ_ROUNDS; round++) {
+        ssize_t n = fi_cq_read(fc->cq, ent, FAB_CQ_BATCH);
+        if (n == -FI_EAVAIL) {
+            on_error(fc);
+            continue;
+        }
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            struct fab_buf *b = ent[i].op_context;
+            if (!b)
+                continue;
+            if (ent[i].flags & FI_RECV) {
+                on_record(fc, b, ent[i].len);
+                if (fc->net_open)
+                    post_recv(fc, b);
+            } else {
+                b->next = fc->sfree;
+                fc->sfree = b;
+                freed = true;
+            }
+        }
+    }
+    if ((freed || fc->want_ready) && fc->sfree) {
+        fc->want_ready = false;
+        fab_chan_send_ready(fc->ctx);
+    }
+}
+
+static void cq_fire(struct idc_watch *w, uint32_t events)
+{
+    (void)events;
+    struct fab_ctx *fc = w->arg;
+    /* The wait fd only signals completions after fi_trywait said so: drain until it does. */
+    for (int i = 0; i < 8 && fc->net_open; i++) {
+        cq_drain(fc);
+        struct fid *f = &fc->cq->fid;
+        if (fi_trywait(fc->fabric, &f, 1) == 0)
+            break;
+    }
+}
+
+static void tick_fire(struct idc_timer *t)
+{
+    struct fab_ctx *fc = t->arg;
+    if (!fc->net_open)
+        return;
+    cq_drain(fc); /* progress for providers that need the application to call in */
+    fab_chan_tick(fc->ctx);
+    if (fc->net_open)
+        idc__timer_arm(fc->ctx, &fc->tick, FAB_TICK_MS);
+}
+
+/* ---------------------------------------------------------------------------- open/close */
+
+static void net_close(struct fab_ctx *fc)
+{
+    if (fc->cqw.fn)
+        idc__watch_del(fc->ctx, &fc->cqw);
+    fc->cqw.fn = NULL;
+    idc__timer_cancel(fc->ctx, &fc->tick);
+    fc->net_open = false;
+    if (fc->ep)
+        fi_close(&fc->ep->fid);
+    if (fc->av)
+        fi_close(&fc->av->fid);
+    if (fc->cq)
+        fi_close(&fc->cq->fid);
+    if (fc->domain)
+        fi_close(&fc->domain->fid);
+    if (fc->fabric)
+        fi_close(&fc->fabric->fid);
+    if (fc->info)
+        fi_freeinfo(fc->info);
+    fc->ep = NULL;
+    fc->av = NULL;
+    fc->cq = NULL;
+    fc->domain = NULL;
+    fc->fabric = NULL;
+    fc->info = NULL;
+    free(fc->rbufs);
+    free(fc->sbufs);
+    fc->rbufs = fc->sbufs = fc->sfree = NULL;
+    memset(fc->peers, 0, sizeof(fc->peers));
+}
+
+static int fi_fail(struct fab_ctx *fc, const char *what, int r)
+{
+    idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: %s: %s", what, fi_strerror(r < 0 ? -r : r));
+    return IDC_ERR_IO;
+}
+
+static int get_info(struct fab_ctx *fc)
+{
+    struct fi_info *hints = fi_dupinfo(NULL);
+    if (!hints)
+        return IDC_ERR_NOMEM;
+    hints->caps = FI_MSG;
+    hints->ep_attr->type = FI_EP_RDM;
+    hints->mode = FI_CONTEXT | FI_CONTEXT2;
+    hints->domain_attr->mr_mode = FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
+    hints->domain_attr->threading = FI_THREAD_DOMAIN;
+    hints->tx_attr->msg_order = FI_ORDER_SAS;
+    hints->rx_attr->msg_order = FI_ORDER_SAS;
+    /* FI_PROVIDER (libfabric's own filter) picks another provider, e.g. verbs;ofi_rxm. */
+    const char *prov = getenv("FI_PROVIDER");
+    if (!prov || !*prov)
+        hints->fabric_attr->prov_name = strdup(FAB_PROVIDER);
+    const char *node = getenv("IDC_FABRIC_ADDR"); /* the local address to receive on */
+    int r = fi_getinfo(FI_VERSION(1, 9), node && *node ? node : NULL, NULL,
+                       node && *node ? FI_SOURCE : 0, hints, &fc->info);
+    fi_freeinfo(hints);
+    if (r) {
+        idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: no provider for %s%s%s: %s",
+                 prov && *prov ? prov : FAB_PROVIDER, node && *node ? " on " : "",
+                 node && *node ? node : "", fi_strerror(-r));
+        return IDC_ERR_NOTSUP;
+    }
+    return 0;
+}
+
+static int open_objects(struct fab_ctx *fc)
+{
+    struct fi_info *fi = fc->info;
+    int r = fi_fabric(fi->fabric_attr, &fc->fabric, NULL);
+    if (r)
+        return fi_fail(fc, "fi_fabric", r);
+    if ((r = fi_domain(fc->fabric, fi, &fc->domain, NULL)))
+        return fi_fail(fc, "fi_domain", r);
+    struct fi_cq_attr cqa = { .size = 1024, .format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD };
+    if ((r = fi_cq_open(fc->domain, &cqa, &fc->cq, NULL)))
+        return fi_fail(fc, "fi_cq_open", r);
+    struct fi_av_attr ava = { .type = FI_AV_TABLE, .count = FAB_PEERS };
+    if ((r = fi_av_open(fc->domain, &ava, &fc->av, NULL)))
+        return fi_fail(fc, "fi_av_open", r);
+    if ((r = fi_endpoint(fc->domain, fi, &fc->ep, NULL)))
+        return fi_fail(fc, "fi_endpoint", r);
+    if ((r = fi_ep_bind(fc->ep, &fc->cq->fid, FI_TRANSMIT | FI_RECV)) ||
+        (r = fi_ep_bind(fc->ep, &fc->av->fid, 0)) || (r = fi_enable(fc->ep)))
+        return fi_fail(fc, "binding the endpoint", r);
+    fc->self_len = sizeof(fc->self);
+    if ((r = fi_getname(&fc->ep->fid, fc->self, &fc->self_len)))
+        return fi_fail(fc, "fi_getname", r);
+    fc->inject_max = fi->tx_attr->inject_size;
+    return 0;
+}
+
+static int open_buffers(struct fab_ctx *fc)
+{
+    fc->rbufs = calloc(FAB_RECV_BUFS, sizeof(struct fab_buf));
+    fc->sbufs = calloc(FAB_SEND_BUFS, sizeof(struct fab_buf));
+    if (!fc->rbufs || !fc->sbufs)
+        return IDC_ERR_NOMEM;
+    for (unsigned i = 0; i < FAB_SEND_BUFS; i++) {
+        fc->sbufs[i].next = fc->sfree;
+        fc->sfree = &fc->sbufs[i];
+    }
+    for (unsigned i = 0; i < FAB_RECV_BUFS; i++)
+        if (post_recv(fc, &fc->rbufs[i]) < 0)
+            return IDC_ERR_IO;
+    int fd = -1;
+    int r = fi_control(&fc->cq->fid, FI_GETWAIT, &fd);
+    if (r || fd < 0)
+        return fi_fail(fc, "the completion queue's wait fd", r ? r : -FI_ENOSYS);
+    fc->cqw = (struct idc_watch){ .fd = fd, .events = EPOLLIN, .fn = cq_fire, .arg = fc };
+    if (idc__watch_add(fc->ctx, &fc->cqw) < 0) {
+        fc->cqw.fn = NULL;
+        return IDC_ERR_IO;
+    }
+    fc->tick = (struct idc_timer){ .fn = tick_fire, .arg = fc };
+    idc__timer_arm(fc->ctx, &fc->tick, FAB_TICK_MS);
+    return 0;
+}
+
+int fab_net_open(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (fc->net_open || fc->net_err)
+        return fc->net_err;
+    int r = get_info(fc);
+    if (!r)
+        r = open_objects(fc);
+    if (!r)
+        r = open_buffers(fc);
+    if (r) {
+        net_close(fc);
+        fc->net_err = r;
+        return r;
+    }
+    fc->net_open = true;
+    idc__log(ctx, IDC_LOG_DEBUG, "fabric: provider %s, node %s",
+             fc->info->fabric_attr->prov_name, fc->node);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------ context */
+
+static unsigned env_ms(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
+    return v && *v && !*end && n >= FAB_HEARTBEAT_MS_MIN && n <= 3600000 ? (unsigned)n : def;
+}
+
+/* Cheap: the registry and the node identity are read now, nothing is opened until the first
+   fabric endpoint starts. */
+static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_options *opt)
+{
+    struct fab_ctx *fc = calloc(1, sizeof(*fc));
+    if (!fc)
+        return IDC_ERR_NOMEM;
+    fc->ctx = ctx;
+    *idc__ctx_slot(ctx, &idc_transport_fabric) = fc;
+    const char *reg = opt && opt->zookeeper ? opt->zookeeper : getenv("IDC_ZOOKEEPER");
+    if (reg && *reg && !(fc->registry = strdup(reg)))
+        return IDC_ERR_NOMEM;
+    fc->hb_ms = opt && opt->heartbeat_ms ? opt->heartbeat_ms
+                                         : env_ms("IDC_HEARTBEAT_MS", FAB_HEARTBEAT_MS_DEFAULT);
+    if (fc->hb_ms < FAB_HEARTBEAT_MS_MIN)
+        fc->hb_ms = FAB_HEARTBEAT_MS_MIN;
+    const char *node = getenv("IDC_NODE");
+    if (node && *node)
+        snprintf(fc->node, sizeof(fc->node), "%s", node);
+    else if (gethostname(fc->node, sizeof(fc->node) - 1) < 0)
+        snprintf(fc->node, sizeof(fc->node), "unknown");
+    if (!idc__valid_name(fc->node) || strlen(fc->node) > FAB_NODE_MAX) {
+        idc__log(ctx, IDC_LOG_ERROR,
+                 "fabric: node identity '%s' is not [A-Za-z0-9._-]{1,63} (set $IDC_NODE)",
+                 fc->node);
+        return IDC_ERR_INVAL;
+    }
+    return 0;
+}
+
+static void fab_ctx_fini(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (!fc)
+        return;
+    fab_zk_stop(ctx);
+    net_close(fc);
+    free(fc->registry);
+    free(fc);
+    *idc__ctx_slot(ctx, &idc_transport_fabric) = NULL;
+}
+
+const struct idc_transport idc_transport_fabric = {
+    .name = "fabric",
+    .address_check = fab_address_check,
+    .ctx_init = fab_ctx_init,
+    .ctx_fini = fab_ctx_fini,
+    .ep_start = fab_ep_start,
+    .chan_close = fab_chan_close,
+    .ep_rearm = fab_ep_rearm,
+    .ep_stop = fab_ep_stop,
+    .notify = fab_notify,
+};

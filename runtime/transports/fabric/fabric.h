@@ -1,0 +1,95 @@
+/* fabric.h - the fabric transport's private header: what its files share.
+ *
+ *   fabric.c    per-context state: the libfabric endpoint (one RDM endpoint, completion queue
+ *               and address vector per context), receive and send buffers, the peer address
+ *               cache, the tick timer, the ops table. Every call into libfabric's exported
+ *               functions is in this file (fi_getinfo, fi_freeinfo, fi_dupinfo, fi_fabric,
+ *               fi_strerror); the rest of libfabric's API is inline calls through the objects.
+ *   zk.c        discovery on ZooKeeper (single-threaded client driven from the context's
+ *               epoll). Every call into the ZooKeeper client library is in that file.
+ *   channel.c   endpoints: handshake, the ring mirror, heartbeats, lifecycle.
+ *
+ * proto.h holds the wire records; docs/fabric.md describes the whole.
+ */
+#ifndef IDC_FABRIC_H
+#define IDC_FABRIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "transport.h"
+
+extern const struct idc_transport idc_transport_fabric;
+
+#define FAB_HEARTBEAT_MS_DEFAULT 3000u /* silence after which a peer is disconnected */
+#define FAB_HEARTBEAT_MS_MIN     200u
+#define FAB_TICK_MS              100u /* heartbeats, handshake deadlines, lagging acks */
+#define FAB_HANDSHAKE_MS         5000u
+#define FAB_RETRY_MS             500u /* refused busy / handshake failed: try again */
+#define FAB_SESSION_MS           4000u /* ZooKeeper session timeout asked for */
+
+struct fab_ctx;
+struct fab_zk;
+
+/* Per-context state (created lazily by fab_ctx_get at the first fabric endpoint). */
+struct fab_ctx *fab_ctx_of(struct idc_context *ctx);
+/* The libfabric endpoint, opened at first use: 0 or IDC_ERR_NOTSUP / IDC_ERR_IO (logged). */
+int fab_net_open(struct idc_context *ctx);
+const char *fab_node(struct idc_context *ctx); /* this context's node identity */
+uint32_t fab_heartbeat_ms(struct idc_context *ctx);
+/* This context's own fabric address (valid after fab_net_open). */
+const uint8_t *fab_self_addr(struct idc_context *ctx, size_t *len);
+/* The ZooKeeper state of the context (NULL before fab_zk_start). */
+struct fab_zk **fab_zk_slot(struct idc_context *ctx);
+const char *fab_registry(struct idc_context *ctx); /* NULL: none configured */
+
+/* A peer address in the context's cache (bounded; least recently used entries without users
+   are evicted). Returns 0 and the handle, or IDC_ERR_IO / IDC_ERR_BUSY (cache full of entries
+   in use). fab_peer_put drops a use. */
+int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint64_t *peer);
+void fab_peer_put(struct idc_context *ctx, uint64_t peer);
+
+/* Sends one record (header + payload) to peer. 0, IDC_ERR_AGAIN (no send buffer or the
+   provider is busy: retry after fab_send_ready), IDC_ERR_IO (logged, rate-limited). `token`
+   names the connection for an error completion. The payload may be two pieces (ring wrap). */
+int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struct fab_hdr *h,
+             const void *p1, size_t n1, const void *p2, size_t n2);
+
+/* Log lines a flood of bad records could cause go through this limit. */
+struct idc_log_limit *fab_logs(struct idc_context *ctx);
+
+/* channel.c: what fabric.c and zk.c report */
+void fab_chan_record(struct idc_context *ctx, const struct fab_hdr *h, const void *payload);
+void fab_chan_send_error(struct idc_context *ctx, uint64_t token, const char *why);
+void fab_chan_send_ready(struct idc_context *ctx); /* send buffers were freed */
+void fab_chan_tick(struct idc_context *ctx);
+/* A frontend's service: present with its published record, or gone. */
+void fab_chan_service(struct idc_context *ctx, const char *name, const char *record, size_t len);
+void fab_chan_service_gone(struct idc_context *ctx, const char *name);
+/* A backend's publication: 0 (published), IDC_ERR_BUSY (served by another context),
+   IDC_ERR_PERM (the name belongs to another node identity). */
+void fab_chan_published(struct idc_context *ctx, const char *name, int status);
+/* The registry lost the publications (session expired): publish again. */
+void fab_chan_republish(struct idc_context *ctx);
+
+/* zk.c */
+int fab_zk_start(struct idc_context *ctx);
+void fab_zk_stop(struct idc_context *ctx);
+/* Publish NAME with the record (ephemeral); the answer comes through fab_chan_published. */
+void fab_zk_publish(struct idc_context *ctx, const char *name, const char *record);
+void fab_zk_unpublish(struct idc_context *ctx, const char *name);
+/* Watch NAME; answers through fab_chan_service / fab_chan_service_gone, again at each change. */
+void fab_zk_watch(struct idc_context *ctx, const char *name);
+void fab_zk_unwatch(struct idc_context *ctx, const char *name);
+
+/* The ops (channel.c) */
+int fab_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
+int fab_ep_start(struct idc_link *l);
+void fab_chan_close(struct idc_link *l);
+void fab_ep_rearm(struct idc_link *l);
+void fab_ep_stop(struct idc_link *l);
+void fab_notify(struct idc_link *l);
+
+#endif /* IDC_FABRIC_H */
