@@ -42,6 +42,7 @@ struct fab_ep {
     bool busy_logged; /* one log line per busy period */
     bool published;   /* backend */
     bool blocked;     /* DATA waiting for a send buffer */
+    bool peer_dead;   /* went silent or a send failed: forget its address at release */
     uint64_t peer;
     uint64_t token, peer_token;
     uint32_t epoch_next;
@@ -110,8 +111,9 @@ static void peer_release(struct idc_link *l)
 {
     struct fab_ep *f = F(l);
     if (f->have_peer)
-        fab_peer_put(l->ctx, f->peer);
+        fab_peer_put(l->ctx, f->peer, f->peer_dead);
     f->have_peer = false;
+    f->peer_dead = false;
 }
 
 static void rings_free(struct fab_ep *f)
@@ -694,7 +696,7 @@ static void be_hello(struct idc_context *ctx, const struct fab_hdr *h, const voi
         if (f->have_peer)
             return; /* the connection holds the address */
     }
-    fab_peer_put(ctx, peer);
+    fab_peer_put(ctx, peer, false);
 }
 
 /* The frontend's first DATA: READY. */
@@ -789,6 +791,7 @@ void fab_chan_send_error(struct idc_context *ctx, uint64_t token, const char *wh
     if (!l)
         return;
     struct fab_ep *f = F(l);
+    f->peer_dead = true;
     if (f->st == ST_UP && idc__link_state(l) == IDC_EP_CONNECTED) {
         idc__link_down(l, IDC_ERR_IO, "%s", why);
     } else if (f->st == ST_HELLO) {
@@ -817,6 +820,7 @@ static void tick_one(struct idc_link *l, uint64_t now, uint64_t hb_ns)
         if (idc__link_state(l) != IDC_EP_CONNECTED)
             return;
         if (now - f->last_rx_ns > hb_ns) {
+            f->peer_dead = true;
             idc__link_down(l, IDC_ERR_DISCONNECTED, "peer silent for %llu ms (heartbeat)",
                            (unsigned long long)((now - f->last_rx_ns) / 1000000u));
             return;
@@ -830,6 +834,7 @@ static void tick_one(struct idc_link *l, uint64_t now, uint64_t hb_ns)
         if (now < f->deadline_ns)
             return;
         idc__log(l->ctx, IDC_LOG_WARN, "%s: handshake timed out", l->address);
+        f->peer_dead = true;
         if (f->st == ST_HELLO)
             fe_retry(l, FAB_RETRY_MS);
         else

@@ -71,6 +71,7 @@ struct fab_ctx {
     struct idc_watch cqw;
     struct idc_timer tick;
     struct fab_buf *rbufs, *sbufs, *sfree;
+    unsigned sfree_n; /* send buffers free */
     bool want_ready; /* a sender got IDC_ERR_AGAIN: tell channel.c when buffers free up */
     struct fab_peer peers[FAB_PEERS];
     struct idc_log_limit logs;
@@ -159,11 +160,20 @@ int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint6
     return 0;
 }
 
-void fab_peer_put(struct idc_context *ctx, uint64_t peer)
+void fab_peer_put(struct idc_context *ctx, uint64_t peer, bool dead)
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
-    if (peer < FAB_PEERS && fc->peers[peer].users)
-        fc->peers[peer].users--;
+    if (peer >= FAB_PEERS || !fc->peers[peer].users)
+        return;
+    struct fab_peer *p = &fc->peers[peer];
+    if (--p->users || !dead)
+        return;
+    /* A peer that went silent: the provider's connection to it goes too, with the sends it
+       still holds (they complete with an error and their buffers come back). */
+    fi_av_remove(fc->av, &p->fa, 1, 0);
+    p->valid = false;
+    idc__log(ctx, IDC_LOG_DEBUG, "fabric: dead peer forgotten (%u send buffers free)",
+             fc->sfree_n);
 }
 
 /* ---------------------------------------------------------------------------------- send */
@@ -179,7 +189,9 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
     struct fab_buf *b = NULL;
     unsigned char small[512];
     unsigned char *dst = small;
-    bool inject = total <= fc->inject_max && total <= sizeof(small);
+    /* Only records of no connection (refusals) are injected: a connection's records complete,
+       so a peer whose process died shows as a failed send (the provider reports nothing else). */
+    bool inject = !token && total <= fc->inject_max && total <= sizeof(small);
     if (!inject) {
         b = fc->sfree;
         if (!b) {
@@ -199,8 +211,10 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
     } else {
         b->token = token;
         r = fi_send(fc->ep, dst, total, NULL, fa, b);
-        if (r == 0)
+        if (r == 0) {
             fc->sfree = b->next;
+            fc->sfree_n--;
+        }
     }
     if (r == 0)
         return 0;
@@ -268,6 +282,7 @@ static void on_error(struct fab_ctx *fc)
         return; /* an injected send has no buffer of ours */
     b->next = fc->sfree;
     fc->sfree = b;
+    fc->sfree_n++;
     char why[96];
     snprintf(why, sizeof(why), "send failed: %s", fi_strerror(e.err));
     fab_chan_send_error(fc->ctx, b->token, why);
@@ -296,6 +311,7 @@ static void cq_drain(struct fab_ctx *fc)
             } else {
                 b->next = fc->sfree;
                 fc->sfree = b;
+                fc->sfree_n++;
                 freed = true;
             }
         }
@@ -434,6 +450,7 @@ static int open_buffers(struct fab_ctx *fc)
         fc->sbufs[i].next = fc->sfree;
         fc->sfree = &fc->sbufs[i];
     }
+    fc->sfree_n = FAB_SEND_BUFS;
     for (unsigned i = 0; i < FAB_RECV_BUFS; i++)
         if (post_recv(fc, &fc->rbufs[i]) < 0)
             return IDC_ERR_IO;

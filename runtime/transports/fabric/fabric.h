@@ -47,9 +47,10 @@ const char *fab_registry(struct idc_context *ctx); /* NULL: none configured */
 
 /* A peer address in the context's cache (bounded; least recently used entries without users
    are evicted). Returns 0 and the handle, or IDC_ERR_IO / IDC_ERR_BUSY (cache full of entries
-   in use). fab_peer_put drops a use. */
+   in use). fab_peer_put drops a use; dead: the peer went silent, drop its address (and the
+   provider's connection) once nobody uses it. */
 int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint64_t *peer);
-void fab_peer_put(struct idc_context *ctx, uint64_t peer);
+void fab_peer_put(struct idc_context *ctx, uint64_t peer, bool dead);
 
 /* Sends one record (header + payload) to peer. 0, IDC_ERR_AGAIN (no send buffer or the
    provider is busy: retry after fab_send_ready), IDC_ERR_IO (logged, rate-limited). `token`
