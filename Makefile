@@ -61,7 +61,7 @@ XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (n
 FABRIC_LIBS = $(shell $(PKG_CONFIG) --libs libfabric 2>/dev/null) -lzookeeper_st
 XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null) $(FABRIC_LIBS)
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-man demo bench \
+.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-fabric check-man demo bench \
         install clean lint format
 .DEFAULT_GOAL := all
 
@@ -243,6 +243,11 @@ check-san:
 	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 check-plain
 
 check: check-plain check-san
+
+# The fabric transport between network namespaces with a real ZooKeeper (tests/fabric/,
+# docs/fabric.md); root, else skipped with the reason.
+check-fabric: $(BUILD)/tests/runtime $(HELPER_BINS)
+	@tests/fabric/check.sh $(BUILD)
 
 # Real-Xen tests: boots Xen + dom0 + a domU under QEMU (tests/xen/, docs/xen.md)
 check-xen:

@@ -558,6 +558,20 @@ static bool be_allowed(const struct idc_link *l, const char *node)
     return false;
 }
 
+/* A REFUSE record to the HELLO's sender (no connection: injected, errors ignored). */
+static void refuse_send(struct idc_context *ctx, uint64_t peer, uint64_t dst,
+                        const struct fab_refuse *rf)
+{
+    struct fab_hdr h;
+    memset(&h, 0, sizeof(h));
+    h.magic = FAB_MAGIC;
+    h.type = FAB_REFUSE;
+    h.dst = dst;
+    h.len = sizeof(*rf);
+    fab_send(ctx, peer, 0, &h, rf, sizeof(*rf), NULL, 0);
+}
+
+/* Refuses a HELLO: logged (rate-limited; a busy service is not an error), sent. */
 static void refuse(struct idc_link *l, uint64_t peer, uint64_t dst, int status, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
 static void refuse(struct idc_link *l, uint64_t peer, uint64_t dst, int status, const char *fmt,
@@ -573,13 +587,7 @@ static void refuse(struct idc_link *l, uint64_t peer, uint64_t dst, int status, 
     if (status != IDC_ERR_BUSY && idc__log_limit(&F(l)->refusals, l->ctx))
         idc__log(l->ctx, IDC_LOG_ERROR, "%s: refusing peer: %s (%s)", l->address, rf.reason,
                  idc_strerror(status));
-    struct fab_hdr h;
-    memset(&h, 0, sizeof(h));
-    h.magic = FAB_MAGIC;
-    h.type = FAB_REFUSE;
-    h.dst = dst;
-    h.len = sizeof(rf);
-    fab_send(l->ctx, peer, 0, &h, &rf, sizeof(rf), NULL, 0);
+    refuse_send(l->ctx, peer, dst, &rf);
 }
 
 /* The checks a HELLO passes before the backend answers with WELCOME: 0, or the refusal sent. */
@@ -677,15 +685,25 @@ static void be_hello(struct idc_context *ctx, const struct fab_hdr *h, const voi
     while (l && !(l->role == IDC_ROLE_BACKEND && F(l)->published && is_service(l, hl.service)))
         l = idc__link_next(l);
     bool sane = hl.token && hl.addrlen && hl.addrlen <= FAB_ADDR_MAX && idc__valid_name(hl.node);
-    if (!l || !sane) {
+    if (!sane) {
         if (idc__log_limit(fab_logs(ctx), ctx))
-            idc__log(ctx, IDC_LOG_WARN, "fabric: HELLO for %s%s dropped", hl.service,
-                     l ? " with a bad token, node or address" : ", not served here");
+            idc__log(ctx, IDC_LOG_WARN, "fabric: HELLO for %s with a bad token, node or address "
+                     "dropped", hl.service);
         return;
     }
     uint64_t peer;
     if (fab_peer_get(ctx, hl.addr, hl.addrlen, &peer) < 0)
         return;
+    if (!l) {
+        /* Not (or not yet: the record may be seen before its creator heard back) served here:
+           busy, so the frontend tries again soon instead of waiting out its handshake. */
+        struct fab_refuse rf = { .status = IDC_ERR_BUSY };
+        snprintf(rf.reason, sizeof(rf.reason), "service %s is not served here", hl.service);
+        idc__log(ctx, IDC_LOG_DEBUG, "fabric: %s", rf.reason);
+        refuse_send(ctx, peer, hl.token, &rf);
+        fab_peer_put(ctx, peer, false);
+        return;
+    }
     struct fab_ep *f = F(l);
     uint32_t v = 0;
     if (f->st != ST_IDLE || idc__link_state(l) != IDC_EP_PRESENT)

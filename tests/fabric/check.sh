@@ -1,0 +1,281 @@
+#!/bin/bash
+# check-fabric: the fabric transport between network namespaces, with a real ZooKeeper.
+#
+#   tests/fabric/check.sh BUILD_DIR
+#
+# As root, creates a registry namespace holding a bridge (10.77.0.1, ZooKeeper listens there)
+# and node namespaces A, B, C joined to it by veth pairs (10.77.0.2, .3, .4). These addresses
+# exist only inside the namespaces this script made; nothing is routed to the host. Then:
+#   1. the runtime's transport-generic suite (tests/runtime) over fabric: the test process in A,
+#      its peer processes in B (RTT_BIN_DIR points at wrappers that enter B);
+#   2. faults with rtt_peer on both sides: the link cut with `ip link set ... down` (disconnect
+#      within the heartbeat bound, reconnect when it is back, every result checked), ZooKeeper
+#      killed and restarted under load (the connection keeps working, discovery resumes).
+# Prints `N passed, M failed` (and the reason when it skips). FABRIC_ONLY=faults runs section 2
+# alone. Every namespace, process and file
+# it made is removed on exit, whatever the outcome (trap). Every wait is bounded.
+set -u
+B=${1:-build}
+B=$(cd "$B" 2>/dev/null && pwd) || { echo "check-fabric: no build directory $1"; exit 2; }
+HB_MS=1500 # the heartbeat bound for this run: the generic suite wants kill -9 seen within 2 s
+
+skip() {
+    echo "check-fabric: skipped: $*"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+}
+[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
+command -v ip >/dev/null || skip "no ip(8) (iproute2)"
+command -v java >/dev/null || skip "no java (default-jre-headless) for the ZooKeeper server"
+ZK_CP=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar
+[ -r /usr/share/java/zookeeper.jar ] || skip "no ZooKeeper server (Debian package zookeeper)"
+for p in tests/runtime tests/bin/rtt_peer; do
+    [ -x "$B/$p" ] || { echo "check-fabric: $B/$p not built"; exit 2; }
+done
+
+TAG=idcf$$
+NS_R=$TAG-r NS_A=$TAG-a NS_B=$TAG-b NS_C=$TAG-c
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/idc-fabric.XXXXXX")
+ZK_PID=
+PASS=0 FAIL=0
+
+cleanup() {
+    [ -n "$ZK_PID" ] && { kill -9 "$ZK_PID" && wait "$ZK_PID"; } 2>/dev/null
+    for ns in $NS_A $NS_B $NS_C $NS_R; do
+        if ip netns list 2>/dev/null | grep -q "^$ns\b"; then
+            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+            ip netns del "$ns" 2>/dev/null
+        fi
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { PASS=$((PASS + 1)); echo "[PASS] fabric::$1"; }
+fail() { FAIL=$((FAIL + 1)); echo "[FAIL] fabric::$1: $2"; }
+
+# ------------------------------------------------------------------------- namespaces
+ip netns add $NS_R 2>"$TMP/err" || skip "cannot create network namespaces: $(cat "$TMP/err")"
+ip -n $NS_R link set lo up
+ip -n $NS_R link add br0 type bridge || skip "no bridge support in this kernel"
+ip -n $NS_R addr add 10.77.0.1/24 dev br0
+ip -n $NS_R link set br0 up
+n=2
+for x in a b c; do
+    ns=$TAG-$x
+    ip netns add "$ns" || skip "cannot create network namespace $ns"
+    ip -n "$ns" link set lo up
+    ip link add "v$x" netns "$ns" type veth peer name "b$x" netns $NS_R ||
+        skip "cannot create veth pairs"
+    ip -n "$ns" addr add "10.77.0.$n/24" dev "v$x"
+    ip -n "$ns" link set "v$x" up
+    ip -n $NS_R link set "b$x" master br0 up
+    n=$((n + 1))
+done
+in_ns() { # in_ns NS ADDR NODE cmd...: run with that namespace's fabric address and identity
+    local ns=$1 addr=$2 node=$3
+    shift 3
+    ip netns exec "$ns" env IDC_FABRIC_ADDR="$addr" IDC_NODE="$node" "$@"
+}
+spawn_ns() { # spawn_ns VAR NS ADDR NODE cmd...: in_ns in the background, its pid in VAR (the
+    # program itself: every step execs, so a kill -9 reaches it)
+    local var=$1
+    shift
+    (
+        ns=$1 addr=$2 node=$3
+        shift 3
+        exec ip netns exec "$ns" env IDC_FABRIC_ADDR="$addr" IDC_NODE="$node" "$@"
+    ) > /dev/null 2>&1 &
+    eval "$var=$!"
+}
+
+# ------------------------------------------------------------------------- the registry
+mkdir -p "$TMP/zk/data"
+cat > "$TMP/zk/zoo.cfg" <<EOF
+tickTime=200
+dataDir=$TMP/zk/data
+clientPort=2181
+clientPortAddress=10.77.0.1
+admin.enableServer=false
+minSessionTimeout=400
+maxSessionTimeout=20000
+4lw.commands.whitelist=ruok
+EOF
+zk_start() {
+    ip netns exec $NS_R java -Xmx256m -cp "$ZK_CP" -Dzookeeper.log.dir="$TMP/zk" \
+        org.apache.zookeeper.server.ZooKeeperServerMain "$TMP/zk/zoo.cfg" \
+        >> "$TMP/zk/server.log" 2>&1 &
+    ZK_PID=$!
+    local i
+    for i in $(seq 1 100); do # 20 s
+        if ip netns exec $NS_A timeout 1 bash -c \
+            'exec 3<>/dev/tcp/10.77.0.1/2181 && echo ruok >&3 && cat <&3' 2>/dev/null |
+            grep -q imok; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+zk_kill() {
+    { kill -9 "$ZK_PID" && wait "$ZK_PID"; } 2>/dev/null
+    ZK_PID=
+}
+zk_start || { echo "check-fabric: ZooKeeper did not start:"; tail -20 "$TMP/zk/server.log"; exit 1; }
+export IDC_ZOOKEEPER=10.77.0.1:2181 IDC_ZOOKEEPER_SESSION_MS=1000 IDC_HEARTBEAT_MS=$HB_MS
+
+# ------------------------------------------------------------- 1. the runtime suite
+TESTS="
+txn/round_trips_return_payloads
+txn/round_trips_with_spinning_endpoints
+txn/application_error_vs_transport_error
+txn/again_when_transaction_credits_exhausted_then_writable
+txn/again_when_message_credits_exhausted_then_writable
+txn/messages_flow_with_credit_retry
+txn/oversized_payload_is_toobig
+txn/smaller_endpoint_quota_is_enforced
+txn/oversized_result_is_toobig
+txn/handler_protocol_error_disconnects_and_reconnects
+lifecycle/order_both_sides
+lifecycle/destroy_waits_for_disconnect_done
+lifecycle/backend_side_cycles_match_peer
+lifecycle/local_disconnect_cycles_both_sides
+lifecycle/backend_serves_one_connection_at_a_time
+lifecycle/destroy_from_inside_a_callback
+lifecycle/context_destroy_with_live_connection
+kill/kill9_backend_mid_transfer
+kill/kill9_frontend_mid_transfer
+kill/late_completion_after_reconnect_is_dropped
+deadlock/symmetric_full_load_finishes
+deadlock/three_stage_stack_full_load_finishes
+proto/negotiation_picks_highest_common_version
+proto/different_hash_refused_on_both_sides
+proto/different_name_refused_on_both_sides
+proto/no_common_version_refused_on_both_sides
+proto/refusal_does_not_poison_the_endpoint
+"
+# The peers run in B: a wrapper per helper enters B and execs it (the pid stays the one the
+# test forked, so its kill -9 reaches the helper itself).
+mkdir -p "$TMP/bin"
+for h in rtt_peer rtt_hostile; do
+    printf '#!/bin/sh\nexec ip netns exec %s env IDC_FABRIC_ADDR=10.77.0.3 IDC_NODE=node-b %s "$@"\n' \
+        $NS_B "$B/tests/bin/$h" > "$TMP/bin/$h"
+    chmod +x "$TMP/bin/$h"
+done
+[ "${FABRIC_ONLY:-}" = faults ] && TESTS= # FABRIC_ONLY=faults: section 2 alone
+for t in $TESTS; do
+    s=${t%%/*} n=${t#*/}
+    out="$TMP/rt.out"
+    in_ns $NS_A 10.77.0.2 node-a env TMPDIR="$TMP" IDC_TEST_FABRIC=1 RTT_BIN_DIR="$TMP/bin" \
+        RTT_SLOW=1 timeout 300 "$B/tests/runtime" --filter="$t" -j1 --verbose > "$out" 2>&1
+    if grep -q "^\[PASS\] $s::$n:" "$out"; then
+        pass "runtime.$s.$n"
+    else
+        fail "runtime.$s.$n" "$(grep -E '^\[(FAIL|----)\]' "$out" | grep -v Criterion | head -8)"
+    fi
+done
+
+# --------------------------------------------------------------------- 2. faults
+# rtt_peer pairs: backend in B, load-generating frontend in A; their event files tell.
+PEER=$B/tests/bin/rtt_peer
+mkdir -p "$TMP/f"
+stat_of() { # stat_of FILE KEY: the last stat line's value of KEY
+    grep '^stat ' "$1" 2>/dev/null | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
+}
+count() { grep -c "^$2" "$1" 2>/dev/null || true; }
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
+    local end=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -lt "$end" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+ok_above() { [ "$(stat_of "$1" ok)" -gt "$2" ] 2>/dev/null; }
+lines_at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
+pair_start() { # pair_start NAME: backend in B, frontend in A
+    spawn_ns BE_PID $NS_B 10.77.0.3 node-b "$PEER" --dir "$TMP/f" --out "$TMP/f/$1.be" \
+        --serve "$1"
+    spawn_ns FE_PID $NS_A 10.77.0.2 node-a "$PEER" --dir "$TMP/f" --out "$TMP/f/$1.fe" \
+        --connect "$1" --mode load --load 16
+}
+pair_stop() {
+    kill -TERM "$FE_PID" "$BE_PID" 2>/dev/null
+    wait_for 10 sh -c "! kill -0 $FE_PID 2>/dev/null && ! kill -0 $BE_PID 2>/dev/null"
+    kill -9 "$FE_PID" "$BE_PID" 2>/dev/null
+    wait "$FE_PID" "$BE_PID" 2>/dev/null
+}
+no_errors() { ! grep -q '^error' "$1" "$2"; }
+export IDC_TEST_FABRIC=1
+
+# The link cut: silent peer -> disconnect within the bound; back -> reconnect; results checked.
+name=linkcut
+pair_start $name
+fe=$TMP/f/$name.fe be=$TMP/f/$name.be
+if ! wait_for 20 ok_above "$fe" 1000; then
+    fail link_cut "no traffic before the cut: $(tail -3 "$fe")"
+else
+    t0=$(date +%s%N)
+    ip -n $NS_B link set vb down
+    if wait_for 10 lines_at_least "$fe" disconnect 1; then
+        dt=$((($(date +%s%N) - t0) / 1000000))
+        ok1=$(stat_of "$fe" ok)
+        ip -n $NS_B link set vb up
+        if [ "$dt" -gt $((HB_MS + 1000)) ]; then
+            fail link_cut "disconnect took $dt ms (bound $HB_MS ms)"
+        elif ! wait_for 30 lines_at_least "$fe" connect 2; then
+            fail link_cut "no reconnect after the link came back: $(tail -3 "$fe")"
+        elif ! wait_for 20 ok_above "$fe" $((ok1 + 1000)); then
+            fail link_cut "no traffic after the reconnect: $(tail -3 "$fe")"
+        elif ! no_errors "$fe" "$be" || [ "$(stat_of "$fe" bad)" != 0 ]; then
+            fail link_cut "wrong results: $(grep -h '^error' "$fe" "$be" | head -3)"
+        else
+            pass "link_cut (disconnect after $dt ms, reconnected, every result checked)"
+        fi
+    else
+        ip -n $NS_B link set vb up
+        fail link_cut "no disconnect within 10 s of the cut: $(tail -3 "$fe")"
+    fi
+fi
+pair_stop
+
+# ZooKeeper killed and restarted under load: the connection keeps working; discovery resumes.
+name=zkdown
+pair_start $name
+fe=$TMP/f/$name.fe be=$TMP/f/$name.be
+if ! wait_for 20 ok_above "$fe" 1000; then
+    fail zookeeper_restart "no traffic before the registry went down: $(tail -3 "$fe")"
+else
+    zk_kill
+    ok1=$(stat_of "$fe" ok)
+    sleep 3 # longer than the session timeout and the heartbeat bound
+    if ! ok_above "$fe" $((ok1 + 1000)) || [ "$(count "$fe" disconnect)" != 0 ]; then
+        fail zookeeper_restart "the connection suffered while the registry was down: $(tail -2 "$fe")"
+    elif ! zk_start; then
+        fail zookeeper_restart "ZooKeeper did not restart"
+    else
+        ok2=$(stat_of "$fe" ok)
+        # a new backend after the outage must be found: restart the backend side
+        kill -9 "$BE_PID"
+        wait "$BE_PID" 2>/dev/null
+        spawn_ns BE_PID $NS_B 10.77.0.3 node-b "$PEER" --dir "$TMP/f" --out "$TMP/f/$name.be2" \
+            --serve $name
+        if [ "$ok2" -le "$ok1" ]; then
+            fail zookeeper_restart "no traffic during the outage"
+        elif ! wait_for 30 lines_at_least "$fe" connect 2; then
+            fail zookeeper_restart "a backend started after the outage was not found: $(tail -3 "$fe")"
+        elif ! wait_for 20 ok_above "$fe" $((ok2 + 1000)); then
+            fail zookeeper_restart "no traffic with the new backend"
+        elif ! no_errors "$fe" "$be" || [ "$(stat_of "$fe" bad)" != 0 ]; then
+            fail zookeeper_restart "wrong results: $(grep -h '^error' "$fe" "$be" | head -3)"
+        else
+            pass "zookeeper_restart (traffic through the outage, new backend found after it)"
+        fi
+    fi
+fi
+pair_stop
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
