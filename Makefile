@@ -246,7 +246,7 @@ check: check-plain check-san
 
 # The fabric transport between network namespaces with a real ZooKeeper (tests/fabric/,
 # docs/fabric.md); root, else skipped with the reason.
-check-fabric: $(BUILD)/tests/runtime $(HELPER_BINS)
+check-fabric: $(BUILD)/tests/runtime $(HELPER_BINS) examples
 	@tests/fabric/check.sh $(BUILD)
 
 # Real-Xen tests: boots Xen + dom0 + a domU under QEMU (tests/xen/, docs/xen.md)

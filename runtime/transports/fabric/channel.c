@@ -277,8 +277,7 @@ static void on_data(struct idc_link *l, const struct fab_hdr *h, const unsigned 
 
 static struct idc_link *by_token(struct idc_context *ctx, uint64_t token)
 {
-    for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l;
-         l = idc__link_next(l))
+    for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l; l = idc__link_next(l))
         if (F(l)->token == token && F(l)->st != ST_IDLE)
             return l;
     return NULL;
@@ -383,8 +382,9 @@ static const char *welcome_bad(struct idc_link *l, const struct fab_welcome *w)
 {
     if (w->version < l->proto->min_version || w->version > l->proto->max_version)
         return "negotiated version outside our range";
-    if (w->epoch == 0 || !w->token || w->max_frame > l->max_frame || w->max_transactions > l->max_tx ||
-        w->max_transactions == 0 || w->max_messages > l->max_msg || w->max_messages == 0)
+    if (w->epoch == 0 || !w->token || w->max_frame > l->max_frame ||
+        w->max_transactions > l->max_tx || w->max_transactions == 0 ||
+        w->max_messages > l->max_msg || w->max_messages == 0)
         return "negotiated limits above ours";
     if (w->max_frame < IDC_MIN_FRAME)
         return "negotiated max_frame below the minimum";
@@ -427,8 +427,8 @@ static void fe_refused(struct idc_link *l, const struct fab_refuse *rf_in)
     rf.reason[sizeof(rf.reason) - 1] = 0;
     int st = rf.status;
     if (st != IDC_ERR_BUSY || !f->busy_logged)
-        idc__log(l->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)%s",
-                 l->address, rf.reason, idc_strerror(st),
+        idc__log(l->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)%s", l->address,
+                 rf.reason, idc_strerror(st),
                  st == IDC_ERR_BUSY ? "; retrying quietly until it is free" : "");
     f->busy_logged = st == IDC_ERR_BUSY;
     idc__link_refused(l, st, rf.reason);
@@ -460,6 +460,11 @@ static void fe_record(struct idc_link *l, const struct fab_hdr *h, const void *p
     }
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* "idc-fabric 1 node=NODE addr=HEX" */
 static bool parse_record(const char *rec, char *node, size_t node_len, uint8_t *addr,
                          uint32_t *addrlen)
@@ -479,12 +484,11 @@ static bool parse_record(const char *rec, char *node, size_t node_len, uint8_t *
     size_t hl = strlen(hx);
     if (hl == 0 || hl % 2 || hl / 2 > FAB_ADDR_MAX)
         return false;
-    for (size_t i = 0; i < hl / 2; i++) {
-        unsigned v;
-        if (sscanf(hx + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", hx[2 * i]) ||
-            !strchr("0123456789abcdef", hx[2 * i + 1]))
+    for (size_t i = 0; i < hl; i++) {
+        int d = hex_digit(hx[i]);
+        if (d < 0)
             return false;
-        addr[i] = (uint8_t)v;
+        addr[i / 2] = (uint8_t)(i % 2 ? (addr[i / 2] << 4) | d : d);
     }
     *addrlen = (uint32_t)(hl / 2);
     return true;
@@ -608,8 +612,7 @@ static int be_check(struct idc_link *l, uint64_t peer, const struct fab_hello *h
                hl->protocol, l->proto->name);
         return IDC_ERR_MISMATCH;
     }
-    *v = idc__offer_version(l->proto, hl->min_version, hl->max_version, hl->hash,
-                            IDC_MAX_VERSIONS);
+    *v = idc__offer_version(l->proto, hl->min_version, hl->max_version, hl->hash, IDC_MAX_VERSIONS);
     if (!*v) {
         refuse(l, peer, hl->token, IDC_ERR_MISMATCH,
                "protocol '%s': no common version with matching IDL hash (peer %u..%u, us %u..%u)",
@@ -687,8 +690,10 @@ static void be_hello(struct idc_context *ctx, const struct fab_hdr *h, const voi
     bool sane = hl.token && hl.addrlen && hl.addrlen <= FAB_ADDR_MAX && idc__valid_name(hl.node);
     if (!sane) {
         if (idc__log_limit(fab_logs(ctx), ctx))
-            idc__log(ctx, IDC_LOG_WARN, "fabric: HELLO for %s with a bad token, node or address "
-                     "dropped", hl.service);
+            idc__log(ctx, IDC_LOG_WARN,
+                     "fabric: HELLO for %s with a bad token, node or address "
+                     "dropped",
+                     hl.service);
         return;
     }
     uint64_t peer;
@@ -779,8 +784,8 @@ void fab_chan_record(struct idc_context *ctx, const struct fab_hdr *h, const voi
         return;
     }
     if (h->epoch != f->ch.epoch) {
-        idc__link_down(l, IDC_ERR_PROTO, "record of epoch %u on a connection of epoch %u",
-                       h->epoch, f->ch.epoch);
+        idc__link_down(l, IDC_ERR_PROTO, "record of epoch %u on a connection of epoch %u", h->epoch,
+                       f->ch.epoch);
         return;
     }
     if (h->type == FAB_BYE) {
@@ -823,8 +828,7 @@ void fab_chan_send_error(struct idc_context *ctx, uint64_t token, const char *wh
 
 void fab_chan_send_ready(struct idc_context *ctx)
 {
-    for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l;
-         l = idc__link_next(l))
+    for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l; l = idc__link_next(l))
         if (F(l)->blocked)
             flush(l, false);
 }
@@ -869,8 +873,7 @@ void fab_chan_tick(struct idc_context *ctx)
 {
     uint64_t now = idc__now_ns();
     uint64_t hb_ns = (uint64_t)fab_heartbeat_ms(ctx) * 1000000u;
-    for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l;
-         l = idc__link_next(l))
+    for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l; l = idc__link_next(l))
         tick_one(l, now, hb_ns);
 }
 
@@ -885,7 +888,8 @@ int fab_address_check(const char *rest, enum idc_role role, char *why, size_t wh
         n = IDC_NAME_MAX + 1; /* fails the name check below */
     snprintf(name, sizeof(name), "%.*s", (int)(n > IDC_NAME_MAX ? IDC_NAME_MAX : n), rest);
     if (n > IDC_NAME_MAX || !idc__valid_name(name)) {
-        snprintf(why, why_len, "a fabric service name is [A-Za-z0-9._-]{1,64}, not starting with '.'");
+        snprintf(why, why_len,
+                 "a fabric service name is [A-Za-z0-9._-]{1,64}, not starting with '.'");
         return IDC_ERR_INVAL;
     }
     const char *q = rest + n;

@@ -26,13 +26,13 @@
 
 #include "fabric.h"
 
-#define FAB_RECV_BUFS  64u
-#define FAB_SEND_BUFS  64u
-#define FAB_BUF_BYTES  (sizeof(struct fab_hdr) + FAB_CHUNK)
-#define FAB_PEERS      64u /* peer addresses cached */
-#define FAB_CQ_BATCH   16
-#define FAB_CQ_ROUNDS  64 /* completion batches per dispatch round */
-#define FAB_PROVIDER   "tcp;ofi_rxm"
+#define FAB_RECV_BUFS 64u
+#define FAB_SEND_BUFS 64u
+#define FAB_BUF_BYTES (sizeof(struct fab_hdr) + FAB_CHUNK)
+#define FAB_PEERS     64u /* peer addresses cached */
+#define FAB_CQ_BATCH  16
+#define FAB_CQ_ROUNDS 64 /* completion batches per dispatch round */
+#define FAB_PROVIDER  "tcp;ofi_rxm"
 
 struct fab_buf {
     struct fi_context2 fictx; /* the provider's per-operation space (FI_CONTEXT2 mode) */
@@ -72,7 +72,7 @@ struct fab_ctx {
     struct idc_timer tick;
     struct fab_buf *rbufs, *sbufs, *sfree;
     unsigned sfree_n; /* send buffers free */
-    bool want_ready; /* a sender got IDC_ERR_AGAIN: tell channel.c when buffers free up */
+    bool want_ready;  /* a sender got IDC_ERR_AGAIN: tell channel.c when buffers free up */
     struct fab_peer peers[FAB_PEERS];
     struct idc_log_limit logs;
 };
@@ -172,8 +172,7 @@ void fab_peer_put(struct idc_context *ctx, uint64_t peer, bool dead)
        still holds (they complete with an error and their buffers come back). */
     fi_av_remove(fc->av, &p->fa, 1, 0);
     p->valid = false;
-    idc__log(ctx, IDC_LOG_DEBUG, "fabric: dead peer forgotten (%u send buffers free)",
-             fc->sfree_n);
+    idc__log(ctx, IDC_LOG_DEBUG, "fabric: dead peer forgotten (%u send buffers free)", fc->sfree_n);
 }
 
 /* ---------------------------------------------------------------------------------- send */
@@ -272,8 +271,7 @@ static void on_error(struct fab_ctx *fc)
     struct fab_buf *b = e.op_context;
     if (e.flags & FI_RECV) {
         if (e.err != FI_ECANCELED && idc__log_limit(&fc->logs, fc->ctx))
-            idc__log(fc->ctx, IDC_LOG_WARN, "fabric: receive failed: %s",
-                     fi_strerror(e.err));
+            idc__log(fc->ctx, IDC_LOG_WARN, "fabric: receive failed: %s", fi_strerror(e.err));
         if (b && e.err != FI_ECANCELED)
             post_recv(fc, b);
         return;
@@ -484,8 +482,8 @@ int fab_net_open(struct idc_context *ctx)
         return r;
     }
     fc->net_open = true;
-    idc__log(ctx, IDC_LOG_DEBUG, "fabric: provider %s, node %s",
-             fc->info->fabric_attr->prov_name, fc->node);
+    idc__log(ctx, IDC_LOG_DEBUG, "fabric: provider %s, node %s", fc->info->fabric_attr->prov_name,
+             fc->node);
     return 0;
 }
 

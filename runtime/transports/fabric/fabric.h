@@ -27,7 +27,7 @@ extern const struct idc_transport idc_transport_fabric;
 #define FAB_HEARTBEAT_MS_MIN     200u
 #define FAB_TICK_MS              100u /* heartbeats, handshake deadlines, lagging acks */
 #define FAB_HANDSHAKE_MS         2000u
-#define FAB_RETRY_MS             500u /* refused busy / handshake failed: try again */
+#define FAB_RETRY_MS             500u  /* refused busy / handshake failed: try again */
 #define FAB_SESSION_MS           4000u /* ZooKeeper session timeout asked for */
 
 struct fab_ctx;

@@ -29,10 +29,11 @@
 
 #define FAB_MAGIC      0x31464449u /* "IDF1" */
 #define FAB_WIRE       1u
-#define FAB_ADDR_MAX   64u  /* a provider address (tcp: a sockaddr) */
-#define FAB_NODE_MAX   63u  /* node identity bytes ([A-Za-z0-9._-]) */
+#define FAB_ADDR_MAX   64u /* a provider address (tcp: a sockaddr) */
+#define FAB_NODE_MAX   63u /* node identity bytes ([A-Za-z0-9._-]) */
 #define FAB_REASON_MAX 160u
-#define FAB_CHUNK      12288u /* ring bytes per DATA message: below ofi_rxm's eager limit (16 KiB
+#define FAB_CHUNK \
+    12288u /* ring bytes per DATA message: below ofi_rxm's eager limit (16 KiB
                                  buffers by default), where messages keep their order; larger
                                  ones go by rendezvous and overtake smaller ones */
 

@@ -31,9 +31,9 @@
 
 #include "fabric.h"
 
-#define ZK_PATH_MAX     (IDC_NAME_MAX + 32)
-#define ZK_RECORD_MAX   512
-#define ZK_RESTART_MS   1000u
+#define ZK_PATH_MAX   (IDC_NAME_MAX + 32)
+#define ZK_RECORD_MAX 512
+#define ZK_RESTART_MS 1000u
 
 struct zk_pub { /* a backend's publication */
     struct zk_pub *next;
@@ -166,8 +166,7 @@ static void create_done(int rc, const char *path, const void *data)
             free(q);
     } else if (p && rc == ZNOAUTH) {
         idc__log(z->ctx, IDC_LOG_ERROR,
-                 "fabric: service %s is claimed in the registry by another node identity",
-                 p->name);
+                 "fabric: service %s is claimed in the registry by another node identity", p->name);
         fab_chan_published(z->ctx, p->name, IDC_ERR_PERM);
     } else if (p && rc != ZCONNECTIONLOSS && rc != ZOPERATIONTIMEOUT && rc != ZCLOSING) {
         idc__log(z->ctx, IDC_LOG_ERROR, "fabric: publishing %s: %s", p->name, zerror(rc));
@@ -402,7 +401,9 @@ static int session_open(struct fab_zk *z)
     zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
     /* The session timeout bounds how long a dead backend's record outlives it. */
     const char *ms = getenv("IDC_ZOOKEEPER_SESSION_MS");
-    int session = ms && atoi(ms) > 0 ? atoi(ms) : (int)FAB_SESSION_MS;
+    char *end = NULL;
+    unsigned long v = ms && *ms ? strtoul(ms, &end, 10) : 0;
+    int session = v > 0 && v <= 600000 && end && !*end ? (int)v : (int)FAB_SESSION_MS;
     z->zh = zookeeper_init2(fab_registry(z->ctx), watcher, session, NULL, z, 0, zk_log);
     if (!z->zh) {
         idc__log(z->ctx, IDC_LOG_ERROR, "fabric: registry %s: %s", fab_registry(z->ctx),
