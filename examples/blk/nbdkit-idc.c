@@ -347,8 +347,9 @@ static int replace(char **dst, const char *value)
 static int idc_config(const char *key, const char *value)
 {
     if (strcmp(key, "address") == 0) {
-        if (strncmp(value, "shm:", 4) != 0 && strncmp(value, "xen:", 4) != 0) {
-            nbdkit_error("address=%s: expected shm:NAME or xen:...", value);
+        if (strncmp(value, "shm:", 4) != 0 && strncmp(value, "xen:", 4) != 0 &&
+            strncmp(value, "fabric:", 7) != 0) {
+            nbdkit_error("address=%s: expected shm:NAME, xen:... or fabric:NAME", value);
             return -1;
         }
         return replace(&cfg_address, value);

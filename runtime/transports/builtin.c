@@ -1,8 +1,9 @@
 /* builtin.c - the transports built into this libidc, and which one provides buffer memory.
  *
  * Order matters where several could serve: the core asks each in turn whether it reaches a
- * remote buffer's owner, so the transports that reach other domains (xen) and other machines
- * (fabric) come before the one that reaches this host (shm). A new transport is one folder beside these and one line here.
+ * remote buffer's owner, so the transports that reach other machines (fabric: owner ids whose
+ * locator has bit 15 set, a node not ours) and other domains (xen: any other locator) come
+ * before the one that reaches this host (shm). A new transport is one folder beside these and one line here.
  */
 #include "transport.h"
 
@@ -11,8 +12,8 @@ extern const struct idc_transport idc_transport_xen;
 extern const struct idc_transport idc_transport_fabric;
 
 const struct idc_transport *const idc__builtin_transports[] = {
-    &idc_transport_xen,
     &idc_transport_fabric,
+    &idc_transport_xen,
     &idc_transport_shm,
     NULL,
 };

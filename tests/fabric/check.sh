@@ -12,7 +12,8 @@
 #      within the heartbeat bound, reconnect when it is back, every result checked), ZooKeeper
 #      killed and restarted under load (the connection keeps working, discovery resumes).
 # Prints `N passed, M failed` (and the reason when it skips). FABRIC_ONLY=faults runs section 2
-# alone. Every namespace, process and file
+# alone, FABRIC_TESTS="suite/test ..." those runtime tests alone; FABRIC_KEEP=DIR keeps a copy
+# of the scratch directory (logs, event files) for a post-mortem. Every namespace, process and file
 # it made is removed on exit, whatever the outcome (trap). Every wait is bounded.
 set -u
 B=${1:-build}
@@ -47,6 +48,7 @@ cleanup() {
             ip netns del "$ns" 2>/dev/null
         fi
     done
+    [ -n "${FABRIC_KEEP:-}" ] && cp -a "$TMP" "$FABRIC_KEEP" # for a post-mortem
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -123,7 +125,7 @@ zk_kill() {
     ZK_PID=
 }
 zk_start || { echo "check-fabric: ZooKeeper did not start:"; tail -20 "$TMP/zk/server.log"; exit 1; }
-export IDC_ZOOKEEPER=10.77.0.1:2181 IDC_ZOOKEEPER_SESSION_MS=1000 IDC_HEARTBEAT_MS=$HB_MS
+export IDC_ZOOKEEPER=10.77.0.1:2181 IDC_ZOOKEEPER_SESSION_MS=2000 IDC_HEARTBEAT_MS=$HB_MS
 
 # ------------------------------------------------------------- 1. the runtime suite
 TESTS="
@@ -164,10 +166,12 @@ for h in rtt_peer rtt_hostile; do
     chmod +x "$TMP/bin/$h"
 done
 [ "${FABRIC_ONLY:-}" = faults ] && TESTS= # FABRIC_ONLY=faults: section 2 alone
+[ -n "${FABRIC_TESTS:-}" ] && TESTS=$FABRIC_TESTS # or these runtime tests alone
 for t in $TESTS; do
     s=${t%%/*} n=${t#*/}
     out="$TMP/rt.out"
     in_ns $NS_A 10.77.0.2 node-a env TMPDIR="$TMP" IDC_TEST_FABRIC=1 RTT_BIN_DIR="$TMP/bin" \
+        ${FABRIC_KEEP:+RTT_KEEP=1} \
         RTT_SLOW=1 timeout 300 "$B/tests/runtime" --filter="$t" -j1 --verbose > "$out" 2>&1
     if grep -q "^\[PASS\] $s::$n:" "$out"; then
         pass "runtime.$s.$n"

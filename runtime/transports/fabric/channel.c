@@ -460,40 +460,6 @@ static void fe_record(struct idc_link *l, const struct fab_hdr *h, const void *p
     }
 }
 
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* "idc-fabric 1 node=NODE addr=HEX" */
-static bool parse_record(const char *rec, char *node, size_t node_len, uint8_t *addr,
-                         uint32_t *addrlen)
-{
-    static const char pre[] = "idc-fabric 1 node=";
-    if (strncmp(rec, pre, sizeof(pre) - 1) != 0)
-        return false;
-    const char *n = rec + sizeof(pre) - 1;
-    const char *sp = strchr(n, ' ');
-    if (!sp || (size_t)(sp - n) >= node_len || strncmp(sp, " addr=", 6) != 0)
-        return false;
-    memcpy(node, n, (size_t)(sp - n));
-    node[sp - n] = 0;
-    if (!idc__valid_name(node))
-        return false;
-    const char *hx = sp + 6;
-    size_t hl = strlen(hx);
-    if (hl == 0 || hl % 2 || hl / 2 > FAB_ADDR_MAX)
-        return false;
-    for (size_t i = 0; i < hl; i++) {
-        int d = hex_digit(hx[i]);
-        if (d < 0)
-            return false;
-        addr[i / 2] = (uint8_t)(i % 2 ? (addr[i / 2] << 4) | d : d);
-    }
-    *addrlen = (uint32_t)(hl / 2);
-    return true;
-}
-
 void fab_chan_service(struct idc_context *ctx, const char *name, const char *record, size_t len)
 {
     char rec[512], node[FAB_NODE_MAX + 1];
@@ -503,7 +469,7 @@ void fab_chan_service(struct idc_context *ctx, const char *name, const char *rec
         len = sizeof(rec) - 1;
     memcpy(rec, record, len); /* the registry's copy is anyone's: copy, terminate, parse */
     rec[len] = 0;
-    bool ok = parse_record(rec, node, sizeof(node), addr, &alen);
+    bool ok = fab_parse_record(rec, node, sizeof(node), addr, &alen);
     if (!ok && idc__log_limit(fab_logs(ctx), ctx))
         idc__log(ctx, IDC_LOG_WARN, "fabric: malformed service record for %s ignored", name);
     for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l;
@@ -917,15 +883,6 @@ int fab_address_check(const char *rest, enum idc_role role, char *why, size_t wh
     return 0;
 }
 
-static void be_record(struct idc_context *ctx, char *out, size_t n)
-{
-    size_t alen;
-    const uint8_t *a = fab_self_addr(ctx, &alen);
-    int w = snprintf(out, n, "idc-fabric 1 node=%s addr=", fab_node(ctx));
-    for (size_t i = 0; i < alen && w > 0 && (size_t)w + 3 <= n; i++)
-        w += snprintf(out + w, n - (size_t)w, "%02x", a[i]);
-}
-
 int fab_ep_start(struct idc_link *l)
 {
     struct fab_ep *f = F(l);
@@ -941,7 +898,7 @@ int fab_ep_start(struct idc_link *l)
     service_of(l, name, sizeof(name));
     if (l->role == IDC_ROLE_BACKEND) {
         char rec[512];
-        be_record(l->ctx, rec, sizeof(rec));
+        fab_record(l->ctx, rec, sizeof(rec));
         fab_zk_publish(l->ctx, name, rec);
     } else {
         fab_zk_watch(l->ctx, name);

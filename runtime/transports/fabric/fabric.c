@@ -34,10 +34,13 @@
 #define FAB_CQ_ROUNDS 64 /* completion batches per dispatch round */
 #define FAB_PROVIDER  "tcp;ofi_rxm"
 
+_Static_assert(sizeof(((struct fab_op *)0)->prov) == sizeof(struct fi_context2),
+               "fab_op holds a struct fi_context2");
+
 struct fab_buf {
-    struct fi_context2 fictx; /* the provider's per-operation space (FI_CONTEXT2 mode) */
-    struct fab_buf *next;     /* free list (send buffers) */
-    uint64_t token;           /* send: the connection it belongs to */
+    struct fab_op op;     /* FAB_OP_SEND / FAB_OP_RECV */
+    struct fab_buf *next; /* free list (send buffers) */
+    uint64_t token;       /* send: the connection it belongs to */
     _Alignas(8) unsigned char data[FAB_BUF_BYTES];
 };
 
@@ -56,6 +59,7 @@ struct fab_ctx {
     char node[FAB_NODE_MAX + 1];
     uint32_t hb_ms;
     struct fab_zk *zk;
+    struct fab_bufs *bufs;
     /* libfabric (open after fab_net_open) */
     int net_err; /* a failed open is not retried: its error */
     bool net_open;
@@ -104,6 +108,11 @@ struct fab_zk **fab_zk_slot(struct idc_context *ctx)
     return &fab_ctx_of(ctx)->zk;
 }
 
+struct fab_bufs **fab_bufs_slot(struct idc_context *ctx)
+{
+    return &fab_ctx_of(ctx)->bufs;
+}
+
 const char *fab_registry(struct idc_context *ctx)
 {
     return fab_ctx_of(ctx)->registry;
@@ -112,6 +121,28 @@ const char *fab_registry(struct idc_context *ctx)
 struct idc_log_limit *fab_logs(struct idc_context *ctx)
 {
     return &fab_ctx_of(ctx)->logs;
+}
+
+struct fid_domain *fab_domain(struct idc_context *ctx)
+{
+    return fab_ctx_of(ctx)->domain;
+}
+
+struct fid_ep *fab_ep(struct idc_context *ctx)
+{
+    return fab_ctx_of(ctx)->ep;
+}
+
+uint64_t fab_fi_addr(struct idc_context *ctx, uint64_t peer)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    return peer < FAB_PEERS && fc->peers[peer].valid ? fc->peers[peer].fa : FI_ADDR_NOTAVAIL;
+}
+
+bool fab_mr_virt_addr(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    return fc->info && (fc->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR);
 }
 
 /* ------------------------------------------------------------------------- peer addresses */
@@ -182,6 +213,8 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
     size_t total = sizeof(*h) + n1 + n2;
+    if (!fc->net_open)
+        return IDC_ERR_IO;
     if (peer >= FAB_PEERS || !fc->peers[peer].valid || total > FAB_BUF_BYTES)
         return IDC_ERR_INVAL;
     fi_addr_t fa = fc->peers[peer].fa;
@@ -259,7 +292,10 @@ static void on_record(struct fab_ctx *fc, struct fab_buf *b, size_t len)
                      h.magic, h.type);
         return;
     }
-    fab_chan_record(fc->ctx, &h, b->data + sizeof(h));
+    if (h.type >= FAB_XREQ && h.type <= FAB_XALIVE)
+        fab_buf_record(fc->ctx, &h, b->data + sizeof(h));
+    else
+        fab_chan_record(fc->ctx, &h, b->data + sizeof(h));
 }
 
 static void on_error(struct fab_ctx *fc)
@@ -268,8 +304,13 @@ static void on_error(struct fab_ctx *fc)
     memset(&e, 0, sizeof(e));
     if (fi_cq_readerr(fc->cq, &e, 0) != 1)
         return;
+    struct fab_op *op = e.op_context;
+    if (op && op->kind == FAB_OP_RMA) {
+        fab_buf_rma_done(fc->ctx, op, e.err ? e.err : FI_EIO);
+        return;
+    }
     struct fab_buf *b = e.op_context;
-    if (e.flags & FI_RECV) {
+    if (op && op->kind == FAB_OP_RECV) {
         if (e.err != FI_ECANCELED && idc__log_limit(&fc->logs, fc->ctx))
             idc__log(fc->ctx, IDC_LOG_WARN, "fabric: receive failed: %s", fi_strerror(e.err));
         if (b && e.err != FI_ECANCELED)
@@ -284,6 +325,7 @@ static void on_error(struct fab_ctx *fc)
     char why[96];
     snprintf(why, sizeof(why), "send failed: %s", fi_strerror(e.err));
     fab_chan_send_error(fc->ctx, b->token, why);
+    fab_buf_send_error(fc->ctx, b->token);
 }
 
 static void cq_drain(struct fab_ctx *fc)
@@ -299,10 +341,13 @@ static void cq_drain(struct fab_ctx *fc)
         if (n <= 0)
             break;
         for (ssize_t i = 0; i < n; i++) {
+            struct fab_op *op = ent[i].op_context;
             struct fab_buf *b = ent[i].op_context;
-            if (!b)
+            if (!op)
                 continue;
-            if (ent[i].flags & FI_RECV) {
+            if (op->kind == FAB_OP_RMA) {
+                fab_buf_rma_done(fc->ctx, op, 0);
+            } else if (op->kind == FAB_OP_RECV) {
                 on_record(fc, b, ent[i].len);
                 if (fc->net_open)
                     post_recv(fc, b);
@@ -318,6 +363,13 @@ static void cq_drain(struct fab_ctx *fc)
         fc->want_ready = false;
         fab_chan_send_ready(fc->ctx);
     }
+}
+
+void fab_progress(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (fc->net_open)
+        cq_drain(fc);
 }
 
 static void cq_fire(struct idc_watch *w, uint32_t events)
@@ -340,6 +392,7 @@ static void tick_fire(struct idc_timer *t)
         return;
     cq_drain(fc); /* progress for providers that need the application to call in */
     fab_chan_tick(fc->ctx);
+    fab_buf_tick(fc->ctx);
     if (fc->net_open)
         idc__timer_arm(fc->ctx, &fc->tick, FAB_TICK_MS);
 }
@@ -377,6 +430,15 @@ static void net_close(struct fab_ctx *fc)
     memset(fc->peers, 0, sizeof(fc->peers));
 }
 
+void fab_net_close(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (fc->net_open) {
+        net_close(fc);
+        fc->net_err = IDC_ERR_IO; /* not reopened: the context is going */
+    }
+}
+
 static int fi_fail(struct fab_ctx *fc, const char *what, int r)
 {
     idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: %s: %s", what, fi_strerror(r < 0 ? -r : r));
@@ -388,7 +450,7 @@ static int get_info(struct fab_ctx *fc)
     struct fi_info *hints = fi_dupinfo(NULL);
     if (!hints)
         return IDC_ERR_NOMEM;
-    hints->caps = FI_MSG;
+    hints->caps = FI_MSG | FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
     hints->ep_attr->type = FI_EP_RDM;
     hints->mode = FI_CONTEXT | FI_CONTEXT2;
     hints->domain_attr->mr_mode = FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY;
@@ -444,7 +506,10 @@ static int open_buffers(struct fab_ctx *fc)
     fc->sbufs = calloc(FAB_SEND_BUFS, sizeof(struct fab_buf));
     if (!fc->rbufs || !fc->sbufs)
         return IDC_ERR_NOMEM;
+    for (unsigned i = 0; i < FAB_RECV_BUFS; i++)
+        fc->rbufs[i].op.kind = FAB_OP_RECV;
     for (unsigned i = 0; i < FAB_SEND_BUFS; i++) {
+        fc->sbufs[i].op.kind = FAB_OP_SEND;
         fc->sbufs[i].next = fc->sfree;
         fc->sfree = &fc->sbufs[i];
     }
@@ -487,6 +552,51 @@ int fab_net_open(struct idc_context *ctx)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------ records */
+
+void fab_record(struct idc_context *ctx, char *out, size_t n)
+{
+    size_t alen;
+    const uint8_t *a = fab_self_addr(ctx, &alen);
+    int w = snprintf(out, n, "idc-fabric 1 node=%s addr=", fab_node(ctx));
+    for (size_t i = 0; i < alen && w > 0 && (size_t)w + 3 <= n; i++)
+        w += snprintf(out + w, n - (size_t)w, "%02x", a[i]);
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "idc-fabric 1 node=NODE addr=HEX" */
+bool fab_parse_record(const char *rec, char *node, size_t node_len, uint8_t *addr,
+                      uint32_t *addrlen)
+{
+    static const char pre[] = "idc-fabric 1 node=";
+    if (strncmp(rec, pre, sizeof(pre) - 1) != 0)
+        return false;
+    const char *n = rec + sizeof(pre) - 1;
+    const char *sp = strchr(n, ' ');
+    if (!sp || (size_t)(sp - n) >= node_len || strncmp(sp, " addr=", 6) != 0)
+        return false;
+    memcpy(node, n, (size_t)(sp - n));
+    node[sp - n] = 0;
+    if (!idc__valid_name(node))
+        return false;
+    const char *hx = sp + 6;
+    size_t hl = strlen(hx);
+    if (hl == 0 || hl % 2 || hl / 2 > FAB_ADDR_MAX)
+        return false;
+    for (size_t i = 0; i < hl; i++) {
+        int d = hex_digit(hx[i]);
+        if (d < 0)
+            return false;
+        addr[i / 2] = (uint8_t)(i % 2 ? (addr[i / 2] << 4) | d : d);
+    }
+    *addrlen = (uint32_t)(hl / 2);
+    return true;
+}
+
 /* ------------------------------------------------------------------------------ context */
 
 static unsigned env_ms(const char *name, unsigned def)
@@ -514,6 +624,7 @@ static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_option
     if (fc->hb_ms < FAB_HEARTBEAT_MS_MIN)
         fc->hb_ms = FAB_HEARTBEAT_MS_MIN;
     const char *node = getenv("IDC_NODE");
+    /* (the locator is set below, once the node identity is known) */
     if (node && *node)
         snprintf(fc->node, sizeof(fc->node), "%s", node);
     else if (gethostname(fc->node, sizeof(fc->node) - 1) < 0)
@@ -524,7 +635,22 @@ static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_option
                  fc->node);
         return IDC_ERR_INVAL;
     }
+    /* With a registry, owner ids name the node: shm reaches owners of the same node, fabric the
+       others. Xen's locator (a domain) stays when Xen set one. */
+    if (fc->registry && !(idc_context_id(ctx) >> IDC_OWNER_LOC_SHIFT))
+        idc__ctx_set_locator(ctx, fab_locator(ctx));
     return 0;
+}
+
+uint16_t fab_locator(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (!fc->registry)
+        return 0;
+    uint32_t h = 2166136261u; /* FNV-1a of the node identity, in 15 bits; bit 15 marks fabric */
+    for (const char *p = fc->node; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return (uint16_t)(0x8000u | ((h ^ (h >> 15)) & 0x7fffu));
 }
 
 static void fab_ctx_fini(struct idc_context *ctx)
@@ -532,6 +658,7 @@ static void fab_ctx_fini(struct idc_context *ctx)
     struct fab_ctx *fc = fab_ctx_of(ctx);
     if (!fc)
         return;
+    fab_buffers_fini(ctx);
     fab_zk_stop(ctx);
     net_close(fc);
     free(fc->registry);
@@ -549,4 +676,8 @@ const struct idc_transport idc_transport_fabric = {
     .ep_rearm = fab_ep_rearm,
     .ep_stop = fab_ep_stop,
     .notify = fab_notify,
+    .rbuf_publish = fab_rbuf_publish,
+    .rbuf_reaches = fab_rbuf_reaches,
+    .rbuf_transfer = fab_rbuf_transfer,
+    .rbuf_withdraw = fab_rbuf_withdraw,
 };

@@ -32,6 +32,16 @@ extern const struct idc_transport idc_transport_fabric;
 
 struct fab_ctx;
 struct fab_zk;
+struct fid_domain;
+struct fid_ep;
+
+/* Every operation context handed to libfabric starts with this (the provider's per-operation
+   space, then what the completion is for). */
+enum fab_op_kind { FAB_OP_SEND = 1, FAB_OP_RECV, FAB_OP_RMA };
+struct fab_op {
+    uint64_t prov[8]; /* struct fi_context2 (FI_CONTEXT2 mode), without its header here */
+    uint32_t kind;
+};
 
 /* Per-context state (created lazily by fab_ctx_get at the first fabric endpoint). */
 struct fab_ctx *fab_ctx_of(struct idc_context *ctx);
@@ -41,6 +51,11 @@ const char *fab_node(struct idc_context *ctx); /* this context's node identity *
 uint32_t fab_heartbeat_ms(struct idc_context *ctx);
 /* This context's own fabric address (valid after fab_net_open). */
 const uint8_t *fab_self_addr(struct idc_context *ctx, size_t *len);
+/* Closes the libfabric endpoint at once (context destroy with RMA still in flight). */
+void fab_net_close(struct idc_context *ctx);
+/* The remote-buffer state of the context (buffers.c; NULL until it needs one). */
+struct fab_bufs;
+struct fab_bufs **fab_bufs_slot(struct idc_context *ctx);
 /* The ZooKeeper state of the context (NULL before fab_zk_start). */
 struct fab_zk **fab_zk_slot(struct idc_context *ctx);
 const char *fab_registry(struct idc_context *ctx); /* NULL: none configured */
@@ -84,6 +99,37 @@ void fab_zk_unpublish(struct idc_context *ctx, const char *name);
 /* Watch NAME; answers through fab_chan_service / fab_chan_service_gone, again at each change. */
 void fab_zk_watch(struct idc_context *ctx, const char *name);
 void fab_zk_unwatch(struct idc_context *ctx, const char *name);
+
+/* Publish this context as a buffer owner (ephemeral /idc/own/<owner hex>, the same record as
+   a service) and look an owner up once: fab_buf_owner_found answers (status 0 with the record,
+   or IDC_ERR_DISCONNECTED: not published, IDC_ERR_AGAIN: the registry is unreachable). */
+void fab_zk_publish_owner(struct idc_context *ctx, uint64_t owner, const char *record);
+void fab_zk_lookup_owner(struct idc_context *ctx, uint64_t owner);
+
+/* buffers.c */
+void fab_buf_owner_found(struct idc_context *ctx, uint64_t owner, int status, const char *record,
+                         size_t len);
+void fab_buf_record(struct idc_context *ctx, const struct fab_hdr *h, const void *payload);
+void fab_buf_rma_done(struct idc_context *ctx, void *op, int err);
+void fab_buf_send_error(struct idc_context *ctx, uint64_t token);
+void fab_buf_tick(struct idc_context *ctx);
+int fab_rbuf_publish(struct idc_context *ctx);
+bool fab_rbuf_reaches(struct idc_context *ctx, uint64_t owner);
+int fab_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
+void fab_rbuf_withdraw(struct idc_context *ctx);
+void fab_buffers_fini(struct idc_context *ctx);
+/* The locator of this context's owner id, 0 when it has none (no registry). */
+uint16_t fab_locator(struct idc_context *ctx);
+/* "idc-fabric 1 node=NODE addr=HEX": this context's record / a record parsed (false: bad). */
+void fab_record(struct idc_context *ctx, char *out, size_t n);
+bool fab_parse_record(const char *rec, char *node, size_t node_len, uint8_t *addr,
+                      uint32_t *addrlen);
+/* The libfabric objects buffers.c needs (valid after fab_net_open). */
+struct fid_domain *fab_domain(struct idc_context *ctx);
+struct fid_ep *fab_ep(struct idc_context *ctx);
+uint64_t fab_fi_addr(struct idc_context *ctx, uint64_t peer);
+bool fab_mr_virt_addr(struct idc_context *ctx); /* remote addresses are virtual addresses */
+void fab_progress(struct idc_context *ctx);     /* drain the completion queue once */
 
 /* The ops (channel.c) */
 int fab_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);

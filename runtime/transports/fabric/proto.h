@@ -43,6 +43,9 @@ enum fab_type {
     FAB_REFUSE = 3,
     FAB_DATA = 4,
     FAB_BYE = 5,
+    FAB_XREQ = 6,   /* remote buffers: a transfer asked of the owner */
+    FAB_XREP = 7,   /* the owner's answer: the transfer's status */
+    FAB_XALIVE = 8, /* the owner still works on a transfer (every tick) */
 };
 
 struct fab_hdr {
@@ -81,6 +84,26 @@ struct fab_welcome {
 struct fab_refuse {
     int32_t status;
     char reason[FAB_REASON_MAX];
+};
+
+/* Remote buffers (buffers.c): the requester registers its own memory for one transfer and
+   asks the owner, which checks the reference (owner, id, generation, key, rights, range) against
+   its registrations before any byte moves, then reads (send) or writes (receive) the requester's
+   memory by RMA and answers. dst is 0 in XREQ; XREP/XALIVE carry the requester's xid in dst. */
+struct fab_xreq {
+    uint64_t xid; /* the requester's transfer token */
+    uint64_t owner, length;
+    uint32_t id, generation, rights, write; /* write: send_to_remote_buffer */
+    uint8_t key[16];
+    uint64_t offset, len;
+    uint64_t raddr, rkey; /* the requester's registration of its memory (len bytes) */
+    uint32_t addrlen, reserved;
+    uint8_t addr[FAB_ADDR_MAX]; /* where the requester receives */
+};
+
+struct fab_xrep {
+    int32_t status; /* 0, IDC_ERR_BADREF, IDC_ERR_REVOKED, IDC_ERR_RIGHTS, IDC_ERR_IO, ... */
+    uint32_t reserved;
 };
 
 #endif /* IDC_FABRIC_PROTO_H */

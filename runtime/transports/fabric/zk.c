@@ -19,6 +19,9 @@
  * Exported ZooKeeper functions called (all in this file): zookeeper_init2, zookeeper_close,
  * zookeeper_interest, zookeeper_process, zoo_add_auth, zoo_acreate, zoo_adelete, zoo_aexists,
  * zoo_aget, zoo_client_id, zoo_set_debug_level, zerror; data: ZOO_* constants, the ACLs.
+ *
+ * Buffer owners (buffers.c) publish /idc/own/<owner id in hex>, ephemeral, the same record: a
+ * holder of a reference finds the owner's address there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,11 +38,12 @@
 #define ZK_RECORD_MAX 512
 #define ZK_RESTART_MS 1000u
 
-struct zk_pub { /* a backend's publication */
+struct zk_pub { /* a backend's publication, or the context's as a buffer owner */
     struct zk_pub *next;
-    char name[IDC_NAME_MAX + 1];
+    char name[IDC_NAME_MAX + 1]; /* the service, or the owner id in hex */
     char record[ZK_RECORD_MAX];
     bool done;
+    bool owner;
 };
 
 struct zk_watch { /* a frontend's watch on a name */
@@ -63,6 +67,7 @@ struct fab_zk {
 struct zk_req { /* the data of one asynchronous call */
     struct fab_zk *z;
     char name[IDC_NAME_MAX + 1];
+    uint64_t owner; /* an owner lookup */
 };
 
 /* The client library logs through a callback without an argument: its lines go to the context
@@ -84,6 +89,14 @@ static void live_path(char *out, size_t n, const char *name)
 {
     snprintf(out, n, "/idc/svc/%s/live", name);
 }
+
+static void owner_path(char *out, size_t n, const char *hex)
+{
+    snprintf(out, n, "/idc/own/%s", hex);
+}
+
+struct zk_pub;
+static void pub_path(const struct zk_pub *p, char *out, size_t n);
 
 static struct zk_req *req(struct fab_zk *z, const char *name)
 {
@@ -137,8 +150,9 @@ static void owner_done(int rc, const struct Stat *st, const void *data)
         const clientid_t *me = z->zh ? zoo_client_id(z->zh) : NULL;
         if (p && rc == ZOK && me && st->ephemeralOwner == me->client_id) {
             p->done = true; /* ours: an earlier create whose answer the connection lost */
-            fab_chan_published(z->ctx, p->name, 0);
-        } else if (p && rc == ZOK) {
+            if (!p->owner)
+                fab_chan_published(z->ctx, p->name, 0);
+        } else if (p && rc == ZOK && !p->owner) {
             fab_chan_published(z->ctx, p->name, IDC_ERR_BUSY); /* the watch tells the end */
         } else if (p && rc == ZNONODE) {
             publish(z, p); /* gone meanwhile */
@@ -157,14 +171,15 @@ static void create_done(int rc, const char *path, const void *data)
         p = p->next;
     if (p && rc == ZOK) {
         p->done = true;
-        fab_chan_published(z->ctx, p->name, 0);
+        if (!p->owner)
+            fab_chan_published(z->ctx, p->name, 0);
     } else if (p && rc == ZNODEEXISTS) {
         char lp[ZK_PATH_MAX];
-        live_path(lp, sizeof(lp), p->name);
+        pub_path(p, lp, sizeof(lp));
         struct zk_req *q = req(z, p->name);
         if (q && zoo_aexists(z->zh, lp, 1, owner_done, q) != ZOK)
             free(q);
-    } else if (p && rc == ZNOAUTH) {
+    } else if (p && rc == ZNOAUTH && !p->owner) {
         idc__log(z->ctx, IDC_LOG_ERROR,
                  "fabric: service %s is claimed in the registry by another node identity", p->name);
         fab_chan_published(z->ctx, p->name, IDC_ERR_PERM);
@@ -187,18 +202,30 @@ static void void_done(int rc, const void *data)
     (void)data;
 }
 
+static void pub_path(const struct zk_pub *p, char *out, size_t n)
+{
+    if (p->owner)
+        owner_path(out, n, p->name);
+    else
+        live_path(out, n, p->name);
+}
+
 /* The parents first (they may exist: ignored), then the claim, then the live record; one
-   session's requests are answered in order, so the last answer decides. */
+   session's requests are answered in order, so the last answer decides. An owner has no claim:
+   its id is random and lives as long as its context. */
 static void publish(struct fab_zk *z, struct zk_pub *p)
 {
     if (!z->connected || p->done)
         return;
     char claim[ZK_PATH_MAX], lp[ZK_PATH_MAX];
-    snprintf(claim, sizeof(claim), "/idc/svc/%s", p->name);
-    live_path(lp, sizeof(lp), p->name);
+    pub_path(p, lp, sizeof(lp));
     zoo_acreate(z->zh, "/idc", "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, ignore_done, NULL);
-    zoo_acreate(z->zh, "/idc/svc", "", 0, acl_for(z, true), ZOO_PERSISTENT, ignore_done, NULL);
-    zoo_acreate(z->zh, claim, "", 0, acl_for(z, false), ZOO_PERSISTENT, ignore_done, NULL);
+    zoo_acreate(z->zh, p->owner ? "/idc/own" : "/idc/svc", "", 0, acl_for(z, true), ZOO_PERSISTENT,
+                ignore_done, NULL);
+    if (!p->owner) {
+        snprintf(claim, sizeof(claim), "/idc/svc/%s", p->name);
+        zoo_acreate(z->zh, claim, "", 0, acl_for(z, false), ZOO_PERSISTENT, ignore_done, NULL);
+    }
     struct zk_req *r = req(z, p->name);
     if (r && zoo_acreate(z->zh, lp, p->record, (int)strlen(p->record), acl_for(z, false),
                          ZOO_EPHEMERAL, create_done, r) != ZOK)
@@ -221,6 +248,56 @@ void fab_zk_publish(struct idc_context *ctx, const char *name, const char *recor
     publish(z, p);
 }
 
+void fab_zk_publish_owner(struct idc_context *ctx, uint64_t owner, const char *record)
+{
+    struct fab_zk *z = Z(ctx);
+    struct zk_pub *p = calloc(1, sizeof(*p));
+    if (!z || !p) {
+        free(p);
+        return;
+    }
+    snprintf(p->name, sizeof(p->name), "%016llx", (unsigned long long)owner);
+    snprintf(p->record, sizeof(p->record), "%s", record);
+    p->owner = true;
+    p->next = z->pubs;
+    z->pubs = p;
+    publish(z, p);
+}
+
+static void lookup_done(int rc, const char *value, int len, const struct Stat *st, const void *data)
+{
+    (void)st;
+    struct zk_req *r = (struct zk_req *)data;
+    struct fab_zk *z = r->z;
+    if (!z->closing) {
+        if (rc == ZOK && value && len > 0)
+            fab_buf_owner_found(z->ctx, r->owner, 0, value, (size_t)len);
+        else if (rc == ZNONODE)
+            fab_buf_owner_found(z->ctx, r->owner, IDC_ERR_DISCONNECTED, NULL, 0);
+        else
+            fab_buf_owner_found(z->ctx, r->owner, IDC_ERR_IO, NULL, 0);
+    }
+    free(r);
+}
+
+void fab_zk_lookup_owner(struct idc_context *ctx, uint64_t owner)
+{
+    struct fab_zk *z = Z(ctx);
+    char hex[24], path[ZK_PATH_MAX];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)owner);
+    owner_path(path, sizeof(path), hex);
+    struct zk_req *r = z && z->zh ? req(z, hex) : NULL;
+    if (r)
+        r->owner = owner;
+    /* Queued by the client while it (re)connects; answered with an error if that fails. */
+    if (!r || zoo_aget(z->zh, path, 0, lookup_done, r) != ZOK) {
+        free(r);
+        fab_buf_owner_found(ctx, owner, IDC_ERR_IO, NULL, 0);
+        return;
+    }
+    update(z);
+}
+
 void fab_zk_unpublish(struct idc_context *ctx, const char *name)
 {
     struct fab_zk *z = Z(ctx);
@@ -228,7 +305,7 @@ void fab_zk_unpublish(struct idc_context *ctx, const char *name)
         return;
     for (struct zk_pub **pp = &z->pubs; *pp; pp = &(*pp)->next) {
         struct zk_pub *p = *pp;
-        if (strcmp(p->name, name) != 0)
+        if (p->owner || strcmp(p->name, name) != 0)
             continue;
         *pp = p->next;
         if (p->done && z->connected) {
@@ -496,15 +573,14 @@ static void update(struct fab_zk *z)
     }
     uint32_t ev = ((interest & ZOOKEEPER_READ) ? EPOLLIN : 0) |
                   ((interest & ZOOKEEPER_WRITE) ? EPOLLOUT : 0);
-    if (z->watched && (fd != z->w.fd || fd < 0)) {
+    /* Registered afresh each time: the client closes and reopens its socket on its own, and a
+       new socket may get the old number (its epoll registration went with the old one). */
+    if (z->watched)
         idc__watch_del(z->ctx, &z->w);
-        z->watched = false;
-    }
-    if (fd >= 0 && !z->watched) {
+    z->watched = false;
+    if (fd >= 0 && ev) {
         z->w = (struct idc_watch){ .fd = fd, .events = ev, .fn = fd_fire, .arg = z };
         z->watched = idc__watch_add(z->ctx, &z->w) == 0;
-    } else if (fd >= 0 && ev != z->w.events) {
-        idc__watch_mod(z->ctx, &z->w, ev);
     }
     uint64_t ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
     idc__timer_arm(z->ctx, &z->t, ms ? ms : 1);

@@ -1,0 +1,512 @@
+/* buffers.c - remote buffers across machines: owner-mediated RMA.
+ *
+ * A context with a registry publishes itself as a buffer owner at its first registration
+ * (/idc/own/<owner id>, zk.c). A holder of a reference whose owner is on another node (the
+ * owner id's locator, fab_locator) looks the owner up once (cached), registers its own memory
+ * for the one transfer (fi_mr_reg, remote read for a send, remote write for a receive) and sends
+ * XREQ. The owner checks the reference against its registrations (idc__reg_check: owner, id,
+ * generation, key, rights, range) before any byte moves; a stale or forged reference is answered
+ * with its error and touches nothing, so it can never harm a connection. Then the owner moves the
+ * bytes with fi_read/fi_write against the holder's registration, in pieces of FAB_RMA_PIECE,
+ * and answers XREP. The holder closes its registration when the answer comes (or when the owner
+ * went silent: it sends XALIVE every tick while it works; FAB_XFER_SILENT_MS without it fails
+ * the transfer with IDC_ERR_DISCONNECTED), so its memory is reachable exactly for one transfer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rdma/fabric.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#include "fabric.h"
+
+#define FAB_RMA_PIECE     (1u << 20) /* bytes per RMA operation */
+#define FAB_RMA_INFLIGHT  8u         /* operations per transfer at once */
+#define FAB_XFERS_MAX     256u       /* a context's transfers in flight (holder side) */
+#define FAB_SERVES_MAX    64u        /* transfers an owner works on at once */
+#define FAB_OWNERS_CACHED 32u
+#define FAB_WITHDRAW_MS   2000u /* context destroy: RMA in flight gets this long to finish */
+
+struct rma_op { /* one fi_read / fi_write of a served transfer */
+    struct fab_op op; /* FAB_OP_RMA */
+    struct serve *s;
+};
+
+struct serve { /* owner side: a transfer being moved */
+    struct serve *next;
+    uint64_t xid, peer;
+    unsigned char *mem; /* our registration's bytes */
+    uint64_t raddr, rkey, len, issued;
+    uint32_t inflight;
+    int status;
+    bool write;
+    struct rma_op ops[FAB_RMA_INFLIGHT];
+};
+
+struct xfer { /* holder side */
+    struct xfer *next;
+    struct idc_xfer *x;
+    uint64_t xid;
+    struct fid_mr *mr;
+    uint64_t peer;
+    bool have_peer, sent;
+    uint64_t heard_ns; /* the owner's last sign of life */
+};
+
+struct owner_addr {
+    uint64_t owner;
+    uint32_t addrlen;
+    uint8_t addr[FAB_ADDR_MAX];
+    uint64_t used;
+};
+
+struct fab_bufs {
+    bool published;
+    struct serve *serves;
+    unsigned nserves;
+    struct xfer *xfers;
+    unsigned nxfers;
+    struct owner_addr owners[FAB_OWNERS_CACHED];
+};
+
+static struct fab_bufs *bufs(struct idc_context *ctx, bool create);
+
+/* ------------------------------------------------------------------------------ sending */
+
+static int send_rec(struct idc_context *ctx, uint64_t peer, uint64_t dst, uint32_t type,
+                    const void *p, size_t n, uint64_t token)
+{
+    struct fab_hdr h;
+    memset(&h, 0, sizeof(h));
+    h.magic = FAB_MAGIC;
+    h.type = type;
+    h.dst = dst;
+    h.len = (uint32_t)n;
+    return fab_send(ctx, peer, token, &h, p, n, NULL, 0);
+}
+
+/* --------------------------------------------------------------------------- owner side */
+
+int fab_rbuf_publish(struct idc_context *ctx)
+{
+    if (!fab_locator(ctx))
+        return IDC_ERR_NOTSUP; /* no registry: buffers stay on this node */
+    struct fab_bufs *b = bufs(ctx, true);
+    if (!b)
+        return IDC_ERR_NOMEM;
+    if (b->published)
+        return 0;
+    int r = fab_net_open(ctx);
+    if (!r)
+        r = fab_zk_start(ctx);
+    if (r < 0)
+        return r;
+    char rec[512];
+    fab_record(ctx, rec, sizeof(rec));
+    fab_zk_publish_owner(ctx, idc_context_id(ctx), rec);
+    b->published = true;
+    return 0;
+}
+
+static void serve_answer(struct idc_context *ctx, struct serve *s)
+{
+    struct fab_xrep rep = { .status = s->status };
+    send_rec(ctx, s->peer, s->xid, FAB_XREP, &rep, sizeof(rep), 0);
+}
+
+static void serve_free(struct idc_context *ctx, struct serve *s)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    for (struct serve **pp = &b->serves; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    b->nserves--;
+    fab_peer_put(ctx, s->peer, false);
+    free(s);
+}
+
+/* Issues the next pieces; answers and frees the transfer when everything is done. */
+static void serve_pump(struct idc_context *ctx, struct serve *s)
+{
+    while (s->status == 0 && s->issued < s->len && s->inflight < FAB_RMA_INFLIGHT) {
+        struct rma_op *op = NULL;
+        for (unsigned i = 0; i < FAB_RMA_INFLIGHT && !op; i++)
+            if (!s->ops[i].s)
+                op = &s->ops[i];
+        uint64_t n = s->len - s->issued;
+        if (n > FAB_RMA_PIECE)
+            n = FAB_RMA_PIECE;
+        fi_addr_t fa = fab_fi_addr(ctx, s->peer);
+        ssize_t r = s->write ? fi_read(fab_ep(ctx), s->mem + s->issued, n, NULL, fa,
+                                       s->raddr + s->issued, s->rkey, op)
+                             : fi_write(fab_ep(ctx), s->mem + s->issued, n, NULL, fa,
+                                        s->raddr + s->issued, s->rkey, op);
+        if (r == -FI_EAGAIN)
+            break; /* the tick or a completion comes back here */
+        if (r) {
+            idc__log(ctx, IDC_LOG_ERROR, "fabric: remote buffer %s: %s",
+                     s->write ? "fi_read" : "fi_write", fi_strerror((int)-r));
+            s->status = IDC_ERR_IO;
+            break;
+        }
+        op->s = s;
+        s->issued += n;
+        s->inflight++;
+    }
+    if (s->inflight == 0 && (s->status != 0 || s->issued == s->len)) {
+        serve_answer(ctx, s);
+        serve_free(ctx, s);
+    }
+}
+
+void fab_buf_rma_done(struct idc_context *ctx, void *opp, int err)
+{
+    struct rma_op *op = opp;
+    struct serve *s = op->s;
+    if (!s)
+        return;
+    op->s = NULL;
+    s->inflight--;
+    if (err && s->status == 0) {
+        if (idc__log_limit(fab_logs(ctx), ctx))
+            idc__log(ctx, IDC_LOG_WARN, "fabric: remote buffer transfer failed: %s",
+                     fi_strerror(err));
+        s->status = IDC_ERR_IO;
+    }
+    serve_pump(ctx, s);
+}
+
+/* An XREQ: the reference is checked here, against our registrations, before anything else. */
+static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
+{
+    struct fab_xreq q = *q_in;
+    struct fab_bufs *b = bufs(ctx, false);
+    uint64_t peer;
+    if (!q.xid || !q.addrlen || q.addrlen > FAB_ADDR_MAX ||
+        fab_peer_get(ctx, q.addr, q.addrlen, &peer) < 0)
+        return;
+    struct idc_rbuf rb = {
+        .owner = q.owner, .id = q.id, .generation = q.generation, .length = q.length,
+        .rights = q.rights,
+    };
+    memcpy(rb.key, q.key, sizeof(rb.key));
+    unsigned char *mem = NULL;
+    uint32_t need = q.write ? IDC_RBUF_WRITE : IDC_RBUF_READ;
+    int st = q.len > SIZE_MAX ? IDC_ERR_BADREF
+                              : idc__reg_check(ctx, &rb, need, q.offset, (size_t)q.len, &mem);
+    struct serve *s = NULL;
+    if (st == 0 && (!b || b->nserves >= FAB_SERVES_MAX))
+        st = IDC_ERR_AGAIN;
+    if (st == 0 && !(s = calloc(1, sizeof(*s))))
+        st = IDC_ERR_NOMEM;
+    if (st) {
+        struct fab_xrep rep = { .status = st };
+        send_rec(ctx, peer, q.xid, FAB_XREP, &rep, sizeof(rep), 0);
+        fab_peer_put(ctx, peer, false);
+        return;
+    }
+    *s = (struct serve){ .xid = q.xid, .peer = peer, .mem = mem, .raddr = q.raddr,
+                         .rkey = q.rkey, .len = q.len, .write = q.write != 0 };
+    for (unsigned i = 0; i < FAB_RMA_INFLIGHT; i++)
+        s->ops[i].op.kind = FAB_OP_RMA;
+    s->next = b->serves;
+    b->serves = s;
+    b->nserves++;
+    serve_pump(ctx, s);
+}
+
+/* --------------------------------------------------------------------------- holder side */
+
+bool fab_rbuf_reaches(struct idc_context *ctx, uint64_t owner)
+{
+    uint16_t loc = (uint16_t)(owner >> IDC_OWNER_LOC_SHIFT);
+    /* Another node's owner (a fabric locator not ours); the same node is shm's. */
+    return fab_locator(ctx) && (loc & 0x8000u) && loc != fab_locator(ctx);
+}
+
+static void xfer_end(struct idc_context *ctx, struct xfer *t, int status)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    for (struct xfer **pp = &b->xfers; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    b->nxfers--;
+    /* Closing the registration ends the owner's access to our memory, whatever it still does. */
+    if (t->mr)
+        fi_close(&t->mr->fid);
+    if (t->have_peer)
+        fab_peer_put(ctx, t->peer, status == IDC_ERR_DISCONNECTED);
+    if (t->x)
+        idc__xfer_complete(ctx, t->x, status);
+    free(t);
+}
+
+static struct owner_addr *owner_cached(struct fab_bufs *b, uint64_t owner)
+{
+    for (unsigned i = 0; i < FAB_OWNERS_CACHED; i++)
+        if (b->owners[i].owner == owner && b->owners[i].addrlen)
+            return &b->owners[i];
+    return NULL;
+}
+
+static void owner_forget(struct fab_bufs *b, uint64_t owner)
+{
+    struct owner_addr *o = owner_cached(b, owner);
+    if (o)
+        memset(o, 0, sizeof(*o));
+}
+
+/* Registers our memory for the one transfer and asks the owner. */
+static void xfer_send(struct idc_context *ctx, struct xfer *t, const struct owner_addr *o)
+{
+    struct idc_xfer *x = t->x;
+    int r = fab_peer_get(ctx, o->addr, o->addrlen, &t->peer);
+    if (r < 0) {
+        xfer_end(ctx, t, r);
+        return;
+    }
+    t->have_peer = true;
+    struct fab_xreq q;
+    memset(&q, 0, sizeof(q));
+    if (x->len) {
+        uint64_t access = x->write ? FI_REMOTE_READ : FI_REMOTE_WRITE;
+        int fr = fi_mr_reg(fab_domain(ctx), x->local, x->len, access, 0, 0, 0, &t->mr, NULL);
+        if (fr) {
+            idc__log(ctx, IDC_LOG_ERROR, "fabric: registering %zu bytes for a transfer: %s",
+                     x->len, fi_strerror(-fr));
+            xfer_end(ctx, t, IDC_ERR_IO);
+            return;
+        }
+        q.rkey = fi_mr_key(t->mr);
+        q.raddr = fab_mr_virt_addr(ctx) ? (uint64_t)(uintptr_t)x->local : 0;
+    }
+    q.xid = t->xid;
+    q.owner = x->rb.owner;
+    q.length = x->rb.length;
+    q.id = x->rb.id;
+    q.generation = x->rb.generation;
+    q.rights = x->rb.rights;
+    q.write = x->write;
+    memcpy(q.key, x->rb.key, sizeof(q.key));
+    q.offset = x->offset;
+    q.len = x->len;
+    size_t alen;
+    const uint8_t *a = fab_self_addr(ctx, &alen);
+    q.addrlen = (uint32_t)alen;
+    memcpy(q.addr, a, alen);
+    r = send_rec(ctx, t->peer, 0, FAB_XREQ, &q, sizeof(q), t->xid);
+    if (r == IDC_ERR_AGAIN)
+        return; /* retried at the next tick (sent stays false) */
+    if (r < 0) {
+        xfer_end(ctx, t, IDC_ERR_IO);
+        return;
+    }
+    t->sent = true;
+    t->heard_ns = idc__now_ns();
+}
+
+int fab_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
+{
+    struct fab_bufs *b = bufs(ctx, true);
+    if (!b)
+        return IDC_ERR_NOMEM;
+    if (b->nxfers >= FAB_XFERS_MAX)
+        return IDC_ERR_AGAIN;
+    int r = fab_net_open(ctx);
+    if (!r)
+        r = fab_zk_start(ctx);
+    if (r < 0)
+        return r;
+    struct xfer *t = calloc(1, sizeof(*t));
+    if (!t)
+        return IDC_ERR_NOMEM;
+    t->x = x;
+    while (!t->xid)
+        idc__random(&t->xid, sizeof(t->xid));
+    t->heard_ns = idc__now_ns();
+    t->next = b->xfers;
+    b->xfers = t;
+    b->nxfers++;
+    struct owner_addr *o = owner_cached(b, x->rb.owner);
+    if (o) {
+        o->used = idc__now_ns();
+        xfer_send(ctx, t, o);
+    } else {
+        fab_zk_lookup_owner(ctx, x->rb.owner); /* answered by fab_buf_owner_found */
+    }
+    return 0;
+}
+
+static struct owner_addr *owner_store(struct fab_bufs *b, uint64_t owner, const uint8_t *addr,
+                                      uint32_t len)
+{
+    struct owner_addr *o = &b->owners[0];
+    for (unsigned i = 1; i < FAB_OWNERS_CACHED; i++)
+        if (b->owners[i].used < o->used)
+            o = &b->owners[i]; /* the least recently used (or an empty one) */
+    o->owner = owner;
+    o->addrlen = len;
+    memcpy(o->addr, addr, len);
+    o->used = idc__now_ns();
+    return o;
+}
+
+void fab_buf_owner_found(struct idc_context *ctx, uint64_t owner, int status, const char *record,
+                         size_t len)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (!b)
+        return;
+    struct owner_addr *o = NULL;
+    if (status == 0) {
+        char rec[512], node[FAB_NODE_MAX + 1];
+        uint8_t addr[FAB_ADDR_MAX];
+        uint32_t alen = 0;
+        if (len >= sizeof(rec))
+            len = sizeof(rec) - 1;
+        memcpy(rec, record, len); /* anyone's writing: copy, terminate, parse */
+        rec[len] = 0;
+        if (fab_parse_record(rec, node, sizeof(node), addr, &alen))
+            o = owner_store(b, owner, addr, alen);
+        else
+            status = IDC_ERR_IO;
+    }
+    if (status == IDC_ERR_IO && idc__log_limit(fab_logs(ctx), ctx))
+        idc__log(ctx, IDC_LOG_ERROR, "fabric: the owner %016llx of a remote buffer cannot be "
+                 "looked up in the registry", (unsigned long long)owner);
+    for (struct xfer *t = b->xfers, *next; t; t = next) {
+        next = t->next;
+        if (t->x->rb.owner != owner || t->sent || t->have_peer)
+            continue;
+        if (o)
+            xfer_send(ctx, t, o);
+        else
+            xfer_end(ctx, t, status);
+    }
+}
+
+static struct xfer *xfer_by_id(struct fab_bufs *b, uint64_t xid)
+{
+    struct xfer *t = b ? b->xfers : NULL;
+    while (t && t->xid != xid)
+        t = t->next;
+    return t;
+}
+
+void fab_buf_send_error(struct idc_context *ctx, uint64_t token)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    struct xfer *t = token ? xfer_by_id(b, token) : NULL;
+    if (!t)
+        return;
+    owner_forget(b, t->x->rb.owner);
+    xfer_end(ctx, t, IDC_ERR_DISCONNECTED);
+}
+
+void fab_buf_record(struct idc_context *ctx, const struct fab_hdr *h, const void *p)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (h->type == FAB_XREQ && h->len == sizeof(struct fab_xreq)) {
+        struct fab_xreq q;
+        memcpy(&q, p, sizeof(q)); /* copy once, then check */
+        on_xreq(ctx, &q);
+        return;
+    }
+    struct xfer *t = xfer_by_id(b, h->dst);
+    if (!t || !t->sent)
+        return; /* an answer for a transfer that ended (timed out): nothing to do */
+    t->heard_ns = idc__now_ns();
+    if (h->type == FAB_XREP && h->len == sizeof(struct fab_xrep)) {
+        struct fab_xrep rep;
+        memcpy(&rep, p, sizeof(rep));
+        /* Only the statuses an owner may give; anything else is the owner's fault. */
+        int st = rep.status;
+        bool known = st == 0 || st == IDC_ERR_BADREF || st == IDC_ERR_REVOKED ||
+                     st == IDC_ERR_RIGHTS || st == IDC_ERR_IO || st == IDC_ERR_AGAIN ||
+                     st == IDC_ERR_NOMEM;
+        xfer_end(ctx, t, known ? st : IDC_ERR_PROTO);
+    }
+}
+
+/* Every tick: owners tell holders they still work; holders give up on silent owners. */
+void fab_buf_tick(struct idc_context *ctx)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (!b)
+        return;
+    for (struct serve *s = b->serves, *next; s; s = next) {
+        next = s->next;
+        send_rec(ctx, s->peer, s->xid, FAB_XALIVE, NULL, 0, 0);
+        serve_pump(ctx, s); /* pieces the provider refused for a while */
+    }
+    uint64_t now = idc__now_ns();
+    uint64_t bound = (uint64_t)fab_heartbeat_ms(ctx) * 1000000u;
+    for (struct xfer *t = b->xfers, *next; t; t = next) {
+        next = t->next;
+        if (!t->sent && t->have_peer) {
+            struct owner_addr *o = owner_cached(b, t->x->rb.owner);
+            fab_peer_put(ctx, t->peer, false);
+            t->have_peer = false;
+            if (o)
+                xfer_send(ctx, t, o);
+            continue;
+        }
+        if (now - t->heard_ns > bound) {
+            idc__log(ctx, IDC_LOG_WARN,
+                     "fabric: the owner %016llx of a remote buffer went silent: transfer failed",
+                     (unsigned long long)t->x->rb.owner);
+            owner_forget(b, t->x->rb.owner);
+            xfer_end(ctx, t, IDC_ERR_DISCONNECTED);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------- context */
+
+static struct fab_bufs *bufs(struct idc_context *ctx, bool create)
+{
+    struct fab_bufs **slot = fab_bufs_slot(ctx);
+    if (!*slot && create)
+        *slot = calloc(1, sizeof(**slot));
+    return *slot;
+}
+
+/* The context goes: our transfers fail; RMA into our registrations in flight is waited for (a
+   bounded time) before the memory is freed. */
+void fab_rbuf_withdraw(struct idc_context *ctx)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (!b)
+        return;
+    while (b->xfers)
+        xfer_end(ctx, b->xfers, IDC_ERR_DISCONNECTED);
+    uint64_t end = idc__now_ns() + (uint64_t)FAB_WITHDRAW_MS * 1000000u;
+    for (struct serve *s = b->serves; s; s = s->next)
+        s->status = s->status ? s->status : IDC_ERR_DISCONNECTED; /* no new pieces */
+    while (b->serves && idc__now_ns() < end)
+        fab_progress(ctx);
+    if (b->serves) {
+        idc__log(ctx, IDC_LOG_WARN, "fabric: remote-buffer transfers still in flight at context "
+                 "destroy: closing the fabric endpoint");
+        fab_net_close(ctx);
+        while (b->serves)
+            serve_free(ctx, b->serves);
+    }
+}
+
+void fab_buffers_fini(struct idc_context *ctx)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (!b)
+        return;
+    fab_rbuf_withdraw(ctx);
+    free(b);
+    *fab_bufs_slot(ctx) = NULL;
+}
