@@ -156,6 +156,11 @@ proto/different_hash_refused_on_both_sides
 proto/different_name_refused_on_both_sides
 proto/no_common_version_refused_on_both_sides
 proto/refusal_does_not_poison_the_endpoint
+rbuf/forward_a_b_c_transfer_then_revoke
+rbuf/sizes_4k_1m_64m_both_ways
+rbuf/wrong_rights_fail
+rbuf/forged_references_fail
+rbuf/owner_killed_transfers_fail_disconnected
 "
 # The peers run in B: a wrapper per helper enters B and execs it (the pid stays the one the
 # test forked, so its kill -9 reaches the helper itself).

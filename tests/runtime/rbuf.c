@@ -144,6 +144,38 @@ RTT_TEST(rbuf, forward_a_b_c_transfer_then_revoke, 60)
     down();
 }
 
+/* A page, 1 MiB and 64 MiB, both ways, every byte compared: bulk moves as the transport moves
+   bulk (one copy on shm, RMA between machines), never through frames. */
+RTT_TEST(rbuf, sizes_4k_1m_64m_both_ways, 120)
+{
+    up();
+    const size_t big = (size_t)64 << 20;
+    uint8_t *mem = NULL;
+    cr_assert_eq(idc_buffer_alloc(ctx, big, (void **)&mem), 0);
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_register(ctx, mem, big, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb), 0);
+    static const size_t sizes[] = { 4096, (size_t)1 << 20, (size_t)64 << 20 };
+    char data[32];
+    for (unsigned k = 0; k < 3; k++) {
+        size_t len = sizes[k];
+        uint64_t seed = 100 + 2 * k;
+        for (size_t i = 0; i < len; i++)
+            mem[i] = rtt_pattern(seed, i);
+        int rc = via_c(&rb, RTT_RBUF_READ, 0, len, seed, data, sizeof data);
+        cr_assert_eq(rc, 0, "read of %zu bytes: %s\nC: %s", len, idc_strerror(rc),
+                     rtt_file_text("C"));
+        cr_assert_str_eq(data, "ok", "read of %zu bytes: wrong bytes", len);
+        rc = via_c(&rb, RTT_RBUF_WRITE, 0, len, seed + 1, data, sizeof data);
+        cr_assert_eq(rc, 0, "write of %zu bytes: %s", len, idc_strerror(rc));
+        for (size_t i = 0; i < len; i++)
+            if (mem[i] != rtt_pattern(seed + 1, i))
+                cr_assert_fail("write of %zu bytes: byte %zu differs", len, i);
+    }
+    cr_assert_eq(idc_buffer_unregister(ctx, &rb), 0);
+    cr_assert_eq(idc_buffer_free(ctx, mem), 0);
+    down();
+}
+
 RTT_TEST(rbuf, wrong_rights_fail, 60)
 {
     up();

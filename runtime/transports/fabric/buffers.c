@@ -30,7 +30,7 @@
 #define FAB_OWNERS_CACHED 32u
 #define FAB_WITHDRAW_MS   2000u /* context destroy: RMA in flight gets this long to finish */
 
-struct rma_op { /* one fi_read / fi_write of a served transfer */
+struct rma_op {       /* one fi_read / fi_write of a served transfer */
     struct fab_op op; /* FAB_OP_RMA */
     struct serve *s;
 };
@@ -191,7 +191,10 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
         fab_peer_get(ctx, q.addr, q.addrlen, &peer) < 0)
         return;
     struct idc_rbuf rb = {
-        .owner = q.owner, .id = q.id, .generation = q.generation, .length = q.length,
+        .owner = q.owner,
+        .id = q.id,
+        .generation = q.generation,
+        .length = q.length,
         .rights = q.rights,
     };
     memcpy(rb.key, q.key, sizeof(rb.key));
@@ -210,8 +213,13 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
         fab_peer_put(ctx, peer, false);
         return;
     }
-    *s = (struct serve){ .xid = q.xid, .peer = peer, .mem = mem, .raddr = q.raddr,
-                         .rkey = q.rkey, .len = q.len, .write = q.write != 0 };
+    *s = (struct serve){ .xid = q.xid,
+                         .peer = peer,
+                         .mem = mem,
+                         .raddr = q.raddr,
+                         .rkey = q.rkey,
+                         .len = q.len,
+                         .write = q.write != 0 };
     for (unsigned i = 0; i < FAB_RMA_INFLIGHT; i++)
         s->ops[i].op.kind = FAB_OP_RMA;
     s->next = b->serves;
@@ -279,8 +287,8 @@ static void xfer_send(struct idc_context *ctx, struct xfer *t, const struct owne
         uint64_t access = x->write ? FI_REMOTE_READ : FI_REMOTE_WRITE;
         int fr = fi_mr_reg(fab_domain(ctx), x->local, x->len, access, 0, 0, 0, &t->mr, NULL);
         if (fr) {
-            idc__log(ctx, IDC_LOG_ERROR, "fabric: registering %zu bytes for a transfer: %s",
-                     x->len, fi_strerror(-fr));
+            idc__log(ctx, IDC_LOG_ERROR, "fabric: registering %zu bytes for a transfer: %s", x->len,
+                     fi_strerror(-fr));
             xfer_end(ctx, t, IDC_ERR_IO);
             return;
         }
@@ -379,8 +387,10 @@ void fab_buf_owner_found(struct idc_context *ctx, uint64_t owner, int status, co
             status = IDC_ERR_IO;
     }
     if (status == IDC_ERR_IO && idc__log_limit(fab_logs(ctx), ctx))
-        idc__log(ctx, IDC_LOG_ERROR, "fabric: the owner %016llx of a remote buffer cannot be "
-                 "looked up in the registry", (unsigned long long)owner);
+        idc__log(ctx, IDC_LOG_ERROR,
+                 "fabric: the owner %016llx of a remote buffer cannot be "
+                 "looked up in the registry",
+                 (unsigned long long)owner);
     for (struct xfer *t = b->xfers, *next; t; t = next) {
         next = t->next;
         if (t->x->rb.owner != owner || t->sent || t->have_peer)
@@ -493,7 +503,8 @@ void fab_rbuf_withdraw(struct idc_context *ctx)
     while (b->serves && idc__now_ns() < end)
         fab_progress(ctx);
     if (b->serves) {
-        idc__log(ctx, IDC_LOG_WARN, "fabric: remote-buffer transfers still in flight at context "
+        idc__log(ctx, IDC_LOG_WARN,
+                 "fabric: remote-buffer transfers still in flight at context "
                  "destroy: closing the fabric endpoint");
         fab_net_close(ctx);
         while (b->serves)
