@@ -162,8 +162,9 @@ Test(xenhost, shm_unaffected)
    /dev/null is bound over each Xen library file, so the loader finds them unloadable. */
 static const char *const xen_sonames[] = { "libxenstore.so.4", "libxengnttab.so.1",
                                            "libxenevtchn.so.1" };
-static const char *const lib_dirs[] = { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu",
-                                        "/usr/lib64", "/usr/lib", "/lib64", "/lib" };
+static const char *const lib_dirs[] = {
+    "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib64", "/lib"
+};
 
 /* In the child: hide every copy of the Xen libraries, then run the helper. */
 static void hide_and_run(const char *helper, const char *scratch)

@@ -408,8 +408,8 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     l->port = (uint32_t)lp;
     l->port_valid = true;
     l->page = xen_lib.xengnttab_map_grant_ref_notify(xc->t->gt, d, v[1], PROT_READ | PROT_WRITE,
-                                             (uint32_t)offsetof(struct xb_page, owner_live),
-                                             l->port);
+                                                     (uint32_t)offsetof(struct xb_page, owner_live),
+                                                     l->port);
     if (!l->page) {
         olink_drop(xc, l, "cannot map its request page");
         return;
@@ -793,8 +793,8 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->port = (uint32_t)port;
     l->port_valid = true;
     uint32_t pref;
-    l->page = xen_lib.xengntshr_share_page_notify(xc->t->gs, d, &pref, 1,
-                                          (uint32_t)offsetof(struct xb_page, user_live), l->port);
+    l->page = xen_lib.xengntshr_share_page_notify(
+        xc->t->gs, d, &pref, 1, (uint32_t)offsetof(struct xb_page, user_live), l->port);
     uint32_t refs[XB_WIN_PAGES];
     l->win = l->page ? xen_lib.xengntshr_share_pages(xc->t->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
     if (!l->page || !l->win) {

@@ -861,9 +861,9 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     s->port_valid = true;
     s->peer = d;
     s->fid = fk_id(fk);
-    s->ctrl = xen_lib.xengnttab_map_grant_ref_notify(t->gt, d, cref, PROT_READ | PROT_WRITE,
-                                             (uint32_t)offsetof(struct xen_ctrl_page, be_live),
-                                             s->port);
+    s->ctrl = xen_lib.xengnttab_map_grant_ref_notify(
+        t->gt, d, cref, PROT_READ | PROT_WRITE, (uint32_t)offsetof(struct xen_ctrl_page, be_live),
+        s->port);
     if (!s->ctrl) {
         int e = errno;
         chan_release(ep);
@@ -880,7 +880,8 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
         return false;
     }
-    s->rings = xen_lib.xengnttab_map_domain_grant_refs(t->gt, np, d, cp.refs, PROT_READ | PROT_WRITE);
+    s->rings = xen_lib.xengnttab_map_domain_grant_refs(t->gt, np, d, cp.refs,
+                                                       PROT_READ | PROT_WRITE);
     if (!s->rings) {
         int e = errno;
         chan_release(ep);

@@ -37,10 +37,10 @@ static void load(void)
             return;
         }
     }
-#define XEN_LOOKUP(lib, fn)                                                                   \
-    if (!(*(void **)&xen_lib.fn = dlsym(handle[lib], #fn))) {                                 \
-        snprintf(why, sizeof(why), "%s has no %s", sonames[lib], #fn);                        \
-        return;                                                                               \
+#define XEN_LOOKUP(lib, fn)                                            \
+    if (!(*(void **)&xen_lib.fn = dlsym(handle[lib], #fn))) {          \
+        snprintf(why, sizeof(why), "%s has no %s", sonames[lib], #fn); \
+        return;                                                        \
     }
     XEN_API(XEN_LOOKUP)
 #undef XEN_LOOKUP

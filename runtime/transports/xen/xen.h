@@ -42,42 +42,42 @@ extern const struct idc_transport idc_transport_xen;
 /* libs.c: the Xen library functions the transport calls, all through `xen_lib` (loaded at run
    time, so libidc needs no Xen package to load). One row per function: its library, its name. */
 enum { XEN_LIB_STORE, XEN_LIB_GNTTAB, XEN_LIB_EVTCHN, XEN_LIB_COUNT };
-#define XEN_API(X)                                                                            \
-    X(XEN_LIB_STORE, xs_open)                                                                 \
-    X(XEN_LIB_STORE, xs_close)                                                                \
-    X(XEN_LIB_STORE, xs_fileno)                                                               \
-    X(XEN_LIB_STORE, xs_read)                                                                 \
-    X(XEN_LIB_STORE, xs_write)                                                                \
-    X(XEN_LIB_STORE, xs_mkdir)                                                                \
-    X(XEN_LIB_STORE, xs_rm)                                                                   \
-    X(XEN_LIB_STORE, xs_directory)                                                            \
-    X(XEN_LIB_STORE, xs_get_permissions)                                                      \
-    X(XEN_LIB_STORE, xs_set_permissions)                                                      \
-    X(XEN_LIB_STORE, xs_transaction_start)                                                    \
-    X(XEN_LIB_STORE, xs_transaction_end)                                                      \
-    X(XEN_LIB_STORE, xs_watch)                                                                \
-    X(XEN_LIB_STORE, xs_unwatch)                                                              \
-    X(XEN_LIB_STORE, xs_check_watch)                                                          \
-    X(XEN_LIB_STORE, xs_is_domain_introduced)                                                 \
-    X(XEN_LIB_GNTTAB, xengnttab_open)                                                         \
-    X(XEN_LIB_GNTTAB, xengnttab_close)                                                        \
-    X(XEN_LIB_GNTTAB, xengnttab_grant_copy)                                                   \
-    X(XEN_LIB_GNTTAB, xengnttab_map_domain_grant_refs)                                        \
-    X(XEN_LIB_GNTTAB, xengnttab_map_grant_ref_notify)                                         \
-    X(XEN_LIB_GNTTAB, xengnttab_unmap)                                                        \
-    X(XEN_LIB_GNTTAB, xengntshr_open)                                                         \
-    X(XEN_LIB_GNTTAB, xengntshr_close)                                                        \
-    X(XEN_LIB_GNTTAB, xengntshr_share_pages)                                                  \
-    X(XEN_LIB_GNTTAB, xengntshr_share_page_notify)                                            \
-    X(XEN_LIB_GNTTAB, xengntshr_unshare)                                                      \
-    X(XEN_LIB_EVTCHN, xenevtchn_open)                                                         \
-    X(XEN_LIB_EVTCHN, xenevtchn_close)                                                        \
-    X(XEN_LIB_EVTCHN, xenevtchn_fd)                                                           \
-    X(XEN_LIB_EVTCHN, xenevtchn_notify)                                                       \
-    X(XEN_LIB_EVTCHN, xenevtchn_pending)                                                      \
-    X(XEN_LIB_EVTCHN, xenevtchn_unmask)                                                       \
-    X(XEN_LIB_EVTCHN, xenevtchn_bind_interdomain)                                             \
-    X(XEN_LIB_EVTCHN, xenevtchn_bind_unbound_port)                                            \
+#define XEN_API(X)                                     \
+    X(XEN_LIB_STORE, xs_open)                          \
+    X(XEN_LIB_STORE, xs_close)                         \
+    X(XEN_LIB_STORE, xs_fileno)                        \
+    X(XEN_LIB_STORE, xs_read)                          \
+    X(XEN_LIB_STORE, xs_write)                         \
+    X(XEN_LIB_STORE, xs_mkdir)                         \
+    X(XEN_LIB_STORE, xs_rm)                            \
+    X(XEN_LIB_STORE, xs_directory)                     \
+    X(XEN_LIB_STORE, xs_get_permissions)               \
+    X(XEN_LIB_STORE, xs_set_permissions)               \
+    X(XEN_LIB_STORE, xs_transaction_start)             \
+    X(XEN_LIB_STORE, xs_transaction_end)               \
+    X(XEN_LIB_STORE, xs_watch)                         \
+    X(XEN_LIB_STORE, xs_unwatch)                       \
+    X(XEN_LIB_STORE, xs_check_watch)                   \
+    X(XEN_LIB_STORE, xs_is_domain_introduced)          \
+    X(XEN_LIB_GNTTAB, xengnttab_open)                  \
+    X(XEN_LIB_GNTTAB, xengnttab_close)                 \
+    X(XEN_LIB_GNTTAB, xengnttab_grant_copy)            \
+    X(XEN_LIB_GNTTAB, xengnttab_map_domain_grant_refs) \
+    X(XEN_LIB_GNTTAB, xengnttab_map_grant_ref_notify)  \
+    X(XEN_LIB_GNTTAB, xengnttab_unmap)                 \
+    X(XEN_LIB_GNTTAB, xengntshr_open)                  \
+    X(XEN_LIB_GNTTAB, xengntshr_close)                 \
+    X(XEN_LIB_GNTTAB, xengntshr_share_pages)           \
+    X(XEN_LIB_GNTTAB, xengntshr_share_page_notify)     \
+    X(XEN_LIB_GNTTAB, xengntshr_unshare)               \
+    X(XEN_LIB_EVTCHN, xenevtchn_open)                  \
+    X(XEN_LIB_EVTCHN, xenevtchn_close)                 \
+    X(XEN_LIB_EVTCHN, xenevtchn_fd)                    \
+    X(XEN_LIB_EVTCHN, xenevtchn_notify)                \
+    X(XEN_LIB_EVTCHN, xenevtchn_pending)               \
+    X(XEN_LIB_EVTCHN, xenevtchn_unmask)                \
+    X(XEN_LIB_EVTCHN, xenevtchn_bind_interdomain)      \
+    X(XEN_LIB_EVTCHN, xenevtchn_bind_unbound_port)     \
     X(XEN_LIB_EVTCHN, xenevtchn_unbind)
 
 struct xen_api {
