@@ -191,6 +191,12 @@ static inline enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const
 }
 void idc__storm_reset(struct idc_storm *st, const struct idc_link *l);
 
+/* One owner per service: after a backend restart, the frontend that had the exclusive service
+   when the previous instance went away gets it back first. Transports remember that frontend
+   somewhere that outlives the backend's process and, when it is still alive, refuse others as
+   busy for this long after publishing (shm: an owner file; xen: a xenstore node). */
+#define IDC_OWNER_RESERVE_MS 5000u
+
 /* Error logs a peer can trigger (garbage handshakes, bad requests): true when this line may be
    logged; at most IDC_LOG_BURST per IDC_LOG_WINDOW_MS, then a count of what was suppressed. */
 #define IDC_LOG_BURST     10u

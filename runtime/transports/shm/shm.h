@@ -78,7 +78,6 @@ bool shm_memfd_ok(int fd, size_t len);
 #define SHM_LOBBY_PER_PEER 2u    /* of them from one peer process */
 #define SHM_HELLO_MS       1000u /* a connection must send its HELLO by then */
 #define SHM_SERVICE_EPS    64u   /* backend endpoints sharing one service (IDC_EP_SHARED) */
-#define SHM_RESERVE_MS     5000u /* after a restart, the previous owner's head start */
 #define PATH_MAX_SHM       128u  /* socket paths (sun_path holds 108 bytes) */
 
 struct shm_service;

@@ -12,6 +12,9 @@
  *   B/fe/<fe>                                  "knock" node, created by the frontend
  *   B/conn/<fe>                                the backend's answer to that frontend
  *   F = /local/domain/<fe>/data/idc-fe/<be>/SVC  the frontend's connection keys
+ *   O = /local/domain/<be>/data/idc-owner/SVC  the frontend that has the service ("DOMID-ID"),
+ *                                              kept when the backend dies or stops, so its
+ *                                              restart serves that frontend first
  *
  * Everything read from xenstore or from the control page was written by the peer: values are
  * bounded and parsed strictly, the control page is copied once into private memory and
@@ -89,8 +92,10 @@ struct xen_ep {               /* grouped by size: the analyzer checks padding */
     uint32_t skip_epoch; /* backend: with skip_fk, a frontend attempt not to retry */
     uint32_t port;
     uint32_t npages;
-    uint32_t ping;    /* frontend: pings sent for this knock */
-    uint64_t skip_fk; /* backend: frontend attempt not to retry (see fk_make) */
+    uint32_t ping;           /* frontend: pings sent for this knock */
+    uint64_t skip_fk;        /* backend: frontend attempt not to retry (see fk_make) */
+    uint64_t owner_fk;       /* backend: the frontend reserved after a restart (0: none) */
+    uint64_t owner_until_ns; /* backend: until when */
     struct xen_ctrl_page *ctrl;
     void *rings;
     struct idc_chan ch;
@@ -205,6 +210,65 @@ static void ep_token(struct idc_link *ep, char tok[16])
     snprintf(tok, 16, XEN_TOKEN_CHAN "%u", X(ep)->serial);
 }
 
+/* ------------------------------------------------------------------ one owner (node O) */
+
+static void path_o(struct idc_link *ep, char *out)
+{
+    char s[IDC_NAME_MAX + 1];
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-owner/%s", be_dom(ep), svc(ep, s));
+}
+
+/* Connected: O names our frontend (readable by us alone, as the rest of our domain's data). */
+static void owner_write(struct idc_link *ep, uint64_t fk)
+{
+    char o[XEN_PATH_MAX];
+    path_o(ep, o);
+    if (!(ep->flags & IDC_EP_SHARED))
+        xen_write(T(ep), XBT_NULL, o, NULL, "%u-%u", fk_dom(fk), fk_id(fk));
+}
+
+/* The frontend left while we live (it closed, died, misbehaved): nobody is owed the service. A
+   backend that dies or is destroyed keeps O for its successor. */
+static void owner_clear(struct idc_link *ep)
+{
+    char o[XEN_PATH_MAX];
+    path_o(ep, o);
+    if (!(ep->flags & IDC_EP_SHARED) && !idc__link_destroying(ep))
+        xen_lib.xs_rm(T(ep)->xs, XBT_NULL, o);
+}
+
+/* At publication: the frontend O names, if its domain still exists, gets the service first. */
+static void owner_reserve(struct idc_link *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_tp *t = T(ep);
+    char o[XEN_PATH_MAX], v[32];
+    uint64_t fk;
+    s->owner_fk = 0;
+    path_o(ep, o);
+    if ((ep->flags & IDC_EP_SHARED) || xen_read(t, XBT_NULL, o, NULL, v, sizeof(v)) ||
+        !parse_fk(v, &fk) || xen_domain_gone(t, fk_dom(fk)))
+        return;
+    s->owner_fk = fk;
+    s->owner_until_ns = idc__now_ns() + (uint64_t)IDC_OWNER_RESERVE_MS * 1000000u;
+    idc__log(ep->ctx, IDC_LOG_INFO,
+             "%s: reserved for %u ms for the frontend connected before the restart (domain %u)",
+             ep->address, IDC_OWNER_RESERVE_MS, fk_dom(fk));
+}
+
+/* Whether frontend fk must wait for the reserved one. */
+static bool owner_reserved_against(struct idc_link *ep, uint64_t fk)
+{
+    struct xen_ep *s = X(ep);
+    if (!s->owner_fk)
+        return false;
+    if (fk == s->owner_fk || idc__now_ns() >= s->owner_until_ns) {
+        s->owner_fk = 0; /* served, or its head start is over */
+        return false;
+    }
+    return true;
+}
+
 /* --------------------------------------------------------------------- channel teardown */
 
 static void chan_release(struct idc_link *ep)
@@ -267,6 +331,8 @@ void xen_chan_close(struct idc_link *ep)
             s->skip_fk = peer;
             s->skip_epoch = epoch;
             s->skip_valid = true;
+            if (s->hs == XH_UP)
+                owner_clear(ep);
         }
     }
     chan_release(ep);
@@ -912,6 +978,8 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         xen_chan_close(ep);
         return false;
     }
+    s->owner_fk = 0;
+    owner_write(ep, fk);
     return true;
 }
 
@@ -962,12 +1030,13 @@ static void be_busy(struct idc_link *ep, uint64_t fk)
     if (xen_read_u32(t, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
         xen_read_u32(t, XBT_NULL, c, "state", 6, &kst) == 0 && kst == XB_CLOSED)
         return;
+    const char *why = s->owner_fk ? "the service is reserved for the frontend that had it "
+                                    "before the backend restarted"
+                                  : "the service is in use by another frontend";
     if (idc__log_limit(&s->busy_logs, ep->ctx))
-        idc__log(ep->ctx, IDC_LOG_WARN,
-                 "%s: refusing domain %u: the service is in use by another "
-                 "frontend (IDC_ERR_BUSY)",
-                 ep->address, fk_dom(fk));
-    be_answer(ep, fk, epoch, XB_CLOSED, IDC_ERR_BUSY, "the service is in use by another frontend");
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: refusing domain %u: %s (IDC_ERR_BUSY)", ep->address,
+                 fk_dom(fk), why);
+    be_answer(ep, fk, epoch, XB_CLOSED, IDC_ERR_BUSY, why);
 }
 
 /* Other frontends' knocks while this backend cannot take them: refused as busy (connected or
@@ -1030,6 +1099,11 @@ static void be_scan(struct idc_link *ep)
         uint64_t fk;
         if (!parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
             continue;
+        if (owner_reserved_against(ep, fk)) {
+            if (be_allowed(X(ep), fk_dom(fk)))
+                be_busy(ep, fk);
+            continue;
+        }
         if (be_connect(ep, fk))
             break;
     }
@@ -1110,6 +1184,7 @@ static int be_publish(struct idc_link *ep)
         return IDC_ERR_IO;
     }
     s->watching_b = true;
+    owner_reserve(ep);
     idc__link_appear(ep);
     return 0;
 }

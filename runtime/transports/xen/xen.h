@@ -81,7 +81,8 @@ enum { XEN_LIB_STORE, XEN_LIB_GNTTAB, XEN_LIB_EVTCHN, XEN_LIB_COUNT };
     X(XEN_LIB_EVTCHN, xenevtchn_unbind)
 
 struct xen_api {
-#define XEN_API_FIELD(lib, fn) __typeof__(fn) *fn;
+/* fn names a member here: it cannot take parentheses */
+#define XEN_API_FIELD(lib, fn) __typeof__(fn) *fn; /* NOLINT(bugprone-macro-parentheses) */
     XEN_API(XEN_API_FIELD)
 #undef XEN_API_FIELD
 };

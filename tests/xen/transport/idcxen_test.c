@@ -28,8 +28,10 @@
  *                                   (runs in the domain that gets destroyed)
  *   idcxen stale                    a backend killed with no frontend leaves its service node:
  *                                   a new frontend must see it disappear, then a new backend
- *   idcxen queue-server PEER        dom0: serve dom0 and PEER; a dom0 frontend holds the backend
+ *   idcxen queue-server PEER        dom0: serve dom0 and PEER; a dom0 frontend holds the backend,
+ *                                   keeps it across a kill -9 and restart of the backend
  *   idcxen queue-client PEER        PEER: wait (present) for the busy backend, then connect
+ *                                   (after dom0's holder, also across the backend's restart)
  */
 #include <errno.h>
 #include <signal.h>
@@ -1004,13 +1006,32 @@ static void queue_server(unsigned peer)
         fail("domain %u never knocked", peer);
     if (S.disconnects)
         fail("the holder lost its connection");
+    pass("held the connection %d s while domain %u waited", QUEUE_HOLD_S, peer);
+    /* One owner across a restart: the backend is killed and restarted while PEER keeps
+       knocking; the holder, which had the service, must get it back before PEER does. */
+    begin("fe_owner_after_restart");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pid = fork();
+    if (pid == 0)
+        plain_backend(addr);
+    if (!wait_for(&S.connects, 2, 15000))
+        fail("the holder did not get the restarted backend back (disconnects %d, last error %s)",
+             S.disconnects, idc_strerror(idc_endpoint_last_error(&S.ep, NULL, 0)));
+    double back = now_s();
+    while (now_s() < back + QUEUE_HOLD_S / 2)
+        idc_context_dispatch(S.ctx, 100);
+    if (S.disconnects != 1 || S.connects != 2)
+        fail("the holder lost the service again (disconnects %d, connects %d)", S.disconnects,
+             S.connects);
     idc_endpoint_destroy(&S.ep, NULL);
     for (int i = 0; i < 20 && idc_endpoint_state(&S.ep) != IDC_EP_UNUSED; i++)
         idc_context_dispatch(S.ctx, 50);
     idc_context_destroy(S.ctx);
     S.ctx = NULL;
-    reap(pid, "the backend");
-    pass("held the connection %d s while domain %u waited, then left", QUEUE_HOLD_S, peer);
+    reap(pid, "the restarted backend");
+    pass("reconnected first after the backend's kill -9 and restart, held it %d s more",
+         QUEUE_HOLD_S / 2);
 }
 
 /* PEER's side: the service appears, our knock waits while dom0's frontend holds the backend
@@ -1051,7 +1072,9 @@ static void queue_client(unsigned peer)
     double waited = now_s() - t_appear;
     if (!t_busy)
         fail("the busy service did not refuse with IDC_ERR_BUSY");
-    if (S.disappears || S.appears != 1)
+    /* dom0 kills and restarts the backend once while we wait (fe_owner_after_restart): the
+       service may go away and come back that once, never otherwise */
+    if (S.appears != S.disappears + 1 || S.appears > 2)
         fail("the busy service flapped: appears %d, disappears %d", S.appears, S.disappears);
     if (waited < QUEUE_HOLD_S / 2)
         fail("connected after %.1f s: the holder did not hold the backend", waited);
@@ -1092,6 +1115,7 @@ static void list(void)
     printf("idcxen_dom0_domu::be_domain_destroyed_republish\n");
     printf("idcxen_dom0_dom0::fe_stale_service\nidcxen_dom0_dom0::fe_stale_republish\n");
     printf("idcxen_dom0_domu::fe_queue_holder\nidcxen_dom0_domu::fe_queued\n");
+    printf("idcxen_dom0_domu::fe_owner_after_restart\n");
 }
 
 static unsigned parse_dom(const char *s)
