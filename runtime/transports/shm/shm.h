@@ -31,9 +31,11 @@ struct shm_ctx {
     struct bsvc_conn *bconns;
     /* buffer users (per owner) */
     struct blink *links;
-    struct shm_service *services;  /* backends' published services (service.c) */
-    unsigned nlinks, max_links;    /* links open, and the cap (IDC_SHM_MAX_LINKS, default 16) */
-    struct idc_log_limit buf_logs; /* what owners' answers make us log */
+    struct shm_service *services;    /* backends' published services (service.c) */
+    unsigned nlinks;                 /* user links open (cap: links_max.user) */
+    unsigned nbconns;                /* users served by our buffer service (links_max.owner) */
+    struct idc_buf_limits links_max; /* transport.h's rule, SHM_LINKS_DEFAULT user links */
+    struct idc_log_limit buf_logs;   /* what owners' answers make us log */
 };
 
 /* Created by shm_ctx_init with every context. */

@@ -40,11 +40,12 @@
 #define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
 #define XB_MAGIC      0x46554258u /* "XBUF" */
 #define XB_KNOCK_MS   4000u       /* user: a knock unanswered this long fails */
-#define XB_MAX_LINKS  256u        /* owner: user links at once */
 #define XB_MAX_KNOCKS 1024u       /* owner: knock entries looked at per scan */
 #define XB_DEAD_MAX   16u         /* user: owners known to be gone */
-#define XB_IDLE_LINKS 4u          /* user: links kept beyond this close when idle */
-#define XB_OPATH_MAX  64u         /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
+#define XB_USER_LINKS \
+    4u                   /* user links (transport.h's rule): each holds 129 granted
+                                       pages, of the 1024 gntalloc gives a domain by default */
+#define XB_OPATH_MAX 64u /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
 
 enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
 enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
@@ -145,6 +146,8 @@ struct xb_ctx {
     uint32_t next_serial;
     uint64_t dead[XB_DEAD_MAX];
     unsigned ndead, dead_next;
+    struct idc_buf_limits links_max; /* transport.h's rule, XB_USER_LINKS user links */
+    struct idc_log_limit logs;       /* refusals a peer can cause */
 };
 
 /* ------------------------------------------------------------------------------ helpers */
@@ -180,6 +183,7 @@ static struct xb_ctx *xb_open(struct idc_context *ctx)
         return NULL;
     xc->ctx = ctx;
     xc->t = t;
+    xc->links_max = idc__buf_limits(XB_USER_LINKS);
     t->buf = xc;
     return xc;
 }
@@ -383,8 +387,15 @@ static void own_knock(struct xb_ctx *xc, const char *name)
         return; /* the link we serve (or refused) */
     if (l)
         olink_free(xc, l);
-    if (xc->nolinks >= XB_MAX_LINKS) {
-        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: %u links, refusing %s", xc->nolinks, name);
+    unsigned mine = 0;
+    for (struct xb_olink *o = xc->olinks; o; o = o->next)
+        mine += o->dom == d;
+    if (xc->nolinks >= xc->links_max.owner || mine >= xc->links_max.per_peer) {
+        if (idc__log_limit(&xc->logs, xc->ctx))
+            idc__log(xc->ctx, IDC_LOG_WARN,
+                     "buffer service: refusing %s (%u links, %u of them from domain %u; "
+                     "IDC_BUF_OWNER_LINKS %u, IDC_BUF_OWNER_PER_PEER %u)",
+                     name, xc->nolinks, mine, d, xc->links_max.owner, xc->links_max.per_peer);
         return;
     }
     l = calloc(1, sizeof(*l));
@@ -848,18 +859,24 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         l = l->next;
         nlinks++;
     }
-    if (!l && nlinks >= XB_IDLE_LINKS) {
+    if (!l && nlinks >= xc->links_max.user) {
         /* Each link holds 129 granted pages of our domain (a limited resource: gntalloc's
-           default is 1024 for the whole domain): close the idle ones, oldest first. */
-        struct xb_ulink *idle[XB_IDLE_LINKS * 4];
-        unsigned n = 0;
-        for (struct xb_ulink *u = xc->ulinks; u && n < XB_IDLE_LINKS * 4; u = u->next)
+           default is 1024 for the whole domain): at the cap the idle ones close, oldest
+           (last in the list) first; when none is idle the transfer must wait its turn. */
+        struct xb_ulink *idle = NULL;
+        for (struct xb_ulink *u = xc->ulinks; u; u = u->next)
             if (u->up && !u->inflight && !u->q_head)
-                idle[n++] = u;
-        while (n > 0 && nlinks >= XB_IDLE_LINKS) {
-            ulink_fail(xc, idle[--n], IDC_ERR_DISCONNECTED); /* nothing to complete */
-            nlinks--;
+                idle = u;
+        if (!idle) {
+            if (idc__log_limit(&xc->logs, ctx))
+                idc__log(ctx, IDC_LOG_WARN,
+                         "%u buffer owners busy at once (IDC_BUF_USER_LINKS); "
+                         "transfer refused (IDC_ERR_AGAIN)",
+                         nlinks);
+            idc__xfer_complete(ctx, x, IDC_ERR_AGAIN);
+            return 0;
         }
+        ulink_fail(xc, idle, IDC_ERR_DISCONNECTED); /* nothing to complete */
     }
     if (!l) {
         int err;
