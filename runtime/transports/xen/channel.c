@@ -237,18 +237,26 @@ static void owner_clear(struct idc_link *ep)
         xen_lib.xs_rm(T(ep)->xs, XBT_NULL, o);
 }
 
-/* At publication: the frontend O names, if its domain still exists, gets the service first. */
+/* At publication: the frontend O names gets the service first if it still exists: its domain
+   lives and its connection keys F are there (a frontend endpoint removes F when destroyed). */
 static void owner_reserve(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     struct xen_tp *t = T(ep);
-    char o[XEN_PATH_MAX], v[32];
+    char o[XEN_PATH_MAX], f[XEN_PATH_MAX], v[32];
     uint64_t fk;
+    uint32_t epoch;
     s->owner_fk = 0;
     path_o(ep, o);
     if ((ep->flags & IDC_EP_SHARED) || xen_read(t, XBT_NULL, o, NULL, v, sizeof(v)) ||
-        !parse_fk(v, &fk) || xen_domain_gone(t, fk_dom(fk)))
+        !parse_fk(v, &fk))
         return;
+    path_f(ep, fk, f, NULL);
+    if (xen_domain_gone(t, fk_dom(fk)) ||
+        xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch)) {
+        xen_lib.xs_rm(t->xs, XBT_NULL, o); /* nobody to wait for */
+        return;
+    }
     s->owner_fk = fk;
     s->owner_until_ns = idc__now_ns() + (uint64_t)IDC_OWNER_RESERVE_MS * 1000000u;
     idc__log(ep->ctx, IDC_LOG_INFO,

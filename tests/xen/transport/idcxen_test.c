@@ -1059,11 +1059,16 @@ static void queue_client(unsigned peer)
     if (!wait_for(&S.appears, 1, 60000))
         fail("the service never appeared");
     double t_appear = now_s(), t_busy = 0;
+    int seen = 0, last = 0; /* errors the endpoint reported, as a bit set of -IDC_ERR_* */
     /* The service is exclusive: refused at once as busy (the reason is there for the driver),
        then connected once the holder has left. */
     for (double end = t_appear + 60; S.connects < 1 && now_s() < end;) {
         idc_context_dispatch(S.ctx, 50);
-        if (!t_busy && idc_endpoint_last_error(&S.ep, NULL, 0) == IDC_ERR_BUSY)
+        int e = idc_endpoint_last_error(&S.ep, NULL, 0);
+        if (e != last && e < 0 && e > -31)
+            seen |= 1 << -e;
+        last = e;
+        if (!t_busy && e == IDC_ERR_BUSY)
             t_busy = now_s();
     }
     if (S.connects < 1)
@@ -1071,7 +1076,9 @@ static void queue_client(unsigned peer)
              (int)idc_endpoint_state(&S.ep));
     double waited = now_s() - t_appear;
     if (!t_busy)
-        fail("the busy service did not refuse with IDC_ERR_BUSY");
+        fail("the busy service did not refuse with IDC_ERR_BUSY (errors seen: mask 0x%x of "
+             "-IDC_ERR_*; appears %d, disappears %d)",
+             (unsigned)seen, S.appears, S.disappears);
     /* dom0 kills and restarts the backend once while we wait (fe_owner_after_restart): the
        service may go away and come back that once, never otherwise */
     if (S.appears != S.disappears + 1 || S.appears > 2)
