@@ -55,12 +55,6 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-XEN_PKGS := xenstore xengnttab xenevtchn   # xengntshr_* live in libxengnttab (no .pc of its own)
-# The libraries the transports link with (Xen's, then the fabric transport's libfabric and
-# ZooKeeper client); every user of libidc links them through this one variable.
-FABRIC_LIBS = $(shell $(PKG_CONFIG) --libs libfabric 2>/dev/null) -lzookeeper_st
-XEN_LIBS  = $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null) $(FABRIC_LIBS)
-
 .PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-fabric check-man demo bench \
         install clean lint format
 .DEFAULT_GOAL := all
@@ -149,7 +143,7 @@ $(LIBIDC_SO): $(RT_OBJS) $(RT_MAP)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libidc.so.0 $(if $(RT_MAP),-Wl$(comma)--version-script=$(RT_MAP)) \
-	    -o $@ $(RT_OBJS) $(XEN_LIBS) $(LDLIBS_BASE)
+	    -o $@ $(RT_OBJS) $(LDLIBS_BASE)
 	$(Q)ln -sf libidc.so.0 $(BUILD)/lib/libidc.so
 
 runtime: $(LIBIDC) $(if $(RT_SRCS),$(LIBIDC_SO))
@@ -196,7 +190,7 @@ HELPER_SRCS := $(wildcard tests/*/bin/*.c)
 HELPER_BINS := $(foreach s,$(HELPER_SRCS),$(BUILD)/tests/bin/$(basename $(notdir $(s))))
 TEST_CFLAGS  = $(ALL_CFLAGS) $(IDLC_INC) $(RT_INC) -I$(GEN_DIR) -Itests \
                -DIDC_SRCDIR='"$(CURDIR)"' -DIDC_BUILDDIR='"$(abspath $(BUILD))"'
-TEST_LIBS    = $(LIBIDLC) $(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC)) $(XEN_LIBS) $(LDLIBS_BASE)
+TEST_LIBS    = $(LIBIDLC) $(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC)) $(LDLIBS_BASE)
 
 # test objects live under obj/: $(BUILD)/tests/SUITE is the suite binary itself
 $(BUILD)/obj/tests/%.o: tests/%.c $(if $(IDL_FILES),$(IDL_NAMES:%=$(GEN_DIR)/%.h)) | $(DEPS_STAMP)
@@ -329,7 +323,6 @@ INSTALL_SED  = -e 's|@VERSION@|$(VERSION)|g' \
                -e 's|@PREFIX@|$(PREFIX)|g' \
                -e 's|@CMAKEDIR@|$(CMAKEDIR)|g' \
                -e 's|@IDLC_OUTPUTS@|$(IDLC_OUTPUTS)|g' \
-               -e 's|@XEN_LIBS@|$(strip $(XEN_LIBS))|g' \
                -e 's|@RPATH@|$(if $(WANT_RPATH),ON,OFF)|g' \
                -e 's|@PC_RPATH@|$(if $(WANT_RPATH),-Wl$(comma)-rpath$(comma)$${libdir} )|g' \
                -e 's|@SIZEOF_VOID_P@|$(shell echo __SIZEOF_POINTER__ | $(CC) -E -P - 2>/dev/null)|g'

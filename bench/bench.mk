@@ -57,9 +57,6 @@ endif
 IDC_SRCS   := $(wildcard bench/idc_*.c bench/rt_*.c)
 LIBIDC     := $(BUILD)/lib/libidc.a
 LIBGEN     := $(BUILD)/lib/libidcgen.a
-# the same Xen libraries the top-level Makefile links libidc with (its XEN_PKGS)
-XEN_LIBS   := $(shell $(PKG_CONFIG) --libs xenstore xengnttab xenevtchn 2>/dev/null) \
-              $(shell $(PKG_CONFIG) --libs libfabric 2>/dev/null) -lzookeeper_st
 IDC_CFLAGS := -Iruntime/include -Iruntime/core -I$(BUILD)/gen
 ifneq ($(and $(IDC_SRCS),$(wildcard $(LIBIDC)),$(wildcard runtime/include/idc.h)),)
 IDC_OBJS := $(IDC_SRCS:bench/%.c=$(BDIR)/%.o)
@@ -76,7 +73,7 @@ else
 GEN_OBJS :=
 GEN_LINK :=
 endif
-IDC_LINK := $(GEN_LINK) $(if $(wildcard $(LIBIDC)),$(LIBIDC) $(XEN_LIBS))
+IDC_LINK := $(GEN_LINK) $(if $(wildcard $(LIBIDC)),$(LIBIDC))
 
 OBJS := $(BENCH_SRCS:bench/%.c=$(BDIR)/%.o) $(RPC_OBJS) $(ICEORYX_OBJS) $(IDC_OBJS) $(GEN_OBJS)
 BIN  := $(BDIR)/idc-bench
@@ -109,7 +106,7 @@ $(BDIR)/%.o: bench/%.c bench/harness.h bench/shmring.h
 PROF := $(BDIR)/idc-prof
 $(PROF): bench/prof.c bench/shmring.h bench/harness.h $(LIBIDC)
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) $(IDC_CFLAGS) -o $@ bench/prof.c $(LIBIDC) $(XEN_LIBS) -lpthread
+	$(CC) $(BENCH_CFLAGS) $(IDC_CFLAGS) -o $@ bench/prof.c $(LIBIDC) -lpthread
 
 bench-prof: $(PROF)
 	bench/callgrind.sh $(PROF) $(PROF_FLAGS)

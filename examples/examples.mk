@@ -11,7 +11,7 @@
 
 EX_OUT     := $(BUILD)/examples
 EX_CFLAGS   = $(ALL_CFLAGS) $(RT_INC) -I$(GEN_DIR) -Iexamples/blk
-EX_LIBS     = $(LIBGEN) $(LIBIDC) $(XEN_LIBS) $(LDLIBS_BASE)
+EX_LIBS     = $(LIBGEN) $(LIBIDC) $(LDLIBS_BASE)
 EX_DEPLIBS  = $(LIBGEN) $(LIBIDC)
 
 EX_HAVE_BLK     := $(and $(RT_SRCS),$(wildcard idl/blkif.idl))

@@ -122,6 +122,7 @@ static const struct pat helper_pats[] = {
     { NULL, B_NONE, "on_disconnect", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_disappear", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_writable", "", "", HELPER, "glue helper" },
+    { NULL, B_NONE, "on_unanswered", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_destroyed", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_message", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_transaction", "", "", HELPER, "glue helper" },

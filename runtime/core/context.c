@@ -51,6 +51,8 @@ const char *idc_strerror(int err)
         return "IDC_ERR_IO: system call failed";
     case IDC_ERR_BUSY:
         return "IDC_ERR_BUSY: the service is in use by another peer";
+    case IDC_ERR_TIMEOUT:
+        return "IDC_ERR_TIMEOUT: nothing answered before the connect deadline";
     default:
         return err > 0 && err <= 65535 ? "application error" : "unknown error";
     }

@@ -108,6 +108,7 @@ static void do_down(struct idc_ep *ep)
 static void unlink_ep(struct idc_ep *ep)
 {
     struct idc_context *ctx = ep->link.ctx;
+    idc__timer_cancel(ctx, &ep->deadline);
     if (ep->prev)
         ep->prev->next = ep->next;
     else if (ctx->eps == ep)
@@ -162,6 +163,35 @@ static void finish_destroy(struct idc_ep *ep)
 
 static void process_rx(struct idc_ep *ep);
 
+/* The frontend's connect deadline passed: tell the driver why it is still not connected. */
+static void deadline_passed(struct idc_timer *t)
+{
+    struct idc_ep *ep = t->arg;
+    if (ep->magic != IDC_EP_MAGIC || ep->destroying || ep->state == IDC_EP_CONNECTED ||
+        ep->state == IDC_EP_DISCONNECTING)
+        return;
+    if (!ep->last_err) {
+        ep->last_err = IDC_ERR_TIMEOUT;
+        snprintf(ep->down_reason, sizeof(ep->down_reason), "%s within %u ms",
+                 ep->appeared ? "the service did not accept the connection" : "no service answered",
+                 ep->connect_timeout_ms);
+    }
+    idc__log(ep->link.ctx, IDC_LOG_WARN, "%s: not connected after %u ms: %s (%s)", ep->link.address,
+             ep->connect_timeout_ms, ep->down_reason, idc_strerror(ep->last_err));
+    if (ep->ops->unanswered)
+        ep->ops->unanswered(idc__pub(ep), ep->last_err);
+}
+
+/* A frontend starts (again) to wait for a connection: from create, from disconnect_done. */
+static void deadline_arm(struct idc_ep *ep)
+{
+    if (!ep->connect_timeout_ms || ep->link.role != IDC_ROLE_FRONTEND)
+        return;
+    ep->deadline.fn = deadline_passed;
+    ep->deadline.arg = ep;
+    idc__timer_arm(ep->link.ctx, &ep->deadline, ep->connect_timeout_ms);
+}
+
 static void after_disconnect_done(struct idc_ep *ep)
 {
     if (ep->state != IDC_EP_DISCONNECTING)
@@ -175,6 +205,7 @@ static void after_disconnect_done(struct idc_ep *ep)
         finish_destroy(ep);
         return;
     }
+    deadline_arm(ep);
     ep->link.tp->ep_rearm(&ep->link);
 }
 
@@ -252,6 +283,7 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     ep->link.role = cfg->role;
     ep->spin_us = cfg->spin_us > 1000000 ? 1000000 : cfg->spin_us;
     ep->link.flags = cfg->flags;
+    ep->connect_timeout_ms = cfg->connect_timeout_ms;
     const struct idc_protocol *p = cfg->protocol;
     const struct idc_endpoint_ops *o = cfg->ops;
     if (!p || !p->name || !p->version_hash)
@@ -291,6 +323,7 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     ep->link.tp = idc__transport_for(cfg->address, &rest, &err);
     snprintf(ep->link.name, sizeof(ep->link.name), "%s", rest);
     ep->state = IDC_EP_ABSENT;
+    deadline_arm(ep);
     idc__ep_mark_pending(ep, IDC_PEND_START);
 }
 
@@ -488,6 +521,7 @@ int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
     c->resp_head = c->resp_count = 0;
     c->want_writable = false;
     c->up = true;
+    idc__timer_cancel(ep->link.ctx, &ep->deadline);
     ep->state = IDC_EP_CONNECTED;
     ep->down_reason[0] = 0;
     ep->last_err = 0;

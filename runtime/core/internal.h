@@ -134,6 +134,8 @@ struct idc_ep {
     char down_reason[192];
     int down_err; /* why the connection went down: 0 (local), IDC_ERR_* */
     int last_err; /* idc_endpoint_last_error: last refusal or disconnect (reason in down_reason) */
+    uint32_t connect_timeout_ms; /* frontend's connect deadline; 0: none */
+    struct idc_timer deadline;   /* armed while a frontend waits for its connection */
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u

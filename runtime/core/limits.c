@@ -1,6 +1,7 @@
-/* limits.c - per-peer limits every transport applies the same way: notification storms and
- * error-log floods. One home, so shm, xen and later transports behave alike. */
+/* limits.c - per-peer limits every transport applies the same way: notification storms,
+ * error-log floods, remote-buffer links. One home, so shm, xen and later transports behave alike. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -62,4 +63,22 @@ bool idc__log_limit(struct idc_log_limit *ll, struct idc_context *ctx)
     }
     ll->suppressed++;
     return false;
+}
+
+/* An environment knob: 1..4096, else def. */
+static unsigned env_limit(const char *name, unsigned def)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
+    return v && *v && !*end && n > 0 && n <= 4096 ? (unsigned)n : def;
+}
+
+struct idc_buf_limits idc__buf_limits(unsigned user_default)
+{
+    return (struct idc_buf_limits){
+        .user = env_limit("IDC_BUF_USER_LINKS", user_default),
+        .owner = env_limit("IDC_BUF_OWNER_LINKS", IDC_BUF_OWNER_LINKS),
+        .per_peer = env_limit("IDC_BUF_OWNER_PER_PEER", IDC_BUF_OWNER_PER_PEER),
+    };
 }

@@ -191,6 +191,28 @@ static inline enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const
 }
 void idc__storm_reset(struct idc_storm *st, const struct idc_link *l);
 
+/* Remote-buffer links, the same rule on every transport. User side: a context keeps at most
+   `user` links to other contexts' buffer services (knob IDC_BUF_USER_LINKS, default per
+   transport by what a link costs: shm 16, xen 4 as each holds 129 granted pages); at the cap the
+   least recently used idle link is closed, and when every link has transfers waiting the new
+   transfer fails with IDC_ERR_AGAIN (logged, rate-limited). A link whose owner answered only
+   bad references is closed. Owner side: at most `owner` links served at once (knob
+   IDC_BUF_OWNER_LINKS, default 256), at most `per_peer` of them from one peer (a process on
+   shm, a domain on xen; knob IDC_BUF_OWNER_PER_PEER, default 64); beyond, refused with a
+   rate-limited log line. Knobs are read once per context: 1..4096, anything else the default. */
+#define IDC_BUF_OWNER_LINKS    256u
+#define IDC_BUF_OWNER_PER_PEER 64u
+struct idc_buf_limits {
+    unsigned user, owner, per_peer;
+};
+struct idc_buf_limits idc__buf_limits(unsigned user_default);
+
+/* One owner per service: after a backend restart, the frontend that had the exclusive service
+   when the previous instance went away gets it back first. Transports remember that frontend
+   somewhere that outlives the backend's process and, when it is still alive, refuse others as
+   busy for this long after publishing (shm: an owner file; xen: a xenstore node). */
+#define IDC_OWNER_RESERVE_MS 5000u
+
 /* Error logs a peer can trigger (garbage handshakes, bad requests): true when this line may be
    logged; at most IDC_LOG_BURST per IDC_LOG_WINDOW_MS, then a count of what was suppressed. */
 #define IDC_LOG_BURST     10u

@@ -73,6 +73,7 @@ enum idc_error {
     IDC_ERR_STATE = -14,    /* call not valid in the endpoint's current state */
     IDC_ERR_IO = -15,       /* system call failed (see log) */
     IDC_ERR_BUSY = -16,     /* the service is exclusive and in use by another peer */
+    IDC_ERR_TIMEOUT = -17,  /* nothing answered before the endpoint's connect deadline */
 };
 /* Static string naming err: "IDC_ERR_AGAIN: ..." for runtime codes, "success" for 0,
  * "application error" for positive codes, "unknown error" otherwise. Never NULL. */
@@ -178,6 +179,12 @@ struct idc_endpoint_ops {
                           size_t len);
     int (*handle_transaction)(struct idc_endpoint *ep, struct idc_request *req, uint16_t opcode,
                               const void *payload, size_t len);
+    /* Frontend with a connect_timeout_ms: the deadline passed with no connection. err says why:
+       the last refusal (IDC_ERR_BUSY, IDC_ERR_PERM, IDC_ERR_MISMATCH), the last disconnect's
+       error, or IDC_ERR_TIMEOUT when nothing answered at all (also idc_endpoint_last_error).
+       The endpoint keeps trying; the driver may destroy it here or keep waiting. Called at most
+       once per deadline. May be NULL (the expiry is then only logged). */
+    void (*unanswered)(struct idc_endpoint *ep, int err);
 };
 
 struct idc_endpoint_config {
@@ -191,6 +198,10 @@ struct idc_endpoint_config {
     uint32_t max_messages; /* one-way messages queued per direction; 0: default (64) */
     uint32_t spin_us;      /* 0: block at once; else poll this long before sleeping */
     uint32_t flags;        /* IDC_EP_* below; 0: defaults */
+    /* Frontend: 0 waits for the service for ever; else the deadline, in ms, counted from create
+       and again from each idc_endpoint_disconnect_done, after which ops->unanswered is called
+       if the endpoint has not connected. Ignored for a backend. */
+    uint32_t connect_timeout_ms;
 };
 
 /* Endpoint flags. A service is exclusive by default: while one frontend is connected (or in a

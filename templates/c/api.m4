@@ -113,6 +113,9 @@ struct idc_cn(`unit:$1:ops') {
 	void (*disconnect)(struct idc_cn(`unit:$1') *idc_short(`$1'));
 	void (*disappear)(struct idc_cn(`unit:$1') *idc_short(`$1'));    /* may be NULL */
 	void (*writable)(struct idc_cn(`unit:$1') *idc_short(`$1'));     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct idc_cn(`unit:$1') *idc_short(`$1'), int err);
 m4_divert(idc_sdiv(`$1', 2))m4_dnl
 };
 
@@ -130,8 +133,8 @@ struct idc_cn(`unit:$1') {
  */
 void idc_cn(`unit:$1:create')(struct idc_cn(`unit:$1') *idc_short(`$1'), struct idc_context *ctx, const char *address,
 		const struct idc_cn(`unit:$1:ops') *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void idc_cn(`unit:$1:create_with')(struct idc_cn(`unit:$1') *idc_short(`$1'), struct idc_context *ctx, const char *address,
 		const struct idc_cn(`unit:$1:ops') *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

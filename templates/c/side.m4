@@ -336,6 +336,14 @@ static void on_writable(struct idc_endpoint *ep)
 		idc_S->ops->writable(idc_S);
 }
 
+static void on_unanswered(struct idc_endpoint *ep, int err)
+{
+	struct idc_SIDE *idc_S = side_of(ep);
+
+	if (idc_S->ops->unanswered)
+		idc_S->ops->unanswered(idc_S, err);
+}
+
 static void on_destroyed(struct idc_endpoint *ep)
 {
 	struct idc_SIDE *idc_S = side_of(ep);
@@ -386,6 +394,7 @@ static const struct idc_endpoint_ops endpoint_ops = {
 	.disconnect = on_disconnect,
 	.disappear = on_disappear,
 	.writable = on_writable,
+	.unanswered = on_unanswered,
 	.handle_message = on_message,
 	.handle_transaction = on_transaction,
 };
@@ -402,6 +411,7 @@ void idc_side(`create_with')(struct idc_SIDE *idc_S, struct idc_context *ctx, co
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
 		cfg.flags = limits->flags;
+		cfg.connect_timeout_ms = limits->connect_timeout_ms;
 	}
 	cfg.protocol = &idc_cn(`unit:protocol');
 	cfg.role = m4_ifelse(idc_me, `frontend', `IDC_ROLE_FRONTEND', `IDC_ROLE_BACKEND');

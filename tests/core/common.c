@@ -69,11 +69,16 @@ struct idc_context *rt_ctx(const char *dir, struct rt_log *log)
     return c;
 }
 
-static uint64_t now_ms(void)
+uint64_t rt_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+    return rt_now_ns() / 1000000u;
 }
 
 bool rt_until(struct idc_context *ctx, volatile bool *flag, int ms)
@@ -158,7 +163,15 @@ static int on_txn(struct idc_endpoint *ep, struct idc_request *req, uint16_t op,
     idc_request_complete(req, 0, d->echo ? p : NULL, d->echo ? len : 0);
     return 0;
 }
+static void on_unanswered(struct idc_endpoint *ep, int err)
+{
+    struct rt_drv *d = idc_endpoint_user(ep);
+    d->unanswered++;
+    d->unanswered_err = err;
+    d->unanswered_ns = rt_now_ns();
+}
 const struct idc_endpoint_ops rt_ops = {
+    .unanswered = on_unanswered,
     .appear = on_appear,
     .connect = on_connect,
     .disconnect = on_disconnect,
@@ -179,7 +192,8 @@ void rt_drv_create_flags(struct rt_drv *d, struct idc_context *ctx, enum idc_rol
                                        .user = d,
                                        .max_transactions = credits,
                                        .max_messages = credits,
-                                       .flags = flags };
+                                       .flags = flags,
+                                       .connect_timeout_ms = d->connect_timeout_ms };
     idc_endpoint_create(&d->ep, ctx, &cfg);
 }
 

@@ -47,7 +47,12 @@ struct rt_drv {
     volatile bool connected, destroyed;
     int order[32]; /* callback order: 'a','c','d','g' */
     unsigned norder;
+    uint32_t connect_timeout_ms; /* set before create */
+    unsigned unanswered;         /* ops->unanswered calls, the last one's err and time */
+    int unanswered_err;
+    uint64_t unanswered_ns;
 };
+uint64_t rt_now_ns(void);
 extern const struct idc_endpoint_ops rt_ops;
 void rt_drv_create(struct rt_drv *d, struct idc_context *ctx, enum idc_role role, const char *addr,
                    const struct idc_protocol *p, uint32_t credits);

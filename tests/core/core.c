@@ -824,9 +824,7 @@ Test(endpoint, restart_gives_the_service_back_to_its_frontend, .timeout = 60)
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return rt_now_ns() / 1000000u;
 }
 
 Test(endpoint, silent_peer_times_out_in_handshake, .timeout = 30)
@@ -860,4 +858,58 @@ Test(endpoint, silent_peer_times_out_in_handshake, .timeout = 30)
     cr_assert_eq(recv(fd, b, 1, 0), 0, "the silent peer was closed");
     close(fd);
     pair_down(&p);
+}
+
+/* The connect deadline: a frontend that nothing answers hears IDC_ERR_TIMEOUT once, close to
+   its deadline, and keeps trying (it connects when the service comes); a frontend refused by
+   an exclusive service in use hears IDC_ERR_BUSY; a connected one hears nothing. */
+Test(endpoint, connect_deadline_tells_the_driver, .timeout = 30)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    static struct rt_drv lone, be, fe, late;
+    memset(&lone, 0, sizeof(lone));
+    memset(&be, 0, sizeof(be));
+    memset(&fe, 0, sizeof(fe));
+    memset(&late, 0, sizeof(late));
+    lone.connect_timeout_ms = 300;
+    uint64_t t0 = rt_now_ns();
+    rt_drv_create(&lone, ctx, IDC_ROLE_FRONTEND, "shm:nobody", &rt_proto_v1, 0);
+    for (int k = 0; k < 200 && !lone.unanswered; k++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(lone.unanswered, 1, "%s", log.text);
+    cr_assert_eq(lone.unanswered_err, IDC_ERR_TIMEOUT);
+    uint64_t after_ms = (lone.unanswered_ns - t0) / 1000000u;
+    cr_assert(after_ms >= 300 && after_ms < 1000, "called after %llu ms",
+              (unsigned long long)after_ms);
+    cr_assert(strstr(log.text, "not connected after 300 ms: no service answered"), "%s", log.text);
+    cr_assert_eq(idc_endpoint_last_error(&lone.ep, NULL, 0), IDC_ERR_TIMEOUT);
+
+    /* an exclusive service: fe (with a deadline) connects and is never told anything; late
+       is refused as busy and told so at its deadline */
+    be.echo = true;
+    rt_drv_create(&be, ctx, IDC_ROLE_BACKEND, "shm:svc", &rt_proto_v1, 0);
+    fe.connect_timeout_ms = 300;
+    rt_drv_create(&fe, ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    cr_assert(rt_until(ctx, &fe.connected, 3000), "%s", log.text);
+    late.connect_timeout_ms = 300;
+    rt_drv_create(&late, ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    for (int k = 0; k < 200 && !late.unanswered; k++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(late.unanswered, 1, "%s", log.text);
+    cr_assert_eq(late.unanswered_err, IDC_ERR_BUSY);
+    cr_assert_eq(fe.unanswered, 0);
+
+    /* the lone frontend still waits: a service appearing now is found, with no second call */
+    static struct rt_drv nb;
+    memset(&nb, 0, sizeof(nb));
+    nb.echo = true;
+    rt_drv_create(&nb, ctx, IDC_ROLE_BACKEND, "shm:nobody", &rt_proto_v1, 0);
+    cr_assert(rt_until(ctx, &lone.connected, 3000), "%s", log.text);
+    for (int k = 0; k < 50; k++)
+        idc_context_dispatch(ctx, 10);
+    cr_assert_eq(lone.unanswered, 1);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
 }

@@ -334,7 +334,7 @@ static unsigned open_fds(void)
     return n;
 }
 
-/* One user, many owners: the user keeps at most IDC_SHM_MAX_LINKS (16) buffer-service links
+/* One user, many owners: the user keeps at most IDC_BUF_USER_LINKS (16) buffer-service links
    open (least recently used closed first), and every transfer still works. Before, one link per
    owner stayed open for ever, so naming ~1000 owners exhausted the user's descriptors. */
 Test(rbuf, links_to_owners_are_capped)
@@ -411,5 +411,73 @@ Test(rbuf, stale_service_sockets_reclaimed)
     cr_assert_eq(access(mine, F_OK), 0, "a live owner's socket was removed");
     idc_context_destroy(ctx);
     idc_context_destroy(live);
+    rt_rmdir(dir);
+}
+
+/* The owner side is capped too: a process that opens link after link to an owner's buffer
+   service gets at most IDC_BUF_OWNER_PER_PEER of them (the rest closed at once, logged), and
+   another process's transfer is still served while it holds them. */
+Test(rbuf, owner_links_capped_per_peer)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    setenv("IDC_BUF_OWNER_PER_PEER", "4", 1);
+    struct idc_context *own = rt_ctx(dir, &log);
+    unsetenv("IDC_BUF_OWNER_PER_PEER");
+    void *m;
+    struct idc_rbuf rb;
+    cr_assert_eq(idc_buffer_alloc(own, 4096, &m), 0);
+    memset(m, 0x5a, 4096);
+    cr_assert_eq(idc_buffer_register(own, m, 4096, IDC_RBUF_READ, &rb), 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.rbuf-%016llx.sock", dir,
+             (unsigned long long)rb.owner);
+    int ready[2], stop[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(stop), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* the greedy process: 10 links, held until told to stop */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fds[10];
+        for (int i = 0; i < 10; i++) {
+            fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+            if (connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                _exit(1);
+        }
+        char c = 1;
+        (void)!write(ready[1], &c, 1);
+        (void)!read(stop[0], &c, 1);
+        unsigned open = 0; /* the owner closed the ones over the cap: they read EOF */
+        for (int i = 0; i < 10; i++) {
+            struct timeval tv = { 0, 1000 };
+            setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            char b;
+            open += recv(fds[i], &b, 1, 0) < 0;
+        }
+        _exit((int)open);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    for (int k = 0; k < 50; k++)
+        idc_context_dispatch(own, 2);
+    cr_assert(strstr(log.text, "refusing a link from pid"), "%s", log.text);
+    /* an honest user in this process is served meanwhile */
+    struct idc_context *user = rt_ctx(dir, NULL);
+    unsigned char b[16];
+    struct xres r = { 0 };
+    cr_assert_eq(idc_receive_from_remote_buffer(user, &rb, 0, b, sizeof(b), xdone, &r), 0);
+    for (int k = 0; k < 400 && !r.done; k++) {
+        idc_context_dispatch(user, 0);
+        idc_context_dispatch(own, 1);
+    }
+    cr_assert(r.done && r.status == 0, "status %d\n%s", r.status, log.text);
+    cr_assert_eq(b[3], 0x5a);
+    cr_assert_eq(write(stop[1], &c, 1), 1);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st));
+    cr_assert_eq(WEXITSTATUS(st), 4, "links left open: %d (cap 4)", WEXITSTATUS(st));
+    idc_context_destroy(user);
+    idc_context_destroy(own);
     rt_rmdir(dir);
 }

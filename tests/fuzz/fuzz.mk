@@ -30,7 +30,7 @@ $(FUZZ_DIR)/fuzz_ring: tests/fuzz/fuzz_ring.c runtime/core/ring.c | $(FUZZ_STAMP
 
 $(FUZZ_DIR)/fuzz_rbuf: tests/fuzz/fuzz_rbuf.c $(RT_SRCS) | $(FUZZ_STAMP)
 	$(call say,FUZZCC,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(RT_INC) -o $@ $^ $(XEN_LIBS) -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(RT_INC) -o $@ $^ -lpthread
 
 # the codec of a protocol stands alone: no endpoint glue, no runtime
 $(FUZZ_DIR)/fuzz_decode: tests/fuzz/fuzz_decode.c $(GEN_DIR)/everything_codec.c | $(FUZZ_STAMP)
@@ -71,6 +71,6 @@ check-fuzz: fuzz-build
 # Regenerates the binary seeds of the ring and rbuf targets (checked in).
 fuzz-seeds: $(LIBIDC)
 	$(Q)mkdir -p $(FUZZ_DIR) tests/fuzz/corpus/ring tests/fuzz/corpus/rbuf
-	$(Q)$(CC) $(ALL_CFLAGS) $(RT_INC) -o $(FUZZ_DIR)/mkseeds tests/fuzz/mkseeds.c $(LIBIDC) $(XEN_LIBS) -lpthread
+	$(Q)$(CC) $(ALL_CFLAGS) $(RT_INC) -o $(FUZZ_DIR)/mkseeds tests/fuzz/mkseeds.c $(LIBIDC) -lpthread
 	$(Q)$(FUZZ_DIR)/mkseeds tests/fuzz/corpus
 .PHONY: fuzz-seeds

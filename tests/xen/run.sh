@@ -187,6 +187,11 @@ mkroot() {  # $1 root dir
     # glibc dlopen()s libgcc_s for pthread_cancel (libxenstore's watch thread); ldd does not list it
     mkdir -p "$1"/lib/x86_64-linux-gnu
     cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$1"/lib/x86_64-linux-gnu/
+    # libidc loads the Xen libraries when a xen: address is first used (dlopen by soname), so
+    # ldd of an idc program does not list them: each is copied with its own libraries
+    for l in libxenstore.so.4 libxengnttab.so.1 libxenevtchn.so.1; do
+        copy_bin "$1" "/lib/x86_64-linux-gnu/$l" "/lib/x86_64-linux-gnu/$l"
+    done
 }
 copy_bin() {  # $1 root, $2 binary, $3 destination path in the guest
     mkdir -p "$1/$(dirname "$3")"; cp "$2" "$1/$3"

@@ -1,8 +1,14 @@
-/* The xen transport on a machine without Xen: a clear "not available" and nothing else. */
+/* The xen transport on a machine without Xen, or without the Xen libraries: a clear "not
+   available" and nothing else. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "idc.h"
@@ -149,4 +155,77 @@ Test(xenhost, shm_unaffected)
         idc_context_dispatch(ctx, 10);
     cr_assert_eq(connects, 2);
     cr_assert_eq(idc_endpoint_state(&x), IDC_EP_DEAD);
+}
+
+/* A machine with no Xen package: libidc loads (it links no Xen library), xen: answers
+   IDC_ERR_NOTSUP naming the library, shm works. Shown in a private mount namespace where
+   /dev/null is bound over each Xen library file, so the loader finds them unloadable. */
+static const char *const xen_sonames[] = { "libxenstore.so.4", "libxengnttab.so.1",
+                                           "libxenevtchn.so.1" };
+static const char *const lib_dirs[] = {
+    "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib64", "/lib"
+};
+
+/* In the child: hide every copy of the Xen libraries, then run the helper. */
+static void hide_and_run(const char *helper, const char *scratch)
+{
+    if (unshare(CLONE_NEWNS) != 0) {
+        printf("skip: unshare(CLONE_NEWNS): %s\n", strerror(errno));
+        _exit(77);
+    }
+    /* private propagation: the binds below stay in this namespace */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        _exit(2);
+    for (size_t i = 0; i < sizeof(xen_sonames) / sizeof(xen_sonames[0]); i++)
+        for (size_t d = 0; d < sizeof(lib_dirs) / sizeof(lib_dirs[0]); d++) {
+            char p[256], real[PATH_MAX];
+            snprintf(p, sizeof(p), "%s/%s", lib_dirs[d], xen_sonames[i]);
+            if (realpath(p, real) && mount("/dev/null", real, NULL, MS_BIND, NULL) != 0)
+                _exit(3);
+        }
+    execl(helper, helper, scratch, (char *)NULL);
+    _exit(4);
+}
+
+Test(xenhost, no_xen_libraries)
+{
+    char helper[512];
+    snprintf(helper, sizeof(helper), "%s/tests/bin/xh_nolibs", IDC_BUILDDIR);
+    int out[2];
+    cr_assert_eq(pipe(out), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        hide_and_run(helper, dir);
+    }
+    close(out[1]);
+    char text[8192] = "";
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(text) - 1 && (r = read(out[0], text + n, sizeof(text) - 1 - n)) > 0)
+        n += (size_t)r;
+    close(out[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "helper died: %s", text);
+    if (WEXITSTATUS(st) == 77)
+        cr_skip_test("cannot make a mount namespace to hide the Xen libraries: %s", text);
+    cr_assert_eq(WEXITSTATUS(st), 0, "exit %d: %s", WEXITSTATUS(st), text);
+    cr_assert(strstr(text, "xh_nolibs: ok"), "%s", text);
+}
+
+/* libidc names no Xen library: a program linked with it loads where none is installed. */
+Test(xenhost, libidc_needs_no_xen_library)
+{
+    char cmd[512], text[4096] = "";
+    snprintf(cmd, sizeof(cmd), "readelf -d %s/lib/libidc.so.0 2>&1", IDC_BUILDDIR);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(text, 1, sizeof(text) - 1, p);
+    text[n] = 0;
+    cr_assert_eq(pclose(p), 0, "%s", text);
+    cr_assert(strstr(text, "NEEDED"), "%s", text);
+    cr_assert(!strstr(text, "libxen"), "libidc.so names a Xen library:\n%s", text);
 }

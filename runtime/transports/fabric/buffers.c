@@ -150,7 +150,7 @@ static void serve_pump(struct idc_context *ctx, struct serve *s)
             break; /* the tick or a completion comes back here */
         if (r) {
             idc__log(ctx, IDC_LOG_ERROR, "fabric: remote buffer %s: %s",
-                     s->write ? "fi_read" : "fi_write", fi_strerror((int)-r));
+                     s->write ? "fi_read" : "fi_write", fab_lib.fi_strerror((int)-r));
             s->status = IDC_ERR_IO;
             break;
         }
@@ -175,7 +175,7 @@ void fab_buf_rma_done(struct idc_context *ctx, void *opp, int err)
     if (err && s->status == 0) {
         if (idc__log_limit(fab_logs(ctx), ctx))
             idc__log(ctx, IDC_LOG_WARN, "fabric: remote buffer transfer failed: %s",
-                     fi_strerror(err));
+                     fab_lib.fi_strerror(err));
         s->status = IDC_ERR_IO;
     }
     serve_pump(ctx, s);
@@ -288,7 +288,7 @@ static void xfer_send(struct idc_context *ctx, struct xfer *t, const struct owne
         int fr = fi_mr_reg(fab_domain(ctx), x->local, x->len, access, 0, 0, 0, &t->mr, NULL);
         if (fr) {
             idc__log(ctx, IDC_LOG_ERROR, "fabric: registering %zu bytes for a transfer: %s", x->len,
-                     fi_strerror(-fr));
+                     fab_lib.fi_strerror(-fr));
             xfer_end(ctx, t, IDC_ERR_IO);
             return;
         }

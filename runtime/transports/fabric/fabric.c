@@ -8,10 +8,12 @@
  * again. Records are sent from FAB_SEND_BUFS copies (or injected when small), so nothing the
  * core owns is referenced by the provider after fab_send returns.
  *
- * Exported libfabric functions called (everything else is inline calls through the objects):
- * fi_getinfo, fi_freeinfo, fi_dupinfo, fi_fabric, fi_strerror.
+ * libfabric's exported functions are called through fab_lib (libs.c, loaded at run time):
+ * fi_getinfo, fi_freeinfo, fi_dupinfo, fi_fabric, fi_strerror; everything else is inline calls
+ * through the objects' operation tables.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +180,7 @@ int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint6
     if (n != 1) {
         if (idc__log_limit(&fc->logs, ctx))
             idc__log(ctx, IDC_LOG_ERROR, "fabric: cannot insert a peer address (%zu bytes): %s",
-                     len, fi_strerror(n < 0 ? -n : FI_EINVAL));
+                     len, fab_lib.fi_strerror(n < 0 ? -n : FI_EINVAL));
         return IDC_ERR_IO;
     }
     memcpy(victim->addr, addr, len);
@@ -255,7 +257,7 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
         return IDC_ERR_AGAIN;
     }
     if (idc__log_limit(&fc->logs, ctx))
-        idc__log(ctx, IDC_LOG_ERROR, "fabric: send: %s", fi_strerror((int)-r));
+        idc__log(ctx, IDC_LOG_ERROR, "fabric: send: %s", fab_lib.fi_strerror((int)-r));
     return IDC_ERR_IO;
 }
 
@@ -269,7 +271,7 @@ static int post_recv(struct fab_ctx *fc, struct fab_buf *b)
     while (r == -FI_EAGAIN && fi_cq_read(fc->cq, NULL, 0) >= -FI_EAGAIN);
     if (r) {
         idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: posting a receive buffer: %s",
-                 fi_strerror((int)-r));
+                 fab_lib.fi_strerror((int)-r));
         return IDC_ERR_IO;
     }
     return 0;
@@ -312,7 +314,8 @@ static void on_error(struct fab_ctx *fc)
     struct fab_buf *b = e.op_context;
     if (op && op->kind == FAB_OP_RECV) {
         if (e.err != FI_ECANCELED && idc__log_limit(&fc->logs, fc->ctx))
-            idc__log(fc->ctx, IDC_LOG_WARN, "fabric: receive failed: %s", fi_strerror(e.err));
+            idc__log(fc->ctx, IDC_LOG_WARN, "fabric: receive failed: %s",
+                     fab_lib.fi_strerror(e.err));
         if (b && e.err != FI_ECANCELED)
             post_recv(fc, b);
         return;
@@ -323,7 +326,7 @@ static void on_error(struct fab_ctx *fc)
     fc->sfree = b;
     fc->sfree_n++;
     char why[96];
-    snprintf(why, sizeof(why), "send failed: %s", fi_strerror(e.err));
+    snprintf(why, sizeof(why), "send failed: %s", fab_lib.fi_strerror(e.err));
     fab_chan_send_error(fc->ctx, b->token, why);
     fab_buf_send_error(fc->ctx, b->token);
 }
@@ -417,7 +420,7 @@ static void net_close(struct fab_ctx *fc)
     if (fc->fabric)
         fi_close(&fc->fabric->fid);
     if (fc->info)
-        fi_freeinfo(fc->info);
+        fab_lib.fi_freeinfo(fc->info);
     fc->ep = NULL;
     fc->av = NULL;
     fc->cq = NULL;
@@ -441,13 +444,13 @@ void fab_net_close(struct idc_context *ctx)
 
 static int fi_fail(struct fab_ctx *fc, const char *what, int r)
 {
-    idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: %s: %s", what, fi_strerror(r < 0 ? -r : r));
+    idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: %s: %s", what, fab_lib.fi_strerror(r < 0 ? -r : r));
     return IDC_ERR_IO;
 }
 
 static int get_info(struct fab_ctx *fc)
 {
-    struct fi_info *hints = fi_dupinfo(NULL);
+    struct fi_info *hints = fab_lib.fi_dupinfo(NULL);
     if (!hints)
         return IDC_ERR_NOMEM;
     hints->caps = FI_MSG | FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
@@ -462,13 +465,13 @@ static int get_info(struct fab_ctx *fc)
     if (!prov || !*prov)
         hints->fabric_attr->prov_name = strdup(FAB_PROVIDER);
     const char *node = getenv("IDC_FABRIC_ADDR"); /* the local address to receive on */
-    int r = fi_getinfo(FI_VERSION(1, 9), node && *node ? node : NULL, NULL,
-                       node && *node ? FI_SOURCE : 0, hints, &fc->info);
-    fi_freeinfo(hints);
+    int r = fab_lib.fi_getinfo(FI_VERSION(1, 9), node && *node ? node : NULL, NULL,
+                               node && *node ? FI_SOURCE : 0, hints, &fc->info);
+    fab_lib.fi_freeinfo(hints);
     if (r) {
         idc__log(fc->ctx, IDC_LOG_ERROR, "fabric: no provider for %s%s%s: %s",
                  prov && *prov ? prov : FAB_PROVIDER, node && *node ? " on " : "",
-                 node && *node ? node : "", fi_strerror(-r));
+                 node && *node ? node : "", fab_lib.fi_strerror(-r));
         return IDC_ERR_NOTSUP;
     }
     return 0;
@@ -477,7 +480,7 @@ static int get_info(struct fab_ctx *fc)
 static int open_objects(struct fab_ctx *fc)
 {
     struct fi_info *fi = fc->info;
-    int r = fi_fabric(fi->fabric_attr, &fc->fabric, NULL);
+    int r = fab_lib.fi_fabric(fi->fabric_attr, &fc->fabric, NULL);
     if (r)
         return fi_fail(fc, "fi_fabric", r);
     if ((r = fi_domain(fc->fabric, fi, &fc->domain, NULL)))
@@ -531,12 +534,42 @@ static int open_buffers(struct fab_ctx *fc)
     return 0;
 }
 
+/* Signals some libfabric providers take over when they are loaded (crash reporters, and
+   handlers for SIGINT/SIGTERM that end the process): their dispositions belong to the program,
+   which set them before its first fabric endpoint (when the libraries were linked, their
+   constructors ran before main and the program's settings won; they still must). */
+static const int kept_signals[] = { SIGSEGV, SIGBUS,  SIGILL, SIGABRT, SIGFPE,  SIGINT,
+                                    SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2 };
+#define KEPT_SIGNALS (sizeof(kept_signals) / sizeof(kept_signals[0]))
+
+static void signals_save(struct sigaction *old)
+{
+    for (size_t i = 0; i < KEPT_SIGNALS; i++)
+        sigaction(kept_signals[i], NULL, &old[i]);
+}
+
+static void signals_restore(const struct sigaction *old)
+{
+    for (size_t i = 0; i < KEPT_SIGNALS; i++)
+        sigaction(kept_signals[i], &old[i], NULL);
+}
+
 int fab_net_open(struct idc_context *ctx)
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
     if (fc->net_open || fc->net_err)
         return fc->net_err;
-    int r = get_info(fc);
+    struct sigaction sigs[KEPT_SIGNALS];
+    signals_save(sigs);
+    const char *why = fab_lib_load();
+    if (why) {
+        signals_restore(sigs);
+        idc__log(ctx, IDC_LOG_ERROR, "fabric: not available: %s", why);
+        fc->net_err = IDC_ERR_NOTSUP;
+        return fc->net_err;
+    }
+    int r = get_info(fc); /* loads the providers */
+    signals_restore(sigs);
     if (!r)
         r = open_objects(fc);
     if (!r)

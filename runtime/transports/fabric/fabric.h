@@ -32,8 +32,44 @@ extern const struct idc_transport idc_transport_fabric;
 
 struct fab_ctx;
 struct fab_zk;
-struct fid_domain;
-struct fid_ep;
+
+/* libs.c: the library functions the transport calls, all through `fab_lib` (loaded at run time,
+   so libidc needs neither package to load). One row per function: its library, its name. The
+   ZooKeeper constants the client declares as variables are the protocol's (zk.c spells them). */
+enum { FAB_LIB_FABRIC, FAB_LIB_ZK, FAB_LIB_COUNT };
+#define FAB_API(X)                     \
+    X(FAB_LIB_FABRIC, fi_getinfo)      \
+    X(FAB_LIB_FABRIC, fi_freeinfo)     \
+    X(FAB_LIB_FABRIC, fi_dupinfo)      \
+    X(FAB_LIB_FABRIC, fi_fabric)       \
+    X(FAB_LIB_FABRIC, fi_strerror)     \
+    X(FAB_LIB_ZK, zookeeper_init2)     \
+    X(FAB_LIB_ZK, zookeeper_close)     \
+    X(FAB_LIB_ZK, zookeeper_interest)  \
+    X(FAB_LIB_ZK, zookeeper_process)   \
+    X(FAB_LIB_ZK, zoo_add_auth)        \
+    X(FAB_LIB_ZK, zoo_acreate)         \
+    X(FAB_LIB_ZK, zoo_adelete)         \
+    X(FAB_LIB_ZK, zoo_aexists)         \
+    X(FAB_LIB_ZK, zoo_aget)            \
+    X(FAB_LIB_ZK, zoo_client_id)       \
+    X(FAB_LIB_ZK, zoo_set_debug_level) \
+    X(FAB_LIB_ZK, zerror)
+
+#include <rdma/fabric.h>
+#include <zookeeper/zookeeper.h>
+
+struct fab_api {
+/* fn names a member here: it cannot take parentheses */
+#define FAB_API_FIELD(lib, fn) __typeof__(fn) *fn; /* NOLINT(bugprone-macro-parentheses) */
+    FAB_API(FAB_API_FIELD)
+#undef FAB_API_FIELD
+};
+extern struct fab_api fab_lib; /* filled by fab_lib_load, read-only afterwards */
+
+/* Loads the libraries once per process (thread-safe). NULL when every function is there, else
+   why not (for an IDC_ERR_NOTSUP log line; the same reason on every later call). */
+const char *fab_lib_load(void);
 
 /* Every operation context handed to libfabric starts with this (the provider's per-operation
    space, then what the completion is for). */

@@ -16,9 +16,9 @@
  * by a new one whose publications are created again. Established connections never depend on
  * the registry.
  *
- * Exported ZooKeeper functions called (all in this file): zookeeper_init2, zookeeper_close,
+ * ZooKeeper client functions called (all in this file): zookeeper_init2, zookeeper_close,
  * zookeeper_interest, zookeeper_process, zoo_add_auth, zoo_acreate, zoo_adelete, zoo_aexists,
- * zoo_aget, zoo_client_id, zoo_set_debug_level, zerror; data: ZOO_* constants, the ACLs.
+ * zoo_aget, zoo_client_id, zoo_set_debug_level, zerror (through fab_lib, libs.c).
  *
  * Buffer owners (buffers.c) publish /idc/own/<owner id in hex>, ephemeral, the same record: a
  * holder of a reference finds the owner's address there.
@@ -112,6 +112,25 @@ static void update(struct fab_zk *z);
 
 /* ------------------------------------------------------------------------------ ACLs */
 
+/* The protocol's constants, which the client library exports as variables (a reference would
+   tie libidc to the library at link time): permissions, create modes, interest, states. */
+enum {
+    ZK_PERM_READ = 1,
+    ZK_PERM_CREATE = 4,
+    ZK_PERM_ALL = 0x1f, /* read, write, create, delete, admin */
+    ZK_PERSISTENT = 0,
+    ZK_EPHEMERAL = 1,
+    ZK_WRITE = 1 << 0, /* zookeeper_interest's flags */
+    ZK_READ = 1 << 1,
+    ZK_SESSION_EVENT = -1,
+    ZK_CONNECTED_STATE = 3,
+    ZK_EXPIRED_SESSION_STATE = -112,
+    ZK_AUTH_FAILED_STATE = -113,
+};
+
+static struct ACL acl_open[1] = { { ZK_PERM_ALL, { (char *)"world", (char *)"anyone" } } };
+static struct ACL_vector open_vec = { 1, acl_open };
+
 static struct ACL acl_owned[2] = {
     { 0, { (char *)"auth", (char *)"" } },
     { 0, { (char *)"world", (char *)"anyone" } },
@@ -128,10 +147,10 @@ static struct ACL_vector parent_vec = { 2, acl_parent };
 static const struct ACL_vector *acl_for(struct fab_zk *z, bool parent)
 {
     if (!z->auth[0])
-        return &ZOO_OPEN_ACL_UNSAFE;
-    acl_owned[0].perms = acl_parent[0].perms = ZOO_PERM_ALL;
-    acl_owned[1].perms = ZOO_PERM_READ;
-    acl_parent[1].perms = ZOO_PERM_READ | ZOO_PERM_CREATE;
+        return &open_vec;
+    acl_owned[0].perms = acl_parent[0].perms = ZK_PERM_ALL;
+    acl_owned[1].perms = ZK_PERM_READ;
+    acl_parent[1].perms = ZK_PERM_READ | ZK_PERM_CREATE;
     return parent ? &parent_vec : &owned_vec;
 }
 
@@ -147,7 +166,7 @@ static void owner_done(int rc, const struct Stat *st, const void *data)
         struct zk_pub *p = z->pubs;
         while (p && strcmp(p->name, r->name) != 0)
             p = p->next;
-        const clientid_t *me = z->zh ? zoo_client_id(z->zh) : NULL;
+        const clientid_t *me = z->zh ? fab_lib.zoo_client_id(z->zh) : NULL;
         if (p && rc == ZOK && me && st->ephemeralOwner == me->client_id) {
             p->done = true; /* ours: an earlier create whose answer the connection lost */
             if (!p->owner)
@@ -177,14 +196,14 @@ static void create_done(int rc, const char *path, const void *data)
         char lp[ZK_PATH_MAX];
         pub_path(p, lp, sizeof(lp));
         struct zk_req *q = req(z, p->name);
-        if (q && zoo_aexists(z->zh, lp, 1, owner_done, q) != ZOK)
+        if (q && fab_lib.zoo_aexists(z->zh, lp, 1, owner_done, q) != ZOK)
             free(q);
     } else if (p && rc == ZNOAUTH && !p->owner) {
         idc__log(z->ctx, IDC_LOG_ERROR,
                  "fabric: service %s is claimed in the registry by another node identity", p->name);
         fab_chan_published(z->ctx, p->name, IDC_ERR_PERM);
     } else if (p && rc != ZCONNECTIONLOSS && rc != ZOPERATIONTIMEOUT && rc != ZCLOSING) {
-        idc__log(z->ctx, IDC_LOG_ERROR, "fabric: publishing %s: %s", p->name, zerror(rc));
+        idc__log(z->ctx, IDC_LOG_ERROR, "fabric: publishing %s: %s", p->name, fab_lib.zerror(rc));
     }
     free(r);
 }
@@ -219,16 +238,17 @@ static void publish(struct fab_zk *z, struct zk_pub *p)
         return;
     char claim[ZK_PATH_MAX], lp[ZK_PATH_MAX];
     pub_path(p, lp, sizeof(lp));
-    zoo_acreate(z->zh, "/idc", "", 0, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, ignore_done, NULL);
-    zoo_acreate(z->zh, p->owner ? "/idc/own" : "/idc/svc", "", 0, acl_for(z, true), ZOO_PERSISTENT,
-                ignore_done, NULL);
+    fab_lib.zoo_acreate(z->zh, "/idc", "", 0, &open_vec, ZK_PERSISTENT, ignore_done, NULL);
+    fab_lib.zoo_acreate(z->zh, p->owner ? "/idc/own" : "/idc/svc", "", 0, acl_for(z, true),
+                        ZK_PERSISTENT, ignore_done, NULL);
     if (!p->owner) {
         snprintf(claim, sizeof(claim), "/idc/svc/%s", p->name);
-        zoo_acreate(z->zh, claim, "", 0, acl_for(z, false), ZOO_PERSISTENT, ignore_done, NULL);
+        fab_lib.zoo_acreate(z->zh, claim, "", 0, acl_for(z, false), ZK_PERSISTENT, ignore_done,
+                            NULL);
     }
     struct zk_req *r = req(z, p->name);
-    if (r && zoo_acreate(z->zh, lp, p->record, (int)strlen(p->record), acl_for(z, false),
-                         ZOO_EPHEMERAL, create_done, r) != ZOK)
+    if (r && fab_lib.zoo_acreate(z->zh, lp, p->record, (int)strlen(p->record), acl_for(z, false),
+                                 ZK_EPHEMERAL, create_done, r) != ZOK)
         free(r);
     update(z);
 }
@@ -290,7 +310,7 @@ void fab_zk_lookup_owner(struct idc_context *ctx, uint64_t owner)
     if (r)
         r->owner = owner;
     /* Queued by the client while it (re)connects; answered with an error if that fails. */
-    if (!r || zoo_aget(z->zh, path, 0, lookup_done, r) != ZOK) {
+    if (!r || fab_lib.zoo_aget(z->zh, path, 0, lookup_done, r) != ZOK) {
         free(r);
         fab_buf_owner_found(ctx, owner, IDC_ERR_IO, NULL, 0);
         return;
@@ -311,7 +331,7 @@ void fab_zk_unpublish(struct idc_context *ctx, const char *name)
         if (p->done && z->connected) {
             char lp[ZK_PATH_MAX];
             live_path(lp, sizeof(lp), name);
-            zoo_adelete(z->zh, lp, -1, void_done, NULL); /* the client needs a completion */
+            fab_lib.zoo_adelete(z->zh, lp, -1, void_done, NULL); /* the client needs a completion */
             update(z);
         }
         free(p);
@@ -351,7 +371,7 @@ static void exists_done(int rc, const struct Stat *st, const void *data)
     if (!z->closing && find_watch(z, r->name)) {
         char lp[ZK_PATH_MAX];
         live_path(lp, sizeof(lp), r->name);
-        if (rc == ZOK && zoo_aget(z->zh, lp, 0, get_done, r) == ZOK)
+        if (rc == ZOK && fab_lib.zoo_aget(z->zh, lp, 0, get_done, r) == ZOK)
             return; /* r goes on to get_done */
         if (rc == ZNONODE)
             fab_chan_service_gone(z->ctx, r->name);
@@ -367,7 +387,7 @@ static void look(struct fab_zk *z, const char *name)
     char lp[ZK_PATH_MAX];
     live_path(lp, sizeof(lp), name);
     struct zk_req *r = req(z, name);
-    if (r && zoo_aexists(z->zh, lp, 1, exists_done, r) != ZOK)
+    if (r && fab_lib.zoo_aexists(z->zh, lp, 1, exists_done, r) != ZOK)
         free(r);
     update(z);
 }
@@ -442,13 +462,13 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
     struct fab_zk *z = arg;
     if (z->closing)
         return;
-    if (type == ZOO_SESSION_EVENT) {
-        if (state == ZOO_CONNECTED_STATE) {
+    if (type == ZK_SESSION_EVENT) {
+        if (state == ZK_CONNECTED_STATE) {
             session_up(z);
-        } else if (state == ZOO_EXPIRED_SESSION_STATE) {
+        } else if (state == ZK_EXPIRED_SESSION_STATE) {
             z->expired = true; /* a new session after zookeeper_process returns */
             z->connected = false;
-        } else if (state == ZOO_AUTH_FAILED_STATE) {
+        } else if (state == ZK_AUTH_FAILED_STATE) {
             idc__log(z->ctx, IDC_LOG_ERROR, "fabric: registry authentication failed");
             z->connected = false;
         } else {
@@ -475,20 +495,20 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 static int session_open(struct fab_zk *z)
 {
     zk_log_ctx = z->ctx;
-    zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
+    fab_lib.zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
     /* The session timeout bounds how long a dead backend's record outlives it. */
     const char *ms = getenv("IDC_ZOOKEEPER_SESSION_MS");
     char *end = NULL;
     unsigned long v = ms && *ms ? strtoul(ms, &end, 10) : 0;
     int session = v > 0 && v <= 600000 && end && !*end ? (int)v : (int)FAB_SESSION_MS;
-    z->zh = zookeeper_init2(fab_registry(z->ctx), watcher, session, NULL, z, 0, zk_log);
+    z->zh = fab_lib.zookeeper_init2(fab_registry(z->ctx), watcher, session, NULL, z, 0, zk_log);
     if (!z->zh) {
         idc__log(z->ctx, IDC_LOG_ERROR, "fabric: registry %s: %s", fab_registry(z->ctx),
                  strerror(errno));
         return IDC_ERR_INVAL;
     }
     if (z->auth[0] &&
-        zoo_add_auth(z->zh, "digest", z->auth, (int)strlen(z->auth), NULL, NULL) != ZOK)
+        fab_lib.zoo_add_auth(z->zh, "digest", z->auth, (int)strlen(z->auth), NULL, NULL) != ZOK)
         idc__log(z->ctx, IDC_LOG_ERROR, "fabric: registry authentication could not be sent");
     return 0;
 }
@@ -501,7 +521,7 @@ static void session_close(struct fab_zk *z)
     if (z->zh) {
         zk_log_ctx = z->ctx;
         z->closing = true;
-        zookeeper_close(z->zh);
+        fab_lib.zookeeper_close(z->zh);
         z->closing = false;
     }
     z->zh = NULL;
@@ -532,7 +552,7 @@ static void process(struct fab_zk *z, int events)
     } else {
         zk_log_ctx = z->ctx;
         z->in_process = true;
-        zookeeper_process(z->zh, events);
+        fab_lib.zookeeper_process(z->zh, events);
         z->in_process = false;
         if (z->expired)
             renew(z);
@@ -544,9 +564,9 @@ static void fd_fire(struct idc_watch *w, uint32_t events)
 {
     int ev = 0;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        ev |= ZOOKEEPER_READ;
+        ev |= ZK_READ;
     if (events & EPOLLOUT)
-        ev |= ZOOKEEPER_WRITE;
+        ev |= ZK_WRITE;
     process(w->arg, ev);
 }
 
@@ -563,7 +583,7 @@ static void update(struct fab_zk *z)
     int fd = -1, interest = 0;
     struct timeval tv = { 1, 0 };
     zk_log_ctx = z->ctx;
-    int rc = zookeeper_interest(z->zh, &fd, &interest, &tv);
+    int rc = fab_lib.zookeeper_interest(z->zh, &fd, &interest, &tv);
     if (rc != ZOK && rc != ZCONNECTIONLOSS && rc != ZOPERATIONTIMEOUT) {
         if (rc == ZINVALIDSTATE && !z->expired) {
             z->expired = true;
@@ -571,8 +591,7 @@ static void update(struct fab_zk *z)
             return;
         }
     }
-    uint32_t ev = ((interest & ZOOKEEPER_READ) ? EPOLLIN : 0) |
-                  ((interest & ZOOKEEPER_WRITE) ? EPOLLOUT : 0);
+    uint32_t ev = ((interest & ZK_READ) ? EPOLLIN : 0) | ((interest & ZK_WRITE) ? EPOLLOUT : 0);
     /* Registered afresh each time: the client closes and reopens its socket on its own, and a
        new socket may get the old number (its epoll registration went with the old one). */
     if (z->watched)

@@ -29,6 +29,7 @@
 struct bsvc_conn { /* a user connected to our buffer service */
     struct bsvc_conn *next;
     int fd;
+    pid_t pid; /* the user's process (SO_PEERCRED): links per peer are capped */
     struct idc_watch w;
     struct idc_context *ctx;
 };
@@ -115,6 +116,7 @@ static void bsvc_close(struct idc_context *ctx, struct bsvc_conn *c)
     idc__watch_del(ctx, &c->w);
     close(c->fd);
     free(c);
+    sc->nbconns--;
 }
 
 static void bsvc_fire(struct idc_watch *w, uint32_t events)
@@ -175,6 +177,23 @@ static void bsvc_fire(struct idc_watch *w, uint32_t events)
     }
 }
 
+/* The owner-side cap (transport.h): links served at once, and from one process. */
+static bool bsvc_room(struct idc_context *ctx, pid_t pid)
+{
+    struct shm_ctx *sc = shm_ctx(ctx);
+    unsigned mine = 0;
+    for (struct bsvc_conn *c = sc->bconns; c; c = c->next)
+        mine += c->pid == pid;
+    if (sc->nbconns < sc->links_max.owner && mine < sc->links_max.per_peer)
+        return true;
+    if (idc__log_limit(&sc->buf_logs, ctx))
+        idc__log(ctx, IDC_LOG_WARN,
+                 "buffer service: refusing a link from pid %d (%u links, %u of them from it; "
+                 "IDC_BUF_OWNER_LINKS %u, IDC_BUF_OWNER_PER_PEER %u)",
+                 (int)pid, sc->nbconns, mine, sc->links_max.owner, sc->links_max.per_peer);
+    return false;
+}
+
 static void bsvc_accept(struct idc_watch *w, uint32_t events)
 {
     (void)events;
@@ -183,12 +202,19 @@ static void bsvc_accept(struct idc_watch *w, uint32_t events)
     int fd = accept4(sc->bfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return;
+    struct shm_peer who;
+    if (shm_check_peer(ctx, fd, "buffer service") < 0 || shm_peer_of(ctx, fd, &who) < 0 ||
+        !bsvc_room(ctx, who.pid)) {
+        close(fd); /* the user sees the link fail and its transfer complete with an error */
+        return;
+    }
     struct bsvc_conn *c = calloc(1, sizeof(*c));
-    if (!c || shm_check_peer(ctx, fd, "buffer service") < 0) {
-        free(c);
+    if (!c) {
         close(fd);
         return;
     }
+    sc->nbconns++;
+    c->pid = who.pid;
     c->fd = fd;
     c->ctx = ctx;
     c->w = (struct idc_watch){
@@ -386,7 +412,7 @@ static void owner_says(struct idc_context *ctx, struct blink *l, const char *fmt
 static bool link_room(struct idc_context *ctx)
 {
     struct shm_ctx *sc = shm_ctx(ctx);
-    if (sc->nlinks < sc->max_links)
+    if (sc->nlinks < sc->links_max.user)
         return true;
     struct blink *lru = NULL;
     for (struct blink *l = sc->links; l; l = l->next)
@@ -527,9 +553,9 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
     if (!l && !link_room(ctx)) {
         if (idc__log_limit(&sc->buf_logs, ctx))
             idc__log(ctx, IDC_LOG_WARN,
-                     "%u buffer owners busy at once (IDC_SHM_MAX_LINKS); "
+                     "%u buffer owners busy at once (IDC_BUF_USER_LINKS); "
                      "transfer refused (IDC_ERR_AGAIN)",
-                     sc->max_links);
+                     sc->links_max.user);
         idc__xfer_complete(ctx, x, IDC_ERR_AGAIN);
         return 0;
     }

@@ -18,7 +18,7 @@
  * yet) the HELLO waits. The frontend process an exclusive service was connected to is written
  * to <dir>/.NAME.owner; it is removed when that frontend leaves, and kept when the backend dies
  * or stops. A backend that starts while that process is still alive reserves the service for
- * it for SHM_RESERVE_MS: others are refused as busy meanwhile, so a restart gives the device
+ * it for IDC_OWNER_RESERVE_MS: others are refused as busy meanwhile, so a restart gives the device
  * back to its front end before any newcomer.
  */
 #include <errno.h>
@@ -115,11 +115,11 @@ static void owner_reserve(struct shm_service *svc)
         return;
     }
     svc->reserved_pid = (pid_t)pid;
-    svc->reserved_until_ns = idc__now_ns() + (uint64_t)SHM_RESERVE_MS * 1000000u;
+    svc->reserved_until_ns = idc__now_ns() + (uint64_t)IDC_OWNER_RESERVE_MS * 1000000u;
     idc__log(svc->ctx, IDC_LOG_INFO,
              "%s: reserved for %u ms for the frontend connected before "
              "(pid %ld)",
-             svc->address, SHM_RESERVE_MS, pid);
+             svc->address, IDC_OWNER_RESERVE_MS, pid);
 }
 
 static bool reserved_against(struct shm_service *svc, pid_t pid)

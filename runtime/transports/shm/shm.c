@@ -189,15 +189,6 @@ static char *default_dir(void)
     return strdup(buf);
 }
 
-/* A positive count from the environment (a knob), else the default. */
-static unsigned env_count(const char *name, unsigned def)
-{
-    const char *v = getenv(name);
-    char *end;
-    unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
-    return v && *v && !*end && n > 0 && n <= 4096 ? (unsigned)n : def;
-}
-
 /* Every context gets its socket directory now, so a bad one fails idc_context_create. */
 static int shm_ctx_init(struct idc_context *ctx, const struct idc_context_options *opt)
 {
@@ -205,7 +196,7 @@ static int shm_ctx_init(struct idc_context *ctx, const struct idc_context_option
     if (!sc)
         return IDC_ERR_NOMEM;
     sc->ifd = sc->bfd = sc->gen_fd = -1;
-    sc->max_links = env_count("IDC_SHM_MAX_LINKS", SHM_LINKS_DEFAULT);
+    sc->links_max = idc__buf_limits(SHM_LINKS_DEFAULT);
     sc->iwd = -1;
     *idc__ctx_slot(ctx, &idc_transport_shm) = sc;
     sc->dir = opt && opt->shm_dir ? strdup(opt->shm_dir) : default_dir();

@@ -31,9 +31,11 @@ struct shm_ctx {
     struct bsvc_conn *bconns;
     /* buffer users (per owner) */
     struct blink *links;
-    struct shm_service *services;  /* backends' published services (service.c) */
-    unsigned nlinks, max_links;    /* links open, and the cap (IDC_SHM_MAX_LINKS, default 16) */
-    struct idc_log_limit buf_logs; /* what owners' answers make us log */
+    struct shm_service *services;    /* backends' published services (service.c) */
+    unsigned nlinks;                 /* user links open (cap: links_max.user) */
+    unsigned nbconns;                /* users served by our buffer service (links_max.owner) */
+    struct idc_buf_limits links_max; /* transport.h's rule, SHM_LINKS_DEFAULT user links */
+    struct idc_log_limit buf_logs;   /* what owners' answers make us log */
 };
 
 /* Created by shm_ctx_init with every context. */
@@ -78,7 +80,6 @@ bool shm_memfd_ok(int fd, size_t len);
 #define SHM_LOBBY_PER_PEER 2u    /* of them from one peer process */
 #define SHM_HELLO_MS       1000u /* a connection must send its HELLO by then */
 #define SHM_SERVICE_EPS    64u   /* backend endpoints sharing one service (IDC_EP_SHARED) */
-#define SHM_RESERVE_MS     5000u /* after a restart, the previous owner's head start */
 #define PATH_MAX_SHM       128u  /* socket paths (sun_path holds 108 bytes) */
 
 struct shm_service;

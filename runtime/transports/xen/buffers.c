@@ -40,11 +40,12 @@
 #define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
 #define XB_MAGIC      0x46554258u /* "XBUF" */
 #define XB_KNOCK_MS   4000u       /* user: a knock unanswered this long fails */
-#define XB_MAX_LINKS  256u        /* owner: user links at once */
 #define XB_MAX_KNOCKS 1024u       /* owner: knock entries looked at per scan */
 #define XB_DEAD_MAX   16u         /* user: owners known to be gone */
-#define XB_IDLE_LINKS 4u          /* user: links kept beyond this close when idle */
-#define XB_OPATH_MAX  64u         /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
+#define XB_USER_LINKS \
+    4u                   /* user links (transport.h's rule): each holds 129 granted
+                                       pages, of the 1024 gntalloc gives a domain by default */
+#define XB_OPATH_MAX 64u /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
 
 enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
 enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
@@ -145,6 +146,8 @@ struct xb_ctx {
     uint32_t next_serial;
     uint64_t dead[XB_DEAD_MAX];
     unsigned ndead, dead_next;
+    struct idc_buf_limits links_max; /* transport.h's rule, XB_USER_LINKS user links */
+    struct idc_log_limit logs;       /* refusals a peer can cause */
 };
 
 /* ------------------------------------------------------------------------------ helpers */
@@ -180,6 +183,7 @@ static struct xb_ctx *xb_open(struct idc_context *ctx)
         return NULL;
     xc->ctx = ctx;
     xc->t = t;
+    xc->links_max = idc__buf_limits(XB_USER_LINKS);
     t->buf = xc;
     return xc;
 }
@@ -205,7 +209,7 @@ static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *fmt, .
     }
     if (l->page) {
         /* Unmapping clears owner_live and signals the user. */
-        xengnttab_unmap(xc->t->gt, l->page, 1);
+        xen_lib.xengnttab_unmap(xc->t->gt, l->page, 1);
         l->page = NULL;
     }
     if (l->port_valid)
@@ -269,7 +273,7 @@ static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
             seg[n].flags = GNTCOPY_source_gref;
         }
     }
-    if (xengnttab_grant_copy(xc->t->gt, n, seg) < 0) {
+    if (xen_lib.xengnttab_grant_copy(xc->t->gt, n, seg) < 0) {
         idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: grant copy for %s: %s", l->name,
                  strerror(errno));
         return IDC_ERR_IO;
@@ -309,7 +313,7 @@ static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
         any = true;
     }
     if (any)
-        xenevtchn_notify(xc->t->ev, l->port);
+        xen_lib.xenevtchn_notify(xc->t->ev, l->port);
 }
 
 static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
@@ -319,7 +323,7 @@ static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
     if (l->page && !__atomic_load_n(&l->page->user_live, __ATOMIC_ACQUIRE))
         olink_drop(xc, l, NULL); /* the user closed the link or its process died */
     if (l->port_valid)
-        xenevtchn_unmask(xc->t->ev, port);
+        xen_lib.xenevtchn_unmask(xc->t->ev, port);
 }
 
 static void olink_port_fire(struct xen_tp *t, void *arg)
@@ -383,8 +387,15 @@ static void own_knock(struct xb_ctx *xc, const char *name)
         return; /* the link we serve (or refused) */
     if (l)
         olink_free(xc, l);
-    if (xc->nolinks >= XB_MAX_LINKS) {
-        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: %u links, refusing %s", xc->nolinks, name);
+    unsigned mine = 0;
+    for (struct xb_olink *o = xc->olinks; o; o = o->next)
+        mine += o->dom == d;
+    if (xc->nolinks >= xc->links_max.owner || mine >= xc->links_max.per_peer) {
+        if (idc__log_limit(&xc->logs, xc->ctx))
+            idc__log(xc->ctx, IDC_LOG_WARN,
+                     "buffer service: refusing %s (%u links, %u of them from domain %u; "
+                     "IDC_BUF_OWNER_LINKS %u, IDC_BUF_OWNER_PER_PEER %u)",
+                     name, xc->nolinks, mine, d, xc->links_max.owner, xc->links_max.per_peer);
         return;
     }
     l = calloc(1, sizeof(*l));
@@ -407,9 +418,9 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     }
     l->port = (uint32_t)lp;
     l->port_valid = true;
-    l->page = xengnttab_map_grant_ref_notify(xc->t->gt, d, v[1], PROT_READ | PROT_WRITE,
-                                             (uint32_t)offsetof(struct xb_page, owner_live),
-                                             l->port);
+    l->page = xen_lib.xengnttab_map_grant_ref_notify(xc->t->gt, d, v[1], PROT_READ | PROT_WRITE,
+                                                     (uint32_t)offsetof(struct xb_page, owner_live),
+                                                     l->port);
     if (!l->page) {
         olink_drop(xc, l, "cannot map its request page");
         return;
@@ -429,7 +440,7 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     __atomic_store_n(&l->page->owner_live, 1, __ATOMIC_RELAXED);
     /* Release: owner_live before the answer the user acts on. */
     __atomic_store_n(&l->page->answer, XB_ANS_OK, __ATOMIC_RELEASE);
-    xenevtchn_notify(xc->t->ev, l->port);
+    xen_lib.xenevtchn_notify(xc->t->ev, l->port);
     idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: serving %s (domain %u)", name, d);
 }
 
@@ -438,7 +449,7 @@ static void own_scan(struct xb_ctx *xc)
     char dir[XEN_PATH_MAX + 8];
     snprintf(dir, sizeof(dir), "%s/fe", xc->opath);
     unsigned n = 0;
-    char **ents = xs_directory(xc->t->xs, XBT_NULL, dir, &n);
+    char **ents = xen_lib.xs_directory(xc->t->xs, XBT_NULL, dir, &n);
     /* Links whose knock is gone: the user withdrew. */
     for (struct xb_olink *l = xc->olinks, *next; l; l = next) {
         next = l->next;
@@ -459,7 +470,7 @@ static int publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     const char *opath = arg;
     char fe[XEN_PATH_MAX + 8];
     snprintf(fe, sizeof(fe), "%s/fe", opath);
-    xs_rm(t->xs, tx, opath);
+    xen_lib.xs_rm(t->xs, tx, opath);
     int r = xen_mkdir(t, tx, opath);
     if (!r)
         r = xen_perms(t, tx, opath, XS_PERM_READ, NULL, 0, 0);
@@ -490,10 +501,10 @@ int xen_buf_publish(struct idc_context *ctx)
                  t->why);
         return IDC_ERR_IO;
     }
-    if (!xs_watch(t->xs, fe, XEN_TOKEN_BUF "own")) {
+    if (!xen_lib.xs_watch(t->xs, fe, XEN_TOKEN_BUF "own")) {
         idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot watch %s: %s", fe,
                  strerror(errno));
-        xs_rm(t->xs, XBT_NULL, xc->opath);
+        xen_lib.xs_rm(t->xs, XBT_NULL, xc->opath);
         return IDC_ERR_IO;
     }
     xc->published = true;
@@ -576,14 +587,14 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
     if (l->watching) {
         char tok[24];
         ulink_token(l, tok);
-        xs_unwatch(xc->t->xs, l->opath, tok);
+        xen_lib.xs_unwatch(xc->t->xs, l->opath, tok);
     }
     if (l->knocked)
-        xs_rm(xc->t->xs, XBT_NULL, l->kpath);
+        xen_lib.xs_rm(xc->t->xs, XBT_NULL, l->kpath);
     if (l->win)
-        xengntshr_unshare(xc->t->gs, l->win, XB_WIN_PAGES);
+        xen_lib.xengntshr_unshare(xc->t->gs, l->win, XB_WIN_PAGES);
     if (l->page) /* clears user_live and signals the owner */
-        xengntshr_unshare(xc->t->gs, l->page, 1);
+        xen_lib.xengntshr_unshare(xc->t->gs, l->page, 1);
     if (l->port_valid)
         xen_unbind(xc->t, l->port);
     free(l);
@@ -637,7 +648,7 @@ static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
         pushed = true;
     }
     if (pushed)
-        xenevtchn_notify(xc->t->ev, l->port);
+        xen_lib.xenevtchn_notify(xc->t->ev, l->port);
 }
 
 /* Returns false when the link was freed. */
@@ -684,7 +695,7 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
     uint32_t port = l->port;
     if (!l->up) {
         if (__atomic_load_n(&l->page->answer, __ATOMIC_ACQUIRE) != XB_ANS_OK) {
-            xenevtchn_unmask(xc->t->ev, port);
+            xen_lib.xenevtchn_unmask(xc->t->ev, port);
             return;
         }
         l->up = true;
@@ -701,7 +712,7 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
         return;
     }
     ulink_pump(xc, l);
-    xenevtchn_unmask(xc->t->ev, port);
+    xen_lib.xenevtchn_unmask(xc->t->ev, port);
 }
 
 static void ulink_port_fire(struct xen_tp *t, void *arg)
@@ -793,10 +804,10 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->port = (uint32_t)port;
     l->port_valid = true;
     uint32_t pref;
-    l->page = xengntshr_share_page_notify(xc->t->gs, d, &pref, 1,
-                                          (uint32_t)offsetof(struct xb_page, user_live), l->port);
+    l->page = xen_lib.xengntshr_share_page_notify(
+        xc->t->gs, d, &pref, 1, (uint32_t)offsetof(struct xb_page, user_live), l->port);
     uint32_t refs[XB_WIN_PAGES];
-    l->win = l->page ? xengntshr_share_pages(xc->t->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
+    l->win = l->page ? xen_lib.xengntshr_share_pages(xc->t->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
     if (!l->page || !l->win) {
         idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: granting %u pages: %s", d,
                  XB_WIN_PAGES + 1, strerror(errno));
@@ -811,7 +822,7 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     __atomic_store_n(&l->page->user_live, 1, __ATOMIC_RELEASE);
     char tok[24];
     ulink_token(l, tok);
-    l->watching = xs_watch(xc->t->xs, l->opath, tok);
+    l->watching = xen_lib.xs_watch(xc->t->xs, l->opath, tok);
     /* The knock, a node we own, readable and removable by the owner's domain. */
     struct xb_knock k = { .l = l };
     snprintf(k.value, sizeof(k.value), "%u %u %u", l->epoch, pref, l->port);
@@ -848,18 +859,24 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         l = l->next;
         nlinks++;
     }
-    if (!l && nlinks >= XB_IDLE_LINKS) {
+    if (!l && nlinks >= xc->links_max.user) {
         /* Each link holds 129 granted pages of our domain (a limited resource: gntalloc's
-           default is 1024 for the whole domain): close the idle ones, oldest first. */
-        struct xb_ulink *idle[XB_IDLE_LINKS * 4];
-        unsigned n = 0;
-        for (struct xb_ulink *u = xc->ulinks; u && n < XB_IDLE_LINKS * 4; u = u->next)
+           default is 1024 for the whole domain): at the cap the idle ones close, oldest
+           (last in the list) first; when none is idle the transfer must wait its turn. */
+        struct xb_ulink *idle = NULL;
+        for (struct xb_ulink *u = xc->ulinks; u; u = u->next)
             if (u->up && !u->inflight && !u->q_head)
-                idle[n++] = u;
-        while (n > 0 && nlinks >= XB_IDLE_LINKS) {
-            ulink_fail(xc, idle[--n], IDC_ERR_DISCONNECTED); /* nothing to complete */
-            nlinks--;
+                idle = u;
+        if (!idle) {
+            if (idc__log_limit(&xc->logs, ctx))
+                idc__log(ctx, IDC_LOG_WARN,
+                         "%u buffer owners busy at once (IDC_BUF_USER_LINKS); "
+                         "transfer refused (IDC_ERR_AGAIN)",
+                         nlinks);
+            idc__xfer_complete(ctx, x, IDC_ERR_AGAIN);
+            return 0;
         }
+        ulink_fail(xc, idle, IDC_ERR_DISCONNECTED); /* nothing to complete */
     }
     if (!l) {
         int err;
@@ -948,8 +965,8 @@ void xen_buf_withdraw(struct idc_context *ctx)
     if (xc->published) {
         char fe[XEN_PATH_MAX + 8];
         snprintf(fe, sizeof(fe), "%s/fe", xc->opath);
-        xs_unwatch(t->xs, fe, XEN_TOKEN_BUF "own");
-        xs_rm(t->xs, XBT_NULL, xc->opath);
+        xen_lib.xs_unwatch(t->xs, fe, XEN_TOKEN_BUF "own");
+        xen_lib.xs_rm(t->xs, XBT_NULL, xc->opath);
     }
     free(xc);
     t->buf = NULL;

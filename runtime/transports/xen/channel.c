@@ -12,6 +12,9 @@
  *   B/fe/<fe>                                  "knock" node, created by the frontend
  *   B/conn/<fe>                                the backend's answer to that frontend
  *   F = /local/domain/<fe>/data/idc-fe/<be>/SVC  the frontend's connection keys
+ *   O = /local/domain/<be>/data/idc-owner/SVC  the frontend that has the service ("DOMID-ID"),
+ *                                              kept when the backend dies or stops, so its
+ *                                              restart serves that frontend first
  *
  * Everything read from xenstore or from the control page was written by the peer: values are
  * bounded and parsed strictly, the control page is copied once into private memory and
@@ -89,8 +92,10 @@ struct xen_ep {               /* grouped by size: the analyzer checks padding */
     uint32_t skip_epoch; /* backend: with skip_fk, a frontend attempt not to retry */
     uint32_t port;
     uint32_t npages;
-    uint32_t ping;    /* frontend: pings sent for this knock */
-    uint64_t skip_fk; /* backend: frontend attempt not to retry (see fk_make) */
+    uint32_t ping;           /* frontend: pings sent for this knock */
+    uint64_t skip_fk;        /* backend: frontend attempt not to retry (see fk_make) */
+    uint64_t owner_fk;       /* backend: the frontend reserved after a restart (0: none) */
+    uint64_t owner_until_ns; /* backend: until when */
     struct xen_ctrl_page *ctrl;
     void *rings;
     struct idc_chan ch;
@@ -205,6 +210,73 @@ static void ep_token(struct idc_link *ep, char tok[16])
     snprintf(tok, 16, XEN_TOKEN_CHAN "%u", X(ep)->serial);
 }
 
+/* ------------------------------------------------------------------ one owner (node O) */
+
+static void path_o(struct idc_link *ep, char *out)
+{
+    char s[IDC_NAME_MAX + 1];
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-owner/%s", be_dom(ep), svc(ep, s));
+}
+
+/* Connected: O names our frontend (readable by us alone, as the rest of our domain's data). */
+static void owner_write(struct idc_link *ep, uint64_t fk)
+{
+    char o[XEN_PATH_MAX];
+    path_o(ep, o);
+    if (!(ep->flags & IDC_EP_SHARED))
+        xen_write(T(ep), XBT_NULL, o, NULL, "%u-%u", fk_dom(fk), fk_id(fk));
+}
+
+/* The frontend left while we live (it closed, died, misbehaved): nobody is owed the service. A
+   backend that dies or is destroyed keeps O for its successor. */
+static void owner_clear(struct idc_link *ep)
+{
+    char o[XEN_PATH_MAX];
+    path_o(ep, o);
+    if (!(ep->flags & IDC_EP_SHARED) && !idc__link_destroying(ep))
+        xen_lib.xs_rm(T(ep)->xs, XBT_NULL, o);
+}
+
+/* At publication: the frontend O names gets the service first if it still exists: its domain
+   lives and its connection keys F are there (a frontend endpoint removes F when destroyed). */
+static void owner_reserve(struct idc_link *ep)
+{
+    struct xen_ep *s = X(ep);
+    struct xen_tp *t = T(ep);
+    char o[XEN_PATH_MAX], f[XEN_PATH_MAX], v[32];
+    uint64_t fk;
+    uint32_t epoch;
+    s->owner_fk = 0;
+    path_o(ep, o);
+    if ((ep->flags & IDC_EP_SHARED) || xen_read(t, XBT_NULL, o, NULL, v, sizeof(v)) ||
+        !parse_fk(v, &fk))
+        return;
+    path_f(ep, fk, f, NULL);
+    if (xen_domain_gone(t, fk_dom(fk)) ||
+        xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch)) {
+        xen_lib.xs_rm(t->xs, XBT_NULL, o); /* nobody to wait for */
+        return;
+    }
+    s->owner_fk = fk;
+    s->owner_until_ns = idc__now_ns() + (uint64_t)IDC_OWNER_RESERVE_MS * 1000000u;
+    idc__log(ep->ctx, IDC_LOG_INFO,
+             "%s: reserved for %u ms for the frontend connected before the restart (domain %u)",
+             ep->address, IDC_OWNER_RESERVE_MS, fk_dom(fk));
+}
+
+/* Whether frontend fk must wait for the reserved one. */
+static bool owner_reserved_against(struct idc_link *ep, uint64_t fk)
+{
+    struct xen_ep *s = X(ep);
+    if (!s->owner_fk)
+        return false;
+    if (fk == s->owner_fk || idc__now_ns() >= s->owner_until_ns) {
+        s->owner_fk = 0; /* served, or its head start is over */
+        return false;
+    }
+    return true;
+}
+
 /* --------------------------------------------------------------------- channel teardown */
 
 static void chan_release(struct idc_link *ep)
@@ -220,18 +292,18 @@ static void chan_release(struct idc_link *ep)
         return;
     if (s->rings) {
         if (ep->role == IDC_ROLE_FRONTEND)
-            xengntshr_unshare(t->gs, s->rings, s->npages);
+            xen_lib.xengntshr_unshare(t->gs, s->rings, s->npages);
         else
-            xengnttab_unmap(t->gt, s->rings, s->npages);
+            xen_lib.xengnttab_unmap(t->gt, s->rings, s->npages);
     }
     s->rings = NULL;
     s->npages = 0;
     /* Unmapping the control page clears our live byte and notifies the peer. */
     if (s->ctrl) {
         if (ep->role == IDC_ROLE_FRONTEND)
-            xengntshr_unshare(t->gs, s->ctrl, 1);
+            xen_lib.xengntshr_unshare(t->gs, s->ctrl, 1);
         else
-            xengnttab_unmap(t->gt, s->ctrl, 1);
+            xen_lib.xengnttab_unmap(t->gt, s->ctrl, 1);
     }
     s->ctrl = NULL;
     if (s->port_valid)
@@ -241,7 +313,7 @@ static void chan_release(struct idc_link *ep)
         char p[XEN_PATH_MAX], tok[16];
         path_f(ep, fk_make(s->peer, s->fid), p, NULL);
         ep_token(ep, tok);
-        xs_unwatch(t->xs, p, tok);
+        xen_lib.xs_unwatch(t->xs, p, tok);
         s->watching_f = false;
     }
     s->hs = XH_IDLE;
@@ -267,6 +339,8 @@ void xen_chan_close(struct idc_link *ep)
             s->skip_fk = peer;
             s->skip_epoch = epoch;
             s->skip_valid = true;
+            if (s->hs == XH_UP)
+                owner_clear(ep);
         }
     }
     chan_release(ep);
@@ -276,7 +350,7 @@ void xen_notify(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
     if (s->port_valid && s->hs == XH_UP)
-        xenevtchn_notify(T(ep)->ev, s->port);
+        xen_lib.xenevtchn_notify(T(ep)->ev, s->port);
 }
 
 static int ring_pages(uint32_t ring_size)
@@ -369,7 +443,7 @@ static int fe_request_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     path_f(ep, 0, f, NULL);
     path_k(ep, 0, "fe", k, NULL);
     uint16_t bed[1] = { (uint16_t)s->peer };
-    xs_rm(t->xs, tx, f);
+    xen_lib.xs_rm(t->xs, tx, f);
     int r = xen_mkdir(t, tx, f);
     if (!r)
         r = xen_perms(t, tx, f, XS_PERM_NONE, bed, 1, XS_PERM_READ);
@@ -510,11 +584,11 @@ static void fe_try_connect(struct idc_link *ep)
     s->port = (uint32_t)port;
     s->port_valid = true;
     uint32_t cref;
-    s->ctrl = xengntshr_share_page_notify(
+    s->ctrl = xen_lib.xengntshr_share_page_notify(
         t->gs, s->peer, &cref, 1, (uint32_t)offsetof(struct xen_ctrl_page, fe_live), s->port);
     int np = ring_pages(ring);
     uint32_t refs[XEN_CTRL_MAX_REFS];
-    s->rings = s->ctrl ? xengntshr_share_pages(t->gs, s->peer, np, refs, 1) : NULL;
+    s->rings = s->ctrl ? xen_lib.xengntshr_share_pages(t->gs, s->peer, np, refs, 1) : NULL;
     if (!s->ctrl || !s->rings) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: granting %d pages to domain %u: %s", ep->address,
                  np + 1, s->peer, strerror(errno));
@@ -748,7 +822,7 @@ static int be_answer_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     char k[XEN_PATH_MAX];
     path_k(a->ep, a->fk, "conn", k, NULL);
     uint16_t d[1] = { (uint16_t)fk_dom(a->fk) };
-    xs_rm(t->xs, tx, k);
+    xen_lib.xs_rm(t->xs, tx, k);
     int r = xen_mkdir(t, tx, k);
     if (!r)
         r = xen_perms(t, tx, k, XS_PERM_NONE, d, 1, XS_PERM_READ);
@@ -861,9 +935,9 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     s->port_valid = true;
     s->peer = d;
     s->fid = fk_id(fk);
-    s->ctrl = xengnttab_map_grant_ref_notify(t->gt, d, cref, PROT_READ | PROT_WRITE,
-                                             (uint32_t)offsetof(struct xen_ctrl_page, be_live),
-                                             s->port);
+    s->ctrl = xen_lib.xengnttab_map_grant_ref_notify(
+        t->gt, d, cref, PROT_READ | PROT_WRITE, (uint32_t)offsetof(struct xen_ctrl_page, be_live),
+        s->port);
     if (!s->ctrl) {
         int e = errno;
         chan_release(ep);
@@ -880,7 +954,8 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         be_refuse(ep, fk, epoch, IDC_ERR_PROTO, "control page does not match the xenstore keys");
         return false;
     }
-    s->rings = xengnttab_map_domain_grant_refs(t->gt, np, d, cp.refs, PROT_READ | PROT_WRITE);
+    s->rings = xen_lib.xengnttab_map_domain_grant_refs(t->gt, np, d, cp.refs,
+                                                       PROT_READ | PROT_WRITE);
     if (!s->rings) {
         int e = errno;
         chan_release(ep);
@@ -899,7 +974,7 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
                                .msg_limit = msg };
     char tok[16];
     ep_token(ep, tok);
-    s->watching_f = xs_watch(t->xs, f, tok);
+    s->watching_f = xen_lib.xs_watch(t->xs, f, tok);
     /* Answer: B/conn/<d> {epoch, state = Connected}, readable by d only. */
     if (be_answer(ep, fk, epoch, XB_CONNECTED, 0, NULL)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot answer domain %u in xenstore: %s", ep->address,
@@ -911,6 +986,8 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         xen_chan_close(ep);
         return false;
     }
+    s->owner_fk = 0;
+    owner_write(ep, fk);
     return true;
 }
 
@@ -961,12 +1038,13 @@ static void be_busy(struct idc_link *ep, uint64_t fk)
     if (xen_read_u32(t, XBT_NULL, c, "epoch", 0x7fffffffu, &kep) == 0 && kep == epoch &&
         xen_read_u32(t, XBT_NULL, c, "state", 6, &kst) == 0 && kst == XB_CLOSED)
         return;
+    const char *why = s->owner_fk ? "the service is reserved for the frontend that had it "
+                                    "before the backend restarted"
+                                  : "the service is in use by another frontend";
     if (idc__log_limit(&s->busy_logs, ep->ctx))
-        idc__log(ep->ctx, IDC_LOG_WARN,
-                 "%s: refusing domain %u: the service is in use by another "
-                 "frontend (IDC_ERR_BUSY)",
-                 ep->address, fk_dom(fk));
-    be_answer(ep, fk, epoch, XB_CLOSED, IDC_ERR_BUSY, "the service is in use by another frontend");
+        idc__log(ep->ctx, IDC_LOG_WARN, "%s: refusing domain %u: %s (IDC_ERR_BUSY)", ep->address,
+                 fk_dom(fk), why);
+    be_answer(ep, fk, epoch, XB_CLOSED, IDC_ERR_BUSY, why);
 }
 
 /* Other frontends' knocks while this backend cannot take them: refused as busy (connected or
@@ -978,7 +1056,7 @@ static void be_ack_all(struct idc_link *ep, bool busy)
     char dir[XEN_PATH_MAX];
     path_b(ep, dir, "fe");
     unsigned n = 0;
-    char **ents = xs_directory(t->xs, XBT_NULL, dir, &n);
+    char **ents = xen_lib.xs_directory(t->xs, XBT_NULL, dir, &n);
     if (!ents)
         return;
     for (unsigned i = 0; i < n && i < 4096; i++) {
@@ -1022,13 +1100,18 @@ static void be_scan(struct idc_link *ep)
     char dir[XEN_PATH_MAX];
     path_b(ep, dir, "fe");
     unsigned n = 0;
-    char **ents = xs_directory(t->xs, XBT_NULL, dir, &n);
+    char **ents = xen_lib.xs_directory(t->xs, XBT_NULL, dir, &n);
     if (!ents)
         return;
     for (unsigned i = 0; i < n && n <= 4096; i++) {
         uint64_t fk;
         if (!parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
             continue;
+        if (owner_reserved_against(ep, fk)) {
+            if (be_allowed(X(ep), fk_dom(fk)))
+                be_busy(ep, fk);
+            continue;
+        }
         if (be_connect(ep, fk))
             break;
     }
@@ -1047,7 +1130,7 @@ static int be_publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     struct xen_ep *s = X(ep);
     char b[XEN_PATH_MAX], p[XEN_PATH_MAX];
     path_b(ep, b, NULL);
-    xs_rm(t->xs, tx, b);
+    xen_lib.xs_rm(t->xs, tx, b);
     int r = xen_mkdir(t, tx, b);
     if (!r)
         r = xen_perms(t, tx, b, s->allow_all ? XS_PERM_READ : XS_PERM_NONE, s->allow, s->nallow,
@@ -1102,13 +1185,14 @@ static int be_publish(struct idc_link *ep)
     path_b(ep, p, "fe");
     char tok[16];
     ep_token(ep, tok);
-    if (!xs_watch(t->xs, p, tok)) {
+    if (!xen_lib.xs_watch(t->xs, p, tok)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s: %s", ep->address, p,
                  strerror(errno));
-        xs_rm(t->xs, XBT_NULL, b);
+        xen_lib.xs_rm(t->xs, XBT_NULL, b);
         return IDC_ERR_IO;
     }
     s->watching_b = true;
+    owner_reserve(ep);
     idc__link_appear(ep);
     return 0;
 }
@@ -1160,7 +1244,7 @@ static void unmask_fire(struct idc_timer *tm)
         return;
     s->masked = false;
     if (s->port_valid)
-        xenevtchn_unmask(T(ep)->ev, s->port);
+        xen_lib.xenevtchn_unmask(T(ep)->ev, s->port);
     idc__link_kick(ep);
 }
 
@@ -1171,13 +1255,13 @@ static void ep_notified(struct idc_link *ep)
     struct xen_ep *s = X(ep);
     struct xen_tp *t = T(ep);
     if (s->hs != XH_UP || !s->ctrl) {
-        xenevtchn_unmask(t->ev, s->port);
+        xen_lib.xenevtchn_unmask(t->ev, s->port);
         return;
     }
     idc__link_kick(ep);
     if (s->hs != XH_UP || !s->ctrl) {
         if (s->port_valid)
-            xenevtchn_unmask(t->ev, s->port);
+            xen_lib.xenevtchn_unmask(t->ev, s->port);
         return;
     }
     uint8_t peer_live = __atomic_load_n(
@@ -1194,7 +1278,7 @@ static void ep_notified(struct idc_link *ep)
                 kst == XB_CONNECTED)
                 s->dead_instance = s->instance;
         }
-        xenevtchn_unmask(t->ev, s->port);
+        xen_lib.xenevtchn_unmask(t->ev, s->port);
         idc__link_down(ep, IDC_ERR_DISCONNECTED,
                        "%s unmapped the control page "
                        "(closed or its process died)",
@@ -1218,7 +1302,7 @@ static void ep_notified(struct idc_link *ep)
     case IDC_STORM_OK:
         break;
     }
-    xenevtchn_unmask(t->ev, s->port);
+    xen_lib.xenevtchn_unmask(t->ev, s->port);
 }
 
 /* A notification on the port of endpoint arg (xen.c dispatches the pending ports). */
@@ -1321,7 +1405,7 @@ int xen_ep_start(struct idc_link *ep)
     char b[XEN_PATH_MAX], tok[16];
     path_b(ep, b, NULL);
     ep_token(ep, tok);
-    if (!xs_watch(t->xs, b, tok)) {
+    if (!xen_lib.xs_watch(t->xs, b, tok)) {
         idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s: %s", ep->address, b,
                  strerror(errno));
         return IDC_ERR_IO;
@@ -1355,21 +1439,21 @@ void xen_ep_stop(struct idc_link *ep)
     if (ep->role == IDC_ROLE_BACKEND) {
         path_b(ep, p, "fe");
         if (s->watching_b)
-            xs_unwatch(t->xs, p, tok);
+            xen_lib.xs_unwatch(t->xs, p, tok);
         /* Withdraw only our own publication (a successor may have replaced it). */
         uint32_t inst;
         path_b(ep, p, NULL);
         if (xen_read_u32(t, XBT_NULL, p, "instance", 0x7fffffffu, &inst) == 0 &&
             inst == s->instance)
-            xs_rm(t->xs, XBT_NULL, p);
+            xen_lib.xs_rm(t->xs, XBT_NULL, p);
     } else {
         path_b(ep, p, NULL);
         if (s->watching_b)
-            xs_unwatch(t->xs, p, tok);
+            xen_lib.xs_unwatch(t->xs, p, tok);
         path_f(ep, 0, p, NULL);
-        xs_rm(t->xs, XBT_NULL, p);
+        xen_lib.xs_rm(t->xs, XBT_NULL, p);
         path_k(ep, 0, "fe", p, NULL);
-        xs_rm(t->xs, XBT_NULL, p);
+        xen_lib.xs_rm(t->xs, XBT_NULL, p);
     }
     s->watching_b = false;
     s->serial = 0;

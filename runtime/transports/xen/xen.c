@@ -104,7 +104,7 @@ int xen_read(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char 
     char pb[XEN_PATH_MAX + 32];
     const char *path = join(dir, key, pb, sizeof(pb));
     unsigned len = 0;
-    char *v = xs_read(t->xs, tx, path, &len);
+    char *v = xen_lib.xs_read(t->xs, tx, path, &len);
     if (!v)
         return FAIL_ERRNO(t, IDC_ERR_IO, "read %s", path);
     int r = 0;
@@ -144,14 +144,14 @@ int xen_write(struct xen_tp *t, xs_transaction_t tx, const char *dir, const char
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(v))
         return FAIL(t, IDC_ERR_INVAL, "%s: value longer than %u bytes", path, XEN_VALUE_MAX - 1);
-    if (!xs_write(t->xs, tx, path, v, (unsigned)n))
+    if (!xen_lib.xs_write(t->xs, tx, path, v, (unsigned)n))
         return FAIL_ERRNO(t, IDC_ERR_IO, "write %s", path);
     return 0;
 }
 
 int xen_mkdir(struct xen_tp *t, xs_transaction_t tx, const char *path)
 {
-    return xs_mkdir(t->xs, tx, path) ? 0 : FAIL_ERRNO(t, IDC_ERR_IO, "mkdir %s", path);
+    return xen_lib.xs_mkdir(t->xs, tx, path) ? 0 : FAIL_ERRNO(t, IDC_ERR_IO, "mkdir %s", path);
 }
 
 int xen_perms(struct xen_tp *t, xs_transaction_t tx, const char *path, unsigned others,
@@ -167,7 +167,7 @@ int xen_perms(struct xen_tp *t, xs_transaction_t tx, const char *path, unsigned 
             p[n].perms = aclperm;
             n++;
         }
-    if (!xs_set_permissions(t->xs, tx, path, p, n))
+    if (!xen_lib.xs_set_permissions(t->xs, tx, path, p, n))
         return FAIL_ERRNO(t, IDC_ERR_IO, "set the permissions of %s", path);
     return 0;
 }
@@ -176,7 +176,7 @@ bool xen_absent(struct xen_tp *t, const char *path)
 {
     unsigned len = 0;
     errno = 0;
-    char *v = xs_read(t->xs, XBT_NULL, path, &len);
+    char *v = xen_lib.xs_read(t->xs, XBT_NULL, path, &len);
     if (v) {
         free(v);
         return false;
@@ -187,7 +187,7 @@ bool xen_absent(struct xen_tp *t, const char *path)
 bool xen_made_by(struct xen_tp *t, const char *path, unsigned dom)
 {
     unsigned n = 0;
-    struct xs_permissions *p = xs_get_permissions(t->xs, XBT_NULL, path, &n);
+    struct xs_permissions *p = xen_lib.xs_get_permissions(t->xs, XBT_NULL, path, &n);
     if (!p)
         return false;
     unsigned owner = n ? p[0].id : 0xffffffffu;
@@ -200,22 +200,22 @@ bool xen_domain_gone(struct xen_tp *t, unsigned dom)
     if (t->self != 0 || dom == 0)
         return false;
     errno = 0;
-    return !xs_is_domain_introduced(t->xs, dom) && (errno == 0 || errno == ENOENT);
+    return !xen_lib.xs_is_domain_introduced(t->xs, dom) && (errno == 0 || errno == ENOENT);
 }
 
 int xen_txn(struct xen_tp *t, int (*body)(struct xen_tp *t, xs_transaction_t tx, void *arg),
             void *arg)
 {
     for (int attempt = 1;; attempt++) {
-        xs_transaction_t tx = xs_transaction_start(t->xs);
+        xs_transaction_t tx = xen_lib.xs_transaction_start(t->xs);
         if (tx == XBT_NULL)
             return FAIL_ERRNO(t, IDC_ERR_IO, "start a transaction");
         int r = body(t, tx, arg);
         if (r) {
-            xs_transaction_end(t->xs, tx, true); /* t->why tells what failed */
+            xen_lib.xs_transaction_end(t->xs, tx, true); /* t->why tells what failed */
             return r;
         }
-        if (xs_transaction_end(t->xs, tx, false))
+        if (xen_lib.xs_transaction_end(t->xs, tx, false))
             return 0;
         if (errno != EAGAIN || attempt == XEN_TXN_ATTEMPTS)
             return FAIL_ERRNO(t, IDC_ERR_IO, "commit a transaction (attempt %d)", attempt);
@@ -242,9 +242,9 @@ unsigned xen_domid1(void)
         }
         if (strstr(b, "control_d")) {
             d1 = 1;
-        } else {
+        } else if (!xen_lib_load()) {
             /* no context yet: a short-lived connection of its own, once per process */
-            struct xen_tp tmp = { .xs = xs_open(0) };
+            struct xen_tp tmp = { .xs = xen_lib.xs_open(0) };
             uint32_t d = 0;
             if (tmp.xs) {
                 if (xen_read_u32(&tmp, XBT_NULL, "domid", NULL, XEN_DOMID_MAX, &d) == 0)
@@ -252,7 +252,7 @@ unsigned xen_domid1(void)
                 else if (xen_read(&tmp, XBT_NULL, "name", NULL, b, sizeof(b)) == 0 &&
                          !strcmp(b, "Domain-0"))
                     d1 = 1;
-                xs_close(tmp.xs);
+                xen_lib.xs_close(tmp.xs);
             }
         }
     }
@@ -277,7 +277,7 @@ static int port_register(struct xen_tp *t, xenevtchn_port_or_error_t p,
         unsigned cap = t->cap_ports ? 2 * t->cap_ports : 16;
         struct xen_port *np = realloc(t->ports, cap * sizeof(*np));
         if (!np) {
-            xenevtchn_unbind(t->ev, (evtchn_port_t)p);
+            xen_lib.xenevtchn_unbind(t->ev, (evtchn_port_t)p);
             return FAIL(t, IDC_ERR_NOMEM, "no memory for event channel %d", p);
         }
         t->ports = np;
@@ -289,7 +289,7 @@ static int port_register(struct xen_tp *t, xenevtchn_port_or_error_t p,
 
 int xen_bind_unbound(struct xen_tp *t, unsigned dom, void (*fn)(struct xen_tp *, void *), void *arg)
 {
-    xenevtchn_port_or_error_t p = xenevtchn_bind_unbound_port(t->ev, dom);
+    xenevtchn_port_or_error_t p = xen_lib.xenevtchn_bind_unbound_port(t->ev, dom);
     if (p < 0)
         return FAIL_ERRNO(t, IDC_ERR_IO, "event channel for domain %u", dom);
     return port_register(t, p, fn, arg);
@@ -298,7 +298,7 @@ int xen_bind_unbound(struct xen_tp *t, unsigned dom, void (*fn)(struct xen_tp *,
 int xen_bind_interdomain(struct xen_tp *t, unsigned dom, uint32_t remote,
                          void (*fn)(struct xen_tp *, void *), void *arg)
 {
-    xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(t->ev, dom, remote);
+    xenevtchn_port_or_error_t p = xen_lib.xenevtchn_bind_interdomain(t->ev, dom, remote);
     if (p < 0)
         return FAIL_ERRNO(t, IDC_ERR_IO, "cannot bind event channel %u of domain %u", remote, dom);
     return port_register(t, p, fn, arg);
@@ -309,7 +309,7 @@ void xen_unbind(struct xen_tp *t, uint32_t port)
     struct xen_port *e = port_find(t, port);
     if (e)
         *e = t->ports[--t->nports];
-    xenevtchn_unbind(t->ev, port);
+    xen_lib.xenevtchn_unbind(t->ev, port);
 }
 
 /* ---------------------------------------------------------------------------- dispatch */
@@ -320,7 +320,7 @@ static void watch_fire(struct idc_watch *w, uint32_t events)
     struct xen_tp *t = w->arg;
     const size_t nbuf = strlen(XEN_TOKEN_BUF), nchan = strlen(XEN_TOKEN_CHAN);
     for (int i = 0; i < XEN_WATCH_BATCH; i++) {
-        char **ev = xs_check_watch(t->xs);
+        char **ev = xen_lib.xs_check_watch(t->xs);
         if (!ev)
             break;
         const char *tok = ev[XS_WATCH_TOKEN], *path = ev[XS_WATCH_PATH];
@@ -343,14 +343,14 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events)
     (void)events;
     struct xen_tp *t = w->arg;
     for (int i = 0; i < XEN_EVT_BATCH; i++) {
-        xenevtchn_port_or_error_t p = xenevtchn_pending(t->ev);
+        xenevtchn_port_or_error_t p = xen_lib.xenevtchn_pending(t->ev);
         if (p < 0)
             break;
         struct xen_port *e = port_find(t, (uint32_t)p);
         if (e)
             e->fn(t, e->arg);
         else
-            xenevtchn_unmask(t->ev, (evtchn_port_t)p);
+            xen_lib.xenevtchn_unmask(t->ev, (evtchn_port_t)p);
     }
 }
 
@@ -359,19 +359,19 @@ static void evtchn_fire(struct idc_watch *w, uint32_t events)
 static void xen_close(struct xen_tp *t)
 {
     if (t->release_watch)
-        xs_unwatch(t->xs, "@releaseDomain", XEN_TOKEN_RELEASE);
+        xen_lib.xs_unwatch(t->xs, "@releaseDomain", XEN_TOKEN_RELEASE);
     t->release_watch = false;
     idc__watch_del(t->ctx, &t->xw);
     idc__watch_del(t->ctx, &t->ew);
     t->xw.fd = t->ew.fd = -1;
     if (t->xs)
-        xs_close(t->xs);
+        xen_lib.xs_close(t->xs);
     if (t->ev)
-        xenevtchn_close(t->ev);
+        xen_lib.xenevtchn_close(t->ev);
     if (t->gs)
-        xengntshr_close(t->gs);
+        xen_lib.xengntshr_close(t->gs);
     if (t->gt)
-        xengnttab_close(t->gt);
+        xen_lib.xengnttab_close(t->gt);
     t->xs = NULL;
     t->ev = NULL;
     t->gs = NULL;
@@ -387,6 +387,13 @@ int xen_open(struct xen_tp *t, const char *who)
     if (t->open)
         return 0;
     struct idc_context *ctx = t->ctx;
+    /* the libraries first: on a machine with no Xen package that is the reason to give */
+    const char *missing = xen_lib_load();
+    if (missing) {
+        idc__log(ctx, IDC_LOG_ERROR, "%s: xen transport not available: %s (IDC_ERR_NOTSUP)", who,
+                 missing);
+        return IDC_ERR_NOTSUP;
+    }
     if (access("/dev/xen", F_OK) != 0) {
         idc__log(ctx, IDC_LOG_ERROR,
                  "%s: xen transport not available: /dev/xen is absent "
@@ -396,13 +403,13 @@ int xen_open(struct xen_tp *t, const char *who)
     }
     const char *what = NULL;
     int e = 0;
-    if (!(t->xs = xs_open(0)))
+    if (!(t->xs = xen_lib.xs_open(0)))
         what = "xenstore", e = errno;
-    else if (!(t->ev = xenevtchn_open(NULL, 0)))
+    else if (!(t->ev = xen_lib.xenevtchn_open(NULL, 0)))
         what = "event channels (xen-evtchn)", e = errno;
-    else if (!(t->gs = xengntshr_open(NULL, 0)))
+    else if (!(t->gs = xen_lib.xengntshr_open(NULL, 0)))
         what = "grant sharing (xen-gntalloc)", e = errno;
-    else if (!(t->gt = xengnttab_open(NULL, 0)))
+    else if (!(t->gt = xen_lib.xengnttab_open(NULL, 0)))
         what = "grant mapping and copy (xen-gntdev)", e = errno;
     if (what) {
         idc__log(ctx, IDC_LOG_ERROR,
@@ -421,7 +428,7 @@ int xen_open(struct xen_tp *t, const char *who)
         return IDC_ERR_NOTSUP;
     }
     t->self = t->dom1 - 1;
-    int efd = xenevtchn_fd(t->ev);
+    int efd = xen_lib.xenevtchn_fd(t->ev);
     int fl = fcntl(efd, F_GETFL);
     if (fl < 0 || fcntl(efd, F_SETFL, fl | O_NONBLOCK) < 0) {
         idc__log(ctx, IDC_LOG_ERROR, "%s: event channel fd: %s", who, strerror(errno));
@@ -430,7 +437,7 @@ int xen_open(struct xen_tp *t, const char *who)
     }
     /* epoll keeps the address of the watch: t's own fields, set before they are added */
     t->xw = (struct idc_watch){
-        .fd = xs_fileno(t->xs), .events = EPOLLIN, .fn = watch_fire, .arg = t
+        .fd = xen_lib.xs_fileno(t->xs), .events = EPOLLIN, .fn = watch_fire, .arg = t
     };
     if (t->xw.fd < 0 || idc__watch_add(ctx, &t->xw) < 0) {
         if (t->xw.fd < 0)
@@ -448,7 +455,7 @@ int xen_open(struct xen_tp *t, const char *who)
     /* Domain death, for both halves: only dom0 may ask whether a domain is still there, but
        anyone may try to watch; a refusal leaves the per-domain nodes (removed by the
        toolstack) to tell. */
-    t->release_watch = xs_watch(t->xs, "@releaseDomain", XEN_TOKEN_RELEASE);
+    t->release_watch = xen_lib.xs_watch(t->xs, "@releaseDomain", XEN_TOKEN_RELEASE);
     t->open = true;
     return 0;
 }

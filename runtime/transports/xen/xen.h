@@ -39,6 +39,59 @@ extern const struct idc_transport idc_transport_xen;
 #define XEN_TOKEN_BUF     "idcxb-"
 #define XEN_TOKEN_CHAN    "idc"
 
+/* libs.c: the Xen library functions the transport calls, all through `xen_lib` (loaded at run
+   time, so libidc needs no Xen package to load). One row per function: its library, its name. */
+enum { XEN_LIB_STORE, XEN_LIB_GNTTAB, XEN_LIB_EVTCHN, XEN_LIB_COUNT };
+#define XEN_API(X)                                     \
+    X(XEN_LIB_STORE, xs_open)                          \
+    X(XEN_LIB_STORE, xs_close)                         \
+    X(XEN_LIB_STORE, xs_fileno)                        \
+    X(XEN_LIB_STORE, xs_read)                          \
+    X(XEN_LIB_STORE, xs_write)                         \
+    X(XEN_LIB_STORE, xs_mkdir)                         \
+    X(XEN_LIB_STORE, xs_rm)                            \
+    X(XEN_LIB_STORE, xs_directory)                     \
+    X(XEN_LIB_STORE, xs_get_permissions)               \
+    X(XEN_LIB_STORE, xs_set_permissions)               \
+    X(XEN_LIB_STORE, xs_transaction_start)             \
+    X(XEN_LIB_STORE, xs_transaction_end)               \
+    X(XEN_LIB_STORE, xs_watch)                         \
+    X(XEN_LIB_STORE, xs_unwatch)                       \
+    X(XEN_LIB_STORE, xs_check_watch)                   \
+    X(XEN_LIB_STORE, xs_is_domain_introduced)          \
+    X(XEN_LIB_GNTTAB, xengnttab_open)                  \
+    X(XEN_LIB_GNTTAB, xengnttab_close)                 \
+    X(XEN_LIB_GNTTAB, xengnttab_grant_copy)            \
+    X(XEN_LIB_GNTTAB, xengnttab_map_domain_grant_refs) \
+    X(XEN_LIB_GNTTAB, xengnttab_map_grant_ref_notify)  \
+    X(XEN_LIB_GNTTAB, xengnttab_unmap)                 \
+    X(XEN_LIB_GNTTAB, xengntshr_open)                  \
+    X(XEN_LIB_GNTTAB, xengntshr_close)                 \
+    X(XEN_LIB_GNTTAB, xengntshr_share_pages)           \
+    X(XEN_LIB_GNTTAB, xengntshr_share_page_notify)     \
+    X(XEN_LIB_GNTTAB, xengntshr_unshare)               \
+    X(XEN_LIB_EVTCHN, xenevtchn_open)                  \
+    X(XEN_LIB_EVTCHN, xenevtchn_close)                 \
+    X(XEN_LIB_EVTCHN, xenevtchn_fd)                    \
+    X(XEN_LIB_EVTCHN, xenevtchn_notify)                \
+    X(XEN_LIB_EVTCHN, xenevtchn_pending)               \
+    X(XEN_LIB_EVTCHN, xenevtchn_unmask)                \
+    X(XEN_LIB_EVTCHN, xenevtchn_bind_interdomain)      \
+    X(XEN_LIB_EVTCHN, xenevtchn_bind_unbound_port)     \
+    X(XEN_LIB_EVTCHN, xenevtchn_unbind)
+
+struct xen_api {
+/* fn names a member here: it cannot take parentheses */
+#define XEN_API_FIELD(lib, fn) __typeof__(fn) *fn; /* NOLINT(bugprone-macro-parentheses) */
+    XEN_API(XEN_API_FIELD)
+#undef XEN_API_FIELD
+};
+extern struct xen_api xen_lib; /* filled by xen_lib_load, read-only afterwards */
+
+/* Loads the libraries once per process (thread-safe). NULL when every function is there, else
+   why not (for an IDC_ERR_NOTSUP log line; the same reason on every later call). */
+const char *xen_lib_load(void);
+
 struct xen_tp;
 struct xb_ctx; /* buffers.c: the buffer service and its links */
 

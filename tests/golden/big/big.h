@@ -148,6 +148,9 @@ struct big_frontend_ops {
 	void (*disconnect)(struct big_frontend *fe);
 	void (*disappear)(struct big_frontend *fe);    /* may be NULL */
 	void (*writable)(struct big_frontend *fe);     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct big_frontend *fe, int err);
 	/* transaction pull: complete req exactly once (now or later) with big_pull_reply;
 	   args valid during the call only; must not be NULL if the peer may start it */
 	void (*on_pull)(struct big_frontend *fe, struct idc_request *req,
@@ -168,8 +171,8 @@ struct big_frontend {
  */
 void big_frontend_create(struct big_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct big_frontend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void big_frontend_create_with(struct big_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct big_frontend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected
@@ -240,6 +243,9 @@ struct big_backend_ops {
 	void (*disconnect)(struct big_backend *be);
 	void (*disappear)(struct big_backend *be);    /* may be NULL */
 	void (*writable)(struct big_backend *be);     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct big_backend *be, int err);
 	/* message blob; args valid during the call only; NULL: ignored */
 	void (*on_blob)(struct big_backend *be, const struct big_blob_args *args);
 	/* transaction echo: complete req exactly once (now or later) with big_echo_reply;
@@ -262,8 +268,8 @@ struct big_backend {
  */
 void big_backend_create(struct big_backend *be, struct idc_context *ctx, const char *address,
 		const struct big_backend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void big_backend_create_with(struct big_backend *be, struct idc_context *ctx, const char *address,
 		const struct big_backend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

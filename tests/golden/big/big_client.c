@@ -57,6 +57,14 @@ static void on_writable(struct idc_endpoint *ep)
 		fe->ops->writable(fe);
 }
 
+static void on_unanswered(struct idc_endpoint *ep, int err)
+{
+	struct big_frontend *fe = side_of(ep);
+
+	if (fe->ops->unanswered)
+		fe->ops->unanswered(fe, err);
+}
+
 static void on_destroyed(struct idc_endpoint *ep)
 {
 	struct big_frontend *fe = side_of(ep);
@@ -208,6 +216,7 @@ static const struct idc_endpoint_ops endpoint_ops = {
 	.disconnect = on_disconnect,
 	.disappear = on_disappear,
 	.writable = on_writable,
+	.unanswered = on_unanswered,
 	.handle_message = on_message,
 	.handle_transaction = on_transaction,
 };
@@ -224,6 +233,7 @@ void big_frontend_create_with(struct big_frontend *fe, struct idc_context *ctx, 
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
 		cfg.flags = limits->flags;
+		cfg.connect_timeout_ms = limits->connect_timeout_ms;
 	}
 	cfg.protocol = &big_protocol;
 	cfg.role = IDC_ROLE_FRONTEND;

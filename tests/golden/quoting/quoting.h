@@ -125,6 +125,9 @@ struct quoting_frontend_ops {
 	void (*disconnect)(struct quoting_frontend *fe);
 	void (*disappear)(struct quoting_frontend *fe);    /* may be NULL */
 	void (*writable)(struct quoting_frontend *fe);     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct quoting_frontend *fe, int err);
 };
 
 /* A frontend endpoint: caller-allocated storage (members private), valid until destroy completed. */
@@ -141,8 +144,8 @@ struct quoting_frontend {
  */
 void quoting_frontend_create(struct quoting_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct quoting_frontend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void quoting_frontend_create_with(struct quoting_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct quoting_frontend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected
@@ -202,6 +205,9 @@ struct quoting_backend_ops {
 	void (*disconnect)(struct quoting_backend *be);
 	void (*disappear)(struct quoting_backend *be);    /* may be NULL */
 	void (*writable)(struct quoting_backend *be);     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct quoting_backend *be, int err);
 	/* transaction translit: complete req exactly once (now or later) with quoting_translit_reply;
 	   args valid during the call only; must not be NULL if the peer may start it */
 	void (*on_translit)(struct quoting_backend *be, struct idc_request *req,
@@ -222,8 +228,8 @@ struct quoting_backend {
  */
 void quoting_backend_create(struct quoting_backend *be, struct idc_context *ctx, const char *address,
 		const struct quoting_backend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void quoting_backend_create_with(struct quoting_backend *be, struct idc_context *ctx, const char *address,
 		const struct quoting_backend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

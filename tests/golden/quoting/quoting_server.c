@@ -56,6 +56,14 @@ static void on_writable(struct idc_endpoint *ep)
 		be->ops->writable(be);
 }
 
+static void on_unanswered(struct idc_endpoint *ep, int err)
+{
+	struct quoting_backend *be = side_of(ep);
+
+	if (be->ops->unanswered)
+		be->ops->unanswered(be, err);
+}
+
 static void on_destroyed(struct idc_endpoint *ep)
 {
 	struct quoting_backend *be = side_of(ep);
@@ -123,6 +131,7 @@ static const struct idc_endpoint_ops endpoint_ops = {
 	.disconnect = on_disconnect,
 	.disappear = on_disappear,
 	.writable = on_writable,
+	.unanswered = on_unanswered,
 	.handle_message = on_message,
 	.handle_transaction = on_transaction,
 };
@@ -139,6 +148,7 @@ void quoting_backend_create_with(struct quoting_backend *be, struct idc_context 
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
 		cfg.flags = limits->flags;
+		cfg.connect_timeout_ms = limits->connect_timeout_ms;
 	}
 	cfg.protocol = &quoting_protocol;
 	cfg.role = IDC_ROLE_BACKEND;

@@ -215,6 +215,9 @@ struct small_frontend_ops {
 	void (*disconnect)(struct small_frontend *fe);
 	void (*disappear)(struct small_frontend *fe);    /* may be NULL */
 	void (*writable)(struct small_frontend *fe);     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct small_frontend *fe, int err);
 	/* message changed; args valid during the call only; NULL: ignored */
 	void (*on_changed)(struct small_frontend *fe, const struct small_changed_args *args);
 };
@@ -233,8 +236,8 @@ struct small_frontend {
  */
 void small_frontend_create(struct small_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct small_frontend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void small_frontend_create_with(struct small_frontend *fe, struct idc_context *ctx, const char *address,
 		const struct small_frontend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected
@@ -300,6 +303,9 @@ struct small_backend_ops {
 	void (*disconnect)(struct small_backend *be);
 	void (*disappear)(struct small_backend *be);    /* may be NULL */
 	void (*writable)(struct small_backend *be);     /* may be NULL: retry after IDC_ERR_AGAIN */
+	/* may be NULL: the connect deadline (limits->connect_timeout_ms) passed unconnected; err is
+	   why (IDC_ERR_TIMEOUT: nothing answered); the endpoint keeps trying */
+	void (*unanswered)(struct small_backend *be, int err);
 	/* transaction store: complete req exactly once (now or later) with small_store_reply or small_store_fail;
 	   args valid during the call only; must not be NULL if the peer may start it */
 	void (*on_store)(struct small_backend *be, struct idc_request *req,
@@ -322,8 +328,8 @@ struct small_backend {
  */
 void small_backend_create(struct small_backend *be, struct idc_context *ctx, const char *address,
 		const struct small_backend_ops *ops, void *user);
-/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us) and flags
-   (IDC_EP_*) taken from limits (its other members are ignored; NULL: defaults). */
+/* Same, with the quotas (max_frame, max_transactions, max_messages, spin_us), flags (IDC_EP_*)
+   and connect_timeout_ms taken from limits (its other members are ignored; NULL: defaults). */
 void small_backend_create_with(struct small_backend *be, struct idc_context *ctx, const char *address,
 		const struct small_backend_ops *ops, void *user, const struct idc_endpoint_config *limits);
 /* Takes the endpoint down; destroyed (may be NULL) runs inside dispatch once it is disconnected

@@ -56,6 +56,14 @@ static void on_writable(struct idc_endpoint *ep)
 		fe->ops->writable(fe);
 }
 
+static void on_unanswered(struct idc_endpoint *ep, int err)
+{
+	struct small_frontend *fe = side_of(ep);
+
+	if (fe->ops->unanswered)
+		fe->ops->unanswered(fe, err);
+}
+
 static void on_destroyed(struct idc_endpoint *ep)
 {
 	struct small_frontend *fe = side_of(ep);
@@ -169,6 +177,7 @@ static const struct idc_endpoint_ops endpoint_ops = {
 	.disconnect = on_disconnect,
 	.disappear = on_disappear,
 	.writable = on_writable,
+	.unanswered = on_unanswered,
 	.handle_message = on_message,
 	.handle_transaction = on_transaction,
 };
@@ -185,6 +194,7 @@ void small_frontend_create_with(struct small_frontend *fe, struct idc_context *c
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
 		cfg.flags = limits->flags;
+		cfg.connect_timeout_ms = limits->connect_timeout_ms;
 	}
 	cfg.protocol = &small_protocol;
 	cfg.role = IDC_ROLE_FRONTEND;

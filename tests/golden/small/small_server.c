@@ -56,6 +56,14 @@ static void on_writable(struct idc_endpoint *ep)
 		be->ops->writable(be);
 }
 
+static void on_unanswered(struct idc_endpoint *ep, int err)
+{
+	struct small_backend *be = side_of(ep);
+
+	if (be->ops->unanswered)
+		be->ops->unanswered(be, err);
+}
+
 static void on_destroyed(struct idc_endpoint *ep)
 {
 	struct small_backend *be = side_of(ep);
@@ -162,6 +170,7 @@ static const struct idc_endpoint_ops endpoint_ops = {
 	.disconnect = on_disconnect,
 	.disappear = on_disappear,
 	.writable = on_writable,
+	.unanswered = on_unanswered,
 	.handle_message = on_message,
 	.handle_transaction = on_transaction,
 };
@@ -178,6 +187,7 @@ void small_backend_create_with(struct small_backend *be, struct idc_context *ctx
 		cfg.max_messages = limits->max_messages;
 		cfg.spin_us = limits->spin_us;
 		cfg.flags = limits->flags;
+		cfg.connect_timeout_ms = limits->connect_timeout_ms;
 	}
 	cfg.protocol = &small_protocol;
 	cfg.role = IDC_ROLE_BACKEND;

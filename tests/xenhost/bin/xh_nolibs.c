@@ -1,0 +1,95 @@
+/* xh_nolibs: run by the xenhost suite in a mount namespace where the Xen libraries are hidden.
+ * Checks what a machine with no Xen package sees: a xen: endpoint turns DEAD with a log line
+ * naming the library that could not be loaded (IDC_ERR_NOTSUP), and shm works as usual.
+ * Usage: xh_nolibs DIR   (DIR: a scratch socket directory). Exit 0 when all holds; otherwise
+ * prints what did not and exits 1.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "idc.h"
+
+static const uint64_t hashes[1] = { 0x1234567890abcdefull };
+static const struct idc_protocol proto = {
+    .name = "xenhost", .min_version = 1, .max_version = 1, .version_hash = hashes, .max_frame = 256
+};
+
+static char logbuf[4096];
+static void log_fn(void *arg, int level, const char *msg)
+{
+    (void)arg, (void)level;
+    size_t n = strlen(logbuf);
+    snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
+}
+
+static int connects;
+static void on_connect(struct idc_endpoint *ep)
+{
+    (void)ep;
+    connects++;
+}
+static void on_disconnect(struct idc_endpoint *ep)
+{
+    idc_endpoint_disconnect_done(ep);
+}
+static int on_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    (void)ep, (void)op, (void)p, (void)len;
+    return 0;
+}
+static int on_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
+                  size_t len)
+{
+    (void)ep, (void)op, (void)p, (void)len;
+    return idc_request_complete(r, 0, NULL, 0);
+}
+static const struct idc_endpoint_ops ops = {
+    .connect = on_connect,
+    .disconnect = on_disconnect,
+    .handle_message = on_msg,
+    .handle_transaction = on_txn,
+};
+
+static int fail(const char *what)
+{
+    printf("xh_nolibs: %s\nlog:\n%s", what, logbuf);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        return fail("usage: xh_nolibs DIR");
+    void *h = dlopen("libxenstore.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (h) /* the caller's hiding did not work: nothing below would mean anything */
+        return fail("libxenstore.so.4 can still be loaded");
+    struct idc_context *ctx;
+    struct idc_context_options o = { .shm_dir = argv[1], .log = log_fn };
+    if (idc_context_create(&ctx, &o) != 0)
+        return fail("idc_context_create failed");
+    static struct idc_endpoint x, be, fe;
+    struct idc_endpoint_config c = {
+        .protocol = &proto, .role = IDC_ROLE_FRONTEND, .address = "xen:0/blk0", .ops = &ops
+    };
+    idc_endpoint_create(&x, ctx, &c);
+    c.role = IDC_ROLE_BACKEND;
+    c.address = "shm:nolibs";
+    idc_endpoint_create(&be, ctx, &c);
+    c.role = IDC_ROLE_FRONTEND;
+    idc_endpoint_create(&fe, ctx, &c);
+    for (int i = 0; i < 300 && connects < 2; i++)
+        idc_context_dispatch(ctx, 10);
+    int rc = 0;
+    if (idc_endpoint_state(&x) != IDC_EP_DEAD)
+        rc = fail("the xen: endpoint is not DEAD");
+    else if (!strstr(logbuf, "xen transport not available: cannot load libxenstore.so.4") ||
+             !strstr(logbuf, "IDC_ERR_NOTSUP"))
+        rc = fail("no log line naming the missing library");
+    else if (connects != 2)
+        rc = fail("shm did not connect");
+    idc_context_destroy(ctx);
+    if (!rc)
+        printf("xh_nolibs: ok\n");
+    return rc;
+}
