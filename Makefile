@@ -364,7 +364,7 @@ check-build: $(BUILD)/tests/build $(IDLC) runtime
 # (debian/) from a copy of this tree: it cleans the tree it builds and writes next to it.
 # make check-deb: those packages checked from outside (tests/deb/check.sh): lintian, their
 # contents, the tutorial built against them with pkg-config, CMake and Meson (a few minutes).
-DEB_DEPS := debhelper dpkg-dev lintian flex bison m4 pkg-config libxen-dev
+DEB_DEPS := debhelper dpkg-dev lintian flex bison m4 pkg-config libxen-dev libfabric-dev libzookeeper-st-dev
 DEB_OUT   = $(BUILD)/deb
 .PHONY: deb check-deb
 

@@ -121,7 +121,8 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms);
 int idc_context_run(struct idc_context *ctx);   /* dispatch until idc_context_stop; returns 0 */
 void idc_context_stop(struct idc_context *ctx); /* callable from a callback */
 /* The context's 64-bit id (owner field of the remote buffers it registers): bits 63..48 hold
- * its Xen domain id + 1 (0 when not on Xen), bits 47..0 are random and never all zero. */
+ * its Xen domain id + 1 on Xen, else with a fabric registry 0x8000 | 15 bits of a hash of the
+ * node identity, else 0; bits 47..0 are random and never all zero. */
 uint64_t idc_context_id(const struct idc_context *ctx);
 
 /* ---------------------------------------------------------------------------------- endpoints */
