@@ -212,9 +212,11 @@ $(BUILD)/tests/bin/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$
 		$(if $(IDL_FILES),$(LIBGEN)) $(if $(RT_SRCS),$(LIBIDC))
 	$$(call say,LD,$$@)
 	$(Q)mkdir -p $$(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(TEST_LIBS) $$(HELPER_LIBS)
 endef
 $(foreach h,$(HELPER_SRCS),$(eval $(call helper_rule,$(h))))
+# the hostile fabric peer speaks libfabric and ZooKeeper itself (libidc loads them at run time)
+$(BUILD)/tests/bin/fab_flood: HELPER_LIBS = $(shell $(PKG_CONFIG) --libs libfabric) -lzookeeper_st
 
 tests: $(TEST_BINS) $(HELPER_BINS)
 

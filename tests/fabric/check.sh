@@ -10,7 +10,9 @@
 #      its peer processes in B (RTT_BIN_DIR points at wrappers that enter B);
 #   2. faults with rtt_peer on both sides: the link cut with `ip link set ... down` (disconnect
 #      within the heartbeat bound, reconnect when it is back, every result checked), ZooKeeper
-#      killed and restarted under load (the connection keeps working, discovery resumes).
+#      killed and restarted under load (the connection keeps working, discovery resumes), a
+#      third namespace flooding the backend with hostile records (fab_flood);
+#   3. the block device: blkback in B, nbdkit with the idc plugin in A, nbdcopy 64 MiB.
 # Prints `N passed, M failed` (and the reason when it skips). FABRIC_ONLY=faults runs section 2
 # alone, FABRIC_TESTS="suite/test ..." those runtime tests alone; FABRIC_KEEP=DIR keeps a copy
 # of the scratch directory (logs, event files) for a post-mortem. Every namespace, process and file
@@ -30,7 +32,7 @@ command -v ip >/dev/null || skip "no ip(8) (iproute2)"
 command -v java >/dev/null || skip "no java (default-jre-headless) for the ZooKeeper server"
 ZK_CP=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar
 [ -r /usr/share/java/zookeeper.jar ] || skip "no ZooKeeper server (Debian package zookeeper)"
-for p in tests/runtime tests/bin/rtt_peer; do
+for p in tests/runtime tests/bin/rtt_peer tests/bin/fab_flood; do
     [ -x "$B/$p" ] || { echo "check-fabric: $B/$p not built"; exit 2; }
 done
 
@@ -127,6 +129,50 @@ zk_kill() {
 zk_start || { echo "check-fabric: ZooKeeper did not start:"; tail -20 "$TMP/zk/server.log"; exit 1; }
 export IDC_ZOOKEEPER=10.77.0.1:2181 IDC_ZOOKEEPER_SESSION_MS=2000 IDC_HEARTBEAT_MS=$HB_MS
 
+# ------------------------------------------------------- rtt_peer pairs (sections 1 and 2)
+# A backend in B and a load-generating frontend in A; their event files tell.
+PEER=$B/tests/bin/rtt_peer
+mkdir -p "$TMP/f"
+stat_of() { # stat_of FILE KEY: the last stat line's value of KEY
+    grep '^stat ' "$1" 2>/dev/null | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
+}
+count() { grep -c "^$2" "$1" 2>/dev/null || true; }
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
+    local end=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -lt "$end" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+ok_above() { [ "$(stat_of "$1" ok)" -gt "$2" ] 2>/dev/null; }
+lines_at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
+pair_start() { # pair_start NAME: backend in B, frontend in A
+    spawn_ns BE_PID $NS_B 10.77.0.3 node-b "$PEER" --dir "$TMP/f" --out "$TMP/f/$1.be" \
+        --serve "$1"
+    spawn_ns FE_PID $NS_A 10.77.0.2 node-a "$PEER" --dir "$TMP/f" --out "$TMP/f/$1.fe" \
+        --connect "$1" --mode load --load 16
+}
+pair_stop() {
+    kill -TERM "$FE_PID" "$BE_PID" 2>/dev/null
+    wait_for 10 sh -c "! kill -0 $FE_PID 2>/dev/null && ! kill -0 $BE_PID 2>/dev/null"
+    kill -9 "$FE_PID" "$BE_PID" 2>/dev/null
+    wait "$FE_PID" "$BE_PID" 2>/dev/null
+}
+no_errors() { ! grep -q '^error' "$1" "$2"; }
+export IDC_TEST_FABRIC=1
+
+# The first check warms the registry up too: a backend in B found by a frontend in A, traffic.
+name=discovery
+pair_start $name
+if wait_for 30 ok_above "$TMP/f/$name.fe" 100; then
+    pass "discovery (a backend in B found and used from A)"
+else
+    fail discovery "no traffic: $(tail -3 "$TMP/f/$name.fe") / $(tail -3 "$TMP/f/$name.be")"
+fi
+pair_stop
+
 # ------------------------------------------------------------- 1. the runtime suite
 TESTS="
 txn/round_trips_return_payloads
@@ -185,40 +231,8 @@ for t in $TESTS; do
     fi
 done
 
-# --------------------------------------------------------------------- 2. faults
-# rtt_peer pairs: backend in B, load-generating frontend in A; their event files tell.
-PEER=$B/tests/bin/rtt_peer
-mkdir -p "$TMP/f"
-stat_of() { # stat_of FILE KEY: the last stat line's value of KEY
-    grep '^stat ' "$1" 2>/dev/null | tail -1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
-}
-count() { grep -c "^$2" "$1" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-    local end=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -lt "$end" ]; do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-ok_above() { [ "$(stat_of "$1" ok)" -gt "$2" ] 2>/dev/null; }
-lines_at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
-pair_start() { # pair_start NAME: backend in B, frontend in A
-    spawn_ns BE_PID $NS_B 10.77.0.3 node-b "$PEER" --dir "$TMP/f" --out "$TMP/f/$1.be" \
-        --serve "$1"
-    spawn_ns FE_PID $NS_A 10.77.0.2 node-a "$PEER" --dir "$TMP/f" --out "$TMP/f/$1.fe" \
-        --connect "$1" --mode load --load 16
-}
-pair_stop() {
-    kill -TERM "$FE_PID" "$BE_PID" 2>/dev/null
-    wait_for 10 sh -c "! kill -0 $FE_PID 2>/dev/null && ! kill -0 $BE_PID 2>/dev/null"
-    kill -9 "$FE_PID" "$BE_PID" 2>/dev/null
-    wait "$FE_PID" "$BE_PID" 2>/dev/null
-}
-no_errors() { ! grep -q '^error' "$1" "$2"; }
-export IDC_TEST_FABRIC=1
 
+# --------------------------------------------------------------------- 2. faults
 # The link cut: silent peer -> disconnect within the bound; back -> reconnect; results checked.
 name=linkcut
 pair_start $name
@@ -282,6 +296,34 @@ else
         else
             pass "zookeeper_restart (traffic through the outage, new backend found after it)"
         fi
+    fi
+fi
+pair_stop
+
+# A peer flooding garbage (fab_flood in C, 5 s of records any peer can send: noise, bad sizes
+# and types, HELLOs with bad fields, records of connections that do not exist, forged buffer
+# requests) at a backend serving a frontend: the connection carries on, nothing is miscounted.
+name=flood
+pair_start $name
+fe=$TMP/f/$name.fe be=$TMP/f/$name.be
+if ! wait_for 20 ok_above "$fe" 1000; then
+    fail flood "no traffic before the flood: $(tail -3 "$fe")"
+else
+    ok1=$(stat_of "$fe" ok)
+    # (rtt_peer names its services DIR.NAME under IDC_TEST_FABRIC: its --dir is $TMP/f)
+    if ! in_ns $NS_C 10.77.0.4 node-c timeout 60 "$B/tests/bin/fab_flood" "$IDC_ZOOKEEPER" \
+        f.$name 5 > "$TMP/flood.out" 2>&1; then
+        fail flood "the flooder did not run: $(cat "$TMP/flood.out")"
+    elif ! kill -0 "$BE_PID" 2>/dev/null; then
+        fail flood "the backend died: $(tail -3 "$be")"
+    elif [ "$(count "$fe" disconnect)" != 0 ]; then
+        fail flood "the connection went down: $(grep -h disconnect "$fe" | head -2)"
+    elif ! wait_for 10 ok_above "$fe" $((ok1 + 1000)); then
+        fail flood "traffic stopped: $(tail -2 "$fe")"
+    elif ! no_errors "$fe" "$be" || [ "$(stat_of "$fe" bad)" != 0 ]; then
+        fail flood "wrong results: $(grep -h '^error' "$fe" "$be" | head -3)"
+    else
+        pass "flood ($(cat "$TMP/flood.out") hostile records; the connection carried on)"
     fi
 fi
 pair_stop

@@ -209,7 +209,8 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
         st = IDC_ERR_NOMEM;
     if (st) {
         struct fab_xrep rep = { .status = st };
-        send_rec(ctx, peer, q.xid, FAB_XREP, &rep, sizeof(rep), 0);
+        if (fab_reply_budget(ctx)) /* forged requests in bulk get answers at a bounded rate */
+            send_rec(ctx, peer, q.xid, FAB_XREP, &rep, sizeof(rep), 0);
         fab_peer_put(ctx, peer, false);
         return;
     }

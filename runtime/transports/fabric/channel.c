@@ -528,10 +528,12 @@ static bool be_allowed(const struct idc_link *l, const char *node)
     return false;
 }
 
-/* A REFUSE record to the HELLO's sender (no connection: injected, errors ignored). */
+/* A REFUSE record to the HELLO's sender (no connection: errors ignored). */
 static void refuse_send(struct idc_context *ctx, uint64_t peer, uint64_t dst,
                         const struct fab_refuse *rf)
 {
+    if (!fab_reply_budget(ctx))
+        return; /* a flood of HELLOs gets no flood of answers (an honest peer retries) */
     struct fab_hdr h;
     memset(&h, 0, sizeof(h));
     h.magic = FAB_MAGIC;
@@ -670,7 +672,8 @@ static void be_hello(struct idc_context *ctx, const struct fab_hdr *h, const voi
            busy, so the frontend tries again soon instead of waiting out its handshake. */
         struct fab_refuse rf = { .status = IDC_ERR_BUSY };
         snprintf(rf.reason, sizeof(rf.reason), "service %s is not served here", hl.service);
-        idc__log(ctx, IDC_LOG_DEBUG, "fabric: %s", rf.reason);
+        if (idc__log_limit(fab_logs(ctx), ctx))
+            idc__log(ctx, IDC_LOG_DEBUG, "fabric: %s", rf.reason);
         refuse_send(ctx, peer, hl.token, &rf);
         fab_peer_put(ctx, peer, false);
         return;
@@ -741,7 +744,9 @@ void fab_chan_record(struct idc_context *ctx, const struct fab_hdr *h, const voi
     }
     struct idc_link *l = h->dst ? by_token(ctx, h->dst) : NULL;
     if (!l) {
-        idc__log(ctx, IDC_LOG_DEBUG, "fabric: record type %u for no connection dropped", h->type);
+        if (idc__log_limit(fab_logs(ctx), ctx)) /* anyone can send these: limited */
+            idc__log(ctx, IDC_LOG_DEBUG, "fabric: record type %u for no connection dropped",
+                     h->type);
         return;
     }
     struct fab_ep *f = F(l);

@@ -5,7 +5,7 @@
  * verbs;ofi_rxm on InfiniBand), opened by its first fabric endpoint. Its completion queue has a
  * wait fd in the context's epoll; every record received lands in one of FAB_RECV_BUFS posted
  * buffers, is checked for its framing here and handed to channel.c, and the buffer is posted
- * again. Records are sent from FAB_SEND_BUFS copies (or injected when small), so nothing the
+ * again. Records are sent from FAB_SEND_BUFS copies (none injected), so nothing the
  * core owns is referenced by the provider after fab_send returns.
  *
  * libfabric's exported functions are called through fab_lib (libs.c, loaded at run time):
@@ -28,13 +28,15 @@
 
 #include "fabric.h"
 
-#define FAB_RECV_BUFS 64u
-#define FAB_SEND_BUFS 64u
-#define FAB_BUF_BYTES (sizeof(struct fab_hdr) + FAB_CHUNK)
-#define FAB_PEERS     64u /* peer addresses cached */
-#define FAB_CQ_BATCH  16
-#define FAB_CQ_ROUNDS 64 /* completion batches per dispatch round */
-#define FAB_PROVIDER  "tcp;ofi_rxm"
+#define FAB_RECV_BUFS    64u
+#define FAB_SEND_BUFS    64u
+#define FAB_BUF_BYTES    (sizeof(struct fab_hdr) + FAB_CHUNK)
+#define FAB_PEERS        64u /* peer addresses cached */
+#define FAB_PEER_SENDS   32u /* sends in flight to one peer: half the buffers */
+#define FAB_PEER_REPLIES 4u  /* of them, answers to records anyone can send */
+#define FAB_CQ_BATCH     16
+#define FAB_CQ_ROUNDS    64 /* completion batches per dispatch round */
+#define FAB_PROVIDER     "tcp;ofi_rxm"
 
 _Static_assert(sizeof(((struct fab_op *)0)->prov) == sizeof(struct fi_context2),
                "fab_op holds a struct fi_context2");
@@ -42,7 +44,8 @@ _Static_assert(sizeof(((struct fab_op *)0)->prov) == sizeof(struct fi_context2),
 struct fab_buf {
     struct fab_op op;     /* FAB_OP_SEND / FAB_OP_RECV */
     struct fab_buf *next; /* free list (send buffers) */
-    uint64_t token;       /* send: the connection it belongs to */
+    uint64_t token;       /* send: the connection it belongs to (0: a reply to anyone) */
+    uint32_t peer;        /* send: the peer cache entry it goes to */
     _Alignas(8) unsigned char data[FAB_BUF_BYTES];
 };
 
@@ -50,6 +53,7 @@ struct fab_peer {
     uint8_t addr[FAB_ADDR_MAX];
     uint32_t len;
     uint32_t users;
+    uint32_t inflight; /* sends not completed yet */
     fi_addr_t fa;
     uint64_t used; /* last use (ns), for eviction */
     bool valid;
@@ -73,7 +77,6 @@ struct fab_ctx {
     struct fid_ep *ep;
     uint8_t self[FAB_ADDR_MAX];
     size_t self_len;
-    size_t inject_max;
     struct idc_watch cqw;
     struct idc_timer tick;
     struct fab_buf *rbufs, *sbufs, *sfree;
@@ -81,6 +84,8 @@ struct fab_ctx {
     bool want_ready;  /* a sender got IDC_ERR_AGAIN: tell channel.c when buffers free up */
     struct fab_peer peers[FAB_PEERS];
     struct idc_log_limit logs;
+    uint64_t reply_window; /* fab_reply_budget */
+    uint32_t replies;
 };
 
 struct fab_ctx *fab_ctx_of(struct idc_context *ctx)
@@ -125,6 +130,17 @@ struct idc_log_limit *fab_logs(struct idc_context *ctx)
     return &fab_ctx_of(ctx)->logs;
 }
 
+bool fab_reply_budget(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    uint64_t now = idc__now_ns();
+    if (now - fc->reply_window >= 1000000000u) {
+        fc->reply_window = now;
+        fc->replies = 0;
+    }
+    return fc->replies++ < FAB_REPLIES_PER_S;
+}
+
 struct fid_domain *fab_domain(struct idc_context *ctx)
 {
     return fab_ctx_of(ctx)->domain;
@@ -163,6 +179,8 @@ int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint6
             *peer = i;
             return 0;
         }
+        if (p->inflight)
+            continue; /* its buffers name it until they complete */
         if (!p->valid)
             victim = victim && !victim->valid ? victim : p;
         else if (!p->users && (!victim || (victim->valid && p->used < victim->used)))
@@ -219,39 +237,31 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
         return IDC_ERR_IO;
     if (peer >= FAB_PEERS || !fc->peers[peer].valid || total > FAB_BUF_BYTES)
         return IDC_ERR_INVAL;
-    fi_addr_t fa = fc->peers[peer].fa;
-    struct fab_buf *b = NULL;
-    unsigned char small[512];
-    unsigned char *dst = small;
-    /* Only records of no connection (refusals) are injected: a connection's records complete,
-       so a peer whose process died shows as a failed send (the provider reports nothing else). */
-    bool inject = !token && total <= fc->inject_max && total <= sizeof(small);
-    if (!inject) {
-        b = fc->sfree;
-        if (!b) {
-            fc->want_ready = true;
-            return IDC_ERR_AGAIN;
-        }
-        dst = b->data;
+    struct fab_peer *p = &fc->peers[peer];
+    /* Every record completes (nothing is injected): a peer whose process died shows as a failed
+       send, and a peer that stops reading holds at most its share of the send buffers (the
+       provider's queue is shared by every peer of the endpoint). */
+    if (p->inflight >= (token ? FAB_PEER_SENDS : FAB_PEER_REPLIES))
+        return IDC_ERR_AGAIN;
+    struct fab_buf *b = fc->sfree;
+    if (!b) {
+        fc->want_ready = true;
+        return IDC_ERR_AGAIN;
     }
-    memcpy(dst, h, sizeof(*h));
+    memcpy(b->data, h, sizeof(*h));
     if (n1)
-        memcpy(dst + sizeof(*h), p1, n1);
+        memcpy(b->data + sizeof(*h), p1, n1);
     if (n2)
-        memcpy(dst + sizeof(*h) + n1, p2, n2);
-    ssize_t r;
-    if (inject) {
-        r = fi_inject(fc->ep, dst, total, fa);
-    } else {
-        b->token = token;
-        r = fi_send(fc->ep, dst, total, NULL, fa, b);
-        if (r == 0) {
-            fc->sfree = b->next;
-            fc->sfree_n--;
-        }
-    }
-    if (r == 0)
+        memcpy(b->data + sizeof(*h) + n1, p2, n2);
+    b->token = token;
+    b->peer = (uint32_t)peer;
+    ssize_t r = fi_send(fc->ep, b->data, total, NULL, p->fa, b);
+    if (r == 0) {
+        fc->sfree = b->next;
+        fc->sfree_n--;
+        p->inflight++;
         return 0;
+    }
     if (r == -FI_EAGAIN) {
         fc->want_ready = true;
         return IDC_ERR_AGAIN;
@@ -259,6 +269,16 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
     if (idc__log_limit(&fc->logs, ctx))
         idc__log(ctx, IDC_LOG_ERROR, "fabric: send: %s", fab_lib.fi_strerror((int)-r));
     return IDC_ERR_IO;
+}
+
+/* A send buffer is back (completed or failed). */
+static void send_done(struct fab_ctx *fc, struct fab_buf *b)
+{
+    if (b->peer < FAB_PEERS && fc->peers[b->peer].inflight)
+        fc->peers[b->peer].inflight--;
+    b->next = fc->sfree;
+    fc->sfree = b;
+    fc->sfree_n++;
 }
 
 /* ------------------------------------------------------------------------------- receive */
@@ -321,10 +341,8 @@ static void on_error(struct fab_ctx *fc)
         return;
     }
     if (!b || b < fc->sbufs || b >= fc->sbufs + FAB_SEND_BUFS)
-        return; /* an injected send has no buffer of ours */
-    b->next = fc->sfree;
-    fc->sfree = b;
-    fc->sfree_n++;
+        return; /* not one of our send buffers */
+    send_done(fc, b);
     char why[96];
     snprintf(why, sizeof(why), "send failed: %s", fab_lib.fi_strerror(e.err));
     fab_chan_send_error(fc->ctx, b->token, why);
@@ -355,9 +373,7 @@ static void cq_drain(struct fab_ctx *fc)
                 if (fc->net_open)
                     post_recv(fc, b);
             } else {
-                b->next = fc->sfree;
-                fc->sfree = b;
-                fc->sfree_n++;
+                send_done(fc, b);
                 freed = true;
             }
         }
@@ -499,7 +515,6 @@ static int open_objects(struct fab_ctx *fc)
     fc->self_len = sizeof(fc->self);
     if ((r = fi_getname(&fc->ep->fid, fc->self, &fc->self_len)))
         return fi_fail(fc, "fi_getname", r);
-    fc->inject_max = fi->tx_attr->inject_size;
     return 0;
 }
 

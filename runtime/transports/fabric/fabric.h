@@ -111,6 +111,11 @@ int fab_send(struct idc_context *ctx, uint64_t peer, uint64_t token, const struc
 
 /* Log lines a flood of bad records could cause go through this limit. */
 struct idc_log_limit *fab_logs(struct idc_context *ctx);
+/* Answers to records anyone can send (refusals, failed buffer requests): true while this
+   second's budget (FAB_REPLIES_PER_S) lasts. A peer that floods requests and never reads the
+   answers would otherwise fill the provider's send queue shared with every connection. */
+#define FAB_REPLIES_PER_S 200u
+bool fab_reply_budget(struct idc_context *ctx);
 
 /* channel.c: what fabric.c and zk.c report */
 void fab_chan_record(struct idc_context *ctx, const struct fab_hdr *h, const void *payload);

@@ -31,8 +31,10 @@ static void load(void)
         /* RTLD_LOCAL: the libraries' symbols are ours alone, never interposed on the program */
         handle[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
         if (!handle[i]) {
-            snprintf(why, sizeof(why), "cannot load %s: %s (install libfabric1 and "
-                     "libzookeeper-st2)", sonames[i], dlerror());
+            snprintf(why, sizeof(why),
+                     "cannot load %s: %s (install libfabric1 and "
+                     "libzookeeper-st2)",
+                     sonames[i], dlerror());
             return;
         }
     }
