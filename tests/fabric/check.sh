@@ -328,6 +328,33 @@ else
 fi
 pair_stop
 
+# Registry ACLs: a backend authenticated as node-b owns its entries; a backend of another
+# identity asking for the same name is refused by ZooKeeper itself (logged, never serves), and
+# the service keeps working.
+name=acl
+spawn_ns BE_PID $NS_B 10.77.0.3 node-b env IDC_ZOOKEEPER_AUTH=node-b:secret-b "$PEER" \
+    --dir "$TMP/f" --out "$TMP/f/$name.be" --serve $name
+spawn_ns FE_PID $NS_A 10.77.0.2 node-a "$PEER" --dir "$TMP/f" --out "$TMP/f/$name.fe" \
+    --connect $name --mode load --load 16
+fe=$TMP/f/$name.fe
+if ! wait_for 20 ok_above "$fe" 1000; then
+    fail registry_acl "no traffic: $(tail -3 "$fe")"
+else
+    spawn_ns EVIL_PID $NS_C 10.77.0.4 node-c env IDC_ZOOKEEPER_AUTH=node-c:secret-c "$PEER" \
+        --dir "$TMP/f" --out "$TMP/f/$name.evil" --serve $name
+    ok1=$(stat_of "$fe" ok)
+    if ! wait_for 15 grep -q "claimed in the registry by another node identity" \
+        "$TMP/f/$name.evil"; then
+        fail registry_acl "the other identity was not refused: $(grep -v '^stat' "$TMP/f/$name.evil" | tail -3)"
+    elif ! wait_for 10 ok_above "$fe" $((ok1 + 1000)) || [ "$(count "$fe" disconnect)" != 0 ]; then
+        fail registry_acl "the service suffered: $(tail -2 "$fe")"
+    else
+        pass "registry_acl (another node identity cannot take over a claimed name)"
+    fi
+    { kill -9 "$EVIL_PID" && wait "$EVIL_PID"; } 2>/dev/null
+fi
+pair_stop
+
 # ------------------------------------------------- 3. the block device across namespaces
 # blkback serves a file in B; nbdkit with the idc plugin in A is its front end; nbdcopy moves
 # 64 MiB in and out through it; the file under blkback and the copy back match the source.

@@ -496,8 +496,10 @@ void fab_rbuf_withdraw(struct idc_context *ctx)
     struct fab_bufs *b = bufs(ctx, false);
     if (!b)
         return;
-    while (b->xfers)
-        xfer_end(ctx, b->xfers, IDC_ERR_DISCONNECTED);
+    for (struct xfer *t = b->xfers, *next; t; t = next) {
+        next = t->next;
+        xfer_end(ctx, t, IDC_ERR_DISCONNECTED);
+    }
     uint64_t end = idc__now_ns() + (uint64_t)FAB_WITHDRAW_MS * 1000000u;
     for (struct serve *s = b->serves; s; s = s->next)
         s->status = s->status ? s->status : IDC_ERR_DISCONNECTED; /* no new pieces */
@@ -508,8 +510,10 @@ void fab_rbuf_withdraw(struct idc_context *ctx)
                  "fabric: remote-buffer transfers still in flight at context "
                  "destroy: closing the fabric endpoint");
         fab_net_close(ctx);
-        while (b->serves)
-            serve_free(ctx, b->serves);
+        for (struct serve *s = b->serves, *next; s; s = next) {
+            next = s->next;
+            serve_free(ctx, s);
+        }
     }
 }
 

@@ -71,8 +71,9 @@ static int lookup(const char *hosts, const char *name)
         int fd = -1, interest = 0;
         struct timeval tv = { 1, 0 };
         zookeeper_interest(zh, &fd, &interest, &tv);
-        struct pollfd p = { .fd = fd, .events = (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
-                                                        (interest & ZOOKEEPER_WRITE ? POLLOUT : 0)) };
+        struct pollfd p = { .fd = fd,
+                            .events = (short)((interest & ZOOKEEPER_READ ? POLLIN : 0) |
+                                              (interest & ZOOKEEPER_WRITE ? POLLOUT : 0)) };
         int n = poll(&p, fd >= 0 ? 1 : 0, (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000));
         int ev = 0;
         if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
@@ -255,7 +256,8 @@ int main(int argc, char **argv)
             continue;
         size_t len = hostile(i, pool[slot].data, BUF);
         if (i % 7 == 3) { /* the HELLO for the real service */
-            struct fab_hello *hl = (struct fab_hello *)(void *)(pool[slot].data + sizeof(struct fab_hdr));
+            struct fab_hello *hl = (struct fab_hello *)(void *)(pool[slot].data +
+                                                                sizeof(struct fab_hdr));
             snprintf(hl->service, sizeof hl->service, "%s", argv[2]);
         }
         if (fi_send(ep, pool[slot].data, len, NULL, fa, &pool[slot]) == 0) {
