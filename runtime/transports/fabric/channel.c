@@ -894,9 +894,9 @@ int fab_ep_start(struct idc_link *l)
     memset(f, 0, sizeof(*f));
     idc__random(&f->epoch_next, sizeof(f->epoch_next));
     f->epoch_next &= 0x7fffffffu; /* random start: epochs of different servers differ */
-    int r = fab_net_open(l->ctx);
+    int r = fab_zk_start(l->ctx); /* first: without a registry nothing else is opened */
     if (r == 0)
-        r = fab_zk_start(l->ctx);
+        r = fab_net_open(l->ctx);
     if (r < 0)
         return r;
     char name[IDC_NAME_MAX + 1];

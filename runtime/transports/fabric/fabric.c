@@ -569,21 +569,32 @@ static void signals_restore(const struct sigaction *old)
         sigaction(kept_signals[i], &old[i], NULL);
 }
 
+int fab_libs(struct idc_context *ctx)
+{
+    struct sigaction sigs[KEPT_SIGNALS];
+    signals_save(sigs);
+    const char *why = fab_lib_load();
+    signals_restore(sigs);
+    if (why) {
+        idc__log(ctx, IDC_LOG_ERROR, "fabric: not available: %s", why);
+        return IDC_ERR_NOTSUP;
+    }
+    return 0;
+}
+
 int fab_net_open(struct idc_context *ctx)
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
     if (fc->net_open || fc->net_err)
         return fc->net_err;
+    int r = fab_libs(ctx);
+    if (r < 0) {
+        fc->net_err = r;
+        return r;
+    }
     struct sigaction sigs[KEPT_SIGNALS];
     signals_save(sigs);
-    const char *why = fab_lib_load();
-    if (why) {
-        signals_restore(sigs);
-        idc__log(ctx, IDC_LOG_ERROR, "fabric: not available: %s", why);
-        fc->net_err = IDC_ERR_NOTSUP;
-        return fc->net_err;
-    }
-    int r = get_info(fc); /* loads the providers */
+    r = get_info(fc); /* loads the providers */
     signals_restore(sigs);
     if (!r)
         r = open_objects(fc);

@@ -81,6 +81,9 @@ struct fab_op {
 
 /* Per-context state (created lazily by fab_ctx_get at the first fabric endpoint). */
 struct fab_ctx *fab_ctx_of(struct idc_context *ctx);
+/* The libraries (libs.c) loaded, the program's signal dispositions kept: 0 or IDC_ERR_NOTSUP
+   (logged). */
+int fab_libs(struct idc_context *ctx);
 /* The libfabric endpoint, opened at first use: 0 or IDC_ERR_NOTSUP / IDC_ERR_IO (logged). */
 int fab_net_open(struct idc_context *ctx);
 const char *fab_node(struct idc_context *ctx); /* this context's node identity */

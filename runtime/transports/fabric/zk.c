@@ -615,6 +615,9 @@ int fab_zk_start(struct idc_context *ctx)
                  "the context's zookeeper option");
         return IDC_ERR_INVAL;
     }
+    int r = fab_libs(ctx);
+    if (r < 0)
+        return r;
     struct fab_zk *z = calloc(1, sizeof(*z));
     if (!z)
         return IDC_ERR_NOMEM;
@@ -624,7 +627,7 @@ int fab_zk_start(struct idc_context *ctx)
     if (auth && *auth)
         snprintf(z->auth, sizeof(z->auth), "%s", auth);
     *fab_zk_slot(ctx) = z;
-    int r = session_open(z);
+    r = session_open(z);
     if (r < 0) {
         *fab_zk_slot(ctx) = NULL;
         free(z);
