@@ -161,7 +161,8 @@ Test(xenhost, shm_unaffected)
    IDC_ERR_NOTSUP naming the library, shm works. Shown in a private mount namespace where
    /dev/null is bound over each Xen library file, so the loader finds them unloadable. */
 static const char *const xen_sonames[] = { "libxenstore.so.4", "libxengnttab.so.1",
-                                           "libxenevtchn.so.1" };
+                                           "libxenevtchn.so.1", "libfabric.so.1",
+                                           "libzookeeper_st.so.2" }; /* and fabric's */
 static const char *const lib_dirs[] = {
     "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib64", "/lib"
 };
@@ -228,4 +229,6 @@ Test(xenhost, libidc_needs_no_xen_library)
     cr_assert_eq(pclose(p), 0, "%s", text);
     cr_assert(strstr(text, "NEEDED"), "%s", text);
     cr_assert(!strstr(text, "libxen"), "libidc.so names a Xen library:\n%s", text);
+    cr_assert(!strstr(text, "libfabric") && !strstr(text, "libzookeeper"),
+              "libidc.so names a library of the fabric transport:\n%s", text);
 }
