@@ -151,7 +151,10 @@ static int side_start_cfg(struct side *s, const char *dir, enum idc_role role, c
     if (idc_context_create(&s->ctx, &o) != 0)
         return -1;
     char addr[96];
-    snprintf(addr, sizeof addr, "shm:%s", name);
+    /* IDC_BENCH_TRANSPORT=fabric (with $IDC_ZOOKEEPER) runs the same cases over the fabric
+       transport, both processes on this host (loopback). */
+    const char *tp = getenv("IDC_BENCH_TRANSPORT");
+    snprintf(addr, sizeof addr, "%s:%s", tp && *tp ? tp : "shm", name);
     struct idc_endpoint_config cfg = {
         .protocol = &bench_proto,
         .role = role,
