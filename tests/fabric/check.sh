@@ -12,7 +12,8 @@
 #      within the heartbeat bound, reconnect when it is back, every result checked), ZooKeeper
 #      killed and restarted under load (the connection keeps working, discovery resumes), a
 #      third namespace flooding the backend with hostile records (fab_flood);
-#   3. the block device: blkback in B, nbdkit with the idc plugin in A, nbdcopy 64 MiB.
+#   3. the block device: blkback in B, nbdkit with the idc plugin in A, nbdcopy 64 MiB in and
+#      out, then blkback killed mid-copy and restarted.
 # Prints `N passed, M failed` (and the reason when it skips). FABRIC_ONLY=faults runs section 2
 # alone, FABRIC_TESTS="suite/test ..." those runtime tests alone; FABRIC_KEEP=DIR keeps a copy
 # of the scratch directory (logs, event files) for a post-mortem. Every namespace, process and file
@@ -359,6 +360,30 @@ pair_stop
 # blkback serves a file in B; nbdkit with the idc plugin in A is its front end; nbdcopy moves
 # 64 MiB in and out through it; the file under blkback and the copy back match the source.
 SKIP=0
+blk_blocks() { [ -f "$1" ] && [ "$(($(stat -c %b "$1") * 512))" -ge "$2" ]; }
+# blkback killed with SIGKILL while nbdcopy reads 64 MiB, restarted at once: the front end
+# notices (heartbeat), finds the new backend when its registry entry replaces the dead one's,
+# resends what was in flight, and the copy completes intact.
+blk_kill() {
+    local d=$1 uri=$2 want=$3
+    spawn_ns COPY_PID $NS_A 10.77.0.2 node-a nbdcopy --requests=16 "$uri" "$d/out2.img"
+    if ! wait_for 60 blk_blocks "$d/out2.img" $((16 << 20)); then
+        fail blk_kill_restart "the copy did not start: $(tail -3 "$TMP/COPY_PID.log")"
+        return
+    fi
+    { kill -9 "$BLK_PID" && wait "$BLK_PID"; } 2>/dev/null
+    sleep 0.3
+    spawn_ns BLK_PID $NS_B 10.77.0.3 node-b "$B/examples/blk/blkback" fabric:blk0 "$d/disk.img"
+    if ! wait_for 90 sh -c "! kill -0 $COPY_PID 2>/dev/null"; then
+        fail blk_kill_restart "nbdcopy did not finish within 90 s of the restart"
+    elif ! wait "$COPY_PID"; then
+        fail blk_kill_restart "nbdcopy failed across the restart: $(tail -3 "$TMP/COPY_PID.log")"
+    elif [ "$(sha256sum < "$d/out2.img")" != "$want" ]; then
+        fail blk_kill_restart "the copy differs from the source"
+    else
+        pass "blk_kill_restart (blkback killed mid-copy and restarted; 64 MiB intact)"
+    fi
+}
 blk() {
     local d=$TMP/blk
     mkdir -p "$d"
@@ -381,6 +406,7 @@ blk() {
         a=$(sha256sum < "$d/src.img") b=$(sha256sum < "$d/out.img") c=$(sha256sum < "$d/disk.img")
         if [ "$a" = "$b" ] && [ "$a" = "$c" ]; then
             pass "blk_nbdcopy (64 MiB in and out across namespaces, sha256 equal)"
+            blk_kill "$d" "$uri" "$a"
         else
             fail blk_nbdcopy "sha256 differ: src ${a%% *} out ${b%% *} disk ${c%% *}"
         fi
