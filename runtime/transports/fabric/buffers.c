@@ -38,6 +38,7 @@ struct rma_op {       /* one fi_read / fi_write of a served transfer */
 struct serve { /* owner side: a transfer being moved */
     struct serve *next;
     uint64_t xid, peer;
+    uint32_t reg;       /* the registration slot it moves bytes of */
     unsigned char *mem; /* our registration's bytes */
     uint64_t raddr, rkey, len, issued;
     uint32_t inflight;
@@ -216,6 +217,7 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
     }
     *s = (struct serve){ .xid = q.xid,
                          .peer = peer,
+                         .reg = q.id,
                          .mem = mem,
                          .raddr = q.raddr,
                          .rkey = q.rkey,
@@ -227,6 +229,56 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
     b->serves = s;
     b->nserves++;
     serve_pump(ctx, s);
+}
+
+/* Waits (bounded) until no RMA of the served transfers matching `match` is in flight, no new
+   piece being issued meanwhile; true when none is left. */
+static bool serves_drain(struct idc_context *ctx, bool (*match)(const struct serve *, uint32_t),
+                         uint32_t arg)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (!b)
+        return true;
+    for (struct serve *s = b->serves; s; s = s->next)
+        if (match(s, arg) && s->status == 0)
+            s->status = IDC_ERR_REVOKED; /* no new pieces; answered with it */
+    uint64_t end = idc__now_ns() + (uint64_t)FAB_WITHDRAW_MS * 1000000u;
+    for (;;) {
+        bool left = false;
+        for (struct serve *s = b->serves; s && !left; s = s->next)
+            left = match(s, arg);
+        if (!left)
+            return true;
+        if (idc__now_ns() >= end)
+            return false;
+        fab_progress(ctx);
+    }
+}
+
+static bool serve_of_reg(const struct serve *s, uint32_t id)
+{
+    return s->reg == id;
+}
+
+/* A registration changed (unregistered): RMA into or from it that was checked before may still be
+   moving bytes; unregistering returns only once it has stopped, so revocation is exact (and the
+   memory may be freed). */
+void fab_rbuf_revoke(struct idc_context *ctx, uint32_t id, uint32_t generation)
+{
+    if (generation & 1u)
+        return; /* registered (odd): nothing to stop */
+    if (!serves_drain(ctx, serve_of_reg, id)) {
+        idc__log(ctx, IDC_LOG_WARN,
+                 "fabric: a transfer of a revoked buffer did not stop in %u "
+                 "ms: closing the fabric endpoint",
+                 FAB_WITHDRAW_MS);
+        fab_net_close(ctx);
+        struct fab_bufs *b = bufs(ctx, false);
+        for (struct serve *s = b->serves, *next; s; s = next) {
+            next = s->next;
+            serve_free(ctx, s);
+        }
+    }
 }
 
 /* --------------------------------------------------------------------------- holder side */

@@ -738,5 +738,6 @@ const struct idc_transport idc_transport_fabric = {
     .rbuf_publish = fab_rbuf_publish,
     .rbuf_reaches = fab_rbuf_reaches,
     .rbuf_transfer = fab_rbuf_transfer,
+    .rbuf_revoke = fab_rbuf_revoke,
     .rbuf_withdraw = fab_rbuf_withdraw,
 };

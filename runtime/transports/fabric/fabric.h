@@ -161,6 +161,7 @@ int fab_rbuf_publish(struct idc_context *ctx);
 bool fab_rbuf_reaches(struct idc_context *ctx, uint64_t owner);
 int fab_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
 void fab_rbuf_withdraw(struct idc_context *ctx);
+void fab_rbuf_revoke(struct idc_context *ctx, uint32_t id, uint32_t generation);
 void fab_buffers_fini(struct idc_context *ctx);
 /* The locator of this context's owner id, 0 when it has none (no registry). */
 uint16_t fab_locator(struct idc_context *ctx);
