@@ -414,7 +414,44 @@ blk() {
     kill -TERM "$NBD_PID" "$BLK_PID" 2>/dev/null
     wait_for 10 sh -c "! kill -0 $NBD_PID 2>/dev/null && ! kill -0 $BLK_PID 2>/dev/null"
     { kill -9 "$NBD_PID" "$BLK_PID"; wait "$NBD_PID" "$BLK_PID"; } 2>/dev/null
+    blk_shared "$d"
     rm -rf "$d"
+}
+# blkback --shared=2 --read-only in B serving two front ends at once, in A and in C: both read
+# the whole disk concurrently, both copies equal the source.
+blk_shared() {
+    local d=$1
+    spawn_ns BLK_PID $NS_B 10.77.0.3 node-b "$B/examples/blk/blkback" --shared=2 --read-only \
+        fabric:blk1 "$d/src.img"
+    spawn_ns NBD_PID $NS_A 10.77.0.2 node-a nbdkit -f -U "$d/a.sock" \
+        "$B/examples/blk/nbdkit-idc-plugin.so" address=fabric:blk1 timeout=20
+    spawn_ns NBD2_PID $NS_C 10.77.0.4 node-c nbdkit -f -U "$d/c.sock" \
+        "$B/examples/blk/nbdkit-idc-plugin.so" address=fabric:blk1 timeout=20
+    if ! wait_for 20 sh -c "test -S '$d/a.sock' && test -S '$d/c.sock'"; then
+        fail blk_shared "nbdkit did not start: $(tail -2 "$TMP/NBD2_PID.log")"
+    else
+        spawn_ns COPY_PID $NS_A 10.77.0.2 node-a nbdcopy --requests=16 \
+            "nbd+unix:///?socket=$d/a.sock" "$d/a.img"
+        spawn_ns COPY2_PID $NS_C 10.77.0.4 node-c nbdcopy --requests=16 \
+            "nbd+unix:///?socket=$d/c.sock" "$d/c.img"
+        local ra=0 rc=0 want
+        wait "$COPY_PID" || ra=$?
+        wait "$COPY2_PID" || rc=$?
+        want=$(sha256sum < "$d/src.img")
+        if [ $ra != 0 ] || [ $rc != 0 ]; then
+            fail blk_shared "nbdcopy failed ($ra, $rc): $(tail -2 "$TMP/COPY2_PID.log")"
+        elif [ "$(sha256sum < "$d/a.img")" != "$want" ] ||
+            [ "$(sha256sum < "$d/c.img")" != "$want" ]; then
+            fail blk_shared "a copy differs from the disk"
+        elif ! grep -q "2 of 2 in use" "$TMP/BLK_PID.log"; then
+            fail blk_shared "the two front ends were never served at once"
+        else
+            pass "blk_shared (blkback --shared=2: front ends in A and C at once, copies equal)"
+        fi
+    fi
+    kill -TERM "$NBD_PID" "$NBD2_PID" "$BLK_PID" 2>/dev/null
+    wait_for 10 sh -c "! kill -0 $NBD_PID 2>/dev/null && ! kill -0 $NBD2_PID 2>/dev/null"
+    { kill -9 "$NBD_PID" "$NBD2_PID" "$BLK_PID"; wait "$NBD_PID" "$NBD2_PID" "$BLK_PID"; } 2>/dev/null
 }
 if ! command -v nbdkit > /dev/null || ! command -v nbdcopy > /dev/null; then
     echo "[SKIP] fabric::blk_nbdcopy: nbdkit or nbdcopy not installed"

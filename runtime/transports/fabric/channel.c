@@ -652,9 +652,17 @@ static void be_hello(struct idc_context *ctx, const struct fab_hdr *h, const voi
     hl.service[sizeof(hl.service) - 1] = 0;
     hl.protocol[sizeof(hl.protocol) - 1] = 0;
     hl.node[sizeof(hl.node) - 1] = 0;
-    struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric);
-    while (l && !(l->role == IDC_ROLE_BACKEND && F(l)->published && is_service(l, hl.service)))
-        l = idc__link_next(l);
+    /* The endpoints serving the name (several with IDC_EP_SHARED): a free one takes it. */
+    struct idc_link *l = NULL;
+    for (struct idc_link *e = idc__link_first(ctx, &idc_transport_fabric); e;
+         e = idc__link_next(e)) {
+        if (e->role != IDC_ROLE_BACKEND || !F(e)->published || !is_service(e, hl.service))
+            continue;
+        if (!l || (F(e)->st == ST_IDLE && idc__link_state(e) == IDC_EP_PRESENT))
+            l = e;
+        if (F(l)->st == ST_IDLE && idc__link_state(l) == IDC_EP_PRESENT)
+            break;
+    }
     bool sane = hl.token && hl.addrlen && hl.addrlen <= FAB_ADDR_MAX && idc__valid_name(hl.node);
     if (!sane) {
         if (idc__log_limit(fab_logs(ctx), ctx))
@@ -725,7 +733,6 @@ void fab_chan_published(struct idc_context *ctx, const char *name, int status)
         } else {
             idc__link_fail(l, status);
         }
-        return;
     }
 }
 

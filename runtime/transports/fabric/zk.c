@@ -42,6 +42,7 @@ struct zk_pub { /* a backend's publication, or the context's as a buffer owner *
     struct zk_pub *next;
     char name[IDC_NAME_MAX + 1]; /* the service, or the owner id in hex */
     char record[ZK_RECORD_MAX];
+    unsigned users; /* backend endpoints serving the name */
     bool done;
     bool owner;
 };
@@ -253,14 +254,24 @@ static void publish(struct fab_zk *z, struct zk_pub *p)
     update(z);
 }
 
+/* Several backend endpoints of one context may serve a name (IDC_EP_SHARED): one record,
+   counted; a later endpoint of a published name hears at once. */
 void fab_zk_publish(struct idc_context *ctx, const char *name, const char *record)
 {
     struct fab_zk *z = Z(ctx);
-    struct zk_pub *p = calloc(1, sizeof(*p));
-    if (!z || !p) {
-        free(p);
+    if (!z)
         return;
-    }
+    for (struct zk_pub *q = z->pubs; q; q = q->next)
+        if (!q->owner && strcmp(q->name, name) == 0) {
+            q->users++;
+            if (q->done)
+                fab_chan_published(ctx, name, 0);
+            return;
+        }
+    struct zk_pub *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    p->users = 1;
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->record, sizeof(p->record), "%s", record);
     p->next = z->pubs;
@@ -327,6 +338,8 @@ void fab_zk_unpublish(struct idc_context *ctx, const char *name)
         struct zk_pub *p = *pp;
         if (p->owner || strcmp(p->name, name) != 0)
             continue;
+        if (--p->users)
+            return; /* other endpoints still serve it */
         *pp = p->next;
         if (p->done && z->connected) {
             char lp[ZK_PATH_MAX];
