@@ -1,6 +1,6 @@
 /* fab_flood: a hostile fabric peer for make check-fabric.
  *
- *   fab_flood ZOOKEEPER NAME SECONDS
+ *   fab_flood ZOOKEEPER NAME SECONDS [RECORDS_PER_SECOND]
  *
  * Finds the backend of service NAME in the registry (as a frontend would) and floods it for
  * SECONDS with records any peer can send: random bytes, records with the right magic and a
@@ -100,24 +100,27 @@ static size_t parse(uint8_t *addr)
     return n;
 }
 
+static struct fid_fabric *fab;
+static struct fid_domain *dom;
 static struct fid_ep *ep;
 static struct fid_cq *cq;
 static struct fid_av *av;
+static struct fi_info *info;
 static uint8_t self[FAB_ADDR_MAX];
 static size_t self_len = sizeof self;
 
 static int open_fabric(void)
 {
-    struct fi_info *hints = fi_allocinfo(), *info = NULL;
+    struct fi_info *hints = fi_allocinfo();
     hints->caps = FI_MSG;
     hints->ep_attr->type = FI_EP_RDM;
     hints->mode = FI_CONTEXT | FI_CONTEXT2;
     hints->fabric_attr->prov_name = strdup("tcp;ofi_rxm");
     const char *node = getenv("IDC_FABRIC_ADDR");
-    if (fi_getinfo(FI_VERSION(1, 9), node, NULL, node ? FI_SOURCE : 0, hints, &info))
+    int r = fi_getinfo(FI_VERSION(1, 9), node, NULL, node ? FI_SOURCE : 0, hints, &info);
+    fi_freeinfo(hints);
+    if (r)
         return -1;
-    struct fid_fabric *fab;
-    struct fid_domain *dom;
     struct fi_cq_attr cqa = { .size = 1024, .format = FI_CQ_FORMAT_MSG };
     struct fi_av_attr ava = { .type = FI_AV_TABLE };
     if (fi_fabric(info->fabric_attr, &fab, NULL) || fi_domain(fab, info, &dom, NULL) ||
@@ -213,10 +216,11 @@ static size_t hostile(unsigned i, uint8_t *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: fab_flood ZOOKEEPER NAME SECONDS\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: fab_flood ZOOKEEPER NAME SECONDS [RECORDS_PER_SECOND]\n");
         return 2;
     }
+    double rate = argc == 5 ? atof(argv[4]) : 0; /* 0: as fast as the provider takes them */
     srand((unsigned)time(NULL));
     uint8_t addr[FAB_ADDR_MAX];
     size_t alen;
@@ -235,8 +239,13 @@ int main(int argc, char **argv)
     }
     static struct sbuf pool[POOL];
     unsigned long sent = 0;
-    double end = now() + atof(argv[3]);
+    double start = now(), end = start + atof(argv[3]);
     for (unsigned i = 0; now() < end; i++) {
+        if (rate > 0 && (double)sent > (now() - start) * rate) {
+            struct timespec ts = { 0, 200000 };
+            nanosleep(&ts, NULL);
+            continue;
+        }
         struct fi_cq_msg_entry ent[16];
         struct fi_cq_err_entry err;
         ssize_t n;
@@ -266,5 +275,12 @@ int main(int argc, char **argv)
         }
     }
     printf("sent %lu\n", sent);
+    /* everything closed: the sanitizer build checks for leaks */
+    fi_close(&ep->fid);
+    fi_close(&av->fid);
+    fi_close(&cq->fid);
+    fi_close(&dom->fid);
+    fi_close(&fab->fid);
+    fi_freeinfo(info);
     return 0;
 }
