@@ -445,7 +445,8 @@ static unsigned vchan_rtt(struct libxenvchan *v)
 {
     unsigned char p[SMALL], q[SMALL];
     unsigned n = 0;
-    for (unsigned i = 0; i < 10 + RTT_N && (i < 10 || now_s() - t_check < 2 * RTT_MAX_S); i++) {
+    double t0 = now_s();
+    for (unsigned i = 0; i < 10 + RTT_N && (i < 10 || now_s() - t0 < 2 * RTT_MAX_S); i++) {
         fill(p, sizeof(p), i);
         p[0] = 'E';
         double t = now_s();
