@@ -89,6 +89,10 @@ static void do_down(struct idc_ep *ep)
     bool ordinary = ep->down_err == 0 || ep->down_err == IDC_ERR_DISCONNECTED;
     idc__log(ep->link.ctx, ordinary ? IDC_LOG_INFO : IDC_LOG_WARN, "%s: disconnected: %s",
              ep->link.address, ep->down_reason);
+    ep->ctr->disconnects++;
+    if (!ordinary)
+        ep->ctr->errors++;
+    idc__stats_sync(ep);
     ep->link.tp->chan_close(&ep->link);
     /* Every outstanding client transaction completes with a transport error before the
        disconnect callback. Slots are cleared first: done may submit again (it gets
@@ -100,6 +104,7 @@ static void do_down(struct idc_ep *ep)
         c->out[s].txn = NULL;
         c->out_free[c->out_nfree++] = s;
         c->out_count--;
+        ep->ctr->txn_done++;
         t->done(t, IDC_ERR_DISCONNECTED, NULL, 0);
     }
     ep->ops->disconnect(idc__pub(ep));
@@ -153,6 +158,7 @@ static void finish_destroy(struct idc_ep *ep)
     if (ep->conn && ep->conn->req_held)
         idc__log(ep->link.ctx, IDC_LOG_WARN, "%s: destroyed with %u requests never completed",
                  ep->link.address, ep->conn->req_held);
+    idc__stats_detach(ep);
     free_conn(ep);
     unlink_ep(ep);
     memset(ep, 0, sizeof(*ep)); /* magic cleared: storage reusable, destroy again harmless */
@@ -175,6 +181,7 @@ static void after_disconnect_done(struct idc_ep *ep)
         finish_destroy(ep);
         return;
     }
+    idc__stats_sync(ep);
     ep->link.tp->ep_rearm(&ep->link);
 }
 
@@ -190,7 +197,10 @@ void idc__ep_run_pending(struct idc_ep *ep)
         if (r < 0) {
             idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->link.address,
                      idc_strerror(r));
+            snprintf(ep->down_reason, sizeof(ep->down_reason), "cannot start: %s", idc_strerror(r));
             ep->state = IDC_EP_DEAD;
+            ep->ctr->errors++;
+            idc__stats_sync(ep);
         }
     }
     if (p & IDC_PEND_DOWN)
@@ -217,24 +227,22 @@ void idc__ep_run_pending(struct idc_ep *ep)
 
 /* ---------------------------------------------------------------------------- public API */
 
-void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
-                         const struct idc_endpoint_config *cfg)
+/* A configuration that can never work: logged, kept as the endpoint's reason (idcctl). */
+static void never(struct idc_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void never(struct idc_ep *ep, const char *fmt, ...)
 {
-    if (!pub)
-        return;
-    struct idc_ep *ep = idc__ep(pub);
-    memset(ep, 0, sizeof(*ep));
-    if (!ctx) {
-        idc__log(NULL, IDC_LOG_ERROR, "idc_endpoint_create: NULL context");
-        return; /* stays UNUSED: destroy is harmless, nothing ever happens */
-    }
-    ep->magic = IDC_EP_MAGIC;
-    ep->link.ctx = ctx;
-    ep->state = IDC_EP_DEAD;
-    ep->next = ctx->eps;
-    if (ctx->eps)
-        ctx->eps->prev = ep;
-    ctx->eps = ep;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ep->down_reason, sizeof(ep->down_reason), fmt, ap);
+    va_end(ap);
+    idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address,
+             ep->down_reason);
+    ep->ctr->errors++;
+}
+
+/* idc_endpoint_create once the endpoint is on the context's list (DEAD until checked). */
+static void create_checked(struct idc_ep *ep, const struct idc_endpoint_config *cfg)
+{
     const char *why = NULL;
     if (!cfg)
         why = "no configuration";
@@ -242,10 +250,9 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
         why = "no address";
     if (why) {
         snprintf(ep->link.address, sizeof(ep->link.address), "(none)");
-        idc__log(ctx, IDC_LOG_ERROR, "endpoint: %s; it will never connect", why);
+        never(ep, "%s", why);
         return;
     }
-    snprintf(ep->link.address, sizeof(ep->link.address), "%s", cfg->address);
     ep->link.proto = cfg->protocol;
     ep->ops = cfg->ops;
     ep->user = cfg->user;
@@ -277,14 +284,13 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
             why = "credits above IDC_MAX_CREDITS";
     }
     if (why) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address, why);
+        never(ep, "%s", why);
         return;
     }
     char reason[160];
     int err = idc_address_check(cfg->address, cfg->role, reason, sizeof(reason));
     if (err < 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: bad address: %s (%s); it will never connect",
-                 ep->link.address, reason, idc_strerror(err));
+        never(ep, "bad address: %s (%s)", reason, idc_strerror(err));
         return;
     }
     const char *rest;
@@ -294,6 +300,31 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     idc__ep_mark_pending(ep, IDC_PEND_START);
 }
 
+void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
+                         const struct idc_endpoint_config *cfg)
+{
+    if (!pub)
+        return;
+    struct idc_ep *ep = idc__ep(pub);
+    memset(ep, 0, sizeof(*ep));
+    if (!ctx) {
+        idc__log(NULL, IDC_LOG_ERROR, "idc_endpoint_create: NULL context");
+        return; /* stays UNUSED: destroy is harmless, nothing ever happens */
+    }
+    ep->magic = IDC_EP_MAGIC;
+    ep->link.ctx = ctx;
+    ep->state = IDC_EP_DEAD;
+    ep->next = ctx->eps;
+    if (ctx->eps)
+        ctx->eps->prev = ep;
+    ctx->eps = ep;
+    if (cfg && cfg->address)
+        snprintf(ep->link.address, sizeof(ep->link.address), "%s", cfg->address);
+    idc__stats_attach(ep);
+    create_checked(ep, cfg);
+    idc__stats_sync(ep);
+}
+
 void idc_endpoint_destroy(struct idc_endpoint *pub, void (*done)(struct idc_endpoint *ep))
 {
     struct idc_ep *ep = live(pub);
@@ -301,6 +332,7 @@ void idc_endpoint_destroy(struct idc_endpoint *pub, void (*done)(struct idc_endp
         return;
     ep->destroying = true;
     ep->destroy_done = done;
+    idc__stats_sync(ep);
     idc__ep_mark_pending(ep, IDC_PEND_DESTROY);
 }
 
@@ -414,6 +446,7 @@ void idc__link_appear(struct idc_link *l)
     if (ep->state == IDC_EP_ABSENT)
         ep->state = IDC_EP_PRESENT;
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: appeared", ep->link.address);
+    idc__stats_sync(ep);
     if (ep->ops->appear)
         ep->ops->appear(idc__pub(ep));
 }
@@ -428,6 +461,7 @@ void idc__link_disappear(struct idc_link *l)
     ep->appeared = false;
     ep->state = IDC_EP_ABSENT;
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: disappeared", ep->link.address);
+    idc__stats_sync(ep);
     if (ep->ops->disappear)
         ep->ops->disappear(idc__pub(ep));
 }
@@ -491,6 +525,8 @@ int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
     ep->state = IDC_EP_CONNECTED;
     ep->down_reason[0] = 0;
     ep->last_err = 0;
+    ep->ctr->connects++;
+    idc__stats_sync(ep);
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: connected (version %u, epoch %u)", ep->link.address,
              ch->version, ch->epoch);
     ep->ops->connect(idc__pub(ep));
@@ -520,7 +556,10 @@ void idc__link_fail(struct idc_link *l, int err)
     struct idc_ep *ep = idc__ep_of(l);
     idc__log(l->ctx, IDC_LOG_ERROR, "%s: cannot serve: %s; it will never connect", l->address,
              idc_strerror(err));
+    snprintf(ep->down_reason, sizeof(ep->down_reason), "cannot serve: %s", idc_strerror(err));
     ep->state = IDC_EP_DEAD;
+    ep->ctr->errors++;
+    idc__stats_sync(ep);
 }
 
 void idc__link_refused(struct idc_link *l, int status, const char *reason)
@@ -528,6 +567,8 @@ void idc__link_refused(struct idc_link *l, int status, const char *reason)
     struct idc_ep *ep = idc__ep_of(l);
     ep->last_err = status < 0 ? status : IDC_ERR_PROTO;
     snprintf(ep->down_reason, sizeof(ep->down_reason), "refused by the peer: %s", reason);
+    ep->ctr->errors++;
+    idc__stats_sync(ep);
 }
 
 int idc_endpoint_last_error(const struct idc_endpoint *pub, char *why, size_t why_len)
@@ -622,6 +663,8 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
 {
     struct idc_conn *c = ep->conn;
     struct idc_endpoint *pub = idc__pub(ep);
+    ep->ctr->rx_frames++;
+    ep->ctr->rx_bytes += h->length;
     if (h->epoch != c->ch.epoch) {
         proto_fail(ep, "frame of epoch %u on a connection of epoch %u", h->epoch, c->ch.epoch);
         return;
@@ -654,6 +697,7 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
         r->txn = h->txn;
         r->opcode = h->opcode;
         c->req_held++;
+        ep->ctr->req_rx++;
         if (ep->ops->handle_transaction(pub, r, h->opcode, c->rxbuf, h->length) < 0) {
             proto_fail(ep, "request opcode %u rejected by the protocol handler", h->opcode);
             /* A rejected request belongs to the runtime again (no response: we disconnect). */
@@ -662,6 +706,7 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
                 r->next_free = c->req_free;
                 c->req_free = r;
                 c->req_held--;
+                ep->ctr->req_done++;
             }
         }
         return;
@@ -681,6 +726,7 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
         c->out[slot].txn = NULL;
         c->out_free[c->out_nfree++] = slot;
         c->out_count--;
+        ep->ctr->txn_done++;
         t->done(t, h->status, h->status == 0 ? c->rxbuf : NULL, h->status == 0 ? h->length : 0);
         return;
     }
@@ -802,6 +848,7 @@ void idc__ep_forget(struct idc_ep *ep)
 {
     if (ep->link.tp && ep->tp_started)
         ep->link.tp->ep_stop(&ep->link);
+    idc__stats_detach(ep);
     free_conn(ep);
     unlink_ep(ep);
     memset(ep, 0, sizeof(*ep));
@@ -836,6 +883,9 @@ static inline __attribute__((always_inline)) int push(struct idc_ep *ep, struct 
         ep->conn->want_writable = true;
         return IDC_ERR_AGAIN;
     }
+    /* Plain increments: one writer (this thread), readers load each counter whole (statsfile.h) */
+    ep->ctr->tx_frames++;
+    ep->ctr->tx_bytes += h->length;
     mark_dirty(ep);
     return 0;
 }
@@ -893,6 +943,7 @@ int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16
     c->out[slot].txn = txn;
     c->out[slot].id = id;
     c->out_count++;
+    ep->ctr->txn_sent++;
     txn->private_[0] = id;
     txn->private_[1] = c->serial;
     return 0;
@@ -943,6 +994,7 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
     }
     req->busy = false;
     if (c && ep->magic == IDC_EP_MAGIC) {
+        ep->ctr->req_done++;
         req->next_free = c->req_free;
         c->req_free = req;
         if (current && c->req_held)

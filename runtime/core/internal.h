@@ -11,6 +11,7 @@
 
 #include "idc.h"
 #include "ring.h"
+#include "statsfile.h"
 #include "transport.h"
 
 /* ------------------------------------------------------------------------ buffer.c */
@@ -55,6 +56,16 @@ struct idc_context {
     /* per-context transport state (idc__ctx_slot), one per built-in transport, in the order of
        idc__builtin_transports; owned by each transport (freed in its ctx_fini) */
     void *tp_state[IDC_MAX_TRANSPORTS];
+    /* the stats file (stats.c), made at the first endpoint */
+    struct idc_stats_slot *stats_slots; /* its slots; NULL: not exported */
+    void *stats_map;
+    char *stats_dir_opt;                       /* the option, copied (NULL: default) */
+    char *stats_path;                          /* removed at destroy */
+    uint64_t stats_used[IDC_STATS_SLOTS / 64]; /* slots in use */
+    int stats_fd;
+    int stats_pid;    /* the process that made the file (a forked child must not remove it) */
+    bool stats_tried; /* made, failed or off: not again */
+    bool stats_full_logged;
 };
 
 void idc__kick(struct idc_context *ctx);
@@ -134,6 +145,10 @@ struct idc_ep {
     char down_reason[192];
     int down_err; /* why the connection went down: 0 (local), IDC_ERR_* */
     int last_err; /* idc_endpoint_last_error: last refusal or disconnect (reason in down_reason) */
+    /* The counters: the endpoint's slot in the context's stats file, or ctr_local when it is
+       not exported. Never NULL while the endpoint lives (the hot path increments through it). */
+    struct idc_stats_counters *ctr;
+    struct idc_stats_counters ctr_local;
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u
@@ -161,6 +176,18 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what);
 
 /* buffer.c */
 void idc__buffers_fini(struct idc_context *ctx);
+
+/* ------------------------------------------------------------------------ stats.c */
+
+/* The context option (copied) and the file's removal at destroy. */
+int idc__stats_init(struct idc_context *ctx, const struct idc_context_options *opt);
+void idc__stats_fini(struct idc_context *ctx);
+/* A new endpoint: counters zeroed, a slot in the file if there is one (made at the first). */
+void idc__stats_attach(struct idc_ep *ep);
+/* The slot's description from the endpoint (after every lifecycle change). */
+void idc__stats_sync(struct idc_ep *ep);
+/* The endpoint goes away: its slot is free again. */
+void idc__stats_detach(struct idc_ep *ep);
 
 /* ------------------------------------------------------------------------ registry.c */
 
