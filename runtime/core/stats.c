@@ -154,12 +154,13 @@ static struct idc_stats_slot *slot_of(const struct idc_ep *ep)
                                              offsetof(struct idc_stats_slot, ctr));
 }
 
-static long free_slot(struct idc_context *ctx)
+/* The first free slot, or IDC_STATS_SLOTS when all are in use. */
+static unsigned free_slot(const struct idc_context *ctx)
 {
     for (unsigned w = 0; w < IDC_STATS_SLOTS / 64; w++)
         if (~ctx->stats_used[w])
-            return (long)(w * 64 + (unsigned)__builtin_ctzll(~ctx->stats_used[w]));
-    return -1;
+            return w * 64 + (unsigned)__builtin_ctzll(~ctx->stats_used[w]);
+    return IDC_STATS_SLOTS;
 }
 
 void idc__stats_attach(struct idc_ep *ep)
@@ -178,8 +179,8 @@ void idc__stats_attach(struct idc_ep *ep)
     }
     if (!ctx->stats_slots)
         return;
-    long i = free_slot(ctx);
-    if (i < 0) {
+    unsigned i = free_slot(ctx);
+    if (i == IDC_STATS_SLOTS) {
         if (!ctx->stats_full_logged)
             idc__log(ctx, IDC_LOG_INFO,
                      "%s: not exported to idcctl: the context's %u stats slots are in use",
@@ -203,8 +204,8 @@ static void slot_write(struct idc_stats_slot *s, const struct idc_stats_slot *d,
        reader that copied a changed byte finds seq moved when it reads it again (pairs with the
        reader's acquire fence between its copy and that second read). */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    memcpy(&s->state, &d->state, offsetof(struct idc_stats_slot, peer) -
-                                     offsetof(struct idc_stats_slot, state));
+    memcpy(&s->state, &d->state,
+           offsetof(struct idc_stats_slot, peer) - offsetof(struct idc_stats_slot, state));
     if (peer)
         snprintf(s->peer, sizeof(s->peer), "%s", peer);
     memcpy(s->reason, d->reason, sizeof(s->reason));
@@ -246,8 +247,8 @@ void idc__link_peer(struct idc_link *l, const char *fmt, ...)
     vsnprintf(peer, sizeof(peer), fmt, ap);
     va_end(ap);
     struct idc_stats_slot d;
-    memcpy(&d.state, &s->state, offsetof(struct idc_stats_slot, peer) -
-                                    offsetof(struct idc_stats_slot, state));
+    memcpy(&d.state, &s->state,
+           offsetof(struct idc_stats_slot, peer) - offsetof(struct idc_stats_slot, state));
     memcpy(d.reason, s->reason, sizeof(d.reason));
     slot_write(s, &d, peer);
 }

@@ -44,16 +44,16 @@
 
 /* Written once before the file is renamed into place. */
 struct idc_stats_hdr {
-    uint64_t magic;       /* IDC_STATS_MAGIC */
-    uint32_t format;      /* IDC_STATS_FORMAT */
-    uint32_t hdr_size;    /* IDC_STATS_HDR_SIZE */
-    uint32_t slot_size;   /* IDC_STATS_SLOT_SIZE */
-    uint32_t nslots;      /* IDC_STATS_SLOTS */
-    uint64_t ctx_id;      /* idc_context_id */
-    uint64_t created;     /* CLOCK_REALTIME, ns */
-    int32_t pid;          /* the process */
-    uint32_t uid;         /* its effective uid */
-    char program[32];     /* its name (/proc/self/comm), NUL-terminated */
+    uint64_t magic;     /* IDC_STATS_MAGIC */
+    uint32_t format;    /* IDC_STATS_FORMAT */
+    uint32_t hdr_size;  /* IDC_STATS_HDR_SIZE */
+    uint32_t slot_size; /* IDC_STATS_SLOT_SIZE */
+    uint32_t nslots;    /* IDC_STATS_SLOTS */
+    uint64_t ctx_id;    /* idc_context_id */
+    uint64_t created;   /* CLOCK_REALTIME, ns */
+    int32_t pid;        /* the process */
+    uint32_t uid;       /* its effective uid */
+    char program[32];   /* its name (/proc/self/comm), NUL-terminated */
     unsigned char pad_[IDC_STATS_HDR_SIZE - 80];
 };
 _Static_assert(sizeof(struct idc_stats_hdr) == IDC_STATS_HDR_SIZE, "stats header size");
@@ -84,14 +84,15 @@ struct idc_stats_slot {
     uint32_t max_frame; /* negotiated limits of the current or last connection */
     uint32_t tx_limit;
     uint32_t msg_limit;
-    int32_t last_err;   /* idc_endpoint_last_error */
+    int32_t last_err; /* idc_endpoint_last_error */
     char address[IDC_STATS_ADDRESS_LEN];
     char protocol[IDC_STATS_PROTOCOL_LEN];
     char peer[IDC_STATS_PEER_LEN]; /* described by the transport: shm "pid=P,uid=U" */
     char reason[IDC_STATS_REASON_LEN];
     struct idc_stats_counters ctr; /* outside the seqlock */
     unsigned char pad_[IDC_STATS_SLOT_SIZE - 32 - IDC_STATS_ADDRESS_LEN - IDC_STATS_PROTOCOL_LEN -
-                       IDC_STATS_PEER_LEN - IDC_STATS_REASON_LEN - sizeof(struct idc_stats_counters)];
+                       IDC_STATS_PEER_LEN - IDC_STATS_REASON_LEN -
+                       sizeof(struct idc_stats_counters)];
 };
 _Static_assert(sizeof(struct idc_stats_slot) == IDC_STATS_SLOT_SIZE, "stats slot size");
 

@@ -187,8 +187,7 @@ RTT_TEST(stats, idcctl_ls_counts_the_traffic_and_the_disconnect_reason, 60)
     cr_assert(find_row(out, getpid(), addr, &f), "no row for the frontend:\n%s", out);
     char be_addr[80];
     rtt_address(be_addr, sizeof be_addr, IDC_ROLE_BACKEND, "counted");
-    cr_assert(find_row(out, be, be_addr, &b), "no row for the backend (pid %d):\n%s", (int)be,
-              out);
+    cr_assert(find_row(out, be, be_addr, &b), "no row for the backend (pid %d):\n%s", (int)be, out);
 
     unsigned long long up = N_MSG + N_TXN, up_bytes = N_MSG * MSG_LEN + N_TXN * TXN_LEN;
     unsigned long long down = 1 + N_TXN, down_bytes = HELLO + N_TXN * TXN_LEN;
@@ -308,10 +307,9 @@ RTT_TEST(stats, endpoints_beyond_the_slots_are_not_exported, 60)
     for (unsigned i = 0; i < IDC_STATS_SLOTS + 2; i++) {
         char name[32];
         snprintf(name, sizeof name, "shm:bad name %u", i); /* DEAD at once */
-        struct idc_endpoint_config cfg = { .protocol = &rtt_proto,
-                                           .role = IDC_ROLE_FRONTEND,
-                                           .address = name,
-                                           .ops = &never_ops };
+        struct idc_endpoint_config cfg = {
+            .protocol = &rtt_proto, .role = IDC_ROLE_FRONTEND, .address = name, .ops = &never_ops
+        };
         idc_endpoint_create(&eps[i], ctx, &cfg);
         cr_assert_eq(idc_endpoint_state(&eps[i]), IDC_EP_DEAD);
     }
@@ -338,8 +336,9 @@ RTT_TEST(stats, endpoints_beyond_the_slots_are_not_exported, 60)
 RTT_TEST(stats, stats_dir_off_writes_no_file, 30)
 {
     struct rtt_log log = { 0 };
-    struct idc_context_options o = { .shm_dir = rtt_dir, .log = rtt_log_cb, .log_arg = &log,
-                                     .stats_dir = "off" };
+    struct idc_context_options o = {
+        .shm_dir = rtt_dir, .log = rtt_log_cb, .log_arg = &log, .stats_dir = "off"
+    };
     struct idc_context *ctx = NULL;
     cr_assert_eq(idc_context_create(&ctx, &o), 0);
     static struct rtt_ep be;

@@ -187,8 +187,8 @@ static void read_file(int dfd, const char *name, const char *prefix, struct scan
         return; /* gone meanwhile */
     struct stat st;
     /* Only our own files (root: everyone's): another user's would be theirs to forge. */
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (st.st_uid != geteuid() && geteuid() != 0) || st.st_size != IDC_STATS_FILE_SIZE) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && geteuid() != 0) ||
+        st.st_size != IDC_STATS_FILE_SIZE) {
         sc->skipped++;
         close(fd);
         return;
@@ -283,12 +283,29 @@ static int scan_dir(const char *dir, const char *prefix, struct scan *sc)
 
 /* ------------------------------------------------------------------ printing */
 
-enum { COL_PID, COL_PROGRAM, COL_ADDRESS, COL_ROLE, COL_STATE, COL_PROTOCOL, COL_PEER,
-       COL_CREDITS, COL_TXF, COL_TXB, COL_RXF, COL_RXB, COL_TXNS, COL_REQS, COL_ERRORS,
-       COL_REASON, NCOLS };
+enum {
+    COL_PID,
+    COL_PROGRAM,
+    COL_ADDRESS,
+    COL_ROLE,
+    COL_STATE,
+    COL_PROTOCOL,
+    COL_PEER,
+    COL_CREDITS,
+    COL_TXF,
+    COL_TXB,
+    COL_RXF,
+    COL_RXB,
+    COL_TXNS,
+    COL_REQS,
+    COL_ERRORS,
+    COL_REASON,
+    NCOLS
+};
 static const char *const col_names[NCOLS] = {
-    "PID",      "PROGRAM",   "ADDRESS",  "ROLE",      "STATE", "PROTOCOL", "PEER",   "CREDITS",
-    "TX-FRAMES", "TX-BYTES", "RX-FRAMES", "RX-BYTES", "TXNS",  "REQS",     "ERRORS", "LAST-DISCONNECT",
+    "PID",     "PROGRAM",         "ADDRESS",  "ROLE",      "STATE",    "PROTOCOL", "PEER",
+    "CREDITS", "TX-FRAMES",       "TX-BYTES", "RX-FRAMES", "RX-BYTES", "TXNS",     "REQS",
+    "ERRORS",  "LAST-DISCONNECT",
 };
 #define CELL IDC_STATS_REASON_LEN
 
@@ -451,8 +468,9 @@ int main(int argc, char **argv)
     char dir[PATH_MAX];
     int n = idc_stats_dir(dir, sizeof(dir), dir_opt);
     if (n < 0 || (size_t)n >= sizeof(dir) || !dir[0]) {
-        fprintf(stderr, "idcctl: %s\n", dir[0] ? "stats directory name too long"
-                                               : "the stats export is off (IDC_STATS_DIR=off)");
+        fprintf(stderr, "idcctl: %s\n",
+                dir[0] ? "stats directory name too long"
+                       : "the stats export is off (IDC_STATS_DIR=off)");
         return 1;
     }
     struct sigaction sa = { .sa_handler = on_bus };
