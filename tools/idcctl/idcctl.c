@@ -296,6 +296,8 @@ enum {
     COL_TXB,
     COL_RXF,
     COL_RXB,
+    COL_TXRATE,
+    COL_RXRATE,
     COL_TXNS,
     COL_REQS,
     COL_ERRORS,
@@ -303,14 +305,40 @@ enum {
     NCOLS
 };
 static const char *const col_names[NCOLS] = {
-    "PID",     "PROGRAM",         "ADDRESS",  "ROLE",      "STATE",    "PROTOCOL", "PEER",
-    "CREDITS", "TX-FRAMES",       "TX-BYTES", "RX-FRAMES", "RX-BYTES", "TXNS",     "REQS",
-    "ERRORS",  "LAST-DISCONNECT",
+    "PID",  "PROGRAM", "ADDRESS",   "ROLE",     "STATE",     "PROTOCOL",
+    "PEER", "CREDITS", "TX-FRAMES", "TX-BYTES", "RX-FRAMES", "RX-BYTES",
+    "TX/S", "RX/S",    "TXNS",      "REQS",     "ERRORS",    "LAST-DISCONNECT",
 };
+
 #define CELL IDC_STATS_REASON_LEN
 
+/* watch: the previous refresh, for the frames per second of each endpoint. */
+struct rates {
+    const struct scan *prev;
+    double secs; /* since it */
+};
+
+static const struct row *previous(const struct rates *rt, const struct row *r)
+{
+    for (size_t i = 0; rt && rt->prev && i < rt->prev->n; i++) {
+        const struct row *p = &rt->prev->rows[i];
+        if (p->pid == r->pid && p->ctx_id == r->ctx_id && p->slot == r->slot &&
+            !strcmp(p->address, r->address))
+            return p;
+    }
+    return NULL;
+}
+
+static void rate_cell(char *c, uint64_t now, uint64_t before, double secs)
+{
+    if (now < before || secs <= 0)
+        snprintf(c, CELL, "-");
+    else
+        snprintf(c, CELL, "%.0f", (double)(now - before) / secs);
+}
+
 /* The cells of one row. CREDITS: our transactions in flight / the negotiated credit. */
-static void cells(const struct row *r, char c[NCOLS][CELL])
+static void cells(const struct row *r, const struct rates *rt, char c[NCOLS][CELL])
 {
     const struct idc_stats_counters *k = &r->ctr;
     snprintf(c[COL_PID], CELL, "%d", (int)r->pid);
@@ -334,6 +362,9 @@ static void cells(const struct row *r, char c[NCOLS][CELL])
     snprintf(c[COL_TXB], CELL, "%llu", (unsigned long long)k->tx_bytes);
     snprintf(c[COL_RXF], CELL, "%llu", (unsigned long long)k->rx_frames);
     snprintf(c[COL_RXB], CELL, "%llu", (unsigned long long)k->rx_bytes);
+    const struct row *p = previous(rt, r);
+    rate_cell(c[COL_TXRATE], k->tx_frames, p ? p->ctr.tx_frames : UINT64_MAX, rt ? rt->secs : 0);
+    rate_cell(c[COL_RXRATE], k->rx_frames, p ? p->ctr.rx_frames : UINT64_MAX, rt ? rt->secs : 0);
     snprintf(c[COL_TXNS], CELL, "%llu", (unsigned long long)k->txn_done);
     snprintf(c[COL_REQS], CELL, "%llu", (unsigned long long)k->req_done);
     snprintf(c[COL_ERRORS], CELL, "%u", k->errors);
@@ -341,37 +372,44 @@ static void cells(const struct row *r, char c[NCOLS][CELL])
 }
 
 /* A table with columns as wide as their widest cell; the last one (free text) unpadded. The
-   cells are made twice (widths, then printing) rather than kept for every row. */
-static void print_table(const struct scan *sc)
+   cells are made twice (widths, then printing) rather than kept for every row. Rates (watch)
+   only with rt. */
+static void print_table(const struct scan *sc, const struct rates *rt)
 {
     char c[NCOLS][CELL];
     size_t w[NCOLS];
-    for (int j = 0; j < NCOLS; j++)
+    bool show[NCOLS];
+    for (int j = 0; j < NCOLS; j++) {
         w[j] = strlen(col_names[j]);
+        show[j] = rt || (j != COL_TXRATE && j != COL_RXRATE);
+    }
     for (size_t i = 0; i < sc->n; i++) {
-        cells(&sc->rows[i], c);
+        cells(&sc->rows[i], rt, c);
         for (int j = 0; j < NCOLS; j++)
             if (strlen(c[j]) > w[j])
                 w[j] = strlen(c[j]);
     }
     for (int j = 0; j + 1 < NCOLS; j++)
-        printf("%-*s  ", (int)w[j], col_names[j]);
+        if (show[j])
+            printf("%-*s  ", (int)w[j], col_names[j]);
     printf("%s\n", col_names[NCOLS - 1]);
     for (size_t i = 0; i < sc->n; i++) {
-        cells(&sc->rows[i], c);
+        cells(&sc->rows[i], rt, c);
         for (int j = 0; j + 1 < NCOLS; j++)
-            printf("%-*s  ", (int)w[j], c[j]);
+            if (show[j])
+                printf("%-*s  ", (int)w[j], c[j]);
         printf("%s\n", c[NCOLS - 1]);
     }
 }
 
-static void print_scan(const struct scan *sc, const char *dir, const char *prefix)
+static void print_scan(const struct scan *sc, const struct rates *rt, const char *dir,
+                       const char *prefix)
 {
     if (sc->n == 0)
         printf("no idc endpoints%s%s (stats directory %s)\n", prefix ? " on " : "",
                prefix ? prefix : "", dir);
     else
-        print_table(sc);
+        print_table(sc, rt);
     if (sc->reclaimed)
         printf("(removed %u stats file%s of processes that are gone)\n", sc->reclaimed,
                sc->reclaimed == 1 ? "" : "s");
@@ -403,18 +441,31 @@ static int cmd_ls(const char *dir, const char *prefix, struct scan *sc)
 {
     if (scan_dir(dir, prefix, sc) < 0)
         return 1;
-    print_scan(sc, dir, prefix);
+    print_scan(sc, NULL, dir, prefix);
     return 0;
 }
 
-static int cmd_watch(const char *dir, const char *prefix, long count, struct scan *sc)
+static double now_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Two scans, the current and the previous one (rates), swapped at each refresh. */
+static int cmd_watch(const char *dir, const char *prefix, long count, struct scan *sc,
+                     struct scan *prev)
 {
     bool tty = isatty(STDOUT_FILENO);
+    double before = 0;
     for (long i = 0; count < 0 || i < count; i++) {
         if (i)
             sleep(1);
         if (scan_dir(dir, prefix, sc) < 0)
             return 1;
+        double t = now_secs();
+        struct rates rt = { .prev = i ? prev : NULL, .secs = t - before };
+        before = t;
         char when[64];
         time_t now = time(NULL);
         struct tm tm;
@@ -424,7 +475,10 @@ static int cmd_watch(const char *dir, const char *prefix, long count, struct sca
         else if (i)
             putchar('\n');
         printf("idcctl watch %s  every 1s  %s\n", prefix ? prefix : "(all)", when);
-        print_scan(sc, dir, prefix);
+        print_scan(sc, &rt, dir, prefix);
+        struct scan *x = sc;
+        sc = prev;
+        prev = x;
     }
     return 0;
 }
@@ -477,11 +531,15 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, NULL);
     struct scan sc = { .rows = calloc(MAX_ROWS, sizeof(struct row)) };
-    if (!sc.rows) {
+    struct scan prev = { .rows = calloc(MAX_ROWS, sizeof(struct row)) };
+    int r = 1;
+    if (!sc.rows || !prev.rows)
         fprintf(stderr, "idcctl: out of memory\n");
-        return 1;
-    }
-    int r = !strcmp(cmd, "ls") ? cmd_ls(dir, prefix, &sc) : cmd_watch(dir, prefix, count, &sc);
+    else if (!strcmp(cmd, "ls"))
+        r = cmd_ls(dir, prefix, &sc);
+    else
+        r = cmd_watch(dir, prefix, count, &sc, &prev);
     free(sc.rows);
+    free(prev.rows);
     return r;
 }
