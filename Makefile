@@ -372,7 +372,7 @@ check-build: $(BUILD)/tests/build $(IDLC) runtime
 	$(BUILD)/tests/build --jobs=2 $(CRITERION_FLAGS)
 
 # ------------------------------------------------------------------ Debian packages
-# make deb: idlc, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
+# make deb: idlc, idc-tools, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
 # (debian/) from a copy of this tree: it cleans the tree it builds and writes next to it.
 # make check-deb: those packages checked from outside (tests/deb/check.sh): lintian, their
 # contents, the tutorial built against them with pkg-config, CMake and Meson (a few minutes).
