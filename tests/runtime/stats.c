@@ -8,6 +8,8 @@
 #include "statsfile.h" /* IDC_STATS_SLOTS */
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -349,4 +351,82 @@ RTT_TEST(stats, stats_dir_off_writes_no_file, 30)
     cr_expect_eq(idc_endpoint_stats(&be.ep, &st), 0, "counters without a file");
     cr_assert(rtt_ep_destroy(&be, WAIT));
     idc_context_destroy(ctx);
+}
+
+/* A stats file is written by another process: idcctl must neither trust its strings nor its
+   enums nor its size. This test forges files (it holds their locks, so they look alive). */
+static int forge(const char *name, size_t size, uint64_t magic, int *fd)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", stats_dir(), name);
+    mkdir(stats_dir(), 0700);
+    *fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert_geq(*fd, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(ftruncate(*fd, (off_t)size), 0);
+    cr_assert_eq(flock(*fd, LOCK_EX), 0);
+    static struct idc_stats_hdr h;
+    memset(&h, 0, sizeof h);
+    h.magic = magic;
+    h.format = IDC_STATS_FORMAT;
+    h.hdr_size = IDC_STATS_HDR_SIZE;
+    h.slot_size = IDC_STATS_SLOT_SIZE;
+    h.nslots = IDC_STATS_SLOTS;
+    h.pid = 424242;
+    memset(h.program, 'P', sizeof h.program); /* no NUL */
+    cr_assert_eq(pwrite(*fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    return *fd;
+}
+
+static void forge_slot(int fd, unsigned i, uint32_t state, const char *address)
+{
+    static struct idc_stats_slot s;
+    memset(&s, 0, sizeof s);
+    s.state = state;
+    s.role = IDC_ROLE_BACKEND;
+    memset(s.address, 'A', sizeof s.address); /* no NUL */
+    memcpy(s.address, address, strlen(address));
+    memcpy(s.protocol, "ev\033[2Jil\n", 10);
+    memset(s.reason, '\a', sizeof s.reason);
+    s.ctr.tx_frames = 7;
+    off_t off = IDC_STATS_HDR_SIZE + (off_t)i * IDC_STATS_SLOT_SIZE;
+    cr_assert_eq(pwrite(fd, &s, sizeof s, off), (ssize_t)sizeof s);
+}
+
+RTT_TEST(stats, idcctl_treats_stats_files_as_untrusted, 30)
+{
+    int good, small, magic;
+    forge("1-forged.stats", IDC_STATS_FILE_SIZE, IDC_STATS_MAGIC, &good);
+    forge_slot(good, 0, IDC_EP_CONNECTED, "shm:forged");
+    forge_slot(good, 1, 99, "shm:badstate");
+    forge_slot(good, 2, IDC_EP_CONNECTED, "shm:seqodd");
+    uint32_t odd = 1; /* a writer that never finishes: the slot is never read */
+    cr_assert_eq(pwrite(good, &odd, sizeof odd, IDC_STATS_HDR_SIZE + 2 * IDC_STATS_SLOT_SIZE), 4);
+    forge("2-small.stats", IDC_STATS_FILE_SIZE - 1, IDC_STATS_MAGIC, &small);
+    forge_slot(small, 0, IDC_EP_CONNECTED, "shm:small");
+    forge("3-magic.stats", IDC_STATS_FILE_SIZE, IDC_STATS_MAGIC + 1, &magic);
+    forge_slot(magic, 0, IDC_EP_CONNECTED, "shm:magic");
+
+    char args[600];
+    snprintf(args, sizeof args, "-d %s ls", stats_dir());
+    const char *out = run_idcctl(args);
+    for (const char *p = out; *p; p++)
+        cr_assert(*p == '\n' || (*p >= 0x20 && *p < 0x7f), "unprintable byte %#x in:\n%s",
+                  (unsigned char)*p, out);
+    cr_expect(strstr(out, "shm:forgedAAAA") != NULL, "%s", out);
+    cr_expect(strstr(out, "ev?[2Jil?") != NULL, "the protocol is not shown cleaned:\n%s", out);
+    cr_expect(strstr(out, "badstate") == NULL, "%s", out);
+    cr_expect(strstr(out, "seqodd") == NULL, "%s", out);
+    cr_expect(strstr(out, "shm:small") == NULL && strstr(out, "shm:magic") == NULL, "%s", out);
+    cr_expect(strstr(out, "skipped 2 files") != NULL, "%s", out);
+    struct cells r;
+    char addr[IDC_STATS_ADDRESS_LEN]; /* the forged address cut to its field, less a NUL */
+    memset(addr, 'A', sizeof addr - 1);
+    memcpy(addr, "shm:forged", 10);
+    addr[sizeof addr - 1] = 0;
+    cr_assert(find_row(out, 424242, addr, &r), "%s", out);
+    cr_expect_eq(num(&r, "TX-FRAMES"), 7);
+    cr_expect_eq(strlen(cell(&r, "LAST-DISCONNECT")), IDC_STATS_REASON_LEN - 1);
+    close(good);
+    close(small);
+    close(magic);
 }
