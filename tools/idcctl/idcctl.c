@@ -60,6 +60,7 @@ struct scan {
     size_t n;
     unsigned skipped;   /* files not ours or malformed */
     unsigned reclaimed; /* files of dead processes removed */
+    bool full;          /* MAX_ROWS reached: more endpoints than listed */
 };
 
 static const char *const state_names[] = { "unused",    "dead",          "absent",    "present",
@@ -256,6 +257,7 @@ static int scan_dir(const char *dir, const char *prefix, struct scan *sc)
 {
     sc->n = 0;
     sc->skipped = sc->reclaimed = 0;
+    sc->full = false;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         if (errno == ENOENT)
@@ -277,6 +279,7 @@ static int scan_dir(const char *dir, const char *prefix, struct scan *sc)
             read_file(dfd, e->d_name, prefix, sc);
     }
     closedir(d);
+    sc->full = sc->n == MAX_ROWS;
     qsort(sc->rows, sc->n, sizeof(sc->rows[0]), row_cmp);
     return 0;
 }
@@ -413,6 +416,8 @@ static void print_scan(const struct scan *sc, const struct rates *rt, const char
     if (sc->reclaimed)
         printf("(removed %u stats file%s of processes that are gone)\n", sc->reclaimed,
                sc->reclaimed == 1 ? "" : "s");
+    if (sc->full)
+        printf("(only the first %u endpoints are listed)\n", MAX_ROWS);
     if (sc->skipped)
         printf("(skipped %u file%s: another user's, or not a stats file of this version)\n",
                sc->skipped, sc->skipped == 1 ? "" : "s");
