@@ -231,7 +231,12 @@ void idc__stats_sync(struct idc_ep *ep)
     snprintf(d.address, sizeof(d.address), "%s", ep->link.address);
     snprintf(d.protocol, sizeof(d.protocol), "%s",
              ep->link.proto && ep->link.proto->name ? ep->link.proto->name : "");
-    snprintf(d.reason, sizeof(d.reason), "%s", ep->down_reason);
+    /* The last disconnect's reason stays until the next one, also once connected again (the
+       endpoint's own is cleared at each connect, for idc_endpoint_last_error). */
+    if (ep->down_reason[0])
+        snprintf(d.reason, sizeof(d.reason), "%s", ep->down_reason);
+    else
+        memcpy(d.reason, s->reason, sizeof(d.reason));
     slot_write(s, &d, NULL);
 }
 

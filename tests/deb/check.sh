@@ -61,7 +61,7 @@ contents() {
 check contents contents
 
 # ---- the tutorial against the packages
-export IDC_SHM_DIR=$work/shm
+export IDC_SHM_DIR=$work/shm IDC_STATS_DIR=$work/stats
 unset PKG_CONFIG_PATH CMAKE_PREFIX_PATH MAKEFLAGS MFLAGS MAKELEVEL CFLAGS LDFLAGS
 pc_env=(PKG_CONFIG_LIBDIR="$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root")
 

@@ -250,8 +250,20 @@ RTT_TEST(stats, idcctl_ls_counts_the_traffic_and_the_disconnect_reason, 60)
     cr_expect_eq(st.disconnects, 1);
     cr_expect_eq(st.tx_frames, up, "counters survive the disconnect");
 
+    /* a new backend: connected again, the last disconnect's reason still shown */
+    be = rtt_spawn("rtt_peer", "be2", "--serve", "counted", NULL);
+    cr_assert(rtt_wait_connect(&fe, 2, WAIT), "no reconnect; log:\n%s", log.buf);
+    out = run_idcctl(args);
+    cr_assert(find_row(out, getpid(), addr, &f), "no row for the frontend:\n%s", out);
+    cr_expect_str_eq(cell(&f, "STATE"), "connected", "%s", out);
+    cr_expect(strstr(cell(&f, "LAST-DISCONNECT"), "IDC_ERR_DISCONNECTED") != NULL, "%s", out);
+    cr_assert_eq(idc_endpoint_stats(&fe.ep, &st), 0);
+    cr_expect_eq(st.connects, 2);
+    rtt_stop(be, SIGKILL, ctx, WAIT);
+
     cr_assert(rtt_ep_destroy(&fe, WAIT));
     idc_context_destroy(ctx);
+    run_idcctl(args); /* reclaims the killed backend's file */
     cr_expect_eq(stats_files(), 0, "the context's file outlived idc_context_destroy");
 }
 
