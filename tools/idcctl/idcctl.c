@@ -181,11 +181,21 @@ static bool stale(int fd)
     return false;
 }
 
+/* Opens a regular file of the directory for reading (never a device, a FIFO or a link: opening
+   those could block or have effects); -1 otherwise. */
+static int open_regular(int dfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        return -1;
+    return openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+}
+
 static void read_file(int dfd, const char *name, const char *prefix, struct scan *sc)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int fd = open_regular(dfd, name);
     if (fd < 0)
-        return; /* gone meanwhile */
+        return; /* gone meanwhile, or not a file */
     struct stat st;
     /* Only our own files (root: everyone's): another user's would be theirs to forge. */
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && geteuid() != 0) ||
@@ -222,7 +232,7 @@ static void read_file(int dfd, const char *name, const char *prefix, struct scan
 /* A dead writer's file that never got its name (it died between create and rename). */
 static void reclaim_tmp(int dfd, const char *name, struct scan *sc)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int fd = open_regular(dfd, name);
     struct stat st;
     if (fd < 0)
         return;
