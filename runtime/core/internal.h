@@ -66,6 +66,7 @@ struct idc_context {
     int stats_pid;    /* the process that made the file (a forked child must not remove it) */
     bool stats_tried; /* made, failed or off: not again */
     bool stats_full_logged;
+    struct idc_stats_counters stats_sink; /* counters of endpoints that got no memory */
 };
 
 void idc__kick(struct idc_context *ctx);
@@ -145,10 +146,10 @@ struct idc_ep {
     char down_reason[192];
     int down_err; /* why the connection went down: 0 (local), IDC_ERR_* */
     int last_err; /* idc_endpoint_last_error: last refusal or disconnect (reason in down_reason) */
-    /* The counters: the endpoint's slot in the context's stats file, or ctr_local when it is
-       not exported. Never NULL while the endpoint lives (the hot path increments through it). */
+    /* The counters: in the endpoint's slot of the context's stats file, else on the heap, else
+       (no memory) the context's sink. Never NULL while the endpoint lives: the hot path
+       increments through it. */
     struct idc_stats_counters *ctr;
-    struct idc_stats_counters ctr_local;
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u

@@ -146,12 +146,14 @@ void idc__stats_fini(struct idc_context *ctx)
     ctx->stats_fd = -1;
 }
 
+/* The endpoint's slot, or NULL when its counters are not in the file. */
 static struct idc_stats_slot *slot_of(const struct idc_ep *ep)
 {
-    if (ep->ctr == &ep->ctr_local || !ep->ctr)
+    const struct idc_context *ctx = ep->link.ctx;
+    const unsigned char *p = (const unsigned char *)ep->ctr, *first = (void *)ctx->stats_slots;
+    if (!ctx->stats_slots || p < first || p >= first + IDC_STATS_SLOTS * IDC_STATS_SLOT_SIZE)
         return NULL;
-    return (struct idc_stats_slot *)(void *)((unsigned char *)ep->ctr -
-                                             offsetof(struct idc_stats_slot, ctr));
+    return (struct idc_stats_slot *)(void *)(p - offsetof(struct idc_stats_slot, ctr));
 }
 
 /* The first free slot, or IDC_STATS_SLOTS when all are in use. */
@@ -163,22 +165,26 @@ static unsigned free_slot(const struct idc_context *ctx)
     return IDC_STATS_SLOTS;
 }
 
-void idc__stats_attach(struct idc_ep *ep)
+/* The file, made at the context's first endpoint (once: a failure is not retried). */
+static void stats_first(struct idc_context *ctx)
+{
+    if (ctx->stats_tried)
+        return;
+    ctx->stats_tried = true;
+    char dir[PATH_MAX];
+    int n = idc_stats_dir(dir, sizeof(dir), ctx->stats_dir_opt);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        idc__log(ctx, IDC_LOG_WARN, "stats not exported: directory name too long");
+    else if (dir[0])
+        stats_open(ctx, dir);
+}
+
+/* A free slot's counters, zeroed and marked used; NULL when there is no file or no free slot. */
+static struct idc_stats_counters *take_slot(struct idc_ep *ep)
 {
     struct idc_context *ctx = ep->link.ctx;
-    memset(&ep->ctr_local, 0, sizeof(ep->ctr_local));
-    ep->ctr = &ep->ctr_local;
-    if (!ctx->stats_tried) {
-        ctx->stats_tried = true;
-        char dir[PATH_MAX];
-        int n = idc_stats_dir(dir, sizeof(dir), ctx->stats_dir_opt);
-        if (n < 0 || (size_t)n >= sizeof(dir))
-            idc__log(ctx, IDC_LOG_WARN, "stats not exported: directory name too long");
-        else if (dir[0])
-            stats_open(ctx, dir);
-    }
     if (!ctx->stats_slots)
-        return;
+        return NULL;
     unsigned i = free_slot(ctx);
     if (i == IDC_STATS_SLOTS) {
         if (!ctx->stats_full_logged)
@@ -186,13 +192,24 @@ void idc__stats_attach(struct idc_ep *ep)
                      "%s: not exported to idcctl: the context's %u stats slots are in use",
                      ep->link.address, IDC_STATS_SLOTS);
         ctx->stats_full_logged = true;
-        return;
+        return NULL;
     }
     ctx->stats_used[i / 64] |= UINT64_C(1) << (i % 64);
     struct idc_stats_slot *s = &ctx->stats_slots[i];
     memset(&s->ctr, 0, sizeof(s->ctr)); /* the state still says free: readers skip it */
     s->peer[0] = 0;
-    ep->ctr = &s->ctr;
+    return &s->ctr;
+}
+
+void idc__stats_attach(struct idc_ep *ep)
+{
+    struct idc_context *ctx = ep->link.ctx;
+    stats_first(ctx);
+    ep->ctr = take_slot(ep);
+    if (!ep->ctr)
+        ep->ctr = calloc(1, sizeof(*ep->ctr));
+    if (!ep->ctr)
+        ep->ctr = &ctx->stats_sink; /* shared with others: idc_endpoint_stats says so */
 }
 
 /* Writes the description of a slot under its seqlock; peer NULL keeps the slot's peer. */
@@ -260,11 +277,13 @@ void idc__link_peer(struct idc_link *l, const char *fmt, ...)
 
 void idc__stats_detach(struct idc_ep *ep)
 {
+    struct idc_context *ctx = ep->link.ctx;
     struct idc_stats_slot *s = slot_of(ep);
-    ep->ctr = &ep->ctr_local;
+    if (!s && ep->ctr != &ctx->stats_sink)
+        free(ep->ctr);
+    ep->ctr = NULL;
     if (!s)
         return;
-    struct idc_context *ctx = ep->link.ctx;
     struct idc_stats_slot d;
     memset(&d, 0, sizeof(d)); /* state IDC_EP_UNUSED: free */
     slot_write(s, &d, "");
@@ -280,6 +299,8 @@ int idc_endpoint_stats(const struct idc_endpoint *pub, struct idc_endpoint_stats
     const struct idc_ep *ep = (const struct idc_ep *)(const void *)pub;
     if (!ep || ep->magic != IDC_EP_MAGIC || !ep->ctr)
         return IDC_ERR_INVAL;
+    if (ep->ctr == &ep->link.ctx->stats_sink)
+        return IDC_ERR_NOMEM;
     const struct idc_stats_counters *k = ep->ctr;
     out->tx_frames = k->tx_frames;
     out->tx_bytes = k->tx_bytes;

@@ -265,8 +265,9 @@ struct idc_endpoint_stats {
     uint32_t tx_limit;        /* negotiated transaction credits (0: never connected) */
     uint32_t reserved_[4];
 };
-/* Fills *out. Returns 0, or IDC_ERR_INVAL (NULL out, or a never-created or destroyed endpoint:
- * *out is then zeroed). */
+/* Fills *out. Returns 0, or IDC_ERR_INVAL (NULL out, or a never-created or destroyed endpoint),
+ * IDC_ERR_NOMEM (no memory was left for the endpoint's counters when it was created, and it is
+ * not in the context's stats file); *out is zeroed then. */
 int idc_endpoint_stats(const struct idc_endpoint *ep, struct idc_endpoint_stats *out);
 /* Acknowledges the disconnect callback. Outside the DISCONNECTING state it does nothing. */
 void idc_endpoint_disconnect_done(struct idc_endpoint *ep);
