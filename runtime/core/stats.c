@@ -150,10 +150,11 @@ void idc__stats_fini(struct idc_context *ctx)
 static struct idc_stats_slot *slot_of(const struct idc_ep *ep)
 {
     const struct idc_context *ctx = ep->link.ctx;
-    const unsigned char *p = (const unsigned char *)ep->ctr, *first = (void *)ctx->stats_slots;
+    /* as integers: the counters may be a heap block, not part of the mapping */
+    uintptr_t p = (uintptr_t)ep->ctr, first = (uintptr_t)ctx->stats_slots;
     if (!ctx->stats_slots || p < first || p >= first + IDC_STATS_SLOTS * IDC_STATS_SLOT_SIZE)
         return NULL;
-    return (struct idc_stats_slot *)(void *)(p - offsetof(struct idc_stats_slot, ctr));
+    return &ctx->stats_slots[(p - first) / IDC_STATS_SLOT_SIZE];
 }
 
 /* The first free slot, or IDC_STATS_SLOTS when all are in use. */
