@@ -152,7 +152,8 @@ static struct idc_stats_slot *slot_of(const struct idc_ep *ep)
     const struct idc_context *ctx = ep->link.ctx;
     /* as integers: the counters may be a heap block, not part of the mapping */
     uintptr_t p = (uintptr_t)ep->ctr, first = (uintptr_t)ctx->stats_slots;
-    if (!ctx->stats_slots || p < first || p >= first + IDC_STATS_SLOTS * IDC_STATS_SLOT_SIZE)
+    if (!ctx->stats_slots || p < first ||
+        p >= first + (uintptr_t)IDC_STATS_SLOTS * IDC_STATS_SLOT_SIZE)
         return NULL;
     return &ctx->stats_slots[(p - first) / IDC_STATS_SLOT_SIZE];
 }
