@@ -445,3 +445,29 @@ RTT_TEST(stats, idcctl_treats_stats_files_as_untrusted, 30)
     close(small);
     close(magic);
 }
+
+RTT_TEST(stats, an_unusable_stats_dir_is_a_warning_not_a_failure, 30)
+{
+    struct rtt_log log = { 0 };
+    char file[300];
+    snprintf(file, sizeof file, "%s/not-a-dir", rtt_dir); /* a file where the directory goes */
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    struct idc_context_options o = {
+        .shm_dir = rtt_dir, .log = rtt_log_cb, .log_arg = &log, .stats_dir = file
+    };
+    struct idc_context *ctx = NULL;
+    cr_assert_eq(idc_context_create(&ctx, &o), 0);
+    static struct rtt_ep be, fe;
+    rtt_ep_create(&be, ctx, IDC_ROLE_BACKEND, "nodir", NULL);
+    rtt_ep_create(&fe, ctx, IDC_ROLE_FRONTEND, "nodir", NULL);
+    cr_assert(rtt_wait_connect(&fe, 1, WAIT), "no connect; log:\n%s", log.buf);
+    cr_expect_eq(rtt_log_count(&log, IDC_LOG_WARN, "stats not exported"), 1, "%s", log.buf);
+    struct idc_endpoint_stats st;
+    cr_assert_eq(idc_endpoint_stats(&fe.ep, &st), 0);
+    cr_expect_eq(st.connects, 1);
+    cr_assert(rtt_ep_destroy(&fe, WAIT));
+    cr_assert(rtt_ep_destroy(&be, WAIT));
+    idc_context_destroy(ctx);
+}
