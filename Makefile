@@ -53,7 +53,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-man demo bench \
+.PHONY: all deps idlc idcctl runtime gen tests check check-plain check-san check-xen check-man demo bench \
         install clean lint format
 .DEFAULT_GOAL := all
 
@@ -216,7 +216,21 @@ $(foreach h,$(HELPER_SRCS),$(eval $(call helper_rule,$(h))))
 
 tests: $(TEST_BINS) $(HELPER_BINS)
 
-all: $(IDLC) runtime gen
+# ------------------------------------------------------------------ idcctl (tools/idcctl/)
+# Reads the stats files contexts export (runtime/core/statsfile.h); links nothing of libidc.
+IDCCTL_SRCS := $(wildcard tools/idcctl/*.c)
+IDCCTL      := $(BUILD)/bin/idcctl
+$(BUILD)/tools/%.o: tools/%.c | $(DEPS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(RT_INC) -MMD -MP -c -o $@ $<
+$(IDCCTL): $(IDCCTL_SRCS:%.c=$(BUILD)/%.o)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+idcctl: $(IDCCTL)
+
+all: $(IDLC) runtime gen $(IDCCTL)
 
 include examples/examples.mk
 include tests/fuzz/fuzz.mk
@@ -254,9 +268,9 @@ lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h runtime
 	$(Q)clang-format --dry-run -Werror $(FORMAT_SRCS)
 	@echo "== cppcheck"
 	$(Q)cppcheck -q --std=c11 --enable=warning,portability,performance --error-exitcode=1 \
-	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS)
+	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS) $(IDCCTL_SRCS)
 	@echo "== clang-tidy"
-	$(Q)clang-tidy --quiet $(IDLC_SRCS) $(RT_SRCS) -- -std=c11 -D_GNU_SOURCE \
+	$(Q)clang-tidy --quiet $(IDLC_SRCS) $(RT_SRCS) $(IDCCTL_SRCS) -- -std=c11 -D_GNU_SOURCE \
 	    -DIDC_VERSION='"$(VERSION)"' $(IDLC_INC) $(RT_INC) 2>&1 | grep -v 'warnings generated' ; \
 	    test $${PIPESTATUS[0]} -eq 0
 	@echo "lint: clean"
@@ -328,11 +342,12 @@ CMAKE_SED    = $(INSTALL_SED) \
                -e 's|@PREFIX_FROM_CMAKEDIR@|$(if $(call under_prefix,$(CMAKEDIR)),$${CMAKE_CURRENT_LIST_DIR}/$(CMAKE_UP),$(PREFIX))|g'
 
 # Only what it installs: the compiler, its templates and the runtime (not the examples).
-install: $(IDLC) runtime
+install: $(IDLC) runtime $(IDCCTL)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCDIR) \
 	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
+	install -m 755 $(IDCCTL) $(DESTDIR)$(BINDIR)/idcctl
 	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
@@ -353,7 +368,7 @@ check-build: $(BUILD)/tests/build $(IDLC) runtime
 	$(BUILD)/tests/build --jobs=2 $(CRITERION_FLAGS)
 
 # ------------------------------------------------------------------ Debian packages
-# make deb: idlc, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
+# make deb: idlc, idc-tools, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
 # (debian/) from a copy of this tree: it cleans the tree it builds and writes next to it.
 # make check-deb: those packages checked from outside (tests/deb/check.sh): lintian, their
 # contents, the tutorial built against them with pkg-config, CMake and Meson (a few minutes).

@@ -369,6 +369,7 @@ static int chan_up(struct idc_link *ep)
     s->ch.tx_mem = fe ? r0 : r1;
     s->ch.rx_mem = fe ? r1 : r0;
     s->hs = XH_UP;
+    idc__link_peer(ep, "domid=%u", s->peer);
     int r = idc__link_up(ep, &s->ch);
     idc__storm_reset(&s->storm, ep);
     if (r < 0)
