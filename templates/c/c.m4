@@ -26,9 +26,9 @@ m4_define(`idc_cvalue', `m4_ifelse(`$1', `-9223372036854775808', `(-INT64_C(9223
 `$2', `i64', `INT64_C($1)',
 `UINT64_C($1)')')
 
-m4_dnl idc_kernel_includes(STRING, KERNEL_EXTRA): the base headers, the kernel ones under
-m4_dnl __KERNEL__ (a kbuild of the generated code), followed there by KERNEL_EXTRA; STRING 1 adds
-m4_dnl <string.h> / <linux/string.h> (memcpy, memchr, memset)
+m4_dnl idc_kernel_includes(STRING, KERNEL_EXTRA, USER_EXTRA): the base headers, the kernel ones
+m4_dnl under __KERNEL__ (a kbuild of the generated code), each set followed by its EXTRA; STRING 1
+m4_dnl adds <string.h> / <linux/string.h> (memcpy, memchr, memset)
 m4_define(`idc_kernel_includes', `#ifdef __KERNEL__
 #include <linux/stddef.h>
 #include <linux/types.h>
@@ -38,7 +38,7 @@ m4_ifelse(`$1', `1', `#include <linux/string.h>
 #include <stddef.h>
 #include <stdint.h>
 m4_ifelse(`$1', `1', `#include <string.h>
-')#endif
+')$3`'#endif
 ')
 
 m4_dnl ================================================================ types
