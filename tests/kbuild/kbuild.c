@@ -9,6 +9,7 @@
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gen/shell.h"
 
@@ -36,9 +37,13 @@ static const char *kernel_tree(void)
                          "linux-headers-amd64) and IDC_KDIR not set");
             return NULL;
         }
-        /* glob sorts by name; the last is the newest within one major version, which is all
-           Debian ships at a time */
-        snprintf(dir, sizeof dir, "%s", g.gl_pathv[g.gl_pathc - 1]);
+        /* the newest by version (strverscmp: 6.1.0-10 after 6.1.0-9), when upgrades left
+           several */
+        const char *newest = g.gl_pathv[0];
+        for (size_t i = 1; i < g.gl_pathc; i++)
+            if (strverscmp(g.gl_pathv[i], newest) > 0)
+                newest = g.gl_pathv[i];
+        snprintf(dir, sizeof dir, "%s", newest);
         globfree(&g);
     }
     if (run("test -f '%s/Makefile'", dir) != 0) {
