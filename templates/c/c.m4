@@ -41,6 +41,13 @@ m4_ifelse(`$1', `1', `#include <string.h>
 ')$3`'#endif
 ')
 
+m4_dnl idc_over_stack(SIZE): 1 when a payload of SIZE bytes (or its decoded struct) is too large
+m4_dnl for a stack, else 0. The bound is the kernel`'s: a kernel stack is 8 or 16 KiB in all and
+m4_dnl kbuild warns about frames over 2 KiB (-Wframe-larger-than), so a function keeps at most one
+m4_dnl 1 KiB payload on it. The glue takes bigger ones from the heap (side.m4, in user space too,
+m4_dnl so both builds run the same code), and the header tells kernel callers to do the same.
+m4_define(`idc_over_stack', `m4_ifelse(m4_eval(m4_len(`$1') > 9), `1', `1', `m4_eval(`$1' > 1024)')')
+
 m4_dnl ================================================================ types
 
 m4_dnl idc_scalar_ctype(KIND)

@@ -11,13 +11,9 @@ m4_dnl create, destroy.
 m4_define(`idc_S', `idc_short(idc_me)')
 m4_define(`idc_SIDE', `idc_cn(`unit:'idc_me)')
 m4_define(`idc_side', `idc_cn(`unit:'idc_me`:$1')')
-m4_dnl idc_big(SIZE): 1 when a payload of SIZE bytes (or its decoded struct) is too large for the
-m4_dnl stack; the glue then takes it from the heap (heap_alloc: malloc, or kmalloc in a kernel)
-m4_dnl for the duration of the call (idc_heap). The bound is the kernel`'s: a kernel stack is 8 or
-m4_dnl 16 KiB in all and kbuild warns about frames over 2 KiB (-Wframe-larger-than), so one
-m4_dnl function keeps at most one 1 KiB payload on it. User space uses the same bound, so both
-m4_dnl builds run the same code.
-m4_define(`idc_big', `m4_ifelse(m4_ifelse(m4_eval(m4_len(`$1') > 9), `1', `1', `m4_eval(`$1' > 1024)'), `1', `m4_define(`idc_heap', `1')1', `0')')
+m4_dnl idc_big(SIZE): idc_over_stack(SIZE), and then the glue takes the payload from the heap
+m4_dnl (heap_alloc: malloc, or kmalloc in a kernel) for the duration of the call (idc_heap).
+m4_define(`idc_big', `m4_ifelse(idc_over_stack(`$1'), `1', `m4_define(`idc_heap', `1')1', `0')')
 m4_define(`idc_heap', `0')
 m4_dnl idc_msg(NAME, SUFFIX): a C name of message NAME
 m4_define(`idc_msg', `idc_cn(`msg:$1:$2')')
