@@ -33,6 +33,8 @@ DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
 DEPS     += groff-base man-db   # tests/man renders the manual pages
 DEPS     += cmake meson ninja-build   # tests/build builds the example projects with them
+# tests/kbuild builds generated code as a kernel module against Debian's kernel headers
+DEPS     += $(if $(filter amd64,$(shell dpkg --print-architecture 2>/dev/null)),linux-headers-amd64)
 
 OPT      ?= -O2
 CFLAGS_BASE := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -fPIC \
@@ -214,6 +216,9 @@ $(BUILD)/tests/bin/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$
 endef
 $(foreach h,$(HELPER_SRCS),$(eval $(call helper_rule,$(h))))
 
+# the kbuild suite runs its commands with the gen suite's scratch-directory and shell helpers
+$(BUILD)/tests/kbuild: $(BUILD)/obj/tests/gen/shell.o
+
 tests: $(TEST_BINS) $(HELPER_BINS)
 
 # ------------------------------------------------------------------ idcctl (tools/idcctl/)
@@ -389,6 +394,12 @@ deb:
 check-deb: deb
 	$(Q)scripts/deps.sh cmake meson ninja-build binutils
 	$(Q)tests/deb/check.sh $(DEB_OUT) $(VERSION)
+
+# The kernel build alone (tests/kbuild; also part of make check): generated code and the rings
+# as an out-of-tree module, W=1, no warning. KDIR=DIR builds against another kernel tree.
+.PHONY: check-kbuild
+check-kbuild: $(BUILD)/tests/kbuild $(IDLC)
+	IDC_KDIR=$(KDIR) $(BUILD)/tests/kbuild --jobs=2 $(CRITERION_FLAGS)
 
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)

@@ -41,8 +41,15 @@
 #ifndef IDC_H
 #define IDC_H
 
-#include <stdint.h>
+/* The same header serves a kernel module (kbuild defines __KERNEL__ and has no C library):
+   the fixed-width types, size_t, bool and NULL then come from the kernel's own headers. */
+#ifdef __KERNEL__
+#include <linux/stddef.h>
+#include <linux/types.h>
+#else
 #include <stddef.h>
+#include <stdint.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {

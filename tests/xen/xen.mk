@@ -128,3 +128,14 @@ $(XEN_OUT)/bin/rtxen: tests/xen/rtxen.sh
 	$(Q)mkdir -p $(@D) && install -m 755 $< $@
 
 xen-progs: $(RTX_PROGS)
+
+# The kbuild check's module in the domU (tests/xen/kmodxen.sh): run.sh builds it against the
+# guests' kernel headers with tests/kbuild/module.sh, which runs this build's idlc.
+.PHONY: kmod-idlc
+kmod-idlc:
+	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) $(BUILD)/bin/idlc
+$(XEN_OUT)/bin/kmodxen: tests/xen/kmodxen.sh | kmod-idlc
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += kmodxen
+
+xen-progs: $(XEN_OUT)/bin/kmodxen
