@@ -33,6 +33,8 @@ DEPS     := flex bison m4 pkg-config libcriterion-dev libxen-dev gcc make libc6-
 DEPS     += nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils fio
 DEPS     += groff-base man-db   # tests/man renders the manual pages
 DEPS     += cmake meson ninja-build   # tests/build builds the example projects with them
+# tests/kbuild builds generated code as a kernel module against Debian's kernel headers
+DEPS     += $(if $(filter amd64,$(shell dpkg --print-architecture 2>/dev/null)),linux-headers-amd64)
 DEPS     += libfabric-dev libzookeeper-st-dev   # the fabric transport (data path, discovery)
 DEPS     += zookeeper default-jre-headless iproute2   # make check-fabric: a registry, namespaces
 
@@ -55,7 +57,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-.PHONY: all deps idlc runtime gen tests check check-plain check-san check-xen check-fabric check-man demo bench \
+.PHONY: all deps idlc idcctl runtime gen tests check check-plain check-san check-xen check-fabric check-man demo bench \
         install clean lint format
 .DEFAULT_GOAL := all
 
@@ -218,9 +220,26 @@ $(foreach h,$(HELPER_SRCS),$(eval $(call helper_rule,$(h))))
 # the hostile fabric peer speaks libfabric and ZooKeeper itself (libidc loads them at run time)
 $(BUILD)/tests/bin/fab_flood: HELPER_LIBS = $(shell $(PKG_CONFIG) --libs libfabric) -lzookeeper_st
 
+# the kbuild suite runs its commands with the gen suite's scratch-directory and shell helpers
+$(BUILD)/tests/kbuild: $(BUILD)/obj/tests/gen/shell.o
+
 tests: $(TEST_BINS) $(HELPER_BINS)
 
-all: $(IDLC) runtime gen
+# ------------------------------------------------------------------ idcctl (tools/idcctl/)
+# Reads the stats files contexts export (runtime/core/statsfile.h); links nothing of libidc.
+IDCCTL_SRCS := $(wildcard tools/idcctl/*.c)
+IDCCTL      := $(BUILD)/bin/idcctl
+$(BUILD)/tools/%.o: tools/%.c | $(DEPS_STAMP)
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(RT_INC) -MMD -MP -c -o $@ $<
+$(IDCCTL): $(IDCCTL_SRCS:%.c=$(BUILD)/%.o)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+idcctl: $(IDCCTL)
+
+all: $(IDLC) runtime gen $(IDCCTL)
 
 include examples/examples.mk
 include tests/fuzz/fuzz.mk
@@ -263,9 +282,9 @@ lint: $(BUILD)/idlc/parser.h $(BUILD)/idlc/lexer.h runtime
 	$(Q)clang-format --dry-run -Werror $(FORMAT_SRCS)
 	@echo "== cppcheck"
 	$(Q)cppcheck -q --std=c11 --enable=warning,portability,performance --error-exitcode=1 \
-	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS)
+	    --inline-suppr -D_GNU_SOURCE $(IDLC_INC) $(RT_INC) $(IDLC_SRCS) $(RT_SRCS) $(IDCCTL_SRCS)
 	@echo "== clang-tidy"
-	$(Q)clang-tidy --quiet $(IDLC_SRCS) $(RT_SRCS) -- -std=c11 -D_GNU_SOURCE \
+	$(Q)clang-tidy --quiet $(IDLC_SRCS) $(RT_SRCS) $(IDCCTL_SRCS) -- -std=c11 -D_GNU_SOURCE \
 	    -DIDC_VERSION='"$(VERSION)"' $(IDLC_INC) $(RT_INC) 2>&1 | grep -v 'warnings generated' ; \
 	    test $${PIPESTATUS[0]} -eq 0
 	@echo "lint: clean"
@@ -337,11 +356,12 @@ CMAKE_SED    = $(INSTALL_SED) \
                -e 's|@PREFIX_FROM_CMAKEDIR@|$(if $(call under_prefix,$(CMAKEDIR)),$${CMAKE_CURRENT_LIST_DIR}/$(CMAKE_UP),$(PREFIX))|g'
 
 # Only what it installs: the compiler, its templates and the runtime (not the examples).
-install: $(IDLC) runtime
+install: $(IDLC) runtime $(IDCCTL)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCDIR) \
 	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(DATADIR)/idc/templates/c $(DESTDIR)$(DOCDIR)/docs \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(IDLC) $(DESTDIR)$(BINDIR)/idlc
+	install -m 755 $(IDCCTL) $(DESTDIR)$(BINDIR)/idcctl
 	install -m 644 $(TEMPLATES) $(DESTDIR)$(DATADIR)/idc/templates/c/
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
@@ -362,7 +382,7 @@ check-build: $(BUILD)/tests/build $(IDLC) runtime
 	$(BUILD)/tests/build --jobs=2 $(CRITERION_FLAGS)
 
 # ------------------------------------------------------------------ Debian packages
-# make deb: idlc, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
+# make deb: idlc, idc-tools, libidc0, libidc-dev and idc-doc in $(BUILD)/deb, built by dpkg-buildpackage
 # (debian/) from a copy of this tree: it cleans the tree it builds and writes next to it.
 # make check-deb: those packages checked from outside (tests/deb/check.sh): lintian, their
 # contents, the tutorial built against them with pkg-config, CMake and Meson (a few minutes).
@@ -383,6 +403,12 @@ deb:
 check-deb: deb
 	$(Q)scripts/deps.sh cmake meson ninja-build binutils
 	$(Q)tests/deb/check.sh $(DEB_OUT) $(VERSION)
+
+# The kernel build alone (tests/kbuild; also part of make check): generated code and the rings
+# as an out-of-tree module, W=1, no warning. KDIR=DIR builds against another kernel tree.
+.PHONY: check-kbuild
+check-kbuild: $(BUILD)/tests/kbuild $(IDLC)
+	IDC_KDIR=$(KDIR) $(BUILD)/tests/kbuild --jobs=2 $(CRITERION_FLAGS)
 
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)

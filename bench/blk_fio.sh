@@ -22,7 +22,7 @@ fio --enghelp 2>/dev/null | grep -qw nbd || { echo "blk_fio: skipped: fio lacks 
 [ -x "$BLKBACK" ] && [ -r "$PLUGIN" ] || { echo "blk_fio: $BLKBACK or $PLUGIN not built" >&2; exit 1; }
 
 T=$(mktemp -d /tmp/idc-bench-XXXXXX)
-export IDC_SHM_DIR="$T/shm"
+export IDC_SHM_DIR="$T/shm" IDC_STATS_DIR="$T/stats"
 mkdir -p "$IDC_SHM_DIR" "$(dirname "$OUT")"
 PIDS=""
 cleanup() {

@@ -126,6 +126,8 @@ static const struct pat helper_pats[] = {
     { NULL, B_NONE, "on_destroyed", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_message", "", "", HELPER, "glue helper" },
     { NULL, B_NONE, "on_transaction", "", "", HELPER, "glue helper" },
+    { NULL, B_NONE, "heap_alloc", "", "", HELPER, "glue helper" },
+    { NULL, B_NONE, "heap_free", "", "", HELPER, "glue helper" },
 };
 
 static const struct pat const_pats[] = {

@@ -28,7 +28,7 @@ done
 [ -r "$PLUGIN" ] || die "$PLUGIN not built (is nbdkit-plugin-dev installed?)"
 
 T=$(mktemp -d /tmp/idc-demo-XXXXXX)
-export IDC_SHM_DIR="$T/shm"
+export IDC_SHM_DIR="$T/shm" IDC_STATS_DIR="$T/idc-stats"
 mkdir -p "$IDC_SHM_DIR"
 PIDS=""
 BB_PID=""
@@ -103,6 +103,8 @@ GOT=$(sha256sum <"$T/back.img" | cut -c1-16)
 say "sha256 $SUM == $GOT  data intact"
 
 bold "6. summary"
+say "idcctl ls shm:blk0 (the runtime's counters of both ends, seen from outside)"
+[ -x "$BUILD/bin/idcctl" ] && "$BUILD/bin/idcctl" ls shm:blk0 | sed 's/^/   /'
 sleep 1.2   # the plugin writes its counters every second
 stat() { sed -n "s/^$1=//p" "$T/stats"; }
 END=$(now)

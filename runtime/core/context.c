@@ -270,14 +270,17 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
     struct idc_context *ctx = calloc(1, sizeof(*ctx));
     if (!ctx)
         return IDC_ERR_NOMEM;
-    ctx->epfd = ctx->kickfd = ctx->timerfd = -1;
+    ctx->epfd = ctx->kickfd = ctx->timerfd = ctx->stats_fd = -1;
     ctx->done_tail = &ctx->done_head;
     if (opt) {
         ctx->log = opt->log;
         ctx->log_arg = opt->log_arg;
     }
     ctx->debug = getenv("IDC_DEBUG") != NULL;
-    int err = IDC_ERR_IO;
+    int err = idc__stats_init(ctx, opt);
+    if (err < 0)
+        goto err;
+    err = IDC_ERR_IO;
     do {
         if (idc__random(&ctx->id, sizeof(ctx->id)) < 0) {
             idc__log(ctx, IDC_LOG_ERROR, "getrandom: %s", strerror(errno));
@@ -321,6 +324,7 @@ void idc_context_destroy(struct idc_context *ctx)
     for (const struct idc_transport *const *tp = idc__builtin_transports; *tp; tp++)
         if ((*tp)->ctx_fini)
             (*tp)->ctx_fini(ctx);
+    idc__stats_fini(ctx);
     while (ctx->done_head) { /* transfers completed above are dropped, not called */
         struct idc_xfer *x = ctx->done_head;
         ctx->done_head = x->next;

@@ -89,6 +89,10 @@ static void do_down(struct idc_ep *ep)
     bool ordinary = ep->down_err == 0 || ep->down_err == IDC_ERR_DISCONNECTED;
     idc__log(ep->link.ctx, ordinary ? IDC_LOG_INFO : IDC_LOG_WARN, "%s: disconnected: %s",
              ep->link.address, ep->down_reason);
+    ep->ctr->disconnects++;
+    if (!ordinary)
+        ep->ctr->errors++;
+    idc__stats_sync(ep);
     ep->link.tp->chan_close(&ep->link);
     /* Every outstanding client transaction completes with a transport error before the
        disconnect callback. Slots are cleared first: done may submit again (it gets
@@ -100,6 +104,7 @@ static void do_down(struct idc_ep *ep)
         c->out[s].txn = NULL;
         c->out_free[c->out_nfree++] = s;
         c->out_count--;
+        ep->ctr->txn_done++;
         t->done(t, IDC_ERR_DISCONNECTED, NULL, 0);
     }
     ep->ops->disconnect(idc__pub(ep));
@@ -154,6 +159,7 @@ static void finish_destroy(struct idc_ep *ep)
     if (ep->conn && ep->conn->req_held)
         idc__log(ep->link.ctx, IDC_LOG_WARN, "%s: destroyed with %u requests never completed",
                  ep->link.address, ep->conn->req_held);
+    idc__stats_detach(ep);
     free_conn(ep);
     unlink_ep(ep);
     memset(ep, 0, sizeof(*ep)); /* magic cleared: storage reusable, destroy again harmless */
@@ -206,6 +212,7 @@ static void after_disconnect_done(struct idc_ep *ep)
         return;
     }
     deadline_arm(ep);
+    idc__stats_sync(ep);
     ep->link.tp->ep_rearm(&ep->link);
 }
 
@@ -221,7 +228,10 @@ void idc__ep_run_pending(struct idc_ep *ep)
         if (r < 0) {
             idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: cannot start: %s", ep->link.address,
                      idc_strerror(r));
+            snprintf(ep->down_reason, sizeof(ep->down_reason), "cannot start: %s", idc_strerror(r));
             ep->state = IDC_EP_DEAD;
+            ep->ctr->errors++;
+            idc__stats_sync(ep);
         }
     }
     if (p & IDC_PEND_DOWN)
@@ -248,24 +258,22 @@ void idc__ep_run_pending(struct idc_ep *ep)
 
 /* ---------------------------------------------------------------------------- public API */
 
-void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
-                         const struct idc_endpoint_config *cfg)
+/* A configuration that can never work: logged, kept as the endpoint's reason (idcctl). */
+static void never(struct idc_ep *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void never(struct idc_ep *ep, const char *fmt, ...)
 {
-    if (!pub)
-        return;
-    struct idc_ep *ep = idc__ep(pub);
-    memset(ep, 0, sizeof(*ep));
-    if (!ctx) {
-        idc__log(NULL, IDC_LOG_ERROR, "idc_endpoint_create: NULL context");
-        return; /* stays UNUSED: destroy is harmless, nothing ever happens */
-    }
-    ep->magic = IDC_EP_MAGIC;
-    ep->link.ctx = ctx;
-    ep->state = IDC_EP_DEAD;
-    ep->next = ctx->eps;
-    if (ctx->eps)
-        ctx->eps->prev = ep;
-    ctx->eps = ep;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ep->down_reason, sizeof(ep->down_reason), fmt, ap);
+    va_end(ap);
+    idc__log(ep->link.ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address,
+             ep->down_reason);
+    ep->ctr->errors++;
+}
+
+/* idc_endpoint_create once the endpoint is on the context's list (DEAD until checked). */
+static void create_checked(struct idc_ep *ep, const struct idc_endpoint_config *cfg)
+{
     const char *why = NULL;
     if (!cfg)
         why = "no configuration";
@@ -273,10 +281,9 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
         why = "no address";
     if (why) {
         snprintf(ep->link.address, sizeof(ep->link.address), "(none)");
-        idc__log(ctx, IDC_LOG_ERROR, "endpoint: %s; it will never connect", why);
+        never(ep, "%s", why);
         return;
     }
-    snprintf(ep->link.address, sizeof(ep->link.address), "%s", cfg->address);
     ep->link.proto = cfg->protocol;
     ep->ops = cfg->ops;
     ep->user = cfg->user;
@@ -309,14 +316,13 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
             why = "credits above IDC_MAX_CREDITS";
     }
     if (why) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: %s; it will never connect", ep->link.address, why);
+        never(ep, "%s", why);
         return;
     }
     char reason[160];
     int err = idc_address_check(cfg->address, cfg->role, reason, sizeof(reason));
     if (err < 0) {
-        idc__log(ctx, IDC_LOG_ERROR, "%s: bad address: %s (%s); it will never connect",
-                 ep->link.address, reason, idc_strerror(err));
+        never(ep, "bad address: %s (%s)", reason, idc_strerror(err));
         return;
     }
     const char *rest;
@@ -327,6 +333,31 @@ void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
     idc__ep_mark_pending(ep, IDC_PEND_START);
 }
 
+void idc_endpoint_create(struct idc_endpoint *pub, struct idc_context *ctx,
+                         const struct idc_endpoint_config *cfg)
+{
+    if (!pub)
+        return;
+    struct idc_ep *ep = idc__ep(pub);
+    memset(ep, 0, sizeof(*ep));
+    if (!ctx) {
+        idc__log(NULL, IDC_LOG_ERROR, "idc_endpoint_create: NULL context");
+        return; /* stays UNUSED: destroy is harmless, nothing ever happens */
+    }
+    ep->magic = IDC_EP_MAGIC;
+    ep->link.ctx = ctx;
+    ep->state = IDC_EP_DEAD;
+    ep->next = ctx->eps;
+    if (ctx->eps)
+        ctx->eps->prev = ep;
+    ctx->eps = ep;
+    if (cfg && cfg->address)
+        snprintf(ep->link.address, sizeof(ep->link.address), "%s", cfg->address);
+    idc__stats_attach(ep);
+    create_checked(ep, cfg);
+    idc__stats_sync(ep);
+}
+
 void idc_endpoint_destroy(struct idc_endpoint *pub, void (*done)(struct idc_endpoint *ep))
 {
     struct idc_ep *ep = live(pub);
@@ -334,6 +365,7 @@ void idc_endpoint_destroy(struct idc_endpoint *pub, void (*done)(struct idc_endp
         return;
     ep->destroying = true;
     ep->destroy_done = done;
+    idc__stats_sync(ep);
     idc__ep_mark_pending(ep, IDC_PEND_DESTROY);
 }
 
@@ -447,6 +479,7 @@ void idc__link_appear(struct idc_link *l)
     if (ep->state == IDC_EP_ABSENT)
         ep->state = IDC_EP_PRESENT;
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: appeared", ep->link.address);
+    idc__stats_sync(ep);
     if (ep->ops->appear)
         ep->ops->appear(idc__pub(ep));
 }
@@ -461,6 +494,7 @@ void idc__link_disappear(struct idc_link *l)
     ep->appeared = false;
     ep->state = IDC_EP_ABSENT;
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: disappeared", ep->link.address);
+    idc__stats_sync(ep);
     if (ep->ops->disappear)
         ep->ops->disappear(idc__pub(ep));
 }
@@ -525,6 +559,8 @@ int idc__link_up(struct idc_link *l, const struct idc_chan *ch)
     ep->state = IDC_EP_CONNECTED;
     ep->down_reason[0] = 0;
     ep->last_err = 0;
+    ep->ctr->connects++;
+    idc__stats_sync(ep);
     idc__log(ep->link.ctx, IDC_LOG_INFO, "%s: connected (version %u, epoch %u)", ep->link.address,
              ch->version, ch->epoch);
     ep->ops->connect(idc__pub(ep));
@@ -554,7 +590,10 @@ void idc__link_fail(struct idc_link *l, int err)
     struct idc_ep *ep = idc__ep_of(l);
     idc__log(l->ctx, IDC_LOG_ERROR, "%s: cannot serve: %s; it will never connect", l->address,
              idc_strerror(err));
+    snprintf(ep->down_reason, sizeof(ep->down_reason), "cannot serve: %s", idc_strerror(err));
     ep->state = IDC_EP_DEAD;
+    ep->ctr->errors++;
+    idc__stats_sync(ep);
 }
 
 void idc__link_refused(struct idc_link *l, int status, const char *reason)
@@ -562,6 +601,8 @@ void idc__link_refused(struct idc_link *l, int status, const char *reason)
     struct idc_ep *ep = idc__ep_of(l);
     ep->last_err = status < 0 ? status : IDC_ERR_PROTO;
     snprintf(ep->down_reason, sizeof(ep->down_reason), "refused by the peer: %s", reason);
+    ep->ctr->errors++;
+    idc__stats_sync(ep);
 }
 
 int idc_endpoint_last_error(const struct idc_endpoint *pub, char *why, size_t why_len)
@@ -656,6 +697,8 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
 {
     struct idc_conn *c = ep->conn;
     struct idc_endpoint *pub = idc__pub(ep);
+    ep->ctr->rx_frames++;
+    ep->ctr->rx_bytes += h->length;
     if (h->epoch != c->ch.epoch) {
         proto_fail(ep, "frame of epoch %u on a connection of epoch %u", h->epoch, c->ch.epoch);
         return;
@@ -688,6 +731,7 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
         r->txn = h->txn;
         r->opcode = h->opcode;
         c->req_held++;
+        ep->ctr->req_rx++;
         if (ep->ops->handle_transaction(pub, r, h->opcode, c->rxbuf, h->length) < 0) {
             proto_fail(ep, "request opcode %u rejected by the protocol handler", h->opcode);
             /* A rejected request belongs to the runtime again (no response: we disconnect). */
@@ -696,6 +740,7 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
                 r->next_free = c->req_free;
                 c->req_free = r;
                 c->req_held--;
+                ep->ctr->req_done++;
             }
         }
         return;
@@ -715,6 +760,7 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
         c->out[slot].txn = NULL;
         c->out_free[c->out_nfree++] = slot;
         c->out_count--;
+        ep->ctr->txn_done++;
         t->done(t, h->status, h->status == 0 ? c->rxbuf : NULL, h->status == 0 ? h->length : 0);
         return;
     }
@@ -836,6 +882,7 @@ void idc__ep_forget(struct idc_ep *ep)
 {
     if (ep->link.tp && ep->tp_started)
         ep->link.tp->ep_stop(&ep->link);
+    idc__stats_detach(ep);
     free_conn(ep);
     unlink_ep(ep);
     memset(ep, 0, sizeof(*ep));
@@ -870,6 +917,9 @@ static inline __attribute__((always_inline)) int push(struct idc_ep *ep, struct 
         ep->conn->want_writable = true;
         return IDC_ERR_AGAIN;
     }
+    /* Plain increments: one writer (this thread), readers load each counter whole (statsfile.h) */
+    ep->ctr->tx_frames++;
+    ep->ctr->tx_bytes += h->length;
     mark_dirty(ep);
     return 0;
 }
@@ -927,6 +977,7 @@ int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16
     c->out[slot].txn = txn;
     c->out[slot].id = id;
     c->out_count++;
+    ep->ctr->txn_sent++;
     txn->private_[0] = id;
     txn->private_[1] = c->serial;
     return 0;
@@ -977,6 +1028,7 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
     }
     req->busy = false;
     if (c && ep->magic == IDC_EP_MAGIC) {
+        ep->ctr->req_done++;
         req->next_free = c->req_free;
         c->req_free = req;
         if (current && c->req_held)

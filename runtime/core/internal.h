@@ -11,6 +11,7 @@
 
 #include "idc.h"
 #include "ring.h"
+#include "statsfile.h"
 #include "transport.h"
 
 /* ------------------------------------------------------------------------ buffer.c */
@@ -55,6 +56,17 @@ struct idc_context {
     /* per-context transport state (idc__ctx_slot), one per built-in transport, in the order of
        idc__builtin_transports; owned by each transport (freed in its ctx_fini) */
     void *tp_state[IDC_MAX_TRANSPORTS];
+    /* the stats file (stats.c), made at the first endpoint */
+    struct idc_stats_slot *stats_slots; /* its slots; NULL: not exported */
+    void *stats_map;
+    char *stats_dir_opt;                       /* the option, copied (NULL: default) */
+    char *stats_path;                          /* removed at destroy */
+    uint64_t stats_used[IDC_STATS_SLOTS / 64]; /* slots in use */
+    int stats_fd;
+    int stats_pid;    /* the process that made the file (a forked child must not remove it) */
+    bool stats_tried; /* made, failed or off: not again */
+    bool stats_full_logged;
+    struct idc_stats_counters stats_sink; /* counters of endpoints that got no memory */
 };
 
 void idc__kick(struct idc_context *ctx);
@@ -136,6 +148,10 @@ struct idc_ep {
     int last_err; /* idc_endpoint_last_error: last refusal or disconnect (reason in down_reason) */
     uint32_t connect_timeout_ms; /* frontend's connect deadline; 0: none */
     struct idc_timer deadline;   /* armed while a frontend waits for its connection */
+    /* The counters: in the endpoint's slot of the context's stats file, else on the heap, else
+       (no memory) the context's sink. Never NULL while the endpoint lives: the hot path
+       increments through it. */
+    struct idc_stats_counters *ctr;
 };
 _Static_assert(sizeof(struct idc_ep) <= IDC_ENDPOINT_STORAGE, "endpoint storage too small");
 #define IDC_EP_MAGIC 0x69646365u
@@ -163,6 +179,18 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what);
 
 /* buffer.c */
 void idc__buffers_fini(struct idc_context *ctx);
+
+/* ------------------------------------------------------------------------ stats.c */
+
+/* The context option (copied) and the file's removal at destroy. */
+int idc__stats_init(struct idc_context *ctx, const struct idc_context_options *opt);
+void idc__stats_fini(struct idc_context *ctx);
+/* A new endpoint: counters zeroed, a slot in the file if there is one (made at the first). */
+void idc__stats_attach(struct idc_ep *ep);
+/* The slot's description from the endpoint (after every lifecycle change). */
+void idc__stats_sync(struct idc_ep *ep);
+/* The endpoint goes away: its slot is free again. */
+void idc__stats_detach(struct idc_ep *ep);
 
 /* ------------------------------------------------------------------------ registry.c */
 

@@ -1,19 +1,15 @@
-/* ring.c - SPSC frame rings in shared memory (see ring.h for the layout and the rules). */
-#include <string.h>
-
-#include "idc.h"
+/* ring.c - SPSC frame rings in shared memory (see ring.h for the layout and the rules).
+ *
+ * Built twice from this one file: into libidc, and into a kernel module by kbuild (ring.h picks
+ * the headers and the ordered accesses of each). Declarations stay at the top of their block,
+ * as kernels before 5.18 (gnu89, -Wdeclaration-after-statement) require. */
 #include "ring.h"
-
-#define LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define LOAD_RLX(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define FULL_FENCE()    __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame)
 {
     uint64_t need = (uint64_t)frames * idc_frame_size(max_frame);
     uint64_t size = IDC_RING_MIN_SIZE;
+
     while (size < need)
         size <<= 1;
     return size > IDC_RING_MAX_SIZE ? 0 : (uint32_t)size;
@@ -43,7 +39,7 @@ void idc_ring_rx_attach(struct idc_ring_rx *rx, void *mem, uint32_t size, uint32
     rx->mask = size - 1;
     rx->max_frame = max_frame;
     /* A fresh consumer wants to hear about the first frame. */
-    STORE_RLX(&rx->ctrl->prod_event, 1u);
+    IDC_RING_STORE_RLX(&rx->ctrl->prod_event, 1u);
     rx->armed = true;
 }
 
@@ -51,9 +47,10 @@ int idc_ring_tx_check(struct idc_ring_tx *tx)
 {
     /* Acquire: the consumer finished copying frames out before it published cons, so the bytes
        below cons are free to overwrite. Each index is read once, then validated privately. */
-    uint32_t cons = LOAD_ACQ(&tx->ctrl->cons);
-    uint32_t msg_cons = LOAD_ACQ(&tx->ctrl->msg_cons);
+    uint32_t cons = IDC_RING_LOAD_ACQ(&tx->ctrl->cons);
+    uint32_t msg_cons = IDC_RING_LOAD_ACQ(&tx->ctrl->msg_cons);
     uint32_t used = tx->prod - cons;
+
     if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
         return IDC_ERR_PROTO;
     if (cons - tx->cons > tx->prod - tx->cons) /* moved backwards */
@@ -69,6 +66,7 @@ void idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *sr
 {
     uint32_t off = pos & tx->mask;
     uint32_t first = tx->size - off;
+
     if (first >= len) {
         memcpy(tx->data + off, src, len);
     } else {
@@ -80,8 +78,9 @@ void idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *sr
 int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize)
 {
     /* Only now look at the consumer's line again (keeps it from bouncing per frame). */
-    uint32_t cons = LOAD_ACQ(&tx->ctrl->cons);
+    uint32_t cons = IDC_RING_LOAD_ACQ(&tx->ctrl->cons);
     uint32_t used = tx->prod - cons;
+
     if (used > tx->size || (used & (IDC_FRAME_ALIGN - 1)))
         return IDC_ERR_PROTO;
     if (cons - tx->cons > tx->prod - tx->cons) /* moved backwards */
@@ -93,14 +92,16 @@ int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize)
 bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
 {
     uint32_t old = tx->notified, new = tx->prod;
+    uint32_t ev;
+
     if (old == new)
         return false;
     tx->notified = new;
     /* Full barrier: our prod store must be visible before we read prod_event, pairing with the
        consumer's "store prod_event; barrier; re-read prod" in idc_ring_rx_arm. Otherwise both
        could miss each other and the consumer sleeps on a non-empty ring. */
-    FULL_FENCE();
-    uint32_t ev = LOAD_RLX(&tx->ctrl->prod_event);
+    IDC_RING_FULL_FENCE();
+    ev = IDC_RING_LOAD_RLX(&tx->ctrl->prod_event);
     return (uint32_t)(new - ev) < (uint32_t)(new - old);
 }
 
@@ -108,10 +109,11 @@ bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
 {
     /* Wake me when msg_cons reaches the value that gives one credit back. */
     uint32_t want = tx->msg_sent - tx->msg_limit + 1;
-    STORE_RLX(&tx->ctrl->credit_event, want);
+
+    IDC_RING_STORE_RLX(&tx->ctrl->credit_event, want);
     /* Full barrier: credit_event must be visible before we re-read msg_cons, pairing with the
        consumer's "store msg_cons; barrier; read credit_event" in idc_ring_rx_publish. */
-    FULL_FENCE();
+    IDC_RING_FULL_FENCE();
     if (idc_ring_tx_check(tx) != 0)
         return true; /* the caller's next send finds the protocol error */
     return idc_ring_tx_msg_credit(tx) > 0;
@@ -120,8 +122,9 @@ bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
 int64_t idc_ring_rx_poll(struct idc_ring_rx *rx)
 {
     /* Acquire: frame bytes up to prod are visible once we see prod. Read once, validate. */
-    uint32_t prod = LOAD_ACQ(&rx->ctrl->prod);
+    uint32_t prod = IDC_RING_LOAD_ACQ(&rx->ctrl->prod);
     uint32_t avail = prod - rx->cons;
+
     if (avail > rx->size || (avail & (IDC_FRAME_ALIGN - 1)))
         return IDC_ERR_PROTO;
     rx->prod = prod;
@@ -132,6 +135,7 @@ void idc_ring_copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, ui
 {
     uint32_t off = pos & rx->mask;
     uint32_t first = rx->size - off;
+
     if (first >= len) {
         memcpy(dst, rx->data + off, len);
     } else {
@@ -143,28 +147,30 @@ void idc_ring_copy_out(const struct idc_ring_rx *rx, uint32_t pos, void *dst, ui
 bool idc_ring_rx_publish(struct idc_ring_rx *rx)
 {
     /* Release: our copies out of the frames are complete before the producer may reuse them. */
-    STORE_REL(&rx->ctrl->cons, rx->cons);
-    rx->published_cons = rx->cons;
     uint32_t old = rx->published_msg_cons, new = rx->msg_cons;
+    uint32_t ev;
+
+    IDC_RING_STORE_REL(&rx->ctrl->cons, rx->cons);
+    rx->published_cons = rx->cons;
     if (old == new)
         return false;
-    STORE_REL(&rx->ctrl->msg_cons, new);
+    IDC_RING_STORE_REL(&rx->ctrl->msg_cons, new);
     rx->published_msg_cons = new;
     /* Full barrier: msg_cons visible before reading credit_event (pairs with
        idc_ring_tx_arm_credit). */
-    FULL_FENCE();
-    uint32_t ev = LOAD_RLX(&rx->ctrl->credit_event);
+    IDC_RING_FULL_FENCE();
+    ev = IDC_RING_LOAD_RLX(&rx->ctrl->credit_event);
     return (uint32_t)(new - ev) < (uint32_t)(new - old);
 }
 
 bool idc_ring_rx_arm(struct idc_ring_rx *rx)
 {
     rx->armed = true;
-    STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
+    IDC_RING_STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
     /* Full barrier: prod_event must be visible before we re-read prod (pairs with
        idc_ring_tx_need_notify). */
-    FULL_FENCE();
-    return LOAD_ACQ(&rx->ctrl->prod) != rx->cons;
+    IDC_RING_FULL_FENCE();
+    return IDC_RING_LOAD_ACQ(&rx->ctrl->prod) != rx->cons;
 }
 
 void idc_ring_rx_disarm(struct idc_ring_rx *rx)
@@ -173,5 +179,5 @@ void idc_ring_rx_disarm(struct idc_ring_rx *rx)
        while fewer than 2^31 bytes were published since its last one. (cons itself would be:
        frames pushed but not yet flushed may already be consumed, and old lags behind them.) */
     rx->armed = false;
-    STORE_RLX(&rx->ctrl->prod_event, rx->cons + 0x80000000u);
+    IDC_RING_STORE_RLX(&rx->ctrl->prod_event, rx->cons + 0x80000000u);
 }

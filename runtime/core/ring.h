@@ -31,12 +31,39 @@
 #ifndef IDC_RING_H
 #define IDC_RING_H
 
+/* The same file builds in user space and in a kernel module (kbuild defines __KERNEL__): one
+   ring implementation, two builds. */
+#ifdef __KERNEL__
+#include <asm/barrier.h>    /* virt_load_acquire, virt_store_release, virt_mb */
+#include <linux/compiler.h> /* READ_ONCE, WRITE_ONCE */
+#include <linux/string.h>
+#include <linux/types.h>
+#else
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
+#endif
 
 #include "idc.h" /* IDC_ERR_* */
+
+/* Ordered accesses to the shared control block, each with the same ordering in both builds: the
+   C11 atomics in user space, the kernel's own primitives in a module. The kernel ones are the
+   virt_* flavour because the peer may be another domain: smp_* barriers become compiler
+   barriers in a kernel built without SMP, while the peer still runs on another CPU. */
+#ifdef __KERNEL__
+#define IDC_RING_LOAD_ACQ(p)     virt_load_acquire(p)
+#define IDC_RING_LOAD_RLX(p)     READ_ONCE(*(p))
+#define IDC_RING_STORE_REL(p, v) virt_store_release(p, v)
+#define IDC_RING_STORE_RLX(p, v) WRITE_ONCE(*(p), v)
+#define IDC_RING_FULL_FENCE()    virt_mb()
+#else
+#define IDC_RING_LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define IDC_RING_LOAD_RLX(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define IDC_RING_STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define IDC_RING_STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define IDC_RING_FULL_FENCE()    __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
 
 #define IDC_RING_CACHELINE 64u
 #define IDC_RING_CTRL_SIZE 256u /* control block, keeps data 256-byte aligned */
@@ -177,12 +204,14 @@ static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_h
 {
     uint32_t len = h->length;
     uint32_t fsize = idc_frame_size(len);
+    uint32_t off;
+
     if (tx->size - (tx->prod - tx->cons) < fsize) {
         int r = idc_ring_tx_room(tx, fsize);
         if (r)
             return r;
     }
-    uint32_t off = tx->prod & tx->mask;
+    off = tx->prod & tx->mask;
     if (tx->size - off >= fsize) {
         /* The whole frame lies before the end of the data area (the common case). */
         unsigned char *d = tx->data + off;
@@ -197,7 +226,7 @@ static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_h
     if (h->kind == IDC_FRAME_MESSAGE)
         tx->msg_sent++;
     /* Release: the frame bytes must be visible before the consumer sees the new prod. */
-    __atomic_store_n(&tx->ctrl->prod, tx->prod, __ATOMIC_RELEASE);
+    IDC_RING_STORE_REL(&tx->ctrl->prod, tx->prod);
     return 0;
 }
 /* Notify decision for everything published since the last call: true if the consumer asked. */
@@ -211,7 +240,7 @@ int64_t idc_ring_rx_poll(struct idc_ring_rx *rx);
 /* True if the producer published more than we validated (cheap; for spinning). */
 static inline bool idc_ring_rx_pending(const struct idc_ring_rx *rx)
 {
-    return __atomic_load_n(&rx->ctrl->prod, __ATOMIC_RELAXED) != rx->cons;
+    return IDC_RING_LOAD_RLX(&rx->ctrl->prod) != rx->cons;
 }
 /* Copies the next frame out (header into *h, payload into buf of rx->max_frame bytes) and
    validates the header's framing (length bound and fit, kind, flags, reserved). Requires
@@ -220,20 +249,23 @@ static inline bool idc_ring_rx_pending(const struct idc_ring_rx *rx)
 static inline int idc_ring_rx_pop(struct idc_ring_rx *rx, struct idc_frame_hdr *h, void *buf)
 {
     uint32_t avail = rx->prod - rx->cons;
+    uint32_t off, len, fsize;
+    bool flat;
+
     if (avail == 0)
         return 1;
     if (avail < sizeof(*h))
         return IDC_ERR_PROTO; /* a published partial frame */
-    uint32_t off = rx->cons & rx->mask;
-    bool flat = rx->size - off >= sizeof(*h);
+    off = rx->cons & rx->mask;
+    flat = rx->size - off >= sizeof(*h);
     if (flat)
         memcpy(h, rx->data + off, sizeof(*h)); /* the only read of the header */
     else
         idc_ring_copy_out(rx, rx->cons, h, sizeof(*h));
-    uint32_t len = h->length;
+    len = h->length;
     if (len > rx->max_frame)
         return IDC_ERR_PROTO;
-    uint32_t fsize = idc_frame_size(len);
+    fsize = idc_frame_size(len);
     if (fsize > avail)
         return IDC_ERR_PROTO;
     if (h->kind < IDC_FRAME_MESSAGE || h->kind > IDC_FRAME_RESPONSE || h->flags || h->reserved)
@@ -258,7 +290,7 @@ bool idc_ring_rx_publish(struct idc_ring_rx *rx);
 static inline void idc_ring_rx_publish_cons(struct idc_ring_rx *rx)
 {
     if (rx->published_cons != rx->cons) {
-        __atomic_store_n(&rx->ctrl->cons, rx->cons, __ATOMIC_RELEASE);
+        IDC_RING_STORE_REL(&rx->ctrl->cons, rx->cons);
         rx->published_cons = rx->cons;
     }
 }

@@ -92,6 +92,9 @@ void idc__timer_cancel(struct idc_context *ctx, struct idc_timer *t);
 uint64_t idc__now_ns(void);
 int idc__random(void *buf, size_t len);
 bool idc__valid_name(const char *name);
+/* The per-user runtime directory every default location lives under ($XDG_RUNTIME_DIR/idc, else
+   /tmp/idc-<uid>): shm's socket directory, the stats files. Returns snprintf's count. */
+int idc__runtime_dir(char *buf, size_t len);
 
 /* The transport's per-context state (NULL until it stores one; freed by its ctx_fini). */
 void **idc__ctx_slot(struct idc_context *ctx, const struct idc_transport *tp);
@@ -143,6 +146,9 @@ void idc__link_kick(struct idc_link *l);          /* frames or credit may have a
 void idc__link_fail(struct idc_link *l, int err); /* can never work: endpoint DEAD */
 /* The peer refused us (status IDC_ERR_*, its reason): kept for idc_endpoint_last_error. */
 void idc__link_refused(struct idc_link *l, int status, const char *reason);
+/* Who the peer of the connection about to come up is, for idcctl (printf-style, short, no
+   spaces: shm "pid=P,uid=U", xen "domid=D"); call it before idc__link_up. Optional. */
+void idc__link_peer(struct idc_link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* transport -> core: read-only questions */
 enum idc_endpoint_state idc__link_state(const struct idc_link *l);

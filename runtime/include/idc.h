@@ -41,8 +41,15 @@
 #ifndef IDC_H
 #define IDC_H
 
-#include <stdint.h>
+/* The same header serves a kernel module (kbuild defines __KERNEL__ and has no C library):
+   the fixed-width types, size_t, bool and NULL then come from the kernel's own headers. */
+#ifdef __KERNEL__
+#include <linux/stddef.h>
+#include <linux/types.h>
+#else
 #include <stddef.h>
+#include <stdint.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,6 +104,11 @@ struct idc_context_options {
                                                              (ERROR, WARN; all levels if $IDC_DEBUG
                                                              is set). Called on the context's thread. */
     void *log_arg;
+    /* Where the context exports its endpoints' counters for idcctl(1) (one file per context,
+       made at its first endpoint, removed at destroy; docs/runtime.md "Runtime counters").
+       NULL: $IDC_STATS_DIR, else $XDG_RUNTIME_DIR/idc/stats, else /tmp/idc-<uid>/stats; "off"
+       (here or in $IDC_STATS_DIR): no file. Copied. */
+    const char *stats_dir;
     const char *zookeeper; /* fabric: the registry, "host:port[,host:port...][/chroot]";
                               NULL: $IDC_ZOOKEEPER (docs/fabric.md) */
     unsigned heartbeat_ms; /* fabric: a peer silent this long is disconnected; 0: $IDC_HEARTBEAT_MS,
@@ -261,6 +273,25 @@ enum idc_endpoint_state idc_endpoint_state(const struct idc_endpoint *ep);
  * IDC_ERR_PERM) or of the last disconnect, 0 if none since the last connect; why (optional)
  * receives the logged reason. Returns 0 for a NULL or never-created endpoint. */
 int idc_endpoint_last_error(const struct idc_endpoint *ep, char *why, size_t why_len);
+/* An endpoint's counters since its create, over all its connections (what idcctl(1) shows of
+ * it). Bytes are payload bytes; frames count messages, requests and responses. Each counter is
+ * an increment on the hot path; reading them costs a copy. */
+struct idc_endpoint_stats {
+    uint64_t tx_frames, tx_bytes;     /* sent */
+    uint64_t rx_frames, rx_bytes;     /* received */
+    uint64_t txn_submitted, txn_done; /* client transactions (done: completed, any status) */
+    uint64_t req_received, req_done;  /* requests from the peer (done: completed or released) */
+    uint32_t connects, disconnects;
+    uint32_t errors;          /* peer refusals, protocol errors, abnormal disconnects, failures */
+    uint32_t txn_outstanding; /* transaction credits in use now (txn_submitted - txn_done) */
+    uint32_t req_held;        /* requests held now by the driver */
+    uint32_t tx_limit;        /* negotiated transaction credits (0: never connected) */
+    uint32_t reserved_[4];
+};
+/* Fills *out. Returns 0, or IDC_ERR_INVAL (NULL out, or a never-created or destroyed endpoint),
+ * IDC_ERR_NOMEM (no memory was left for the endpoint's counters when it was created, and it is
+ * not in the context's stats file); *out is zeroed then. */
+int idc_endpoint_stats(const struct idc_endpoint *ep, struct idc_endpoint_stats *out);
 /* Acknowledges the disconnect callback. Outside the DISCONNECTING state it does nothing. */
 void idc_endpoint_disconnect_done(struct idc_endpoint *ep);
 /* Log the reason (printf-style) and take the connection down (peer misbehaved). */

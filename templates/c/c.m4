@@ -26,9 +26,9 @@ m4_define(`idc_cvalue', `m4_ifelse(`$1', `-9223372036854775808', `(-INT64_C(9223
 `$2', `i64', `INT64_C($1)',
 `UINT64_C($1)')')
 
-m4_dnl idc_kernel_includes(STRING, KERNEL_EXTRA): the base headers, the kernel ones under
-m4_dnl __KERNEL__ (a kbuild of the generated code), followed there by KERNEL_EXTRA; STRING 1 adds
-m4_dnl <string.h> / <linux/string.h> (memcpy, memchr, memset)
+m4_dnl idc_kernel_includes(STRING, KERNEL_EXTRA, USER_EXTRA): the base headers, the kernel ones
+m4_dnl under __KERNEL__ (a kbuild of the generated code), each set followed by its EXTRA; STRING 1
+m4_dnl adds <string.h> / <linux/string.h> (memcpy, memchr, memset)
 m4_define(`idc_kernel_includes', `#ifdef __KERNEL__
 #include <linux/stddef.h>
 #include <linux/types.h>
@@ -38,8 +38,15 @@ m4_ifelse(`$1', `1', `#include <linux/string.h>
 #include <stddef.h>
 #include <stdint.h>
 m4_ifelse(`$1', `1', `#include <string.h>
-')#endif
+')$3`'#endif
 ')
+
+m4_dnl idc_over_stack(SIZE): 1 when a payload of SIZE bytes (or its decoded struct) is too large
+m4_dnl for a stack, else 0. The bound is the kernel`'s: a kernel stack is 8 or 16 KiB in all and
+m4_dnl kbuild warns about frames over 2 KiB (-Wframe-larger-than), so a function keeps at most one
+m4_dnl 1 KiB payload on it. The glue takes bigger ones from the heap (side.m4, in user space too,
+m4_dnl so both builds run the same code), and the header tells kernel callers to do the same.
+m4_define(`idc_over_stack', `m4_ifelse(m4_eval(m4_len(`$1') > 9), `1', `1', `m4_eval(`$1' > 1024)')')
 
 m4_dnl ================================================================ types
 

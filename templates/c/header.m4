@@ -132,7 +132,8 @@ m4_define(`idc_union_end', `m4_ifelse(idc_ctx, `union', `m4_divert(40)m4_ifelse(
 m4_dnl ---------------------------------------------------------------- messages
 m4_dnl idc_payload(KEY, WHAT, LIMIT, NAME): opens the struct of a payload and writes its limit
 m4_define(`idc_payload', `m4_define(`idc_ctx', `rec')m4_divert(40)
-/* $2 */
+/* $2`'m4_ifelse(idc_over_stack(`$4'), `1', ` (up to $4 bytes encoded: in a kernel, allocate it
+   rather than put it on the stack)') */
 struct idc_cn(`$1') {
 m4_divert(50)`#define 'idc_cn(`$3') $4
 _Static_assert(idc_cn(`$3') <= idc_cn(`unit:MAX_FRAME'),

@@ -34,6 +34,7 @@ Test(install, layout)
     const char *prefix = bt_prefix();
     static const char *const files[] = {
         "bin/idlc",
+        "bin/idcctl",
         "lib/libidc.so.0",
         "lib/libidc.so",
         "lib/libidc.a",
@@ -44,6 +45,7 @@ Test(install, layout)
         "include/idc_wire.h",
         "share/idc/templates/c/manifest.m4",
         "share/man/man1/idlc.1",
+        "share/man/man1/idcctl.1",
         "share/man/man3/idc_context_create.3",
         "share/man/man7/idc.7",
         "share/doc/idc/README.md",

@@ -1,5 +1,6 @@
 /* common.c - helpers for the runtime core suite. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,8 @@ void rt_rmdir(const char *dir)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
+        if (unlink(p) < 0 && (errno == EISDIR || errno == EPERM))
+            rt_rmdir(p); /* stats/ */
     }
     closedir(d);
     rmdir(dir);
@@ -60,9 +62,11 @@ void rt_log_fn(void *arg, int level, const char *msg)
 
 struct idc_context *rt_ctx(const char *dir, struct rt_log *log)
 {
-    struct idc_context_options o = { .shm_dir = dir,
-                                     .log = log ? rt_log_fn : NULL,
-                                     .log_arg = log };
+    char stats[512]; /* the stats files stay in the test's directory too (copied by create) */
+    snprintf(stats, sizeof(stats), "%s/stats", dir);
+    struct idc_context_options o = {
+        .shm_dir = dir, .log = log ? rt_log_fn : NULL, .log_arg = log, .stats_dir = stats
+    };
     struct idc_context *c = NULL;
     if (idc_context_create(&c, &o) != 0)
         return NULL;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # make check-deb: the Debian packages built by make deb, checked from outside.
 #   tests/deb/check.sh DEBDIR VERSION
-# lintian at its default level (no error, no warning), the four packages and what they hold,
+# lintian at its default level (no error, no warning), the five packages and what they hold,
 # then the tutorial (examples/tutorial) built against them with pkg-config (its Makefile), CMake
 # and Meson, and run. The packages are unpacked with dpkg -x into a scratch root that stands in
 # for / (nothing is installed on this system): pkg-config looks there through
@@ -27,7 +27,7 @@ check() {
 }
 
 # ---- the packages
-pkgs="idlc libidc0 libidc-dev idc-doc"
+pkgs="idlc idc-tools libidc0 libidc-dev idc-doc"
 have_all() {
     for p in $pkgs; do
         ls "$debdir"/${p}_"$version"_*.deb || { echo "no $p $version"; return 1; }
@@ -45,6 +45,7 @@ libdir=$root/usr/lib/$multiarch
 contents() {
     local f
     for f in usr/bin/idlc usr/share/idc/templates/c/manifest.m4 usr/share/man/man1/idlc.1.gz \
+             usr/bin/idcctl usr/share/man/man1/idcctl.1.gz \
              usr/lib/$multiarch/libidc.so.0 usr/lib/$multiarch/libidc.so usr/lib/$multiarch/libidc.a \
              usr/lib/$multiarch/pkgconfig/idc.pc usr/lib/$multiarch/cmake/idc/idcConfig.cmake \
              usr/lib/$multiarch/cmake/idc/idcConfigVersion.cmake usr/include/idc.h \
@@ -55,12 +56,12 @@ contents() {
     # a system directory: no run path anywhere (Debian policy)
     ! grep '^Libs' "$libdir/pkgconfig/idc.pc" | grep rpath || return 1
     grep -q 'if(OFF)' "$libdir/cmake/idc/idcConfig.cmake" || return 1
-    ! readelf -d "$root/usr/bin/idlc" "$libdir/libidc.so.0" | grep -E 'RPATH|RUNPATH'
+    ! readelf -d "$root/usr/bin/idlc" "$root/usr/bin/idcctl" "$libdir/libidc.so.0" | grep -E 'RPATH|RUNPATH'
 }
 check contents contents
 
 # ---- the tutorial against the packages
-export IDC_SHM_DIR=$work/shm
+export IDC_SHM_DIR=$work/shm IDC_STATS_DIR=$work/stats
 unset PKG_CONFIG_PATH CMAKE_PREFIX_PATH MAKEFLAGS MFLAGS MAKELEVEL CFLAGS LDFLAGS
 pc_env=(PKG_CONFIG_LIBDIR="$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root")
 

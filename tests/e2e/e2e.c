@@ -41,6 +41,9 @@ void e2e_setup(void)
     snprintf(e2e.shm_dir, sizeof e2e.shm_dir, "%s/shm", e2e.dir);
     cr_assert_eq(mkdir(e2e.shm_dir, 0700), 0, "mkdir %s: %s", e2e.shm_dir, strerror(errno));
     setenv("IDC_SHM_DIR", e2e.shm_dir, 1);
+    char stats[sizeof e2e.shm_dir + 8];
+    snprintf(stats, sizeof stats, "%s/stats", e2e.dir);
+    setenv("IDC_STATS_DIR", stats, 1); /* the programs' stats files stay in the test's directory */
     memset(children, 0, sizeof children);
 }
 

@@ -29,7 +29,7 @@ static void teardown(void)
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/idc-fuzz-rbuf-%ld", (long)getpid());
-    struct idc_context_options o = { .shm_dir = dir };
+    struct idc_context_options o = { .shm_dir = dir, .stats_dir = "off" };
     void *mem, *mem2;
     /* two allocations: one allocation is shared either read-only or writable, not both */
     if (idc_context_create(&ctx, &o) != 0 || idc_buffer_alloc(ctx, 4096, &mem) != 0 ||

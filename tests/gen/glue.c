@@ -192,7 +192,9 @@ static void setup(void)
 {
     snprintf(dir, sizeof dir, "/tmp/idcg-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    struct idc_context_options opt = { .shm_dir = dir, .log = log_cb, .log_arg = NULL };
+    struct idc_context_options opt = {
+        .shm_dir = dir, .log = log_cb, .log_arg = NULL, .stats_dir = "off"
+    };
     cr_assert_eq(idc_context_create(&ctx, &opt), 0);
     everything_backend_create(&be, ctx, "shm:ev", &be_ops, NULL);
     everything_frontend_create(&fe, ctx, "shm:ev", &fe_ops, NULL);

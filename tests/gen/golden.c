@@ -142,6 +142,29 @@ Test(golden, large_payloads_use_the_heap)
     golden("big");
 }
 
+/* The bound is 1 KiB, the kernel stack's (tests/kbuild): console's 2052-byte input and output
+   live on the heap on both sides, blkif's 628-byte read request stays on the stack. */
+Test(golden, payloads_over_one_kib_use_the_heap)
+{
+    const char *gen = IDC_BUILDDIR "/gen";
+    /* console sends output from the frontend and input from the backend */
+    cr_expect_eq(
+        run("grep -qF 'buf = heap_alloc(CONSOLE_OUTPUT_ARGS_MAX_SIZE);' '%s/console_client.c'",
+            gen),
+        0);
+    cr_expect_eq(
+        run("grep -qF 'buf = heap_alloc(CONSOLE_INPUT_ARGS_MAX_SIZE);' '%s/console_server.c'", gen),
+        0);
+    cr_expect_neq(
+        run("grep -q 'buf\\[CONSOLE_\\(IN\\|OUT\\)PUT_ARGS_MAX_SIZE\\]' '%s'/console_*.c", gen), 0);
+    /* and decodes the other one */
+    cr_expect_eq(run("grep -qF 'args = heap_alloc(sizeof *args);' '%s/console_client.c'", gen), 0);
+    cr_expect_eq(run("grep -qF 'args = heap_alloc(sizeof *args);' '%s/console_server.c'", gen), 0);
+    cr_expect_eq(run("grep -qF 'uint8_t buf[BLKIF_READ_ARGS_MAX_SIZE];' '%s/blkif_client.c'", gen),
+                 0);
+    cr_expect_neq(run("grep -q heap_alloc '%s'/blkif_*.c", gen), 0);
+}
+
 Test(golden, output_is_deterministic)
 {
     char a[512], b[512];

@@ -181,7 +181,7 @@ Test(epflip, messages_rewritten_after_publish_arrive_intact_or_are_refused, .tim
     }
 
     struct idc_context *ctx;
-    struct idc_context_options o = { .shm_dir = tmpdir, .log = on_log };
+    struct idc_context_options o = { .shm_dir = tmpdir, .log = on_log, .stats_dir = "off" };
     cr_assert_eq(idc_context_create(&ctx, &o), 0);
     static struct idc_endpoint ep;
     struct idc_endpoint_config cfg = {

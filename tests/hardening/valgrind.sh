@@ -81,7 +81,7 @@ fi
 
 T=$(mktemp -d /tmp/idc-valgrind-XXXXXX)
 export T SIZE_MB
-export IDC_SHM_DIR="$T/shm"
+export IDC_SHM_DIR="$T/shm" IDC_STATS_DIR="$T/stats"
 mkdir -p "$IDC_SHM_DIR" "$T/gen"
 NBDKIT_PID=""
 cleanup() {

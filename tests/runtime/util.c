@@ -31,6 +31,10 @@ void rtt_setup(void)
     if (!mkdtemp(rtt_dir))
         cr_assert_fail("mkdtemp %s: %s", rtt_dir, strerror(errno));
     setenv("IDC_SHM_DIR", rtt_dir, 1);
+    /* the stats files of this test's contexts and peers stay in its directory too */
+    char stats[sizeof rtt_dir + 8];
+    snprintf(stats, sizeof stats, "%s/stats", rtt_dir);
+    setenv("IDC_STATS_DIR", stats, 1);
     npids = 0;
     signal(SIGPIPE, SIG_IGN);
 }

@@ -12,9 +12,10 @@
 #include <sys/types.h>
 
 /* ------------------------------------------------------------------ fixture */
-extern char rtt_dir[256];                 /* this test's directory (also $IDC_SHM_DIR) */
-void rtt_setup(void);                     /* .init of every test */
-void rtt_teardown(void);                  /* .fini: kill peers, remove the directory */
+extern char rtt_dir[256]; /* this test's directory (also $IDC_SHM_DIR; $IDC_STATS_DIR is
+                             its stats/) */
+void rtt_setup(void);     /* .init of every test */
+void rtt_teardown(void);  /* .fini: kill peers, remove the directory */
 const char *rtt_path(const char *name);   /* rtt_dir/name, in a rotating static buffer */
 const char *rtt_helper(const char *name); /* peer program path ($RTT_BIN_DIR or bin/ next to
                                              the test program); cr_skip if absent */

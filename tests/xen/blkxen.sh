@@ -24,7 +24,7 @@ BIN=$(cd "$(dirname "$0")" && pwd)
 PLUGIN=$BIN/nbdkit-idc-plugin.so
 MB=$(sed -n 's/.*idc_blk_mb=\([0-9][0-9]*\).*/\1/p' /proc/cmdline 2>/dev/null)
 case $MB in ''|0*) MB=16 ;; esac
-CHECKS="serve_connect nbdcopy_roundtrip kill9_restart qemu_io_odd_offsets"
+CHECKS="serve_connect nbdcopy_roundtrip kill9_restart qemu_io_odd_offsets idcctl_lists"
 SRC=/tmp/blkxen-src.img      # the random image, shared by both suites (dom0)
 
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -120,7 +120,7 @@ run_checks() {
         fi
     fi
     if [ $ok = 0 ]; then
-        for c in nbdcopy_roundtrip kill9_restart qemu_io_odd_offsets; do
+        for c in nbdcopy_roundtrip kill9_restart qemu_io_odd_offsets idcctl_lists; do
             begin $c; fail "not run: serve_connect failed"
         done
         return
@@ -212,6 +212,18 @@ run_checks() {
             printf '%s\n' "$out" | tail -n 10 | sed 's/^/blkxen qemu-io| /'
             fail "qemu-io: status $rc, $n of 6 transfers reported"
         fi
+    fi
+
+    # idcctl in dom0 lists the nbdkit front end's xen: endpoint, connected, with the frames the
+    # copies above carried
+    begin idcctl_lists
+    out=$(idcctl ls xen: 2>&1)
+    row=$(printf '%s\n' "$out" | awk '$2 == "nbdkit" && $5 == "connected" && $6 ~ /^blkif\// && $9 > 100 && $11 > 100')
+    if [ -n "$row" ]; then
+        pass "idcctl ls xen: $(printf '%s' "$row" | awk '{ print $3, $4, $5, $6, $7, "tx", $9, "rx", $11 }')"
+    else
+        printf '%s\n' "$out" | tail -n 8 | sed 's/^/blkxen idcctl| /'
+        fail "idcctl ls xen: shows no connected nbdkit row with traffic"
     fi
 }
 

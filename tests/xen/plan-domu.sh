@@ -1,4 +1,5 @@
 # The domU's side of dom0's plan (plan-dom0.sh), in the same order.
+run 60 kmodxen run                   # idc's kernel module (rings, codec) loaded; domU only
 run 150 xenprim pair server 0 u1     # domU serves, dom0 connects
 run 150 xenprim pair client 0 d1     # dom0 serves, domU connects
 run 150 idcxen pair server 0 u1      # libidc xen transport, domU serves

@@ -174,6 +174,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ------------------------------------------------------------------ kernel module (kmodxen)
+# The kbuild check's module (tests/kbuild/module.sh: blkif's codec, the rings and the in-kernel
+# self-test tests/kbuild/kmod/selftest.c), built against the exact headers of the guests' kernel,
+# Debian's linux-headers-KVER (installed here when missing, like the other packages). The domU
+# loads it (kmodxen); without headers or a clean build, kmodxen skips its checks with the reason
+# written to why.
+KMOD=$WORK/kmod
+build_kmod() {
+    local kdir=/usr/src/linux-headers-$KVER top
+    top=$(cd "$SRC/../.." && pwd)
+    mkdir -p "$KMOD/build"
+    [ -f "$kdir/Makefile" ] || "$top/scripts/deps.sh" "linux-headers-$KVER" >&2 || true
+    if [ ! -f "$kdir/Makefile" ]; then
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$KMOD/why"
+    elif (cd "$top" && tests/kbuild/module.sh "$kdir" "$BUILD/bin/idlc" "$top" "$KMOD/build" \
+              idl/blkif.idl -- tests/kbuild/kmod/selftest.c) > "$KMOD/build.log" 2>&1; then
+        strip --strip-debug -o "$KMOD/idc_check.ko" "$KMOD/build/idc_check.ko"
+    else
+        echo "the module did not build against $kdir (tests/kbuild/module.sh)" > "$KMOD/why"
+        tail -n 20 "$KMOD/build.log" | sed 's/^/  | /'
+    fi
+}
+t=$(now)
+build_kmod
+say "kernel module for $KVER: $( [ -f "$KMOD/idc_check.ko" ] && echo "built in $(since "$t")s" || cat "$KMOD/why")"
+
 # ------------------------------------------------------------------ initramfs
 t=$(now)
 # the Xen kernel modules both guests load (not built into Debian's kernel)
@@ -280,6 +306,8 @@ overlay() {  # $1 root, $2 init script, $3 plan script, $4 dom0|domu
     chmod +x "$1"/init
 }
 R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
+mkdir -p "$R/idc/kmod"
+for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
 # Xen's PV domain builder gunzips the domU's ramdisk itself and reads only the first gzip
 # member: the domU gets one stream

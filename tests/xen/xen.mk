@@ -84,15 +84,20 @@ xen-progs: $(XT_PROGS)
 # and the domU) and the driver script. Debug info is left out of the guests' copies.
 XBLK_EX    := $(BUILD)/examples/blk
 XBLK_PROGS := $(XEN_OUT)/bin/blkback $(XEN_OUT)/bin/nbdkit-idc-plugin.so $(XEN_OUT)/bin/blkctl \
-              $(XEN_OUT)/bin/blkxen
+              $(XEN_OUT)/bin/blkxen $(XEN_OUT)/bin/idcctl
 
 .PHONY: xblk-examples
 xblk-examples: | $(XEN_OUT)/.deps-ok
-	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) $(XBLK_EX)/blkback $(XBLK_EX)/nbdkit-idc-plugin.so
+	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) $(XBLK_EX)/blkback $(XBLK_EX)/nbdkit-idc-plugin.so \
+	    $(BUILD)/bin/idcctl
 
 $(XEN_OUT)/bin/blkback $(XEN_OUT)/bin/nbdkit-idc-plugin.so: $(XEN_OUT)/bin/%: xblk-examples
 	$(Q)mkdir -p $(@D)
 	$(Q)objcopy --strip-debug $(XBLK_EX)/$* $@.tmp && mv $@.tmp $@
+
+$(XEN_OUT)/bin/idcctl: xblk-examples
+	$(Q)mkdir -p $(@D)
+	$(Q)objcopy --strip-debug $(BUILD)/bin/idcctl $@.tmp && mv $@.tmp $@
 
 $(XEN_OUT)/bin/blkctl: $(XEN_OUT)/obj/blkctl.o $(XEN_LIB_OBJS)
 	@printf '  %-7s %s\n' LD $@
@@ -123,3 +128,14 @@ $(XEN_OUT)/bin/rtxen: tests/xen/rtxen.sh
 	$(Q)mkdir -p $(@D) && install -m 755 $< $@
 
 xen-progs: $(RTX_PROGS)
+
+# The kbuild check's module in the domU (tests/xen/kmodxen.sh): run.sh builds it against the
+# guests' kernel headers with tests/kbuild/module.sh, which runs this build's idlc.
+.PHONY: kmod-idlc
+kmod-idlc:
+	$(Q)$(MAKE) -s -f Makefile BUILD=$(BUILD) $(BUILD)/bin/idlc
+$(XEN_OUT)/bin/kmodxen: tests/xen/kmodxen.sh | kmod-idlc
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += kmodxen
+
+xen-progs: $(XEN_OUT)/bin/kmodxen

@@ -68,7 +68,7 @@ static void setup(void)
     snprintf(dir, sizeof(dir), "/tmp/idc-xh-%d", (int)getpid());
     logbuf[0] = 0;
     connects = 0;
-    struct idc_context_options o = { .shm_dir = dir, .log = log_fn };
+    struct idc_context_options o = { .shm_dir = dir, .log = log_fn, .stats_dir = "off" };
     cr_assert_eq(idc_context_create(&ctx, &o), 0);
 }
 

@@ -409,6 +409,7 @@ static void fe_up(struct idc_link *l, const struct fab_welcome *w)
     f->st = ST_UP;
     f->busy_logged = false;
     f->last_rx_ns = idc__now_ns();
+    idc__link_peer(l, "node=%s", f->rec_node); /* for idcctl: the record's node */
     int r = idc__link_up(l, &f->ch);
     if (r < 0) {
         idc__log(l->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", l->address,
@@ -622,6 +623,7 @@ static void be_welcome(struct idc_link *l, uint64_t peer, const struct fab_hello
     f->have_peer = true;
     f->token = new_token();
     f->peer_token = hl->token;
+    snprintf(f->rec_node, sizeof(f->rec_node), "%s", hl->node); /* as it declared itself */
     struct fab_welcome w = { .token = f->token,
                              .version = v,
                              .epoch = f->ch.epoch,
@@ -705,6 +707,7 @@ static void be_ready(struct idc_link *l)
     struct fab_ep *f = F(l);
     f->st = ST_UP;
     f->last_rx_ns = f->last_tx_ns = idc__now_ns();
+    idc__link_peer(l, "node=%s", f->rec_node);
     int r = idc__link_up(l, &f->ch);
     if (r < 0) {
         idc__log(l->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", l->address,

@@ -197,6 +197,9 @@ static int chan_up(struct idc_link *ep)
         return IDC_ERR_IO;
     s->hs = HS_UP;
     idc__timer_cancel(ep->ctx, &s->retry);
+    struct shm_peer who;
+    if (shm_peer_of(ep->ctx, s->sfd, &who) != IDC_ERR_IO)
+        idc__link_peer(ep, "pid=%d,uid=%u", (int)who.pid, who.uid);
     int r = idc__link_up(ep, &s->ch);
     idc__storm_reset(&s->storm, ep);
     if (r < 0)

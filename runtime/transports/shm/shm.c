@@ -180,12 +180,7 @@ static char *default_dir(void)
     char buf[PATH_MAX];
     if (env && *env)
         return strdup(env);
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && *xdg) {
-        snprintf(buf, sizeof(buf), "%s/idc", xdg);
-        return strdup(buf);
-    }
-    snprintf(buf, sizeof(buf), "/tmp/idc-%u", (unsigned)getuid());
+    idc__runtime_dir(buf, sizeof(buf));
     return strdup(buf);
 }
 

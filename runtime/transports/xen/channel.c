@@ -111,6 +111,7 @@ struct xen_ep {               /* grouped by size: the analyzer checks padding */
     bool acked;       /* frontend: the backend acknowledged the last ping */
     bool silent;      /* frontend: a ping went unacknowledged: service reported gone */
     bool busy_logged; /* frontend: refused as busy, logged once until connected */
+    bool watch_due;   /* a watch event named us: check once after the batch */
 };
 _Static_assert(sizeof(struct xen_ep) <= sizeof(((struct idc_link *)0)->priv), "xen_ep fits");
 
@@ -368,6 +369,7 @@ static int chan_up(struct idc_link *ep)
     s->ch.tx_mem = fe ? r0 : r1;
     s->ch.rx_mem = fe ? r1 : r0;
     s->hs = XH_UP;
+    idc__link_peer(ep, "domid=%u", s->peer);
     int r = idc__link_up(ep, &s->ch);
     idc__storm_reset(&s->storm, ep);
     if (r < 0)
@@ -1216,7 +1218,10 @@ static void ep_event(struct idc_link *ep)
         be_scan(ep);
 }
 
-/* A watch with our token fired: "idc<serial>" names the endpoint. */
+/* A watch with our token fired: "idc<serial>" names the endpoint. Only noted here: a watch on
+   a service's tree fires for every write in it (our own knocks, answers to other frontends),
+   and each check reads several nodes, so a burst of events is looked at once per endpoint
+   (xen_chan_watch_flush) rather than once per event. */
 void xen_chan_watch(struct xen_tp *t, const char *serial_text)
 {
     uint32_t serial;
@@ -1224,7 +1229,18 @@ void xen_chan_watch(struct xen_tp *t, const char *serial_text)
         return;
     struct idc_link *ep = ep_by_serial(t->ctx, serial);
     if (ep)
-        ep_event(ep);
+        X(ep)->watch_due = true;
+}
+
+/* After a batch of watch events: each endpoint they named, checked once. */
+void xen_chan_watch_flush(struct xen_tp *t)
+{
+    for (struct idc_link *ep = idc__link_first(t->ctx, &idc_transport_xen); ep;
+         ep = idc__link_next(ep))
+        if (X(ep)->watch_due) {
+            X(ep)->watch_due = false;
+            ep_event(ep);
+        }
 }
 
 /* A domain was released (dom0 only learns which by asking). */

@@ -74,7 +74,6 @@ enum { XEN_LIB_STORE, XEN_LIB_GNTTAB, XEN_LIB_EVTCHN, XEN_LIB_COUNT };
     X(XEN_LIB_EVTCHN, xenevtchn_close)                 \
     X(XEN_LIB_EVTCHN, xenevtchn_fd)                    \
     X(XEN_LIB_EVTCHN, xenevtchn_notify)                \
-    X(XEN_LIB_EVTCHN, xenevtchn_pending)               \
     X(XEN_LIB_EVTCHN, xenevtchn_unmask)                \
     X(XEN_LIB_EVTCHN, xenevtchn_bind_interdomain)      \
     X(XEN_LIB_EVTCHN, xenevtchn_bind_unbound_port)     \
@@ -181,8 +180,9 @@ void xen_chan_close(struct idc_link *ep);
 void xen_ep_rearm(struct idc_link *ep);
 void xen_ep_stop(struct idc_link *ep);
 void xen_notify(struct idc_link *ep);
-void xen_chan_watch(struct xen_tp *t, const char *token); /* a XEN_TOKEN_CHAN event */
-void xen_chan_released(struct xen_tp *t);                 /* @releaseDomain fired */
+void xen_chan_watch(struct xen_tp *t, const char *token); /* a XEN_TOKEN_CHAN event: noted */
+void xen_chan_watch_flush(struct xen_tp *t); /* after a batch: each noted endpoint checked once */
+void xen_chan_released(struct xen_tp *t);    /* @releaseDomain fired */
 
 /* buffers.c */
 int xen_buf_publish(struct idc_context *ctx);

@@ -41,25 +41,29 @@ struct big_wire_error {
 	const char *reason;             /* the rule it broke, e.g. "element count exceeds the bound" */
 };
 
-/* arguments of message blob */
+/* arguments of message blob (up to 60004 bytes encoded: in a kernel, allocate it
+   rather than put it on the stack) */
 struct big_blob_args {
 	uint32_t data_count;   /* elements used in data */
 	uint8_t data[60000];   /* at most 60000 */
 };
 
-/* arguments of transaction echo */
+/* arguments of transaction echo (up to 60004 bytes encoded: in a kernel, allocate it
+   rather than put it on the stack) */
 struct big_echo_args {
 	uint32_t data_count;   /* elements used in data */
 	uint8_t data[60000];   /* at most 60000 */
 };
 
-/* results of transaction echo */
+/* results of transaction echo (up to 60004 bytes encoded: in a kernel, allocate it
+   rather than put it on the stack) */
 struct big_echo_result {
 	uint32_t data_count;   /* elements used in data */
 	uint8_t data[60000];   /* at most 60000 */
 };
 
-/* arguments of transaction pull */
+/* arguments of transaction pull (up to 60004 bytes encoded: in a kernel, allocate it
+   rather than put it on the stack) */
 struct big_pull_args {
 	uint32_t data_count;   /* elements used in data */
 	uint8_t data[60000];   /* at most 60000 */

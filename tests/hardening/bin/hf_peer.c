@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     struct idc_context *ctx;
-    struct idc_context_options o = { .shm_dir = dir };
+    struct idc_context_options o = { .shm_dir = dir, .stats_dir = "off" };
     if (idc_context_create(&ctx, &o) != 0)
         return 1;
     char addr[128];

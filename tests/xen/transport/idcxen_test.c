@@ -1060,10 +1060,13 @@ static void queue_client(unsigned peer)
         fail("the service never appeared");
     double t_appear = now_s(), t_busy = 0;
     int seen = 0, last = 0; /* errors the endpoint reported, as a bit set of -IDC_ERR_* */
+    double gap = 0;         /* the longest dispatch call */
     /* The service is exclusive: refused at once as busy (the reason is there for the driver),
        then connected once the holder has left. */
     for (double end = t_appear + 60; S.connects < 1 && now_s() < end;) {
+        double t = now_s();
         idc_context_dispatch(S.ctx, 50);
+        gap = now_s() - t > gap ? now_s() - t : gap;
         int e = idc_endpoint_last_error(&S.ep, NULL, 0);
         if (e != last && e < 0 && e > -31)
             seen |= 1 << -e;
@@ -1077,8 +1080,8 @@ static void queue_client(unsigned peer)
     double waited = now_s() - t_appear;
     if (!t_busy)
         fail("the busy service did not refuse with IDC_ERR_BUSY (errors seen: mask 0x%x of "
-             "-IDC_ERR_*; appears %d, disappears %d)",
-             (unsigned)seen, S.appears, S.disappears);
+             "-IDC_ERR_*; appears %d, disappears %d; longest dispatch %.2f s)",
+             (unsigned)seen, S.appears, S.disappears, gap);
     /* dom0 kills and restarts the backend once while we wait (fe_owner_after_restart): the
        service may go away and come back that once, never otherwise */
     if (S.appears != S.disappears + 1 || S.appears > 2)

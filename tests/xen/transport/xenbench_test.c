@@ -94,9 +94,20 @@ static double pct(const double *v, unsigned n, double p)
 
 /* ------------------------------------------------------------------ idc protocol */
 
-enum { OP_ECHO = 1, OP_COUNT = 2, OP_PULL = 3, OP_RBUF = 4, OP_DATA = 10, OP_BYE = 11 };
-#define MAX_TX  2
-#define MAX_MSG 4
+enum {
+    OP_ECHO = 1,
+    OP_COUNT = 2,
+    OP_STREAM = 3,
+    OP_RBUF = 4,
+    OP_DATA = 10,
+    OP_BYE = 11,
+    OP_END = 12
+};
+/* Rings of (MAX_MSG + 2 * MAX_TX) frames of CHUNK bytes = 512 KiB each way, as vchan's: a stream
+   of messages may fill 6 of the 8 frames (one transaction's request and response slots are
+   reserved) */
+#define MAX_TX  1
+#define MAX_MSG 6
 
 static const uint64_t hashes[1] = { 0x6964636265656e31ull };
 static const struct idc_protocol proto = {
@@ -113,6 +124,10 @@ static struct {
     int appears, connects, disconnects;
     uint32_t msgs, bad;
     bool bye;
+    bool ended; /* dom0: OP_END came, with the sender's count */
+    uint32_t end_count;
+    double stream_until; /* domU: streaming OP_DATA to dom0 until then (0: not streaming) */
+    uint32_t stream_seq;
 } S;
 
 static unsigned char chunk_buf[CHUNK];
@@ -149,7 +164,10 @@ static int cb_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t le
         S.msgs++;
     } else if (op == OP_BYE)
         S.bye = true;
-    else
+    else if (op == OP_END && len == sizeof(S.end_count)) {
+        memcpy(&S.end_count, p, sizeof(S.end_count));
+        S.ended = true;
+    } else
         return IDC_ERR_PROTO;
     return 0;
 }
@@ -168,13 +186,14 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
         idc_request_complete(r, 0, v, sizeof(v));
         return 0;
     }
-    case OP_PULL: {
-        uint32_t seq;
-        if (len != sizeof(seq))
+    case OP_STREAM: { /* stream OP_DATA to dom0 for the given milliseconds, then OP_END */
+        uint32_t ms;
+        if (len != sizeof(ms))
             return IDC_ERR_PROTO;
-        memcpy(&seq, p, sizeof(seq));
-        fill(chunk_buf, CHUNK, seq);
-        idc_request_complete(r, 0, chunk_buf, CHUNK);
+        memcpy(&ms, p, sizeof(ms));
+        S.stream_until = now_s() + ms / 1000.0;
+        S.stream_seq = 0;
+        idc_request_complete(r, 0, NULL, 0);
         return 0;
     }
     case OP_RBUF: { /* the domU's 16 MiB buffer, registered once, read and write */
@@ -286,7 +305,8 @@ static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int
 
 /* Records of SMALL bytes from the client: 'E' echo it back; 'S' a stream of CHUNK-byte chunks
    follows, the last one with sequence number VC_END, answered by a record with the count and
-   the number of bad chunks; 'P' + uint32 K at offset 4: the server sends K chunks; 'Q' quit. */
+   the number of bad chunks; 'T' + uint32 milliseconds at offset 4: the server streams chunks
+   for that long, then one with VC_END; 'Q' quit. */
 #define VC_END 0xffffffffu
 
 static int vc_read_all(struct libxenvchan *v, void *p, size_t n)
@@ -366,17 +386,17 @@ static int vchan_serve(unsigned peer)
             memcpy(rec + 4, &bad, sizeof(bad));
             if (vc_write_all(v, rec, sizeof(rec)))
                 break;
-        } else if (rec[0] == 'P') {
-            uint32_t k, first;
-            memcpy(&k, rec + 4, sizeof(k));
-            memcpy(&first, rec + 8, sizeof(first));
-            if (k > 1024)
-                break;
-            for (uint32_t i = 0; i < k; i++) {
-                fill(chunk, CHUNK, first + i);
+        } else if (rec[0] == 'T') {
+            uint32_t ms, seq = 0;
+            memcpy(&ms, rec + 4, sizeof(ms));
+            for (double until = now_s() + ms / 1000.0; now_s() < until; seq++) {
+                fill(chunk, CHUNK, seq);
                 if (vc_write_all(v, chunk, CHUNK))
                     goto out;
             }
+            fill(chunk, CHUNK, VC_END);
+            if (vc_write_all(v, chunk, CHUNK))
+                break;
         } else
             break;
     }
@@ -387,6 +407,27 @@ out:
 
 /* ------------------------------------------------------------------ domU: serve */
 
+/* domU: the stream dom0 asked for (OP_STREAM): chunks until the ring is full (the next dispatch
+   returns once credit comes back), then after the deadline OP_END with the count. */
+static void stream_pump(void)
+{
+    static unsigned char p[CHUNK];
+    while (S.stream_until && now_s() < S.stream_until) {
+        fill(p, CHUNK, S.stream_seq);
+        int r = idc_send_message(&S.ep, OP_DATA, p, CHUNK);
+        if (r == IDC_ERR_AGAIN)
+            return;
+        if (r) {
+            S.stream_until = 0;
+            return;
+        }
+        S.stream_seq++;
+    }
+    if (S.stream_until &&
+        idc_send_message(&S.ep, OP_END, &S.stream_seq, sizeof(S.stream_seq)) != IDC_ERR_AGAIN)
+        S.stream_until = 0;
+}
+
 static int serve(unsigned peer)
 {
     pid_t pid = fork();
@@ -395,8 +436,10 @@ static int serve(unsigned peer)
         snprintf(addr, sizeof(addr), "xen:xenbench?allow=%u", peer);
         side_open(addr, IDC_ROLE_BACKEND);
         double end = now_s() + 160;
-        while (!S.bye && now_s() < end)
-            idc_context_dispatch(S.ctx, 200);
+        while (!S.bye && now_s() < end) {
+            idc_context_dispatch(S.ctx, S.stream_until ? 20 : 200);
+            stream_pump();
+        }
         side_close();
         _exit(S.bye ? 0 : 1);
     }
@@ -445,7 +488,8 @@ static unsigned vchan_rtt(struct libxenvchan *v)
 {
     unsigned char p[SMALL], q[SMALL];
     unsigned n = 0;
-    for (unsigned i = 0; i < 10 + RTT_N && (i < 10 || now_s() - t_check < 2 * RTT_MAX_S); i++) {
+    double t0 = now_s();
+    for (unsigned i = 0; i < 10 + RTT_N && (i < 10 || now_s() - t0 < 2 * RTT_MAX_S); i++) {
         fill(p, sizeof(p), i);
         p[0] = 'E';
         double t = now_s();
@@ -489,54 +533,27 @@ static double idc_bulk_out(uint32_t *chunks)
     return (double)sent * CHUNK / dt / 1e6;
 }
 
-/* domU -> dom0: CHUNK-byte transaction results, MAX_TX in flight, for BULK_S. */
+/* domU -> dom0: the domU streams CHUNK-byte messages for BULK_S (OP_STREAM), then OP_END with
+   its count; every chunk's bytes and order are checked here. Returns MB/s. */
 static double idc_bulk_in(uint32_t *chunks)
 {
-    static struct call calls[MAX_TX];
-    uint32_t next = 0, got = 0;
-    double t0 = now_s(), end = t0 + STEP_MS / 1000.0;
-    for (unsigned i = 0; i < MAX_TX; i++)
-        calls[i].t.done = NULL;
-    for (;;) {
-        bool busy = false;
-        for (unsigned i = 0; i < MAX_TX; i++) {
-            struct call *c = &calls[i];
-            if (c->t.done && !c->done) {
-                busy = true;
-                continue;
-            }
-            if (c->t.done && c->done) {
-                uint32_t seq;
-                if (c->status != 0 || c->len != CHUNK || !check_fill(c->buf, CHUNK, &seq) ||
-                    seq != c->seq)
-                    fail("idc pull %u: status %d, %zu bytes", c->seq, c->status, c->len);
-                got++;
-                c->t.done = NULL;
-            }
-            if (now_s() - t0 >= BULK_S)
-                continue;
-            call_start(c);
-            c->seq = next;
-            int r = idc_submit_transaction(&S.ep, &c->t, OP_PULL, &next, sizeof(next));
-            if (r == IDC_ERR_AGAIN) {
-                c->t.done = NULL;
-                continue;
-            }
-            if (r)
-                fail("submit: %s", idc_strerror(r));
-            next++;
-            busy = true;
-        }
-        if (!busy && now_s() - t0 >= BULK_S)
-            break;
-        if (now_s() > end)
-            fail("pulls outstanding after %d s", STEP_MS / 1000);
+    static struct call c;
+    uint32_t ms = (uint32_t)(BULK_S * 1000);
+    S.msgs = S.bad = 0;
+    S.ended = false;
+    double t0 = now_s();
+    int st = call_sync(OP_STREAM, &ms, sizeof(ms), &c, STEP_MS);
+    if (st)
+        fail("stream request: status %d", st);
+    for (double end = t0 + STEP_MS / 1000.0; !S.ended && now_s() < end;)
         idc_context_dispatch(S.ctx, 20);
-    }
-    if (got != next || got == 0)
-        fail("%u of %u pulls completed", got, next);
-    *chunks = got;
-    return (double)got * CHUNK / (now_s() - t0) / 1e6;
+    double dt = now_s() - t0;
+    if (!S.ended || S.msgs != S.end_count || S.bad || S.msgs == 0)
+        fail("idc stream from the domU: %s, received %u of %u, bad %u",
+             S.ended ? "ended" : "no end", S.msgs, S.end_count, S.bad);
+    *chunks = S.msgs;
+    S.msgs = 0;
+    return (double)*chunks * CHUNK / dt / 1e6;
 }
 
 static double vchan_bulk_out(struct libxenvchan *v, uint32_t *chunks)
@@ -566,26 +583,24 @@ static double vchan_bulk_out(struct libxenvchan *v, uint32_t *chunks)
     return (double)sent * CHUNK / dt / 1e6;
 }
 
+/* domU -> dom0: the vchan server streams chunks for BULK_S ('T'), then an end chunk. */
 static double vchan_bulk_in(struct libxenvchan *v, uint32_t *chunks)
 {
     static unsigned char p[CHUNK];
-    uint32_t got = 0;
-    const uint32_t batch = 4;
+    unsigned char rec[SMALL] = { 'T' };
+    uint32_t ms = (uint32_t)(BULK_S * 1000), got = 0, seq;
+    memcpy(rec + 4, &ms, sizeof(ms));
     double t0 = now_s();
-    while (now_s() - t0 < BULK_S) {
-        unsigned char rec[SMALL] = { 'P' };
-        memcpy(rec + 4, &batch, sizeof(batch));
-        memcpy(rec + 8, &got, sizeof(got));
-        if (vc_write_all(v, rec, sizeof(rec)))
-            fail("vchan: %s", strerror(errno));
-        for (uint32_t i = 0; i < batch; i++) {
-            uint32_t seq;
-            if (vc_read_all(v, p, CHUNK))
-                fail("vchan read: %s", strerror(errno));
-            if (!check_fill(p, CHUNK, &seq) || seq != got)
-                fail("vchan chunk %u: wrong bytes", got);
-            got++;
-        }
+    if (vc_write_all(v, rec, sizeof(rec)))
+        fail("vchan: %s", strerror(errno));
+    for (;;) {
+        if (vc_read_all(v, p, CHUNK))
+            fail("vchan read: %s", strerror(errno));
+        if (!check_fill(p, CHUNK, &seq) || (seq != got && seq != VC_END))
+            fail("vchan chunk %u: wrong bytes", got);
+        if (seq == VC_END)
+            break;
+        got++;
     }
     *chunks = got;
     return (double)got * CHUNK / (now_s() - t0) / 1e6;
@@ -647,14 +662,16 @@ static double rbuf_move(const struct idc_rbuf *rb, size_t n, bool pull)
     return (double)n / dt / 1e6;
 }
 
-/* min / median / max of REPS values (sorted in place) */
+/* min / median / max of REPS values (v is left as it is: figures stay paired by repetition) */
 struct mmm {
     double min, med, max;
 };
-static struct mmm mmm(double *v)
+static struct mmm mmm(const double *v)
 {
-    qsort(v, REPS, sizeof(*v), cmp_double);
-    return (struct mmm){ v[0], v[REPS / 2], v[REPS - 1] };
+    double c[REPS];
+    memcpy(c, v, sizeof(c));
+    qsort(c, REPS, sizeof(*c), cmp_double);
+    return (struct mmm){ c[0], c[REPS / 2], c[REPS - 1] };
 }
 
 /* Every figure of one repetition. */

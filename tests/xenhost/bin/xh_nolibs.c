@@ -67,9 +67,9 @@ int main(int argc, char **argv)
         return fail("libxenstore.so.4 can still be loaded");
     struct idc_context *ctx;
     /* a registry address (never reached): the fabric endpoint gets as far as the libraries */
-    struct idc_context_options o = { .shm_dir = argv[1],
-                                     .log = log_fn,
-                                     .zookeeper = "127.0.0.1:1" };
+    struct idc_context_options o = {
+        .shm_dir = argv[1], .log = log_fn, .stats_dir = "off", .zookeeper = "127.0.0.1:1"
+    };
     if (idc_context_create(&ctx, &o) != 0)
         return fail("idc_context_create failed");
     static struct idc_endpoint x, fab, be, fe;

@@ -1,0 +1,82 @@
+#!/bin/sh
+# kmodxen: the kbuild check's module (tests/kbuild: generated codecs, the rings and the in-kernel
+# self-test tests/kbuild/kmod/selftest.c), built by run.sh against the exact headers of the
+# guests' kernel, loaded in the domU. Result lines are Criterion-like, prefixed with "@@idc "
+# (see docs/xen.md).
+#
+#   kmodxen list     every check name the harness expects
+#   kmodxen run      the domU: load, read the self-test's lines, unload, read the kernel log
+#
+# Checks (suite kmod_domu):
+#   module_loads          insmod succeeds: the module matches the running kernel and every
+#                         self-test check passed (a failed one makes the load fail)
+#   selftest_CHECK        one result per line "idc_selftest: PASS|FAIL CHECK" of the kernel log
+#                         (not in the list: the module names its own checks)
+#   module_unloads        rmmod succeeds
+#   kernel_log_clean      no WARNING:, BUG:, Oops or call trace in the kernel log since the load
+#
+# The module is /idc/kmod/idc_check.ko; when run.sh could not build it, /idc/kmod/why says why
+# and every check is skipped with that reason.
+SUITE=kmod_domu
+CHECKS="module_loads module_unloads kernel_log_clean"
+KO=/idc/kmod/idc_check.ko
+
+up() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
+
+CUR="" T0=0
+begin() { CUR=$1; T0=$(up); }
+detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
+pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
+fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; }
+
+case ${1:-} in
+list)
+    for c in $CHECKS; do echo "$SUITE::$c"; done
+    exit 0 ;;
+run) ;;
+*)
+    echo "usage: $0 list|run" >&2
+    exit 2 ;;
+esac
+
+if [ ! -f "$KO" ]; then
+    why=$(cat /idc/kmod/why 2>/dev/null || echo "no module in the guest")
+    for c in $CHECKS; do echo "@@idc [SKIP] $SUITE::$c: $why"; done
+    exit 0
+fi
+
+# the kernel log from here on is this step's
+base=$(dmesg | wc -l)
+log() { dmesg | tail -n +"$((base + 1))"; }
+
+begin module_loads
+if out=$(insmod "$KO" 2>&1); then
+    pass "$(uname -r)"
+    loaded=1
+else
+    fail "insmod: $out"
+    loaded=0
+fi
+log | sed -n 's/.*idc_selftest: \(PASS\|FAIL\) \([A-Za-z0-9_]*\)\(.*\)$/\1 \2\3/p' |
+    while read -r res name rest; do
+        [ -n "$rest" ] && echo "@@idc [----] $SUITE::selftest_$name$rest"
+        echo "@@idc [$res] $SUITE::selftest_$name: (0s)"
+    done
+
+begin module_unloads
+if [ $loaded = 0 ]; then
+    fail "not loaded"
+elif out=$(rmmod idc_check 2>&1); then
+    pass
+else
+    fail "rmmod: $out"
+fi
+
+begin kernel_log_clean
+bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
+if [ -n "$bad" ]; then
+    fail "$(echo "$bad" | tr '\n' ' ')"
+else
+    pass "$(log | wc -l) kernel log lines since the load"
+fi
