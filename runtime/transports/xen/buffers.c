@@ -135,6 +135,19 @@ struct xb_ulink {
     struct idc_xfer *q_head, **q_tail; /* transfers with chunks still to issue */
 };
 
+/* The grant-copy segments of one batch: every request pending on a link, at most XB_SLOTS of
+   XB_SLOT_PAGES pages each, copied with one xengnttab_grant_copy (one system call and one
+   hypercall per wake-up rather than one per request). */
+struct own_batch {
+    xengnttab_grant_copy_segment_t seg[XB_SLOTS * XB_SLOT_PAGES];
+    uint32_t nseg;
+    struct {
+        uint32_t tag, first, nseg; /* its segments: seg[first .. first + nseg) */
+        int status;
+    } req[XB_SLOTS];
+    uint32_t nreq;
+};
+
 struct xb_ctx {
     struct idc_context *ctx;
     struct xen_tp *t; /* the context's handles (xen.c) */
@@ -148,6 +161,7 @@ struct xb_ctx {
     unsigned ndead, dead_next;
     struct idc_buf_limits links_max; /* transport.h's rule, XB_USER_LINKS user links */
     struct idc_log_limit logs;       /* refusals a peer can cause */
+    struct own_batch batch;          /* owner: the requests of one wake-up (own_serve) */
 };
 
 /* ------------------------------------------------------------------------------ helpers */
@@ -230,9 +244,11 @@ static void olink_free(struct xb_ctx *xc, struct xb_olink *l)
     free(l);
 }
 
-/* Runs one request (already copied out of the page); returns its status, or 1 when the request
-   is malformed (the link is dropped). */
-static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
+/* Checks one request (already copied out of the page) and adds its segments to the batch;
+   returns its status (0: to be copied), or 1 when the request is malformed (the link is
+   dropped). */
+static int own_check(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q,
+                     struct own_batch *b)
 {
     if ((q->op != XB_OP_READ && q->op != XB_OP_WRITE) || q->slot >= XB_SLOTS ||
         q->len > XB_SLOT_BYTES)
@@ -252,39 +268,49 @@ static int own_do(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q)
     int st = idc__reg_check(xc->ctx, &rb, need, q->offset, q->len, &addr);
     if (st || q->len == 0)
         return st;
-    xengnttab_grant_copy_segment_t seg[XB_SLOT_PAGES];
-    memset(seg, 0, sizeof(seg));
-    uint32_t n = 0;
-    for (uint32_t done = 0; done < q->len; done += XEN_PAGE, n++) {
+    for (uint32_t done = 0, n = 0; done < q->len; done += XEN_PAGE, n++) {
+        xengnttab_grant_copy_segment_t *sg = &b->seg[b->nseg++];
         uint32_t len = q->len - done < XEN_PAGE ? q->len - done : XEN_PAGE;
         uint32_t ref = l->refs[q->slot * XB_SLOT_PAGES + n];
-        seg[n].len = (uint16_t)len;
+        memset(sg, 0, sizeof(*sg));
+        sg->len = (uint16_t)len;
         if (q->op == XB_OP_READ) {
-            seg[n].source.virt = addr + done;
-            seg[n].dest.foreign.ref = ref;
-            seg[n].dest.foreign.offset = 0;
-            seg[n].dest.foreign.domid = (uint16_t)l->dom;
-            seg[n].flags = GNTCOPY_dest_gref;
+            sg->source.virt = addr + done;
+            sg->dest.foreign.ref = ref;
+            sg->dest.foreign.domid = (uint16_t)l->dom;
+            sg->flags = GNTCOPY_dest_gref;
         } else {
-            seg[n].source.foreign.ref = ref;
-            seg[n].source.foreign.offset = 0;
-            seg[n].source.foreign.domid = (uint16_t)l->dom;
-            seg[n].dest.virt = addr + done;
-            seg[n].flags = GNTCOPY_source_gref;
+            sg->source.foreign.ref = ref;
+            sg->source.foreign.domid = (uint16_t)l->dom;
+            sg->dest.virt = addr + done;
+            sg->flags = GNTCOPY_source_gref;
         }
     }
-    if (xen_lib.xengnttab_grant_copy(xc->t->gt, n, seg) < 0) {
+    return 0;
+}
+
+/* One grant copy for the whole batch, then each request's status from its own segments. */
+static void own_copy(struct xb_ctx *xc, struct xb_olink *l, struct own_batch *b)
+{
+    int e = b->nseg ? xen_lib.xengnttab_grant_copy(xc->t->gt, b->nseg, b->seg) : 0;
+    if (e < 0)
         idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: grant copy for %s: %s", l->name,
                  strerror(errno));
-        return IDC_ERR_IO;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        if (seg[i].status != GNTST_okay) {
-            idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: grant copy for %s: status %d",
-                     l->name, seg[i].status);
-            return IDC_ERR_IO;
+    for (uint32_t i = 0; i < b->nreq; i++) {
+        if (b->req[i].status || !b->req[i].nseg)
+            continue;
+        if (e < 0) {
+            b->req[i].status = IDC_ERR_IO;
+            continue;
         }
-    return 0;
+        for (uint32_t k = b->req[i].first; k < b->req[i].first + b->req[i].nseg; k++)
+            if (b->seg[k].status != GNTST_okay) {
+                idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: grant copy for %s: status %d",
+                         l->name, b->seg[k].status);
+                b->req[i].status = IDC_ERR_IO;
+                break;
+            }
+    }
 }
 
 static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
@@ -296,24 +322,33 @@ static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
         olink_drop(xc, l, "request index out of the legal window");
         return;
     }
-    bool any = false;
-    while (l->req_cons != prod) {
+    struct own_batch *b = &xc->batch; /* 4 KiB of segments: in the context, not on the stack */
+    b->nseg = b->nreq = 0;
+    for (uint32_t i = l->req_cons; i != prod; i++) {
         struct xb_req q;
-        memcpy(&q, (const void *)&pg->req[l->req_cons % XB_SLOTS], sizeof(q)); /* one read */
-        int st = own_do(xc, l, &q);
+        memcpy(&q, (const void *)&pg->req[i % XB_SLOTS], sizeof(q)); /* one read */
+        uint32_t first = b->nseg;
+        int st = own_check(xc, l, &q, b);
         if (st == 1) {
             olink_drop(xc, l, "malformed request (operation, slot or length out of range)");
             return;
         }
-        struct xb_rsp r = { .tag = q.tag, .status = st };
-        memcpy(&pg->rsp[l->req_cons % XB_SLOTS], &r, sizeof(r));
-        l->req_cons++;
-        /* Release: the response (and the bytes grant-copied into the slot) before the index. */
-        __atomic_store_n(&pg->rsp_prod, l->req_cons, __ATOMIC_RELEASE);
-        any = true;
+        b->req[b->nreq].tag = q.tag;
+        b->req[b->nreq].first = first;
+        b->req[b->nreq].nseg = b->nseg - first;
+        b->req[b->nreq++].status = st;
     }
-    if (any)
-        xen_lib.xenevtchn_notify(xc->t->ev, l->port);
+    if (!b->nreq)
+        return;
+    own_copy(xc, l, b);
+    for (uint32_t i = 0; i < b->nreq; i++) {
+        struct xb_rsp r = { .tag = b->req[i].tag, .status = b->req[i].status };
+        memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
+    }
+    l->req_cons = prod;
+    /* Release: the responses (and the bytes grant-copied into the slots) before the index. */
+    __atomic_store_n(&pg->rsp_prod, l->req_cons, __ATOMIC_RELEASE);
+    xen_lib.xenevtchn_notify(xc->t->ev, l->port);
 }
 
 static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
