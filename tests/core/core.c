@@ -923,3 +923,28 @@ Test(endpoint, connect_deadline_tells_the_driver, .timeout = 30)
     idc_context_destroy(ctx);
     rt_rmdir(dir);
 }
+
+/* A host name that is no node identity ("(none)" in a bare initramfs) fails fabric endpoints
+   with the reason, never the context: shm and xen do not need it. */
+Test(endpoint, bad_node_identity_fails_only_fabric, .timeout = 30)
+{
+    const char *dir = rt_tmpdir();
+    struct rt_log log = { 0 };
+    setenv("IDC_NODE", "(none)", 1);
+    struct idc_context *ctx = rt_ctx(dir, &log);
+    unsetenv("IDC_NODE");
+    cr_assert(ctx, "the context was refused");
+    static struct rt_drv fab, be, fe;
+    memset(&fab, 0, sizeof(fab));
+    memset(&be, 0, sizeof(be));
+    memset(&fe, 0, sizeof(fe));
+    rt_drv_create(&fab, ctx, IDC_ROLE_FRONTEND, "fabric:svc", &rt_proto_v1, 0);
+    be.echo = true;
+    rt_drv_create(&be, ctx, IDC_ROLE_BACKEND, "shm:svc", &rt_proto_v1, 0);
+    rt_drv_create(&fe, ctx, IDC_ROLE_FRONTEND, "shm:svc", &rt_proto_v1, 0);
+    cr_assert(rt_until(ctx, &fe.connected, 3000), "%s", log.text);
+    cr_assert_eq(idc_endpoint_state(&fab.ep), IDC_EP_DEAD, "%s", log.text);
+    cr_assert(strstr(log.text, "node identity '(none)'"), "%s", log.text);
+    idc_context_destroy(ctx);
+    rt_rmdir(dir);
+}

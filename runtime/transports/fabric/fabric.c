@@ -69,6 +69,7 @@ struct fab_ctx {
     /* libfabric (open after fab_net_open) */
     int net_err; /* a failed open is not retried: its error */
     bool net_open;
+    bool node_bad; /* the node identity is unusable: fabric endpoints fail, the context works */
     struct fi_info *info;
     struct fid_fabric *fabric;
     struct fid_domain *domain;
@@ -688,23 +689,30 @@ static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_option
         snprintf(fc->node, sizeof(fc->node), "%s", node);
     else if (gethostname(fc->node, sizeof(fc->node) - 1) < 0)
         snprintf(fc->node, sizeof(fc->node), "unknown");
-    if (!idc__valid_name(fc->node) || strlen(fc->node) > FAB_NODE_MAX) {
-        idc__log(ctx, IDC_LOG_ERROR,
-                 "fabric: node identity '%s' is not [A-Za-z0-9._-]{1,63} (set $IDC_NODE)",
-                 fc->node);
-        return IDC_ERR_INVAL;
-    }
+    /* A host name that is no node identity ("(none)" in a bare initramfs) must not fail the
+       context: only fabric needs it, and fab_node_check fails fabric endpoints with the reason. */
+    fc->node_bad = !idc__valid_name(fc->node) || strlen(fc->node) > FAB_NODE_MAX;
     /* With a registry, owner ids name the node: shm reaches owners of the same node, fabric the
        others. Xen's locator (a domain) stays when Xen set one. */
-    if (fc->registry && !(idc_context_id(ctx) >> IDC_OWNER_LOC_SHIFT))
+    if (fc->registry && !fc->node_bad && !(idc_context_id(ctx) >> IDC_OWNER_LOC_SHIFT))
         idc__ctx_set_locator(ctx, fab_locator(ctx));
     return 0;
+}
+
+int fab_node_check(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (!fc->node_bad)
+        return 0;
+    idc__log(ctx, IDC_LOG_ERROR,
+             "fabric: node identity '%s' is not [A-Za-z0-9._-]{1,63} (set $IDC_NODE)", fc->node);
+    return IDC_ERR_INVAL;
 }
 
 uint16_t fab_locator(struct idc_context *ctx)
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
-    if (!fc->registry)
+    if (!fc->registry || fc->node_bad)
         return 0;
     uint32_t h = 2166136261u; /* FNV-1a of the node identity, in 15 bits; bit 15 marks fabric */
     for (const char *p = fc->node; *p; p++)

@@ -98,6 +98,9 @@ struct fab_bufs **fab_bufs_slot(struct idc_context *ctx);
 /* The ZooKeeper state of the context (NULL before fab_zk_start). */
 struct fab_zk **fab_zk_slot(struct idc_context *ctx);
 const char *fab_registry(struct idc_context *ctx); /* NULL: none configured */
+/* 0, or IDC_ERR_INVAL (logged) when this node's identity ($IDC_NODE, else the host name) is not
+   [A-Za-z0-9._-]{1,63}: fabric endpoints cannot work, the rest of the context can. */
+int fab_node_check(struct idc_context *ctx);
 
 /* A peer address in the context's cache (bounded; least recently used entries without users
    are evicted). Returns 0 and the handle, or IDC_ERR_IO / IDC_ERR_BUSY (cache full of entries

@@ -622,6 +622,9 @@ int fab_zk_start(struct idc_context *ctx)
 {
     if (Z(ctx))
         return 0;
+    int bad = fab_node_check(ctx);
+    if (bad)
+        return bad;
     if (!fab_registry(ctx)) {
         idc__log(ctx, IDC_LOG_ERROR,
                  "fabric: no registry: set $IDC_ZOOKEEPER (host:port[,host:port][/chroot]) or "
