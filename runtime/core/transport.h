@@ -50,6 +50,7 @@
 #ifndef IDC_TRANSPORT_H
 #define IDC_TRANSPORT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -196,6 +197,31 @@ static inline enum idc_storm_verdict idc__storm_note(struct idc_storm *st, const
     return idc__storm_slow(st, progress, why, why_len);
 }
 void idc__storm_reset(struct idc_storm *st, const struct idc_link *l);
+
+/* ----------------------------------------------------- optional libraries (libload.c) */
+
+/* A library function a transport calls through a pointer: the library (an index into the set's
+   sonames) and where the pointer goes. */
+#define IDC_LIBSET_MAX 4u
+struct idc_lib_fn {
+    unsigned lib;
+    const char *name;
+    void **slot;
+};
+/* A transport's libraries, loaded at first use (static storage; lock PTHREAD_MUTEX_INITIALIZER).
+   hint ends the reason when a library is missing, e.g. "install the Xen run-time libraries". */
+struct idc_libset {
+    pthread_mutex_t lock;
+    bool tried;
+    unsigned nlibs, nfns;
+    const char *const *sonames;
+    const struct idc_lib_fn *fns;
+    const char *hint;
+    char why[256]; /* empty once loaded; the reason otherwise */
+};
+/* Loads the set once per process (thread-safe) and fills every slot: NULL when all are there,
+   else why not (the same reason on every later call). */
+const char *idc__libs_load(struct idc_libset *s);
 
 /* Remote-buffer links, the same rule on every transport. User side: a context keeps at most
    `user` links to other contexts' buffer services (knob IDC_BUF_USER_LINKS, default per

@@ -7,10 +7,6 @@
  * When one cannot be loaded, the fabric transport answers IDC_ERR_NOTSUP with the loader's
  * reason. (The rest of libfabric's API is inline calls through its objects' operation tables.)
  */
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
-
 #include "fabric.h"
 
 struct fab_api fab_lib;
@@ -21,35 +17,21 @@ static const char *const sonames[] = {
     [FAB_LIB_ZK] = "libzookeeper_st.so.2",
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char why[256]; /* empty once loaded; the reason otherwise (written once, under `once`) */
+/* Every function of FAB_API, and where its pointer goes. */
+#define FAB_ROW(lib, fn) { lib, #fn, (void **)&fab_lib.fn },
+static const struct idc_lib_fn fns[] = { FAB_API(FAB_ROW) };
+#undef FAB_ROW
 
-static void load(void)
-{
-    void *handle[FAB_LIB_COUNT] = { NULL };
-    for (unsigned i = 0; i < FAB_LIB_COUNT; i++) {
-        /* RTLD_LOCAL: the libraries' symbols are ours alone, never interposed on the program */
-        handle[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
-        if (!handle[i]) {
-            snprintf(why, sizeof(why),
-                     "cannot load %s: %s (install libfabric1 and "
-                     "libzookeeper-st2)",
-                     sonames[i], dlerror());
-            return;
-        }
-    }
-#define FAB_LOOKUP(lib, fn)                                            \
-    if (!(*(void **)&fab_lib.fn = dlsym(handle[lib], #fn))) {          \
-        snprintf(why, sizeof(why), "%s has no %s", sonames[lib], #fn); \
-        return;                                                        \
-    }
-    FAB_API(FAB_LOOKUP)
-#undef FAB_LOOKUP
-    /* the handles stay open for the life of the process: the functions are in use until then */
-}
+static struct idc_libset libs = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .nlibs = sizeof(sonames) / sizeof(sonames[0]),
+    .nfns = sizeof(fns) / sizeof(fns[0]),
+    .sonames = sonames,
+    .fns = fns,
+    .hint = "install libfabric1 and libzookeeper-st2",
+};
 
 const char *fab_lib_load(void)
 {
-    pthread_once(&once, load);
-    return why[0] ? why : NULL;
+    return idc__libs_load(&libs);
 }

@@ -7,10 +7,6 @@
  * on the transport calls them through `xen_lib`. When one cannot be loaded, the xen transport
  * answers IDC_ERR_NOTSUP with the loader's reason, once per context that tries.
  */
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
-
 #include "xen.h"
 
 struct xen_api xen_lib;
@@ -22,35 +18,21 @@ static const char *const sonames[] = {
     [XEN_LIB_EVTCHN] = "libxenevtchn.so.1",
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char why[256]; /* empty once loaded; the reason otherwise (written once, under `once`) */
+/* Every function of XEN_API, and where its pointer goes. */
+#define XEN_ROW(lib, fn) { lib, #fn, (void **)&xen_lib.fn },
+static const struct idc_lib_fn fns[] = { XEN_API(XEN_ROW) };
+#undef XEN_ROW
 
-static void load(void)
-{
-    void *handle[XEN_LIB_COUNT] = { NULL };
-    for (unsigned i = 0; i < XEN_LIB_COUNT; i++) {
-        /* RTLD_LOCAL: the libraries' symbols are ours alone, never interposed on the program */
-        handle[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
-        if (!handle[i]) {
-            snprintf(why, sizeof(why), "cannot load %s: %s (install the Xen run-time libraries)",
-                     sonames[i], dlerror());
-            return;
-        }
-    }
-#define XEN_LOOKUP(lib, fn)                                            \
-    if (!(*(void **)&xen_lib.fn = dlsym(handle[lib], #fn))) {          \
-        snprintf(why, sizeof(why), "%s has no %s", sonames[lib], #fn); \
-        return;                                                        \
-    }
-    XEN_API(XEN_LOOKUP)
-#undef XEN_LOOKUP
-    /* the handles stay open for the life of the process: the functions are in use until then */
-}
+static struct idc_libset libs = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .nlibs = sizeof(sonames) / sizeof(sonames[0]),
+    .nfns = sizeof(fns) / sizeof(fns[0]),
+    .sonames = sonames,
+    .fns = fns,
+    .hint = "install the Xen run-time libraries",
+};
 
 const char *xen_lib_load(void)
 {
-    pthread_once(&once, load);
-    if (why[0])
-        return why;
-    return NULL;
+    return idc__libs_load(&libs);
 }
