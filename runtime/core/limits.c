@@ -65,13 +65,18 @@ bool idc__log_limit(struct idc_log_limit *ll, struct idc_context *ctx)
     return false;
 }
 
-/* An environment knob: 1..4096, else def. */
-static unsigned env_limit(const char *name, unsigned def)
+unsigned idc__env_uint(const char *name, unsigned min, unsigned max, unsigned def)
 {
     const char *v = getenv(name);
     char *end;
     unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
-    return v && *v && !*end && n > 0 && n <= 4096 ? (unsigned)n : def;
+    return v && *v && !*end && n >= min && n <= max ? (unsigned)n : def;
+}
+
+/* A link knob: 1..4096, else def. */
+static unsigned env_limit(const char *name, unsigned def)
+{
+    return idc__env_uint(name, 1, 4096, def);
 }
 
 struct idc_buf_limits idc__buf_limits(unsigned user_default)

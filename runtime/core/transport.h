@@ -223,6 +223,9 @@ struct idc_libset {
    else why not (the same reason on every later call). */
 const char *idc__libs_load(struct idc_libset *s);
 
+/* An environment knob: its decimal value when it is all digits within min..max, else def. */
+unsigned idc__env_uint(const char *name, unsigned min, unsigned max, unsigned def);
+
 /* Remote-buffer links, the same rule on every transport. User side: a context keeps at most
    `user` links to other contexts' buffer services (knob IDC_BUF_USER_LINKS, default per
    transport by what a link costs: shm 16, xen 4 as each holds 129 granted pages); at the cap the

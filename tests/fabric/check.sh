@@ -175,34 +175,8 @@ fi
 pair_stop
 
 # ------------------------------------------------------------- 1. the runtime suite
-TESTS="
-txn/round_trips_return_payloads
-txn/round_trips_with_spinning_endpoints
-txn/application_error_vs_transport_error
-txn/again_when_transaction_credits_exhausted_then_writable
-txn/again_when_message_credits_exhausted_then_writable
-txn/messages_flow_with_credit_retry
-txn/oversized_payload_is_toobig
-txn/smaller_endpoint_quota_is_enforced
-txn/oversized_result_is_toobig
-txn/handler_protocol_error_disconnects_and_reconnects
-lifecycle/order_both_sides
-lifecycle/destroy_waits_for_disconnect_done
-lifecycle/backend_side_cycles_match_peer
-lifecycle/local_disconnect_cycles_both_sides
-lifecycle/backend_serves_one_connection_at_a_time
-lifecycle/destroy_from_inside_a_callback
-lifecycle/context_destroy_with_live_connection
-kill/kill9_backend_mid_transfer
-kill/kill9_frontend_mid_transfer
-kill/late_completion_after_reconnect_is_dropped
-deadlock/symmetric_full_load_finishes
-deadlock/three_stage_stack_full_load_finishes
-proto/negotiation_picks_highest_common_version
-proto/different_hash_refused_on_both_sides
-proto/different_name_refused_on_both_sides
-proto/no_common_version_refused_on_both_sides
-proto/refusal_does_not_poison_the_endpoint
+# the transport-generic tests (one list, shared with the Xen harness), then remote buffers
+TESTS="$(grep -v '^#' "$(dirname "$0")/../runtime/generic.list")
 rbuf/forward_a_b_c_transfer_then_revoke
 rbuf/sizes_4k_1m_64m_both_ways
 rbuf/wrong_rights_fail

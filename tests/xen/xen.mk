@@ -113,7 +113,8 @@ xen-progs: $(XBLK_PROGS)
 # The runtime's transport-generic Criterion suite (tests/runtime) run in dom0 over the xen
 # transport by tests/xen/rtxen.sh: the suite's binary and its peer program, as built by the
 # main Makefile in the same build directory.
-RTX_PROGS := $(XEN_OUT)/bin/rtxen $(XEN_OUT)/bin/rtxen-runtime $(XEN_OUT)/bin/rtt_peer
+RTX_PROGS := $(XEN_OUT)/bin/rtxen $(XEN_OUT)/bin/rtxen-runtime $(XEN_OUT)/bin/rtt_peer \
+             $(XEN_OUT)/bin/rtxen.tests
 XEN_LIST_PROGS += rtxen
 
 .PHONY: rtx-tests
@@ -126,6 +127,8 @@ $(XEN_OUT)/bin/rtt_peer: rtx-tests
 	$(Q)mkdir -p $(@D) && objcopy --strip-debug $(BUILD)/tests/bin/rtt_peer $@
 $(XEN_OUT)/bin/rtxen: tests/xen/rtxen.sh
 	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+$(XEN_OUT)/bin/rtxen.tests: tests/runtime/generic.list
+	$(Q)mkdir -p $(@D) && install -m 644 $< $@
 
 xen-progs: $(RTX_PROGS)
 

@@ -659,14 +659,6 @@ bool fab_parse_record(const char *rec, char *node, size_t node_len, uint8_t *add
 
 /* ------------------------------------------------------------------------------ context */
 
-static unsigned env_ms(const char *name, unsigned def)
-{
-    const char *v = getenv(name);
-    char *end;
-    unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
-    return v && *v && !*end && n >= FAB_HEARTBEAT_MS_MIN && n <= 3600000 ? (unsigned)n : def;
-}
-
 /* Cheap: the registry and the node identity are read now, nothing is opened until the first
    fabric endpoint starts. */
 static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_options *opt)
@@ -680,7 +672,8 @@ static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_option
     if (reg && *reg && !(fc->registry = strdup(reg)))
         return IDC_ERR_NOMEM;
     fc->hb_ms = opt && opt->heartbeat_ms ? opt->heartbeat_ms
-                                         : env_ms("IDC_HEARTBEAT_MS", FAB_HEARTBEAT_MS_DEFAULT);
+                                         : idc__env_uint("IDC_HEARTBEAT_MS", FAB_HEARTBEAT_MS_MIN,
+                                                         3600000, FAB_HEARTBEAT_MS_DEFAULT);
     if (fc->hb_ms < FAB_HEARTBEAT_MS_MIN)
         fc->hb_ms = FAB_HEARTBEAT_MS_MIN;
     const char *node = getenv("IDC_NODE");

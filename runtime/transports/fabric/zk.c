@@ -510,10 +510,7 @@ static int session_open(struct fab_zk *z)
     zk_log_ctx = z->ctx;
     fab_lib.zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
     /* The session timeout bounds how long a dead backend's record outlives it. */
-    const char *ms = getenv("IDC_ZOOKEEPER_SESSION_MS");
-    char *end = NULL;
-    unsigned long v = ms && *ms ? strtoul(ms, &end, 10) : 0;
-    int session = v > 0 && v <= 600000 && end && !*end ? (int)v : (int)FAB_SESSION_MS;
+    int session = (int)idc__env_uint("IDC_ZOOKEEPER_SESSION_MS", 1, 600000, FAB_SESSION_MS);
     z->zh = fab_lib.zookeeper_init2(fab_registry(z->ctx), watcher, session, NULL, z, 0, zk_log);
     if (!z->zh) {
         idc__log(z->ctx, IDC_LOG_ERROR, "fabric: registry %s: %s", fab_registry(z->ctx),

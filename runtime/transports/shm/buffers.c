@@ -203,8 +203,7 @@ static void bsvc_accept(struct idc_watch *w, uint32_t events)
     if (fd < 0)
         return;
     struct shm_peer who;
-    if (shm_check_peer(ctx, fd, "buffer service") < 0 || shm_peer_of(ctx, fd, &who) < 0 ||
-        !bsvc_room(ctx, who.pid)) {
+    if (shm_check_peer(ctx, fd, "buffer service", &who) < 0 || !bsvc_room(ctx, who.pid)) {
         close(fd); /* the user sees the link fail and its transfer complete with an error */
         return;
     }
@@ -569,7 +568,7 @@ int shm_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
             return IDC_ERR_IO;
         }
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            shm_check_peer(ctx, fd, "buffer owner") < 0) {
+            shm_check_peer(ctx, fd, "buffer owner", NULL) < 0) {
             idc__log(ctx, IDC_LOG_DEBUG, "buffer owner %016llx unreachable: %s",
                      (unsigned long long)x->rb.owner, strerror(errno));
             close(fd);

@@ -280,7 +280,7 @@ static void fe_try_connect(struct idc_link *ep)
         return;
     }
     s->sfd = fd;
-    int r = shm_check_peer(ep->ctx, fd, ep->address);
+    int r = shm_check_peer(ep->ctx, fd, ep->address, NULL);
     if (r < 0) {
         s->refused = r == IDC_ERR_PERM;
         fe_fail(ep, r != IDC_ERR_PERM);

@@ -42,13 +42,15 @@ int shm_peer_of(struct idc_context *ctx, int fd, struct shm_peer *who)
 }
 
 /* Policy: same effective uid, or root. */
-int shm_check_peer(struct idc_context *ctx, int fd, const char *what)
+int shm_check_peer(struct idc_context *ctx, int fd, const char *what, struct shm_peer *who)
 {
-    struct shm_peer who;
-    int r = shm_peer_of(ctx, fd, &who);
+    struct shm_peer mine;
+    if (!who)
+        who = &mine;
+    int r = shm_peer_of(ctx, fd, who);
     if (r == IDC_ERR_PERM)
         idc__log(ctx, IDC_LOG_ERROR, "%s: peer pid %d uid %u refused by policy (same uid or root)",
-                 what, (int)who.pid, who.uid);
+                 what, (int)who->pid, who->uid);
     return r;
 }
 

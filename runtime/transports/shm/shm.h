@@ -51,11 +51,12 @@ static inline const char *shm_dir(struct idc_context *ctx)
 
 /* shm.c */
 void shm_close_fd(int *fd);
-int shm_check_peer(struct idc_context *ctx, int fd, const char *what);
 struct shm_peer {
     pid_t pid;
     unsigned uid;
 };
+/* shm_peer_of, plus the refusal logged (what: who is asking); who (optional) gets the peer. */
+int shm_check_peer(struct idc_context *ctx, int fd, const char *what, struct shm_peer *who);
 /* The peer's credentials (SO_PEERCRED) and the policy verdict: 0, IDC_ERR_PERM (another uid,
    not root) or IDC_ERR_IO; logs only a failed system call. */
 int shm_peer_of(struct idc_context *ctx, int fd, struct shm_peer *who);
