@@ -107,8 +107,14 @@ bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
 
 bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
 {
-    /* Wake me when msg_cons reaches the value that gives one credit back. */
-    uint32_t want = tx->msg_sent - tx->msg_limit + 1;
+    /* Wake me when msg_cons reaches the value that gives half the window back (at least one
+       credit), not the first credit: a producer out of credit is streaming, and waking it per
+       consumed message costs both sides a notification and a wake-up per message (virtio's
+       delayed used-event does the same for transmit completions). Never a deadlock: the
+       consumer consumes every message frame it finds, so msg_cons reaches msg_sent >= want.
+       A producer that runs meanwhile sees credit in shared memory without a notification. */
+    uint32_t half = tx->msg_limit / 2 ? tx->msg_limit / 2 : 1;
+    uint32_t want = tx->msg_sent - tx->msg_limit + half;
 
     IDC_RING_STORE_RLX(&tx->ctrl->credit_event, want);
     /* Full barrier: credit_event must be visible before we re-read msg_cons, pairing with the

@@ -56,6 +56,8 @@ case $BLK_MB in ''|0*|*[!0-9]*) die "XEN_BLK_MB must be a number of MiB (4 to 12
 # qemu-io (qemu-utils) too when it is installed (its check is skipped otherwise).
 HOST_PKGS="qemu-system-x86 busybox-static cpio gzip xz-utils libxen-dev gcc libc6-dev pkg-config"
 HOST_PKGS="$HOST_PKGS nbdkit libnbd-bin"
+# strace: xenbench's system calls per operation in dom0 (docs/performance.md)
+HOST_PKGS="$HOST_PKGS strace"
 missing=""
 for p in $HOST_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -287,7 +289,7 @@ if [ ! -f "$BASE/.complete" ]; then
     done
     : > "$R"/etc/xen/xl.conf
     # the NBD tools the block example's step runs in dom0 (blkxen), with their libraries
-    for b in nbdkit nbdcopy nbdinfo qemu-io; do
+    for b in nbdkit nbdcopy nbdinfo qemu-io strace; do
         if p=$(command -v $b); then copy_bin "$R" "$p" "/usr/bin/$b"; fi
     done
     icu_stub "$R"
