@@ -429,15 +429,20 @@ static int run_deferred(struct idc_context *ctx)
    elsewhere: while an endpoint spins (SPIN_FD_POLL_NS), and on a lazily armed context (fd never
    handed out) when dispatch ran deferred work or found frames or returned credit on a ring
    itself (LAZY_FD_POLL_NS). Rings and credits are read directly. Bounds the extra latency of fd
-   events on those paths; a blocking wait always polls them at once. */
-#define SPIN_FD_POLL_NS 50000u
-#define LAZY_FD_POLL_NS 500000u
+   events on those paths; a blocking wait always polls them at once.
+   The time of a poll is read lazily, by the first fds_due after it (FDS_POLLED_UNTIMED until
+   then): a wake-up then reads no clock, which matters where clock_gettime is a system call (a
+   PV guest whose TSC is not stable has no vDSO clock). The bound counts from that first check,
+   at most one dispatch later. */
+#define SPIN_FD_POLL_NS    50000u
+#define LAZY_FD_POLL_NS    500000u
+#define FDS_POLLED_UNTIMED UINT64_MAX
 
 static int poll_round(struct idc_context *ctx, int timeout_ms)
 {
     struct epoll_event evs[32];
     int n = epoll_wait(ctx->epfd, evs, 32, timeout_ms);
-    ctx->fds_polled_ns = idc__now_ns();
+    ctx->fds_polled_ns = FDS_POLLED_UNTIMED;
     if (n < 0) {
         if (errno == EINTR)
             return 0;
@@ -454,9 +459,18 @@ static int poll_round(struct idc_context *ctx, int timeout_ms)
     return handled;
 }
 
+static bool fds_due_at(struct idc_context *ctx, uint64_t now, uint64_t interval_ns)
+{
+    if (ctx->fds_polled_ns == FDS_POLLED_UNTIMED) {
+        ctx->fds_polled_ns = now;
+        return false;
+    }
+    return now - ctx->fds_polled_ns >= interval_ns;
+}
+
 static bool fds_due(struct idc_context *ctx, uint64_t interval_ns)
 {
-    return idc__now_ns() - ctx->fds_polled_ns >= interval_ns;
+    return fds_due_at(ctx, idc__now_ns(), interval_ns);
 }
 
 static inline void cpu_relax(void)
@@ -561,7 +575,7 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
                     uint64_t now = idc__now_ns();
                     if (now >= deadline)
                         break;
-                    if (now - ctx->fds_polled_ns >= SPIN_FD_POLL_NS) {
+                    if (fds_due_at(ctx, now, SPIN_FD_POLL_NS)) {
                         r = poll_round(ctx, 0); /* other fds (HUP, timers, discovery) */
                         if (r < 0)
                             goto out_err;

@@ -283,22 +283,39 @@ static void call_start(struct call *c)
     c->t.user = c;
 }
 
+/* Dispatches until *done or ms pass. The clock is read only when dispatch comes back idle or
+   every 64th time, not after every wake-up: it is harness overhead inside a timed round trip,
+   which vchan's loop does not pay (and a system call in a PV guest without a vDSO clock). */
+static bool dispatch_until(const bool *done, int ms)
+{
+    double end = 0;
+    for (unsigned i = 1; !*done; i++) {
+        if (idc_context_dispatch(S.ctx, 50) > 0 && (i & 63))
+            continue;
+        double now = now_s();
+        if (end == 0)
+            end = now + ms / 1000.0;
+        else if (now >= end)
+            return false;
+    }
+    return true;
+}
+
 static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int ms)
 {
     call_start(c);
     int r;
-    double end = now_s() + ms / 1000.0;
-    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN && now_s() < end)
+    double end = 0;
+    while ((r = idc_submit_transaction(&S.ep, &c->t, op, p, len)) == IDC_ERR_AGAIN) {
+        if (end == 0)
+            end = now_s() + ms / 1000.0;
+        else if (now_s() >= end)
+            break;
         idc_context_dispatch(S.ctx, 20);
+    }
     if (r)
         return r;
-    /* The deadline is read when dispatch comes back idle or every 64th time, not after every
-       wake-up: the clock is harness overhead inside the timed round trip, which vchan's loop
-       does not pay (and a system call in a PV guest whose clock has no vDSO path). */
-    for (unsigned i = 1; !c->done; i++)
-        if ((idc_context_dispatch(S.ctx, 50) <= 0 || !(i & 63)) && now_s() >= end)
-            break;
-    return c->done ? c->status : IDC_ERR_IO;
+    return dispatch_until(&c->done, ms) ? c->status : IDC_ERR_IO;
 }
 
 /* ------------------------------------------------------------------ vchan protocol */
@@ -582,8 +599,7 @@ static double idc_bulk_in(uint32_t *chunks)
     int st = call_sync(OP_STREAM, &ms, sizeof(ms), &c, STEP_MS);
     if (st)
         fail("stream request: status %d", st);
-    for (double end = t0 + STEP_MS / 1000.0; !S.ended && now_s() < end;)
-        idc_context_dispatch(S.ctx, 20);
+    dispatch_until(&S.ended, STEP_MS);
     double dt = now_s() - t0;
     if (!S.ended || S.msgs != S.end_count || S.bad || S.msgs == 0)
         fail("idc stream from the domU: %s, received %u of %u, bad %u",
@@ -685,8 +701,7 @@ static double rbuf_move(const struct idc_rbuf *rb, size_t n, bool pull)
                  : idc_send_to_remote_buffer(S.ctx, rb, 0, buf, n, rb_done, &c);
     if (r)
         fail("remote buffer %s of %zu bytes: %s", pull ? "read" : "write", n, idc_strerror(r));
-    for (double end = t0 + STEP_MS / 1000.0; !c.done && now_s() < end;)
-        idc_context_dispatch(S.ctx, 20);
+    dispatch_until(&c.done, STEP_MS);
     double dt = now_s() - t0;
     if (!c.done || c.status)
         fail("remote buffer %s of %zu bytes: %s", pull ? "read" : "write", n,
