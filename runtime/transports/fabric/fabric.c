@@ -164,6 +164,12 @@ bool fab_mr_virt_addr(struct idc_context *ctx)
     return fc->info && (fc->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR);
 }
 
+bool fab_mr_prov_key(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    return fc->info && (fc->info->domain_attr->mr_mode & FI_MR_PROV_KEY);
+}
+
 /* ------------------------------------------------------------------------- peer addresses */
 
 int fab_peer_get(struct idc_context *ctx, const uint8_t *addr, size_t len, uint64_t *peer)

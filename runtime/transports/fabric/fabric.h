@@ -177,6 +177,7 @@ struct fid_domain *fab_domain(struct idc_context *ctx);
 struct fid_ep *fab_ep(struct idc_context *ctx);
 uint64_t fab_fi_addr(struct idc_context *ctx, uint64_t peer);
 bool fab_mr_virt_addr(struct idc_context *ctx); /* remote addresses are virtual addresses */
+bool fab_mr_prov_key(struct idc_context *ctx);  /* the provider picks registration keys */
 void fab_progress(struct idc_context *ctx);     /* drain the completion queue once */
 
 /* The ops (channel.c) */
