@@ -130,7 +130,7 @@ static int fi_open_ep(struct bench_run *run, struct fi *f, bool use_fd)
 
 static struct op *fi_next(struct fi *f);
 static int fi_idle(struct fi *f, int fd);
-static int fi_hello(struct fi *f);
+static int fi_hello(struct fi *f, bool first);
 struct fi_arg {
     int sock;
     int other; /* the measuring side's end: the peer closes its copy to see the end */
@@ -142,7 +142,7 @@ static int fi_peer_open(struct fi *f, const struct fi_arg *a, bool use_fd);
 /* Both sides send their endpoint name through sock and insert the other's, then exchange one
    message: the provider's connection is up before anything is measured (its set-up takes
    hundreds of milliseconds, longer than a run's budget). */
-static int fi_meet(struct bench_run *run, struct fi *f, int sock)
+static int fi_meet(struct bench_run *run, struct fi *f, int sock, bool first)
 {
     char me[256], peer[256];
     size_t len = sizeof me;
@@ -154,7 +154,7 @@ static int fi_meet(struct bench_run *run, struct fi *f, int sock)
         return bench_fail(run, "exchanging endpoint names failed");
     if (fi_av_insert(f->av, peer, 1, &f->peer, 0, NULL) != 1)
         return bench_fail(run, "fi_av_insert failed");
-    if (fi_hello(f) != 0)
+    if (fi_hello(f, first) != 0)
         return bench_fail(run, "no first message: %s", fi_err);
     return 0;
 }
@@ -186,7 +186,7 @@ static int fi_idle(struct fi *f, int fd)
 static struct op *fi_next(struct fi *f)
 {
     struct fi_cq_msg_entry e;
-    for (;;) {
+    for (unsigned empty = 0;; empty++) {
         ssize_t n = fi_cq_read(f->cq, &e, 1);
         if (n == 1)
             return e.op_context;
@@ -198,7 +198,9 @@ static struct op *fi_next(struct fi *f)
         }
         if (n != -FI_EAGAIN)
             return NULL;
-        if (f->use_fd && fi_idle(f, -1) < 0)
+        /* polled: a yield now and then, so a spinning side cannot hold a shared core away
+           from the other side for a whole time slice */
+        if ((f->use_fd || (empty & 1023) == 1023) && fi_idle(f, -1) < 0)
             return NULL; /* the peer is gone (a polled side spins: the pair is killed) */
     }
 }
@@ -212,18 +214,24 @@ static struct op *fi_next(struct fi *f)
         r_;                                                                            \
     })
 
-static int fi_hello(struct fi *f)
+/* The first message: the measuring side (first) sends, the peer answers once it has it, so the
+   provider's connection is made from one side only (two sides connecting at once make it settle
+   a collision, which costs hundreds of milliseconds). */
+static int fi_hello(struct fi *f, bool first)
 {
     char in = 0, out = 1;
     struct op rop = { .kind = OP_RECV }, sop = { .kind = OP_SEND };
-    if (FI_POST(f, fi_recv(f->ep, &in, 1, NULL, f->peer, &rop)) ||
-        FI_POST(f, fi_send(f->ep, &out, 1, NULL, f->peer, &sop)))
+    if (FI_POST(f, fi_recv(f->ep, &in, 1, NULL, f->peer, &rop)))
+        return -1;
+    if (first && FI_POST(f, fi_send(f->ep, &out, 1, NULL, f->peer, &sop)))
         return -1;
     for (int got = 0; got != 3;) {
         struct op *o = fi_next(f);
         if (!o)
             return -1;
         got |= o == &rop ? 1 : o == &sop ? 2 : 0;
+        if (o == &rop && !first && FI_POST(f, fi_send(f->ep, &out, 1, NULL, f->peer, &sop)))
+            return -1;
     }
     return 0;
 }
@@ -233,7 +241,7 @@ static int fi_peer_open(struct fi *f, const struct fi_arg *a, bool use_fd)
 {
     struct bench_run dummy = { 0 }; /* the peer's failures show as its exit status */
     close(a->other);
-    return fi_open_ep(&dummy, f, use_fd) != 0 || fi_meet(&dummy, f, a->sock) != 0 ? -1 : 0;
+    return fi_open_ep(&dummy, f, use_fd) != 0 || fi_meet(&dummy, f, a->sock, false) != 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ rtt */
@@ -310,7 +318,7 @@ static int fi_rtt(struct bench_run *run, bool use_fd)
     int rc = out && in ? fi_open_ep(run, &f, use_fd) : bench_fail(run, "out of memory");
     if (rc == 0) {
         memset(out, 0x5a, run->param);
-        rc = fi_meet(run, &f, sv[0]);
+        rc = fi_meet(run, &f, sv[0], true);
         if (rc == 0)
             rc = fi_rtt_loop(run, &f, out, in);
         fi_close_all(&f);
@@ -462,7 +470,7 @@ static int fi_rate(struct bench_run *run)
     s.f = &f;
     int rc = fi_open_ep(run, &f, false);
     if (rc == 0) {
-        rc = fi_meet(run, &f, sv[0]);
+        rc = fi_meet(run, &f, sv[0], true);
         if (rc == 0 && FI_POST(&f, fi_recv(f.ep, &s.credit_buf, 8, NULL, f.peer, &s.rop)))
             rc = bench_fail(run, "fi_recv failed");
         if (rc == 0)
@@ -583,7 +591,7 @@ static int fi_bulk(struct bench_run *run)
     struct fi f;
     int rc = fi_open_ep(run, &f, false);
     if (rc == 0) {
-        rc = fi_meet(run, &f, sv[0]);
+        rc = fi_meet(run, &f, sv[0], true);
         if (rc == 0)
             rc = fi_bulk_loop(run, &f, sv[0]);
         fi_close_all(&f);

@@ -384,6 +384,11 @@ static void cq_drain(struct fab_ctx *fc)
                 freed = true;
             }
         }
+        /* A short batch emptied the queue: another read would only run the provider's
+           progress once more for nothing (a system call or more on tcp). What arrives later
+           signals the wait fd, which cq_fire's fi_trywait checks before the context sleeps. */
+        if (n < FAB_CQ_BATCH)
+            break;
     }
     if ((freed || fc->want_ready) && fc->sfree) {
         fc->want_ready = false;
