@@ -228,6 +228,7 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
     s->next = b->serves;
     b->serves = s;
     b->nserves++;
+    fab_rma_started(ctx);
     serve_pump(ctx, s);
 }
 
@@ -307,6 +308,12 @@ static int xfer_mr_reg(struct idc_context *ctx, struct idc_xfer *x, uint64_t acc
             return r;
     }
     return -FI_ENOKEY;
+}
+
+bool fab_buf_busy(struct idc_context *ctx)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    return b && (b->nserves || b->nxfers);
 }
 
 static void xfer_end(struct idc_context *ctx, struct xfer *t, int status)
@@ -414,6 +421,7 @@ int fab_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
     t->next = b->xfers;
     b->xfers = t;
     b->nxfers++;
+    fab_rma_started(ctx);
     struct owner_addr *o = owner_cached(b, x->rb.owner);
     if (o) {
         o->used = idc__now_ns();
