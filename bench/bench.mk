@@ -17,7 +17,8 @@ BDIR       := $(BUILD)/bench
 
 # Debian packages the benchmark's peers and plots need (installed by scripts/deps.sh when
 # root). Not fatal when they cannot be installed: the peer is then skipped with a reason.
-BENCH_DEPS := rpcsvc-proto libtirpc-dev gnuplot-nox iceoryx libiceoryx-binding-c-dev
+BENCH_DEPS := rpcsvc-proto libtirpc-dev gnuplot-nox iceoryx libiceoryx-binding-c-dev libfabric-dev \
+              zookeeper default-jre-headless iproute2
 
 BENCH_CFLAGS := -std=c11 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Ibench -I$(BDIR)
 BENCH_LIBS   := -lm -lpthread
@@ -39,6 +40,15 @@ else
 RPC_GEN  :=
 RPC_OBJS := $(BDIR)/oncrpc_absent.o
 BENCH_CFLAGS += -DBENCH_NO_ONCRPC
+endif
+
+# ---- bare libfabric, the fabric placement's baselines (libfabric-dev)
+FABRIC_LIBS := $(shell $(PKG_CONFIG) --libs libfabric 2>/dev/null)
+ifneq ($(FABRIC_LIBS),)
+FABRIC_OBJS := $(BDIR)/base_fabric.o
+BENCH_LIBS  += $(FABRIC_LIBS)
+else
+FABRIC_OBJS := $(BDIR)/fabric_absent.o
 endif
 
 # ---- eclipse iceoryx peer (C binding; RouDi started by the bench)
@@ -75,12 +85,13 @@ GEN_LINK :=
 endif
 IDC_LINK := $(GEN_LINK) $(if $(wildcard $(LIBIDC)),$(LIBIDC))
 
-OBJS := $(BENCH_SRCS:bench/%.c=$(BDIR)/%.o) $(RPC_OBJS) $(ICEORYX_OBJS) $(IDC_OBJS) $(GEN_OBJS)
+OBJS := $(BENCH_SRCS:bench/%.c=$(BDIR)/%.o) $(FABRIC_OBJS) $(RPC_OBJS) $(ICEORYX_OBJS) $(IDC_OBJS) $(GEN_OBJS)
 BIN  := $(BDIR)/idc-bench
 
 .PHONY: bench bench-build bench-deps bench-prof
 bench: bench-build
-	$(BIN) -o $(BDIR) $(BENCH_FLAGS) $(if $(wildcard $(BUILD)/bin/idlc),-D idlc=$(BUILD)/bin/idlc)
+	$(BIN) -o $(BDIR) $(BENCH_FLAGS) $(if $(wildcard $(BUILD)/bin/idlc),-D idlc=$(BUILD)/bin/idlc) \
+	    -D fabnet=bench/fabnet.sh
 	@if command -v gnuplot >/dev/null 2>&1; then \
 	    gnuplot -e "dir='$(BDIR)'" bench/plots.gp && \
 	    echo "plots: $$(ls $(BDIR)/*.png | tr '\n' ' ')"; \
@@ -121,6 +132,11 @@ $(BDIR)/oncrpc_absent.o: bench/absent.c bench/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -DABSENT_FIGURE='"rtt"' -DABSENT_NAME='"oncrpc"' \
 	    -DABSENT_REASON='"rpcgen or libtirpc-dev not installed (Debian rpcsvc-proto, libtirpc-dev)"' \
+	    -c -o $@ $<
+$(BDIR)/fabric_absent.o: bench/absent.c bench/harness.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DABSENT_FIGURE='"rtt"' -DABSENT_NAME='"fi-msg"' \
+	    -DABSENT_REASON='"libfabric-dev not installed: no fabric baselines"' \
 	    -c -o $@ $<
 $(BDIR)/idc_absent.o: bench/absent.c bench/harness.h
 	@mkdir -p $(@D)

@@ -13,9 +13,11 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,8 @@
 #include <unistd.h>
 
 volatile uint64_t bench_sink;
+
+static int fabnet_enter(struct bench_run *run, int side);
 
 /* Peers forked by the current run (for the per-operation counters). */
 #define MAX_PEERS 4
@@ -195,6 +199,8 @@ pid_t bench_fork_peer(struct bench_run *run, int (*fn)(void *arg), void *arg)
         npeers = 0;
         if (bench_pin(run->cpu_peer) != 0)
             _exit(120);
+        if (run->placement == BENCH_FABRIC && fabnet_enter(run, 1) != 0)
+            _exit(121);
         _exit(fn(arg) == 0 ? 0 : 1);
     }
     if (npeers < MAX_PEERS)
@@ -417,7 +423,8 @@ static double median_dbl(double *v, size_t n)
 
 /* ------------------------------------------------------------------ runner */
 
-#define MAX_REPS 50
+#define MAX_REPS        50
+#define FABRIC_MAX_REPS 3
 
 struct result {
     const struct bench_case *c;
@@ -441,9 +448,137 @@ static long long warmup_ms = -1; /* -1: a sixth of the budget */
 static const char *outdir = "build/bench";
 static const char *only_figures;
 static const char *only_cases;
-static unsigned only_placements = BENCH_BOTH;
+static unsigned only_placements = BENCH_BOTH | BENCH_FABRIC;
 static long long only_param = -1;
 static int ncpu;
+
+/* ------------------------------------------------------------------ fabric placement */
+
+/* The namespaces of the fabric placement, made by the script -D fabnet=SCRIPT names (make bench:
+   bench/fabnet.sh) at the first fabric block. The script prints "ready NS_A NS_B ADDR_A ADDR_B
+   REGISTRY" (or "skip REASON") and removes everything it made when its standard input reaches
+   end of file: when fabnet_down closes it, or when this process dies whatever the cause. */
+static struct {
+    int state; /* 0: not tried, 1: ready, -1: unavailable (reason) */
+    char reason[600];
+    char ns[2][64], host[2][32], registry[64];
+    int nsfd[2];
+    int ctl; /* the script's standard input */
+    pid_t pid;
+} fabnet = { .nsfd = { -1, -1 }, .ctl = -1 };
+
+static int fabnet_skip(const char *fmt, const char *arg)
+{
+    fabnet.state = -1;
+    snprintf(fabnet.reason, sizeof fabnet.reason, fmt, arg);
+    return -1;
+}
+
+/* One line from fd within ms; 0 or -1. */
+static int read_line(int fd, char *buf, size_t size, int ms)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll(&p, 1, ms) <= 0 || read(fd, buf + n, 1) != 1)
+            return -1;
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+static int fabnet_spawn(const char *script, int *out)
+{
+    int in[2], o[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(o, O_CLOEXEC) != 0)
+        return fabnet_skip("pipe: %s", strerror(errno));
+    fflush(stdout);
+    fabnet.pid = fork();
+    if (fabnet.pid == 0) {
+        dup2(in[0], 0);
+        dup2(o[1], 1);
+        execl("/bin/bash", "bash", script, tmpdir, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(o[1]);
+    fabnet.ctl = in[1];
+    *out = o[0];
+    if (fabnet.pid < 0) {
+        close(o[0]);
+        return fabnet_skip("fork: %s", strerror(errno));
+    }
+    return 0;
+}
+
+static int fabnet_open_ns(void)
+{
+    for (int i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/run/netns/%s", fabnet.ns[i]);
+        fabnet.nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fabnet.nsfd[i] < 0)
+            return fabnet_skip("cannot open the namespace: %s", strerror(errno));
+    }
+    return 0;
+}
+
+static int fabnet_up(void)
+{
+    if (fabnet.state)
+        return fabnet.state > 0 ? 0 : -1;
+    const char *script = bench_option("fabnet");
+    if (!script)
+        return fabnet_skip("%s", "no namespace script (-D fabnet=bench/fabnet.sh)");
+    int out;
+    if (fabnet_spawn(script, &out) != 0)
+        return -1;
+    char line[512];
+    int r = read_line(out, line, sizeof line, 60000); /* ZooKeeper's start is bounded to 20 s */
+    close(out);
+    if (r != 0)
+        return fabnet_skip("%s", "the namespace script did not answer");
+    if (strncmp(line, "skip ", 5) == 0)
+        return fabnet_skip("%s", line + 5);
+    if (sscanf(line, "ready %63s %63s %31s %31s %63s", fabnet.ns[0], fabnet.ns[1], fabnet.host[0],
+               fabnet.host[1], fabnet.registry) != 5)
+        return fabnet_skip("the namespace script said: %s", line);
+    if (fabnet_open_ns() != 0)
+        return -1;
+    setenv("IDC_ZOOKEEPER", fabnet.registry, 1);
+    fabnet.state = 1;
+    return 0;
+}
+
+static void fabnet_down(void)
+{
+    if (fabnet.ctl < 0)
+        return;
+    close(fabnet.ctl); /* end of file: the script removes the namespaces and exits */
+    fabnet.ctl = -1;
+    uint64_t end = bench_now_ns() + 30000000000ull;
+    while (waitpid(fabnet.pid, NULL, WNOHANG) == 0) {
+        if (bench_now_ns() > end) {
+            kill(fabnet.pid, SIGKILL);
+            waitpid(fabnet.pid, NULL, 0);
+            break;
+        }
+        usleep(50000);
+    }
+}
+
+/* A side of a fabric run enters its namespace: 0 = the measuring side, 1 = the peer. */
+static int fabnet_enter(struct bench_run *run, int side)
+{
+    if (setns(fabnet.nsfd[side], CLONE_NEWNET) != 0)
+        return bench_fail(run, "setns %s: %s", fabnet.ns[side], strerror(errno));
+    setenv("IDC_FABRIC_ADDR", fabnet.host[side], 1);
+    setenv("IDC_NODE", side ? "bench-b" : "bench-a", 1);
+    return 0;
+}
 
 /* Execute one run in a child process group; fills *r->err on failure. */
 static int execute(const struct bench_figure *fig, const struct bench_case *c, uint64_t param,
@@ -454,7 +589,11 @@ static int execute(const struct bench_figure *fig, const struct bench_case *c, u
     run->param = param;
     run->placement = placement;
     run->cpu_self = 0;
-    run->cpu_peer = placement == BENCH_CROSS ? 1 : 0;
+    run->cpu_peer = placement == BENCH_SAME || ncpu < 2 ? 0 : 1;
+    if (placement == BENCH_FABRIC) {
+        run->self_host = fabnet.host[0];
+        run->peer_host = fabnet.host[1];
+    }
     double scale = fig->budget_scale > 0 ? fig->budget_scale : 1.0;
     run->budget_ns = (uint64_t)((double)budget_ms * 1e6 * scale);
     run->warmup_ns = warmup_ms >= 0 ? (uint64_t)warmup_ms * 1000000u : run->budget_ns / 6;
@@ -478,6 +617,8 @@ static int execute(const struct bench_figure *fig, const struct bench_case *c, u
             bench_fail(run, "sched_setaffinity(%d): %s", run->cpu_self, strerror(errno));
             _exit(1);
         }
+        if (placement == BENCH_FABRIC && fabnet_enter(run, 0) != 0)
+            _exit(1);
         int rc = c->run(run);
         if (rc != 0 && !run->err[0])
             bench_fail(run, "case returned %d", rc);
@@ -578,7 +719,20 @@ static int case_has_param(const struct bench_case *c, uint64_t p)
 
 static const char *placement_name(unsigned p)
 {
-    return p == BENCH_CROSS ? "cross" : "same";
+    return p == BENCH_CROSS ? "cross" : p == BENCH_SAME ? "same" : "fabric";
+}
+
+/* The heading of a block: where its two processes run. */
+static const char *placement_label(unsigned p)
+{
+    return p == BENCH_CROSS  ? "cross-core"
+           : p == BENCH_SAME ? "same-core"
+                             : "fabric (two network namespaces, tcp;ofi_rxm, cross-core)";
+}
+
+static size_t placement_index(unsigned p)
+{
+    return p == BENCH_CROSS ? 0 : p == BENCH_SAME ? 1 : 2;
 }
 
 static FILE *tsv;
@@ -589,13 +743,14 @@ struct plotcol {
     const char *name;
     double v[8];
 };
-static struct plotcol plot[2][MAX_CASES];
-static size_t nplot[2];
+#define NPLACEMENTS 3
+static struct plotcol plot[NPLACEMENTS][MAX_CASES];
+static size_t nplot[NPLACEMENTS];
 
 static void plot_put(unsigned pl, size_t pidx, const char *name, double v)
 {
-    struct plotcol *cols = plot[pl == BENCH_CROSS ? 0 : 1];
-    size_t *n = &nplot[pl == BENCH_CROSS ? 0 : 1];
+    struct plotcol *cols = plot[placement_index(pl)];
+    size_t *n = &nplot[placement_index(pl)];
     size_t i;
     for (i = 0; i < *n; i++)
         if (strcmp(cols[i].name, name) == 0)
@@ -614,12 +769,12 @@ static void plot_put(unsigned pl, size_t pidx, const char *name, double v)
 
 static void plot_write(const struct bench_figure *fig)
 {
-    for (int pl = 0; pl < 2; pl++) {
+    static const char *const plname[NPLACEMENTS] = { "cross", "same", "fabric" };
+    for (int pl = 0; pl < NPLACEMENTS; pl++) {
         if (nplot[pl] == 0)
             continue;
         char path[512];
-        snprintf(path, sizeof path, "%s/plot-%s-%s.dat", outdir, fig->name,
-                 pl == 0 ? "cross" : "same");
+        snprintf(path, sizeof path, "%s/plot-%s-%s.dat", outdir, fig->name, plname[pl]);
         FILE *f = fopen(path, "w");
         if (!f) {
             fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
@@ -709,6 +864,14 @@ static const struct target targets[] = {
     { "bulk", 16777216, BENCH_CROSS, "idc-rbuf", "memcpy", 0, 0.8 },
     { "bulk", 1048576, BENCH_CROSS, "idc-rbuf", "unix-stream", 0, 5.0 },
     { "bulk", 16777216, BENCH_CROSS, "idc-rbuf", "unix-stream", 0, 5.0 },
+    /* the fabric placement: idc against bare libfabric on the same provider, and ONC RPC over
+       TCP, between the same two namespaces */
+    { "rtt", 64, BENCH_FABRIC, "idc-txn-fab", "fi-msg", 1, 1.15 },
+    { "rtt", 1024, BENCH_FABRIC, "idc-txn-fab", "fi-msg", 1, 1.15 },
+    { "rtt", 64, BENCH_FABRIC, "idc-txn-fab", "oncrpc-tcp", 1, 0.5 },
+    { "rtt", 1024, BENCH_FABRIC, "idc-txn-fab", "oncrpc-tcp", 1, 0.5 },
+    { "bulk", 1048576, BENCH_FABRIC, "idc-rbuf-fab", "fi-read", 0, 0.9 },
+    { "bulk", 16777216, BENCH_FABRIC, "idc-rbuf-fab", "fi-read", 0, 0.9 },
 };
 
 static void check_targets(void)
@@ -735,7 +898,7 @@ static void check_targets(void)
         if (!ok)
             snprintf(miss, sizeof miss, " by %.0f%%",
                      100.0 * (t->le ? r / t->bound - 1.0 : 1.0 - r / t->bound));
-        printf("  %-4s %-8llu %-5s %-15s / %-14s = %7.3f   target %s %-5g %s%s\n", t->figure,
+        printf("  %-4s %-8llu %-6s %-15s / %-14s = %7.3f   target %s %-5g %s%s\n", t->figure,
                (unsigned long long)t->param, placement_name(t->placement), t->name, t->other, r,
                t->le ? "<=" : ">=", t->bound, ok ? "met" : "MISSED", miss);
         if (f)
@@ -761,6 +924,25 @@ static void fmt_num(char *buf, size_t len, double v)
         snprintf(buf, len, "%.3f", v);
 }
 
+/* The figure has fabric cases to run and the namespaces are there (made at the first such
+   figure); otherwise false, the reason printed once per figure. */
+static bool fabric_ready(const struct bench_figure *fig)
+{
+    int any = 0;
+    for (size_t i = 0; i < ncases; i++)
+        if (strcmp(cases[i]->figure, fig->name) == 0 && case_selected(cases[i]) &&
+            !skip_reason[i] && (cases[i]->placements & BENCH_FABRIC))
+            any = 1;
+    if (!any)
+        return false;
+    if (fabnet_up() == 0)
+        return true;
+    printf("\n  skip: fabric placement: %.300s\n", fabnet.reason);
+    fprintf(tsv, "%s\t\tfabric\t\t%s\t0\t\t\t\t\t\t\tSKIPPED: %.300s\n", fig->name, fig->unit,
+            fabnet.reason);
+    return false;
+}
+
 static void run_block(const struct bench_figure *fig, uint64_t param, size_t pidx,
                       unsigned placement)
 {
@@ -784,6 +966,10 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
 
     /* Interleave: every rep runs every case once, in the same order. */
     unsigned nreps = fig->max_reps && fig->max_reps < reps ? fig->max_reps : reps;
+    /* every fabric run makes a connection through the registry (a second or so): three
+       repetitions keep the placement within a minute */
+    if (placement == BENCH_FABRIC && nreps > FABRIC_MAX_REPS)
+        nreps = FABRIC_MAX_REPS;
     for (unsigned r = 0; r < nreps; r++) {
         for (size_t i = 0; i < n; i++) {
             double v = NAN, p = NAN;
@@ -833,9 +1019,9 @@ static void run_block(const struct bench_figure *fig, uint64_t param, size_t pid
     else
         snprintf(pbuf, sizeof pbuf, "%llu", (unsigned long long)param);
     if (fig->only_param_zero)
-        printf("\n  %s-core\n", placement_name(placement));
+        printf("\n  %s\n", placement_label(placement));
     else
-        printf("\n  %s=%s, %s-core\n", fig->param_name, pbuf, placement_name(placement));
+        printf("\n  %s=%s, %s\n", fig->param_name, pbuf, placement_label(placement));
     if (fig->kind == BENCH_LATENCY)
         printf("    %-22s %10s %-23s %10s %6s %6s   %s\n", "case", "p50", "[min-max over reps]",
                "p99", "cs/op", "pf/op", "p50 vs baseline");
@@ -938,7 +1124,7 @@ static void usage(const char *argv0)
             "  -w MS       warm-up per run in ms, not measured (default: a sixth of -t)\n"
             "  -f LIST     only these figures (comma list)\n"
             "  -c LIST     only cases whose name contains one of these (comma list)\n"
-            "  -p WHERE    only one placement: cross or same\n"
+            "  -p WHERE    only one placement: cross, same or fabric\n"
             "  -s N        only this size or batch\n"
             "  -D N=V      option for cases (e.g. idlc=PATH)\n"
             "  -l          list figures and cases\n",
@@ -975,9 +1161,10 @@ int main(int argc, char **argv)
             warmup_ms = atoll(optarg);
             break;
         case 'p':
-            only_placements = strcmp(optarg, "cross") == 0  ? BENCH_CROSS
-                              : strcmp(optarg, "same") == 0 ? BENCH_SAME
-                                                            : 0;
+            only_placements = strcmp(optarg, "cross") == 0    ? BENCH_CROSS
+                              : strcmp(optarg, "same") == 0   ? BENCH_SAME
+                              : strcmp(optarg, "fabric") == 0 ? BENCH_FABRIC
+                                                              : 0;
             if (!only_placements) {
                 usage(argv[0]);
                 return 2;
@@ -1108,9 +1295,11 @@ int main(int argc, char **argv)
         }
         static const uint64_t zero[] = { 0, 0 };
         const uint64_t *params = fig->only_param_zero ? zero : fig->params;
-        static const unsigned pls[] = { BENCH_CROSS, BENCH_SAME };
-        for (size_t pi = 0; pi < 2; pi++) {
+        static const unsigned pls[] = { BENCH_CROSS, BENCH_SAME, BENCH_FABRIC };
+        for (size_t pi = 0; pi < NPLACEMENTS; pi++) {
             if (!(only_placements & pls[pi]))
+                continue;
+            if (pls[pi] == BENCH_FABRIC && !fabric_ready(fig))
                 continue;
             if (fig->only_param_zero) {
                 run_block(fig, 0, 0, pls[pi]);
@@ -1127,6 +1316,7 @@ int main(int argc, char **argv)
                 case_selected(cases[i]) && cases[i]->cleanup)
                 cases[i]->cleanup();
     }
+    fabnet_down();
     fclose(tsv);
     check_targets();
     printf("\nload average after: %.2f\n", loadavg());

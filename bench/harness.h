@@ -29,16 +29,23 @@
 #define BENCH_CROSS 1u /* measuring side and peer pinned to two different cores */
 #define BENCH_SAME  2u /* both pinned to the same core: every hand-off is a context switch */
 #define BENCH_BOTH  (BENCH_CROSS | BENCH_SAME)
+/* Two network namespaces joined by a veth pair through a bridge, a ZooKeeper server on it
+   (bench/fabnet.sh makes them for the run): the measuring process in one, a forked peer in the
+   other, on two cores as for BENCH_CROSS. Each side finds its own address and the peer's in
+   bench_run; $IDC_FABRIC_ADDR, $IDC_NODE and $IDC_ZOOKEEPER are set for the idc runtime. */
+#define BENCH_FABRIC 4u
 
 /* One run (one repetition of one case at one parameter and placement). */
 struct bench_run {
-    uint64_t param;     /* payload size in bytes, or batch size (figure-specific) */
-    int cpu_self;       /* CPU the measuring process is pinned to */
-    int cpu_peer;       /* CPU a forked peer must pin itself to */
-    unsigned placement; /* BENCH_CROSS or BENCH_SAME */
-    uint64_t budget_ns; /* how long the measured part should last */
-    uint64_t warmup_ns; /* how long to run before recording */
-    const char *tmpdir; /* private scratch directory for sockets etc. (exists) */
+    uint64_t param;        /* payload size in bytes, or batch size (figure-specific) */
+    int cpu_self;          /* CPU the measuring process is pinned to */
+    int cpu_peer;          /* CPU a forked peer must pin itself to */
+    unsigned placement;    /* BENCH_CROSS, BENCH_SAME or BENCH_FABRIC */
+    uint64_t budget_ns;    /* how long the measured part should last */
+    uint64_t warmup_ns;    /* how long to run before recording */
+    const char *tmpdir;    /* private scratch directory for sockets etc. (exists) */
+    const char *self_host; /* BENCH_FABRIC: this side's address in its namespace, else NULL */
+    const char *peer_host; /* BENCH_FABRIC: the forked peer's address, else NULL */
 
     /* latency: samples in ticks (bench_ticks), filled through bench_lat_record */
     uint64_t *samples;

@@ -143,6 +143,15 @@ struct peer_arg {
 #define RATE_WINDOW 1024u
 #define RATE_FRAME  64u
 
+/* The run's transport: "fabric" in the fabric placement (set by use_placement before the peer is
+   forked, so both sides see it), else NULL (shm, or $IDC_BENCH_TRANSPORT). */
+static const char *run_transport;
+
+static void use_placement(const struct bench_run *run)
+{
+    run_transport = run->placement == BENCH_FABRIC ? "fabric" : NULL;
+}
+
 static int side_start_cfg(struct side *s, const char *dir, enum idc_role role, const char *name,
                           uint32_t spin_us, uint32_t max_frame, uint32_t max_messages)
 {
@@ -152,8 +161,8 @@ static int side_start_cfg(struct side *s, const char *dir, enum idc_role role, c
         return -1;
     char addr[96];
     /* IDC_BENCH_TRANSPORT=fabric (with $IDC_ZOOKEEPER) runs the same cases over the fabric
-       transport, both processes on this host (loopback). */
-    const char *tp = getenv("IDC_BENCH_TRANSPORT");
+       transport, both processes on this host (loopback); the fabric placement always does. */
+    const char *tp = run_transport ? run_transport : getenv("IDC_BENCH_TRANSPORT");
     snprintf(addr, sizeof addr, "%s:%s", tp && *tp ? tp : "shm", name);
     struct idc_endpoint_config cfg = {
         .protocol = &bench_proto,
@@ -251,6 +260,7 @@ static void txn_done(struct idc_txn *t, int status, const void *res, size_t len)
 static int rtt_run(struct bench_run *run, uint32_t spin_us)
 {
     struct peer_arg a = { run->tmpdir, "", spin_us, 0, -1 };
+    use_placement(run);
     name_for(a.name, sizeof a.name, "rtt");
     pid_t pid = bench_fork_peer(run, backend_peer, &a);
     if (pid < 0)
@@ -312,6 +322,10 @@ static int idc_rtt_spin(struct bench_run *run)
 static const uint64_t rtt_params[] = { 8, 64, 256, 1024, 4096, 0 };
 BENCH_CASE(case_idc_rtt, .figure = "rtt", .name = "idc-txn", .baseline = "ring-eventfd",
            .placements = BENCH_BOTH, .params = rtt_params, .run = idc_rtt_block)
+/* the fabric placement: the same transaction between two network namespaces */
+static const uint64_t fab_rtt_params[] = { 64, 1024, 0 };
+BENCH_CASE(case_idc_rtt_fab, .figure = "rtt", .name = "idc-txn-fab", .baseline = "fi-msg",
+           .placements = BENCH_FABRIC, .params = fab_rtt_params, .run = idc_rtt_block)
 BENCH_CASE(case_idc_rtt_spin, .figure = "rtt", .name = "idc-txn-spin", .baseline = "ring-spin",
            .placements = BENCH_CROSS, .params = rtt_params, .run = idc_rtt_spin,
            .same_core_skip = "spinning on one core only burns the peer's time slice")
@@ -371,6 +385,7 @@ static int idc_rate(struct bench_run *run)
         return bench_fail(run, "mmap: %s", strerror(errno));
     memset(res, 0, sizeof *res);
     struct rate_arg ra = { { run->tmpdir, "", 0, 0, -1 }, res };
+    use_placement(run);
     name_for(ra.a.name, sizeof ra.a.name, "rate");
     pid_t pid = bench_fork_peer(run, rate_peer, &ra);
     if (pid < 0) {
@@ -433,6 +448,9 @@ out:
 
 BENCH_CASE(case_idc_rate, .figure = "rate", .name = "idc-msg", .baseline = "ring-eventfd",
            .placements = BENCH_BOTH, .run = idc_rate)
+static const uint64_t fab_rate_params[] = { 16, 0 };
+BENCH_CASE(case_idc_rate_fab, .figure = "rate", .name = "idc-msg-fab", .baseline = "fi-msg",
+           .placements = BENCH_FABRIC, .params = fab_rate_params, .run = idc_rate)
 
 /* ------------------------------------------------------------------ bulk */
 static void xfer_done(void *arg, int status)
@@ -444,6 +462,7 @@ static void xfer_done(void *arg, int status)
 static int idc_bulk(struct bench_run *run)
 {
     struct peer_arg a = { run->tmpdir, "", 0, run->param, -1 };
+    use_placement(run);
     name_for(a.name, sizeof a.name, "bulk");
     pid_t pid = bench_fork_peer(run, backend_peer, &a);
     if (pid < 0)
@@ -463,6 +482,12 @@ static int idc_bulk(struct bench_run *run)
         goto out;
     }
     memset(src, 0xa5, run->param);
+    /* A fabric figure only when fabric carries it: an owner id without a fabric locator (bit 63)
+       is reached through shm, which works between network namespaces of one host too. */
+    if (run_transport && !(s.rb.owner >> 63)) {
+        rc = bench_fail(run, "the owner id has no fabric locator: shm would carry the transfer");
+        goto out;
+    }
     uint64_t start = bench_now_ns(), t0 = 0, bytes = 0;
     bool measuring = false;
     for (;;) {
@@ -506,6 +531,9 @@ out:
 
 BENCH_CASE(case_idc_bulk, .figure = "bulk", .name = "idc-rbuf", .baseline = "memcpy",
            .placements = BENCH_BOTH, .run = idc_bulk)
+static const uint64_t fab_bulk_params[] = { 1048576, 16777216, 0 };
+BENCH_CASE(case_idc_bulk_fab, .figure = "bulk", .name = "idc-rbuf-fab", .baseline = "fi-read",
+           .placements = BENCH_FABRIC, .params = fab_bulk_params, .run = idc_bulk)
 
 /* ------------------------------------------------------------------ connect, recover */
 static pid_t serving_peer(struct bench_run *run, struct peer_arg *a, const char *what)

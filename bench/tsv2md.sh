@@ -33,7 +33,7 @@ END {
             printf("\n#### %s (%s)\n", fig, unit[key])
             if (fig in skip) printf("\n%s", skip[fig])
         }
-        printf("\n%s-core:\n\n| case |", pl)
+        printf("\n%s:\n\n| case |", pl == "fabric" ? "fabric (two network namespaces)" : pl "-core")
         for (p = 1; p <= np[key]; p++) printf(" %s |", params[key, p])
         printf("\n|---|")
         for (p = 1; p <= np[key]; p++) printf("---|")

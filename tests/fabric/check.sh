@@ -28,11 +28,8 @@ skip() {
     echo "0 passed, 0 failed, 1 skipped"
     exit 0
 }
-[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
-command -v ip >/dev/null || skip "no ip(8) (iproute2)"
-command -v java >/dev/null || skip "no java (default-jre-headless) for the ZooKeeper server"
-ZK_CP=/etc/zookeeper/conf:/usr/share/java/zookeeper.jar
-[ -r /usr/share/java/zookeeper.jar ] || skip "no ZooKeeper server (Debian package zookeeper)"
+. "$(dirname "$0")/netns.sh" # namespaces and the registry, shared with the benchmark
+netns_check || skip "$NETNS_ERR"
 for p in tests/runtime tests/bin/rtt_peer tests/bin/fab_flood; do
     [ -x "$B/$p" ] || { echo "check-fabric: $B/$p not built"; exit 2; }
 done
@@ -40,17 +37,10 @@ done
 TAG=idcf$$
 NS_R=$TAG-r NS_A=$TAG-a NS_B=$TAG-b NS_C=$TAG-c
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/idc-fabric.XXXXXX")
-ZK_PID=
 PASS=0 FAIL=0
 
 cleanup() {
-    [ -n "$ZK_PID" ] && { kill -9 "$ZK_PID" && wait "$ZK_PID"; } 2>/dev/null
-    for ns in $NS_A $NS_B $NS_C $NS_R; do
-        if ip netns list 2>/dev/null | grep -q "^$ns\b"; then
-            for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-            ip netns del "$ns" 2>/dev/null
-        fi
-    done
+    netns_down
     [ -n "${FABRIC_KEEP:-}" ] && cp -a "$TMP" "$FABRIC_KEEP" # for a post-mortem
     rm -rf "$TMP"
 }
@@ -61,23 +51,7 @@ pass() { PASS=$((PASS + 1)); echo "[PASS] fabric::$1"; }
 fail() { FAIL=$((FAIL + 1)); echo "[FAIL] fabric::$1: $2"; }
 
 # ------------------------------------------------------------------------- namespaces
-ip netns add $NS_R 2>"$TMP/err" || skip "cannot create network namespaces: $(cat "$TMP/err")"
-ip -n $NS_R link set lo up
-ip -n $NS_R link add br0 type bridge || skip "no bridge support in this kernel"
-ip -n $NS_R addr add 10.77.0.1/24 dev br0
-ip -n $NS_R link set br0 up
-n=2
-for x in a b c; do
-    ns=$TAG-$x
-    ip netns add "$ns" || skip "cannot create network namespace $ns"
-    ip -n "$ns" link set lo up
-    ip link add "v$x" netns "$ns" type veth peer name "b$x" netns $NS_R ||
-        skip "cannot create veth pairs"
-    ip -n "$ns" addr add "10.77.0.$n/24" dev "v$x"
-    ip -n "$ns" link set "v$x" up
-    ip -n $NS_R link set "b$x" master br0 up
-    n=$((n + 1))
-done
+netns_up $TAG 10.77.0 a b c || skip "$NETNS_ERR"
 in_ns() { # in_ns NS ADDR NODE cmd...: run with that namespace's fabric address and identity
     local ns=$1 addr=$2 node=$3
     shift 3
@@ -96,38 +70,7 @@ spawn_ns() { # spawn_ns VAR NS ADDR NODE cmd...: in_ns in the background, its pi
 }
 
 # ------------------------------------------------------------------------- the registry
-mkdir -p "$TMP/zk/data"
-cat > "$TMP/zk/zoo.cfg" <<EOF
-tickTime=200
-dataDir=$TMP/zk/data
-clientPort=2181
-clientPortAddress=10.77.0.1
-admin.enableServer=false
-minSessionTimeout=400
-maxSessionTimeout=20000
-4lw.commands.whitelist=ruok
-EOF
-zk_start() {
-    ip netns exec $NS_R java -Xmx256m -cp "$ZK_CP" -Dzookeeper.log.dir="$TMP/zk" \
-        org.apache.zookeeper.server.ZooKeeperServerMain "$TMP/zk/zoo.cfg" \
-        >> "$TMP/zk/server.log" 2>&1 &
-    ZK_PID=$!
-    local i
-    for i in $(seq 1 100); do # 20 s
-        if ip netns exec $NS_A timeout 1 bash -c \
-            'exec 3<>/dev/tcp/10.77.0.1/2181 && echo ruok >&3 && cat <&3' 2>/dev/null |
-            grep -q imok; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    return 1
-}
-zk_kill() {
-    { kill -9 "$ZK_PID" && wait "$ZK_PID"; } 2>/dev/null
-    ZK_PID=
-}
-zk_start || { echo "check-fabric: ZooKeeper did not start:"; tail -20 "$TMP/zk/server.log"; exit 1; }
+zk_start "$TMP/zk" || { echo "check-fabric: $NETNS_ERR"; exit 1; }
 export IDC_ZOOKEEPER=10.77.0.1:2181 IDC_ZOOKEEPER_SESSION_MS=2000 IDC_HEARTBEAT_MS=$HB_MS
 
 # ------------------------------------------------------- rtt_peer pairs (sections 1 and 2)
@@ -251,7 +194,7 @@ else
     sleep 3 # longer than the session timeout and the heartbeat bound
     if ! ok_above "$fe" $((ok1 + 1000)) || [ "$(count "$fe" disconnect)" != 0 ]; then
         fail zookeeper_restart "the connection suffered while the registry was down: $(tail -2 "$fe")"
-    elif ! zk_start; then
+    elif ! zk_start "$TMP/zk"; then
         fail zookeeper_restart "ZooKeeper did not restart"
     else
         ok2=$(stat_of "$fe" ok)

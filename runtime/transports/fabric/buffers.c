@@ -228,6 +228,7 @@ static void on_xreq(struct idc_context *ctx, const struct fab_xreq *q_in)
     s->next = b->serves;
     b->serves = s;
     b->nserves++;
+    fab_rma_started(ctx);
     serve_pump(ctx, s);
 }
 
@@ -290,6 +291,31 @@ bool fab_rbuf_reaches(struct idc_context *ctx, uint64_t owner)
     return fab_locator(ctx) && (loc & 0x8000u) && loc != fab_locator(ctx);
 }
 
+/* The holder's registration for one transfer. A provider that leaves the keys to the application
+   (no FI_MR_PROV_KEY, as tcp;ofi_rxm) refuses a key already in use (-FI_ENOKEY): each
+   registration gets a random one, so that transfers at once do not collide and no peer can
+   guess the key of memory opened for another's transfer; a collision draws again. */
+static int xfer_mr_reg(struct idc_context *ctx, struct idc_xfer *x, uint64_t access,
+                       struct fid_mr **mr)
+{
+    bool prov_key = fab_mr_prov_key(ctx);
+    for (int i = 0; i < 4; i++) {
+        uint64_t key = 0;
+        if (!prov_key && idc__random(&key, sizeof(key)) < 0)
+            return -FI_EIO;
+        int r = fi_mr_reg(fab_domain(ctx), x->local, x->len, access, 0, key, 0, mr, NULL);
+        if (r != -FI_ENOKEY || prov_key)
+            return r;
+    }
+    return -FI_ENOKEY;
+}
+
+bool fab_buf_busy(struct idc_context *ctx)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    return b && (b->nserves || b->nxfers);
+}
+
 static void xfer_end(struct idc_context *ctx, struct xfer *t, int status)
 {
     struct fab_bufs *b = bufs(ctx, false);
@@ -338,7 +364,7 @@ static void xfer_send(struct idc_context *ctx, struct xfer *t, const struct owne
     memset(&q, 0, sizeof(q));
     if (x->len) {
         uint64_t access = x->write ? FI_REMOTE_READ : FI_REMOTE_WRITE;
-        int fr = fi_mr_reg(fab_domain(ctx), x->local, x->len, access, 0, 0, 0, &t->mr, NULL);
+        int fr = xfer_mr_reg(ctx, x, access, &t->mr);
         if (fr) {
             idc__log(ctx, IDC_LOG_ERROR, "fabric: registering %zu bytes for a transfer: %s", x->len,
                      fab_lib.fi_strerror(-fr));
@@ -395,6 +421,7 @@ int fab_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
     t->next = b->xfers;
     b->xfers = t;
     b->nxfers++;
+    fab_rma_started(ctx);
     struct owner_addr *o = owner_cached(b, x->rb.owner);
     if (o) {
         o->used = idc__now_ns();

@@ -37,6 +37,7 @@
 #define FAB_CQ_BATCH     16
 #define FAB_CQ_ROUNDS    64 /* completion batches per dispatch round */
 #define FAB_PROVIDER     "tcp;ofi_rxm"
+#define FAB_RMA_POLL_MS  1u /* provider progress while remote-buffer work is in flight */
 
 _Static_assert(sizeof(((struct fab_op *)0)->prov) == sizeof(struct fi_context2),
                "fab_op holds a struct fi_context2");
@@ -80,6 +81,7 @@ struct fab_ctx {
     size_t self_len;
     struct idc_watch cqw;
     struct idc_timer tick;
+    struct idc_timer rma; /* FAB_RMA_POLL_MS while buffers.c has work in flight */
     struct fab_buf *rbufs, *sbufs, *sfree;
     unsigned sfree_n; /* send buffers free */
     bool want_ready;  /* a sender got IDC_ERR_AGAIN: tell channel.c when buffers free up */
@@ -162,6 +164,12 @@ bool fab_mr_virt_addr(struct idc_context *ctx)
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
     return fc->info && (fc->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR);
+}
+
+bool fab_mr_prov_key(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    return fc->info && (fc->info->domain_attr->mr_mode & FI_MR_PROV_KEY);
 }
 
 /* ------------------------------------------------------------------------- peer addresses */
@@ -378,6 +386,11 @@ static void cq_drain(struct fab_ctx *fc)
                 freed = true;
             }
         }
+        /* A short batch emptied the queue: another read would only run the provider's
+           progress once more for nothing (a system call or more on tcp). What arrives later
+           signals the wait fd, which cq_fire's fi_trywait checks before the context sleeps. */
+        if (n < FAB_CQ_BATCH)
+            break;
     }
     if ((freed || fc->want_ready) && fc->sfree) {
         fc->want_ready = false;
@@ -417,6 +430,27 @@ static void tick_fire(struct idc_timer *t)
         idc__timer_arm(fc->ctx, &fc->tick, FAB_TICK_MS);
 }
 
+/* Remote-buffer work in flight: the provider moves RMA bytes only when it is called (manual
+   progress), and its wait fd was seen not to wake the context for them (a 1 MiB fi_write
+   stalled past the heartbeat bound, its XALIVEs queued behind it). So while buffers.c has
+   transfers or serves open, the queue is drained every FAB_RMA_POLL_MS. */
+static void rma_fire(struct idc_timer *t)
+{
+    struct fab_ctx *fc = t->arg;
+    if (!fc->net_open)
+        return;
+    cq_drain(fc);
+    if (fc->net_open && fab_buf_busy(fc->ctx))
+        idc__timer_arm(fc->ctx, &fc->rma, FAB_RMA_POLL_MS);
+}
+
+void fab_rma_started(struct idc_context *ctx)
+{
+    struct fab_ctx *fc = fab_ctx_of(ctx);
+    if (fc->net_open && !fc->rma.armed)
+        idc__timer_arm(ctx, &fc->rma, FAB_RMA_POLL_MS);
+}
+
 /* ---------------------------------------------------------------------------- open/close */
 
 static void net_close(struct fab_ctx *fc)
@@ -425,6 +459,7 @@ static void net_close(struct fab_ctx *fc)
         idc__watch_del(fc->ctx, &fc->cqw);
     fc->cqw.fn = NULL;
     idc__timer_cancel(fc->ctx, &fc->tick);
+    idc__timer_cancel(fc->ctx, &fc->rma);
     fc->net_open = false;
     if (fc->ep)
         fi_close(&fc->ep->fid);
@@ -546,6 +581,7 @@ static int open_buffers(struct fab_ctx *fc)
         return IDC_ERR_IO;
     }
     fc->tick = (struct idc_timer){ .fn = tick_fire, .arg = fc };
+    fc->rma = (struct idc_timer){ .fn = rma_fire, .arg = fc };
     idc__timer_arm(fc->ctx, &fc->tick, FAB_TICK_MS);
     return 0;
 }

@@ -177,7 +177,12 @@ struct fid_domain *fab_domain(struct idc_context *ctx);
 struct fid_ep *fab_ep(struct idc_context *ctx);
 uint64_t fab_fi_addr(struct idc_context *ctx, uint64_t peer);
 bool fab_mr_virt_addr(struct idc_context *ctx); /* remote addresses are virtual addresses */
+bool fab_mr_prov_key(struct idc_context *ctx);  /* the provider picks registration keys */
 void fab_progress(struct idc_context *ctx);     /* drain the completion queue once */
+/* buffers.c opened a transfer or a serve: progress the provider often until fab_buf_busy is
+   false (RMA bytes move only when the provider is called). */
+void fab_rma_started(struct idc_context *ctx);
+bool fab_buf_busy(struct idc_context *ctx); /* buffers.c: transfers or serves open */
 
 /* The ops (channel.c) */
 int fab_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
