@@ -30,9 +30,9 @@
 #include "transport.h"
 
 #define FAB_MAGIC      0x31464449u /* "IDF1" */
-#define FAB_WIRE       2u /* 2: the header's flags (FAB_F_PROBE) */
-#define FAB_ADDR_MAX   64u /* a provider address (tcp: a sockaddr) */
-#define FAB_NODE_MAX   63u /* node identity bytes ([A-Za-z0-9._-]) */
+#define FAB_WIRE       2u          /* 2: the header's flags (FAB_F_PROBE) */
+#define FAB_ADDR_MAX   64u         /* a provider address (tcp: a sockaddr) */
+#define FAB_NODE_MAX   63u         /* node identity bytes ([A-Za-z0-9._-]) */
 #define FAB_REASON_MAX 160u
 #define FAB_CHUNK \
     12288u /* ring bytes per DATA message: below ofi_rxm's eager limit (16 KiB
