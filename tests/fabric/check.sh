@@ -11,9 +11,12 @@
 #   2. faults with rtt_peer on both sides: the link cut with `ip link set ... down` (disconnect
 #      within the heartbeat bound, reconnect when it is back, every result checked), ZooKeeper
 #      killed and restarted under load (the connection keeps working, discovery resumes), a
-#      third namespace flooding the backend with hostile records (fab_flood);
+#      third namespace flooding the backend with hostile records (fab_flood), registry ACLs,
+#      the registry as a second liveness signal (a frozen backend dropped long before the
+#      heartbeat bound; a backend cut off from the registry alone stays connected);
 #   3. the block device: blkback in B, nbdkit with the idc plugin in A, nbdcopy 64 MiB in and
-#      out, then blkback killed mid-copy and restarted.
+#      out, then blkback killed mid-copy and restarted; blkback --shared=2; the mirror with one
+#      leg's link cut and restored.
 # Prints `N passed, M failed` (and the reason when it skips). FABRIC_ONLY=faults runs section 2
 # alone, FABRIC_TESTS="suite/test ..." those runtime tests alone; FABRIC_KEEP=DIR keeps a copy
 # of the scratch directory (logs, event files) for a post-mortem. Every namespace, process and file
@@ -277,6 +280,82 @@ else
 fi
 pair_stop
 
+# The registry as the second liveness signal. Heartbeats are set long (LONG_HB_MS) and
+# registry sessions short, so only the registry can explain a quick disconnect.
+LONG_HB_MS=20000 SHORT_SESSION_MS=1000
+pair_start_zk() { # pair_start_zk NAME: pair_start with the long heartbeat, the short session
+    spawn_ns BE_PID $NS_B 10.77.0.3 node-b env IDC_HEARTBEAT_MS=$LONG_HB_MS \
+        IDC_ZOOKEEPER_SESSION_MS=$SHORT_SESSION_MS "$PEER" --dir "$TMP/f" \
+        --out "$TMP/f/$1.be" --serve "$1"
+    spawn_ns FE_PID $NS_A 10.77.0.2 node-a env IDC_HEARTBEAT_MS=$LONG_HB_MS \
+        IDC_ZOOKEEPER_SESSION_MS=$SHORT_SESSION_MS "$PEER" --dir "$TMP/f" \
+        --out "$TMP/f/$1.fe" --connect "$1" --mode load --load 16
+}
+# A frozen backend (SIGSTOP): its registry session expires, the frontend probes it and drops it
+# within the session timeout + the probe deadline, far below the heartbeat; the transactions
+# out complete with IDC_ERR_DISCONNECTED. SIGCONT: it republishes and the frontend reconnects.
+name=frozen
+pair_start_zk $name
+fe=$TMP/f/$name.fe be=$TMP/f/$name.be
+if ! wait_for 20 ok_above "$fe" 1000; then
+    fail registry_frozen_peer "no traffic before the freeze: $(tail -3 "$fe")"
+else
+    t0=$(date +%s%N)
+    kill -STOP "$BE_PID"
+    wait_for 15 lines_at_least "$fe" disconnect 1
+    dt=$((($(date +%s%N) - t0) / 1000000))
+    kill -CONT "$BE_PID"
+    ok1=$(stat_of "$fe" ok)
+    sleep 0.2 # a stat line after the disconnect
+    disc=$(stat_of "$fe" disc)
+    if [ "$(count "$fe" disconnect)" = 0 ]; then
+        fail registry_frozen_peer "no disconnect within 15 s of SIGSTOP: $(grep -v ^stat "$fe" | tail -3)"
+    elif [ "$dt" -gt $((SHORT_SESSION_MS + 3000)) ]; then
+        fail registry_frozen_peer "disconnect after $dt ms (session $SHORT_SESSION_MS ms, heartbeat $LONG_HB_MS ms)"
+    elif ! grep -q "probing it" "$fe"; then
+        fail registry_frozen_peer "disconnected, but not by the registry signal: $(grep -v ^stat "$fe" | tail -2)"
+    elif [ "${disc:-0}" = 0 ]; then
+        fail registry_frozen_peer "no transaction completed with IDC_ERR_DISCONNECTED"
+    elif ! wait_for 30 lines_at_least "$fe" connect 2; then
+        fail registry_frozen_peer "no reconnect after SIGCONT: $(tail -3 "$fe")"
+    elif ! wait_for 20 ok_above "$fe" $((ok1 + 1000)); then
+        fail registry_frozen_peer "no traffic after the reconnect: $(tail -3 "$fe")"
+    elif ! no_errors "$fe" "$be" || [ "$(stat_of "$fe" bad)" != 0 ]; then
+        fail registry_frozen_peer "wrong results: $(grep -h '^error' "$fe" "$be" | head -3)"
+    else
+        pass "registry_frozen_peer (SIGSTOP: disconnected after $dt ms, heartbeat ${LONG_HB_MS} ms; $disc transactions failed DISCONNECTED; reconnected after SIGCONT)"
+    fi
+fi
+pair_stop
+
+# A backend cut off from the registry alone (a blackhole route to it in B): its session
+# expires and its record goes, the frontend probes, the backend answers: it stays connected.
+name=zkcut
+pair_start_zk $name
+fe=$TMP/f/$name.fe be=$TMP/f/$name.be
+if ! wait_for 20 ok_above "$fe" 1000; then
+    fail registry_cut_alone "no traffic before the cut: $(tail -3 "$fe")"
+else
+    ip -n $NS_B route add blackhole 10.77.0.1/32
+    wait_for 15 grep -qs "probing it" "$fe"
+    probed=$?
+    sleep 1 # past the probe deadline
+    ok1=$(stat_of "$fe" ok)
+    ip -n $NS_B route del blackhole 10.77.0.1/32
+    if [ $probed != 0 ]; then
+        fail registry_cut_alone "the backend's record did not go (or no probe): $(grep -v ^stat "$fe" | tail -2)"
+    elif [ "$(count "$fe" disconnect)" != 0 ]; then
+        fail registry_cut_alone "the backend was disconnected: $(grep -h disconnect "$fe" | head -2)"
+    elif ! wait_for 10 ok_above "$fe" $((ok1 + 1000)); then
+        fail registry_cut_alone "traffic stopped: $(tail -2 "$fe")"
+    elif ! no_errors "$fe" "$be" || [ "$(stat_of "$fe" bad)" != 0 ]; then
+        fail registry_cut_alone "wrong results: $(grep -h '^error' "$fe" "$be" | head -3)"
+    else
+        pass "registry_cut_alone (the backend lost its registry session, answered the probe, stayed connected)"
+    fi
+fi
+pair_stop
+
 # ------------------------------------------------- 3. the block device across namespaces
 # blkback serves a file in B; nbdkit with the idc plugin in A is its front end; nbdcopy moves
 # 64 MiB in and out through it; the file under blkback and the copy back match the source.
@@ -374,6 +453,73 @@ blk_shared() {
     wait_for 10 sh -c "! kill -0 $NBD_PID 2>/dev/null && ! kill -0 $NBD2_PID 2>/dev/null"
     { kill -9 "$NBD_PID" "$NBD2_PID" "$BLK_PID"; wait "$NBD_PID" "$NBD2_PID" "$BLK_PID"; } 2>/dev/null
 }
+# The mirror across namespaces: blkback legs in B and C, blkmirror and nbdkit in A. C's link
+# is cut; 32 MiB of new data go through the mirror (to B alone; C's chunks recorded dirty) and
+# read back through it; the link comes back; the resync copies what C missed; then both backing
+# files equal the data written, and so do the mirror's reads.
+mstat() { grep -s "^$1=" "$2/mirror.status" | cut -d= -f2; }
+mstate() { [ "$(mstat leg0 "$3")" = "$1" ] && [ "$(mstat leg1 "$3")" = "$2" ]; }
+blk_mirror() {
+    local d=$TMP/mirror uri want why=
+    mkdir -p "$d"
+    head -c $((32 << 20)) /dev/urandom > "$d/src1.img"
+    head -c $((32 << 20)) /dev/urandom > "$d/src2.img"
+    truncate -s 32M "$d/b.img" "$d/c.img"
+    spawn_ns LEGB_PID $NS_B 10.77.0.3 node-b "$B/examples/blk/blkback" fabric:legb "$d/b.img"
+    spawn_ns LEGC_PID $NS_C 10.77.0.4 node-c "$B/examples/blk/blkback" fabric:legc "$d/c.img"
+    spawn_ns MIR_PID $NS_A 10.77.0.2 node-a "$B/examples/mirror/blkmirror" -S "$d/mirror.status" \
+        fabric:mir0 fabric:legb fabric:legc
+    spawn_ns NBD_PID $NS_A 10.77.0.2 node-a nbdkit -f -U "$d/nbd.sock" \
+        "$B/examples/blk/nbdkit-idc-plugin.so" address=fabric:mir0 timeout=20
+    uri="nbd+unix:///?socket=$d/nbd.sock"
+    want=$(sha256sum < "$d/src2.img")
+    nbd() { in_ns $NS_A 10.77.0.2 node-a timeout 120 nbdcopy --requests=16 "$@"; }
+    if ! wait_for 30 mstate in_sync in_sync "$d" || ! wait_for 20 test -S "$d/nbd.sock"; then
+        why="the mirror did not come up: $(tail -3 "$TMP/MIR_PID.log")"
+    elif ! nbd "$d/src1.img" "$uri" > "$d/copy1.log" 2>&1; then
+        why="writing with both legs up: $(tail -3 "$d/copy1.log")"
+    else
+        ip -n $NS_C link set vc down
+        if ! nbd "$d/src2.img" "$uri" > "$d/copy2.log" 2>&1; then
+            why="writing with C's link down: $(tail -3 "$d/copy2.log")"
+        elif ! wait_for 10 mstate in_sync down "$d"; then
+            why="leg C's loss not seen: leg1=$(mstat leg1 "$d")"
+        elif ! nbd "$uri" "$d/out1.img" > "$d/out1.log" 2>&1; then
+            why="reading with C's link down: $(tail -3 "$d/out1.log")"
+        elif [ "$(sha256sum < "$d/out1.img")" != "$want" ]; then
+            why="data read with C's link down differ from what was written"
+        elif [ "$(sha256sum < "$d/b.img")" != "$want" ]; then
+            why="leg B does not hold what was written during the cut"
+        elif [ "$(mstat leg1_dirty_chunks "$d")" != 512 ]; then
+            why="$(mstat leg1_dirty_chunks "$d") chunks recorded for C, 512 written"
+        fi
+        ip -n $NS_C link set vc up
+    fi
+    if [ -z "$why" ]; then
+        if ! wait_for 60 mstate in_sync in_sync "$d" || [ "$(mstat leg1_dirty_chunks "$d")" != 0 ]; then
+            why="no resync after the link came back: leg1=$(mstat leg1 "$d") dirty $(mstat leg1_dirty_chunks "$d")"
+        elif ! nbd "$uri" "$d/out2.img" > "$d/out2.log" 2>&1; then
+            why="reading after the resync: $(tail -3 "$d/out2.log")"
+        else
+            # the legs are quiet (no write since): their files are final
+            local b c o
+            b=$(sha256sum < "$d/b.img") c=$(sha256sum < "$d/c.img") o=$(sha256sum < "$d/out2.img")
+            if [ "$b" != "$want" ] || [ "$c" != "$want" ] || [ "$o" != "$want" ]; then
+                why="sha256 differ: written ${want%% *} leg B ${b%% *} leg C ${c%% *} read ${o%% *}"
+            fi
+        fi
+    fi
+    if [ -n "$why" ]; then
+        fail blk_mirror_link_cut "$why"
+    else
+        pass "blk_mirror_link_cut (leg C's link cut under 32 MiB of writes, $(mstat leg1_resynced_chunks "$d") chunks resynced, legs and reads sha256-equal)"
+    fi
+    kill -TERM "$NBD_PID" "$MIR_PID" "$LEGB_PID" "$LEGC_PID" 2>/dev/null
+    wait_for 10 sh -c "! kill -0 $NBD_PID 2>/dev/null && ! kill -0 $MIR_PID 2>/dev/null"
+    { kill -9 "$NBD_PID" "$MIR_PID" "$LEGB_PID" "$LEGC_PID"
+      wait "$NBD_PID" "$MIR_PID" "$LEGB_PID" "$LEGC_PID"; } 2>/dev/null
+    rm -rf "$d"
+}
 if ! command -v nbdkit > /dev/null || ! command -v nbdcopy > /dev/null; then
     echo "[SKIP] fabric::blk_nbdcopy: nbdkit or nbdcopy not installed"
     SKIP=$((SKIP + 1))
@@ -382,6 +528,12 @@ elif [ ! -x "$B/examples/blk/blkback" ] || [ ! -r "$B/examples/blk/nbdkit-idc-pl
     SKIP=$((SKIP + 1))
 else
     blk
+    if [ -x "$B/examples/mirror/blkmirror" ]; then
+        blk_mirror
+    else
+        echo "[SKIP] fabric::blk_mirror_link_cut: blkmirror is not built (make examples)"
+        SKIP=$((SKIP + 1))
+    fi
 fi
 
 if [ "$SKIP" -gt 0 ]; then

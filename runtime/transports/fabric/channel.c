@@ -12,6 +12,11 @@
  *
  * Liveness: libfabric never notices a silent peer, so each side sends a DATA record at least
  * every heartbeat/4 and disconnects a peer silent for the heartbeat bound (default 3 s).
+ * The registry is a second signal: when it says a connected backend's record is gone (its
+ * session expired: the process or machine is frozen or dead, or cut off), the frontend probes
+ * it (DATA with FAB_F_PROBE, answered at once) and disconnects it unless a record arrives within
+ * FAB_PROBE_MS. Only a live registry reports a record gone; losing our own registry
+ * connection reports nothing, and a backend that lost only its registry session answers.
  * A connection's records carry the receiver's random 64-bit token; a new connection has new
  * tokens and a new epoch, so nothing of an old one is taken for the next.
  *
@@ -52,6 +57,7 @@ struct fab_ep {
     uint64_t deadline_ns;       /* handshake */
     uint64_t retry_ns;          /* frontend: next attempt (0: none) */
     uint64_t last_rx_ns, last_tx_ns;
+    uint64_t probe_ns;    /* a probe is out: disconnect at this time without a record (0: none) */
     unsigned char *rings; /* tx ring, then rx ring (ring.h layout, private memory) */
     struct idc_chan ch;
     uint32_t rec_addrlen;
@@ -236,6 +242,9 @@ static void on_data(struct idc_link *l, const struct fab_hdr *h, const unsigned 
     struct idc_ring_ctrl *tc = tx_ctrl(f), *rc = rx_ctrl(f);
     bool moved = false;
     f->last_rx_ns = idc__now_ns();
+    /* Any record after a probe was sent is life: records sent before the peer froze arrived
+       long before the registry noticed (its session timeout). */
+    f->probe_ns = 0;
     /* The peer's consumer indexes of our tx ring: the core validates them (ring.c) as it
        would a peer's shared memory, so they are stored as received. */
     if (tc->cons != h->cons || tc->msg_cons != h->msg_cons) {
@@ -304,6 +313,7 @@ static void chan_release(struct idc_link *l, bool bye)
     peer_release(l);
     f->st = ST_IDLE;
     f->blocked = false;
+    f->probe_ns = 0;
     f->token = 0;
     f->peer_token = 0;
 }
@@ -494,6 +504,32 @@ void fab_chan_service(struct idc_context *ctx, const char *name, const char *rec
     }
 }
 
+/* The registry says the backend's record is gone while we are connected to it: ask it to
+   answer at once (an empty DATA with FAB_F_PROBE); tick_one disconnects it if nothing comes
+   back by the deadline. Probing never disconnects a backend that answers. */
+static void probe(struct idc_link *l)
+{
+    struct fab_ep *f = F(l);
+    if (f->st != ST_UP || idc__link_state(l) != IDC_EP_CONNECTED || f->probe_ns)
+        return;
+    uint32_t ms = min32(FAB_PROBE_MS, fab_heartbeat_ms(l->ctx));
+    f->probe_ns = idc__now_ns() + (uint64_t)ms * 1000000u;
+    idc__log(l->ctx, IDC_LOG_WARN, "%s: the registry lost the backend's record; probing it",
+             l->address);
+    struct fab_hdr h;
+    send_hdr(f, &h, FAB_DATA);
+    /* Our consumer indexes as last sent (ack_*): the probe moves nothing of the ring, and a
+       DATA's indexes must never go back. */
+    h.cons = f->ack_cons;
+    h.msg_cons = f->ack_msg;
+    h.pos = f->tx_sent;
+    h.flags = FAB_F_PROBE;
+    int r = fab_send(l->ctx, f->peer, f->token, &h, NULL, 0, NULL, 0);
+    if (r < 0 && r != IDC_ERR_AGAIN) /* AGAIN: the deadline still stands; a peer that answers
+                                        nothing else either is as silent */
+        idc__link_down(l, IDC_ERR_IO, "cannot send to the peer");
+}
+
 void fab_chan_service_gone(struct idc_context *ctx, const char *name)
 {
     for (struct idc_link *l = idc__link_first(ctx, &idc_transport_fabric); l;
@@ -503,9 +539,12 @@ void fab_chan_service_gone(struct idc_context *ctx, const char *name)
             continue;
         f->present = false;
         f->retry_ns = 0;
-        /* A connection that is up stays: the registry is not the peer (heartbeats decide). */
+        /* A connection that is up stays if the backend answers a probe: the registry is not
+           the peer, only a hint that it may be frozen or dead. */
         if (f->st == ST_HELLO)
             chan_release(l, false);
+        else
+            probe(l);
         if (idc__link_state(l) == IDC_EP_PRESENT)
             idc__link_disappear(l);
     }
@@ -785,8 +824,11 @@ void fab_chan_record(struct idc_context *ctx, const struct fab_hdr *h, const voi
         if (f->st != ST_UP)
             return;
     }
-    if (idc__link_state(l) == IDC_EP_CONNECTED)
-        on_data(l, h, (const unsigned char *)payload);
+    if (idc__link_state(l) != IDC_EP_CONNECTED)
+        return;
+    on_data(l, h, (const unsigned char *)payload);
+    if ((h->flags & FAB_F_PROBE) && f->st == ST_UP)
+        flush(l, true); /* the answer: a DATA at once */
 }
 
 void fab_chan_send_error(struct idc_context *ctx, uint64_t token, const char *why)
@@ -825,6 +867,13 @@ static void tick_one(struct idc_link *l, uint64_t now, uint64_t hb_ns)
         if (now - f->last_rx_ns > hb_ns) {
             f->peer_dead = true;
             idc__link_down(l, IDC_ERR_DISCONNECTED, "peer silent for %llu ms (heartbeat)",
+                           (unsigned long long)((now - f->last_rx_ns) / 1000000u));
+            return;
+        }
+        if (f->probe_ns && now >= f->probe_ns) {
+            f->peer_dead = true;
+            idc__link_down(l, IDC_ERR_DISCONNECTED,
+                           "peer gone from the registry and silent for %llu ms after a probe",
                            (unsigned long long)((now - f->last_rx_ns) / 1000000u));
             return;
         }

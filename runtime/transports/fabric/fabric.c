@@ -316,7 +316,7 @@ static void on_record(struct fab_ctx *fc, struct fab_buf *b, size_t len)
         return;
     }
     memcpy(&h, b->data, sizeof(h)); /* the only read of the header */
-    if (h.magic != FAB_MAGIC || h.len != len - sizeof(h) || h.reserved) {
+    if (h.magic != FAB_MAGIC || h.len != len - sizeof(h) || (h.flags & ~FAB_F_KNOWN)) {
         if (idc__log_limit(&fc->logs, fc->ctx))
             idc__log(fc->ctx, IDC_LOG_WARN,
                      "fabric: dropped a malformed record (%zu bytes, magic %#x, type %u)", len,

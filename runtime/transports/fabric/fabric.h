@@ -29,6 +29,7 @@ extern const struct idc_transport idc_transport_fabric;
 #define FAB_HANDSHAKE_MS         2000u
 #define FAB_RETRY_MS             500u  /* refused busy / handshake failed: try again */
 #define FAB_SESSION_MS           4000u /* ZooKeeper session timeout asked for */
+#define FAB_PROBE_MS             500u  /* a backend gone from the registry must answer by then */
 
 struct fab_ctx;
 struct fab_zk;

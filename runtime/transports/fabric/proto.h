@@ -13,6 +13,8 @@
  *     ... DATA both ways: ring bytes and consumer indexes; an idle side sends an empty DATA
  *         (heartbeat) every heartbeat/4; silence for the heartbeat bound = disconnect ...
  *     BYE either way: the sender closed the connection
+ *     DATA with FAB_F_PROBE: "answer at once" (the receiver sends a DATA back without waiting
+ *         for its next heartbeat; the frontend asks when the registry says the backend is gone)
  *
  * DATA carries the sender's tx-ring bytes [pos, pos + len) (pos: the producer index of the first
  * byte; the receiver requires pos == what it received so far and that the bytes fit the space
@@ -28,9 +30,9 @@
 #include "transport.h"
 
 #define FAB_MAGIC      0x31464449u /* "IDF1" */
-#define FAB_WIRE       1u
-#define FAB_ADDR_MAX   64u /* a provider address (tcp: a sockaddr) */
-#define FAB_NODE_MAX   63u /* node identity bytes ([A-Za-z0-9._-]) */
+#define FAB_WIRE       2u          /* 2: the header's flags (FAB_F_PROBE) */
+#define FAB_ADDR_MAX   64u         /* a provider address (tcp: a sockaddr) */
+#define FAB_NODE_MAX   63u         /* node identity bytes ([A-Za-z0-9._-]) */
 #define FAB_REASON_MAX 160u
 #define FAB_CHUNK \
     12288u /* ring bytes per DATA message: below ofi_rxm's eager limit (16 KiB
@@ -57,8 +59,10 @@ struct fab_hdr {
     uint32_t cons;     /* DATA: the sender's consumer indexes */
     uint32_t msg_cons; /*       of the ring the receiver produces */
     uint32_t len;      /* payload bytes after the header */
-    uint32_t reserved;
+    uint32_t flags;    /* FAB_F_*; a record with another bit set is dropped */
 };
+#define FAB_F_PROBE 1u /* DATA: answer with a DATA at once (liveness probe) */
+#define FAB_F_KNOWN FAB_F_PROBE
 _Static_assert(sizeof(struct fab_hdr) == 40, "fabric header is 40 bytes");
 
 struct fab_hello {

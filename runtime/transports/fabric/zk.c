@@ -646,7 +646,11 @@ int fab_zk_start(struct idc_context *ctx)
         free(z);
         return r;
     }
-    update(z);
+    /* The first connect from the context's loop, not now: the client's connect timeout (a
+       third of the session) runs from its first zookeeper_interest, and the libfabric
+       endpoint opened next (providers loading, a second or more on a busy machine) would eat
+       it, costing a timed-out attempt and the client's back-off before discovery starts. */
+    idc__timer_arm(ctx, &z->t, 1);
     return 0;
 }
 
