@@ -200,6 +200,28 @@ t=$(now)
 build_kmod
 say "kernel module for $KVER: $( [ -f "$KMOD/idc_check.ko" ] && echo "built in $(since "$t")s" || cat "$KMOD/why")"
 
+# The kernel runtime idc.ko and its self-test client (tests/xen/kidc/build.sh), against the
+# same headers; the domU loads them (kidcxen) while dom0 serves (kidcsrv). Without headers or a
+# clean build, kidcxen skips its checks with the reason written to why.
+KIDC=$WORK/kidc
+build_kidc() {
+    local kdir=/usr/src/linux-headers-$KVER top
+    top=$(cd "$SRC/../.." && pwd)
+    rm -rf "$KIDC"; mkdir -p "$KIDC"
+    if [ ! -f "$kdir/Makefile" ]; then
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$KIDC/why"
+    elif "$top/tests/xen/kidc/build.sh" "$kdir" "$KIDC/build" > "$KIDC/build.log" 2>&1; then
+        strip --strip-debug -o "$KIDC/idc.ko" "$KIDC/build/idc/idc.ko"
+        strip --strip-debug -o "$KIDC/kidc_test.ko" "$KIDC/build/test/kidc_test.ko"
+    else
+        echo "idc.ko or its client did not build against $kdir (tests/xen/kidc/build.sh)" > "$KIDC/why"
+        tail -n 20 "$KIDC/build.log" | sed 's/^/  | /'
+    fi
+}
+t=$(now)
+build_kidc
+say "kernel runtime for $KVER: $( [ -f "$KIDC/idc.ko" ] && echo "built in $(since "$t")s" || cat "$KIDC/why")"
+
 # ------------------------------------------------------------------ initramfs
 t=$(now)
 # the Xen kernel modules both guests load (not built into Debian's kernel)
@@ -308,6 +330,8 @@ overlay() {  # $1 root, $2 init script, $3 plan script, $4 dom0|domu
 R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
 mkdir -p "$R/idc/kmod"
 for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
+mkdir -p "$R/idc/kidc"
+for f in idc.ko kidc_test.ko why; do [ ! -f "$KIDC/$f" ] || cp "$KIDC/$f" "$R/idc/kidc/"; done
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
 # Xen's PV domain builder gunzips the domU's ramdisk itself and reads only the first gzip
 # member: the domU gets one stream
