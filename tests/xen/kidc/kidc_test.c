@@ -30,7 +30,8 @@
 
 #define KT_WINDOW  16
 #define KT_CREDITS 8
-#define KT_WAIT    (60 * HZ)
+#define KT_WAIT    (60 * HZ) /* connecting */
+#define KT_DONE    (20 * HZ) /* completions */
 
 static const uint64_t kt_hashes[1] = { KIDC_HASH };
 static const struct idc_protocol kt_proto = {
@@ -175,7 +176,7 @@ static int kt_submit(uint16_t op, uint32_t len, uint32_t seed)
 
 static bool kt_wait_done(int n)
 {
-	return wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) >= n, KT_WAIT) > 0;
+	return wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) >= n, KT_DONE) > 0;
 }
 
 static bool kt_wait_connected(void)
@@ -204,7 +205,7 @@ static bool check_transactions(void)
 		}
 		/* no credit or no slot: a completion gives both back */
 		if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) != seen,
-						     KT_WAIT) <= 0)
+						     KT_DONE) <= 0)
 			break;
 	}
 	if (!kt_wait_done(1000) || atomic_read(&kt->ok) != 1000) {
@@ -293,7 +294,7 @@ static void kt_teardown(void)
 	if (atomic_read(&kt->connected))
 		idc_send_message(&kt->ep, KIDC_OP_BYE, NULL, 0);
 	idc_endpoint_destroy(&kt->ep, kt_destroyed);
-	if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->destroyed), KT_WAIT) <= 0) {
+	if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->destroyed), KT_DONE) <= 0) {
 		pr_info("idc_ktest: FAIL teardown endpoint destroy did not complete\n");
 		return; /* the context's destroy below forgets it */
 	}
