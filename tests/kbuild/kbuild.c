@@ -123,10 +123,11 @@ Test(kbuild, kernel_runtime_and_a_client_build_without_warnings, .timeout = 300)
     make_tmpdir("kbuild");
     cr_assert_eq(run("'%s/tests/xen/kidc/build.sh' '%s' '%s/k'", IDC_SRCDIR, kdir, tmpdir), 0,
                  "idc.ko or its client does not build cleanly (log above)");
-    cr_expect_eq(run("nm '%s/k/idc/idc.ko' > '%s/nm' && grep -q '__ksymtab_idc_submit_transaction$' "
-                     "'%s/nm' && grep -q '__ksymtab_idc_context_create$' '%s/nm'",
-                     tmpdir, tmpdir, tmpdir, tmpdir),
-                 0, "idc.ko does not export the idc.h functions");
+    cr_expect_eq(
+        run("nm '%s/k/idc/idc.ko' > '%s/nm' && grep -q '__ksymtab_idc_submit_transaction$' "
+            "'%s/nm' && grep -q '__ksymtab_idc_context_create$' '%s/nm'",
+            tmpdir, tmpdir, tmpdir, tmpdir),
+        0, "idc.ko does not export the idc.h functions");
     remove_tmpdir();
 }
 
