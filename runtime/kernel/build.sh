@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # build.sh - builds idc.ko, the kernel runtime, against a kernel build tree.
 #
 # Usage: runtime/kernel/build.sh KDIR DIR [EXTRA.c...]

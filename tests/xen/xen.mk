@@ -148,6 +148,6 @@ xen-progs: $(XEN_OUT)/bin/kmodxen
 # (tests/xen/transport/kidcsrv_test.c, built above with the other transport programs).
 $(XEN_OUT)/bin/kidcxen: tests/xen/kidcxen.sh
 	$(Q)mkdir -p $(@D) && install -m 755 $< $@
-XEN_LIST_PROGS += kidcxen
+XEN_LIST_PROGS += kidcxen kidcsrv
 
 xen-progs: $(XEN_OUT)/bin/kidcxen

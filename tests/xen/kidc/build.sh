@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
 # build.sh - builds idc.ko (runtime/kernel/build.sh) and the self-test client kidc_test.ko
 # against one kernel build tree, both W=1 and warning-free, for the domU of check-xen.
 #

@@ -3,10 +3,15 @@
  * dom0 while the domU loads idc.ko and its self-test client (tests/xen/kidc/kidc_test.c).
  * libidc's xen backend serving xen:kidc?allow=PEER with the protocol of kidc_proto.h.
  *
+ *   kidcsrv list           the check it reports
  *   kidcsrv serve PEER     serve until the client says bye; a server the client made kill
  *                          itself (SIGKILL, no cleanup) is started again, at most 3 times
  *
- * It reports no checks of its own (the client does): only notes on the console.
+ * The client reports the protocol's checks. This side reports what only dom0 can see, once the
+ * client said bye and unloaded (suite kidc_dom0_domu):
+ *   frontend_nodes_removed  within 20 s of the bye, the kernel frontend removed its xenstore
+ *                           nodes: no request node F under the domU's data/idc-fe/0/kidc and
+ *                           no knock of the domU under the service's fe/ directory
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -16,8 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xenstore.h>
+
 #include "idc.h"
 #include "kidc_proto.h"
+#include "report.h"
 
 #define MAX_HELD 64
 
@@ -115,6 +123,41 @@ static const struct idc_endpoint_ops ops = {
     .handle_transaction = cb_txn,
 };
 
+/* Entries of a xenstore directory whose name starts with prefix (an absent directory has none). */
+static unsigned count_entries(struct xs_handle *xs, const char *dir, const char *prefix)
+{
+    unsigned n = 0, k = 0;
+    char **e = xs_directory(xs, XBT_NULL, dir, &n);
+    for (unsigned i = 0; e && i < n; i++)
+        k += strncmp(e[i], prefix, strlen(prefix)) == 0;
+    free(e);
+    return k;
+}
+
+static void check_nodes(const char *peer)
+{
+    char f[128], b[128], knock[32];
+    struct xs_handle *xs = xs_open(0);
+    unsigned nf = 0, nk = 0;
+    begin("frontend_nodes_removed");
+    if (!xs)
+        fail("xs_open failed");
+    snprintf(f, sizeof(f), "/local/domain/%s/data/idc-fe/0/%s", peer, KIDC_SERVICE);
+    snprintf(b, sizeof(b), "/local/domain/0/data/idc/%s/fe", KIDC_SERVICE);
+    snprintf(knock, sizeof(knock), "%s-", peer);
+    for (int i = 0; i < 200; i++) {
+        nf = count_entries(xs, f, "");
+        nk = count_entries(xs, b, knock);
+        if (!nf && !nk)
+            break;
+        usleep(100000);
+    }
+    xs_close(xs);
+    if (nf || nk)
+        fail("after 20 s: %u request nodes under %s, %u knocks of domain %s", nf, f, nk, peer);
+    pass("no request node, no knock");
+}
+
 /* One server instance: 0 when the client said bye. */
 static int serve(const char *peer)
 {
@@ -133,6 +176,7 @@ static int serve(const char *peer)
     idc_endpoint_create(&ep, ctx, &cfg);
     note("serving %s", addr);
     idc_context_run(ctx);
+    check_nodes(peer); /* the service still published: its knock directory is there */
     idc_endpoint_destroy(&ep, NULL);
     for (int i = 0; i < 20 && idc_endpoint_state(&ep) != IDC_EP_UNUSED; i++)
         idc_context_dispatch(ctx, 50);
@@ -143,8 +187,14 @@ static int serve(const char *peer)
 
 int main(int argc, char **argv)
 {
+    static const char *const checks[] = { "frontend_nodes_removed" };
+    report_init("kidc_dom0_domu");
+    if (argc == 2 && strcmp(argv[1], "list") == 0) {
+        REPORT_LIST("kidc_dom0_domu", checks);
+        return 0;
+    }
     if (argc != 3 || strcmp(argv[1], "serve") != 0) {
-        fprintf(stderr, "usage: kidcsrv serve PEER\n");
+        fprintf(stderr, "usage: kidcsrv list | serve PEER\n");
         return 2;
     }
     alarm(140); /* the harness's step has its own timeout; this one ends a stuck server */
