@@ -146,3 +146,31 @@ Test(kbuild, a_warning_in_the_kernel_runtime_fails_the_check, .timeout = 300)
                  "the build log does not show the warning");
     remove_tmpdir();
 }
+
+/* What a driver module does with idc.ko: blkif's generated codec and endpoint glue (client and
+   server) linked into one module against idc.ko's exports; modpost fails on any idc function
+   the glue calls that idc.ko does not export. */
+Test(kbuild, generated_glue_links_against_the_kernel_runtime, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_assert_eq(run("'%s/runtime/kernel/build.sh' '%s' '%s/idc'", IDC_SRCDIR, kdir, tmpdir), 0,
+                 "idc.ko does not build cleanly (log above)");
+    cr_assert_eq(run("mkdir '%s/glue' && '%s' -o '%s/glue' '%s/idl/blkif.idl'", tmpdir, IDLC,
+                     tmpdir, IDC_SRCDIR),
+                 0);
+    cr_assert_eq(run("cd '%s/glue' && printf '%%s\\n' '#include <linux/module.h>' "
+                     "'MODULE_LICENSE(\"Dual MIT/GPL\");' > main.c && printf '%%s\\n' "
+                     "'obj-m := glue.o' 'glue-y := main.o blkif_codec.o blkif_client.o "
+                     "blkif_server.o' 'ccflags-y := -I%s/runtime/include' > Kbuild",
+                     tmpdir, IDC_SRCDIR),
+                 0);
+    cr_assert_eq(run("make -C '%s' M='%s/glue' KBUILD_EXTRA_SYMBOLS='%s/idc/Module.symvers' "
+                     "W=1 modules > '%s/glue/build.log' 2>&1 && ! grep -qi warning "
+                     "'%s/glue/build.log' || { cat '%s/glue/build.log'; exit 1; }",
+                     kdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir),
+                 0, "blkif's glue does not link cleanly against idc.ko (log above)");
+    remove_tmpdir();
+}
