@@ -7,10 +7,13 @@
  *   insmod idcblk.ko address=xen:0/blk0 [io_timeout=30]
  *
  * Model
- *   One kernel thread, "idcblk0", owns the idc context: it creates it, runs its dispatch and
- *   makes every idc call, so every blkif callback runs on it (idc.h: a context belongs to one
- *   thread and takes no locks). blk-mq's queue_rq only puts the request on a list under a
- *   spinlock and wakes the thread; it never sleeps and never calls idc.
+ *   idc.ko runs every callback of the context (completions, connect, disconnect, resized) in
+ *   its own ordered work item, with the context's mutex held; a call from another process
+ *   context takes that mutex, so it may sleep. blk-mq's queue_rq must not: it only puts the
+ *   request on a list under a spinlock and queues the pump, a work item of the driver's own
+ *   ordered workqueue (WQ_MEM_RECLAIM, allocations without I/O), which is the one place that
+ *   sends. Callbacks never send: they end requests, put them back on the list, and queue the
+ *   pump.
  *
  *   Each request is one blkif transaction, so as many are in flight as blk-mq's tags (the
  *   queue depth equals the endpoint's transaction credits; a send that finds no credit waits on
@@ -33,12 +36,11 @@
 #include <linux/blkdev.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
-#include <linux/kthread.h>
 #include <linux/log2.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/version.h>
-#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include <idc.h>
@@ -52,7 +54,6 @@
 #define IDCBLK_DEPTH     64u                /* requests in flight: the transaction credits */
 #define IDCBLK_SLOT      (128u * 1024u)     /* largest request, bytes: one bounce slot */
 #define IDCBLK_MINORS    16
-#define IDCBLK_IDLE_WAIT (HZ / 50)          /* idle thread: look at the context this often */
 
 static char *address;
 module_param(address, charp, 0444);
@@ -74,31 +75,29 @@ struct idcblk_req {
 };
 
 struct idcblk {
-	struct blkif_frontend fe; /* the thread's */
+	struct blkif_frontend fe;
 	struct idc_context *ctx;
 	void *pool;                      /* IDCBLK_DEPTH slots of IDCBLK_SLOT bytes */
 	struct idc_rbuf rb[IDCBLK_DEPTH]; /* each slot's reference, read and write */
 	struct blkif_get_info_txn info_txn;
-	union { /* the arguments being encoded (too big for the stack of a nested call) */
+	union { /* the pump's arguments being encoded (kept off the stack) */
 		struct blkif_read_args rd;
 		struct blkif_write_args wr;
 	} args;
-	struct blkif_info info; /* at the last get_info */
-	bool ready;             /* connected and info known: requests may be sent */
-	bool destroyed;         /* the endpoint's destroy completed */
-	unsigned long lost_at;  /* jiffies when the connection was lost; 0: not lost */
-	unsigned int inflight;
+	struct blkif_info info; /* at the last get_info (written by callbacks, read by the pump) */
+	struct completion destroyed; /* the endpoint's destroy completed */
 
-	spinlock_t lock; /* queued, failing, closing, kick */
+	spinlock_t lock; /* the members below */
 	struct list_head queued;
-	bool failing; /* the back end stayed away io_timeout: fail requests at once */
-	bool closing; /* rmmod: fail what cannot be sent now */
-	bool kick;
-	wait_queue_head_t wq;
+	bool ready;            /* connected and info known: requests may be sent */
+	unsigned long lost_at; /* jiffies when the connection was lost; 0: not lost */
+	bool failing;          /* the back end stayed away io_timeout: fail requests at once */
+	bool closing;          /* rmmod: fail what cannot be sent now */
+	bool gone;             /* rmmod, the disk deleted: nothing is sent any more */
 
-	struct task_struct *thread;
-	struct completion started;
-	int start_err;
+	struct workqueue_struct *wq; /* ordered: the pump and the expiry never overlap */
+	struct work_struct pump;
+	struct delayed_work expire; /* io_timeout after a lost connection */
 	struct work_struct add_work;
 	bool added;
 	struct blk_mq_tag_set set;
@@ -122,8 +121,7 @@ static struct request *rq_of(struct idcblk_req *r)
 
 static void idcblk_kick(struct idcblk *dev)
 {
-	WRITE_ONCE(dev->kick, true);
-	wake_up(&dev->wq);
+	queue_work(dev->wq, &dev->pump);
 }
 
 static blk_status_t idcblk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *bd)
@@ -149,9 +147,11 @@ static blk_status_t idcblk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk
 /* Puts a request whose connection was lost back on the list (at the head: it is the oldest). */
 static void idcblk_requeue(struct idcblk *dev, struct idcblk_req *r)
 {
-	spin_lock_irq(&dev->lock);
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->lock, flags);
 	list_add(&r->node, &dev->queued);
-	spin_unlock_irq(&dev->lock);
+	spin_unlock_irqrestore(&dev->lock, flags);
 }
 
 static blk_status_t idcblk_status(int status)
@@ -163,20 +163,19 @@ static blk_status_t idcblk_status(int status)
 	return BLK_STS_IOERR;
 }
 
-/* Ends a transaction's request; false if it was requeued (connection lost). */
-static bool idcblk_txn_end(struct idcblk *dev, struct idcblk_req *r, int status, const char *op)
+/* Ends a transaction's request, or puts it back on the list when its connection was lost (it
+   is sent again after the reconnection). */
+static void idcblk_txn_end(struct idcblk *dev, struct idcblk_req *r, int status, const char *op)
 {
-	dev->inflight--;
 	if (status == IDC_ERR_DISCONNECTED) {
 		idcblk_requeue(dev, r);
-		return false;
+		return;
 	}
 	if (status != 0)
 		pr_err_ratelimited("%s: %s at sector %llu failed: %s\n", dev->disk->disk_name, op,
 				   (unsigned long long)blk_rq_pos(rq_of(r)),
 				   status > 0 ? "error from the back end" : idc_strerror(status));
 	blk_mq_end_request(rq_of(r), idcblk_status(status));
-	return true;
 }
 
 /* Copies between the request's pages and its slot (to_slot: a write's data goes out). */
@@ -280,9 +279,7 @@ static int idcblk_send(struct idcblk *dev, struct idcblk_req *r)
 		blk_mq_end_request(rq, BLK_STS_NOTSUPP);
 		return 0;
 	}
-	if (err == 0)
-		dev->inflight++;
-	else if (err != IDC_ERR_AGAIN && err != IDC_ERR_DISCONNECTED)
+	if (err != 0 && err != IDC_ERR_AGAIN && err != IDC_ERR_DISCONNECTED)
 		blk_mq_end_request(rq, idcblk_status(err));
 	return err == IDC_ERR_AGAIN || err == IDC_ERR_DISCONNECTED ? err : 0;
 }
@@ -291,29 +288,29 @@ static int idcblk_send(struct idcblk *dev, struct idcblk_req *r)
 static void idcblk_fail_queued(struct idcblk *dev)
 {
 	struct idcblk_req *r;
+	LIST_HEAD(dead);
 
 	spin_lock_irq(&dev->lock);
-	while (!list_empty(&dev->queued)) {
-		r = list_first_entry(&dev->queued, struct idcblk_req, node);
-		list_del(&r->node);
-		spin_unlock_irq(&dev->lock);
-		blk_mq_end_request(rq_of(r), BLK_STS_IOERR);
-		spin_lock_irq(&dev->lock);
-	}
+	list_splice_init(&dev->queued, &dead);
 	spin_unlock_irq(&dev->lock);
+	while (!list_empty(&dead)) {
+		r = list_first_entry(&dead, struct idcblk_req, node);
+		list_del(&r->node);
+		blk_mq_end_request(rq_of(r), BLK_STS_IOERR);
+	}
 }
 
-/* One pass of the thread: send what can be sent, or enforce io_timeout while disconnected. */
-static void idcblk_pump(struct idcblk *dev)
+/* The pump: sends what is queued while connected; while not, enforces io_timeout. */
+static void idcblk_pump_once(struct idcblk *dev)
 {
 	struct idcblk_req *r;
 	unsigned int n = 0;
 	bool fail;
 
+	spin_lock_irq(&dev->lock);
 	if (!dev->ready) {
-		spin_lock_irq(&dev->lock);
 		if (dev->lost_at && !dev->failing &&
-		    time_after(jiffies, dev->lost_at + (unsigned long)io_timeout * HZ)) {
+		    time_after_eq(jiffies, dev->lost_at + (unsigned long)io_timeout * HZ)) {
 			dev->failing = true;
 			list_for_each_entry(r, &dev->queued, node)
 				n++;
@@ -326,6 +323,7 @@ static void idcblk_pump(struct idcblk *dev)
 			idcblk_fail_queued(dev);
 		return;
 	}
+	spin_unlock_irq(&dev->lock);
 	idc_endpoint_cork(&dev->fe.ep); /* one notification for the batch */
 	for (;;) {
 		spin_lock_irq(&dev->lock);
@@ -335,12 +333,30 @@ static void idcblk_pump(struct idcblk *dev)
 		spin_unlock_irq(&dev->lock);
 		if (!r)
 			break;
-		if (idcblk_send(dev, r) != 0) { /* no credit, or the connection just went */
+		/* no credit (the writable callback queues the pump again), or the connection just
+		   went (the reconnection does) */
+		if (idcblk_send(dev, r) != 0) {
 			idcblk_requeue(dev, r);
 			break;
 		}
 	}
 	idc_endpoint_flush(&dev->fe.ep);
+}
+
+static void idcblk_pump(struct work_struct *work)
+{
+	struct idcblk *dev = container_of(work, struct idcblk, pump);
+	unsigned int noio = memalloc_noio_save(); /* the glue and idc.ko may allocate */
+
+	idcblk_pump_once(dev);
+	memalloc_noio_restore(noio);
+}
+
+static void idcblk_expire(struct work_struct *work)
+{
+	struct idcblk *dev = container_of(to_delayed_work(work), struct idcblk, expire);
+
+	idcblk_pump_once(dev);
 }
 
 /* ---------------------------------------------------------------- the connection */
@@ -395,6 +411,8 @@ static void idcblk_info_done(struct blkif_get_info_txn *txn, int status,
 	else
 		dev->info.physical_sector_size = in->physical_sector_size;
 	dev->info.sectors = in->sectors;
+	/* (the pump may read these meanwhile: a request racing a change of the back end's
+	   features gets either answer, as it would from the back end itself) */
 	dev->info.read_only = in->read_only;
 	dev->info.has_flush = in->has_flush;
 	dev->info.has_discard = in->has_discard && blkif_frontend_version(&dev->fe) >= 2;
@@ -408,11 +426,12 @@ static void idcblk_info_done(struct blkif_get_info_txn *txn, int status,
 		dev->info.has_discard ? ", discard" : "");
 	spin_lock_irq(&dev->lock);
 	dev->failing = false;
+	dev->lost_at = 0;
+	dev->ready = !dev->gone;
 	if (first && !dev->closing) /* closing: the exit flushed the work already */
 		schedule_work(&dev->add_work);
 	spin_unlock_irq(&dev->lock);
-	dev->lost_at = 0;
-	dev->ready = true;
+	idcblk_kick(dev); /* what waited for the connection */
 }
 
 static void idcblk_connect(struct blkif_frontend *fe)
@@ -426,11 +445,17 @@ static void idcblk_connect(struct blkif_frontend *fe)
 static void idcblk_disconnect(struct blkif_frontend *fe)
 {
 	struct idcblk *dev = blkif_frontend_user(fe);
+	bool closing;
 
+	spin_lock_irq(&dev->lock);
 	dev->ready = false;
-	if (!dev->lost_at)
+	if (!dev->lost_at) {
 		dev->lost_at = jiffies | 1; /* 0 means "not lost" */
-	if (!READ_ONCE(dev->closing))
+		queue_delayed_work(dev->wq, &dev->expire, (unsigned long)io_timeout * HZ + 1);
+	}
+	closing = dev->closing;
+	spin_unlock_irq(&dev->lock);
+	if (!closing)
 		pr_warn("%s: connection to %s lost; requests wait up to %u s for it\n",
 			dev->disk->disk_name, address, io_timeout);
 	blkif_frontend_disconnect_done(fe);
@@ -451,14 +476,20 @@ static void idcblk_resized(struct blkif_frontend *fe, const struct blkif_resized
 		(unsigned long long)args->sectors);
 }
 
+static void idcblk_writable(struct blkif_frontend *fe)
+{
+	idcblk_kick(blkif_frontend_user(fe));
+}
+
 static void idcblk_destroyed(struct blkif_frontend *fe)
 {
-	((struct idcblk *)blkif_frontend_user(fe))->destroyed = true;
+	complete(&((struct idcblk *)blkif_frontend_user(fe))->destroyed);
 }
 
 static const struct blkif_frontend_ops idcblk_fe_ops = {
 	.connect = idcblk_connect,
 	.disconnect = idcblk_disconnect,
+	.writable = idcblk_writable,
 	.on_resized = idcblk_resized,
 };
 
@@ -474,17 +505,14 @@ static void idcblk_log(void *arg, int level, const char *msg)
 		pr_debug("idcblk: %s\n", msg);
 }
 
-/* The thread that owns the idc context: bring-up, the dispatch loop, teardown. */
-static int idcblk_thread(void *arg)
+/* Bring-up: a context, the slots registered as remote buffers, the endpoint. */
+static int idcblk_connect_up(struct idcblk *dev)
 {
-	const struct idc_context_options opt = { .log = idcblk_log, .stats_dir = "off" };
+	const struct idc_context_options opt = { .log = idcblk_log };
 	const struct idc_endpoint_config lim = { .max_transactions = IDCBLK_DEPTH };
-	struct idcblk *dev = arg;
-	unsigned long end;
 	unsigned int i;
 	int err;
 
-	/* bring-up: a context, the slots registered as remote buffers, the endpoint */
 	err = idc_context_create(&dev->ctx, &opt);
 	if (!err)
 		err = idc_buffer_alloc(dev->ctx, (size_t)IDCBLK_DEPTH * IDCBLK_SLOT, &dev->pool);
@@ -493,35 +521,16 @@ static int idcblk_thread(void *arg)
 					  IDCBLK_SLOT, IDC_RBUF_READ | IDC_RBUF_WRITE, &dev->rb[i]);
 	if (!err)
 		blkif_frontend_create_with(&dev->fe, dev->ctx, address, &idcblk_fe_ops, dev, &lim);
-	dev->start_err = err;
-	complete(&dev->started);
-
-	while (!kthread_should_stop()) {
-		if (err) { /* bring-up failed: wait for kthread_stop */
-			schedule_timeout_interruptible(HZ);
-			continue;
-		}
-		WRITE_ONCE(dev->kick, false);
-		idcblk_pump(dev);
-		if (dev->inflight) { /* completions are coming: wait for them in dispatch */
-			idc_context_dispatch(dev->ctx, 1);
-			continue;
-		}
-		idc_context_dispatch(dev->ctx, 0);
-		wait_event_interruptible_timeout(dev->wq, READ_ONCE(dev->kick) ||
-						 kthread_should_stop(), IDCBLK_IDLE_WAIT);
-	}
-	if (err)
-		goto out;
-
-	/* teardown: the endpoint (its disconnect callback still runs), then the context */
-	blkif_frontend_destroy(&dev->fe, idcblk_destroyed);
-	for (end = jiffies + 5 * HZ; !dev->destroyed && time_before(jiffies, end);)
-		idc_context_dispatch(dev->ctx, 10);
-out:
-	idc_context_destroy(dev->ctx); /* frees the pool, revokes its registrations */
-	idcblk_fail_queued(dev);       /* none: the disk is gone; to be sure */
 	return err;
+}
+
+/* Teardown: the endpoint (its disconnect callback still runs), then the context, which frees
+   the slots and revokes their registrations. */
+static void idcblk_connect_down(struct idcblk *dev)
+{
+	blkif_frontend_destroy(&dev->fe, idcblk_destroyed);
+	wait_for_completion_timeout(&dev->destroyed, 10 * HZ);
+	idc_context_destroy(dev->ctx);
 }
 
 /* ---------------------------------------------------------------- the module */
@@ -536,6 +545,8 @@ static const struct block_device_operations idcblk_fops = {
 
 static void idcblk_free(struct idcblk *dev)
 {
+	if (dev->wq)
+		destroy_workqueue(dev->wq);
 	if (dev->disk)
 		put_disk(dev->disk);
 	if (dev->set.tags)
@@ -561,9 +572,15 @@ static int __init idcblk_init(void)
 		return -ENOMEM;
 	spin_lock_init(&dev->lock);
 	INIT_LIST_HEAD(&dev->queued);
-	init_waitqueue_head(&dev->wq);
-	init_completion(&dev->started);
+	init_completion(&dev->destroyed);
+	INIT_WORK(&dev->pump, idcblk_pump);
+	INIT_DELAYED_WORK(&dev->expire, idcblk_expire);
 	INIT_WORK(&dev->add_work, idcblk_add_work);
+	dev->wq = alloc_ordered_workqueue("idcblk0", WQ_MEM_RECLAIM);
+	if (!dev->wq) {
+		kfree(dev);
+		return -ENOMEM;
+	}
 
 	err = dev->major = register_blkdev(0, "idcblk");
 	if (err < 0)
@@ -592,17 +609,11 @@ static int __init idcblk_init(void)
 	dev->disk->private_data = dev;
 	snprintf(dev->disk->disk_name, DISK_NAME_LEN, "idcblk0");
 
-	dev->thread = kthread_run(idcblk_thread, dev, "idcblk0");
-	if (IS_ERR(dev->thread)) {
-		err = PTR_ERR(dev->thread);
-		goto err;
-	}
-	wait_for_completion(&dev->started);
-	if (dev->start_err) {
-		pr_err("idcblk: cannot start the idc connection: %s\n",
-		       idc_strerror(dev->start_err));
-		kthread_stop(dev->thread);
-		err = dev->start_err == IDC_ERR_NOMEM ? -ENOMEM : -EIO;
+	err = idcblk_connect_up(dev);
+	if (err) {
+		pr_err("idcblk: cannot start the idc connection: %s\n", idc_strerror(err));
+		idc_context_destroy(dev->ctx);
+		err = err == IDC_ERR_NOMEM ? -ENOMEM : -EIO;
 		goto err;
 	}
 	idcblk_dev = dev;
@@ -623,7 +634,15 @@ static void __exit idcblk_exit(void)
 	flush_work(&dev->add_work);
 	if (dev->added)
 		del_gendisk(dev->disk); /* waits for the requests in flight */
-	kthread_stop(dev->thread);
+	spin_lock_irq(&dev->lock);
+	dev->ready = false; /* the pump leaves the endpoint alone from here on */
+	dev->gone = true;
+	spin_unlock_irq(&dev->lock);
+	flush_workqueue(dev->wq);
+	idcblk_connect_down(dev);
+	cancel_delayed_work_sync(&dev->expire);
+	flush_workqueue(dev->wq);
+	idcblk_fail_queued(dev); /* none: the disk is gone; to be sure */
 	idcblk_free(dev);
 }
 
