@@ -115,8 +115,14 @@ if [ ! -f "$X/.complete" ]; then
     sandbox=""; [ "$(id -u)" = 0 ] && sandbox="-o APT::Sandbox::User=root"
     (cd "$X/debs" && apt-get download -qq $sandbox $GUEST_PKGS) || die "apt-get download failed"
     for d in "$X"/debs/*.deb; do dpkg-deb -x "$d" "$X/root"; done
-    # keep what the guests use: the hypervisor, the kernel, its Xen and block drivers, the tools
-    find "$X/root/lib/modules/$KVER/kernel" -mindepth 1 -maxdepth 1 ! -name drivers -exec rm -rf {} +
+    # keep what the guests use: the hypervisor, the kernel, its Xen and block drivers, ext4 and
+    # what it needs (the domU mounts one on idcblk), the tools
+    find "$X/root/lib/modules/$KVER/kernel" -mindepth 1 -maxdepth 1 ! -name drivers ! -name fs \
+        ! -name lib ! -name crypto -exec rm -rf {} +
+    find "$X/root/lib/modules/$KVER/kernel/fs" -mindepth 1 -maxdepth 1 ! -name ext4 ! -name jbd2 \
+        ! -name mbcache.ko -exec rm -rf {} +
+    find "$X/root/lib/modules/$KVER/kernel/lib" "$X/root/lib/modules/$KVER/kernel/crypto" \
+        -mindepth 1 -maxdepth 1 ! -name crc16.ko ! -name crc32c_generic.ko -exec rm -rf {} +
     find "$X/root/lib/modules/$KVER/kernel/drivers" -mindepth 1 -maxdepth 1 ! -name xen ! -name block \
         -exec rm -rf {} +
     rm -rf "$X/root/usr/share" "$X/root/usr/sbin" "$X/root/usr/bin" "$X/root/usr/lib/xen-common" \
@@ -200,6 +206,37 @@ t=$(now)
 build_kmod
 say "kernel module for $KVER: $( [ -f "$KMOD/idc_check.ko" ] && echo "built in $(since "$t")s" || cat "$KMOD/why")"
 
+# ------------------------------------------------------------------ idcblk (idcblkxen)
+# The kernel runtime idc.ko (runtime/kernel) and the block front end idcblk.ko (examples/idcblk),
+# built against the same headers with their own Makefiles (KDIR, OUT); idcblk's modpost reads
+# idc.ko's Module.symvers. The domU loads both (idcblkxen); without them idcblkxen skips its
+# checks with the reason written to why.
+IDCBLK=$WORK/idcblk
+build_idcblk() {
+    local kdir=/usr/src/linux-headers-$KVER top
+    top=$(cd "$SRC/../.." && pwd)
+    mkdir -p "$IDCBLK"
+    if [ ! -f "$kdir/Makefile" ]; then
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$IDCBLK/why"
+    elif [ ! -f "$top/runtime/kernel/Makefile" ]; then
+        echo "the kernel runtime idc.ko (runtime/kernel) is not in this tree yet" > "$IDCBLK/why"
+    elif ! make -C "$top/runtime/kernel" KDIR="$kdir" OUT="$IDCBLK/idc" > "$IDCBLK/idc.log" 2>&1 ||
+         [ ! -f "$IDCBLK/idc/idc.ko" ]; then
+        echo "idc.ko did not build against $kdir (runtime/kernel)" > "$IDCBLK/why"
+        tail -n 20 "$IDCBLK/idc.log" | sed 's/^/  | /'
+    elif ! make -C "$top/examples/idcblk" KDIR="$kdir" OUT="$IDCBLK/blk" IDLC="$BUILD/bin/idlc" \
+             IDC_SYMVERS="$IDCBLK/idc/Module.symvers" > "$IDCBLK/blk.log" 2>&1; then
+        echo "idcblk.ko did not build against $kdir (examples/idcblk)" > "$IDCBLK/why"
+        tail -n 20 "$IDCBLK/blk.log" | sed 's/^/  | /'
+    else
+        strip --strip-debug -o "$IDCBLK/idc.ko" "$IDCBLK/idc/idc.ko"
+        strip --strip-debug -o "$IDCBLK/idcblk.ko" "$IDCBLK/blk/idcblk.ko"
+    fi
+}
+t=$(now)
+build_idcblk
+say "idc.ko and idcblk.ko for $KVER: $( [ -f "$IDCBLK/idcblk.ko" ] && echo "built in $(since "$t")s" || cat "$IDCBLK/why")"
+
 # ------------------------------------------------------------------ initramfs
 t=$(now)
 # the Xen kernel modules both guests load (not built into Debian's kernel)
@@ -273,12 +310,20 @@ guest_bins() {  # $1 root, $2 dom0|domu: the test programs, under /idc/bin
 # package set and host libraries and kept in the cache, and an overlay with this run's test
 # programs and scripts.
 BASE_KEY=$( (echo "$KIMG"; dpkg-query -W busybox-static libc6 libgcc-s1 libxen-dev libxenmisc4.17 \
-                 nbdkit libnbd-bin libnbd0 qemu-utils 2>/dev/null;
+                 nbdkit libnbd-bin libnbd0 qemu-utils e2fsprogs 2>/dev/null;
              sed -n '/^# -* initramfs/,/^# -* boot/p' "$0") | md5sum | cut -c1-12)
 BASE=$X/base-$BASE_KEY
 if [ ! -f "$BASE/.complete" ]; then
     rm -rf "$X"/base-*; mkdir -p "$BASE"
     R=$BASE/rootU; mkroot "$R"
+    # idcblk's file system checks (idcblkxen): mkfs.ext4, e2fsck and ext4's modules when present
+    for b in mkfs.ext4 e2fsck; do
+        if p=$(command -v $b); then copy_bin "$R" "$p" "/sbin/$b"; fi
+    done
+    [ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$R"/etc/
+    for m in fs/ext4/ext4.ko fs/jbd2/jbd2.ko fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko; do
+        [ ! -f "$X/root/lib/modules/$KVER/kernel/$m" ] || cp "$X/root/lib/modules/$KVER/kernel/$m" "$R"/lib/modules/
+    done
     cpio_gz "$R" "$BASE/domu.cpio.gz"
     R=$BASE/root0; mkroot "$R"
     mkdir -p "$R"/etc/xen "$R"/var/lib/xen "$R"/var/lib/xenstored "$R"/var/log/xen/console
@@ -308,6 +353,8 @@ overlay() {  # $1 root, $2 init script, $3 plan script, $4 dom0|domu
 R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
 mkdir -p "$R/idc/kmod"
 for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
+mkdir -p "$R/idc/idcblk"
+for f in idc.ko idcblk.ko why; do [ ! -f "$IDCBLK/$f" ] || cp "$IDCBLK/$f" "$R/idc/idcblk/"; done
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
 # Xen's PV domain builder gunzips the domU's ramdisk itself and reads only the first gzip
 # member: the domU gets one stream

@@ -142,3 +142,12 @@ $(XEN_OUT)/bin/kmodxen: tests/xen/kmodxen.sh | kmod-idlc
 XEN_LIST_PROGS += kmodxen
 
 xen-progs: $(XEN_OUT)/bin/kmodxen
+
+# The kernel block front end in the domU (tests/xen/idcblkxen.sh): run.sh builds idc.ko and
+# idcblk.ko against the guests' kernel headers (this build's idlc generates idcblk's client);
+# dom0 serves it with blkback and answers the domU's kill/restart requests through blkctl.
+$(XEN_OUT)/bin/idcblkxen: tests/xen/idcblkxen.sh | kmod-idlc
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += idcblkxen
+
+xen-progs: $(XEN_OUT)/bin/idcblkxen
