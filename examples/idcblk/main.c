@@ -394,6 +394,7 @@ static void idcblk_info_done(struct blkif_get_info_txn *txn, int status,
 	struct idcblk *dev = blkif_frontend_user(txn->fe);
 	const struct blkif_info *in = res ? &res->info : NULL;
 	bool first = dev->info.physical_sector_size == 0;
+	unsigned int noio;
 
 	if (status == IDC_ERR_DISCONNECTED)
 		return;
@@ -418,8 +419,11 @@ static void idcblk_info_done(struct blkif_get_info_txn *txn, int status,
 	dev->info.has_discard = in->has_discard && blkif_frontend_version(&dev->fe) >= 2;
 	if (first)
 		idcblk_set_limits(dev);
+	/* the uevents allocate; reclaim must not write to us while the context is held */
+	noio = memalloc_noio_save();
 	set_capacity_and_notify(dev->disk, in->sectors);
 	set_disk_ro(dev->disk, in->read_only);
+	memalloc_noio_restore(noio);
 	pr_info("%s: connected to %s: %llu sectors of %u bytes%s%s%s\n", dev->disk->disk_name,
 		address, (unsigned long long)in->sectors, in->physical_sector_size,
 		in->read_only ? ", read-only" : "", dev->info.has_flush ? ", flush" : "",
@@ -464,6 +468,7 @@ static void idcblk_disconnect(struct blkif_frontend *fe)
 static void idcblk_resized(struct blkif_frontend *fe, const struct blkif_resized_args *args)
 {
 	struct idcblk *dev = blkif_frontend_user(fe);
+	unsigned int noio;
 
 	if (args->sectors > (U64_MAX >> SECTOR_SHIFT)) {
 		idc_endpoint_protocol_error(&fe->ep, "resized: %llu sectors",
@@ -471,7 +476,9 @@ static void idcblk_resized(struct blkif_frontend *fe, const struct blkif_resized
 		return;
 	}
 	dev->info.sectors = args->sectors;
+	noio = memalloc_noio_save();
 	set_capacity_and_notify(dev->disk, args->sectors);
+	memalloc_noio_restore(noio);
 	pr_info("%s: resized to %llu sectors\n", dev->disk->disk_name,
 		(unsigned long long)args->sectors);
 }
