@@ -47,8 +47,10 @@
 
 #include "blkif.h"
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 15, 0)
-#error "idcblk needs Linux 5.15 or later (blk_mq_alloc_disk, add_disk returning an error)"
+/* 5.15: blk_mq_alloc_disk, add_disk returning an error. 6.9 moved the queue's limits into
+   blk_mq_alloc_disk's new argument and queue_limits updates, which this file does not use yet. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 15, 0) || LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#error "idcblk builds on Linux 5.15 to 6.8"
 #endif
 
 #define IDCBLK_DEPTH     64u                /* requests in flight: the transaction credits */
