@@ -206,36 +206,60 @@ t=$(now)
 build_kmod
 say "kernel module for $KVER: $( [ -f "$KMOD/idc_check.ko" ] && echo "built in $(since "$t")s" || cat "$KMOD/why")"
 
-# ------------------------------------------------------------------ idcblk (idcblkxen)
-# The kernel runtime idc.ko (runtime/kernel) and the block front end idcblk.ko (examples/idcblk),
-# built against the same headers with their own Makefiles (KDIR, OUT); idcblk's modpost reads
-# idc.ko's Module.symvers. The domU loads both (idcblkxen); without them idcblkxen skips its
-# checks with the reason written to why.
-IDCBLK=$WORK/idcblk
-build_idcblk() {
+# The kernel runtime idc.ko and its self-test client (tests/xen/kidc/build.sh), against the
+# same headers; the domU loads them (kidcxen) while dom0 serves (kidcsrv). Without headers or a
+# clean build, kidcxen skips its checks with the reason written to why.
+KIDC=$WORK/kidc
+build_kidc() {
     local kdir=/usr/src/linux-headers-$KVER top
     top=$(cd "$SRC/../.." && pwd)
-    mkdir -p "$IDCBLK"
+    rm -rf "$KIDC"; mkdir -p "$KIDC"
+    if [ ! -f "$kdir/Makefile" ]; then
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$KIDC/why"
+    elif "$top/tests/xen/kidc/build.sh" "$kdir" "$KIDC/build" > "$KIDC/build.log" 2>&1; then
+        strip --strip-debug -o "$KIDC/idc.ko" "$KIDC/build/idc/idc.ko"
+        strip --strip-debug -o "$KIDC/kidc_test.ko" "$KIDC/build/test/kidc_test.ko"
+    else
+        echo "idc.ko or its client did not build against $kdir (tests/xen/kidc/build.sh)" > "$KIDC/why"
+        tail -n 20 "$KIDC/build.log" | sed 's/^/  | /'
+    fi
+}
+t=$(now)
+build_kidc
+say "kernel runtime for $KVER: $( [ -f "$KIDC/idc.ko" ] && echo "built in $(since "$t")s" || cat "$KIDC/why")"
+
+# ------------------------------------------------------------------ idcblk (idcblkxen)
+# The block front end idcblk.ko (examples/idcblk, its own Makefile) against the same headers,
+# its modpost reading the Module.symvers of the idc.ko built above; the domU loads both
+# (idcblkxen). Without them idcblkxen skips its checks with the reason written to why: no
+# idc.ko, or the idc_* functions idcblk calls that idc.ko does not export (yet).
+IDCBLK=$WORK/idcblk
+build_idcblk() {
+    local kdir=/usr/src/linux-headers-$KVER top missing
+    top=$(cd "$SRC/../.." && pwd)
+    rm -rf "$IDCBLK"; mkdir -p "$IDCBLK"
     if [ ! -f "$kdir/Makefile" ]; then
         echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$IDCBLK/why"
-    elif [ ! -f "$top/runtime/kernel/Makefile" ]; then
-        echo "the kernel runtime idc.ko (runtime/kernel) is not in this tree yet" > "$IDCBLK/why"
-    elif ! make -C "$top/runtime/kernel" KDIR="$kdir" OUT="$IDCBLK/idc" > "$IDCBLK/idc.log" 2>&1 ||
-         [ ! -f "$IDCBLK/idc/idc.ko" ]; then
-        echo "idc.ko did not build against $kdir (runtime/kernel)" > "$IDCBLK/why"
-        tail -n 20 "$IDCBLK/idc.log" | sed 's/^/  | /'
-    elif ! make -C "$top/examples/idcblk" KDIR="$kdir" OUT="$IDCBLK/blk" IDLC="$BUILD/bin/idlc" \
-             IDC_SYMVERS="$IDCBLK/idc/Module.symvers" > "$IDCBLK/blk.log" 2>&1; then
-        echo "idcblk.ko did not build against $kdir (examples/idcblk)" > "$IDCBLK/why"
-        tail -n 20 "$IDCBLK/blk.log" | sed 's/^/  | /'
-    else
-        strip --strip-debug -o "$IDCBLK/idc.ko" "$IDCBLK/idc/idc.ko"
+    elif [ ! -f "$KIDC/idc.ko" ]; then
+        echo "no idc.ko: $(cat "$KIDC/why" 2>/dev/null)" > "$IDCBLK/why"
+    elif make -C "$top/examples/idcblk" KDIR="$kdir" OUT="$IDCBLK/blk" IDLC="$BUILD/bin/idlc" \
+             IDC_SYMVERS="$KIDC/build/idc/Module.symvers" W=1 > "$IDCBLK/blk.log" 2>&1 &&
+         ! grep -qi warning "$IDCBLK/blk.log"; then
         strip --strip-debug -o "$IDCBLK/idcblk.ko" "$IDCBLK/blk/idcblk.ko"
+        cp "$KIDC/idc.ko" "$IDCBLK/idc.ko"
+    else
+        missing=$(sed -n 's/.*modpost: "\(idc_[a-z0-9_]*\)" .* undefined!$/\1/p' "$IDCBLK/blk.log" | sort | tr '\n' ' ')
+        if [ -n "$missing" ]; then
+            echo "idc.ko does not export what idcblk calls: ${missing% }" > "$IDCBLK/why"
+        else
+            echo "idcblk.ko did not build cleanly against $kdir (examples/idcblk)" > "$IDCBLK/why"
+            tail -n 20 "$IDCBLK/blk.log" | sed 's/^/  | /'
+        fi
     fi
 }
 t=$(now)
 build_idcblk
-say "idc.ko and idcblk.ko for $KVER: $( [ -f "$IDCBLK/idcblk.ko" ] && echo "built in $(since "$t")s" || cat "$IDCBLK/why")"
+say "idcblk.ko for $KVER: $( [ -f "$IDCBLK/idcblk.ko" ] && echo "built in $(since "$t")s" || cat "$IDCBLK/why")"
 
 # ------------------------------------------------------------------ initramfs
 t=$(now)
@@ -353,6 +377,8 @@ overlay() {  # $1 root, $2 init script, $3 plan script, $4 dom0|domu
 R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
 mkdir -p "$R/idc/kmod"
 for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
+mkdir -p "$R/idc/kidc"
+for f in idc.ko kidc_test.ko why; do [ ! -f "$KIDC/$f" ] || cp "$KIDC/$f" "$R/idc/kidc/"; done
 mkdir -p "$R/idc/idcblk"
 for f in idc.ko idcblk.ko why; do [ ! -f "$IDCBLK/$f" ] || cp "$IDCBLK/$f" "$R/idc/idcblk/"; done
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
