@@ -53,9 +53,9 @@
 #error "idcblk builds on Linux 5.15 to 6.8"
 #endif
 
-#define IDCBLK_DEPTH     64u                /* requests in flight: the transaction credits */
-#define IDCBLK_SLOT      (128u * 1024u)     /* largest request, bytes: one bounce slot */
-#define IDCBLK_MINORS    16
+#define IDCBLK_DEPTH  64u /* requests in flight: the transaction credits */
+#define IDCBLK_SLOT   (128u * 1024u) /* largest request, bytes: one bounce slot */
+#define IDCBLK_MINORS 16
 
 static char *address;
 module_param(address, charp, 0444);
@@ -68,7 +68,7 @@ MODULE_PARM_DESC(io_timeout, "seconds requests wait for a lost back end before f
 /* One blk-mq request: the pdu blk-mq allocates behind it. */
 struct idcblk_req {
 	struct list_head node; /* on idcblk.queued while not in flight */
-	union {                /* the transaction in flight, by kind */
+	union { /* the transaction in flight, by kind */
 		struct blkif_read_txn rd;
 		struct blkif_write_txn wr;
 		struct blkif_flush_txn fl;
@@ -79,7 +79,7 @@ struct idcblk_req {
 struct idcblk {
 	struct blkif_frontend fe;
 	struct idc_context *ctx;
-	void *pool;                      /* IDCBLK_DEPTH slots of IDCBLK_SLOT bytes */
+	void *pool; /* IDCBLK_DEPTH slots of IDCBLK_SLOT bytes */
 	struct idc_rbuf rb[IDCBLK_DEPTH]; /* each slot's reference, read and write */
 	struct blkif_get_info_txn info_txn;
 	union { /* the pump's arguments being encoded (kept off the stack) */
@@ -91,11 +91,11 @@ struct idcblk {
 
 	spinlock_t lock; /* the members below */
 	struct list_head queued;
-	bool ready;            /* connected and info known: requests may be sent */
+	bool ready; /* connected and info known: requests may be sent */
 	unsigned long lost_at; /* jiffies when the connection was lost; 0: not lost */
-	bool failing;          /* the back end stayed away io_timeout: fail requests at once */
-	bool closing;          /* rmmod: fail what cannot be sent now */
-	bool gone;             /* rmmod, the disk deleted: nothing is sent any more */
+	bool failing; /* the back end stayed away io_timeout: fail requests at once */
+	bool closing; /* rmmod: fail what cannot be sent now */
+	bool gone; /* rmmod, the disk deleted: nothing is sent any more */
 
 	struct workqueue_struct *wq; /* ordered: the pump and the expiry never overlap */
 	struct work_struct pump;
@@ -404,7 +404,8 @@ static void idcblk_info_done(struct blkif_get_info_txn *txn, int status,
 	    in->physical_sector_size > PAGE_SIZE || !is_power_of_2(in->physical_sector_size) ||
 	    in->sectors > (U64_MAX >> SECTOR_SHIFT)) {
 		idc_endpoint_protocol_error(&dev->fe.ep, "get_info: %s",
-					    status ? idc_strerror(status) : "bad sector size or count");
+					    status ? idc_strerror(status)
+						   : "bad sector size or count");
 		return;
 	}
 	if (!first && in->physical_sector_size != dev->info.physical_sector_size)

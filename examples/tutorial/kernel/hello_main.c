@@ -10,8 +10,8 @@ module_param(address, charp, 0444);
 
 struct hello_dev {
 	struct idc_context *ctx;
-	struct hello_frontend fe;       /* over 1 KiB: never on the stack */
-	struct hello_greet_txn txn;     /* lives until greeted() ran */
+	struct hello_frontend fe; /* over 1 KiB: never on the stack */
+	struct hello_greet_txn txn; /* lives until greeted() ran */
 	struct completion gone;
 };
 static struct hello_dev *dev;
@@ -20,11 +20,11 @@ static void greeted(struct hello_greet_txn *t, int st, const struct hello_greet_
 {
 	if (st == 0)
 		pr_info("hello: %s\n", r->text);
-	else if (st != IDC_ERR_DISCONNECTED)   /* a disconnect: connect asks again */
+	else if (st != IDC_ERR_DISCONNECTED) /* a disconnect: connect asks again */
 		pr_err("hello: greet failed: %s\n", st > 0 ? "EMPTY" : idc_strerror(st));
 }
 
-static void on_connect(struct hello_frontend *fe)   /* runs in idc.ko's work item */
+static void on_connect(struct hello_frontend *fe) /* runs in idc.ko's work item */
 {
 	struct hello_greet_args a = { .name = "kernel" };
 
