@@ -59,13 +59,20 @@ ask() {
 # the whole device, read with direct I/O, into FILE
 read_dev() { dd if=$DEV of="$1" bs=128k iflag=direct 2>"$W/dd.err"; }
 
-# writers FILE: 4 direct-I/O writers at once, each a quarter of FILE at its offset; sets PIDS
+# writers FILE PASSES: 4 direct-I/O writers at once, each writing its quarter of FILE at its
+# offset PASSES times over; sets PIDS
 writers() {
     PIDS=""
     q=$((MB * 2)) # 128 KiB blocks per quarter
     for i in 0 1 2 3; do
-        dd if="$1" of=$DEV bs=128k skip=$((i * q)) seek=$((i * q)) count=$q oflag=direct \
-            conv=notrunc 2>>"$W/dd.err" &
+        (
+            n=0
+            while [ $n -lt "$2" ]; do
+                dd if="$1" of=$DEV bs=128k skip=$((i * q)) seek=$((i * q)) count=$q \
+                    oflag=direct conv=notrunc 2>>"$W/dd.err" || exit 1
+                n=$((n + 1))
+            done
+        ) &
         PIDS="$PIDS $!"
     done
 }
@@ -125,9 +132,6 @@ log() { dmesg | tail -n +"$((base + 1))"; }
 begin modules_load
 if ! blkctl wait self ib-bb 120 up >/dev/null; then
     fail "blkback did not start in dom0 within 120s"
-    WHY="blkback is not serving"
-    skip_rest disk_appears dd_write_verify fio_verify ext4_mkfs_fsck ext4_mount_checksums \
-        kill9_restart backend_gone_eio
     loaded=0
 elif ! out=$(insmod $DIR/idc.ko 2>&1); then
     fail "insmod idc.ko: $out"
@@ -141,8 +145,12 @@ else
     loaded=1
 fi
 
-ready=0
-if [ $loaded = 1 ]; then
+ready=0 WHY="no disk"
+if [ $loaded = 0 ]; then
+    begin disk_appears
+    skip "not run: the modules are not loaded"
+    WHY="the modules are not loaded"
+else
     begin disk_appears
     want=$((MB * 2048)) _i=0
     while [ "$(cat /sys/block/idcblk0/size 2>/dev/null)" != $want ] && [ $_i -lt 600 ]; do
@@ -162,7 +170,7 @@ if [ $ready = 1 ]; then
     blkctl fill "$MB" > "$W/src.img"
     SUM=$(sum256 "$W/src.img")
     t=$(up)
-    writers "$W/src.img"
+    writers "$W/src.img" 1
     if ! wait_writers; then
         tail -n 5 "$W/dd.err" | sed 's/^/idcblkxen dd| /'
         fail "writing $MB MiB failed"
@@ -178,7 +186,7 @@ if [ $ready = 1 ]; then
     begin fio_verify
     if ! command -v fio >/dev/null 2>&1; then
         skip "fio is not in the guest (Debian's fio brings about 80 MB of storage libraries)"
-    elif out=$(fio --name=verify --filename=$DEV --rw=randwrite --bs=4k --size=${MB}M \
+    elif out=$(fio --name=verify --filename=$DEV --rw=randwrite --bs=4k --size="${MB}M" \
                    --ioengine=libaio --iodepth=32 --direct=1 --verify=crc32c \
                    --do_verify=1 2>&1); then
         pass "randwrite 4k, iodepth 32, verify=crc32c over $MB MiB"
@@ -237,7 +245,7 @@ if [ $ready = 1 ]; then
     blkctl fill "$MB" > "$W/src2.img"
     SUM2=$(sum256 "$W/src2.img")
     : > "$W/dd.err"
-    writers "$W/src2.img"
+    writers "$W/src2.img" 4 # long enough for the kill to land while they run
     sleep 0.5
     running=0
     for p in $PIDS; do kill -0 "$p" 2>/dev/null && running=$((running + 1)); done
@@ -262,7 +270,7 @@ if [ $ready = 1 ]; then
             fail "sha256 mismatch after the restart: $(short "$SUM2") vs $(short "$(sum256 "$W/back.img")")"
         else
             pass "killed with $still of 4 writers running ($running at the ask), restarted 1s later;" \
-                "writes finished, sha256 $(short "$SUM2") intact;" \
+                "4 passes of writes finished, sha256 $(short "$SUM2") intact;" \
                 "$(log | grep -c 'idcblk0: connected') connections"
         fi
     fi
@@ -296,7 +304,6 @@ if [ $ready = 1 ]; then
         fi
     fi
 else
-    WHY="no disk"
     skip_rest dd_write_verify fio_verify ext4_mkfs_fsck ext4_mount_checksums kill9_restart \
         backend_gone_eio
 fi
