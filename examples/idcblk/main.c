@@ -63,7 +63,7 @@ MODULE_PARM_DESC(address, "blkif service to connect to, e.g. xen:0/blk0");
 
 static unsigned int io_timeout = 30;
 module_param(io_timeout, uint, 0644);
-MODULE_PARM_DESC(io_timeout, "seconds requests wait for a lost back end before failing (30)");
+MODULE_PARM_DESC(io_timeout, "seconds requests wait for a lost back end (30; 0: for ever)");
 
 /* One blk-mq request: the pdu blk-mq allocates behind it. */
 struct idcblk_req {
@@ -311,7 +311,7 @@ static void idcblk_pump_once(struct idcblk *dev)
 
 	spin_lock_irq(&dev->lock);
 	if (!dev->ready) {
-		if (dev->lost_at && !dev->failing &&
+		if (dev->lost_at && !dev->failing && io_timeout &&
 		    time_after_eq(jiffies, dev->lost_at + (unsigned long)io_timeout * HZ)) {
 			dev->failing = true;
 			list_for_each_entry(r, &dev->queued, node)
@@ -458,7 +458,9 @@ static void idcblk_disconnect(struct blkif_frontend *fe)
 	dev->ready = false;
 	if (!dev->lost_at) {
 		dev->lost_at = jiffies | 1; /* 0 means "not lost" */
-		queue_delayed_work(dev->wq, &dev->expire, (unsigned long)io_timeout * HZ + 1);
+		if (io_timeout)
+			queue_delayed_work(dev->wq, &dev->expire,
+					   (unsigned long)io_timeout * HZ + 1);
 	}
 	closing = dev->closing;
 	spin_unlock_irq(&dev->lock);
