@@ -135,8 +135,9 @@ static blk_status_t idcblk_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk
 	if (blk_rq_bytes(rq) > IDCBLK_SLOT && req_op(rq) != REQ_OP_DISCARD)
 		return BLK_STS_IOERR; /* cannot happen: max_hw_sectors says so */
 	spin_lock_irqsave(&dev->lock, flags);
-	if (dev->failing) {
+	if (dev->failing) { /* said once, when it started (RQF_QUIET: no line per request) */
 		spin_unlock_irqrestore(&dev->lock, flags);
+		rq->rq_flags |= RQF_QUIET;
 		return BLK_STS_IOERR;
 	}
 	blk_mq_start_request(rq);
@@ -286,7 +287,8 @@ static int idcblk_send(struct idcblk *dev, struct idcblk_req *r)
 	return err == IDC_ERR_AGAIN || err == IDC_ERR_DISCONNECTED ? err : 0;
 }
 
-/* Fails every queued request (the back end stayed away too long, or the module goes). */
+/* Fails every queued request (the back end stayed away too long, or the module goes), quietly:
+   the reason was logged once. */
 static void idcblk_fail_queued(struct idcblk *dev)
 {
 	struct idcblk_req *r;
@@ -298,6 +300,7 @@ static void idcblk_fail_queued(struct idcblk *dev)
 	while (!list_empty(&dead)) {
 		r = list_first_entry(&dead, struct idcblk_req, node);
 		list_del(&r->node);
+		rq_of(r)->rq_flags |= RQF_QUIET;
 		blk_mq_end_request(rq_of(r), BLK_STS_IOERR);
 	}
 }
