@@ -394,7 +394,7 @@ name = "domu"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/domu.cpio.gz"
-cmdline = "console=hvc0 rdinit=/init quiet idc_blk_mb=$BLK_MB"
+cmdline = "console=hvc0 rdinit=/init quiet idc_blk_mb=$BLK_MB idc_timeout=$GUEST_TIMEOUT"
 memory = 256
 vcpus = 1
 cpus = "$((SMP - 1))"
