@@ -27,8 +27,9 @@
  *   has answered. If the back end stays away io_timeout seconds, they fail with BLK_STS_IOERR
  *   (one log line), and so does every new request until it is back.
  *
- *   The disk is added by a work item once the first get_info has answered (add_disk reads the
- *   partition table, which needs the thread). Later get_info answers and the resized message
+ *   The disk is added by a work item once the first get_info has answered: add_disk reads the
+ *   partition table, whose completions run in the context's work item, so it cannot wait in a
+ *   callback. Later get_info answers and the resized message
  *   update the capacity and the read-only flag; the logical block size is the back end's
  *   physical sector size at the first connection.
  */
