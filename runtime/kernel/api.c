@@ -17,8 +17,7 @@ uint32_t idc_core_endpoint_version(const struct idc_endpoint *ep);
 enum idc_endpoint_state idc_core_endpoint_state(const struct idc_endpoint *ep);
 int idc_core_endpoint_last_error(const struct idc_endpoint *ep, char *why, size_t why_len);
 void idc_core_endpoint_disconnect_done(struct idc_endpoint *ep);
-void idc_core_endpoint_protocol_error(struct idc_endpoint *ep, const char *fmt, ...)
-	__printf(2, 3);
+void idc_core_endpoint_protocol_error(struct idc_endpoint *ep, const char *fmt, ...) __printf(2, 3);
 int idc_core_endpoint_disconnect(struct idc_endpoint *ep);
 int idc_core_endpoint_cork(struct idc_endpoint *ep);
 int idc_core_endpoint_flush(struct idc_endpoint *ep);
@@ -26,8 +25,7 @@ int idc_core_send_message(struct idc_endpoint *ep, uint16_t opcode, const void *
 			  size_t len);
 int idc_core_submit_transaction(struct idc_endpoint *ep, struct idc_txn *txn, uint16_t opcode,
 				const void *payload, size_t len);
-int idc_core_request_complete(struct idc_request *req, int status, const void *result,
-			      size_t len);
+int idc_core_request_complete(struct idc_request *req, int status, const void *result, size_t len);
 
 /* The context of a live endpoint (NULL for storage never created or already destroyed). */
 static struct idc_context *ctx_of(const struct idc_endpoint *ep)
@@ -36,17 +34,17 @@ static struct idc_context *ctx_of(const struct idc_endpoint *ep)
 }
 
 /* Runs stmt with the endpoint's context locked; `fallback` when there is no context. */
-#define WITH_EP_LOCK(ep, stmt, fallback)                                      \
-	do {                                                                  \
-		struct idc_context *ctx__ = ctx_of(ep);                       \
-		bool taken__;                                                 \
-		if (!ctx__) {                                                 \
-			fallback;                                             \
-			break;                                                \
-		}                                                             \
-		taken__ = idc__klock(ctx__);                                  \
-		stmt;                                                         \
-		idc__kunlock(ctx__, taken__);                                 \
+#define WITH_EP_LOCK(ep, stmt, fallback)                \
+	do {                                            \
+		struct idc_context *ctx__ = ctx_of(ep); \
+		bool taken__;                           \
+		if (!ctx__) {                           \
+			fallback;                       \
+			break;                          \
+		}                                       \
+		taken__ = idc__klock(ctx__);            \
+		stmt;                                   \
+		idc__kunlock(ctx__, taken__);           \
 	} while (0)
 
 void idc_endpoint_create(struct idc_endpoint *ep, struct idc_context *ctx,

@@ -8,18 +8,18 @@
 #ifndef IDC_CORE_NAMES_H
 #define IDC_CORE_NAMES_H
 
-#define idc_endpoint_create          idc_core_endpoint_create
-#define idc_endpoint_destroy         idc_core_endpoint_destroy
-#define idc_endpoint_version         idc_core_endpoint_version
-#define idc_endpoint_state           idc_core_endpoint_state
-#define idc_endpoint_last_error      idc_core_endpoint_last_error
+#define idc_endpoint_create	     idc_core_endpoint_create
+#define idc_endpoint_destroy	     idc_core_endpoint_destroy
+#define idc_endpoint_version	     idc_core_endpoint_version
+#define idc_endpoint_state	     idc_core_endpoint_state
+#define idc_endpoint_last_error	     idc_core_endpoint_last_error
 #define idc_endpoint_disconnect_done idc_core_endpoint_disconnect_done
 #define idc_endpoint_protocol_error  idc_core_endpoint_protocol_error
-#define idc_endpoint_disconnect      idc_core_endpoint_disconnect
-#define idc_endpoint_cork            idc_core_endpoint_cork
-#define idc_endpoint_flush           idc_core_endpoint_flush
-#define idc_send_message             idc_core_send_message
-#define idc_submit_transaction       idc_core_submit_transaction
-#define idc_request_complete         idc_core_request_complete
+#define idc_endpoint_disconnect	     idc_core_endpoint_disconnect
+#define idc_endpoint_cork	     idc_core_endpoint_cork
+#define idc_endpoint_flush	     idc_core_endpoint_flush
+#define idc_send_message	     idc_core_send_message
+#define idc_submit_transaction	     idc_core_submit_transaction
+#define idc_request_complete	     idc_core_request_complete
 
 #endif /* IDC_CORE_NAMES_H */

@@ -260,14 +260,32 @@ static void run_deferred(struct idc_context *ctx)
 		idc__kick(ctx);
 }
 
+/* Arms every connected endpoint's rx ring before the work item ends, so the peer notifies
+   the next frame (the user-space context does the same before it blocks). Frames found by the
+   re-check were published while the ring was not armed: no notification is on its way, they
+   are handled here. True when there were some. */
+static bool arm_all(struct idc_context *ctx)
+{
+	struct idc_ep *ep;
+	bool found = false;
+
+	for (ep = ctx->eps; ep; ep = ep->next)
+		if (ep->state == IDC_EP_CONNECTED && idc__ep_arm(ep, false))
+			found = true;
+	return found;
+}
+
 static void ctx_run(struct idc_context *ctx)
 {
 	bool taken = idc__klock(ctx);
+	int round;
 
 	ctx->in_dispatch++;
 	run_timers(ctx);
 	run_defers(ctx);
 	run_deferred(ctx);
+	for (round = 0; round < 8 && arm_all(ctx); round++)
+		run_deferred(ctx);
 	ctx->in_dispatch--;
 	idc__kunlock(ctx, taken);
 }

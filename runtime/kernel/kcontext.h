@@ -31,21 +31,21 @@ struct idc_timer;
 
 struct idc_context {
 	/* the members endpoint.c uses */
-	struct idc_ep *eps;     /* all live endpoints */
+	struct idc_ep *eps;	/* all live endpoints */
 	struct idc_ep *pending; /* endpoints with deferred work */
-	struct idc_ep *dirty;   /* endpoints with unflushed tx */
-	int in_dispatch;        /* > 0 while the work item runs: sends defer their notify */
-	bool fd_exported;       /* always false: there is no fd to keep readable */
+	struct idc_ep *dirty;	/* endpoints with unflushed tx */
+	int in_dispatch;	/* > 0 while the work item runs: sends defer their notify */
+	bool fd_exported;	/* always false: there is no fd to keep readable */
 
 	/* the kernel's */
 	struct mutex lock;
 	struct task_struct *owner; /* the task holding lock (a callback calling back in) */
 	struct workqueue_struct *wq;
-	struct work_struct work;         /* runs deferred calls, pending endpoints, timers */
-	struct delayed_work timer_work;  /* queues work when the earliest timer is due */
-	spinlock_t defer_lock;           /* guards defer (taken in interrupt handlers) */
-	struct list_head defer;          /* struct idc_kdefer queued */
-	struct idc_timer *timers;        /* armed, unordered */
+	struct work_struct work;	/* runs deferred calls, pending endpoints, timers */
+	struct delayed_work timer_work; /* queues work when the earliest timer is due */
+	spinlock_t defer_lock;		/* guards defer (taken in interrupt handlers) */
+	struct list_head defer;		/* struct idc_kdefer queued */
+	struct idc_timer *timers;	/* armed, unordered */
 	uint64_t id;
 	void (*log)(void *arg, int level, const char *msg);
 	void *log_arg;

@@ -16,7 +16,7 @@ const struct idc_transport *const idc__builtin_transports[] = {
 const struct idc_transport *const idc__buffer_memory;
 
 /* Prefixes of the user-space transports: IDC_ERR_NOTSUP rather than IDC_ERR_INVAL. */
-const char *const idc__absent_transports[] = { "shm", "fabric", NULL };
+const char *const idc__absent_transports[] = {"shm", "fabric", NULL};
 
 static int __init idc_init(void)
 {

@@ -44,17 +44,17 @@
 
 #include "kinternal.h"
 
-#define KX_PAGE          4096u
-#define KX_DOMID_MAX     0x7fefu /* DOMID_FIRST_RESERVED - 1 */
-#define KX_PATH_MAX      160u
-#define KX_VALUE_MAX     2048u
-#define KX_RETRY_MS      200u
+#define KX_PAGE		 4096u
+#define KX_DOMID_MAX	 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
+#define KX_PATH_MAX	 160u
+#define KX_VALUE_MAX	 2048u
+#define KX_RETRY_MS	 200u
 #define KX_BUSY_RETRY_MS 1000u
-#define KX_ANSWER_MS     3000u
-#define KX_KNOCK_MAX     24u /* "EPOCH" or "EPOCH/PING" */
-#define KX_CTRL_MAGIC    0x58434449u /* "IDCX" */
+#define KX_ANSWER_MS	 3000u
+#define KX_KNOCK_MAX	 24u	     /* "EPOCH" or "EPOCH/PING" */
+#define KX_CTRL_MAGIC	 0x58434449u /* "IDCX" */
 #define KX_CTRL_MAX_REFS ((KX_PAGE - 64u) / 4u)
-#define KX_TXN_TRIES     8
+#define KX_TXN_TRIES	 8
 
 /* The control page (docs/protocol.md section 6), granted to the backend. */
 struct kx_ctrl_page {
@@ -230,8 +230,8 @@ static void path_k(struct idc_link *ep, const char *dir, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u", X(ep)->peer,
-		 svc(ep, s), dir, X(ep)->self, X(ep)->fid);
+	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u", X(ep)->peer, svc(ep, s),
+		 dir, X(ep)->self, X(ep)->fid);
 }
 
 /* --------------------------------------------------------------------------- grants */
@@ -304,7 +304,7 @@ static irqreturn_t kx_irq(int irq, void *dev)
 /* An unbound port for the backend, bound to kx_irq; 0 or IDC_ERR_IO. */
 static int port_open(struct kx_ep *s)
 {
-	struct evtchn_alloc_unbound alloc = { .dom = DOMID_SELF, .remote_dom = s->peer };
+	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = s->peer};
 	struct evtchn_close cl;
 	int irq;
 
@@ -341,7 +341,8 @@ static void chan_release(struct idc_link *ep)
 			notify_remote_via_evtchn(s->port);
 	}
 	if (s->irq >= 0)
-		unbind_from_irqhandler(s->irq, s); /* waits for a running handler; closes the port */
+		unbind_from_irqhandler(s->irq,
+				       s); /* waits for a running handler; closes the port */
 	s->irq = -1;
 	idc__kdefer_cancel(ep->ctx, &s->ev_defer);
 	if (s->rings)
@@ -389,8 +390,8 @@ static int chan_up(struct idc_link *ep)
 	r = idc__link_up(ep, &s->ch);
 	idc__storm_reset(&s->storm, ep);
 	if (r < 0)
-		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s",
-			 ep->address, idc_strerror(r));
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
+			 idc_strerror(r));
 	return r;
 }
 
@@ -538,8 +539,8 @@ static int fe_read_offer(struct idc_link *ep, struct fe_offer *o, char *val)
 	o->v = idc__offer_version(ep->proto, o->vmin, o->vmax, hash, o->vmax - o->vmin + 1);
 	if (!o->v) {
 		idc__log(ep->ctx, IDC_LOG_ERROR,
-			 "%s: protocol '%s': no common version with matching IDL hash",
-			 ep->address, ep->proto->name);
+			 "%s: protocol '%s': no common version with matching IDL hash", ep->address,
+			 ep->proto->name);
 		return IDC_ERR_MISMATCH;
 	}
 	return 0;
@@ -578,9 +579,13 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 	/* The page's fields before fe_live: a backend that sees us live sees them too. */
 	virt_store_release(&cp->fe_live, 1);
 	fr->cref = s->cref;
-	s->ch = (struct idc_chan){ .tx_size = fr->ring, .rx_size = fr->ring, .epoch = s->epoch,
-				   .version = o->v, .max_frame = fr->frame, .tx_limit = fr->tx,
-				   .msg_limit = fr->msg };
+	s->ch = (struct idc_chan){.tx_size = fr->ring,
+				  .rx_size = fr->ring,
+				  .epoch = s->epoch,
+				  .version = o->v,
+				  .max_frame = fr->frame,
+				  .tx_limit = fr->tx,
+				  .msg_limit = fr->msg};
 	return 0;
 }
 
@@ -598,8 +603,8 @@ static void fe_try_connect(struct idc_link *ep)
 	char *val;
 	int r;
 
-	if (s->hs != KH_IDLE || idc__link_destroying(ep) ||
-	    idc__link_state(ep) != IDC_EP_PRESENT || (s->refused && s->refused_instance == s->instance))
+	if (s->hs != KH_IDLE || idc__link_destroying(ep) || idc__link_state(ep) != IDC_EP_PRESENT ||
+	    (s->refused && s->refused_instance == s->instance))
 		return;
 	s->refused = false;
 	val = kmalloc(KX_VALUE_MAX, GFP_KERNEL);
@@ -625,7 +630,8 @@ static void fe_try_connect(struct idc_link *ep)
 	fr.ring = idc_ring_size_for(fr.msg + 2 * fr.tx, fr.frame);
 	fr.pages = DIV_ROUND_UP(2 * idc_ring_bytes(fr.ring), KX_PAGE);
 	if (!fr.ring || fr.pages > KX_CTRL_MAX_REFS) {
-		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: rings for %u frames of %u bytes exceed %u pages (IDC_ERR_TOOBIG)",
+		idc__log(ep->ctx, IDC_LOG_ERROR,
+			 "%s: rings for %u frames of %u bytes exceed %u pages (IDC_ERR_TOOBIG)",
 			 ep->address, fr.msg + 2 * fr.tx, fr.frame, KX_CTRL_MAX_REFS);
 		refuse_forever(s);
 		return;
@@ -634,8 +640,8 @@ static void fe_try_connect(struct idc_link *ep)
 	if (!r)
 		r = fe_request(ep, o.v, &fr);
 	if (r) {
-		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot offer the connection: %s",
-			 ep->address, idc_strerror(r));
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot offer the connection: %s", ep->address,
+			 idc_strerror(r));
 		fe_fail(ep, true);
 		return;
 	}
@@ -750,7 +756,8 @@ static bool fe_follow_service(struct idc_link *ep)
 	uint32_t st = 0, inst = 0;
 
 	path_b(ep, b, NULL);
-	if (kx_read_u32(b, "state", 6, &st) || (st != XenbusStateInitWait && st != XenbusStateConnected) ||
+	if (kx_read_u32(b, "state", 6, &st) ||
+	    (st != XenbusStateInitWait && st != XenbusStateConnected) ||
 	    kx_read_u32(b, "instance", 0x7fffffffu, &inst)) {
 		if (s->hs == KH_UP)
 			idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
@@ -974,8 +981,8 @@ static int kx_ep_start(struct idc_link *ep)
 	s->ev_defer.fn = ev_run;
 	s->watch_defer.fn = watch_run;
 	if (!xen_domain()) {
-		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: xen transport not available: not running on Xen",
-			 ep->address);
+		idc__log(ep->ctx, IDC_LOG_ERROR,
+			 "%s: xen transport not available: not running on Xen", ep->address);
 		return IDC_ERR_NOTSUP;
 	}
 	if (parse_address(ep->name, s) < 0 || kx_read_u32("domid", NULL, KX_DOMID_MAX, &s->self))

@@ -112,6 +112,41 @@ Test(kbuild, a_warning_fails_the_check, .timeout = 300)
     remove_tmpdir();
 }
 
+/* The kernel runtime (runtime/kernel/, idc.ko) and a client module linked against its exports
+   (the real-Xen harness's self-test client, tests/xen/kidc/): both W=1 without a warning, and
+   modpost resolves every idc.h function the client calls. */
+Test(kbuild, kernel_runtime_and_a_client_build_without_warnings, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_assert_eq(run("'%s/tests/xen/kidc/build.sh' '%s' '%s/k'", IDC_SRCDIR, kdir, tmpdir), 0,
+                 "idc.ko or its client does not build cleanly (log above)");
+    cr_expect_eq(
+        run("nm '%s/k/idc/idc.ko' > '%s/nm' && grep -q '__ksymtab_idc_submit_transaction$' "
+            "'%s/nm' && grep -q '__ksymtab_idc_context_create$' '%s/nm'",
+            tmpdir, tmpdir, tmpdir, tmpdir),
+        0, "idc.ko does not export the idc.h functions");
+    remove_tmpdir();
+}
+
+/* The same check on idc.ko: one warning fails it. */
+Test(kbuild, a_warning_in_the_kernel_runtime_fails_the_check, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_assert_eq(run("printf 'static int unused_on_purpose;\\n' > '%s/warn.c'", tmpdir), 0);
+    cr_assert_neq(run("'%s/runtime/kernel/build.sh' '%s' '%s/k' '%s/warn.c' > /dev/null 2>&1",
+                      IDC_SRCDIR, kdir, tmpdir, tmpdir),
+                  0, "idc.ko with an unused variable passed the check");
+    cr_expect_eq(run("grep -q 'warning: .unused_on_purpose' '%s/k/build.log'", tmpdir), 0,
+                 "the build log does not show the warning");
+    remove_tmpdir();
+}
+
 /* examples/idcblk, the blk-mq front end, through its own Makefile (idlc, then kbuild) with W=1.
    modpost reads idc.ko's Module.symvers when `make kmod` has built it in this build directory;
    the idc_* symbols it cannot resolve (all of them without idc.ko, those idc.ko does not export

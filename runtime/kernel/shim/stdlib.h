@@ -11,7 +11,7 @@
    call documented as sleeping), so GFP_KERNEL. */
 #define malloc(n)    kmalloc((n), GFP_KERNEL)
 #define calloc(n, s) kcalloc((n), (s), GFP_KERNEL)
-#define free(p)      kfree(p)
+#define free(p)	     kfree(p)
 
 /* The kernel has no environment: every knob read through idc__env_uint takes its default. */
 static inline char *getenv(const char *name)

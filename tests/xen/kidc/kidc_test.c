@@ -30,9 +30,10 @@
 
 #define KT_WINDOW  16
 #define KT_CREDITS 8
-#define KT_WAIT    (60 * HZ)
+#define KT_WAIT	   (60 * HZ) /* connecting */
+#define KT_DONE	   (20 * HZ) /* completions */
 
-static const uint64_t kt_hashes[1] = { KIDC_HASH };
+static const uint64_t kt_hashes[1] = {KIDC_HASH};
 static const struct idc_protocol kt_proto = {
 	.name = KIDC_NAME,
 	.min_version = 1,
@@ -162,7 +163,7 @@ static int kt_submit(uint16_t op, uint32_t len, uint32_t seed)
 
 	if (!s)
 		return IDC_ERR_AGAIN;
-	s->len = len;
+	s->len = op == KIDC_OP_ECHO ? len : 0; /* the result expected: held ones have none */
 	s->seed = seed;
 	s->txn.done = kt_done;
 	kt_fill(buf, len, seed);
@@ -175,7 +176,7 @@ static int kt_submit(uint16_t op, uint32_t len, uint32_t seed)
 
 static bool kt_wait_done(int n)
 {
-	return wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) >= n, KT_WAIT) > 0;
+	return wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) >= n, KT_DONE) > 0;
 }
 
 static bool kt_wait_connected(void)
@@ -204,11 +205,12 @@ static bool check_transactions(void)
 		}
 		/* no credit or no slot: a completion gives both back */
 		if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) != seen,
-						     KT_WAIT) <= 0)
+						     KT_DONE) <= 0)
 			break;
 	}
 	if (!kt_wait_done(1000) || atomic_read(&kt->ok) != 1000) {
-		pr_info("idc_ktest: FAIL transactions_1000 %d submitted, %d ok, %d bad, %d disconnected\n",
+		pr_info("idc_ktest: FAIL transactions_1000 %d submitted, %d ok, %d bad, %d "
+			"disconnected\n",
 			i, atomic_read(&kt->ok), atomic_read(&kt->bad), atomic_read(&kt->disc));
 		return false;
 	}
@@ -259,11 +261,13 @@ static bool check_kill(void)
 	}
 	r = idc_send_message(&kt->ep, KIDC_OP_DIE, NULL, 0);
 	if (r || !kt_wait_done(4) ||
-	    wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->disconnects) > d0,
-					     KT_WAIT) <= 0 ||
+	    wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->disconnects) > d0, KT_WAIT) <=
+		    0 ||
 	    atomic_read(&kt->disc) != 4) {
-		pr_info("idc_ktest: FAIL backend_kill send %s, %d of 4 DISCONNECTED, %d disconnects\n",
-			idc_strerror(r), atomic_read(&kt->disc), atomic_read(&kt->disconnects) - d0);
+		pr_info("idc_ktest: FAIL backend_kill send %s, %d of 4 DISCONNECTED, %d "
+			"disconnects\n",
+			idc_strerror(r), atomic_read(&kt->disc),
+			atomic_read(&kt->disconnects) - d0);
 		return false;
 	}
 	pr_info("idc_ktest: PASS backend_kill 4 outstanding completed with IDC_ERR_DISCONNECTED\n");
@@ -293,7 +297,7 @@ static void kt_teardown(void)
 	if (atomic_read(&kt->connected))
 		idc_send_message(&kt->ep, KIDC_OP_BYE, NULL, 0);
 	idc_endpoint_destroy(&kt->ep, kt_destroyed);
-	if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->destroyed), KT_WAIT) <= 0) {
+	if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->destroyed), KT_DONE) <= 0) {
 		pr_info("idc_ktest: FAIL teardown endpoint destroy did not complete\n");
 		return; /* the context's destroy below forgets it */
 	}

@@ -5,7 +5,7 @@
 #define KIDC_PROTO_H
 
 #define KIDC_NAME      "kidc"
-#define KIDC_SERVICE   "kidc"     /* xen:kidc?allow=DOMU in dom0; xen:0/kidc in the domU */
+#define KIDC_SERVICE   "kidc" /* xen:kidc?allow=DOMU in dom0; xen:0/kidc in the domU */
 #define KIDC_HASH      0x6b69646374657374ull
 #define KIDC_MAX_FRAME 512u
 
