@@ -10,6 +10,9 @@
 # The domU asks, dom0 answers, through xenstore nodes in the domU's directory (blkctl): the
 # domU writes ib-ask=kill|restart|gone|stop, dom0 answers ib-bb=up|killed|restarted|gone|stopped.
 #
+# Disk size: idc_blk_mb=MIB on the kernel command line (the harness's XEN_BLK_MB), else 16; at
+# most 32 here (the domU's tmpfs holds three images of it).
+#
 # Checks (suite idcblk_domu):
 #   modules_load          insmod idc.ko, then idcblk.ko address=xen:0/idcblk io_timeout=20
 #   disk_appears          /dev/idcblk0 shows up with the size blkback serves
@@ -34,6 +37,8 @@ DIR=/idc/idcblk
 TMO=20 # io_timeout of the module, seconds
 MB=$(sed -n 's/.*idc_blk_mb=\([0-9][0-9]*\).*/\1/p' /proc/cmdline 2>/dev/null)
 case $MB in ''|0*) MB=16 ;; esac
+# the domU has 256 MiB, and its tmpfs holds three images of this size at once
+[ "$MB" -le 32 ] || MB=32
 DEV=/dev/idcblk0
 W=/tmp/idcblkxen
 
