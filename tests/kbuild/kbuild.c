@@ -150,7 +150,8 @@ Test(kbuild, a_warning_in_the_kernel_runtime_fails_the_check, .timeout = 300)
 /* examples/idcblk, the blk-mq front end, through its own Makefile (idlc, then kbuild) with W=1.
    modpost reads idc.ko's Module.symvers when `make kmod` has built it in this build directory;
    the idc_* symbols it cannot resolve (all of them without idc.ko, those idc.ko does not export
-   yet with it) are only warned about (KBUILD_MODPOST_WARN): the only warnings allowed. */
+   yet with it) are only warned about (KBUILD_MODPOST_WARN): the only warnings allowed. Kernels
+   before 5.18 compile gnu89: -Wdeclaration-after-statement holds the driver to it. */
 Test(kbuild, idcblk_builds_as_kernel_code_without_warnings, .timeout = 300)
 {
     const char *kdir = kernel_tree();
@@ -160,7 +161,8 @@ Test(kbuild, idcblk_builds_as_kernel_code_without_warnings, .timeout = 300)
     make_tmpdir("kbuild");
     rc = run("syms='%s/kmod/Module.symvers'; [ -f \"$syms\" ] || syms=; "
              "make -s -C '%s/examples/idcblk' KDIR='%s' OUT='%s/idcblk' IDLC='%s' "
-             "IDC_SYMVERS=\"$syms\" KBUILD_MODPOST_WARN=1 W=1 > '%s/build.log' 2>&1",
+             "IDC_SYMVERS=\"$syms\" KBUILD_MODPOST_WARN=1 W=1 "
+             "KCFLAGS=-Wdeclaration-after-statement > '%s/build.log' 2>&1",
              IDC_BUILDDIR, IDC_SRCDIR, kdir, tmpdir, IDLC, tmpdir);
     if (rc != 0)
         run("cat '%s/build.log'", tmpdir);
@@ -198,7 +200,7 @@ Test(kbuild, tutorial_kernel_front_end_builds_without_warnings, .timeout = 300)
     rc = run("mkdir '%s/hk' && cp '%s'/examples/tutorial/kernel/* '%s/hk/' && "
              "'%s' -o '%s/hk' '%s/examples/tutorial/hello.idl' && "
              "make -C '%s' M='%s/hk' IDC_INCLUDE='%s/runtime/include' KBUILD_MODPOST_WARN=1 "
-             "W=1 modules > '%s/build.log' 2>&1",
+             "W=1 KCFLAGS=-Wdeclaration-after-statement modules > '%s/build.log' 2>&1",
              tmpdir, IDC_SRCDIR, tmpdir, IDLC, tmpdir, IDC_SRCDIR, kdir, tmpdir, IDC_SRCDIR,
              tmpdir);
     if (rc != 0)
