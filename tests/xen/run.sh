@@ -7,9 +7,9 @@
 #   BUILD_DIR       the build directory; the package cache and the work dir live under it
 #   GUEST_BIN_DIR   directory of host-built test programs copied into both guests (with their libs)
 #
-# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 560), XEN_READY_TIMEOUT (s until
+# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 860), XEN_READY_TIMEOUT (s until
 # Xen's daemons run in dom0, default 120), XEN_GUEST_TIMEOUT (s, dom0
-# watchdog, default 480), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
+# watchdog, default 780), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
 # XEN_MEM (MiB, 2048), XEN_BLK_MB (the block example's disk in MiB, 16), XEN_VERBOSE=1 (stream
 # the console), XEN_KEEP=1 (keep the work dir),
 # XEN_CACHE (package cache dir, default BUILD_DIR/xen/cache), XEN_LIST_PROGS (programs whose
@@ -25,9 +25,9 @@ mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 BINDIR=$(cd "$BINDIR" && pwd)
 
-BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-560}
+BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-860}
 READY_TIMEOUT=${XEN_READY_TIMEOUT:-120}
-GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-480}
+GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-780}
 BLK_MB=${XEN_BLK_MB:-16}
 RETRIES=${XEN_BOOT_RETRIES:-2}
 SMP=${XEN_SMP:-2}
