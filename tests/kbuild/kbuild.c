@@ -174,3 +174,70 @@ Test(kbuild, generated_glue_links_against_the_kernel_runtime, .timeout = 300)
                  0, "blkif's glue does not link cleanly against idc.ko (log above)");
     remove_tmpdir();
 }
+
+/* examples/idcblk, the blk-mq front end, through its own Makefile (idlc, then kbuild) with W=1.
+   modpost reads idc.ko's Module.symvers when `make kmod` has built it in this build directory;
+   the idc_* symbols it cannot resolve (all of them without idc.ko, those idc.ko does not export
+   yet with it) are only warned about (KBUILD_MODPOST_WARN): the only warnings allowed. Kernels
+   before 5.18 compile gnu89: -Wdeclaration-after-statement holds the driver to it. */
+Test(kbuild, idcblk_builds_as_kernel_code_without_warnings, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    int rc;
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    rc = run("syms='%s/kmod/Module.symvers'; [ -f \"$syms\" ] || syms=; "
+             "make -s -C '%s/examples/idcblk' KDIR='%s' OUT='%s/idcblk' IDLC='%s' "
+             "IDC_SYMVERS=\"$syms\" KBUILD_MODPOST_WARN=1 W=1 "
+             "KCFLAGS=-Wdeclaration-after-statement > '%s/build.log' 2>&1",
+             IDC_BUILDDIR, IDC_SRCDIR, kdir, tmpdir, IDLC, tmpdir);
+    if (rc != 0)
+        run("cat '%s/build.log'", tmpdir);
+    cr_assert_eq(rc, 0, "idcblk does not build (log above)");
+    cr_expect_eq(run("grep -i warning '%s/build.log' | grep -v -e "
+                     "'modpost: \"idc_[a-z0-9_]*\" \\[.*\\] undefined!$' -e "
+                     "'suppressed [0-9]* unresolved symbol warnings'",
+                     tmpdir),
+                 1, "idcblk's kernel build is not clean (the warnings above)");
+    cr_expect_eq(run("nm '%s/idcblk/idcblk.ko' | grep -q ' T blkif_read_submit$' && "
+                     "strings '%s/idcblk/idcblk.ko' | grep -qx 'license=Dual MIT/GPL'",
+                     tmpdir, tmpdir),
+                 0, "idcblk.ko lacks the blkif client or its licence");
+    remove_tmpdir();
+}
+
+/* docs/tutorial.md's kernel front end (examples/tutorial/kernel: hello_main.c and its Kbuild,
+   the tutorial's text verbatim) builds against the tutorial's hello.idl with W=1, and only
+   modpost's unresolved idc_* symbols are reported (no kernel runtime here). */
+Test(kbuild, tutorial_kernel_front_end_builds_without_warnings, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    int rc;
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_expect_eq(run("cd '%s' && for f in hello_main.c Kbuild; do awk -v f=\"$f\" '"
+                     "f == \"Kbuild\" && /^# Kbuild$/ { p = 1 } "
+                     "f != \"Kbuild\" && $0 == \"`\" f \"`:\" { w = 1; next } "
+                     "w && /^```c$/ { p = 1; w = 0; next } "
+                     "p && /^```$/ { exit } p { print }' docs/tutorial.md | "
+                     "diff -u - examples/tutorial/kernel/$f || exit 1; done",
+                     IDC_SRCDIR),
+                 0, "examples/tutorial/kernel differs from docs/tutorial.md (diff above)");
+    rc = run("mkdir '%s/hk' && cp '%s'/examples/tutorial/kernel/* '%s/hk/' && "
+             "'%s' -o '%s/hk' '%s/examples/tutorial/hello.idl' && "
+             "make -C '%s' M='%s/hk' IDC_INCLUDE='%s/runtime/include' KBUILD_MODPOST_WARN=1 "
+             "W=1 KCFLAGS=-Wdeclaration-after-statement modules > '%s/build.log' 2>&1",
+             tmpdir, IDC_SRCDIR, tmpdir, IDLC, tmpdir, IDC_SRCDIR, kdir, tmpdir, IDC_SRCDIR,
+             tmpdir);
+    if (rc != 0)
+        run("cat '%s/build.log'", tmpdir);
+    cr_assert_eq(rc, 0, "the tutorial's kernel module does not build (log above)");
+    cr_expect_eq(run("grep -i warning '%s/build.log' | grep -v -e "
+                     "'modpost: \"idc_[a-z0-9_]*\" \\[.*\\] undefined!$' -e "
+                     "'suppressed [0-9]* unresolved symbol warnings'",
+                     tmpdir),
+                 1, "the tutorial's kernel module does not build cleanly (the warnings above)");
+    remove_tmpdir();
+}

@@ -151,3 +151,12 @@ $(XEN_OUT)/bin/kidcxen: tests/xen/kidcxen.sh
 XEN_LIST_PROGS += kidcxen kidcsrv
 
 xen-progs: $(XEN_OUT)/bin/kidcxen
+
+# The kernel block front end in the domU (tests/xen/idcblkxen.sh): run.sh builds idc.ko and
+# idcblk.ko against the guests' kernel headers (this build's idlc generates idcblk's client);
+# dom0 serves it with blkback and answers the domU's kill/restart requests through blkctl.
+$(XEN_OUT)/bin/idcblkxen: tests/xen/idcblkxen.sh | kmod-idlc
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += idcblkxen
+
+xen-progs: $(XEN_OUT)/bin/idcblkxen
