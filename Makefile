@@ -410,6 +410,16 @@ check-deb: deb
 check-kbuild: $(BUILD)/tests/kbuild $(IDLC)
 	IDC_KDIR=$(KDIR) $(BUILD)/tests/kbuild --jobs=2 $(CRITERION_FLAGS)
 
+# The kernel runtime idc.ko (runtime/kernel/, docs/kernel.md) in $(BUILD)/kmod: against KDIR,
+# else the running kernel's build tree, else the newest Debian headers; W=1, no warning.
+.PHONY: kmod
+kmod:
+	$(Q)kdir="$(KDIR)"; \
+	[ -n "$$kdir" ] || kdir=/lib/modules/$$(uname -r)/build; \
+	[ -d "$$kdir" ] || kdir=$$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1); \
+	[ -n "$$kdir" ] || { echo "kmod: no kernel build tree: install linux-headers-amd64 or pass KDIR=" >&2; exit 1; }; \
+	runtime/kernel/build.sh "$$kdir" $(BUILD)/kmod && echo "  KMOD    $(BUILD)/kmod/idc.ko ($$kdir)"
+
 # The manual pages alone (tests/man; also part of make check): render, cross-reference, coverage
 check-man: $(BUILD)/tests/man $(IDLC)
 	$(BUILD)/tests/man --jobs=2 $(CRITERION_FLAGS)

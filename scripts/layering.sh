@@ -7,6 +7,8 @@
 #   2. Transports see the core only through the contract: no file under runtime/transports/
 #      includes the core's private header (internal.h).
 #   3. A transport keeps to its folder: no transport includes another transport's headers.
+#   4. The kernel runtime keeps the same line: its transport (runtime/kernel/xen*.c) includes
+#      neither the core's private header nor the kernel context's (kcontext.h).
 # Prints each violation and exits 1 if there is one.
 set -u
 build=${1:-build}
@@ -41,5 +43,9 @@ for dir in runtime/transports/*/; do
         done < <(grep -rnE "#include \"($o/|\.\./$o/)" "$dir")
     done
 done
+while IFS=: read -r file line _; do
+    echo "layering: $file:$line: the kernel runtime's transport includes a private core header"
+    fail=1
+done < <(grep -HnE '#include "(internal|kcontext)\.h"' runtime/kernel/xen*.c 2>/dev/null)
 [ $fail -eq 0 ] && echo "layering: clean (core names no transport; transports use only the contract)"
 exit $fail

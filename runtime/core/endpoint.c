@@ -407,6 +407,8 @@ void idc_endpoint_disconnect_done(struct idc_endpoint *pub)
 /* Logs why the peer is at fault and takes the connection down (once: a connection already on
    its way down keeps its first reason). */
 static void vproto_fail(struct idc_ep *ep, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vproto_fail(struct idc_ep *ep, const char *fmt, va_list ap)
 {
     char why[120];
     vsnprintf(why, sizeof(why), fmt, ap);
@@ -994,9 +996,9 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
         return IDC_ERR_INVAL;
     struct idc_ep *ep = req->ep;
     struct idc_conn *c = ep->conn;
-    bool current = ep->magic == IDC_EP_MAGIC && c && req->serial == c->serial;
+    bool same_conn = ep->magic == IDC_EP_MAGIC && c && req->serial == c->serial;
     int rc = 0;
-    if (!current || ep->state != IDC_EP_CONNECTED || !c->up) {
+    if (!same_conn || ep->state != IDC_EP_CONNECTED || !c->up) {
         rc = IDC_ERR_DISCONNECTED;
     } else {
         if (status == 0 && !result && len)
@@ -1031,7 +1033,7 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
         ep->ctr->req_done++;
         req->next_free = c->req_free;
         c->req_free = req;
-        if (current && c->req_held)
+        if (same_conn && c->req_held)
             c->req_held--;
     }
     (void)state_name;

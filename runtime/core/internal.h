@@ -30,6 +30,11 @@ struct idc_reg {
 
 #define IDC_MAX_TRANSPORTS 8
 
+#ifdef __KERNEL__
+/* The kernel runtime's context: a workqueue instead of epoll, with the members the shared
+   files (endpoint.c) use under the same names. */
+#include "kcontext.h"
+#else
 struct idc_context {
     int epfd;
     int kickfd; /* eventfd: deferred work pending */
@@ -68,6 +73,7 @@ struct idc_context {
     bool stats_full_logged;
     struct idc_stats_counters stats_sink; /* counters of endpoints that got no memory */
 };
+#endif
 
 void idc__kick(struct idc_context *ctx);
 

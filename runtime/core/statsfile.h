@@ -99,6 +99,7 @@ struct idc_stats_slot {
 };
 _Static_assert(sizeof(struct idc_stats_slot) == IDC_STATS_SLOT_SIZE, "stats slot size");
 
+#ifndef __KERNEL__ /* the kernel runtime exports no stats file */
 /* The directory stats files go to when neither the context option nor $IDC_STATS_DIR names one:
    "stats" under the runtime directory the shm transport also defaults to ($XDG_RUNTIME_DIR/idc,
    else /tmp/idc-<uid>). One rule for the writer and every reader. Returns snprintf's count. */
@@ -126,5 +127,6 @@ static inline int idc_stats_dir(char *buf, size_t len, const char *dir)
         return n;
     return n + snprintf(buf + n, len - (size_t)n, "/stats");
 }
+#endif
 
 #endif /* IDC_STATSFILE_H */

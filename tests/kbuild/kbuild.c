@@ -111,3 +111,133 @@ Test(kbuild, a_warning_fails_the_check, .timeout = 300)
                  "the build log does not show the warning");
     remove_tmpdir();
 }
+
+/* The kernel runtime (runtime/kernel/, idc.ko) and a client module linked against its exports
+   (the real-Xen harness's self-test client, tests/xen/kidc/): both W=1 without a warning, and
+   modpost resolves every idc.h function the client calls. */
+Test(kbuild, kernel_runtime_and_a_client_build_without_warnings, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_assert_eq(run("'%s/tests/xen/kidc/build.sh' '%s' '%s/k'", IDC_SRCDIR, kdir, tmpdir), 0,
+                 "idc.ko or its client does not build cleanly (log above)");
+    cr_expect_eq(
+        run("nm '%s/k/idc/idc.ko' > '%s/nm' && grep -q '__ksymtab_idc_submit_transaction$' "
+            "'%s/nm' && grep -q '__ksymtab_idc_context_create$' '%s/nm'",
+            tmpdir, tmpdir, tmpdir, tmpdir),
+        0, "idc.ko does not export the idc.h functions");
+    remove_tmpdir();
+}
+
+/* The same check on idc.ko: one warning fails it. */
+Test(kbuild, a_warning_in_the_kernel_runtime_fails_the_check, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_assert_eq(run("printf 'static int unused_on_purpose;\\n' > '%s/warn.c'", tmpdir), 0);
+    cr_assert_neq(run("'%s/runtime/kernel/build.sh' '%s' '%s/k' '%s/warn.c' > /dev/null 2>&1",
+                      IDC_SRCDIR, kdir, tmpdir, tmpdir),
+                  0, "idc.ko with an unused variable passed the check");
+    cr_expect_eq(run("grep -q 'warning: .unused_on_purpose' '%s/k/build.log'", tmpdir), 0,
+                 "the build log does not show the warning");
+    remove_tmpdir();
+}
+
+/* What a driver module does with idc.ko: blkif's generated codec and endpoint glue (client and
+   server) linked into one module against idc.ko's exports; modpost fails on any idc function
+   the glue calls that idc.ko does not export. */
+Test(kbuild, generated_glue_links_against_the_kernel_runtime, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_assert_eq(run("'%s/runtime/kernel/build.sh' '%s' '%s/idc'", IDC_SRCDIR, kdir, tmpdir), 0,
+                 "idc.ko does not build cleanly (log above)");
+    cr_assert_eq(run("mkdir '%s/glue' && '%s' -o '%s/glue' '%s/idl/blkif.idl'", tmpdir, IDLC,
+                     tmpdir, IDC_SRCDIR),
+                 0);
+    cr_assert_eq(run("cd '%s/glue' && printf '%%s\\n' '#include <linux/module.h>' "
+                     "'MODULE_LICENSE(\"Dual MIT/GPL\");' > main.c && printf '%%s\\n' "
+                     "'obj-m := glue.o' 'glue-y := main.o blkif_codec.o blkif_client.o "
+                     "blkif_server.o' 'ccflags-y := -I%s/runtime/include' > Kbuild",
+                     tmpdir, IDC_SRCDIR),
+                 0);
+    cr_assert_eq(run("make -C '%s' M='%s/glue' KBUILD_EXTRA_SYMBOLS='%s/idc/Module.symvers' "
+                     "W=1 modules > '%s/glue/build.log' 2>&1 && ! grep -qi warning "
+                     "'%s/glue/build.log' || { cat '%s/glue/build.log'; exit 1; }",
+                     kdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir),
+                 0, "blkif's glue does not link cleanly against idc.ko (log above)");
+    remove_tmpdir();
+}
+
+/* examples/idcblk, the blk-mq front end, through its own Makefile (idlc, then kbuild) with W=1.
+   modpost reads idc.ko's Module.symvers when `make kmod` has built it in this build directory;
+   the idc_* symbols it cannot resolve (all of them without idc.ko, those idc.ko does not export
+   yet with it) are only warned about (KBUILD_MODPOST_WARN): the only warnings allowed. Kernels
+   before 5.18 compile gnu89: -Wdeclaration-after-statement holds the driver to it. */
+Test(kbuild, idcblk_builds_as_kernel_code_without_warnings, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    int rc;
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    rc = run("syms='%s/kmod/Module.symvers'; [ -f \"$syms\" ] || syms=; "
+             "make -s -C '%s/examples/idcblk' KDIR='%s' OUT='%s/idcblk' IDLC='%s' "
+             "IDC_SYMVERS=\"$syms\" KBUILD_MODPOST_WARN=1 W=1 "
+             "KCFLAGS=-Wdeclaration-after-statement > '%s/build.log' 2>&1",
+             IDC_BUILDDIR, IDC_SRCDIR, kdir, tmpdir, IDLC, tmpdir);
+    if (rc != 0)
+        run("cat '%s/build.log'", tmpdir);
+    cr_assert_eq(rc, 0, "idcblk does not build (log above)");
+    cr_expect_eq(run("grep -i warning '%s/build.log' | grep -v -e "
+                     "'modpost: \"idc_[a-z0-9_]*\" \\[.*\\] undefined!$' -e "
+                     "'suppressed [0-9]* unresolved symbol warnings'",
+                     tmpdir),
+                 1, "idcblk's kernel build is not clean (the warnings above)");
+    cr_expect_eq(run("nm '%s/idcblk/idcblk.ko' | grep -q ' T blkif_read_submit$' && "
+                     "strings '%s/idcblk/idcblk.ko' | grep -qx 'license=Dual MIT/GPL'",
+                     tmpdir, tmpdir),
+                 0, "idcblk.ko lacks the blkif client or its licence");
+    remove_tmpdir();
+}
+
+/* docs/tutorial.md's kernel front end (examples/tutorial/kernel: hello_main.c and its Kbuild,
+   the tutorial's text verbatim) builds against the tutorial's hello.idl with W=1, and only
+   modpost's unresolved idc_* symbols are reported (no kernel runtime here). */
+Test(kbuild, tutorial_kernel_front_end_builds_without_warnings, .timeout = 300)
+{
+    const char *kdir = kernel_tree();
+    int rc;
+    if (!kdir)
+        return;
+    make_tmpdir("kbuild");
+    cr_expect_eq(run("cd '%s' && for f in hello_main.c Kbuild; do awk -v f=\"$f\" '"
+                     "f == \"Kbuild\" && /^# Kbuild$/ { p = 1 } "
+                     "f != \"Kbuild\" && $0 == \"`\" f \"`:\" { w = 1; next } "
+                     "w && /^```c$/ { p = 1; w = 0; next } "
+                     "p && /^```$/ { exit } p { print }' docs/tutorial.md | "
+                     "diff -u - examples/tutorial/kernel/$f || exit 1; done",
+                     IDC_SRCDIR),
+                 0, "examples/tutorial/kernel differs from docs/tutorial.md (diff above)");
+    rc = run("mkdir '%s/hk' && cp '%s'/examples/tutorial/kernel/* '%s/hk/' && "
+             "'%s' -o '%s/hk' '%s/examples/tutorial/hello.idl' && "
+             "make -C '%s' M='%s/hk' IDC_INCLUDE='%s/runtime/include' KBUILD_MODPOST_WARN=1 "
+             "W=1 KCFLAGS=-Wdeclaration-after-statement modules > '%s/build.log' 2>&1",
+             tmpdir, IDC_SRCDIR, tmpdir, IDLC, tmpdir, IDC_SRCDIR, kdir, tmpdir, IDC_SRCDIR,
+             tmpdir);
+    if (rc != 0)
+        run("cat '%s/build.log'", tmpdir);
+    cr_assert_eq(rc, 0, "the tutorial's kernel module does not build (log above)");
+    cr_expect_eq(run("grep -i warning '%s/build.log' | grep -v -e "
+                     "'modpost: \"idc_[a-z0-9_]*\" \\[.*\\] undefined!$' -e "
+                     "'suppressed [0-9]* unresolved symbol warnings'",
+                     tmpdir),
+                 1, "the tutorial's kernel module does not build cleanly (the warnings above)");
+    remove_tmpdir();
+}

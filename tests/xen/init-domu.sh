@@ -3,7 +3,9 @@
 export PATH=/bin:/idc/bin
 . /idc/lib.sh
 mount_basics
-( sleep 400; echo "@@idc domu-stage watchdog"; poweroff -f ) &
+# the watchdog: dom0's own limit (idc_timeout= on our command line too), else 400 s
+T=$(sed -n 's/.*idc_timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+( sleep "${T:-400}"; echo "@@idc domu-stage watchdog"; poweroff -f ) &
 load_xen_modules
 echo "@@idc domu-stage ready at $(up)s"
 . /idc/plan.sh

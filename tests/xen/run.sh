@@ -7,9 +7,9 @@
 #   BUILD_DIR       the build directory; the package cache and the work dir live under it
 #   GUEST_BIN_DIR   directory of host-built test programs copied into both guests (with their libs)
 #
-# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 560), XEN_READY_TIMEOUT (s until
+# Knobs (environment): XEN_BOOT_TIMEOUT (s, per attempt, default 860), XEN_READY_TIMEOUT (s until
 # Xen's daemons run in dom0, default 120), XEN_GUEST_TIMEOUT (s, dom0
-# watchdog, default 480), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
+# watchdog, default 780), XEN_BOOT_RETRIES (default 2), XEN_SMP (default 2), XEN_TCG_CPU (max),
 # XEN_MEM (MiB, 2048), XEN_BLK_MB (the block example's disk in MiB, 16), XEN_VERBOSE=1 (stream
 # the console), XEN_KEEP=1 (keep the work dir),
 # XEN_CACHE (package cache dir, default BUILD_DIR/xen/cache), XEN_LIST_PROGS (programs whose
@@ -25,9 +25,9 @@ mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 BINDIR=$(cd "$BINDIR" && pwd)
 
-BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-560}
+BOOT_TIMEOUT=${XEN_BOOT_TIMEOUT:-860}
 READY_TIMEOUT=${XEN_READY_TIMEOUT:-120}
-GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-480}
+GUEST_TIMEOUT=${XEN_GUEST_TIMEOUT:-780}
 BLK_MB=${XEN_BLK_MB:-16}
 RETRIES=${XEN_BOOT_RETRIES:-2}
 SMP=${XEN_SMP:-2}
@@ -117,8 +117,14 @@ if [ ! -f "$X/.complete" ]; then
     sandbox=""; [ "$(id -u)" = 0 ] && sandbox="-o APT::Sandbox::User=root"
     (cd "$X/debs" && apt-get download -qq $sandbox $GUEST_PKGS) || die "apt-get download failed"
     for d in "$X"/debs/*.deb; do dpkg-deb -x "$d" "$X/root"; done
-    # keep what the guests use: the hypervisor, the kernel, its Xen and block drivers, the tools
-    find "$X/root/lib/modules/$KVER/kernel" -mindepth 1 -maxdepth 1 ! -name drivers -exec rm -rf {} +
+    # keep what the guests use: the hypervisor, the kernel, its Xen and block drivers, ext4 and
+    # what it needs (the domU mounts one on idcblk), the tools
+    find "$X/root/lib/modules/$KVER/kernel" -mindepth 1 -maxdepth 1 ! -name drivers ! -name fs \
+        ! -name lib ! -name crypto -exec rm -rf {} +
+    find "$X/root/lib/modules/$KVER/kernel/fs" -mindepth 1 -maxdepth 1 ! -name ext4 ! -name jbd2 \
+        ! -name mbcache.ko -exec rm -rf {} +
+    find "$X/root/lib/modules/$KVER/kernel/lib" "$X/root/lib/modules/$KVER/kernel/crypto" \
+        -mindepth 1 -maxdepth 1 ! -name crc16.ko ! -name crc32c_generic.ko -exec rm -rf {} +
     find "$X/root/lib/modules/$KVER/kernel/drivers" -mindepth 1 -maxdepth 1 ! -name xen ! -name block \
         -exec rm -rf {} +
     rm -rf "$X/root/usr/share" "$X/root/usr/sbin" "$X/root/usr/bin" "$X/root/usr/lib/xen-common" \
@@ -202,6 +208,61 @@ t=$(now)
 build_kmod
 say "kernel module for $KVER: $( [ -f "$KMOD/idc_check.ko" ] && echo "built in $(since "$t")s" || cat "$KMOD/why")"
 
+# The kernel runtime idc.ko and its self-test client (tests/xen/kidc/build.sh), against the
+# same headers; the domU loads them (kidcxen) while dom0 serves (kidcsrv). Without headers or a
+# clean build, kidcxen skips its checks with the reason written to why.
+KIDC=$WORK/kidc
+build_kidc() {
+    local kdir=/usr/src/linux-headers-$KVER top
+    top=$(cd "$SRC/../.." && pwd)
+    rm -rf "$KIDC"; mkdir -p "$KIDC"
+    if [ ! -f "$kdir/Makefile" ]; then
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$KIDC/why"
+    elif "$top/tests/xen/kidc/build.sh" "$kdir" "$KIDC/build" > "$KIDC/build.log" 2>&1; then
+        strip --strip-debug -o "$KIDC/idc.ko" "$KIDC/build/idc/idc.ko"
+        strip --strip-debug -o "$KIDC/kidc_test.ko" "$KIDC/build/test/kidc_test.ko"
+    else
+        echo "idc.ko or its client did not build against $kdir (tests/xen/kidc/build.sh)" > "$KIDC/why"
+        tail -n 20 "$KIDC/build.log" | sed 's/^/  | /'
+    fi
+}
+t=$(now)
+build_kidc
+say "kernel runtime for $KVER: $( [ -f "$KIDC/idc.ko" ] && echo "built in $(since "$t")s" || cat "$KIDC/why")"
+
+# ------------------------------------------------------------------ idcblk (idcblkxen)
+# The block front end idcblk.ko (examples/idcblk, its own Makefile) against the same headers,
+# its modpost reading the Module.symvers of the idc.ko built above; the domU loads both
+# (idcblkxen). Without them idcblkxen skips its checks with the reason written to why: no
+# idc.ko, or the idc_* functions idcblk calls that idc.ko does not export (yet).
+IDCBLK=$WORK/idcblk
+build_idcblk() {
+    local kdir=/usr/src/linux-headers-$KVER top missing
+    top=$(cd "$SRC/../.." && pwd)
+    rm -rf "$IDCBLK"; mkdir -p "$IDCBLK"
+    if [ ! -f "$kdir/Makefile" ]; then
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$IDCBLK/why"
+    elif [ ! -f "$KIDC/idc.ko" ]; then
+        echo "no idc.ko: $(cat "$KIDC/why" 2>/dev/null)" > "$IDCBLK/why"
+    elif make -C "$top/examples/idcblk" KDIR="$kdir" OUT="$IDCBLK/blk" IDLC="$BUILD/bin/idlc" \
+             IDC_SYMVERS="$KIDC/build/idc/Module.symvers" W=1 > "$IDCBLK/blk.log" 2>&1 &&
+         ! grep -qi warning "$IDCBLK/blk.log"; then
+        strip --strip-debug -o "$IDCBLK/idcblk.ko" "$IDCBLK/blk/idcblk.ko"
+        cp "$KIDC/idc.ko" "$IDCBLK/idc.ko"
+    else
+        missing=$(sed -n 's/.*modpost: "\(idc_[a-z0-9_]*\)" .* undefined!$/\1/p' "$IDCBLK/blk.log" | sort | tr '\n' ' ')
+        if [ -n "$missing" ]; then
+            echo "idc.ko does not export what idcblk calls: ${missing% }" > "$IDCBLK/why"
+        else
+            echo "idcblk.ko did not build cleanly against $kdir (examples/idcblk)" > "$IDCBLK/why"
+            tail -n 20 "$IDCBLK/blk.log" | sed 's/^/  | /'
+        fi
+    fi
+}
+t=$(now)
+build_idcblk
+say "idcblk.ko for $KVER: $( [ -f "$IDCBLK/idcblk.ko" ] && echo "built in $(since "$t")s" || cat "$IDCBLK/why")"
+
 # ------------------------------------------------------------------ initramfs
 t=$(now)
 # the Xen kernel modules both guests load (not built into Debian's kernel)
@@ -275,12 +336,20 @@ guest_bins() {  # $1 root, $2 dom0|domu: the test programs, under /idc/bin
 # package set and host libraries and kept in the cache, and an overlay with this run's test
 # programs and scripts.
 BASE_KEY=$( (echo "$KIMG"; dpkg-query -W busybox-static libc6 libgcc-s1 libxen-dev libxenmisc4.17 \
-                 nbdkit libnbd-bin libnbd0 qemu-utils 2>/dev/null;
+                 nbdkit libnbd-bin libnbd0 qemu-utils e2fsprogs 2>/dev/null;
              sed -n '/^# -* initramfs/,/^# -* boot/p' "$0") | md5sum | cut -c1-12)
 BASE=$X/base-$BASE_KEY
 if [ ! -f "$BASE/.complete" ]; then
     rm -rf "$X"/base-*; mkdir -p "$BASE"
     R=$BASE/rootU; mkroot "$R"
+    # idcblk's file system checks (idcblkxen): mkfs.ext4, e2fsck and ext4's modules when present
+    for b in mkfs.ext4 e2fsck; do
+        if p=$(command -v $b); then copy_bin "$R" "$p" "/sbin/$b"; fi
+    done
+    [ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$R"/etc/
+    for m in fs/ext4/ext4.ko fs/jbd2/jbd2.ko fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko; do
+        [ ! -f "$X/root/lib/modules/$KVER/kernel/$m" ] || cp "$X/root/lib/modules/$KVER/kernel/$m" "$R"/lib/modules/
+    done
     cpio_gz "$R" "$BASE/domu.cpio.gz"
     R=$BASE/root0; mkroot "$R"
     mkdir -p "$R"/etc/xen "$R"/var/lib/xen "$R"/var/lib/xenstored "$R"/var/log/xen/console
@@ -310,6 +379,10 @@ overlay() {  # $1 root, $2 init script, $3 plan script, $4 dom0|domu
 R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
 mkdir -p "$R/idc/kmod"
 for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
+mkdir -p "$R/idc/kidc"
+for f in idc.ko kidc_test.ko why; do [ ! -f "$KIDC/$f" ] || cp "$KIDC/$f" "$R/idc/kidc/"; done
+mkdir -p "$R/idc/idcblk"
+for f in idc.ko idcblk.ko why; do [ ! -f "$IDCBLK/$f" ] || cp "$IDCBLK/$f" "$R/idc/idcblk/"; done
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"
 # Xen's PV domain builder gunzips the domU's ramdisk itself and reads only the first gzip
 # member: the domU gets one stream
@@ -323,7 +396,7 @@ name = "domu"
 type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/domu.cpio.gz"
-cmdline = "console=hvc0 rdinit=/init quiet idc_blk_mb=$BLK_MB"
+cmdline = "console=hvc0 rdinit=/init quiet idc_blk_mb=$BLK_MB idc_timeout=$GUEST_TIMEOUT"
 memory = 256
 vcpus = 1
 cpus = "$((SMP - 1))"

@@ -142,3 +142,21 @@ $(XEN_OUT)/bin/kmodxen: tests/xen/kmodxen.sh | kmod-idlc
 XEN_LIST_PROGS += kmodxen
 
 xen-progs: $(XEN_OUT)/bin/kmodxen
+
+# The kernel runtime in the domU (tests/xen/kidcxen.sh): run.sh builds idc.ko and the self-test
+# client (tests/xen/kidc/build.sh) against the guests' kernel headers; dom0 runs kidcsrv
+# (tests/xen/transport/kidcsrv_test.c, built above with the other transport programs).
+$(XEN_OUT)/bin/kidcxen: tests/xen/kidcxen.sh
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += kidcxen kidcsrv
+
+xen-progs: $(XEN_OUT)/bin/kidcxen
+
+# The kernel block front end in the domU (tests/xen/idcblkxen.sh): run.sh builds idc.ko and
+# idcblk.ko against the guests' kernel headers (this build's idlc generates idcblk's client);
+# dom0 serves it with blkback and answers the domU's kill/restart requests through blkctl.
+$(XEN_OUT)/bin/idcblkxen: tests/xen/idcblkxen.sh | kmod-idlc
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += idcblkxen
+
+xen-progs: $(XEN_OUT)/bin/idcblkxen

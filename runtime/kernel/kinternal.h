@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/* kinternal.h - what the kernel runtime's own files (runtime/kernel/) share. */
+#ifndef IDC_KINTERNAL_H
+#define IDC_KINTERNAL_H
+
+#include <linux/list.h>
+
+#include "transport.h"
+
+/* A call queued from atomic context (an event-channel interrupt) or from a xenbus watch
+   callback, run by the context's work item with the mutex held. Embedded in its owner; queued
+   at most once until it runs. */
+struct idc_kdefer {
+	struct list_head node;
+	void (*fn)(struct idc_kdefer *d);
+	bool queued;
+};
+
+/* Queue d (any context, interrupts included); a d already queued stays queued once. */
+void idc__kdefer(struct idc_context *ctx, struct idc_kdefer *d);
+/* Take d off the queue if it is there (its owner goes away). Process context. */
+void idc__kdefer_cancel(struct idc_context *ctx, struct idc_kdefer *d);
+
+/* kcontext.c: contexts alive (the module's exit check) */
+int idc__kcontexts_live(void);
+
+/* xenfront.c: the xen transport, frontends only */
+extern const struct idc_transport idc_ktransport_xen;
+
+#endif /* IDC_KINTERNAL_H */

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/* stdbool.h - the C library header the shared core files include, on the kernel's own headers.
+ * Only on the include path of the shared runtime/core/ files built into idc.ko (see Kbuild). */
+#ifndef IDC_SHIM_STDBOOL_H
+#define IDC_SHIM_STDBOOL_H
+
+#include <linux/types.h> /* bool, true, false */
+
+#endif

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/* stdio.h - the C library header the shared core files include, on the kernel's own headers.
+ * Only on the include path of the shared runtime/core/ files built into idc.ko (see Kbuild). */
+#ifndef IDC_SHIM_STDIO_H
+#define IDC_SHIM_STDIO_H
+
+#include <linux/kernel.h> /* snprintf, vsnprintf */
+
+#endif

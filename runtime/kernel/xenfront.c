@@ -1,0 +1,1046 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* xenfront.c - the xen transport in the kernel, frontend side: the same xenstore layout,
+ * handshake, control page and rings as runtime/transports/xen/channel.c (docs/xen-transport.md,
+ * docs/protocol.md section 6), on the kernel's xenbus, grant-table and event-channel
+ * interfaces, so a guest-kernel frontend connects to a user-space backend.
+ *
+ * Why a second text of the frontend's handshake rather than channel.c built twice: channel.c
+ * drives libxenstore, libxengnttab and libxenevtchn through file descriptors in the context's
+ * epoll (a watch fd, an evtchn fd read in batches, gntalloc's unmap notifications), and its
+ * grants come from a device that allocates the pages itself; the kernel has xenbus calls that
+ * sleep, interrupt handlers and grants of its own pages. What is protocol logic rather than
+ * plumbing is shared: the rings (ring.c), the endpoint core with its credits and lifecycle
+ * (endpoint.c), the offer checks (offer.c) and the storm rule (limits.c).
+ *
+ * Differences from the user-space frontend, by construction of the kernel's interfaces:
+ *   - fe_live: the kernel has no unmap notification for its own grants; this side clears the
+ *     byte and notifies the backend itself when it closes (a crashed guest kernel takes the
+ *     whole domain, whose tree the toolstack removes: the backend's watch sees it).
+ *   - permissions: the kernel's xenbus API cannot set node permissions; F and the knock node
+ *     take those xenstored gives a guest's new node (owner: this domain; the knock inherits
+ *     B/fe's, which the backend made writable). Enough for a backend in dom0, which reads
+ *     everything; see docs/kernel.md.
+ *
+ * Threading: every function here runs in the context's work item or in a public call, with
+ * the context's mutex held (kcontext.h), except kx_irq (interrupt) and kx_watch_cb (the xenbus
+ * watch thread), which only queue a deferred call.
+ */
+#include <linux/kernel.h>
+#include <linux/interrupt.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/version.h>
+#include <linux/vmalloc.h>
+
+#include <xen/events.h>
+#include <xen/grant_table.h>
+#include <xen/page.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+#include <xen/interface/event_channel.h>
+#include <xen/interface/io/xenbus.h>
+#include <asm/xen/hypercall.h>
+
+#include "kinternal.h"
+
+#define KX_PAGE		 4096u
+#define KX_DOMID_MAX	 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
+#define KX_PATH_MAX	 160u
+#define KX_VALUE_MAX	 2048u
+#define KX_RETRY_MS	 200u
+#define KX_BUSY_RETRY_MS 1000u
+#define KX_ANSWER_MS	 3000u
+#define KX_KNOCK_MAX	 24u	     /* "EPOCH" or "EPOCH/PING" */
+#define KX_CTRL_MAGIC	 0x58434449u /* "IDCX" */
+#define KX_CTRL_MAX_REFS ((KX_PAGE - 64u) / 4u)
+#define KX_TXN_TRIES	 8
+
+/* The control page (docs/protocol.md section 6), granted to the backend. */
+struct kx_ctrl_page {
+	uint8_t fe_live;
+	uint8_t be_live;
+	uint8_t pad0[2];
+	uint32_t magic;
+	uint32_t ring_size;
+	uint32_t nrefs;
+	uint32_t epoch;
+	uint8_t pad1[44];
+	uint32_t refs[KX_CTRL_MAX_REFS];
+};
+
+enum kx_hs { KH_IDLE = 0, KH_WAIT_BE, KH_UP };
+
+/* The ring pages: ours, never read back from the granted control page (the backend can
+   write it). */
+struct kx_rings {
+	uint32_t n;
+	struct page **pages;
+	grant_ref_t *refs;
+};
+
+struct kx_ep {
+	struct idc_link *link;
+	uint32_t peer, self, fid;
+	uint32_t instance, dead_instance, refused_instance;
+	uint32_t epoch, ping;
+	uint8_t svc_off, svc_len;
+	enum kx_hs hs;
+	bool refused, acked, silent, busy_logged, watching, masked;
+	int irq; /* -1: none */
+	evtchn_port_t port;
+	struct page *ctrl_page;
+	struct kx_ctrl_page *ctrl;
+	grant_ref_t cref;
+	void *rings;
+	struct kx_rings *rp;
+	struct idc_chan ch;
+	struct idc_timer retry, answer, unmask;
+	struct idc_storm storm;
+	struct xenbus_watch watch;
+	struct idc_kdefer ev_defer, watch_defer;
+};
+
+static_assert(sizeof(struct kx_ctrl_page) == KX_PAGE, "control page is one page");
+static_assert(sizeof(struct kx_ep) <= sizeof_field(struct idc_link, priv), "kx_ep fits");
+
+static struct kx_ep *X(struct idc_link *ep)
+{
+	return IDC_LINK_PRIV(struct kx_ep, ep);
+}
+
+static void fe_check(struct idc_link *ep);
+static void fe_try_connect(struct idc_link *ep);
+
+/* ------------------------------------------------------------------------------ values */
+
+static bool parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || (s[0] == '0' && n > 1))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_hex64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int i, d;
+
+	for (i = 0; i < 16; i++) {
+		d = hex_to_bin(s[i]);
+		if (d < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+			return false;
+		v = (v << 4) | (uint64_t)d;
+	}
+	*out = v;
+	return true;
+}
+
+/* n hashes of 16 hex digits, separated by one space */
+static bool parse_hashes(const char *s, uint64_t *out, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++, s += 17)
+		if (!parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
+			return false;
+	return true;
+}
+
+static uint32_t rand_nonzero(void)
+{
+	uint32_t v;
+
+	do {
+		v = get_random_u32() & 0x7fffffffu;
+	} while (!v);
+	return v;
+}
+
+/* ---------------------------------------------------------------------------- xenstore */
+
+/* A peer-written value: bounded (shorter than cap), no NUL inside. 0 or IDC_ERR_IO. */
+static int kx_read(const char *dir, const char *key, char *buf, size_t cap)
+{
+	unsigned int len;
+	char *v = xenbus_read(XBT_NIL, dir, key ? key : "", &len);
+
+	if (IS_ERR(v))
+		return IDC_ERR_IO;
+	if (len >= cap || strnlen(v, len) != len) {
+		kfree(v);
+		return IDC_ERR_PROTO;
+	}
+	memcpy(buf, v, len);
+	buf[len] = 0;
+	kfree(v);
+	return 0;
+}
+
+static int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out)
+{
+	char b[16];
+	int r = kx_read(dir, key, b, sizeof(b));
+
+	if (r)
+		return r;
+	return parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
+}
+
+/* ----------------------------------------------------------------------------- paths */
+
+static const char *svc(struct idc_link *ep, char *buf)
+{
+	memcpy(buf, ep->name + X(ep)->svc_off, X(ep)->svc_len);
+	buf[X(ep)->svc_len] = 0;
+	return buf;
+}
+
+/* B, B/<sub> */
+static void path_b(struct idc_link *ep, char *out, const char *sub)
+{
+	char s[IDC_NAME_MAX + 1];
+
+	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", X(ep)->peer, svc(ep, s),
+		 sub ? "/" : "", sub ? sub : "");
+}
+
+/* F: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
+static void path_f(struct idc_link *ep, char *out)
+{
+	char s[IDC_NAME_MAX + 1];
+
+	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u", X(ep)->self,
+		 X(ep)->peer, svc(ep, s), X(ep)->fid);
+}
+
+/* B/conn/<fe>-<id> or B/fe/<fe>-<id> */
+static void path_k(struct idc_link *ep, const char *dir, char *out)
+{
+	char s[IDC_NAME_MAX + 1];
+
+	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u", X(ep)->peer, svc(ep, s),
+		 dir, X(ep)->self, X(ep)->fid);
+}
+
+/* --------------------------------------------------------------------------- grants */
+
+static void end_grant(grant_ref_t ref, struct page *pg)
+{
+	/* The page is freed once the backend no longer maps it (never while it still may). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
+	gnttab_end_foreign_access(ref, pg);
+#else
+	gnttab_end_foreign_access(ref, 0, pg ? (unsigned long)page_address(pg) : 0);
+#endif
+}
+
+static void rings_free(struct kx_rings *rp)
+{
+	uint32_t i;
+
+	if (!rp)
+		return;
+	for (i = 0; i < rp->n; i++)
+		end_grant(rp->refs[i], rp->pages[i]);
+	kfree(rp->pages);
+	kfree(rp->refs);
+	kfree(rp);
+}
+
+/* np zeroed pages granted to dom, mapped contiguously at *mem. NULL on failure. */
+static struct kx_rings *rings_alloc(unsigned int dom, uint32_t np, void **mem)
+{
+	struct kx_rings *rp = kzalloc(sizeof(*rp), GFP_KERNEL);
+	int ref;
+
+	if (!rp)
+		return NULL;
+	rp->pages = kcalloc(np, sizeof(*rp->pages), GFP_KERNEL);
+	rp->refs = kcalloc(np, sizeof(*rp->refs), GFP_KERNEL);
+	if (!rp->pages || !rp->refs)
+		goto err;
+	for (rp->n = 0; rp->n < np; rp->n++) {
+		rp->pages[rp->n] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!rp->pages[rp->n])
+			goto err;
+		ref = gnttab_grant_foreign_access(dom, xen_page_to_gfn(rp->pages[rp->n]), 0);
+		if (ref < 0) {
+			__free_page(rp->pages[rp->n]);
+			goto err;
+		}
+		rp->refs[rp->n] = ref;
+	}
+	*mem = vmap(rp->pages, np, VM_MAP, PAGE_KERNEL);
+	if (*mem)
+		return rp;
+err:
+	rings_free(rp);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- event channel */
+
+static irqreturn_t kx_irq(int irq, void *dev)
+{
+	struct kx_ep *s = dev;
+
+	(void)irq;
+	idc__kdefer(s->link->ctx, &s->ev_defer);
+	return IRQ_HANDLED;
+}
+
+/* An unbound port for the backend, bound to kx_irq; 0 or IDC_ERR_IO. */
+static int port_open(struct kx_ep *s)
+{
+	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = s->peer};
+	struct evtchn_close cl;
+	int irq;
+
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc))
+		return IDC_ERR_IO;
+	/* Late EOI: the port stays masked until the work item handled the notification. */
+	irq = bind_evtchn_to_irqhandler_lateeoi(alloc.port, kx_irq, 0, "idc", s);
+	if (irq < 0) {
+		cl.port = alloc.port;
+		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
+		return IDC_ERR_IO;
+	}
+	s->port = alloc.port;
+	s->irq = irq;
+	return 0;
+}
+
+/* -------------------------------------------------------------------- channel teardown */
+
+static void chan_release(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+
+	idc__timer_cancel(ep->ctx, &s->unmask);
+	idc__timer_cancel(ep->ctx, &s->answer);
+	s->masked = false;
+	s->ping = 0;
+	s->acked = false;
+	s->silent = false;
+	if (s->ctrl) {
+		/* The backend must read our close after anything we published on the rings. */
+		virt_store_release(&s->ctrl->fe_live, 0);
+		if (s->irq >= 0)
+			notify_remote_via_evtchn(s->port);
+	}
+	if (s->irq >= 0)
+		unbind_from_irqhandler(s->irq,
+				       s); /* waits for a running handler; closes the port */
+	s->irq = -1;
+	idc__kdefer_cancel(ep->ctx, &s->ev_defer);
+	if (s->rings)
+		vunmap(s->rings);
+	s->rings = NULL;
+	rings_free(s->rp);
+	s->rp = NULL;
+	if (s->ctrl_page)
+		end_grant(s->cref, s->ctrl_page);
+	s->ctrl_page = NULL;
+	s->ctrl = NULL;
+	s->hs = KH_IDLE;
+}
+
+static void kx_chan_close(struct idc_link *ep)
+{
+	char f[KX_PATH_MAX];
+
+	/* State first, then the close on the control page: a backend woken by it reads a clean
+	   close in xenstore. */
+	path_f(ep, f);
+	xenbus_printf(XBT_NIL, f, "state", "%d", XenbusStateClosed);
+	chan_release(ep);
+}
+
+static void kx_notify(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+
+	if (s->irq >= 0 && s->hs == KH_UP)
+		notify_remote_via_evtchn(s->port);
+}
+
+/* ---------------------------------------------------------------------- channel up */
+
+static int chan_up(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	unsigned char *r0 = s->rings;
+	int r;
+
+	s->ch.tx_mem = r0; /* ring 0: frontend -> backend */
+	s->ch.rx_mem = r0 + idc_ring_bytes(s->ch.tx_size);
+	s->hs = KH_UP;
+	r = idc__link_up(ep, &s->ch);
+	idc__storm_reset(&s->storm, ep);
+	if (r < 0)
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot bring the channel up: %s", ep->address,
+			 idc_strerror(r));
+	return r;
+}
+
+static void fe_fail(struct idc_link *ep, bool retry)
+{
+	chan_release(ep);
+	if (retry && !idc__link_destroying(ep))
+		idc__timer_arm(ep->ctx, &X(ep)->retry, KX_RETRY_MS);
+}
+
+static void retry_fire(struct idc_timer *t)
+{
+	struct idc_link *ep = t->arg;
+
+	if (!idc__link_destroying(ep) && idc__link_state(ep) == IDC_EP_PRESENT &&
+	    X(ep)->hs == KH_IDLE)
+		fe_try_connect(ep);
+}
+
+/* ------------------------------------------------------------------- the request (F) */
+
+/* What a connection request offers (NULL: a request that can only be refused). */
+struct fe_rings {
+	uint32_t frame, tx, msg, ring, pages, cref;
+};
+
+static int fe_request_keys(struct idc_link *ep, struct xenbus_transaction xbt, const char *f,
+			   uint32_t v, const struct fe_rings *fr)
+{
+	const struct idc_protocol *pr = ep->proto;
+	struct kx_ep *s = X(ep);
+	int r;
+
+	r = xenbus_printf(xbt, f, "protocol", "%s", pr->name) ||
+	    xenbus_printf(xbt, f, "version", "%u", v) ||
+	    xenbus_printf(xbt, f, "version-hash", "%016llx",
+			  (unsigned long long)pr->version_hash[v - pr->min_version]) ||
+	    xenbus_printf(xbt, f, "be-instance", "%u", s->instance) ||
+	    xenbus_printf(xbt, f, "epoch", "%u", s->epoch);
+	if (!r && fr)
+		r = xenbus_printf(xbt, f, "max-frame", "%u", fr->frame) ||
+		    xenbus_printf(xbt, f, "max-transactions", "%u", fr->tx) ||
+		    xenbus_printf(xbt, f, "max-messages", "%u", fr->msg) ||
+		    xenbus_printf(xbt, f, "ring-size", "%u", fr->ring) ||
+		    xenbus_printf(xbt, f, "ring-pages", "%u", fr->pages) ||
+		    xenbus_printf(xbt, f, "ctrl-ref", "%u", fr->cref) ||
+		    xenbus_printf(xbt, f, "event-channel", "%u", s->port);
+	if (!r)
+		r = xenbus_printf(xbt, f, "state", "%d", XenbusStateInitialised);
+	return r ? IDC_ERR_IO : 0;
+}
+
+/* F {keys, state 3} and the knock B/fe/<fe>-<id> = epoch, in one transaction (again while
+   the commit conflicts). 0 or IDC_ERR_IO. */
+static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
+{
+	struct xenbus_transaction xbt;
+	char f[KX_PATH_MAX], k[KX_PATH_MAX];
+	int tries, r = IDC_ERR_IO;
+
+	path_f(ep, f);
+	path_k(ep, "fe", k);
+	for (tries = 0; tries < KX_TXN_TRIES; tries++) {
+		if (xenbus_transaction_start(&xbt))
+			return IDC_ERR_IO;
+		xenbus_rm(xbt, f, "");
+		r = fe_request_keys(ep, xbt, f, v, fr);
+		if (!r && xenbus_printf(xbt, k, "", "%u", X(ep)->epoch))
+			r = IDC_ERR_IO;
+		if (r) {
+			xenbus_transaction_end(xbt, 1);
+			return r;
+		}
+		r = xenbus_transaction_end(xbt, 0);
+		if (r != -EAGAIN)
+			return r ? IDC_ERR_IO : 0;
+	}
+	return IDC_ERR_IO;
+}
+
+static void answer_arm(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+
+	s->ping = 0;
+	s->acked = false;
+	s->silent = false;
+	idc__timer_arm(ep->ctx, &s->answer, KX_ANSWER_MS);
+}
+
+/* The backend serves another protocol or no common version: knock anyway with what we speak
+   (no rings), so it refuses and logs it, as the user-space frontend does. */
+static void fe_knock_mismatch(struct idc_link *ep, uint32_t vmin, uint32_t vmax)
+{
+	const struct idc_protocol *pr = ep->proto;
+	struct kx_ep *s = X(ep);
+	uint32_t v = pr->max_version;
+
+	if (vmax >= pr->min_version && vmin <= pr->max_version)
+		v = min(vmax, pr->max_version);
+	s->epoch = rand_nonzero();
+	if (fe_request(ep, v, NULL))
+		return;
+	s->hs = KH_WAIT_BE;
+	answer_arm(ep);
+}
+
+/* ------------------------------------------------------------------- connecting */
+
+/* B's offer, checked: 0 with the negotiated version in *v, or the refusal status. */
+struct fe_offer {
+	uint32_t vmin, vmax, frame, tx, msg, v;
+};
+
+static int fe_read_offer(struct idc_link *ep, struct fe_offer *o, char *val)
+{
+	uint64_t hash[IDC_MAX_VERSIONS];
+	char b[KX_PATH_MAX], lim[96];
+
+	path_b(ep, b, NULL);
+	if (kx_read(b, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
+	    kx_read_u32(b, "version-min", 0xffffffffu, &o->vmin) ||
+	    kx_read_u32(b, "version-max", 0xffffffffu, &o->vmax) ||
+	    kx_read_u32(b, "max-frame", IDC_MAX_FRAME_LIMIT, &o->frame) ||
+	    kx_read_u32(b, "max-transactions", IDC_MAX_CREDITS, &o->tx) ||
+	    kx_read_u32(b, "max-messages", IDC_MAX_CREDITS, &o->msg))
+		return IDC_ERR_AGAIN; /* being (re)published: its watch fires again */
+	if (strcmp(val, ep->proto->name) != 0) {
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: protocol '%s' served, '%s' wanted",
+			 ep->address, val, ep->proto->name);
+		return IDC_ERR_MISMATCH;
+	}
+	if (o->vmin == 0 || o->vmax < o->vmin || o->vmax - o->vmin >= IDC_MAX_VERSIONS ||
+	    kx_read(b, "version-hash", val, KX_VALUE_MAX) ||
+	    !parse_hashes(val, hash, o->vmax - o->vmin + 1)) {
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend's service node: bad versions",
+			 ep->address);
+		return IDC_ERR_PROTO;
+	}
+	if (idc__offer_limits(o->frame, o->tx, o->msg, lim, sizeof(lim)) < 0) {
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend's service node: %s", ep->address,
+			 lim);
+		return IDC_ERR_PROTO;
+	}
+	o->v = idc__offer_version(ep->proto, o->vmin, o->vmax, hash, o->vmax - o->vmin + 1);
+	if (!o->v) {
+		idc__log(ep->ctx, IDC_LOG_ERROR,
+			 "%s: protocol '%s': no common version with matching IDL hash", ep->address,
+			 ep->proto->name);
+		return IDC_ERR_MISMATCH;
+	}
+	return 0;
+}
+
+/* Port, control page and ring pages for a connection of o's limits; 0 or IDC_ERR_*. */
+static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rings *fr)
+{
+	struct kx_ep *s = X(ep);
+	struct kx_ctrl_page *cp;
+	int ref;
+
+	if (port_open(s))
+		return IDC_ERR_IO;
+	s->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!s->ctrl_page)
+		return IDC_ERR_NOMEM;
+	ref = gnttab_grant_foreign_access(s->peer, xen_page_to_gfn(s->ctrl_page), 0);
+	if (ref < 0) {
+		__free_page(s->ctrl_page);
+		s->ctrl_page = NULL;
+		return IDC_ERR_IO;
+	}
+	s->cref = ref;
+	s->ctrl = page_address(s->ctrl_page);
+	s->rp = rings_alloc(s->peer, fr->pages, &s->rings);
+	if (!s->rp)
+		return IDC_ERR_NOMEM;
+	s->epoch = rand_nonzero();
+	cp = s->ctrl;
+	cp->magic = KX_CTRL_MAGIC;
+	cp->ring_size = fr->ring;
+	cp->nrefs = fr->pages;
+	cp->epoch = s->epoch;
+	memcpy(cp->refs, s->rp->refs, sizeof(uint32_t) * fr->pages);
+	/* The page's fields before fe_live: a backend that sees us live sees them too. */
+	virt_store_release(&cp->fe_live, 1);
+	fr->cref = s->cref;
+	s->ch = (struct idc_chan){.tx_size = fr->ring,
+				  .rx_size = fr->ring,
+				  .epoch = s->epoch,
+				  .version = o->v,
+				  .max_frame = fr->frame,
+				  .tx_limit = fr->tx,
+				  .msg_limit = fr->msg};
+	return 0;
+}
+
+static void refuse_forever(struct kx_ep *s)
+{
+	s->refused = true;
+	s->refused_instance = s->instance; /* wait for another backend instance */
+}
+
+static void fe_try_connect(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	struct fe_offer o;
+	struct fe_rings fr;
+	char *val;
+	int r;
+
+	if (s->hs != KH_IDLE || idc__link_destroying(ep) || idc__link_state(ep) != IDC_EP_PRESENT ||
+	    (s->refused && s->refused_instance == s->instance))
+		return;
+	s->refused = false;
+	val = kmalloc(KX_VALUE_MAX, GFP_KERNEL);
+	if (!val) {
+		fe_fail(ep, true);
+		return;
+	}
+	r = fe_read_offer(ep, &o, val);
+	kfree(val);
+	if (r == IDC_ERR_AGAIN) {
+		fe_fail(ep, true);
+		return;
+	}
+	if (r) {
+		refuse_forever(s);
+		if (r == IDC_ERR_MISMATCH)
+			fe_knock_mismatch(ep, o.vmin, o.vmax);
+		return;
+	}
+	fr.frame = min(o.frame, ep->max_frame);
+	fr.tx = min(o.tx, ep->max_tx);
+	fr.msg = min(o.msg, ep->max_msg);
+	fr.ring = idc_ring_size_for(fr.msg + 2 * fr.tx, fr.frame);
+	fr.pages = DIV_ROUND_UP(2 * idc_ring_bytes(fr.ring), KX_PAGE);
+	if (!fr.ring || fr.pages > KX_CTRL_MAX_REFS) {
+		idc__log(ep->ctx, IDC_LOG_ERROR,
+			 "%s: rings for %u frames of %u bytes exceed %u pages (IDC_ERR_TOOBIG)",
+			 ep->address, fr.msg + 2 * fr.tx, fr.frame, KX_CTRL_MAX_REFS);
+		refuse_forever(s);
+		return;
+	}
+	r = fe_share(ep, &o, &fr);
+	if (!r)
+		r = fe_request(ep, o.v, &fr);
+	if (r) {
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot offer the connection: %s", ep->address,
+			 idc_strerror(r));
+		fe_fail(ep, true);
+		return;
+	}
+	s->hs = KH_WAIT_BE;
+	answer_arm(ep);
+	fe_check(ep); /* the answer may be there already */
+}
+
+/* --------------------------------------------------------------- the backend's answer */
+
+static void knock_text(const struct kx_ep *s, char *out)
+{
+	if (s->ping)
+		snprintf(out, KX_KNOCK_MAX, "%u/%u", s->epoch, s->ping);
+	else
+		snprintf(out, KX_KNOCK_MAX, "%u", s->epoch);
+}
+
+/* K's epoch and state for our attempt: 0, or not answered (yet). */
+static int read_k(struct idc_link *ep, uint32_t *kst)
+{
+	char k[KX_PATH_MAX];
+	uint32_t kep = 0;
+
+	path_k(ep, "conn", k);
+	if (kx_read_u32(k, "epoch", 0x7fffffffu, &kep) || kx_read_u32(k, "state", 6, kst) ||
+	    kep != X(ep)->epoch)
+		return IDC_ERR_AGAIN;
+	return 0;
+}
+
+/* Has the backend answered our knock, or acknowledged our latest ping? */
+static bool fe_heard(struct idc_link *ep)
+{
+	char k[KX_PATH_MAX], seen[KX_KNOCK_MAX], want[KX_KNOCK_MAX];
+	uint32_t kst = 0;
+
+	if (read_k(ep, &kst))
+		return false;
+	if (kst != XenbusStateInitWait)
+		return true;
+	path_k(ep, "conn", k);
+	knock_text(X(ep), want);
+	return kx_read(k, "seen", seen, sizeof(seen)) == 0 && !strcmp(seen, want);
+}
+
+/* No answer in time: ping once; a second silence means the backend's process is gone. */
+static void answer_fire(struct idc_timer *tm)
+{
+	struct idc_link *ep = tm->arg;
+	struct kx_ep *s = X(ep);
+	char k[KX_PATH_MAX], v[KX_KNOCK_MAX];
+
+	if (idc__link_destroying(ep) || s->hs != KH_WAIT_BE)
+		return;
+	if (fe_heard(ep))
+		s->acked = true;
+	if (s->ping && !s->acked) {
+		idc__log(ep->ctx, IDC_LOG_WARN,
+			 "%s: backend instance %u does not answer (its process is gone?)",
+			 ep->address, s->instance);
+		s->silent = true;
+		if (idc__link_state(ep) == IDC_EP_PRESENT)
+			idc__link_disappear(ep);
+		return;
+	}
+	s->ping++;
+	s->acked = false;
+	path_k(ep, "fe", k);
+	knock_text(s, v);
+	xenbus_write(XBT_NIL, k, "", v);
+	idc__timer_arm(ep->ctx, &s->answer, KX_ANSWER_MS);
+}
+
+/* K says closed: the backend refused us. */
+static void fe_refused(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	char k[KX_PATH_MAX], reason[161] = "";
+	uint32_t st = 0;
+	int status;
+
+	path_k(ep, "conn", k);
+	kx_read(k, "reason", reason, sizeof(reason));
+	kx_read_u32(k, "status", 0xffffu, &st); /* stored as -status */
+	status = -(int)st;
+	if (status != IDC_ERR_BUSY || !s->busy_logged)
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend refused the connection: %s (%s)",
+			 ep->address, reason[0] ? reason : "no reason given", idc_strerror(status));
+	s->busy_logged = status == IDC_ERR_BUSY;
+	idc__link_refused(ep, status, reason[0] ? reason : "no reason given");
+	if (status == IDC_ERR_BUSY) {
+		fe_fail(ep, false);
+		if (!idc__link_destroying(ep))
+			idc__timer_arm(ep->ctx, &s->retry, KX_BUSY_RETRY_MS);
+		return;
+	}
+	if (status == IDC_ERR_MISMATCH || status == IDC_ERR_PERM || status == IDC_ERR_TOOBIG) {
+		refuse_forever(s);
+		fe_fail(ep, false);
+		return;
+	}
+	fe_fail(ep, true);
+}
+
+/* The service node: gone (withdrawn, or the backend's domain went away), or replaced by a new
+   instance. True when the check goes on. */
+static bool fe_follow_service(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	char b[KX_PATH_MAX];
+	uint32_t st = 0, inst = 0;
+
+	path_b(ep, b, NULL);
+	if (kx_read_u32(b, "state", 6, &st) ||
+	    (st != XenbusStateInitWait && st != XenbusStateConnected) ||
+	    kx_read_u32(b, "instance", 0x7fffffffu, &inst)) {
+		if (s->hs == KH_UP)
+			idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
+		else if (s->hs != KH_IDLE)
+			chan_release(ep);
+		idc__timer_cancel(ep->ctx, &s->retry);
+		if (idc__link_state(ep) == IDC_EP_PRESENT)
+			idc__link_disappear(ep);
+		return false;
+	}
+	if (inst != s->instance) {
+		if (s->hs == KH_UP)
+			idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend restarted");
+		else if (s->hs != KH_IDLE)
+			chan_release(ep);
+		s->instance = inst;
+		s->refused = false;
+	}
+	return true;
+}
+
+/* A dead or silent instance is reported gone until it answers or is replaced. */
+static bool fe_instance_alive(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	enum idc_endpoint_state st = idc__link_state(ep);
+
+	if (s->dead_instance == s->instance && st != IDC_EP_CONNECTED &&
+	    st != IDC_EP_DISCONNECTING) {
+		if (st == IDC_EP_PRESENT)
+			idc__link_disappear(ep);
+		return false;
+	}
+	if (s->hs == KH_WAIT_BE && fe_heard(ep)) {
+		s->acked = true;
+		s->silent = false;
+	}
+	if (s->silent) {
+		if (st == IDC_EP_PRESENT)
+			idc__link_disappear(ep);
+		return false;
+	}
+	return true;
+}
+
+/* Watch on B fired (or a retry): follow the service and our connection's answer. */
+static void fe_check(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	uint32_t kst = 0;
+
+	if (idc__link_destroying(ep) || !fe_follow_service(ep) || !fe_instance_alive(ep))
+		return;
+	if (idc__link_state(ep) == IDC_EP_ABSENT)
+		idc__link_appear(ep);
+	if (idc__link_state(ep) != IDC_EP_PRESENT && idc__link_state(ep) != IDC_EP_CONNECTED)
+		return;
+	if (s->hs == KH_IDLE) {
+		fe_try_connect(ep);
+		return;
+	}
+	if (read_k(ep, &kst)) {
+		if (s->hs == KH_UP)
+			idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
+		return;
+	}
+	if (s->hs == KH_UP) {
+		if (kst != XenbusStateConnected)
+			idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend closed the connection");
+		return;
+	}
+	if (kst == XenbusStateConnected) {
+		if (chan_up(ep) < 0)
+			fe_fail(ep, true);
+	} else if (kst == XenbusStateClosed || kst == XenbusStateClosing) {
+		fe_refused(ep);
+	}
+}
+
+/* ------------------------------------------------------------------ notifications */
+
+static void unmask_fire(struct idc_timer *tm)
+{
+	struct idc_link *ep = tm->arg;
+	struct kx_ep *s = X(ep);
+
+	if (!s->masked)
+		return;
+	s->masked = false;
+	if (s->irq >= 0)
+		xen_irq_lateeoi(s->irq, XEN_EOI_FLAG_SPURIOUS);
+	idc__link_kick(ep);
+}
+
+/* The backend is gone when it cleared be_live without a clean close in K. */
+static void peer_gone(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	uint32_t kst = 0;
+
+	if (read_k(ep, &kst) || kst == XenbusStateConnected)
+		s->dead_instance = s->instance;
+	idc__link_down(ep, IDC_ERR_DISCONNECTED,
+		       "backend unmapped the control page (closed or its process died)");
+}
+
+/* One notification: the rings first (frames published before the backend went away are still
+   delivered), then liveness, with storm accounting; then the late EOI unmasks the port. */
+static void ev_run(struct idc_kdefer *d)
+{
+	struct kx_ep *s = container_of(d, struct kx_ep, ev_defer);
+	struct idc_link *ep = s->link;
+	unsigned int eoi = 0;
+	char why[120];
+
+	if (s->hs != KH_UP || !s->ctrl)
+		goto eoi;
+	idc__link_kick(ep);
+	if (s->hs != KH_UP || !s->ctrl)
+		goto eoi;
+	/* Pairs with the backend's release store of be_live after mapping the rings. */
+	if (!virt_load_acquire(&s->ctrl->be_live)) {
+		peer_gone(ep);
+		goto eoi;
+	}
+	if (idc__link_state(ep) != IDC_EP_CONNECTED)
+		goto eoi;
+	switch (idc__storm_note(&s->storm, ep, why, sizeof(why))) {
+	case IDC_STORM_CUT:
+		idc__link_down(ep, IDC_ERR_PROTO, "%s", why);
+		break;
+	case IDC_STORM_PAUSE:
+		/* The port stays masked (no EOI) for a moment; the timer unmasks and drains. */
+		if (!s->masked) {
+			s->masked = true;
+			idc__timer_arm(ep->ctx, &s->unmask, IDC_STORM_PAUSE_MS);
+		}
+		return;
+	case IDC_STORM_OK:
+		break;
+	}
+eoi:
+	if (s->irq >= 0)
+		xen_irq_lateeoi(s->irq, eoi);
+}
+
+/* ------------------------------------------------------------------------- the watch */
+
+static void kx_watch_cb(struct xenbus_watch *w, const char *path, const char *token)
+{
+	struct kx_ep *s = container_of(w, struct kx_ep, watch);
+
+	(void)path;
+	(void)token;
+	idc__kdefer(s->link->ctx, &s->watch_defer);
+}
+
+static void watch_run(struct idc_kdefer *d)
+{
+	struct kx_ep *s = container_of(d, struct kx_ep, watch_defer);
+
+	fe_check(s->link);
+}
+
+/* ------------------------------------------------------------------------ endpoint ops */
+
+/* "DOMID/NAME" */
+static int parse_address(const char *name, struct kx_ep *s)
+{
+	const char *slash = strchr(name, '/');
+	char svcname[IDC_NAME_MAX + 1];
+	uint32_t d;
+	size_t off, len;
+
+	if (!slash || !parse_u32(name, (size_t)(slash - name), KX_DOMID_MAX, &d))
+		return IDC_ERR_INVAL;
+	off = (size_t)(slash - name) + 1;
+	len = strlen(name + off);
+	if (len == 0 || len > IDC_NAME_MAX)
+		return IDC_ERR_INVAL;
+	memcpy(svcname, name + off, len);
+	svcname[len] = 0;
+	if (!idc__valid_name(svcname) || strchr(svcname, '.'))
+		return IDC_ERR_INVAL;
+	s->peer = d;
+	s->svc_off = (uint8_t)off;
+	s->svc_len = (uint8_t)len;
+	return 0;
+}
+
+static int kx_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
+{
+	struct kx_ep scratch;
+
+	if (role == IDC_ROLE_BACKEND) {
+		snprintf(why, why_len, "the kernel runtime has no xen backends yet");
+		return IDC_ERR_NOTSUP;
+	}
+	memset(&scratch, 0, sizeof(scratch));
+	if (parse_address(rest, &scratch) == 0)
+		return 0;
+	snprintf(why, why_len,
+		 "a xen frontend address is xen:DOMID/NAME; NAME is [A-Za-z0-9_-]{1,64}");
+	return IDC_ERR_INVAL;
+}
+
+static int kx_ep_start(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	char b[KX_PATH_MAX];
+
+	memset(s, 0, sizeof(*s));
+	s->link = ep;
+	s->irq = -1;
+	s->retry.arg = ep;
+	s->retry.fn = retry_fire;
+	s->answer.arg = ep;
+	s->answer.fn = answer_fire;
+	s->unmask.arg = ep;
+	s->unmask.fn = unmask_fire;
+	s->ev_defer.fn = ev_run;
+	s->watch_defer.fn = watch_run;
+	if (!xen_domain()) {
+		idc__log(ep->ctx, IDC_LOG_ERROR,
+			 "%s: xen transport not available: not running on Xen", ep->address);
+		return IDC_ERR_NOTSUP;
+	}
+	if (parse_address(ep->name, s) < 0 || kx_read_u32("domid", NULL, KX_DOMID_MAX, &s->self))
+		return IDC_ERR_INVAL;
+	s->fid = rand_nonzero();
+	path_b(ep, b, NULL);
+	s->watch.node = kstrdup(b, GFP_KERNEL);
+	s->watch.callback = kx_watch_cb;
+	if (!s->watch.node)
+		return IDC_ERR_NOMEM;
+	/* xenstore fires a new watch once: fe_check runs from there. */
+	if (register_xenbus_watch(&s->watch)) {
+		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot watch %s", ep->address, b);
+		kfree(s->watch.node);
+		s->watch.node = NULL;
+		return IDC_ERR_IO;
+	}
+	s->watching = true;
+	return 0;
+}
+
+static void kx_ep_rearm(struct idc_link *ep)
+{
+	fe_check(ep);
+}
+
+static void kx_ep_stop(struct idc_link *ep)
+{
+	struct kx_ep *s = X(ep);
+	char p[KX_PATH_MAX];
+
+	if (!s->link)
+		return; /* start never ran or failed before anything was set */
+	idc__timer_cancel(ep->ctx, &s->retry);
+	idc__timer_cancel(ep->ctx, &s->unmask);
+	idc__timer_cancel(ep->ctx, &s->answer);
+	chan_release(ep);
+	if (s->watching)
+		unregister_xenbus_watch(&s->watch); /* waits for a running callback */
+	s->watching = false;
+	kfree(s->watch.node);
+	s->watch.node = NULL;
+	idc__kdefer_cancel(ep->ctx, &s->watch_defer);
+	if (s->self || s->fid) {
+		path_f(ep, p);
+		xenbus_rm(XBT_NIL, p, "");
+		path_k(ep, "fe", p);
+		xenbus_rm(XBT_NIL, p, "");
+	}
+	s->link = NULL;
+}
+
+const struct idc_transport idc_ktransport_xen = {
+	.name = "xen",
+	.address_check = kx_address_check,
+	.ep_start = kx_ep_start,
+	.chan_close = kx_chan_close,
+	.ep_rearm = kx_ep_rearm,
+	.ep_stop = kx_ep_stop,
+	.notify = kx_notify,
+};

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* kidc_test.c - the kernel runtime's self-test client (tests/xen/kidcxen.sh): a module loaded
+ * in the domU after idc.ko, a frontend of xen:0/kidc served by kidcsrv (a libidc backend in
+ * dom0, tests/xen/transport/kidcsrv_test.c). The checks run in the module's init (insmod
+ * returns when they are done) and print one line each to the kernel log:
+ *
+ *   idc_ktest: PASS CHECK [details]      idc_ktest: FAIL CHECK details
+ *
+ * Checks, in order (a failed one fails the ones that need it):
+ *   connect             the endpoint connects within 60 s
+ *   transactions_1000   1000 echo transactions, up to 16 submitted at once over 8 credits,
+ *                       every result compared byte for byte
+ *   credits_full        8 held transactions take every credit: the 9th gets IDC_ERR_AGAIN;
+ *                       released, all 8 complete with status 0
+ *   backend_kill        4 held transactions, then the server kills itself (SIGKILL): all 4
+ *                       complete with IDC_ERR_DISCONNECTED, then the disconnect callback runs
+ *   reconnect           the restarted server is connected again within 60 s and echoes
+ *   teardown            endpoint destroyed (its done callback), context destroyed
+ */
+#include <linux/atomic.h>
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/wait.h>
+
+#include "idc.h"
+#include "kidc_proto.h"
+
+#define KT_WINDOW  16
+#define KT_CREDITS 8
+#define KT_WAIT	   (60 * HZ) /* connecting */
+#define KT_DONE	   (20 * HZ) /* completions */
+
+static const uint64_t kt_hashes[1] = {KIDC_HASH};
+static const struct idc_protocol kt_proto = {
+	.name = KIDC_NAME,
+	.min_version = 1,
+	.max_version = 1,
+	.version_hash = kt_hashes,
+	.max_frame = KIDC_MAX_FRAME,
+};
+
+struct kt_slot {
+	struct idc_txn txn;
+	atomic_t busy;
+	uint32_t len, seed;
+	int status;
+	bool bad; /* the result differed from the expectation */
+};
+
+struct kt {
+	struct idc_context *ctx;
+	struct idc_endpoint ep;
+	wait_queue_head_t wq;
+	atomic_t connected, connects, disconnects, destroyed;
+	atomic_t done, ok, disc, bad;
+	struct kt_slot slot[KT_WINDOW];
+};
+
+static struct kt *kt;
+
+/* ------------------------------------------------------------- callbacks (the workqueue) */
+
+static void kt_connect(struct idc_endpoint *ep)
+{
+	atomic_set(&kt->connected, 1);
+	atomic_inc(&kt->connects);
+	wake_up(&kt->wq);
+}
+
+static void kt_disconnect(struct idc_endpoint *ep)
+{
+	atomic_set(&kt->connected, 0);
+	atomic_inc(&kt->disconnects);
+	idc_endpoint_disconnect_done(ep);
+	wake_up(&kt->wq);
+}
+
+static int kt_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+	return IDC_ERR_PROTO; /* the server sends none */
+}
+
+static int kt_transaction(struct idc_endpoint *ep, struct idc_request *r, uint16_t op,
+			  const void *p, size_t len)
+{
+	return IDC_ERR_PROTO;
+}
+
+static const struct idc_endpoint_ops kt_ops = {
+	.connect = kt_connect,
+	.disconnect = kt_disconnect,
+	.handle_message = kt_message,
+	.handle_transaction = kt_transaction,
+};
+
+static void kt_fill(uint8_t *buf, uint32_t len, uint32_t seed)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed + i * 7);
+}
+
+static void kt_done(struct idc_txn *txn, int status, const void *result, size_t len)
+{
+	struct kt_slot *s = container_of(txn, struct kt_slot, txn);
+	const uint8_t *r = result;
+	uint32_t i;
+
+	s->status = status;
+	s->bad = false;
+	if (status == 0 && len != s->len)
+		s->bad = true;
+	for (i = 0; status == 0 && !s->bad && i < len; i++)
+		if (r[i] != (uint8_t)((uint8_t)(s->seed + i * 7) + 1))
+			s->bad = true;
+	if (status == 0 && !s->bad)
+		atomic_inc(&kt->ok);
+	else if (status == IDC_ERR_DISCONNECTED)
+		atomic_inc(&kt->disc);
+	else
+		atomic_inc(&kt->bad);
+	atomic_inc(&kt->done);
+	atomic_set(&s->busy, 0);
+	wake_up(&kt->wq);
+}
+
+static void kt_destroyed(struct idc_endpoint *ep)
+{
+	atomic_set(&kt->destroyed, 1);
+	wake_up(&kt->wq);
+}
+
+/* ------------------------------------------------------------------------- helpers */
+
+static void kt_reset(void)
+{
+	atomic_set(&kt->done, 0);
+	atomic_set(&kt->ok, 0);
+	atomic_set(&kt->disc, 0);
+	atomic_set(&kt->bad, 0);
+}
+
+static struct kt_slot *kt_free_slot(void)
+{
+	int i;
+
+	for (i = 0; i < KT_WINDOW; i++)
+		if (!atomic_read(&kt->slot[i].busy))
+			return &kt->slot[i];
+	return NULL;
+}
+
+/* Submits one transaction on a free slot: 0, IDC_ERR_AGAIN or another error. */
+static int kt_submit(uint16_t op, uint32_t len, uint32_t seed)
+{
+	uint8_t buf[KIDC_MAX_FRAME];
+	struct kt_slot *s = kt_free_slot();
+	int r;
+
+	if (!s)
+		return IDC_ERR_AGAIN;
+	s->len = op == KIDC_OP_ECHO ? len : 0; /* the result expected: held ones have none */
+	s->seed = seed;
+	s->txn.done = kt_done;
+	kt_fill(buf, len, seed);
+	atomic_set(&s->busy, 1);
+	r = idc_submit_transaction(&kt->ep, &s->txn, op, buf, len);
+	if (r)
+		atomic_set(&s->busy, 0);
+	return r;
+}
+
+static bool kt_wait_done(int n)
+{
+	return wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) >= n, KT_DONE) > 0;
+}
+
+static bool kt_wait_connected(void)
+{
+	return wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->connected), KT_WAIT) > 0;
+}
+
+/* -------------------------------------------------------------------------- the checks */
+
+static bool check_transactions(void)
+{
+	int i = 0, r, seen;
+
+	kt_reset();
+	while (i < 1000) {
+		seen = atomic_read(&kt->done);
+		r = kt_submit(KIDC_OP_ECHO, 1 + (uint32_t)(i * 37) % KIDC_MAX_FRAME, (uint32_t)i);
+		if (r == 0) {
+			i++;
+			continue;
+		}
+		if (r != IDC_ERR_AGAIN) {
+			pr_info("idc_ktest: FAIL transactions_1000 submit %d: %s\n", i,
+				idc_strerror(r));
+			return false;
+		}
+		/* no credit or no slot: a completion gives both back */
+		if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->done) != seen,
+						     KT_DONE) <= 0)
+			break;
+	}
+	if (!kt_wait_done(1000) || atomic_read(&kt->ok) != 1000) {
+		pr_info("idc_ktest: FAIL transactions_1000 %d submitted, %d ok, %d bad, %d "
+			"disconnected\n",
+			i, atomic_read(&kt->ok), atomic_read(&kt->bad), atomic_read(&kt->disc));
+		return false;
+	}
+	pr_info("idc_ktest: PASS transactions_1000 1000 results compared\n");
+	return true;
+}
+
+static bool check_credits(void)
+{
+	int i, r;
+
+	kt_reset();
+	for (i = 0; i < KT_CREDITS; i++) {
+		r = kt_submit(KIDC_OP_HOLD, 4, 0);
+		if (r) {
+			pr_info("idc_ktest: FAIL credits_full hold %d: %s\n", i, idc_strerror(r));
+			return false;
+		}
+	}
+	r = kt_submit(KIDC_OP_HOLD, 4, 0);
+	if (r != IDC_ERR_AGAIN) {
+		pr_info("idc_ktest: FAIL credits_full the %dth got %s, not IDC_ERR_AGAIN\n",
+			KT_CREDITS + 1, idc_strerror(r));
+		return false;
+	}
+	r = idc_send_message(&kt->ep, KIDC_OP_RELEASE, NULL, 0);
+	if (r || !kt_wait_done(KT_CREDITS) || atomic_read(&kt->ok) != KT_CREDITS) {
+		pr_info("idc_ktest: FAIL credits_full release: %s, %d of %d ok\n", idc_strerror(r),
+			atomic_read(&kt->ok), KT_CREDITS);
+		return false;
+	}
+	pr_info("idc_ktest: PASS credits_full %d held, the next refused, all released\n",
+		KT_CREDITS);
+	return true;
+}
+
+static bool check_kill(void)
+{
+	int i, r, d0 = atomic_read(&kt->disconnects);
+
+	kt_reset();
+	for (i = 0; i < 4; i++) {
+		r = kt_submit(KIDC_OP_HOLD, 4, 0);
+		if (r) {
+			pr_info("idc_ktest: FAIL backend_kill hold %d: %s\n", i, idc_strerror(r));
+			return false;
+		}
+	}
+	r = idc_send_message(&kt->ep, KIDC_OP_DIE, NULL, 0);
+	if (r || !kt_wait_done(4) ||
+	    wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->disconnects) > d0, KT_WAIT) <=
+		    0 ||
+	    atomic_read(&kt->disc) != 4) {
+		pr_info("idc_ktest: FAIL backend_kill send %s, %d of 4 DISCONNECTED, %d "
+			"disconnects\n",
+			idc_strerror(r), atomic_read(&kt->disc),
+			atomic_read(&kt->disconnects) - d0);
+		return false;
+	}
+	pr_info("idc_ktest: PASS backend_kill 4 outstanding completed with IDC_ERR_DISCONNECTED\n");
+	return true;
+}
+
+static bool check_reconnect(void)
+{
+	int r;
+
+	if (!kt_wait_connected()) {
+		pr_info("idc_ktest: FAIL reconnect not connected again within 60 s\n");
+		return false;
+	}
+	kt_reset();
+	r = kt_submit(KIDC_OP_ECHO, 100, 42);
+	if (r || !kt_wait_done(1) || atomic_read(&kt->ok) != 1) {
+		pr_info("idc_ktest: FAIL reconnect echo after the restart: %s\n", idc_strerror(r));
+		return false;
+	}
+	pr_info("idc_ktest: PASS reconnect connection %d echoes\n", atomic_read(&kt->connects));
+	return true;
+}
+
+static void kt_teardown(void)
+{
+	if (atomic_read(&kt->connected))
+		idc_send_message(&kt->ep, KIDC_OP_BYE, NULL, 0);
+	idc_endpoint_destroy(&kt->ep, kt_destroyed);
+	if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->destroyed), KT_DONE) <= 0) {
+		pr_info("idc_ktest: FAIL teardown endpoint destroy did not complete\n");
+		return; /* the context's destroy below forgets it */
+	}
+	idc_context_destroy(kt->ctx);
+	kt->ctx = NULL;
+	pr_info("idc_ktest: PASS teardown\n");
+}
+
+static void kt_run(void)
+{
+	struct idc_endpoint_config cfg = {
+		.protocol = &kt_proto,
+		.role = IDC_ROLE_FRONTEND,
+		.address = "xen:0/" KIDC_SERVICE,
+		.ops = &kt_ops,
+		.max_transactions = KT_CREDITS,
+		.max_messages = 16,
+	};
+	int r = idc_context_create(&kt->ctx, NULL);
+
+	if (r) {
+		pr_info("idc_ktest: FAIL connect idc_context_create: %s\n", idc_strerror(r));
+		return;
+	}
+	idc_endpoint_create(&kt->ep, kt->ctx, &cfg);
+	if (!kt_wait_connected()) {
+		pr_info("idc_ktest: FAIL connect not connected within 60 s (state %d)\n",
+			idc_endpoint_state(&kt->ep));
+	} else {
+		pr_info("idc_ktest: PASS connect version %u\n", idc_endpoint_version(&kt->ep));
+		if (check_transactions() && check_credits() && check_kill())
+			check_reconnect();
+	}
+	kt_teardown();
+	if (kt->ctx)
+		idc_context_destroy(kt->ctx);
+	kt->ctx = NULL;
+	pr_info("idc_ktest: END\n");
+}
+
+static int __init kt_init(void)
+{
+	kt = kzalloc(sizeof(*kt), GFP_KERNEL);
+	if (!kt)
+		return -ENOMEM;
+	init_waitqueue_head(&kt->wq);
+	kt_run();
+	return 0;
+}
+
+static void __exit kt_exit(void)
+{
+	kfree(kt);
+}
+
+module_init(kt_init);
+module_exit(kt_exit);
+
+MODULE_DESCRIPTION("idc: the kernel runtime's self-test client (check-xen)");
+MODULE_LICENSE("Dual MIT/GPL");

@@ -1,0 +1,97 @@
+#!/bin/sh
+# kidcxen: the kernel runtime (idc.ko, runtime/kernel/) in the domU against a user-space libidc
+# backend in dom0. run.sh builds idc.ko and the self-test client tests/xen/kidc/kidc_test.c
+# against the exact headers of the guests' kernel; dom0 runs kidcsrv (serve, restart after its
+# kill) while the domU runs this script. Result lines are Criterion-like, prefixed with "@@idc "
+# (see docs/xen.md).
+#
+#   kidcxen list     every check name the harness expects
+#   kidcxen run      the domU: load idc.ko, run the client (its checks print in the kernel log
+#                    as "idc_ktest: PASS|FAIL CHECK ..."), unload both, check what is left
+#
+# Checks (suite kidc_domu):
+#   idc_loads             insmod idc.ko
+#   connect, transactions_1000, credits_full, backend_kill, reconnect, teardown
+#                         the client's checks (tests/xen/kidc/kidc_test.c says what each does)
+#   test_unloads          rmmod kidc_test
+#   idc_unloads           rmmod idc
+#   nothing_left          no event channel of idc in /proc/interrupts after the unload
+#   kernel_log_clean      no WARNING:, BUG:, Oops or call trace in the kernel log since the load
+#
+# The modules are /idc/kidc/idc.ko and kidc_test.ko; when run.sh could not build them,
+# /idc/kidc/why says why and every check is skipped with that reason.
+SUITE=kidc_domu
+CLIENT="connect transactions_1000 credits_full backend_kill reconnect teardown"
+CHECKS="idc_loads $CLIENT test_unloads idc_unloads nothing_left kernel_log_clean"
+DIR=/idc/kidc
+
+up() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
+
+CUR="" T0=0
+begin() { CUR=$1; T0=$(up); }
+detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
+pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
+fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; }
+
+case ${1:-} in
+list)
+    for c in $CHECKS; do echo "$SUITE::$c"; done
+    exit 0 ;;
+run) ;;
+*)
+    echo "usage: $0 list|run" >&2
+    exit 2 ;;
+esac
+
+if [ ! -f "$DIR/idc.ko" ] || [ ! -f "$DIR/kidc_test.ko" ]; then
+    why=$(cat "$DIR/why" 2>/dev/null || echo "no modules in the guest")
+    for c in $CHECKS; do echo "@@idc [SKIP] $SUITE::$c: $why"; done
+    exit 0
+fi
+
+base=$(dmesg | wc -l)
+log() { dmesg | tail -n +"$((base + 1))"; }
+
+begin idc_loads
+idc=0
+if out=$(insmod "$DIR/idc.ko" 2>&1); then pass "$(uname -r)"; idc=1; else fail "insmod: $out"; fi
+
+test=0
+if [ $idc = 1 ]; then
+    T1=$(up)
+    if out=$(insmod "$DIR/kidc_test.ko" 2>&1); then test=1; else note="insmod kidc_test: $out"; fi
+fi
+for c in $CLIENT; do
+    begin "$c"; T0=${T1:-$T0}
+    line=$(log | sed -n "s/.*idc_ktest: \(PASS\|FAIL\) $c\( \(.*\)\)\{0,1\}$/\1 \3/p" | head -n 1)
+    case $line in
+    PASS*) pass "${line#PASS }" ;;
+    FAIL*) fail "${line#FAIL }" ;;
+    *) fail "${note:-no result from the client (an earlier check failed)}" ;;
+    esac
+done
+
+begin test_unloads
+if [ $test = 0 ]; then fail "not loaded"
+elif out=$(rmmod kidc_test 2>&1); then pass
+else fail "rmmod: $out"; fi
+
+begin idc_unloads
+if [ $idc = 0 ]; then fail "not loaded"
+elif out=$(rmmod idc 2>&1); then pass
+else fail "rmmod: $out"; fi
+
+begin nothing_left
+left=$(grep -c ' idc$' /proc/interrupts)
+if [ "$left" = 0 ]; then pass "no idc interrupt in /proc/interrupts"
+else fail "$left idc interrupts still bound"; fi
+
+begin kernel_log_clean
+bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
+if [ -n "$bad" ]; then
+    fail "$(echo "$bad" | tr '\n' ' ')"
+else
+    pass "$(log | wc -l) kernel log lines since the load"
+fi
+log | grep -E 'idc' | sed 's/^/@@idc note kernel: /' | head -40
