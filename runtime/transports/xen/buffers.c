@@ -34,9 +34,16 @@
 
 #include "xen.h"
 
-#define XB_SLOTS      16u    /* requests in flight per link */
+#define XB_SLOTS      16u    /* bounce slots per link (XB_PIPE of them at the owner at once) */
 #define XB_SLOT_PAGES 8u     /* bounce pages per request */
 #define XB_SLOT_BYTES 32768u /* XB_SLOT_PAGES pages */
+/* Requests at the owner at once: half the slots. While the owner copies one half, the user
+   copies the other half's bytes out of (or into) its bounce pages: the two domains' copies
+   overlap instead of taking turns (ulink_event). */
+#define XB_PIPE (XB_SLOTS / 2u)
+/* A writer publishes and notifies every this many slots it filled, so that the owner starts
+   copying while the next ones are filled. */
+#define XB_WRITE_GROUP (XB_PIPE / 2u)
 #define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
 #define XB_MAGIC      0x46554258u /* "XBUF" */
 #define XB_KNOCK_MS   4000u       /* user: a knock unanswered this long fails */
@@ -112,7 +119,9 @@ struct xb_uslot {
     unsigned char *local;
     size_t len;
     uint32_t tag;
-    bool busy;
+    int status;    /* of the response, between ulink_harvest and ulink_copy_out */
+    bool busy;     /* issued and not yet copied out */
+    bool answered; /* busy, and its response was harvested: a second one is to no request */
 };
 
 struct xb_ulink {
@@ -605,7 +614,7 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
         struct xb_uslot *s = &l->slot[i];
         if (!s->busy)
             continue;
-        s->busy = false;
+        s->busy = s->answered = false;
         if (!s->x->status)
             s->x->status = status;
         if (--s->x->tp_inflight == 0 && !s->x->tp_queued)
@@ -637,8 +646,8 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
 
 static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
 {
-    bool pushed = false;
-    while (l->q_head && l->inflight < XB_SLOTS) {
+    unsigned unnotified = 0;
+    while (l->q_head && l->inflight < XB_PIPE) {
         struct idc_xfer *x = l->q_head;
         if (x->status) { /* an earlier chunk failed: issue no more */
             xfer_unqueue(l, x);
@@ -647,8 +656,10 @@ static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
             continue;
         }
         unsigned si = 0;
-        while (l->slot[si].busy)
+        while (si < XB_SLOTS && l->slot[si].busy)
             si++;
+        if (si == XB_SLOTS)
+            break; /* the rest wait for the copies out of the other half */
         size_t chunk = x->len - x->tp_issued;
         if (chunk > XB_SLOT_BYTES)
             chunk = XB_SLOT_BYTES;
@@ -680,17 +691,25 @@ static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
         x->tp_issued += chunk;
         if (x->tp_issued == x->len)
             xfer_unqueue(l, x);
-        pushed = true;
+        if (++unnotified == XB_WRITE_GROUP && x->write) {
+            xen_lib.xenevtchn_notify(xc->t->ev, l->port); /* the owner starts on these */
+            unnotified = 0;
+        }
     }
-    if (pushed)
+    if (unnotified)
         xen_lib.xenevtchn_notify(xc->t->ev, l->port);
 }
 
-/* Returns false when the link was freed. */
-static bool ulink_responses(struct xb_ctx *xc, struct xb_ulink *l)
+/* Reads the owner's responses: each is validated and its status recorded; its slot stays busy
+   until ulink_copy_out (a read's bytes are still in the bounce pages) but no longer counts as
+   in flight, so ulink_pump can hand the owner new requests first. Returns false when the link
+   was freed. */
+static bool ulink_harvest(struct xb_ctx *xc, struct xb_ulink *l, unsigned done[XB_SLOTS],
+                          unsigned *ndone)
 {
     /* Acquire: pairs with the owner's release; responses and slot bytes before the index. */
     uint32_t prod = __atomic_load_n(&l->page->rsp_prod, __ATOMIC_ACQUIRE);
+    *ndone = 0;
     if (prod - l->rsp_cons > l->req_prod - l->rsp_cons) {
         idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx: response index out of range",
                  (unsigned long long)l->owner);
@@ -702,27 +721,37 @@ static bool ulink_responses(struct xb_ctx *xc, struct xb_ulink *l)
         memcpy(&r, (const void *)&l->page->rsp[l->rsp_cons % XB_SLOTS], sizeof(r));
         unsigned si = r.tag & 0xffu;
         struct xb_uslot *s = si < XB_SLOTS ? &l->slot[si] : NULL;
-        if (!s || !s->busy || s->tag != r.tag) {
+        if (!s || !s->busy || s->answered || s->tag != r.tag) {
             idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx: response to no request",
                      (unsigned long long)l->owner);
             ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
             return false;
         }
         l->rsp_cons++;
-        int st = r.status;
-        if (st > 0 || st < IDC_ERR_IO)
-            st = IDC_ERR_IO;
-        struct idc_xfer *x = s->x;
-        if (st == 0 && !x->write && s->len)
-            memcpy(s->local, l->win + (size_t)si * XB_SLOT_BYTES, s->len);
-        if (st && !x->status)
-            x->status = st;
-        s->busy = false;
+        s->status = r.status > 0 || r.status < IDC_ERR_IO ? IDC_ERR_IO : r.status;
+        s->answered = true;
         l->inflight--;
+        done[(*ndone)++] = si;
+    }
+    return true;
+}
+
+/* The harvested slots: a read's bytes copied out of the bounce pages, the slot freed, the
+   transfer completed with its last chunk. */
+static void ulink_copy_out(struct xb_ctx *xc, struct xb_ulink *l, const unsigned *done,
+                           unsigned ndone)
+{
+    for (unsigned i = 0; i < ndone; i++) {
+        struct xb_uslot *s = &l->slot[done[i]];
+        struct idc_xfer *x = s->x;
+        if (s->status == 0 && !x->write && s->len)
+            memcpy(s->local, l->win + (size_t)done[i] * XB_SLOT_BYTES, s->len);
+        if (s->status && !x->status)
+            x->status = s->status;
+        s->busy = s->answered = false;
         if (--x->tp_inflight == 0 && !x->tp_queued)
             idc__xfer_complete(xc->ctx, x, x->status);
     }
-    return true;
 }
 
 static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
@@ -736,7 +765,8 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
         l->up = true;
         idc__timer_cancel(xc->ctx, &l->knock_t);
     }
-    if (!ulink_responses(xc, l))
+    unsigned done[XB_SLOTS], ndone;
+    if (!ulink_harvest(xc, l, done, &ndone))
         return; /* freed (its port unbound) */
     if (!__atomic_load_n(&l->page->owner_live, __ATOMIC_ACQUIRE)) {
         /* The owner unmapped the page: its context or process is gone for good. */
@@ -746,6 +776,10 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
         ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
         return;
     }
+    /* New requests first (into the free half of the slots), so that the owner copies them
+       while we copy the answered ones out; then refill what the copies freed. */
+    ulink_pump(xc, l);
+    ulink_copy_out(xc, l, done, ndone);
     ulink_pump(xc, l);
     xen_lib.xenevtchn_unmask(xc->t->ev, port);
 }
