@@ -44,11 +44,11 @@
 /* A writer publishes and notifies every this many slots it filled, so that the owner starts
    copying while the next ones are filled. */
 #define XB_WRITE_GROUP (XB_PIPE / 2u)
-#define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
-#define XB_MAGIC      0x46554258u /* "XBUF" */
-#define XB_KNOCK_MS   4000u       /* user: a knock unanswered this long fails */
-#define XB_MAX_KNOCKS 1024u       /* owner: knock entries looked at per scan */
-#define XB_DEAD_MAX   16u         /* user: owners known to be gone */
+#define XB_WIN_PAGES   (XB_SLOTS * XB_SLOT_PAGES)
+#define XB_MAGIC       0x46554258u /* "XBUF" */
+#define XB_KNOCK_MS    4000u       /* user: a knock unanswered this long fails */
+#define XB_MAX_KNOCKS  1024u       /* owner: knock entries looked at per scan */
+#define XB_DEAD_MAX    16u         /* user: owners known to be gone */
 #define XB_USER_LINKS \
     4u                   /* user links (transport.h's rule): each holds 129 granted
                                        pages, of the 1024 gntalloc gives a domain by default */
