@@ -52,10 +52,19 @@ fail() { FAIL=$((FAIL + 1)); echo "[FAIL] fabric::$1: $2"; }
 
 # ------------------------------------------------------------------------- namespaces
 netns_up $TAG 10.77.0 a b c || skip "$NETNS_ERR"
+# Each node has its own runtime directory, as separate machines would: shm's sockets (the buffer
+# service among them) and the stats files of one node are out of every other node's reach, so
+# whatever crosses between nodes crossed over fabric.
+node_env() { # node_env NODE: the environment that makes a process one of that node's
+    mkdir -p "$TMP/run/$1/idc/stats"
+    echo "XDG_RUNTIME_DIR=$TMP/run/$1 IDC_SHM_DIR=$TMP/run/$1/idc" \
+        "IDC_STATS_DIR=$TMP/run/$1/idc/stats RTT_SHM_DIR=$TMP/run/$1/idc"
+}
 in_ns() { # in_ns NS ADDR NODE cmd...: run with that namespace's fabric address and identity
     local ns=$1 addr=$2 node=$3
     shift 3
-    ip netns exec "$ns" env IDC_FABRIC_ADDR="$addr" IDC_NODE="$node" "$@"
+    # shellcheck disable=SC2046 # node_env's words are NAME=VALUE without blanks
+    ip netns exec "$ns" env $(node_env "$node") IDC_FABRIC_ADDR="$addr" IDC_NODE="$node" "$@"
 }
 spawn_ns() { # spawn_ns VAR NS ADDR NODE cmd...: in_ns in the background, its pid in VAR (the
     # program itself: every step execs, so a kill -9 reaches it)
@@ -64,7 +73,9 @@ spawn_ns() { # spawn_ns VAR NS ADDR NODE cmd...: in_ns in the background, its pi
     (
         ns=$1 addr=$2 node=$3
         shift 3
-        exec ip netns exec "$ns" env IDC_FABRIC_ADDR="$addr" IDC_NODE="$node" "$@"
+        # shellcheck disable=SC2046
+        exec ip netns exec "$ns" env $(node_env "$node") IDC_FABRIC_ADDR="$addr" \
+            IDC_NODE="$node" "$@"
     ) >> "$TMP/$var.log" 2>&1 &
     eval "$var=$!"
 }
@@ -130,8 +141,8 @@ rbuf/owner_killed_transfers_fail_disconnected
 # test forked, so its kill -9 reaches the helper itself).
 mkdir -p "$TMP/bin"
 for h in rtt_peer rtt_hostile; do
-    printf '#!/bin/sh\nexec ip netns exec %s env IDC_FABRIC_ADDR=10.77.0.3 IDC_NODE=node-b %s "$@"\n' \
-        $NS_B "$B/tests/bin/$h" > "$TMP/bin/$h"
+    printf '#!/bin/sh\nexec ip netns exec %s env %s IDC_FABRIC_ADDR=10.77.0.3 IDC_NODE=node-b %s "$@"\n' \
+        $NS_B "$(node_env node-b)" "$B/tests/bin/$h" > "$TMP/bin/$h"
     chmod +x "$TMP/bin/$h"
 done
 [ "${FABRIC_ONLY:-}" = faults ] && TESTS= # FABRIC_ONLY=faults: section 2 alone

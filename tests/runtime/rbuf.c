@@ -20,8 +20,18 @@ static void xfer_status(void *arg, int status)
     *(int *)arg = status;
 }
 
+/* Over fabric (check-fabric: this process and its peers on separate nodes), the transfers must
+   be fabric's, not another transport's: the runtime says so at debug level, per transfer. */
+static bool over_fabric(void)
+{
+    const char *f = getenv("IDC_TEST_FABRIC");
+    return f && *f;
+}
+
 static void up(void)
 {
+    if (over_fabric())
+        setenv("IDC_DEBUG", "1", 1);
     ctx = rtt_ctx(&logbuf);
     pc = rtt_spawn("rtt_peer", "C", "--serve", "c", NULL);
     pb = rtt_spawn("rtt_peer", "B", "--serve", "b", "--connect", "c", NULL);
@@ -171,6 +181,9 @@ RTT_TEST(rbuf, sizes_4k_1m_64m_both_ways, 120)
             if (mem[i] != rtt_pattern(seed + 1, i))
                 cr_assert_fail("write of %zu bytes: byte %zu differs", len, i);
     }
+    if (over_fabric()) /* this process owns the buffer: one line per transfer it served */
+        cr_assert_geq(rtt_log_count(&logbuf, IDC_LOG_DEBUG, "bytes moved over fabric"), 6,
+                      "the transfers did not go over fabric; log:\n%s", logbuf.buf);
     cr_assert_eq(idc_buffer_unregister(ctx, &rb), 0);
     cr_assert_eq(idc_buffer_free(ctx, mem), 0);
     down();
@@ -388,7 +401,9 @@ static int offer_msg(struct rtt_ep *e, uint16_t op, const void *p, size_t len)
 
 RTT_TEST(rbuf, owner_killed_transfers_fail_disconnected, 30)
 {
-    struct rtt_log log = { 0 };
+    static struct rtt_log log; /* 64 KiB: not on the stack */
+    if (over_fabric())
+        setenv("IDC_DEBUG", "1", 1);
     struct idc_context *c = rtt_ctx(&log);
     pid_t owner = rtt_spawn("rtt_peer", "owner", "--serve", "own", NULL);
     static struct rtt_ep e;
@@ -429,6 +444,9 @@ RTT_TEST(rbuf, owner_killed_transfers_fail_disconnected, 30)
     cr_assert_eq(st, 0);
     for (size_t i = 0; i < 4096; i++)
         cr_assert_eq(buf[i], rtt_pattern(12, 4096 + i), "read back byte %zu", i);
+    if (over_fabric()) /* this process holds the reference: one line per transfer it made */
+        cr_assert_geq(rtt_log_count(&log, IDC_LOG_DEBUG, "bytes moved over fabric"), 3,
+                      "the transfers did not go over fabric; log:\n%s", log.buf);
 
     rtt_stop(owner, SIGKILL, c, WAIT);
     cr_assert(rtt_wait_disconnect(&e, 1, WAIT));
