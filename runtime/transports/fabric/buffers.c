@@ -48,7 +48,8 @@ struct serve { /* owner side: a transfer being moved */
     uint32_t inflight;
     int status;
     bool write;
-    bool answering; /* every byte moved (or failed): the answer waits for a send buffer */
+    bool answering;     /* every byte moved (or failed): the answer waits for a send buffer */
+    uint64_t answer_ns; /* since when */
     struct rma_op ops[FAB_RMA_INFLIGHT];
 };
 
@@ -123,12 +124,18 @@ int fab_rbuf_publish(struct idc_context *ctx)
    buffers (FAB_PEER_REPLIES): when many transfers of one holder end together, some answers find
    none. Such an answer is not dropped (the holder would wait for it until its silence bound and
    fail a transfer that succeeded): the serve stays, answering, and serves_retry sends it when a
-   buffer is back. False while it waits. */
+   buffer is back. False while it waits; true too once the holder has given the transfer up (the
+   silence bound: its sends never complete, a dead holder), so that no serve stays forever. */
 static bool serve_answer(struct idc_context *ctx, struct serve *s)
 {
     struct fab_xrep rep = { .status = s->status };
+    uint64_t now = idc__now_ns();
+    if (!s->answering)
+        s->answer_ns = now;
     s->answering = true;
-    return send_rec(ctx, s->peer, s->xid, FAB_XREP, &rep, sizeof(rep), 0) != IDC_ERR_AGAIN;
+    if (send_rec(ctx, s->peer, s->xid, FAB_XREP, &rep, sizeof(rep), 0) != IDC_ERR_AGAIN)
+        return true;
+    return now - s->answer_ns > (uint64_t)fab_heartbeat_ms(ctx) * 1000000u;
 }
 
 static void serve_free(struct idc_context *ctx, struct serve *s)
