@@ -23,16 +23,16 @@
 
 #include "fabric.h"
 
-#define FAB_RMA_PIECE     (1u << 20) /* bytes per RMA operation */
-#define FAB_RMA_INFLIGHT  8u         /* operations per transfer at once */
+#define FAB_RMA_PIECE    (1u << 20) /* bytes per RMA operation */
+#define FAB_RMA_INFLIGHT 8u         /* operations per transfer at once */
 /* Operations of all transfers at once: the records to a holder (XALIVE, XREP) queue behind the
    bytes of the RMA before them on the one connection; at most this much keeps them within
    the holder's silence bound on a slow or loaded link (16 MiB: 160 ms at 100 MB/s). */
 #define FAB_RMA_INFLIGHT_ALL 16u
-#define FAB_XFERS_MAX     256u       /* a context's transfers in flight (holder side) */
-#define FAB_SERVES_MAX    64u        /* transfers an owner works on at once */
-#define FAB_OWNERS_CACHED 32u
-#define FAB_WITHDRAW_MS   2000u /* context destroy: RMA in flight gets this long to finish */
+#define FAB_XFERS_MAX        256u /* a context's transfers in flight (holder side) */
+#define FAB_SERVES_MAX       64u  /* transfers an owner works on at once */
+#define FAB_OWNERS_CACHED    32u
+#define FAB_WITHDRAW_MS      2000u /* context destroy: RMA in flight gets this long to finish */
 
 struct rma_op {       /* one fi_read / fi_write of a served transfer */
     struct fab_op op; /* FAB_OP_RMA */
