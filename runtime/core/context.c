@@ -211,8 +211,18 @@ void **idc__ctx_slot(struct idc_context *ctx, const struct idc_transport *tp)
     return i >= 0 ? &ctx->tp_state[i] : NULL;
 }
 
+/* The one rule for owner ids' locators, whatever order the transports' ctx_init run in: a fabric
+   node's locator (bit 15, set when a registry is configured) wins over a Xen domain's (the domain
+   id + 1), and 0 (no locator) never replaces one. A node identity is unique across the cluster,
+   a domain id only on its host: two domains of two machines may have the same id, so a domain
+   locator on a fabric node would make shm or Xen "reach" an owner on another machine. Then
+   fabric reaches owners of other nodes, shm owners of the same locator (node, else domain, else
+   this host), Xen owners of other domains whose locator has no fabric bit. */
 void idc__ctx_set_locator(struct idc_context *ctx, uint16_t locator)
 {
+    uint16_t cur = (uint16_t)(ctx->id >> IDC_OWNER_LOC_SHIFT);
+    if (locator == 0 || ((cur & IDC_OWNER_LOC_FABRIC) && !(locator & IDC_OWNER_LOC_FABRIC)))
+        return;
     ctx->id = (ctx->id & IDC_OWNER_RAND_MASK) | (uint64_t)locator << IDC_OWNER_LOC_SHIFT;
 }
 

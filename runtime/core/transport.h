@@ -101,9 +101,12 @@ int idc__runtime_dir(char *buf, size_t len);
 void **idc__ctx_slot(struct idc_context *ctx, const struct idc_transport *tp);
 
 /* Owner ids (idc_context_id): bits 63..48 are a locator a transport may set at ctx_init (Xen:
-   the domain id + 1; 0: not set), bits 47..0 are random, never all zero. */
-#define IDC_OWNER_LOC_SHIFT 48
-#define IDC_OWNER_RAND_MASK ((UINT64_C(1) << IDC_OWNER_LOC_SHIFT) - 1)
+   the domain id + 1; fabric: bit 15 and a hash of the node identity; 0: not set), bits 47..0 are
+   random, never all zero. idc__ctx_set_locator keeps a fabric locator over a Xen one and never
+   clears one (the rule is described there). */
+#define IDC_OWNER_LOC_SHIFT  48
+#define IDC_OWNER_RAND_MASK  ((UINT64_C(1) << IDC_OWNER_LOC_SHIFT) - 1)
+#define IDC_OWNER_LOC_FABRIC 0x8000u
 void idc__ctx_set_locator(struct idc_context *ctx, uint16_t locator);
 
 /* ------------------------------------------------------------------------ channels */

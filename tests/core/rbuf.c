@@ -143,6 +143,32 @@ Test(rbuf, local_register_transfer_revoke)
     rt_rmdir(dir);
 }
 
+/* With a registry, owner ids carry the node's locator (bit 15): no other transport may clear it
+   (Xen's context init outside Xen did), or shm would reach owners of every node of the host. */
+Test(rbuf, owner_id_keeps_the_fabric_node_locator)
+{
+    const char *dir = rt_tmpdir();
+    setenv("IDC_ZOOKEEPER", "127.0.0.1:9", 1); /* never contacted: no fabric endpoint here */
+    setenv("IDC_NODE", "node-one", 1);
+    struct idc_context *a = rt_ctx(dir, NULL), *b = rt_ctx(dir, NULL);
+    setenv("IDC_NODE", "node-two", 1);
+    struct idc_context *c = rt_ctx(dir, NULL);
+    unsetenv("IDC_ZOOKEEPER");
+    struct idc_context *d = rt_ctx(dir, NULL);
+    uint64_t la = idc_context_id(a) >> 48, lb = idc_context_id(b) >> 48;
+    uint64_t lc = idc_context_id(c) >> 48, ld = idc_context_id(d) >> 48;
+    cr_assert(la & 0x8000u, "no node locator: %016llx", (unsigned long long)idc_context_id(a));
+    cr_assert_eq(la, lb, "one node, two locators");
+    cr_assert(lc & 0x8000u);
+    cr_assert_neq(la, lc, "two nodes, one locator");
+    cr_assert_eq(ld & 0x8000u, 0, "a node locator without a registry");
+    idc_context_destroy(a);
+    idc_context_destroy(b);
+    idc_context_destroy(c);
+    idc_context_destroy(d);
+    rt_rmdir(dir);
+}
+
 Test(rbuf, cross_context_transfer_rights_forgery_revocation, .timeout = 30)
 {
     struct owner o = { .dir = rt_tmpdir() };

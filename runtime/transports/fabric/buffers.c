@@ -23,12 +23,16 @@
 
 #include "fabric.h"
 
-#define FAB_RMA_PIECE     (1u << 20) /* bytes per RMA operation */
-#define FAB_RMA_INFLIGHT  8u         /* operations per transfer at once */
-#define FAB_XFERS_MAX     256u       /* a context's transfers in flight (holder side) */
-#define FAB_SERVES_MAX    64u        /* transfers an owner works on at once */
-#define FAB_OWNERS_CACHED 32u
-#define FAB_WITHDRAW_MS   2000u /* context destroy: RMA in flight gets this long to finish */
+#define FAB_RMA_PIECE    (1u << 20) /* bytes per RMA operation */
+#define FAB_RMA_INFLIGHT 8u         /* operations per transfer at once */
+/* Operations of all transfers at once: the records to a holder (XALIVE, XREP) queue behind the
+   bytes of the RMA before them on the one connection; at most this much keeps them within
+   the holder's silence bound on a slow or loaded link (16 MiB: 160 ms at 100 MB/s). */
+#define FAB_RMA_INFLIGHT_ALL 16u
+#define FAB_XFERS_MAX        256u /* a context's transfers in flight (holder side) */
+#define FAB_SERVES_MAX       64u  /* transfers an owner works on at once */
+#define FAB_OWNERS_CACHED    32u
+#define FAB_WITHDRAW_MS      2000u /* context destroy: RMA in flight gets this long to finish */
 
 struct rma_op {       /* one fi_read / fi_write of a served transfer */
     struct fab_op op; /* FAB_OP_RMA */
@@ -44,6 +48,8 @@ struct serve { /* owner side: a transfer being moved */
     uint32_t inflight;
     int status;
     bool write;
+    bool answering;     /* every byte moved (or failed): the answer waits for a send buffer */
+    uint64_t answer_ns; /* since when */
     struct rma_op ops[FAB_RMA_INFLIGHT];
 };
 
@@ -54,7 +60,8 @@ struct xfer { /* holder side */
     struct fid_mr *mr;
     uint64_t peer;
     bool have_peer, sent;
-    uint64_t heard_ns; /* the owner's last sign of life */
+    bool relookup;     /* the owner was not in the registry (yet): ask again at the next tick */
+    uint64_t heard_ns; /* the owner's last sign of life (or when the transfer began) */
 };
 
 struct owner_addr {
@@ -68,6 +75,7 @@ struct fab_bufs {
     bool published;
     struct serve *serves;
     unsigned nserves;
+    unsigned rma_inflight; /* of every serve (FAB_RMA_INFLIGHT_ALL) */
     struct xfer *xfers;
     unsigned nxfers;
     struct owner_addr owners[FAB_OWNERS_CACHED];
@@ -112,10 +120,22 @@ int fab_rbuf_publish(struct idc_context *ctx)
     return 0;
 }
 
-static void serve_answer(struct idc_context *ctx, struct serve *s)
+/* The answer of a transfer we accepted. The sends to one peer that carry no token share a few
+   buffers (FAB_PEER_REPLIES): when many transfers of one holder end together, some answers find
+   none. Such an answer is not dropped (the holder would wait for it until its silence bound and
+   fail a transfer that succeeded): the serve stays, answering, and serves_retry sends it when a
+   buffer is back. False while it waits; true too once the holder has given the transfer up (the
+   silence bound: its sends never complete, a dead holder), so that no serve stays forever. */
+static bool serve_answer(struct idc_context *ctx, struct serve *s)
 {
     struct fab_xrep rep = { .status = s->status };
-    send_rec(ctx, s->peer, s->xid, FAB_XREP, &rep, sizeof(rep), 0);
+    uint64_t now = idc__now_ns();
+    if (!s->answering)
+        s->answer_ns = now;
+    s->answering = true;
+    if (send_rec(ctx, s->peer, s->xid, FAB_XREP, &rep, sizeof(rep), 0) != IDC_ERR_AGAIN)
+        return true;
+    return now - s->answer_ns > (uint64_t)fab_heartbeat_ms(ctx) * 1000000u;
 }
 
 static void serve_free(struct idc_context *ctx, struct serve *s)
@@ -127,6 +147,7 @@ static void serve_free(struct idc_context *ctx, struct serve *s)
             break;
         }
     b->nserves--;
+    b->rma_inflight -= s->inflight; /* 0 but when the endpoint was closed under them */
     fab_peer_put(ctx, s->peer, false);
     free(s);
 }
@@ -134,7 +155,9 @@ static void serve_free(struct idc_context *ctx, struct serve *s)
 /* Issues the next pieces; answers and frees the transfer when everything is done. */
 static void serve_pump(struct idc_context *ctx, struct serve *s)
 {
-    while (s->status == 0 && s->issued < s->len && s->inflight < FAB_RMA_INFLIGHT) {
+    struct fab_bufs *b = bufs(ctx, false);
+    while (s->status == 0 && s->issued < s->len && s->inflight < FAB_RMA_INFLIGHT &&
+           b->rma_inflight < FAB_RMA_INFLIGHT_ALL) {
         struct rma_op *op = NULL;
         for (unsigned i = 0; i < FAB_RMA_INFLIGHT && !op; i++)
             if (!s->ops[i].s)
@@ -158,10 +181,26 @@ static void serve_pump(struct idc_context *ctx, struct serve *s)
         op->s = s;
         s->issued += n;
         s->inflight++;
+        b->rma_inflight++;
     }
-    if (s->inflight == 0 && (s->status != 0 || s->issued == s->len)) {
-        serve_answer(ctx, s);
+    if (s->inflight == 0 && (s->status != 0 || s->issued == s->len) && serve_answer(ctx, s)) {
+        if (s->status == 0) /* what check-fabric looks for: the bytes went over fabric */
+            idc__log(ctx, IDC_LOG_DEBUG, "fabric: remote buffer: %llu bytes moved over fabric (%s)",
+                     (unsigned long long)s->len, s->write ? "fi_read" : "fi_write");
         serve_free(ctx, s);
+    }
+}
+
+/* Pieces the provider refused for a while, answers that found no send buffer: tried again at
+   every tick and every progress round while transfers are open. */
+void fab_buf_retry(struct idc_context *ctx)
+{
+    struct fab_bufs *b = bufs(ctx, false);
+    if (!b)
+        return;
+    for (struct serve *s = b->serves, *next; s; s = next) {
+        next = s->next;
+        serve_pump(ctx, s);
     }
 }
 
@@ -173,6 +212,7 @@ void fab_buf_rma_done(struct idc_context *ctx, void *opp, int err)
         return;
     op->s = NULL;
     s->inflight--;
+    bufs(ctx, false)->rma_inflight--;
     if (err && s->status == 0) {
         if (idc__log_limit(fab_logs(ctx), ctx))
             idc__log(ctx, IDC_LOG_WARN, "fabric: remote buffer transfer failed: %s",
@@ -241,13 +281,14 @@ static bool serves_drain(struct idc_context *ctx, bool (*match)(const struct ser
     if (!b)
         return true;
     for (struct serve *s = b->serves; s; s = s->next)
-        if (match(s, arg) && s->status == 0)
+        if (match(s, arg) && s->status == 0 && !s->answering)
             s->status = IDC_ERR_REVOKED; /* no new pieces; answered with it */
     uint64_t end = idc__now_ns() + (uint64_t)FAB_WITHDRAW_MS * 1000000u;
     for (;;) {
+        /* RMA in flight is what touches the memory; a serve waiting to answer touches none */
         bool left = false;
         for (struct serve *s = b->serves; s && !left; s = s->next)
-            left = match(s, arg);
+            left = match(s, arg) && s->inflight;
         if (!left)
             return true;
         if (idc__now_ns() >= end)
@@ -288,7 +329,7 @@ bool fab_rbuf_reaches(struct idc_context *ctx, uint64_t owner)
 {
     uint16_t loc = (uint16_t)(owner >> IDC_OWNER_LOC_SHIFT);
     /* Another node's owner (a fabric locator not ours); the same node is shm's. */
-    return fab_locator(ctx) && (loc & 0x8000u) && loc != fab_locator(ctx);
+    return fab_locator(ctx) && (loc & IDC_OWNER_LOC_FABRIC) && loc != fab_locator(ctx);
 }
 
 /* The holder's registration for one transfer. A provider that leaves the keys to the application
@@ -330,6 +371,9 @@ static void xfer_end(struct idc_context *ctx, struct xfer *t, int status)
         fi_close(&t->mr->fid);
     if (t->have_peer)
         fab_peer_put(ctx, t->peer, status == IDC_ERR_DISCONNECTED);
+    if (t->x && status == 0)
+        idc__log(ctx, IDC_LOG_DEBUG, "fabric: remote buffer: %zu bytes moved over fabric (holder)",
+                 t->x->len);
     if (t->x)
         idc__xfer_complete(ctx, t->x, status);
     free(t);
@@ -477,9 +521,43 @@ void fab_buf_owner_found(struct idc_context *ctx, uint64_t owner, int status, co
             continue;
         if (o)
             xfer_send(ctx, t, o);
+        else if (status == IDC_ERR_DISCONNECTED)
+            t->relookup = true; /* failed by the tick once its bound has passed */
         else
             xfer_end(ctx, t, status);
     }
+}
+
+/* An owner publishes itself at its first registration, asynchronously: a reference can reach a
+   holder before the owner's record reaches the registry. An owner not found is asked for again
+   every tick, once for all the transfers that wait for it, until the silence bound fails them. */
+static void owner_relookups(struct idc_context *ctx, struct fab_bufs *b)
+{
+    for (;;) {
+        struct xfer *t = b->xfers;
+        while (t && !t->relookup)
+            t = t->next;
+        if (!t)
+            return;
+        uint64_t owner = t->x->rb.owner;
+        for (struct xfer *u = b->xfers; u; u = u->next)
+            if (u->x->rb.owner == owner)
+                u->relookup = false;
+        /* may end transfers at once (no registry session): the scan starts over */
+        fab_zk_lookup_owner(ctx, owner);
+    }
+}
+
+/* A record naming one of our transfers (its random xid, known only to us and its owner) came:
+   the owner lives, for every transfer we have with it over that peer (it sends one XALIVE per
+   holder and tick, not one per transfer). */
+static void holder_heard(struct fab_bufs *b, const struct xfer *from)
+{
+    uint64_t now = idc__now_ns();
+    for (struct xfer *t = b->xfers; t; t = t->next)
+        if (t == from || (t->sent && t->have_peer && t->peer == from->peer &&
+                          t->x->rb.owner == from->x->rb.owner))
+            t->heard_ns = now;
 }
 
 static struct xfer *xfer_by_id(struct fab_bufs *b, uint64_t xid)
@@ -512,7 +590,7 @@ void fab_buf_record(struct idc_context *ctx, const struct fab_hdr *h, const void
     struct xfer *t = xfer_by_id(b, h->dst);
     if (!t || !t->sent)
         return; /* an answer for a transfer that ended (timed out): nothing to do */
-    t->heard_ns = idc__now_ns();
+    holder_heard(b, t);
     if (h->type == FAB_XREP && h->len == sizeof(struct fab_xrep)) {
         struct fab_xrep rep;
         memcpy(&rep, p, sizeof(rep));
@@ -531,16 +609,25 @@ void fab_buf_tick(struct idc_context *ctx)
     struct fab_bufs *b = bufs(ctx, false);
     if (!b)
         return;
-    for (struct serve *s = b->serves, *next; s; s = next) {
-        next = s->next;
-        send_rec(ctx, s->peer, s->xid, FAB_XALIVE, NULL, 0, 0);
-        serve_pump(ctx, s); /* pieces the provider refused for a while */
+    /* One XALIVE per holder and tick (the holder takes it for all its transfers with us, see
+       holder_heard): one per transfer would use up the few sends a peer gets without a token,
+       and the transfers whose XALIVE found none would be failed as silent. */
+    uint64_t alive_sent = 0; /* bit i: peer i had one (FAB_PEERS is 64) */
+    for (struct serve *s = b->serves; s; s = s->next) {
+        uint64_t bit = UINT64_C(1) << (s->peer & 63u);
+        if (s->answering || (alive_sent & bit))
+            continue;
+        if (send_rec(ctx, s->peer, s->xid, FAB_XALIVE, NULL, 0, 0) == 0)
+            alive_sent |= bit;
     }
+    fab_buf_retry(ctx);
     uint64_t now = idc__now_ns();
     uint64_t bound = (uint64_t)fab_heartbeat_ms(ctx) * 1000000u;
     for (struct xfer *t = b->xfers, *next; t; t = next) {
         next = t->next;
-        if (!t->sent && t->have_peer) {
+        /* Every transfer is bounded, sent or not: a request that cannot be sent (the owner's
+           process is gone and its sends never complete) fails like a silent owner. */
+        if (now - t->heard_ns <= bound && !t->sent && t->have_peer) {
             struct owner_addr *o = owner_cached(b, t->x->rb.owner);
             fab_peer_put(ctx, t->peer, false);
             t->have_peer = false;
@@ -556,6 +643,7 @@ void fab_buf_tick(struct idc_context *ctx)
             xfer_end(ctx, t, IDC_ERR_DISCONNECTED);
         }
     }
+    owner_relookups(ctx, b);
 }
 
 /* ------------------------------------------------------------------------------- context */
@@ -582,8 +670,10 @@ void fab_rbuf_withdraw(struct idc_context *ctx)
     uint64_t end = idc__now_ns() + (uint64_t)FAB_WITHDRAW_MS * 1000000u;
     for (struct serve *s = b->serves; s; s = s->next)
         s->status = s->status ? s->status : IDC_ERR_DISCONNECTED; /* no new pieces */
-    while (b->serves && idc__now_ns() < end)
+    while (b->serves && idc__now_ns() < end) {
         fab_progress(ctx);
+        fab_buf_retry(ctx); /* the answers (their send buffers come back with progress) */
+    }
     if (b->serves) {
         idc__log(ctx, IDC_LOG_WARN,
                  "fabric: remote-buffer transfers still in flight at context "

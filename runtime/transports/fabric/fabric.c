@@ -440,6 +440,8 @@ static void rma_fire(struct idc_timer *t)
     if (!fc->net_open)
         return;
     cq_drain(fc);
+    if (fc->net_open)
+        fab_buf_retry(fc->ctx); /* answers waiting for a send buffer the drain gave back */
     if (fc->net_open && fab_buf_busy(fc->ctx))
         idc__timer_arm(fc->ctx, &fc->rma, FAB_RMA_POLL_MS);
 }
@@ -722,9 +724,8 @@ static int fab_ctx_init(struct idc_context *ctx, const struct idc_context_option
        context: only fabric needs it, and fab_node_check fails fabric endpoints with the reason. */
     fc->node_bad = !idc__valid_name(fc->node) || strlen(fc->node) > FAB_NODE_MAX;
     /* With a registry, owner ids name the node: shm reaches owners of the same node, fabric the
-       others. Xen's locator (a domain) stays when Xen set one. */
-    if (fc->registry && !fc->node_bad && !(idc_context_id(ctx) >> IDC_OWNER_LOC_SHIFT))
-        idc__ctx_set_locator(ctx, fab_locator(ctx));
+       others. It wins over a Xen domain's locator (idc__ctx_set_locator says why). */
+    idc__ctx_set_locator(ctx, fab_locator(ctx));
     return 0;
 }
 
@@ -746,7 +747,7 @@ uint16_t fab_locator(struct idc_context *ctx)
     uint32_t h = 2166136261u; /* FNV-1a of the node identity, in 15 bits; bit 15 marks fabric */
     for (const char *p = fc->node; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
-    return (uint16_t)(0x8000u | ((h ^ (h >> 15)) & 0x7fffu));
+    return (uint16_t)(IDC_OWNER_LOC_FABRIC | ((h ^ (h >> 15)) & 0x7fffu));
 }
 
 static void fab_ctx_fini(struct idc_context *ctx)

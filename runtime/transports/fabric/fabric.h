@@ -161,6 +161,7 @@ void fab_buf_record(struct idc_context *ctx, const struct fab_hdr *h, const void
 void fab_buf_rma_done(struct idc_context *ctx, void *op, int err);
 void fab_buf_send_error(struct idc_context *ctx, uint64_t token);
 void fab_buf_tick(struct idc_context *ctx);
+void fab_buf_retry(struct idc_context *ctx); /* refused pieces and answers, again */
 int fab_rbuf_publish(struct idc_context *ctx);
 bool fab_rbuf_reaches(struct idc_context *ctx, uint64_t owner);
 int fab_rbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);

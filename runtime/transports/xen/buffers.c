@@ -557,11 +557,12 @@ int xen_buf_publish(struct idc_context *ctx)
 
 /* ---------------------------------------------------------------------------- user side */
 
-/* Owners in another domain (the owner id's locator is the domain id + 1). */
+/* Owners in another domain (the owner id's locator is the domain id + 1); a fabric node's
+   locator names a machine, not a domain: fabric's (idc__ctx_set_locator). */
 bool xen_buf_reaches(struct idc_context *ctx, uint64_t owner)
 {
     unsigned d1 = (unsigned)(owner >> IDC_OWNER_LOC_SHIFT);
-    return d1 != 0 && d1 != xen_tp(ctx)->dom1;
+    return d1 != 0 && !(d1 & IDC_OWNER_LOC_FABRIC) && d1 != xen_tp(ctx)->dom1;
 }
 
 static bool owner_dead(struct xb_ctx *xc, uint64_t owner)

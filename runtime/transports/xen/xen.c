@@ -477,7 +477,9 @@ static int xen_ctx_init(struct idc_context *ctx, const struct idc_context_option
     t->xw.fd = t->ew.fd = -1;
     *idc__ctx_slot(ctx, &idc_transport_xen) = t;
     t->dom1 = xen_domid1();
-    idc__ctx_set_locator(ctx, (uint16_t)t->dom1); /* owner ids name our domain */
+    /* Owner ids name our domain, only inside one (outside Xen dom1 is 0: nothing set, another
+       transport's locator stays; on a fabric node the node's wins, see idc__ctx_set_locator). */
+    idc__ctx_set_locator(ctx, (uint16_t)t->dom1);
     return 0;
 }
 

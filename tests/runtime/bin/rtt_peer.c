@@ -743,7 +743,13 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct idc_context_options o = { .shm_dir = dir, .log = log_cb, .log_arg = NULL };
+    /* $RTT_SHM_DIR: this node's own runtime directory when the test runs the peer on another
+       (check-fabric's namespaces), so that shm can carry nothing between the nodes; the event
+       files stay in the test's directory. */
+    const char *node_dir = getenv("RTT_SHM_DIR");
+    struct idc_context_options o = { .shm_dir = node_dir && *node_dir ? node_dir : dir,
+                                     .log = log_cb,
+                                     .log_arg = NULL };
     int rc = idc_context_create(&ctx, &o);
     if (rc != 0) {
         rtt_event(out, "error context rc=%d", rc);
