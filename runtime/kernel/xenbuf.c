@@ -108,14 +108,14 @@ struct kb_svc;
 
 /* One link per knocking user context. */
 struct kb_link {
-	struct list_head node;
+	struct kb_link *next;
 	struct kb_svc *svc;
 	char name[XB_NAME_MAX]; /* knock entry "<dom>-<user id hex>" */
 	unsigned int dom;
 	uint32_t epoch;
 	uint32_t page_ref;
-	bool failed; /* refused or dropped: wait for a new epoch */
-	struct page *pg; /* the page the request page is mapped on */
+	bool failed;	 /* refused or dropped: wait for a new epoch */
+	struct page *pg; /* the request page is mapped on it */
 	grant_handle_t handle;
 	struct xb_page *page;
 	int irq; /* -1: not bound */
@@ -132,7 +132,7 @@ struct kb_svc {
 	struct xenbus_watch watch;
 	bool watching;
 	struct idc_kdefer watch_defer;
-	struct list_head links;
+	struct kb_link *links;
 	unsigned int nlinks;
 	struct idc_buf_limits lim;
 	struct idc_log_limit logs;
@@ -282,8 +282,8 @@ static void link_drop(struct kb_svc *sv, struct kb_link *l, const char *why)
 
 	if (why && idc__log_limit(&sv->logs, sv->ctx))
 		idc__log(sv->ctx, IDC_LOG_WARN,
-			 "buffer service: dropping the link of %s (domain %u): %s", l->name,
-			 l->dom, why);
+			 "buffer service: dropping the link of %s (domain %u): %s", l->name, l->dom,
+			 why);
 	if (l->page) {
 		/* What the user-space owner's unmap notification does: owner_live cleared, then
 		   the user told. Release: every response written before it. */
@@ -311,16 +311,21 @@ static void link_drop(struct kb_svc *sv, struct kb_link *l, const char *why)
 
 static void link_free(struct kb_svc *sv, struct kb_link *l)
 {
+	struct kb_link **pp;
+
 	link_drop(sv, l, NULL);
-	list_del(&l->node);
-	sv->nlinks--;
+	for (pp = &sv->links; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			sv->nlinks--;
+			break;
+		}
 	kfree(l);
 }
 
 /* Checks one request (already copied out of the page) and adds its segments; returns its
    status (0: to be copied), or 1 when it is malformed (the link is dropped). */
-static int req_check(struct kb_svc *sv, struct kb_link *l, const struct xb_req *q,
-		     uint32_t *nseg)
+static int req_check(struct kb_svc *sv, struct kb_link *l, const struct xb_req *q, uint32_t *nseg)
 {
 	uint32_t need = q->op == XB_OP_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
 	struct idc_rbuf rb = {
@@ -450,7 +455,7 @@ static struct kb_link *link_find(struct kb_svc *sv, const char *name)
 {
 	struct kb_link *l;
 
-	list_for_each_entry(l, &sv->links, node)
+	for (l = sv->links; l; l = l->next)
 		if (!strcmp(l->name, name))
 			return l;
 	return NULL;
@@ -497,6 +502,15 @@ static int link_map(struct kb_link *l, uint32_t ref)
 	return 0;
 }
 
+static void refuse_log(struct kb_svc *sv, const char *name, unsigned int mine, unsigned int d)
+{
+	if (idc__log_limit(&sv->logs, sv->ctx))
+		idc__log(sv->ctx, IDC_LOG_WARN,
+			 "buffer service: refusing %s (%u links, %u of them from domain %u; at "
+			 "most %u, %u per domain)",
+			 name, sv->nlinks, mine, d, sv->lim.owner, sv->lim.per_peer);
+}
+
 /* A knock entry appeared, changed or vanished. */
 static void own_knock(struct kb_svc *sv, const char *name)
 {
@@ -520,7 +534,7 @@ static void own_knock(struct kb_svc *sv, const char *name)
 		return; /* the link we serve (or refused) */
 	if (l)
 		link_free(sv, l);
-	list_for_each_entry(o, &sv->links, node) {
+	for (o = sv->links; o; o = o->next) {
 		mine += o->dom == d;
 		if (o->dom == d && o->page_ref == v[1] && o->page) {
 			if (idc__log_limit(&sv->logs, sv->ctx))
@@ -531,11 +545,7 @@ static void own_knock(struct kb_svc *sv, const char *name)
 		}
 	}
 	if (sv->nlinks >= sv->lim.owner || mine >= sv->lim.per_peer) {
-		if (idc__log_limit(&sv->logs, sv->ctx))
-			idc__log(sv->ctx, IDC_LOG_WARN,
-				 "buffer service: refusing %s (%u links, %u of them from domain %u; "
-				 "at most %u, %u per domain)",
-				 name, sv->nlinks, mine, d, sv->lim.owner, sv->lim.per_peer);
+		refuse_log(sv, name, mine, d);
 		return;
 	}
 	l = kzalloc(sizeof(*l), GFP_KERNEL);
@@ -548,7 +558,8 @@ static void own_knock(struct kb_svc *sv, const char *name)
 	l->page_ref = v[1];
 	l->irq = -1;
 	l->ev_defer.fn = kb_ev_run;
-	list_add(&l->node, &sv->links);
+	l->next = sv->links;
+	sv->links = l;
 	sv->nlinks++;
 	if (link_bind(l, v[2])) {
 		link_drop(sv, l, "cannot bind its event channel");
@@ -584,9 +595,10 @@ static void own_scan(struct kb_svc *sv)
 		n = 0;
 	}
 	/* Links whose knock is gone: the user withdrew. */
-	list_for_each_entry_safe(l, next, &sv->links, node) {
+	for (l = sv->links; l; l = next) {
 		bool found = false;
 
+		next = l->next;
 		for (i = 0; i < n && !found; i++)
 			found = !strcmp(ents[i], l->name);
 		if (!found)
@@ -653,7 +665,8 @@ int idc__kbuf_publish(struct idc_context *ctx)
 		return IDC_ERR_NOTSUP;
 	err = xenbus_scanf(XBT_NIL, "domid", "", "%u", &self);
 	if (err != 1 || self > XB_DOMID_MAX) {
-		idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot read this domain's id");
+		idc__log(ctx, IDC_LOG_ERROR,
+			 "remote buffers over Xen: cannot read this domain's id");
 		return IDC_ERR_IO;
 	}
 	sv = kzalloc(sizeof(*sv), GFP_KERNEL);
@@ -661,7 +674,6 @@ int idc__kbuf_publish(struct idc_context *ctx)
 		return IDC_ERR_NOMEM;
 	sv->ctx = ctx;
 	sv->self = self;
-	INIT_LIST_HEAD(&sv->links);
 	sv->lim = idc__buf_limits(XB_USER_LINKS);
 	sv->watch_defer.fn = kb_watch_run;
 	/* The owner id names this domain, as a user-space context's does: users find O by it. */
@@ -694,15 +706,14 @@ void idc__kbuf_withdraw(struct idc_context *ctx)
 {
 	struct kb_svc **slot = svc_slot(ctx);
 	struct kb_svc *sv = *slot;
-	struct kb_link *l, *next;
 
 	if (!sv)
 		return;
 	if (sv->watching)
 		unregister_xenbus_watch(&sv->watch); /* waits for a running callback */
 	idc__kdefer_cancel(ctx, &sv->watch_defer);
-	list_for_each_entry_safe(l, next, &sv->links, node)
-		link_free(sv, l);
+	while (sv->links)
+		link_free(sv, sv->links);
 	xenbus_rm(XBT_NIL, sv->opath, "");
 	*slot = NULL;
 	kfree(sv);
