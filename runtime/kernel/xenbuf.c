@@ -441,9 +441,8 @@ static void kb_ev_run(struct idc_kdefer *d)
 	struct kb_link *l = container_of(d, struct kb_link, ev_defer);
 	struct kb_svc *sv = l->svc;
 
-	if (!l->page)
-		return;
-	link_serve(sv, l);
+	if (l->page)
+		link_serve(sv, l);
 	/* Acquire: pairs with the user's (or its kernel's unmap notification's) store. */
 	if (l->page && !virt_load_acquire(&l->page->user_live))
 		link_drop(sv, l, NULL); /* the user closed the link or its process died */
@@ -471,7 +470,7 @@ static int link_bind(struct kb_link *l, uint32_t port)
 	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi))
 		return -EINVAL;
 	/* Late EOI: the port stays masked until the work item handled the notification. */
-	irq = bind_evtchn_to_irqhandler_lateeoi(bi.local_port, kb_irq, 0, "idc-rbuf", l);
+	irq = bind_evtchn_to_irqhandler_lateeoi(bi.local_port, kb_irq, 0, "idc", l);
 	if (irq < 0) {
 		cl.port = bi.local_port;
 		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
