@@ -31,6 +31,8 @@
 # The modules are /idc/idcblk/idc.ko and idcblk.ko; when run.sh could not build them,
 # /idc/idcblk/why says why and every check is skipped with that reason.
 SUITE=idcblk_domu
+# mkfs.ext4 and e2fsck are in the guest's /sbin (run.sh), which init's PATH leaves out
+PATH=$PATH:/sbin
 CHECKS="modules_load disk_appears dd_write_verify fio_verify ext4_mkfs_fsck ext4_mount_checksums
 kill9_restart backend_gone_eio modules_unload kernel_log_clean"
 DIR=/idc/idcblk
