@@ -45,7 +45,6 @@
 #include <xen/interface/event_channel.h>
 #include <asm/xen/hypercall.h>
 
-#include "internal.h"
 #include "kinternal.h"
 
 #define XB_SLOTS      16u    /* requests in flight per link */
