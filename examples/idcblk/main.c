@@ -497,9 +497,11 @@ static void idcblk_writable(struct blkif_frontend *fe)
 	idcblk_kick(blkif_frontend_user(fe));
 }
 
+/* The endpoint is no longer live here (blkif_frontend_user gives NULL): the device is found
+   from the storage of its endpoint. */
 static void idcblk_destroyed(struct blkif_frontend *fe)
 {
-	complete(&((struct idcblk *)blkif_frontend_user(fe))->destroyed);
+	complete(&container_of(fe, struct idcblk, fe)->destroyed);
 }
 
 static const struct blkif_frontend_ops idcblk_fe_ops = {

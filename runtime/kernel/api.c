@@ -26,6 +26,11 @@ int idc_core_send_message(struct idc_endpoint *ep, uint16_t opcode, const void *
 int idc_core_submit_transaction(struct idc_endpoint *ep, struct idc_txn *txn, uint16_t opcode,
 				const void *payload, size_t len);
 int idc_core_request_complete(struct idc_request *req, int status, const void *result, size_t len);
+int idc_core_buffer_alloc(struct idc_context *ctx, size_t len, void **mem);
+int idc_core_buffer_free(struct idc_context *ctx, void *mem);
+int idc_core_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t rights,
+			     struct idc_rbuf *rbuf);
+int idc_core_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb);
 
 /* The context of a live endpoint (NULL for storage never created or already destroyed). */
 static struct idc_context *ctx_of(const struct idc_endpoint *ep)
@@ -172,6 +177,95 @@ int idc_request_complete(struct idc_request *req, int status, const void *result
 }
 EXPORT_SYMBOL_GPL(idc_request_complete);
 
+/* Remote buffers (buffer.c, served by xenbuf.c): registrations under the context's mutex, so
+   a request being served never sees memory freed or a registration half made. */
+int idc_buffer_alloc(struct idc_context *ctx, size_t len, void **mem)
+{
+	bool taken;
+	int r;
+
+	if (!ctx)
+		return IDC_ERR_INVAL;
+	taken = idc__klock(ctx);
+	r = idc_core_buffer_alloc(ctx, len, mem);
+	idc__kunlock(ctx, taken);
+	return r;
+}
+EXPORT_SYMBOL_GPL(idc_buffer_alloc);
+
+int idc_buffer_free(struct idc_context *ctx, void *mem)
+{
+	bool taken;
+	int r;
+
+	if (!ctx)
+		return IDC_ERR_INVAL;
+	taken = idc__klock(ctx);
+	r = idc_core_buffer_free(ctx, mem);
+	idc__kunlock(ctx, taken);
+	return r;
+}
+EXPORT_SYMBOL_GPL(idc_buffer_free);
+
+int idc_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t rights,
+			struct idc_rbuf *rbuf)
+{
+	bool taken;
+	int r;
+
+	if (!ctx)
+		return IDC_ERR_INVAL;
+	taken = idc__klock(ctx);
+	r = idc_core_buffer_register(ctx, mem, len, rights, rbuf);
+	idc__kunlock(ctx, taken);
+	return r;
+}
+EXPORT_SYMBOL_GPL(idc_buffer_register);
+
+int idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb)
+{
+	bool taken;
+	int r;
+
+	if (!ctx)
+		return IDC_ERR_INVAL;
+	taken = idc__klock(ctx);
+	r = idc_core_buffer_unregister(ctx, rb);
+	idc__kunlock(ctx, taken);
+	return r;
+}
+EXPORT_SYMBOL_GPL(idc_buffer_unregister);
+
+/* Transfers where this context is the user: not in idc.ko. */
+int idc_send_to_remote_buffer(struct idc_context *ctx, const struct idc_rbuf *rbuf, uint64_t offset,
+			      const void *local, size_t len, idc_transfer_done_fn done, void *arg)
+{
+	(void)ctx;
+	(void)rbuf;
+	(void)offset;
+	(void)local;
+	(void)len;
+	(void)done;
+	(void)arg;
+	return IDC_ERR_NOTSUP;
+}
+EXPORT_SYMBOL_GPL(idc_send_to_remote_buffer);
+
+int idc_receive_from_remote_buffer(struct idc_context *ctx, const struct idc_rbuf *rbuf,
+				   uint64_t offset, void *local, size_t len,
+				   idc_transfer_done_fn done, void *arg)
+{
+	(void)ctx;
+	(void)rbuf;
+	(void)offset;
+	(void)local;
+	(void)len;
+	(void)done;
+	(void)arg;
+	return IDC_ERR_NOTSUP;
+}
+EXPORT_SYMBOL_GPL(idc_receive_from_remote_buffer);
+
 /* Functions that read no mutable state, exported as the shared files define them. */
 EXPORT_SYMBOL_GPL(idc_strerror);
 EXPORT_SYMBOL_GPL(idc_address_check);
@@ -181,3 +275,5 @@ EXPORT_SYMBOL_GPL(idc_request_endpoint);
 EXPORT_SYMBOL_GPL(idc_context_create);
 EXPORT_SYMBOL_GPL(idc_context_destroy);
 EXPORT_SYMBOL_GPL(idc_context_id);
+EXPORT_SYMBOL_GPL(idc_rbuf_encode);
+EXPORT_SYMBOL_GPL(idc_rbuf_decode);

@@ -21,7 +21,7 @@ mkdir -p "$dir" || exit 1
 for f in "$src"/runtime/kernel/*.c "$src"/runtime/kernel/Kbuild; do
     ln -sf "$f" "$dir/"
 done
-for f in endpoint registry offer limits errors ring; do
+for f in endpoint registry offer limits errors ring buffer; do
     ln -sf "$src/runtime/core/$f.c" "$dir/$f.c"
 done
 extra=""

@@ -21,5 +21,13 @@
 #define idc_send_message	     idc_core_send_message
 #define idc_submit_transaction	     idc_core_submit_transaction
 #define idc_request_complete	     idc_core_request_complete
+/* buffer.c: registrations and their memory take the context's mutex too; transfers where
+   this context is the user are not in idc.ko (api.c answers IDC_ERR_NOTSUP) */
+#define idc_buffer_alloc	       idc_core_buffer_alloc
+#define idc_buffer_free		       idc_core_buffer_free
+#define idc_buffer_register	       idc_core_buffer_register
+#define idc_buffer_unregister	       idc_core_buffer_unregister
+#define idc_send_to_remote_buffer      idc_core_send_to_remote_buffer
+#define idc_receive_from_remote_buffer idc_core_receive_from_remote_buffer
 
 #endif /* IDC_CORE_NAMES_H */

@@ -369,6 +369,9 @@ void idc_context_destroy(struct idc_context *ctx)
 	}
 	while (ctx->eps)
 		idc__ep_forget(ctx->eps); /* stops the transport: no interrupt or watch left */
+	/* The buffer service stops (links unmapped and unbound, its nodes removed), then every
+	   registration is revoked and its memory freed. */
+	idc__buffers_fini(ctx);
 	ctx->timers = NULL;
 	ctx->pending = NULL;
 	ctx->dirty = NULL;

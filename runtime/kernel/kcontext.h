@@ -36,6 +36,9 @@ struct idc_context {
 	struct idc_ep *dirty;	/* endpoints with unflushed tx */
 	int in_dispatch;	/* > 0 while the work item runs: sends defer their notify */
 	bool fd_exported;	/* always false: there is no fd to keep readable */
+	/* the members buffer.c uses */
+	struct idc_alloc *allocs;
+	struct idc_reg *regs; /* [IDC_MAX_REGS], lazily allocated */
 
 	/* the kernel's */
 	struct mutex lock;

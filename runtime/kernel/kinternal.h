@@ -27,4 +27,11 @@ int idc__kcontexts_live(void);
 /* xenfront.c: the xen transport, frontends only */
 extern const struct idc_transport idc_ktransport_xen;
 
+/* xenbuf.c: buffer memory and the owner side of remote buffers over Xen */
+int idc__kbuf_alloc(struct idc_context *ctx, struct idc_alloc *a);
+void idc__kbuf_free(struct idc_context *ctx, struct idc_alloc *a);
+int idc__kbuf_seal_ro(struct idc_context *ctx, struct idc_alloc *a);
+int idc__kbuf_publish(struct idc_context *ctx);
+void idc__kbuf_withdraw(struct idc_context *ctx);
+
 #endif /* IDC_KINTERNAL_H */

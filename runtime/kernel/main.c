@@ -12,8 +12,8 @@ const struct idc_transport *const idc__builtin_transports[] = {
 	NULL,
 };
 
-/* No buffer memory provider: remote buffers are not in the kernel runtime yet. */
-const struct idc_transport *const idc__buffer_memory;
+/* Buffer memory: kernel memory, served to other domains by the xen transport (xenbuf.c). */
+const struct idc_transport *const idc__buffer_memory = &idc_ktransport_xen;
 
 /* Prefixes of the user-space transports: IDC_ERR_NOTSUP rather than IDC_ERR_INVAL. */
 const char *const idc__absent_transports[] = {"shm", "fabric", NULL};

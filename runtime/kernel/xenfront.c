@@ -1043,4 +1043,9 @@ const struct idc_transport idc_ktransport_xen = {
 	.ep_rearm = kx_ep_rearm,
 	.ep_stop = kx_ep_stop,
 	.notify = kx_notify,
+	.buf_alloc = idc__kbuf_alloc,
+	.buf_free = idc__kbuf_free,
+	.buf_seal_ro = idc__kbuf_seal_ro,
+	.rbuf_publish = idc__kbuf_publish,
+	.rbuf_withdraw = idc__kbuf_withdraw,
 };

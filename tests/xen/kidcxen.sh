@@ -11,7 +11,7 @@
 #
 # Checks (suite kidc_domu):
 #   idc_loads             insmod idc.ko
-#   connect, transactions_1000, credits_full, backend_kill, reconnect, teardown
+#   connect, transactions_1000, remote_buffer, credits_full, backend_kill, reconnect, teardown
 #                         the client's checks (tests/xen/kidc/kidc_test.c says what each does)
 #   test_unloads          rmmod kidc_test
 #   idc_unloads           rmmod idc
@@ -21,7 +21,7 @@
 # The modules are /idc/kidc/idc.ko and kidc_test.ko; when run.sh could not build them,
 # /idc/kidc/why says why and every check is skipped with that reason.
 SUITE=kidc_domu
-CLIENT="connect transactions_1000 credits_full backend_kill reconnect teardown"
+CLIENT="connect transactions_1000 remote_buffer credits_full backend_kill reconnect teardown"
 CHECKS="idc_loads $CLIENT test_unloads idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kidc
 

@@ -4,6 +4,15 @@
 #ifndef IDC_SHIM_UNISTD_H
 #define IDC_SHIM_UNISTD_H
 
-/* statsfile.h includes it for user space; the kernel build uses nothing of it. */
+/* statsfile.h includes it for user space; buffer.c asks it the page size. */
+#include <linux/mm.h>
+
+/* buffer.c rounds allocations to the page size. */
+#define _SC_PAGESIZE 30
+static inline long sysconf(int name)
+{
+	(void)name;
+	return PAGE_SIZE;
+}
 
 #endif

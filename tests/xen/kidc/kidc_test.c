@@ -10,6 +10,11 @@
  *   connect             the endpoint connects within 60 s
  *   transactions_1000   1000 echo transactions, up to 16 submitted at once over 8 credits,
  *                       every result compared byte for byte
+ *   remote_buffer       1 MiB from idc_buffer_alloc, registered read and write: the server
+ *                       reads it all (bytes compared there) and writes it all (compared
+ *                       here); a reference with a forged key gets IDC_ERR_BADREF and the
+ *                       link still serves the true one; after idc_buffer_unregister, the
+ *                       reference gets IDC_ERR_REVOKED
  *   credits_full        8 held transactions take every credit: the 9th gets IDC_ERR_AGAIN;
  *                       released, all 8 complete with status 0
  *   backend_kill        4 held transactions, then the server kills itself (SIGKILL): all 4
@@ -50,8 +55,14 @@ struct kt_slot {
 	bool bad; /* the result differed from the expectation */
 };
 
+#define KT_RBUF_LEN (1u << 20)
+
 struct kt {
 	struct idc_context *ctx;
+	struct idc_txn rtxn; /* KIDC_OP_RBUF */
+	atomic_t rdone;
+	int rstatus;
+	int32_t rst[2];
 	struct idc_endpoint ep;
 	wait_queue_head_t wq;
 	atomic_t connected, connects, disconnects, destroyed;
@@ -125,6 +136,21 @@ static void kt_done(struct idc_txn *txn, int status, const void *result, size_t 
 		atomic_inc(&kt->bad);
 	atomic_inc(&kt->done);
 	atomic_set(&s->busy, 0);
+	wake_up(&kt->wq);
+}
+
+static void kt_rdone(struct idc_txn *txn, int status, const void *result, size_t len)
+{
+	const uint8_t *p = result;
+	int i;
+
+	kt->rstatus = status;
+	if (status == 0 && len != 8)
+		kt->rstatus = IDC_ERR_PROTO;
+	for (i = 0; kt->rstatus == 0 && i < 2; i++)
+		kt->rst[i] = (int32_t)((uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+				       (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24);
+	atomic_set(&kt->rdone, 1);
 	wake_up(&kt->wq);
 }
 
@@ -216,6 +242,94 @@ static bool check_transactions(void)
 	}
 	pr_info("idc_ktest: PASS transactions_1000 1000 results compared\n");
 	return true;
+}
+
+/* The server uses rb in mode; false when the transaction itself failed (why in kt->rstatus). */
+static bool kt_rbuf(const struct idc_rbuf *rb, uint32_t mode, uint32_t seed)
+{
+	uint8_t p[IDC_RBUF_WIRE_SIZE + 8];
+	int i, r;
+
+	idc_rbuf_encode(rb, p);
+	for (i = 0; i < 4; i++) {
+		p[IDC_RBUF_WIRE_SIZE + i] = (uint8_t)(mode >> (8 * i));
+		p[IDC_RBUF_WIRE_SIZE + 4 + i] = (uint8_t)(seed >> (8 * i));
+	}
+	kt->rst[0] = kt->rst[1] = 0;
+	atomic_set(&kt->rdone, 0);
+	kt->rtxn.done = kt_rdone;
+	r = idc_submit_transaction(&kt->ep, &kt->rtxn, KIDC_OP_RBUF, p, sizeof(p));
+	if (r) {
+		kt->rstatus = r;
+		return false;
+	}
+	if (wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->rdone), KT_DONE) <= 0) {
+		kt->rstatus = IDC_ERR_TIMEOUT;
+		return false; /* kt->rtxn may still complete: the module stays until it does */
+	}
+	return kt->rstatus == 0;
+}
+
+#define KT_RFAIL(...) pr_info("idc_ktest: FAIL remote_buffer " __VA_ARGS__)
+
+static bool check_rbuf(void)
+{
+	struct idc_rbuf rb;
+	uint8_t *mem = NULL;
+	uint32_t i, bad = 0;
+	bool ok = false;
+	int r;
+
+	r = idc_buffer_alloc(kt->ctx, KT_RBUF_LEN, (void **)&mem);
+	if (r) {
+		KT_RFAIL("idc_buffer_alloc: %s\n", idc_strerror(r));
+		return false;
+	}
+	for (i = 0; i < KT_RBUF_LEN; i++)
+		mem[i] = kidc_byte(7u, i);
+	r = idc_buffer_register(kt->ctx, mem, KT_RBUF_LEN, IDC_RBUF_READ | IDC_RBUF_WRITE, &rb);
+	if (r) {
+		KT_RFAIL("idc_buffer_register: %s\n", idc_strerror(r));
+		goto out;
+	}
+	if (!kt_rbuf(&rb, KIDC_RBUF_RW, 7u)) {
+		KT_RFAIL("read and write: transaction %s\n", idc_strerror(kt->rstatus));
+		goto out;
+	}
+	if (kt->rst[0] || kt->rst[1]) {
+		KT_RFAIL("the server's read: %s, its write: %s\n",
+			 kt->rst[0] == KIDC_MISMATCH ? "bytes differ" : idc_strerror(kt->rst[0]),
+			 idc_strerror(kt->rst[1]));
+		goto out;
+	}
+	for (i = 0; i < KT_RBUF_LEN; i++)
+		bad += mem[i] != kidc_byte(8u, i);
+	if (bad) {
+		KT_RFAIL("%u of %u bytes written by the server differ\n", bad, KT_RBUF_LEN);
+		goto out;
+	}
+	if (!kt_rbuf(&rb, KIDC_RBUF_FORGED, 0) || kt->rst[0] != IDC_ERR_BADREF || kt->rst[1]) {
+		KT_RFAIL("forged key: transaction %s, forged %s (not IDC_ERR_BADREF), true %s\n",
+			 idc_strerror(kt->rstatus), idc_strerror(kt->rst[0]),
+			 idc_strerror(kt->rst[1]));
+		goto out;
+	}
+	r = idc_buffer_unregister(kt->ctx, &rb);
+	if (r) {
+		KT_RFAIL("idc_buffer_unregister: %s\n", idc_strerror(r));
+		goto out;
+	}
+	if (!kt_rbuf(&rb, KIDC_RBUF_READ, 0) || kt->rst[0] != IDC_ERR_REVOKED) {
+		KT_RFAIL("after unregister: transaction %s, read %s (not IDC_ERR_REVOKED)\n",
+			 idc_strerror(kt->rstatus), idc_strerror(kt->rst[0]));
+		goto out;
+	}
+	pr_info("idc_ktest: PASS remote_buffer 1 MiB read and written by dom0, bytes compared; "
+		"forged key IDC_ERR_BADREF, link kept; IDC_ERR_REVOKED after unregister\n");
+	ok = true;
+out:
+	idc_buffer_free(kt->ctx, mem);
+	return ok;
 }
 
 static bool check_credits(void)
@@ -328,8 +442,11 @@ static void kt_run(void)
 			idc_endpoint_state(&kt->ep));
 	} else {
 		pr_info("idc_ktest: PASS connect version %u\n", idc_endpoint_version(&kt->ep));
-		if (check_transactions() && check_credits() && check_kill())
-			check_reconnect();
+		if (check_transactions()) {
+			check_rbuf();
+			if (check_credits() && check_kill())
+				check_reconnect();
+		}
 	}
 	kt_teardown();
 	if (kt->ctx)

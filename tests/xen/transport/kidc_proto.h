@@ -12,6 +12,20 @@
 /* transactions */
 #define KIDC_OP_ECHO 1 /* result: the payload with every byte plus one */
 #define KIDC_OP_HOLD 2 /* held by the server until KIDC_OP_RELEASE; empty result */
+/* The server uses the client's remote buffer: payload = the reference (IDC_RBUF_WIRE_SIZE
+   bytes, idc_rbuf_encode), then a mode and a seed (4 bytes each, little endian); result = two
+   statuses (4 bytes each, little endian: 0, IDC_ERR_*, or KIDC_MISMATCH). Modes:
+     KIDC_RBUF_RW      read it all, compare with kidc_byte(seed, i) (status 1); then write it
+                       all with kidc_byte(seed + 1, i) (status 2)
+     KIDC_RBUF_FORGED  read 4 KiB with one key byte changed (status 1), then with the reference
+                       as given (status 2: the link survived)
+     KIDC_RBUF_READ    read 4 KiB (status 1) */
+#define KIDC_OP_RBUF       3
+#define KIDC_RBUF_RW       1
+#define KIDC_RBUF_FORGED   2
+#define KIDC_RBUF_READ     3
+#define KIDC_MISMATCH      1 /* the bytes read differ from the expectation */
+#define kidc_byte(seed, i) ((unsigned char)((seed) + (i)*13u + ((i) >> 12)))
 /* messages */
 #define KIDC_OP_RELEASE 10 /* complete every held transaction */
 #define KIDC_OP_DIE     11 /* the server kills itself with SIGKILL (a crash: no cleanup) */

@@ -95,6 +95,8 @@ static int cb_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t le
     }
 }
 
+static int job_start(struct idc_request *r, const unsigned char *p, size_t len);
+
 static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
                   size_t len)
 {
@@ -106,6 +108,8 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
             out[i] = (unsigned char)(((const unsigned char *)p)[i] + 1);
         idc_request_complete(r, 0, out, len);
         return 0;
+    case KIDC_OP_RBUF:
+        return job_start(r, p, len);
     case KIDC_OP_HOLD:
         if (nheld == MAX_HELD)
             return IDC_ERR_PROTO;
@@ -114,6 +118,91 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
     default:
         return IDC_ERR_PROTO;
     }
+}
+
+/* KIDC_OP_RBUF: one job at a time, driven by the transfers' callbacks. */
+static struct {
+    struct idc_request *r;
+    struct idc_rbuf rb, used;
+    uint32_t mode, seed;
+    int step;
+    int32_t st[2];
+    unsigned char *buf;
+} job;
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void job_step(void);
+
+static void job_done(void *arg, int status)
+{
+    (void)arg;
+    if (job.mode == KIDC_RBUF_RW && job.step == 0 && status == 0)
+        for (size_t i = 0; i < job.rb.length; i++)
+            if (job.buf[i] != kidc_byte(job.seed, i)) {
+                status = KIDC_MISMATCH;
+                break;
+            }
+    job.st[job.step++] = status;
+    job_step();
+}
+
+/* Starts the job's next transfer, or answers once there is none left. */
+static void job_step(void)
+{
+    int r = 0;
+    bool last = job.step == 2 || (job.mode == KIDC_RBUF_READ && job.step == 1);
+    if (!last) {
+        size_t len = job.mode == KIDC_RBUF_RW ? (size_t)job.rb.length : 4096;
+        job.used = job.rb;
+        if (job.mode == KIDC_RBUF_FORGED && job.step == 0)
+            job.used.key[0] ^= 0x5a;
+        if (job.mode == KIDC_RBUF_RW && job.step == 1) {
+            for (size_t i = 0; i < len; i++)
+                job.buf[i] = kidc_byte(job.seed + 1, i);
+            r = idc_send_to_remote_buffer(ctx, &job.used, 0, job.buf, len, job_done, NULL);
+        } else {
+            r = idc_receive_from_remote_buffer(ctx, &job.used, 0, job.buf, len, job_done, NULL);
+        }
+        if (r == 0)
+            return;
+        job.st[job.step++] = r; /* refused at once: the answer says so */
+    }
+    unsigned char out[8];
+    put_le32(out, (uint32_t)job.st[0]);
+    put_le32(out + 4, (uint32_t)job.st[1]);
+    idc_request_complete(job.r, 0, out, sizeof(out));
+    free(job.buf);
+    job.buf = NULL;
+    job.r = NULL;
+}
+
+static int job_start(struct idc_request *r, const unsigned char *p, size_t len)
+{
+    if (job.r || len != IDC_RBUF_WIRE_SIZE + 8 || idc_rbuf_decode(&job.rb, p) ||
+        job.rb.length == 0 || job.rb.length > (64u << 20))
+        return IDC_ERR_PROTO;
+    job.mode = get_le32(p + IDC_RBUF_WIRE_SIZE);
+    job.seed = get_le32(p + IDC_RBUF_WIRE_SIZE + 4);
+    if (job.mode < KIDC_RBUF_RW || job.mode > KIDC_RBUF_READ)
+        return IDC_ERR_PROTO;
+    job.buf = malloc(job.rb.length < 4096 ? 4096 : job.rb.length);
+    if (!job.buf)
+        return IDC_ERR_NOMEM;
+    job.r = r;
+    job.step = 0;
+    job.st[0] = job.st[1] = 0;
+    job_step();
+    return 0;
 }
 
 static const struct idc_endpoint_ops ops = {

@@ -1,0 +1,727 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* xenbuf.c - remote buffers in idc.ko, owner side: the memory idc_buffer_alloc hands out and
+ * the buffer service that lets a user in another domain read and write this context's
+ * registrations, on the wire of runtime/transports/xen/buffers.c (docs/xen-transport.md,
+ * "Remote buffers"). The registrations themselves (slots, generations, keys, the checks) are
+ * runtime/core/buffer.c, compiled into idc.ko as the endpoint core is.
+ *
+ * The owner's memory is never granted nor mapped by anyone. The first registration publishes
+ * O = /local/domain/<own dom>/data/idc-rbuf/<owner id, 16 hex> and watches O/fe. A user knocks
+ * with O/fe/<user dom>-<user id> = "EPOCH PAGE-REF PORT"; this side maps the user's request
+ * page, binds its event channel, copies the window's grant references once, answers, and
+ * from then on serves each request: one copy out of the shared page, idc__reg_check (key,
+ * generation, rights, range) on every request, then one gnttab_batch_copy between the
+ * registered kernel memory and the user's slot pages. Unregister revokes at once: the next
+ * request for the reference answers IDC_ERR_REVOKED.
+ *
+ * Differences from the user-space owner, by construction of the kernel's interfaces:
+ *   - the creator of a knock: the kernel's xenbus API cannot read node permissions, so the
+ *     knock's creator is not checked. What a forged knock naming domain D can reach is D's
+ *     own grants and ports: the page must be one D granted to this domain and carry the
+ *     knock's magic and epoch, the port one D left unbound for this domain, and the data only
+ *     ever goes to and from D's pages; a (dom, page) pair is served by one link at a time.
+ *     The worst a forger does is spoil one of D's knocks (D knocks again with a new epoch).
+ *   - owner_live: the kernel has no unmap notification on pages it maps; this side clears
+ *     the byte and notifies the user itself before it unmaps (a crashed guest kernel takes
+ *     the whole domain, whose nodes the toolstack removes: the user's watch on O sees it).
+ *
+ * Threading: everything here runs with the context's mutex held (a public call, or the
+ * context's work item), except kb_irq (interrupt) and kb_watch_cb (the xenbus watch thread),
+ * which only queue a deferred call. The request page is written by the peer: values are
+ * copied once into private memory, then validated.
+ */
+#include <linux/kernel.h>
+#include <linux/interrupt.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include <xen/events.h>
+#include <xen/grant_table.h>
+#include <xen/page.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+#include <xen/interface/event_channel.h>
+#include <asm/xen/hypercall.h>
+
+#include "kinternal.h"
+
+#define XB_SLOTS      16u    /* requests in flight per link */
+#define XB_SLOT_PAGES 8u     /* bounce pages per request */
+#define XB_SLOT_BYTES 32768u /* XB_SLOT_PAGES pages */
+#define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
+#define XB_MAGIC      0x46554258u /* "XBUF" */
+#define XB_MAX_KNOCKS 1024u	  /* knock entries looked at per scan */
+#define XB_USER_LINKS 4u	  /* user links (unused here: the kernel is never a user) */
+#define XB_DOMID_MAX  0x7fefu
+#define XB_OPATH_MAX  64u
+#define XB_NAME_MAX   48u
+/* segments per request: each slot page, split where the local memory crosses a page */
+#define XB_REQ_SEGS (2u * XB_SLOT_PAGES)
+
+enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
+enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
+
+/* The wire layout of buffers.c. */
+struct xb_req {
+	uint32_t tag;
+	uint8_t op;
+	uint8_t slot;
+	uint16_t pad;
+	uint32_t len;
+	uint32_t id;
+	uint32_t generation;
+	uint32_t rights;
+	uint64_t owner;
+	uint64_t length;
+	uint64_t offset;
+	uint8_t key[16];
+};
+static_assert(sizeof(struct xb_req) == 64, "request layout");
+
+struct xb_rsp {
+	uint32_t tag;
+	int32_t status;
+};
+
+struct xb_page {
+	uint8_t user_live;
+	uint8_t owner_live;
+	uint8_t pad0[2];
+	uint32_t magic;
+	uint32_t epoch;
+	uint32_t answer;
+	uint32_t req_prod;
+	uint32_t rsp_prod;
+	uint8_t pad1[40];
+	uint32_t refs[XB_WIN_PAGES];
+	struct xb_req req[XB_SLOTS];
+	struct xb_rsp rsp[XB_SLOTS];
+};
+static_assert(sizeof(struct xb_page) <= XEN_PAGE_SIZE, "request page fits one page");
+static_assert(offsetof(struct xb_page, refs) == 64, "request page header");
+static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE_SIZE, "slot size");
+
+struct kb_svc;
+
+/* One link per knocking user context. */
+struct kb_link {
+	struct kb_link *next;
+	struct kb_svc *svc;
+	char name[XB_NAME_MAX]; /* knock entry "<dom>-<user id hex>" */
+	unsigned int dom;
+	uint32_t epoch;
+	uint32_t page_ref;
+	bool failed;	 /* refused or dropped: wait for a new epoch */
+	struct page *pg; /* the request page is mapped on it */
+	grant_handle_t handle;
+	struct xb_page *page;
+	int irq; /* -1: not bound */
+	uint32_t req_cons;
+	uint32_t refs[XB_WIN_PAGES]; /* private copy */
+	struct idc_kdefer ev_defer;
+};
+
+struct kb_svc {
+	struct idc_context *ctx;
+	unsigned int self;
+	char opath[XB_OPATH_MAX];
+	char fe[XB_OPATH_MAX + 4];
+	struct xenbus_watch watch;
+	bool watching;
+	struct idc_kdefer watch_defer;
+	struct kb_link *links;
+	unsigned int nlinks;
+	struct idc_buf_limits lim;
+	struct idc_log_limit logs;
+	/* the grant copies of one wake-up of one link */
+	struct gnttab_copy seg[XB_SLOTS * XB_REQ_SEGS];
+	struct {
+		uint32_t tag, first, nseg;
+		int status;
+	} req[XB_SLOTS];
+};
+
+static struct kb_svc **svc_slot(struct idc_context *ctx)
+{
+	return (struct kb_svc **)idc__ctx_slot(ctx, &idc_ktransport_xen);
+}
+
+/* ------------------------------------------------------------------------------ memory */
+
+int idc__kbuf_alloc(struct idc_context *ctx, struct idc_alloc *a)
+{
+	(void)ctx;
+	/* Zeroed: a peer may read a registration before the owner wrote it. Pages of vmalloc'd
+	   memory are found with vmalloc_to_page when copying. */
+	a->mem = kvzalloc(a->len, GFP_KERNEL);
+	return a->mem ? 0 : IDC_ERR_NOMEM;
+}
+
+void idc__kbuf_free(struct idc_context *ctx, struct idc_alloc *a)
+{
+	(void)ctx;
+	kvfree(a->mem);
+	a->mem = NULL;
+}
+
+/* Nothing to seal: no one maps the memory, rights are checked on every request. */
+int idc__kbuf_seal_ro(struct idc_context *ctx, struct idc_alloc *a)
+{
+	(void)ctx;
+	(void)a;
+	return 0;
+}
+
+/* The frame of the Xen page holding byte p of a kvmalloc'd buffer. */
+static unsigned long kb_gfn(const unsigned char *p)
+{
+	struct page *page = is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
+
+	return pfn_to_gfn(page_to_xen_pfn(page) + (offset_in_page(p) >> XEN_PAGE_SHIFT));
+}
+
+/* --------------------------------------------------------------------------- parsing */
+
+/* Decimal, 1 to 10 digits, at most max. */
+static bool parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_hex64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int i, d;
+
+	for (i = 0; i < 16; i++) {
+		d = hex_to_bin(s[i]);
+		if (d < 0)
+			return false;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return true;
+}
+
+/* "<dom>-<16 hex>"; the user id's locator must name the same domain. */
+static bool knock_name(const char *name, unsigned int *dom)
+{
+	const char *dash = strchr(name, '-');
+	uint32_t d;
+	uint64_t id;
+
+	if (!dash || !parse_u32(name, (size_t)(dash - name), XB_DOMID_MAX, &d) ||
+	    strlen(dash + 1) != 16 || !parse_hex64(dash + 1, &id) ||
+	    (id >> IDC_OWNER_LOC_SHIFT) != (uint64_t)d + 1)
+		return false;
+	*dom = d;
+	return true;
+}
+
+/* The knock's value "EPOCH REF PORT" (bounded, strictly parsed); false when absent or bad. */
+static bool knock_value(struct kb_svc *sv, const char *name, uint32_t v[3])
+{
+	unsigned int len, i;
+	char b[48];
+	const char *p = b;
+	char *s = xenbus_read(XBT_NIL, sv->fe, name, &len);
+
+	if (IS_ERR(s))
+		return false;
+	if (len >= sizeof(b) || strnlen(s, len) != len) {
+		kfree(s);
+		return false;
+	}
+	memcpy(b, s, len);
+	b[len] = 0;
+	kfree(s);
+	for (i = 0; i < 3; i++) {
+		size_t n = strcspn(p, " ");
+
+		if (!parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
+			return false;
+		p += n + (i < 2);
+	}
+	return v[0] != 0;
+}
+
+/* ------------------------------------------------------------------------------ links */
+
+static void kb_ev_run(struct idc_kdefer *d);
+
+static irqreturn_t kb_irq(int irq, void *dev)
+{
+	struct kb_link *l = dev;
+
+	(void)irq;
+	idc__kdefer(l->svc->ctx, &l->ev_defer);
+	return IRQ_HANDLED;
+}
+
+/* Drops the link (its knock stays refused until its epoch changes); why: the reason to log
+   (NULL: the user went away, nothing to tell). */
+static void link_drop(struct kb_svc *sv, struct kb_link *l, const char *why)
+{
+	struct gnttab_unmap_grant_ref op;
+
+	if (why && idc__log_limit(&sv->logs, sv->ctx))
+		idc__log(sv->ctx, IDC_LOG_WARN,
+			 "buffer service: dropping the link of %s (domain %u): %s", l->name, l->dom,
+			 why);
+	if (l->page) {
+		/* What the user-space owner's unmap notification does: owner_live cleared, then
+		   the user told. Release: every response written before it. */
+		virt_store_release(&l->page->owner_live, 0);
+		if (l->irq >= 0)
+			notify_remote_via_irq(l->irq);
+		gnttab_set_unmap_op(&op, (unsigned long)pfn_to_kaddr(page_to_pfn(l->pg)),
+				    GNTMAP_host_map, l->handle);
+		if (gnttab_unmap_refs(&op, NULL, &l->pg, 1) || op.status != GNTST_okay)
+			/* Leaked rather than reused while the peer's frame may still be there. */
+			pr_warn("idc: buffer service: cannot unmap the request page of %s\n",
+				l->name);
+		else
+			gnttab_free_pages(1, &l->pg);
+		l->pg = NULL;
+		l->page = NULL;
+	}
+	if (l->irq >= 0) {
+		unbind_from_irqhandler(l->irq, l); /* closes the port; waits for the handler */
+		l->irq = -1;
+	}
+	idc__kdefer_cancel(sv->ctx, &l->ev_defer);
+	l->failed = true;
+}
+
+static void link_free(struct kb_svc *sv, struct kb_link *l)
+{
+	struct kb_link **pp;
+
+	link_drop(sv, l, NULL);
+	for (pp = &sv->links; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			sv->nlinks--;
+			break;
+		}
+	kfree(l);
+}
+
+/* Checks one request (already copied out of the page) and adds its segments; returns its
+   status (0: to be copied), or 1 when it is malformed (the link is dropped). */
+static int req_check(struct kb_svc *sv, struct kb_link *l, const struct xb_req *q, uint32_t *nseg)
+{
+	uint32_t need = q->op == XB_OP_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
+	struct idc_rbuf rb = {
+		.owner = q->owner,
+		.id = q->id,
+		.generation = q->generation,
+		.length = q->length,
+		.rights = q->rights,
+	};
+	unsigned char *addr = NULL;
+	uint32_t done = 0;
+	int st;
+
+	if ((q->op != XB_OP_READ && q->op != XB_OP_WRITE) || q->slot >= XB_SLOTS ||
+	    q->len > XB_SLOT_BYTES)
+		return 1;
+	if (q->rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))
+		return IDC_ERR_BADREF;
+	if (!(q->rights & need))
+		return IDC_ERR_RIGHTS;
+	memcpy(rb.key, q->key, sizeof(rb.key));
+	st = idc__reg_check(sv->ctx, &rb, need, q->offset, q->len, &addr);
+	if (st)
+		return st;
+	while (done < q->len) {
+		struct gnttab_copy *g = &sv->seg[(*nseg)++];
+		uint32_t roff = done % XEN_PAGE_SIZE;
+		uint32_t loff = (uint32_t)((uintptr_t)(addr + done) & (XEN_PAGE_SIZE - 1));
+		uint32_t n = q->len - done;
+		uint32_t ref = l->refs[q->slot * XB_SLOT_PAGES + done / XEN_PAGE_SIZE];
+
+		n = min_t(uint32_t, n, XEN_PAGE_SIZE - roff);
+		n = min_t(uint32_t, n, XEN_PAGE_SIZE - loff);
+		memset(g, 0, sizeof(*g));
+		g->len = (uint16_t)n;
+		if (q->op == XB_OP_READ) {
+			g->source.u.gmfn = kb_gfn(addr + done);
+			g->source.domid = DOMID_SELF;
+			g->source.offset = (uint16_t)loff;
+			g->dest.u.ref = ref;
+			g->dest.domid = (domid_t)l->dom;
+			g->dest.offset = (uint16_t)roff;
+			g->flags = GNTCOPY_dest_gref;
+		} else {
+			g->source.u.ref = ref;
+			g->source.domid = (domid_t)l->dom;
+			g->source.offset = (uint16_t)roff;
+			g->dest.u.gmfn = kb_gfn(addr + done);
+			g->dest.domid = DOMID_SELF;
+			g->dest.offset = (uint16_t)loff;
+			g->flags = GNTCOPY_source_gref;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/* Every request pending on the link: checked, one batch of grant copies, responses in order. */
+static void link_serve(struct kb_svc *sv, struct kb_link *l)
+{
+	struct xb_page *pg = l->page;
+	uint32_t prod, i, k, nreq = 0, nseg = 0;
+
+	/* Acquire: pairs with the user's release store of req_prod; the requests before it are
+	   complete. */
+	prod = virt_load_acquire(&pg->req_prod);
+	if (prod - l->req_cons > XB_SLOTS) {
+		link_drop(sv, l, "request index out of the legal window");
+		return;
+	}
+	for (i = l->req_cons; i != prod; i++) {
+		struct xb_req q;
+		uint32_t first = nseg;
+		int st;
+
+		memcpy(&q, &pg->req[i % XB_SLOTS], sizeof(q)); /* one read, then validation */
+		st = req_check(sv, l, &q, &nseg);
+		if (st == 1) {
+			link_drop(sv, l,
+				  "malformed request (operation, slot or length out of range)");
+			return;
+		}
+		sv->req[nreq].tag = q.tag;
+		sv->req[nreq].first = first;
+		sv->req[nreq].nseg = nseg - first;
+		sv->req[nreq++].status = st;
+	}
+	if (!nreq)
+		return;
+	if (nseg)
+		gnttab_batch_copy(sv->seg, nseg);
+	for (i = 0; i < nreq; i++) {
+		struct xb_rsp r = {.tag = sv->req[i].tag, .status = sv->req[i].status};
+
+		for (k = sv->req[i].first; !r.status && k < sv->req[i].first + sv->req[i].nseg; k++)
+			if (sv->seg[k].status != GNTST_okay) {
+				idc__log(sv->ctx, IDC_LOG_DEBUG,
+					 "buffer service: grant copy for %s: status %d", l->name,
+					 sv->seg[k].status);
+				r.status = IDC_ERR_IO;
+			}
+		memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
+	}
+	l->req_cons = prod;
+	/* Release: the responses (and the bytes copied into the slots) before the index. */
+	virt_store_release(&pg->rsp_prod, l->req_cons);
+	notify_remote_via_irq(l->irq);
+}
+
+/* One notification: the requests, then liveness; then the late EOI unmasks the port. */
+static void kb_ev_run(struct idc_kdefer *d)
+{
+	struct kb_link *l = container_of(d, struct kb_link, ev_defer);
+	struct kb_svc *sv = l->svc;
+
+	if (l->page)
+		link_serve(sv, l);
+	/* Acquire: pairs with the user's (or its kernel's unmap notification's) store. */
+	if (l->page && !virt_load_acquire(&l->page->user_live))
+		link_drop(sv, l, NULL); /* the user closed the link or its process died */
+	if (l->irq >= 0)
+		xen_irq_lateeoi(l->irq, 0);
+}
+
+static struct kb_link *link_find(struct kb_svc *sv, const char *name)
+{
+	struct kb_link *l;
+
+	for (l = sv->links; l; l = l->next)
+		if (!strcmp(l->name, name))
+			return l;
+	return NULL;
+}
+
+/* Binds the user's port: 0 or a negative errno. */
+static int link_bind(struct kb_link *l, uint32_t port)
+{
+	struct evtchn_bind_interdomain bi = {.remote_dom = (domid_t)l->dom, .remote_port = port};
+	struct evtchn_close cl;
+	int irq;
+
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi))
+		return -EINVAL;
+	/* Late EOI: the port stays masked until the work item handled the notification. */
+	irq = bind_evtchn_to_irqhandler_lateeoi(bi.local_port, kb_irq, 0, "idc", l);
+	if (irq < 0) {
+		cl.port = bi.local_port;
+		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
+		return irq;
+	}
+	l->irq = irq;
+	return 0;
+}
+
+/* Maps the user's request page: 0 or a negative errno. */
+static int link_map(struct kb_link *l, uint32_t ref)
+{
+	struct gnttab_map_grant_ref op;
+
+	if (gnttab_alloc_pages(1, &l->pg)) {
+		l->pg = NULL;
+		return -ENOMEM;
+	}
+	gnttab_set_map_op(&op, (unsigned long)pfn_to_kaddr(page_to_pfn(l->pg)), GNTMAP_host_map,
+			  ref, (domid_t)l->dom);
+	if (gnttab_map_refs(&op, NULL, &l->pg, 1) || op.status != GNTST_okay) {
+		gnttab_free_pages(1, &l->pg);
+		l->pg = NULL;
+		return -EIO;
+	}
+	l->handle = op.handle;
+	l->page = pfn_to_kaddr(page_to_pfn(l->pg));
+	return 0;
+}
+
+static void refuse_log(struct kb_svc *sv, const char *name, unsigned int mine, unsigned int d)
+{
+	if (idc__log_limit(&sv->logs, sv->ctx))
+		idc__log(sv->ctx, IDC_LOG_WARN,
+			 "buffer service: refusing %s (%u links, %u of them from domain %u; at "
+			 "most %u, %u per domain)",
+			 name, sv->nlinks, mine, d, sv->lim.owner, sv->lim.per_peer);
+}
+
+/* A knock entry appeared, changed or vanished. */
+static void own_knock(struct kb_svc *sv, const char *name)
+{
+	struct kb_link *l, *o;
+	unsigned int d, mine = 0;
+	uint32_t v[3];
+	struct {
+		uint8_t user_live, owner_live, pad[2];
+		uint32_t magic, epoch, answer, req_prod, rsp_prod;
+	} h;
+
+	if (strlen(name) >= XB_NAME_MAX || !knock_name(name, &d))
+		return;
+	l = link_find(sv, name);
+	if (!knock_value(sv, name, v)) {
+		if (l)
+			link_free(sv, l); /* withdrawn (or not complete yet) */
+		return;
+	}
+	if (l && l->epoch == v[0])
+		return; /* the link we serve (or refused) */
+	if (l)
+		link_free(sv, l);
+	for (o = sv->links; o; o = o->next) {
+		mine += o->dom == d;
+		if (o->dom == d && o->page_ref == v[1] && o->page) {
+			if (idc__log_limit(&sv->logs, sv->ctx))
+				idc__log(sv->ctx, IDC_LOG_WARN,
+					 "buffer service: refusing %s: its page is served for %s",
+					 name, o->name);
+			return;
+		}
+	}
+	if (sv->nlinks >= sv->lim.owner || mine >= sv->lim.per_peer) {
+		refuse_log(sv, name, mine, d);
+		return;
+	}
+	l = kzalloc(sizeof(*l), GFP_KERNEL);
+	if (!l)
+		return;
+	strscpy(l->name, name, sizeof(l->name));
+	l->svc = sv;
+	l->dom = d;
+	l->epoch = v[0];
+	l->page_ref = v[1];
+	l->irq = -1;
+	l->ev_defer.fn = kb_ev_run;
+	l->next = sv->links;
+	sv->links = l;
+	sv->nlinks++;
+	if (link_bind(l, v[2])) {
+		link_drop(sv, l, "cannot bind its event channel");
+		return;
+	}
+	if (link_map(l, v[1])) {
+		link_drop(sv, l, "cannot map its request page");
+		return;
+	}
+	/* One copy of the header and of the references, then validation. */
+	memcpy(&h, l->page, sizeof(h));
+	memcpy(l->refs, l->page->refs, sizeof(l->refs));
+	if (h.magic != XB_MAGIC || h.epoch != l->epoch || !h.user_live || h.req_prod != 0) {
+		link_drop(sv, l, "request page does not match the knock");
+		return;
+	}
+	l->req_cons = 0;
+	WRITE_ONCE(l->page->owner_live, 1);
+	/* Release: owner_live before the answer the user acts on. */
+	virt_store_release(&l->page->answer, XB_ANS_OK);
+	notify_remote_via_irq(l->irq);
+	idc__log(sv->ctx, IDC_LOG_DEBUG, "buffer service: serving %s (domain %u)", name, d);
+}
+
+static void own_scan(struct kb_svc *sv)
+{
+	struct kb_link *l, *next;
+	unsigned int n = 0, i;
+	char **ents = xenbus_directory(XBT_NIL, sv->fe, "", &n);
+
+	if (IS_ERR(ents)) {
+		ents = NULL;
+		n = 0;
+	}
+	/* Links whose knock is gone: the user withdrew. */
+	for (l = sv->links; l; l = next) {
+		bool found = false;
+
+		next = l->next;
+		for (i = 0; i < n && !found; i++)
+			found = !strcmp(ents[i], l->name);
+		if (!found)
+			link_free(sv, l);
+	}
+	for (i = 0; i < n && i < XB_MAX_KNOCKS; i++)
+		own_knock(sv, ents[i]);
+	kfree(ents);
+}
+
+static void kb_watch_cb(struct xenbus_watch *w, const char *path, const char *token)
+{
+	struct kb_svc *sv = container_of(w, struct kb_svc, watch);
+
+	(void)path;
+	(void)token;
+	idc__kdefer(sv->ctx, &sv->watch_defer);
+}
+
+static void kb_watch_run(struct idc_kdefer *d)
+{
+	own_scan(container_of(d, struct kb_svc, watch_defer));
+}
+
+/* ---------------------------------------------------------------------- the service */
+
+/* O {state = 2} and O/fe, in one transaction. The kernel's xenbus API sets no permissions:
+   the nodes take what xenstored gives a guest's new node (see docs/kernel.md). */
+static int publish_nodes(struct kb_svc *sv)
+{
+	struct xenbus_transaction t;
+	int tries, err = 0;
+
+	for (tries = 0; tries < 8; tries++) {
+		if (xenbus_transaction_start(&t))
+			return -EIO;
+		xenbus_rm(t, sv->opath, "");
+		err = xenbus_mkdir(t, sv->opath, "");
+		if (!err)
+			err = xenbus_mkdir(t, sv->fe, "");
+		if (!err)
+			err = xenbus_write(t, sv->opath, "state", "2");
+		if (err) {
+			xenbus_transaction_end(t, 1);
+			return err;
+		}
+		err = xenbus_transaction_end(t, 0);
+		if (err != -EAGAIN)
+			return err;
+	}
+	return err;
+}
+
+int idc__kbuf_publish(struct idc_context *ctx)
+{
+	struct kb_svc **slot = svc_slot(ctx);
+	struct kb_svc *sv = *slot;
+	unsigned int self;
+	int err;
+
+	if (sv)
+		return 0;
+	if (!xen_domain())
+		return IDC_ERR_NOTSUP;
+	err = xenbus_scanf(XBT_NIL, "domid", "", "%u", &self);
+	if (err != 1 || self > XB_DOMID_MAX) {
+		idc__log(ctx, IDC_LOG_ERROR,
+			 "remote buffers over Xen: cannot read this domain's id");
+		return IDC_ERR_IO;
+	}
+	sv = kzalloc(sizeof(*sv), GFP_KERNEL);
+	if (!sv)
+		return IDC_ERR_NOMEM;
+	sv->ctx = ctx;
+	sv->self = self;
+	sv->lim = idc__buf_limits(XB_USER_LINKS);
+	sv->watch_defer.fn = kb_watch_run;
+	/* The owner id names this domain, as a user-space context's does: users find O by it. */
+	idc__ctx_set_locator(ctx, (uint16_t)(self + 1));
+	snprintf(sv->opath, sizeof(sv->opath), "/local/domain/%u/data/idc-rbuf/%016llx", self,
+		 (unsigned long long)idc_context_id(ctx));
+	snprintf(sv->fe, sizeof(sv->fe), "%s/fe", sv->opath);
+	err = publish_nodes(sv);
+	if (err) {
+		idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot publish %s: %d",
+			 sv->opath, err);
+		kfree(sv);
+		return IDC_ERR_IO;
+	}
+	sv->watch.node = sv->fe;
+	sv->watch.callback = kb_watch_cb;
+	if (register_xenbus_watch(&sv->watch)) {
+		idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot watch %s", sv->fe);
+		xenbus_rm(XBT_NIL, sv->opath, "");
+		kfree(sv);
+		return IDC_ERR_IO;
+	}
+	sv->watching = true;
+	*slot = sv;
+	return 0;
+}
+
+/* The context goes away (its mutex held): every link unmapped and unbound, O removed. */
+void idc__kbuf_withdraw(struct idc_context *ctx)
+{
+	struct kb_svc **slot = svc_slot(ctx);
+	struct kb_svc *sv = *slot;
+
+	if (!sv)
+		return;
+	if (sv->watching)
+		unregister_xenbus_watch(&sv->watch); /* waits for a running callback */
+	idc__kdefer_cancel(ctx, &sv->watch_defer);
+	while (sv->links)
+		link_free(sv, sv->links);
+	xenbus_rm(XBT_NIL, sv->opath, "");
+	*slot = NULL;
+	kfree(sv);
+}
+
+/* Transfers where this context is the user are not in idc.ko (api.c answers IDC_ERR_NOTSUP
+   before the core): nothing ever completes one. */
+void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
+{
+	(void)ctx;
+	x->done(x->arg, status);
+	kfree(x);
+}
