@@ -306,6 +306,18 @@ static void idcblk_fail_queued(struct idcblk *dev)
 	}
 }
 
+/* Arms the expiry for io_timeout after the connection was lost (dev->lock held). A later loss
+   re-arms it: the expiry of an earlier loss may still be pending (a back end killed and back
+   within io_timeout), and it would fire before this loss's deadline and not come again. */
+static void idcblk_arm_expiry(struct idcblk *dev)
+{
+	unsigned long deadline = dev->lost_at + (unsigned long)io_timeout * HZ;
+
+	if (io_timeout)
+		mod_delayed_work(dev->wq, &dev->expire,
+				 time_after(deadline, jiffies) ? deadline - jiffies + 1 : 0);
+}
+
 /* The pump: sends what is queued while connected; while not, enforces io_timeout. */
 static void idcblk_pump_once(struct idcblk *dev)
 {
@@ -315,8 +327,11 @@ static void idcblk_pump_once(struct idcblk *dev)
 
 	spin_lock_irq(&dev->lock);
 	if (!dev->ready) {
-		if (dev->lost_at && !dev->failing && io_timeout &&
-		    time_after_eq(jiffies, dev->lost_at + (unsigned long)io_timeout * HZ)) {
+		if (!dev->lost_at || dev->failing || !io_timeout) {
+			/* connecting for the first time, failing already, or waiting for ever */
+		} else if (time_before(jiffies, dev->lost_at + (unsigned long)io_timeout * HZ)) {
+			idcblk_arm_expiry(dev); /* not yet: (re)armed for this loss's deadline */
+		} else {
 			dev->failing = true;
 			list_for_each_entry(r, &dev->queued, node)
 				n++;
@@ -462,9 +477,7 @@ static void idcblk_disconnect(struct blkif_frontend *fe)
 	dev->ready = false;
 	if (!dev->lost_at) {
 		dev->lost_at = jiffies | 1; /* 0 means "not lost" */
-		if (io_timeout)
-			queue_delayed_work(dev->wq, &dev->expire,
-					   (unsigned long)io_timeout * HZ + 1);
+		idcblk_arm_expiry(dev);
 	}
 	closing = dev->closing;
 	spin_unlock_irq(&dev->lock);

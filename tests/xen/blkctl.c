@@ -5,12 +5,18 @@
  *   blkctl put DOMID KEY VALUE             write the node (DOMID "self": this domain)
  *   blkctl wait DOMID KEY SECONDS VALUE..  wait until the node holds one of the VALUEs; print it
  *   blkctl fill MIB                        write MIB MiB of pseudo-random bytes to stdout
+ *   blkctl hotplug add|remove              xl's block hotplug script, for a phy: disk (below)
  *
  * `fill` makes the test image: /dev/urandom takes seconds per MiB under emulation, so the bytes
  * come from xoshiro256** seeded from getrandom() (a new image every run, nowhere periodic).
  *
  * Both sides name the domU's directory: the domU may write there, and dom0 may write anywhere.
  * A node dom0 writes for the domU is given to the domU (owner) so that it can read it.
+ *
+ * `hotplug` is what Xen's own /etc/xen/scripts/block does for a block device, without its
+ * shell library (not in the guest): xl runs it with XENBUS_PATH naming the disk's back-end
+ * directory; it reads the device path from params and publishes the device's numbers as
+ * physical-device, which xen-blkback waits for, then hotplug-status. `remove` has nothing to undo.
  *
  * Exit status: 0 done (wait: one of the values seen), 1 timeout, 2 usage or xenstore error.
  */
@@ -22,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +42,7 @@ static int usage(void)
             "usage: blkctl put DOMID KEY VALUE\n"
             "       blkctl wait DOMID KEY SECONDS VALUE...\n"
             "       blkctl fill MIB\n"
+            "       blkctl hotplug add|remove   (XENBUS_PATH: the disk's back-end directory)\n"
             "  DOMID: a domain id or \"self\"; KEY: [a-z0-9-]{1,32}; VALUE: [a-z0-9-]{1,64}\n");
     return 2;
 }
@@ -172,6 +181,41 @@ static int cmd_fill(const char *arg)
     return 0;
 }
 
+/* The back end's device: params names a block device; physical-device is "MAJOR:MINOR" in hex. */
+static int cmd_hotplug(const char *action)
+{
+    const char *be = getenv("XENBUS_PATH");
+    char path[256], dev[256], num[32];
+    struct xp_store *xs = NULL;
+    struct stat st;
+    int err;
+
+    if (strcmp(action, "remove") == 0)
+        return 0;
+    if (strcmp(action, "add") != 0 || !be || !*be || strlen(be) > 200)
+        return usage();
+    err = xp_store_open(&xs);
+    snprintf(path, sizeof path, "%s/params", be);
+    if (!err)
+        err = xp_store_read(xs, XP_TXN_NONE, path, dev, sizeof dev);
+    if (!err && (stat(dev, &st) != 0 || !S_ISBLK(st.st_mode)))
+        err = -ENOTBLK;
+    if (!err) {
+        snprintf(num, sizeof num, "%x:%x", major(st.st_rdev), minor(st.st_rdev));
+        snprintf(path, sizeof path, "%s/physical-device", be);
+        err = xp_store_write(xs, XP_TXN_NONE, path, num);
+    }
+    if (!err) {
+        snprintf(path, sizeof path, "%s/hotplug-status", be);
+        err = xp_store_write(xs, XP_TXN_NONE, path, "connected");
+    }
+    if (err)
+        fprintf(stderr, "blkctl: hotplug %s: %s\n", be, strerror(-err));
+    if (xs)
+        xp_store_close(xs);
+    return err ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
     struct xp_store *xs = NULL;
@@ -181,6 +225,8 @@ int main(int argc, char **argv)
 
     if (argc == 3 && strcmp(argv[1], "fill") == 0)
         return cmd_fill(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "hotplug") == 0)
+        return cmd_hotplug(argv[2]);
     if (argc < 5)
         return usage();
     bool put = strcmp(argv[1], "put") == 0, wait = strcmp(argv[1], "wait") == 0;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # domU /init: load the Xen drivers, run the test plan (/idc/plan.sh); dom0 destroys us at the end.
-export PATH=/bin:/idc/bin
+export PATH=/bin:/usr/bin:/idc/bin
 . /idc/lib.sh
 mount_basics
 # the watchdog: dom0's own limit (idc_timeout= on our command line too), else 400 s

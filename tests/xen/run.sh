@@ -58,6 +58,8 @@ HOST_PKGS="qemu-system-x86 busybox-static cpio gzip xz-utils libxen-dev gcc libc
 HOST_PKGS="$HOST_PKGS nbdkit libnbd-bin"
 # strace: xenbench's system calls per operation in dom0 (docs/performance.md)
 HOST_PKGS="$HOST_PKGS strace"
+# fio: idcblk's verify run and its comparison with xen-blkfront in the domU (idcblkxen)
+HOST_PKGS="$HOST_PKGS fio"
 missing=""
 for p in $HOST_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -336,7 +338,7 @@ guest_bins() {  # $1 root, $2 dom0|domu: the test programs, under /idc/bin
 # package set and host libraries and kept in the cache, and an overlay with this run's test
 # programs and scripts.
 BASE_KEY=$( (echo "$KIMG"; dpkg-query -W busybox-static libc6 libgcc-s1 libxen-dev libxenmisc4.17 \
-                 nbdkit libnbd-bin libnbd0 qemu-utils e2fsprogs 2>/dev/null;
+                 nbdkit libnbd-bin libnbd0 qemu-utils e2fsprogs fio 2>/dev/null;
              sed -n '/^# -* initramfs/,/^# -* boot/p' "$0") | md5sum | cut -c1-12)
 BASE=$X/base-$BASE_KEY
 if [ ! -f "$BASE/.complete" ]; then
@@ -347,9 +349,15 @@ if [ ! -f "$BASE/.complete" ]; then
         if p=$(command -v $b); then copy_bin "$R" "$p" "/sbin/$b"; fi
     done
     [ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$R"/etc/
-    for m in fs/ext4/ext4.ko fs/jbd2/jbd2.ko fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko; do
+    # Linux's own front end for the comparison with idcblk (idcblkxen's blkfront_compare)
+    for m in fs/ext4/ext4.ko fs/jbd2/jbd2.ko fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko \
+             drivers/block/xen-blkfront.ko; do
         [ ! -f "$X/root/lib/modules/$KVER/kernel/$m" ] || cp "$X/root/lib/modules/$KVER/kernel/$m" "$R"/lib/modules/
     done
+    # fio (idcblkxen): its storage engines' libraries come along (about 50 MB unpacked); it
+    # loads ICU through libnbd's libxml2 but never its data (below)
+    if p=$(command -v fio); then copy_bin "$R" "$p" "/usr/bin/fio"; fi
+    icu_stub "$R"
     cpio_gz "$R" "$BASE/domu.cpio.gz"
     R=$BASE/root0; mkroot "$R"
     mkdir -p "$R"/etc/xen "$R"/var/lib/xen "$R"/var/lib/xenstored "$R"/var/log/xen/console
@@ -360,6 +368,10 @@ if [ ! -f "$BASE/.complete" ]; then
     # the NBD tools the block example's step runs in dom0 (blkxen), with their libraries
     for b in nbdkit nbdcopy nbdinfo qemu-io strace; do
         if p=$(command -v $b); then copy_bin "$R" "$p" "/usr/bin/$b"; fi
+    done
+    # Linux's own back end and a loop device under it (idcblkxen's blkfront_compare)
+    for m in drivers/block/loop.ko drivers/block/xen-blkback/xen-blkback.ko; do
+        [ ! -f "$X/root/lib/modules/$KVER/kernel/$m" ] || cp "$X/root/lib/modules/$KVER/kernel/$m" "$R"/lib/modules/
     done
     icu_stub "$R"
     cp "$KIMG" "$R"/boot/vmlinuz
@@ -397,7 +409,7 @@ type = "pv"
 kernel = "/boot/vmlinuz"
 ramdisk = "/boot/domu.cpio.gz"
 cmdline = "console=hvc0 rdinit=/init quiet idc_blk_mb=$BLK_MB idc_timeout=$GUEST_TIMEOUT"
-memory = 256
+memory = 384
 vcpus = 1
 cpus = "$((SMP - 1))"
 on_poweroff = "destroy"
