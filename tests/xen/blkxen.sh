@@ -27,17 +27,10 @@ case $MB in ''|0*) MB=16 ;; esac
 CHECKS="serve_connect nbdcopy_roundtrip kill9_restart qemu_io_odd_offsets idcctl_lists"
 SRC=/tmp/blkxen-src.img      # the random image, shared by both suites (dom0)
 
-up() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
+. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
 mibps() { awk -v a="$1" -v b="$(up)" -v m="$MB" 'BEGIN { d = b - a; if (d <= 0) d = 0.01; printf "%.1f", m / d }'; }
 
 # ------------------------------------------------------------------ results
-CUR=""; T0=0; FAILED=0
-begin() { CUR=$1; T0=$(up); }
-detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
-pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
-fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; FAILED=1; }
-skip() { echo "@@idc [SKIP] $SUITE::$CUR: $*"; }
 # the tail of a log on the console (plain lines, for the person reading a failure)
 show() { [ -f "$1" ] && tail -n "${2:-15}" "$1" | sed "s#^#blkxen $(basename "$1")| #"; }
 

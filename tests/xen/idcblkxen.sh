@@ -47,16 +47,7 @@ case $MB in ''|0*) MB=16 ;; esac
 DEV=/dev/idcblk0
 W=/tmp/idcblkxen
 
-up() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
-
-CUR="" T0=0 FAILED=0
-begin() { CUR=$1; T0=$(up); }
-detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
-pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
-fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; FAILED=1; }
-skip() { echo "@@idc [SKIP] $SUITE::$CUR: $*"; }
-skip_rest() { for c in "$@"; do begin "$c"; skip "not run: $WHY"; done; }
+. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
 
 sum256() { sha256sum < "$1" | cut -d' ' -f1; }
 short() { echo "$1" | cut -c1-16; }
@@ -210,9 +201,7 @@ if [ ! -f $DIR/idc.ko ] || [ ! -f $DIR/idcblk.ko ]; then
     blkctl put self ib-ask stop
     exit 0
 fi
-# the kernel log from here on is this step's
-base=$(dmesg | wc -l)
-log() { dmesg | tail -n +"$((base + 1))"; }
+log_mark # the kernel log from here on is this step's
 
 begin modules_load
 if ! blkctl wait self ib-bb 120 up >/dev/null; then
@@ -414,12 +403,6 @@ else
     pass
 fi
 
-begin kernel_log_clean
-bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
-if [ -n "$bad" ]; then
-    fail "$(echo "$bad" | tr '\n' ' ')"
-else
-    pass "$(log | wc -l) kernel log lines since the load"
-fi
+check_kernel_log
 log | grep -E 'idcblk|idc:' | tail -n 12 | sed 's/^/idcblkxen dmesg| /'
 [ $FAILED = 0 ]

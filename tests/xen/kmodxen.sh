@@ -21,14 +21,7 @@ SUITE=kmod_domu
 CHECKS="module_loads module_unloads kernel_log_clean"
 KO=/idc/kmod/idc_check.ko
 
-up() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
-
-CUR="" T0=0
-begin() { CUR=$1; T0=$(up); }
-detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
-pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
-fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; }
+. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
 
 case ${1:-} in
 list)
@@ -46,9 +39,7 @@ if [ ! -f "$KO" ]; then
     exit 0
 fi
 
-# the kernel log from here on is this step's
-base=$(dmesg | wc -l)
-log() { dmesg | tail -n +"$((base + 1))"; }
+log_mark # the kernel log from here on is this step's
 
 begin module_loads
 if out=$(insmod "$KO" 2>&1); then
@@ -73,10 +64,4 @@ else
     fail "rmmod: $out"
 fi
 
-begin kernel_log_clean
-bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
-if [ -n "$bad" ]; then
-    fail "$(echo "$bad" | tr '\n' ' ')"
-else
-    pass "$(log | wc -l) kernel log lines since the load"
-fi
+check_kernel_log

@@ -55,6 +55,11 @@ $(XEN_OUT)/bin/%: $(XEN_OUT)/obj/%_test.o $(XEN_LIB_OBJS) $(XEN_REPORT_OBJ)
 
 xen-progs: $(XEN_PROGS)
 
+# the result lines the guest scripts share (sourced from their own directory)
+$(XEN_OUT)/bin/checks.sh: tests/xen/checks.sh
+	$(Q)mkdir -p $(@D) && install -m 644 $< $@
+xen-progs: $(XEN_OUT)/bin/checks.sh
+
 check-xen: xen-progs
 	@XEN_LIST_PROGS="$(XEN_LIST_PROGS)" bash tests/xen/run.sh $(BUILD) $(XEN_OUT)/bin
 

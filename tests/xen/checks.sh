@@ -1,0 +1,32 @@
+# The result lines of the guest scripts (blkxen, kmodxen, kidcxen, idcblkxen): Criterion-like,
+# prefixed with "@@idc " (docs/xen.md). Each script sets SUITE and sources this file from its
+# own directory: /idc/bin in the guests, the build's bin directory when the harness runs
+# `SCRIPT list` on the host.
+
+up() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
+
+CUR="" T0=0 FAILED=0
+begin() { CUR=$1; T0=$(up); }
+detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
+pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
+fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; FAILED=1; }
+skip() { echo "@@idc [SKIP] $SUITE::$CUR: $*"; }
+# skip_rest CHECK...: each named check skipped, for the reason in WHY
+skip_rest() { for c in "$@"; do begin "$c"; skip "not run: $WHY"; done; }
+
+# The kernel log from log_mark on: what this step's modules said.
+log_mark() { LOG_BASE=$(dmesg | wc -l); }
+log() { dmesg | tail -n +"$((LOG_BASE + 1))"; }
+
+# kernel_log_clean, the check every kernel step ends with: no warning, bug, oops or call trace
+# since log_mark.
+check_kernel_log() {
+    begin kernel_log_clean
+    _bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
+    if [ -n "$_bad" ]; then
+        fail "$(echo "$_bad" | tr '\n' ' ')"
+    else
+        pass "$(log | wc -l) kernel log lines since the load"
+    fi
+}
