@@ -859,8 +859,17 @@ static void ev_run(struct idc_kdefer *d)
 	unsigned int eoi = 0;
 	char why[120];
 
-	if (s->hs != KH_UP || !s->ctrl)
+	if (s->hs != KH_UP || !s->ctrl) {
+		/* Nothing to do before the channel is up: a notification during the handshake (or
+		   one that raced with a close). The storm rule below counts connected links only,
+		   and a hostile backend can keep the handshake waiting as long as it likes (it
+		   acknowledges the knock's pings) while it notifies: each of these is spurious for
+		   the event core, whose late-EOI throttle then keeps the port masked longer after
+		   each one in a row (up to a second), instead of running this work item at the
+		   backend's rate. A useful notification (connected) resets the throttle. */
+		eoi = XEN_EOI_FLAG_SPURIOUS;
 		goto eoi;
+	}
 	idc__link_kick(ep);
 	if (s->hs != KH_UP || !s->ctrl)
 		goto eoi;

@@ -12,8 +12,8 @@
 # Checks (suite kidc_domu):
 #   idc_loads             insmod idc.ko
 #   connect, transactions_1000, remote_buffer, credits_full, hostile_index, hostile_length,
-#   hostile_oversize, hostile_storm, hostile_unasked, hostile_honest_kept, backend_kill,
-#   reconnect, teardown
+#   hostile_oversize, hostile_storm, hostile_early_storm, hostile_unasked, hostile_honest_kept,
+#   backend_kill, reconnect, teardown
 #                         the client's checks (tests/xen/kidc/kidc_test.c says what each does;
 #                         the hostile_* ones against dom0's hostile backend kidcevil)
 #   test_unloads          rmmod kidc_test
@@ -25,7 +25,8 @@
 # /idc/kidc/why says why and every check is skipped with that reason.
 SUITE=kidc_domu
 CLIENT="connect transactions_1000 remote_buffer credits_full hostile_index hostile_length
-hostile_oversize hostile_storm hostile_unasked hostile_honest_kept backend_kill reconnect teardown"
+hostile_oversize hostile_storm hostile_early_storm hostile_unasked hostile_honest_kept backend_kill
+reconnect teardown"
 CHECKS="idc_loads $CLIENT test_unloads idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kidc
 

@@ -17,16 +17,19 @@
  *                       reference gets IDC_ERR_REVOKED
  *   credits_full        8 held transactions take every credit: the 9th gets IDC_ERR_AGAIN;
  *                       released, all 8 complete with status 0
- *   hostile_index, hostile_length, hostile_oversize, hostile_storm, hostile_unasked
+ *   hostile_index, hostile_length, hostile_oversize, hostile_storm, hostile_early_storm,
+ *   hostile_unasked
  *                       a second endpoint in the same context, a frontend of xen:0/kidc-evil
  *                       served by a hostile backend in dom0 (tests/xen/transport/
  *                       kidcevil_test.c), which misbehaves once per connection: a producer
  *                       index past the ring's size, a frame length past the bytes published, a
- *                       frame over the maximum frame size, an event storm of up to 6 s, a response
- *                       to a transaction never asked. Each but the storm must take the hostile
+ *                       frame over the maximum frame size, an event storm of up to 6 s, a storm
+ *                       of 1.5 s during the handshake (before its answer), a response to a
+ *                       transaction never asked. Each but the storms must take the hostile
  *                       endpoint down with IDC_ERR_PROTO and the reason logged (the check names
  *                       it); the storm must be cut the same way (event storm), or paused and
- *                       the endpoint still echo after it. The endpoint reconnects after each.
+ *                       the endpoint still echo after it; after the early storm the endpoint
+ *                       must connect and echo. The endpoint reconnects after each.
  *   hostile_honest_kept while the hostile cases ran, the first endpoint kept one echo
  *                       transaction in flight at all times: every one completed correctly, none
  *                       waited more than 5 s; then the hostile endpoint was destroyed
@@ -580,11 +583,41 @@ static bool kh_case(const char *check, const char *want)
 	return true;
 }
 
+/* Echo one transaction on the hostile endpoint: 0, or why not (its status, IDC_ERR_PROTO for
+   wrong bytes, IDC_ERR_TIMEOUT). */
+static int kh_echo(void)
+{
+	uint8_t buf[100];
+	int r;
+
+	kt_fill(buf, sizeof(buf), 5);
+	atomic_set(&kt->edone, 0);
+	kt->etxn.done = ke_done;
+	r = idc_submit_transaction(&kt->evil, &kt->etxn, KIDC_OP_ECHO, buf, sizeof(buf));
+	if (r)
+		return r;
+	if (!kh_wait(kh_edone, KT_DONE))
+		return IDC_ERR_TIMEOUT;
+	return kt->estatus ? kt->estatus : kt->ebad ? IDC_ERR_PROTO : 0;
+}
+
+/* Ends the hostile endpoint's connection from this side and acknowledges it. */
+static bool kh_hangup(const char *check)
+{
+	idc_endpoint_disconnect(&kt->evil);
+	if (!kh_wait(kh_disconnected, KT_DONE)) {
+		pr_info("idc_ktest: note %s idc_endpoint_disconnect did not complete\n", check);
+		return false;
+	}
+	idc_endpoint_disconnect_done(&kt->evil);
+	kt->evil_n++;
+	return true;
+}
+
 /* The storm: cut (IDC_ERR_PROTO, "event storm"), or paused and the endpoint still works. */
 static bool kh_storm(void)
 {
 	const char *check = "hostile_storm";
-	uint8_t buf[100];
 	unsigned long t0;
 	int r;
 
@@ -595,26 +628,40 @@ static bool kh_storm(void)
 		kh_reason(check, "event storm", t0);
 		return true;
 	}
-	kt_fill(buf, sizeof(buf), 5);
-	atomic_set(&kt->edone, 0);
-	kt->etxn.done = ke_done;
-	r = idc_submit_transaction(&kt->evil, &kt->etxn, KIDC_OP_ECHO, buf, sizeof(buf));
-	if (r || !kh_wait(kh_edone, KT_DONE) || kt->estatus || kt->ebad)
-		pr_info("idc_ktest: FAIL hostile_storm not cut, but no echo after it: submit %s, "
-			"%s, status %s%s\n",
-			idc_strerror(r), kh_edone() ? "completed" : "not completed",
-			idc_strerror(kt->estatus), kt->ebad ? ", bytes differ" : "");
+	r = kh_echo();
+	if (r)
+		pr_info("idc_ktest: FAIL hostile_storm not cut, but no echo after it: %s\n",
+			idc_strerror(r));
 	else
 		pr_info("idc_ktest: PASS hostile_storm paused, not cut: connected after 8 s, an "
 			"echo after the storm correct\n");
-	idc_endpoint_disconnect(&kt->evil);
-	if (!kh_wait(kh_disconnected, KT_DONE)) {
-		pr_info("idc_ktest: note hostile_storm idc_endpoint_disconnect did not complete\n");
+	return kh_hangup(check);
+}
+
+/* A storm during the handshake (before the backend's answer): the endpoint connects after it
+   and works. */
+static bool kh_early(void)
+{
+	unsigned long before = kt->echo_max, during;
+	bool up;
+	int r;
+
+	kt->echo_max = 0; /* the honest echoes' longest wait during this case, for the details */
+	up = kh_next("hostile_early_storm");
+	during = kt->echo_max;
+	kt->echo_max = max(before, during);
+	if (!up)
 		return false;
-	}
-	idc_endpoint_disconnect_done(&kt->evil);
-	kt->evil_n++;
-	return true;
+	r = kh_echo();
+	if (r)
+		pr_info("idc_ktest: FAIL hostile_early_storm connected after the storm, but its "
+			"echo: %s\n",
+			idc_strerror(r));
+	else
+		pr_info("idc_ktest: PASS hostile_early_storm connected after a storm during the "
+			"handshake, echo correct; honest echoes meanwhile waited %u ms at most\n",
+			jiffies_to_msecs(during));
+	return kh_hangup("hostile_early_storm");
 }
 
 static void check_hostile(void)
@@ -633,7 +680,7 @@ static void check_hostile(void)
 	idc_endpoint_create(&kt->evil, kt->ctx, &cfg);
 	if (kh_case("hostile_index", "producer index") &&
 	    kh_case("hostile_length", "malformed frame") &&
-	    kh_case("hostile_oversize", "malformed frame") && kh_storm())
+	    kh_case("hostile_oversize", "malformed frame") && kh_storm() && kh_early())
 		kh_case("hostile_unasked", "unknown or completed transaction");
 	WRITE_ONCE(kt->evil_auto, true);
 	if (idc_endpoint_state(&kt->evil) == IDC_EP_DISCONNECTING)

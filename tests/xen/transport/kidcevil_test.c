@@ -15,6 +15,9 @@
  *   storm     notifications as fast as possible for 6 s (at most 8,000,000) or until the
  *             frontend cuts the connection; if it is still connected after the storm, its echo
  *             transactions are answered (it must still work)
+ *   early     notifications as fast as possible for 1.5 s during the handshake (event channel
+ *             bound, pages mapped, the answer not written yet), then the answer Connected and
+ *             the frontend's echoes answered: it must connect and work
  *   unasked   the response to a transaction never asked
  *
  *   kidcevil list          the checks it reports
@@ -23,7 +26,8 @@
  * Checks (suite kidc_evil_dom0_domu), what dom0 sees of each: the frontend closes the
  * connection (its request's state Closed, or its live byte cleared) within 20 s of the
  * misbehaviour: index_cut, length_cut, oversize_cut, unasked_cut; storm_sent: the storm was sent
- * and the frontend either cut it or still echoed after it, then closed.
+ * and the frontend either cut it or still echoed after it, then closed; early_storm_sent: the
+ * frontend connected after the early storm, its echoes were answered, then it closed.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -50,10 +54,12 @@
 #define EVIL_STORM_S    6.0 /* the storm's length at most: the frontend's storm rule (limits.c) */
 #define EVIL_STORM_MAX  8000000ul /* cuts a storm of 3 s; a pausing one lasts this long */
 #define EVIL_UNASKED_ID 0x5a5a01u /* no transaction of the frontend has this id */
+/* the storm before the answer: shorter than the frontend's wait for it (3 s, then a ping) */
+#define EVIL_EARLY_S 1.5
 
-enum { C_INDEX, C_LENGTH, C_OVERSIZE, C_STORM, C_UNASKED, C_COUNT };
-static const char *const checks[C_COUNT] = { "index_cut", "length_cut", "oversize_cut",
-                                             "storm_sent", "unasked_cut" };
+enum { C_INDEX, C_LENGTH, C_OVERSIZE, C_STORM, C_EARLY, C_UNASKED, C_COUNT };
+static const char *const checks[C_COUNT] = { "index_cut",  "length_cut",       "oversize_cut",
+                                             "storm_sent", "early_storm_sent", "unasked_cut" };
 
 static struct xs_handle *xs;
 static xenevtchn_handle *ev;
@@ -209,8 +215,34 @@ static bool answer_body(xs_transaction_t t, void *arg)
            write_u32(t, c->k, "epoch", c->epoch) && write_u32(t, c->k, "state", XB_CONNECTED);
 }
 
-/* Event channel, control page, rings, then the answer Connected (as channel.c's be_connect). */
-static bool accept_conn(struct conn *c)
+static bool fe_closed(const struct conn *c, bool store);
+
+/* Notifications as fast as libxenevtchn sends them, for secs (at most EVIL_STORM_MAX), until
+   the frontend closes (*cut then). The number sent. */
+static unsigned long storm(const struct conn *c, double secs, bool *cut)
+{
+    double end = now_s() + secs, next_store = 0;
+    unsigned long n = 0;
+    *cut = false;
+    while (n < EVIL_STORM_MAX && now_s() < end) {
+        for (int i = 0; i < 256; i++, n++)
+            xenevtchn_notify(ev, (evtchn_port_t)c->port);
+        bool store = now_s() > next_store;
+        if (store)
+            next_store = now_s() + 0.05;
+        if (fe_closed(c, store)) {
+            *cut = true;
+            break;
+        }
+    }
+    return n;
+}
+
+static unsigned long early_n; /* C_EARLY: notifications before the answer */
+
+/* Event channel, control page, rings, then the answer Connected (as channel.c's be_connect);
+   with `early`, a storm before the answer. */
+static bool accept_conn(struct conn *c, bool early)
 {
     uint32_t cref, rport;
     if (!read_u32(XBT_NULL, c->f, "ctrl-ref", &cref) ||
@@ -241,6 +273,9 @@ static bool accept_conn(struct conn *c)
         return false;
     }
     __atomic_store_n(&c->ctrl->be_live, 1, __ATOMIC_RELEASE);
+    bool cut;
+    if (early)
+        early_n = storm(c, EVIL_EARLY_S, &cut);
     return in_txn(answer_body, c);
 }
 
@@ -359,23 +394,18 @@ static void misbehave(int which, const struct conn *c)
         publish_frame(c, &h, h.length, idc_frame_size(h.length));
         break;
     case C_STORM: {
-        double t0 = now_s(), end = t0 + EVIL_STORM_S, next_store = 0;
-        while (n < EVIL_STORM_MAX && now_s() < end) {
-            for (int i = 0; i < 256; i++, n++)
-                xenevtchn_notify(ev, (evtchn_port_t)c->port);
-            bool store = now_s() > next_store;
-            if (store)
-                next_store = now_s() + 0.05;
-            if (fe_closed(c, store)) {
-                cut = true;
-                break;
-            }
-        }
+        double t0 = now_s();
+        n = storm(c, EVIL_STORM_S, &cut);
         storm_s = now_s() - t0;
         if (!cut)
             echoed = serve_echoes(c, now_s() + EVIL_CLOSE_S);
         break;
     }
+    case C_EARLY: /* the storm came before the answer (accept_conn): now behave */
+        echoed = serve_echoes(c, now_s() + EVIL_CLOSE_S);
+        if (!echoed)
+            fail("%lu notifications during the handshake; then no echo to answer", early_n);
+        break;
     case C_UNASKED: /* a response to a transaction id never sent */
         h.kind = IDC_FRAME_RESPONSE;
         h.txn = EVIL_UNASKED_ID;
@@ -395,6 +425,10 @@ static void misbehave(int which, const struct conn *c)
              : echoed ? "the frontend was still connected after it and its echoes were "
                         "answered, then it closed"
                       : "the frontend closed after the storm without an echo");
+    else if (which == C_EARLY)
+        pass("%lu notifications during the handshake; the frontend connected after them, %u "
+             "echoes answered, then it closed",
+             early_n, echoed);
     else
         pass("the frontend closed the connection %.2f s after it", now_s() - t0);
 }
@@ -423,7 +457,7 @@ static void serve(void)
             usleep(20000);
         }
         served = c.epoch;
-        if (!accept_conn(&c)) {
+        if (!accept_conn(&c, which == C_EARLY)) {
             release_conn(&c);
             fail("could not accept the connection request %s", c.f);
         }
