@@ -43,31 +43,18 @@
 #include <asm/xen/hypercall.h>
 
 #include "kinternal.h"
+/* The control page (struct xen_ctrl_page, docs/protocol.md section 6, granted to the backend),
+   its magic and XEN_PAGE: the user-space transport's own definitions, one text for both. */
+#include "wire.h"
 
-#define KX_PAGE		 4096u
 #define KX_DOMID_MAX	 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
 #define KX_PATH_MAX	 160u
 #define KX_VALUE_MAX	 2048u
 #define KX_RETRY_MS	 200u
 #define KX_BUSY_RETRY_MS 1000u
 #define KX_ANSWER_MS	 3000u
-#define KX_KNOCK_MAX	 24u	     /* "EPOCH" or "EPOCH/PING" */
-#define KX_CTRL_MAGIC	 0x58434449u /* "IDCX" */
-#define KX_CTRL_MAX_REFS ((KX_PAGE - 64u) / 4u)
+#define KX_KNOCK_MAX	 24u /* "EPOCH" or "EPOCH/PING" */
 #define KX_TXN_TRIES	 8
-
-/* The control page (docs/protocol.md section 6), granted to the backend. */
-struct kx_ctrl_page {
-	uint8_t fe_live;
-	uint8_t be_live;
-	uint8_t pad0[2];
-	uint32_t magic;
-	uint32_t ring_size;
-	uint32_t nrefs;
-	uint32_t epoch;
-	uint8_t pad1[44];
-	uint32_t refs[KX_CTRL_MAX_REFS];
-};
 
 enum kx_hs { KH_IDLE = 0, KH_WAIT_BE, KH_UP };
 
@@ -90,7 +77,7 @@ struct kx_ep {
 	int irq; /* -1: none */
 	evtchn_port_t port;
 	struct page *ctrl_page;
-	struct kx_ctrl_page *ctrl;
+	struct xen_ctrl_page *ctrl;
 	grant_ref_t cref;
 	void *rings;
 	struct kx_rings *rp;
@@ -101,7 +88,6 @@ struct kx_ep {
 	struct idc_kdefer ev_defer, watch_defer;
 };
 
-static_assert(sizeof(struct kx_ctrl_page) == KX_PAGE, "control page is one page");
 static_assert(sizeof(struct kx_ep) <= sizeof_field(struct idc_link, priv), "kx_ep fits");
 
 static struct kx_ep *X(struct idc_link *ep)
@@ -550,7 +536,7 @@ static int fe_read_offer(struct idc_link *ep, struct fe_offer *o, char *val)
 static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rings *fr)
 {
 	struct kx_ep *s = X(ep);
-	struct kx_ctrl_page *cp;
+	struct xen_ctrl_page *cp;
 	int ref;
 
 	if (port_open(s))
@@ -571,7 +557,7 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 		return IDC_ERR_NOMEM;
 	s->epoch = rand_nonzero();
 	cp = s->ctrl;
-	cp->magic = KX_CTRL_MAGIC;
+	cp->magic = XEN_CTRL_MAGIC;
 	cp->ring_size = fr->ring;
 	cp->nrefs = fr->pages;
 	cp->epoch = s->epoch;
@@ -628,11 +614,11 @@ static void fe_try_connect(struct idc_link *ep)
 	fr.tx = min(o.tx, ep->max_tx);
 	fr.msg = min(o.msg, ep->max_msg);
 	fr.ring = idc_ring_size_for(fr.msg + 2 * fr.tx, fr.frame);
-	fr.pages = DIV_ROUND_UP(2 * idc_ring_bytes(fr.ring), KX_PAGE);
-	if (!fr.ring || fr.pages > KX_CTRL_MAX_REFS) {
+	fr.pages = DIV_ROUND_UP(2 * idc_ring_bytes(fr.ring), XEN_PAGE);
+	if (!fr.ring || fr.pages > XEN_CTRL_MAX_REFS) {
 		idc__log(ep->ctx, IDC_LOG_ERROR,
 			 "%s: rings for %u frames of %u bytes exceed %u pages (IDC_ERR_TOOBIG)",
-			 ep->address, fr.msg + 2 * fr.tx, fr.frame, KX_CTRL_MAX_REFS);
+			 ep->address, fr.msg + 2 * fr.tx, fr.frame, XEN_CTRL_MAX_REFS);
 		refuse_forever(s);
 		return;
 	}
@@ -873,8 +859,17 @@ static void ev_run(struct idc_kdefer *d)
 	unsigned int eoi = 0;
 	char why[120];
 
-	if (s->hs != KH_UP || !s->ctrl)
+	if (s->hs != KH_UP || !s->ctrl) {
+		/* Nothing to do before the channel is up: a notification during the handshake (or
+		   one that raced with a close). The storm rule below counts connected links only,
+		   and a hostile backend can keep the handshake waiting as long as it likes (it
+		   acknowledges the knock's pings) while it notifies: each of these is spurious for
+		   the event core, whose late-EOI throttle then keeps the port masked longer after
+		   each one in a row (up to a second), instead of running this work item at the
+		   backend's rate. A useful notification (connected) resets the throttle. */
+		eoi = XEN_EOI_FLAG_SPURIOUS;
 		goto eoi;
+	}
 	idc__link_kick(ep);
 	if (s->hs != KH_UP || !s->ctrl)
 		goto eoi;

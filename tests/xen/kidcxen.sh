@@ -2,7 +2,7 @@
 # kidcxen: the kernel runtime (idc.ko, runtime/kernel/) in the domU against a user-space libidc
 # backend in dom0. run.sh builds idc.ko and the self-test client tests/xen/kidc/kidc_test.c
 # against the exact headers of the guests' kernel; dom0 runs kidcsrv (serve, restart after its
-# kill) while the domU runs this script. Result lines are Criterion-like, prefixed with "@@idc "
+# kill) and the hostile backend kidcevil while the domU runs this script. Result lines are Criterion-like, prefixed with "@@idc "
 # (see docs/xen.md).
 #
 #   kidcxen list     every check name the harness expects
@@ -11,8 +11,11 @@
 #
 # Checks (suite kidc_domu):
 #   idc_loads             insmod idc.ko
-#   connect, transactions_1000, remote_buffer, credits_full, backend_kill, reconnect, teardown
-#                         the client's checks (tests/xen/kidc/kidc_test.c says what each does)
+#   connect, transactions_1000, remote_buffer, credits_full, hostile_index, hostile_length,
+#   hostile_oversize, hostile_storm, hostile_early_storm, hostile_unasked, hostile_honest_kept,
+#   backend_kill, reconnect, teardown
+#                         the client's checks (tests/xen/kidc/kidc_test.c says what each does;
+#                         the hostile_* ones against dom0's hostile backend kidcevil)
 #   test_unloads          rmmod kidc_test
 #   idc_unloads           rmmod idc
 #   nothing_left          no event channel of idc in /proc/interrupts after the unload
@@ -21,7 +24,9 @@
 # The modules are /idc/kidc/idc.ko and kidc_test.ko; when run.sh could not build them,
 # /idc/kidc/why says why and every check is skipped with that reason.
 SUITE=kidc_domu
-CLIENT="connect transactions_1000 remote_buffer credits_full backend_kill reconnect teardown"
+CLIENT="connect transactions_1000 remote_buffer credits_full hostile_index hostile_length
+hostile_oversize hostile_storm hostile_early_storm hostile_unasked hostile_honest_kept backend_kill
+reconnect teardown"
 CHECKS="idc_loads $CLIENT test_unloads idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kidc
 

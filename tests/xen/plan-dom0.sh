@@ -31,7 +31,10 @@ if domu_start; then
     run 90 xbuf user "$DOMU" x2
     wait $XBUF_THIRD
     run 200 blkxen client "$DOMU"              # block example: blkback in the domU, nbdkit here
+    timeout 150 kidcevil serve "$DOMU" &      # a hostile backend for idc.ko's hostile_* checks
+    KIDCEVIL=$!
     run 150 kidcsrv serve "$DOMU"              # the domU's kernel runtime (idc.ko) connects
+    wait $KIDCEVIL
     run 420 idcblkxen serve "$DOMU"            # kernel front end idcblk in the domU, blkback here
     # the domU's idcxen frontend streams to dom0 while xenprim's death step destroys the domU
     # and dom0's idcxen frontend has transactions in flight to the domU's backend

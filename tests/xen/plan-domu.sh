@@ -10,7 +10,8 @@ run 90 xbuf user 0 x1                # remote buffers: dom0 owns, this domain us
 run 90 xbuf owner 0 x2               # this domain owns, dom0 uses (and forwards)
 run 60 idcxen deny-client 0          # dom0's service for another domain: invisible to us
 run 220 blkxen serve                 # block example: blkback serves dom0's nbdkit
-run 150 kidcxen run                  # the kernel runtime idc.ko: a frontend of dom0's kidcsrv
+run 150 kidcxen run                  # the kernel runtime idc.ko: frontends of dom0's kidcsrv
+                                     # and of its hostile kidcevil
 run 420 idcblkxen run                # idc.ko + idcblk.ko; dom0's blkback serves /dev/idcblk0
 idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
 idcxen death-backend 0 &             # serves dom0 until this domain is destroyed

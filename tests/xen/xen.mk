@@ -150,10 +150,15 @@ xen-progs: $(XEN_OUT)/bin/kmodxen
 
 # The kernel runtime in the domU (tests/xen/kidcxen.sh): run.sh builds idc.ko and the self-test
 # client (tests/xen/kidc/build.sh) against the guests' kernel headers; dom0 runs kidcsrv
-# (tests/xen/transport/kidcsrv_test.c, built above with the other transport programs).
+# (tests/xen/transport/kidcsrv_test.c, built above with the other transport programs) and the
+# hostile backend kidcevil (tests/xen/transport/kidcevil_test.c).
 $(XEN_OUT)/bin/kidcxen: tests/xen/kidcxen.sh
 	$(Q)mkdir -p $(@D) && install -m 755 $< $@
-XEN_LIST_PROGS += kidcxen kidcsrv
+XEN_LIST_PROGS += kidcxen kidcsrv kidcevil
+# kidcevil, the hostile backend, speaks the transport's wire itself (as idcxen's hostile
+# frontend does): the control page and the xenbus states from the transport's wire.h, the rings
+# from the core's ring.h (and libidc's ring functions), not copies of them
+$(XEN_OUT)/bin/kidcevil $(XEN_OUT)/bin/idcxen: XEN_CFLAGS += -Iruntime/core -Iruntime/transports/xen
 
 xen-progs: $(XEN_OUT)/bin/kidcxen
 

@@ -34,39 +34,12 @@
 #define XEN_BUSY_RETRY_MS 1000u /* frontend: an exclusive service in use by another frontend */
 /* A knock the backend neither answers nor acknowledges within XEN_ANSWER_MS is pinged once;
    an unacknowledged ping means the backend's process is gone (its service node lingers). */
-#define XEN_ANSWER_MS     3000u
-#define XEN_KNOCK_MAX     24u         /* "EPOCH" or "EPOCH/PING" */
-#define XEN_CTRL_MAGIC    0x58434449u /* "IDCX" */
-#define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
+#define XEN_ANSWER_MS 3000u
+#define XEN_KNOCK_MAX 24u /* "EPOCH" or "EPOCH/PING" */
 /* Event storms are counted by the core's rule (limits.c): in storm mode the port stays masked
    IDC_STORM_PAUSE_MS after each useless notification; a long or violent storm cuts the link. */
 
-/* xenbus states (xen/io/xenbus.h) */
-enum xb_state {
-    XB_UNKNOWN = 0,
-    XB_INITIALISING = 1,
-    XB_INITWAIT = 2,
-    XB_INITIALISED = 3,
-    XB_CONNECTED = 4,
-    XB_CLOSING = 5,
-    XB_CLOSED = 6,
-};
-
-/* Control page, granted by the frontend with an unmap notification on fe_live and mapped by
- * the backend with one on be_live: the kernel zeroes the byte and notifies the event channel
- * when a side unmaps it, whether cleanly or because its process died. */
-struct xen_ctrl_page {
-    uint8_t fe_live; /* 1 while the frontend maps the page */
-    uint8_t be_live; /* 1 while the backend maps the page */
-    uint8_t pad0[2];
-    uint32_t magic;     /* XEN_CTRL_MAGIC */
-    uint32_t ring_size; /* data bytes per ring */
-    uint32_t nrefs;     /* ring pages */
-    uint32_t epoch;
-    uint8_t pad1[44];
-    uint32_t refs[XEN_CTRL_MAX_REFS];
-};
-_Static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+/* The xenbus states and the control page (struct xen_ctrl_page) are in wire.h. */
 _Static_assert(XEN_ALLOW_MAX <= XEN_ACL_MAX, "xen_perms takes the whole allow list");
 
 enum xen_hs {

@@ -23,10 +23,10 @@
 #include <xenstore.h>
 
 #include "transport.h"
+#include "wire.h" /* XEN_PAGE, the control page, the xenbus states */
 
 extern const struct idc_transport idc_transport_xen;
 
-#define XEN_PAGE      4096u
 #define XEN_DOMID_MAX 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
 #define XEN_PATH_MAX  160u
 #define XEN_VALUE_MAX 2048u /* longest value written */

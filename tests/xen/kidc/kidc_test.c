@@ -17,6 +17,22 @@
  *                       reference gets IDC_ERR_REVOKED
  *   credits_full        8 held transactions take every credit: the 9th gets IDC_ERR_AGAIN;
  *                       released, all 8 complete with status 0
+ *   hostile_index, hostile_length, hostile_oversize, hostile_storm, hostile_early_storm,
+ *   hostile_unasked
+ *                       a second endpoint in the same context, a frontend of xen:0/kidc-evil
+ *                       served by a hostile backend in dom0 (tests/xen/transport/
+ *                       kidcevil_test.c), which misbehaves once per connection: a producer
+ *                       index past the ring's size, a frame length past the bytes published, a
+ *                       frame over the maximum frame size, an event storm of up to 6 s, a storm
+ *                       of 1.5 s during the handshake (before its answer), a response to a
+ *                       transaction never asked. Each but the storms must take the hostile
+ *                       endpoint down with IDC_ERR_PROTO and the reason logged (the check names
+ *                       it); the storm must be cut the same way (event storm), or paused and
+ *                       the endpoint still echo after it; after the early storm the endpoint
+ *                       must connect and echo. The endpoint reconnects after each.
+ *   hostile_honest_kept while the hostile cases ran, the first endpoint kept one echo
+ *                       transaction in flight at all times: every one completed correctly, none
+ *                       waited more than 5 s; then the hostile endpoint was destroyed
  *   backend_kill        4 held transactions, then the server kills itself (SIGKILL): all 4
  *                       complete with IDC_ERR_DISCONNECTED, then the disconnect callback runs
  *   reconnect           the restarted server is connected again within 60 s and echoes
@@ -37,6 +53,9 @@
 #define KT_CREDITS 8
 #define KT_WAIT	   (60 * HZ) /* connecting */
 #define KT_DONE	   (20 * HZ) /* completions */
+#define KH_CONNECT (30 * HZ) /* the hostile endpoint's next connection */
+#define KH_STORM   (8 * HZ)  /* the storm lasts 6 s at most: a cut comes within this */
+#define KH_STALL   (5 * HZ)  /* an honest echo waiting longer means the context stalled */
 
 static const uint64_t kt_hashes[1] = {KIDC_HASH};
 static const struct idc_protocol kt_proto = {
@@ -68,6 +87,17 @@ struct kt {
 	atomic_t connected, connects, disconnects, destroyed;
 	atomic_t done, ok, disc, bad;
 	struct kt_slot slot[KT_WINDOW];
+	/* the hostile_* checks */
+	struct idc_endpoint evil;
+	atomic_t evil_connects, evil_disconnects, evil_destroyed;
+	bool evil_auto;	     /* the disconnect callback acknowledges itself (teardown) */
+	int evil_n;	     /* connections of the hostile endpoint done with */
+	struct idc_txn etxn; /* the echo after the storm */
+	atomic_t edone;
+	int estatus;
+	bool ebad;
+	int echo_sent, echo_err; /* honest echoes during the hostile checks */
+	unsigned long echo_t0, echo_max;
 };
 
 static struct kt *kt;
@@ -406,6 +436,272 @@ static bool check_reconnect(void)
 	return true;
 }
 
+/* ------------------------------------------------------------------- the hostile backend */
+
+static void ke_connect(struct idc_endpoint *ep)
+{
+	atomic_inc(&kt->evil_connects);
+	wake_up(&kt->wq);
+}
+
+/* Acknowledged by the check once it read the reason (idc_endpoint_last_error), so the next
+   connection comes after that. */
+static void ke_disconnect(struct idc_endpoint *ep)
+{
+	atomic_inc(&kt->evil_disconnects);
+	if (READ_ONCE(kt->evil_auto))
+		idc_endpoint_disconnect_done(ep);
+	wake_up(&kt->wq);
+}
+
+static void ke_destroyed(struct idc_endpoint *ep)
+{
+	atomic_set(&kt->evil_destroyed, 1);
+	wake_up(&kt->wq);
+}
+
+static const struct idc_endpoint_ops ke_ops = {
+	.connect = ke_connect,
+	.disconnect = ke_disconnect,
+	.handle_message = kt_message,
+	.handle_transaction = kt_transaction,
+};
+
+static void ke_done(struct idc_txn *txn, int status, const void *result, size_t len)
+{
+	const uint8_t *r = result;
+	size_t i;
+
+	kt->estatus = status;
+	kt->ebad = status == 0 && len != 100;
+	for (i = 0; status == 0 && !kt->ebad && i < len; i++)
+		kt->ebad = r[i] != (uint8_t)((uint8_t)(5 + i * 7) + 1);
+	atomic_set(&kt->edone, 1);
+	wake_up(&kt->wq);
+}
+
+/* Keeps one echo in flight on the honest endpoint (slot 0), and the longest wait seen. */
+static void kh_pump(void)
+{
+	struct kt_slot *s = &kt->slot[0];
+	int r;
+
+	if (atomic_read(&s->busy)) {
+		kt->echo_max = max(kt->echo_max, jiffies - kt->echo_t0);
+		return;
+	}
+	r = kt_submit(KIDC_OP_ECHO, 64, (uint32_t)kt->echo_sent);
+	if (r == 0) {
+		kt->echo_sent++;
+		kt->echo_t0 = jiffies;
+	} else if (r != IDC_ERR_AGAIN) {
+		kt->echo_err++;
+	}
+}
+
+/* Waits up to t for cond(), pumping honest echoes meanwhile. */
+static bool kh_wait(bool (*cond)(void), unsigned long t)
+{
+	unsigned long end = jiffies + t;
+
+	for (;;) {
+		if (cond())
+			return true;
+		if (time_after(jiffies, end))
+			return false;
+		kh_pump();
+		wait_event_interruptible_timeout(kt->wq, cond() || !atomic_read(&kt->slot[0].busy),
+						 HZ / 20);
+	}
+}
+
+static bool kh_connected(void)
+{
+	return atomic_read(&kt->evil_connects) > kt->evil_n;
+}
+
+static bool kh_disconnected(void)
+{
+	return atomic_read(&kt->evil_disconnects) > kt->evil_n;
+}
+
+static bool kh_edone(void)
+{
+	return atomic_read(&kt->edone);
+}
+
+static bool kh_idle(void)
+{
+	return !atomic_read(&kt->slot[0].busy);
+}
+
+/* The next connection of the hostile endpoint is up. */
+static bool kh_next(const char *check)
+{
+	if (kh_wait(kh_connected, KH_CONNECT))
+		return true;
+	pr_info("idc_ktest: FAIL %s the hostile endpoint did not connect (connection %d) within "
+		"30 s (state %d)\n",
+		check, kt->evil_n + 1, idc_endpoint_state(&kt->evil));
+	return false;
+}
+
+/* The connection went down: its reason must be IDC_ERR_PROTO and name `want`. Acknowledged. */
+static bool kh_reason(const char *check, const char *want, unsigned long t0)
+{
+	char why[128];
+	int r = idc_endpoint_last_error(&kt->evil, why, sizeof(why));
+	bool ok = r == IDC_ERR_PROTO && strstr(why, want);
+
+	if (ok)
+		pr_info("idc_ktest: PASS %s IDC_ERR_PROTO after %u ms: %s\n", check,
+			jiffies_to_msecs(jiffies - t0), why);
+	else
+		pr_info("idc_ktest: FAIL %s disconnected with %s: '%s' (expected IDC_ERR_PROTO, "
+			"'%s')\n",
+			check, idc_strerror(r), why, want);
+	idc_endpoint_disconnect_done(&kt->evil);
+	kt->evil_n++;
+	return ok;
+}
+
+/* One misbehaviour: the connection must go down with IDC_ERR_PROTO, the reason naming `want`.
+   False when the endpoint is stuck (the later cases cannot run). */
+static bool kh_case(const char *check, const char *want)
+{
+	unsigned long t0;
+
+	if (!kh_next(check))
+		return false;
+	t0 = jiffies;
+	if (!kh_wait(kh_disconnected, KT_DONE)) {
+		pr_info("idc_ktest: FAIL %s still connected 20 s after connection %d began\n",
+			check, kt->evil_n + 1);
+		return false;
+	}
+	kh_reason(check, want, t0);
+	return true;
+}
+
+/* Echo one transaction on the hostile endpoint: 0, or why not (its status, IDC_ERR_PROTO for
+   wrong bytes, IDC_ERR_TIMEOUT). */
+static int kh_echo(void)
+{
+	uint8_t buf[100];
+	int r;
+
+	kt_fill(buf, sizeof(buf), 5);
+	atomic_set(&kt->edone, 0);
+	kt->etxn.done = ke_done;
+	r = idc_submit_transaction(&kt->evil, &kt->etxn, KIDC_OP_ECHO, buf, sizeof(buf));
+	if (r)
+		return r;
+	if (!kh_wait(kh_edone, KT_DONE))
+		return IDC_ERR_TIMEOUT;
+	return kt->estatus ? kt->estatus : kt->ebad ? IDC_ERR_PROTO : 0;
+}
+
+/* Ends the hostile endpoint's connection from this side and acknowledges it. */
+static bool kh_hangup(const char *check)
+{
+	idc_endpoint_disconnect(&kt->evil);
+	if (!kh_wait(kh_disconnected, KT_DONE)) {
+		pr_info("idc_ktest: note %s idc_endpoint_disconnect did not complete\n", check);
+		return false;
+	}
+	idc_endpoint_disconnect_done(&kt->evil);
+	kt->evil_n++;
+	return true;
+}
+
+/* The storm: cut (IDC_ERR_PROTO, "event storm"), or paused and the endpoint still works. */
+static bool kh_storm(void)
+{
+	const char *check = "hostile_storm";
+	unsigned long t0;
+	int r;
+
+	if (!kh_next(check))
+		return false;
+	t0 = jiffies;
+	if (kh_wait(kh_disconnected, KH_STORM)) {
+		kh_reason(check, "event storm", t0);
+		return true;
+	}
+	r = kh_echo();
+	if (r)
+		pr_info("idc_ktest: FAIL hostile_storm not cut, but no echo after it: %s\n",
+			idc_strerror(r));
+	else
+		pr_info("idc_ktest: PASS hostile_storm paused, not cut: connected after 8 s, an "
+			"echo after the storm correct\n");
+	return kh_hangup(check);
+}
+
+/* A storm during the handshake (before the backend's answer): the endpoint connects after it
+   and works. */
+static bool kh_early(void)
+{
+	unsigned long before = kt->echo_max, during;
+	bool up;
+	int r;
+
+	kt->echo_max = 0; /* the honest echoes' longest wait during this case, for the details */
+	up = kh_next("hostile_early_storm");
+	during = kt->echo_max;
+	kt->echo_max = max(before, during);
+	if (!up)
+		return false;
+	r = kh_echo();
+	if (r)
+		pr_info("idc_ktest: FAIL hostile_early_storm connected after the storm, but its "
+			"echo: %s\n",
+			idc_strerror(r));
+	else
+		pr_info("idc_ktest: PASS hostile_early_storm connected after a storm during the "
+			"handshake, echo correct; honest echoes meanwhile waited %u ms at most\n",
+			jiffies_to_msecs(during));
+	return kh_hangup("hostile_early_storm");
+}
+
+static void check_hostile(void)
+{
+	struct idc_endpoint_config cfg = {
+		.protocol = &kt_proto,
+		.role = IDC_ROLE_FRONTEND,
+		.address = "xen:0/" KIDC_EVIL_SERVICE,
+		.ops = &ke_ops,
+		.max_transactions = KT_CREDITS,
+		.max_messages = 16,
+	};
+	bool destroyed;
+
+	kt_reset();
+	idc_endpoint_create(&kt->evil, kt->ctx, &cfg);
+	if (kh_case("hostile_index", "producer index") &&
+	    kh_case("hostile_length", "malformed frame") &&
+	    kh_case("hostile_oversize", "malformed frame") && kh_storm() && kh_early())
+		kh_case("hostile_unasked", "unknown or completed transaction");
+	WRITE_ONCE(kt->evil_auto, true);
+	if (idc_endpoint_state(&kt->evil) == IDC_EP_DISCONNECTING)
+		idc_endpoint_disconnect_done(&kt->evil);
+	idc_endpoint_destroy(&kt->evil, ke_destroyed);
+	destroyed = wait_event_interruptible_timeout(kt->wq, atomic_read(&kt->evil_destroyed),
+						     KT_DONE) > 0;
+	kh_wait(kh_idle, KT_DONE); /* the last echo */
+	if (!destroyed || !kh_idle() || kt->echo_err || atomic_read(&kt->ok) != kt->echo_sent ||
+	    kt->echo_sent < 10 || kt->echo_max > KH_STALL)
+		pr_info("idc_ktest: FAIL hostile_honest_kept %d echoes sent, %d ok, %d bad, %d "
+			"disconnected, %d refused; longest wait %u ms; hostile endpoint %s\n",
+			kt->echo_sent, atomic_read(&kt->ok), atomic_read(&kt->bad),
+			atomic_read(&kt->disc), kt->echo_err, jiffies_to_msecs(kt->echo_max),
+			destroyed ? "destroyed" : "not destroyed within 20 s");
+	else
+		pr_info("idc_ktest: PASS hostile_honest_kept %d echoes correct during the hostile "
+			"checks, longest wait %u ms; hostile endpoint destroyed\n",
+			kt->echo_sent, jiffies_to_msecs(kt->echo_max));
+}
+
 static void kt_teardown(void)
 {
 	if (atomic_read(&kt->connected))
@@ -443,8 +739,12 @@ static void kt_run(void)
 	} else {
 		pr_info("idc_ktest: PASS connect version %u\n", idc_endpoint_version(&kt->ep));
 		if (check_transactions()) {
+			bool credits;
+
 			check_rbuf();
-			if (check_credits() && check_kill())
+			credits = check_credits();
+			check_hostile();
+			if (credits && check_kill())
 				check_reconnect();
 		}
 	}

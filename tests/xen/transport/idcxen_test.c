@@ -50,6 +50,8 @@
 
 #include "idc.h"
 #include "report.h"
+#include "ring.h" /* runtime/core: idc_ring_size_for, idc_ring_bytes */
+#include "wire.h" /* runtime/transports/xen: the control page, the xenbus states */
 
 #define WATCHDOG_S 140
 #define STEP_MS    30000
@@ -525,20 +527,11 @@ static void death_client(unsigned peer)
    docs/xen-transport.md, that then misbehaves: it notifies in a tight loop without producing
    anything (event storm), and on its second connection publishes a corrupt producer index. The
    libidc backend (a child process) must cut it off each time, with the reason, at bounded cost. */
-uint32_t idc_ring_size_for(uint32_t frames, uint32_t max_frame); /* libidc (ring.h) */
-
-struct hctrl {
-    uint8_t fe_live, be_live, pad0[2];
-    uint32_t magic, ring_size, nrefs, epoch;
-    uint8_t pad1[44];
-    uint32_t refs[1008];
-};
-
 struct hostile {
     struct xs_handle *xs;
     xenevtchn_handle *ev;
     xengntshr_handle *gs;
-    struct hctrl *ctrl;
+    struct xen_ctrl_page *ctrl;
     unsigned char *rings;
     int np;
     uint32_t port, epoch;
@@ -576,7 +569,7 @@ static void hostile_connect(struct hostile *h)
 {
     uint32_t inst, st;
     double end = now_s() + 30;
-    while (hx_read_u32(h->xs, HB "/state", &st) || st != 2 ||
+    while (hx_read_u32(h->xs, HB "/state", &st) || st != XB_INITWAIT ||
            hx_read_u32(h->xs, HB "/instance", &inst)) {
         if (now_s() > end)
             fail("hostile frontend: no service");
@@ -584,20 +577,20 @@ static void hostile_connect(struct hostile *h)
     }
     uint32_t frame = MAX_FRAME, tx = 16, msg = 32;
     uint32_t ring = idc_ring_size_for(msg + 2 * tx, frame);
-    h->np = (int)((2 * (256 + (size_t)ring) + 4095) / 4096);
+    h->np = (int)((2 * idc_ring_bytes(ring) + XEN_PAGE - 1) / XEN_PAGE);
     xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(h->ev, 0);
     if (port < 0)
         fail("hostile: unbound port: %s", strerror(errno));
     h->port = (uint32_t)port;
-    uint32_t cref, refs[1008];
+    uint32_t cref, refs[XEN_CTRL_MAX_REFS];
     h->ctrl = xengntshr_share_page_notify(h->gs, 0, &cref, 1, 0, h->port);
     h->rings = xengntshr_share_pages(h->gs, 0, h->np, refs, 1);
     if (!h->ctrl || !h->rings)
         fail("hostile: grants: %s", strerror(errno));
-    memset(h->rings, 0, (size_t)h->np * 4096);
+    memset(h->rings, 0, (size_t)h->np * XEN_PAGE);
     h->epoch = (uint32_t)(now_s() * 1000) & 0x7fffffff;
-    memset(h->ctrl, 0, 4096);
-    h->ctrl->magic = 0x58434449u;
+    memset(h->ctrl, 0, XEN_PAGE);
+    h->ctrl->magic = XEN_CTRL_MAGIC;
     h->ctrl->ring_size = ring;
     h->ctrl->nrefs = (uint32_t)h->np;
     h->ctrl->epoch = h->epoch;
@@ -619,13 +612,14 @@ static void hostile_connect(struct hostile *h)
               !hx_write(h->xs, t, HF, "ring-pages", (uint32_t)h->np) &&
               !hx_write(h->xs, t, HF, "ctrl-ref", cref) &&
               !hx_write(h->xs, t, HF, "event-channel", h->port) &&
-              !hx_write(h->xs, t, HF, "state", 3) && !hx_write(h->xs, t, HB "/fe", "0-1", h->epoch);
+              !hx_write(h->xs, t, HF, "state", XB_INITIALISED) &&
+              !hx_write(h->xs, t, HB "/fe", "0-1", h->epoch);
     if (!ok || !xs_transaction_end(h->xs, t, false))
         fail("hostile: publishing: %s", strerror(errno));
     end = now_s() + 30;
     uint32_t kep = 0;
     while (hx_read_u32(h->xs, HK "/epoch", &kep) || kep != h->epoch ||
-           hx_read_u32(h->xs, HK "/state", &st) || st != 4) {
+           hx_read_u32(h->xs, HK "/state", &st) || st != XB_CONNECTED) {
         if (now_s() > end)
             fail("hostile frontend: backend never answered");
         usleep(20000);
@@ -637,7 +631,7 @@ static bool hostile_closed(struct hostile *h)
 {
     uint32_t st, kep;
     return (hx_read_u32(h->xs, HK "/epoch", &kep) == 0 && kep == h->epoch &&
-            hx_read_u32(h->xs, HK "/state", &st) == 0 && st == 6) ||
+            hx_read_u32(h->xs, HK "/state", &st) == 0 && st == XB_CLOSED) ||
            __atomic_load_n(&h->ctrl->be_live, __ATOMIC_ACQUIRE) == 0;
 }
 

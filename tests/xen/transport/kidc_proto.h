@@ -1,13 +1,16 @@
 /* kidc_proto.h - the test protocol between the kernel runtime's self-test client
- * (tests/xen/kidc/kidc_test.c, a module in the domU) and its user-space server in dom0
- * (tests/xen/transport/kidcsrv_test.c). Plain constants: the file builds in both. */
+ * (tests/xen/kidc/kidc_test.c, a module in the domU) and its user-space servers in dom0
+ * (tests/xen/transport/kidcsrv_test.c, and the hostile kidcevil_test.c). Plain constants: the
+ * file builds in both. */
 #ifndef KIDC_PROTO_H
 #define KIDC_PROTO_H
 
-#define KIDC_NAME      "kidc"
-#define KIDC_SERVICE   "kidc" /* xen:kidc?allow=DOMU in dom0; xen:0/kidc in the domU */
-#define KIDC_HASH      0x6b69646374657374ull
-#define KIDC_MAX_FRAME 512u
+#define KIDC_NAME    "kidc"
+#define KIDC_SERVICE "kidc" /* xen:kidc?allow=DOMU in dom0; xen:0/kidc in the domU */
+/* the hostile backend (tests/xen/transport/kidcevil_test.c): same protocol, its own service */
+#define KIDC_EVIL_SERVICE "kidc-evil"
+#define KIDC_HASH         0x6b69646374657374ull
+#define KIDC_MAX_FRAME    512u
 
 /* transactions */
 #define KIDC_OP_ECHO 1 /* result: the payload with every byte plus one */
