@@ -2,7 +2,8 @@
 /* xenfront.c - the xen transport in the kernel, frontend side: the same xenstore layout,
  * handshake, control page and rings as runtime/transports/xen/channel.c (docs/xen-transport.md,
  * docs/protocol.md section 6), on the kernel's xenbus, grant-table and event-channel
- * interfaces, so a guest-kernel frontend connects to a user-space backend.
+ * interfaces, so a guest-kernel frontend connects to a user-space backend. The backend side is
+ * xenback.c; kxen.c holds the transport table and what both sides share.
  *
  * Why a second text of the frontend's handshake rather than channel.c built twice: channel.c
  * drives libxenstore, libxengnttab and libxenevtchn through file descriptors in the context's

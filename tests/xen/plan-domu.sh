@@ -12,6 +12,7 @@ run 60 idcxen deny-client 0          # dom0's service for another domain: invisi
 run 220 blkxen serve                 # block example: blkback serves dom0's nbdkit
 run 150 kidcxen run                  # the kernel runtime idc.ko: a frontend of dom0's kidcsrv
 run 300 idcblkxen run                # idc.ko + idcblk.ko; dom0's blkback serves /dev/idcblk0
+run 300 kbackxen run                 # the kernel runtime idc.ko serves a backend to dom0's kbackfe
 idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
 idcxen death-backend 0 &             # serves dom0 until this domain is destroyed
 xenprim linger 0                     # until dom0 destroys this domain (domain death test)
