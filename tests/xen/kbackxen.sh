@@ -108,3 +108,4 @@ else
     pass "$(log | wc -l) kernel log lines since the load"
 fi
 log | grep -E 'idc|kback' | sed 's/^/@@idc note kernel: /' | head -40
+blkctl put self kback-done yes   # dom0's kbackfe waits for it before its step ends

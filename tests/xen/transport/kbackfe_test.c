@@ -408,6 +408,21 @@ int main(int argc, char **argv)
         fail("%s still there 20 s after the disconnect", b);
     pass("%s removed", b);
 
+    /* The domU's script goes on (rmmod idc, its checks): wait for its end marker (blkctl put
+       self kback-done yes) so that the next step, or the domU's destruction, does not cut it. */
+    char m[128];
+    snprintf(m, sizeof(m), "/local/domain/%s/data/idc-blk/kback-done", domu);
+    bool done = false;
+    for (int i = 0; i < 300 && !done; i++) {
+        unsigned len = 0;
+        char *v = xs_read(xs, XBT_NULL, m, &len);
+        done = v && strcmp(v, "yes") == 0;
+        free(v);
+        if (!done)
+            usleep(100000);
+    }
+    if (!done)
+        note("the domU's kbackxen did not say it was done within 30 s");
     close_ep();
     idc_context_destroy(ctx);
     xs_close(xs);
