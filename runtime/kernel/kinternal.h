@@ -24,7 +24,7 @@ void idc__kdefer_cancel(struct idc_context *ctx, struct idc_kdefer *d);
 /* kcontext.c: contexts alive (the module's exit check) */
 int idc__kcontexts_live(void);
 
-/* xenfront.c: the xen transport, frontends only */
+/* kxen.c: the xen transport (xenfront.c: frontends, xenback.c: backends) */
 extern const struct idc_transport idc_ktransport_xen;
 
 /* xenbuf.c: buffer memory and the owner side of remote buffers over Xen */

@@ -2,7 +2,8 @@
 /* xenfront.c - the xen transport in the kernel, frontend side: the same xenstore layout,
  * handshake, control page and rings as runtime/transports/xen/channel.c (docs/xen-transport.md,
  * docs/protocol.md section 6), on the kernel's xenbus, grant-table and event-channel
- * interfaces, so a guest-kernel frontend connects to a user-space backend.
+ * interfaces, so a guest-kernel frontend connects to a user-space backend. The backend side is
+ * xenback.c; kxen.c holds the transport table and what both sides share.
  *
  * Why a second text of the frontend's handshake rather than channel.c built twice: channel.c
  * drives libxenstore, libxengnttab and libxenevtchn through file descriptors in the context's
@@ -42,19 +43,11 @@
 #include <xen/interface/io/xenbus.h>
 #include <asm/xen/hypercall.h>
 
-#include "kinternal.h"
-/* The control page (struct xen_ctrl_page, docs/protocol.md section 6, granted to the backend),
-   its magic and XEN_PAGE: the user-space transport's own definitions, one text for both. */
-#include "wire.h"
+#include "kxen.h"
 
-#define KX_DOMID_MAX	 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
-#define KX_PATH_MAX	 160u
-#define KX_VALUE_MAX	 2048u
 #define KX_RETRY_MS	 200u
 #define KX_BUSY_RETRY_MS 1000u
 #define KX_ANSWER_MS	 3000u
-#define KX_KNOCK_MAX	 24u /* "EPOCH" or "EPOCH/PING" */
-#define KX_TXN_TRIES	 8
 
 enum kx_hs { KH_IDLE = 0, KH_WAIT_BE, KH_UP };
 
@@ -97,92 +90,6 @@ static struct kx_ep *X(struct idc_link *ep)
 
 static void fe_check(struct idc_link *ep);
 static void fe_try_connect(struct idc_link *ep);
-
-/* ------------------------------------------------------------------------------ values */
-
-static bool parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || (s[0] == '0' && n > 1))
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return false;
-	}
-	*out = (uint32_t)v;
-	return true;
-}
-
-static bool parse_hex64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	int i, d;
-
-	for (i = 0; i < 16; i++) {
-		d = hex_to_bin(s[i]);
-		if (d < 0 || (s[i] >= 'A' && s[i] <= 'F'))
-			return false;
-		v = (v << 4) | (uint64_t)d;
-	}
-	*out = v;
-	return true;
-}
-
-/* n hashes of 16 hex digits, separated by one space */
-static bool parse_hashes(const char *s, uint64_t *out, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++, s += 17)
-		if (!parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
-			return false;
-	return true;
-}
-
-static uint32_t rand_nonzero(void)
-{
-	uint32_t v;
-
-	do {
-		v = get_random_u32() & 0x7fffffffu;
-	} while (!v);
-	return v;
-}
-
-/* ---------------------------------------------------------------------------- xenstore */
-
-/* A peer-written value: bounded (shorter than cap), no NUL inside. 0 or IDC_ERR_IO. */
-static int kx_read(const char *dir, const char *key, char *buf, size_t cap)
-{
-	unsigned int len;
-	char *v = xenbus_read(XBT_NIL, dir, key ? key : "", &len);
-
-	if (IS_ERR(v))
-		return IDC_ERR_IO;
-	if (len >= cap || strnlen(v, len) != len) {
-		kfree(v);
-		return IDC_ERR_PROTO;
-	}
-	memcpy(buf, v, len);
-	buf[len] = 0;
-	kfree(v);
-	return 0;
-}
-
-static int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out)
-{
-	char b[16];
-	int r = kx_read(dir, key, b, sizeof(b));
-
-	if (r)
-		return r;
-	return parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
-}
 
 /* ----------------------------------------------------------------------------- paths */
 
@@ -343,7 +250,7 @@ static void chan_release(struct idc_link *ep)
 	s->hs = KH_IDLE;
 }
 
-static void kx_chan_close(struct idc_link *ep)
+void kxf_chan_close(struct idc_link *ep)
 {
 	char f[KX_PATH_MAX];
 
@@ -354,7 +261,7 @@ static void kx_chan_close(struct idc_link *ep)
 	chan_release(ep);
 }
 
-static void kx_notify(struct idc_link *ep)
+void kxf_notify(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
 
@@ -478,7 +385,7 @@ static void fe_knock_mismatch(struct idc_link *ep, uint32_t vmin, uint32_t vmax)
 
 	if (vmax >= pr->min_version && vmin <= pr->max_version)
 		v = min(vmax, pr->max_version);
-	s->epoch = rand_nonzero();
+	s->epoch = kx_rand_nonzero();
 	if (fe_request(ep, v, NULL))
 		return;
 	s->hs = KH_WAIT_BE;
@@ -512,7 +419,7 @@ static int fe_read_offer(struct idc_link *ep, struct fe_offer *o, char *val)
 	}
 	if (o->vmin == 0 || o->vmax < o->vmin || o->vmax - o->vmin >= IDC_MAX_VERSIONS ||
 	    kx_read(b, "version-hash", val, KX_VALUE_MAX) ||
-	    !parse_hashes(val, hash, o->vmax - o->vmin + 1)) {
+	    !kx_parse_hashes(val, hash, o->vmax - o->vmin + 1)) {
 		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: backend's service node: bad versions",
 			 ep->address);
 		return IDC_ERR_PROTO;
@@ -555,7 +462,7 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 	s->rp = rings_alloc(s->peer, fr->pages, &s->rings);
 	if (!s->rp)
 		return IDC_ERR_NOMEM;
-	s->epoch = rand_nonzero();
+	s->epoch = kx_rand_nonzero();
 	cp = s->ctrl;
 	cp->magic = XEN_CTRL_MAGIC;
 	cp->ring_size = fr->ring;
@@ -927,7 +834,7 @@ static int parse_address(const char *name, struct kx_ep *s)
 	uint32_t d;
 	size_t off, len;
 
-	if (!slash || !parse_u32(name, (size_t)(slash - name), KX_DOMID_MAX, &d))
+	if (!slash || !kx_parse_u32(name, (size_t)(slash - name), KX_DOMID_MAX, &d))
 		return IDC_ERR_INVAL;
 	off = (size_t)(slash - name) + 1;
 	len = strlen(name + off);
@@ -943,14 +850,10 @@ static int parse_address(const char *name, struct kx_ep *s)
 	return 0;
 }
 
-static int kx_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
+int kxf_address_check(const char *rest, char *why, size_t why_len)
 {
 	struct kx_ep scratch;
 
-	if (role == IDC_ROLE_BACKEND) {
-		snprintf(why, why_len, "the kernel runtime has no xen backends yet");
-		return IDC_ERR_NOTSUP;
-	}
 	memset(&scratch, 0, sizeof(scratch));
 	if (parse_address(rest, &scratch) == 0)
 		return 0;
@@ -959,7 +862,7 @@ static int kx_address_check(const char *rest, enum idc_role role, char *why, siz
 	return IDC_ERR_INVAL;
 }
 
-static int kx_ep_start(struct idc_link *ep)
+int kxf_ep_start(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
 	char b[KX_PATH_MAX];
@@ -982,7 +885,7 @@ static int kx_ep_start(struct idc_link *ep)
 	}
 	if (parse_address(ep->name, s) < 0 || kx_read_u32("domid", NULL, KX_DOMID_MAX, &s->self))
 		return IDC_ERR_INVAL;
-	s->fid = rand_nonzero();
+	s->fid = kx_rand_nonzero();
 	path_b(ep, b, NULL);
 	s->watch.node = kstrdup(b, GFP_KERNEL);
 	s->watch.callback = kx_watch_cb;
@@ -999,12 +902,12 @@ static int kx_ep_start(struct idc_link *ep)
 	return 0;
 }
 
-static void kx_ep_rearm(struct idc_link *ep)
+void kxf_ep_rearm(struct idc_link *ep)
 {
 	fe_check(ep);
 }
 
-static void kx_ep_stop(struct idc_link *ep)
+void kxf_ep_stop(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
 	char p[KX_PATH_MAX];
@@ -1029,18 +932,3 @@ static void kx_ep_stop(struct idc_link *ep)
 	}
 	s->link = NULL;
 }
-
-const struct idc_transport idc_ktransport_xen = {
-	.name = "xen",
-	.address_check = kx_address_check,
-	.ep_start = kx_ep_start,
-	.chan_close = kx_chan_close,
-	.ep_rearm = kx_ep_rearm,
-	.ep_stop = kx_ep_stop,
-	.notify = kx_notify,
-	.buf_alloc = idc__kbuf_alloc,
-	.buf_free = idc__kbuf_free,
-	.buf_seal_ro = idc__kbuf_seal_ro,
-	.rbuf_publish = idc__kbuf_publish,
-	.rbuf_withdraw = idc__kbuf_withdraw,
-};

@@ -36,6 +36,7 @@ if domu_start; then
     run 150 kidcsrv serve "$DOMU"              # the domU's kernel runtime (idc.ko) connects
     wait $KIDCEVIL
     run 420 idcblkxen serve "$DOMU"            # kernel front end idcblk in the domU, blkback here
+    run 300 kbackfe run "$DOMU"                # the domU's kernel runtime (idc.ko) serves, dom0 connects
     # the domU's idcxen frontend streams to dom0 while xenprim's death step destroys the domU
     # and dom0's idcxen frontend has transactions in flight to the domU's backend
     rm -f /tmp/idcxen-death-ready /tmp/idcxen-death-ready2

@@ -13,6 +13,7 @@ run 220 blkxen serve                 # block example: blkback serves dom0's nbdk
 run 150 kidcxen run                  # the kernel runtime idc.ko: frontends of dom0's kidcsrv
                                      # and of its hostile kidcevil
 run 420 idcblkxen run                # idc.ko + idcblk.ko; dom0's blkback serves /dev/idcblk0
+run 300 kbackxen run                 # the kernel runtime idc.ko serves a backend to dom0's kbackfe
 idcxen death-client 0 &              # streams to dom0 until this domain is destroyed
 idcxen death-backend 0 &             # serves dom0 until this domain is destroyed
 xenprim linger 0                     # until dom0 destroys this domain (domain death test)

@@ -213,24 +213,27 @@ say "kernel module for $KVER: $( [ -f "$KMOD/idc_check.ko" ] && echo "built in $
 # The kernel runtime idc.ko and its self-test client (tests/xen/kidc/build.sh), against the
 # same headers; the domU loads them (kidcxen) while dom0 serves (kidcsrv). Without headers or a
 # clean build, kidcxen skips its checks with the reason written to why.
-KIDC=$WORK/kidc
-build_kidc() {
-    local kdir=/usr/src/linux-headers-$KVER top
+KIDC=$WORK/kidc KBACK=$WORK/kback
+build_kidc() {  # [OUT MODDIR]: another test module (tests/xen/NAME), built into OUT with idc.ko
+    local kdir=/usr/src/linux-headers-$KVER top out=${1:-$KIDC} mdir=${2:-} mod=kidc_test
     top=$(cd "$SRC/../.." && pwd)
-    rm -rf "$KIDC"; mkdir -p "$KIDC"
+    [ -z "$mdir" ] || mod=$(sed -n 's/^obj-m := \(.*\)\.o$/\1/p' "$top/$mdir/Kbuild")
+    rm -rf "$out"; mkdir -p "$out"
     if [ ! -f "$kdir/Makefile" ]; then
-        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$KIDC/why"
-    elif "$top/tests/xen/kidc/build.sh" "$kdir" "$KIDC/build" > "$KIDC/build.log" 2>&1; then
-        strip --strip-debug -o "$KIDC/idc.ko" "$KIDC/build/idc/idc.ko"
-        strip --strip-debug -o "$KIDC/kidc_test.ko" "$KIDC/build/test/kidc_test.ko"
+        echo "no headers for the guests' kernel (linux-headers-$KVER)" > "$out/why"
+    elif "$top/tests/xen/kidc/build.sh" "$kdir" "$KIDC/build" ${mdir:+"$top/$mdir"} > "$out/build.log" 2>&1; then
+        strip --strip-debug -o "$out/idc.ko" "$KIDC/build/idc/idc.ko"
+        strip --strip-debug -o "$out/$mod.ko" "$KIDC/build/test${mdir:+-$(basename "$mdir")}/$mod.ko"
     else
-        echo "idc.ko or its client did not build against $kdir (tests/xen/kidc/build.sh)" > "$KIDC/why"
-        tail -n 20 "$KIDC/build.log" | sed 's/^/  | /'
+        echo "idc.ko or $mod did not build against $kdir (tests/xen/kidc/build.sh)" > "$out/why"
+        tail -n 20 "$out/build.log" | sed 's/^/  | /'
     fi
 }
 t=$(now)
 build_kidc
 say "kernel runtime for $KVER: $( [ -f "$KIDC/idc.ko" ] && echo "built in $(since "$t")s" || cat "$KIDC/why")"
+# the kernel backend's check (kbackxen): its module against the same idc.ko
+build_kidc "$KBACK" tests/xen/kback
 
 # ------------------------------------------------------------------ idcblk (idcblkxen)
 # The block front end idcblk.ko (examples/idcblk, its own Makefile) against the same headers,
@@ -393,6 +396,8 @@ mkdir -p "$R/idc/kmod"
 for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
 mkdir -p "$R/idc/kidc"
 for f in idc.ko kidc_test.ko why; do [ ! -f "$KIDC/$f" ] || cp "$KIDC/$f" "$R/idc/kidc/"; done
+mkdir -p "$R/idc/kback"
+for f in idc.ko kback_test.ko why; do [ ! -f "$KBACK/$f" ] || cp "$KBACK/$f" "$R/idc/kback/"; done
 mkdir -p "$R/idc/idcblk"
 for f in idc.ko idcblk.ko why; do [ ! -f "$IDCBLK/$f" ] || cp "$IDCBLK/$f" "$R/idc/idcblk/"; done
 cpio_gz "$R" "$WORK/domu-overlay.cpio.gz"

@@ -170,3 +170,13 @@ $(XEN_OUT)/bin/idcblkxen: tests/xen/idcblkxen.sh | kmod-idlc
 XEN_LIST_PROGS += idcblkxen
 
 xen-progs: $(XEN_OUT)/bin/idcblkxen
+
+# The kernel runtime serving a backend in the domU (tests/xen/kbackxen.sh): run.sh builds idc.ko
+# and the backend module (tests/xen/kback/kback_test.c) against the guests' kernel headers; dom0
+# runs the frontend kbackfe (tests/xen/transport/kbackfe_test.c, built with the other transport
+# programs).
+$(XEN_OUT)/bin/kbackxen: tests/xen/kbackxen.sh
+	$(Q)mkdir -p $(@D) && install -m 755 $< $@
+XEN_LIST_PROGS += kbackxen kbackfe
+
+xen-progs: $(XEN_OUT)/bin/kbackxen

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* kxen.c - the kernel's xen transport: the table (each endpoint goes to its side by role:
+ * xenfront.c for "xen:DOMID/NAME", xenback.c for "xen:NAME") and the helpers both sides share.
+ */
+#include <linux/kernel.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include <xen/xenbus.h>
+
+#include "kxen.h"
+
+static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+
+/* ------------------------------------------------------------------------------ values */
+
+bool kx_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || (s[0] == '0' && n > 1))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool parse_hex64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int i, d;
+
+	for (i = 0; i < 16; i++) {
+		d = hex_to_bin(s[i]);
+		if (d < 0 || (s[i] >= 'A' && s[i] <= 'F'))
+			return false;
+		v = (v << 4) | (uint64_t)d;
+	}
+	*out = v;
+	return true;
+}
+
+bool kx_parse_hashes(const char *s, uint64_t *out, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++, s += 17)
+		if (!parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
+			return false;
+	return true;
+}
+
+uint32_t kx_rand_nonzero(void)
+{
+	uint32_t v;
+
+	do {
+		v = get_random_u32() & 0x7fffffffu;
+	} while (!v);
+	return v;
+}
+
+/* ---------------------------------------------------------------------------- xenstore */
+
+int kx_read(const char *dir, const char *key, char *buf, size_t cap)
+{
+	unsigned int len;
+	char *v = xenbus_read(XBT_NIL, dir, key ? key : "", &len);
+
+	if (IS_ERR(v))
+		return IDC_ERR_IO;
+	if (len >= cap || strnlen(v, len) != len) {
+		kfree(v);
+		return IDC_ERR_PROTO;
+	}
+	memcpy(buf, v, len);
+	buf[len] = 0;
+	kfree(v);
+	return 0;
+}
+
+int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out)
+{
+	char b[16];
+	int r = kx_read(dir, key, b, sizeof(b));
+
+	if (r)
+		return r;
+	return kx_parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
+}
+
+/* --------------------------------------------------------------------------- the table */
+
+static bool be(const struct idc_link *ep)
+{
+	return ep->role == IDC_ROLE_BACKEND;
+}
+
+static int kx_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
+{
+	if (role == IDC_ROLE_BACKEND)
+		return kxb_address_check(rest, why, why_len);
+	return kxf_address_check(rest, why, why_len);
+}
+
+static int kx_ep_start(struct idc_link *ep)
+{
+	return be(ep) ? kxb_ep_start(ep) : kxf_ep_start(ep);
+}
+
+static void kx_chan_close(struct idc_link *ep)
+{
+	if (be(ep))
+		kxb_chan_close(ep);
+	else
+		kxf_chan_close(ep);
+}
+
+static void kx_ep_rearm(struct idc_link *ep)
+{
+	if (be(ep))
+		kxb_ep_rearm(ep);
+	else
+		kxf_ep_rearm(ep);
+}
+
+static void kx_ep_stop(struct idc_link *ep)
+{
+	if (be(ep))
+		kxb_ep_stop(ep);
+	else
+		kxf_ep_stop(ep);
+}
+
+static void kx_notify(struct idc_link *ep)
+{
+	if (be(ep))
+		kxb_notify(ep);
+	else
+		kxf_notify(ep);
+}
+
+const struct idc_transport idc_ktransport_xen = {
+	.name = "xen",
+	.address_check = kx_address_check,
+	.ep_start = kx_ep_start,
+	.chan_close = kx_chan_close,
+	.ep_rearm = kx_ep_rearm,
+	.ep_stop = kx_ep_stop,
+	.notify = kx_notify,
+	.buf_alloc = idc__kbuf_alloc,
+	.buf_free = idc__kbuf_free,
+	.buf_seal_ro = idc__kbuf_seal_ro,
+	.rbuf_publish = idc__kbuf_publish,
+	.rbuf_withdraw = idc__kbuf_withdraw,
+};

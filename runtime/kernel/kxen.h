@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR MIT */
+/* kxen.h - what the kernel's xen transport shares between its frontend (xenfront.c) and its
+ * backend (xenback.c): the control page, the limits of peer-written values, strict parsing of
+ * xenstore values and the bounded xenstore reads. The transport table itself (kxen.c) sends
+ * each endpoint to its side by role.
+ */
+#ifndef IDC_KXEN_H
+#define IDC_KXEN_H
+
+#include <linux/types.h>
+
+#include "kinternal.h"
+
+/* The control page (struct xen_ctrl_page, docs/protocol.md section 6: granted by the
+   frontend, mapped by the backend), its magic and XEN_PAGE: the user-space transport's own
+   definitions, one text for both. */
+#include "wire.h"
+
+#define KX_DOMID_MAX	 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
+#define KX_PATH_MAX	 160u
+#define KX_VALUE_MAX	 2048u
+#define KX_KNOCK_MAX	 24u /* "EPOCH" or "EPOCH/PING" */
+#define KX_TXN_TRIES	 8
+
+/* strict decimal of n bytes, no leading zero, at most max */
+bool kx_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out);
+/* n hashes of 16 lower-case hex digits, separated by one space */
+bool kx_parse_hashes(const char *s, uint64_t *out, uint32_t n);
+uint32_t kx_rand_nonzero(void);
+/* A peer-written value: bounded (shorter than cap), no NUL inside. 0 or IDC_ERR_*. */
+int kx_read(const char *dir, const char *key, char *buf, size_t cap);
+int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out);
+
+/* The two sides (kxen.c sends each endpoint to its side by role) */
+int kxf_address_check(const char *rest, char *why, size_t why_len);
+int kxf_ep_start(struct idc_link *ep);
+void kxf_chan_close(struct idc_link *ep);
+void kxf_ep_rearm(struct idc_link *ep);
+void kxf_ep_stop(struct idc_link *ep);
+void kxf_notify(struct idc_link *ep);
+
+int kxb_address_check(const char *rest, char *why, size_t why_len);
+int kxb_ep_start(struct idc_link *ep);
+void kxb_chan_close(struct idc_link *ep);
+void kxb_ep_rearm(struct idc_link *ep);
+void kxb_ep_stop(struct idc_link *ep);
+void kxb_notify(struct idc_link *ep);
+
+#endif /* IDC_KXEN_H */

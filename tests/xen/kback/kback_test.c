@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0-only OR MIT
+/* kback_test.c - the kernel backend of the check kbackxen (tests/xen/kbackxen.sh): a module
+ * loaded in the domU after idc.ko, serving xen:kback?allow=0 with the protocol of
+ * kback_proto.h to a user-space frontend in dom0 (tests/xen/transport/kbackfe_test.c).
+ *
+ * Echo transactions, held transactions (completed at a release message, or dropped at the
+ * disconnect), pings answered with pongs, a hello at each connection. The frontend's checks
+ * are reported by dom0; what the domU script reads is here, in the module's parameters
+ * (/sys/module/kback_test/parameters/): connects, disconnects, held (transactions held at the
+ * last disconnect), unload_ok (the frontend said the module may go: its connection stays open
+ * through the unload). The module's unload destroys the endpoint with its connection open.
+ */
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "idc.h"
+#include "kback_proto.h"
+
+static int connects, disconnects, held_at_disconnect, unload_ok;
+module_param(connects, int, 0444);
+MODULE_PARM_DESC(connects, "connections so far");
+module_param(disconnects, int, 0444);
+MODULE_PARM_DESC(disconnects, "disconnects so far");
+module_param_named(held, held_at_disconnect, int, 0444);
+MODULE_PARM_DESC(held, "transactions held when the last connection went down");
+module_param(unload_ok, int, 0444);
+MODULE_PARM_DESC(unload_ok, "the frontend asked for the unload");
+
+static char *address = "xen:" KBACK_SERVICE "?allow=0";
+module_param(address, charp, 0444);
+MODULE_PARM_DESC(address, "the address served");
+
+static const uint64_t kb_hashes[1] = { KBACK_HASH };
+static const struct idc_protocol kb_proto = {
+    .name = KBACK_NAME,
+    .min_version = 1,
+    .max_version = 1,
+    .version_hash = kb_hashes,
+    .max_frame = KBACK_MAX_FRAME,
+};
+
+struct kb {
+    struct idc_context *ctx;
+    struct idc_endpoint ep;
+    wait_queue_head_t wq;
+    bool destroyed;
+    struct idc_request *held[KBACK_HELD_MAX];
+    unsigned int nheld;
+    uint8_t out[KBACK_MAX_FRAME]; /* callbacks run one at a time */
+};
+
+static struct kb *kb;
+
+/* ------------------------------------------------------------- callbacks (the workqueue) */
+
+static void kb_release(void)
+{
+    unsigned int i;
+
+    for (i = 0; i < kb->nheld; i++)
+        idc_request_complete(kb->held[i], 0, NULL, 0);
+    kb->nheld = 0;
+}
+
+static void kb_connect(struct idc_endpoint *ep)
+{
+    uint8_t n[4];
+    uint32_t c = (uint32_t)++connects;
+
+    n[0] = (uint8_t)c;
+    n[1] = (uint8_t)(c >> 8);
+    n[2] = (uint8_t)(c >> 16);
+    n[3] = (uint8_t)(c >> 24);
+    pr_info("kback_test: connection %u\n", c);
+    idc_send_message(ep, KBACK_OP_HELLO, n, sizeof(n));
+}
+
+static void kb_disconnect(struct idc_endpoint *ep)
+{
+    char why[128] = "";
+
+    idc_endpoint_last_error(ep, why, sizeof(why));
+    held_at_disconnect = (int)kb->nheld;
+    disconnects++;
+    pr_info("kback_test: disconnect %d with %u transactions held%s%s\n", disconnects, kb->nheld,
+            why[0] ? ": " : "", why);
+    kb_release(); /* the connection is gone: the results go nowhere */
+    idc_endpoint_disconnect_done(ep);
+}
+
+static int kb_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
+{
+    switch (op) {
+    case KBACK_OP_PING:
+        return idc_send_message(ep, KBACK_OP_PONG, p, len);
+    case KBACK_OP_RELEASE:
+        kb_release();
+        return 0;
+    case KBACK_OP_UNLOAD:
+        unload_ok = 1;
+        return 0;
+    default:
+        return IDC_ERR_PROTO;
+    }
+}
+
+static int kb_transaction(struct idc_endpoint *ep, struct idc_request *r, uint16_t op,
+                          const void *p, size_t len)
+{
+    const uint8_t *in = p;
+    uint8_t n;
+    size_t i;
+
+    switch (op) {
+    case KBACK_OP_ECHO:
+        if (len > sizeof(kb->out))
+            return IDC_ERR_PROTO;
+        for (i = 0; i < len; i++)
+            kb->out[i] = (uint8_t)(in[i] + 1);
+        return idc_request_complete(r, 0, kb->out, len);
+    case KBACK_OP_HOLD:
+        if (kb->nheld == KBACK_HELD_MAX)
+            return IDC_ERR_PROTO;
+        kb->held[kb->nheld++] = r;
+        n = (uint8_t)kb->nheld;
+        idc_send_message(ep, KBACK_OP_HELD, &n, 1);
+        return 0;
+    default:
+        return IDC_ERR_PROTO;
+    }
+}
+
+static const struct idc_endpoint_ops kb_ops = {
+    .connect = kb_connect,
+    .disconnect = kb_disconnect,
+    .handle_message = kb_message,
+    .handle_transaction = kb_transaction,
+};
+
+static void kb_destroyed(struct idc_endpoint *ep)
+{
+    kb->destroyed = true;
+    wake_up(&kb->wq);
+}
+
+/* ------------------------------------------------------------------------- the module */
+
+static int __init kb_init(void)
+{
+    struct idc_endpoint_config cfg = {
+        .protocol = &kb_proto,
+        .role = IDC_ROLE_BACKEND,
+        .ops = &kb_ops,
+        .max_transactions = 8,
+        .max_messages = 32,
+    };
+    int r;
+
+    kb = kzalloc(sizeof(*kb), GFP_KERNEL);
+    if (!kb)
+        return -ENOMEM;
+    init_waitqueue_head(&kb->wq);
+    r = idc_context_create(&kb->ctx, NULL);
+    if (r) {
+        pr_err("kback_test: idc_context_create: %s\n", idc_strerror(r));
+        kfree(kb);
+        return -EIO;
+    }
+    cfg.address = address;
+    idc_endpoint_create(&kb->ep, kb->ctx, &cfg);
+    if (idc_endpoint_state(&kb->ep) == IDC_EP_DEAD) {
+        pr_err("kback_test: cannot serve %s\n", address);
+        idc_context_destroy(kb->ctx);
+        kfree(kb);
+        return -EIO;
+    }
+    pr_info("kback_test: serving %s\n", address);
+    return 0;
+}
+
+static void __exit kb_exit(void)
+{
+    idc_endpoint_destroy(&kb->ep, kb_destroyed);
+    if (!wait_event_timeout(kb->wq, kb->destroyed, 20 * HZ))
+        pr_err("kback_test: the endpoint's destroy did not complete\n");
+    idc_context_destroy(kb->ctx);
+    pr_info("kback_test: unloaded (%d connections, %d disconnects)\n", connects, disconnects);
+    kfree(kb);
+}
+
+module_init(kb_init);
+module_exit(kb_exit);
+
+MODULE_DESCRIPTION("idc: a kernel backend serving the check kbackxen (check-xen)");
+MODULE_LICENSE("Dual MIT/GPL");

@@ -1,0 +1,111 @@
+#!/bin/sh
+# kbackxen: the kernel runtime (idc.ko, runtime/kernel/) serving a backend in the domU to a
+# user-space libidc frontend in dom0. run.sh builds idc.ko and the backend module
+# tests/xen/kback/kback_test.c against the exact headers of the guests' kernel; dom0 runs
+# kbackfe (tests/xen/transport/kbackfe_test.c: connect, 1000 transactions, messages both ways,
+# a frontend killed with transactions held, reconnect, then it asks for the unload) while the
+# domU runs this script. Result lines are Criterion-like, prefixed with "@@idc " (docs/xen.md).
+#
+#   kbackxen list     every check name the harness expects
+#   kbackxen run      the domU: load idc.ko and the backend, wait for dom0's frontend to ask for
+#                     the unload, unload with its connection open, check what is left
+#
+# Checks (suite kback_domu):
+#   idc_loads             insmod idc.ko
+#   backend_loads         insmod kback_test.ko: xen:kback?allow=0 published
+#   served                the frontend connected 3 times and asked for the unload within 240 s
+#   killed_frontend_dropped  the connection of the frontend dom0 killed went down because the
+#                         frontend unmapped the control page, with its 4 transactions held
+#   unload_connected      rmmod kback_test with a connection open
+#   idc_unloads           rmmod idc
+#   nothing_left          no event channel of idc in /proc/interrupts after the unload
+#   kernel_log_clean      no WARNING:, BUG:, Oops or call trace in the kernel log since the load
+#
+# The modules are /idc/kback/idc.ko and kback_test.ko; when run.sh could not build them,
+# /idc/kback/why says why and every check is skipped with that reason.
+SUITE=kback_domu
+CHECKS="idc_loads backend_loads served killed_frontend_dropped unload_connected idc_unloads"
+CHECKS="$CHECKS nothing_left kernel_log_clean"
+DIR=/idc/kback
+P=/sys/module/kback_test/parameters
+
+up() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
+
+CUR="" T0=0
+begin() { CUR=$1; T0=$(up); }
+detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
+pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
+fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; }
+param() { cat "$P/$1" 2>/dev/null || echo 0; }
+
+case ${1:-} in
+list)
+    for c in $CHECKS; do echo "$SUITE::$c"; done
+    exit 0 ;;
+run) ;;
+*)
+    echo "usage: $0 list|run" >&2
+    exit 2 ;;
+esac
+
+if [ ! -f "$DIR/idc.ko" ] || [ ! -f "$DIR/kback_test.ko" ]; then
+    why=$(cat "$DIR/why" 2>/dev/null || echo "no modules in the guest")
+    for c in $CHECKS; do echo "@@idc [SKIP] $SUITE::$c: $why"; done
+    exit 0
+fi
+
+base=$(dmesg | wc -l)
+log() { dmesg | tail -n +"$((base + 1))"; }
+
+begin idc_loads
+idc=0
+if out=$(insmod "$DIR/idc.ko" 2>&1); then pass "$(uname -r)"; idc=1; else fail "insmod: $out"; fi
+
+begin backend_loads
+be=0
+if [ $idc = 0 ]; then fail "idc.ko not loaded"
+elif out=$(insmod "$DIR/kback_test.ko" 2>&1); then pass "$(log | grep -m1 'kback_test: serving')"; be=1
+else fail "insmod: $out"; fi
+
+begin served
+i=0
+while [ $be = 1 ] && [ "$(param unload_ok)" != 1 ] && [ $i -lt 2400 ]; do sleep 0.1; i=$((i + 1)); done
+c=$(param connects) d=$(param disconnects)
+if [ "$(param unload_ok)" = 1 ] && [ "$c" = 3 ]; then pass "$c connections, $d disconnects"
+else fail "unload_ok $(param unload_ok) after $((i / 10)) s, $c connections, $d disconnects"; fi
+
+begin killed_frontend_dropped
+line=$(log | grep 'kback_test: disconnect 2 ' | head -n 1)
+case $line in
+*"with 4 transactions held"*) pass "${line#*kback_test: }" ;;
+*) fail "${line:-no second disconnect in the kernel log}" ;;
+esac
+why=$(log | grep -c 'frontend unmapped the control page')
+[ "$why" -ge 1 ] || detail "no 'frontend unmapped the control page' line in the kernel log"
+
+begin unload_connected
+open=$(( $(param connects) - $(param disconnects) ))
+if [ $be = 0 ]; then fail "not loaded"
+elif out=$(rmmod kback_test 2>&1); then pass "$open connection(s) open at the unload"
+else fail "rmmod: $out"; fi
+
+begin idc_unloads
+if [ $idc = 0 ]; then fail "not loaded"
+elif out=$(rmmod idc 2>&1); then pass
+else fail "rmmod: $out"; fi
+
+begin nothing_left
+left=$(grep -c ' idc$' /proc/interrupts)
+if [ "$left" = 0 ]; then pass "no idc interrupt in /proc/interrupts"
+else fail "$left idc interrupts still bound"; fi
+
+begin kernel_log_clean
+bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
+if [ -n "$bad" ]; then
+    fail "$(echo "$bad" | tr '\n' ' ')"
+else
+    pass "$(log | wc -l) kernel log lines since the load"
+fi
+log | grep -E 'idc|kback' | sed 's/^/@@idc note kernel: /' | head -40
+blkctl put self kback-done yes   # dom0's kbackfe waits for it before its step ends
