@@ -30,14 +30,7 @@ reconnect teardown"
 CHECKS="idc_loads $CLIENT test_unloads idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kidc
 
-up() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
-
-CUR="" T0=0
-begin() { CUR=$1; T0=$(up); }
-detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
-pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
-fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; }
+. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
 
 case ${1:-} in
 list)
@@ -55,8 +48,7 @@ if [ ! -f "$DIR/idc.ko" ] || [ ! -f "$DIR/kidc_test.ko" ]; then
     exit 0
 fi
 
-base=$(dmesg | wc -l)
-log() { dmesg | tail -n +"$((base + 1))"; }
+log_mark # the kernel log from here on is this step's
 
 begin idc_loads
 idc=0
@@ -92,11 +84,5 @@ left=$(grep -c ' idc$' /proc/interrupts)
 if [ "$left" = 0 ]; then pass "no idc interrupt in /proc/interrupts"
 else fail "$left idc interrupts still bound"; fi
 
-begin kernel_log_clean
-bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
-if [ -n "$bad" ]; then
-    fail "$(echo "$bad" | tr '\n' ' ')"
-else
-    pass "$(log | wc -l) kernel log lines since the load"
-fi
+check_kernel_log
 log | grep -E 'idc' | sed 's/^/@@idc note kernel: /' | head -40
