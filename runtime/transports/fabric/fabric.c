@@ -402,6 +402,12 @@ static unsigned cq_drain(struct fab_ctx *fc)
     return records;
 }
 
+bool fab_spin_poll(struct idc_link *l)
+{
+    struct fab_ctx *fc = fab_ctx_of(l->ctx);
+    return fc->net_open && cq_drain(fc) > 0;
+}
+
 void fab_progress(struct idc_context *ctx)
 {
     struct fab_ctx *fc = fab_ctx_of(ctx);
@@ -788,6 +794,7 @@ const struct idc_transport idc_transport_fabric = {
     .ep_rearm = fab_ep_rearm,
     .ep_stop = fab_ep_stop,
     .notify = fab_notify,
+    .spin_poll = fab_spin_poll,
     .rbuf_publish = fab_rbuf_publish,
     .rbuf_reaches = fab_rbuf_reaches,
     .rbuf_transfer = fab_rbuf_transfer,
