@@ -4,6 +4,7 @@
  *   rtt      idc-txn        transaction round trip (submit .. done) through a backend process
  *                           that echoes the payload; both sides block in dispatch
  *            idc-txn-spin   the same with spin_us = 50 on both endpoints
+ *            idc-txn-fab, idc-txn-fab-spin   both over fabric: (the fabric placement)
  *   rate     idc-msg        one-way messages of 8 bytes; B messages sent (corked) per dispatch round
  *                           (the notify decision is taken once per round)
  *   bulk     idc-rbuf       idc_send_to_remote_buffer of N bytes into memory the receiver
@@ -326,6 +327,8 @@ BENCH_CASE(case_idc_rtt, .figure = "rtt", .name = "idc-txn", .baseline = "ring-e
 static const uint64_t fab_rtt_params[] = { 64, 1024, 0 };
 BENCH_CASE(case_idc_rtt_fab, .figure = "rtt", .name = "idc-txn-fab", .baseline = "fi-msg",
            .placements = BENCH_FABRIC, .params = fab_rtt_params, .run = idc_rtt_block)
+BENCH_CASE(case_idc_rtt_fab_spin, .figure = "rtt", .name = "idc-txn-fab-spin", .baseline = "fi-msg",
+           .placements = BENCH_FABRIC, .params = fab_rtt_params, .run = idc_rtt_spin)
 BENCH_CASE(case_idc_rtt_spin, .figure = "rtt", .name = "idc-txn-spin", .baseline = "ring-spin",
            .placements = BENCH_CROSS, .params = rtt_params, .run = idc_rtt_spin,
            .same_core_skip = "spinning on one core only burns the peer's time slice")

@@ -841,6 +841,10 @@ bool idc__ep_spin_poll(struct idc_ep *ep)
     struct idc_conn *c = ep->conn;
     if (!c || !c->up)
         return false;
+    /* Spinners only (a blocking endpoint waits on the transport's fd). Delivered frames were
+       handled there (the transport kicks the link): work done. */
+    if (ep->spin_us && ep->link.tp->spin_poll && ep->link.tp->spin_poll(&ep->link))
+        return true;
     if (!c->rx.armed && idc_ring_rx_pending(&c->rx)) {
         process_rx(ep);
         return true;

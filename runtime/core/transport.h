@@ -331,6 +331,12 @@ struct idc_transport {
     void (*ep_rearm)(struct idc_link *l);
     void (*ep_stop)(struct idc_link *l);
     void (*notify)(struct idc_link *l);
+    /* Optional. The endpoint spins in dispatch (spin_us), which watches its rx ring instead of
+       the fds: a transport whose records reach the ring only when it is called (fabric: its
+       completion queue) delivers what arrived, without waiting. True when anything was
+       delivered (the spin ends and dispatch returns). Hot path: no system call beyond the
+       poll itself. */
+    bool (*spin_poll)(struct idc_link *l);
     int (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
     void (*buf_free)(struct idc_context *ctx, struct idc_alloc *a);
     /* Make the allocation impossible to write for everyone but the owner's existing mapping

@@ -358,10 +358,12 @@ static void on_error(struct fab_ctx *fc)
     fab_buf_send_error(fc->ctx, b->token);
 }
 
-static void cq_drain(struct fab_ctx *fc)
+/* Returns the records received. */
+static unsigned cq_drain(struct fab_ctx *fc)
 {
     struct fi_cq_msg_entry ent[FAB_CQ_BATCH];
     bool freed = false;
+    unsigned records = 0;
     for (int round = 0; round < FAB_CQ_ROUNDS; round++) {
         ssize_t n = fi_cq_read(fc->cq, ent, FAB_CQ_BATCH);
         if (n == -FI_EAVAIL) {
@@ -379,6 +381,7 @@ static void cq_drain(struct fab_ctx *fc)
                 fab_buf_rma_done(fc->ctx, op, 0);
             } else if (op->kind == FAB_OP_RECV) {
                 on_record(fc, b, ent[i].len);
+                records++;
                 if (fc->net_open)
                     post_recv(fc, b);
             } else {
@@ -396,6 +399,13 @@ static void cq_drain(struct fab_ctx *fc)
         fc->want_ready = false;
         fab_chan_send_ready(fc->ctx);
     }
+    return records;
+}
+
+bool fab_spin_poll(struct idc_link *l)
+{
+    struct fab_ctx *fc = fab_ctx_of(l->ctx);
+    return fc->net_open && cq_drain(fc) > 0;
 }
 
 void fab_progress(struct idc_context *ctx)
@@ -411,7 +421,18 @@ static void cq_fire(struct idc_watch *w, uint32_t events)
     struct fab_ctx *fc = w->arg;
     /* The wait fd only signals completions after fi_trywait said so: drain until it does. */
     for (int i = 0; i < 8 && fc->net_open; i++) {
-        cq_drain(fc);
+        if (cq_drain(fc) && fc->net_open) {
+            /* Records arrived: the answers their callbacks produced go out when the core
+               flushes, after this returns. fi_trywait's system calls (several on tcp;ofi_rxm)
+               would come first and delay them, and the peer waits for them; a requester would
+               likewise see its answer later. So the wait fd is left readable (fi_cq_signal:
+               no system call when the completions just read already signalled it) and the
+               next wait comes back here at once, collects the send's completion and tries
+               then: one fi_trywait per exchange instead of one per completion. A provider
+               that cannot signal gets the fi_trywait now. */
+            if (fi_cq_signal(fc->cq) == 0)
+                return;
+        }
         struct fid *f = &fc->cq->fid;
         if (fi_trywait(fc->fabric, &f, 1) == 0)
             break;
@@ -773,6 +794,7 @@ const struct idc_transport idc_transport_fabric = {
     .ep_rearm = fab_ep_rearm,
     .ep_stop = fab_ep_stop,
     .notify = fab_notify,
+    .spin_poll = fab_spin_poll,
     .rbuf_publish = fab_rbuf_publish,
     .rbuf_reaches = fab_rbuf_reaches,
     .rbuf_transfer = fab_rbuf_transfer,

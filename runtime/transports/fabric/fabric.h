@@ -193,5 +193,6 @@ void fab_chan_close(struct idc_link *l);
 void fab_ep_rearm(struct idc_link *l);
 void fab_ep_stop(struct idc_link *l);
 void fab_notify(struct idc_link *l);
+bool fab_spin_poll(struct idc_link *l); /* fabric.c: drain the completion queue once */
 
 #endif /* IDC_FABRIC_H */
