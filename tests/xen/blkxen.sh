@@ -27,7 +27,7 @@ case $MB in ''|0*) MB=16 ;; esac
 CHECKS="serve_connect nbdcopy_roundtrip kill9_restart qemu_io_odd_offsets idcctl_lists"
 SRC=/tmp/blkxen-src.img      # the random image, shared by both suites (dom0)
 
-. "${0%/*}/checks.sh" # begin, pass, fail, skip, log_mark, log, check_kernel_log, grants_free...
+. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
 mibps() { awk -v a="$1" -v b="$(up)" -v m="$MB" 'BEGIN { d = b - a; if (d <= 0) d = 0.01; printf "%.1f", m / d }'; }
 
 # ------------------------------------------------------------------ results

@@ -30,25 +30,3 @@ check_kernel_log() {
         pass "$(log | wc -l) kernel log lines since the load"
     fi
 }
-
-# grants_free: how many grant references this kernel can still allocate (the probe module
-# tests/xen/kidc/gntcount.c, loaded and unloaded); empty when the probe is missing or fails.
-grants_free() {
-    [ -f /idc/kidc/gntcount.ko ] && insmod /idc/kidc/gntcount.ko 2>/dev/null || return 0
-    rmmod gntcount 2>/dev/null
-    dmesg | sed -n 's/.*gntcount: \([0-9][0-9]*\) grant references free.*/\1/p' | tail -n 1
-}
-
-# check_grants_left BEFORE: check no_grant_left, the count after the modules' unload against
-# BEFORE, the count before their load: a grant never ended still holds its reference.
-check_grants_left() {
-    begin no_grant_left
-    _after=$(grants_free)
-    if [ -z "$1" ] || [ -z "$_after" ]; then
-        skip "no grant count (gntcount.ko missing or failed)"
-    elif [ "$_after" = "$1" ]; then
-        pass "$1 grant references free before the load and after the unload"
-    else
-        fail "$1 grant references free before the load, $_after after the unload"
-    fi
-}

@@ -21,7 +21,7 @@ SUITE=kmod_domu
 CHECKS="module_loads module_unloads kernel_log_clean"
 KO=/idc/kmod/idc_check.ko
 
-. "${0%/*}/checks.sh" # begin, pass, fail, skip, log_mark, log, check_kernel_log, grants_free...
+. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
 
 case ${1:-} in
 list)

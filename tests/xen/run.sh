@@ -224,8 +224,6 @@ build_kidc() {  # [OUT MODDIR]: another test module (tests/xen/NAME), built into
     elif "$top/tests/xen/kidc/build.sh" "$kdir" "$KIDC/build" ${mdir:+"$top/$mdir"} > "$out/build.log" 2>&1; then
         strip --strip-debug -o "$out/idc.ko" "$KIDC/build/idc/idc.ko"
         strip --strip-debug -o "$out/$mod.ko" "$KIDC/build/test${mdir:+-$(basename "$mdir")}/$mod.ko"
-        # the grant-reference count the domU's kernel steps take (tests/xen/kidc/gntcount.c)
-        [ -n "$mdir" ] || strip --strip-debug -o "$out/gntcount.ko" "$KIDC/build/test/gntcount.ko"
     else
         echo "idc.ko or $mod did not build against $kdir (tests/xen/kidc/build.sh)" > "$out/why"
         tail -n 20 "$out/build.log" | sed 's/^/  | /'
@@ -397,7 +395,7 @@ R=$WORK/rootU; overlay "$R" init-domu.sh plan-domu.sh domu
 mkdir -p "$R/idc/kmod"
 for f in idc_check.ko why; do [ ! -f "$KMOD/$f" ] || cp "$KMOD/$f" "$R/idc/kmod/"; done
 mkdir -p "$R/idc/kidc"
-for f in idc.ko kidc_test.ko gntcount.ko why; do [ ! -f "$KIDC/$f" ] || cp "$KIDC/$f" "$R/idc/kidc/"; done
+for f in idc.ko kidc_test.ko why; do [ ! -f "$KIDC/$f" ] || cp "$KIDC/$f" "$R/idc/kidc/"; done
 mkdir -p "$R/idc/kback"
 for f in idc.ko kback_test.ko why; do [ ! -f "$KBACK/$f" ] || cp "$KBACK/$f" "$R/idc/kback/"; done
 mkdir -p "$R/idc/idcblk"
