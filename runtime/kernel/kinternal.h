@@ -24,6 +24,11 @@ void idc__kdefer_cancel(struct idc_context *ctx, struct idc_kdefer *d);
 /* kcontext.c: contexts alive (the module's exit check) */
 int idc__kcontexts_live(void);
 
+/* main.c: grants this module holds, counted where they are made and ended: its pages granted to
+   other domains, and other domains' pages it maps (read-only parameter "grants"; 0 once every
+   context is destroyed, which the checks read after a client module's unload). */
+void idc__kgrants_add(int n);
+
 /* kxen.c: the xen transport (xenfront.c: frontends, xenback.c: backends) */
 extern const struct idc_transport idc_ktransport_xen;
 

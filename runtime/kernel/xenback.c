@@ -193,9 +193,12 @@ static void map_free(struct kb_map *m)
 		vunmap(m->mem);
 	if (!pv && k && HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, u, k))
 		pr_warn("idc: unmapping %u granted pages failed\n", k);
-	for (i = 0; i < k; i++)
+	for (i = 0; i < k; i++) {
 		if (u[i].status != GNTST_okay)
 			pr_warn("idc: unmapping a granted page: status %d\n", u[i].status);
+		else
+			idc__kgrants_add(-1);
+	}
 	kfree(u);
 	if (m->scratch)
 		__free_page(m->scratch);
@@ -299,6 +302,7 @@ static struct kb_map *map_grants(uint32_t dom, const uint32_t *refs, uint32_t n,
 		if (op[i].status == GNTST_okay) {
 			m->mapped[i] = true;
 			m->handles[i] = op[i].handle;
+			idc__kgrants_add(1);
 		} else {
 			*why = "the hypervisor refused a grant";
 		}

@@ -291,12 +291,14 @@ static void link_drop(struct kb_svc *sv, struct kb_link *l, const char *why)
 			notify_remote_via_irq(l->irq);
 		gnttab_set_unmap_op(&op, (unsigned long)pfn_to_kaddr(page_to_pfn(l->pg)),
 				    GNTMAP_host_map, l->handle);
-		if (gnttab_unmap_refs(&op, NULL, &l->pg, 1) || op.status != GNTST_okay)
+		if (gnttab_unmap_refs(&op, NULL, &l->pg, 1) || op.status != GNTST_okay) {
 			/* Leaked rather than reused while the peer's frame may still be there. */
 			pr_warn("idc: buffer service: cannot unmap the request page of %s\n",
 				l->name);
-		else
+		} else {
+			idc__kgrants_add(-1);
 			gnttab_free_pages(1, &l->pg);
+		}
 		l->pg = NULL;
 		l->page = NULL;
 	}
@@ -496,6 +498,7 @@ static int link_map(struct kb_link *l, uint32_t ref)
 		return -EIO;
 	}
 	l->handle = op.handle;
+	idc__kgrants_add(1);
 	l->page = pfn_to_kaddr(page_to_pfn(l->pg));
 	return 0;
 }

@@ -131,6 +131,7 @@ static void path_k(struct idc_link *ep, const char *dir, char *out)
 
 static void end_grant(grant_ref_t ref, struct page *pg)
 {
+	idc__kgrants_add(-1);
 	/* The page is freed once the backend no longer maps it (never while it still may). */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
 	gnttab_end_foreign_access(ref, pg);
@@ -174,6 +175,7 @@ static struct kx_rings *rings_alloc(unsigned int dom, uint32_t np, void **mem)
 			goto err;
 		}
 		rp->refs[rp->n] = ref;
+		idc__kgrants_add(1);
 	}
 	*mem = vmap(rp->pages, np, VM_MAP, PAGE_KERNEL);
 	if (*mem)
@@ -458,6 +460,7 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 		return IDC_ERR_IO;
 	}
 	s->cref = ref;
+	idc__kgrants_add(1);
 	s->ctrl = page_address(s->ctrl_page);
 	s->rp = rings_alloc(s->peer, fr->pages, &s->rings);
 	if (!s->rp)

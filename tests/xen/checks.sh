@@ -23,10 +23,27 @@ log() { dmesg | tail -n +"$((LOG_BASE + 1))"; }
 # since log_mark.
 check_kernel_log() {
     begin kernel_log_clean
-    _bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
+    _bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection|leaking' | head -3)
     if [ -n "$_bad" ]; then
         fail "$(echo "$_bad" | tr '\n' ' ')"
     else
         pass "$(log | wc -l) kernel log lines since the load"
+    fi
+}
+
+# grants_held: idc.ko's count of the grants it holds (its pages granted to other domains, their
+# pages it maps), read while it is loaded; empty when it is not.
+grants_held() { cat /sys/module/idc/parameters/grants 2>/dev/null; }
+
+# check_grants_left COUNT: check no_grant_left, COUNT being grants_held once idc.ko's client
+# modules were unloaded (every context destroyed): nothing may be left granted or mapped.
+check_grants_left() {
+    begin no_grant_left
+    if [ -z "$1" ]; then
+        fail "no count: idc.ko was not loaded after its clients' unload"
+    elif [ "$1" = 0 ]; then
+        pass "idc.ko held no grant and no mapping after its clients' unload"
+    else
+        fail "idc.ko still held $1 grants or mappings after its clients' unload"
     fi
 }

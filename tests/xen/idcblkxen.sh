@@ -29,6 +29,7 @@
 #   backend_gone_eio      blkback gone for good: a read fails with EIO within io_timeout (plus
 #                         slack), one kernel log line says why, the next read fails at once
 #   modules_unload        rmmod idcblk, rmmod idc
+#   no_grant_left         idc.ko held no grant and no mapping once idcblk was unloaded
 #   kernel_log_clean      no WARNING:, BUG:, Oops or call trace in the kernel log since the load
 #
 # The modules are /idc/idcblk/idc.ko and idcblk.ko; when run.sh could not build them,
@@ -37,7 +38,7 @@ SUITE=idcblk_domu
 # mkfs.ext4 and e2fsck are in the guest's /sbin (run.sh), which init's PATH leaves out
 PATH=$PATH:/sbin
 CHECKS="modules_load disk_appears dd_write_verify fio_verify ext4_mkfs_fsck ext4_mount_checksums
-blkfront_compare kill9_restart backend_gone_eio modules_unload kernel_log_clean"
+blkfront_compare kill9_restart backend_gone_eio modules_unload no_grant_left kernel_log_clean"
 DIR=/idc/idcblk
 TMO=20 # io_timeout of the module, seconds
 MB=$(sed -n 's/.*idc_blk_mb=\([0-9][0-9]*\).*/\1/p' /proc/cmdline 2>/dev/null)
@@ -393,15 +394,17 @@ fi
 blkctl put self ib-ask stop
 
 begin modules_unload
+held=""
 if [ $loaded = 0 ]; then
     fail "not loaded"
 elif ! out=$(rmmod idcblk 2>&1); then
     fail "rmmod idcblk: $out"
-elif ! out=$(rmmod idc 2>&1); then
+elif held=$(grants_held) && ! out=$(rmmod idc 2>&1); then
     fail "rmmod idc: $out"
 else
     pass
 fi
+check_grants_left "$held"
 
 check_kernel_log
 log | grep -E 'idcblk|idc:' | tail -n 12 | sed 's/^/idcblkxen dmesg| /'

@@ -18,6 +18,7 @@
 #                         the hostile_* ones against dom0's hostile backend kidcevil)
 #   test_unloads          rmmod kidc_test
 #   idc_unloads           rmmod idc
+#   no_grant_left         idc.ko holds no grant and no mapping once kidc_test is unloaded
 #   nothing_left          no event channel of idc in /proc/interrupts after the unload
 #   kernel_log_clean      no WARNING:, BUG:, Oops or call trace in the kernel log since the load
 #
@@ -27,7 +28,7 @@ SUITE=kidc_domu
 CLIENT="connect transactions_1000 remote_buffer credits_full hostile_index hostile_length
 hostile_oversize hostile_storm hostile_early_storm hostile_unasked hostile_honest_kept backend_kill
 reconnect teardown"
-CHECKS="idc_loads $CLIENT test_unloads idc_unloads nothing_left kernel_log_clean"
+CHECKS="idc_loads $CLIENT test_unloads no_grant_left idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kidc
 
 . "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
@@ -73,6 +74,7 @@ begin test_unloads
 if [ $test = 0 ]; then fail "not loaded"
 elif out=$(rmmod kidc_test 2>&1); then pass
 else fail "rmmod: $out"; fi
+check_grants_left "$(grants_held)"
 
 begin idc_unloads
 if [ $idc = 0 ]; then fail "not loaded"
