@@ -19,6 +19,8 @@
  *                         (gntalloc's unmap notification clears fe_live) and closes its answer
  *                         node within 10 s
  *   reconnect             a new endpoint connects (connection 3) and runs 100 echoes
+ *   busy_refused          a second frontend endpoint meanwhile is refused with IDC_ERR_BUSY
+ *                         (the service is exclusive) and the first one still echoes
  *   unload_disconnects    asked to, the domU unloads the backend with the connection open: the
  *                         disconnect callback runs within 90 s
  *   service_withdrawn     within 20 s the service node /local/domain/DOMU/data/idc/kback is
@@ -77,6 +79,13 @@ static void cb_connect(struct idc_endpoint *e)
 {
     (void)e;
     connected = true;
+}
+
+static bool connected2; /* busy_refused's second frontend */
+static void cb_connect2(struct idc_endpoint *e)
+{
+    (void)e;
+    connected2 = true;
 }
 
 static void cb_disconnect(struct idc_endpoint *e)
@@ -284,8 +293,9 @@ static void child(int fd)
 int main(int argc, char **argv)
 {
     static const char *const checks[] = {
-        "connect",           "transactions_1000", "messages_both_ways", "clean_disconnect",
-        "kill9_outstanding", "reconnect",         "unload_disconnects", "service_withdrawn"
+        "connect",          "transactions_1000",  "messages_both_ways",
+        "clean_disconnect", "kill9_outstanding",  "reconnect",
+        "busy_refused",     "unload_disconnects", "service_withdrawn"
     };
     report_init("kback_dom0_domu");
     if (argc == 2 && strcmp(argv[1], "list") == 0) {
@@ -383,6 +393,39 @@ int main(int argc, char **argv)
     if (why)
         fail("%s", why);
     pass("connection 3, 100 echoes compared");
+
+    begin("busy_refused");
+    static struct idc_endpoint ep2;
+    static const struct idc_endpoint_ops ops2 = { .connect = cb_connect2,
+                                                  .disconnect = cb_disconnect,
+                                                  .handle_message = cb_msg,
+                                                  .handle_transaction = cb_txn };
+    struct idc_endpoint_config cfg2 = { .protocol = &proto,
+                                        .role = IDC_ROLE_FRONTEND,
+                                        .address = addr,
+                                        .ops = &ops2,
+                                        .max_transactions = WINDOW,
+                                        .max_messages = 32 };
+    idc_endpoint_create(&ep2, ctx, &cfg2);
+    int busy = 0;
+    double t_busy = now_s() + 15;
+    while (busy != IDC_ERR_BUSY && !connected2 && now_s() < t_busy) {
+        idc_context_dispatch(ctx, 50);
+        busy = idc_endpoint_last_error(&ep2, NULL, 0);
+    }
+    destroyed = false;
+    idc_endpoint_destroy(&ep2, cb_destroyed);
+    wait_flag(&destroyed, 10);
+    if (connected2)
+        fail("a second frontend connected while the first was");
+    if (busy != IDC_ERR_BUSY)
+        fail("a second frontend got %s, not IDC_ERR_BUSY, within 15 s", idc_strerror(busy));
+    if (!connected)
+        fail("the first frontend lost its connection");
+    why = echoes(10, 10);
+    if (why)
+        fail("the first frontend after the refusal: %s", why);
+    pass("a second frontend refused with IDC_ERR_BUSY; the first still echoes");
 
     begin("unload_disconnects");
     int r = idc_send_message(&ep, KBACK_OP_UNLOAD, NULL, 0);
