@@ -1,5 +1,5 @@
-# The result lines of the guest scripts (blkxen, kmodxen, kidcxen, idcblkxen): Criterion-like,
-# prefixed with "@@idc " (docs/xen.md). Each script sets SUITE and sources this file from its
+# The result lines of the guest scripts (blkxen, kmodxen, kidcxen, idcblkxen, kbackxen):
+# Criterion-like, prefixed with "@@idc " (docs/xen.md). Each script sets SUITE and sources this file from its
 # own directory: /idc/bin in the guests, the build's bin directory when the harness runs
 # `SCRIPT list` on the host.
 

@@ -17,6 +17,7 @@
 #   killed_frontend_dropped  the connection of the frontend dom0 killed went down because the
 #                         frontend unmapped the control page, with its 4 transactions held
 #   unload_connected      rmmod kback_test with a connection open
+#   no_grant_left         then idc.ko holds no mapping of the frontend's pages (its grants count)
 #   idc_unloads           rmmod idc
 #   nothing_left          no event channel of idc in /proc/interrupts after the unload
 #   kernel_log_clean      no WARNING:, BUG:, Oops or call trace in the kernel log since the load
@@ -24,19 +25,12 @@
 # The modules are /idc/kback/idc.ko and kback_test.ko; when run.sh could not build them,
 # /idc/kback/why says why and every check is skipped with that reason.
 SUITE=kback_domu
-CHECKS="idc_loads backend_loads served killed_frontend_dropped unload_connected idc_unloads"
-CHECKS="$CHECKS nothing_left kernel_log_clean"
+CHECKS="idc_loads backend_loads served killed_frontend_dropped unload_connected no_grant_left"
+CHECKS="$CHECKS idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kback
 P=/sys/module/kback_test/parameters
 
-up() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
-
-CUR="" T0=0
-begin() { CUR=$1; T0=$(up); }
-detail() { echo "@@idc [----] $SUITE::$CUR: $*"; }
-pass() { [ $# -gt 0 ] && detail "$*"; echo "@@idc [PASS] $SUITE::$CUR: ($(since "$T0")s)"; }
-fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; }
+. "${0%/*}/checks.sh" # begin, pass, fail, skip, log_mark, log, check_kernel_log, grants_held...
 param() { cat "$P/$1" 2>/dev/null || echo 0; }
 
 case ${1:-} in
@@ -55,8 +49,7 @@ if [ ! -f "$DIR/idc.ko" ] || [ ! -f "$DIR/kback_test.ko" ]; then
     exit 0
 fi
 
-base=$(dmesg | wc -l)
-log() { dmesg | tail -n +"$((base + 1))"; }
+log_mark # the kernel log from here on is this step's
 
 begin idc_loads
 idc=0
@@ -89,6 +82,7 @@ open=$(( $(param connects) - $(param disconnects) ))
 if [ $be = 0 ]; then fail "not loaded"
 elif out=$(rmmod kback_test 2>&1); then pass "$open connection(s) open at the unload"
 else fail "rmmod: $out"; fi
+check_grants_left "$(grants_held)"
 
 begin idc_unloads
 if [ $idc = 0 ]; then fail "not loaded"
@@ -100,12 +94,6 @@ left=$(grep -c ' idc$' /proc/interrupts)
 if [ "$left" = 0 ]; then pass "no idc interrupt in /proc/interrupts"
 else fail "$left idc interrupts still bound"; fi
 
-begin kernel_log_clean
-bad=$(log | grep -E 'WARNING:|BUG:|Oops|Call Trace|general protection' | head -3)
-if [ -n "$bad" ]; then
-    fail "$(echo "$bad" | tr '\n' ' ')"
-else
-    pass "$(log | wc -l) kernel log lines since the load"
-fi
+check_kernel_log
 log | grep -E 'idc|kback' | sed 's/^/@@idc note kernel: /' | head -40
 blkctl put self kback-done yes   # dom0's kbackfe waits for it before its step ends
