@@ -1,7 +1,7 @@
 # The result lines of the guest scripts (blkxen, kmodxen, kidcxen, idcblkxen, kbackxen):
-# Criterion-like, prefixed with "@@idc " (docs/xen.md). Each script sets SUITE and sources this file from its
-# own directory: /idc/bin in the guests, the build's bin directory when the harness runs
-# `SCRIPT list` on the host.
+# Criterion-like, prefixed with "@@idc " (docs/xen.md). Each script sets SUITE (and CHECKS) and
+# sources this file from its own directory: /idc/bin in the guests, the build's bin directory
+# when the harness runs `SCRIPT list` on the host.
 
 up() { cut -d' ' -f1 /proc/uptime; }
 since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -14,6 +14,29 @@ fail() { detail "$*"; echo "@@idc [FAIL] $SUITE::$CUR: ($(since "$T0")s)"; FAILE
 skip() { echo "@@idc [SKIP] $SUITE::$CUR: $*"; }
 # skip_rest CHECK...: each named check skipped, for the reason in WHY
 skip_rest() { for c in "$@"; do begin "$c"; skip "not run: $WHY"; done; }
+
+# list_or_run "$@": `SCRIPT list` prints SUITE's CHECKS and ends the script, `SCRIPT run` goes
+# on, anything else is a usage error.
+list_or_run() {
+    case ${1:-} in
+    list) for c in $CHECKS; do echo "$SUITE::$c"; done; exit 0 ;;
+    run) ;;
+    *) echo "usage: $0 list|run" >&2; exit 2 ;;
+    esac
+}
+
+# need_files WHY FILE...: unless every FILE is there, each check is skipped with the reason in
+# the file WHY (where run.sh says why it could not build a module) and the script ends.
+need_files() {
+    _why=$1
+    shift
+    for _f in "$@"; do
+        [ -f "$_f" ] && continue
+        _why=$(cat "$_why" 2>/dev/null || echo "$_f is not in the guest")
+        for c in $CHECKS; do echo "@@idc [SKIP] $SUITE::$c: $_why"; done
+        exit 0
+    done
+}
 
 # The kernel log from log_mark on: what this step's modules said.
 log_mark() { LOG_BASE=$(dmesg | wc -l); }

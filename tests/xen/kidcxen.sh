@@ -31,23 +31,11 @@ reconnect teardown"
 CHECKS="idc_loads $CLIENT test_unloads no_grant_left idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kidc
 
-. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
+. "${0%/*}/checks.sh" # list_or_run, need_files, begin, pass, fail, log, check_kernel_log...
 
-case ${1:-} in
-list)
-    for c in $CHECKS; do echo "$SUITE::$c"; done
-    exit 0 ;;
-run) ;;
-*)
-    echo "usage: $0 list|run" >&2
-    exit 2 ;;
-esac
+list_or_run "$@"
 
-if [ ! -f "$DIR/idc.ko" ] || [ ! -f "$DIR/kidc_test.ko" ]; then
-    why=$(cat "$DIR/why" 2>/dev/null || echo "no modules in the guest")
-    for c in $CHECKS; do echo "@@idc [SKIP] $SUITE::$c: $why"; done
-    exit 0
-fi
+need_files "$DIR/why" "$DIR/idc.ko" "$DIR/kidc_test.ko"
 
 log_mark # the kernel log from here on is this step's
 

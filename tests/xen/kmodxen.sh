@@ -21,23 +21,11 @@ SUITE=kmod_domu
 CHECKS="module_loads module_unloads kernel_log_clean"
 KO=/idc/kmod/idc_check.ko
 
-. "${0%/*}/checks.sh" # up, since, begin, pass, fail, skip, log_mark, log, check_kernel_log
+. "${0%/*}/checks.sh" # list_or_run, need_files, begin, pass, fail, log, check_kernel_log...
 
-case ${1:-} in
-list)
-    for c in $CHECKS; do echo "$SUITE::$c"; done
-    exit 0 ;;
-run) ;;
-*)
-    echo "usage: $0 list|run" >&2
-    exit 2 ;;
-esac
+list_or_run "$@"
 
-if [ ! -f "$KO" ]; then
-    why=$(cat /idc/kmod/why 2>/dev/null || echo "no module in the guest")
-    for c in $CHECKS; do echo "@@idc [SKIP] $SUITE::$c: $why"; done
-    exit 0
-fi
+need_files /idc/kmod/why "$KO"
 
 log_mark # the kernel log from here on is this step's
 
