@@ -33,7 +33,7 @@ bool kx_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
 	return true;
 }
 
-static bool parse_hex64(const char *s, uint64_t *out)
+bool kx_parse_hex64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
 	int i, d;
@@ -53,7 +53,7 @@ bool kx_parse_hashes(const char *s, uint64_t *out, uint32_t n)
 	uint32_t i;
 
 	for (i = 0; i < n; i++, s += 17)
-		if (!parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
+		if (!kx_parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
 			return false;
 	return true;
 }

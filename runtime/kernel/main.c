@@ -32,7 +32,7 @@ static int kgrants_get(char *buf, const struct kernel_param *kp)
 	return sysfs_emit(buf, "%d\n", atomic_read(&idc_kgrants));
 }
 
-static const struct kernel_param_ops kgrants_ops = { .get = kgrants_get };
+static const struct kernel_param_ops kgrants_ops = {.get = kgrants_get};
 module_param_cb(grants, &kgrants_ops, NULL, 0444);
 MODULE_PARM_DESC(grants, "grants held: pages granted to other domains and their pages mapped");
 

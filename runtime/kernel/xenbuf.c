@@ -45,7 +45,7 @@
 #include <xen/interface/event_channel.h>
 #include <asm/xen/hypercall.h>
 
-#include "kinternal.h"
+#include "kxen.h"
 
 #define XB_SLOTS      16u    /* requests in flight per link */
 #define XB_SLOT_PAGES 8u     /* bounce pages per request */
@@ -54,7 +54,6 @@
 #define XB_MAGIC      0x46554258u /* "XBUF" */
 #define XB_MAX_KNOCKS 1024u	  /* knock entries looked at per scan */
 #define XB_USER_LINKS 4u	  /* user links (unused here: the kernel is never a user) */
-#define XB_DOMID_MAX  0x7fefu
 #define XB_OPATH_MAX  64u
 #define XB_NAME_MAX   48u
 /* segments per request: each slot page, split where the local memory crosses a page */
@@ -184,40 +183,6 @@ static unsigned long kb_gfn(const unsigned char *p)
 
 /* --------------------------------------------------------------------------- parsing */
 
-/* Decimal, 1 to 10 digits, at most max. */
-static bool parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 10)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > max)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
-static bool parse_hex64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	int i, d;
-
-	for (i = 0; i < 16; i++) {
-		d = hex_to_bin(s[i]);
-		if (d < 0)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*out = v;
-	return true;
-}
-
 /* "<dom>-<16 hex>"; the user id's locator must name the same domain. */
 static bool knock_name(const char *name, unsigned int *dom)
 {
@@ -225,8 +190,8 @@ static bool knock_name(const char *name, unsigned int *dom)
 	uint32_t d;
 	uint64_t id;
 
-	if (!dash || !parse_u32(name, (size_t)(dash - name), XB_DOMID_MAX, &d) ||
-	    strlen(dash + 1) != 16 || !parse_hex64(dash + 1, &id) ||
+	if (!dash || !kx_parse_u32(name, (size_t)(dash - name), KX_DOMID_MAX, &d) ||
+	    strlen(dash + 1) != 16 || !kx_parse_hex64(dash + 1, &id) ||
 	    (id >> IDC_OWNER_LOC_SHIFT) != (uint64_t)d + 1)
 		return false;
 	*dom = d;
@@ -236,24 +201,16 @@ static bool knock_name(const char *name, unsigned int *dom)
 /* The knock's value "EPOCH REF PORT" (bounded, strictly parsed); false when absent or bad. */
 static bool knock_value(struct kb_svc *sv, const char *name, uint32_t v[3])
 {
-	unsigned int len, i;
+	unsigned int i;
 	char b[48];
 	const char *p = b;
-	char *s = xenbus_read(XBT_NIL, sv->fe, name, &len);
 
-	if (IS_ERR(s))
+	if (kx_read(sv->fe, name, b, sizeof(b)))
 		return false;
-	if (len >= sizeof(b) || strnlen(s, len) != len) {
-		kfree(s);
-		return false;
-	}
-	memcpy(b, s, len);
-	b[len] = 0;
-	kfree(s);
 	for (i = 0; i < 3; i++) {
 		size_t n = strcspn(p, " ");
 
-		if (!parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
+		if (!kx_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
 			return false;
 		p += n + (i < 2);
 	}
@@ -665,7 +622,7 @@ int idc__kbuf_publish(struct idc_context *ctx)
 	if (!xen_domain())
 		return IDC_ERR_NOTSUP;
 	err = xenbus_scanf(XBT_NIL, "domid", "", "%u", &self);
-	if (err != 1 || self > XB_DOMID_MAX) {
+	if (err != 1 || self > KX_DOMID_MAX) {
 		idc__log(ctx, IDC_LOG_ERROR,
 			 "remote buffers over Xen: cannot read this domain's id");
 		return IDC_ERR_IO;
