@@ -58,14 +58,17 @@ check_kernel_log() {
 # pages it maps), read while it is loaded; empty when it is not.
 grants_held() { cat /sys/module/idc/parameters/grants 2>/dev/null; }
 
-# check_grants_left COUNT: check no_grant_left, COUNT being grants_held once idc.ko's client
-# modules were unloaded (every context destroyed): nothing may be left granted or mapped.
+# check_grants_left COUNT [DURING]: check no_grant_left, COUNT being grants_held once idc.ko's
+# client modules were unloaded (every context destroyed): nothing may be left granted or mapped.
+# DURING, grants_held while a connection was up, shows the count counts (0 there fails).
 check_grants_left() {
     begin no_grant_left
     if [ -z "$1" ]; then
         fail "no count: idc.ko was not loaded after its clients' unload"
+    elif [ -n "${2:-}" ] && [ "$2" = 0 ]; then
+        fail "the count was 0 while connected: it counts nothing"
     elif [ "$1" = 0 ]; then
-        pass "idc.ko held no grant and no mapping after its clients' unload"
+        pass "idc.ko held ${2:+$2 grants and mappings while connected, }no grant and no mapping after its clients' unload"
     else
         fail "idc.ko still held $1 grants or mappings after its clients' unload"
     fi

@@ -359,6 +359,7 @@ if [ $ready = 1 ]; then
         fi
     fi
     rm -f "$W/back.img"
+    DURING=$(grants_held) # connected again: what no_grant_left's count shows while in use
 
     begin backend_gone_eio
     if ! ask gone gone 30; then
@@ -404,7 +405,7 @@ elif held=$(grants_held) && ! out=$(rmmod idc 2>&1); then
 else
     pass
 fi
-check_grants_left "$held"
+check_grants_left "$held" "${DURING:-}"
 
 check_kernel_log
 log | grep -E 'idcblk|idc:' | tail -n 12 | sed 's/^/idcblkxen dmesg| /'

@@ -66,11 +66,11 @@ why=$(log | grep -c 'frontend unmapped the control page')
 [ "$why" -ge 1 ] || detail "no 'frontend unmapped the control page' line in the kernel log"
 
 begin unload_connected
-open=$(( $(param connects) - $(param disconnects) ))
+open=$(( $(param connects) - $(param disconnects) )) during=$(grants_held)
 if [ $be = 0 ]; then fail "not loaded"
 elif out=$(rmmod kback_test 2>&1); then pass "$open connection(s) open at the unload"
 else fail "rmmod: $out"; fi
-check_grants_left "$(grants_held)"
+check_grants_left "$(grants_held)" "$during"
 
 begin idc_unloads
 if [ $idc = 0 ]; then fail "not loaded"
