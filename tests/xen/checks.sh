@@ -73,3 +73,23 @@ check_grants_left() {
         fail "idc.ko still held $1 grants or mappings after its clients' unload"
     fi
 }
+
+# check_idc_unload LOADED: checks idc_unloads (rmmod idc, when LOADED is 1) and nothing_left (no
+# event channel of idc.ko left in /proc/interrupts), the end of each step that loads idc.ko.
+check_idc_unload() {
+    begin idc_unloads
+    if [ "$1" != 1 ]; then
+        fail "not loaded"
+    elif _out=$(rmmod idc 2>&1); then
+        pass
+    else
+        fail "rmmod: $_out"
+    fi
+    begin nothing_left
+    _left=$(grep -c ' idc$' /proc/interrupts)
+    if [ "$_left" = 0 ]; then
+        pass "no idc interrupt in /proc/interrupts"
+    else
+        fail "$_left idc interrupts still bound"
+    fi
+}

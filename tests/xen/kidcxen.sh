@@ -64,15 +64,7 @@ elif out=$(rmmod kidc_test 2>&1); then pass
 else fail "rmmod: $out"; fi
 check_grants_left "$(grants_held)"
 
-begin idc_unloads
-if [ $idc = 0 ]; then fail "not loaded"
-elif out=$(rmmod idc 2>&1); then pass
-else fail "rmmod: $out"; fi
-
-begin nothing_left
-left=$(grep -c ' idc$' /proc/interrupts)
-if [ "$left" = 0 ]; then pass "no idc interrupt in /proc/interrupts"
-else fail "$left idc interrupts still bound"; fi
+check_idc_unload "$idc"
 
 check_kernel_log
 log | grep -E 'idc' | sed 's/^/@@idc note kernel: /' | head -40
