@@ -7,11 +7,46 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <xen/events.h>
 #include <xen/xenbus.h>
 
 #include "kxen.h"
 
 static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+
+/* ------------------------------------------------------------------------ notifications */
+
+bool kx_storm_masks(struct idc_link *ep, struct idc_storm *storm, bool *masked,
+		    struct idc_timer *unmask)
+{
+	char why[120];
+
+	switch (idc__storm_note(storm, ep, why, sizeof(why))) {
+	case IDC_STORM_CUT:
+		idc__link_down(ep, IDC_ERR_PROTO, "%s", why);
+		break;
+	case IDC_STORM_PAUSE:
+		/* The port stays masked (no EOI) for a moment; the timer unmasks and drains. */
+		if (!*masked) {
+			*masked = true;
+			idc__timer_arm(ep->ctx, unmask, IDC_STORM_PAUSE_MS);
+		}
+		return true;
+	case IDC_STORM_OK:
+		break;
+	}
+	return false;
+}
+
+void kx_unmask(struct idc_link *ep, bool *masked, int irq)
+{
+	if (!*masked)
+		return;
+	*masked = false;
+	if (irq >= 0)
+		xen_irq_lateeoi(irq, XEN_EOI_FLAG_SPURIOUS);
+	idc__link_kick(ep);
+}
 
 /* ------------------------------------------------------------------------------ values */
 

@@ -33,6 +33,13 @@ uint32_t kx_rand_nonzero(void);
 int kx_read(const char *dir, const char *key, char *buf, size_t cap);
 int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out);
 
+/* A port's notifications, both sides: the storm rule after a connected link's notification was
+   handled (true: the port stays masked, no EOI now; the unmask timer ends the pause), and the
+   end of such a pause (the late EOI, then the rings drained). */
+bool kx_storm_masks(struct idc_link *ep, struct idc_storm *storm, bool *masked,
+		    struct idc_timer *unmask);
+void kx_unmask(struct idc_link *ep, bool *masked, int irq);
+
 /* The two sides (kxen.c sends each endpoint to its side by role) */
 int kxf_address_check(const char *rest, char *why, size_t why_len);
 int kxf_ep_start(struct idc_link *ep);

@@ -765,14 +765,8 @@ static void be_scan(struct idc_link *ep)
 static void unmask_fire(struct idc_timer *tm)
 {
 	struct idc_link *ep = tm->arg;
-	struct kb_ep *s = X(ep);
 
-	if (!s->masked)
-		return;
-	s->masked = false;
-	if (s->irq >= 0)
-		xen_irq_lateeoi(s->irq, XEN_EOI_FLAG_SPURIOUS);
-	idc__link_kick(ep);
+	kx_unmask(ep, &X(ep)->masked, X(ep)->irq);
 }
 
 /* One notification: the rings first (frames published before the frontend went away are still
@@ -781,7 +775,6 @@ static void ev_run(struct idc_kdefer *d)
 {
 	struct kb_ep *s = container_of(d, struct kb_ep, ev_defer);
 	struct idc_link *ep = s->link;
-	char why[120];
 
 	if (s->hs != KB_UP || !s->ctrl)
 		goto eoi;
@@ -794,21 +787,9 @@ static void ev_run(struct idc_kdefer *d)
 			       "frontend unmapped the control page (closed or its process died)");
 		goto eoi;
 	}
-	if (idc__link_state(ep) != IDC_EP_CONNECTED)
-		goto eoi;
-	switch (idc__storm_note(&s->storm, ep, why, sizeof(why))) {
-	case IDC_STORM_CUT:
-		idc__link_down(ep, IDC_ERR_PROTO, "%s", why);
-		break;
-	case IDC_STORM_PAUSE:
-		if (!s->masked) {
-			s->masked = true;
-			idc__timer_arm(ep->ctx, &s->unmask, IDC_STORM_PAUSE_MS);
-		}
+	if (idc__link_state(ep) == IDC_EP_CONNECTED &&
+	    kx_storm_masks(ep, &s->storm, &s->masked, &s->unmask))
 		return;
-	case IDC_STORM_OK:
-		break;
-	}
 eoi:
 	if (s->irq >= 0)
 		xen_irq_lateeoi(s->irq, 0);

@@ -738,14 +738,8 @@ static void fe_check(struct idc_link *ep)
 static void unmask_fire(struct idc_timer *tm)
 {
 	struct idc_link *ep = tm->arg;
-	struct kx_ep *s = X(ep);
 
-	if (!s->masked)
-		return;
-	s->masked = false;
-	if (s->irq >= 0)
-		xen_irq_lateeoi(s->irq, XEN_EOI_FLAG_SPURIOUS);
-	idc__link_kick(ep);
+	kx_unmask(ep, &X(ep)->masked, X(ep)->irq);
 }
 
 /* The backend is gone when it cleared be_live without a clean close in K. */
@@ -767,7 +761,6 @@ static void ev_run(struct idc_kdefer *d)
 	struct kx_ep *s = container_of(d, struct kx_ep, ev_defer);
 	struct idc_link *ep = s->link;
 	unsigned int eoi = 0;
-	char why[120];
 
 	if (s->hs != KH_UP || !s->ctrl) {
 		/* Nothing to do before the channel is up: a notification during the handshake (or
@@ -788,22 +781,9 @@ static void ev_run(struct idc_kdefer *d)
 		peer_gone(ep);
 		goto eoi;
 	}
-	if (idc__link_state(ep) != IDC_EP_CONNECTED)
-		goto eoi;
-	switch (idc__storm_note(&s->storm, ep, why, sizeof(why))) {
-	case IDC_STORM_CUT:
-		idc__link_down(ep, IDC_ERR_PROTO, "%s", why);
-		break;
-	case IDC_STORM_PAUSE:
-		/* The port stays masked (no EOI) for a moment; the timer unmasks and drains. */
-		if (!s->masked) {
-			s->masked = true;
-			idc__timer_arm(ep->ctx, &s->unmask, IDC_STORM_PAUSE_MS);
-		}
+	if (idc__link_state(ep) == IDC_EP_CONNECTED &&
+	    kx_storm_masks(ep, &s->storm, &s->masked, &s->unmask))
 		return;
-	case IDC_STORM_OK:
-		break;
-	}
 eoi:
 	if (s->irq >= 0)
 		xen_irq_lateeoi(s->irq, eoi);
