@@ -50,45 +50,12 @@ void kx_unmask(struct idc_link *ep, bool *masked, int irq)
 
 /* ------------------------------------------------------------------------------ values */
 
-bool kx_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || (s[0] == '0' && n > 1))
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > max)
-			return false;
-	}
-	*out = (uint32_t)v;
-	return true;
-}
-
-bool kx_parse_hex64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	int i, d;
-
-	for (i = 0; i < 16; i++) {
-		d = hex_to_bin(s[i]);
-		if (d < 0 || (s[i] >= 'A' && s[i] <= 'F'))
-			return false;
-		v = (v << 4) | (uint64_t)d;
-	}
-	*out = v;
-	return true;
-}
-
 bool kx_parse_hashes(const char *s, uint64_t *out, uint32_t n)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++, s += 17)
-		if (!kx_parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
+		if (!xen_parse_hex64(s, &out[i]) || s[16] != (i + 1 < n ? ' ' : 0))
 			return false;
 	return true;
 }
@@ -129,7 +96,7 @@ int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out)
 
 	if (r)
 		return r;
-	return kx_parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
+	return xen_parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
 }
 
 /* --------------------------------------------------------------------------- the table */

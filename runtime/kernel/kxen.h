@@ -22,10 +22,7 @@
 #define KX_KNOCK_MAX 24u /* "EPOCH" or "EPOCH/PING" */
 #define KX_TXN_TRIES 8
 
-/* strict decimal of n bytes, no leading zero, at most max */
-bool kx_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out);
-/* exactly 16 lower-case hex digits (what the peer printed with %016llx) */
-bool kx_parse_hex64(const char *s, uint64_t *out);
+/* values: wire.h's xen_parse_u32 and xen_parse_hex64, the user-space transport's own rules */
 /* n hashes of 16 lower-case hex digits, separated by one space */
 bool kx_parse_hashes(const char *s, uint64_t *out, uint32_t n);
 uint32_t kx_rand_nonzero(void);

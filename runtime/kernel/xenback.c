@@ -124,8 +124,8 @@ static bool parse_fk(const char *name, uint64_t *fk)
 	size_t n = strcspn(name, "-");
 	uint32_t dom, id;
 
-	if (name[n] != '-' || !kx_parse_u32(name, n, KX_DOMID_MAX, &dom) ||
-	    !kx_parse_u32(name + n + 1, strlen(name + n + 1), 0x7fffffffu, &id) || !id)
+	if (name[n] != '-' || !xen_parse_u32(name, n, KX_DOMID_MAX, &dom) ||
+	    !xen_parse_u32(name + n + 1, strlen(name + n + 1), 0x7fffffffu, &id) || !id)
 		return false;
 	*fk = fk_make(dom, id);
 	return true;
@@ -645,8 +645,8 @@ static uint32_t knock_read(struct idc_link *ep, uint64_t fk, char *v)
 	if (kx_read(k, NULL, v, KX_KNOCK_MAX))
 		return 0;
 	n = strcspn(v, "/");
-	if (!kx_parse_u32(v, n, 0x7fffffffu, &epoch) || epoch == 0 ||
-	    (v[n] && !kx_parse_u32(v + n + 1, strlen(v + n + 1), 0xffffffffu, &ping)))
+	if (!xen_parse_u32(v, n, 0x7fffffffu, &epoch) || epoch == 0 ||
+	    (v[n] && !xen_parse_u32(v + n + 1, strlen(v + n + 1), 0xffffffffu, &ping)))
 		return 0;
 	return epoch;
 }
@@ -904,7 +904,7 @@ static int parse_address(const char *name, struct kb_ep *s)
 		p = q + 7;
 		while (*p) {
 			n = strcspn(p, ",");
-			if (s->nallow >= KB_ALLOW_MAX || !kx_parse_u32(p, n, KX_DOMID_MAX, &d))
+			if (s->nallow >= KB_ALLOW_MAX || !xen_parse_u32(p, n, KX_DOMID_MAX, &d))
 				return IDC_ERR_INVAL;
 			s->allow[s->nallow++] = (uint16_t)d;
 			p += n;

@@ -190,8 +190,8 @@ static bool knock_name(const char *name, unsigned int *dom)
 	uint32_t d;
 	uint64_t id;
 
-	if (!dash || !kx_parse_u32(name, (size_t)(dash - name), KX_DOMID_MAX, &d) ||
-	    strlen(dash + 1) != 16 || !kx_parse_hex64(dash + 1, &id) ||
+	if (!dash || !xen_parse_u32(name, (size_t)(dash - name), KX_DOMID_MAX, &d) ||
+	    strlen(dash + 1) != 16 || !xen_parse_hex64(dash + 1, &id) ||
 	    (id >> IDC_OWNER_LOC_SHIFT) != (uint64_t)d + 1)
 		return false;
 	*dom = d;
@@ -210,7 +210,7 @@ static bool knock_value(struct kb_svc *sv, const char *name, uint32_t v[3])
 	for (i = 0; i < 3; i++) {
 		size_t n = strcspn(p, " ");
 
-		if (!kx_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
+		if (!xen_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
 			return false;
 		p += n + (i < 2);
 	}

@@ -817,7 +817,7 @@ static int parse_address(const char *name, struct kx_ep *s)
 	uint32_t d;
 	size_t off, len;
 
-	if (!slash || !kx_parse_u32(name, (size_t)(slash - name), KX_DOMID_MAX, &d))
+	if (!slash || !xen_parse_u32(name, (size_t)(slash - name), KX_DOMID_MAX, &d))
 		return IDC_ERR_INVAL;
 	off = (size_t)(slash - name) + 1;
 	len = strlen(name + off);

@@ -9,6 +9,8 @@
 #ifndef IDC_XEN_WIRE_H
 #define IDC_XEN_WIRE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define XEN_PAGE          4096u
@@ -43,5 +45,40 @@ struct xen_ctrl_page {
     uint32_t refs[XEN_CTRL_MAX_REFS];
 };
 _Static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+
+/* The syntax of the numbers a peer writes into xenstore (with %u and %016llx), checked strictly
+ * on both sides: decimal without a leading zero, at most max; exactly 16 lower-case hex digits.
+ * (C89 loops: the kernel runtime includes this header too.) */
+static inline bool xen_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+    size_t i;
+    if (n == 0 || (s[0] == '0' && n > 1))
+        return false;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        if (v > max)
+            return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+static inline bool xen_parse_hex64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 16; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
 
 #endif /* IDC_XEN_WIRE_H */

@@ -46,36 +46,6 @@ static void note(struct xen_tp *t, int e, const char *fmt, ...)
 
 /* ----------------------------------------------------------------------------- values */
 
-bool xen_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0 || (s[0] == '0' && n > 1))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > max)
-            return false;
-    }
-    *out = (uint32_t)v;
-    return true;
-}
-
-bool xen_parse_hex64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return false;
-        v = (v << 4) | (uint64_t)d;
-    }
-    *out = v;
-    return true;
-}
-
 uint32_t xen_rand_nonzero(void)
 {
     uint32_t v = 0;

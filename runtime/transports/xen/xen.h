@@ -169,9 +169,7 @@ int xen_txn(struct xen_tp *t, int (*body)(struct xen_tp *t, xs_transaction_t tx,
             void *arg);
 
 /* xen.c: values */
-bool xen_parse_u32(const char *s, size_t n, uint32_t max, uint32_t *out); /* strict decimal */
-bool xen_parse_hex64(const char *s, uint64_t *out); /* exactly 16 lowercase hex digits */
-uint32_t xen_rand_nonzero(void);                    /* random, 1..0x7fffffff */
+uint32_t xen_rand_nonzero(void); /* random, 1..0x7fffffff */
 
 /* channel.c */
 int xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
