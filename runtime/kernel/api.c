@@ -31,6 +31,12 @@ int idc_core_buffer_free(struct idc_context *ctx, void *mem);
 int idc_core_buffer_register(struct idc_context *ctx, void *mem, size_t len, uint32_t rights,
 			     struct idc_rbuf *rbuf);
 int idc_core_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb);
+int idc_core_send_to_remote_buffer(struct idc_context *ctx, const struct idc_rbuf *rbuf,
+				   uint64_t offset, const void *local, size_t len,
+				   idc_transfer_done_fn done, void *arg);
+int idc_core_receive_from_remote_buffer(struct idc_context *ctx, const struct idc_rbuf *rbuf,
+					uint64_t offset, void *local, size_t len,
+					idc_transfer_done_fn done, void *arg);
 
 /* The context of a live endpoint (NULL for storage never created or already destroyed). */
 static struct idc_context *ctx_of(const struct idc_endpoint *ep)
@@ -236,18 +242,19 @@ int idc_buffer_unregister(struct idc_context *ctx, const struct idc_rbuf *rb)
 }
 EXPORT_SYMBOL_GPL(idc_buffer_unregister);
 
-/* Transfers where this context is the user: not in idc.ko. */
+/* Transfers where this context is the user (xenbuf_user.c); done runs from the work item. */
 int idc_send_to_remote_buffer(struct idc_context *ctx, const struct idc_rbuf *rbuf, uint64_t offset,
 			      const void *local, size_t len, idc_transfer_done_fn done, void *arg)
 {
-	(void)ctx;
-	(void)rbuf;
-	(void)offset;
-	(void)local;
-	(void)len;
-	(void)done;
-	(void)arg;
-	return IDC_ERR_NOTSUP;
+	bool taken;
+	int r;
+
+	if (!ctx)
+		return IDC_ERR_INVAL;
+	taken = idc__klock(ctx);
+	r = idc_core_send_to_remote_buffer(ctx, rbuf, offset, local, len, done, arg);
+	idc__kunlock(ctx, taken);
+	return r;
 }
 EXPORT_SYMBOL_GPL(idc_send_to_remote_buffer);
 
@@ -255,14 +262,15 @@ int idc_receive_from_remote_buffer(struct idc_context *ctx, const struct idc_rbu
 				   uint64_t offset, void *local, size_t len,
 				   idc_transfer_done_fn done, void *arg)
 {
-	(void)ctx;
-	(void)rbuf;
-	(void)offset;
-	(void)local;
-	(void)len;
-	(void)done;
-	(void)arg;
-	return IDC_ERR_NOTSUP;
+	bool taken;
+	int r;
+
+	if (!ctx)
+		return IDC_ERR_INVAL;
+	taken = idc__klock(ctx);
+	r = idc_core_receive_from_remote_buffer(ctx, rbuf, offset, local, len, done, arg);
+	idc__kunlock(ctx, taken);
+	return r;
 }
 EXPORT_SYMBOL_GPL(idc_receive_from_remote_buffer);
 

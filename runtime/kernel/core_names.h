@@ -21,8 +21,7 @@
 #define idc_send_message	     idc_core_send_message
 #define idc_submit_transaction	     idc_core_submit_transaction
 #define idc_request_complete	     idc_core_request_complete
-/* buffer.c: registrations and their memory take the context's mutex too; transfers where
-   this context is the user are not in idc.ko (api.c answers IDC_ERR_NOTSUP) */
+/* buffer.c: registrations, their memory and transfers take the context's mutex too */
 #define idc_buffer_alloc	       idc_core_buffer_alloc
 #define idc_buffer_free		       idc_core_buffer_free
 #define idc_buffer_register	       idc_core_buffer_register

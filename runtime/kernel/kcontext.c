@@ -173,6 +173,44 @@ static void run_defers(struct idc_context *ctx)
 	idc__kick(ctx); /* more than a round's worth: the rest in the next run */
 }
 
+/* ---------------------------------------------------------------------------- transfers */
+
+/* Queued, never called in the caller's stack frame: the callback runs from the work item, as
+   user space runs it from dispatch. */
+void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
+{
+	x->status = status;
+	x->next = NULL;
+	*ctx->done_tail = x;
+	ctx->done_tail = &x->next;
+	idc__kick(ctx);
+}
+
+static void run_done(struct idc_context *ctx)
+{
+	struct idc_xfer *x = ctx->done_head, *next;
+
+	ctx->done_head = NULL;
+	ctx->done_tail = &ctx->done_head;
+	for (; x; x = next) {
+		next = x->next;
+		x->done(x->arg, x->status);
+		kfree(x);
+	}
+}
+
+/* Transfers completed by the context's destroy: dropped, not called (as in user space). */
+static void drop_done(struct idc_context *ctx)
+{
+	struct idc_xfer *x;
+
+	while ((x = ctx->done_head)) {
+		ctx->done_head = x->next;
+		kfree(x);
+	}
+	ctx->done_tail = &ctx->done_head;
+}
+
 /* ------------------------------------------------------------------------------ timers */
 
 static void timer_program(struct idc_context *ctx)
@@ -283,6 +321,7 @@ static void ctx_run(struct idc_context *ctx)
 	ctx->in_dispatch++;
 	run_timers(ctx);
 	run_defers(ctx);
+	run_done(ctx);
 	run_deferred(ctx);
 	for (round = 0; round < 8 && arm_all(ctx); round++)
 		run_deferred(ctx);
@@ -326,6 +365,7 @@ int idc_context_create(struct idc_context **out, const struct idc_context_option
 	mutex_init(&ctx->lock);
 	spin_lock_init(&ctx->defer_lock);
 	INIT_LIST_HEAD(&ctx->defer);
+	ctx->done_tail = &ctx->done_head;
 	INIT_WORK(&ctx->work, ctx_work);
 	INIT_DELAYED_WORK(&ctx->timer_work, ctx_timer_work);
 	if (opt) {
@@ -372,6 +412,7 @@ void idc_context_destroy(struct idc_context *ctx)
 	/* The buffer service stops (links unmapped and unbound, its nodes removed), then every
 	   registration is revoked and its memory freed. */
 	idc__buffers_fini(ctx);
+	drop_done(ctx);
 	ctx->timers = NULL;
 	ctx->pending = NULL;
 	ctx->dirty = NULL;

@@ -38,7 +38,8 @@ struct idc_context {
 	bool fd_exported;	/* always false: there is no fd to keep readable */
 	/* the members buffer.c uses */
 	struct idc_alloc *allocs;
-	struct idc_reg *regs; /* [IDC_MAX_REGS], lazily allocated */
+	struct idc_reg *regs;			 /* [IDC_MAX_REGS], lazily allocated */
+	struct idc_xfer *done_head, **done_tail; /* completed transfers awaiting their callback */
 
 	/* the kernel's */
 	struct mutex lock;

@@ -38,5 +38,8 @@ void idc__kbuf_free(struct idc_context *ctx, struct idc_alloc *a);
 int idc__kbuf_seal_ro(struct idc_context *ctx, struct idc_alloc *a);
 int idc__kbuf_publish(struct idc_context *ctx);
 void idc__kbuf_withdraw(struct idc_context *ctx);
+/* xenbuf_user.c: the user side (this context moving another domain's registration's bytes) */
+bool idc__kbuf_reaches(struct idc_context *ctx, uint64_t owner);
+int idc__kbuf_transfer(struct idc_context *ctx, struct idc_xfer *x);
 
 #endif /* IDC_KINTERNAL_H */

@@ -3,16 +3,99 @@
  * xenfront.c for "xen:DOMID/NAME", xenback.c for "xen:NAME") and the helpers both sides share.
  */
 #include <linux/kernel.h>
+#include <linux/mm.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/version.h>
+#include <linux/vmalloc.h>
 
 #include <xen/events.h>
+#include <xen/grant_table.h>
+#include <xen/page.h>
 #include <xen/xenbus.h>
+#include <asm/xen/hypercall.h>
 
 #include "kxen.h"
 
 static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
+
+/* ------------------------------------------------------------------ grants and ports */
+
+void kx_end_grant(grant_ref_t ref, struct page *pg)
+{
+	idc__kgrants_add(-1);
+	/* The page is freed once the peer no longer maps it (never while it still may). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
+	gnttab_end_foreign_access(ref, pg);
+#else
+	gnttab_end_foreign_access(ref, 0, pg ? (unsigned long)page_address(pg) : 0);
+#endif
+}
+
+void kx_pages_free(struct kx_pages *p)
+{
+	uint32_t i;
+
+	if (!p)
+		return;
+	if (p->mem)
+		vunmap(p->mem);
+	for (i = 0; i < p->n; i++)
+		kx_end_grant(p->refs[i], p->pages[i]);
+	kfree(p->pages);
+	kfree(p->refs);
+	kfree(p);
+}
+
+struct kx_pages *kx_pages_alloc(unsigned int dom, uint32_t np)
+{
+	struct kx_pages *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	int ref;
+
+	if (!p)
+		return NULL;
+	p->pages = kcalloc(np, sizeof(*p->pages), GFP_KERNEL);
+	p->refs = kcalloc(np, sizeof(*p->refs), GFP_KERNEL);
+	if (!p->pages || !p->refs)
+		goto err;
+	for (p->n = 0; p->n < np; p->n++) {
+		p->pages[p->n] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!p->pages[p->n])
+			goto err;
+		ref = gnttab_grant_foreign_access(dom, xen_page_to_gfn(p->pages[p->n]), 0);
+		if (ref < 0) {
+			__free_page(p->pages[p->n]);
+			goto err;
+		}
+		p->refs[p->n] = ref;
+		idc__kgrants_add(1);
+	}
+	p->mem = vmap(p->pages, np, VM_MAP, PAGE_KERNEL);
+	if (p->mem)
+		return p;
+err:
+	kx_pages_free(p);
+	return NULL;
+}
+
+int kx_port_open(unsigned int dom, irq_handler_t fn, void *dev, evtchn_port_t *port)
+{
+	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = (domid_t)dom};
+	struct evtchn_close cl;
+	int irq;
+
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc))
+		return -EIO;
+	irq = bind_evtchn_to_irqhandler_lateeoi(alloc.port, fn, 0, "idc", dev);
+	if (irq < 0) {
+		cl.port = alloc.port;
+		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
+		return irq;
+	}
+	*port = alloc.port;
+	return irq;
+}
 
 /* ------------------------------------------------------------------------ notifications */
 
@@ -163,4 +246,6 @@ const struct idc_transport idc_ktransport_xen = {
 	.buf_seal_ro = idc__kbuf_seal_ro,
 	.rbuf_publish = idc__kbuf_publish,
 	.rbuf_withdraw = idc__kbuf_withdraw,
+	.rbuf_reaches = idc__kbuf_reaches,
+	.rbuf_transfer = idc__kbuf_transfer,
 };

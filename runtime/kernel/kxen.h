@@ -7,7 +7,11 @@
 #ifndef IDC_KXEN_H
 #define IDC_KXEN_H
 
+#include <linux/interrupt.h>
 #include <linux/types.h>
+
+#include <xen/grant_table.h>
+#include <xen/interface/event_channel.h>
 
 #include "kinternal.h"
 
@@ -36,6 +40,23 @@ int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out);
 bool kx_storm_masks(struct idc_link *ep, struct idc_storm *storm, bool *masked,
 		    struct idc_timer *unmask);
 void kx_unmask(struct idc_link *ep, bool *masked, int irq);
+
+/* Pages of ours granted to another domain (never read back from what the peer can write). */
+struct kx_pages {
+	uint32_t n;
+	struct page **pages;
+	grant_ref_t *refs;
+	void *mem; /* the n pages, mapped contiguously */
+};
+/* np zeroed pages granted to dom (read-write), mapped at ->mem; NULL on failure. */
+struct kx_pages *kx_pages_alloc(unsigned int dom, uint32_t np);
+/* Ends the grants; a page the peer still maps is freed by Linux once it lets go. NULL: none. */
+void kx_pages_free(struct kx_pages *p);
+/* Ends one grant of page pg (freed the same way). */
+void kx_end_grant(grant_ref_t ref, struct page *pg);
+/* An unbound port for dom, bound to fn(dev) with late EOI (the port stays masked until the work
+   item handled the notification): the irq, *port set; or a negative errno. */
+int kx_port_open(unsigned int dom, irq_handler_t fn, void *dev, evtchn_port_t *port);
 
 /* The two sides (kxen.c sends each endpoint to its side by role) */
 int kxf_address_check(const char *rest, char *why, size_t why_len);

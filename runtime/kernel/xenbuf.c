@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /* xenbuf.c - remote buffers in idc.ko, owner side: the memory idc_buffer_alloc hands out and
  * the buffer service that lets a user in another domain read and write this context's
- * registrations, on the wire of runtime/transports/xen/buffers.c (docs/xen-transport.md,
+ * registrations (the user side, this context moving another's bytes: xenbuf_user.c), on the wire of runtime/transports/xen/buffers.c (docs/xen-transport.md,
  * "Remote buffers"). The registrations themselves (slots, generations, keys, the checks) are
  * runtime/core/buffer.c, compiled into idc.ko as the endpoint core is.
  *
@@ -45,62 +45,9 @@
 #include <xen/interface/event_channel.h>
 #include <asm/xen/hypercall.h>
 
-#include "kxen.h"
+#include "kxenbuf.h"
 
-#define XB_SLOTS      16u    /* requests in flight per link */
-#define XB_SLOT_PAGES 8u     /* bounce pages per request */
-#define XB_SLOT_BYTES 32768u /* XB_SLOT_PAGES pages */
-#define XB_WIN_PAGES  (XB_SLOTS * XB_SLOT_PAGES)
-#define XB_MAGIC      0x46554258u /* "XBUF" */
-#define XB_MAX_KNOCKS 1024u	  /* knock entries looked at per scan */
-#define XB_USER_LINKS 4u	  /* user links (unused here: the kernel is never a user) */
-#define XB_OPATH_MAX  64u
-#define XB_NAME_MAX   48u
-/* segments per request: each slot page, split where the local memory crosses a page */
-#define XB_REQ_SEGS (2u * XB_SLOT_PAGES)
-
-enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
-enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
-
-/* The wire layout of buffers.c. */
-struct xb_req {
-	uint32_t tag;
-	uint8_t op;
-	uint8_t slot;
-	uint16_t pad;
-	uint32_t len;
-	uint32_t id;
-	uint32_t generation;
-	uint32_t rights;
-	uint64_t owner;
-	uint64_t length;
-	uint64_t offset;
-	uint8_t key[16];
-};
-static_assert(sizeof(struct xb_req) == 64, "request layout");
-
-struct xb_rsp {
-	uint32_t tag;
-	int32_t status;
-};
-
-struct xb_page {
-	uint8_t user_live;
-	uint8_t owner_live;
-	uint8_t pad0[2];
-	uint32_t magic;
-	uint32_t epoch;
-	uint32_t answer;
-	uint32_t req_prod;
-	uint32_t rsp_prod;
-	uint8_t pad1[40];
-	uint32_t refs[XB_WIN_PAGES];
-	struct xb_req req[XB_SLOTS];
-	struct xb_rsp rsp[XB_SLOTS];
-};
-static_assert(sizeof(struct xb_page) <= XEN_PAGE_SIZE, "request page fits one page");
-static_assert(offsetof(struct xb_page, refs) == 64, "request page header");
-static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE_SIZE, "slot size");
+/* The wire (slots, request page, knock syntax): wire.h, as buffers.c speaks it. */
 
 struct kb_svc;
 
@@ -120,26 +67,6 @@ struct kb_link {
 	uint32_t req_cons;
 	uint32_t refs[XB_WIN_PAGES]; /* private copy */
 	struct idc_kdefer ev_defer;
-};
-
-struct kb_svc {
-	struct idc_context *ctx;
-	unsigned int self;
-	char opath[XB_OPATH_MAX];
-	char fe[XB_OPATH_MAX + 4];
-	struct xenbus_watch watch;
-	bool watching;
-	struct idc_kdefer watch_defer;
-	struct kb_link *links;
-	unsigned int nlinks;
-	struct idc_buf_limits lim;
-	struct idc_log_limit logs;
-	/* the grant copies of one wake-up of one link */
-	struct gnttab_copy seg[XB_SLOTS * XB_REQ_SEGS];
-	struct {
-		uint32_t tag, first, nseg;
-		int status;
-	} req[XB_SLOTS];
 };
 
 static struct kb_svc **svc_slot(struct idc_context *ctx)
@@ -183,38 +110,12 @@ static unsigned long kb_gfn(const unsigned char *p)
 
 /* --------------------------------------------------------------------------- parsing */
 
-/* "<dom>-<16 hex>"; the user id's locator must name the same domain. */
-static bool knock_name(const char *name, unsigned int *dom)
-{
-	const char *dash = strchr(name, '-');
-	uint32_t d;
-	uint64_t id;
-
-	if (!dash || !xen_parse_u32(name, (size_t)(dash - name), KX_DOMID_MAX, &d) ||
-	    strlen(dash + 1) != 16 || !xen_parse_hex64(dash + 1, &id) ||
-	    (id >> IDC_OWNER_LOC_SHIFT) != (uint64_t)d + 1)
-		return false;
-	*dom = d;
-	return true;
-}
-
 /* The knock's value "EPOCH REF PORT" (bounded, strictly parsed); false when absent or bad. */
 static bool knock_value(struct kb_svc *sv, const char *name, uint32_t v[3])
 {
-	unsigned int i;
 	char b[48];
-	const char *p = b;
 
-	if (kx_read(sv->fe, name, b, sizeof(b)))
-		return false;
-	for (i = 0; i < 3; i++) {
-		size_t n = strcspn(p, " ");
-
-		if (!xen_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
-			return false;
-		p += n + (i < 2);
-	}
-	return v[0] != 0;
+	return kx_read(sv->fe, name, b, sizeof(b)) == 0 && xb_knock_value(b, v);
 }
 
 /* ------------------------------------------------------------------------------ links */
@@ -480,7 +381,8 @@ static void own_knock(struct kb_svc *sv, const char *name)
 		uint32_t magic, epoch, answer, req_prod, rsp_prod;
 	} h;
 
-	if (strlen(name) >= XB_NAME_MAX || !knock_name(name, &d))
+	if (strlen(name) >= XB_NAME_MAX ||
+	    !xb_knock_name(name, KX_DOMID_MAX, IDC_OWNER_LOC_SHIFT, &d))
 		return;
 	l = link_find(sv, name);
 	if (!knock_value(sv, name, v)) {
@@ -610,40 +512,52 @@ static int publish_nodes(struct kb_svc *sv)
 	return err;
 }
 
-int idc__kbuf_publish(struct idc_context *ctx)
+struct kb_svc *kb_svc_open(struct idc_context *ctx)
 {
 	struct kb_svc **slot = svc_slot(ctx);
 	struct kb_svc *sv = *slot;
 	unsigned int self;
-	int err;
 
-	if (sv)
-		return 0;
-	if (!xen_domain())
-		return IDC_ERR_NOTSUP;
-	err = xenbus_scanf(XBT_NIL, "domid", "", "%u", &self);
-	if (err != 1 || self > KX_DOMID_MAX) {
+	if (sv || !xen_domain())
+		return sv;
+	if (xenbus_scanf(XBT_NIL, "domid", "", "%u", &self) != 1 || self > KX_DOMID_MAX) {
 		idc__log(ctx, IDC_LOG_ERROR,
 			 "remote buffers over Xen: cannot read this domain's id");
-		return IDC_ERR_IO;
+		return NULL;
 	}
 	sv = kzalloc(sizeof(*sv), GFP_KERNEL);
 	if (!sv)
-		return IDC_ERR_NOMEM;
+		return NULL;
 	sv->ctx = ctx;
 	sv->self = self;
 	sv->lim = idc__buf_limits(XB_USER_LINKS);
 	sv->watch_defer.fn = kb_watch_run;
-	/* The owner id names this domain, as a user-space context's does: users find O by it. */
+	/* The owner id names this domain, as a user-space context's does: users find O by it,
+	   owners check a knock's name by it. */
 	idc__ctx_set_locator(ctx, (uint16_t)(self + 1));
-	snprintf(sv->opath, sizeof(sv->opath), "/local/domain/%u/data/idc-rbuf/%016llx", self,
+	*slot = sv;
+	return sv;
+}
+
+int idc__kbuf_publish(struct idc_context *ctx)
+{
+	struct kb_svc *sv;
+	int err;
+
+	if (!xen_domain())
+		return IDC_ERR_NOTSUP;
+	sv = kb_svc_open(ctx);
+	if (!sv)
+		return IDC_ERR_IO;
+	if (sv->watching)
+		return 0;
+	snprintf(sv->opath, sizeof(sv->opath), XB_OPATH_FMT, sv->self,
 		 (unsigned long long)idc_context_id(ctx));
 	snprintf(sv->fe, sizeof(sv->fe), "%s/fe", sv->opath);
 	err = publish_nodes(sv);
 	if (err) {
 		idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot publish %s: %d",
 			 sv->opath, err);
-		kfree(sv);
 		return IDC_ERR_IO;
 	}
 	sv->watch.node = sv->fe;
@@ -651,15 +565,14 @@ int idc__kbuf_publish(struct idc_context *ctx)
 	if (register_xenbus_watch(&sv->watch)) {
 		idc__log(ctx, IDC_LOG_ERROR, "remote buffers over Xen: cannot watch %s", sv->fe);
 		xenbus_rm(XBT_NIL, sv->opath, "");
-		kfree(sv);
 		return IDC_ERR_IO;
 	}
 	sv->watching = true;
-	*slot = sv;
 	return 0;
 }
 
-/* The context goes away (its mutex held): every link unmapped and unbound, O removed. */
+/* The context goes away (its mutex held): its transfers fail, every link is unmapped and
+   unbound, O removed. */
 void idc__kbuf_withdraw(struct idc_context *ctx)
 {
 	struct kb_svc **slot = svc_slot(ctx);
@@ -667,21 +580,14 @@ void idc__kbuf_withdraw(struct idc_context *ctx)
 
 	if (!sv)
 		return;
-	if (sv->watching)
+	ku_withdraw(sv);
+	if (sv->watching) {
 		unregister_xenbus_watch(&sv->watch); /* waits for a running callback */
+		xenbus_rm(XBT_NIL, sv->opath, "");
+	}
 	idc__kdefer_cancel(ctx, &sv->watch_defer);
 	while (sv->links)
 		link_free(sv, sv->links);
-	xenbus_rm(XBT_NIL, sv->opath, "");
 	*slot = NULL;
 	kfree(sv);
-}
-
-/* Transfers where this context is the user are not in idc.ko (api.c answers IDC_ERR_NOTSUP
-   before the core): nothing ever completes one. */
-void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
-{
-	(void)ctx;
-	x->done(x->arg, status);
-	kfree(x);
 }

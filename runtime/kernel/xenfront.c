@@ -51,14 +51,6 @@
 
 enum kx_hs { KH_IDLE = 0, KH_WAIT_BE, KH_UP };
 
-/* The ring pages: ours, never read back from the granted control page (the backend can
-   write it). */
-struct kx_rings {
-	uint32_t n;
-	struct page **pages;
-	grant_ref_t *refs;
-};
-
 struct kx_ep {
 	struct idc_link *link;
 	uint32_t peer, self, fid;
@@ -72,8 +64,9 @@ struct kx_ep {
 	struct page *ctrl_page;
 	struct xen_ctrl_page *ctrl;
 	grant_ref_t cref;
-	void *rings;
-	struct kx_rings *rp;
+	void *rings; /* rp->mem */
+	struct kx_pages
+		*rp; /* ours, never read back from the control page (the backend writes it) */
 	struct idc_chan ch;
 	struct idc_timer retry, answer, unmask;
 	struct idc_storm storm;
@@ -129,62 +122,6 @@ static void path_k(struct idc_link *ep, const char *dir, char *out)
 
 /* --------------------------------------------------------------------------- grants */
 
-static void end_grant(grant_ref_t ref, struct page *pg)
-{
-	idc__kgrants_add(-1);
-	/* The page is freed once the backend no longer maps it (never while it still may). */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
-	gnttab_end_foreign_access(ref, pg);
-#else
-	gnttab_end_foreign_access(ref, 0, pg ? (unsigned long)page_address(pg) : 0);
-#endif
-}
-
-static void rings_free(struct kx_rings *rp)
-{
-	uint32_t i;
-
-	if (!rp)
-		return;
-	for (i = 0; i < rp->n; i++)
-		end_grant(rp->refs[i], rp->pages[i]);
-	kfree(rp->pages);
-	kfree(rp->refs);
-	kfree(rp);
-}
-
-/* np zeroed pages granted to dom, mapped contiguously at *mem. NULL on failure. */
-static struct kx_rings *rings_alloc(unsigned int dom, uint32_t np, void **mem)
-{
-	struct kx_rings *rp = kzalloc(sizeof(*rp), GFP_KERNEL);
-	int ref;
-
-	if (!rp)
-		return NULL;
-	rp->pages = kcalloc(np, sizeof(*rp->pages), GFP_KERNEL);
-	rp->refs = kcalloc(np, sizeof(*rp->refs), GFP_KERNEL);
-	if (!rp->pages || !rp->refs)
-		goto err;
-	for (rp->n = 0; rp->n < np; rp->n++) {
-		rp->pages[rp->n] = alloc_page(GFP_KERNEL | __GFP_ZERO);
-		if (!rp->pages[rp->n])
-			goto err;
-		ref = gnttab_grant_foreign_access(dom, xen_page_to_gfn(rp->pages[rp->n]), 0);
-		if (ref < 0) {
-			__free_page(rp->pages[rp->n]);
-			goto err;
-		}
-		rp->refs[rp->n] = ref;
-		idc__kgrants_add(1);
-	}
-	*mem = vmap(rp->pages, np, VM_MAP, PAGE_KERNEL);
-	if (*mem)
-		return rp;
-err:
-	rings_free(rp);
-	return NULL;
-}
-
 /* ---------------------------------------------------------------------- event channel */
 
 static irqreturn_t kx_irq(int irq, void *dev)
@@ -199,20 +136,10 @@ static irqreturn_t kx_irq(int irq, void *dev)
 /* An unbound port for the backend, bound to kx_irq; 0 or IDC_ERR_IO. */
 static int port_open(struct kx_ep *s)
 {
-	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = s->peer};
-	struct evtchn_close cl;
-	int irq;
+	int irq = kx_port_open(s->peer, kx_irq, s, &s->port);
 
-	if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc))
+	if (irq < 0)
 		return IDC_ERR_IO;
-	/* Late EOI: the port stays masked until the work item handled the notification. */
-	irq = bind_evtchn_to_irqhandler_lateeoi(alloc.port, kx_irq, 0, "idc", s);
-	if (irq < 0) {
-		cl.port = alloc.port;
-		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
-		return IDC_ERR_IO;
-	}
-	s->port = alloc.port;
 	s->irq = irq;
 	return 0;
 }
@@ -240,13 +167,11 @@ static void chan_release(struct idc_link *ep)
 				       s); /* waits for a running handler; closes the port */
 	s->irq = -1;
 	idc__kdefer_cancel(ep->ctx, &s->ev_defer);
-	if (s->rings)
-		vunmap(s->rings);
 	s->rings = NULL;
-	rings_free(s->rp);
+	kx_pages_free(s->rp);
 	s->rp = NULL;
 	if (s->ctrl_page)
-		end_grant(s->cref, s->ctrl_page);
+		kx_end_grant(s->cref, s->ctrl_page);
 	s->ctrl_page = NULL;
 	s->ctrl = NULL;
 	s->hs = KH_IDLE;
@@ -462,9 +387,10 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 	s->cref = ref;
 	idc__kgrants_add(1);
 	s->ctrl = page_address(s->ctrl_page);
-	s->rp = rings_alloc(s->peer, fr->pages, &s->rings);
+	s->rp = kx_pages_alloc(s->peer, fr->pages);
 	if (!s->rp)
 		return IDC_ERR_NOMEM;
+	s->rings = s->rp->mem;
 	s->epoch = kx_rand_nonzero();
 	cp = s->ctrl;
 	cp->magic = XEN_CTRL_MAGIC;

@@ -16,6 +16,10 @@
 #   served                the frontend connected 3 times and asked for the unload within 240 s
 #   killed_frontend_dropped  the connection of the frontend dom0 killed went down because the
 #                         frontend unmapped the control page, with its 4 transactions held
+#   drain_cut             the backend was reading that frontend's buffer again and again when it
+#                         was killed: the transfer in flight failed with IDC_ERR_DISCONNECTED
+#                         within 5 s of the disconnect (the buffer owner's unmap notification),
+#                         after at least one read, and no transfer is left in flight
 #   unload_connected      rmmod kback_test with a connection open
 #   no_grant_left         then idc.ko holds no mapping of the frontend's pages (its grants count)
 #   idc_unloads           rmmod idc
@@ -25,7 +29,8 @@
 # The modules are /idc/kback/idc.ko and kback_test.ko; when run.sh could not build them,
 # /idc/kback/why says why and every check is skipped with that reason.
 SUITE=kback_domu
-CHECKS="idc_loads backend_loads served killed_frontend_dropped unload_connected no_grant_left"
+CHECKS="idc_loads backend_loads served killed_frontend_dropped drain_cut unload_connected"
+CHECKS="$CHECKS no_grant_left"
 CHECKS="$CHECKS idc_unloads nothing_left kernel_log_clean"
 DIR=/idc/kback
 P=/sys/module/kback_test/parameters
@@ -64,6 +69,15 @@ case $line in
 esac
 why=$(log | grep -c 'frontend unmapped the control page')
 [ "$why" -ge 1 ] || detail "no 'frontend unmapped the control page' line in the kernel log"
+
+begin drain_cut
+ds=$(param drain_status) dr=$(param drain_reads) gap=$(param cut_gap_ms)
+counts="transfers: $(param xfers_ok) ok, $(param xfers_failed) failed, $(param xfers_inflight) in flight"
+if [ "$ds" = -2 ] && [ "$dr" -ge 1 ] && [ "$gap" -le 5000 ] && [ "$(param xfers_inflight)" = 0 ]; then
+    pass "IDC_ERR_DISCONNECTED after $dr reads of 4 MiB, $gap ms from the disconnect; $counts"
+else
+    fail "drain status $ds after $dr reads, $gap ms from the disconnect; $counts"
+fi
 
 begin unload_connected
 open=$(( $(param connects) - $(param disconnects) )) during=$(grants_held)

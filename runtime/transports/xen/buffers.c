@@ -34,75 +34,12 @@
 
 #include "xen.h"
 
-#define XB_SLOTS      16u    /* bounce slots per link (XB_PIPE of them at the owner at once) */
-#define XB_SLOT_PAGES 8u     /* bounce pages per request */
-#define XB_SLOT_BYTES 32768u /* XB_SLOT_PAGES pages */
-/* Requests at the owner at once: half the slots. While the owner copies one half, the user
-   copies the other half's bytes out of (or into) its bounce pages: the two domains' copies
-   overlap instead of taking turns (ulink_event). */
-#define XB_PIPE (XB_SLOTS / 2u)
-/* A writer publishes and notifies every this many slots it filled, so that the owner starts
-   copying while the next ones are filled. */
-#define XB_WRITE_GROUP (XB_PIPE / 2u)
-#define XB_WIN_PAGES   (XB_SLOTS * XB_SLOT_PAGES)
-#define XB_MAGIC       0x46554258u /* "XBUF" */
-#define XB_KNOCK_MS    4000u       /* user: a knock unanswered this long fails */
-#define XB_MAX_KNOCKS  1024u       /* owner: knock entries looked at per scan */
-#define XB_DEAD_MAX    16u         /* user: owners known to be gone */
-#define XB_USER_LINKS \
-    4u                   /* user links (transport.h's rule): each holds 129 granted
-                                       pages, of the 1024 gntalloc gives a domain by default */
-#define XB_OPATH_MAX 64u /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
-
-enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
-enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
-
-/* A request, written by the user into req[n % XB_SLOTS]. */
-struct xb_req {
-    uint32_t tag; /* the user's, echoed in the response */
-    uint8_t op;   /* XB_OP_* */
-    uint8_t slot; /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
-    uint16_t pad;
-    uint32_t len; /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
-    uint32_t id;  /* the reference ... */
-    uint32_t generation;
-    uint32_t rights;
-    uint64_t owner;
-    uint64_t length;
-    uint64_t offset; /* ... and the offset inside the registration */
-    uint8_t key[16];
-};
-_Static_assert(sizeof(struct xb_req) == 64, "request layout");
-
-struct xb_rsp {
-    uint32_t tag;
-    int32_t status; /* 0 or IDC_ERR_* */
-};
-
-/* The request page: granted by the user (unmap notification on user_live), mapped by the owner
-   (unmap notification on owner_live). */
-struct xb_page {
-    uint8_t user_live;
-    uint8_t owner_live;
-    uint8_t pad0[2];
-    uint32_t magic;    /* XB_MAGIC */
-    uint32_t epoch;    /* equals the knock's */
-    uint32_t answer;   /* owner: XB_ANS_OK once it serves the link */
-    uint32_t req_prod; /* user */
-    uint32_t rsp_prod; /* owner */
-    uint8_t pad1[40];
-    uint32_t refs[XB_WIN_PAGES]; /* the bounce window's grant references */
-    struct xb_req req[XB_SLOTS];
-    struct xb_rsp rsp[XB_SLOTS];
-};
-_Static_assert(sizeof(struct xb_page) <= XEN_PAGE, "request page fits one page");
-_Static_assert(XB_SLOTS <= 256, "slot index is a byte");
-_Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE, "slot size");
+/* The wire (slots, request page, knock syntax) and the user's pacing: wire.h. */
 
 /* Owner side: one link per knocking user context. */
 struct xb_olink {
     struct xb_olink *next;
-    char name[48]; /* knock entry "<dom>-<user id hex>" */
+    char name[XB_NAME_MAX]; /* knock entry "<dom>-<user id hex>" */
     unsigned dom;
     uint32_t epoch;
     bool failed; /* knock refused or link dropped: wait for a new epoch */
@@ -183,8 +120,7 @@ static unsigned owner_dom(uint64_t owner)
 /* O of owner id `owner` in domain dom */
 static void path_o(char out[XB_OPATH_MAX], unsigned dom, uint64_t owner)
 {
-    snprintf(out, XB_OPATH_MAX, "/local/domain/%u/data/idc-rbuf/%016llx", dom,
-             (unsigned long long)owner);
+    snprintf(out, XB_OPATH_MAX, XB_OPATH_FMT, dom, (unsigned long long)owner);
 }
 
 /* ------------------------------------------------------------------- per-context state */
@@ -376,32 +312,11 @@ static void olink_port_fire(struct xen_tp *t, void *arg)
 }
 
 /* Parses "<dom>-<16 hex>"; the user id's domain bits must name the same domain. */
-static bool knock_name(const char *name, unsigned *dom)
-{
-    const char *dash = strchr(name, '-');
-    uint32_t d;
-    uint64_t id;
-    if (!dash || !xen_parse_u32(name, (size_t)(dash - name), XEN_DOMID_MAX, &d) ||
-        strlen(dash + 1) != 16 || !xen_parse_hex64(dash + 1, &id) || (id >> 48) != (uint64_t)d + 1)
-        return false;
-    *dom = d;
-    return true;
-}
-
 /* Reads the knock value "EPOCH REF PORT". */
 static bool knock_value(struct xb_ctx *xc, const char *path, uint32_t v[3])
 {
     char b[48];
-    if (xen_read(xc->t, XBT_NULL, path, NULL, b, sizeof(b)))
-        return false;
-    const char *p = b;
-    for (int i = 0; i < 3; i++) {
-        size_t n = strcspn(p, " ");
-        if (!xen_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
-            return false;
-        p += n + (i < 2);
-    }
-    return v[0] != 0;
+    return xen_read(xc->t, XBT_NULL, path, NULL, b, sizeof(b)) == 0 && xb_knock_value(b, v);
 }
 
 static struct xb_olink *olink_find(struct xb_ctx *xc, const char *name)
@@ -417,7 +332,7 @@ static void own_knock(struct xb_ctx *xc, const char *name)
 {
     char k[XEN_PATH_MAX + 64];
     unsigned d;
-    if (strlen(name) >= sizeof(((struct xb_olink *)0)->name) || !knock_name(name, &d))
+    if (strlen(name) >= XB_NAME_MAX || !xb_knock_name(name, XEN_DOMID_MAX, IDC_OWNER_LOC_SHIFT, &d))
         return;
     snprintf(k, sizeof(k), "%s/fe/%s", xc->opath, name);
     uint32_t v[3];
@@ -855,7 +770,7 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->knock_t.arg = l;
     l->epoch = xen_rand_nonzero();
     path_o(l->opath, d, owner);
-    snprintf(l->kpath, sizeof(l->kpath), "%s/fe/%u-%016llx", l->opath, xc->t->self,
+    snprintf(l->kpath, sizeof(l->kpath), "%s/fe/" XB_KNOCK_FMT, l->opath, xc->t->self,
              (unsigned long long)idc_context_id(ctx));
     l->next = xc->ulinks;
     xc->ulinks = l;
@@ -895,7 +810,7 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->watching = xen_lib.xs_watch(xc->t->xs, l->opath, tok);
     /* The knock, a node we own, readable and removable by the owner's domain. */
     struct xb_knock k = { .l = l };
-    snprintf(k.value, sizeof(k.value), "%u %u %u", l->epoch, pref, l->port);
+    snprintf(k.value, sizeof(k.value), XB_KNOCK_VALUE, l->epoch, pref, l->port);
     if (xen_txn(xc->t, knock_body, &k)) {
         idc__log(ctx, IDC_LOG_ERROR, "buffer owner %016llx: cannot knock: %s",
                  (unsigned long long)owner, xc->t->why);
@@ -1000,7 +915,7 @@ void xen_buf_watch(struct xen_tp *t, const char *token, const char *path)
         /* O/fe/<name> (or below it): that knock only; O/fe itself: all of them */
         size_t ol = strlen(xc->opath);
         if (!strncmp(path, xc->opath, ol) && !strncmp(path + ol, "/fe/", 4)) {
-            char name[sizeof(((struct xb_olink *)0)->name)];
+            char name[XB_NAME_MAX];
             size_t n = strcspn(path + ol + 4, "/");
             if (n > 0 && n < sizeof(name)) {
                 memcpy(name, path + ol + 4, n);

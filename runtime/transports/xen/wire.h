@@ -81,4 +81,116 @@ static inline bool xen_parse_hex64(const char *s, uint64_t *out)
     return true;
 }
 
+/* ------------------------------------------------------------------------ remote buffers */
+
+/* The buffer service (buffers.c, and idc.ko's xenbuf.c and xenbuf_user.c; docs/xen-transport.md,
+ * "Remote buffers"). An owner publishes O = XB_OPATH_FMT (its domain, its context id); a user
+ * grants a request page and a bounce window to the owner's domain, binds an unbound port for it
+ * and knocks: O/fe/XB_KNOCK_FMT (its domain, its context id) = "EPOCH PAGE-REF PORT". */
+#define XB_SLOTS       16u    /* bounce slots per link */
+#define XB_SLOT_PAGES  8u     /* bounce pages per request */
+#define XB_SLOT_BYTES  32768u /* XB_SLOT_PAGES pages */
+#define XB_WIN_PAGES   (XB_SLOTS * XB_SLOT_PAGES)
+#define XB_MAGIC       0x46554258u /* "XBUF" */
+#define XB_KNOCK_MS    4000u       /* user: a knock unanswered this long fails */
+#define XB_MAX_KNOCKS  1024u       /* owner: knock entries looked at per scan */
+#define XB_OPATH_MAX   64u         /* O: /local/domain/D/data/idc-rbuf/<16 hex> */
+#define XB_NAME_MAX    48u         /* a knock entry's name */
+#define XB_OPATH_FMT   "/local/domain/%u/data/idc-rbuf/%016llx"
+#define XB_KNOCK_FMT   "%u-%016llx"
+#define XB_KNOCK_VALUE "%u %u %u"
+
+/* The user's pacing and bounds, the same in user space and in idc.ko. Requests at the owner at
+   once: half the slots. While the owner copies one half, the user copies the other half's bytes
+   out of (or into) its bounce pages: the two domains' copies overlap instead of taking turns. */
+#define XB_PIPE (XB_SLOTS / 2u)
+/* A writer publishes and notifies every this many slots it filled, so that the owner starts
+   copying while the next ones are filled. */
+#define XB_WRITE_GROUP (XB_PIPE / 2u)
+#define XB_DEAD_MAX    16u /* owners a user knows to be gone */
+/* User links per context (transport.h's rule): each holds XB_WIN_PAGES + 1 granted pages, of
+   the 1024 user space's gntalloc gives a domain by default. */
+#define XB_USER_LINKS 4u
+
+enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
+enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
+
+/* A request, written by the user into req[n % XB_SLOTS]. */
+struct xb_req {
+    uint32_t tag; /* the user's, echoed in the response */
+    uint8_t op;   /* XB_OP_* */
+    uint8_t slot; /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
+    uint16_t pad;
+    uint32_t len; /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
+    uint32_t id;  /* the reference ... */
+    uint32_t generation;
+    uint32_t rights;
+    uint64_t owner;
+    uint64_t length;
+    uint64_t offset; /* ... and the offset inside the registration */
+    uint8_t key[16];
+};
+_Static_assert(sizeof(struct xb_req) == 64, "request layout");
+
+struct xb_rsp {
+    uint32_t tag;
+    int32_t status; /* 0 or IDC_ERR_* */
+};
+
+/* The request page: granted by the user, mapped by the owner. user_live and owner_live are 1
+ * while that side maps (or grants) the page; a side that goes away zeroes its byte and notifies
+ * (user space: the kernel's unmap notification, also when the process dies; idc.ko: itself). */
+struct xb_page {
+    uint8_t user_live;
+    uint8_t owner_live;
+    uint8_t pad0[2];
+    uint32_t magic;    /* XB_MAGIC */
+    uint32_t epoch;    /* equals the knock's */
+    uint32_t answer;   /* owner: XB_ANS_OK once it serves the link */
+    uint32_t req_prod; /* user */
+    uint32_t rsp_prod; /* owner */
+    uint8_t pad1[40];
+    uint32_t refs[XB_WIN_PAGES]; /* the bounce window's grant references */
+    struct xb_req req[XB_SLOTS];
+    struct xb_rsp rsp[XB_SLOTS];
+};
+_Static_assert(sizeof(struct xb_page) <= XEN_PAGE, "request page fits one page");
+_Static_assert(offsetof(struct xb_page, refs) == 64, "request page header");
+_Static_assert(XB_SLOTS <= 256, "slot index is a byte");
+_Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE, "slot size");
+
+/* A knock entry's name "<dom>-<16 hex>": the user context id's locator (its bits from
+ * loc_shift, transport.h's IDC_OWNER_LOC_SHIFT) must name the same domain: the domain id + 1. */
+static inline bool xb_knock_name(const char *name, uint32_t dom_max, unsigned loc_shift,
+                                 unsigned *dom)
+{
+    size_t n = 0;
+    uint32_t d;
+    uint64_t id;
+    while (name[n] && name[n] != '-')
+        n++;
+    if (name[n] != '-' || !xen_parse_u32(name, n, dom_max, &d) ||
+        !xen_parse_hex64(name + n + 1, &id) || name[n + 17] != 0 ||
+        (id >> loc_shift) != (uint64_t)d + 1)
+        return false;
+    *dom = d;
+    return true;
+}
+
+/* A knock's value "EPOCH REF PORT" (read bounded, NUL-terminated): false when malformed. */
+static inline bool xb_knock_value(const char *b, uint32_t v[3])
+{
+    const char *p = b;
+    int i;
+    for (i = 0; i < 3; i++) {
+        size_t n = 0;
+        while (p[n] && p[n] != ' ')
+            n++;
+        if (!xen_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
+            return false;
+        p += n + (i < 2);
+    }
+    return v[0] != 0;
+}
+
 #endif /* IDC_XEN_WIRE_H */

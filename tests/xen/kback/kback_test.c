@@ -4,11 +4,17 @@
  * kback_proto.h to a user-space frontend in dom0 (tests/xen/transport/kbackfe_test.c).
  *
  * Echo transactions, held transactions (completed at a release message, or dropped at the
- * disconnect), pings answered with pongs, a hello at each connection. The frontend's checks
- * are reported by dom0; what the domU script reads is here, in the module's parameters
+ * disconnect), pings answered with pongs, a hello at each connection, and transfers against
+ * the frontend's remote buffers (idc.ko as the user of another domain's registrations): a
+ * transform (read, add one to each byte, write back elsewhere) and a drain (the same read
+ * again and again, cut by the frontend's death). The frontend's checks are reported by dom0;
+ * what the domU script reads is here, in the module's parameters
  * (/sys/module/kback_test/parameters/): connects, disconnects, held (transactions held at the
  * last disconnect), unload_ok (the frontend said the module may go: its connection stays open
- * through the unload). The module's unload destroys the endpoint with its connection open.
+ * through the unload), xfers_ok, xfers_failed, xfers_inflight (transforms and drains),
+ * drain_status, drain_reads (how the last drain ended, after how many reads), cut_gap_ms
+ * (between the last drain's failure and the last disconnect). The module's unload destroys the
+ * endpoint with its connection open.
  */
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
@@ -16,6 +22,7 @@
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <linux/mm.h>
 
 #include "idc.h"
 #include "kback_proto.h"
@@ -29,6 +36,21 @@ module_param_named(held, held_at_disconnect, int, 0444);
 MODULE_PARM_DESC(held, "transactions held when the last connection went down");
 module_param(unload_ok, int, 0444);
 MODULE_PARM_DESC(unload_ok, "the frontend asked for the unload");
+
+static int xfers_ok, xfers_failed, xfers_inflight, drain_status, drain_reads, cut_gap_ms;
+module_param(xfers_ok, int, 0444);
+MODULE_PARM_DESC(xfers_ok, "transforms and drains that succeeded");
+module_param(xfers_failed, int, 0444);
+MODULE_PARM_DESC(xfers_failed, "transforms and drains that failed");
+module_param(xfers_inflight, int, 0444);
+MODULE_PARM_DESC(xfers_inflight, "transforms and drains not finished");
+module_param(drain_status, int, 0444);
+MODULE_PARM_DESC(drain_status, "how the last drain ended (0 or IDC_ERR_*)");
+module_param(drain_reads, int, 0444);
+MODULE_PARM_DESC(drain_reads, "reads the last drain completed");
+module_param(cut_gap_ms, int, 0444);
+MODULE_PARM_DESC(cut_gap_ms, "ms between the last failed drain's end and the last disconnect");
+static unsigned long drain_end_j, disconnect_j;
 
 static char *address = "xen:" KBACK_SERVICE "?allow=0";
 module_param(address, charp, 0444);
@@ -56,6 +78,117 @@ struct kb {
 static struct kb *kb;
 
 /* ------------------------------------------------------------- callbacks (the workqueue) */
+
+static void kb_cut_gap(void)
+{
+    if (drain_end_j && disconnect_j)
+        cut_gap_ms = (int)jiffies_to_msecs(drain_end_j > disconnect_j ? drain_end_j - disconnect_j
+                                                                      : disconnect_j - drain_end_j);
+}
+
+/* A transform or drain in flight: its request completes when its transfers end. */
+struct kb_xf {
+    struct idc_request *r;
+    struct idc_endpoint *ep;
+    uint16_t op;
+    struct kback_xform a;
+    struct idc_rbuf src, dst;
+    unsigned char *buf;
+    uint32_t reads;
+};
+
+static void xf_finish(struct kb_xf *xf, int status)
+{
+    if (status) {
+        xfers_failed++;
+        pr_info("kback_test: %s ended after %u reads: %s\n",
+                xf->op == KBACK_OP_DRAIN ? "drain" : "transform", xf->reads, idc_strerror(status));
+    } else {
+        xfers_ok++;
+    }
+    if (xf->op == KBACK_OP_DRAIN) {
+        drain_status = status;
+        drain_reads = (int)xf->reads;
+        drain_end_j = jiffies;
+        kb_cut_gap();
+    }
+    xfers_inflight--;
+    idc_request_complete(xf->r, status, NULL, 0); /* after a disconnect: dropped */
+    kvfree(xf->buf);
+    kfree(xf);
+}
+
+static void xf_read_done(void *arg, int status);
+
+static void xf_written(void *arg, int status)
+{
+    xf_finish(arg, status);
+}
+
+static void xf_read_done(void *arg, int status)
+{
+    struct kb_xf *xf = arg;
+    uint32_t i;
+    int r;
+
+    if (!status)
+        xf->reads++;
+    if (status || (xf->op == KBACK_OP_DRAIN && xf->reads == xf->a.count)) {
+        xf_finish(xf, status);
+        return;
+    }
+    if (xf->op == KBACK_OP_DRAIN) {
+        if (xf->reads == 1)
+            idc_send_message(xf->ep, KBACK_OP_DRAINING, NULL, 0);
+        r = idc_receive_from_remote_buffer(kb->ctx, &xf->src, 0, xf->buf, xf->a.len, xf_read_done,
+                                           xf);
+    } else {
+        for (i = 0; i < xf->a.len; i++)
+            xf->buf[i]++;
+        r = idc_send_to_remote_buffer(kb->ctx, &xf->dst, xf->a.dst_off, xf->buf, xf->a.len,
+                                      xf_written, xf);
+    }
+    if (r)
+        xf_finish(xf, r);
+}
+
+/* Starts a transform or drain; 0 when it runs, or the status to complete the request with. */
+static int xf_start(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
+                    size_t len)
+{
+    struct kb_xf *xf;
+    int st;
+
+    if (len != sizeof(xf->a))
+        return IDC_ERR_PROTO;
+    xf = kzalloc(sizeof(*xf), GFP_KERNEL);
+    if (!xf)
+        return IDC_ERR_NOMEM;
+    memcpy(&xf->a, p, sizeof(xf->a));
+    xf->r = r;
+    xf->ep = ep;
+    xf->op = op;
+    st = idc_rbuf_decode(&xf->src, xf->a.src);
+    if (!st && op == KBACK_OP_XFORM)
+        st = idc_rbuf_decode(&xf->dst, xf->a.dst);
+    if (!st && (xf->a.len == 0 || xf->a.len > KBACK_XFORM_MAX ||
+                (op == KBACK_OP_DRAIN && xf->a.count == 0)))
+        st = IDC_ERR_INVAL;
+    xf->buf = st ? NULL : kvmalloc(xf->a.len, GFP_KERNEL);
+    if (!st && !xf->buf)
+        st = IDC_ERR_NOMEM;
+    if (!st)
+        st = idc_receive_from_remote_buffer(kb->ctx, &xf->src,
+                                            op == KBACK_OP_DRAIN ? 0 : xf->a.src_off, xf->buf,
+                                            xf->a.len, xf_read_done, xf);
+    if (st) {
+        kvfree(xf->buf);
+        kfree(xf);
+        return st;
+    }
+    xfers_inflight++;
+    return 0;
+}
 
 static void kb_release(void)
 {
@@ -86,6 +219,8 @@ static void kb_disconnect(struct idc_endpoint *ep)
     idc_endpoint_last_error(ep, why, sizeof(why));
     held_at_disconnect = (int)kb->nheld;
     disconnects++;
+    disconnect_j = jiffies;
+    kb_cut_gap();
     pr_info("kback_test: disconnect %d with %u transactions held%s%s\n", disconnects, kb->nheld,
             why[0] ? ": " : "", why);
     kb_release(); /* the connection is gone: the results go nowhere */
@@ -129,6 +264,12 @@ static int kb_transaction(struct idc_endpoint *ep, struct idc_request *r, uint16
         n = (uint8_t)kb->nheld;
         idc_send_message(ep, KBACK_OP_HELD, &n, 1);
         return 0;
+    case KBACK_OP_XFORM:
+    case KBACK_OP_DRAIN: {
+        int st = xf_start(ep, r, op, p, len);
+
+        return st == IDC_ERR_PROTO ? st : st ? idc_request_complete(r, st, NULL, 0) : 0;
+    }
     default:
         return IDC_ERR_PROTO;
     }

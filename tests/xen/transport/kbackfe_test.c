@@ -12,12 +12,22 @@
  *                         the backend's hello names connection 1
  *   transactions_1000     1000 echo transactions, 8 in flight, every result compared
  *   messages_both_ways    200 pings, each answered by a pong with the same payload, in order
+ *   rbuf_sizes            the kernel as the user of our remote buffers: it reads 4 KiB, 1 MiB,
+ *                         4 MiB and 100003 bytes at odd offsets of a read-only registration,
+ *                         adds one to each byte and writes them into a writable one; every
+ *                         byte compared, the bytes around each range untouched
+ *   rbuf_revoked          a registration unregistered before the transform: IDC_ERR_REVOKED,
+ *                         nothing written
+ *   rbuf_rights_keys      the read-only reference as the destination (IDC_ERR_RIGHTS, refused
+ *                         by idc.ko), the same with forged write rights and a forged key
+ *                         (refused by this owner); nothing written, the next transform works
  *   clean_disconnect      the endpoint destroyed: the backend's answer node for it leaves
  *                         state Connected within 10 s (the kernel closed its side)
- *   kill9_outstanding     a child process connects (connection 2), gets 4 transactions held by
- *                         the backend and is killed with SIGKILL: the kernel backend notices
+ *   kill9_outstanding     a child process connects (connection 2), has the backend drain (read
+ *                         again and again) a 4 MiB buffer of its own, gets 4 transactions held
+ *                         and is killed with SIGKILL mid-drain: the kernel backend notices
  *                         (gntalloc's unmap notification clears fe_live) and closes its answer
- *                         node within 10 s
+ *                         node within 10 s (the domU checks that the drain's transfer failed)
  *   reconnect             a new endpoint connects (connection 3) and runs 100 echoes
  *   busy_refused          a second frontend endpoint meanwhile is refused with IDC_ERR_BUSY
  *                         (the service is exclusive) and the first one still echoes
@@ -60,6 +70,7 @@ static const char *domu;
 static bool connected, disconnected, destroyed;
 static uint32_t hello; /* the last hello's connection number */
 static unsigned pongs, pong_bad, held_now;
+static bool draining; /* the backend said a drain's first read completed */
 static unsigned long done_ok, done_bad, done_err;
 
 static void note(const char *msg)
@@ -114,6 +125,9 @@ static int cb_msg(struct idc_endpoint *e, uint16_t op, const void *p, size_t len
         if (len != 1)
             return IDC_ERR_PROTO;
         held_now = b[0];
+        return 0;
+    case KBACK_OP_DRAINING:
+        draining = true;
         return 0;
     default:
         return IDC_ERR_PROTO;
@@ -232,6 +246,102 @@ static const char *echoes(unsigned long n, double timeout_s)
     return why;
 }
 
+/* ------------------------------------------------------------------ remote buffers */
+
+#define RB_LEN (KBACK_XFORM_MAX + 65536u) /* each side's registration */
+
+static unsigned char *src_mem, *dst_mem;
+static struct idc_rbuf src_rb, dst_rb;
+
+struct xf_txn {
+    struct idc_txn txn;
+    bool done;
+    int status;
+};
+
+static void xf_done(struct idc_txn *txn, int status, const void *result, size_t len)
+{
+    struct xf_txn *t = (struct xf_txn *)txn;
+    (void)result, (void)len;
+    t->done = true;
+    t->status = status;
+}
+
+/* One KBACK_OP_XFORM or KBACK_OP_DRAIN, its status (or a submit error); blocks up to 60 s. */
+static int xform(uint16_t op, const struct idc_rbuf *src, const struct idc_rbuf *dst,
+                 uint64_t src_off, uint64_t dst_off, uint32_t len, uint32_t count)
+{
+    struct kback_xform a = { .src_off = src_off, .dst_off = dst_off, .len = len, .count = count };
+    static struct xf_txn t;
+    idc_rbuf_encode(src, a.src);
+    if (dst)
+        idc_rbuf_encode(dst, a.dst);
+    t.done = false;
+    t.txn.done = xf_done;
+    int r = idc_submit_transaction(&ep, &t.txn, op, &a, sizeof(a));
+    if (r)
+        return r;
+    double end = now_s() + 60;
+    while (!t.done && now_s() < end)
+        idc_context_dispatch(ctx, 50);
+    return t.done ? t.status : IDC_ERR_IO;
+}
+
+/* A transform of len bytes, then every byte of dst compared: the range holds src + 1, the
+   bytes around it (a page each side) still 0xee. NULL or what went wrong. */
+static const char *xform_checked(uint64_t src_off, uint64_t dst_off, uint32_t len)
+{
+    static char why[160];
+    memset(dst_mem, 0xee, RB_LEN);
+    int st = xform(KBACK_OP_XFORM, &src_rb, &dst_rb, src_off, dst_off, len, 0);
+    if (st) {
+        snprintf(why, sizeof(why), "%u bytes: %s", len, idc_strerror(st));
+        return why;
+    }
+    uint64_t lo = dst_off > 4096 ? dst_off - 4096 : 0;
+    uint64_t hi = dst_off + len + 4096 < RB_LEN ? dst_off + len + 4096 : RB_LEN;
+    for (uint64_t i = lo; i < hi; i++) {
+        bool in = i >= dst_off && i < dst_off + len;
+        unsigned char want = in ? (unsigned char)(src_mem[src_off + (i - dst_off)] + 1) : 0xee;
+        if (dst_mem[i] != want) {
+            snprintf(why, sizeof(why), "%u bytes: byte %llu of the destination is %#x, not %#x",
+                     len, (unsigned long long)i, dst_mem[i], want);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+/* Nothing of dst written (still 0xee everywhere). */
+static bool dst_untouched(void)
+{
+    for (size_t i = 0; i < RB_LEN; i++)
+        if (dst_mem[i] != 0xee)
+            return false;
+    return true;
+}
+
+/* The two registrations: src read-only (sealed, filled first), dst writable. */
+static void rbuf_setup(void)
+{
+    void *m;
+    int r = idc_buffer_alloc(ctx, RB_LEN, &m);
+    if (r)
+        fail("idc_buffer_alloc: %s", idc_strerror(r));
+    src_mem = m;
+    for (size_t i = 0; i < RB_LEN; i++)
+        src_mem[i] = (unsigned char)((i * 2654435761u) >> 13);
+    r = idc_buffer_register(ctx, src_mem, RB_LEN, IDC_RBUF_READ, &src_rb);
+    if (!r)
+        r = idc_buffer_alloc(ctx, RB_LEN, &m);
+    if (!r) {
+        dst_mem = m;
+        r = idc_buffer_register(ctx, dst_mem, RB_LEN, IDC_RBUF_READ | IDC_RBUF_WRITE, &dst_rb);
+    }
+    if (r)
+        fail("registering the buffers: %s", idc_strerror(r));
+}
+
 /* ------------------------------------------------------------------ the backend's nodes */
 
 /* Answer nodes B/conn/<fe>-<id> of the service whose state is Connected. */
@@ -265,16 +375,24 @@ static double wait_closed(struct xs_handle *xs, double timeout_s)
     return -1;
 }
 
-/* The child of kill9_outstanding: connects, gets 4 transactions held, says so on fd, waits. */
+/* The child of kill9_outstanding: connects, has the backend drain a buffer of its own, gets 4
+   transactions held, says so on fd, waits. */
 static void child(int fd)
 {
     struct idc_txn txn[4];
+    struct xf_txn drain = { .txn.done = xf_done };
+    struct kback_xform a = { .len = KBACK_XFORM_MAX, .count = 1000000 };
     struct idc_context_options o = { .log = log_fn, .stats_dir = "off" };
     if (idc_context_create(&ctx, &o))
         _exit(1);
+    rbuf_setup();
     open_ep();
     if (!wait_flag(&connected, 30))
         _exit(2);
+    idc_rbuf_encode(&src_rb, a.src);
+    if (idc_submit_transaction(&ep, &drain.txn, KBACK_OP_DRAIN, &a, sizeof(a)) ||
+        !wait_flag(&draining, 30) || drain.done)
+        _exit(5);
     for (int i = 0; i < 4; i++) {
         txn[i].done = echo_done;
         if (idc_submit_transaction(&ep, &txn[i], KBACK_OP_HOLD, NULL, 0))
@@ -293,9 +411,9 @@ static void child(int fd)
 int main(int argc, char **argv)
 {
     static const char *const checks[] = {
-        "connect",          "transactions_1000",  "messages_both_ways",
-        "clean_disconnect", "kill9_outstanding",  "reconnect",
-        "busy_refused",     "unload_disconnects", "service_withdrawn"
+        "connect",      "transactions_1000", "messages_both_ways", "rbuf_sizes",
+        "rbuf_revoked", "rbuf_rights_keys",  "clean_disconnect",   "kill9_outstanding",
+        "reconnect",    "busy_refused",      "unload_disconnects", "service_withdrawn"
     };
     report_init("kback_dom0_domu");
     if (argc == 2 && strcmp(argv[1], "list") == 0) {
@@ -347,6 +465,64 @@ int main(int argc, char **argv)
     if (pongs != 200 || pong_bad)
         fail("%u pongs of 200, %u out of order or altered", pongs, pong_bad);
     pass("200 pings, 200 pongs in order");
+
+    begin("rbuf_sizes");
+    rbuf_setup();
+    static const struct {
+        uint64_t src_off, dst_off;
+        uint32_t len;
+    } cases[] = { { 0, 0, 4096 },
+                  { 0, 0, 1u << 20 },
+                  { 0, 0, KBACK_XFORM_MAX },
+                  { 12345, 777, 100003 },
+                  { 65536 - 1, KBACK_XFORM_MAX + 65536 - 100003, 100003 } };
+    double t0 = now_s();
+    uint64_t moved = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        why = xform_checked(cases[i].src_off, cases[i].dst_off, cases[i].len);
+        if (why)
+            fail("%s", why);
+        moved += 2u * cases[i].len;
+    }
+    pass("4 KiB, 1 MiB, 4 MiB and 100003 bytes at odd offsets, read and written by idc.ko, "
+         "every byte compared (%.1f MB/s both ways)",
+         (double)moved / 1e6 / (now_s() - t0));
+
+    begin("rbuf_revoked");
+    struct idc_rbuf revoked;
+    int r = idc_buffer_register(ctx, dst_mem, 65536, IDC_RBUF_READ | IDC_RBUF_WRITE, &revoked);
+    if (!r)
+        r = idc_buffer_unregister(ctx, &revoked);
+    if (r)
+        fail("register and unregister: %s", idc_strerror(r));
+    memset(dst_mem, 0xee, RB_LEN);
+    int st = xform(KBACK_OP_XFORM, &src_rb, &revoked, 0, 0, 4096, 0);
+    if (st != IDC_ERR_REVOKED || !dst_untouched())
+        fail("a transform into an unregistered buffer: %s, %s", idc_strerror(st),
+             dst_untouched() ? "nothing written" : "bytes written");
+    pass("IDC_ERR_REVOKED, nothing written");
+
+    begin("rbuf_rights_keys");
+    memset(dst_mem, 0xee, RB_LEN);
+    st = xform(KBACK_OP_XFORM, &src_rb, &src_rb, 0, 0, 4096, 0);
+    if (st != IDC_ERR_RIGHTS)
+        fail("the read-only reference as the destination: %s, not IDC_ERR_RIGHTS",
+             idc_strerror(st));
+    struct idc_rbuf forged = src_rb;
+    forged.rights |= IDC_RBUF_WRITE;
+    int st_rights = xform(KBACK_OP_XFORM, &src_rb, &forged, 0, 0, 4096, 0);
+    forged = dst_rb;
+    forged.key[3] ^= 0x40;
+    int st_key = xform(KBACK_OP_XFORM, &src_rb, &forged, 0, 0, 4096, 0);
+    if (st_rights >= 0 || st_key >= 0 || !dst_untouched())
+        fail("forged rights: %s, forged key: %s, %s", idc_strerror(st_rights), idc_strerror(st_key),
+             dst_untouched() ? "nothing written" : "bytes written");
+    why = xform_checked(0, 0, 65536);
+    if (why)
+        fail("an honest transform after the forged ones: %s", why);
+    pass("read-only as destination: IDC_ERR_RIGHTS; forged rights: %s; forged key: %s; "
+         "nothing written, the next transform compared",
+         idc_strerror(st_rights), idc_strerror(st_key));
 
     begin("clean_disconnect");
     close_ep();
@@ -428,7 +604,7 @@ int main(int argc, char **argv)
     pass("a second frontend refused with IDC_ERR_BUSY; the first still echoes");
 
     begin("unload_disconnects");
-    int r = idc_send_message(&ep, KBACK_OP_UNLOAD, NULL, 0);
+    r = idc_send_message(&ep, KBACK_OP_UNLOAD, NULL, 0);
     if (r)
         fail("unload message: %s", idc_strerror(r));
     if (!wait_flag(&disconnected, 90))
