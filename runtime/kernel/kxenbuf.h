@@ -10,6 +10,7 @@
 #include <xen/xenbus.h>
 
 #include "kxen.h"
+#include "xbuser.h"
 
 /* grant-copy segments per request: each slot page, split where the local memory crosses a page */
 #define XB_REQ_SEGS (2u * XB_SLOT_PAGES)
@@ -38,8 +39,7 @@ struct kb_svc {
 	} req[XB_SLOTS];
 	/* user side (xenbuf_user.c) */
 	struct ku_link *ulinks;
-	uint64_t dead[XB_DEAD_MAX]; /* owners known to be gone */
-	unsigned int ndead, dead_next;
+	struct xbu_dead dead; /* owners known to be gone */
 };
 
 /* The context's state, made at its first use of remote buffers on Xen (this domain's id read,

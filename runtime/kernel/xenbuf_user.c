@@ -6,10 +6,11 @@
  *
  * One link per owner context: XB_WIN_PAGES + 1 fresh pages granted to the owner's domain (the
  * request page, then the bounce window, one mapping), an unbound port for it, a watch on the
- * owner's O and the knock O/fe/<this domain>-<context id> = "EPOCH REF PORT". A transfer is
- * cut into slot-sized requests, XB_PIPE of them at the owner at once; the owner checks each
- * (key, generation, rights, range) and grant-copies between its registration and the slot;
- * this side copies between the slot and the caller's memory, which any kernel address may be.
+ * owner's O and the knock O/fe/<this domain>-<context id> = "EPOCH REF PORT". The requests on
+ * the page (chunks, slots, the checks of the owner's responses, liveness) are libidc's own
+ * code, runtime/transports/xen/xbuser.c, built into idc.ko as the rings are; this file is the
+ * kernel's grants, port, knock, watch and timer around it. Local memory may be any kernel
+ * address.
  *
  * Differences from the user-space user, by construction of the kernel's interfaces:
  *   - the knock's permissions: the kernel's xenbus API sets none, so the knock takes what
@@ -21,8 +22,7 @@
  *     domain, and its grants with it).
  *
  * Threading: as xenbuf.c: the context's mutex held, except ku_irq (interrupt) and ku_watch_cb
- * (the xenbus watch thread), which only queue a deferred call. The owner's half of the request
- * page (answer, owner_live, rsp_prod, rsp[]) is hostile: each value is read once, then checked.
+ * (the xenbus watch thread), which only queue a deferred call.
  */
 #include <linux/kernel.h>
 #include <linux/interrupt.h>
@@ -35,39 +35,23 @@
 
 #include "kxenbuf.h"
 
-struct ku_slot {
-	struct idc_xfer *x;
-	unsigned char *local;
-	size_t len;
-	uint32_t tag;
-	int status;    /* of the response, between harvest and copy_out */
-	bool busy;     /* issued and not yet copied out */
-	bool answered; /* busy, and its response was harvested: a second one is to no request */
-};
-
 struct ku_link {
 	struct ku_link *next;
 	struct kb_svc *sv;
-	uint64_t owner;
 	unsigned int dom;
-	char opath[XB_OPATH_MAX];     /* the owner's O */
-	char fe[XB_OPATH_MAX + 4];    /* O/fe */
-	char kname[XB_NAME_MAX];      /* our knock under O/fe */
-	struct kx_pages *pages;       /* the request page, then the window */
-	struct xb_page *page;
-	unsigned char *win;
-	int irq; /* -1: not bound */
+	struct xbu u;		   /* the request page, the window, the transfers (xbuser.c) */
+	char opath[XB_OPATH_MAX];  /* the owner's O */
+	char fe[XB_OPATH_MAX + 4]; /* O/fe */
+	char kname[XB_NAME_MAX];   /* our knock under O/fe */
+	struct kx_pages *pages;	   /* the request page, then the window */
+	int irq;		   /* -1: not bound */
 	evtchn_port_t port;
 	struct idc_kdefer ev_defer;
 	struct xenbus_watch watch; /* on O */
 	struct idc_kdefer watch_defer;
-	bool watching, knocked, up;
+	bool watching, knocked;
 	uint32_t epoch;
 	struct idc_timer knock_t;
-	uint32_t req_prod, rsp_cons, seq;
-	unsigned int inflight;
-	struct ku_slot slot[XB_SLOTS];
-	struct idc_xfer *q_head, **q_tail; /* transfers with chunks still to issue */
 };
 
 static unsigned int owner_dom(uint64_t owner)
@@ -75,70 +59,7 @@ static unsigned int owner_dom(uint64_t owner)
 	return (unsigned int)(owner >> IDC_OWNER_LOC_SHIFT) - 1u;
 }
 
-static bool owner_dead(struct kb_svc *sv, uint64_t owner)
-{
-	unsigned int i;
-
-	for (i = 0; i < sv->ndead; i++)
-		if (sv->dead[i] == owner)
-			return true;
-	return false;
-}
-
-static void mark_dead(struct kb_svc *sv, uint64_t owner)
-{
-	if (owner_dead(sv, owner))
-		return;
-	sv->dead[sv->dead_next] = owner;
-	sv->dead_next = (sv->dead_next + 1) % XB_DEAD_MAX;
-	if (sv->ndead < XB_DEAD_MAX)
-		sv->ndead++;
-}
-
-static void xfer_unqueue(struct ku_link *l, struct idc_xfer *x)
-{
-	struct idc_xfer **pp;
-
-	for (pp = &l->q_head; *pp; pp = &(*pp)->next)
-		if (*pp == x) {
-			*pp = x->next;
-			if (!*pp)
-				l->q_tail = pp;
-			break;
-		}
-	x->next = NULL;
-	x->tp_queued = false;
-}
-
 /* ------------------------------------------------------------------------ teardown */
-
-/* Every transfer still on the link completes with status (a chunk's own error first). */
-static void link_fail_xfers(struct ku_link *l, int status)
-{
-	struct idc_context *ctx = l->sv->ctx;
-	struct idc_xfer *x;
-	unsigned int i;
-
-	for (i = 0; i < XB_SLOTS; i++) {
-		struct ku_slot *s = &l->slot[i];
-
-		if (!s->busy)
-			continue;
-		s->busy = s->answered = false;
-		if (!s->x->status)
-			s->x->status = status;
-		if (--s->x->tp_inflight == 0 && !s->x->tp_queued)
-			idc__xfer_complete(ctx, s->x, s->x->status);
-	}
-	while (l->q_head) {
-		x = l->q_head;
-		xfer_unqueue(l, x);
-		if (x->tp_inflight == 0)
-			idc__xfer_complete(ctx, x, x->status ? x->status : status);
-		else if (!x->status)
-			x->status = status;
-	}
-}
 
 /* Frees the link; every transfer still on it completes with status. */
 static void ulink_fail(struct kb_svc *sv, struct ku_link *l, int status)
@@ -151,16 +72,16 @@ static void ulink_fail(struct kb_svc *sv, struct ku_link *l, int status)
 			break;
 		}
 	idc__timer_cancel(sv->ctx, &l->knock_t);
-	link_fail_xfers(l, status);
+	xbu_fail(&l->u, status);
 	if (l->watching)
 		unregister_xenbus_watch(&l->watch); /* waits for a running callback */
 	idc__kdefer_cancel(sv->ctx, &l->watch_defer);
 	if (l->knocked)
 		xenbus_rm(XBT_NIL, l->fe, l->kname);
-	if (l->page) {
+	if (l->u.page) {
 		/* What user space's unmap notification does: user_live cleared, the owner told
 		   (it unmaps the page). Release: after every request we wrote. */
-		virt_store_release(&l->page->user_live, 0);
+		virt_store_release(&l->u.page->user_live, 0);
 		if (l->irq >= 0)
 			notify_remote_via_irq(l->irq);
 	}
@@ -177,128 +98,6 @@ void ku_withdraw(struct kb_svc *sv)
 		ulink_fail(sv, sv->ulinks, IDC_ERR_DISCONNECTED);
 }
 
-/* ------------------------------------------------------------------------ requests */
-
-/* Hands the owner the next chunks: at most XB_PIPE requests at the owner, each in a free slot
-   (a write's bytes copied into it first). */
-static void ulink_pump(struct ku_link *l)
-{
-	unsigned int unnotified = 0;
-
-	while (l->q_head && l->inflight < XB_PIPE) {
-		struct idc_xfer *x = l->q_head;
-		struct xb_req q;
-		struct ku_slot *s;
-		unsigned int si = 0;
-		size_t chunk;
-
-		if (x->status) { /* an earlier chunk failed: issue no more */
-			xfer_unqueue(l, x);
-			if (x->tp_inflight == 0)
-				idc__xfer_complete(l->sv->ctx, x, x->status);
-			continue;
-		}
-		while (si < XB_SLOTS && l->slot[si].busy)
-			si++;
-		if (si == XB_SLOTS)
-			break; /* the rest wait for the copies out of the other half */
-		chunk = min_t(size_t, x->len - x->tp_issued, XB_SLOT_BYTES);
-		s = &l->slot[si];
-		s->x = x;
-		s->local = (unsigned char *)x->local + x->tp_issued;
-		s->len = chunk;
-		s->tag = (++l->seq << 8) | si;
-		s->busy = true;
-		memset(&q, 0, sizeof(q));
-		q.tag = s->tag;
-		q.op = x->write ? XB_OP_WRITE : XB_OP_READ;
-		q.slot = (uint8_t)si;
-		q.len = (uint32_t)chunk;
-		q.id = x->rb.id;
-		q.generation = x->rb.generation;
-		q.rights = x->rb.rights;
-		q.owner = x->rb.owner;
-		q.length = x->rb.length;
-		q.offset = x->offset + x->tp_issued;
-		memcpy(q.key, x->rb.key, sizeof(q.key));
-		if (x->write && chunk)
-			memcpy(l->win + (size_t)si * XB_SLOT_BYTES, s->local, chunk);
-		memcpy(&l->page->req[l->req_prod % XB_SLOTS], &q, sizeof(q));
-		l->req_prod++;
-		/* Release: the request and the slot's bytes before the index the owner reads. */
-		virt_store_release(&l->page->req_prod, l->req_prod);
-		l->inflight++;
-		x->tp_inflight++;
-		x->tp_issued += chunk;
-		if (x->tp_issued == x->len)
-			xfer_unqueue(l, x);
-		if (++unnotified == XB_WRITE_GROUP && x->write) {
-			notify_remote_via_irq(l->irq); /* the owner starts on these */
-			unnotified = 0;
-		}
-	}
-	if (unnotified)
-		notify_remote_via_irq(l->irq);
-}
-
-/* Reads the owner's responses: each checked and its status recorded; its slot stays busy
-   until copy_out but no longer counts as in flight. Returns false when the link was freed. */
-static bool ulink_harvest(struct kb_svc *sv, struct ku_link *l, unsigned int done[XB_SLOTS],
-			  unsigned int *ndone)
-{
-	/* Acquire: pairs with the owner's release; responses and slot bytes before the index. */
-	uint32_t prod = virt_load_acquire(&l->page->rsp_prod);
-
-	*ndone = 0;
-	if (prod - l->rsp_cons > l->req_prod - l->rsp_cons) {
-		idc__log(sv->ctx, IDC_LOG_WARN, "buffer owner %016llx: response index out of range",
-			 (unsigned long long)l->owner);
-		ulink_fail(sv, l, IDC_ERR_DISCONNECTED);
-		return false;
-	}
-	while (l->rsp_cons != prod) {
-		struct xb_rsp r;
-		unsigned int si;
-		struct ku_slot *s;
-
-		memcpy(&r, &l->page->rsp[l->rsp_cons % XB_SLOTS], sizeof(r)); /* one read */
-		si = r.tag & 0xffu;
-		s = si < XB_SLOTS ? &l->slot[si] : NULL;
-		if (!s || !s->busy || s->answered || s->tag != r.tag) {
-			idc__log(sv->ctx, IDC_LOG_WARN, "buffer owner %016llx: response to no request",
-				 (unsigned long long)l->owner);
-			ulink_fail(sv, l, IDC_ERR_DISCONNECTED);
-			return false;
-		}
-		l->rsp_cons++;
-		s->status = r.status > 0 || r.status < IDC_ERR_IO ? IDC_ERR_IO : r.status;
-		s->answered = true;
-		l->inflight--;
-		done[(*ndone)++] = si;
-	}
-	return true;
-}
-
-/* The harvested slots: a read's bytes copied out of the window, the slot freed, the transfer
-   completed with its last chunk. */
-static void ulink_copy_out(struct ku_link *l, const unsigned int *done, unsigned int ndone)
-{
-	unsigned int i;
-
-	for (i = 0; i < ndone; i++) {
-		struct ku_slot *s = &l->slot[done[i]];
-		struct idc_xfer *x = s->x;
-
-		if (s->status == 0 && !x->write && s->len)
-			memcpy(s->local, l->win + (size_t)done[i] * XB_SLOT_BYTES, s->len);
-		if (s->status && !x->status)
-			x->status = s->status;
-		s->busy = s->answered = false;
-		if (--x->tp_inflight == 0 && !x->tp_queued)
-			idc__xfer_complete(l->sv->ctx, x, x->status);
-	}
-}
-
 /* ------------------------------------------------------------------------ events */
 
 static irqreturn_t ku_irq(int irq, void *dev)
@@ -310,38 +109,26 @@ static irqreturn_t ku_irq(int irq, void *dev)
 	return IRQ_HANDLED;
 }
 
-/* One notification: the answer to the knock, the responses, liveness; new requests into the
-   free half before the answered half is copied out, so the owner copies meanwhile. */
+static void ku_notify(struct xbu *u)
+{
+	notify_remote_via_irq(container_of(u, struct ku_link, u)->irq);
+}
+
+/* One notification (xbuser.c's work), then the late EOI. */
 static void ku_ev_run(struct idc_kdefer *d)
 {
 	struct ku_link *l = container_of(d, struct ku_link, ev_defer);
-	struct kb_svc *sv = l->sv;
-	unsigned int done[XB_SLOTS], ndone;
-	bool news = false;
+	bool was_up = l->u.up, news;
+	int r = xbu_event(&l->u, &news);
 
-	if (!l->up) {
-		/* Acquire: pairs with the owner's release of answer after owner_live. */
-		if (virt_load_acquire(&l->page->answer) == XB_ANS_OK) {
-			l->up = news = true;
-			idc__timer_cancel(sv->ctx, &l->knock_t);
-		}
+	if (r) {
+		if (r == IDC_ERR_DISCONNECTED) /* the owner left the page: gone for good */
+			xbu_dead_add(&l->sv->dead, l->u.owner);
+		ulink_fail(l->sv, l, IDC_ERR_DISCONNECTED);
+		return; /* freed (its port unbound) */
 	}
-	if (l->up) {
-		if (!ulink_harvest(sv, l, done, &ndone))
-			return; /* freed (its port unbound) */
-		/* Acquire: pairs with the owner's store (or its kernel's unmap notification). */
-		if (!virt_load_acquire(&l->page->owner_live)) {
-			idc__log(sv->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) went away",
-				 (unsigned long long)l->owner, l->dom);
-			mark_dead(sv, l->owner);
-			ulink_fail(sv, l, IDC_ERR_DISCONNECTED);
-			return;
-		}
-		news |= ndone > 0;
-		ulink_pump(l);
-		ulink_copy_out(l, done, ndone);
-		ulink_pump(l);
-	}
+	if (l->u.up && !was_up)
+		idc__timer_cancel(l->sv->ctx, &l->knock_t);
 	/* A notification that brought nothing counts for the kernel's storm throttle. */
 	xen_irq_lateeoi(l->irq, news ? 0 : XEN_EOI_FLAG_SPURIOUS);
 }
@@ -350,10 +137,10 @@ static void ku_knock_timeout(struct idc_timer *t)
 {
 	struct ku_link *l = t->arg;
 
-	if (l->up)
+	if (l->u.up)
 		return;
 	idc__log(l->sv->ctx, IDC_LOG_WARN, "buffer owner %016llx (domain %u): no answer in %u ms",
-		 (unsigned long long)l->owner, l->dom, XB_KNOCK_MS);
+		 (unsigned long long)l->u.owner, l->dom, XB_KNOCK_MS);
 	ulink_fail(l->sv, l, IDC_ERR_DISCONNECTED);
 }
 
@@ -377,8 +164,8 @@ static void ku_watch_run(struct idc_kdefer *d)
 	    (!l->knocked || !kx_read(l->fe, l->kname, b, sizeof(b))))
 		return;
 	idc__log(l->sv->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) withdrew its buffers",
-		 (unsigned long long)l->owner, l->dom);
-	mark_dead(l->sv, l->owner);
+		 (unsigned long long)l->u.owner, l->dom);
+	xbu_dead_add(&l->sv->dead, l->u.owner);
 	ulink_fail(l->sv, l, IDC_ERR_DISCONNECTED);
 }
 
@@ -393,41 +180,42 @@ static int ulink_open(struct kb_svc *sv, struct ku_link *l)
 	if (kx_read(l->opath, "state", v, sizeof(v))) {
 		idc__log(sv->ctx, IDC_LOG_DEBUG,
 			 "buffer owner %016llx: no buffer service in domain %u",
-			 (unsigned long long)l->owner, l->dom);
+			 (unsigned long long)l->u.owner, l->dom);
 		return IDC_ERR_DISCONNECTED;
 	}
 	irq = kx_port_open(l->dom, ku_irq, l, &l->port);
 	if (irq < 0) {
-		idc__log(sv->ctx, IDC_LOG_ERROR,
-			 "buffer owner in domain %u: no event channel: %d", l->dom, irq);
+		idc__log(sv->ctx, IDC_LOG_ERROR, "buffer owner in domain %u: no event channel: %d",
+			 l->dom, irq);
 		return IDC_ERR_DISCONNECTED;
 	}
 	l->irq = irq;
 	l->pages = kx_pages_alloc(l->dom, XB_WIN_PAGES + 1);
 	if (!l->pages) {
-		idc__log(sv->ctx, IDC_LOG_ERROR, "buffer owner in domain %u: granting %u pages failed",
-			 l->dom, XB_WIN_PAGES + 1);
+		idc__log(sv->ctx, IDC_LOG_ERROR,
+			 "buffer owner in domain %u: granting %u pages failed", l->dom,
+			 XB_WIN_PAGES + 1);
 		return IDC_ERR_NOMEM;
 	}
-	l->page = l->pages->mem;
-	l->win = (unsigned char *)l->pages->mem + XEN_PAGE_SIZE;
-	l->page->magic = XB_MAGIC;
-	l->page->epoch = l->epoch;
-	memcpy(l->page->refs, l->pages->refs + 1, sizeof(l->page->refs));
+	l->u.page = l->pages->mem;
+	l->u.win = (unsigned char *)l->pages->mem + XEN_PAGE_SIZE;
+	l->u.page->magic = XB_MAGIC;
+	l->u.page->epoch = l->epoch;
+	memcpy(l->u.page->refs, l->pages->refs + 1, sizeof(l->u.page->refs));
 	/* Release: the page complete before the owner can see it live. */
-	virt_store_release(&l->page->user_live, 1);
+	virt_store_release(&l->u.page->user_live, 1);
 	l->watch.node = l->opath;
 	l->watch.callback = ku_watch_cb;
 	if (register_xenbus_watch(&l->watch)) {
 		idc__log(sv->ctx, IDC_LOG_ERROR, "buffer owner %016llx: cannot watch %s",
-			 (unsigned long long)l->owner, l->opath);
+			 (unsigned long long)l->u.owner, l->opath);
 		return IDC_ERR_DISCONNECTED;
 	}
 	l->watching = true;
 	snprintf(v, sizeof(v), XB_KNOCK_VALUE, l->epoch, l->pages->refs[0], l->port);
 	if (xenbus_write(XBT_NIL, l->fe, l->kname, v)) {
 		idc__log(sv->ctx, IDC_LOG_ERROR, "buffer owner %016llx: cannot knock at %s",
-			 (unsigned long long)l->owner, l->fe);
+			 (unsigned long long)l->u.owner, l->fe);
 		return IDC_ERR_DISCONNECTED;
 	}
 	l->knocked = true;
@@ -444,10 +232,12 @@ static struct ku_link *ulink_new(struct kb_svc *sv, uint64_t owner, int *err)
 		return NULL;
 	}
 	l->sv = sv;
-	l->owner = owner;
 	l->dom = owner_dom(owner);
 	l->irq = -1;
-	l->q_tail = &l->q_head;
+	xbu_init(&l->u);
+	l->u.ctx = sv->ctx;
+	l->u.owner = owner;
+	l->u.notify = ku_notify;
 	l->ev_defer.fn = ku_ev_run;
 	l->watch_defer.fn = ku_watch_run;
 	l->knock_t.fn = ku_knock_timeout;
@@ -487,20 +277,21 @@ static struct ku_link *ulink_for(struct kb_svc *sv, struct idc_xfer *x, int *err
 	unsigned int n = 0;
 
 	for (l = sv->ulinks; l; l = l->next, n++)
-		if (l->owner == x->rb.owner)
+		if (l->u.owner == x->rb.owner)
 			return l;
 	if (n >= sv->lim.user) {
 		/* Each link holds XB_WIN_PAGES + 1 of this domain's grant references: at the cap
 		   the idle ones close, oldest (last in the list) first; when none is idle the
 		   transfer must wait its turn. */
 		for (l = sv->ulinks; l; l = l->next)
-			if (l->up && !l->inflight && !l->q_head)
+			if (xbu_idle(&l->u))
 				idle = l;
 		if (!idle) {
 			if (idc__log_limit(&sv->logs, sv->ctx))
 				idc__log(sv->ctx, IDC_LOG_WARN,
 					 "%u buffer owners busy at once (IDC_BUF_USER_LINKS); "
-					 "transfer refused (IDC_ERR_AGAIN)", n);
+					 "transfer refused (IDC_ERR_AGAIN)",
+					 n);
 			*err = IDC_ERR_AGAIN;
 			return NULL;
 		}
@@ -515,18 +306,13 @@ int idc__kbuf_transfer(struct idc_context *ctx, struct idc_xfer *x)
 	struct ku_link *l;
 	int err = IDC_ERR_DISCONNECTED;
 
-	l = sv && !owner_dead(sv, x->rb.owner) ? ulink_for(sv, x, &err) : NULL;
+	l = sv && !xbu_dead_has(&sv->dead, x->rb.owner) ? ulink_for(sv, x, &err) : NULL;
 	if (!l) {
 		if (err == IDC_ERR_NOMEM)
 			return err; /* the core frees x */
 		idc__xfer_complete(ctx, x, err);
 		return 0;
 	}
-	x->next = NULL;
-	x->tp_queued = true;
-	*l->q_tail = x;
-	l->q_tail = &x->next;
-	if (l->up)
-		ulink_pump(l);
+	xbu_queue(&l->u, x);
 	return 0;
 }

@@ -32,9 +32,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "xbuser.h"
 #include "xen.h"
 
-/* The wire (slots, request page, knock syntax) and the user's pacing: wire.h. */
+/* The wire (slots, request page, knock syntax) and the user's pacing: wire.h. The user's
+   requests on the page: xbuser.c, shared with idc.ko. */
 
 /* Owner side: one link per knocking user context. */
 struct xb_olink {
@@ -50,17 +52,7 @@ struct xb_olink {
     uint32_t refs[XB_WIN_PAGES]; /* private copy */
 };
 
-/* User side: one link per owner context in another domain. */
-struct xb_uslot {
-    struct idc_xfer *x;
-    unsigned char *local;
-    size_t len;
-    uint32_t tag;
-    int status;    /* of the response, between ulink_harvest and ulink_copy_out */
-    bool busy;     /* issued and not yet copied out */
-    bool answered; /* busy, and its response was harvested: a second one is to no request */
-};
-
+/* User side: one link per owner context in another domain; its requests are xbuser.c's. */
 struct xb_ulink {
     struct xb_ulink *next;
     struct idc_context *ctx;
@@ -69,16 +61,12 @@ struct xb_ulink {
     uint32_t serial; /* watch token XEN_TOKEN_BUF "u<serial>" */
     char opath[XB_OPATH_MAX];
     char kpath[XEN_PATH_MAX];
-    struct xb_page *page;
-    unsigned char *win;
+    struct xbu u; /* the request page, the window, the transfers */
     uint32_t port;
-    bool port_valid, watching, knocked, up;
+    bool port_valid, watching, knocked;
     uint32_t epoch;
     struct idc_timer knock_t;
-    uint32_t req_prod, rsp_cons, seq;
-    unsigned inflight;
-    struct xb_uslot slot[XB_SLOTS];
-    struct idc_xfer *q_head, **q_tail; /* transfers with chunks still to issue */
+    struct xen_tp *t;
 };
 
 /* The grant-copy segments of one batch: every request pending on a link, at most XB_SLOTS of
@@ -103,8 +91,7 @@ struct xb_ctx {
     unsigned nolinks;
     struct xb_ulink *ulinks;
     uint32_t next_serial;
-    uint64_t dead[XB_DEAD_MAX];
-    unsigned ndead, dead_next;
+    struct xbu_dead dead;            /* user: owners known to be gone */
     struct idc_buf_limits links_max; /* transport.h's rule, XB_USER_LINKS user links */
     struct idc_log_limit logs;       /* refusals a peer can cause */
     struct own_batch batch;          /* owner: the requests of one wake-up (own_serve) */
@@ -480,37 +467,6 @@ bool xen_buf_reaches(struct idc_context *ctx, uint64_t owner)
     return d1 != 0 && !(d1 & IDC_OWNER_LOC_FABRIC) && d1 != xen_tp(ctx)->dom1;
 }
 
-static bool owner_dead(struct xb_ctx *xc, uint64_t owner)
-{
-    for (unsigned i = 0; i < xc->ndead; i++)
-        if (xc->dead[i] == owner)
-            return true;
-    return false;
-}
-
-static void mark_dead(struct xb_ctx *xc, uint64_t owner)
-{
-    if (owner_dead(xc, owner))
-        return;
-    xc->dead[xc->dead_next] = owner;
-    xc->dead_next = (xc->dead_next + 1) % XB_DEAD_MAX;
-    if (xc->ndead < XB_DEAD_MAX)
-        xc->ndead++;
-}
-
-static void xfer_unqueue(struct xb_ulink *l, struct idc_xfer *x)
-{
-    for (struct idc_xfer **pp = &l->q_head; *pp; pp = &(*pp)->next)
-        if (*pp == x) {
-            *pp = x->next;
-            if (!*pp)
-                l->q_tail = pp;
-            break;
-        }
-    x->next = NULL;
-    x->tp_queued = false;
-}
-
 static void ulink_token(const struct xb_ulink *l, char tok[24])
 {
     snprintf(tok, 24, XEN_TOKEN_BUF "u%u", l->serial);
@@ -526,24 +482,7 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
             break;
         }
     idc__timer_cancel(ctx, &l->knock_t);
-    for (unsigned i = 0; i < XB_SLOTS; i++) {
-        struct xb_uslot *s = &l->slot[i];
-        if (!s->busy)
-            continue;
-        s->busy = s->answered = false;
-        if (!s->x->status)
-            s->x->status = status;
-        if (--s->x->tp_inflight == 0 && !s->x->tp_queued)
-            idc__xfer_complete(ctx, s->x, s->x->status);
-    }
-    while (l->q_head) {
-        struct idc_xfer *x = l->q_head;
-        xfer_unqueue(l, x);
-        if (x->tp_inflight == 0)
-            idc__xfer_complete(ctx, x, x->status ? x->status : status);
-        else if (!x->status)
-            x->status = status;
-    }
+    xbu_fail(&l->u, status);
     if (l->watching) {
         char tok[24];
         ulink_token(l, tok);
@@ -551,152 +490,34 @@ static void ulink_fail(struct xb_ctx *xc, struct xb_ulink *l, int status)
     }
     if (l->knocked)
         xen_lib.xs_rm(xc->t->xs, XBT_NULL, l->kpath);
-    if (l->win)
-        xen_lib.xengntshr_unshare(xc->t->gs, l->win, XB_WIN_PAGES);
-    if (l->page) /* clears user_live and signals the owner */
-        xen_lib.xengntshr_unshare(xc->t->gs, l->page, 1);
+    if (l->u.win)
+        xen_lib.xengntshr_unshare(xc->t->gs, l->u.win, XB_WIN_PAGES);
+    if (l->u.page) /* clears user_live and signals the owner */
+        xen_lib.xengntshr_unshare(xc->t->gs, l->u.page, 1);
     if (l->port_valid)
         xen_unbind(xc->t, l->port);
     free(l);
 }
 
-static void ulink_pump(struct xb_ctx *xc, struct xb_ulink *l)
+static void ulink_notify(struct xbu *u)
 {
-    unsigned unnotified = 0;
-    while (l->q_head && l->inflight < XB_PIPE) {
-        struct idc_xfer *x = l->q_head;
-        if (x->status) { /* an earlier chunk failed: issue no more */
-            xfer_unqueue(l, x);
-            if (x->tp_inflight == 0)
-                idc__xfer_complete(xc->ctx, x, x->status);
-            continue;
-        }
-        unsigned si = 0;
-        while (si < XB_SLOTS && l->slot[si].busy)
-            si++;
-        if (si == XB_SLOTS)
-            break; /* the rest wait for the copies out of the other half */
-        size_t chunk = x->len - x->tp_issued;
-        if (chunk > XB_SLOT_BYTES)
-            chunk = XB_SLOT_BYTES;
-        struct xb_uslot *s = &l->slot[si];
-        s->x = x;
-        s->local = (unsigned char *)x->local + x->tp_issued;
-        s->len = chunk;
-        s->tag = (++l->seq << 8) | si;
-        s->busy = true;
-        struct xb_req q = { .tag = s->tag,
-                            .op = x->write ? XB_OP_WRITE : XB_OP_READ,
-                            .slot = (uint8_t)si,
-                            .len = (uint32_t)chunk,
-                            .id = x->rb.id,
-                            .generation = x->rb.generation,
-                            .rights = x->rb.rights,
-                            .owner = x->rb.owner,
-                            .length = x->rb.length,
-                            .offset = x->offset + x->tp_issued };
-        memcpy(q.key, x->rb.key, sizeof(q.key));
-        if (x->write && chunk)
-            memcpy(l->win + (size_t)si * XB_SLOT_BYTES, s->local, chunk);
-        memcpy(&l->page->req[l->req_prod % XB_SLOTS], &q, sizeof(q));
-        l->req_prod++;
-        /* Release: the request and the slot's bytes before the index the owner reads. */
-        __atomic_store_n(&l->page->req_prod, l->req_prod, __ATOMIC_RELEASE);
-        l->inflight++;
-        x->tp_inflight++;
-        x->tp_issued += chunk;
-        if (x->tp_issued == x->len)
-            xfer_unqueue(l, x);
-        if (++unnotified == XB_WRITE_GROUP && x->write) {
-            xen_lib.xenevtchn_notify(xc->t->ev, l->port); /* the owner starts on these */
-            unnotified = 0;
-        }
-    }
-    if (unnotified)
-        xen_lib.xenevtchn_notify(xc->t->ev, l->port);
-}
-
-/* Reads the owner's responses: each is validated and its status recorded; its slot stays busy
-   until ulink_copy_out (a read's bytes are still in the bounce pages) but no longer counts as
-   in flight, so ulink_pump can hand the owner new requests first. Returns false when the link
-   was freed. */
-static bool ulink_harvest(struct xb_ctx *xc, struct xb_ulink *l, unsigned done[XB_SLOTS],
-                          unsigned *ndone)
-{
-    /* Acquire: pairs with the owner's release; responses and slot bytes before the index. */
-    uint32_t prod = __atomic_load_n(&l->page->rsp_prod, __ATOMIC_ACQUIRE);
-    *ndone = 0;
-    if (prod - l->rsp_cons > l->req_prod - l->rsp_cons) {
-        idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx: response index out of range",
-                 (unsigned long long)l->owner);
-        ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
-        return false;
-    }
-    while (l->rsp_cons != prod) {
-        struct xb_rsp r;
-        memcpy(&r, (const void *)&l->page->rsp[l->rsp_cons % XB_SLOTS], sizeof(r));
-        unsigned si = r.tag & 0xffu;
-        struct xb_uslot *s = si < XB_SLOTS ? &l->slot[si] : NULL;
-        if (!s || !s->busy || s->answered || s->tag != r.tag) {
-            idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx: response to no request",
-                     (unsigned long long)l->owner);
-            ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
-            return false;
-        }
-        l->rsp_cons++;
-        s->status = r.status > 0 || r.status < IDC_ERR_IO ? IDC_ERR_IO : r.status;
-        s->answered = true;
-        l->inflight--;
-        done[(*ndone)++] = si;
-    }
-    return true;
-}
-
-/* The harvested slots: a read's bytes copied out of the bounce pages, the slot freed, the
-   transfer completed with its last chunk. */
-static void ulink_copy_out(struct xb_ctx *xc, struct xb_ulink *l, const unsigned *done,
-                           unsigned ndone)
-{
-    for (unsigned i = 0; i < ndone; i++) {
-        struct xb_uslot *s = &l->slot[done[i]];
-        struct idc_xfer *x = s->x;
-        if (s->status == 0 && !x->write && s->len)
-            memcpy(s->local, l->win + (size_t)done[i] * XB_SLOT_BYTES, s->len);
-        if (s->status && !x->status)
-            x->status = s->status;
-        s->busy = s->answered = false;
-        if (--x->tp_inflight == 0 && !x->tp_queued)
-            idc__xfer_complete(xc->ctx, x, x->status);
-    }
+    struct xb_ulink *l = (struct xb_ulink *)((char *)u - offsetof(struct xb_ulink, u));
+    xen_lib.xenevtchn_notify(l->t->ev, l->port);
 }
 
 static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
 {
     uint32_t port = l->port;
-    if (!l->up) {
-        if (__atomic_load_n(&l->page->answer, __ATOMIC_ACQUIRE) != XB_ANS_OK) {
-            xen_lib.xenevtchn_unmask(xc->t->ev, port);
-            return;
-        }
-        l->up = true;
-        idc__timer_cancel(xc->ctx, &l->knock_t);
-    }
-    unsigned done[XB_SLOTS], ndone;
-    if (!ulink_harvest(xc, l, done, &ndone))
-        return; /* freed (its port unbound) */
-    if (!__atomic_load_n(&l->page->owner_live, __ATOMIC_ACQUIRE)) {
-        /* The owner unmapped the page: its context or process is gone for good. */
-        idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) went away",
-                 (unsigned long long)l->owner, l->dom);
-        mark_dead(xc, l->owner);
+    bool was_up = l->u.up, news;
+    int r = xbu_event(&l->u, &news);
+    if (r) {
+        if (r == IDC_ERR_DISCONNECTED) /* the owner unmapped the page: gone for good */
+            xbu_dead_add(&xc->dead, l->owner);
         ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
-        return;
+        return; /* freed (its port unbound) */
     }
-    /* New requests first (into the free half of the slots), so that the owner copies them
-       while we copy the answered ones out; then refill what the copies freed. */
-    ulink_pump(xc, l);
-    ulink_copy_out(xc, l, done, ndone);
-    ulink_pump(xc, l);
+    if (l->u.up && !was_up)
+        idc__timer_cancel(xc->ctx, &l->knock_t);
     xen_lib.xenevtchn_unmask(xc->t->ev, port);
 }
 
@@ -709,7 +530,7 @@ static void knock_timeout(struct idc_timer *t)
 {
     struct xb_ulink *l = t->arg;
     struct xb_ctx *xc = xen_tp(l->ctx)->buf;
-    if (l->up)
+    if (l->u.up)
         return;
     idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx (domain %u): no answer in %u ms",
              (unsigned long long)l->owner, l->dom, XB_KNOCK_MS);
@@ -732,7 +553,7 @@ static void ulink_watch(struct xb_ctx *xc, struct xb_ulink *l, const char *path)
         return;
     idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) withdrew its buffers",
              (unsigned long long)l->owner, l->dom);
-    mark_dead(xc, l->owner);
+    xbu_dead_add(&xc->dead, l->owner);
     ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
 }
 
@@ -765,7 +586,11 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->owner = owner;
     l->dom = d;
     l->serial = ++xc->next_serial;
-    l->q_tail = &l->q_head;
+    l->t = xc->t;
+    xbu_init(&l->u);
+    l->u.ctx = ctx;
+    l->u.owner = owner;
+    l->u.notify = ulink_notify;
     l->knock_t.fn = knock_timeout;
     l->knock_t.arg = l;
     l->epoch = xen_rand_nonzero();
@@ -789,22 +614,23 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
     l->port = (uint32_t)port;
     l->port_valid = true;
     uint32_t pref;
-    l->page = xen_lib.xengntshr_share_page_notify(
+    l->u.page = xen_lib.xengntshr_share_page_notify(
         xc->t->gs, d, &pref, 1, (uint32_t)offsetof(struct xb_page, user_live), l->port);
     uint32_t refs[XB_WIN_PAGES];
-    l->win = l->page ? xen_lib.xengntshr_share_pages(xc->t->gs, d, XB_WIN_PAGES, refs, 1) : NULL;
-    if (!l->page || !l->win) {
+    l->u.win = l->u.page ? xen_lib.xengntshr_share_pages(xc->t->gs, d, XB_WIN_PAGES, refs, 1)
+                         : NULL;
+    if (!l->u.page || !l->u.win) {
         idc__log(ctx, IDC_LOG_ERROR, "buffer owner in domain %u: granting %u pages: %s", d,
                  XB_WIN_PAGES + 1, strerror(errno));
         *err = IDC_ERR_NOMEM;
         goto fail;
     }
-    memset(l->page, 0, XEN_PAGE);
-    l->page->magic = XB_MAGIC;
-    l->page->epoch = l->epoch;
-    memcpy(l->page->refs, refs, sizeof(refs));
+    memset(l->u.page, 0, XEN_PAGE);
+    l->u.page->magic = XB_MAGIC;
+    l->u.page->epoch = l->epoch;
+    memcpy(l->u.page->refs, refs, sizeof(refs));
     /* Release: the page complete before the owner can see it live. */
-    __atomic_store_n(&l->page->user_live, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->u.page->user_live, 1, __ATOMIC_RELEASE);
     char tok[24];
     ulink_token(l, tok);
     l->watching = xen_lib.xs_watch(xc->t->xs, l->opath, tok);
@@ -834,7 +660,7 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         idc__xfer_complete(ctx, x, IDC_ERR_DISCONNECTED);
         return 0;
     }
-    if (owner_dead(xc, x->rb.owner)) {
+    if (xbu_dead_has(&xc->dead, x->rb.owner)) {
         idc__xfer_complete(ctx, x, IDC_ERR_DISCONNECTED);
         return 0;
     }
@@ -850,7 +676,7 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
            (last in the list) first; when none is idle the transfer must wait its turn. */
         struct xb_ulink *idle = NULL;
         for (struct xb_ulink *u = xc->ulinks; u; u = u->next)
-            if (u->up && !u->inflight && !u->q_head)
+            if (xbu_idle(&u->u))
                 idle = u;
         if (!idle) {
             if (idc__log_limit(&xc->logs, ctx))
@@ -873,12 +699,7 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
             return 0;
         }
     }
-    x->next = NULL;
-    x->tp_queued = true;
-    *l->q_tail = x;
-    l->q_tail = &x->next;
-    if (l->up)
-        ulink_pump(xc, l);
+    xbu_queue(&l->u, x);
     return 0;
 }
 
@@ -898,7 +719,7 @@ void xen_buf_released(struct xen_tp *t)
     for (struct xb_ulink *l = xc->ulinks, *next; l; l = next) {
         next = l->next;
         if (xen_domain_gone(t, l->dom)) {
-            mark_dead(xc, l->owner);
+            xbu_dead_add(&xc->dead, l->owner);
             ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
         }
     }
