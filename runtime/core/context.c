@@ -486,6 +486,10 @@ static int arm_all(struct idc_context *ctx)
 static int dispatch_exit(struct idc_context *ctx)
 {
     int n = run_deferred(ctx);
+    /* The round's answers are out: acknowledge its notifications (transport.h, ep_ack). */
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+        if (ep->state == IDC_EP_CONNECTED)
+            idc__ep_ack(ep);
     if (ctx->fd_exported) {
         int a = arm_all(ctx);
         if (a)

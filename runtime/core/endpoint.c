@@ -865,6 +865,12 @@ bool idc__ep_spin_poll(struct idc_ep *ep)
     return false;
 }
 
+void idc__ep_ack(struct idc_ep *ep)
+{
+    if (ep->link.tp && ep->link.tp->ep_ack)
+        ep->link.tp->ep_ack(&ep->link);
+}
+
 bool idc__ep_arm(struct idc_ep *ep, bool spin)
 {
     struct idc_conn *c = ep->conn;
@@ -874,6 +880,7 @@ bool idc__ep_arm(struct idc_ep *ep, bool spin)
         idc_ring_rx_disarm(&c->rx);
         return false;
     }
+    idc__ep_ack(ep);
     if (c->rx.armed)
         return false; /* armed with the ring seen empty: the next frame notifies */
     if (!idc_ring_rx_arm(&c->rx))

@@ -180,7 +180,9 @@ void idc__ep_run_pending(struct idc_ep *ep);
 void idc__ep_flush(struct idc_ep *ep);
 bool idc__ep_spin_poll(struct idc_ep *ep);
 bool idc__ep_arm(struct idc_ep *ep, bool spin); /* true: frames were handled */
-void idc__ep_forget(struct idc_ep *ep);         /* context destroy: tear down without callbacks */
+/* The transport acknowledges what notifications it left pending (transport.h, ep_ack). */
+void idc__ep_ack(struct idc_ep *ep);
+void idc__ep_forget(struct idc_ep *ep); /* context destroy: tear down without callbacks */
 void idc__ep_mark_pending(struct idc_ep *ep, unsigned what);
 
 /* buffer.c */

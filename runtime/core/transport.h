@@ -28,6 +28,7 @@
  *                   objects, make the peer notice (close the socket / switch xenbus state).
  *   ep_rearm        the driver acknowledged the disconnect: allow the next connection.
  *   notify          wake the peer (eventfd write / event channel notify). Hot path.
+ *   ep_ack          (optional) dispatch is about to wait, or to return: acknowledge notifications.
  *   ep_stop         stop discovery/publication; release everything (destroy, context destroy).
  *
  * Remote-buffer service (every op optional):
@@ -337,6 +338,11 @@ struct idc_transport {
        delivered (the spin ends and dispatch returns). Hot path: no system call beyond the
        poll itself. */
     bool (*spin_poll)(struct idc_link *l);
+    /* Optional. Dispatch is about to wait for this endpoint's notifications (its rx ring is
+       armed next), or to return: a transport that left acknowledging a notification until the
+       round's work was done does it now (xen: the port's unmask, a system call taken off the
+       path from a notification to the answer it causes). Hot path. */
+    void (*ep_ack)(struct idc_link *l);
     int (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
     void (*buf_free)(struct idc_context *ctx, struct idc_alloc *a);
     /* Make the allocation impossible to write for everyone but the owner's existing mapping

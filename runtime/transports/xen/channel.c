@@ -81,6 +81,7 @@ struct xen_ep {               /* grouped by size: the analyzer checks padding */
     bool skip_valid;
     bool port_valid;
     bool masked;
+    bool ack_due;     /* a notification was handled; its unmask waits for xen_ep_ack */
     bool acked;       /* frontend: the backend acknowledged the last ping */
     bool silent;      /* frontend: a ping went unacknowledged: service reported gone */
     bool busy_logged; /* frontend: refused as busy, logged once until connected */
@@ -258,7 +259,7 @@ static void chan_release(struct idc_link *ep)
     struct xen_ep *s = X(ep);
     struct xen_tp *t = T(ep);
     idc__timer_cancel(ep->ctx, &s->unmask);
-    s->masked = false;
+    s->masked = s->ack_due = false;
     idc__timer_cancel(ep->ctx, &s->answer);
     s->ping = 0;
     s->acked = s->silent = false;
@@ -670,6 +671,17 @@ static void fe_answer_fire(struct idc_timer *tm)
     idc__timer_arm(ep->ctx, &s->answer, XEN_ANSWER_MS);
 }
 
+/* The peer closed its side in xenstore (withdrew, dropped, closed), which its watch may show
+   before its last notification arrives: the frames it published before are delivered first, as
+   a notification's are (ep_notified; the ring pages stay mapped until chan_close), then the
+   link goes down, unless reading them already took it down. */
+static void down_closed(struct idc_link *ep, const char *why)
+{
+    idc__link_kick(ep);
+    if (X(ep)->hs == XH_UP)
+        idc__link_down(ep, IDC_ERR_DISCONNECTED, "%s", why);
+}
+
 /* Watch on B fired (or a retry): follow the service and our connection's answer. */
 static void fe_check(struct idc_link *ep)
 {
@@ -681,7 +693,7 @@ static void fe_check(struct idc_link *ep)
     if (!fe_service(ep, &inst)) {
         /* Withdrawn (or the backend's domain is gone: the toolstack removed its tree). */
         if (s->hs == XH_UP)
-            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend withdrew the service");
+            down_closed(ep, "backend withdrew the service");
         else if (s->hs != XH_IDLE)
             chan_release(ep);
         idc__timer_cancel(ep->ctx, &s->retry);
@@ -730,12 +742,12 @@ static void fe_check(struct idc_link *ep)
     if (xen_read_u32(t, XBT_NULL, k, "epoch", 0x7fffffffu, &kep) ||
         xen_read_u32(t, XBT_NULL, k, "state", 6, &kst) || kep != s->epoch) {
         if (s->hs == XH_UP)
-            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend dropped the connection");
+            down_closed(ep, "backend dropped the connection");
         return; /* not answered yet */
     }
     if (s->hs == XH_UP) {
         if (kst != XB_CONNECTED)
-            idc__link_down(ep, IDC_ERR_DISCONNECTED, "backend closed the connection");
+            down_closed(ep, "backend closed the connection");
         return;
     }
     if (kst == XB_CONNECTED) {
@@ -1060,10 +1072,10 @@ static void be_scan(struct idc_link *ep)
         if (xen_domain_gone(t, s->peer))
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
         else if (xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch) || epoch != s->epoch)
-            idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend withdrew the connection");
+            down_closed(ep, "frontend withdrew the connection");
         else if (xen_read_u32(t, XBT_NULL, f, "state", 6, &st) ||
                  (st != XB_INITIALISED && st != XB_CONNECTED))
-            idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend closed the connection");
+            down_closed(ep, "frontend closed the connection");
         else
             be_ack_all(ep, true); /* exclusive: other frontends are refused as busy */
         return;
@@ -1291,7 +1303,21 @@ static void ep_notified(struct idc_link *ep)
     case IDC_STORM_OK:
         break;
     }
-    xen_lib.xenevtchn_unmask(t->ev, s->port);
+    /* The unmask waits until dispatch is about to wait or to return (xen_ep_ack): the frames
+       this notification announced are handled and their answers notified first, one system
+       call sooner. A notification meanwhile stays pending in the hypervisor and is delivered
+       at the unmask; the ring's arm-and-recheck before a wait finds its frames in any case. */
+    s->ack_due = true;
+}
+
+void xen_ep_ack(struct idc_link *ep)
+{
+    struct xen_ep *s = X(ep);
+    if (!s->ack_due)
+        return;
+    s->ack_due = false;
+    if (s->port_valid && !s->masked)
+        xen_lib.xenevtchn_unmask(T(ep)->ev, s->port);
 }
 
 /* A notification on the port of endpoint arg (xen.c dispatches the pending ports). */

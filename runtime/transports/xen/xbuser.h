@@ -27,8 +27,8 @@ struct xbu_slot {
 struct xbu {
     struct idc_context *ctx;
     uint64_t owner;
-    struct xb_page *page; /* granted to the owner */
-    unsigned char *win;   /* XB_WIN_PAGES pages, granted to the owner */
+    struct xb_page *page;          /* granted to the owner */
+    unsigned char *win;            /* XB_WIN_PAGES pages, granted to the owner */
     void (*notify)(struct xbu *u); /* signals the owner's port */
     bool up;                       /* the owner answered the knock */
     uint32_t req_prod, rsp_cons, seq;

@@ -474,6 +474,7 @@ const struct idc_transport idc_transport_xen = {
     .ep_rearm = xen_ep_rearm,
     .ep_stop = xen_ep_stop,
     .notify = xen_notify,
+    .ep_ack = xen_ep_ack,
     .rbuf_publish = xen_buf_publish,
     .rbuf_reaches = xen_buf_reaches,
     .rbuf_transfer = xen_buf_transfer,

@@ -178,6 +178,7 @@ void xen_chan_close(struct idc_link *ep);
 void xen_ep_rearm(struct idc_link *ep);
 void xen_ep_stop(struct idc_link *ep);
 void xen_notify(struct idc_link *ep);
+void xen_ep_ack(struct idc_link *ep);
 void xen_chan_watch(struct xen_tp *t, const char *token); /* a XEN_TOKEN_CHAN event: noted */
 void xen_chan_watch_flush(struct xen_tp *t); /* after a batch: each noted endpoint checked once */
 void xen_chan_released(struct xen_tp *t);    /* @releaseDomain fired */
