@@ -425,6 +425,11 @@ static int poll_round(struct idc_context *ctx, int timeout_ms)
     return handled;
 }
 
+bool idc__ctx_spinning(const struct idc_context *ctx)
+{
+    return ctx->spinning;
+}
+
 static bool fds_due_at(struct idc_context *ctx, uint64_t now, uint64_t interval_ns)
 {
     if (ctx->fds_polled_ns == FDS_POLLED_UNTIMED) {
@@ -496,6 +501,7 @@ static int dispatch_exit(struct idc_context *ctx)
             n += a + run_deferred(ctx);
     }
     ctx->in_dispatch = 0;
+    ctx->spinning = false;
     return n;
 }
 
@@ -519,6 +525,7 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
         poll_fds = !lazy || fds_due(ctx, LAZY_FD_POLL_NS);
     else
         poll_fds = spin && fds_due(ctx, SPIN_FD_POLL_NS);
+    ctx->spinning = spin != 0; /* this poll and the spin's: the wait after them polls again */
     if (poll_fds) {
         r = poll_round(ctx, 0);
         if (r < 0)
@@ -555,6 +562,7 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
                 cpu_relax();
             }
         }
+        ctx->spinning = false;
         if (n == 0) {
             /* Before sleeping: arm every ring (spinners, lazily armed ones) and handle what
                raced in. */

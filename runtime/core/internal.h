@@ -48,6 +48,7 @@ struct idc_context {
     bool stop;
     bool kicked;
     uint64_t fds_polled_ns; /* last epoll_wait (spinning polls the fds only this often) */
+    bool spinning;          /* dispatch is in its spin phase (idc__ctx_spinning) */
     bool fd_exported;       /* idc_context_fd was called: keep the fd meaningful between
                                         dispatch calls (rings armed, kicks written) */
     struct idc_ep *eps;     /* all live endpoints */

@@ -92,6 +92,11 @@ void idc__watch_del(struct idc_context *ctx, struct idc_watch *w);
 void idc__timer_arm(struct idc_context *ctx, struct idc_timer *t, uint64_t delay_ms);
 void idc__timer_cancel(struct idc_context *ctx, struct idc_timer *t);
 uint64_t idc__now_ns(void);
+/* True while dispatch spins (an endpoint's spin_us): it polls the rings, the transports'
+   spin_poll and, now and then, the fds without sleeping, and looks at the fds again before it
+   sleeps. A watch called then may leave its fd readable instead of paying to re-arm it (the
+   wait after the spin finds it readable and calls the watch again, not spinning then). */
+bool idc__ctx_spinning(const struct idc_context *ctx);
 int idc__random(void *buf, size_t len);
 bool idc__valid_name(const char *name);
 /* The per-user runtime directory every default location lives under ($XDG_RUNTIME_DIR/idc, else

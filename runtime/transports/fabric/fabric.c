@@ -419,6 +419,15 @@ static void cq_fire(struct idc_watch *w, uint32_t events)
 {
     (void)events;
     struct fab_ctx *fc = w->arg;
+    /* Dispatch spins (the fds are polled between two spin rounds, and again before it sleeps):
+       a drain, and the wait fd left as it is. fi_trywait would reset rxm's signal (a read and
+       two or three epoll_wait on tcp;ofi_rxm) only for the next completion to write it again
+       (one more system call, between a request's arrival and its answer), and it would run
+       at each of those polls while the signal is up. */
+    if (idc__ctx_spinning(fc->ctx)) {
+        cq_drain(fc);
+        return;
+    }
     /* The wait fd only signals completions after fi_trywait said so: drain until it does. */
     for (int i = 0; i < 8 && fc->net_open; i++) {
         if (cq_drain(fc) && fc->net_open) {
