@@ -234,10 +234,7 @@ static struct ku_link *ulink_new(struct kb_svc *sv, uint64_t owner, int *err)
 	l->sv = sv;
 	l->dom = owner_dom(owner);
 	l->irq = -1;
-	xbu_init(&l->u);
-	l->u.ctx = sv->ctx;
-	l->u.owner = owner;
-	l->u.notify = ku_notify;
+	xbu_init(&l->u, sv->ctx, owner, ku_notify);
 	l->ev_defer.fn = ku_ev_run;
 	l->watch_defer.fn = ku_watch_run;
 	l->knock_t.fn = ku_knock_timeout;

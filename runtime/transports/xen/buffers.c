@@ -56,7 +56,6 @@ struct xb_olink {
 struct xb_ulink {
     struct xb_ulink *next;
     struct idc_context *ctx;
-    uint64_t owner;
     unsigned dom;
     uint32_t serial; /* watch token XEN_TOKEN_BUF "u<serial>" */
     char opath[XB_OPATH_MAX];
@@ -512,7 +511,7 @@ static void ulink_event(struct xb_ctx *xc, struct xb_ulink *l)
     int r = xbu_event(&l->u, &news);
     if (r) {
         if (r == IDC_ERR_DISCONNECTED) /* the owner unmapped the page: gone for good */
-            xbu_dead_add(&xc->dead, l->owner);
+            xbu_dead_add(&xc->dead, l->u.owner);
         ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
         return; /* freed (its port unbound) */
     }
@@ -533,7 +532,7 @@ static void knock_timeout(struct idc_timer *t)
     if (l->u.up)
         return;
     idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx (domain %u): no answer in %u ms",
-             (unsigned long long)l->owner, l->dom, XB_KNOCK_MS);
+             (unsigned long long)l->u.owner, l->dom, XB_KNOCK_MS);
     ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
 }
 
@@ -552,8 +551,8 @@ static void ulink_watch(struct xb_ctx *xc, struct xb_ulink *l, const char *path)
     if (o_there && k_there)
         return;
     idc__log(xc->ctx, IDC_LOG_INFO, "buffer owner %016llx (domain %u) withdrew its buffers",
-             (unsigned long long)l->owner, l->dom);
-    xbu_dead_add(&xc->dead, l->owner);
+             (unsigned long long)l->u.owner, l->dom);
+    xbu_dead_add(&xc->dead, l->u.owner);
     ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
 }
 
@@ -583,14 +582,10 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
         return NULL;
     }
     l->ctx = ctx;
-    l->owner = owner;
     l->dom = d;
     l->serial = ++xc->next_serial;
     l->t = xc->t;
-    xbu_init(&l->u);
-    l->u.ctx = ctx;
-    l->u.owner = owner;
-    l->u.notify = ulink_notify;
+    xbu_init(&l->u, ctx, owner, ulink_notify);
     l->knock_t.fn = knock_timeout;
     l->knock_t.arg = l;
     l->epoch = xen_rand_nonzero();
@@ -666,7 +661,7 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
     }
     struct xb_ulink *l = xc->ulinks;
     unsigned nlinks = 0;
-    while (l && l->owner != x->rb.owner) {
+    while (l && l->u.owner != x->rb.owner) {
         l = l->next;
         nlinks++;
     }
@@ -719,7 +714,7 @@ void xen_buf_released(struct xen_tp *t)
     for (struct xb_ulink *l = xc->ulinks, *next; l; l = next) {
         next = l->next;
         if (xen_domain_gone(t, l->dom)) {
-            xbu_dead_add(&xc->dead, l->owner);
+            xbu_dead_add(&xc->dead, l->u.owner);
             ulink_fail(xc, l, IDC_ERR_DISCONNECTED);
         }
     }

@@ -6,9 +6,12 @@
 #include "ring.h"
 #include "xbuser.h"
 
-void xbu_init(struct xbu *u)
+void xbu_init(struct xbu *u, struct idc_context *ctx, uint64_t owner, void (*notify)(struct xbu *u))
 {
-    u->q_head = NULL;
+    memset(u, 0, sizeof(*u));
+    u->ctx = ctx;
+    u->owner = owner;
+    u->notify = notify;
     u->q_tail = &u->q_head;
 }
 

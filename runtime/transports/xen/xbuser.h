@@ -23,7 +23,7 @@ struct xbu_slot {
     bool answered; /* busy, and its response was harvested: a second one is to no request */
 };
 
-/* One link's requests. The build sets ctx, owner, page, win and notify. */
+/* One link's requests (xbu_init; the build sets page and win once it granted them). */
 struct xbu {
     struct idc_context *ctx;
     uint64_t owner;
@@ -43,7 +43,8 @@ struct xbu_dead {
     unsigned n, next;
 };
 
-void xbu_init(struct xbu *u);
+void xbu_init(struct xbu *u, struct idc_context *ctx, uint64_t owner,
+              void (*notify)(struct xbu *u));
 /* Queues x; its requests go out now when the link is up. */
 void xbu_queue(struct xbu *u, struct idc_xfer *x);
 /* Up, and nothing in flight nor queued: may be closed for another owner. */
