@@ -55,7 +55,6 @@ struct xb_olink {
 /* User side: one link per owner context in another domain; its requests are xbuser.c's. */
 struct xb_ulink {
     struct xb_ulink *next;
-    struct idc_context *ctx;
     unsigned dom;
     uint32_t serial; /* watch token XEN_TOKEN_BUF "u<serial>" */
     char opath[XB_OPATH_MAX];
@@ -528,7 +527,7 @@ static void ulink_port_fire(struct xen_tp *t, void *arg)
 static void knock_timeout(struct idc_timer *t)
 {
     struct xb_ulink *l = t->arg;
-    struct xb_ctx *xc = xen_tp(l->ctx)->buf;
+    struct xb_ctx *xc = xen_tp(l->u.ctx)->buf;
     if (l->u.up)
         return;
     idc__log(xc->ctx, IDC_LOG_WARN, "buffer owner %016llx (domain %u): no answer in %u ms",
@@ -581,7 +580,6 @@ static struct xb_ulink *ulink_new(struct xb_ctx *xc, uint64_t owner, int *err)
         *err = IDC_ERR_NOMEM;
         return NULL;
     }
-    l->ctx = ctx;
     l->dom = d;
     l->serial = ++xc->next_serial;
     l->t = xc->t;

@@ -118,8 +118,6 @@ static void xf_finish(struct kb_xf *xf, int status)
     kfree(xf);
 }
 
-static void xf_read_done(void *arg, int status);
-
 static void xf_written(void *arg, int status)
 {
     xf_finish(arg, status);
