@@ -486,16 +486,27 @@ static int arm_all(struct idc_context *ctx)
     return n;
 }
 
+/* Acknowledges the notifications the previous round handled (transport.h, ep_ack). A context
+   whose fd is not exported does it when dispatch is entered again, not when it returns: the
+   caller's next request goes out first, and the system call overlaps with the peer's work on
+   it instead of delaying it (Xen: the port's unmask, once per round trip). Every dispatch,
+   polling or waiting, starts with it, so no port stays masked across a wait. */
+static void ack_all(struct idc_context *ctx)
+{
+    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
+        if (ep->state == IDC_EP_CONNECTED)
+            idc__ep_ack(ep);
+}
+
 /* Leaving dispatch: a context whose fd is polled from outside must have every ring armed, so
    that the fd turns readable on the next frame. */
 static int dispatch_exit(struct idc_context *ctx)
 {
     int n = run_deferred(ctx);
-    /* The round's answers are out: acknowledge its notifications (transport.h, ep_ack). */
-    for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next)
-        if (ep->state == IDC_EP_CONNECTED)
-            idc__ep_ack(ep);
     if (ctx->fd_exported) {
+        /* The round's answers are out: acknowledge its notifications (transport.h, ep_ack)
+           now, as the caller's own poll of the context's fd is next. */
+        ack_all(ctx);
         int a = arm_all(ctx);
         if (a)
             n += a + run_deferred(ctx);
@@ -513,6 +524,8 @@ int idc_context_dispatch(struct idc_context *ctx, int timeout_ms)
         return IDC_ERR_STATE;
     ctx->in_dispatch = 1;
     bool lazy = !ctx->fd_exported;
+    if (lazy)
+        ack_all(ctx);
     int n = run_deferred(ctx), r = 0;
     if (lazy)
         n += sweep_rings(ctx, false);

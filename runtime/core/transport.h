@@ -28,7 +28,8 @@
  *                   objects, make the peer notice (close the socket / switch xenbus state).
  *   ep_rearm        the driver acknowledged the disconnect: allow the next connection.
  *   notify          wake the peer (eventfd write / event channel notify). Hot path.
- *   ep_ack          (optional) dispatch is about to wait, or to return: acknowledge notifications.
+ *   ep_ack          (optional) dispatch is entered again or is about to wait (or to return, for
+ *                   a context whose fd the caller polls): acknowledge notifications.
  *   ep_stop         stop discovery/publication; release everything (destroy, context destroy).
  *
  * Remote-buffer service (every op optional):
@@ -343,10 +344,12 @@ struct idc_transport {
        delivered (the spin ends and dispatch returns). Hot path: no system call beyond the
        poll itself. */
     bool (*spin_poll)(struct idc_link *l);
-    /* Optional. Dispatch is about to wait for this endpoint's notifications (its rx ring is
-       armed next), or to return: a transport that left acknowledging a notification until the
+    /* Optional. Dispatch is entered again, or is about to wait for this endpoint's
+       notifications (its rx ring is armed next), or to return with the context's fd exported
+       (the caller polls it next): a transport that left acknowledging a notification until the
        round's work was done does it now (xen: the port's unmask, a system call taken off the
-       path from a notification to the answer it causes). Hot path. */
+       path from a notification to the answer it causes, and off the path from the answer to
+       the caller's next request). Hot path. */
     void (*ep_ack)(struct idc_link *l);
     int (*buf_alloc)(struct idc_context *ctx, struct idc_alloc *a);
     void (*buf_free)(struct idc_context *ctx, struct idc_alloc *a);
