@@ -128,8 +128,11 @@ static void pump(struct xbu *u)
         if (si == XB_SLOTS)
             break; /* the rest wait for the copies out of the other half */
         issue(u, x, si);
-        if (++unnotified == XB_WRITE_GROUP && x->write) {
-            u->notify(u); /* the owner starts on these */
+        /* A write's first chunk into an idle pipe is announced at once, the owner's copy of it
+           overlapping the filling of the next ones; then one notification per group. */
+        unnotified++;
+        if (x->write && (unnotified == XB_WRITE_GROUP || u->inflight == 1)) {
+            u->notify(u);
             unnotified = 0;
         }
     }

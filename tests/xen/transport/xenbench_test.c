@@ -44,7 +44,7 @@
 #define BULK_S     0.6  /* streaming time per direction, transport and repetition */
 #define MIB        (1024u * 1024u)
 #define RBUF_MAX   (16u * MIB) /* the domU's registered buffer */
-#define VCHAN_RING 524288u /* vchan ring size each way: as large as idc's (8 frames of 64 KiB) */
+#define VCHAN_RING 524288u     /* vchan ring size each way: 512 KiB in flight, as idc's MAX_MSG */
 
 /* ------------------------------------------------------------------ reporting (report.h) */
 
@@ -105,11 +105,11 @@ enum {
     OP_BYE = 11,
     OP_END = 12
 };
-/* Rings of (MAX_MSG + 2 * MAX_TX) frames of CHUNK bytes = 512 KiB each way, as vchan's: a stream
-   of messages may fill 6 of the 8 frames (one transaction's request and response slots are
-   reserved) */
+/* A stream has as many bytes in flight as vchan's ring holds: 8 messages of CHUNK bytes
+   (512 KiB). idc's ring also holds one transaction's request and response and each frame's
+   header: 10 frames of CHUNK + 24 bytes, i.e. 1 MiB each way (a power of two). */
 #define MAX_TX  1
-#define MAX_MSG 6
+#define MAX_MSG 8
 
 static const uint64_t hashes[1] = { 0x6964636265656e31ull };
 static const struct idc_protocol proto = {
