@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,26 +260,48 @@ struct rate_shared {
     uint32_t bad;
 };
 
+/* The -ack variants pace the producer the way idc-msg-cb is paced (rt_batch.c): the consumer
+   answers every RATE_ACK_EVERY messages with an acknowledgement on a second ring, and the
+   producer, once RATE_GROUPS groups are in flight, sends the next group only for an
+   acknowledgement (the same numbers as rt_batch.c's ACK_EVERY and GROUPS_IN_FLIGHT). */
+#define RATE_ACK_EVERY 16u
+#define RATE_GROUPS    32u
+#define RATE_ACK_SLOTS 64u /* > RATE_GROUPS: the consumer never waits for room to acknowledge */
+
 struct rate_setup {
-    struct bring *ring;
-    size_t bytes;
+    struct bring *ring, *ack; /* ack: NULL unless the case acknowledges */
+    size_t bytes, ack_bytes;
     struct rate_shared *res;
-    int efd_data, efd_space;
+    int efd_data, efd_space, efd_ack[2];
     enum bring_mode mode;
     uint64_t spin_ticks;
 };
+
+/* Consumer of an -ack case: one acknowledgement per RATE_ACK_EVERY data messages, written
+   now and published with one notify decision when the drain ends (as idc publishes the
+   frames its callbacks send). *pending counts the written ones. */
+static void rate_ack(struct bring_end *out, uint64_t data_seen, uint32_t *pending)
+{
+    if (!out->r || data_seen % RATE_ACK_EVERY)
+        return;
+    unsigned char *o = bring_reserve(out, (*pending)++);
+    const uint32_t one = 1;
+    memcpy(o, &one, sizeof one);
+}
 
 /* Consumer: drain everything visible, copy each payload out, count after the mark. */
 static int rate_peer(void *arg)
 {
     struct rate_setup *s = arg;
-    struct bring_end in;
+    struct bring_end in, ack = { 0 };
     end_init(&in, s->ring, s->efd_data, s->efd_space, s->mode, s->spin_ticks, 1);
-    uint64_t count = 0, sum = 0;
+    if (s->ack)
+        end_init(&ack, s->ack, s->efd_ack[0], s->efd_ack[1], s->mode, s->spin_ticks, 0);
+    uint64_t count = 0, sum = 0, data_seen = 0;
     int counting = 0;
     for (;;) {
         bring_peek(&in); /* waits for at least one */
-        uint32_t n = bring_avail(&in);
+        uint32_t n = bring_avail(&in), acks = 0;
         for (uint32_t k = 0; k < n; k++) {
             unsigned char *slot = bring_slot(in.r, in.idx + k);
             uint32_t kind;
@@ -288,6 +311,7 @@ static int rate_peer(void *arg)
                 memcpy(&v, slot + 8, sizeof v);
                 sum += v;
                 count++;
+                rate_ack(&ack, ++data_seen, &acks);
             } else if (kind == BRING_KIND_MARK) {
                 count = 0;
                 counting = 1;
@@ -304,10 +328,24 @@ static int rate_peer(void *arg)
             }
         }
         bring_release(&in, n);
+        if (acks)
+            bring_publish(&ack, acks, 1);
     }
 }
 
-static int ring_rate(struct bench_run *run, enum bring_mode mode)
+/* Producer of an -ack case: a group may go once RATE_GROUPS are in flight only for an
+   acknowledgement (waits for one). */
+static void rate_wait_ack(struct bring_end *in, uint64_t *in_flight)
+{
+    if (!in->r || *in_flight < RATE_GROUPS)
+        return;
+    bring_peek(in);
+    uint32_t n = bring_avail(in);
+    bring_release(in, n);
+    *in_flight -= n;
+}
+
+static int ring_rate(struct bench_run *run, enum bring_mode mode, bool acked)
 {
     struct rate_setup s;
     memset(&s, 0, sizeof s);
@@ -322,18 +360,32 @@ static int ring_rate(struct bench_run *run, enum bring_mode mode)
     s.ring->slot_size = RATE_SLOT;
     s.efd_data = eventfd(0, EFD_CLOEXEC);
     s.efd_space = eventfd(0, EFD_CLOEXEC);
-    if (s.efd_data < 0 || s.efd_space < 0)
+    s.efd_ack[0] = eventfd(0, EFD_CLOEXEC);
+    s.efd_ack[1] = eventfd(0, EFD_CLOEXEC);
+    if (s.efd_data < 0 || s.efd_space < 0 || s.efd_ack[0] < 0 || s.efd_ack[1] < 0)
         return bench_fail(run, "eventfd: %s", strerror(errno));
+    if (acked) {
+        s.ack_bytes = bring_bytes(RATE_ACK_SLOTS, RATE_SLOT);
+        s.ack = shm_map(run, s.ack_bytes);
+        if (!s.ack)
+            return -1;
+        s.ack->nslots = RATE_ACK_SLOTS;
+        s.ack->slot_size = RATE_SLOT;
+    }
     pid_t pid = bench_fork_peer(run, rate_peer, &s);
     if (pid < 0)
         return -1;
-    struct bring_end out;
+    struct bring_end out, ack = { 0 };
     end_init(&out, s.ring, s.efd_data, s.efd_space, mode, s.spin_ticks, 0);
+    if (acked)
+        end_init(&ack, s.ack, s.efd_ack[0], s.efd_ack[1], mode, s.spin_ticks, 0);
     uint32_t batch = (uint32_t)run->param;
-    uint64_t start = bench_now_ns(), v = 0;
+    uint64_t start = bench_now_ns(), v = 0, groups = 0;
     int marked = 0;
     const uint32_t eight = 8;
     for (uint64_t iter = 0;; iter++) {
+        rate_wait_ack(&ack, &groups);
+        groups++;
         if ((iter & 63) == 0) {
             uint64_t now = bench_now_ns();
             if (!marked && !bench_in_warmup(run, start, now)) {
@@ -366,22 +418,34 @@ static int ring_rate(struct bench_run *run, enum bring_mode mode)
         run->value = (double)s.res->count / ((double)(s.res->t_end - s.res->t_start) / 1e3);
     close(s.efd_data);
     close(s.efd_space);
+    close(s.efd_ack[0]);
+    close(s.efd_ack[1]);
     munmap(s.ring, s.bytes);
     munmap(s.res, sizeof *s.res);
+    if (s.ack)
+        munmap(s.ack, s.ack_bytes);
     return rc;
 }
 
 static int ring_rate_busy(struct bench_run *run)
 {
-    return ring_rate(run, BRING_BUSY);
+    return ring_rate(run, BRING_BUSY, false);
 }
 static int ring_rate_block(struct bench_run *run)
 {
-    return ring_rate(run, BRING_BLOCK);
+    return ring_rate(run, BRING_BLOCK, false);
 }
 static int ring_rate_spin(struct bench_run *run)
 {
-    return ring_rate(run, BRING_SPIN);
+    return ring_rate(run, BRING_SPIN, false);
+}
+static int ring_rate_block_ack(struct bench_run *run)
+{
+    return ring_rate(run, BRING_BLOCK, true);
+}
+static int ring_rate_spin_ack(struct bench_run *run)
+{
+    return ring_rate(run, BRING_SPIN, true);
 }
 
 BENCH_CASE(case_ring_rate_busy, .figure = "rate", .name = "ring-busy", .baseline = "ring-eventfd",
@@ -390,3 +454,11 @@ BENCH_CASE(case_ring_rate_block, .figure = "rate", .name = "ring-eventfd", .base
            .placements = BENCH_BOTH, .run = ring_rate_block)
 BENCH_CASE(case_ring_rate_spin, .figure = "rate", .name = "ring-spin", .baseline = "ring-eventfd",
            .placements = BENCH_BOTH, .run = ring_rate_spin)
+/* Paced by acknowledgements like idc-msg-cb (above): batch 16 only, where those cases pace. */
+static const uint64_t only_batch16[] = { 16, 0 };
+BENCH_CASE(case_ring_rate_block_ack, .figure = "rate", .name = "ring-eventfd-ack",
+           .baseline = "ring-eventfd", .placements = BENCH_BOTH, .params = only_batch16,
+           .run = ring_rate_block_ack)
+BENCH_CASE(case_ring_rate_spin_ack, .figure = "rate", .name = "ring-spin-ack",
+           .baseline = "ring-spin", .placements = BENCH_BOTH, .params = only_batch16,
+           .run = ring_rate_spin_ack)

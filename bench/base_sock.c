@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +177,11 @@ struct seqp_rate_res {
 struct seqp_rate_setup {
     int fd;
     struct seqp_rate_res *res;
+    bool ack; /* paced like idc-msg-cb: see base_ring.c's -ack cases (same numbers) */
 };
+
+#define SEQP_ACK_EVERY 16u
+#define SEQP_GROUPS    32u
 
 #define RATE_VLEN 64
 
@@ -185,9 +191,10 @@ static int seqp_rate_peer(void *arg)
     static char bufs[RATE_VLEN][16];
     struct mmsghdr mm[RATE_VLEN];
     struct iovec iov[RATE_VLEN];
-    uint64_t count = 0, sum = 0;
+    uint64_t count = 0, sum = 0, data_seen = 0;
     int counting = 0;
     for (;;) {
+        uint32_t acks = 0;
         for (int i = 0; i < RATE_VLEN; i++) {
             iov[i].iov_base = bufs[i];
             iov[i].iov_len = sizeof bufs[i];
@@ -206,6 +213,8 @@ static int seqp_rate_peer(void *arg)
                 memcpy(&v, bufs[i], sizeof v);
                 sum += v;
                 count++;
+                if (s->ack && ++data_seen % SEQP_ACK_EVERY == 0)
+                    acks++;
             } else if (mm[i].msg_len == 1 && bufs[i][0] == 'M') {
                 count = 0;
                 counting = 1;
@@ -219,10 +228,32 @@ static int seqp_rate_peer(void *arg)
                 return 1;
             }
         }
+        /* the acknowledgements of this batch in one message (its count) */
+        if (acks && send(s->fd, &acks, sizeof acks, 0) != (ssize_t)sizeof acks)
+            return 1;
     }
 }
 
-static int seqp_rate(struct bench_run *run)
+/* Producer of the -ack case: once SEQP_GROUPS groups are in flight, wait for an
+   acknowledgement message before the next group. */
+static int seqp_wait_ack(int fd, uint32_t *in_flight)
+{
+    while (*in_flight >= SEQP_GROUPS) {
+        uint32_t n;
+        ssize_t r = recv(fd, &n, sizeof n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != (ssize_t)sizeof n || n > *in_flight) {
+            if (r >= 0)
+                errno = 0; /* short or impossible: no system error to report */
+            return -1;
+        }
+        *in_flight -= n;
+    }
+    return 0;
+}
+
+static int seqp_rate_paced(struct bench_run *run, bool ack)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -231,7 +262,7 @@ static int seqp_rate(struct bench_run *run)
                                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (res == MAP_FAILED)
         return bench_fail(run, "mmap: %s", strerror(errno));
-    struct seqp_rate_setup s = { sv[1], res };
+    struct seqp_rate_setup s = { sv[1], res, ack };
     pid_t pid = bench_fork_peer(run, seqp_rate_peer, &s);
     if (pid < 0)
         return -1;
@@ -248,8 +279,14 @@ static int seqp_rate(struct bench_run *run)
         mm[i].msg_hdr.msg_iovlen = 1;
     }
     uint64_t start = bench_now_ns(), v = 0;
+    uint32_t groups = 0;
     int marked = 0, rc = 0;
     for (uint64_t iter = 0;; iter++) {
+        if (ack && seqp_wait_ack(sv[0], &groups) != 0) {
+            rc = bench_fail(run, "acknowledgement: %s", errno ? strerror(errno) : "malformed");
+            break;
+        }
+        groups++;
         if ((iter & 15) == 0) {
             uint64_t now = bench_now_ns();
             if (!marked && !bench_in_warmup(run, start, now)) {
@@ -300,8 +337,22 @@ static int seqp_rate(struct bench_run *run)
     return rc;
 }
 
+static int seqp_rate(struct bench_run *run)
+{
+    return seqp_rate_paced(run, false);
+}
+static int seqp_rate_ack(struct bench_run *run)
+{
+    return seqp_rate_paced(run, true);
+}
+
 BENCH_CASE(case_seqp_rate, .figure = "rate", .name = "unix-seqpacket", .baseline = "ring-eventfd",
            .placements = BENCH_BOTH, .run = seqp_rate)
+/* Paced by acknowledgements like idc-msg-cb: batch 16 only, where those cases pace. */
+static const uint64_t seqp_only_batch16[] = { 16, 0 };
+BENCH_CASE(case_seqp_rate_ack, .figure = "rate", .name = "unix-seqpacket-ack",
+           .baseline = "ring-eventfd-ack", .placements = BENCH_BOTH, .params = seqp_only_batch16,
+           .run = seqp_rate_ack)
 
 /* ------------------------------------------------------------------ bulk */
 
