@@ -97,6 +97,25 @@ int kx_port_open(unsigned int dom, irq_handler_t fn, void *dev, evtchn_port_t *p
 	return irq;
 }
 
+int kx_port_bind(unsigned int dom, uint32_t remote, irq_handler_t fn, void *dev,
+		 evtchn_port_t *port)
+{
+	struct evtchn_bind_interdomain bind = {.remote_dom = (domid_t)dom, .remote_port = remote};
+	struct evtchn_close cl;
+	int irq;
+
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bind))
+		return -EINVAL;
+	irq = bind_evtchn_to_irqhandler_lateeoi(bind.local_port, fn, 0, "idc", dev);
+	if (irq < 0) {
+		cl.port = bind.local_port;
+		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
+		return irq;
+	}
+	*port = bind.local_port;
+	return irq;
+}
+
 /* ------------------------------------------------------------------------ notifications */
 
 bool kx_storm_masks(struct idc_link *ep, struct idc_storm *storm, bool *masked,

@@ -57,6 +57,10 @@ void kx_end_grant(grant_ref_t ref, struct page *pg);
 /* An unbound port for dom, bound to fn(dev) with late EOI (the port stays masked until the work
    item handled the notification): the irq, *port set; or a negative errno. */
 int kx_port_open(unsigned int dom, irq_handler_t fn, void *dev, evtchn_port_t *port);
+/* Port remote of domain dom, bound here to fn(dev) with late EOI, as kx_port_open: the irq,
+   *port set to the local port; or a negative errno (-EINVAL: the hypervisor refused the bind). */
+int kx_port_bind(unsigned int dom, uint32_t remote, irq_handler_t fn, void *dev,
+		 evtchn_port_t *port);
 
 /* The two sides (kxen.c sends each endpoint to its side by role) */
 int kxf_address_check(const char *rest, char *why, size_t why_len);

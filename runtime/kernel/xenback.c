@@ -335,23 +335,13 @@ static irqreturn_t kb_irq(int irq, void *dev)
 	return IRQ_HANDLED;
 }
 
-/* The frontend's port, bound here to kb_irq; 0 or IDC_ERR_IO. */
+/* The frontend's port, bound here to kb_irq (kx_port_bind); 0 or IDC_ERR_IO. */
 static int port_bind(struct kb_ep *s, uint32_t dom, uint32_t remote)
 {
-	struct evtchn_bind_interdomain bind = {.remote_dom = (domid_t)dom, .remote_port = remote};
-	struct evtchn_close cl;
-	int irq;
+	int irq = kx_port_bind(dom, remote, kb_irq, s, &s->port);
 
-	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bind))
+	if (irq < 0)
 		return IDC_ERR_IO;
-	/* Late EOI: the port stays masked until the work item handled the notification. */
-	irq = bind_evtchn_to_irqhandler_lateeoi(bind.local_port, kb_irq, 0, "idc", s);
-	if (irq < 0) {
-		cl.port = bind.local_port;
-		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
-		return IDC_ERR_IO;
-	}
-	s->port = bind.local_port;
 	s->irq = irq;
 	return 0;
 }

@@ -319,22 +319,14 @@ static struct kb_link *link_find(struct kb_svc *sv, const char *name)
 	return NULL;
 }
 
-/* Binds the user's port: 0 or a negative errno. */
+/* Binds the user's port (kx_port_bind): 0 or a negative errno. */
 static int link_bind(struct kb_link *l, uint32_t port)
 {
-	struct evtchn_bind_interdomain bi = {.remote_dom = (domid_t)l->dom, .remote_port = port};
-	struct evtchn_close cl;
-	int irq;
+	evtchn_port_t local;
+	int irq = kx_port_bind(l->dom, port, kb_irq, l, &local);
 
-	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi))
-		return -EINVAL;
-	/* Late EOI: the port stays masked until the work item handled the notification. */
-	irq = bind_evtchn_to_irqhandler_lateeoi(bi.local_port, kb_irq, 0, "idc", l);
-	if (irq < 0) {
-		cl.port = bi.local_port;
-		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
+	if (irq < 0)
 		return irq;
-	}
 	l->irq = irq;
 	return 0;
 }

@@ -1305,8 +1305,9 @@ static void ep_notified(struct idc_link *ep)
     }
     /* The unmask waits for the next dispatch or wait (xen_ep_ack): the frames this
        notification announced are handled and their answers notified first, one system call
-       sooner, and the caller's next request goes out before it too. A notification meanwhile stays pending in the hypervisor and is delivered
-       at the unmask; the ring's arm-and-recheck before a wait finds its frames in any case. */
+       sooner, and the caller's next request goes out before it too. A notification meanwhile
+       stays pending in the hypervisor and is delivered at the unmask; the ring's
+       arm-and-recheck before a wait finds its frames in any case. */
     s->ack_due = true;
 }
 
