@@ -79,41 +79,38 @@ err:
 	return NULL;
 }
 
-int kx_port_open(unsigned int dom, irq_handler_t fn, void *dev, evtchn_port_t *port)
+/* Our new local port bound to fn(dev) with late EOI (the port stays masked until the work
+   item handled the notification), *port set: the irq; or a negative errno, the port closed. */
+static int port_irq(evtchn_port_t local, irq_handler_t fn, void *dev, evtchn_port_t *port)
 {
-	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = (domid_t)dom};
-	struct evtchn_close cl;
-	int irq;
+	struct evtchn_close cl = {.port = local};
+	int irq = bind_evtchn_to_irqhandler_lateeoi(local, fn, 0, "idc", dev);
 
-	if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc))
-		return -EIO;
-	irq = bind_evtchn_to_irqhandler_lateeoi(alloc.port, fn, 0, "idc", dev);
 	if (irq < 0) {
-		cl.port = alloc.port;
 		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
 		return irq;
 	}
-	*port = alloc.port;
+	*port = local;
 	return irq;
+}
+
+int kx_port_open(unsigned int dom, irq_handler_t fn, void *dev, evtchn_port_t *port)
+{
+	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = (domid_t)dom};
+
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &alloc))
+		return -EIO;
+	return port_irq(alloc.port, fn, dev, port);
 }
 
 int kx_port_bind(unsigned int dom, uint32_t remote, irq_handler_t fn, void *dev,
 		 evtchn_port_t *port)
 {
 	struct evtchn_bind_interdomain bind = {.remote_dom = (domid_t)dom, .remote_port = remote};
-	struct evtchn_close cl;
-	int irq;
 
 	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bind))
 		return -EINVAL;
-	irq = bind_evtchn_to_irqhandler_lateeoi(bind.local_port, fn, 0, "idc", dev);
-	if (irq < 0) {
-		cl.port = bind.local_port;
-		HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl);
-		return irq;
-	}
-	*port = bind.local_port;
-	return irq;
+	return port_irq(bind.local_port, fn, dev, port);
 }
 
 /* ------------------------------------------------------------------------ notifications */
