@@ -21,6 +21,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/wait.h>
 #include <linux/mm.h>
 
@@ -72,6 +73,13 @@ struct kb {
     bool destroyed;
     struct idc_request *held[KBACK_HELD_MAX];
     unsigned int nheld;
+    /* Pongs that found no message credit, in order, sent from the writable callback: a
+       frontend may send pings faster than it reads the pongs (its send loop reads them only
+       when its own credit runs out), and a message handler must not block. */
+    struct kb_pong {
+        uint8_t len, p[KBACK_PING_MAX];
+    } pong[KBACK_PONGS_DUE];
+    unsigned int pong_head, pong_n;
     uint8_t out[KBACK_MAX_FRAME]; /* callbacks run one at a time */
 };
 
@@ -222,14 +230,50 @@ static void kb_disconnect(struct idc_endpoint *ep)
     pr_info("kback_test: disconnect %d with %u transactions held%s%s\n", disconnects, kb->nheld,
             why[0] ? ": " : "", why);
     kb_release(); /* the connection is gone: the results go nowhere */
+    kb->pong_n = 0;  /* and so do the pongs still due */
     idc_endpoint_disconnect_done(ep);
+}
+
+/* Sends the pongs due, oldest first, until the credit runs out: 0, or a send's error other
+   than IDC_ERR_AGAIN (the writable callback sends the rest). */
+static int pongs_flush(struct idc_endpoint *ep)
+{
+    while (kb->pong_n) {
+        struct kb_pong *q = &kb->pong[kb->pong_head];
+        int r = idc_send_message(ep, KBACK_OP_PONG, q->p, q->len);
+
+        if (r)
+            return r == IDC_ERR_AGAIN ? 0 : r;
+        kb->pong_head = (kb->pong_head + 1) % KBACK_PONGS_DUE;
+        kb->pong_n--;
+    }
+    return 0;
+}
+
+/* A ping's pong joins the queue behind the ones still due (order kept): IDC_ERR_PROTO for a
+   ping over KBACK_PING_MAX or beyond KBACK_PONGS_DUE unanswered ones. */
+static int pong_queue(struct idc_endpoint *ep, const void *p, size_t len)
+{
+    struct kb_pong *q;
+
+    if (len > KBACK_PING_MAX || kb->pong_n == KBACK_PONGS_DUE)
+        return IDC_ERR_PROTO;
+    q = &kb->pong[(kb->pong_head + kb->pong_n++) % KBACK_PONGS_DUE];
+    q->len = (uint8_t)len;
+    memcpy(q->p, p, len);
+    return pongs_flush(ep);
+}
+
+static void kb_writable(struct idc_endpoint *ep)
+{
+    pongs_flush(ep);
 }
 
 static int kb_message(struct idc_endpoint *ep, uint16_t op, const void *p, size_t len)
 {
     switch (op) {
     case KBACK_OP_PING:
-        return idc_send_message(ep, KBACK_OP_PONG, p, len);
+        return pong_queue(ep, p, len);
     case KBACK_OP_RELEASE:
         kb_release();
         return 0;
@@ -276,6 +320,7 @@ static int kb_transaction(struct idc_endpoint *ep, struct idc_request *r, uint16
 static const struct idc_endpoint_ops kb_ops = {
     .connect = kb_connect,
     .disconnect = kb_disconnect,
+    .writable = kb_writable,
     .handle_message = kb_message,
     .handle_transaction = kb_transaction,
 };

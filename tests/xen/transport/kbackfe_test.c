@@ -12,6 +12,8 @@
  *                         the backend's hello names connection 1
  *   transactions_1000     1000 echo transactions, 8 in flight, every result compared
  *   messages_both_ways    200 pings, each answered by a pong with the same payload, in order
+ *                         (the pings go out before their pongs are read: more than the message
+ *                         credit; the backend queues the pongs that find no credit)
  *   rbuf_sizes            the kernel as the user of our remote buffers: it reads 4 KiB, 1 MiB,
  *                         4 MiB and 100003 bytes at odd offsets of a read-only registration,
  *                         adds one to each byte and writes them into a writable one; every
