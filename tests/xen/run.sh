@@ -489,6 +489,18 @@ boot_reason() {
     echo "$why${hint:+ ($hint)}"
 }
 
+# failure_summary LOG RES: what CI's short tail of this output needs to tell why: the failed
+# checks with their reasons, the steps that ended badly, and the guests' kernel trouble.
+failure_summary() {
+    local log=$1 res=$2
+    echo "[----] failure summary:"
+    { grep -B1 '^\[FAIL\]' "$res" | grep -v '^--$' | head -n 8 | sed 's/^/[----]   /'
+      grep -a -E "@@idc note step '|watchdog: no progress" "$log" | head -n 4 |
+          sed 's/^.*@@idc /[----]   /'
+      grep -a -E 'Kernel panic|BUG:|Oops|WARNING:|soft lockup|blocked for more than|Call Trace' \
+          "$log" | head -n 4 | cut -c1-200 | sed 's/^/[----]   kernel: /'; } || true
+}
+
 attempt=0; BOOT_OK=0; BOOT_FAILS=()
 while [ $attempt -le "$RETRIES" ]; do
     attempt=$((attempt + 1))
@@ -520,12 +532,18 @@ if [ "$BOOT_OK" = 1 ]; then
     RES=$WORK/results
     sed -n 's/.*@@idc \(\[[A-Z-]*\].*\)$/\1/p' "$LOG.txt" > "$RES"
     cat "$RES"
+    : > "$WORK/silent"
     while read -r name; do
         if grep -qF "[PASS] $name:" "$RES"; then pass=$((pass + 1))
         elif grep -qF "[SKIP] $name:" "$RES"; then skip=$((skip + 1))
         elif grep -qF "[FAIL] $name:" "$RES"; then fail=$((fail + 1))
-        else echo "[FAIL] $name: no result on the console"; fail=$((fail + 1)); fi
+        else echo "$name" >> "$WORK/silent"; fail=$((fail + 1)); fi
     done < "$EXPECTED"
+    # checks without a result, one line per suite (a hung step silences a whole suite)
+    awk -F'::' '{ c[$1]++; n[$1] = n[$1] (n[$1] ? ", " : "") $2; if (!($1 in o)) o[$1] = NR }
+        END { for (s in o) { l = n[s]; if (length(l) > 120) l = substr(l, 1, 117) "..."
+                             printf "%d\t[FAIL] %s: %d checks without a result on the console: %s\n",
+                                    o[s], s, c[s], l } }' "$WORK/silent" | sort -n | cut -f2-
     # a result the harness did not expect is still counted
     for n in $(sed -n 's/^\[\(PASS\|FAIL\)\] \([^:]*::[^:]*\):.*/\1 \2/p' "$RES" | awk '{ print $1 "|" $2 }'); do
         grep -qxF "${n#*|}" "$EXPECTED" && continue
@@ -539,7 +557,7 @@ if [ "$BOOT_OK" = 1 ]; then
         echo "[----] dom0 did not finish its plan: $(grep -m1 -E '@@idc stage watchdog|harness: QEMU killed' "$LOG.txt" || echo 'no end marker')"
     fi
     for f in "${BOOT_FAILS[@]}"; do echo "[----] boot failure retried: $f"; done
-    [ $fail -eq 0 ] || { echo "[----] console log: $LOG.txt"; KEEP_WORK=1; }
+    [ $fail -eq 0 ] || { failure_summary "$LOG.txt" "$RES"; echo "[----] console log: $LOG.txt"; KEEP_WORK=1; }
 else
     for f in "${BOOT_FAILS[@]}"; do echo "[FAIL] xen_env::boot: $f"; done
     echo "[----] the boot failed $attempt times; console logs: $WORK/console-*.log.txt"
