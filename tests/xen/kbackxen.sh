@@ -58,7 +58,7 @@ begin served
 i=0
 while [ $be = 1 ] && [ "$(param unload_ok)" != 1 ] && [ $i -lt 2400 ]; do sleep 0.1; i=$((i + 1)); done
 c=$(param connects) d=$(param disconnects)
-if [ "$(param unload_ok)" = 1 ] && [ "$c" = 3 ]; then pass "$c connections, $d disconnects"
+if [ "$(param unload_ok)" = 1 ] && [ "$c" = 3 ]; then pass "$c connections, $d disconnects; $(param pongs_queued) pongs waited for credit at most at once"
 else fail "unload_ok $(param unload_ok) after $((i / 10)) s, $c connections, $d disconnects"; fi
 
 begin killed_frontend_dropped

@@ -53,6 +53,10 @@ module_param(cut_gap_ms, int, 0444);
 MODULE_PARM_DESC(cut_gap_ms, "ms between the last failed drain's end and the last disconnect");
 static unsigned long drain_end_j, disconnect_j;
 
+static int pongs_queued;
+module_param(pongs_queued, int, 0444);
+MODULE_PARM_DESC(pongs_queued, "pongs that waited for message credit at most at once");
+
 static char *address = "xen:" KBACK_SERVICE "?allow=0";
 module_param(address, charp, 0444);
 MODULE_PARM_DESC(address, "the address served");
@@ -229,8 +233,8 @@ static void kb_disconnect(struct idc_endpoint *ep)
     kb_cut_gap();
     pr_info("kback_test: disconnect %d with %u transactions held%s%s\n", disconnects, kb->nheld,
             why[0] ? ": " : "", why);
-    kb_release(); /* the connection is gone: the results go nowhere */
-    kb->pong_n = 0;  /* and so do the pongs still due */
+    kb_release();   /* the connection is gone: the results go nowhere */
+    kb->pong_n = 0; /* and so do the pongs still due */
     idc_endpoint_disconnect_done(ep);
 }
 
@@ -255,13 +259,16 @@ static int pongs_flush(struct idc_endpoint *ep)
 static int pong_queue(struct idc_endpoint *ep, const void *p, size_t len)
 {
     struct kb_pong *q;
+    int r;
 
     if (len > KBACK_PING_MAX || kb->pong_n == KBACK_PONGS_DUE)
         return IDC_ERR_PROTO;
     q = &kb->pong[(kb->pong_head + kb->pong_n++) % KBACK_PONGS_DUE];
     q->len = (uint8_t)len;
     memcpy(q->p, p, len);
-    return pongs_flush(ep);
+    r = pongs_flush(ep);
+    pongs_queued = max_t(int, pongs_queued, kb->pong_n); /* those left wait for credit */
+    return r;
 }
 
 static void kb_writable(struct idc_endpoint *ep)

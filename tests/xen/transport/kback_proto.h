@@ -23,11 +23,11 @@
 #define KBACK_OP_DRAIN  4
 #define KBACK_XFORM_MAX (4u << 20) /* len at most */
 /* messages, frontend -> backend */
-#define KBACK_OP_PING    10 /* answered with KBACK_OP_PONG carrying the same payload */
+#define KBACK_OP_PING    10   /* answered with KBACK_OP_PONG carrying the same payload */
 #define KBACK_PING_MAX   16u  /* a ping's payload: bytes at most */
 #define KBACK_PONGS_DUE  256u /* pings a frontend may have unanswered at most */
-#define KBACK_OP_RELEASE 11 /* complete every held transaction */
-#define KBACK_OP_UNLOAD  12 /* the domU may unload the module now (the connection stays open) */
+#define KBACK_OP_RELEASE 11   /* complete every held transaction */
+#define KBACK_OP_UNLOAD  12   /* the domU may unload the module now (the connection stays open) */
 /* messages, backend -> frontend */
 #define KBACK_OP_HELLO    20 /* at each connection: 4 bytes, the connection's number (little endian) */
 #define KBACK_OP_PONG     21

@@ -12,8 +12,10 @@
  *                         the backend's hello names connection 1
  *   transactions_1000     1000 echo transactions, 8 in flight, every result compared
  *   messages_both_ways    200 pings, each answered by a pong with the same payload, in order
- *                         (the pings go out before their pongs are read: more than the message
- *                         credit; the backend queues the pongs that find no credit)
+ *                         (the pings go out before their pongs are read, the first 100 a
+ *                         millisecond apart: the unread pongs use up the backend's message
+ *                         credit, and it queues the ones that find none; kbackxen reports how
+ *                         many waited)
  *   rbuf_sizes            the kernel as the user of our remote buffers: it reads 4 KiB, 1 MiB,
  *                         4 MiB and 100003 bytes at odd offsets of a read-only registration,
  *                         adds one to each byte and writes them into a writable one; every
@@ -460,6 +462,8 @@ int main(int argc, char **argv)
             idc_context_dispatch(ctx, 10);
         if (r)
             fail("ping %u: %s", i, idc_strerror(r));
+        if (i < 100)
+            usleep(1000); /* the backend keeps up and our unread pongs use up its credit */
     }
     double t_pong = now_s() + 20;
     while (pongs < 200 && now_s() < t_pong)
