@@ -706,14 +706,17 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
         return;
     }
     switch (h->kind) {
-    case IDC_FRAME_MESSAGE:
+    case IDC_FRAME_MESSAGE: {
         if (h->txn || h->status) {
             proto_fail(ep, "message frame with transaction id or status");
             return;
         }
-        if (ep->ops->handle_message(pub, h->opcode, c->rxbuf, h->length) != 0)
-            proto_fail(ep, "message opcode %u rejected by the protocol handler", h->opcode);
+        int hr = ep->ops->handle_message(pub, h->opcode, c->rxbuf, h->length);
+        if (hr != 0)
+            proto_fail(ep, "message opcode %u rejected by the protocol handler (%s)", h->opcode,
+                       idc_strerror(hr));
         return;
+    }
     case IDC_FRAME_REQUEST: {
         if (h->status) {
             proto_fail(ep, "request frame with a status");
@@ -734,8 +737,10 @@ static void handle_frame(struct idc_ep *ep, const struct idc_frame_hdr *h)
         r->opcode = h->opcode;
         c->req_held++;
         ep->ctr->req_rx++;
-        if (ep->ops->handle_transaction(pub, r, h->opcode, c->rxbuf, h->length) < 0) {
-            proto_fail(ep, "request opcode %u rejected by the protocol handler", h->opcode);
+        int hr = ep->ops->handle_transaction(pub, r, h->opcode, c->rxbuf, h->length);
+        if (hr < 0) {
+            proto_fail(ep, "request opcode %u rejected by the protocol handler (%s)", h->opcode,
+                       idc_strerror(hr));
             /* A rejected request belongs to the runtime again (no response: we disconnect). */
             if (r->busy) {
                 r->busy = false;
