@@ -198,9 +198,11 @@ static inline __attribute__((always_inline)) void idc_ring_copy_bytes(unsigned c
 
 /* Writes one frame and publishes it (release). Returns 0, IDC_ERR_AGAIN (no room: only a peer
    that stopped consuming can cause it, callers sized the ring), IDC_ERR_PROTO (bad cons).
-   Inline: it is the whole send path of a message. */
-static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
-                                const void *payload)
+   Forced inline: it is the whole send path of a message (GCC kept it out of line, a call and
+   the header stored to memory only to be copied again: 22 instructions per message). */
+static inline __attribute__((always_inline)) int idc_ring_push(struct idc_ring_tx *tx,
+                                                               const struct idc_frame_hdr *h,
+                                                               const void *payload)
 {
     uint32_t len = h->length;
     uint32_t fsize = idc_frame_size(len);

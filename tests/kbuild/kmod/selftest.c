@@ -152,7 +152,7 @@ static const char *ring_refuses_hostile_indexes(void)
     /* the producer side: the consumer's cons moving backwards */
     memset(&h, 0, sizeof(h));
     h.kind = IDC_FRAME_REQUEST;
-    if (!why && (idc_ring_push(&p.tx, &h, NULL) || idc_ring_push(&p.tx, &h, NULL)))
+    if (!why && (idc_ring_push(&p.tx, &h, buf) || idc_ring_push(&p.tx, &h, buf)))
         why = "push refused on an empty ring";
     WRITE_ONCE(c->cons, idc_frame_size(0));
     if (!why && idc_ring_tx_check(&p.tx))
@@ -179,14 +179,14 @@ static const char *ring_notifies_only_an_armed_consumer(void)
     h.kind = IDC_FRAME_REQUEST;
     if (idc_ring_rx_arm(&p.rx))
         why = "an empty ring reported data";
-    if (!why && idc_ring_push(&p.tx, &h, NULL))
+    if (!why && idc_ring_push(&p.tx, &h, buf))
         why = "push refused";
     if (!why && !idc_ring_tx_need_notify(&p.tx))
         why = "an armed consumer was not notified";
     if (!why && (idc_ring_rx_poll(&p.rx) <= 0 || idc_ring_rx_pop(&p.rx, &h, buf)))
         why = "the frame did not come out";
     idc_ring_rx_disarm(&p.rx);
-    if (!why && idc_ring_push(&p.tx, &h, NULL))
+    if (!why && idc_ring_push(&p.tx, &h, buf))
         why = "push refused";
     if (!why && idc_ring_tx_need_notify(&p.tx))
         why = "a disarmed consumer was notified";
