@@ -9,6 +9,7 @@
  *                           (the notify decision is taken once per round)
  *   bulk     idc-rbuf       idc_send_to_remote_buffer of N bytes into memory the receiver
  *                           registered (owner = the receiving process); one transfer at a time
+ *            idc-rbuf-fab, idc-rbuf-fab-spin   the same over fabric, blocking and spinning
  *   connect  idc-connect    idc_endpoint_create .. connect callback, backend already serving
  *   recover  idc-kill9      kill -9 of the backend .. disconnect callback in the frontend
  *
@@ -462,9 +463,9 @@ static void xfer_done(void *arg, int status)
     *st = status;
 }
 
-static int idc_bulk(struct bench_run *run)
+static int bulk_run(struct bench_run *run, uint32_t spin_us)
 {
-    struct peer_arg a = { run->tmpdir, "", 0, run->param, -1 };
+    struct peer_arg a = { run->tmpdir, "", spin_us, run->param, -1 };
     use_placement(run);
     name_for(a.name, sizeof a.name, "bulk");
     pid_t pid = bench_fork_peer(run, backend_peer, &a);
@@ -473,7 +474,7 @@ static int idc_bulk(struct bench_run *run)
     static struct side s;
     int rc = 0;
     unsigned char *src = NULL;
-    if (side_start(&s, run->tmpdir, IDC_ROLE_FRONTEND, a.name, 0) != 0 ||
+    if (side_start(&s, run->tmpdir, IDC_ROLE_FRONTEND, a.name, spin_us) != 0 ||
         !wait_for(&s, &s.have_rb, 5000)) {
         rc = bench_fail(run, "no buffer reference from the idc backend");
         goto out;
@@ -532,11 +533,25 @@ out:
     return rc;
 }
 
+static int idc_bulk(struct bench_run *run)
+{
+    return bulk_run(run, 0);
+}
+static int idc_bulk_spin(struct bench_run *run)
+{
+    return bulk_run(run, 50);
+}
+
 BENCH_CASE(case_idc_bulk, .figure = "bulk", .name = "idc-rbuf", .baseline = "memcpy",
            .placements = BENCH_BOTH, .run = idc_bulk)
 static const uint64_t fab_bulk_params[] = { 1048576, 16777216, 0 };
 BENCH_CASE(case_idc_bulk_fab, .figure = "bulk", .name = "idc-rbuf-fab", .baseline = "fi-read",
            .placements = BENCH_FABRIC, .params = fab_bulk_params, .run = idc_bulk)
+/* spin_us = 50 on both sides: the holder and the owner poll their completion queues as the
+   bare fi_read's two processes do (the transfer's three hops then wake no sleeping process) */
+BENCH_CASE(case_idc_bulk_fab_spin, .figure = "bulk", .name = "idc-rbuf-fab-spin",
+           .baseline = "fi-read", .placements = BENCH_FABRIC, .params = fab_bulk_params,
+           .run = idc_bulk_spin)
 
 /* ------------------------------------------------------------------ connect, recover */
 static pid_t serving_peer(struct bench_run *run, struct peer_arg *a, const char *what)
