@@ -630,7 +630,9 @@ uint64_t idc__link_progress(const struct idc_link *l)
     const struct idc_conn *c = idc__ep_of(l)->conn;
     if (!c)
         return 0;
-    return ((uint64_t)c->rx.cons << 32) ^ c->tx.cons ^ ((uint64_t)c->tx.msg_cons << 16);
+    /* what moved, and what we asked the peer to tell us about (idc_ring_asked) */
+    return ((uint64_t)c->rx.cons << 32) ^ c->tx.cons ^ ((uint64_t)c->tx.msg_cons << 16) ^
+           ((uint64_t)idc_ring_asked(&c->tx, &c->rx) << 40);
 }
 
 static struct idc_link *started_from(struct idc_ep *ep, const struct idc_transport *tp)

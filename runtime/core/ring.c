@@ -116,6 +116,10 @@ bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
     uint32_t half = tx->msg_limit / 2 ? tx->msg_limit / 2 : 1;
     uint32_t want = tx->msg_sent - tx->msg_limit + half;
 
+    if (want != tx->credit_want || !tx->asked) {
+        tx->credit_want = want;
+        tx->asked++;
+    }
     IDC_RING_STORE_RLX(&tx->ctrl->credit_event, want);
     /* Full barrier: credit_event must be visible before we re-read msg_cons, pairing with the
        consumer's "store msg_cons; barrier; read credit_event" in idc_ring_rx_publish. */
@@ -172,6 +176,10 @@ bool idc_ring_rx_publish(struct idc_ring_rx *rx)
 bool idc_ring_rx_arm(struct idc_ring_rx *rx)
 {
     rx->armed = true;
+    if (rx->cons + 1 != rx->arm_value || !rx->asked) {
+        rx->arm_value = rx->cons + 1;
+        rx->asked++;
+    }
     IDC_RING_STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
     /* Full barrier: prod_event must be visible before we re-read prod (pairs with
        idc_ring_tx_need_notify). */

@@ -111,12 +111,14 @@ struct idc_ring_tx {
     struct idc_ring_ctrl *ctrl;
     unsigned char *data;
     uint32_t size, mask;
-    uint32_t prod;      /* private copy of what we published */
-    uint32_t notified;  /* prod value covered by the last notify decision */
-    uint32_t msg_sent;  /* message frames pushed */
-    uint32_t msg_limit; /* message credit */
-    uint32_t msg_cons;  /* last validated msg_cons from the consumer */
-    uint32_t cons;      /* last validated cons (re-read only when space seems short) */
+    uint32_t prod;        /* private copy of what we published */
+    uint32_t notified;    /* prod value covered by the last notify decision */
+    uint32_t msg_sent;    /* message frames pushed */
+    uint32_t msg_limit;   /* message credit */
+    uint32_t msg_cons;    /* last validated msg_cons from the consumer */
+    uint32_t cons;        /* last validated cons (re-read only when space seems short) */
+    uint32_t credit_want; /* the credit_event value we stored last */
+    uint32_t asked;       /* distinct credit_event values stored (idc_ring_asked) */
 };
 
 /* Consumer side. */
@@ -130,7 +132,9 @@ struct idc_ring_rx {
     uint32_t published_msg_cons; /* msg_cons last stored to shared memory */
     uint32_t published_cons;     /* cons last stored to shared memory */
     uint32_t max_frame;
-    bool armed; /* private: prod_event asks for a notification (idc_ring_rx_arm) */
+    bool armed;         /* private: prod_event asks for a notification (idc_ring_rx_arm) */
+    uint32_t arm_value; /* the prod_event value idc_ring_rx_arm stored last */
+    uint32_t asked;     /* distinct prod_event values stored (idc_ring_asked) */
 };
 
 /* Bytes of shared memory for one ring with `size` data bytes. */
@@ -295,6 +299,15 @@ static inline void idc_ring_rx_publish_cons(struct idc_ring_rx *rx)
         IDC_RING_STORE_REL(&rx->ctrl->cons, rx->cons);
         rx->published_cons = rx->cons;
     }
+}
+/* How many notifications an honest peer may send us on this ring pair: one per distinct event
+   index value we stored (it notifies when its index passes the value, once). Both an arm and
+   the peer's publication can see each other, so some of these notifications find their work
+   already done; they are not a storm. Re-arming at the same value adds nothing, so a peer
+   notifying without publishing or consuming cannot raise it. */
+static inline uint32_t idc_ring_asked(const struct idc_ring_tx *tx, const struct idc_ring_rx *rx)
+{
+    return tx->asked + rx->asked;
 }
 /* Before sleeping: prod_event = cons + 1, full barrier, re-check. Returns true if data arrived
    meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
