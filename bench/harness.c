@@ -838,9 +838,10 @@ struct target {
     double bound;
     /* Optional: the ceiling for anything done this way (memcpy for one copy; the bare ring
        for messages sent in the same pattern). A multiple of `other` that the ceiling itself
-       does not reach in this run cannot be met by anything: the bound is then frac times the
-       ceiling's own ratio to `other` (the sister target's fraction of the ceiling). A ceiling
-       that reaches the multiple leaves the bound as it is, however close it comes. */
+       does not reach cannot be met by anything, and one it barely reaches asks for the
+       ceiling itself: the bound is frac times the ceiling's own ratio to `other` (the sister
+       target's fraction of the ceiling) whenever that is lower than bound, which makes the
+       cap continuous where it starts (the ceiling at bound / frac). */
     const char *ceiling;
     double frac;
 };
@@ -917,7 +918,7 @@ static void check_targets(void)
         double r = a / b, bound = t->bound;
         char capped[96] = "";
         double c = t->ceiling ? kept_median(t->figure, t->param, t->placement, t->ceiling) : NAN;
-        if (!isnan(c) && c / b < bound) {
+        if (!isnan(c) && t->frac * c / b < bound) {
             bound = t->frac * c / b;
             snprintf(capped, sizeof capped, " (capped: %s itself is %.3gx %s; x %g)", t->ceiling,
                      c / b, t->other, t->frac);
