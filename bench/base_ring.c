@@ -16,16 +16,8 @@
 #include "harness.h"
 #include "shmring.h"
 
-#define SPIN_DEFAULT_US 50
-
 static const char busy_same_core[] =
     "pure spinning on one CPU measures the scheduler's time slice, not the transport";
-
-static uint64_t spin_us(void)
-{
-    const char *s = bench_option("spin_us");
-    return s ? (uint64_t)strtoull(s, NULL, 10) : SPIN_DEFAULT_US;
-}
 
 static void *shm_map(struct bench_run *run, size_t len)
 {
@@ -163,7 +155,7 @@ static int ring_rtt(struct bench_run *run, enum bring_mode mode)
     memset(&s, 0, sizeof s);
     s.mode = mode;
     s.size = run->param;
-    s.spin_ticks = (uint64_t)((double)spin_us() * 1000.0 * bench_ticks_per_ns());
+    s.spin_ticks = (uint64_t)((double)bench_spin_us() * 1000.0 * bench_ticks_per_ns());
     uint32_t slot = (uint32_t)((run->param + 8 + 63) & ~(uint64_t)63);
     s.req_bytes = s.resp_bytes = bring_bytes(16, slot);
     s.req = shm_map(run, s.req_bytes);
@@ -350,7 +342,7 @@ static int ring_rate(struct bench_run *run, enum bring_mode mode, bool acked)
     struct rate_setup s;
     memset(&s, 0, sizeof s);
     s.mode = mode;
-    s.spin_ticks = (uint64_t)((double)spin_us() * 1000.0 * bench_ticks_per_ns());
+    s.spin_ticks = (uint64_t)((double)bench_spin_us() * 1000.0 * bench_ticks_per_ns());
     s.bytes = bring_bytes(RATE_SLOTS, RATE_SLOT);
     s.ring = shm_map(run, s.bytes);
     s.res = shm_map(run, sizeof *s.res);

@@ -94,6 +94,12 @@ const char *bench_option(const char *name)
     return NULL;
 }
 
+uint32_t bench_spin_us(void)
+{
+    const char *s = bench_option("spin_us");
+    return s ? (uint32_t)strtoul(s, NULL, 10) : 50u;
+}
+
 /* ------------------------------------------------------------------ time */
 
 static double ticks_per_ns = 1.0;

@@ -161,4 +161,8 @@ extern volatile uint64_t bench_sink;
 /* Path of a file next to the bench binary's build tree (set from the command line), or NULL. */
 const char *bench_option(const char *name);
 
+/* The spin budget of every spin-then-block case, bare rings and idc alike, in microseconds:
+   -D spin_us=N, 50 by default. */
+uint32_t bench_spin_us(void);
+
 #endif /* IDC_BENCH_HARNESS_H */

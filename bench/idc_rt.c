@@ -3,7 +3,7 @@
  *
  *   rtt      idc-txn        transaction round trip (submit .. done) through a backend process
  *                           that echoes the payload; both sides block in dispatch
- *            idc-txn-spin   the same with spin_us = 50 on both endpoints
+ *            idc-txn-spin   the same with spin_us = the spin budget (bench_spin_us) on both
  *            idc-txn-fab, idc-txn-fab-spin   both over fabric: (the fabric placement)
  *   rate     idc-msg        one-way messages of 8 bytes; B messages sent (corked) per dispatch round
  *                           (the notify decision is taken once per round)
@@ -318,7 +318,7 @@ static int idc_rtt_block(struct bench_run *run)
 }
 static int idc_rtt_spin(struct bench_run *run)
 {
-    return rtt_run(run, 50);
+    return rtt_run(run, bench_spin_us());
 }
 
 static const uint64_t rtt_params[] = { 8, 64, 256, 1024, 4096, 0 };
@@ -539,7 +539,7 @@ static int idc_bulk(struct bench_run *run)
 }
 static int idc_bulk_spin(struct bench_run *run)
 {
-    return bulk_run(run, 50);
+    return bulk_run(run, bench_spin_us());
 }
 
 BENCH_CASE(case_idc_bulk, .figure = "bulk", .name = "idc-rbuf", .baseline = "memcpy",
@@ -547,7 +547,7 @@ BENCH_CASE(case_idc_bulk, .figure = "bulk", .name = "idc-rbuf", .baseline = "mem
 static const uint64_t fab_bulk_params[] = { 1048576, 16777216, 0 };
 BENCH_CASE(case_idc_bulk_fab, .figure = "bulk", .name = "idc-rbuf-fab", .baseline = "fi-read",
            .placements = BENCH_FABRIC, .params = fab_bulk_params, .run = idc_bulk)
-/* spin_us = 50 on both sides: the holder and the owner poll their completion queues as the
+/* the spin budget on both sides: the holder and the owner poll their completion queues as the
    bare fi_read's two processes do (the transfer's three hops then wake no sleeping process) */
 BENCH_CASE(case_idc_bulk_fab_spin, .figure = "bulk", .name = "idc-rbuf-fab-spin",
            .baseline = "fi-read", .placements = BENCH_FABRIC, .params = fab_bulk_params,

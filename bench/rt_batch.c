@@ -28,7 +28,6 @@
 
 #include "harness.h"
 
-#define SPIN_DEFAULT_US  50 /* same budget as the bare spin-then-block ring */
 #define ACK_EVERY        16u
 #define GROUPS_IN_FLIGHT 32u
 #define QUOTA            1024u
@@ -413,19 +412,13 @@ static int cb_rate(struct bench_run *run, uint32_t spin)
     return rc;
 }
 
-static uint32_t spin_budget(void)
-{
-    const char *s = bench_option("spin_us");
-    return s ? (uint32_t)strtoul(s, NULL, 10) : SPIN_DEFAULT_US;
-}
-
 static int cb_rate_block(struct bench_run *run)
 {
     return cb_rate(run, 0);
 }
 static int cb_rate_spin(struct bench_run *run)
 {
-    return cb_rate(run, spin_budget());
+    return cb_rate(run, bench_spin_us());
 }
 
 BENCH_CASE(case_idc_rate_cb, .figure = "rate", .name = "idc-msg-cb", .baseline = "ring-eventfd",

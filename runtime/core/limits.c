@@ -10,7 +10,8 @@
    honest peer may send notifications that find their work done: dispatch also reads rings
    directly, and an arm's re-check and the peer's notify decision can both see each other (under
    full symmetric load, hundreds a second). Each of those answers a value we stored, so it counts
-   as progress; a peer notifying without publishing or consuming answers none. Past IDC_STORM_PAUSE_AFTER useless ones in a second the link is in storm mode: the
+   as progress; a peer notifying without publishing or consuming answers none.
+   Past IDC_STORM_PAUSE_AFTER useless ones in a second the link is in storm mode: the
    transport stops listening for IDC_STORM_PAUSE_MS after each useless one (at most 50 wake-ups a
    second). Storm mode lasts while each second brings at least IDC_STORM_KEEP useless ones; the
    connection goes down after IDC_STORM_WINDOWS seconds of it, or at once past IDC_STORM_USELESS

@@ -41,6 +41,8 @@ void idc_ring_rx_attach(struct idc_ring_rx *rx, void *mem, uint32_t size, uint32
     /* A fresh consumer wants to hear about the first frame. */
     IDC_RING_STORE_RLX(&rx->ctrl->prod_event, 1u);
     rx->armed = true;
+    rx->arm_value = 1u;
+    rx->asked = 1u;
 }
 
 int idc_ring_tx_check(struct idc_ring_tx *tx)
@@ -116,7 +118,7 @@ bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx)
     uint32_t half = tx->msg_limit / 2 ? tx->msg_limit / 2 : 1;
     uint32_t want = tx->msg_sent - tx->msg_limit + half;
 
-    if (want != tx->credit_want || !tx->asked) {
+    if (want != tx->credit_want) { /* never 0 at the first arm: want >= half >= 1 */
         tx->credit_want = want;
         tx->asked++;
     }
@@ -176,7 +178,7 @@ bool idc_ring_rx_publish(struct idc_ring_rx *rx)
 bool idc_ring_rx_arm(struct idc_ring_rx *rx)
 {
     rx->armed = true;
-    if (rx->cons + 1 != rx->arm_value || !rx->asked) {
+    if (rx->cons + 1 != rx->arm_value) {
         rx->arm_value = rx->cons + 1;
         rx->asked++;
     }
