@@ -1,6 +1,7 @@
 /* context.c - the per-thread event loop: one epoll fd, deferred work, timers, logging. */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,12 @@ uint64_t idc__now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t idc__cpu(void)
+{
+    int cpu = sched_getcpu(); /* glibc reads it from the thread's rseq area: no system call */
+    return cpu < 0 ? 0 : (uint32_t)cpu + 1;
 }
 
 int idc__random(void *buf, size_t len)
@@ -312,7 +319,7 @@ static void arm_for_fd(struct idc_context *ctx)
 {
     for (struct idc_ep *ep = ctx->eps; ep; ep = ep->next) {
         struct idc_conn *c = ep->conn;
-        if (ep->state == IDC_EP_CONNECTED && c && c->up && !c->rx.armed && idc_ring_rx_arm(&c->rx))
+        if (ep->state == IDC_EP_CONNECTED && c && c->up && !c->rx.armed && idc__ep_arm_rx(ep))
             idc__ep_mark_pending(ep, IDC_PEND_RX);
     }
     if (ctx->pending || ctx->done_head) {

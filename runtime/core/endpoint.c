@@ -45,8 +45,12 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
 
 static inline void mark_dirty(struct idc_ep *ep)
 {
-    if (!ep->link.ctx->in_dispatch && !ep->corked) {
-        idc__ep_flush(ep); /* outside dispatch: publish and notify now */
+    /* Outside dispatch: the notify decision now. In a dispatch round: at its end, or now if the
+       round grew long while the consumer waits on another CPU (ring.h). */
+    if (!ep->corked &&
+        (!ep->link.ctx->in_dispatch ||
+         idc_ring_tx_decide_early(&ep->conn->tx, ep->link.tp->shares_cpus ? idc__cpu : NULL))) {
+        idc__ep_flush(ep);
         return;
     }
     if (!ep->on_dirty) {
@@ -807,7 +811,7 @@ static void process_rx(struct idc_ep *ep)
                     idc_ring_rx_disarm(&c->rx);
                 break;
             }
-            if (idc_ring_rx_arm(&c->rx))
+            if (idc__ep_arm_rx(ep))
                 continue; /* raced with the producer: go again */
             break;
         }
@@ -890,12 +894,19 @@ bool idc__ep_arm(struct idc_ep *ep, bool spin)
     idc__ep_ack(ep);
     if (c->rx.armed)
         return false; /* armed with the ring seen empty: the next frame notifies */
-    if (!idc_ring_rx_arm(&c->rx))
+    if (!idc__ep_arm_rx(ep))
         return false;
     /* Frames published while we were disarmed (the producer did not notify): handle them now
        and tell the caller, which must not block on a notification that will never come. */
     process_rx(ep);
     return true;
+}
+
+bool idc__ep_arm_rx(struct idc_ep *ep)
+{
+    struct idc_ring_rx *rx = &ep->conn->rx;
+    rx->sleep_cpu = ep->link.tp->shares_cpus ? idc__cpu() : 0;
+    return idc_ring_rx_arm(rx);
 }
 
 void idc__ep_forget(struct idc_ep *ep)

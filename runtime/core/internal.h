@@ -181,6 +181,7 @@ void idc__ep_run_pending(struct idc_ep *ep);
 void idc__ep_flush(struct idc_ep *ep);
 bool idc__ep_spin_poll(struct idc_ep *ep);
 bool idc__ep_arm(struct idc_ep *ep, bool spin); /* true: frames were handled */
+bool idc__ep_arm_rx(struct idc_ep *ep);         /* idc_ring_rx_arm, saying where we sleep */
 /* The transport acknowledges what notifications it left pending (transport.h, ep_ack). */
 void idc__ep_ack(struct idc_ep *ep);
 void idc__ep_forget(struct idc_ep *ep); /* context destroy: tear down without callbacks */

@@ -99,6 +99,7 @@ bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
     if (old == new)
         return false;
     tx->notified = new;
+    tx->looked = new;
     /* Full barrier: our prod store must be visible before we read prod_event, pairing with the
        consumer's "store prod_event; barrier; re-read prod" in idc_ring_rx_arm. Otherwise both
        could miss each other and the consumer sleeps on a non-empty ring. */
@@ -182,6 +183,7 @@ bool idc_ring_rx_arm(struct idc_ring_rx *rx)
         rx->arm_value = rx->cons + 1;
         rx->asked++;
     }
+    IDC_RING_STORE_RLX(&rx->ctrl->sleep_cpu, rx->sleep_cpu);
     IDC_RING_STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
     /* Full barrier: prod_event must be visible before we re-read prod (pairs with
        idc_ring_tx_need_notify). */

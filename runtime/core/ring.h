@@ -13,6 +13,7 @@
  *     u32 cons          bytes consumed, free-running
  *     u32 msg_cons      message frames consumed, free-running (returns message credits)
  *     u32 prod_event    "notify me when prod passes this" (consumer waits for data)
+ *     u32 sleep_cpu     the CPU the consumer armed on, plus one; 0: not said (a hint only)
  *
  * Event suppression follows Xen's req_event / virtio's used_event: after publishing, a side
  * notifies only if the peer's event index lies in (old, new] of what it just moved. A sleeping
@@ -70,6 +71,10 @@
 #define IDC_RING_MIN_SIZE  4096u
 #define IDC_RING_MAX_SIZE  (1u << 28)
 #define IDC_FRAME_ALIGN    8u
+/* idc_ring_tx_decide_early looks at most once per this many bytes sent: 16 frames of an 8-byte
+   message, an eighth of the smallest ring (256 to 2048 bytes measured alike; more waits longer
+   to wake the consumer, less reads its line more often) */
+#define IDC_RING_EARLY_BYTES 512u
 
 enum idc_frame_kind {
     IDC_FRAME_MESSAGE = 1,  /* one-way; txn and status 0 */
@@ -102,7 +107,8 @@ struct idc_ring_ctrl {
     _Alignas(IDC_RING_CACHELINE) uint32_t cons; /* consumer line */
     uint32_t msg_cons;
     uint32_t prod_event;
-    unsigned char pad_[IDC_RING_CTRL_SIZE - IDC_RING_CACHELINE - 12];
+    uint32_t sleep_cpu; /* hint: idc_ring_tx_decide_early */
+    unsigned char pad_[IDC_RING_CTRL_SIZE - IDC_RING_CACHELINE - 16];
 };
 _Static_assert(sizeof(struct idc_ring_ctrl) == IDC_RING_CTRL_SIZE, "ring control block size");
 
@@ -119,6 +125,7 @@ struct idc_ring_tx {
     uint32_t cons;        /* last validated cons (re-read only when space seems short) */
     uint32_t credit_want; /* the credit_event value we stored last */
     uint32_t asked;       /* distinct credit_event values stored (idc_ring_asked) */
+    uint32_t looked;      /* prod when idc_ring_tx_decide_early last looked, or a decision */
 };
 
 /* Consumer side. */
@@ -135,6 +142,7 @@ struct idc_ring_rx {
     bool armed;         /* private: prod_event asks for a notification (idc_ring_rx_arm) */
     uint32_t arm_value; /* the prod_event value idc_ring_rx_arm stored last */
     uint32_t asked;     /* distinct prod_event values stored (idc_ring_asked) */
+    uint32_t sleep_cpu; /* what idc_ring_rx_arm stores as sleep_cpu (the caller sets it) */
 };
 
 /* Bytes of shared memory for one ring with `size` data bytes. */
@@ -237,6 +245,32 @@ static inline __attribute__((always_inline)) int idc_ring_push(struct idc_ring_t
 }
 /* Notify decision for everything published since the last call: true if the consumer asked. */
 bool idc_ring_tx_need_notify(struct idc_ring_tx *tx);
+/* Whether a producer that defers its notify decision (sends from callbacks: one decision when
+   the dispatch round ends) should take it now. A round can be long: a producer answering a
+   pile of acknowledgements sends hundreds of frames in one, and a consumer asleep meanwhile
+   idles until the round ends, then the producer idles while it catches up (cross-core, that
+   stop-and-go halved the message rate). So, once per IDC_RING_EARLY_BYTES sent (not per
+   frame: the consumer's line would move between the CPUs at every frame), look at that line
+   without a barrier (the round's own decision stays the authority; a stale value costs one
+   decision or notification, nothing else): decide now if the consumer is armed for these
+   frames and did not arm on the CPU `cpu` names (this thread's, plus one; NULL if the peer
+   does not share our CPUs). A consumer asleep on our CPU cannot run beside us: waking it early
+   only makes it take the CPU from us, a switch per early decision where the round's end needs
+   one. The peer's sleep_cpu is only compared. */
+static inline bool idc_ring_tx_decide_early(struct idc_ring_tx *tx, uint32_t (*cpu)(void))
+{
+    uint32_t old = tx->notified, new = tx->prod;
+    uint32_t ev, sleep_cpu;
+
+    if (new - tx->looked < IDC_RING_EARLY_BYTES)
+        return false;
+    tx->looked = new;
+    ev = IDC_RING_LOAD_RLX(&tx->ctrl->prod_event);
+    if ((uint32_t)(new - ev) >= (uint32_t)(new - old))
+        return false; /* not armed for these frames (running, spinning) */
+    sleep_cpu = IDC_RING_LOAD_RLX(&tx->ctrl->sleep_cpu);
+    return !cpu || sleep_cpu == 0 || sleep_cpu != cpu();
+}
 /* Ask to be notified once message credit is back; returns true if it already is (no wait). */
 bool idc_ring_tx_arm_credit(struct idc_ring_tx *tx);
 
@@ -309,8 +343,8 @@ static inline uint32_t idc_ring_asked(const struct idc_ring_tx *tx, const struct
 {
     return tx->asked + rx->asked;
 }
-/* Before sleeping: prod_event = cons + 1, full barrier, re-check. Returns true if data arrived
-   meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
+/* Before sleeping: prod_event = cons + 1 (and sleep_cpu), full barrier, re-check. Returns true
+   if data arrived meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
 bool idc_ring_rx_arm(struct idc_ring_rx *rx);
 /* While running or spinning: ask not to be notified (no barrier: a producer that still sees
    the old prod_event only notifies once too often). */

@@ -93,6 +93,8 @@ void idc__watch_del(struct idc_context *ctx, struct idc_watch *w);
 void idc__timer_arm(struct idc_context *ctx, struct idc_timer *t, uint64_t delay_ms);
 void idc__timer_cancel(struct idc_context *ctx, struct idc_timer *t);
 uint64_t idc__now_ns(void);
+/* The CPU this thread runs on, plus one (0: unknown). A hint: the thread may move at once. */
+uint32_t idc__cpu(void);
 /* True while dispatch spins (an endpoint's spin_us): it polls the rings, the transports'
    spin_poll and, now and then, the fds without sleeping, and looks at the fds again before it
    sleeps. A watch called then may leave its fd readable instead of paying to re-arm it (the
@@ -327,6 +329,10 @@ void idc__xfer_complete(struct idc_context *ctx, struct idc_xfer *x, int status)
 
 struct idc_transport {
     const char *name; /* address prefix without the colon: "shm" */
+    /* The peers run on this kernel's CPUs (shm): a consumer's ring says which CPU it sleeps
+       on, and a producer does not wake it early on its own (ring.h, idc_ring_tx_decide_early).
+       False where CPU numbers mean nothing across the link (another domain, another host). */
+    bool shares_cpus;
     /* The address after "PREFIX:" is well formed for this role (no system state touched):
        0, or IDC_ERR_INVAL with a reason in why. NULL: any non-empty rest is accepted here and
        ep_start judges it. */

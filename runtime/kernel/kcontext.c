@@ -66,6 +66,11 @@ uint64_t idc__now_ns(void)
 	return ktime_get_ns();
 }
 
+uint32_t idc__cpu(void)
+{
+	return raw_smp_processor_id() + 1;
+}
+
 int idc__random(void *buf, size_t len)
 {
 	get_random_bytes(buf, len);

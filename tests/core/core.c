@@ -475,18 +475,26 @@ Test(process, kill9_backend_fails_outstanding_and_reconnects, .timeout = 30)
     rt_rmdir(dir);
 }
 
+/* One 4096-byte ring in fresh shared memory, both of its ends attached. */
+static void *ring_pair(struct idc_ring_tx *tx, struct idc_ring_rx *rx, uint32_t msg_limit,
+                       uint32_t max_frame)
+{
+    void *mem = mmap(NULL, idc_ring_bytes(4096), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+    cr_assert_neq(mem, MAP_FAILED);
+    idc_ring_init_shared(mem);
+    idc_ring_tx_attach(tx, mem, 4096, msg_limit);
+    idc_ring_rx_attach(rx, mem, 4096, max_frame);
+    return mem;
+}
+
 /* Ring layer directly: wraparound with odd sizes, and hostile indexes. */
 Test(ring, wraparound_copy_out_and_hostile_indexes)
 {
     size_t sz = 4096;
-    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
-    cr_assert_neq(mem, MAP_FAILED);
-    idc_ring_init_shared(mem);
     struct idc_ring_tx tx;
     struct idc_ring_rx rx;
-    idc_ring_tx_attach(&tx, mem, sz, 1000000);
-    idc_ring_rx_attach(&rx, mem, sz, 1000);
+    void *mem = ring_pair(&tx, &rx, 1000000, 1000);
     unsigned char in[1000], out[1000];
     for (int i = 0; i < 5000; i++) {
         uint32_t len = (uint32_t)(i * 13) % 1000;
@@ -531,13 +539,9 @@ Test(ring, wraparound_copy_out_and_hostile_indexes)
 Test(ring, event_suppression_notifies_only_when_asked)
 {
     size_t sz = 4096;
-    void *mem = mmap(NULL, idc_ring_bytes(sz), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
-    idc_ring_init_shared(mem);
     struct idc_ring_tx tx;
     struct idc_ring_rx rx;
-    idc_ring_tx_attach(&tx, mem, sz, 64);
-    idc_ring_rx_attach(&rx, mem, sz, 256);
+    void *mem = ring_pair(&tx, &rx, 64, 256);
     struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
     /* 8 payload bytes, in a buffer as long as the widest small copy of the inlined push reads:
        the compiler checks every branch of it against the buffer's size */
@@ -557,6 +561,54 @@ Test(ring, event_suppression_notifies_only_when_asked)
     cr_assert_not(idc_ring_rx_arm(&rx), "empty: may sleep");
     idc_ring_push(&tx, &h, eight);
     cr_assert(idc_ring_tx_need_notify(&tx), "armed consumer gets notified");
+    munmap(mem, idc_ring_bytes(sz));
+}
+
+static uint32_t cpu_three(void)
+{
+    return 3;
+}
+
+/* The early decision of a long dispatch round (ring.h): only for a consumer armed for the
+   frames, not asleep on our CPU, and at most once per IDC_RING_EARLY_BYTES sent. */
+Test(ring, early_decision_only_for_a_consumer_asleep_elsewhere)
+{
+    size_t sz = 4096;
+    struct idc_ring_tx tx;
+    struct idc_ring_rx rx;
+    void *mem = ring_pair(&tx, &rx, 256, 256);
+    struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
+    static const char eight[32] = "12345678";
+    uint32_t per = IDC_RING_EARLY_BYTES / idc_frame_size(8), i;
+    /* armed at attach (no CPU said): nothing before IDC_RING_EARLY_BYTES, then a decision */
+    for (i = 0; i + 1 < per; i++)
+        idc_ring_push(&tx, &h, eight);
+    cr_assert_not(idc_ring_tx_decide_early(&tx, cpu_three), "fewer bytes than the threshold");
+    idc_ring_push(&tx, &h, eight);
+    cr_assert(idc_ring_tx_decide_early(&tx, cpu_three), "armed, CPU not said");
+    cr_assert(idc_ring_tx_need_notify(&tx));
+    /* the consumer takes them and arms on CPU 3 (ours): no early decision */
+    unsigned char out[256];
+    struct idc_frame_hdr g;
+    idc_ring_rx_poll(&rx);
+    while (idc_ring_rx_pop(&rx, &g, out) == 0) {
+    }
+    idc_ring_rx_publish(&rx);
+    rx.sleep_cpu = 3;
+    cr_assert_not(idc_ring_rx_arm(&rx));
+    for (i = 0; i < per; i++)
+        idc_ring_push(&tx, &h, eight);
+    cr_assert_not(idc_ring_tx_decide_early(&tx, cpu_three), "asleep on our CPU");
+    cr_assert(idc_ring_tx_decide_early(&tx, NULL) == false, "looked already: once per threshold");
+    for (i = 0; i < per; i++)
+        idc_ring_push(&tx, &h, eight);
+    cr_assert(idc_ring_tx_decide_early(&tx, NULL), "a peer that shares no CPUs: armed is enough");
+    cr_assert(idc_ring_tx_need_notify(&tx), "the decision itself still asks the consumer");
+    /* a running (disarmed) consumer: never */
+    idc_ring_rx_disarm(&rx);
+    for (i = 0; i < per; i++)
+        idc_ring_push(&tx, &h, eight);
+    cr_assert_not(idc_ring_tx_decide_early(&tx, NULL), "disarmed");
     munmap(mem, idc_ring_bytes(sz));
 }
 

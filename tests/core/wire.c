@@ -782,6 +782,7 @@ static const struct fdesc fields[] = {
     F(idc_ring_ctrl, cons),
     F(idc_ring_ctrl, msg_cons),
     F(idc_ring_ctrl, prod_event),
+    F(idc_ring_ctrl, sleep_cpu),
     F(idc_ring_ctrl, pad_),
     F(idc_frame_hdr, kind),
     F(idc_frame_hdr, flags),

@@ -226,6 +226,7 @@ static void shm_ctx_fini(struct idc_context *ctx)
 
 const struct idc_transport idc_transport_shm = {
     .name = "shm",
+    .shares_cpus = true,
     .address_check = shm_address_check,
     .ctx_init = shm_ctx_init,
     .ep_start = shm_ep_start,
