@@ -91,6 +91,18 @@ int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize)
     return tx->size - used < fsize ? IDC_ERR_AGAIN : 0;
 }
 
+void idc_ring_tx_prefetch(const struct idc_ring_tx *tx, uint32_t fsize)
+{
+    uint32_t free = tx->size - (tx->prod - tx->cons), n = fsize, i;
+
+    if (n > free)
+        n = free;
+    if (n > 4096u)
+        n = 4096u;
+    for (i = 0; i < n; i += IDC_RING_CACHELINE)
+        __builtin_prefetch(tx->data + ((tx->prod + i) & tx->mask), 1, 3);
+}
+
 bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
 {
     uint32_t old = tx->notified, new = tx->prod;

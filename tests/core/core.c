@@ -545,7 +545,7 @@ Test(ring, event_suppression_notifies_only_when_asked)
     struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
     /* 8 payload bytes, in a buffer as long as the widest small copy of the inlined push reads:
        the compiler checks every branch of it against the buffer's size */
-    static const char eight[32] = "12345678";
+    static const char eight[IDC_RING_SMALL_COPY] = "12345678";
     /* consumer asleep (armed at attach): first batch of 3 frames -> exactly one notify */
     for (int i = 0; i < 3; i++)
         idc_ring_push(&tx, &h, eight);
@@ -578,7 +578,7 @@ Test(ring, early_decision_only_for_a_consumer_asleep_elsewhere)
     struct idc_ring_rx rx;
     void *mem = ring_pair(&tx, &rx, 256, 256);
     struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
-    static const char eight[32] = "12345678";
+    static const char eight[IDC_RING_SMALL_COPY] = "12345678";
     uint32_t per = IDC_RING_EARLY_BYTES / idc_frame_size(8), i;
     /* armed at attach (no CPU said): nothing before IDC_RING_EARLY_BYTES, then a decision */
     for (i = 0; i + 1 < per; i++)
