@@ -904,9 +904,7 @@ bool idc__ep_arm(struct idc_ep *ep, bool spin)
 
 bool idc__ep_arm_rx(struct idc_ep *ep)
 {
-    struct idc_ring_rx *rx = &ep->conn->rx;
-    rx->sleep_cpu = ep->link.tp->shares_cpus ? idc__cpu() : 0;
-    return idc_ring_rx_arm(rx);
+    return idc_ring_rx_arm(&ep->conn->rx, ep->link.tp->shares_cpus ? idc__cpu() : 0);
 }
 
 void idc__ep_forget(struct idc_ep *ep)

@@ -188,14 +188,14 @@ bool idc_ring_rx_publish(struct idc_ring_rx *rx)
     return (uint32_t)(new - ev) < (uint32_t)(new - old);
 }
 
-bool idc_ring_rx_arm(struct idc_ring_rx *rx)
+bool idc_ring_rx_arm(struct idc_ring_rx *rx, uint32_t sleep_cpu)
 {
     rx->armed = true;
     if (rx->cons + 1 != rx->arm_value) {
         rx->arm_value = rx->cons + 1;
         rx->asked++;
     }
-    IDC_RING_STORE_RLX(&rx->ctrl->sleep_cpu, rx->sleep_cpu);
+    IDC_RING_STORE_RLX(&rx->ctrl->sleep_cpu, sleep_cpu);
     IDC_RING_STORE_RLX(&rx->ctrl->prod_event, rx->cons + 1);
     /* Full barrier: prod_event must be visible before we re-read prod (pairs with
        idc_ring_tx_need_notify). */

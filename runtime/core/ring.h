@@ -143,7 +143,6 @@ struct idc_ring_rx {
     bool armed;         /* private: prod_event asks for a notification (idc_ring_rx_arm) */
     uint32_t arm_value; /* the prod_event value idc_ring_rx_arm stored last */
     uint32_t asked;     /* distinct prod_event values stored (idc_ring_asked) */
-    uint32_t sleep_cpu; /* what idc_ring_rx_arm stores as sleep_cpu (the caller sets it) */
 };
 
 /* Bytes of shared memory for one ring with `size` data bytes. */
@@ -368,9 +367,11 @@ static inline uint32_t idc_ring_asked(const struct idc_ring_tx *tx, const struct
 {
     return tx->asked + rx->asked;
 }
-/* Before sleeping: prod_event = cons + 1 (and sleep_cpu), full barrier, re-check. Returns true
-   if data arrived meanwhile (do not sleep). The ring stays armed (rx->armed) until idc_ring_rx_disarm. */
-bool idc_ring_rx_arm(struct idc_ring_rx *rx);
+/* Before sleeping: sleep_cpu (the CPU we sleep on plus one, 0 if not said:
+   idc_ring_tx_decide_early), prod_event = cons + 1, full barrier, re-check. Returns true if
+   data arrived meanwhile (do not sleep). The ring stays armed (rx->armed) until
+   idc_ring_rx_disarm. */
+bool idc_ring_rx_arm(struct idc_ring_rx *rx, uint32_t sleep_cpu);
 /* While running or spinning: ask not to be notified (no barrier: a producer that still sees
    the old prod_event only notifies once too often). */
 void idc_ring_rx_disarm(struct idc_ring_rx *rx);

@@ -475,6 +475,22 @@ Test(process, kill9_backend_fails_outstanding_and_reconnects, .timeout = 30)
     rt_rmdir(dir);
 }
 
+/* An 8-byte message, and its payload in a buffer as long as the widest small copy of the
+   inlined push reads: the compiler checks every branch of it against the buffer's size. */
+static const struct idc_frame_hdr msg8 = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
+static const char eight[IDC_RING_SMALL_COPY] = "12345678";
+
+/* The consumer takes every frame published and publishes its indexes. */
+static void drain(struct idc_ring_rx *rx)
+{
+    unsigned char out[256];
+    struct idc_frame_hdr g;
+    idc_ring_rx_poll(rx);
+    while (idc_ring_rx_pop(rx, &g, out) == 0) {
+    }
+    idc_ring_rx_publish(rx);
+}
+
 /* One 4096-byte ring in fresh shared memory, both of its ends attached. */
 static void *ring_pair(struct idc_ring_tx *tx, struct idc_ring_rx *rx, uint32_t msg_limit,
                        uint32_t max_frame)
@@ -538,30 +554,20 @@ Test(ring, wraparound_copy_out_and_hostile_indexes)
 
 Test(ring, event_suppression_notifies_only_when_asked)
 {
-    size_t sz = 4096;
     struct idc_ring_tx tx;
     struct idc_ring_rx rx;
     void *mem = ring_pair(&tx, &rx, 64, 256);
-    struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
-    /* 8 payload bytes, in a buffer as long as the widest small copy of the inlined push reads:
-       the compiler checks every branch of it against the buffer's size */
-    static const char eight[IDC_RING_SMALL_COPY] = "12345678";
     /* consumer asleep (armed at attach): first batch of 3 frames -> exactly one notify */
     for (int i = 0; i < 3; i++)
-        idc_ring_push(&tx, &h, eight);
+        idc_ring_push(&tx, &msg8, eight);
     cr_assert(idc_ring_tx_need_notify(&tx));
-    idc_ring_push(&tx, &h, eight);
+    idc_ring_push(&tx, &msg8, eight);
     cr_assert_not(idc_ring_tx_need_notify(&tx), "consumer did not re-arm: no notify");
-    unsigned char out[256];
-    struct idc_frame_hdr g;
-    idc_ring_rx_poll(&rx);
-    while (idc_ring_rx_pop(&rx, &g, out) == 0) {
-    }
-    idc_ring_rx_publish(&rx);
-    cr_assert_not(idc_ring_rx_arm(&rx), "empty: may sleep");
-    idc_ring_push(&tx, &h, eight);
+    drain(&rx);
+    cr_assert_not(idc_ring_rx_arm(&rx, 0), "empty: may sleep");
+    idc_ring_push(&tx, &msg8, eight);
     cr_assert(idc_ring_tx_need_notify(&tx), "armed consumer gets notified");
-    munmap(mem, idc_ring_bytes(sz));
+    munmap(mem, idc_ring_bytes(4096));
 }
 
 static uint32_t cpu_three(void)
@@ -573,43 +579,34 @@ static uint32_t cpu_three(void)
    frames, not asleep on our CPU, and at most once per IDC_RING_EARLY_BYTES sent. */
 Test(ring, early_decision_only_for_a_consumer_asleep_elsewhere)
 {
-    size_t sz = 4096;
     struct idc_ring_tx tx;
     struct idc_ring_rx rx;
     void *mem = ring_pair(&tx, &rx, 256, 256);
-    struct idc_frame_hdr h = { .kind = IDC_FRAME_MESSAGE, .length = 8, .epoch = 1 };
-    static const char eight[IDC_RING_SMALL_COPY] = "12345678";
     uint32_t per = IDC_RING_EARLY_BYTES / idc_frame_size(8), i;
     /* armed at attach (no CPU said): nothing before IDC_RING_EARLY_BYTES, then a decision */
     for (i = 0; i + 1 < per; i++)
-        idc_ring_push(&tx, &h, eight);
+        idc_ring_push(&tx, &msg8, eight);
     cr_assert_not(idc_ring_tx_decide_early(&tx, cpu_three), "fewer bytes than the threshold");
-    idc_ring_push(&tx, &h, eight);
+    idc_ring_push(&tx, &msg8, eight);
     cr_assert(idc_ring_tx_decide_early(&tx, cpu_three), "armed, CPU not said");
     cr_assert(idc_ring_tx_need_notify(&tx));
     /* the consumer takes them and arms on CPU 3 (ours): no early decision */
-    unsigned char out[256];
-    struct idc_frame_hdr g;
-    idc_ring_rx_poll(&rx);
-    while (idc_ring_rx_pop(&rx, &g, out) == 0) {
-    }
-    idc_ring_rx_publish(&rx);
-    rx.sleep_cpu = 3;
-    cr_assert_not(idc_ring_rx_arm(&rx));
+    drain(&rx);
+    cr_assert_not(idc_ring_rx_arm(&rx, 3));
     for (i = 0; i < per; i++)
-        idc_ring_push(&tx, &h, eight);
+        idc_ring_push(&tx, &msg8, eight);
     cr_assert_not(idc_ring_tx_decide_early(&tx, cpu_three), "asleep on our CPU");
     cr_assert(idc_ring_tx_decide_early(&tx, NULL) == false, "looked already: once per threshold");
     for (i = 0; i < per; i++)
-        idc_ring_push(&tx, &h, eight);
+        idc_ring_push(&tx, &msg8, eight);
     cr_assert(idc_ring_tx_decide_early(&tx, NULL), "a peer that shares no CPUs: armed is enough");
     cr_assert(idc_ring_tx_need_notify(&tx), "the decision itself still asks the consumer");
     /* a running (disarmed) consumer: never */
     idc_ring_rx_disarm(&rx);
     for (i = 0; i < per; i++)
-        idc_ring_push(&tx, &h, eight);
+        idc_ring_push(&tx, &msg8, eight);
     cr_assert_not(idc_ring_tx_decide_early(&tx, NULL), "disarmed");
-    munmap(mem, idc_ring_bytes(sz));
+    munmap(mem, idc_ring_bytes(4096));
 }
 
 /* The context fd works in a foreign poll loop: dispatch(0) only when it is readable. */

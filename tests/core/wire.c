@@ -508,7 +508,7 @@ Test(wire, shm_exchange_with_a_libidc_frontend)
     cr_assert_eq(idc_ring_push(&tx1, &resp, sum), 0);
     cr_assert(idc_ring_tx_need_notify(&tx1), "ring 1's prod_event asks for a notification");
     efd_poke(efd_fe);
-    cr_assert_not(idc_ring_rx_arm(&rx0), "nothing new on ring 0");
+    cr_assert_not(idc_ring_rx_arm(&rx0, 0), "nothing new on ring 0");
     ctrl_step(sf, "response published", r0, r1);
     expect_dump(doc, "response", r1 + IDC_RING_CTRL_SIZE, idc_frame_size(4));
 
@@ -531,7 +531,7 @@ Test(wire, shm_exchange_with_a_libidc_frontend)
     cr_assert_eq(idc_ring_rx_pop(&rx0, &h, pl), 0);
     cr_assert_eq(h.kind, IDC_FRAME_MESSAGE);
     cr_assert_not(idc_ring_rx_publish(&rx0), "the frontend did not wait for credit");
-    cr_assert_not(idc_ring_rx_arm(&rx0));
+    cr_assert_not(idc_ring_rx_arm(&rx0, 0));
     ctrl_step(sf, "message consumed", r0, r1);
     fclose(sf);
     expect_block(doc, "control", steps);

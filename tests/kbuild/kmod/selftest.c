@@ -177,7 +177,7 @@ static const char *ring_notifies_only_an_armed_consumer(void)
         return "out of memory";
     memset(&h, 0, sizeof(h));
     h.kind = IDC_FRAME_REQUEST;
-    if (idc_ring_rx_arm(&p.rx))
+    if (idc_ring_rx_arm(&p.rx, 0))
         why = "an empty ring reported data";
     if (!why && idc_ring_push(&p.tx, &h, buf))
         why = "push refused";
