@@ -214,6 +214,18 @@ static int side_send(struct iox_side *s, uint32_t kind, const void *payload, siz
     return 0;
 }
 
+/* iceoryx 2.0 leaves a runtime's socket and lock file in /tmp (its platform_settings.hpp's
+   prefixes) after iox_runtime_shutdown, and of course after a peer was killed: removed here so
+   that a bench run leaves nothing behind. */
+static void iox_remove_runtime_files(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/%s", name);
+    unlink(path);
+    snprintf(path, sizeof path, "/tmp/%s.lock", name);
+    unlink(path);
+}
+
 static int iox_server(void *arg)
 {
     struct iox_setup *st = arg;
@@ -322,6 +334,9 @@ out:
         bench_kill_peer(pid);
     side_close(&s);
     iox_runtime_shutdown();
+    iox_remove_runtime_files(name);
+    snprintf(name, sizeof name, "idcbench-srv-%d", (int)pid);
+    iox_remove_runtime_files(name); /* the peer is gone (waited for or killed) */
     free(msg);
     free(back);
     return rc;
