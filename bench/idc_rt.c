@@ -158,7 +158,7 @@ static int side_start_cfg(struct side *s, const char *dir, enum idc_role role, c
                           uint32_t spin_us, uint32_t max_frame, uint32_t max_messages)
 {
     memset(s, 0, sizeof *s);
-    struct idc_context_options o = { .shm_dir = dir };
+    struct idc_context_options o = { .shm_dir = dir, .stats_dir = dir }; /* both go with the run */
     if (idc_context_create(&s->ctx, &o) != 0)
         return -1;
     char addr[96];

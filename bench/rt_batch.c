@@ -68,7 +68,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static int cb_context(struct idc_context **ctx, const char *dir)
 {
-    struct idc_context_options o = { .shm_dir = dir };
+    struct idc_context_options o = { .shm_dir = dir, .stats_dir = dir }; /* both go with the run */
     return idc_context_create(ctx, &o);
 }
 
