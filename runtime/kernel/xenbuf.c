@@ -242,11 +242,39 @@ static int req_check(struct kb_svc *sv, struct kb_link *l, const struct xb_req *
 	return 0;
 }
 
-/* Every request pending on the link: checked, one batch of grant copies, responses in order. */
+/* The first nreq requests from req_cons: their grant copies (nseg segments), then their
+   responses in order and one notification. */
+static void link_answer(struct kb_svc *sv, struct kb_link *l, uint32_t nreq, uint32_t nseg)
+{
+	struct xb_page *pg = l->page;
+	uint32_t i, k;
+
+	if (nseg)
+		gnttab_batch_copy(sv->seg, nseg);
+	for (i = 0; i < nreq; i++) {
+		struct xb_rsp r = {.tag = sv->req[i].tag, .status = sv->req[i].status};
+
+		for (k = sv->req[i].first; !r.status && k < sv->req[i].first + sv->req[i].nseg; k++)
+			if (sv->seg[k].status != GNTST_okay) {
+				idc__log(sv->ctx, IDC_LOG_DEBUG,
+					 "buffer service: grant copy for %s: status %d", l->name,
+					 sv->seg[k].status);
+				r.status = IDC_ERR_IO;
+			}
+		memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
+	}
+	l->req_cons += nreq;
+	/* Release: the responses (and the bytes copied into the slots) before the index. */
+	virt_store_release(&pg->rsp_prod, l->req_cons);
+	notify_remote_via_irq(l->irq);
+}
+
+/* Every request pending on the link, checked, in batches of grant copies: all of them, or up to
+   each one the user marked XB_REQ_ANSWER (a hint; the same answers either way). */
 static void link_serve(struct kb_svc *sv, struct kb_link *l)
 {
 	struct xb_page *pg = l->page;
-	uint32_t prod, i, k, nreq = 0, nseg = 0;
+	uint32_t prod, i, nreq = 0, nseg = 0;
 
 	/* Acquire: pairs with the user's release store of req_prod; the requests before it are
 	   complete. */
@@ -271,27 +299,13 @@ static void link_serve(struct kb_svc *sv, struct kb_link *l)
 		sv->req[nreq].first = first;
 		sv->req[nreq].nseg = nseg - first;
 		sv->req[nreq++].status = st;
+		if ((q.flags & XB_REQ_ANSWER) && i + 1 != prod) {
+			link_answer(sv, l, nreq, nseg);
+			nreq = nseg = 0;
+		}
 	}
-	if (!nreq)
-		return;
-	if (nseg)
-		gnttab_batch_copy(sv->seg, nseg);
-	for (i = 0; i < nreq; i++) {
-		struct xb_rsp r = {.tag = sv->req[i].tag, .status = sv->req[i].status};
-
-		for (k = sv->req[i].first; !r.status && k < sv->req[i].first + sv->req[i].nseg; k++)
-			if (sv->seg[k].status != GNTST_okay) {
-				idc__log(sv->ctx, IDC_LOG_DEBUG,
-					 "buffer service: grant copy for %s: status %d", l->name,
-					 sv->seg[k].status);
-				r.status = IDC_ERR_IO;
-			}
-		memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
-	}
-	l->req_cons = prod;
-	/* Release: the responses (and the bytes copied into the slots) before the index. */
-	virt_store_release(&pg->rsp_prod, l->req_cons);
-	notify_remote_via_irq(l->irq);
+	if (nreq)
+		link_answer(sv, l, nreq, nseg);
 }
 
 /* One notification: the requests, then liveness; then the late EOI unmasks the port. */

@@ -30,6 +30,7 @@
 #include "ring.h"
 #include "shm/proto.h"
 #include "transport.h"
+#include "xen/wire.h"
 
 TestSuite(wire, .timeout = 60);
 
@@ -840,6 +841,18 @@ static const struct fdesc fields[] = {
     F(idc_shm_maprep, gen_slots),
     F(idc_shm_maprep, offset),
     F(idc_shm_maprep, length),
+    F(xb_req, tag),
+    F(xb_req, op),
+    F(xb_req, slot),
+    F(xb_req, flags),
+    F(xb_req, len),
+    F(xb_req, id),
+    F(xb_req, generation),
+    F(xb_req, rights),
+    F(xb_req, owner),
+    F(xb_req, length),
+    F(xb_req, offset),
+    F(xb_req, key),
 };
 static const struct {
     const char *s;
@@ -853,6 +866,7 @@ static const struct {
     { "idc_shm_ready", sizeof(struct idc_shm_ready) },
     { "idc_shm_mapreq", sizeof(struct idc_shm_mapreq) },
     { "idc_shm_maprep", sizeof(struct idc_shm_maprep) },
+    { "xb_req", sizeof(struct xb_req) },
 };
 
 /* Cell i (0-based) of a table row "| a | b | ... |", trimmed, into out. */

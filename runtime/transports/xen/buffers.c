@@ -243,6 +243,25 @@ static void own_copy(struct xb_ctx *xc, struct xb_olink *l, struct own_batch *b)
     }
 }
 
+/* The batch's copies, then its responses in order and one notification; the batch is emptied
+   for the requests after it. */
+static void own_answer(struct xb_ctx *xc, struct xb_olink *l, struct own_batch *b)
+{
+    struct xb_page *pg = l->page;
+    own_copy(xc, l, b);
+    for (uint32_t i = 0; i < b->nreq; i++) {
+        struct xb_rsp r = { .tag = b->req[i].tag, .status = b->req[i].status };
+        memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
+    }
+    l->req_cons += b->nreq;
+    /* Release: the responses (and the bytes grant-copied into the slots) before the index. */
+    __atomic_store_n(&pg->rsp_prod, l->req_cons, __ATOMIC_RELEASE);
+    xen_lib.xenevtchn_notify(xc->t->ev, l->port);
+    b->nseg = b->nreq = 0;
+}
+
+/* Every request pending on the link, in batches of one grant copy each: all of them, or up to
+   each one the user marked XB_REQ_ANSWER (a hint it may give; the same answers either way). */
 static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
 {
     struct xb_page *pg = l->page;
@@ -267,18 +286,11 @@ static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
         b->req[b->nreq].first = first;
         b->req[b->nreq].nseg = b->nseg - first;
         b->req[b->nreq++].status = st;
+        if (q.flags & XB_REQ_ANSWER && i + 1 != prod)
+            own_answer(xc, l, b);
     }
-    if (!b->nreq)
-        return;
-    own_copy(xc, l, b);
-    for (uint32_t i = 0; i < b->nreq; i++) {
-        struct xb_rsp r = { .tag = b->req[i].tag, .status = b->req[i].status };
-        memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
-    }
-    l->req_cons = prod;
-    /* Release: the responses (and the bytes grant-copied into the slots) before the index. */
-    __atomic_store_n(&pg->rsp_prod, l->req_cons, __ATOMIC_RELEASE);
-    xen_lib.xenevtchn_notify(xc->t->ev, l->port);
+    if (b->nreq)
+        own_answer(xc, l, b);
 }
 
 static void olink_event(struct xb_ctx *xc, struct xb_olink *l)

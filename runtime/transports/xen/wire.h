@@ -113,16 +113,22 @@ static inline bool xen_parse_hex64(const char *s, uint64_t *out)
 #define XB_USER_LINKS 4u
 
 enum { XB_OP_READ = 1, XB_OP_WRITE = 2 }; /* read: owner -> user */
+/* xb_req.flags. XB_REQ_ANSWER: the user waits for this request with nothing else to do (the
+   first chunk of a read into an idle pipe, or the chunk that leaves half a pipe of a read to
+   come): the owner answers the requests up to this one before it copies the next ones, so the
+   user copies them out while the owner copies on. A hint: it moves no bytes and changes no
+   status, and an owner that ignores it is still right (only slower to start and to end). */
+#define XB_REQ_ANSWER 1u
 enum { XB_ANS_NONE = 0, XB_ANS_OK = 1 };
 
 /* A request, written by the user into req[n % XB_SLOTS]. */
 struct xb_req {
-    uint32_t tag; /* the user's, echoed in the response */
-    uint8_t op;   /* XB_OP_* */
-    uint8_t slot; /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
-    uint16_t pad;
-    uint32_t len; /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
-    uint32_t id;  /* the reference ... */
+    uint32_t tag;   /* the user's, echoed in the response */
+    uint8_t op;     /* XB_OP_* */
+    uint8_t slot;   /* bounce window slot: pages refs[slot * XB_SLOT_PAGES ...] */
+    uint16_t flags; /* XB_REQ_* (others ignored) */
+    uint32_t len;   /* bytes, <= XB_SLOT_BYTES, from the start of the slot */
+    uint32_t id;    /* the reference ... */
     uint32_t generation;
     uint32_t rights;
     uint64_t owner;

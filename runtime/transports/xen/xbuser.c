@@ -74,12 +74,36 @@ void xbu_fail(struct xbu *u, int status)
     }
 }
 
+static bool pipe_idle(const struct xbu *u)
+{
+    for (unsigned i = 0; i < XB_SLOTS; i++)
+        if (u->slot[i].busy)
+            return false;
+    return true;
+}
+
+/* XB_REQ_ANSWER (wire.h) for the chunk of a read that the user will wait for with nothing to
+   copy: its first into an idle pipe (the owner answers it before copying the rest of the
+   first batch, and the user's copies start one chunk in, not a batch in), and the one that
+   leaves half a pipe to come (the last batch is answered in two halves, so the user copies the
+   first half out while the owner copies the second). */
+static uint16_t read_hint(const struct xbu *u, const struct idc_xfer *x, size_t chunk)
+{
+    size_t after = x->len - x->tp_issued - chunk;
+    if (x->write)
+        return 0;
+    if (x->tp_issued == 0 && pipe_idle(u))
+        return XB_REQ_ANSWER;
+    return after && (after + XB_SLOT_BYTES - 1) / XB_SLOT_BYTES == XB_PIPE / 2 ? XB_REQ_ANSWER : 0;
+}
+
 /* The request for the next chunk of x in free slot si (a write's bytes copied into it first). */
 static void issue(struct xbu *u, struct idc_xfer *x, unsigned si)
 {
     size_t chunk = x->len - x->tp_issued;
     if (chunk > XB_SLOT_BYTES)
         chunk = XB_SLOT_BYTES;
+    uint16_t flags = read_hint(u, x, chunk);
     struct xbu_slot *s = &u->slot[si];
     s->x = x;
     s->local = (unsigned char *)x->local + x->tp_issued;
@@ -89,6 +113,7 @@ static void issue(struct xbu *u, struct idc_xfer *x, unsigned si)
     struct xb_req q = { .tag = s->tag,
                         .op = x->write ? XB_OP_WRITE : XB_OP_READ,
                         .slot = (uint8_t)si,
+                        .flags = flags,
                         .len = (uint32_t)chunk,
                         .id = x->rb.id,
                         .generation = x->rb.generation,
