@@ -51,6 +51,7 @@ struct idc_context {
     bool spinning;          /* dispatch is in its spin phase (idc__ctx_spinning) */
     bool fd_exported;       /* idc_context_fd was called: keep the fd meaningful between
                                         dispatch calls (rings armed, kicks written) */
+    bool unpublished;       /* dirty endpoints hold written, unpublished frames (mark_dirty) */
     struct idc_ep *eps;     /* all live endpoints */
     struct idc_ep *pending; /* endpoints with deferred work (singly linked) */
     struct idc_ep *dirty;   /* endpoints with unflushed tx */
@@ -179,6 +180,8 @@ static inline struct idc_ep *idc__ep_of(const struct idc_link *l)
 /* context.c -> endpoint.c */
 void idc__ep_run_pending(struct idc_ep *ep);
 void idc__ep_flush(struct idc_ep *ep);
+/* Publishes the frames the endpoints of this dispatch round wrote (no notify decision). */
+void idc__ctx_publish(struct idc_context *ctx);
 bool idc__ep_spin_poll(struct idc_ep *ep);
 bool idc__ep_arm(struct idc_ep *ep, bool spin); /* true: frames were handled */
 bool idc__ep_arm_rx(struct idc_ep *ep);         /* idc_ring_rx_arm, saying where we sleep */

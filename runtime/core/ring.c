@@ -110,6 +110,7 @@ bool idc_ring_tx_need_notify(struct idc_ring_tx *tx)
 
     if (old == new)
         return false;
+    idc_ring_tx_publish(tx);
     tx->notified = new;
     tx->looked = new;
     /* Full barrier: our prod store must be visible before we read prod_event, pairing with the

@@ -118,7 +118,8 @@ struct idc_ring_tx {
     struct idc_ring_ctrl *ctrl;
     unsigned char *data;
     uint32_t size, mask;
-    uint32_t prod;        /* private copy of what we published */
+    uint32_t prod;        /* private: bytes written (idc_ring_write) */
+    uint32_t published;   /* prod last stored to shared memory (idc_ring_tx_publish) */
     uint32_t notified;    /* prod value covered by the last notify decision */
     uint32_t msg_sent;    /* message frames pushed */
     uint32_t msg_limit;   /* message credit */
@@ -230,13 +231,31 @@ static inline __attribute__((always_inline)) void idc_ring_copy_bytes(unsigned c
     }
 }
 
-/* Writes one frame and publishes it (release). Returns 0, IDC_ERR_AGAIN (no room: only a peer
-   that stopped consuming can cause it, callers sized the ring), IDC_ERR_PROTO (bad cons).
-   Forced inline: it is the whole send path of a message (GCC kept it out of line, a call and
-   the header stored to memory only to be copied again: 22 instructions per message). */
-static inline __attribute__((always_inline)) int idc_ring_push(struct idc_ring_tx *tx,
-                                                               const struct idc_frame_hdr *h,
-                                                               const void *payload)
+/* Makes every frame written so far visible to the consumer; for a caller that just wrote one
+   (no test: a store to prod that changes nothing would still take the line from a consumer
+   polling it, so idc_ring_tx_publish tests first). */
+static inline void idc_ring_tx_store_prod(struct idc_ring_tx *tx)
+{
+    tx->published = tx->prod;
+    /* Release: the frame bytes must be visible before the consumer sees the new prod. */
+    IDC_RING_STORE_REL(&tx->ctrl->prod, tx->prod);
+}
+
+/* Makes every frame written so far visible to the consumer, if there is any new one. */
+static inline void idc_ring_tx_publish(struct idc_ring_tx *tx)
+{
+    if (tx->published != tx->prod)
+        idc_ring_tx_store_prod(tx);
+}
+
+/* Writes one frame without publishing it (idc_ring_tx_publish does, and every notify decision
+   publishes first). Returns 0, IDC_ERR_AGAIN (no room: only a peer that stopped consuming can
+   cause it, callers sized the ring), IDC_ERR_PROTO (bad cons). Forced inline: it is the whole
+   send path of a message (GCC kept it out of line, a call and the header stored to memory
+   only to be copied again: 22 instructions per message). */
+static inline __attribute__((always_inline)) int idc_ring_write(struct idc_ring_tx *tx,
+                                                                const struct idc_frame_hdr *h,
+                                                                const void *payload)
 {
     uint32_t len = h->length;
     uint32_t fsize = idc_frame_size(len);
@@ -261,16 +280,27 @@ static inline __attribute__((always_inline)) int idc_ring_push(struct idc_ring_t
     tx->prod += fsize;
     if (h->kind == IDC_FRAME_MESSAGE)
         tx->msg_sent++;
-    /* Release: the frame bytes must be visible before the consumer sees the new prod. */
-    IDC_RING_STORE_REL(&tx->ctrl->prod, tx->prod);
     if (fsize >= IDC_RING_PREFETCH_MIN)
         idc_ring_tx_prefetch(tx, fsize);
     return 0;
 }
-/* Notify decision for everything published since the last call: true if the consumer asked. */
+
+/* Writes one frame and publishes it at once (idc_ring_write's results). */
+static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
+                                const void *payload)
+{
+    int r = idc_ring_write(tx, h, payload);
+    if (r == 0)
+        idc_ring_tx_store_prod(tx);
+    return r;
+}
+/* Publishes what was written, then the notify decision for everything published since the
+   last call: true if the consumer asked. */
 bool idc_ring_tx_need_notify(struct idc_ring_tx *tx);
 /* Whether a producer that defers its notify decision (sends from callbacks: one decision when
-   the dispatch round ends) should take it now. A round can be long: a producer answering a
+   the dispatch round ends) should take it now, publishing the round's frames so far once per
+   IDC_RING_EARLY_BYTES on the way (a consumer that polls starts on them). A round can be
+   long: a producer answering a
    pile of acknowledgements sends hundreds of frames in one, and a consumer asleep meanwhile
    idles until the round ends, then the producer idles while it catches up (cross-core, that
    stop-and-go halved the message rate). So, once per IDC_RING_EARLY_BYTES sent (not per
@@ -289,6 +319,7 @@ static inline bool idc_ring_tx_decide_early(struct idc_ring_tx *tx, uint32_t (*c
     if (new - tx->looked < IDC_RING_EARLY_BYTES)
         return false;
     tx->looked = new;
+    idc_ring_tx_publish(tx);
     ev = IDC_RING_LOAD_RLX(&tx->ctrl->prod_event);
     if ((uint32_t)(new - ev) >= (uint32_t)(new - old))
         return false; /* not armed for these frames (running, spinning) */

@@ -34,6 +34,7 @@ struct idc_context {
 	struct idc_ep *eps;	/* all live endpoints */
 	struct idc_ep *pending; /* endpoints with deferred work */
 	struct idc_ep *dirty;	/* endpoints with unflushed tx */
+	bool unpublished;	/* some of them hold written, unpublished frames (mark_dirty) */
 	int in_dispatch;	/* > 0 while the work item runs: sends defer their notify */
 	bool fd_exported;	/* always false: there is no fd to keep readable */
 	/* the members buffer.c uses */

@@ -609,6 +609,35 @@ Test(ring, early_decision_only_for_a_consumer_asleep_elsewhere)
     munmap(mem, idc_ring_bytes(4096));
 }
 
+/* Publication (ring.h): a written frame is invisible until idc_ring_tx_publish, a notify
+   decision or an early look after IDC_RING_EARLY_BYTES publishes it; idc_ring_push does both. */
+Test(ring, written_frames_wait_for_their_publication)
+{
+    struct idc_ring_tx tx;
+    struct idc_ring_rx rx;
+    void *mem = ring_pair(&tx, &rx, 256, 256);
+    uint32_t per = IDC_RING_EARLY_BYTES / idc_frame_size(8), i;
+    cr_assert_eq(idc_ring_write(&tx, &msg8, eight), 0);
+    cr_assert_eq(idc_ring_rx_poll(&rx), 0, "written, not published");
+    idc_ring_tx_publish(&tx);
+    cr_assert_eq(idc_ring_rx_poll(&rx), idc_frame_size(8), "published");
+    idc_ring_write(&tx, &msg8, eight);
+    cr_assert(idc_ring_tx_need_notify(&tx), "armed at attach");
+    cr_assert_eq(idc_ring_rx_poll(&rx), 2 * idc_frame_size(8), "the decision published first");
+    drain(&rx);
+    idc_ring_rx_disarm(&rx);
+    for (i = 0; i + 1 < per; i++)
+        idc_ring_write(&tx, &msg8, eight);
+    cr_assert_not(idc_ring_tx_decide_early(&tx, NULL));
+    cr_assert_eq(idc_ring_rx_poll(&rx), 0, "under the threshold: still unpublished");
+    idc_ring_write(&tx, &msg8, eight);
+    cr_assert_not(idc_ring_tx_decide_early(&tx, NULL), "a running consumer: no decision...");
+    cr_assert_eq(idc_ring_rx_poll(&rx), per * idc_frame_size(8), "... but the frames go out");
+    cr_assert_eq(idc_ring_push(&tx, &msg8, eight), 0);
+    cr_assert_eq(idc_ring_rx_poll(&rx), (per + 1) * idc_frame_size(8), "push publishes");
+    munmap(mem, idc_ring_bytes(4096));
+}
+
 /* The context fd works in a foreign poll loop: dispatch(0) only when it is readable. */
 #include <poll.h>
 Test(context, fd_in_foreign_poll_loop)
