@@ -47,7 +47,7 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
    unless corked. In a dispatch round the decision waits for the round's end (or is taken now
    if the round grew long while the consumer waits on another CPU: ring.h), and so does the
    publication of a spinning endpoint's frames: they go out when the callback that sent them
-   returns (idc__ctx_publish), every 512 bytes of a long round, or at the round's end. Its
+   returns (publish_dirty), every 512 bytes of a long round, or at the round's end. Its
    peer polls the ring (spinning is for connections where both ends poll), and a consumer
    polling a ring published per frame fetches the producer's index line per frame: cross-core,
    it took a 16-message callback's frames one or two at a time, each time with a publication,
@@ -58,19 +58,22 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
 static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)
 {
     struct idc_ring_tx *tx = &ep->conn->tx;
-    bool in_dispatch = ep->link.ctx->in_dispatch;
-    if (!in_dispatch && !ep->corked) {
-        idc__ep_flush(ep); /* publishes, then decides */
-        return;
-    }
-    if (!in_dispatch || !ep->spin_us)
+    if (!ep->link.ctx->in_dispatch) {
+        if (!ep->corked) {
+            idc__ep_flush(ep); /* publishes, then decides */
+            return;
+        }
         idc_ring_tx_store_prod(tx);
-    else
-        ep->link.ctx->unpublished = true;
-    if (in_dispatch && !ep->corked &&
-        idc_ring_tx_decide_early(tx, ep->link.tp->shares_cpus ? idc__cpu : NULL)) {
-        idc__ep_flush(ep);
-        return;
+    } else {
+        if (ep->spin_us)
+            ep->link.ctx->unpublished = true;
+        else
+            idc_ring_tx_store_prod(tx);
+        if (!ep->corked &&
+            idc_ring_tx_decide_early(tx, ep->link.tp->shares_cpus ? idc__cpu : NULL)) {
+            idc__ep_flush(ep);
+            return;
+        }
     }
     if (!ep->on_dirty) {
         ep->on_dirty = true;
@@ -86,7 +89,8 @@ void idc__ep_flush(struct idc_ep *ep)
         ep->link.tp->notify(&ep->link);
 }
 
-void idc__ctx_publish(struct idc_context *ctx)
+/* Publishes the frames the endpoints of this dispatch round wrote (no notify decision). */
+static void publish_dirty(struct idc_context *ctx)
 {
     ctx->unpublished = false;
     for (struct idc_ep *ep = ctx->dirty; ep; ep = ep->dirty_next)
@@ -859,7 +863,7 @@ static void process_rx(struct idc_ep *ep)
             }
             handle_frame(ep, &h);
             if (ep->link.ctx->unpublished) /* what its callback sent, on any endpoint */
-                idc__ctx_publish(ep->link.ctx);
+                publish_dirty(ep->link.ctx);
         }
         if (!rx_live(ep))
             break;

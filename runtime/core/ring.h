@@ -300,17 +300,16 @@ bool idc_ring_tx_need_notify(struct idc_ring_tx *tx);
 /* Whether a producer that defers its notify decision (sends from callbacks: one decision when
    the dispatch round ends) should take it now, publishing the round's frames so far once per
    IDC_RING_EARLY_BYTES on the way (a consumer that polls starts on them). A round can be
-   long: a producer answering a
-   pile of acknowledgements sends hundreds of frames in one, and a consumer asleep meanwhile
-   idles until the round ends, then the producer idles while it catches up (cross-core, that
-   stop-and-go halved the message rate). So, once per IDC_RING_EARLY_BYTES sent (not per
-   frame: the consumer's line would move between the CPUs at every frame), look at that line
-   without a barrier (the round's own decision stays the authority; a stale value costs one
-   decision or notification, nothing else): decide now if the consumer is armed for these
-   frames and did not arm on the CPU `cpu` names (this thread's, plus one; NULL if the peer
-   does not share our CPUs). A consumer asleep on our CPU cannot run beside us: waking it early
-   only makes it take the CPU from us, a switch per early decision where the round's end needs
-   one. The peer's sleep_cpu is only compared. */
+   long: a producer answering a pile of acknowledgements sends hundreds of frames in one, and
+   a consumer asleep meanwhile idles until the round ends, then the producer idles while it
+   catches up (cross-core, that stop-and-go halved the message rate). So, once per
+   IDC_RING_EARLY_BYTES sent (not per frame: the consumer's line would move between the CPUs
+   at every frame), look at that line without a barrier (the round's own decision stays the
+   authority; a stale value costs one decision or notification, nothing else): decide now if
+   the consumer is armed for these frames and did not arm on the CPU `cpu` names (this
+   thread's, plus one; NULL if the peer does not share our CPUs). A consumer asleep on our CPU
+   cannot run beside us: waking it early only makes it take the CPU from us, a switch per
+   early decision where the round's end needs one. The peer's sleep_cpu is only compared. */
 static inline bool idc_ring_tx_decide_early(struct idc_ring_tx *tx, uint32_t (*cpu)(void))
 {
     uint32_t old = tx->notified, new = tx->prod;

@@ -89,11 +89,11 @@ static bool pipe_idle(const struct xbu *u)
    first half out while the owner copies the second). */
 static uint16_t read_hint(const struct xbu *u, const struct idc_xfer *x, size_t chunk)
 {
-    size_t after = x->len - x->tp_issued - chunk;
     if (x->write)
         return 0;
     if (x->tp_issued == 0 && pipe_idle(u))
         return XB_REQ_ANSWER;
+    size_t after = x->len - x->tp_issued - chunk;
     return after && (after + XB_SLOT_BYTES - 1) / XB_SLOT_BYTES == XB_PIPE / 2 ? XB_REQ_ANSWER : 0;
 }
 
