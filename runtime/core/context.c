@@ -386,6 +386,7 @@ static int run_deferred(struct idc_context *ctx)
         ep->on_dirty = false;
         idc__ep_flush(ep);
     }
+    ctx->unpublished = false; /* each flush published its endpoint's frames */
     if ((ctx->pending || ctx->done_head) && ctx->fd_exported) {
         /* still busy after the guard: make sure the fd stays readable */
         ctx->kicked = false;

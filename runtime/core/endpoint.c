@@ -44,7 +44,7 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
 }
 
 /* A frame was written. Outside dispatch it is published at once, with the notify decision
-   unless corked. In a dispatch round the decision waits for the round's end (or is taken now
+   unless corked. In a dispatch round, corked or not, the decision waits for the round's end (or is taken now
    if the round grew long while the consumer waits on another CPU: ring.h), and so does the
    publication of a spinning endpoint's frames: they go out when the callback that sent them
    returns (publish_dirty), every 512 bytes of a long round, or at the round's end. Its
@@ -69,8 +69,7 @@ static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)
             ep->link.ctx->unpublished = true;
         else
             idc_ring_tx_store_prod(tx);
-        if (!ep->corked &&
-            idc_ring_tx_decide_early(tx, ep->link.tp->shares_cpus ? idc__cpu : NULL)) {
+        if (idc_ring_tx_decide_early(tx, ep->link.tp->shares_cpus ? idc__cpu : NULL)) {
             idc__ep_flush(ep);
             return;
         }
