@@ -240,7 +240,7 @@ unsigned idc__env_uint(const char *name, unsigned min, unsigned max, unsigned de
 
 /* Remote-buffer links, the same rule on every transport. User side: a context keeps at most
    `user` links to other contexts' buffer services (knob IDC_BUF_USER_LINKS, default per
-   transport by what a link costs: shm 16, xen 4 as each holds 129 granted pages); at the cap the
+   transport by what a link costs: shm 16, xen 3 as each holds 257 granted pages); at the cap the
    least recently used idle link is closed, and when every link has transfers waiting the new
    transfer fails with IDC_ERR_AGAIN (logged, rate-limited). A link whose owner answered only
    bad references is closed. Owner side: at most `owner` links served at once (knob

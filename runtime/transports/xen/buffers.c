@@ -676,7 +676,7 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         nlinks++;
     }
     if (!l && nlinks >= xc->links_max.user) {
-        /* Each link holds 129 granted pages of our domain (a limited resource: gntalloc's
+        /* Each link holds 257 granted pages of our domain (a limited resource: gntalloc's
            default is 1024 for the whole domain): at the cap the idle ones close, oldest
            (last in the list) first; when none is idle the transfer must wait its turn. */
         struct xb_ulink *idle = NULL;
