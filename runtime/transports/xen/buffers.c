@@ -271,7 +271,7 @@ static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
         olink_drop(xc, l, "request index out of the legal window");
         return;
     }
-    struct own_batch *b = &xc->batch; /* 4 KiB of segments: in the context, not on the stack */
+    struct own_batch *b = &xc->batch; /* 10 KiB of segments: in the context, not on the stack */
     b->nseg = b->nreq = 0;
     for (uint32_t i = l->req_cons; i != prod; i++) {
         struct xb_req q;

@@ -103,9 +103,10 @@ static inline bool xen_parse_hex64(const char *s, uint64_t *out)
 #define XB_KNOCK_FMT   "%u-%016llx"
 #define XB_KNOCK_VALUE "%u %u %u"
 
-/* The user's pacing and bounds, the same in user space and in idc.ko. Requests at the owner at
-   once: half the slots. While the owner copies one half, the user copies the other half's bytes
-   out of (or into) its bounce pages: the two domains' copies overlap instead of taking turns. */
+/* The user's pacing and bounds, the same in user space and in idc.ko. A read's requests at the
+   owner at once: half the slots. While the owner copies one half, the user copies the other
+   half's bytes out of its bounce pages: the two domains' copies overlap instead of taking turns.
+   A write fills every free slot (xbuser.c, pump): its copies in overlap the owner's. */
 #define XB_PIPE (XB_SLOTS / 2u)
 /* A writer publishes and notifies every this many slots it filled, so that the owner starts
    copying while the next ones are filled. */

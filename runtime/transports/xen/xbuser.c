@@ -135,12 +135,18 @@ static void issue(struct xbu *u, struct idc_xfer *x, unsigned si)
         unqueue(u, x);
 }
 
-/* Hands the owner the next chunks: at most XB_PIPE requests at the owner, each in a free slot. */
+/* Hands the owner the next chunks, each in a free slot: a read's up to XB_PIPE requests at the
+   owner (the other half of the slots holds answered chunks being copied out), a write's up to
+   every slot (its copy into the next slot is what overlaps the owner's copies: holding it back
+   at half the window left the user waiting with free slots; 1 MiB / 16 MiB writes 1.12x /
+   1.17x, paired, same boot). */
 static void pump(struct xbu *u)
 {
     unsigned unnotified = 0;
-    while (u->q_head && u->inflight < XB_PIPE) {
+    while (u->q_head) {
         struct idc_xfer *x = u->q_head;
+        if (u->inflight >= (x->write ? XB_SLOTS : XB_PIPE))
+            break;
         if (x->status) { /* an earlier chunk failed: issue no more */
             unqueue(u, x);
             if (x->tp_inflight == 0)

@@ -3,7 +3,8 @@
  * touches only the request page, the bounce window and the transfers; each build keeps its
  * own grants, event channel, knock, watch and timers, and drops the link when told to.
  *
- * A transfer is cut into slot-sized requests, XB_PIPE of them at the owner at once. The owner's
+ * A transfer is cut into slot-sized requests, XB_PIPE of a read's at the owner at once (a
+ * write's: as many as there are free slots). The owner's
  * half of the page (answer, owner_live, rsp_prod, rsp[]) is hostile: each value is read once,
  * then checked.
  */

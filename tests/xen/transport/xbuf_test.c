@@ -382,8 +382,8 @@ struct h_page {
     uint8_t user_live, owner_live, pad0[2];
     uint32_t magic, epoch, answer, req_prod, rsp_prod;
     uint8_t pad1[40];
-    uint32_t refs[128];
-    struct h_req req[16];
+    uint32_t refs[256]; /* wire.h: XB_WIN_PAGES (32 slots of 8 pages) */
+    struct h_req req[32];
 };
 
 /* Knocks on the owner's buffer service with a hand-made link, then sends a malformed request
@@ -396,11 +396,11 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
     if (!gs || !ev)
         fail("opening the grant and event channel devices: %s", strerror(errno));
     xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(ev, odom);
-    uint32_t pref, refs[128];
+    uint32_t pref, refs[256];
     struct h_page *pg = port < 0 ? NULL
                                  : xengntshr_share_page_notify(gs, odom, &pref, 1, 0,
                                                                (evtchn_port_t)port);
-    void *win = pg ? xengntshr_share_pages(gs, odom, 128, refs, 1) : NULL;
+    void *win = pg ? xengntshr_share_pages(gs, odom, 256, refs, 1) : NULL;
     if (!win)
         fail("hostile link: port or grants: %s", strerror(errno));
     memset(pg, 0, 4096);
@@ -438,7 +438,7 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
     double dt = now_s() - t0;
     bool dropped = !pg->owner_live;
     xs_rm(xs, XBT_NULL, k);
-    xengntshr_unshare(gs, win, 128);
+    xengntshr_unshare(gs, win, 256);
     xengntshr_unshare(gs, pg, 1);
     xenevtchn_unbind(ev, (evtchn_port_t)port);
     xenevtchn_close(ev);
