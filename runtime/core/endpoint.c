@@ -951,7 +951,8 @@ void idc__ep_forget(struct idc_ep *ep)
 
 /* ------------------------------------------------------------------------------ send path */
 
-static int tx_ready(struct idc_ep *ep, size_t len, const void *payload)
+/* have: the payload (or what writes it) is there; it may be missing when len is 0 */
+static int tx_ready(struct idc_ep *ep, size_t len, bool have)
 {
     if (!ep)
         return IDC_ERR_INVAL;
@@ -959,16 +960,15 @@ static int tx_ready(struct idc_ep *ep, size_t len, const void *payload)
         return IDC_ERR_DISCONNECTED;
     if (len > ep->conn->ch.max_frame)
         return IDC_ERR_TOOBIG;
-    if (!payload && len)
+    if (!have && len)
         return IDC_ERR_INVAL;
     return 0;
 }
 
-/* Inline: with idc_ring_write it is the whole send path (no call below the public function). */
-static inline __attribute__((always_inline)) int push(struct idc_ep *ep, struct idc_frame_hdr *h,
-                                                      const void *payload)
+/* After a frame's write (r: idc_ring_write's result): its accounting and publication. */
+static inline __attribute__((always_inline)) int pushed(struct idc_ep *ep,
+                                                        const struct idc_frame_hdr *h, int r)
 {
-    int r = idc_ring_write(&ep->conn->tx, h, payload);
     if (r == IDC_ERR_PROTO) {
         proto_fail(ep, "consumer index out of the legal window");
         return IDC_ERR_DISCONNECTED;
@@ -985,12 +985,17 @@ static inline __attribute__((always_inline)) int push(struct idc_ep *ep, struct 
     return 0;
 }
 
-int idc_send_message(struct idc_endpoint *pub, uint16_t opcode, const void *payload, size_t len)
+/* Inline: with idc_ring_write it is the whole send path (no call below the public function). */
+static inline __attribute__((always_inline)) int push(struct idc_ep *ep, struct idc_frame_hdr *h,
+                                                      const void *payload)
 {
-    struct idc_ep *ep = live(pub);
-    int r = tx_ready(ep, len, payload);
-    if (r)
-        return r;
+    return pushed(ep, h, idc_ring_write(&ep->conn->tx, h, payload));
+}
+
+/* A message's credit: 0, or IDC_ERR_AGAIN (the writable callback follows) or
+   IDC_ERR_DISCONNECTED. */
+static inline __attribute__((always_inline)) int msg_credit(struct idc_ep *ep)
+{
     struct idc_conn *c = ep->conn;
     if (idc_ring_tx_msg_credit(&c->tx) == 0) {
         if (idc_ring_tx_check(&c->tx) < 0) {
@@ -1002,10 +1007,43 @@ int idc_send_message(struct idc_endpoint *pub, uint16_t opcode, const void *payl
             return IDC_ERR_AGAIN;
         }
     }
-    struct idc_frame_hdr h = {
-        .kind = IDC_FRAME_MESSAGE, .opcode = opcode, .length = (uint32_t)len, .epoch = c->ch.epoch
-    };
-    return push(ep, &h, payload);
+    return 0;
+}
+
+/* A message's checks and credit (have: its payload, or what writes it, is there), then its
+   header: 0 with *out and *h, or the error. */
+static inline __attribute__((always_inline)) int msg_start(struct idc_endpoint *pub,
+                                                           uint16_t opcode, size_t len, bool have,
+                                                           struct idc_ep **out,
+                                                           struct idc_frame_hdr *h)
+{
+    struct idc_ep *ep = live(pub);
+    int r = tx_ready(ep, len, have);
+    if (r || (r = msg_credit(ep)))
+        return r;
+    *h = (struct idc_frame_hdr){ .kind = IDC_FRAME_MESSAGE,
+                                 .opcode = opcode,
+                                 .length = (uint32_t)len,
+                                 .epoch = ep->conn->ch.epoch };
+    *out = ep;
+    return 0;
+}
+
+int idc_send_message(struct idc_endpoint *pub, uint16_t opcode, const void *payload, size_t len)
+{
+    struct idc_ep *ep;
+    struct idc_frame_hdr h;
+    int r = msg_start(pub, opcode, len, payload != NULL, &ep, &h);
+    return r ? r : push(ep, &h, payload);
+}
+
+int idc_send_message_fill(struct idc_endpoint *pub, uint16_t opcode, size_t len,
+                          void (*fill)(void *arg, void *dst, size_t off, size_t n), void *arg)
+{
+    struct idc_ep *ep;
+    struct idc_frame_hdr h;
+    int r = msg_start(pub, opcode, len, fill != NULL, &ep, &h);
+    return r ? r : pushed(ep, &h, idc_ring_write_fill(&ep->conn->tx, &h, fill, arg));
 }
 
 int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16_t opcode,
@@ -1014,7 +1052,7 @@ int idc_submit_transaction(struct idc_endpoint *pub, struct idc_txn *txn, uint16
     struct idc_ep *ep = live(pub);
     if (!txn || !txn->done)
         return IDC_ERR_INVAL;
-    int r = tx_ready(ep, len, payload);
+    int r = tx_ready(ep, len, payload != NULL);
     if (r)
         return r;
     struct idc_conn *c = ep->conn;

@@ -77,6 +77,27 @@ void idc_ring_copy_in(const struct idc_ring_tx *tx, uint32_t pos, const void *sr
     }
 }
 
+int idc_ring_write_fill(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
+                        void (*fill)(void *arg, void *dst, size_t off, size_t n), void *arg)
+{
+    uint32_t len = h->length, fsize = idc_frame_size(len);
+    uint32_t at = (tx->prod + (uint32_t)sizeof(*h)) & tx->mask; /* where the payload starts */
+    uint32_t first = len < tx->size - at ? len : tx->size - at; /* its bytes before the end */
+
+    if (tx->size - (tx->prod - tx->cons) < fsize) {
+        int r = idc_ring_tx_room(tx, fsize);
+        if (r)
+            return r;
+    }
+    idc_ring_copy_in(tx, tx->prod, h, sizeof(*h));
+    if (first)
+        fill(arg, tx->data + at, 0, first);
+    if (len > first)
+        fill(arg, tx->data, first, len - first);
+    idc_ring_wrote(tx, h, fsize);
+    return 0;
+}
+
 int idc_ring_tx_room(struct idc_ring_tx *tx, uint32_t fsize)
 {
     /* Only now look at the consumer's line again (keeps it from bouncing per frame). */

@@ -253,6 +253,17 @@ static inline void idc_ring_tx_publish(struct idc_ring_tx *tx)
    cause it, callers sized the ring), IDC_ERR_PROTO (bad cons). Forced inline: it is the whole
    send path of a message (GCC kept it out of line, a call and the header stored to memory
    only to be copied again: 22 instructions per message). */
+/* The frame of fsize bytes at prod is written: account for it (idc_ring_write and _fill). */
+static inline void idc_ring_wrote(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
+                                  uint32_t fsize)
+{
+    tx->prod += fsize;
+    if (h->kind == IDC_FRAME_MESSAGE)
+        tx->msg_sent++;
+    if (fsize >= IDC_RING_PREFETCH_MIN)
+        idc_ring_tx_prefetch(tx, fsize);
+}
+
 static inline __attribute__((always_inline)) int idc_ring_write(struct idc_ring_tx *tx,
                                                                 const struct idc_frame_hdr *h,
                                                                 const void *payload)
@@ -277,13 +288,15 @@ static inline __attribute__((always_inline)) int idc_ring_write(struct idc_ring_
         if (len)
             idc_ring_copy_in(tx, tx->prod + (uint32_t)sizeof(*h), payload, len);
     }
-    tx->prod += fsize;
-    if (h->kind == IDC_FRAME_MESSAGE)
-        tx->msg_sent++;
-    if (fsize >= IDC_RING_PREFETCH_MIN)
-        idc_ring_tx_prefetch(tx, fsize);
+    idc_ring_wrote(tx, h, fsize);
     return 0;
 }
+
+/* idc_ring_write's frame, its payload written in place by fill(arg, dst, off, n): once, or
+   twice when the frame wraps at the end of the data area (off: where dst lies in the payload).
+   Same results as idc_ring_write; fill is not called unless the frame fits. */
+int idc_ring_write_fill(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
+                        void (*fill)(void *arg, void *dst, size_t off, size_t n), void *arg);
 
 /* Writes one frame and publishes it at once (idc_ring_write's results). */
 static inline int idc_ring_push(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,

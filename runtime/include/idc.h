@@ -313,6 +313,13 @@ int idc_endpoint_flush(struct idc_endpoint *ep);
 /* One-way message. 0, IDC_ERR_AGAIN, IDC_ERR_DISCONNECTED, IDC_ERR_TOOBIG. The payload is copied.
  * Also IDC_ERR_INVAL (payload NULL with len > 0). Never blocks. */
 int idc_send_message(struct idc_endpoint *ep, uint16_t opcode, const void *payload, size_t len);
+/* The same message, its payload written in place in the send ring (no copy): fill(arg, dst, off,
+ * n) must write the n payload bytes from offset off at dst, and is called once, or twice when
+ * the frame wraps at the ring's end, before this returns; not at all on an error. dst is shared
+ * memory the peer reads: write it, never read it back; fill must not call libidc. fill may be
+ * NULL when len is 0. Same results as idc_send_message. */
+int idc_send_message_fill(struct idc_endpoint *ep, uint16_t opcode, size_t len,
+                          void (*fill)(void *arg, void *dst, size_t off, size_t n), void *arg);
 
 /* Client transaction, caller-allocated; must stay valid until done is called. */
 struct idc_txn {

@@ -23,6 +23,8 @@ int idc_core_endpoint_cork(struct idc_endpoint *ep);
 int idc_core_endpoint_flush(struct idc_endpoint *ep);
 int idc_core_send_message(struct idc_endpoint *ep, uint16_t opcode, const void *payload,
 			  size_t len);
+int idc_core_send_message_fill(struct idc_endpoint *ep, uint16_t opcode, size_t len,
+			       void (*fill)(void *arg, void *dst, size_t off, size_t n), void *arg);
 int idc_core_submit_transaction(struct idc_endpoint *ep, struct idc_txn *txn, uint16_t opcode,
 				const void *payload, size_t len);
 int idc_core_request_complete(struct idc_request *req, int status, const void *result, size_t len);
@@ -160,6 +162,16 @@ int idc_send_message(struct idc_endpoint *ep, uint16_t opcode, const void *paylo
 	return r;
 }
 EXPORT_SYMBOL_GPL(idc_send_message);
+
+int idc_send_message_fill(struct idc_endpoint *ep, uint16_t opcode, size_t len,
+			  void (*fill)(void *arg, void *dst, size_t off, size_t n), void *arg)
+{
+	int r = IDC_ERR_INVAL;
+
+	WITH_EP_LOCK(ep, r = idc_core_send_message_fill(ep, opcode, len, fill, arg), (void)0);
+	return r;
+}
+EXPORT_SYMBOL_GPL(idc_send_message_fill);
 
 int idc_submit_transaction(struct idc_endpoint *ep, struct idc_txn *txn, uint16_t opcode,
 			   const void *payload, size_t len)

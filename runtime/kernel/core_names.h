@@ -19,6 +19,7 @@
 #define idc_endpoint_cork	     idc_core_endpoint_cork
 #define idc_endpoint_flush	     idc_core_endpoint_flush
 #define idc_send_message	     idc_core_send_message
+#define idc_send_message_fill	     idc_core_send_message_fill
 #define idc_submit_transaction	     idc_core_submit_transaction
 #define idc_request_complete	     idc_core_request_complete
 /* buffer.c: registrations, their memory and transfers take the context's mutex too */

@@ -82,15 +82,28 @@ static uint64_t word_at(uint32_t seq, size_t i)
     return w;
 }
 
+/* Bytes [off, off + n) of chunk seq's pattern into dst (a whole chunk: off 0, n its size; a
+   piece of one: idc_send_message_fill's pieces). */
+static void fill_at(unsigned char *dst, size_t off, size_t n, uint32_t seq)
+{
+    size_t i = off, end = off + n;
+    while (i < end) {
+        uint64_t w = word_at(seq, i / 8);
+        size_t in = i % 8, take = end - i < 8 - in ? end - i : 8 - in;
+        memcpy(dst + (i - off), (const unsigned char *)&w + in, take);
+        i += take;
+    }
+}
+
 static void fill(unsigned char *p, size_t n, uint32_t seq)
 {
-    size_t i = 0;
-    for (; (i + 1) * 8 <= n; i++) {
-        uint64_t w = word_at(seq, i);
-        memcpy(p + i * 8, &w, 8);
-    }
-    uint64_t w = word_at(seq, i);
-    memcpy(p + i * 8, &w, n - i * 8);
+    fill_at(p, 0, n, seq);
+}
+
+/* idc_send_message_fill's writer: the chunk's pattern straight into the ring */
+static void fill_piece(void *arg, void *dst, size_t off, size_t n)
+{
+    fill_at(dst, off, n, *(const uint32_t *)arg);
 }
 
 static bool check_fill(const unsigned char *p, size_t n, uint32_t *seq)
@@ -158,7 +171,19 @@ static struct {
     uint32_t end_count;
     double stream_until; /* domU: streaming OP_DATA to dom0 until then (0: not streaming) */
     uint32_t stream_seq;
+    bool stream_copy; /* domU: that stream copies its chunks in (send_chunk) */
 } S;
+
+/* A chunk of the stream: written in place (idc_send_message_fill, what a streaming driver
+   uses) or made in a buffer and copied in (idc_send_message, as vchan's writer must). */
+static int send_chunk(uint32_t seq, bool copy)
+{
+    static unsigned char p[CHUNK];
+    if (!copy)
+        return idc_send_message_fill(&S.ep, OP_DATA, CHUNK, fill_piece, &seq);
+    fill(p, CHUNK, seq);
+    return idc_send_message(&S.ep, OP_DATA, p, CHUNK);
+}
 
 static void cb_appear(struct idc_endpoint *ep)
 {
@@ -210,13 +235,14 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
         idc_request_complete(r, 0, v, sizeof(v));
         return 0;
     }
-    case OP_STREAM: { /* stream OP_DATA to dom0 for the given milliseconds, then OP_END */
-        uint32_t ms;
-        if (len != sizeof(ms))
+    case OP_STREAM: { /* stream OP_DATA to dom0 for v[0] milliseconds, copying if v[1], then OP_END */
+        uint32_t v[2];
+        if (len != sizeof(v))
             return IDC_ERR_PROTO;
-        memcpy(&ms, p, sizeof(ms));
-        S.stream_until = now_s() + ms / 1000.0;
+        memcpy(v, p, sizeof(v));
+        S.stream_until = now_s() + v[0] / 1000.0;
         S.stream_seq = 0;
+        S.stream_copy = v[1] != 0;
         idc_request_complete(r, 0, NULL, 0);
         return 0;
     }
@@ -479,10 +505,8 @@ out:
    returns once credit comes back), then after the deadline OP_END with the count. */
 static void stream_pump(void)
 {
-    static unsigned char p[CHUNK];
     while (S.stream_until && now_s() < S.stream_until) {
-        fill(p, CHUNK, S.stream_seq);
-        int r = idc_send_message(&S.ep, OP_DATA, p, CHUNK);
+        int r = send_chunk(S.stream_seq, S.stream_copy);
         if (r == IDC_ERR_AGAIN)
             return;
         if (r) {
@@ -586,16 +610,15 @@ static unsigned vchan_rtt(struct libxenvchan *v, bool polled)
     return n;
 }
 
-/* dom0 -> domU: CHUNK-byte messages for BULK_S, then the backend's count. Returns MB/s. */
-static double idc_bulk_out(uint32_t *chunks)
+/* dom0 -> domU: CHUNK-byte messages for BULK_S (copied in if copy), then the backend's count.
+   Returns MB/s. */
+static double idc_bulk_out(uint32_t *chunks, bool copy)
 {
-    static unsigned char p[CHUNK];
     static struct call c;
     uint32_t sent = 0;
     double t0 = now_s();
     while (now_s() - t0 < BULK_S) {
-        fill(p, CHUNK, sent);
-        int r = idc_send_message(&S.ep, OP_DATA, p, CHUNK);
+        int r = send_chunk(sent, copy);
         if (r == IDC_ERR_AGAIN) {
             idc_context_dispatch(S.ctx, 20);
             continue;
@@ -615,16 +638,16 @@ static double idc_bulk_out(uint32_t *chunks)
     return (double)sent * CHUNK / dt / 1e6;
 }
 
-/* domU -> dom0: the domU streams CHUNK-byte messages for BULK_S (OP_STREAM), then OP_END with
-   its count; every chunk's bytes and order are checked here. Returns MB/s. */
-static double idc_bulk_in(uint32_t *chunks)
+/* domU -> dom0: the domU streams CHUNK-byte messages for BULK_S (OP_STREAM; copied in if
+   copy), then OP_END with its count; every chunk's bytes and order are checked here. MB/s. */
+static double idc_bulk_in(uint32_t *chunks, bool copy)
 {
     static struct call c;
-    uint32_t ms = (uint32_t)(BULK_S * 1000);
+    uint32_t ms[2] = { (uint32_t)(BULK_S * 1000), copy };
     S.msgs = S.bad = 0;
     S.ended = false;
     double t0 = now_s();
-    int st = call_sync(OP_STREAM, &ms, sizeof(ms), &c, STEP_MS);
+    int st = call_sync(OP_STREAM, ms, sizeof(ms), &c, STEP_MS);
     if (st)
         fail("stream request: status %d", st);
     dispatch_until(&S.ended, STEP_MS);
@@ -771,9 +794,11 @@ enum {
     F_RTT_IDC,
     F_RTT_VCHAN,
     F_RTT_VCHAN_POLL,
-    F_OUT_IDC,
+    F_OUT_IDC,      /* written in place (idc_send_message_fill) */
+    F_OUT_IDC_COPY, /* copied in (idc_send_message) */
     F_OUT_VCHAN,
     F_IN_IDC,
+    F_IN_IDC_COPY,
     F_IN_VCHAN,
     F_RB_IN_1M,
     F_RB_IN_16M,
@@ -796,9 +821,11 @@ static void one_rep(unsigned k, struct libxenvchan *v, const struct idc_rbuf *rb
     fig[F_RTT_VCHAN][k] = v50;
     fig[F_RTT_VCHAN_POLL][k] = w50;
     uint32_t ci, cv;
-    fig[F_OUT_IDC][k] = idc_bulk_out(&ci);
+    fig[F_OUT_IDC][k] = idc_bulk_out(&ci, false);
+    fig[F_OUT_IDC_COPY][k] = idc_bulk_out(&ci, true);
     fig[F_OUT_VCHAN][k] = vchan_bulk_out(v, &cv);
-    fig[F_IN_IDC][k] = idc_bulk_in(&ci);
+    fig[F_IN_IDC][k] = idc_bulk_in(&ci, false);
+    fig[F_IN_IDC_COPY][k] = idc_bulk_in(&ci, true);
     fig[F_IN_VCHAN][k] = vchan_bulk_in(v, &cv);
     fig[F_RB_IN_1M][k] = rbuf_rate(rb, MIB, true, RB_1M_N);
     fig[F_RB_IN_16M][k] = rbuf_rate(rb, RBUF_MAX, true, 1);
@@ -983,9 +1010,9 @@ static void profile(struct libxenvchan *v, const struct idc_rbuf *rb)
     PROFILE("idc rtt", idc_rtt() + 10);
     PROFILE("vchan rtt", vchan_rtt(v, false) + 12);
     PROFILE("vchan rtt, event loop", vchan_rtt(v, true) + 12);
-    PROFILE("idc 64K dom0->domU", (idc_bulk_out(&chunks), chunks));
+    PROFILE("idc 64K dom0->domU", (idc_bulk_out(&chunks, false), chunks));
     PROFILE("vchan 64K dom0->domU", (vchan_bulk_out(v, &chunks), chunks));
-    PROFILE("idc 64K domU->dom0", (idc_bulk_in(&chunks), chunks));
+    PROFILE("idc 64K domU->dom0", (idc_bulk_in(&chunks, false), chunks));
     PROFILE("vchan 64K domU->dom0", (vchan_bulk_in(v, &chunks), chunks));
     PROFILE("idc rbuf read 1 MiB", (rbuf_move(rb, MIB, true), 1));
     PROFILE("idc rbuf write 1 MiB", (rbuf_move(rb, MIB, false), 1));
@@ -1017,9 +1044,11 @@ static int measure(unsigned peer)
     report_pair("64-byte round trips p50, vchan in an event loop", "ms", F_RTT_IDC,
                 F_RTT_VCHAN_POLL);
     begin("bulk_to_domu");
-    report_pair("64 KiB chunks dom0 -> domU", "MB/s", F_OUT_IDC, F_OUT_VCHAN);
+    report_pair("64 KiB chunks dom0 -> domU, written in place", "MB/s", F_OUT_IDC, F_OUT_VCHAN);
+    report_pair("64 KiB chunks dom0 -> domU, copied in", "MB/s", F_OUT_IDC_COPY, F_OUT_VCHAN);
     begin("bulk_from_domu");
-    report_pair("64 KiB chunks domU -> dom0", "MB/s", F_IN_IDC, F_IN_VCHAN);
+    report_pair("64 KiB chunks domU -> dom0, written in place", "MB/s", F_IN_IDC, F_IN_VCHAN);
+    report_pair("64 KiB chunks domU -> dom0, copied in", "MB/s", F_IN_IDC_COPY, F_IN_VCHAN);
     begin("rbuf_from_domu");
     report_pair("remote-buffer reads of 1 MiB, back to back, vs vchan streaming domU -> dom0",
                 "MB/s", F_RB_IN_1M, F_IN_VCHAN);
@@ -1037,6 +1066,8 @@ static int measure(unsigned peer)
     target("rtt p50 idc/vchan in an event loop", F_RTT_IDC, F_RTT_VCHAN_POLL, true, 1.0);
     target("streaming dom0->domU idc/vchan", F_OUT_IDC, F_OUT_VCHAN, false, 1.0);
     target("streaming domU->dom0 idc/vchan", F_IN_IDC, F_IN_VCHAN, false, 1.0);
+    target("streaming dom0->domU, copied in", F_OUT_IDC_COPY, F_OUT_VCHAN, false, 1.0);
+    target("streaming domU->dom0, copied in", F_IN_IDC_COPY, F_IN_VCHAN, false, 1.0);
     target("rbuf read 1 MiB / vchan streaming", F_RB_IN_1M, F_IN_VCHAN, false, 1.0);
     target("rbuf read 16 MiB / vchan streaming", F_RB_IN_16M, F_IN_VCHAN, false, 1.0);
     target("rbuf write 1 MiB / vchan streaming", F_RB_OUT_1M, F_OUT_VCHAN, false, 1.0);
