@@ -248,11 +248,6 @@ static inline void idc_ring_tx_publish(struct idc_ring_tx *tx)
         idc_ring_tx_store_prod(tx);
 }
 
-/* Writes one frame without publishing it (idc_ring_tx_publish does, and every notify decision
-   publishes first). Returns 0, IDC_ERR_AGAIN (no room: only a peer that stopped consuming can
-   cause it, callers sized the ring), IDC_ERR_PROTO (bad cons). Forced inline: it is the whole
-   send path of a message (GCC kept it out of line, a call and the header stored to memory
-   only to be copied again: 22 instructions per message). */
 /* The frame of fsize bytes at prod is written: account for it (idc_ring_write and _fill). */
 static inline void idc_ring_wrote(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
                                   uint32_t fsize)
@@ -264,6 +259,11 @@ static inline void idc_ring_wrote(struct idc_ring_tx *tx, const struct idc_frame
         idc_ring_tx_prefetch(tx, fsize);
 }
 
+/* Writes one frame without publishing it (idc_ring_tx_publish does, and every notify decision
+   publishes first). Returns 0, IDC_ERR_AGAIN (no room: only a peer that stopped consuming can
+   cause it, callers sized the ring), IDC_ERR_PROTO (bad cons). Forced inline: it is the whole
+   send path of a message (GCC kept it out of line, a call and the header stored to memory
+   only to be copied again: 22 instructions per message). */
 static inline __attribute__((always_inline)) int idc_ring_write(struct idc_ring_tx *tx,
                                                                 const struct idc_frame_hdr *h,
                                                                 const void *payload)
