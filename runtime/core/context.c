@@ -380,13 +380,7 @@ static int run_deferred(struct idc_context *ctx)
             n++;
         }
     }
-    while (ctx->dirty) {
-        struct idc_ep *ep = ctx->dirty;
-        ctx->dirty = ep->dirty_next;
-        ep->on_dirty = false;
-        idc__ep_flush(ep);
-    }
-    ctx->unpublished = false; /* each flush published its endpoint's frames */
+    idc__flush_dirty(ctx);
     if ((ctx->pending || ctx->done_head) && ctx->fd_exported) {
         /* still busy after the guard: make sure the fd stays readable */
         ctx->kicked = false;

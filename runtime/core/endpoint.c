@@ -43,10 +43,12 @@ void idc__ep_mark_pending(struct idc_ep *ep, unsigned what)
     idc__kick(ep->link.ctx);
 }
 
+static void ep_flush(struct idc_ep *ep);
+
 /* A frame was written. Outside dispatch it is published at once, with the notify decision
-   unless corked. In a dispatch round, corked or not, the decision waits for the round's end (or is taken now
-   if the round grew long while the consumer waits on another CPU: ring.h), and so does the
-   publication of a spinning endpoint's frames: they go out when the callback that sent them
+   unless corked. In a dispatch round, corked or not, the decision waits for the round's end
+   (or is taken now if the round grew long while the consumer waits on another CPU: ring.h),
+   and so does the publication of a spinning endpoint's frames: they go out when the callback that sent them
    returns (publish_dirty), every 512 bytes of a long round, or at the round's end. Its
    peer polls the ring (spinning is for connections where both ends poll), and a consumer
    polling a ring published per frame fetches the producer's index line per frame: cross-core,
@@ -60,7 +62,7 @@ static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)
     struct idc_ring_tx *tx = &ep->conn->tx;
     if (!ep->link.ctx->in_dispatch) {
         if (!ep->corked) {
-            idc__ep_flush(ep); /* publishes, then decides */
+            ep_flush(ep); /* publishes, then decides */
             return;
         }
         idc_ring_tx_store_prod(tx);
@@ -70,7 +72,7 @@ static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)
         else
             idc_ring_tx_store_prod(tx);
         if (idc_ring_tx_decide_early(tx, ep->link.tp->shares_cpus ? idc__cpu : NULL)) {
-            idc__ep_flush(ep);
+            ep_flush(ep);
             return;
         }
     }
@@ -81,11 +83,22 @@ static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)
     }
 }
 
-void idc__ep_flush(struct idc_ep *ep)
+static void ep_flush(struct idc_ep *ep)
 {
     struct idc_conn *c = ep->conn;
     if (c && c->up && idc_ring_tx_need_notify(&c->tx)) /* publishes first */
         ep->link.tp->notify(&ep->link);
+}
+
+void idc__flush_dirty(struct idc_context *ctx)
+{
+    while (ctx->dirty) {
+        struct idc_ep *ep = ctx->dirty;
+        ctx->dirty = ep->dirty_next;
+        ep->on_dirty = false;
+        ep_flush(ep);
+    }
+    ctx->unpublished = false; /* each flush published its endpoint's frames */
 }
 
 /* Publishes the frames the endpoints of this dispatch round wrote (no notify decision). */
@@ -500,7 +513,7 @@ int idc_endpoint_flush(struct idc_endpoint *pub)
     ep->corked = false;
     /* One notify decision for everything published since the last one. The endpoint may stay
        on the context's dirty list; that later flush then finds nothing new. */
-    idc__ep_flush(ep);
+    ep_flush(ep);
     return 0;
 }
 

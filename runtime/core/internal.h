@@ -179,7 +179,8 @@ static inline struct idc_ep *idc__ep_of(const struct idc_link *l)
 
 /* context.c -> endpoint.c */
 void idc__ep_run_pending(struct idc_ep *ep);
-void idc__ep_flush(struct idc_ep *ep);
+/* The round's end: one notify decision per endpoint that sent in it (each publishes first). */
+void idc__flush_dirty(struct idc_context *ctx);
 bool idc__ep_spin_poll(struct idc_ep *ep);
 bool idc__ep_arm(struct idc_ep *ep, bool spin); /* true: frames were handled */
 bool idc__ep_arm_rx(struct idc_ep *ep);         /* idc_ring_rx_arm, saying where we sleep */

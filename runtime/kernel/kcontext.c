@@ -293,12 +293,7 @@ static void run_deferred(struct idc_context *ctx)
 			idc__ep_run_pending(ep);
 		}
 	}
-	while (ctx->dirty) {
-		ep = ctx->dirty;
-		ctx->dirty = ep->dirty_next;
-		ep->on_dirty = false;
-		idc__ep_flush(ep);
-	}
+	idc__flush_dirty(ctx);
 	if (ctx->pending)
 		idc__kick(ctx);
 }

@@ -159,6 +159,8 @@ XEN_LIST_PROGS += kidcxen kidcsrv kidcevil
 # frontend does): the control page and the xenbus states from the transport's wire.h, the rings
 # from the core's ring.h (and libidc's ring functions), not copies of them
 $(XEN_OUT)/bin/kidcevil $(XEN_OUT)/bin/idcxen: XEN_CFLAGS += -Iruntime/core -Iruntime/transports/xen
+# xbuf's hand-made (hostile) links write the buffer service's request page from wire.h too
+$(XEN_OUT)/bin/xbuf: XEN_CFLAGS += -Iruntime/transports/xen
 
 xen-progs: $(XEN_OUT)/bin/kidcxen
 

@@ -33,6 +33,7 @@
 
 #include "idc.h"
 #include "report.h"
+#include "wire.h" /* runtime/transports/xen: the request page, as the owner reads it */
 
 #define WATCHDOG_S 85
 #define STEP_MS    30000
@@ -368,24 +369,6 @@ static double mbs(size_t len, double dt)
 
 /* ------------------------------------------------------------------ hostile user */
 
-/* The request page as the runtime lays it out (docs/xen-transport.md, "Remote buffers"),
-   written by hand here to misbehave. */
-struct h_req {
-    uint32_t tag;
-    uint8_t op, slot;
-    uint16_t pad;
-    uint32_t len, id, generation, rights;
-    uint64_t owner, length, offset;
-    uint8_t key[16];
-};
-struct h_page {
-    uint8_t user_live, owner_live, pad0[2];
-    uint32_t magic, epoch, answer, req_prod, rsp_prod;
-    uint8_t pad1[40];
-    uint32_t refs[256]; /* wire.h: XB_WIN_PAGES (32 slots of 8 pages) */
-    struct h_req req[32];
-};
-
 /* Knocks on the owner's buffer service with a hand-made link, then sends a malformed request
    (variant 0: slot out of range; 1: a request index far past the window). Returns the seconds
    until the owner dropped the link (its owner_live byte went to 0), or fails. */
@@ -396,15 +379,15 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
     if (!gs || !ev)
         fail("opening the grant and event channel devices: %s", strerror(errno));
     xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(ev, odom);
-    uint32_t pref, refs[256];
-    struct h_page *pg = port < 0 ? NULL
-                                 : xengntshr_share_page_notify(gs, odom, &pref, 1, 0,
-                                                               (evtchn_port_t)port);
-    void *win = pg ? xengntshr_share_pages(gs, odom, 256, refs, 1) : NULL;
+    uint32_t pref, refs[XB_WIN_PAGES];
+    struct xb_page *pg = port < 0 ? NULL
+                                  : xengntshr_share_page_notify(gs, odom, &pref, 1, 0,
+                                                                (evtchn_port_t)port);
+    void *win = pg ? xengntshr_share_pages(gs, odom, XB_WIN_PAGES, refs, 1) : NULL;
     if (!win)
         fail("hostile link: port or grants: %s", strerror(errno));
-    memset(pg, 0, 4096);
-    pg->magic = 0x46554258u;
+    memset(pg, 0, XEN_PAGE);
+    pg->magic = XB_MAGIC;
     pg->epoch = 4242u + (unsigned)variant;
     memcpy(pg->refs, refs, sizeof(refs));
     __atomic_store_n(&pg->user_live, 1, __ATOMIC_RELEASE);
@@ -419,12 +402,12 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
         !xs_set_permissions(xs, XBT_NULL, k, p, 2))
         fail("hostile knock %s: %s", k, strerror(errno));
     double end = now_s() + 10;
-    while (__atomic_load_n(&pg->answer, __ATOMIC_ACQUIRE) != 1 && now_s() < end)
+    while (__atomic_load_n(&pg->answer, __ATOMIC_ACQUIRE) != XB_ANS_OK && now_s() < end)
         usleep(10000);
-    if (pg->answer != 1 || !pg->owner_live)
+    if (pg->answer != XB_ANS_OK || !pg->owner_live)
         fail("the owner did not serve the hand-made link");
     if (variant == 0) {
-        struct h_req q = { .tag = 1, .op = 1, .slot = 200, .len = 10 };
+        struct xb_req q = { .tag = 1, .op = XB_OP_READ, .slot = 200, .len = 10 };
         memcpy(&pg->req[0], &q, sizeof(q));
         __atomic_store_n(&pg->req_prod, 1, __ATOMIC_RELEASE);
     } else {
@@ -438,7 +421,7 @@ static double hostile_link(unsigned odom, uint64_t owner, int variant)
     double dt = now_s() - t0;
     bool dropped = !pg->owner_live;
     xs_rm(xs, XBT_NULL, k);
-    xengntshr_unshare(gs, win, 256);
+    xengntshr_unshare(gs, win, XB_WIN_PAGES);
     xengntshr_unshare(gs, pg, 1);
     xenevtchn_unbind(ev, (evtchn_port_t)port);
     xenevtchn_close(ev);
