@@ -24,7 +24,9 @@ done
 for f in endpoint registry offer limits errors ring buffer; do
     ln -sf "$src/runtime/core/$f.c" "$dir/$f.c"
 done
-ln -sf "$src/runtime/transports/xen/xbuser.c" "$dir/xbuser.c"
+for f in xbuser xbowner; do
+    ln -sf "$src/runtime/transports/xen/$f.c" "$dir/$f.c"
+done
 extra=""
 for c in "$@"; do
     cp "$c" "$dir/" && extra="$extra $(basename "$c" .c).o"

@@ -10,6 +10,7 @@
 #include <xen/xenbus.h>
 
 #include "kxen.h"
+#include "xbowner.h"
 #include "xbuser.h"
 
 /* grant-copy segments per request: each slot page, split where the local memory crosses a page */
@@ -31,12 +32,9 @@ struct kb_svc {
 	struct idc_kdefer watch_defer;
 	struct kb_link *links;
 	unsigned int nlinks;
-	/* the grant copies of one wake-up of one link */
+	/* one wake-up of one link: its requests (xbowner.c) and their grant copies */
+	struct xbo_batch batch;
 	struct gnttab_copy seg[XB_SLOTS * XB_REQ_SEGS];
-	struct {
-		uint32_t tag, first, nseg;
-		int status;
-	} req[XB_SLOTS];
 	/* user side (xenbuf_user.c) */
 	struct ku_link *ulinks;
 	struct xbu_dead dead; /* owners known to be gone */

@@ -62,10 +62,8 @@ struct kb_link {
 	bool failed;	 /* refused or dropped: wait for a new epoch */
 	struct page *pg; /* the request page is mapped on it */
 	grant_handle_t handle;
-	struct xb_page *page;
-	int irq; /* -1: not bound */
-	uint32_t req_cons;
-	uint32_t refs[XB_WIN_PAGES]; /* private copy */
+	struct xbo_link rq; /* the request page, its index, the window's references */
+	int irq;	    /* -1: not bound */
 	struct idc_kdefer ev_defer;
 };
 
@@ -141,10 +139,10 @@ static void link_drop(struct kb_svc *sv, struct kb_link *l, const char *why)
 		idc__log(sv->ctx, IDC_LOG_WARN,
 			 "buffer service: dropping the link of %s (domain %u): %s", l->name, l->dom,
 			 why);
-	if (l->page) {
+	if (l->rq.page) {
 		/* What the user-space owner's unmap notification does: owner_live cleared, then
 		   the user told. Release: every response written before it. */
-		virt_store_release(&l->page->owner_live, 0);
+		virt_store_release(&l->rq.page->owner_live, 0);
 		if (l->irq >= 0)
 			notify_remote_via_irq(l->irq);
 		gnttab_set_unmap_op(&op, (unsigned long)pfn_to_kaddr(page_to_pfn(l->pg)),
@@ -158,7 +156,7 @@ static void link_drop(struct kb_svc *sv, struct kb_link *l, const char *why)
 			gnttab_free_pages(1, &l->pg);
 		}
 		l->pg = NULL;
-		l->page = NULL;
+		l->rq.page = NULL;
 	}
 	if (l->irq >= 0) {
 		unbind_from_irqhandler(l->irq, l); /* closes the port; waits for the handler */
@@ -182,45 +180,27 @@ static void link_free(struct kb_svc *sv, struct kb_link *l)
 	kfree(l);
 }
 
-/* Checks one request (already copied out of the page) and adds its segments; returns its
-   status (0: to be copied), or 1 when it is malformed (the link is dropped). */
-static int req_check(struct kb_svc *sv, struct kb_link *l, const struct xb_req *q, uint32_t *nseg)
+/* xbo_ops for xbowner.c: the segments of one request, each within one slot page and one page
+   of the (kvmalloc'd, so not contiguous) local memory. */
+static uint32_t kb_segs(void *arg, void *link, bool read, const uint32_t *refs, unsigned char *addr,
+			uint32_t len, uint32_t first)
 {
-	uint32_t need = q->op == XB_OP_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
-	struct idc_rbuf rb = {
-		.owner = q->owner,
-		.id = q->id,
-		.generation = q->generation,
-		.length = q->length,
-		.rights = q->rights,
-	};
-	unsigned char *addr = NULL;
-	uint32_t done = 0;
-	int st;
+	struct kb_svc *sv = arg;
+	struct kb_link *l = link;
+	uint32_t done = 0, n = 0;
 
-	if ((q->op != XB_OP_READ && q->op != XB_OP_WRITE) || q->slot >= XB_SLOTS ||
-	    q->len > XB_SLOT_BYTES)
-		return 1;
-	if (q->rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))
-		return IDC_ERR_BADREF;
-	if (!(q->rights & need))
-		return IDC_ERR_RIGHTS;
-	memcpy(rb.key, q->key, sizeof(rb.key));
-	st = idc__reg_check(sv->ctx, &rb, need, q->offset, q->len, &addr);
-	if (st)
-		return st;
-	while (done < q->len) {
-		struct gnttab_copy *g = &sv->seg[(*nseg)++];
+	while (done < len) {
+		struct gnttab_copy *g = &sv->seg[first + n++];
 		uint32_t roff = done % XEN_PAGE_SIZE;
 		uint32_t loff = (uint32_t)((uintptr_t)(addr + done) & (XEN_PAGE_SIZE - 1));
-		uint32_t n = q->len - done;
-		uint32_t ref = l->refs[q->slot * XB_SLOT_PAGES + done / XEN_PAGE_SIZE];
+		uint32_t k = len - done;
+		uint32_t ref = refs[done / XEN_PAGE_SIZE];
 
-		n = min_t(uint32_t, n, XEN_PAGE_SIZE - roff);
-		n = min_t(uint32_t, n, XEN_PAGE_SIZE - loff);
+		k = min_t(uint32_t, k, XEN_PAGE_SIZE - roff);
+		k = min_t(uint32_t, k, XEN_PAGE_SIZE - loff);
 		memset(g, 0, sizeof(*g));
-		g->len = (uint16_t)n;
-		if (q->op == XB_OP_READ) {
+		g->len = (uint16_t)k;
+		if (read) {
 			g->source.u.gmfn = kb_gfn(addr + done);
 			g->source.domid = DOMID_SELF;
 			g->source.offset = (uint16_t)loff;
@@ -237,76 +217,49 @@ static int req_check(struct kb_svc *sv, struct kb_link *l, const struct xb_req *
 			g->dest.offset = (uint16_t)loff;
 			g->flags = GNTCOPY_source_gref;
 		}
-		done += n;
+		done += k;
 	}
-	return 0;
+	return n;
 }
 
-/* The first nreq requests from req_cons: their grant copies (nseg segments), then their
-   responses in order and one notification. */
-static void link_answer(struct kb_svc *sv, struct kb_link *l, uint32_t nreq, uint32_t nseg)
+static bool kb_copy(void *arg, void *link, uint32_t nseg)
 {
-	struct xb_page *pg = l->page;
-	uint32_t i, k;
+	struct kb_svc *sv = arg;
 
-	if (nseg)
-		gnttab_batch_copy(sv->seg, nseg);
-	for (i = 0; i < nreq; i++) {
-		struct xb_rsp r = {.tag = sv->req[i].tag, .status = sv->req[i].status};
-
-		for (k = sv->req[i].first; !r.status && k < sv->req[i].first + sv->req[i].nseg; k++)
-			if (sv->seg[k].status != GNTST_okay) {
-				idc__log(sv->ctx, IDC_LOG_DEBUG,
-					 "buffer service: grant copy for %s: status %d", l->name,
-					 sv->seg[k].status);
-				r.status = IDC_ERR_IO;
-			}
-		memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
-	}
-	l->req_cons += nreq;
-	/* Release: the responses (and the bytes copied into the slots) before the index. */
-	virt_store_release(&pg->rsp_prod, l->req_cons);
-	notify_remote_via_irq(l->irq);
+	(void)link;
+	gnttab_batch_copy(sv->seg, nseg);
+	return true; /* each segment says how it went */
 }
 
-/* Every request pending on the link, checked, in batches of grant copies: all of them, or up to
-   each one the user marked XB_REQ_ANSWER (a hint; the same answers either way). */
-static void link_serve(struct kb_svc *sv, struct kb_link *l)
+static bool kb_seg_ok(void *arg, void *link, uint32_t k)
 {
-	struct xb_page *pg = l->page;
-	uint32_t prod, i, nreq = 0, nseg = 0;
+	struct kb_svc *sv = arg;
 
-	/* Acquire: pairs with the user's release store of req_prod; the requests before it are
-	   complete. */
-	prod = virt_load_acquire(&pg->req_prod);
-	if (prod - l->req_cons > XB_SLOTS) {
-		link_drop(sv, l, "request index out of the legal window");
-		return;
-	}
-	for (i = l->req_cons; i != prod; i++) {
-		struct xb_req q;
-		uint32_t first = nseg;
-		int st;
-
-		memcpy(&q, &pg->req[i % XB_SLOTS], sizeof(q)); /* one read, then validation */
-		st = req_check(sv, l, &q, &nseg);
-		if (st == 1) {
-			link_drop(sv, l,
-				  "malformed request (operation, slot or length out of range)");
-			return;
-		}
-		sv->req[nreq].tag = q.tag;
-		sv->req[nreq].first = first;
-		sv->req[nreq].nseg = nseg - first;
-		sv->req[nreq++].status = st;
-		if ((q.flags & XB_REQ_ANSWER) && i + 1 != prod) {
-			link_answer(sv, l, nreq, nseg);
-			nreq = nseg = 0;
-		}
-	}
-	if (nreq)
-		link_answer(sv, l, nreq, nseg);
+	if (sv->seg[k].status == GNTST_okay)
+		return true;
+	idc__log(sv->ctx, IDC_LOG_DEBUG, "buffer service: grant copy for %s: status %d",
+		 ((struct kb_link *)link)->name, sv->seg[k].status);
+	return false;
 }
+
+static void kb_notify(void *arg, void *link)
+{
+	(void)arg;
+	notify_remote_via_irq(((struct kb_link *)link)->irq);
+}
+
+static void kb_drop(void *arg, void *link, const char *why)
+{
+	link_drop(arg, link, why);
+}
+
+static const struct xbo_ops kb_ops = {
+	.segs = kb_segs,
+	.copy = kb_copy,
+	.seg_ok = kb_seg_ok,
+	.notify = kb_notify,
+	.drop = kb_drop,
+};
 
 /* One notification: the requests, then liveness; then the late EOI unmasks the port. */
 static void kb_ev_run(struct idc_kdefer *d)
@@ -314,10 +267,10 @@ static void kb_ev_run(struct idc_kdefer *d)
 	struct kb_link *l = container_of(d, struct kb_link, ev_defer);
 	struct kb_svc *sv = l->svc;
 
-	if (l->page)
-		link_serve(sv, l);
+	if (l->rq.page)
+		xbo_serve(&sv->batch, &l->rq, l);
 	/* Acquire: pairs with the user's (or its kernel's unmap notification's) store. */
-	if (l->page && !virt_load_acquire(&l->page->user_live))
+	if (l->rq.page && !virt_load_acquire(&l->rq.page->user_live))
 		link_drop(sv, l, NULL); /* the user closed the link or its process died */
 	if (l->irq >= 0)
 		xen_irq_lateeoi(l->irq, 0);
@@ -363,7 +316,7 @@ static int link_map(struct kb_link *l, uint32_t ref)
 	}
 	l->handle = op.handle;
 	idc__kgrants_add(1);
-	l->page = pfn_to_kaddr(page_to_pfn(l->pg));
+	l->rq.page = pfn_to_kaddr(page_to_pfn(l->pg));
 	return 0;
 }
 
@@ -402,7 +355,7 @@ static void own_knock(struct kb_svc *sv, const char *name)
 		link_free(sv, l);
 	for (o = sv->links; o; o = o->next) {
 		mine += o->dom == d;
-		if (o->dom == d && o->page_ref == v[1] && o->page) {
+		if (o->dom == d && o->page_ref == v[1] && o->rq.page) {
 			if (idc__log_limit(&sv->logs, sv->ctx))
 				idc__log(sv->ctx, IDC_LOG_WARN,
 					 "buffer service: refusing %s: its page is served for %s",
@@ -436,16 +389,16 @@ static void own_knock(struct kb_svc *sv, const char *name)
 		return;
 	}
 	/* One copy of the header and of the references, then validation. */
-	memcpy(&h, l->page, sizeof(h));
-	memcpy(l->refs, l->page->refs, sizeof(l->refs));
+	memcpy(&h, l->rq.page, sizeof(h));
+	memcpy(l->rq.refs, l->rq.page->refs, sizeof(l->rq.refs));
 	if (h.magic != XB_MAGIC || h.epoch != l->epoch || !h.user_live || h.req_prod != 0) {
 		link_drop(sv, l, "request page does not match the knock");
 		return;
 	}
-	l->req_cons = 0;
-	WRITE_ONCE(l->page->owner_live, 1);
+	l->rq.req_cons = 0;
+	WRITE_ONCE(l->rq.page->owner_live, 1);
 	/* Release: owner_live before the answer the user acts on. */
-	virt_store_release(&l->page->answer, XB_ANS_OK);
+	virt_store_release(&l->rq.page->answer, XB_ANS_OK);
 	notify_remote_via_irq(l->irq);
 	idc__log(sv->ctx, IDC_LOG_DEBUG, "buffer service: serving %s (domain %u)", name, d);
 }
@@ -537,6 +490,9 @@ struct kb_svc *kb_svc_open(struct idc_context *ctx)
 	sv->ctx = ctx;
 	sv->self = self;
 	sv->lim = idc__buf_limits(XB_USER_LINKS);
+	sv->batch.ctx = ctx;
+	sv->batch.ops = &kb_ops;
+	sv->batch.arg = sv;
 	sv->watch_defer.fn = kb_watch_run;
 	/* The owner id names this domain, as a user-space context's does: users find O by it,
 	   owners check a knock's name by it. */

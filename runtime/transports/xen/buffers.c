@@ -32,11 +32,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "xbowner.h"
 #include "xbuser.h"
 #include "xen.h"
 
-/* The wire (slots, request page, knock syntax) and the user's pacing: wire.h. The user's
-   requests on the page: xbuser.c, shared with idc.ko. */
+/* The wire (slots, request page, knock syntax) and the user's pacing: wire.h. The requests on
+   the page: xbuser.c (the user's) and xbowner.c (the owner's), shared with idc.ko. */
 
 /* Owner side: one link per knocking user context. */
 struct xb_olink {
@@ -44,12 +45,10 @@ struct xb_olink {
     char name[XB_NAME_MAX]; /* knock entry "<dom>-<user id hex>" */
     unsigned dom;
     uint32_t epoch;
-    bool failed; /* knock refused or link dropped: wait for a new epoch */
-    struct xb_page *page;
+    bool failed;        /* knock refused or link dropped: wait for a new epoch */
+    struct xbo_link rq; /* the request page, its index, the window's references */
     uint32_t port;
     bool port_valid;
-    uint32_t req_cons;
-    uint32_t refs[XB_WIN_PAGES]; /* private copy */
 };
 
 /* User side: one link per owner context in another domain; its requests are xbuser.c's. */
@@ -67,19 +66,6 @@ struct xb_ulink {
     struct xen_tp *t;
 };
 
-/* The grant-copy segments of one batch: every request pending on a link, at most XB_SLOTS of
-   XB_SLOT_PAGES pages each, copied with one xengnttab_grant_copy (one system call and one
-   hypercall per wake-up rather than one per request). */
-struct own_batch {
-    xengnttab_grant_copy_segment_t seg[XB_SLOTS * XB_SLOT_PAGES];
-    uint32_t nseg;
-    struct {
-        uint32_t tag, first, nseg; /* its segments: seg[first .. first + nseg) */
-        int status;
-    } req[XB_SLOTS];
-    uint32_t nreq;
-};
-
 struct xb_ctx {
     struct idc_context *ctx;
     struct xen_tp *t; /* the context's handles (xen.c) */
@@ -92,7 +78,11 @@ struct xb_ctx {
     struct xbu_dead dead;            /* user: owners known to be gone */
     struct idc_buf_limits links_max; /* transport.h's rule, XB_USER_LINKS user links */
     struct idc_log_limit logs;       /* refusals a peer can cause */
-    struct own_batch batch;          /* owner: the requests of one wake-up (own_serve) */
+    struct xbo_batch batch;          /* owner: the requests of one wake-up (xbo_serve) */
+    /* owner: their grant-copy segments, one xengnttab_grant_copy per batch (one system call
+       and one hypercall per wake-up rather than one per request); a window's worth of
+       segments, too large for the stack */
+    xengnttab_grant_copy_segment_t seg[XB_SLOTS * XB_SLOT_PAGES];
 };
 
 /* ------------------------------------------------------------------------------ helpers */
@@ -112,6 +102,7 @@ static void path_o(char out[XB_OPATH_MAX], unsigned dom, uint64_t owner)
 
 static void olink_port_fire(struct xen_tp *t, void *arg);
 static void ulink_port_fire(struct xen_tp *t, void *arg);
+static const struct xbo_ops own_ops;
 
 /* The buffer service, created with the context's Xen handles on first use, so buffers work in
    contexts that have no xen endpoint. */
@@ -128,6 +119,7 @@ static struct xb_ctx *xb_open(struct idc_context *ctx)
     xc->ctx = ctx;
     xc->t = t;
     xc->links_max = idc__buf_limits(XB_USER_LINKS);
+    xc->batch = (struct xbo_batch){ .ctx = ctx, .ops = &own_ops, .arg = xc };
     t->buf = xc;
     return xc;
 }
@@ -151,10 +143,10 @@ static void olink_drop(struct xb_ctx *xc, struct xb_olink *l, const char *fmt, .
                  "%s",
                  l->name, l->dom, why);
     }
-    if (l->page) {
+    if (l->rq.page) {
         /* Unmapping clears owner_live and signals the user. */
-        xen_lib.xengnttab_unmap(xc->t->gt, l->page, 1);
-        l->page = NULL;
+        xen_lib.xengnttab_unmap(xc->t->gt, l->rq.page, 1);
+        l->rq.page = NULL;
     }
     if (l->port_valid)
         xen_unbind(xc->t, l->port);
@@ -174,130 +166,75 @@ static void olink_free(struct xb_ctx *xc, struct xb_olink *l)
     free(l);
 }
 
-/* Checks one request (already copied out of the page) and adds its segments to the batch;
-   returns its status (0: to be copied), or 1 when the request is malformed (the link is
-   dropped). */
-static int own_check(struct xb_ctx *xc, struct xb_olink *l, const struct xb_req *q,
-                     struct own_batch *b)
+/* xbo_ops for xbowner.c: the segments of one request (one per window page: the local side is
+   a virtual address, which the kernel's grant-copy device splits at page boundaries itself). */
+static uint32_t own_segs(void *arg, void *link, bool read, const uint32_t *refs,
+                         unsigned char *addr, uint32_t len, uint32_t first)
 {
-    if ((q->op != XB_OP_READ && q->op != XB_OP_WRITE) || q->slot >= XB_SLOTS ||
-        q->len > XB_SLOT_BYTES)
-        return 1;
-    uint32_t need = q->op == XB_OP_WRITE ? IDC_RBUF_WRITE : IDC_RBUF_READ;
-    if (q->rights & ~(IDC_RBUF_READ | IDC_RBUF_WRITE))
-        return IDC_ERR_BADREF;
-    if (!(q->rights & need))
-        return IDC_ERR_RIGHTS;
-    struct idc_rbuf rb = { .owner = q->owner,
-                           .id = q->id,
-                           .generation = q->generation,
-                           .length = q->length,
-                           .rights = q->rights };
-    memcpy(rb.key, q->key, sizeof(rb.key));
-    unsigned char *addr = NULL;
-    int st = idc__reg_check(xc->ctx, &rb, need, q->offset, q->len, &addr);
-    if (st || q->len == 0)
-        return st;
-    for (uint32_t done = 0, n = 0; done < q->len; done += XEN_PAGE, n++) {
-        xengnttab_grant_copy_segment_t *sg = &b->seg[b->nseg++];
-        uint32_t len = q->len - done < XEN_PAGE ? q->len - done : XEN_PAGE;
-        uint32_t ref = l->refs[q->slot * XB_SLOT_PAGES + n];
+    struct xb_ctx *xc = arg;
+    struct xb_olink *l = link;
+    uint32_t n = 0;
+    for (uint32_t done = 0; done < len; done += XEN_PAGE, n++) {
+        xengnttab_grant_copy_segment_t *sg = &xc->seg[first + n];
         memset(sg, 0, sizeof(*sg));
-        sg->len = (uint16_t)len;
-        if (q->op == XB_OP_READ) {
+        sg->len = (uint16_t)(len - done < XEN_PAGE ? len - done : XEN_PAGE);
+        if (read) {
             sg->source.virt = addr + done;
-            sg->dest.foreign.ref = ref;
+            sg->dest.foreign.ref = refs[n];
             sg->dest.foreign.domid = (uint16_t)l->dom;
             sg->flags = GNTCOPY_dest_gref;
         } else {
-            sg->source.foreign.ref = ref;
+            sg->source.foreign.ref = refs[n];
             sg->source.foreign.domid = (uint16_t)l->dom;
             sg->dest.virt = addr + done;
             sg->flags = GNTCOPY_source_gref;
         }
     }
-    return 0;
+    return n;
 }
 
-/* One grant copy for the whole batch, then each request's status from its own segments. */
-static void own_copy(struct xb_ctx *xc, struct xb_olink *l, struct own_batch *b)
+static bool own_copy(void *arg, void *link, uint32_t nseg)
 {
-    int e = b->nseg ? xen_lib.xengnttab_grant_copy(xc->t->gt, b->nseg, b->seg) : 0;
-    if (e < 0)
-        idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: grant copy for %s: %s", l->name,
-                 strerror(errno));
-    for (uint32_t i = 0; i < b->nreq; i++) {
-        if (b->req[i].status || !b->req[i].nseg)
-            continue;
-        if (e < 0) {
-            b->req[i].status = IDC_ERR_IO;
-            continue;
-        }
-        for (uint32_t k = b->req[i].first; k < b->req[i].first + b->req[i].nseg; k++)
-            if (b->seg[k].status != GNTST_okay) {
-                idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: grant copy for %s: status %d",
-                         l->name, b->seg[k].status);
-                b->req[i].status = IDC_ERR_IO;
-                break;
-            }
-    }
+    struct xb_ctx *xc = arg;
+    if (xen_lib.xengnttab_grant_copy(xc->t->gt, nseg, xc->seg) == 0)
+        return true;
+    idc__log(xc->ctx, IDC_LOG_WARN, "buffer service: grant copy for %s: %s",
+             ((struct xb_olink *)link)->name, strerror(errno));
+    return false;
 }
 
-/* The batch's copies, then its responses in order and one notification; the batch is emptied
-   for the requests after it. */
-static void own_answer(struct xb_ctx *xc, struct xb_olink *l, struct own_batch *b)
+static bool own_seg_ok(void *arg, void *link, uint32_t k)
 {
-    struct xb_page *pg = l->page;
-    own_copy(xc, l, b);
-    for (uint32_t i = 0; i < b->nreq; i++) {
-        struct xb_rsp r = { .tag = b->req[i].tag, .status = b->req[i].status };
-        memcpy(&pg->rsp[(l->req_cons + i) % XB_SLOTS], &r, sizeof(r));
-    }
-    l->req_cons += b->nreq;
-    /* Release: the responses (and the bytes grant-copied into the slots) before the index. */
-    __atomic_store_n(&pg->rsp_prod, l->req_cons, __ATOMIC_RELEASE);
-    xen_lib.xenevtchn_notify(xc->t->ev, l->port);
-    b->nseg = b->nreq = 0;
+    struct xb_ctx *xc = arg;
+    if (xc->seg[k].status == GNTST_okay)
+        return true;
+    idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: grant copy for %s: status %d",
+             ((struct xb_olink *)link)->name, xc->seg[k].status);
+    return false;
 }
 
-/* Every request pending on the link, in batches of one grant copy each: all of them, or up to
-   each one the user marked XB_REQ_ANSWER (a hint it may give; the same answers either way). */
-static void own_serve(struct xb_ctx *xc, struct xb_olink *l)
+static void own_notify(void *arg, void *link)
 {
-    struct xb_page *pg = l->page;
-    /* Acquire: pairs with the user's release store; the requests before it are complete. */
-    uint32_t prod = __atomic_load_n(&pg->req_prod, __ATOMIC_ACQUIRE);
-    if (prod - l->req_cons > XB_SLOTS) {
-        olink_drop(xc, l, "request index out of the legal window");
-        return;
-    }
-    struct own_batch *b = &xc->batch; /* 10 KiB of segments: in the context, not on the stack */
-    b->nseg = b->nreq = 0;
-    for (uint32_t i = l->req_cons; i != prod; i++) {
-        struct xb_req q;
-        memcpy(&q, (const void *)&pg->req[i % XB_SLOTS], sizeof(q)); /* one read */
-        uint32_t first = b->nseg;
-        int st = own_check(xc, l, &q, b);
-        if (st == 1) {
-            olink_drop(xc, l, "malformed request (operation, slot or length out of range)");
-            return;
-        }
-        b->req[b->nreq].tag = q.tag;
-        b->req[b->nreq].first = first;
-        b->req[b->nreq].nseg = b->nseg - first;
-        b->req[b->nreq++].status = st;
-        if (q.flags & XB_REQ_ANSWER && i + 1 != prod)
-            own_answer(xc, l, b);
-    }
-    if (b->nreq)
-        own_answer(xc, l, b);
+    struct xb_ctx *xc = arg;
+    xen_lib.xenevtchn_notify(xc->t->ev, ((struct xb_olink *)link)->port);
 }
+
+static void own_drop(void *arg, void *link, const char *why)
+{
+    olink_drop(arg, link, "%s", why);
+}
+
+static const struct xbo_ops own_ops = {
+    .segs = own_segs, .copy = own_copy, .seg_ok = own_seg_ok, .notify = own_notify, .drop = own_drop
+};
 
 static void olink_event(struct xb_ctx *xc, struct xb_olink *l)
 {
     uint32_t port = l->port;
-    own_serve(xc, l);
-    if (l->page && !__atomic_load_n(&l->page->user_live, __ATOMIC_ACQUIRE))
+    if (l->rq.page)
+        xbo_serve(&xc->batch, &l->rq, l);
+    /* Acquire: pairs with the user's store (or its kernel's unmap notification). */
+    if (l->rq.page && !__atomic_load_n(&l->rq.page->user_live, __ATOMIC_ACQUIRE))
         olink_drop(xc, l, NULL); /* the user closed the link or its process died */
     if (l->port_valid)
         xen_lib.xenevtchn_unmask(xc->t->ev, port);
@@ -374,10 +311,10 @@ static void own_knock(struct xb_ctx *xc, const char *name)
     }
     l->port = (uint32_t)lp;
     l->port_valid = true;
-    l->page = xen_lib.xengnttab_map_grant_ref_notify(xc->t->gt, d, v[1], PROT_READ | PROT_WRITE,
-                                                     (uint32_t)offsetof(struct xb_page, owner_live),
-                                                     l->port);
-    if (!l->page) {
+    l->rq.page = xen_lib.xengnttab_map_grant_ref_notify(
+        xc->t->gt, d, v[1], PROT_READ | PROT_WRITE, (uint32_t)offsetof(struct xb_page, owner_live),
+        l->port);
+    if (!l->rq.page) {
         olink_drop(xc, l, "cannot map its request page");
         return;
     }
@@ -386,16 +323,16 @@ static void own_knock(struct xb_ctx *xc, const char *name)
         uint8_t user_live, owner_live, pad[2];
         uint32_t magic, epoch, answer, req_prod, rsp_prod;
     } h;
-    memcpy(&h, (const void *)l->page, sizeof(h));
-    memcpy(l->refs, (const void *)l->page->refs, sizeof(l->refs));
+    memcpy(&h, (const void *)l->rq.page, sizeof(h));
+    memcpy(l->rq.refs, (const void *)l->rq.page->refs, sizeof(l->rq.refs));
     if (h.magic != XB_MAGIC || h.epoch != l->epoch || !h.user_live || h.req_prod != 0) {
         olink_drop(xc, l, "request page does not match the knock");
         return;
     }
-    l->req_cons = 0;
-    __atomic_store_n(&l->page->owner_live, 1, __ATOMIC_RELAXED);
+    l->rq.req_cons = 0;
+    __atomic_store_n(&l->rq.page->owner_live, 1, __ATOMIC_RELAXED);
     /* Release: owner_live before the answer the user acts on. */
-    __atomic_store_n(&l->page->answer, XB_ANS_OK, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->rq.page->answer, XB_ANS_OK, __ATOMIC_RELEASE);
     xen_lib.xenevtchn_notify(xc->t->ev, l->port);
     idc__log(xc->ctx, IDC_LOG_DEBUG, "buffer service: serving %s (domain %u)", name, d);
 }
@@ -676,8 +613,8 @@ int xen_buf_transfer(struct idc_context *ctx, struct idc_xfer *x)
         nlinks++;
     }
     if (!l && nlinks >= xc->links_max.user) {
-        /* Each link holds 257 granted pages of our domain (a limited resource: gntalloc's
-           default is 1024 for the whole domain): at the cap the idle ones close, oldest
+        /* Each link holds XB_WIN_PAGES + 1 granted pages of our domain (a limited resource:
+           wire.h, XB_USER_LINKS): at the cap the idle ones close, oldest
            (last in the list) first; when none is idle the transfer must wait its turn. */
         struct xb_ulink *idle = NULL;
         for (struct xb_ulink *u = xc->ulinks; u; u = u->next)
