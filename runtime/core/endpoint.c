@@ -48,13 +48,13 @@ static void ep_flush(struct idc_ep *ep);
 /* A frame was written. Outside dispatch it is published at once, with the notify decision
    unless corked. In a dispatch round, corked or not, the decision waits for the round's end
    (or is taken now if the round grew long while the consumer waits on another CPU: ring.h),
-   and so does the publication of a spinning endpoint's frames: they go out when the callback that sent them
-   returns (publish_dirty), every 512 bytes of a long round, or at the round's end. Its
-   peer polls the ring (spinning is for connections where both ends poll), and a consumer
-   polling a ring published per frame fetches the producer's index line per frame: cross-core,
-   it took a 16-message callback's frames one or two at a time, each time with a publication,
-   a fence and a fetch of the producer's line of its own (0.41-0.52x the bare ring, which
-   publishes per 16; 0.69-0.70x per callback). A blocking endpoint publishes each frame at
+   and so does the publication of a spinning endpoint's frames: they go out when the callback
+   that sent them returns (publish_dirty), every 512 bytes of a long round, or at the round's
+   end. Its peer polls the ring (spinning is for connections where both ends poll), and a
+   consumer polling a ring published per frame fetches the producer's index line per frame:
+   cross-core, it took a 16-message callback's frames one or two at a time, each time with a
+   publication, a fence and a fetch of the producer's line of its own (0.41-0.52x the bare
+   ring, which publishes per 16; 0.69-0.70x per callback). A blocking endpoint publishes each frame at
    once: a consumer still awake for the previous frames then finds it before it arms and
    sleeps (per callback, that cost the blocking case 10-20 %: more sleeps and wake-ups). */
 static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)

@@ -83,12 +83,10 @@ int idc_ring_write_fill(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
     uint32_t len = h->length, fsize = idc_frame_size(len);
     uint32_t at = (tx->prod + (uint32_t)sizeof(*h)) & tx->mask; /* where the payload starts */
     uint32_t first = len < tx->size - at ? len : tx->size - at; /* its bytes before the end */
+    int r = idc_ring_tx_reserve(tx, fsize);
 
-    if (tx->size - (tx->prod - tx->cons) < fsize) {
-        int r = idc_ring_tx_room(tx, fsize);
-        if (r)
-            return r;
-    }
+    if (r)
+        return r;
     idc_ring_copy_in(tx, tx->prod, h, sizeof(*h));
     if (first)
         fill(arg, tx->data + at, 0, first);

@@ -248,6 +248,17 @@ static inline void idc_ring_tx_publish(struct idc_ring_tx *tx)
         idc_ring_tx_store_prod(tx);
 }
 
+/* Room for a frame of fsize bytes at prod (idc_ring_write and _fill): 0, or idc_ring_tx_room's
+   error. The cached consumer index answers first; only a ring that looks full reads the
+   consumer's line again. */
+static inline __attribute__((always_inline)) int idc_ring_tx_reserve(struct idc_ring_tx *tx,
+                                                                     uint32_t fsize)
+{
+    if (__builtin_expect(tx->size - (tx->prod - tx->cons) >= fsize, 1))
+        return 0;
+    return idc_ring_tx_room(tx, fsize);
+}
+
 /* The frame of fsize bytes at prod is written: account for it (idc_ring_write and _fill). */
 static inline void idc_ring_wrote(struct idc_ring_tx *tx, const struct idc_frame_hdr *h,
                                   uint32_t fsize)
@@ -271,12 +282,10 @@ static inline __attribute__((always_inline)) int idc_ring_write(struct idc_ring_
     uint32_t len = h->length;
     uint32_t fsize = idc_frame_size(len);
     uint32_t off;
+    int r = idc_ring_tx_reserve(tx, fsize);
 
-    if (tx->size - (tx->prod - tx->cons) < fsize) {
-        int r = idc_ring_tx_room(tx, fsize);
-        if (r)
-            return r;
-    }
+    if (r)
+        return r;
     off = tx->prod & tx->mask;
     if (tx->size - off >= fsize) {
         /* The whole frame lies before the end of the data area (the common case). */
