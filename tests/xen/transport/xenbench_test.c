@@ -642,11 +642,11 @@ static double idc_bulk_out(uint32_t *chunks, bool copy)
 static double idc_bulk_in(uint32_t *chunks, bool copy)
 {
     static struct call c;
-    uint32_t ms[2] = { (uint32_t)(BULK_S * 1000), copy };
+    uint32_t ask[2] = { (uint32_t)(BULK_S * 1000), copy }; /* OP_STREAM: ms, copy */
     S.msgs = S.bad = 0;
     S.ended = false;
     double t0 = now_s();
-    int st = call_sync(OP_STREAM, ms, sizeof(ms), &c, STEP_MS);
+    int st = call_sync(OP_STREAM, ask, sizeof(ask), &c, STEP_MS);
     if (st)
         fail("stream request: status %d", st);
     dispatch_until(&S.ended, STEP_MS);
@@ -1069,8 +1069,6 @@ static int measure(unsigned peer)
     target("rtt p50 idc/vchan in an event loop", F_RTT_IDC, F_RTT_VCHAN_POLL, true, 1.0);
     target("streaming dom0->domU idc/vchan", F_OUT_IDC, F_OUT_VCHAN, false, 1.0);
     target("streaming domU->dom0 idc/vchan", F_IN_IDC, F_IN_VCHAN, false, 1.0);
-    target("streaming dom0->domU, copied in", F_OUT_IDC_COPY, F_OUT_VCHAN, false, 1.0);
-    target("streaming domU->dom0, copied in", F_IN_IDC_COPY, F_IN_VCHAN, false, 1.0);
     target("rbuf read 1 MiB / vchan streaming", F_RB_IN_1M, F_IN_VCHAN, false, 1.0);
     target("rbuf read 16 MiB / vchan streaming", F_RB_IN_16M, F_IN_VCHAN, false, 1.0);
     target("rbuf write 1 MiB / vchan streaming", F_RB_OUT_1M, F_OUT_VCHAN, false, 1.0);
