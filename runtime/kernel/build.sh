@@ -24,7 +24,7 @@ done
 for f in endpoint registry offer limits errors ring buffer; do
     ln -sf "$src/runtime/core/$f.c" "$dir/$f.c"
 done
-for f in xbuser xbowner; do
+for f in addr xbuser xbowner; do
     ln -sf "$src/runtime/transports/xen/$f.c" "$dir/$f.c"
 done
 extra=""

@@ -16,6 +16,7 @@
 #include <xen/xenbus.h>
 #include <asm/xen/hypercall.h>
 
+#include "addr.h"
 #include "kxen.h"
 
 static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
@@ -205,13 +206,6 @@ static bool be(const struct idc_link *ep)
 	return ep->role == IDC_ROLE_BACKEND;
 }
 
-static int kx_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
-{
-	if (role == IDC_ROLE_BACKEND)
-		return kxb_address_check(rest, why, why_len);
-	return kxf_address_check(rest, why, why_len);
-}
-
 static int kx_ep_start(struct idc_link *ep)
 {
 	return be(ep) ? kxb_ep_start(ep) : kxf_ep_start(ep);
@@ -251,7 +245,7 @@ static void kx_notify(struct idc_link *ep)
 
 const struct idc_transport idc_ktransport_xen = {
 	.name = "xen",
-	.address_check = kx_address_check,
+	.address_check = xen_addr_check,
 	.ep_start = kx_ep_start,
 	.chan_close = kx_chan_close,
 	.ep_rearm = kx_ep_rearm,

@@ -20,10 +20,8 @@
    definitions, one text for both. */
 #include "wire.h"
 
-#define KX_DOMID_MAX 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
 #define KX_PATH_MAX  160u
 #define KX_VALUE_MAX 2048u
-#define KX_KNOCK_MAX 24u /* "EPOCH" or "EPOCH/PING" */
 #define KX_TXN_TRIES 8
 
 /* values: wire.h's xen_parse_u32 and xen_parse_hex64, the user-space transport's own rules */
@@ -63,14 +61,12 @@ int kx_port_bind(unsigned int dom, uint32_t remote, irq_handler_t fn, void *dev,
 		 evtchn_port_t *port);
 
 /* The two sides (kxen.c sends each endpoint to its side by role) */
-int kxf_address_check(const char *rest, char *why, size_t why_len);
 int kxf_ep_start(struct idc_link *ep);
 void kxf_chan_close(struct idc_link *ep);
 void kxf_ep_rearm(struct idc_link *ep);
 void kxf_ep_stop(struct idc_link *ep);
 void kxf_notify(struct idc_link *ep);
 
-int kxb_address_check(const char *rest, char *why, size_t why_len);
 int kxb_ep_start(struct idc_link *ep);
 void kxb_chan_close(struct idc_link *ep);
 void kxb_ep_rearm(struct idc_link *ep);

@@ -53,10 +53,10 @@
 #include <xen/interface/io/xenbus.h>
 #include <asm/xen/hypercall.h>
 
+#include "addr.h"
 #include "kxen.h"
 
-#define KB_ALLOW_MAX 8u
-#define KB_SCAN_MAX  4096u /* knock entries looked at per scan */
+#define KB_SCAN_MAX 4096u /* knock entries looked at per scan */
 
 enum kb_hs { KB_IDLE = 0, KB_UP };
 
@@ -75,9 +75,8 @@ struct kb_ep {
 	struct idc_link *link;
 	uint32_t self, peer, fid, instance, epoch, skip_epoch;
 	uint64_t skip_fk;
-	uint16_t allow[KB_ALLOW_MAX];
-	uint8_t nallow, svc_off, svc_len;
-	bool allow_all, skip_valid, watching_b, watching_f, masked;
+	struct xen_addr addr; /* ep->name, parsed */
+	bool skip_valid, watching_b, watching_f, masked;
 	enum kb_hs hs;
 	int irq; /* -1: none */
 	evtchn_port_t port;
@@ -124,7 +123,7 @@ static bool parse_fk(const char *name, uint64_t *fk)
 	size_t n = strcspn(name, "-");
 	uint32_t dom, id;
 
-	if (name[n] != '-' || !xen_parse_u32(name, n, KX_DOMID_MAX, &dom) ||
+	if (name[n] != '-' || !xen_parse_u32(name, n, XEN_DOMID_MAX, &dom) ||
 	    !xen_parse_u32(name + n + 1, strlen(name + n + 1), 0x7fffffffu, &id) || !id)
 		return false;
 	*fk = fk_make(dom, id);
@@ -133,9 +132,7 @@ static bool parse_fk(const char *name, uint64_t *fk)
 
 static const char *svc(struct idc_link *ep, char *buf)
 {
-	memcpy(buf, ep->name + X(ep)->svc_off, X(ep)->svc_len);
-	buf[X(ep)->svc_len] = 0;
-	return buf;
+	return xen_addr_service(ep->name, &X(ep)->addr, buf);
 }
 
 /* B, B/<sub> */
@@ -439,18 +436,6 @@ static __printf(5, 6) void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t 
 	be_answer(ep, fk, epoch, XenbusStateClosed, status, reason);
 }
 
-static bool be_allowed(struct kb_ep *s, uint32_t d)
-{
-	uint32_t i;
-
-	if (s->allow_all)
-		return true;
-	for (i = 0; i < s->nallow; i++)
-		if (s->allow[i] == d)
-			return true;
-	return false;
-}
-
 /* ------------------------------------------------------------------------- channel up */
 
 static int chan_up(struct idc_link *ep)
@@ -496,7 +481,7 @@ static int be_read_request(struct idc_link *ep, uint64_t fk, struct be_req *q, c
 		snprintf(why, why_len, "request addressed to another instance");
 		return IDC_ERR_DISCONNECTED;
 	}
-	if (!be_allowed(s, fk_dom(fk))) {
+	if (!xen_addr_allows(&s->addr, fk_dom(fk))) {
 		snprintf(why, why_len, "domain %u not allowed by the service's policy", fk_dom(fk));
 		return IDC_ERR_PERM;
 	}
@@ -632,7 +617,7 @@ static uint32_t knock_read(struct idc_link *ep, uint64_t fk, char *v)
 	size_t n;
 
 	path_k(ep, fk, "fe", k);
-	if (kx_read(k, NULL, v, KX_KNOCK_MAX))
+	if (kx_read(k, NULL, v, XEN_KNOCK_MAX))
 		return 0;
 	n = strcspn(v, "/");
 	if (!xen_parse_u32(v, n, 0x7fffffffu, &epoch) || epoch == 0 ||
@@ -645,7 +630,7 @@ static uint32_t knock_read(struct idc_link *ep, uint64_t fk, char *v)
    K = {epoch, state InitWait, seen = the knock's text}, once per text. */
 static void be_ack(struct idc_link *ep, uint64_t fk)
 {
-	char c[KX_PATH_MAX], v[KX_KNOCK_MAX], seen[KX_KNOCK_MAX];
+	char c[KX_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
 	uint32_t epoch = knock_read(ep, fk, v), kep = 0, kst = 0;
 
 	if (!epoch)
@@ -664,7 +649,7 @@ static void be_ack(struct idc_link *ep, uint64_t fk)
 static void be_busy(struct idc_link *ep, uint64_t fk)
 {
 	static const char why[] = "the service is in use by another frontend";
-	char c[KX_PATH_MAX], v[KX_KNOCK_MAX];
+	char c[KX_PATH_MAX], v[XEN_KNOCK_MAX];
 	uint32_t epoch = knock_read(ep, fk, v), kep = 0, kst = 0;
 
 	if (!epoch)
@@ -703,7 +688,7 @@ static void be_ack_all(struct idc_link *ep, bool busy)
 
 	for (i = 0; ents && i < n; i++) {
 		if (!parse_fk(ents[i], &fk) || (s->hs == KB_UP && fk == fk_make(s->peer, s->fid)) ||
-		    !be_allowed(s, fk_dom(fk)))
+		    !xen_addr_allows(&s->addr, fk_dom(fk)))
 			continue;
 		if (busy)
 			be_busy(ep, fk);
@@ -875,59 +860,6 @@ static int be_publish(struct idc_link *ep)
 
 /* ------------------------------------------------------------------------ endpoint ops */
 
-/* "NAME", "self/NAME", optionally "?allow=D[,D...]" */
-static int parse_address(const char *name, struct kb_ep *s)
-{
-	char svcname[IDC_NAME_MAX + 1];
-	const char *q, *p;
-	size_t off = 0, len, n;
-	uint32_t d;
-
-	if (!strncmp(name, "self/", 5))
-		off = 5;
-	q = strchr(name + off, '?');
-	len = q ? (size_t)(q - (name + off)) : strlen(name + off);
-	s->allow_all = !q;
-	if (q) {
-		if (strncmp(q, "?allow=", 7) != 0)
-			return IDC_ERR_INVAL;
-		p = q + 7;
-		while (*p) {
-			n = strcspn(p, ",");
-			if (s->nallow >= KB_ALLOW_MAX || !xen_parse_u32(p, n, KX_DOMID_MAX, &d))
-				return IDC_ERR_INVAL;
-			s->allow[s->nallow++] = (uint16_t)d;
-			p += n;
-			if (*p == ',' && *++p == 0)
-				return IDC_ERR_INVAL;
-		}
-		if (!s->nallow)
-			return IDC_ERR_INVAL;
-	}
-	if (len == 0 || len > IDC_NAME_MAX)
-		return IDC_ERR_INVAL;
-	memcpy(svcname, name + off, len);
-	svcname[len] = 0;
-	if (!idc__valid_name(svcname) || strchr(svcname, '.')) /* xenstore paths hold no dots */
-		return IDC_ERR_INVAL;
-	s->svc_off = (uint8_t)off;
-	s->svc_len = (uint8_t)len;
-	return 0;
-}
-
-int kxb_address_check(const char *rest, char *why, size_t why_len)
-{
-	struct kb_ep *scratch = kzalloc(sizeof(*scratch), GFP_KERNEL);
-	int r = scratch ? parse_address(rest, scratch) : IDC_ERR_NOMEM;
-
-	kfree(scratch);
-	if (r == IDC_ERR_INVAL)
-		snprintf(why, why_len,
-			 "a xen backend address is xen:NAME or xen:self/NAME, optionally "
-			 "?allow=D[,D...]; NAME is [A-Za-z0-9_-]{1,64}");
-	return r;
-}
-
 int kxb_ep_start(struct idc_link *ep)
 {
 	struct kb_ep *s = X(ep);
@@ -946,7 +878,8 @@ int kxb_ep_start(struct idc_link *ep)
 			 "%s: xen transport not available: not running on Xen", ep->address);
 		return IDC_ERR_NOTSUP;
 	}
-	if (parse_address(ep->name, s) < 0 || kx_read_u32("domid", NULL, KX_DOMID_MAX, &s->self))
+	if (xen_addr_parse(ep->name, IDC_ROLE_BACKEND, &s->addr) < 0 ||
+	    kx_read_u32("domid", NULL, XEN_DOMID_MAX, &s->self))
 		return IDC_ERR_INVAL;
 	s->instance = kx_rand_nonzero();
 	r = be_publish(ep);

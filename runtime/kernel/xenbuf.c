@@ -341,7 +341,7 @@ static void own_knock(struct kb_svc *sv, const char *name)
 	} h;
 
 	if (strlen(name) >= XB_NAME_MAX ||
-	    !xb_knock_name(name, KX_DOMID_MAX, IDC_OWNER_LOC_SHIFT, &d))
+	    !xb_knock_name(name, XEN_DOMID_MAX, IDC_OWNER_LOC_SHIFT, &d))
 		return;
 	l = link_find(sv, name);
 	if (!knock_value(sv, name, v)) {
@@ -479,7 +479,7 @@ struct kb_svc *kb_svc_open(struct idc_context *ctx)
 
 	if (sv || !xen_domain())
 		return sv;
-	if (xenbus_scanf(XBT_NIL, "domid", "", "%u", &self) != 1 || self > KX_DOMID_MAX) {
+	if (xenbus_scanf(XBT_NIL, "domid", "", "%u", &self) != 1 || self > XEN_DOMID_MAX) {
 		idc__log(ctx, IDC_LOG_ERROR,
 			 "remote buffers over Xen: cannot read this domain's id");
 		return NULL;

@@ -261,7 +261,7 @@ bool idc__kbuf_reaches(struct idc_context *ctx, uint64_t owner)
 	unsigned int d1 = (unsigned int)(owner >> IDC_OWNER_LOC_SHIFT);
 	struct kb_svc *sv;
 
-	if (d1 == 0 || (d1 & IDC_OWNER_LOC_FABRIC) || d1 - 1 > KX_DOMID_MAX)
+	if (d1 == 0 || (d1 & IDC_OWNER_LOC_FABRIC) || d1 - 1 > XEN_DOMID_MAX)
 		return false;
 	sv = kb_svc_open(ctx);
 	return sv && d1 != sv->self + 1;

@@ -43,6 +43,7 @@
 #include <xen/interface/io/xenbus.h>
 #include <asm/xen/hypercall.h>
 
+#include "addr.h"
 #include "kxen.h"
 
 #define KX_RETRY_MS	 200u
@@ -56,7 +57,7 @@ struct kx_ep {
 	uint32_t peer, self, fid;
 	uint32_t instance, dead_instance, refused_instance;
 	uint32_t epoch, ping;
-	uint8_t svc_off, svc_len;
+	struct xen_addr addr; /* ep->name, parsed */
 	enum kx_hs hs;
 	bool refused, acked, silent, busy_logged, watching, masked;
 	int irq; /* -1: none */
@@ -88,9 +89,7 @@ static void fe_try_connect(struct idc_link *ep);
 
 static const char *svc(struct idc_link *ep, char *buf)
 {
-	memcpy(buf, ep->name + X(ep)->svc_off, X(ep)->svc_len);
-	buf[X(ep)->svc_len] = 0;
-	return buf;
+	return xen_addr_service(ep->name, &X(ep)->addr, buf);
 }
 
 /* B, B/<sub> */
@@ -477,9 +476,9 @@ static void fe_try_connect(struct idc_link *ep)
 static void knock_text(const struct kx_ep *s, char *out)
 {
 	if (s->ping)
-		snprintf(out, KX_KNOCK_MAX, "%u/%u", s->epoch, s->ping);
+		snprintf(out, XEN_KNOCK_MAX, "%u/%u", s->epoch, s->ping);
 	else
-		snprintf(out, KX_KNOCK_MAX, "%u", s->epoch);
+		snprintf(out, XEN_KNOCK_MAX, "%u", s->epoch);
 }
 
 /* K's epoch and state for our attempt: 0, or not answered (yet). */
@@ -498,7 +497,7 @@ static int read_k(struct idc_link *ep, uint32_t *kst)
 /* Has the backend answered our knock, or acknowledged our latest ping? */
 static bool fe_heard(struct idc_link *ep)
 {
-	char k[KX_PATH_MAX], seen[KX_KNOCK_MAX], want[KX_KNOCK_MAX];
+	char k[KX_PATH_MAX], seen[XEN_KNOCK_MAX], want[XEN_KNOCK_MAX];
 	uint32_t kst = 0;
 
 	if (read_k(ep, &kst))
@@ -515,7 +514,7 @@ static void answer_fire(struct idc_timer *tm)
 {
 	struct idc_link *ep = tm->arg;
 	struct kx_ep *s = X(ep);
-	char k[KX_PATH_MAX], v[KX_KNOCK_MAX];
+	char k[KX_PATH_MAX], v[XEN_KNOCK_MAX];
 
 	if (idc__link_destroying(ep) || s->hs != KH_WAIT_BE)
 		return;
@@ -735,42 +734,6 @@ static void watch_run(struct idc_kdefer *d)
 
 /* ------------------------------------------------------------------------ endpoint ops */
 
-/* "DOMID/NAME" */
-static int parse_address(const char *name, struct kx_ep *s)
-{
-	const char *slash = strchr(name, '/');
-	char svcname[IDC_NAME_MAX + 1];
-	uint32_t d;
-	size_t off, len;
-
-	if (!slash || !xen_parse_u32(name, (size_t)(slash - name), KX_DOMID_MAX, &d))
-		return IDC_ERR_INVAL;
-	off = (size_t)(slash - name) + 1;
-	len = strlen(name + off);
-	if (len == 0 || len > IDC_NAME_MAX)
-		return IDC_ERR_INVAL;
-	memcpy(svcname, name + off, len);
-	svcname[len] = 0;
-	if (!idc__valid_name(svcname) || strchr(svcname, '.'))
-		return IDC_ERR_INVAL;
-	s->peer = d;
-	s->svc_off = (uint8_t)off;
-	s->svc_len = (uint8_t)len;
-	return 0;
-}
-
-int kxf_address_check(const char *rest, char *why, size_t why_len)
-{
-	struct kx_ep scratch;
-
-	memset(&scratch, 0, sizeof(scratch));
-	if (parse_address(rest, &scratch) == 0)
-		return 0;
-	snprintf(why, why_len,
-		 "a xen frontend address is xen:DOMID/NAME; NAME is [A-Za-z0-9_-]{1,64}");
-	return IDC_ERR_INVAL;
-}
-
 int kxf_ep_start(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
@@ -792,8 +755,10 @@ int kxf_ep_start(struct idc_link *ep)
 			 "%s: xen transport not available: not running on Xen", ep->address);
 		return IDC_ERR_NOTSUP;
 	}
-	if (parse_address(ep->name, s) < 0 || kx_read_u32("domid", NULL, KX_DOMID_MAX, &s->self))
+	if (xen_addr_parse(ep->name, IDC_ROLE_FRONTEND, &s->addr) < 0 ||
+	    kx_read_u32("domid", NULL, XEN_DOMID_MAX, &s->self))
 		return IDC_ERR_INVAL;
+	s->peer = s->addr.peer;
 	s->fid = kx_rand_nonzero();
 	path_b(ep, b, NULL);
 	s->watch.node = kstrdup(b, GFP_KERNEL);

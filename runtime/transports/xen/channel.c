@@ -27,15 +27,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "addr.h"
 #include "xen.h"
 
-#define XEN_ALLOW_MAX     8u
 #define XEN_RETRY_MS      200u
 #define XEN_BUSY_RETRY_MS 1000u /* frontend: an exclusive service in use by another frontend */
 /* A knock the backend neither answers nor acknowledges within XEN_ANSWER_MS is pinged once;
    an unacknowledged ping means the backend's process is gone (its service node lingers). */
 #define XEN_ANSWER_MS 3000u
-#define XEN_KNOCK_MAX 24u /* "EPOCH" or "EPOCH/PING" */
 /* Event storms are counted by the core's rule (limits.c): in storm mode the port stays masked
    IDC_STORM_PAUSE_MS after each useless notification; a long or violent storm cuts the link. */
 
@@ -48,13 +47,10 @@ enum xen_hs {
     XH_UP,
 };
 
-struct xen_ep {               /* grouped by size: the analyzer checks padding */
-    uint32_t serial;          /* watch token "idc<serial>" */
-    uint32_t peer;            /* frontend: the backend's domid; backend: current frontend */
-    uint8_t svc_off, svc_len; /* service name inside ep->name */
-    bool allow_all;
-    uint8_t nallow;
-    uint16_t allow[XEN_ALLOW_MAX];
+struct xen_ep {           /* grouped by size: the analyzer checks padding */
+    uint32_t serial;      /* watch token "idc<serial>" */
+    uint32_t peer;        /* frontend: the backend's domid; backend: current frontend */
+    struct xen_addr addr; /* ep->name, parsed */
     bool watching_b, watching_f;
     enum xen_hs hs;
     uint32_t instance;         /* backend: ours; frontend: the backend's we talk to */
@@ -107,9 +103,7 @@ static void ep_port_fire(struct xen_tp *t, void *arg);
 
 static const char *svc(struct idc_link *ep, char *buf)
 {
-    memcpy(buf, ep->name + X(ep)->svc_off, X(ep)->svc_len);
-    buf[X(ep)->svc_len] = 0;
-    return buf;
+    return xen_addr_service(ep->name, &X(ep)->addr, buf);
 }
 
 static unsigned be_dom(struct idc_link *ep)
@@ -785,16 +779,6 @@ static void fe_check(struct idc_link *ep)
 
 /* ------------------------------------------------------------------------------- backend */
 
-static bool be_allowed(struct xen_ep *s, unsigned d)
-{
-    if (s->allow_all)
-        return true;
-    for (unsigned i = 0; i < s->nallow; i++)
-        if (s->allow[i] == d)
-            return true;
-    return false;
-}
-
 struct be_answer {
     struct idc_link *ep;
     uint64_t fk;
@@ -881,7 +865,7 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
         be_refuse(ep, fk, epoch, IDC_ERR_DISCONNECTED, "request addressed to another instance");
         return false;
     }
-    if (!be_allowed(s, d)) {
+    if (!xen_addr_allows(&s->addr, d)) {
         be_refuse(ep, fk, epoch, IDC_ERR_PERM, "domain %u not allowed by the service's policy", d);
         return false;
     }
@@ -1049,7 +1033,7 @@ static void be_ack_all(struct idc_link *ep, bool busy)
     for (unsigned i = 0; i < n && i < 4096; i++) {
         uint64_t fk;
         if (!parse_fk(ents[i], &fk) || (s->hs == XH_UP && fk == fk_make(s->peer, s->fid)) ||
-            !be_allowed(s, fk_dom(fk)) || !knock_genuine(ep, fk))
+            !xen_addr_allows(&s->addr, fk_dom(fk)) || !knock_genuine(ep, fk))
             continue;
         if (busy)
             be_busy(ep, fk);
@@ -1095,7 +1079,7 @@ static void be_scan(struct idc_link *ep)
         if (!parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
             continue;
         if (owner_reserved_against(ep, fk)) {
-            if (be_allowed(X(ep), fk_dom(fk)))
+            if (xen_addr_allows(&X(ep)->addr, fk_dom(fk)))
                 be_busy(ep, fk);
             continue;
         }
@@ -1120,8 +1104,8 @@ static int be_publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     xen_lib.xs_rm(t->xs, tx, b);
     int r = xen_mkdir(t, tx, b);
     if (!r)
-        r = xen_perms(t, tx, b, s->allow_all ? XS_PERM_READ : XS_PERM_NONE, s->allow, s->nallow,
-                      XS_PERM_READ);
+        r = xen_perms(t, tx, b, s->addr.allow_all ? XS_PERM_READ : XS_PERM_NONE, s->addr.allow,
+                      s->addr.nallow, XS_PERM_READ);
     if (!r)
         r = xen_write(t, tx, b, "protocol", "%s", ep->proto->name) ||
                     xen_write(t, tx, b, "version-min", "%u", ep->proto->min_version) ||
@@ -1137,8 +1121,8 @@ static int be_publish_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
         path_b(ep, p, "fe");
         r = xen_mkdir(t, tx, p);
         if (!r)
-            r = xen_perms(t, tx, p, s->allow_all ? XS_PERM_WRITE : XS_PERM_NONE, s->allow,
-                          s->nallow, XS_PERM_WRITE);
+            r = xen_perms(t, tx, p, s->addr.allow_all ? XS_PERM_WRITE : XS_PERM_NONE, s->addr.allow,
+                          s->addr.nallow, XS_PERM_WRITE);
     }
     if (!r) {
         path_b(ep, p, "conn");
@@ -1330,66 +1314,6 @@ static void ep_port_fire(struct xen_tp *t, void *arg)
 
 /* ------------------------------------------------------------------------ endpoint ops */
 
-/* Frontend "DOMID/NAME"; backend "NAME", "self/NAME", optionally "?allow=D[,D...]". */
-static int parse_address(const char *name, enum idc_role role, struct xen_ep *s)
-{
-    char svcname[IDC_NAME_MAX + 1];
-    size_t off = 0, len;
-    if (role == IDC_ROLE_FRONTEND) {
-        const char *slash = strchr(name, '/');
-        uint32_t d;
-        if (!slash || !xen_parse_u32(name, (size_t)(slash - name), XEN_DOMID_MAX, &d))
-            return IDC_ERR_INVAL;
-        s->peer = d;
-        off = (size_t)(slash - name) + 1;
-        len = strlen(name + off);
-    } else {
-        if (!strncmp(name, "self/", 5))
-            off = 5;
-        const char *q = strchr(name + off, '?');
-        len = q ? (size_t)(q - (name + off)) : strlen(name + off);
-        s->allow_all = !q;
-        if (q) {
-            if (strncmp(q, "?allow=", 7) != 0)
-                return IDC_ERR_INVAL;
-            const char *p = q + 7;
-            while (*p) {
-                size_t n = strcspn(p, ",");
-                uint32_t d;
-                if (s->nallow >= XEN_ALLOW_MAX || !xen_parse_u32(p, n, XEN_DOMID_MAX, &d))
-                    return IDC_ERR_INVAL;
-                s->allow[s->nallow++] = (uint16_t)d;
-                p += n;
-                if (*p == ',' && *++p == 0)
-                    return IDC_ERR_INVAL;
-            }
-            if (!s->nallow)
-                return IDC_ERR_INVAL;
-        }
-    }
-    if (len == 0 || len > IDC_NAME_MAX)
-        return IDC_ERR_INVAL;
-    memcpy(svcname, name + off, len);
-    svcname[len] = 0;
-    if (!idc__valid_name(svcname) || strchr(svcname, '.')) /* xenstore paths hold no dots */
-        return IDC_ERR_INVAL;
-    s->svc_off = (uint8_t)off;
-    s->svc_len = (uint8_t)len;
-    return 0;
-}
-
-int xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len)
-{
-    struct xen_ep scratch;
-    memset(&scratch, 0, sizeof(scratch));
-    if (parse_address(rest, role, &scratch) == 0)
-        return 0;
-    snprintf(why, why_len,
-             "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or "
-             "xen:self/NAME, optionally ?allow=D[,D...]; NAME is [A-Za-z0-9_-]{1,64}");
-    return IDC_ERR_INVAL;
-}
-
 int xen_ep_start(struct idc_link *ep)
 {
     struct xen_ep *s = X(ep);
@@ -1399,14 +1323,11 @@ int xen_ep_start(struct idc_link *ep)
     s->unmask.fn = unmask_fire;
     s->answer.arg = ep;
     s->answer.fn = fe_answer_fire;
-    if (parse_address(ep->name, ep->role, s) < 0) {
-        idc__log(ep->ctx, IDC_LOG_ERROR,
-                 "%s: bad xen address: a frontend uses xen:DOMID/NAME, "
-                 "a backend xen:NAME or xen:self/NAME, optionally ?allow=D[,D...]; NAME is "
-                 "[A-Za-z0-9_-]{1,64} (xenstore paths hold no dots)",
-                 ep->address);
+    if (xen_addr_parse(ep->name, ep->role, &s->addr) < 0) {
+        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: bad address: %s", ep->address, XEN_ADDR_GRAMMAR);
         return IDC_ERR_INVAL;
     }
+    s->peer = s->addr.peer; /* a backend's: the frontend it serves, once one connects */
     struct xen_tp *t = T(ep);
     int r = xen_open(t, ep->address);
     if (r < 0)

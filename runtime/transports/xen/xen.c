@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "xen.h"
 
 #define XEN_WATCH_BATCH  256 /* watch events handled per dispatch round */
@@ -468,7 +469,7 @@ const struct idc_transport idc_transport_xen = {
     .name = "xen",
     .ctx_init = xen_ctx_init,
     .ctx_fini = xen_ctx_fini,
-    .address_check = xen_address_check,
+    .address_check = xen_addr_check,
     .ep_start = xen_ep_start,
     .chan_close = xen_chan_close,
     .ep_rearm = xen_ep_rearm,

@@ -27,7 +27,6 @@
 
 extern const struct idc_transport idc_transport_xen;
 
-#define XEN_DOMID_MAX 0x7fefu /* DOMID_FIRST_RESERVED - 1 */
 #define XEN_PATH_MAX  160u
 #define XEN_VALUE_MAX 2048u /* longest value written */
 #define XEN_ACL_MAX   8u    /* listed domains xen_perms takes */
@@ -172,7 +171,6 @@ int xen_txn(struct xen_tp *t, int (*body)(struct xen_tp *t, xs_transaction_t tx,
 uint32_t xen_rand_nonzero(void); /* random, 1..0x7fffffff */
 
 /* channel.c */
-int xen_address_check(const char *rest, enum idc_role role, char *why, size_t why_len);
 int xen_ep_start(struct idc_link *ep);
 void xen_chan_close(struct idc_link *ep);
 void xen_ep_rearm(struct idc_link *ep);
