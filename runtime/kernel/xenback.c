@@ -101,34 +101,7 @@ static void be_scan(struct idc_link *ep);
 
 /* ------------------------------------------------------------------------------ paths */
 
-/* A frontend endpoint is its domain and its id: "fk" packs both, as in user space. */
-static uint64_t fk_make(uint32_t dom, uint32_t fid)
-{
-	return (uint64_t)fid << 32 | dom;
-}
-
-static uint32_t fk_dom(uint64_t fk)
-{
-	return (uint32_t)(fk & 0xffffffffu);
-}
-
-static uint32_t fk_id(uint64_t fk)
-{
-	return (uint32_t)(fk >> 32);
-}
-
-/* "DOMID-ID", both strict decimal */
-static bool parse_fk(const char *name, uint64_t *fk)
-{
-	size_t n = strcspn(name, "-");
-	uint32_t dom, id;
-
-	if (name[n] != '-' || !xen_parse_u32(name, n, XEN_DOMID_MAX, &dom) ||
-	    !xen_parse_u32(name + n + 1, strlen(name + n + 1), 0x7fffffffu, &id) || !id)
-		return false;
-	*fk = fk_make(dom, id);
-	return true;
-}
+/* A frontend endpoint: its domain and id packed in one "fk" (wire.h's xen_fk). */
 
 static const char *svc(struct idc_link *ep, char *buf)
 {
@@ -149,8 +122,8 @@ static void path_f(struct idc_link *ep, uint64_t fk, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u", fk_dom(fk), X(ep)->self,
-		 svc(ep, s), fk_id(fk));
+	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u", xen_fk_dom(fk),
+		 X(ep)->self, svc(ep, s), xen_fk_id(fk));
 }
 
 /* B/conn/<fe>-<id> or B/fe/<fe>-<id> */
@@ -159,7 +132,7 @@ static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out)
 	char s[IDC_NAME_MAX + 1];
 
 	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u", X(ep)->self, svc(ep, s),
-		 dir, fk_dom(fk), fk_id(fk));
+		 dir, xen_fk_dom(fk), xen_fk_id(fk));
 }
 
 /* ---------------------------------------------------------------------------- mapping */
@@ -429,7 +402,7 @@ static __printf(5, 6) void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t 
 	va_end(ap);
 	if (idc__log_limit(&s->logs, ep->ctx))
 		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing domain %u: %s (%s)", ep->address,
-			 fk_dom(fk), reason, idc_strerror(status));
+			 xen_fk_dom(fk), reason, idc_strerror(status));
 	s->skip_fk = fk;
 	s->skip_epoch = epoch;
 	s->skip_valid = true;
@@ -481,8 +454,9 @@ static int be_read_request(struct idc_link *ep, uint64_t fk, struct be_req *q, c
 		snprintf(why, why_len, "request addressed to another instance");
 		return IDC_ERR_DISCONNECTED;
 	}
-	if (!xen_addr_allows(&s->addr, fk_dom(fk))) {
-		snprintf(why, why_len, "domain %u not allowed by the service's policy", fk_dom(fk));
+	if (!xen_addr_allows(&s->addr, xen_fk_dom(fk))) {
+		snprintf(why, why_len, "domain %u not allowed by the service's policy",
+			 xen_fk_dom(fk));
 		return IDC_ERR_PERM;
 	}
 	if (kx_read(f, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) || strcmp(val, pr->name)) {
@@ -565,8 +539,8 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
 		be_refuse(ep, fk, q.epoch, r, "%s", why);
 		return false;
 	}
-	s->peer = fk_dom(fk);
-	s->fid = fk_id(fk);
+	s->peer = xen_fk_dom(fk);
+	s->fid = xen_fk_id(fk);
 	/* Event channel first: our close notification goes through it. */
 	if (port_bind(s, s->peer, q.port)) {
 		be_refuse(ep, fk, q.epoch, IDC_ERR_IO, "cannot bind event channel %u", q.port);
@@ -660,7 +634,7 @@ static void be_busy(struct idc_link *ep, uint64_t fk)
 		return;
 	if (idc__log_limit(&X(ep)->logs, ep->ctx))
 		idc__log(ep->ctx, IDC_LOG_WARN, "%s: refusing domain %u: %s (IDC_ERR_BUSY)",
-			 ep->address, fk_dom(fk), why);
+			 ep->address, xen_fk_dom(fk), why);
 	be_answer(ep, fk, epoch, XenbusStateClosed, IDC_ERR_BUSY, why);
 }
 
@@ -687,8 +661,9 @@ static void be_ack_all(struct idc_link *ep, bool busy)
 	uint64_t fk;
 
 	for (i = 0; ents && i < n; i++) {
-		if (!parse_fk(ents[i], &fk) || (s->hs == KB_UP && fk == fk_make(s->peer, s->fid)) ||
-		    !xen_addr_allows(&s->addr, fk_dom(fk)))
+		if (!xen_fk_parse(ents[i], &fk) ||
+		    (s->hs == KB_UP && fk == xen_fk(s->peer, s->fid)) ||
+		    !xen_addr_allows(&s->addr, xen_fk_dom(fk)))
 			continue;
 		if (busy)
 			be_busy(ep, fk);
@@ -712,7 +687,7 @@ static void be_scan(struct idc_link *ep)
 	if (idc__link_destroying(ep))
 		return;
 	if (s->hs == KB_UP) {
-		path_f(ep, fk_make(s->peer, s->fid), f);
+		path_f(ep, xen_fk(s->peer, s->fid), f);
 		if (kx_read_u32(f, "epoch", 0x7fffffffu, &epoch) || epoch != s->epoch)
 			idc__link_down(
 				ep, IDC_ERR_DISCONNECTED,
@@ -730,7 +705,7 @@ static void be_scan(struct idc_link *ep)
 	}
 	ents = knocks(ep, &n);
 	for (i = 0; ents && i < n; i++)
-		if (parse_fk(ents[i], &fk) && be_connect(ep, fk))
+		if (xen_fk_parse(ents[i], &fk) && be_connect(ep, fk))
 			break;
 	kfree(ents);
 }
@@ -905,7 +880,7 @@ int kxb_ep_start(struct idc_link *ep)
 void kxb_chan_close(struct idc_link *ep)
 {
 	struct kb_ep *s = X(ep);
-	uint64_t fk = fk_make(s->peer, s->fid);
+	uint64_t fk = xen_fk(s->peer, s->fid);
 	char k[KX_PATH_MAX];
 
 	/* State first, then the close on the control page: a frontend woken by it reads a clean

@@ -73,8 +73,7 @@ bool xen_addr_allows(const struct xen_addr *a, uint32_t dom)
     return false;
 }
 
-const char *xen_addr_service(const char *name, const struct xen_addr *a,
-                             char buf[IDC_NAME_MAX + 1])
+const char *xen_addr_service(const char *name, const struct xen_addr *a, char buf[IDC_NAME_MAX + 1])
 {
     memcpy(buf, name + a->svc_off, a->svc_len);
     buf[a->svc_len] = 0;

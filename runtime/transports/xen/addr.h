@@ -26,8 +26,8 @@ struct xen_addr {
 };
 
 /* The grammar above, for "bad address" diagnostics. */
-#define XEN_ADDR_GRAMMAR                                                                       \
-    "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or xen:self/NAME, "         \
+#define XEN_ADDR_GRAMMAR                                                                \
+    "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or xen:self/NAME, " \
     "optionally ?allow=D[,D...]; NAME is [A-Za-z0-9_-]{1,64}"
 
 /* Parses name for an endpoint of role into *a: 0 or IDC_ERR_INVAL. */

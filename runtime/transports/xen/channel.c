@@ -62,7 +62,7 @@ struct xen_ep {           /* grouped by size: the analyzer checks padding */
     uint32_t port;
     uint32_t npages;
     uint32_t ping;           /* frontend: pings sent for this knock */
-    uint64_t skip_fk;        /* backend: frontend attempt not to retry (see fk_make) */
+    uint64_t skip_fk;        /* backend: frontend attempt not to retry (wire.h's xen_fk) */
     uint64_t owner_fk;       /* backend: the frontend reserved after a restart (0: none) */
     uint64_t owner_until_ns; /* backend: until when */
     struct xen_ctrl_page *ctrl;
@@ -124,36 +124,11 @@ static void path_b(struct idc_link *ep, char *out, const char *sub)
              sub ? "/" : "", sub ? sub : "");
 }
 
-/* A frontend endpoint is known to the backend by its domain and its id (random, per endpoint,
-   so several frontends of one domain can wait for the same service): "fk" packs both. A
-   frontend passes 0 for itself. */
-static uint64_t fk_make(unsigned dom, uint32_t fid)
-{
-    return (uint64_t)fid << 32 | dom;
-}
-static unsigned fk_dom(uint64_t fk)
-{
-    return (unsigned)(fk & 0xffffffffu);
-}
-static uint32_t fk_id(uint64_t fk)
-{
-    return (uint32_t)(fk >> 32);
-}
+/* A frontend endpoint is known to the backend by its domain and its id, packed in one "fk"
+   (wire.h's xen_fk). A frontend passes 0 for itself. */
 static uint64_t fk_of(struct idc_link *ep, uint64_t fk)
 {
-    return ep->role == IDC_ROLE_FRONTEND ? fk_make(fe_dom(ep, 0), X(ep)->fid) : fk;
-}
-
-/* "DOMID-ID", both strict decimal (a knock node's name; xenstore paths hold no dots) */
-static bool parse_fk(const char *name, uint64_t *fk)
-{
-    size_t n = strcspn(name, "-");
-    uint32_t dom, id;
-    if (name[n] != '-' || !xen_parse_u32(name, n, XEN_DOMID_MAX, &dom) ||
-        !xen_parse_u32(name + n + 1, strlen(name + n + 1), 0x7fffffffu, &id) || !id)
-        return false;
-    *fk = fk_make(dom, id);
-    return true;
+    return ep->role == IDC_ROLE_FRONTEND ? xen_fk(fe_dom(ep, 0), X(ep)->fid) : fk;
 }
 
 /* F of frontend fk, F/<key>: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
@@ -161,8 +136,8 @@ static void path_f(struct idc_link *ep, uint64_t fk, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
     fk = fk_of(ep, fk);
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", fk_dom(fk), be_dom(ep),
-             svc(ep, s), fk_id(fk), key ? "/" : "", key ? key : "");
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", xen_fk_dom(fk),
+             be_dom(ep), svc(ep, s), xen_fk_id(fk), key ? "/" : "", key ? key : "");
 }
 
 /* B/conn/<fe>-<id>/<key> or B/fe/<fe>-<id> */
@@ -171,7 +146,7 @@ static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out,
     char s[IDC_NAME_MAX + 1];
     fk = fk_of(ep, fk);
     snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be_dom(ep), svc(ep, s),
-             dir, fk_dom(fk), fk_id(fk), key ? "/" : "", key ? key : "");
+             dir, xen_fk_dom(fk), xen_fk_id(fk), key ? "/" : "", key ? key : "");
 }
 
 static void ep_token(struct idc_link *ep, char tok[16])
@@ -193,7 +168,7 @@ static void owner_write(struct idc_link *ep, uint64_t fk)
     char o[XEN_PATH_MAX];
     path_o(ep, o);
     if (!(ep->flags & IDC_EP_SHARED))
-        xen_write(T(ep), XBT_NULL, o, NULL, "%u-%u", fk_dom(fk), fk_id(fk));
+        xen_write(T(ep), XBT_NULL, o, NULL, "%u-%u", xen_fk_dom(fk), xen_fk_id(fk));
 }
 
 /* The frontend left while we live (it closed, died, misbehaved): nobody is owed the service. A
@@ -218,10 +193,10 @@ static void owner_reserve(struct idc_link *ep)
     s->owner_fk = 0;
     path_o(ep, o);
     if ((ep->flags & IDC_EP_SHARED) || xen_read(t, XBT_NULL, o, NULL, v, sizeof(v)) ||
-        !parse_fk(v, &fk))
+        !xen_fk_parse(v, &fk))
         return;
     path_f(ep, fk, f, NULL);
-    if (xen_domain_gone(t, fk_dom(fk)) ||
+    if (xen_domain_gone(t, xen_fk_dom(fk)) ||
         xen_read_u32(t, XBT_NULL, f, "epoch", 0x7fffffffu, &epoch)) {
         xen_lib.xs_rm(t->xs, XBT_NULL, o); /* nobody to wait for */
         return;
@@ -230,7 +205,7 @@ static void owner_reserve(struct idc_link *ep)
     s->owner_until_ns = idc__now_ns() + (uint64_t)IDC_OWNER_RESERVE_MS * 1000000u;
     idc__log(ep->ctx, IDC_LOG_INFO,
              "%s: reserved for %u ms for the frontend connected before the restart (domain %u)",
-             ep->address, IDC_OWNER_RESERVE_MS, fk_dom(fk));
+             ep->address, IDC_OWNER_RESERVE_MS, xen_fk_dom(fk));
 }
 
 /* Whether frontend fk must wait for the reserved one. */
@@ -280,7 +255,7 @@ static void chan_release(struct idc_link *ep)
     s->port_valid = false;
     if (s->watching_f) {
         char p[XEN_PATH_MAX], tok[16];
-        path_f(ep, fk_make(s->peer, s->fid), p, NULL);
+        path_f(ep, xen_fk(s->peer, s->fid), p, NULL);
         ep_token(ep, tok);
         xen_lib.xs_unwatch(t->xs, p, tok);
         s->watching_f = false;
@@ -293,7 +268,7 @@ void xen_chan_close(struct idc_link *ep)
     struct xen_ep *s = X(ep);
     struct xen_tp *t = T(ep);
     bool fe = ep->role == IDC_ROLE_FRONTEND;
-    uint64_t peer = fk_make(s->peer, s->fid);
+    uint64_t peer = xen_fk(s->peer, s->fid);
     uint32_t epoch = s->epoch;
     /* State first, then the unmap: a peer woken by the unmap notification reads a clean close
        in xenstore, and only a missing close means the process died. */
@@ -792,7 +767,7 @@ static int be_answer_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     const struct be_answer *a = arg;
     char k[XEN_PATH_MAX];
     path_k(a->ep, a->fk, "conn", k, NULL);
-    uint16_t d[1] = { (uint16_t)fk_dom(a->fk) };
+    uint16_t d[1] = { (uint16_t)xen_fk_dom(a->fk) };
     xen_lib.xs_rm(t->xs, tx, k);
     int r = xen_mkdir(t, tx, k);
     if (!r)
@@ -830,7 +805,7 @@ static void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int stat
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing domain %u: %s (%s)", ep->address, fk_dom(fk),
+    idc__log(ep->ctx, IDC_LOG_ERROR, "%s: refusing domain %u: %s (%s)", ep->address, xen_fk_dom(fk),
              reason, idc_strerror(status));
     s->skip_fk = fk;
     s->skip_epoch = epoch;
@@ -844,7 +819,7 @@ static bool knock_genuine(struct idc_link *ep, uint64_t fk)
 {
     char k[XEN_PATH_MAX];
     path_k(ep, fk, "fe", k, NULL);
-    return xen_made_by(T(ep), k, fk_dom(fk));
+    return xen_made_by(T(ep), k, xen_fk_dom(fk));
 }
 
 /* Try to accept frontend fk; returns true if a connection came up. */
@@ -852,7 +827,7 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
 {
     struct xen_ep *s = X(ep);
     struct xen_tp *t = T(ep);
-    unsigned d = fk_dom(fk);
+    unsigned d = xen_fk_dom(fk);
     char f[XEN_PATH_MAX], val[XEN_VALUE_MAX] = "";
     path_f(ep, fk, f, NULL);
     uint32_t st, epoch, inst, v, frame, tx, msg, ring, np, cref, port;
@@ -905,7 +880,7 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
     s->port = (uint32_t)lp;
     s->port_valid = true;
     s->peer = d;
-    s->fid = fk_id(fk);
+    s->fid = xen_fk_id(fk);
     s->ctrl = xen_lib.xengnttab_map_grant_ref_notify(
         t->gt, d, cref, PROT_READ | PROT_WRITE, (uint32_t)offsetof(struct xen_ctrl_page, be_live),
         s->port);
@@ -1014,7 +989,7 @@ static void be_busy(struct idc_link *ep, uint64_t fk)
                                   : "the service is in use by another frontend";
     if (idc__log_limit(&s->busy_logs, ep->ctx))
         idc__log(ep->ctx, IDC_LOG_WARN, "%s: refusing domain %u: %s (IDC_ERR_BUSY)", ep->address,
-                 fk_dom(fk), why);
+                 xen_fk_dom(fk), why);
     be_answer(ep, fk, epoch, XB_CLOSED, IDC_ERR_BUSY, why);
 }
 
@@ -1032,8 +1007,8 @@ static void be_ack_all(struct idc_link *ep, bool busy)
         return;
     for (unsigned i = 0; i < n && i < 4096; i++) {
         uint64_t fk;
-        if (!parse_fk(ents[i], &fk) || (s->hs == XH_UP && fk == fk_make(s->peer, s->fid)) ||
-            !xen_addr_allows(&s->addr, fk_dom(fk)) || !knock_genuine(ep, fk))
+        if (!xen_fk_parse(ents[i], &fk) || (s->hs == XH_UP && fk == xen_fk(s->peer, s->fid)) ||
+            !xen_addr_allows(&s->addr, xen_fk_dom(fk)) || !knock_genuine(ep, fk))
             continue;
         if (busy)
             be_busy(ep, fk);
@@ -1051,7 +1026,7 @@ static void be_scan(struct idc_link *ep)
         return;
     if (s->hs == XH_UP) {
         char f[XEN_PATH_MAX];
-        path_f(ep, fk_make(s->peer, s->fid), f, NULL);
+        path_f(ep, xen_fk(s->peer, s->fid), f, NULL);
         uint32_t st, epoch;
         if (xen_domain_gone(t, s->peer))
             idc__link_down(ep, IDC_ERR_DISCONNECTED, "frontend domain %u died", s->peer);
@@ -1076,10 +1051,10 @@ static void be_scan(struct idc_link *ep)
         return;
     for (unsigned i = 0; i < n && n <= 4096; i++) {
         uint64_t fk;
-        if (!parse_fk(ents[i], &fk) || !knock_genuine(ep, fk))
+        if (!xen_fk_parse(ents[i], &fk) || !knock_genuine(ep, fk))
             continue;
         if (owner_reserved_against(ep, fk)) {
-            if (xen_addr_allows(&X(ep)->addr, fk_dom(fk)))
+            if (xen_addr_allows(&X(ep)->addr, xen_fk_dom(fk)))
                 be_busy(ep, fk);
             continue;
         }

@@ -83,6 +83,38 @@ static inline bool xen_parse_hex64(const char *s, uint64_t *out)
     return true;
 }
 
+/* A frontend endpoint as the backend knows it: its domain and its id (random per endpoint, so
+ * several frontends of one domain can wait for the same service), packed in one "fk". Its knock
+ * and the answer are xenstore nodes named "DOMID-ID", both strict decimal, the id 1..2^31-1. */
+static inline uint64_t xen_fk(uint32_t dom, uint32_t id)
+{
+    return (uint64_t)id << 32 | dom;
+}
+static inline uint32_t xen_fk_dom(uint64_t fk)
+{
+    return (uint32_t)(fk & 0xffffffffu);
+}
+static inline uint32_t xen_fk_id(uint64_t fk)
+{
+    return (uint32_t)(fk >> 32);
+}
+static inline bool xen_fk_parse(const char *name, uint64_t *fk)
+{
+    size_t n = 0, m = 0;
+    uint32_t dom, id;
+    while (name[n] && name[n] != '-')
+        n++;
+    if (name[n] != '-')
+        return false;
+    while (name[n + 1 + m])
+        m++;
+    if (!xen_parse_u32(name, n, XEN_DOMID_MAX, &dom) ||
+        !xen_parse_u32(name + n + 1, m, 0x7fffffffu, &id) || !id)
+        return false;
+    *fk = xen_fk(dom, id);
+    return true;
+}
+
 /* ------------------------------------------------------------------------ remote buffers */
 
 /* The buffer service (buffers.c, and idc.ko's xenbuf.c and xenbuf_user.c; docs/xen-transport.md,
