@@ -20,7 +20,6 @@
    definitions, one text for both. */
 #include "wire.h"
 
-#define KX_PATH_MAX  160u
 #define KX_VALUE_MAX 2048u
 #define KX_TXN_TRIES 8
 

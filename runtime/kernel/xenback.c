@@ -113,26 +113,23 @@ static void path_b(struct idc_link *ep, char *out, const char *sub)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", X(ep)->self, svc(ep, s),
-		 sub ? "/" : "", sub ? sub : "");
+	xen_path_b(out, X(ep)->self, svc(ep, s), sub);
 }
 
-/* F of frontend fk: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
+/* F of frontend fk (addr.h) */
 static void path_f(struct idc_link *ep, uint64_t fk, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u", xen_fk_dom(fk),
-		 X(ep)->self, svc(ep, s), xen_fk_id(fk));
+	xen_path_f(out, X(ep)->self, svc(ep, s), fk, NULL);
 }
 
-/* B/conn/<fe>-<id> or B/fe/<fe>-<id> */
+/* B/conn/<fe>-<id> or B/fe/<fe>-<id> (addr.h) */
 static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u", X(ep)->self, svc(ep, s),
-		 dir, xen_fk_dom(fk), xen_fk_id(fk));
+	xen_path_k(out, X(ep)->self, svc(ep, s), dir, fk, NULL);
 }
 
 /* ---------------------------------------------------------------------------- mapping */
@@ -363,7 +360,7 @@ static int be_answer(struct idc_link *ep, uint64_t fk, uint32_t epoch, int state
 		     const char *text)
 {
 	struct xenbus_transaction xbt;
-	char k[KX_PATH_MAX];
+	char k[XEN_PATH_MAX];
 	int tries, r;
 
 	path_k(ep, fk, "conn", k);
@@ -440,7 +437,7 @@ static int be_read_request(struct idc_link *ep, uint64_t fk, struct be_req *q, c
 {
 	const struct idc_protocol *pr = ep->proto;
 	struct kb_ep *s = X(ep);
-	char f[KX_PATH_MAX], val[IDC_PROTOCOL_NAME_MAX + 18];
+	char f[XEN_PATH_MAX], val[IDC_PROTOCOL_NAME_MAX + 18];
 	uint32_t st, inst, ring_max;
 	uint64_t h;
 
@@ -528,7 +525,7 @@ static int be_map(struct idc_link *ep, const struct be_req *q, char *why, size_t
 static bool be_connect(struct idc_link *ep, uint64_t fk)
 {
 	struct kb_ep *s = X(ep);
-	char why[161], f[KX_PATH_MAX];
+	char why[161], f[XEN_PATH_MAX];
 	struct be_req q;
 	int r;
 
@@ -586,7 +583,7 @@ static bool be_connect(struct idc_link *ep, uint64_t fk)
 /* The knock's text, "EPOCH" or "EPOCH/PING" (hostile), into v; its epoch. 0: none. */
 static uint32_t knock_read(struct idc_link *ep, uint64_t fk, char *v)
 {
-	char k[KX_PATH_MAX];
+	char k[XEN_PATH_MAX];
 	uint32_t epoch, ping;
 	size_t n;
 
@@ -604,7 +601,7 @@ static uint32_t knock_read(struct idc_link *ep, uint64_t fk, char *v)
    K = {epoch, state InitWait, seen = the knock's text}, once per text. */
 static void be_ack(struct idc_link *ep, uint64_t fk)
 {
-	char c[KX_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
+	char c[XEN_PATH_MAX], v[XEN_KNOCK_MAX], seen[XEN_KNOCK_MAX];
 	uint32_t epoch = knock_read(ep, fk, v), kep = 0, kst = 0;
 
 	if (!epoch)
@@ -623,7 +620,7 @@ static void be_ack(struct idc_link *ep, uint64_t fk)
 static void be_busy(struct idc_link *ep, uint64_t fk)
 {
 	static const char why[] = "the service is in use by another frontend";
-	char c[KX_PATH_MAX], v[XEN_KNOCK_MAX];
+	char c[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
 	uint32_t epoch = knock_read(ep, fk, v), kep = 0, kst = 0;
 
 	if (!epoch)
@@ -641,7 +638,7 @@ static void be_busy(struct idc_link *ep, uint64_t fk)
 /* B/fe's entries (bounded); NULL when there is none. */
 static char **knocks(struct idc_link *ep, unsigned int *n)
 {
-	char dir[KX_PATH_MAX];
+	char dir[XEN_PATH_MAX];
 	char **ents;
 
 	path_b(ep, dir, "fe");
@@ -678,7 +675,7 @@ static void be_ack_all(struct idc_link *ep, bool busy)
 static void be_scan(struct idc_link *ep)
 {
 	struct kb_ep *s = X(ep);
-	char f[KX_PATH_MAX];
+	char f[XEN_PATH_MAX];
 	unsigned int i, n = 0;
 	uint32_t st, epoch;
 	uint64_t fk;
@@ -799,7 +796,7 @@ static int be_publish(struct idc_link *ep)
 {
 	const struct idc_protocol *pr = ep->proto;
 	struct xenbus_transaction xbt;
-	char b[KX_PATH_MAX];
+	char b[XEN_PATH_MAX];
 	char *hashes;
 	size_t hl = 0, cap = IDC_MAX_VERSIONS * 17 + 1;
 	uint32_t v;
@@ -838,7 +835,7 @@ static int be_publish(struct idc_link *ep)
 int kxb_ep_start(struct idc_link *ep)
 {
 	struct kb_ep *s = X(ep);
-	char p[KX_PATH_MAX];
+	char p[XEN_PATH_MAX];
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -881,7 +878,7 @@ void kxb_chan_close(struct idc_link *ep)
 {
 	struct kb_ep *s = X(ep);
 	uint64_t fk = xen_fk(s->peer, s->fid);
-	char k[KX_PATH_MAX];
+	char k[XEN_PATH_MAX];
 
 	/* State first, then the close on the control page: a frontend woken by it reads a clean
 	   close in xenstore, and only a missing close means we died. */
@@ -911,7 +908,7 @@ void kxb_ep_rearm(struct idc_link *ep)
 void kxb_ep_stop(struct idc_link *ep)
 {
 	struct kb_ep *s = X(ep);
-	char p[KX_PATH_MAX];
+	char p[XEN_PATH_MAX];
 	uint32_t inst;
 
 	if (!s->link)

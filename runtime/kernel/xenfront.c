@@ -97,26 +97,23 @@ static void path_b(struct idc_link *ep, char *out, const char *sub)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", X(ep)->peer, svc(ep, s),
-		 sub ? "/" : "", sub ? sub : "");
+	xen_path_b(out, X(ep)->peer, svc(ep, s), sub);
 }
 
-/* F: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
+/* F, our request (addr.h) */
 static void path_f(struct idc_link *ep, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u", X(ep)->self,
-		 X(ep)->peer, svc(ep, s), X(ep)->fid);
+	xen_path_f(out, X(ep)->peer, svc(ep, s), xen_fk(X(ep)->self, X(ep)->fid), NULL);
 }
 
-/* B/conn/<fe>-<id> or B/fe/<fe>-<id> */
+/* B/conn/<self>-<fid> or B/fe/<self>-<fid> (addr.h) */
 static void path_k(struct idc_link *ep, const char *dir, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	snprintf(out, KX_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u", X(ep)->peer, svc(ep, s),
-		 dir, X(ep)->self, X(ep)->fid);
+	xen_path_k(out, X(ep)->peer, svc(ep, s), dir, xen_fk(X(ep)->self, X(ep)->fid), NULL);
 }
 
 /* --------------------------------------------------------------------------- grants */
@@ -178,7 +175,7 @@ static void chan_release(struct idc_link *ep)
 
 void kxf_chan_close(struct idc_link *ep)
 {
-	char f[KX_PATH_MAX];
+	char f[XEN_PATH_MAX];
 
 	/* State first, then the close on the control page: a backend woken by it reads a clean
 	   close in xenstore. */
@@ -268,7 +265,7 @@ static int fe_request_keys(struct idc_link *ep, struct xenbus_transaction xbt, c
 static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
 {
 	struct xenbus_transaction xbt;
-	char f[KX_PATH_MAX], k[KX_PATH_MAX];
+	char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
 	int tries, r = IDC_ERR_IO;
 
 	path_f(ep, f);
@@ -328,7 +325,7 @@ struct fe_offer {
 static int fe_read_offer(struct idc_link *ep, struct fe_offer *o, char *val)
 {
 	uint64_t hash[IDC_MAX_VERSIONS];
-	char b[KX_PATH_MAX], lim[96];
+	char b[XEN_PATH_MAX], lim[96];
 
 	path_b(ep, b, NULL);
 	if (kx_read(b, "protocol", val, IDC_PROTOCOL_NAME_MAX + 1) ||
@@ -484,7 +481,7 @@ static void knock_text(const struct kx_ep *s, char *out)
 /* K's epoch and state for our attempt: 0, or not answered (yet). */
 static int read_k(struct idc_link *ep, uint32_t *kst)
 {
-	char k[KX_PATH_MAX];
+	char k[XEN_PATH_MAX];
 	uint32_t kep = 0;
 
 	path_k(ep, "conn", k);
@@ -497,7 +494,7 @@ static int read_k(struct idc_link *ep, uint32_t *kst)
 /* Has the backend answered our knock, or acknowledged our latest ping? */
 static bool fe_heard(struct idc_link *ep)
 {
-	char k[KX_PATH_MAX], seen[XEN_KNOCK_MAX], want[XEN_KNOCK_MAX];
+	char k[XEN_PATH_MAX], seen[XEN_KNOCK_MAX], want[XEN_KNOCK_MAX];
 	uint32_t kst = 0;
 
 	if (read_k(ep, &kst))
@@ -514,7 +511,7 @@ static void answer_fire(struct idc_timer *tm)
 {
 	struct idc_link *ep = tm->arg;
 	struct kx_ep *s = X(ep);
-	char k[KX_PATH_MAX], v[XEN_KNOCK_MAX];
+	char k[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
 
 	if (idc__link_destroying(ep) || s->hs != KH_WAIT_BE)
 		return;
@@ -541,7 +538,7 @@ static void answer_fire(struct idc_timer *tm)
 static void fe_refused(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
-	char k[KX_PATH_MAX], reason[161] = "";
+	char k[XEN_PATH_MAX], reason[161] = "";
 	uint32_t st = 0;
 	int status;
 
@@ -573,7 +570,7 @@ static void fe_refused(struct idc_link *ep)
 static bool fe_follow_service(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
-	char b[KX_PATH_MAX];
+	char b[XEN_PATH_MAX];
 	uint32_t st = 0, inst = 0;
 
 	path_b(ep, b, NULL);
@@ -737,7 +734,7 @@ static void watch_run(struct idc_kdefer *d)
 int kxf_ep_start(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
-	char b[KX_PATH_MAX];
+	char b[XEN_PATH_MAX];
 
 	memset(s, 0, sizeof(*s));
 	s->link = ep;
@@ -784,7 +781,7 @@ void kxf_ep_rearm(struct idc_link *ep)
 void kxf_ep_stop(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
-	char p[KX_PATH_MAX];
+	char p[XEN_PATH_MAX];
 
 	if (!s->link)
 		return; /* start never ran or failed before anything was set */

@@ -79,3 +79,22 @@ const char *xen_addr_service(const char *name, const struct xen_addr *a, char bu
     buf[a->svc_len] = 0;
     return buf;
 }
+
+void xen_path_b(char *out, uint32_t be, const char *svc, const char *sub)
+{
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", be, svc, sub ? "/" : "",
+             sub ? sub : "");
+}
+
+void xen_path_f(char *out, uint32_t be, const char *svc, uint64_t fk, const char *key)
+{
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", xen_fk_dom(fk), be,
+             svc, xen_fk_id(fk), key ? "/" : "", key ? key : "");
+}
+
+void xen_path_k(char *out, uint32_t be, const char *svc, const char *dir, uint64_t fk,
+                const char *key)
+{
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be, svc, dir,
+             xen_fk_dom(fk), xen_fk_id(fk), key ? "/" : "", key ? key : "");
+}

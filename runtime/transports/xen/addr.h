@@ -30,6 +30,17 @@ struct xen_addr {
     "a xen frontend address is xen:DOMID/NAME, a backend's xen:NAME or xen:self/NAME, " \
     "optionally ?allow=D[,D...]; NAME is [A-Za-z0-9_-]{1,64}"
 
+/* The xenstore nodes of the handshake an address leads to (docs/xen-transport.md), each with an
+   optional last element (NULL: none), into out (XEN_PATH_MAX bytes):
+     B  /local/domain/BE/data/idc/SVC[/sub]                the back end's service node
+     F  /local/domain/FE/data/idc-fe/BE/SVC/ID[/key]       a front end's request
+     K  /local/domain/BE/data/idc/SVC/dir/FE-ID[/key]      dir "fe": its knock, "conn": the answer
+   BE is the back end's domain, svc the service name, FE and ID the front end's key (xen_fk). */
+void xen_path_b(char *out, uint32_t be, const char *svc, const char *sub);
+void xen_path_f(char *out, uint32_t be, const char *svc, uint64_t fk, const char *key);
+void xen_path_k(char *out, uint32_t be, const char *svc, const char *dir, uint64_t fk,
+                const char *key);
+
 /* Parses name for an endpoint of role into *a: 0 or IDC_ERR_INVAL. */
 int xen_addr_parse(const char *name, enum idc_role role, struct xen_addr *a);
 /* The transport table's address_check (transport.h): the grammar into why when rest breaks

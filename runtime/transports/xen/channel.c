@@ -120,8 +120,7 @@ static unsigned fe_dom(struct idc_link *ep, unsigned fe)
 static void path_b(struct idc_link *ep, char *out, const char *sub)
 {
     char s[IDC_NAME_MAX + 1];
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s%s%s", be_dom(ep), svc(ep, s),
-             sub ? "/" : "", sub ? sub : "");
+    xen_path_b(out, be_dom(ep), svc(ep, s), sub);
 }
 
 /* A frontend endpoint is known to the backend by its domain and its id, packed in one "fk"
@@ -131,22 +130,18 @@ static uint64_t fk_of(struct idc_link *ep, uint64_t fk)
     return ep->role == IDC_ROLE_FRONTEND ? xen_fk(fe_dom(ep, 0), X(ep)->fid) : fk;
 }
 
-/* F of frontend fk, F/<key>: /local/domain/<fe>/data/idc-fe/<be>/NAME/<id> */
+/* F of frontend fk, F/<key> (addr.h) */
 static void path_f(struct idc_link *ep, uint64_t fk, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
-    fk = fk_of(ep, fk);
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc-fe/%u/%s/%u%s%s", xen_fk_dom(fk),
-             be_dom(ep), svc(ep, s), xen_fk_id(fk), key ? "/" : "", key ? key : "");
+    xen_path_f(out, be_dom(ep), svc(ep, s), fk_of(ep, fk), key);
 }
 
-/* B/conn/<fe>-<id>/<key> or B/fe/<fe>-<id> */
+/* B/conn/<fe>-<id>/<key> or B/fe/<fe>-<id> (addr.h) */
 static void path_k(struct idc_link *ep, uint64_t fk, const char *dir, char *out, const char *key)
 {
     char s[IDC_NAME_MAX + 1];
-    fk = fk_of(ep, fk);
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be_dom(ep), svc(ep, s),
-             dir, xen_fk_dom(fk), xen_fk_id(fk), key ? "/" : "", key ? key : "");
+    xen_path_k(out, be_dom(ep), svc(ep, s), dir, fk_of(ep, fk), key);
 }
 
 static void ep_token(struct idc_link *ep, char tok[16])

@@ -18,6 +18,7 @@
 #define XEN_CTRL_MAX_REFS ((XEN_PAGE - 64u) / 4u)
 #define XEN_DOMID_MAX     0x7fefu /* the highest domain a peer may name: DOMID_FIRST_RESERVED - 1 */
 #define XEN_KNOCK_MAX     24u     /* a knock's value, "EPOCH" or "EPOCH/PING", and its NUL */
+#define XEN_PATH_MAX      160u    /* the longest xenstore path either side forms, and its NUL */
 
 /* xenbus states (xen/io/xenbus.h), as the service node B, the request F and the answer K use
    them */

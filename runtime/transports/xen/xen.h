@@ -27,7 +27,6 @@
 
 extern const struct idc_transport idc_transport_xen;
 
-#define XEN_PATH_MAX  160u
 #define XEN_VALUE_MAX 2048u /* longest value written */
 #define XEN_ACL_MAX   8u    /* listed domains xen_perms takes */
 
