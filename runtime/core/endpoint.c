@@ -54,9 +54,9 @@ static void ep_flush(struct idc_ep *ep);
    consumer polling a ring published per frame fetches the producer's index line per frame:
    cross-core, it took a 16-message callback's frames one or two at a time, each time with a
    publication, a fence and a fetch of the producer's line of its own (0.41-0.52x the bare
-   ring, which publishes per 16; 0.69-0.70x per callback). A blocking endpoint publishes each frame at
-   once: a consumer still awake for the previous frames then finds it before it arms and
-   sleeps (per callback, that cost the blocking case 10-20 %: more sleeps and wake-ups). */
+   ring, which publishes per 16; 0.69-0.70x per callback). A blocking endpoint publishes each
+   frame at once: a consumer still awake for the previous frames then finds it before it arms
+   and sleeps (per callback, that cost the blocking case 10-20 %: more sleeps and wake-ups). */
 static inline __attribute__((always_inline)) void mark_dirty(struct idc_ep *ep)
 {
     struct idc_ring_tx *tx = &ep->conn->tx;
