@@ -54,7 +54,7 @@ enum kx_hs { KH_IDLE = 0, KH_WAIT_BE, KH_UP };
 
 struct kx_ep {
 	struct idc_link *link;
-	uint32_t peer, self, fid;
+	uint32_t self, fid; /* our domain and frontend id; the back end's domain is addr.peer */
 	uint32_t instance, dead_instance, refused_instance;
 	uint32_t epoch, ping;
 	struct xen_addr addr; /* ep->name, parsed */
@@ -97,7 +97,7 @@ static void path_b(struct idc_link *ep, char *out, const char *sub)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	xen_path_b(out, X(ep)->peer, svc(ep, s), sub);
+	xen_path_b(out, X(ep)->addr.peer, svc(ep, s), sub);
 }
 
 /* F, our request (addr.h) */
@@ -105,7 +105,7 @@ static void path_f(struct idc_link *ep, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	xen_path_f(out, X(ep)->peer, svc(ep, s), xen_fk(X(ep)->self, X(ep)->fid), NULL);
+	xen_path_f(out, X(ep)->addr.peer, svc(ep, s), xen_fk(X(ep)->self, X(ep)->fid), NULL);
 }
 
 /* B/conn/<self>-<fid> or B/fe/<self>-<fid> (addr.h) */
@@ -113,7 +113,7 @@ static void path_k(struct idc_link *ep, const char *dir, char *out)
 {
 	char s[IDC_NAME_MAX + 1];
 
-	xen_path_k(out, X(ep)->peer, svc(ep, s), dir, xen_fk(X(ep)->self, X(ep)->fid), NULL);
+	xen_path_k(out, X(ep)->addr.peer, svc(ep, s), dir, xen_fk(X(ep)->self, X(ep)->fid), NULL);
 }
 
 /* --------------------------------------------------------------------------- grants */
@@ -132,7 +132,7 @@ static irqreturn_t kx_irq(int irq, void *dev)
 /* An unbound port for the backend, bound to kx_irq; 0 or IDC_ERR_IO. */
 static int port_open(struct kx_ep *s)
 {
-	int irq = kx_port_open(s->peer, kx_irq, s, &s->port);
+	int irq = kx_port_open(s->addr.peer, kx_irq, s, &s->port);
 
 	if (irq < 0)
 		return IDC_ERR_IO;
@@ -374,7 +374,7 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 	s->ctrl_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!s->ctrl_page)
 		return IDC_ERR_NOMEM;
-	ref = gnttab_grant_foreign_access(s->peer, xen_page_to_gfn(s->ctrl_page), 0);
+	ref = gnttab_grant_foreign_access(s->addr.peer, xen_page_to_gfn(s->ctrl_page), 0);
 	if (ref < 0) {
 		__free_page(s->ctrl_page);
 		s->ctrl_page = NULL;
@@ -383,7 +383,7 @@ static int fe_share(struct idc_link *ep, const struct fe_offer *o, struct fe_rin
 	s->cref = ref;
 	idc__kgrants_add(1);
 	s->ctrl = page_address(s->ctrl_page);
-	s->rp = kx_pages_alloc(s->peer, fr->pages);
+	s->rp = kx_pages_alloc(s->addr.peer, fr->pages);
 	if (!s->rp)
 		return IDC_ERR_NOMEM;
 	s->rings = s->rp->mem;
@@ -755,7 +755,6 @@ int kxf_ep_start(struct idc_link *ep)
 	if (xen_addr_parse(ep->name, IDC_ROLE_FRONTEND, &s->addr) < 0 ||
 	    kx_read_u32("domid", NULL, XEN_DOMID_MAX, &s->self))
 		return IDC_ERR_INVAL;
-	s->peer = s->addr.peer;
 	s->fid = kx_rand_nonzero();
 	path_b(ep, b, NULL);
 	s->watch.node = kstrdup(b, GFP_KERNEL);
