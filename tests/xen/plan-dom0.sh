@@ -19,7 +19,7 @@ if domu_start; then
     run 150 idcxen pair client "$DOMU" u1      # libidc xen transport, domU serves
     run 150 idcxen pair server "$DOMU" d1      # libidc xen transport, dom0 serves
     run 90 idcxen queue-server "$DOMU"         # dom0 holds the backend, the domU waits
-    run 180 xenbench measure "$DOMU"           # idc vs. libxenvchan: RTT and MB/s (domU serves)
+    run 220 xenbench measure "$DOMU"           # idc vs. libxenvchan: RTT and MB/s (domU serves)
     # remote buffers across domains (grant copy): dom0 owns, the domU uses and forwards the
     # reference to a second dom0 process; then the domU owns and dom0 uses and forwards
     timeout 90 xbuf owner "$DOMU" x1 &

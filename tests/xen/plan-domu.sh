@@ -5,7 +5,7 @@ run 150 xenprim pair client 0 d1     # dom0 serves, domU connects
 run 150 idcxen pair server 0 u1      # libidc xen transport, domU serves
 run 150 idcxen pair client 0 d1      # libidc xen transport, dom0 serves
 run 90 idcxen queue-client 0         # wait for dom0's busy backend, then connect
-run 180 xenbench serve 0             # idc vs. libxenvchan benchmark, dom0 measures
+run 220 xenbench serve 0             # idc vs. libxenvchan benchmark, dom0 measures
 run 90 xbuf user 0 x1                # remote buffers: dom0 owns, this domain uses
 run 90 xbuf owner 0 x2               # this domain owns, dom0 uses (and forwards)
 run 60 idcxen deny-client 0          # dom0's service for another domain: invisible to us

@@ -34,7 +34,7 @@
 #include "idc.h"
 #include "report.h"
 
-#define WATCHDOG_S 170
+#define WATCHDOG_S 200
 #define STEP_MS    30000
 #define CHUNK      65536u
 #define SMALL      64u
@@ -81,17 +81,32 @@ static uint64_t word_at(uint32_t seq, size_t i)
     return w;
 }
 
-/* Bytes [off, off + n) of chunk seq's pattern into dst (a whole chunk: off 0, n its size; a
-   piece of one: idc_send_message_fill's pieces). */
-static void fill_at(unsigned char *dst, size_t off, size_t n, uint32_t seq)
+/* Bytes [i, end) of chunk seq's pattern into dst + (i - off), one word's bytes at a time. */
+static size_t fill_bytes(unsigned char *dst, size_t off, size_t i, size_t end, uint32_t seq)
 {
-    size_t i = off, end = off + n;
     while (i < end) {
         uint64_t w = word_at(seq, i / 8);
         size_t in = i % 8, take = end - i < 8 - in ? end - i : 8 - in;
         memcpy(dst + (i - off), (const unsigned char *)&w + in, take);
         i += take;
     }
+    return i;
+}
+
+/* Bytes [off, off + n) of chunk seq's pattern into dst (a whole chunk: off 0, n its size; a
+   piece of one: idc_send_message_fill's pieces). The head up to the first whole word past word
+   0 (which carries seq) and the tail go a word's bytes at a time, the words between with one
+   fixed-size store each, as check_fill reads them (a variable-length copy per word made the
+   fill of a chunk three times its check). */
+static void fill_at(unsigned char *dst, size_t off, size_t n, uint32_t seq)
+{
+    size_t end = off + n, body = off < 8 ? 8 : (off + 7) / 8 * 8;
+    size_t i = fill_bytes(dst, off, off, body < end ? body : end, seq);
+    for (; i + 8 <= end; i += 8) {
+        uint64_t w = pattern(seq, i / 8);
+        memcpy(dst + (i - off), &w, 8);
+    }
+    fill_bytes(dst, off, i, end, seq);
 }
 
 static void fill(unsigned char *p, size_t n, uint32_t seq)
@@ -377,8 +392,16 @@ static int call_sync(uint16_t op, const void *p, size_t len, struct call *c, int
    follows, the last one with sequence number VC_END, answered by a record with the count and
    the number of bad chunks; 'T' + uint32 milliseconds at offset 4: the server streams chunks
    for that long, then one with VC_END; 'M' + a mode byte at offset 1: the server waits for
-   the records that follow blocking (0) or in an event loop (1, see vc_wait); 'Q' quit. */
-#define VC_END 0xffffffffu
+   the records that follow blocking (0) or in an event loop (1, see vc_wait); 'R' + uint32
+   byte count n at offset 4: the server writes n bytes of its block (the pattern of seed 7,
+   made once); 'W' + n: n bytes follow, acknowledged by a record before the server checks them
+   (seed 9), as an owner answers a remote-buffer write before anyone looks at the bytes; 'C':
+   the server answers with the count of 'W' blocks and of bad ones; 'Q' quit. 'R' and 'W' are
+   remote-buffer transfers made by hand over vchan: the like-for-like baseline of the buffer
+   rows (a request, then the block), beside vchan streaming, which pays neither a request nor
+   a drain per MiB but makes and checks a pattern inside its timed part. */
+#define VC_END   0xffffffffu
+#define VC_BLOCK MIB /* 'R' and 'W' transfers: at most this many bytes */
 
 /* How a vchan side waits for data: blocking in libxenvchan_read itself (one read() of the
    event channel, as a program that waits for nothing else does), or in an event loop: poll()
@@ -441,6 +464,15 @@ static char *self_vchan_path(void)
     return path;
 }
 
+/* The record answering 'S' and 'C': two counts (chunks or blocks, and the bad ones). */
+static int vc_send_counts(struct libxenvchan *v, uint32_t n, uint32_t bad)
+{
+    unsigned char rec[SMALL] = { 0 };
+    memcpy(rec, &n, sizeof(n));
+    memcpy(rec + 4, &bad, sizeof(bad));
+    return vc_write_all(v, rec, sizeof(rec));
+}
+
 static int vchan_serve(unsigned peer)
 {
     struct libxenvchan *v = libxenvchan_server_init(NULL, (int)peer, self_vchan_path(), VCHAN_RING,
@@ -451,11 +483,30 @@ static int vchan_serve(unsigned peer)
     }
     v->blocking = 1;
     unsigned char rec[SMALL];
-    static unsigned char chunk[CHUNK];
+    static unsigned char chunk[CHUNK], block[VC_BLOCK], want[VC_BLOCK];
+    uint32_t blocks = 0, bad_blocks = 0;
+    fill(block, VC_BLOCK, 7);
+    fill(want, VC_BLOCK, 9);
     for (;;) {
         if (vc_read_all(v, rec, sizeof(rec)))
             break;
-        if (rec[0] == 'E') {
+        uint32_t len;
+        memcpy(&len, rec + 4, sizeof(len));
+        if ((rec[0] == 'R' || rec[0] == 'W') && len > VC_BLOCK)
+            break;
+        if (rec[0] == 'R') {
+            if (vc_write_all(v, block, len))
+                break;
+        } else if (rec[0] == 'W') {
+            static unsigned char got[VC_BLOCK];
+            if (vc_read_all(v, got, len) || vc_write_all(v, rec, sizeof(rec)))
+                break;
+            blocks++;
+            bad_blocks += memcmp(got, want, len) != 0;
+        } else if (rec[0] == 'C') {
+            if (vc_send_counts(v, blocks, bad_blocks))
+                break;
+        } else if (rec[0] == 'E') {
             if (vc_write_all(v, rec, sizeof(rec)))
                 break;
         } else if (rec[0] == 'M') {
@@ -474,10 +525,7 @@ static int vchan_serve(unsigned peer)
                     bad++;
                 n++;
             }
-            memset(rec, 0, sizeof(rec));
-            memcpy(rec, &n, sizeof(n));
-            memcpy(rec + 4, &bad, sizeof(bad));
-            if (vc_write_all(v, rec, sizeof(rec)))
+            if (vc_send_counts(v, n, bad))
                 break;
         } else if (rec[0] == 'T') {
             uint32_t ms, seq = 0;
@@ -526,7 +574,7 @@ static int serve(unsigned peer)
         char addr[64];
         snprintf(addr, sizeof(addr), "xen:xenbench?allow=%u", peer);
         side_open(addr, IDC_ROLE_BACKEND);
-        double end = now_s() + 160;
+        double end = now_s() + 190;
         for (unsigned i = 1; !S.bye; i++) {
             int n = idc_context_dispatch(S.ctx, S.stream_until ? 20 : 200);
             stream_pump();
@@ -709,6 +757,55 @@ static double vchan_bulk_in(struct libxenvchan *v, uint32_t *chunks)
     return (double)got * CHUNK / (now_s() - t0) / 1e6;
 }
 
+/* A remote-buffer transfer made by hand over vchan ('R' / 'W'): a request record, then n bytes
+   from the domU (pull) or to it, acknowledged by a record; the bytes are made and checked
+   outside the time, as rbuf_move's are. Its time in seconds. */
+static double vchan_move(struct libxenvchan *v, size_t n, bool pull)
+{
+    static unsigned char buf[VC_BLOCK], want[VC_BLOCK];
+    unsigned char rec[SMALL] = { pull ? 'R' : 'W' };
+    uint32_t n32 = (uint32_t)n;
+    memcpy(rec + 4, &n32, sizeof(n32));
+    if (pull)
+        memset(buf, 0, n);
+    else
+        fill(buf, n, 9);
+    double t0 = now_s();
+    if (vc_write_all(v, rec, sizeof(rec)) ||
+        (pull ? vc_read_all(v, buf, n)
+              : vc_write_all(v, buf, n) || vc_read_all(v, rec, sizeof(rec))))
+        fail("vchan %s of %zu bytes: %s", pull ? "read" : "write", n, strerror(errno));
+    double dt = now_s() - t0;
+    if (pull) {
+        fill(want, n, 7);
+        if (memcmp(buf, want, n))
+            fail("vchan read of %zu bytes: wrong bytes", n);
+    }
+    return dt;
+}
+
+/* MB/s of n-byte vchan transfers one after the other for BULK_S, as rbuf_rate; a push's bytes
+   are then checked by the server, whose count of bad blocks must be 0. */
+static double vchan_move_rate(struct libxenvchan *v, size_t n, bool pull)
+{
+    double t = 0;
+    unsigned count = 0;
+    while (t < BULK_S) {
+        t += vchan_move(v, n, pull);
+        count++;
+    }
+    if (!pull) {
+        unsigned char rec[SMALL] = { 'C' };
+        uint32_t bad;
+        if (vc_write_all(v, rec, sizeof(rec)) || vc_read_all(v, rec, sizeof(rec)))
+            fail("vchan count: %s", strerror(errno));
+        memcpy(&bad, rec + 4, sizeof(bad));
+        if (bad)
+            fail("vchan writes of %zu bytes: %u arrived wrong", n, bad);
+    }
+    return (double)n * count / t / 1e6;
+}
+
 static struct libxenvchan *vchan_connect(unsigned peer)
 {
     char path[96];
@@ -807,6 +904,8 @@ enum {
     F_RB_IN_16M,
     F_RB_OUT_1M,
     F_RB_OUT_16M,
+    F_VC_IN_1M,  /* vchan_move: a request, then 1 MiB from the domU */
+    F_VC_OUT_1M, /* 1 MiB to the domU, then its acknowledgement */
     F_COUNT
 };
 static double fig[F_COUNT][REPS];
@@ -831,8 +930,10 @@ static void one_rep(unsigned k, struct libxenvchan *v, const struct idc_rbuf *rb
     fig[F_IN_IDC_COPY][k] = idc_bulk_in(&ci, true);
     fig[F_IN_VCHAN][k] = vchan_bulk_in(v, &cv);
     fig[F_RB_IN_1M][k] = rbuf_rate(rb, MIB, true);
+    fig[F_VC_IN_1M][k] = vchan_move_rate(v, MIB, true);
     fig[F_RB_IN_16M][k] = rbuf_rate(rb, RBUF_MAX, true);
     fig[F_RB_OUT_1M][k] = rbuf_rate(rb, MIB, false);
+    fig[F_VC_OUT_1M][k] = vchan_move_rate(v, MIB, false);
     fig[F_RB_OUT_16M][k] = rbuf_rate(rb, RBUF_MAX, false);
 }
 
@@ -858,7 +959,7 @@ static void target(const char *name, int a, int b, bool at_most, double want)
 {
     double med = ratio(a, b).med;
     bool met = at_most ? med <= want : med >= want;
-    printf("@@idc [----] " SUITE "::targets: %-34s median ratio %.2f, target %s %.2f: %s\n", name,
+    printf("@@idc [----] " SUITE "::targets: %-38s median ratio %.2f, target %s %.2f: %s\n", name,
            med, at_most ? "<=" : ">=", want, met ? "met" : "missed");
 }
 
@@ -1055,11 +1156,17 @@ static int measure(unsigned peer)
     begin("rbuf_from_domu");
     report_pair("remote-buffer reads of 1 MiB, back to back, vs vchan streaming domU -> dom0",
                 "MB/s", F_RB_IN_1M, F_IN_VCHAN);
+    report_pair("remote-buffer reads of 1 MiB, back to back, vs vchan 1 MiB replies to requests "
+                "(like for like)",
+                "MB/s", F_RB_IN_1M, F_VC_IN_1M);
     report_pair("remote-buffer read of 16 MiB vs vchan streaming domU -> dom0", "MB/s", F_RB_IN_16M,
                 F_IN_VCHAN);
     begin("rbuf_to_domu");
     report_pair("remote-buffer writes of 1 MiB, back to back, vs vchan streaming dom0 -> domU",
                 "MB/s", F_RB_OUT_1M, F_OUT_VCHAN);
+    report_pair("remote-buffer writes of 1 MiB, back to back, vs vchan 1 MiB writes each "
+                "acknowledged (like for like)",
+                "MB/s", F_RB_OUT_1M, F_VC_OUT_1M);
     report_pair("remote-buffer write of 16 MiB vs vchan streaming dom0 -> domU", "MB/s",
                 F_RB_OUT_16M, F_OUT_VCHAN);
 
@@ -1073,6 +1180,9 @@ static int measure(unsigned peer)
     target("rbuf read 16 MiB / vchan streaming", F_RB_IN_16M, F_IN_VCHAN, false, 1.0);
     target("rbuf write 1 MiB / vchan streaming", F_RB_OUT_1M, F_OUT_VCHAN, false, 1.0);
     target("rbuf write 16 MiB / vchan streaming", F_RB_OUT_16M, F_OUT_VCHAN, false, 1.0);
+    /* like for like: the same 1 MiB transfers made by hand over vchan (vchan_move) */
+    target("rbuf read 1 MiB / vchan 1 MiB reads", F_RB_IN_1M, F_VC_IN_1M, false, 1.0);
+    target("rbuf write 1 MiB / vchan 1 MiB writes", F_RB_OUT_1M, F_VC_OUT_1M, false, 1.0);
     pass(NULL);
     begin("profile");
     profile(v, &rb);
