@@ -80,7 +80,7 @@ $(XT_PROGS): $(XEN_OUT)/bin/%: tests/xen/transport/%_test.c $(wildcard tests/xen
 	$(Q)$(CC) $(XEN_CFLAGS) -Iruntime/include -o $@ $< $(XEN_REPORT_OBJ) $(XT_LIBIDC) $(XEN_LDLIBS)
 
 # the benchmark alone compares with libxenvchan
-$(XEN_OUT)/bin/xenbench: XEN_LDLIBS += $(shell $(PKG_CONFIG) --libs xenvchan)
+$(XEN_OUT)/bin/xenbench: XEN_LDLIBS += $(shell $(PKG_CONFIG) --libs xenvchan xengnttab)
 
 xen-progs: $(XT_PROGS)
 

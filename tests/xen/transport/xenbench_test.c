@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <libxenvchan.h>
+#include <xengnttab.h>
 #include <xenstore.h>
 
 #include "idc.h"
@@ -156,6 +157,7 @@ enum {
     OP_COUNT = 2,
     OP_STREAM = 3,
     OP_RBUF = 4,
+    OP_GRANTS = 5, /* the grant references of GC_PAGES pages the domU shares with dom0 */
     OP_DATA = 10,
     OP_BYE = 11,
     OP_END = 12
@@ -235,6 +237,25 @@ static int cb_msg(struct idc_endpoint *ep, uint16_t op, const void *p, size_t le
     return 0;
 }
 
+/* The ceiling of a copy by grant (profile): GC_PAGES pages the domU shares read-only with
+   dom0 (gntalloc, as a kernel owner could share its buffer's pages), the pattern of seed 7 in
+   them, copied by dom0 into its own memory with one grant-copy request: one copy, no request
+   to an owner and nobody woken. Shared until the program exits. */
+#define GC_PAGES 256u /* 1 MiB */
+static unsigned serve_peer;
+
+static bool share_pages(uint32_t refs[GC_PAGES])
+{
+    xengntshr_handle *gs = xengntshr_open(NULL, 0);
+    void *mem = gs ? xengntshr_share_pages(gs, serve_peer, GC_PAGES, refs, 0) : NULL;
+    if (!mem) {
+        fprintf(stderr, "xenbench: sharing %u pages: %s\n", GC_PAGES, strerror(errno));
+        return false;
+    }
+    fill(mem, (size_t)GC_PAGES * 4096, 7);
+    return true;
+}
+
 static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, const void *p,
                   size_t len)
 {
@@ -278,6 +299,16 @@ static int cb_txn(struct idc_endpoint *ep, struct idc_request *r, uint16_t op, c
         }
         idc_rbuf_encode(&rb, w);
         idc_request_complete(r, 0, w, sizeof(w));
+        return 0;
+    }
+    case OP_GRANTS: {
+        static uint32_t refs[GC_PAGES];
+        static bool shared;
+        if (!shared && !(shared = share_pages(refs))) {
+            idc_request_complete(r, 1, NULL, 0);
+            return 0;
+        }
+        idc_request_complete(r, 0, refs, sizeof(refs));
         return 0;
     }
     default:
@@ -569,6 +600,7 @@ static void stream_pump(void)
 
 static int serve(unsigned peer)
 {
+    serve_peer = peer;
     pid_t pid = fork();
     if (pid == 0) {
         char addr[64];
@@ -1089,9 +1121,58 @@ static void pattern_costs(void)
     fflush(stdout);
 }
 
-static void profile(struct libxenvchan *v, const struct idc_rbuf *rb)
+/* The copy a one-copy remote-buffer read would make (share_pages): MB/s of 1 MiB grant copies
+   from the domU's shared pages into this process's memory, one after the other for BULK_S,
+   checked after each outside the time, against the medians of vchan streaming and of idc's
+   1 MiB reads. A ceiling for comparison, not a target: no request, no check of a reference,
+   nobody woken, and grants that stay in place. */
+static void grant_copy_ceiling(unsigned peer)
+{
+    static struct call c;
+    static xengnttab_grant_copy_segment_t seg[GC_PAGES];
+    static unsigned char buf[MIB], want[MIB];
+    uint32_t refs[GC_PAGES];
+    if (call_sync(OP_GRANTS, NULL, 0, &c, STEP_MS) || c.len != sizeof(refs))
+        fail("no shared pages from the domU (status %d)", c.status);
+    memcpy(refs, c.buf, sizeof(refs));
+    xengnttab_handle *xgt = xengnttab_open(NULL, 0);
+    if (!xgt)
+        fail("xengnttab_open: %s", strerror(errno));
+    for (unsigned i = 0; i < GC_PAGES; i++)
+        seg[i] = (xengnttab_grant_copy_segment_t){ .source.foreign = { .ref = refs[i],
+                                                                       .domid = (uint16_t)peer },
+                                                   .dest.virt = buf + (size_t)i * 4096,
+                                                   .len = 4096,
+                                                   .flags = GNTCOPY_source_gref };
+    fill(want, MIB, 7);
+    double t = 0;
+    unsigned count = 0;
+    while (t < BULK_S) {
+        memset(buf, 0, MIB);
+        double t0 = now_s();
+        if (xengnttab_grant_copy(xgt, GC_PAGES, seg))
+            fail("grant copy: %s", strerror(errno));
+        t += now_s() - t0;
+        for (unsigned i = 0; i < GC_PAGES; i++)
+            if (seg[i].status != GNTST_okay)
+                fail("grant copy of page %u: status %d", i, seg[i].status);
+        if (memcmp(buf, want, MIB))
+            fail("grant copy: wrong bytes");
+        count++;
+    }
+    xengnttab_close(xgt);
+    double mbs = (double)MIB * count / t / 1e6;
+    printf("@@idc [----] " SUITE "::profile: one grant copy of 1 MiB from the domU's shared pages "
+           "(the ceiling of a one-copy read): %.1f MB/s, %.2fx vchan streaming domU -> dom0, "
+           "%.2fx idc's 1 MiB reads (medians)\n",
+           mbs, mbs / mmm(fig[F_IN_VCHAN]).med, mbs / mmm(fig[F_RB_IN_1M]).med);
+    fflush(stdout);
+}
+
+static void profile(struct libxenvchan *v, const struct idc_rbuf *rb, unsigned peer)
 {
     pattern_costs();
+    grant_copy_ceiling(peer);
     uint32_t chunks;
     pid_t p;
     if (access(STRACE_BIN, X_OK) != 0) {
@@ -1185,7 +1266,7 @@ static int measure(unsigned peer)
     target("rbuf write 1 MiB / vchan 1 MiB writes", F_RB_OUT_1M, F_VC_OUT_1M, false, 1.0);
     pass(NULL);
     begin("profile");
-    profile(v, &rb);
+    profile(v, &rb, peer);
 
     unsigned char rec[SMALL] = { 'Q' };
     vc_write_all(v, rec, sizeof(rec));
