@@ -95,6 +95,6 @@ void xen_path_f(char *out, uint32_t be, const char *svc, uint64_t fk, const char
 void xen_path_k(char *out, uint32_t be, const char *svc, const char *dir, uint64_t fk,
                 const char *key)
 {
-    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/%u-%u%s%s", be, svc, dir,
+    snprintf(out, XEN_PATH_MAX, "/local/domain/%u/data/idc/%s/%s/" XEN_FK_FMT "%s%s", be, svc, dir,
              xen_fk_dom(fk), xen_fk_id(fk), key ? "/" : "", key ? key : "");
 }

@@ -163,7 +163,7 @@ static void owner_write(struct idc_link *ep, uint64_t fk)
     char o[XEN_PATH_MAX];
     path_o(ep, o);
     if (!(ep->flags & IDC_EP_SHARED))
-        xen_write(T(ep), XBT_NULL, o, NULL, "%u-%u", xen_fk_dom(fk), xen_fk_id(fk));
+        xen_write(T(ep), XBT_NULL, o, NULL, XEN_FK_FMT, xen_fk_dom(fk), xen_fk_id(fk));
 }
 
 /* The frontend left while we live (it closed, died, misbehaved): nobody is owed the service. A

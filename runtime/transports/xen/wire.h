@@ -87,6 +87,7 @@ static inline bool xen_parse_hex64(const char *s, uint64_t *out)
 /* A frontend endpoint as the backend knows it: its domain and its id (random per endpoint, so
  * several frontends of one domain can wait for the same service), packed in one "fk". Its knock
  * and the answer are xenstore nodes named "DOMID-ID", both strict decimal, the id 1..2^31-1. */
+#define XEN_FK_FMT "%u-%u" /* the node name of a frontend key: xen_fk_dom, xen_fk_id */
 static inline uint64_t xen_fk(uint32_t dom, uint32_t id)
 {
     return (uint64_t)id << 32 | dom;

@@ -789,11 +789,31 @@ static double vchan_bulk_in(struct libxenvchan *v, uint32_t *chunks)
     return (double)got * CHUNK / (now_s() - t0) / 1e6;
 }
 
-/* A remote-buffer transfer made by hand over vchan ('R' / 'W'): a request record, then n bytes
-   from the domU (pull) or to it, acknowledged by a record; the bytes are made and checked
-   outside the time, as rbuf_move's are. Its time in seconds. */
-static double vchan_move(struct libxenvchan *v, size_t n, bool pull)
+/* One transfer of n bytes from the domU (pull) or to it, through what arg points at, its bytes
+   made and checked outside the time: the time in seconds. */
+typedef double move_fn(const void *arg, size_t n, bool pull);
+
+/* MB/s of n-byte transfers one after the other, each waiting for the previous one (as a
+   driver moving n-byte blocks does), for BULK_S of transfer time, as long as each streaming
+   figure runs: the sum of their times, so that one stall of the emulated machine is a small
+   part of the figure, as it is of the streaming figure it is compared with. */
+static double back_to_back(move_fn *move, const void *arg, size_t n, bool pull)
 {
+    double t = 0;
+    unsigned count = 0;
+    while (t < BULK_S) {
+        t += move(arg, n, pull);
+        count++;
+    }
+    return (double)n * count / t / 1e6;
+}
+
+/* A remote-buffer transfer made by hand over vchan ('R' / 'W'; arg: the struct libxenvchan *):
+   a request record, then n bytes from the domU (pull) or to it, acknowledged by a record; the
+   bytes are made and checked outside the time, as rbuf_move's are. */
+static double vchan_move(const void *arg, size_t n, bool pull)
+{
+    struct libxenvchan *v = *(struct libxenvchan *const *)arg;
     static unsigned char buf[VC_BLOCK], want[VC_BLOCK];
     unsigned char rec[SMALL] = { pull ? 'R' : 'W' };
     uint32_t n32 = (uint32_t)n;
@@ -816,16 +836,11 @@ static double vchan_move(struct libxenvchan *v, size_t n, bool pull)
     return dt;
 }
 
-/* MB/s of n-byte vchan transfers one after the other for BULK_S, as rbuf_rate; a push's bytes
-   are then checked by the server, whose count of bad blocks must be 0. */
+/* back_to_back of vchan_move; a push's bytes are then checked by the server, whose count of
+   bad blocks must be 0. */
 static double vchan_move_rate(struct libxenvchan *v, size_t n, bool pull)
 {
-    double t = 0;
-    unsigned count = 0;
-    while (t < BULK_S) {
-        t += vchan_move(v, n, pull);
-        count++;
-    }
+    double mbs = back_to_back(vchan_move, &v, n, pull);
     if (!pull) {
         unsigned char rec[SMALL] = { 'C' };
         uint32_t bad;
@@ -835,7 +850,7 @@ static double vchan_move_rate(struct libxenvchan *v, size_t n, bool pull)
         if (bad)
             fail("vchan writes of %zu bytes: %u arrived wrong", n, bad);
     }
-    return (double)n * count / t / 1e6;
+    return mbs;
 }
 
 static struct libxenvchan *vchan_connect(unsigned peer)
@@ -852,8 +867,8 @@ static struct libxenvchan *vchan_connect(unsigned peer)
     return v;
 }
 
-/* One remote-buffer transfer of n bytes at offset 0 of the domU's buffer: from it (pull) or to
-   it (push). Returns its time in seconds. A pull checks the bytes (outside the time): the domU's
+/* One remote-buffer transfer of n bytes at offset 0 of the domU's buffer (a move_fn, arg: the
+   struct idc_rbuf): from it (pull) or to it (push). A pull checks the bytes (outside the time): the domU's
    fill (seed 7) until the first push, the pushes' (seed 9) after it, so the next pull checks
    what a push wrote. */
 static void rb_done(void *arg, int status)
@@ -863,8 +878,9 @@ static void rb_done(void *arg, int status)
     c->done = true;
 }
 
-static double rbuf_move(const struct idc_rbuf *rb, size_t n, bool pull)
+static double rbuf_move(const void *arg, size_t n, bool pull)
 {
+    const struct idc_rbuf *rb = arg;
     static unsigned char *buf, *want;
     if (!buf && (!(buf = malloc(RBUF_MAX)) || !(want = malloc(RBUF_MAX))))
         fail("out of memory");
@@ -892,21 +908,6 @@ static double rbuf_move(const struct idc_rbuf *rb, size_t n, bool pull)
             fail("remote buffer read of %zu bytes: wrong bytes", n);
     }
     return dt;
-}
-
-/* MB/s of n-byte transfers one after the other, each waiting for the previous one (as a
-   driver moving n-byte blocks does), for BULK_S of transfer time, as long as each streaming
-   figure runs: the sum of their times, so that one stall of the emulated machine is a small
-   part of the figure, as it is of the streaming figure it is compared with. */
-static double rbuf_rate(const struct idc_rbuf *rb, size_t n, bool pull)
-{
-    double t = 0;
-    unsigned count = 0;
-    while (t < BULK_S) {
-        t += rbuf_move(rb, n, pull);
-        count++;
-    }
-    return (double)n * count / t / 1e6;
 }
 
 /* min / median / max of REPS values (v is left as it is: figures stay paired by repetition) */
@@ -961,12 +962,12 @@ static void one_rep(unsigned k, struct libxenvchan *v, const struct idc_rbuf *rb
     fig[F_IN_IDC][k] = idc_bulk_in(&ci, false);
     fig[F_IN_IDC_COPY][k] = idc_bulk_in(&ci, true);
     fig[F_IN_VCHAN][k] = vchan_bulk_in(v, &cv);
-    fig[F_RB_IN_1M][k] = rbuf_rate(rb, MIB, true);
+    fig[F_RB_IN_1M][k] = back_to_back(rbuf_move, rb, MIB, true);
     fig[F_VC_IN_1M][k] = vchan_move_rate(v, MIB, true);
-    fig[F_RB_IN_16M][k] = rbuf_rate(rb, RBUF_MAX, true);
-    fig[F_RB_OUT_1M][k] = rbuf_rate(rb, MIB, false);
+    fig[F_RB_IN_16M][k] = back_to_back(rbuf_move, rb, RBUF_MAX, true);
+    fig[F_RB_OUT_1M][k] = back_to_back(rbuf_move, rb, MIB, false);
     fig[F_VC_OUT_1M][k] = vchan_move_rate(v, MIB, false);
-    fig[F_RB_OUT_16M][k] = rbuf_rate(rb, RBUF_MAX, false);
+    fig[F_RB_OUT_16M][k] = back_to_back(rbuf_move, rb, RBUF_MAX, false);
 }
 
 /* idc/vchan ratios of a pair of figures, per repetition */
@@ -1126,11 +1127,37 @@ static void pattern_costs(void)
    checked after each outside the time, against the medians of vchan streaming and of idc's
    1 MiB reads. A ceiling for comparison, not a target: no request, no check of a reference,
    nobody woken, and grants that stay in place. */
+struct gc_pages {
+    xengnttab_handle *xgt;
+    xengnttab_grant_copy_segment_t *seg; /* GC_PAGES, from the shared pages into buf */
+    unsigned char *buf;
+};
+
+/* move_fn of the grant copies (arg: struct gc_pages): the 1 MiB of the shared pages into buf. */
+static double gc_move(const void *arg, size_t n, bool pull)
+{
+    const struct gc_pages *g = arg;
+    static unsigned char want[MIB];
+    (void)pull;
+    memset(g->buf, 0, n);
+    double t0 = now_s();
+    if (xengnttab_grant_copy(g->xgt, GC_PAGES, g->seg))
+        fail("grant copy: %s", strerror(errno));
+    double dt = now_s() - t0;
+    for (unsigned i = 0; i < GC_PAGES; i++)
+        if (g->seg[i].status != GNTST_okay)
+            fail("grant copy of page %u: status %d", i, g->seg[i].status);
+    fill(want, n, 7);
+    if (memcmp(g->buf, want, n))
+        fail("grant copy: wrong bytes");
+    return dt;
+}
+
 static void grant_copy_ceiling(unsigned peer)
 {
     static struct call c;
     static xengnttab_grant_copy_segment_t seg[GC_PAGES];
-    static unsigned char buf[MIB], want[MIB];
+    static unsigned char buf[MIB];
     uint32_t refs[GC_PAGES];
     if (call_sync(OP_GRANTS, NULL, 0, &c, STEP_MS) || c.len != sizeof(refs))
         fail("no shared pages from the domU (status %d)", c.status);
@@ -1144,24 +1171,9 @@ static void grant_copy_ceiling(unsigned peer)
                                                    .dest.virt = buf + (size_t)i * 4096,
                                                    .len = 4096,
                                                    .flags = GNTCOPY_source_gref };
-    fill(want, MIB, 7);
-    double t = 0;
-    unsigned count = 0;
-    while (t < BULK_S) {
-        memset(buf, 0, MIB);
-        double t0 = now_s();
-        if (xengnttab_grant_copy(xgt, GC_PAGES, seg))
-            fail("grant copy: %s", strerror(errno));
-        t += now_s() - t0;
-        for (unsigned i = 0; i < GC_PAGES; i++)
-            if (seg[i].status != GNTST_okay)
-                fail("grant copy of page %u: status %d", i, seg[i].status);
-        if (memcmp(buf, want, MIB))
-            fail("grant copy: wrong bytes");
-        count++;
-    }
+    struct gc_pages g = { .xgt = xgt, .seg = seg, .buf = buf };
+    double mbs = back_to_back(gc_move, &g, MIB, true);
     xengnttab_close(xgt);
-    double mbs = (double)MIB * count / t / 1e6;
     printf("@@idc [----] " SUITE "::profile: one grant copy of 1 MiB from the domU's shared pages "
            "(the ceiling of a one-copy read): %.1f MB/s, %.2fx vchan streaming domU -> dom0, "
            "%.2fx idc's 1 MiB reads (medians)\n",
