@@ -476,7 +476,10 @@ boot_once() {
 # Why an attempt is a boot failure (empty when the test environment came up).
 boot_failure() {
     local log=$1
-    tr -d '\r' < "$log" > "$log.txt"
+    # A protocol line that starts mid-line begins a line of its own: the domU's console reaches
+    # the log through its console ring, xenconsoled and dom0's tail, and under load a line's
+    # end has been seen lost there, which glued a [PASS] to the next record and lost it.
+    tr -d '\r' < "$log" | sed 's/\(.\)@@idc /\1\n@@idc /g' > "$log.txt"
     grep -q '@@idc stage ready-dom0' "$log.txt" || { boot_reason "$log" "dom0 did not come up"; return; }
     # (a plan that stops before starting the domU is a test failure: its checks print nothing)
     grep -q '@@idc stage domu-failed' "$log.txt" && { boot_reason "$log" "the domU did not come up"; return; }

@@ -49,6 +49,16 @@ struct xen_ctrl_page {
 };
 _Static_assert(sizeof(struct xen_ctrl_page) == XEN_PAGE, "control page is one page");
 
+/* The length of s up to its first stop character or its end: the field a name or value's
+ * separator ends (strcspn with one character; the kernel runtime includes this header too). */
+static inline size_t xen_span(const char *s, char stop)
+{
+    size_t n = 0;
+    while (s[n] && s[n] != stop)
+        n++;
+    return n;
+}
+
 /* The syntax of the numbers a peer writes into xenstore (with %u and %016llx), checked strictly
  * on both sides: decimal without a leading zero, at most max; exactly 16 lower-case hex digits.
  * (C89 loops: the kernel runtime includes this header too.) */
@@ -102,14 +112,11 @@ static inline uint32_t xen_fk_id(uint64_t fk)
 }
 static inline bool xen_fk_parse(const char *name, uint64_t *fk)
 {
-    size_t n = 0, m = 0;
+    size_t n = xen_span(name, '-'), m;
     uint32_t dom, id;
-    while (name[n] && name[n] != '-')
-        n++;
     if (name[n] != '-')
         return false;
-    while (name[n + 1 + m])
-        m++;
+    m = xen_span(name + n + 1, 0);
     if (!xen_parse_u32(name, n, XEN_DOMID_MAX, &dom) ||
         !xen_parse_u32(name + n + 1, m, 0x7fffffffu, &id) || !id)
         return false;
@@ -210,11 +217,9 @@ _Static_assert(XB_SLOT_BYTES == XB_SLOT_PAGES * XEN_PAGE, "slot size");
 static inline bool xb_knock_name(const char *name, uint32_t dom_max, unsigned loc_shift,
                                  unsigned *dom)
 {
-    size_t n = 0;
+    size_t n = xen_span(name, '-');
     uint32_t d;
     uint64_t id;
-    while (name[n] && name[n] != '-')
-        n++;
     if (name[n] != '-' || !xen_parse_u32(name, n, dom_max, &d) ||
         !xen_parse_hex64(name + n + 1, &id) || name[n + 17] != 0 ||
         (id >> loc_shift) != (uint64_t)d + 1)
@@ -229,9 +234,7 @@ static inline bool xb_knock_value(const char *b, uint32_t v[3])
     const char *p = b;
     int i;
     for (i = 0; i < 3; i++) {
-        size_t n = 0;
-        while (p[n] && p[n] != ' ')
-            n++;
+        size_t n = xen_span(p, ' ');
         if (!xen_parse_u32(p, n, 0xffffffffu, &v[i]) || (i < 2 ? p[n] != ' ' : p[n] != 0))
             return false;
         p += n + (i < 2);

@@ -482,13 +482,20 @@ static int vc_write_all(struct libxenvchan *v, const void *p, size_t n)
     return 0;
 }
 
+/* The vchan's xenstore path in the server's domain: one home for the server and the client. */
+#define VCHAN_PATH_MAX 96
+static void vchan_path(char out[VCHAN_PATH_MAX], unsigned dom)
+{
+    snprintf(out, VCHAN_PATH_MAX, "/local/domain/%u/data/xenbench-vchan", dom);
+}
+
 static char *self_vchan_path(void)
 {
     struct xs_handle *xs = xs_open(0);
     unsigned len;
     char *dom = xs ? xs_read(xs, XBT_NULL, "domid", &len) : NULL;
-    static char path[96];
-    snprintf(path, sizeof(path), "/local/domain/%s/data/xenbench-vchan", dom ? dom : "0");
+    static char path[VCHAN_PATH_MAX];
+    vchan_path(path, dom ? (unsigned)strtoul(dom, NULL, 10) : 0);
     free(dom);
     if (xs)
         xs_close(xs);
@@ -855,8 +862,8 @@ static double vchan_move_rate(struct libxenvchan *v, size_t n, bool pull)
 
 static struct libxenvchan *vchan_connect(unsigned peer)
 {
-    char path[96];
-    snprintf(path, sizeof(path), "/local/domain/%u/data/xenbench-vchan", peer);
+    char path[VCHAN_PATH_MAX];
+    vchan_path(path, peer);
     double end = now_s() + STEP_MS / 1000.0;
     struct libxenvchan *v = NULL;
     while (!(v = libxenvchan_client_init(NULL, (int)peer, path)) && now_s() < end)
