@@ -22,11 +22,19 @@
                        all with kidc_byte(seed + 1, i) (status 2)
      KIDC_RBUF_FORGED  read 4 KiB with one key byte changed (status 1), then with the reference
                        as given (status 2: the link survived)
-     KIDC_RBUF_READ    read 4 KiB (status 1) */
+     KIDC_RBUF_READ    read 4 KiB (status 1)
+     KIDC_RBUF_RATE    KIDC_RATE_SERIES series, reads and writes of the whole reference
+                       alternated, each one transfer after another for KIDC_RATE_MS; a read
+                       series' last bytes are compared with kidc_byte(seed, i) after its time,
+                       writes write them; status 1 and 2: the median read and write rates in
+                       KB/s (> 0), or the first failure (IDC_ERR_*, KIDC_MISMATCH) in status 1 */
 #define KIDC_OP_RBUF       3
 #define KIDC_RBUF_RW       1
 #define KIDC_RBUF_FORGED   2
 #define KIDC_RBUF_READ     3
+#define KIDC_RBUF_RATE     4
+#define KIDC_RATE_SERIES   10 /* 5 of each, read first */
+#define KIDC_RATE_MS       300
 #define KIDC_MISMATCH      1 /* the bytes read differ from the expectation */
 #define kidc_byte(seed, i) ((unsigned char)((seed) + (i)*13u + ((i) >> 12)))
 /* messages */

@@ -142,6 +142,8 @@ static uint32_t get_le32(const unsigned char *p)
 }
 
 static void job_step(void);
+static void job_answer(void);
+static void rate_series(void);
 
 static void job_done(void *arg, int status)
 {
@@ -177,6 +179,12 @@ static void job_step(void)
             return;
         job.st[job.step++] = r; /* refused at once: the answer says so */
     }
+    job_answer();
+}
+
+/* Completes the job's transaction with its two statuses. */
+static void job_answer(void)
+{
     unsigned char out[8];
     put_le32(out, (uint32_t)job.st[0]);
     put_le32(out + 4, (uint32_t)job.st[1]);
@@ -186,6 +194,82 @@ static void job_step(void)
     job.r = NULL;
 }
 
+/* KIDC_RBUF_RATE (kidc_proto.h): one rate per series, in KB/s. A read series starts into a
+   zeroed buffer, so its last bytes compared after its time are the owner's; a write series
+   writes what the read series before it read and checked. */
+static struct {
+    int series;
+    double t0;
+    uint64_t bytes;
+    double kbs[KIDC_RATE_SERIES];
+} rate;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median rate of the reads (parity 0) or of the writes (1), as a positive status. */
+static int32_t rate_median(int parity)
+{
+    double v[KIDC_RATE_SERIES / 2];
+    for (int i = 0; i < KIDC_RATE_SERIES / 2; i++)
+        v[i] = rate.kbs[2 * i + parity];
+    qsort(v, KIDC_RATE_SERIES / 2, sizeof(*v), cmp_double);
+    double m = v[KIDC_RATE_SERIES / 4];
+    return m < 1 ? 1 : m > 2e9 ? 2000000000 : (int32_t)m;
+}
+
+static void rate_done(void *arg, int status);
+
+static void rate_issue(void)
+{
+    size_t len = (size_t)job.rb.length;
+    int r = rate.series % 2 == 0
+                ? idc_receive_from_remote_buffer(ctx, &job.rb, 0, job.buf, len, rate_done, NULL)
+                : idc_send_to_remote_buffer(ctx, &job.rb, 0, job.buf, len, rate_done, NULL);
+    if (r) {
+        job.st[0] = r;
+        job_answer();
+    }
+}
+
+/* The next series: a read one starts into a zeroed buffer (outside the time). */
+static void rate_series(void)
+{
+    if (rate.series % 2 == 0)
+        memset(job.buf, 0, (size_t)job.rb.length);
+    rate.bytes = 0;
+    rate.t0 = now_s();
+    rate_issue();
+}
+
+static void rate_done(void *arg, int status)
+{
+    (void)arg;
+    double t = now_s();
+    if (status == 0) {
+        rate.bytes += job.rb.length;
+        if (t - rate.t0 < KIDC_RATE_MS / 1000.0) {
+            rate_issue();
+            return;
+        }
+        rate.kbs[rate.series] = (double)rate.bytes / 1000.0 / (t - rate.t0);
+        if (rate.series % 2 == 0)
+            for (size_t i = 0; i < job.rb.length && !status; i++)
+                if (job.buf[i] != kidc_byte(job.seed, i))
+                    status = KIDC_MISMATCH;
+    }
+    if (status || ++rate.series == KIDC_RATE_SERIES) {
+        job.st[0] = status ? status : rate_median(0);
+        job.st[1] = status ? 0 : rate_median(1);
+        job_answer();
+        return;
+    }
+    rate_series();
+}
+
 static int job_start(struct idc_request *r, const unsigned char *p, size_t len)
 {
     if (job.r || len != IDC_RBUF_WIRE_SIZE + 8 || idc_rbuf_decode(&job.rb, p) ||
@@ -193,7 +277,7 @@ static int job_start(struct idc_request *r, const unsigned char *p, size_t len)
         return IDC_ERR_PROTO;
     job.mode = get_le32(p + IDC_RBUF_WIRE_SIZE);
     job.seed = get_le32(p + IDC_RBUF_WIRE_SIZE + 4);
-    if (job.mode < KIDC_RBUF_RW || job.mode > KIDC_RBUF_READ)
+    if (job.mode < KIDC_RBUF_RW || job.mode > KIDC_RBUF_RATE)
         return IDC_ERR_PROTO;
     job.buf = malloc(job.rb.length < 4096 ? 4096 : job.rb.length);
     if (!job.buf)
@@ -201,7 +285,12 @@ static int job_start(struct idc_request *r, const unsigned char *p, size_t len)
     job.r = r;
     job.step = 0;
     job.st[0] = job.st[1] = 0;
-    job_step();
+    if (job.mode == KIDC_RBUF_RATE) {
+        rate.series = 0;
+        rate_series();
+    } else {
+        job_step();
+    }
     return 0;
 }
 
