@@ -13,6 +13,7 @@
 #include <xen/events.h>
 #include <xen/grant_table.h>
 #include <xen/page.h>
+#include <xen/xen.h>
 #include <xen/xenbus.h>
 #include <asm/xen/hypercall.h>
 
@@ -197,6 +198,19 @@ int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out)
 	if (r)
 		return r;
 	return xen_parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
+}
+
+int kx_ep_begin(struct idc_link *ep, struct xen_addr *addr, uint32_t *self)
+{
+	if (!xen_domain()) {
+		idc__log(ep->ctx, IDC_LOG_ERROR,
+			 "%s: xen transport not available: not running on Xen", ep->address);
+		return IDC_ERR_NOTSUP;
+	}
+	if (xen_addr_parse(ep->name, ep->role, addr) < 0 ||
+	    kx_read_u32("domid", NULL, XEN_DOMID_MAX, self))
+		return IDC_ERR_INVAL;
+	return 0;
 }
 
 /* --------------------------------------------------------------------------- the table */

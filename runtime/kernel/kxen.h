@@ -31,6 +31,11 @@ uint32_t kx_rand_nonzero(void);
 int kx_read(const char *dir, const char *key, char *buf, size_t cap);
 int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out);
 
+struct xen_addr;
+/* What starting either side begins with: Xen present (else IDC_ERR_NOTSUP, logged), ep's address
+   parsed for its role into *addr and this domain's id read into *self (else IDC_ERR_INVAL). */
+int kx_ep_begin(struct idc_link *ep, struct xen_addr *addr, uint32_t *self);
+
 /* A port's notifications, both sides: the storm rule after a connected link's notification was
    handled (true: the port stays masked, no EOI now; the unmask timer ends the pause), and the
    end of such a pause (the late EOI, then the rings drained). */

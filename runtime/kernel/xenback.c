@@ -845,14 +845,9 @@ int kxb_ep_start(struct idc_link *ep)
 	s->unmask.fn = unmask_fire;
 	s->ev_defer.fn = ev_run;
 	s->scan_defer.fn = scan_run;
-	if (!xen_domain()) {
-		idc__log(ep->ctx, IDC_LOG_ERROR,
-			 "%s: xen transport not available: not running on Xen", ep->address);
-		return IDC_ERR_NOTSUP;
-	}
-	if (xen_addr_parse(ep->name, IDC_ROLE_BACKEND, &s->addr) < 0 ||
-	    kx_read_u32("domid", NULL, XEN_DOMID_MAX, &s->self))
-		return IDC_ERR_INVAL;
+	r = kx_ep_begin(ep, &s->addr, &s->self);
+	if (r)
+		return r;
 	s->instance = kx_rand_nonzero();
 	r = be_publish(ep);
 	if (r)

@@ -735,6 +735,7 @@ int kxf_ep_start(struct idc_link *ep)
 {
 	struct kx_ep *s = X(ep);
 	char b[XEN_PATH_MAX];
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->link = ep;
@@ -747,14 +748,9 @@ int kxf_ep_start(struct idc_link *ep)
 	s->unmask.fn = unmask_fire;
 	s->ev_defer.fn = ev_run;
 	s->watch_defer.fn = watch_run;
-	if (!xen_domain()) {
-		idc__log(ep->ctx, IDC_LOG_ERROR,
-			 "%s: xen transport not available: not running on Xen", ep->address);
-		return IDC_ERR_NOTSUP;
-	}
-	if (xen_addr_parse(ep->name, IDC_ROLE_FRONTEND, &s->addr) < 0 ||
-	    kx_read_u32("domid", NULL, XEN_DOMID_MAX, &s->self))
-		return IDC_ERR_INVAL;
+	r = kx_ep_begin(ep, &s->addr, &s->self);
+	if (r)
+		return r;
 	s->fid = kx_rand_nonzero();
 	path_b(ep, b, NULL);
 	s->watch.node = kstrdup(b, GFP_KERNEL);

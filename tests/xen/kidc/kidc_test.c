@@ -367,7 +367,8 @@ static bool check_rbuf(void)
 	pr_info("idc_ktest: PASS remote_buffer 1 MiB read and written by dom0, bytes compared; "
 		"forged key IDC_ERR_BADREF, link kept; IDC_ERR_REVOKED after unregister; "
 		"dom0's 1 MiB reads %d.%d MB/s, writes %d.%d MB/s (medians of 5 series of %d ms)\n",
-		rate[0] / 1000, rate[0] / 100 % 10, rate[1] / 1000, rate[1] / 100 % 10, KIDC_RATE_MS);
+		rate[0] / 1000, rate[0] / 100 % 10, rate[1] / 1000, rate[1] / 100 % 10,
+		KIDC_RATE_MS);
 	ok = true;
 out:
 	idc_buffer_free(kt->ctx, mem);
