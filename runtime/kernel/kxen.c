@@ -200,6 +200,26 @@ int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out)
 	return xen_parse_u32(b, strlen(b), max, out) ? 0 : IDC_ERR_PROTO;
 }
 
+int kx_txn(int (*body)(struct xenbus_transaction xbt, void *arg), void *arg)
+{
+	struct xenbus_transaction xbt;
+	int tries, r;
+
+	for (tries = 0; tries < KX_TXN_TRIES; tries++) {
+		if (xenbus_transaction_start(&xbt))
+			return IDC_ERR_IO;
+		r = body(xbt, arg);
+		if (r) {
+			xenbus_transaction_end(xbt, 1);
+			return r;
+		}
+		r = xenbus_transaction_end(xbt, 0);
+		if (r != -EAGAIN)
+			return r ? IDC_ERR_IO : 0;
+	}
+	return IDC_ERR_IO;
+}
+
 int kx_ep_begin(struct idc_link *ep, struct xen_addr *addr, uint32_t *self)
 {
 	if (!xen_domain()) {

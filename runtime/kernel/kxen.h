@@ -12,6 +12,7 @@
 
 #include <xen/grant_table.h>
 #include <xen/interface/event_channel.h>
+#include <xen/xenbus.h>
 
 #include "kinternal.h"
 
@@ -30,6 +31,11 @@ uint32_t kx_rand_nonzero(void);
 /* A peer-written value: bounded (shorter than cap), no NUL inside. 0 or IDC_ERR_*. */
 int kx_read(const char *dir, const char *key, char *buf, size_t cap);
 int kx_read_u32(const char *dir, const char *key, uint32_t max, uint32_t *out);
+
+/* Runs body inside one xenstore transaction, again while the commit conflicts (-EAGAIN, at most
+   KX_TXN_TRIES times). body returns 0 or an IDC_ERR_* (its failure aborts the transaction and is
+   returned); kx_txn returns 0 or IDC_ERR_* (IDC_ERR_IO: xenstore failed or kept conflicting). */
+int kx_txn(int (*body)(struct xenbus_transaction xbt, void *arg), void *arg);
 
 struct xen_addr;
 /* What starting either side begins with: Xen present (else IDC_ERR_NOTSUP, logged), ep's address

@@ -356,35 +356,37 @@ static void chan_release(struct idc_link *ep)
 
 /* The answer to frontend fk, in one transaction: K = B/conn/<fe>-<id> made anew,
    {epoch, [status = -status] [reason] or [seen], state last}. 0 or IDC_ERR_IO. */
+struct be_answer_keys {
+	const char *k, *text;
+	uint32_t epoch;
+	int state, status;
+};
+
+static int be_answer_body(struct xenbus_transaction xbt, void *arg)
+{
+	const struct be_answer_keys *a = arg;
+	int r;
+
+	xenbus_rm(xbt, a->k, "");
+	r = xenbus_printf(xbt, a->k, "epoch", "%u", a->epoch);
+	if (!r && a->state == XenbusStateClosed)
+		r = xenbus_printf(xbt, a->k, "status", "%d", -a->status);
+	if (!r && a->text)
+		r = xenbus_printf(xbt, a->k, a->state == XenbusStateClosed ? "reason" : "seen",
+				  "%s", a->text);
+	if (!r)
+		r = xenbus_printf(xbt, a->k, "state", "%d", a->state);
+	return r ? IDC_ERR_IO : 0;
+}
+
 static int be_answer(struct idc_link *ep, uint64_t fk, uint32_t epoch, int state, int status,
 		     const char *text)
 {
-	struct xenbus_transaction xbt;
 	char k[XEN_PATH_MAX];
-	int tries, r;
+	struct be_answer_keys a = {k, text, epoch, state, status};
 
 	path_k(ep, fk, "conn", k);
-	for (tries = 0; tries < KX_TXN_TRIES; tries++) {
-		if (xenbus_transaction_start(&xbt))
-			return IDC_ERR_IO;
-		xenbus_rm(xbt, k, "");
-		r = xenbus_printf(xbt, k, "epoch", "%u", epoch);
-		if (!r && state == XenbusStateClosed)
-			r = xenbus_printf(xbt, k, "status", "%d", -status);
-		if (!r && text)
-			r = xenbus_printf(xbt, k, state == XenbusStateClosed ? "reason" : "seen",
-					  "%s", text);
-		if (!r)
-			r = xenbus_printf(xbt, k, "state", "%d", state);
-		if (r) {
-			xenbus_transaction_end(xbt, 1);
-			return IDC_ERR_IO;
-		}
-		r = xenbus_transaction_end(xbt, 0);
-		if (r != -EAGAIN)
-			return r ? IDC_ERR_IO : 0;
-	}
-	return IDC_ERR_IO;
+	return kx_txn(be_answer_body, &a);
 }
 
 static __printf(5, 6) void be_refuse(struct idc_link *ep, uint64_t fk, uint32_t epoch, int status,
@@ -771,10 +773,17 @@ static void scan_run(struct idc_kdefer *d)
 
 /* ------------------------------------------------------------------------ publication */
 
-static int publish_keys(struct idc_link *ep, struct xenbus_transaction xbt, const char *b,
-			const char *hashes)
+struct publication {
+	struct idc_link *ep;
+	const char *b, *hashes;
+};
+
+static int publish_keys(struct xenbus_transaction xbt, void *arg)
 {
+	const struct publication *q = arg;
+	struct idc_link *ep = q->ep;
 	const struct idc_protocol *pr = ep->proto;
+	const char *b = q->b, *hashes = q->hashes;
 
 	xenbus_rm(xbt, b, "");
 	if (xenbus_printf(xbt, b, "protocol", "%s", pr->name) ||
@@ -795,12 +804,11 @@ static int publish_keys(struct idc_link *ep, struct xenbus_transaction xbt, cons
 static int be_publish(struct idc_link *ep)
 {
 	const struct idc_protocol *pr = ep->proto;
-	struct xenbus_transaction xbt;
 	char b[XEN_PATH_MAX];
 	char *hashes;
 	size_t hl = 0, cap = IDC_MAX_VERSIONS * 17 + 1;
 	uint32_t v;
-	int tries, r = IDC_ERR_IO;
+	int r;
 
 	hashes = kmalloc(cap, GFP_KERNEL);
 	if (!hashes)
@@ -809,21 +817,7 @@ static int be_publish(struct idc_link *ep)
 		hl += scnprintf(hashes + hl, cap - hl, "%s%016llx", v ? " " : "",
 				(unsigned long long)pr->version_hash[v]);
 	path_b(ep, b, NULL);
-	for (tries = 0; tries < KX_TXN_TRIES; tries++) {
-		if (xenbus_transaction_start(&xbt))
-			break;
-		r = publish_keys(ep, xbt, b, hashes);
-		if (r) {
-			xenbus_transaction_end(xbt, 1);
-			break;
-		}
-		r = xenbus_transaction_end(xbt, 0);
-		if (r != -EAGAIN) {
-			r = r ? IDC_ERR_IO : 0;
-			break;
-		}
-		r = IDC_ERR_IO;
-	}
+	r = kx_txn(publish_keys, &(struct publication){ep, b, hashes});
 	kfree(hashes);
 	if (r)
 		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot publish %s", ep->address, b);

@@ -260,32 +260,51 @@ static int fe_request_keys(struct idc_link *ep, struct xenbus_transaction xbt, c
 	return r ? IDC_ERR_IO : 0;
 }
 
+/* Inside a transaction that writes under B: is the service instance we knock on still
+   published? A knock written after the backend withdrew B would recreate B's path where this
+   domain may write there (a privileged frontend), leaving a directory where the service was;
+   read inside the transaction, a withdrawal in between makes the commit conflict, and the retry
+   sees it (the user-space frontend's rule, channel.c). */
+static bool fe_still_published(struct idc_link *ep, struct xenbus_transaction xbt)
+{
+	char b[XEN_PATH_MAX];
+	unsigned int inst;
+
+	path_b(ep, b, NULL);
+	return xenbus_scanf(xbt, b, "instance", "%u", &inst) == 1 && inst == X(ep)->instance;
+}
+
+struct fe_req {
+	struct idc_link *ep;
+	uint32_t v;
+	const struct fe_rings *fr;
+	const char *ping; /* a ping: only the knock node, rewritten with this text */
+};
+
+static int fe_request_body(struct xenbus_transaction xbt, void *arg)
+{
+	const struct fe_req *q = arg;
+	char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
+	int r;
+
+	if (!fe_still_published(q->ep, xbt))
+		return IDC_ERR_DISCONNECTED;
+	path_k(q->ep, "fe", k);
+	if (q->ping)
+		return xenbus_write(xbt, k, "", q->ping) ? IDC_ERR_IO : 0;
+	path_f(q->ep, f);
+	xenbus_rm(xbt, f, "");
+	r = fe_request_keys(q->ep, xbt, f, q->v, q->fr);
+	if (!r && xenbus_printf(xbt, k, "", "%u", X(q->ep)->epoch))
+		r = IDC_ERR_IO;
+	return r;
+}
+
 /* F {keys, state 3} and the knock B/fe/<fe>-<id> = epoch, in one transaction (again while
-   the commit conflicts). 0 or IDC_ERR_IO. */
+   the commit conflicts). 0, IDC_ERR_DISCONNECTED (the service was withdrawn) or IDC_ERR_IO. */
 static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
 {
-	struct xenbus_transaction xbt;
-	char f[XEN_PATH_MAX], k[XEN_PATH_MAX];
-	int tries, r = IDC_ERR_IO;
-
-	path_f(ep, f);
-	path_k(ep, "fe", k);
-	for (tries = 0; tries < KX_TXN_TRIES; tries++) {
-		if (xenbus_transaction_start(&xbt))
-			return IDC_ERR_IO;
-		xenbus_rm(xbt, f, "");
-		r = fe_request_keys(ep, xbt, f, v, fr);
-		if (!r && xenbus_printf(xbt, k, "", "%u", X(ep)->epoch))
-			r = IDC_ERR_IO;
-		if (r) {
-			xenbus_transaction_end(xbt, 1);
-			return r;
-		}
-		r = xenbus_transaction_end(xbt, 0);
-		if (r != -EAGAIN)
-			return r ? IDC_ERR_IO : 0;
-	}
-	return IDC_ERR_IO;
+	return kx_txn(fe_request_body, &(struct fe_req){ep, v, fr, NULL});
 }
 
 static void answer_arm(struct idc_link *ep)
@@ -458,8 +477,9 @@ static void fe_try_connect(struct idc_link *ep)
 	if (!r)
 		r = fe_request(ep, o.v, &fr);
 	if (r) {
-		idc__log(ep->ctx, IDC_LOG_ERROR, "%s: cannot offer the connection: %s", ep->address,
-			 idc_strerror(r));
+		/* withdrawn meanwhile: not an error; B's watch and the retry see what comes next */
+		idc__log(ep->ctx, r == IDC_ERR_DISCONNECTED ? IDC_LOG_INFO : IDC_LOG_ERROR,
+			 "%s: cannot offer the connection: %s", ep->address, idc_strerror(r));
 		fe_fail(ep, true);
 		return;
 	}
@@ -511,7 +531,7 @@ static void answer_fire(struct idc_timer *tm)
 {
 	struct idc_link *ep = tm->arg;
 	struct kx_ep *s = X(ep);
-	char k[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
+	char v[XEN_KNOCK_MAX];
 
 	if (idc__link_destroying(ep) || s->hs != KH_WAIT_BE)
 		return;
@@ -528,9 +548,8 @@ static void answer_fire(struct idc_timer *tm)
 	}
 	s->ping++;
 	s->acked = false;
-	path_k(ep, "fe", k);
 	knock_text(s, v);
-	xenbus_write(XBT_NIL, k, "", v);
+	kx_txn(fe_request_body, &(struct fe_req){ep, 0, NULL, v}); /* withdrawn: B's watch */
 	idc__timer_arm(ep->ctx, &s->answer, KX_ANSWER_MS);
 }
 

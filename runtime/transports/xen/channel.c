@@ -361,6 +361,24 @@ static bool parse_hashes(const char *s, uint64_t *out, uint32_t n)
 
 static void fe_answer_arm(struct idc_link *ep);
 
+/* Inside a transaction that writes under B: is the service instance we knock on still
+   published? A knock written after the backend withdrew B would recreate B's path (a write
+   makes the missing parents; a privileged frontend may write anywhere), leaving a directory
+   where the service was. Read inside the transaction, a withdrawal in between makes the commit
+   conflict, and the retry sees it. 0, or IDC_ERR_DISCONNECTED (the reason in t->why). */
+static int fe_still_published(struct xen_tp *t, xs_transaction_t tx, struct idc_link *ep)
+{
+    char b[XEN_PATH_MAX];
+    uint32_t inst;
+    path_b(ep, b, NULL);
+    if (xen_read_u32(t, tx, b, "instance", 0x7fffffffu, &inst) || inst != X(ep)->instance) {
+        snprintf(t->why, sizeof(t->why), "backend instance %u withdrew its service",
+                 X(ep)->instance);
+        return IDC_ERR_DISCONNECTED;
+    }
+    return 0;
+}
+
 /* What a connection request offers (NULL: a request that can only be refused). */
 struct fe_rings {
     uint32_t frame, tx, msg, ring, pages, cref;
@@ -383,8 +401,11 @@ static int fe_request_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
     path_f(ep, 0, f, NULL);
     path_k(ep, 0, "fe", k, NULL);
     uint16_t bed[1] = { (uint16_t)s->peer };
+    int r = fe_still_published(t, tx, ep);
+    if (r)
+        return r;
     xen_lib.xs_rm(t->xs, tx, f);
-    int r = xen_mkdir(t, tx, f);
+    r = xen_mkdir(t, tx, f);
     if (!r)
         r = xen_perms(t, tx, f, XS_PERM_NONE, bed, 1, XS_PERM_READ);
     if (!r)
@@ -554,9 +575,11 @@ static void fe_try_connect(struct idc_link *ep)
                                .tx_limit = tx,
                                .msg_limit = msg };
     struct fe_rings fr = { frame, tx, msg, ring, (uint32_t)np, cref };
-    if (fe_request(ep, v, &fr)) {
-        idc__log(ep->ctx, IDC_LOG_ERROR, "%s: publishing the connection in xenstore: %s",
-                 ep->address, t->why);
+    int r = fe_request(ep, v, &fr);
+    if (r) {
+        /* withdrawn meanwhile: not an error; B's watch and the retry see what comes next */
+        idc__log(ep->ctx, r == IDC_ERR_DISCONNECTED ? IDC_LOG_INFO : IDC_LOG_ERROR,
+                 "%s: publishing the connection in xenstore: %s", ep->address, t->why);
         fe_fail(ep, true);
         return;
     }
@@ -599,6 +622,19 @@ static bool fe_heard(struct idc_link *ep)
     return xen_read(t, XBT_NULL, k, "seen", seen, sizeof(seen)) == 0 && !strcmp(seen, want);
 }
 
+/* The ping: the knock node rewritten, while the service is still the one we knocked on. */
+static int fe_ping_body(struct xen_tp *t, xs_transaction_t tx, void *arg)
+{
+    struct idc_link *ep = arg;
+    char k[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
+    int r = fe_still_published(t, tx, ep);
+    if (r)
+        return r;
+    path_k(ep, 0, "fe", k, NULL);
+    knock_text(X(ep), v);
+    return xen_write(t, tx, k, NULL, "%s", v);
+}
+
 /* No answer in time. A live backend answers a knock at once, or, while it serves another
    frontend, acknowledges every rewrite of the knock node (a ping). A backend process that died
    without withdrawing leaves its service node behind and never reacts: after one
@@ -626,10 +662,8 @@ static void fe_answer_fire(struct idc_timer *tm)
     }
     s->ping++;
     s->acked = false;
-    char k[XEN_PATH_MAX], v[XEN_KNOCK_MAX];
-    path_k(ep, 0, "fe", k, NULL);
-    knock_text(s, v);
-    if (xen_write(t, XBT_NULL, k, NULL, "%s", v))
+    int r = xen_txn(t, fe_ping_body, ep);
+    if (r && r != IDC_ERR_DISCONNECTED) /* withdrawn: B's watch tells the rest */
         idc__log(ep->ctx, IDC_LOG_WARN, "%s: cannot rewrite the knock node: %s", ep->address,
                  t->why);
     idc__timer_arm(ep->ctx, &s->answer, XEN_ANSWER_MS);
