@@ -278,7 +278,6 @@ struct fe_req {
 	struct idc_link *ep;
 	uint32_t v;
 	const struct fe_rings *fr;
-	const char *ping; /* a ping: only the knock node, rewritten with this text */
 };
 
 static int fe_request_body(struct xenbus_transaction xbt, void *arg)
@@ -290,8 +289,6 @@ static int fe_request_body(struct xenbus_transaction xbt, void *arg)
 	if (!fe_still_published(q->ep, xbt))
 		return IDC_ERR_DISCONNECTED;
 	path_k(q->ep, "fe", k);
-	if (q->ping)
-		return xenbus_write(xbt, k, "", q->ping) ? IDC_ERR_IO : 0;
 	path_f(q->ep, f);
 	xenbus_rm(xbt, f, "");
 	r = fe_request_keys(q->ep, xbt, f, q->v, q->fr);
@@ -304,7 +301,24 @@ static int fe_request_body(struct xenbus_transaction xbt, void *arg)
    the commit conflicts). 0, IDC_ERR_DISCONNECTED (the service was withdrawn) or IDC_ERR_IO. */
 static int fe_request(struct idc_link *ep, uint32_t v, const struct fe_rings *fr)
 {
-	return kx_txn(fe_request_body, &(struct fe_req){ep, v, fr, NULL});
+	return kx_txn(fe_request_body, &(struct fe_req){ep, v, fr});
+}
+
+struct fe_ping {
+	struct idc_link *ep;
+	const char *text;
+};
+
+/* The ping: the knock node rewritten, while the service is still the one we knocked on. */
+static int fe_ping_body(struct xenbus_transaction xbt, void *arg)
+{
+	const struct fe_ping *q = arg;
+	char k[XEN_PATH_MAX];
+
+	if (!fe_still_published(q->ep, xbt))
+		return IDC_ERR_DISCONNECTED;
+	path_k(q->ep, "fe", k);
+	return xenbus_write(xbt, k, "", q->text) ? IDC_ERR_IO : 0;
 }
 
 static void answer_arm(struct idc_link *ep)
@@ -549,7 +563,7 @@ static void answer_fire(struct idc_timer *tm)
 	s->ping++;
 	s->acked = false;
 	knock_text(s, v);
-	kx_txn(fe_request_body, &(struct fe_req){ep, 0, NULL, v}); /* withdrawn: B's watch */
+	kx_txn(fe_ping_body, &(struct fe_ping){ep, v}); /* withdrawn: B's watch tells the rest */
 	idc__timer_arm(ep->ctx, &s->answer, KX_ANSWER_MS);
 }
 

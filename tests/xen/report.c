@@ -13,6 +13,17 @@ static const char *current = "setup";
 static int watchdog_s;
 double t_check;
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void sort_doubles(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+}
+
 double now_s(void)
 {
     struct timespec ts;

@@ -31,6 +31,9 @@
 /* Monotonic clock, in seconds. */
 double now_s(void);
 
+/* Sorts n values in increasing order (for medians and percentiles of timings). */
+void sort_doubles(double *v, size_t n);
+
 /* Start of main: stdout line-buffered, and the suite of the checks until report_suite(). */
 void report_init(const char *suite);
 

@@ -332,16 +332,17 @@ static void fe_fail(struct idc_link *ep, bool retry)
         idc__timer_arm(ep->ctx, &X(ep)->retry, XEN_RETRY_MS);
 }
 
-/* Is the backend's service node published (state InitWait)? Its instance in *instance. */
-static bool fe_service(struct idc_link *ep, uint32_t *instance)
+/* Is the backend's service node published (state InitWait or Connected), read in tx? Its
+   instance in *instance. */
+static bool fe_service(struct idc_link *ep, xs_transaction_t tx, uint32_t *instance)
 {
     struct xen_tp *t = T(ep);
     char b[XEN_PATH_MAX];
     uint32_t st;
     path_b(ep, b, NULL);
-    return xen_read_u32(t, XBT_NULL, b, "state", 6, &st) == 0 &&
+    return xen_read_u32(t, tx, b, "state", 6, &st) == 0 &&
            (st == XB_INITWAIT || st == XB_CONNECTED) &&
-           xen_read_u32(t, XBT_NULL, b, "instance", 0x7fffffffu, instance) == 0;
+           xen_read_u32(t, tx, b, "instance", 0x7fffffffu, instance) == 0;
 }
 
 static uint32_t min32(uint32_t a, uint32_t b)
@@ -368,10 +369,8 @@ static void fe_answer_arm(struct idc_link *ep);
    conflict, and the retry sees it. 0, or IDC_ERR_DISCONNECTED (the reason in t->why). */
 static int fe_still_published(struct xen_tp *t, xs_transaction_t tx, struct idc_link *ep)
 {
-    char b[XEN_PATH_MAX];
     uint32_t inst;
-    path_b(ep, b, NULL);
-    if (xen_read_u32(t, tx, b, "instance", 0x7fffffffu, &inst) || inst != X(ep)->instance) {
+    if (!fe_service(ep, tx, &inst) || inst != X(ep)->instance) {
         snprintf(t->why, sizeof(t->why), "backend instance %u withdrew its service",
                  X(ep)->instance);
         return IDC_ERR_DISCONNECTED;
@@ -688,7 +687,7 @@ static void fe_check(struct idc_link *ep)
     if (idc__link_destroying(ep))
         return;
     uint32_t inst;
-    if (!fe_service(ep, &inst)) {
+    if (!fe_service(ep, XBT_NULL, &inst)) {
         /* Withdrawn (or the backend's domain is gone: the toolstack removed its tree). */
         if (s->hs == XH_UP)
             down_closed(ep, "backend withdrew the service");

@@ -145,15 +145,20 @@ static void job_step(void);
 static void job_answer(void);
 static void rate_series(void);
 
+/* 0 when the job's buffer holds the whole reference's kidc_byte(seed, i), else KIDC_MISMATCH. */
+static int job_bytes(void)
+{
+    for (size_t i = 0; i < job.rb.length; i++)
+        if (job.buf[i] != kidc_byte(job.seed, i))
+            return KIDC_MISMATCH;
+    return 0;
+}
+
 static void job_done(void *arg, int status)
 {
     (void)arg;
     if (job.mode == KIDC_RBUF_RW && job.step == 0 && status == 0)
-        for (size_t i = 0; i < job.rb.length; i++)
-            if (job.buf[i] != kidc_byte(job.seed, i)) {
-                status = KIDC_MISMATCH;
-                break;
-            }
+        status = job_bytes();
     job.st[job.step++] = status;
     job_step();
 }
@@ -204,19 +209,13 @@ static struct {
     double kbs[KIDC_RATE_SERIES];
 } rate;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median rate of the reads (parity 0) or of the writes (1), as a positive status. */
 static int32_t rate_median(int parity)
 {
     double v[KIDC_RATE_SERIES / 2];
     for (int i = 0; i < KIDC_RATE_SERIES / 2; i++)
         v[i] = rate.kbs[2 * i + parity];
-    qsort(v, KIDC_RATE_SERIES / 2, sizeof(*v), cmp_double);
+    sort_doubles(v, KIDC_RATE_SERIES / 2);
     double m = v[KIDC_RATE_SERIES / 4];
     return m < 1 ? 1 : m > 2e9 ? 2000000000 : (int32_t)m;
 }
@@ -257,9 +256,7 @@ static void rate_done(void *arg, int status)
         }
         rate.kbs[rate.series] = (double)rate.bytes / 1000.0 / (t - rate.t0);
         if (rate.series % 2 == 0)
-            for (size_t i = 0; i < job.rb.length && !status; i++)
-                if (job.buf[i] != kidc_byte(job.seed, i))
-                    status = KIDC_MISMATCH;
+            status = job_bytes();
     }
     if (status || ++rate.series == KIDC_RATE_SERIES) {
         job.st[0] = status ? status : rate_median(0);

@@ -137,12 +137,6 @@ static bool check_fill(const unsigned char *p, size_t n, uint32_t *seq)
     return memcmp(p + i * 8, &want, n - i * 8) == 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* p-th percentile (0..100) of n sorted values */
 static double pct(const double *v, unsigned n, double p)
 {
@@ -633,7 +627,7 @@ static int serve(unsigned peer)
 
 static void summary(double *v, unsigned n, double *p50, double *p99)
 {
-    qsort(v, n, sizeof(*v), cmp_double);
+    sort_doubles(v, n);
     *p50 = pct(v, n, 50) * 1e3;
     *p99 = pct(v, n, 99) * 1e3;
 }
@@ -925,7 +919,7 @@ static struct mmm mmm(const double *v)
 {
     double c[REPS];
     memcpy(c, v, sizeof(c));
-    qsort(c, REPS, sizeof(*c), cmp_double);
+    sort_doubles(c, REPS);
     return (struct mmm){ c[0], c[REPS / 2], c[REPS - 1] };
 }
 
